@@ -1,0 +1,17 @@
+using System;
+
+namespace PoolKernel
+{
+    internal static unsafe class Kernel
+    {
+        internal static void Start(ulong magic, ulong info)
+        {
+            Console.WriteLine("PoolKernel booting");
+            Console.Write("magic=");
+            Console.WriteHex(magic);
+            Console.Write(" info=");
+            Console.WriteHex(info);
+            Console.WriteLine();
+        }
+    }
+}

@@ -1,0 +1,23 @@
+using System;
+using System.Runtime.InteropServices;
+using PoolKernel.Mm;
+using PoolKernel.Platform;
+using PoolKernel.Runtime;
+
+namespace PoolKernel
+{
+    /// <summary>The C# entry, called by Arch/x64/boot.S in long mode.</summary>
+    internal static unsafe class KernelMain
+    {
+        [UnmanagedCallersOnly(EntryPoint = "KernelEntry")]
+        private static void Entry(ulong magic, ulong info)
+        {
+            Serial.Initialize();
+            BootAllocator.InitializeEarly(Cpu.EarlyHeapStart(), Cpu.EarlyHeapEnd());
+            ObjectAllocator.SetHeap(&BootAllocator.AllocZeroed);
+            ModuleInitializer.Run();
+            Kernel.Start(magic, info);
+            QemuExit.Exit(ExitCode.Halt);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using System;
+using PoolKernel.Runtime;
+
+namespace PoolKernel.Mm
+{
+    /// <summary>
+    /// The early bump allocator. It serves the runtime (statics, the first objects) from an arena
+    /// in the kernel's .bss, and later carves page-aligned ranges of RAM for page tables and the
+    /// pools' metadata. Everything it hands out is recorded so the pools can exclude it; it is
+    /// retired once the pools exist (see Mm/MemoryBringUp.cs). Never frees.
+    /// </summary>
+    internal static unsafe class BootAllocator
+    {
+        private static byte* s_next;
+        private static byte* s_end;
+        private static ulong s_used;
+
+        internal static void InitializeEarly(byte* start, byte* end)
+        {
+            s_next = start;
+            s_end = end;
+        }
+
+        /// <summary>Bytes handed out from the early arena so far.</summary>
+        internal static ulong Used => s_used;
+
+        internal static ulong ArenaStart => (ulong)s_next - s_used;
+
+        /// <summary>Zeroed memory or null when the arena is exhausted. Matches the heap interface.</summary>
+        internal static void* AllocZeroed(nuint size, nuint align)
+        {
+            if (align < 8)
+                align = 8;
+            ulong start = ((ulong)s_next + align - 1) & ~((ulong)align - 1);
+            ulong end = start + size;
+            if (end > (ulong)s_end || end < start)
+                return null;
+            byte* p = (byte*)start;
+            for (ulong i = 0; i < size; i++)
+                p[i] = 0;
+            s_used += end - (ulong)s_next;
+            s_next = (byte*)end;
+            return p;
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace PoolKernel.Platform
+{
+    /// <summary>Registers saved by Arch/x64/traps.S, in stack order.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TrapFrame
+    {
+        public ulong R15, R14, R13, R12, R11, R10, R9, R8, Rbp, Rdi, Rsi, Rdx, Rcx, Rbx, Rax;
+        public ulong Vector, ErrorCode;
+        public ulong Rip, Cs, Rflags, Rsp, Ss;
+    }
+
+    /// <summary>
+    /// CPU exceptions. There is nothing to resume to yet: every exception prints a report
+    /// (vector, name, error code, RIP, RSP, CR2) and ends the machine with ExitCode.CpuException.
+    /// </summary>
+    internal static unsafe class Traps
+    {
+        /// <summary>Mnemonic of an exception vector.</summary>
+        internal static string Name(ulong vector) => vector switch
+        {
+            0 => "#DE divide error",
+            1 => "#DB debug",
+            2 => "NMI",
+            3 => "#BP breakpoint",
+            4 => "#OF overflow",
+            5 => "#BR bound range",
+            6 => "#UD invalid opcode",
+            7 => "#NM device not available",
+            8 => "#DF double fault",
+            10 => "#TS invalid TSS",
+            11 => "#NP segment not present",
+            12 => "#SS stack fault",
+            13 => "#GP general protection",
+            14 => "#PF page fault",
+            16 => "#MF x87 floating point",
+            17 => "#AC alignment check",
+            18 => "#MC machine check",
+            19 => "#XM SIMD floating point",
+            _ => "reserved",
+        };
+
+        [UnmanagedCallersOnly(EntryPoint = "KernelTrap")]
+        private static void OnTrap(TrapFrame* frame)
+        {
+            Console.Write("\n*** CPU EXCEPTION vector=");
+            Console.Write(frame->Vector);
+            Console.Write(" (");
+            Console.Write(Name(frame->Vector));
+            Console.Write(") error=");
+            Console.WriteHex(frame->ErrorCode);
+            Console.Write(" rip=");
+            Console.WriteHex(frame->Rip, 16);
+            Console.Write(" rsp=");
+            Console.WriteHex(frame->Rsp, 16);
+            Console.Write(" cr2=");
+            Console.WriteHex(Cpu.ReadCr2(), 16);
+            Console.WriteLine();
+            Console.Write("    rax=");
+            Console.WriteHex(frame->Rax, 16);
+            Console.Write(" rbx=");
+            Console.WriteHex(frame->Rbx, 16);
+            Console.Write(" rcx=");
+            Console.WriteHex(frame->Rcx, 16);
+            Console.Write(" rdx=");
+            Console.WriteHex(frame->Rdx, 16);
+            Console.WriteLine();
+            QemuExit.Exit(ExitCode.CpuException);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using PoolKernel.Platform;
+
+namespace System
+{
+    /// <summary>
+    /// The kernel console, on COM1 (as in Cosmos, kernel code writes with Console.Write).
+    /// Numbers are formatted here, without allocating; text is ASCII.
+    /// </summary>
+    public static unsafe class Console
+    {
+        public static void Write(char c)
+        {
+            if (c == '\n')
+                Serial.Write((byte)'\r');
+            Serial.Write(c < 0x80 ? (byte)c : (byte)'?');
+        }
+
+        public static void Write(string s)
+        {
+            if ((object)s == null)
+                return;
+            for (int i = 0; i < s.Length; i++)
+                Write(s[i]);
+        }
+
+        public static void WriteLine() => Write('\n');
+
+        public static void WriteLine(string s)
+        {
+            Write(s);
+            Write('\n');
+        }
+
+        /// <summary>Writes <paramref name="length"/> ASCII bytes (e.g. a command line in memory).</summary>
+        public static void WriteAscii(byte* text, ulong length)
+        {
+            for (ulong i = 0; i < length; i++)
+                Write((char)text[i]);
+        }
+
+        public static void Write(ulong value)
+        {
+            char* digits = stackalloc char[20];
+            int n = 0;
+            do
+            {
+                digits[n++] = (char)('0' + (int)(value % 10));
+                value /= 10;
+            }
+            while (value != 0);
+            while (n > 0)
+                Write(digits[--n]);
+        }
+
+        public static void Write(long value)
+        {
+            if (value < 0)
+            {
+                Write('-');
+                Write((ulong)(-(value + 1)) + 1);
+                return;
+            }
+            Write((ulong)value);
+        }
+
+        public static void Write(int value) => Write((long)value);
+
+        public static void Write(uint value) => Write((ulong)value);
+
+        public static void Write(bool value) => Write(value ? "true" : "false");
+
+        /// <summary>Hexadecimal with a 0x prefix, at least <paramref name="minDigits"/> digits.</summary>
+        public static void WriteHex(ulong value, int minDigits = 1)
+        {
+            Write("0x");
+            int digits = 1;
+            for (ulong v = value >> 4; v != 0; v >>= 4)
+                digits++;
+            if (digits < minDigits)
+                digits = minDigits;
+            for (int i = digits - 1; i >= 0; i--)
+            {
+                int nibble = (int)((value >> (i * 4)) & 0xF);
+                Write((char)(nibble < 10 ? '0' + nibble : 'a' + nibble - 10));
+            }
+        }
+
+        /// <summary>A size in the largest unit that divides it exactly or, failing that, in KiB/MiB with a decimal.</summary>
+        public static void WriteSize(ulong bytes)
+        {
+            const ulong KiB = 1024, MiB = KiB * 1024, GiB = MiB * 1024;
+            if (bytes >= GiB && bytes % GiB == 0) { Write(bytes / GiB); Write(" GiB"); }
+            else if (bytes >= MiB && bytes % MiB == 0) { Write(bytes / MiB); Write(" MiB"); }
+            else if (bytes >= KiB && bytes % KiB == 0) { Write(bytes / KiB); Write(" KiB"); }
+            else { Write(bytes); Write(" B"); }
+        }
+    }
+}

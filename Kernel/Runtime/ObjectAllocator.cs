@@ -1,0 +1,97 @@
+using System;
+using System.Runtime;
+using Internal.Runtime;
+
+namespace PoolKernel.Runtime
+{
+    /// <summary>
+    /// The runtime's object allocation entry points (RhpNewFast and friends) and the one heap
+    /// interface behind them. At boot the heap is the bump allocator; the pool-backed heap
+    /// replaces it by calling <see cref="SetHeap"/>. Objects are never freed yet (no collector).
+    /// </summary>
+    internal static unsafe class ObjectAllocator
+    {
+        // Object layout (ilc): [header word][MethodTable*][fields...]; an object reference
+        // points at the MethodTable word, BaseSize counts from the header.
+        private const uint HeaderSize = MethodTable.ObjectHeaderSize;
+
+        // Array layout: [header][MethodTable*][int length][pad to 8][elements].
+        private const int ArrayDataOffset = 16;
+
+        private static delegate*<nuint, nuint, void*> s_alloc;
+
+        /// <summary>Installs the heap; <paramref name="alloc"/> returns zeroed memory or null.</summary>
+        internal static void SetHeap(delegate*<nuint, nuint, void*> alloc) => s_alloc = alloc;
+
+        internal static object NewObject(MethodTable* type) => FromRaw(AllocateZeroed(type->BaseSize), type);
+
+        internal static object NewArray(MethodTable* type, int length)
+        {
+            if (length < 0)
+                throw new OverflowException();
+            ulong size = type->BaseSize + (ulong)type->ComponentSize * (uint)length;
+            size = (size + 7) & ~7UL;
+            if (size > uint.MaxValue)
+                throw new OutOfMemoryException();
+            object result = FromRaw(AllocateZeroed((uint)size), type);
+            *(int*)(AddressOf(result) + sizeof(nint)) = length;
+            return result;
+        }
+
+        internal static object Clone(object source)
+        {
+            MethodTable* type = source.m_pEEType;
+            ulong size = type->BaseSize;
+            if (type->HasComponentSize)
+                size = (size + (ulong)type->ComponentSize * *(uint*)(AddressOf(source) + sizeof(nint)) + 7) & ~7UL;
+            byte* raw = AllocateZeroed((uint)size);
+            Copy(raw, AddressOf(source) - HeaderSize, (uint)size);
+            return FromRaw(raw, type);
+        }
+
+        private static byte* AllocateZeroed(uint size)
+        {
+            if (s_alloc == null)
+                Panic.Halt("object allocation before the heap exists");
+            byte* raw = (byte*)s_alloc(size, 8);
+            if (raw == null)
+                Panic.OutOfMemory(size);
+            return raw;
+        }
+
+        private static object FromRaw(byte* raw, MethodTable* type)
+        {
+            byte* obj = raw + HeaderSize;
+            *(MethodTable**)obj = type;
+            return *(object*)&obj;
+        }
+
+        internal static byte* AddressOf(object o) => *(byte**)&o;
+
+        /// <summary>Start of a boxed value's data.</summary>
+        internal static byte* DataOf(object o) => AddressOf(o) + sizeof(nint);
+
+        internal static byte* ArrayData(Array a) => AddressOf(a) + ArrayDataOffset;
+
+        internal static void Copy(byte* destination, byte* source, uint count)
+        {
+            for (uint i = 0; i < count; i++)
+                destination[i] = source[i];
+        }
+
+        [RuntimeExport("RhpNewFast")]
+        private static object RhpNewFast(MethodTable* type) => NewObject(type);
+
+        [RuntimeExport("RhpNewFinalizable")]
+        private static object RhpNewFinalizable(MethodTable* type) => NewObject(type);
+
+        [RuntimeExport("RhpNewArrayFast")]
+        private static object RhpNewArrayFast(MethodTable* type, int length) => NewArray(type, length);
+
+        [RuntimeExport("RhpNewPtrArrayFast")]
+        private static object RhpNewPtrArrayFast(MethodTable* type, int length) => NewArray(type, length);
+
+        [RuntimeExport("RhpNewArray")]
+        private static object RhpNewArray(MethodTable* type, int length) => NewArray(type, length);
+    }
+}
