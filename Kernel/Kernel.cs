@@ -7,6 +7,7 @@ namespace PoolKernel
         internal static void Start(ulong magic, ulong info)
         {
             Console.WriteLine("PoolKernel booting");
+            SelfTest.RuntimeSelfTest.Run();
             Console.Write("magic=");
             Console.WriteHex(magic);
             Console.Write(" info=");

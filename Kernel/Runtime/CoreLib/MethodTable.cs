@@ -18,6 +18,8 @@ namespace Internal.Runtime
         internal uint _uHashCode;
 
         internal const uint HasComponentSizeFlag = 0x80000000;
+        private const uint HasDispatchMapFlag = 0x00040000;
+        private const uint HasFinalizerFlag = 0x00100000;
 
         // ElementType lives in bits 26..30 of the flags (ilc's EETypeElementType): primitives are
         // 0x01..0x0F, other structs 0x10, Nullable 0x12, classes 0x14, interfaces 0x15, arrays 0x17/0x18.
@@ -31,6 +33,10 @@ namespace Internal.Runtime
 
         // Size of the object header word that precedes the MethodTable pointer of every object.
         internal const uint ObjectHeaderSize = 8;
+
+        internal bool HasDispatchMap => (_uFlags & HasDispatchMapFlag) != 0;
+
+        internal bool IsFinalizable => (_uFlags & HasFinalizerFlag) != 0;
 
         internal bool HasComponentSize => (_uFlags & HasComponentSizeFlag) != 0;
 
