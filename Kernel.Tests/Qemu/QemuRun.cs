@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace PoolKernel.Tests.Qemu;
+
+/// <summary>What one QEMU boot produced: the exit status and everything on the serial console.</summary>
+public sealed record QemuResult(int ExitStatus, string Console, bool TimedOut, string CommandLine)
+{
+    /// <summary>isa-debug-exit statuses (docs/exit-status.md).</summary>
+    public const int CleanHalt = 33, Panic = 35, CpuException = 37, UnhandledException = 39, SelfTestFailed = 41, OutOfMemory = 43;
+
+    public string[] Lines => Console.Replace("\r", "").Split('\n');
+
+    public override string ToString() =>
+        $"qemu {CommandLine}\nexit status {ExitStatus}{(TimedOut ? " (timed out)" : "")}\n--- console ---\n{Console}\n--- end ---";
+}
+
+/// <summary>
+/// Boots the real kernel under QEMU (TCG) with the serial console on stdio and the
+/// isa-debug-exit device, and returns the console output and the exit status.
+/// </summary>
+public sealed class QemuBoot
+{
+    public string Machine { get; init; } = "q35";
+    public string Memory { get; init; } = "128M";
+    public int Cpus { get; init; } = 1;
+    /// <summary>NUMA nodes, each with an equal memory-backend (memdev form); 0 or 1 = no NUMA.</summary>
+    public int Nodes { get; init; }
+    /// <summary>Boot the GRUB ISO (multiboot2) instead of the multiboot1 image with -kernel.</summary>
+    public bool FromIso { get; init; }
+    public string KernelCommandLine { get; init; } = "";
+    public string[] ExtraArgs { get; init; } = Array.Empty<string>();
+    /// <summary>Bytes typed into the serial console, after the given prompt text appears.</summary>
+    public string? Input { get; init; }
+    public string InputAfter { get; init; } = "pk> ";
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Cosmos.sln")))
+                return dir.FullName;
+        }
+        throw new InvalidOperationException("repository root (Cosmos.sln) not found above " + AppContext.BaseDirectory);
+    }
+
+    public List<string> Arguments()
+    {
+        var args = new List<string> { "-M", Machine, "-m", Memory, "-smp", Math.Max(Cpus, Math.Max(Nodes, 1)).ToString() };
+        if (Nodes > 1)
+        {
+            long bytes = ParseSize(Memory);
+            long perNodeMiB = bytes / Nodes / (1024 * 1024);
+            int cpus = Math.Max(Cpus, Nodes);
+            for (int n = 0; n < Nodes; n++)
+            {
+                args.Add("-object");
+                args.Add($"memory-backend-ram,id=m{n},size={perNodeMiB}M");
+                var spec = new StringBuilder($"node,nodeid={n},memdev=m{n}");
+                for (int c = n; c < cpus; c += Nodes)
+                    spec.Append($",cpus={c}");
+                args.Add("-numa");
+                args.Add(spec.ToString());
+            }
+            for (int a = 0; a < Nodes; a++)
+            {
+                for (int b = a + 1; b < Nodes; b++)
+                {
+                    args.Add("-numa");
+                    args.Add($"dist,src={a},dst={b},val={20 + (b - a - 1) * 5}");
+                }
+            }
+        }
+        string iso = Path.Combine(RepoRoot, "iso");
+        if (FromIso)
+        {
+            args.AddRange(new[] { "-cdrom", Path.Combine(iso, "kernel.iso") });
+        }
+        else
+        {
+            args.AddRange(new[] { "-kernel", Path.Combine(iso, "kernel-mb1.elf") });
+            if (KernelCommandLine.Length > 0)
+                args.AddRange(new[] { "-append", KernelCommandLine });
+        }
+        args.AddRange(new[] { "-serial", "stdio", "-display", "none", "-no-reboot", "-monitor", "none",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04" });
+        args.AddRange(ExtraArgs);
+        return args;
+    }
+
+    public static long ParseSize(string size)
+    {
+        char unit = char.ToUpperInvariant(size[^1]);
+        long mult = unit switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, 'T' => 1L << 40, _ => 1 };
+        string digits = char.IsDigit(size[^1]) ? size : size[..^1];
+        return long.Parse(digits) * (char.IsDigit(size[^1]) ? 1L << 20 : mult);
+    }
+
+    public QemuResult Run()
+    {
+        var args = Arguments();
+        var psi = new ProcessStartInfo("qemu-system-x86_64")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var output = new StringBuilder();
+        var gotPrompt = new ManualResetEventSlim(false);
+        var reader = Task.Run(() =>
+        {
+            var buffer = new char[4096];
+            int n;
+            while ((n = process.StandardOutput.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                lock (output)
+                {
+                    output.Append(buffer, 0, n);
+                    if (Input != null && output.ToString().Contains(InputAfter))
+                        gotPrompt.Set();
+                }
+            }
+        });
+        var errors = process.StandardError.ReadToEndAsync();
+        if (Input != null && gotPrompt.Wait(Timeout))
+        {
+            // Type slowly enough for a polled 16-byte UART FIFO.
+            foreach (char c in Input)
+            {
+                process.StandardInput.Write(c);
+                process.StandardInput.Flush();
+                Thread.Sleep(5);
+            }
+        }
+        bool exited = process.WaitForExit((int)Timeout.TotalMilliseconds);
+        if (!exited)
+        {
+            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            process.WaitForExit();
+        }
+        reader.Wait(TimeSpan.FromSeconds(5));
+        string console;
+        lock (output)
+            console = output.ToString();
+        string stderr = errors.Wait(TimeSpan.FromSeconds(5)) ? errors.Result : "";
+        if (stderr.Length > 0)
+            console += "\n[qemu stderr]\n" + stderr;
+        return new QemuResult(exited ? process.ExitCode : -1, console, !exited, string.Join(' ', args));
+    }
+}
