@@ -39,7 +39,7 @@ namespace PoolKernel.Boot.Acpi
 
         /// <summary>
         /// Checks the RSDP at <paramref name="p"/>, reading at most <paramref name="readable"/> bytes
-        /// (pass uint.MaxValue when the caller cannot bound it). On BadExtendedChecksum the v1
+        /// (pass Rsdp.MaxLength when the caller cannot bound it). On BadExtendedChecksum the v1
         /// fields are still filled so the caller can fall back to the RSDT.
         /// </summary>
         public static RsdpStatus Check(byte* p, uint readable, out RsdpFields fields)

@@ -66,7 +66,7 @@ namespace PoolKernel.Boot.Acpi
                     ulong rangeLength = *(ulong*)(entry + 16);
                     if (rangeLength == 0)
                         continue;
-                    if (baseAddress > ulong.MaxValue - rangeLength)
+                    if (baseAddress + rangeLength < baseAddress) // wrapped (arithmetic is unchecked)
                     {
                         info->Diagnostics.Add(AcpiDiagnosticCode.BadMemoryRange, index, AcpiTables.SignatureSrat, baseAddress, rangeLength);
                         continue;

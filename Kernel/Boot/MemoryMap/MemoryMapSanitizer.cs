@@ -30,9 +30,8 @@ namespace PoolKernel.Boot.MemoryMap
             if (raw->Dropped > 0)
                 output->Diagnostics.Add(MemoryMapDiagnosticCode.RawMapOverflow, -1, -1, (ulong)raw->Dropped, 0);
 
-            // Original extents (for overlap reports) and usable extents (available shrunk to pages).
-            ulong* originalStart = stackalloc ulong[RawMemoryMap.Capacity];
-            ulong* originalEnd = stackalloc ulong[RawMemoryMap.Capacity];
+            // Usable extents (available shrunk to pages); about 5 KiB of stack in all with the
+            // boundary array below. Overlaps are reported on the original extents, re-read from raw.
             ulong* start = stackalloc ulong[RawMemoryMap.Capacity];
             ulong* end = stackalloc ulong[RawMemoryMap.Capacity];
             MemoryType* type = stackalloc MemoryType[RawMemoryMap.Capacity];
@@ -56,7 +55,7 @@ namespace PoolKernel.Boot.MemoryMap
                     output->Diagnostics.Add(MemoryMapDiagnosticCode.ZeroLength, i, -1, entry.Base, 0);
                     continue;
                 }
-                if (entry.Base > ulong.MaxValue - entry.Length)
+                if (entry.Base + entry.Length < entry.Base) // wrapped (arithmetic is unchecked)
                 {
                     output->Diagnostics.Add(MemoryMapDiagnosticCode.AddressOverflow, i, -1, entry.Base, entry.Length);
                     continue;
@@ -70,8 +69,6 @@ namespace PoolKernel.Boot.MemoryMap
 
                 kept[i] = true;
                 type[i] = t;
-                originalStart[i] = entry.Base;
-                originalEnd[i] = e;
                 start[i] = entry.Base;
                 end[i] = e;
                 usable[i] = true;
@@ -100,12 +97,14 @@ namespace PoolKernel.Boot.MemoryMap
             {
                 if (!kept[j])
                     continue;
+                MemoryRegion later = raw->Get(j);
                 for (int i = 0; i < j; i++)
                 {
                     if (!kept[i])
                         continue;
-                    ulong lo = originalStart[i] > originalStart[j] ? originalStart[i] : originalStart[j];
-                    ulong hi = originalEnd[i] < originalEnd[j] ? originalEnd[i] : originalEnd[j];
+                    MemoryRegion earlier = raw->Get(i);
+                    ulong lo = earlier.Base > later.Base ? earlier.Base : later.Base;
+                    ulong hi = earlier.End < later.End ? earlier.End : later.End;
                     if (lo >= hi)
                         continue;
                     MemoryMapDiagnosticCode code;
