@@ -292,6 +292,19 @@ public sealed unsafe class MemoryMapSanitizerTests : IDisposable
     }
 
     [Fact]
+    public void ManyProblems_OverflowTheDiagnosticList_AndAreCounted()
+    {
+        var raw = _arena.Struct<RawMemoryMap>();
+        for (int i = 0; i < 100; i++)
+            raw->Add((ulong)i << 20, 0, A);
+        var output = _arena.Struct<SanitizedMemoryMap>();
+        MemoryMapSanitizer.Sanitize(raw, output);
+        Assert.Equal(0, output->Count);
+        Assert.Equal(MemoryMapDiagnostics.Capacity, output->Diagnostics.Count);
+        Assert.Equal(100 - MemoryMapDiagnostics.Capacity, output->Diagnostics.Dropped);
+    }
+
+    [Fact]
     public void EveryCode_HasADescription()
     {
         foreach (MemoryMapDiagnosticCode code in Enum.GetValues<MemoryMapDiagnosticCode>())

@@ -269,6 +269,22 @@ public sealed unsafe class Multiboot2ParserTests : IDisposable
     }
 
     [Fact]
+    public void MisalignedInfo_IsReported_ButParsed()
+    {
+        var block = new Multiboot2Builder().CommandLine("x").BasicMemory(1, 1).End().Build();
+        byte* buffer = _arena.High(block.Length + 8);
+        byte* info = buffer + 4;
+        for (int i = 0; i < block.Length; i++)
+            info[i] = block[i];
+        var output = _arena.Struct<BootInfo>();
+        Multiboot2Parser.Parse(info, output);
+        Assert.Equal(MultibootDiagnosticCode.MisalignedInfo, output->Diagnostics.Get(0).Code);
+        Assert.Equal(MultibootDiagnosticCode.MemoryMapFromBasicInfo, output->Diagnostics.Get(1).Code);
+        Assert.True(output->Complete);
+        Assert.True(output->HasCommandLine);
+    }
+
+    [Fact]
     public void EveryCode_HasADescription()
     {
         foreach (MultibootDiagnosticCode code in Enum.GetValues<MultibootDiagnosticCode>())
