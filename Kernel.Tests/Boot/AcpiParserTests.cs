@@ -1,0 +1,401 @@
+using PoolKernel.Boot.Acpi;
+using PoolKernel.Tests.Boot.Support;
+using Xunit;
+using static PoolKernel.Tests.Boot.Support.AcpiBuilder;
+
+namespace PoolKernel.Tests.Boot;
+
+public sealed unsafe class AcpiParserTests : IDisposable
+{
+    private readonly NativeArena _arena = new();
+    private readonly AcpiBuilder _acpi;
+
+    public AcpiParserTests() => _acpi = new AcpiBuilder(_arena);
+
+    public void Dispose() => _arena.Dispose();
+
+    private AcpiInfo* Parse(byte* rsdp)
+    {
+        var info = _arena.Struct<AcpiInfo>();
+        AcpiParser.Parse(rsdp, info);
+        return info;
+    }
+
+    /// <summary>Revision-0 RSDP and an RSDT over the given tables (all in low memory).</summary>
+    private AcpiInfo* ParseViaRsdt(params ulong[] tables)
+        => Parse(_acpi.Rsdp(0, (uint)(ulong)_acpi.Rsdt(tables)));
+
+    /// <summary>Revision-2 RSDP, XSDT in high memory over tables in high memory.</summary>
+    private AcpiInfo* ParseViaXsdt(params ulong[] tables)
+        => Parse(_acpi.Rsdp(2, 0, (ulong)_acpi.Xsdt(tables)));
+
+    private byte* Madt(params byte[][] entries) => _acpi.Table("APIC", 3, MadtBody(0xFEE00000, entries));
+
+    private static byte[][] Cpus(int count) => Enumerable.Range(0, count).Select(i => LocalApic((byte)i, (byte)i)).Append(IoApic(0, 0xFEC00000)).ToArray();
+
+    [Fact]
+    public void NoRsdp_GivesOneNodeAndNoCpus()
+    {
+        var info = Parse(null);
+        Assert.Equal(1, info->NodeCount);
+        Assert.Equal(0, info->CpuCount);
+        Assert.Equal(0, info->NodeOfAddress(0x1234_5678));
+        Assert.Equal(AcpiDiagnosticCode.NoRsdp, info->Diagnostics.Get(0).Code);
+    }
+
+    [Fact]
+    public void Madt_CountsEnabledCpus_SkipsDisabled_AndTakesX2Apic()
+    {
+        var madt = Madt(
+            LocalApic(0, 0), LocalApic(1, 2), LocalApic(2, 4, enabled: false, onlineCapable: true),
+            IoApic(0, 0xFEC00000),
+            X2Apic(2, 1), // same CPU as the type-0 entry with APIC id 2
+            X2Apic(300, 3), X2Apic(301, 4, enabled: false));
+        var info = ParseViaRsdt((ulong)madt);
+        Assert.Equal(0, info->Diagnostics.Count);
+        Assert.Equal(3, info->CpuCount);
+        Assert.Equal(2, info->DisabledCpuCount);
+        Assert.Equal(new uint[] { 0, 2, 300 }, Enumerable.Range(0, 3).Select(i => info->CpuApicId(i)).ToArray());
+        Assert.Equal(0xFEE00000UL, info->LocalApicAddress);
+        Assert.Equal((ulong)madt, info->MadtAddress);
+        Assert.False(info->UsesXsdt);
+        Assert.Equal(1, info->NodeCount);
+        Assert.Equal(10, info->Distance(0, 0));
+    }
+
+    [Fact]
+    public void XsdtIsUsed_ForRevision2_WithHighPointers()
+    {
+        var madt = _acpi.Table("APIC", 3, MadtBody(0xFEE00000, Cpus(4)), high: true);
+        var info = ParseViaXsdt((ulong)madt);
+        Assert.True(info->UsesXsdt);
+        Assert.Equal(4, info->CpuCount);
+        Assert.Equal(0, info->Diagnostics.Count);
+    }
+
+    [Fact]
+    public void XsdtPreferredOverRsdt_WhenBothPresent()
+    {
+        var madt2 = Madt(Cpus(2));
+        var madt4 = _acpi.Table("APIC", 3, MadtBody(0xFEE00000, Cpus(4)), high: true);
+        var rsdt = _acpi.Rsdt((ulong)madt2);
+        var xsdt = _acpi.Xsdt((ulong)madt4);
+        var info = Parse(_acpi.Rsdp(2, (uint)(ulong)rsdt, (ulong)xsdt));
+        Assert.True(info->UsesXsdt);
+        Assert.Equal(4, info->CpuCount);
+    }
+
+    [Fact]
+    public void BadExtendedChecksum_FallsBackToRsdt()
+    {
+        var madt2 = Madt(Cpus(2));
+        var madt4 = _acpi.Table("APIC", 3, MadtBody(0xFEE00000, Cpus(4)), high: true);
+        var info = Parse(_acpi.Rsdp(2, (uint)(ulong)_acpi.Rsdt((ulong)madt2), (ulong)_acpi.Xsdt((ulong)madt4), corruptExtended: true));
+        Assert.False(info->UsesXsdt);
+        Assert.Equal(2, info->CpuCount);
+        Assert.Equal(AcpiDiagnosticCode.BadRsdpExtendedChecksum, info->Diagnostics.Get(0).Code);
+    }
+
+    [Fact]
+    public void BadXsdtChecksum_FallsBackToRsdt()
+    {
+        var madt2 = Madt(Cpus(2));
+        var xsdt = _acpi.Xsdt((ulong)Madt(Cpus(4)));
+        xsdt[9] ^= 1;
+        var info = Parse(_acpi.Rsdp(2, (uint)(ulong)_acpi.Rsdt((ulong)madt2), (ulong)xsdt));
+        Assert.False(info->UsesXsdt);
+        Assert.Equal(2, info->CpuCount);
+        Assert.Equal(AcpiDiagnosticCode.BadTableChecksum, info->Diagnostics.Get(0).Code);
+        Assert.Equal(AcpiDiagnosticCode.XsdtUnusableUsingRsdt, info->Diagnostics.Get(1).Code);
+    }
+
+    [Fact]
+    public void BadRsdpChecksum_MeansNoAcpi()
+    {
+        var info = Parse(_acpi.Rsdp(0, (uint)(ulong)_acpi.Rsdt((ulong)Madt(Cpus(2))), corruptChecksum: true));
+        Assert.Equal(0, info->CpuCount);
+        Assert.Equal(1, info->NodeCount);
+        var d = info->Diagnostics.Get(0);
+        Assert.Equal(AcpiDiagnosticCode.BadRsdpChecksum, d.Code);
+        Assert.Equal(1, info->Diagnostics.Count);
+    }
+
+    [Fact]
+    public void BadRsdpSignature_MeansNoAcpi()
+    {
+        var info = Parse(_arena.Low(64));
+        Assert.Equal(AcpiDiagnosticCode.BadRsdpSignature, info->Diagnostics.Get(0).Code);
+    }
+
+    [Fact]
+    public void BadTableChecksum_IgnoresThatTable()
+    {
+        var madt = _acpi.Table("APIC", 3, MadtBody(0xFEE00000, Cpus(2)), corruptChecksum: true);
+        var info = ParseViaRsdt((ulong)madt);
+        Assert.Equal(0, info->CpuCount);
+        Assert.Equal(0UL, info->MadtAddress);
+        var d = info->Diagnostics.Get(0);
+        Assert.Equal((AcpiDiagnosticCode.BadTableChecksum, 0, AcpiTables.SignatureMadt, (ulong)madt), (d.Code, d.Index, d.Signature, d.Value0));
+        Assert.Equal(AcpiDiagnosticCode.NoMadt, info->Diagnostics.Get(1).Code);
+    }
+
+    [Fact]
+    public void TableShorterThanHeader_IsIgnored()
+    {
+        var madt = _acpi.Table("APIC", 3, MadtBody(0xFEE00000, Cpus(2)), lengthOverride: 20);
+        var info = ParseViaRsdt((ulong)madt);
+        Assert.Equal(0, info->CpuCount);
+        Assert.Equal((AcpiDiagnosticCode.TableTooShort, 20UL), (info->Diagnostics.Get(0).Code, info->Diagnostics.Get(0).Value1));
+    }
+
+    [Fact]
+    public void AbsurdTableLength_IsIgnored()
+    {
+        var madt = _acpi.Table("APIC", 3, MadtBody(0xFEE00000, Cpus(2)), lengthOverride: 0x8000_0000);
+        var info = ParseViaRsdt((ulong)madt);
+        Assert.Equal(AcpiDiagnosticCode.TableTooLong, info->Diagnostics.Get(0).Code);
+    }
+
+    [Fact]
+    public void SubtableRunningPastTheTable_IgnoresTheWholeTable()
+    {
+        // The last entry claims 40 bytes; only 8 are inside the table.
+        var broken = LocalApic(9, 9);
+        broken[1] = 40;
+        var madt = Madt(LocalApic(0, 0), LocalApic(1, 1), broken);
+        var info = ParseViaRsdt((ulong)madt);
+        Assert.Equal(0, info->CpuCount);
+        var d = info->Diagnostics.Get(0);
+        Assert.Equal((AcpiDiagnosticCode.SubtableOverrun, 60UL, 40UL), (d.Code, d.Value0, d.Value1));
+    }
+
+    [Fact]
+    public void ZeroLengthSubtable_DoesNotLoopForever()
+    {
+        var broken = LocalApic(1, 1);
+        broken[1] = 0;
+        var info = ParseViaRsdt((ulong)Madt(LocalApic(0, 0), broken));
+        Assert.Equal(AcpiDiagnosticCode.SubtableOverrun, info->Diagnostics.Get(0).Code);
+        Assert.Equal(0, info->CpuCount);
+    }
+
+    [Fact]
+    public void ShortSubtableOfKnownType_IsSkippedAlone()
+    {
+        var shortApic = new byte[] { 0, 4, 1, 1 };
+        var info = ParseViaRsdt((ulong)Madt(LocalApic(0, 0), shortApic, LocalApic(2, 2)));
+        Assert.Equal(2, info->CpuCount);
+        Assert.Equal(AcpiDiagnosticCode.SubtableTooShort, info->Diagnostics.Get(0).Code);
+    }
+
+    [Fact]
+    public void NullAndDuplicateEntries_AreReported()
+    {
+        var first = Madt(Cpus(2));
+        var second = Madt(Cpus(4));
+        var info = ParseViaRsdt((ulong)first, 0, (ulong)second);
+        Assert.Equal(2, info->CpuCount);
+        Assert.Equal(1, info->Diagnostics.CountOf(AcpiDiagnosticCode.NullTableEntry));
+        Assert.Equal(1, info->Diagnostics.CountOf(AcpiDiagnosticCode.DuplicateTable));
+    }
+
+    [Fact]
+    public void MoreThan64Cpus_AreCountedOnce()
+    {
+        var entries = Enumerable.Range(0, 70).Select(i => X2Apic((uint)i, (uint)i)).ToArray();
+        var info = ParseViaRsdt((ulong)Madt(entries));
+        Assert.Equal(AcpiInfo.MaxCpus, info->CpuCount);
+        var d = info->Diagnostics.Get(0);
+        Assert.Equal((AcpiDiagnosticCode.TooManyCpus, 6UL), (d.Code, d.Value0));
+    }
+
+    [Fact]
+    public void Srat_TwoNodes_MapsCpusAndMemory()
+    {
+        var madt = Madt(Cpus(4));
+        var srat = _acpi.Table("SRAT", 3, SratBody(
+            ProcessorAffinity(0, 0), ProcessorAffinity(0, 1), ProcessorAffinity(1, 2), ProcessorAffinity(1, 3),
+            MemoryAffinity(0, 0x0, 0xA0000), MemoryAffinity(0, 0x100000, 0x7FF00000),
+            MemoryAffinity(1, 0x80000000, 0x80000000),
+            MemoryAffinity(1, 0x100000000, 0x100000000, hotPluggable: true),
+            MemoryAffinity(1, 0x200000000, 0x100000000, enabled: false)));
+        var info = ParseViaRsdt((ulong)madt, (ulong)srat);
+        Assert.Equal(0, info->Diagnostics.Count);
+        Assert.Equal(2, info->NodeCount);
+        Assert.Equal(new[] { 0, 0, 1, 1 }, Enumerable.Range(0, 4).Select(i => info->CpuNode(i)).ToArray());
+        Assert.Equal(4, info->MemoryRangeCount);
+        Assert.True(info->GetMemoryRange(3).HotPluggable);
+        Assert.False(info->GetMemoryRange(2).HotPluggable);
+        Assert.Equal(0, info->NodeOfAddress(0x5000));
+        Assert.Equal(0, info->NodeOfAddress(0x7FFFFFFF));
+        Assert.Equal(1, info->NodeOfAddress(0x80000000));
+        Assert.Equal(1, info->NodeOfAddress(0x1FFFFFFFF));
+        Assert.Equal(AcpiInfo.NoNode, info->NodeOfAddress(0xC0000)); // the hole below 1 MiB
+        Assert.Equal(AcpiInfo.NoNode, info->NodeOfAddress(0x200000000)); // disabled range
+        // SLIT absent: defaults.
+        Assert.Equal((byte)10, info->Distance(1, 1));
+        Assert.Equal((byte)20, info->Distance(0, 1));
+        Assert.Equal(0UL, info->SlitAddress);
+    }
+
+    [Fact]
+    public void Srat_FourNodes_SparseDomains_GetDenseIds_AndSlitApplies()
+    {
+        // Domains 7, 3, 5, 1 in order of appearance -> nodes 0, 1, 2, 3.
+        uint[] domains = { 7, 3, 5, 1 };
+        var madt = Madt(Cpus(8));
+        var entries = new List<byte[]>();
+        for (int cpu = 0; cpu < 8; cpu++)
+            entries.Add(ProcessorAffinity(domains[cpu / 2], (byte)cpu));
+        for (int n = 0; n < 4; n++)
+            entries.Add(MemoryAffinity(domains[n], (ulong)n << 32, 1UL << 32));
+        var srat = _acpi.Table("SRAT", 3, SratBody(entries.ToArray()));
+        // 8 localities; distance between domains a and b = 10 if equal else 10 + 3 * |a - b| + 1.
+        var m = new byte[8, 8];
+        for (int a = 0; a < 8; a++)
+            for (int b = 0; b < 8; b++)
+                m[a, b] = (byte)(a == b ? 10 : 11 + 3 * Math.Abs(a - b));
+        var slit = _acpi.Table("SLIT", 1, SlitBody(m));
+        var info = ParseViaRsdt((ulong)madt, (ulong)srat, (ulong)slit);
+
+        Assert.Equal(0, info->Diagnostics.Count);
+        Assert.Equal(4, info->NodeCount);
+        Assert.Equal(domains, Enumerable.Range(0, 4).Select(n => info->NodeDomain(n)).ToArray());
+        Assert.Equal(new[] { 0, 0, 1, 1, 2, 2, 3, 3 }, Enumerable.Range(0, 8).Select(i => info->CpuNode(i)).ToArray());
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++)
+                Assert.Equal(m[domains[a], domains[b]], info->Distance(a, b));
+        Assert.Equal(2, info->NodeOfAddress((2UL << 32) + 0x1000));
+        Assert.Equal((ulong)slit, info->SlitAddress);
+    }
+
+    [Fact]
+    public void Srat_X2ApicAffinity_AndWideDomains()
+    {
+        var madt = Madt(X2Apic(0x100, 0), X2Apic(0x101, 1));
+        var srat = _acpi.Table("SRAT", 3, SratBody(
+            X2ApicAffinity(0x10000, 0x100), X2ApicAffinity(0x20000, 0x101),
+            MemoryAffinity(0x10000, 0, 1UL << 30), MemoryAffinity(0x20000, 1UL << 30, 1UL << 30)));
+        var info = ParseViaRsdt((ulong)madt, (ulong)srat);
+        Assert.Equal(0, info->Diagnostics.Count);
+        Assert.Equal(2, info->NodeCount);
+        Assert.Equal((0, 1), (info->CpuNode(0), info->CpuNode(1)));
+        Assert.Equal(0x20000u, info->NodeDomain(1));
+    }
+
+    [Fact]
+    public void Srat_ProcessorDomainHighBytes_AreUsedFromRevision2()
+    {
+        var madt = Madt(Cpus(1));
+        var srat3 = _acpi.Table("SRAT", 3, SratBody(ProcessorAffinity(0x0102, 0)));
+        var info = ParseViaRsdt((ulong)madt, (ulong)srat3);
+        Assert.Equal(0x0102u, info->NodeDomain(0));
+        var srat1 = _acpi.Table("SRAT", 1, SratBody(ProcessorAffinity(0x0102, 0)));
+        info = ParseViaRsdt((ulong)madt, (ulong)srat1);
+        Assert.Equal(0x02u, info->NodeDomain(0));
+    }
+
+    [Fact]
+    public void Srat_NineDomains_LastOneIgnored()
+    {
+        var entries = Enumerable.Range(0, 9).Select(d => MemoryAffinity((uint)d, (ulong)d << 30, 1UL << 30)).ToArray();
+        var info = ParseViaRsdt((ulong)Madt(Cpus(1)), (ulong)_acpi.Table("SRAT", 3, SratBody(entries)));
+        Assert.Equal(AcpiInfo.MaxNodes, info->NodeCount);
+        Assert.Equal(8, info->MemoryRangeCount);
+        var d = info->Diagnostics.Get(0);
+        Assert.Equal((AcpiDiagnosticCode.TooManyNodes, 8UL), (d.Code, d.Value0));
+        Assert.Equal(AcpiInfo.NoNode, info->NodeOfAddress(8UL << 30));
+    }
+
+    [Fact]
+    public void Srat_CpuUnknownToMadt_IsReported()
+    {
+        var srat = _acpi.Table("SRAT", 3, SratBody(ProcessorAffinity(0, 0), ProcessorAffinity(1, 9)));
+        var info = ParseViaRsdt((ulong)Madt(Cpus(1)), (ulong)srat);
+        Assert.Equal(1, info->NodeCount);
+        var d = info->Diagnostics.Get(0);
+        Assert.Equal((AcpiDiagnosticCode.SratUnknownCpu, 9UL), (d.Code, d.Value0));
+    }
+
+    [Fact]
+    public void Srat_WrappingRange_IsIgnored()
+    {
+        var srat = _acpi.Table("SRAT", 3, SratBody(MemoryAffinity(0, 0xFFFF_FFFF_0000_0000, 0x1_0000_0000_0000)));
+        var info = ParseViaRsdt((ulong)Madt(Cpus(1)), (ulong)srat);
+        Assert.Equal(AcpiDiagnosticCode.BadMemoryRange, info->Diagnostics.Get(0).Code);
+        Assert.Equal(0, info->MemoryRangeCount);
+    }
+
+    [Fact]
+    public void Srat_Truncated_IsIgnoredWhole()
+    {
+        var srat = _acpi.Table("SRAT", 3, SratBody(ProcessorAffinity(0, 0), ProcessorAffinity(1, 1),
+            MemoryAffinity(0, 0, 1UL << 30), MemoryAffinity(1, 1UL << 30, 1UL << 30)).Take(48 - 36 + 16 + 16 + 40 + 20).ToArray());
+        var info = ParseViaRsdt((ulong)Madt(Cpus(2)), (ulong)srat);
+        Assert.Equal(AcpiDiagnosticCode.SubtableOverrun, info->Diagnostics.Get(0).Code);
+        Assert.Equal(1, info->NodeCount);
+        Assert.Equal(0, info->MemoryRangeCount);
+        Assert.Equal((0, 0), (info->CpuNode(0), info->CpuNode(1)));
+        Assert.Equal(0UL, info->SratAddress);
+    }
+
+    [Fact]
+    public void Slit_Truncated_LeavesDefaults()
+    {
+        var m = new byte[,] { { 10, 21 }, { 21, 10 } };
+        var body = SlitBody(m).Take(8 + 3).ToArray();
+        var info = ParseTwoNodesWithSlit(_acpi.Table("SLIT", 1, body));
+        var d = info->Diagnostics.Get(0);
+        Assert.Equal((AcpiDiagnosticCode.SlitTruncated, 2UL), (d.Code, d.Value0));
+        Assert.Equal((byte)20, info->Distance(0, 1));
+    }
+
+    [Fact]
+    public void Slit_BadDiagonal_LeavesDefaults()
+    {
+        var info = ParseTwoNodesWithSlit(_acpi.Table("SLIT", 1, SlitBody(new byte[,] { { 10, 21 }, { 21, 11 } })));
+        var d = info->Diagnostics.Get(0);
+        Assert.Equal((AcpiDiagnosticCode.SlitBadDistance, 1UL, 1UL), (d.Code, d.Value0, d.Value1));
+        Assert.Equal((byte)20, info->Distance(1, 0));
+    }
+
+    [Fact]
+    public void Slit_TooFewLocalities_KeepsDefaultsForMissingNode()
+    {
+        var info = ParseTwoNodesWithSlit(_acpi.Table("SLIT", 1, SlitBody(new byte[,] { { 10 } })));
+        var d = info->Diagnostics.Get(0);
+        Assert.Equal((AcpiDiagnosticCode.SlitMissingDomain, 1), (d.Code, d.Index));
+        Assert.Equal((byte)10, info->Distance(0, 0));
+        Assert.Equal((byte)20, info->Distance(0, 1));
+    }
+
+    [Fact]
+    public void Slit_Valid_Applies()
+    {
+        var info = ParseTwoNodesWithSlit(_acpi.Table("SLIT", 1, SlitBody(new byte[,] { { 10, 32 }, { 33, 10 } })));
+        Assert.Equal(0, info->Diagnostics.Count);
+        Assert.Equal(((byte)32, (byte)33), (info->Distance(0, 1), info->Distance(1, 0)));
+    }
+
+    private AcpiInfo* ParseTwoNodesWithSlit(byte* slit)
+    {
+        var srat = _acpi.Table("SRAT", 3, SratBody(ProcessorAffinity(0, 0), ProcessorAffinity(1, 1)));
+        return ParseViaRsdt((ulong)Madt(Cpus(2)), (ulong)srat, (ulong)slit);
+    }
+
+    [Fact]
+    public void UnrelatedTables_AreNotChecksummed()
+    {
+        var facp = _acpi.Table("FACP", 6, new byte[200], corruptChecksum: true);
+        var info = ParseViaRsdt((ulong)facp, (ulong)Madt(Cpus(1)));
+        Assert.Equal(0, info->Diagnostics.Count);
+        Assert.Equal(1, info->CpuCount);
+    }
+
+    [Fact]
+    public void EveryCode_HasADescription()
+    {
+        foreach (AcpiDiagnosticCode code in Enum.GetValues<AcpiDiagnosticCode>())
+            Assert.NotEqual("unknown ACPI diagnostic", AcpiDiagnostics.Describe(code));
+    }
+}

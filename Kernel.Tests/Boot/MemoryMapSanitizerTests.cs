@@ -1,0 +1,313 @@
+using PoolKernel.Boot.MemoryMap;
+using PoolKernel.Tests.Boot.Support;
+using Xunit;
+
+namespace PoolKernel.Tests.Boot;
+
+public sealed unsafe class MemoryMapSanitizerTests : IDisposable
+{
+    private const uint A = 1, R = 2, Acpi = 3, Nvs = 4, Bad = 5;
+    private readonly NativeArena _arena = new();
+
+    public void Dispose() => _arena.Dispose();
+
+    private SanitizedMemoryMap* Sanitize(params MapEntry[] entries)
+    {
+        var raw = _arena.Struct<RawMemoryMap>();
+        foreach (var e in entries)
+            raw->Add(e.Base, e.Length, e.Type);
+        var output = _arena.Struct<SanitizedMemoryMap>();
+        MemoryMapSanitizer.Sanitize(raw, output);
+        var invariant = output->CheckInvariants(out int bad);
+        Assert.True(invariant == MemoryMapInvariant.Ok, $"invariant {invariant} broken at region {bad}");
+        return output;
+    }
+
+    private static (ulong Base, ulong End, MemoryType Type)[] Regions(SanitizedMemoryMap* map)
+    {
+        var list = new (ulong, ulong, MemoryType)[map->Count];
+        for (int i = 0; i < map->Count; i++)
+        {
+            var r = map->Get(i);
+            list[i] = (r.Base, r.End, r.Type);
+        }
+        return list;
+    }
+
+    private static MemoryMapDiagnostic Single(SanitizedMemoryMap* map)
+    {
+        Assert.Equal(1, map->Diagnostics.Count);
+        return map->Diagnostics.Get(0);
+    }
+
+    [Fact]
+    public void CleanMap_IsSortedAndCoalesced_WithoutDiagnostics()
+    {
+        var map = Sanitize(
+            new(0x100000, 0x100000, A),
+            new(0x0, 0x9F000, A),
+            new(0x200000, 0x100000, A),
+            new(0xF0000, 0x10000, R));
+        Assert.Equal(0, map->Diagnostics.Count);
+        Assert.Equal(new[]
+        {
+            (0x0UL, 0x9F000UL, MemoryType.Available),
+            (0xF0000UL, 0x100000UL, MemoryType.Reserved),
+            (0x100000UL, 0x300000UL, MemoryType.Available),
+        }, Regions(map));
+        Assert.Equal(0x9F000UL + 0x200000, map->AvailableBytes);
+    }
+
+    [Fact]
+    public void ZeroLengthEntry_IsDroppedWithOneDiagnostic()
+    {
+        var map = Sanitize(new MapEntry(0x100000, 0x100000, A), new(0x5000, 0, A));
+        var d = Single(map);
+        Assert.Equal(MemoryMapDiagnosticCode.ZeroLength, d.Code);
+        Assert.Equal(1, d.Index);
+        Assert.Equal(0x5000UL, d.Value0);
+        Assert.Equal(new[] { (0x100000UL, 0x200000UL, MemoryType.Available) }, Regions(map));
+    }
+
+    [Fact]
+    public void OverflowingEntry_IsDropped()
+    {
+        var map = Sanitize(new MapEntry(0x100000, 0x100000, A), new(0xFFFF_FFFF_FFFF_0000, 0x20000, A));
+        var d = Single(map);
+        Assert.Equal(MemoryMapDiagnosticCode.AddressOverflow, d.Code);
+        Assert.Equal((1, 0xFFFF_FFFF_FFFF_0000UL, 0x20000UL), (d.Index, d.Value0, d.Value1));
+        Assert.Equal(1, map->Count);
+    }
+
+    [Fact]
+    public void EntryEndingBeyond52Bits_IsDropped_ButEndingExactlyAtTheLimitIsKept()
+    {
+        ulong limit = 1UL << 52;
+        var map = Sanitize(
+            new(limit - 0x1000, 0x2000, A),
+            new(limit - 0x1000, 0x1000, A));
+        var d = Single(map);
+        Assert.Equal(MemoryMapDiagnosticCode.BeyondPhysicalLimit, d.Code);
+        Assert.Equal(0, d.Index);
+        Assert.Equal(new[] { (limit - 0x1000, limit, MemoryType.Available) }, Regions(map));
+    }
+
+    [Fact]
+    public void UnalignedAvailable_IsShrunkInward()
+    {
+        var map = Sanitize(new MapEntry(0x1234, 0x10000, A));
+        var d = Single(map);
+        Assert.Equal(MemoryMapDiagnosticCode.UnalignedShrunk, d.Code);
+        Assert.Equal((0x1234UL, 0x10000UL), (d.Value0, d.Value1));
+        Assert.Equal(new[] { (0x2000UL, 0x11000UL, MemoryType.Available) }, Regions(map));
+    }
+
+    [Fact]
+    public void UnalignedAvailable_WithoutAWholePage_IsDropped()
+    {
+        var map = Sanitize(new MapEntry(0x1800, 0x1000, A));
+        Assert.Equal(MemoryMapDiagnosticCode.UnalignedNoWholePage, Single(map).Code);
+        Assert.Equal(0, map->Count);
+    }
+
+    [Fact]
+    public void UnalignedReserved_IsKeptExactly()
+    {
+        var map = Sanitize(new MapEntry(0x9FC00, 0x400, R));
+        Assert.Equal(0, map->Diagnostics.Count);
+        Assert.Equal(new[] { (0x9FC00UL, 0xA0000UL, MemoryType.Reserved) }, Regions(map));
+    }
+
+    [Fact]
+    public void AvailableOverlappedByReserved_LosesTheOverlap_AndThePartialPages()
+    {
+        // Reserved hole in the middle of RAM, not page aligned: the pages it touches are lost.
+        var map = Sanitize(new MapEntry(0x100000, 0x100000, A), new(0x150800, 0x1000, R));
+        var d = Single(map);
+        Assert.Equal(MemoryMapDiagnosticCode.AvailableOverlapsReserved, d.Code);
+        Assert.Equal((1, 0), (d.Index, d.Other));
+        Assert.Equal((0x150800UL, 0x151800UL), (d.Value0, d.Value1));
+        Assert.Equal(new[]
+        {
+            (0x100000UL, 0x150000UL, MemoryType.Available),
+            (0x150800UL, 0x151800UL, MemoryType.Reserved),
+            (0x152000UL, 0x200000UL, MemoryType.Available),
+        }, Regions(map));
+    }
+
+    [Fact]
+    public void ReservedListedFirst_StillWinsOverLaterAvailable()
+    {
+        var map = Sanitize(new MapEntry(0x0, 0x10000, R), new(0x8000, 0x10000, A));
+        var d = Single(map);
+        Assert.Equal(MemoryMapDiagnosticCode.AvailableOverlapsReserved, d.Code);
+        Assert.Equal(new[]
+        {
+            (0x0UL, 0x10000UL, MemoryType.Reserved),
+            (0x10000UL, 0x18000UL, MemoryType.Available),
+        }, Regions(map));
+    }
+
+    [Fact]
+    public void TwoOverlappingAvailable_AreMerged()
+    {
+        var map = Sanitize(new MapEntry(0x100000, 0x200000, A), new(0x200000, 0x200000, A));
+        var d = Single(map);
+        Assert.Equal(MemoryMapDiagnosticCode.AvailableOverlapsAvailable, d.Code);
+        Assert.Equal((0x200000UL, 0x300000UL), (d.Value0, d.Value1));
+        Assert.Equal(new[] { (0x100000UL, 0x400000UL, MemoryType.Available) }, Regions(map));
+    }
+
+    [Fact]
+    public void OverlappingReservedTypes_StricterWins()
+    {
+        var map = Sanitize(new MapEntry(0x0, 0x3000, Acpi), new(0x1000, 0x1000, Nvs), new(0x2000, 0x2000, Acpi));
+        Assert.Equal(2, map->Diagnostics.Count);
+        Assert.Equal(1, map->Diagnostics.CountOf(MemoryMapDiagnosticCode.ReservedOverlapsOtherType));
+        Assert.Equal(1, map->Diagnostics.CountOf(MemoryMapDiagnosticCode.ReservedOverlapsSameType));
+        Assert.Equal(new[]
+        {
+            (0x0UL, 0x1000UL, MemoryType.AcpiReclaimable),
+            (0x1000UL, 0x2000UL, MemoryType.AcpiNvs),
+            (0x2000UL, 0x4000UL, MemoryType.AcpiReclaimable),
+        }, Regions(map));
+    }
+
+    [Fact]
+    public void BadMemory_BeatsEverything()
+    {
+        var map = Sanitize(new MapEntry(0x0, 0x10000, A), new(0x4000, 0x1000, Bad), new(0x4000, 0x2000, Nvs));
+        Assert.Equal(3, map->Diagnostics.Count);
+        Assert.Equal(new[]
+        {
+            (0x0UL, 0x4000UL, MemoryType.Available),
+            (0x4000UL, 0x5000UL, MemoryType.Bad),
+            (0x5000UL, 0x6000UL, MemoryType.AcpiNvs),
+            (0x6000UL, 0x10000UL, MemoryType.Available),
+        }, Regions(map));
+    }
+
+    [Fact]
+    public void UnknownType_IsTreatedAsReserved()
+    {
+        var map = Sanitize(new MapEntry(0x0, 0x10000, A), new(0x4000, 0x1000, 12));
+        Assert.Equal(2, map->Diagnostics.Count);
+        var d = map->Diagnostics.Get(0);
+        Assert.Equal((MemoryMapDiagnosticCode.UnknownType, 1, 12UL), (d.Code, d.Index, d.Value0));
+        Assert.Equal(MemoryMapDiagnosticCode.AvailableOverlapsReserved, map->Diagnostics.Get(1).Code);
+        Assert.Equal(MemoryType.Reserved, map->Get(1).Type);
+    }
+
+    [Fact]
+    public void AdjacentSameType_AreCoalesced_WithoutDiagnostics()
+    {
+        var map = Sanitize(new MapEntry(0x0, 0x1000, R), new(0x1000, 0x1000, R), new(0x2000, 0x1000, A), new(0x3000, 0x1000, A));
+        Assert.Equal(0, map->Diagnostics.Count);
+        Assert.Equal(new[]
+        {
+            (0x0UL, 0x2000UL, MemoryType.Reserved),
+            (0x2000UL, 0x4000UL, MemoryType.Available),
+        }, Regions(map));
+    }
+
+    [Fact]
+    public void EntryWithSeveralProblems_ReportsEachOnce()
+    {
+        // Unknown type and zero length: two problems, two lines.
+        var map = Sanitize(new MapEntry(0x1000, 0, 99));
+        Assert.Equal(2, map->Diagnostics.Count);
+        Assert.Equal(MemoryMapDiagnosticCode.UnknownType, map->Diagnostics.Get(0).Code);
+        Assert.Equal(MemoryMapDiagnosticCode.ZeroLength, map->Diagnostics.Get(1).Code);
+    }
+
+    [Fact]
+    public void FullRawMap_ReportsDroppedEntries()
+    {
+        var raw = _arena.Struct<RawMemoryMap>();
+        for (int i = 0; i < RawMemoryMap.Capacity + 3; i++)
+            raw->Add((ulong)i * 0x2000, 0x1000, A);
+        Assert.Equal(3, raw->Dropped);
+        var output = _arena.Struct<SanitizedMemoryMap>();
+        MemoryMapSanitizer.Sanitize(raw, output);
+        Assert.Equal(MemoryMapInvariant.Ok, output->CheckInvariants(out _));
+        Assert.Equal(RawMemoryMap.Capacity, output->Count);
+        var d = Single(output);
+        Assert.Equal((MemoryMapDiagnosticCode.RawMapOverflow, 3UL), (d.Code, d.Value0));
+    }
+
+    [Fact]
+    public void WorstCaseInterleaving_FitsTheOutput()
+    {
+        // 64 available pages separated by 64 reserved ones, listed backwards: 128 regions out.
+        var raw = _arena.Struct<RawMemoryMap>();
+        for (int i = 127; i >= 0; i--)
+            raw->Add((ulong)i * 0x1000, 0x1000, (i & 1) == 0 ? A : R);
+        var output = _arena.Struct<SanitizedMemoryMap>();
+        MemoryMapSanitizer.Sanitize(raw, output);
+        Assert.Equal(MemoryMapInvariant.Ok, output->CheckInvariants(out _));
+        Assert.Equal(128, output->Count);
+        Assert.Equal(0, output->Diagnostics.Count);
+    }
+
+    /// <summary>Deterministic random maps: the output always satisfies the invariants and never calls reserved bytes available.</summary>
+    [Fact]
+    public void RandomMaps_KeepInvariants_AndNeverExposeReservedMemory()
+    {
+        const int Seed = 20261126;
+        var random = new Random(Seed);
+        for (int round = 0; round < 300; round++)
+        {
+            int n = random.Next(1, 40);
+            var entries = new MapEntry[n];
+            for (int i = 0; i < n; i++)
+            {
+                ulong b = (ulong)random.Next(0, 1 << 16) * 0x100;
+                ulong len = (ulong)random.Next(0, 1 << 14) * 0x80;
+                entries[i] = new MapEntry(b, len, (uint)random.Next(1, 7));
+            }
+            var raw = _arena.Struct<RawMemoryMap>();
+            foreach (var e in entries)
+                raw->Add(e.Base, e.Length, e.Type);
+            var output = _arena.Struct<SanitizedMemoryMap>();
+            MemoryMapSanitizer.Sanitize(raw, output);
+            var invariant = output->CheckInvariants(out int badIndex);
+            Assert.True(invariant == MemoryMapInvariant.Ok, $"seed {Seed} round {round}: {invariant} at {badIndex}");
+            for (int r = 0; r < output->Count; r++)
+            {
+                var region = output->Get(r);
+                if (region.Type != MemoryType.Available)
+                    continue;
+                foreach (var e in entries)
+                {
+                    if (e.Type == A || e.Length == 0)
+                        continue;
+                    bool overlaps = e.Base < region.End && region.Base < e.Base + e.Length;
+                    Assert.False(overlaps, $"seed {Seed} round {round}: available {region.Base:x}-{region.End:x} overlaps type {e.Type} {e.Base:x}+{e.Length:x}");
+                }
+                // Every available byte came from some available entry.
+                for (ulong p = region.Base; p < region.End; p += 0x1000)
+                    Assert.Contains(entries, e => e.Type == A && e.Base <= p && p + 0x1000 <= e.Base + e.Length);
+            }
+        }
+    }
+
+    [Fact]
+    public void ManyProblems_OverflowTheDiagnosticList_AndAreCounted()
+    {
+        var raw = _arena.Struct<RawMemoryMap>();
+        for (int i = 0; i < 100; i++)
+            raw->Add((ulong)i << 20, 0, A);
+        var output = _arena.Struct<SanitizedMemoryMap>();
+        MemoryMapSanitizer.Sanitize(raw, output);
+        Assert.Equal(0, output->Count);
+        Assert.Equal(MemoryMapDiagnostics.Capacity, output->Diagnostics.Count);
+        Assert.Equal(100 - MemoryMapDiagnostics.Capacity, output->Diagnostics.Dropped);
+    }
+
+    [Fact]
+    public void EveryCode_HasADescription()
+    {
+        foreach (MemoryMapDiagnosticCode code in Enum.GetValues<MemoryMapDiagnosticCode>())
+            Assert.NotEqual("unknown memory map diagnostic", MemoryMapDiagnostics.Describe(code));
+    }
+}

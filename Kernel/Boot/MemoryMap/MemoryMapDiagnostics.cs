@@ -1,0 +1,128 @@
+namespace PoolKernel.Boot.MemoryMap
+{
+    /// <summary>
+    /// One code per kind of problem the sanitizer repairs. The meaning of the numbers of a
+    /// <see cref="MemoryMapDiagnostic"/> is given per code; <see cref="MemoryMapDiagnostics.Describe"/>
+    /// returns a constant sentence the kernel prints after "memmap: entry N ".
+    /// </summary>
+    public enum MemoryMapDiagnosticCode : uint
+    {
+        None = 0,
+        /// <summary>Value0 = base. Entry dropped.</summary>
+        ZeroLength = 1,
+        /// <summary>Value0 = base, Value1 = length; base + length wraps past 2^64. Entry dropped.</summary>
+        AddressOverflow = 2,
+        /// <summary>Value0 = base, Value1 = length; the end lies beyond 2^52. Entry dropped.</summary>
+        BeyondPhysicalLimit = 3,
+        /// <summary>Value0 = the type number; the entry is treated as reserved.</summary>
+        UnknownType = 4,
+        /// <summary>Value0 = base, Value1 = length of an available entry; it was shrunk inward to 4 KiB boundaries.</summary>
+        UnalignedShrunk = 5,
+        /// <summary>Value0 = base, Value1 = length of an available entry holding no whole 4 KiB page. Entry dropped.</summary>
+        UnalignedNoWholePage = 6,
+        /// <summary>Other = earlier entry; Value0..Value1 = overlap. Available memory lost the overlap.</summary>
+        AvailableOverlapsReserved = 7,
+        /// <summary>Other = earlier entry; Value0..Value1 = overlap. Both available: merged.</summary>
+        AvailableOverlapsAvailable = 8,
+        /// <summary>Other = earlier entry; Value0..Value1 = overlap. Same non-available type: merged.</summary>
+        ReservedOverlapsSameType = 9,
+        /// <summary>Other = earlier entry; Value0..Value1 = overlap. Different non-available types: the more restrictive wins.</summary>
+        ReservedOverlapsOtherType = 10,
+        /// <summary>Value0 = entries the loader reported beyond the raw map's capacity (Index = -1).</summary>
+        RawMapOverflow = 11,
+    }
+
+    /// <summary>One problem: what, which raw entry (Index), which other entry if any (Other, else -1), and numbers.</summary>
+    public struct MemoryMapDiagnostic
+    {
+        public MemoryMapDiagnosticCode Code;
+        public int Index;
+        public int Other;
+        public ulong Value0;
+        public ulong Value1;
+    }
+
+    /// <summary>Fixed-capacity list of diagnostics; further problems are only counted.</summary>
+    public unsafe struct MemoryMapDiagnostics
+    {
+        /// <summary>Enough for every entry of a badly broken map to report once or twice.</summary>
+        public const int Capacity = 64;
+
+        private fixed uint _code[Capacity];
+        private fixed int _index[Capacity];
+        private fixed int _other[Capacity];
+        private fixed ulong _value0[Capacity];
+        private fixed ulong _value1[Capacity];
+
+        public int Count;
+        /// <summary>Problems found after the list was full.</summary>
+        public int Dropped;
+
+        public void Clear()
+        {
+            Count = 0;
+            Dropped = 0;
+        }
+
+        public void Add(MemoryMapDiagnosticCode code, int index, int other, ulong value0, ulong value1)
+        {
+            if ((uint)Count >= Capacity)
+            {
+                Dropped++;
+                return;
+            }
+            _code[Count] = (uint)code;
+            _index[Count] = index;
+            _other[Count] = other;
+            _value0[Count] = value0;
+            _value1[Count] = value1;
+            Count++;
+        }
+
+        public MemoryMapDiagnostic Get(int i)
+        {
+            MemoryMapDiagnostic d = default;
+            if ((uint)i >= (uint)Count)
+                return d;
+            d.Code = (MemoryMapDiagnosticCode)_code[i];
+            d.Index = _index[i];
+            d.Other = _other[i];
+            d.Value0 = _value0[i];
+            d.Value1 = _value1[i];
+            return d;
+        }
+
+        /// <summary>How many recorded diagnostics carry <paramref name="code"/>.</summary>
+        public int CountOf(MemoryMapDiagnosticCode code)
+        {
+            int n = 0;
+            for (int i = 0; i < Count; i++)
+            {
+                if (_code[i] == (uint)code)
+                    n++;
+            }
+            return n;
+        }
+
+        /// <summary>A constant sentence for <paramref name="code"/>; the caller prints the numbers around it.</summary>
+        public static string Describe(MemoryMapDiagnosticCode code)
+        {
+            switch (code)
+            {
+                case MemoryMapDiagnosticCode.None: return "no problem";
+                case MemoryMapDiagnosticCode.ZeroLength: return "has length zero; dropped (base)";
+                case MemoryMapDiagnosticCode.AddressOverflow: return "wraps past 2^64; dropped (base, length)";
+                case MemoryMapDiagnosticCode.BeyondPhysicalLimit: return "ends beyond 2^52; dropped (base, length)";
+                case MemoryMapDiagnosticCode.UnknownType: return "has an unknown type; treated as reserved (type)";
+                case MemoryMapDiagnosticCode.UnalignedShrunk: return "is available but not page aligned; shrunk inward to 4 KiB (base, length)";
+                case MemoryMapDiagnosticCode.UnalignedNoWholePage: return "is available but holds no whole 4 KiB page; dropped (base, length)";
+                case MemoryMapDiagnosticCode.AvailableOverlapsReserved: return "overlaps the other entry, one not available; overlap removed from RAM (overlap start, end)";
+                case MemoryMapDiagnosticCode.AvailableOverlapsAvailable: return "overlaps the other available entry; merged (overlap start, end)";
+                case MemoryMapDiagnosticCode.ReservedOverlapsSameType: return "overlaps the other entry of the same type; merged (overlap start, end)";
+                case MemoryMapDiagnosticCode.ReservedOverlapsOtherType: return "overlaps the other entry of a different reserved type; stricter type kept (overlap start, end)";
+                case MemoryMapDiagnosticCode.RawMapOverflow: return "loader reported more entries than fit; extra entries ignored (count)";
+                default: return "unknown memory map diagnostic";
+            }
+        }
+    }
+}
