@@ -1,18 +1,16 @@
 using System;
+using PoolKernel.Startup;
 
 namespace PoolKernel
 {
+    /// <summary>The boot sequence after the runtime is up (see KernelMain for what comes before).</summary>
     internal static unsafe class Kernel
     {
-        internal static void Start(ulong magic, ulong info)
+        internal static void Start(uint magic, ulong info)
         {
-            Console.WriteLine("PoolKernel booting");
             SelfTest.RuntimeSelfTest.Run();
-            Console.Write("magic=");
-            Console.WriteHex(magic);
-            Console.Write(" info=");
-            Console.WriteHex(info);
-            Console.WriteLine();
+            Machine.Discover(magic, info);
+            Banner.Print();
         }
     }
 }

@@ -10,7 +10,7 @@ namespace PoolKernel
     internal static unsafe class KernelMain
     {
         [UnmanagedCallersOnly(EntryPoint = "KernelEntry")]
-        private static void Entry(ulong magic, ulong info)
+        private static void Entry(uint magic, ulong info)
         {
             Serial.Initialize();
             BootAllocator.InitializeEarly(Cpu.EarlyHeapStart(), Cpu.EarlyHeapEnd());

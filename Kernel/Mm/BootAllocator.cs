@@ -26,6 +26,9 @@ namespace PoolKernel.Mm
 
         internal static ulong ArenaStart => (ulong)s_next - s_used;
 
+        /// <summary>A zeroed 4 KiB page (as a physical address; identity-mapped), or 0.</summary>
+        internal static ulong AllocPage() => (ulong)AllocZeroed(4096, 4096);
+
         /// <summary>Zeroed memory or null when the arena is exhausted. Matches the heap interface.</summary>
         internal static void* AllocZeroed(nuint size, nuint align)
         {

@@ -1,0 +1,141 @@
+using System;
+using PoolKernel.Boot.Acpi;
+using PoolKernel.Boot.MemoryMap;
+using PoolKernel.Boot.Multiboot;
+using PoolKernel.Platform;
+
+namespace PoolKernel.Startup
+{
+    /// <summary>The boot banner: what the loader and the firmware told the kernel.</summary>
+    internal static unsafe class Banner
+    {
+        internal static void Print()
+        {
+            BootInfo* boot = Machine.Boot;
+            Console.WriteLine("PoolKernel - generic physical memory pools, in C#");
+            Console.Write("loader:   ");
+            Console.Write(boot->Loader == BootLoaderKind.Multiboot2 ? "multiboot2" : boot->Loader == BootLoaderKind.Multiboot1 ? "multiboot1" : "unknown");
+            if (boot->HasLoaderName)
+            {
+                Console.Write(" (");
+                Console.WriteAscii((byte*)boot->LoaderName, boot->LoaderNameLength);
+                Console.Write(")");
+            }
+            Console.WriteLine();
+            Console.Write("cmdline:  ");
+            if (boot->HasCommandLine)
+                Console.WriteAscii((byte*)boot->CommandLine, boot->CommandLineLength);
+            Console.WriteLine();
+            Console.Write("kernel:   ");
+            Range(Cpu.KernelStart(), Cpu.KernelEnd());
+            Console.Write(" (");
+            Console.WriteSize(Cpu.KernelEnd() - Cpu.KernelStart());
+            Console.WriteLine(")");
+            for (int i = 0; i < boot->ModuleCount; i++)
+            {
+                BootModule m = boot->GetModule(i);
+                Console.Write("module:   ");
+                Range(m.Start, m.End);
+                Console.Write(" ");
+                Console.WriteAscii((byte*)m.String, m.StringLength);
+                Console.WriteLine();
+            }
+
+            Console.WriteLine("memory map (sanitized):");
+            SanitizedMemoryMap* map = Machine.Map;
+            for (int i = 0; i < map->Count; i++)
+            {
+                MemoryRegion r = map->Get(i);
+                Console.Write("  ");
+                Range(r.Base, r.End);
+                Console.Write(" ");
+                Console.Write(TypeName(r.Type));
+                Console.Write(" ");
+                Console.WriteSize(r.Length);
+                Console.WriteLine();
+            }
+            Console.Write("usable:   ");
+            Console.WriteSize(map->AvailableBytes);
+            Console.Write(" (");
+            Console.Write(map->AvailableBytes / 4096);
+            Console.WriteLine(" pages)");
+            Console.Write("direct map: 0 - ");
+            Console.WriteHex(DirectMap.MappedLimit);
+            Console.WriteLine();
+
+            AcpiInfo* acpi = Machine.Acpi;
+            Console.Write("cpus:     ");
+            Console.Write(Machine.CpuCount);
+            Console.Write(" (apic ids");
+            for (int c = 0; c < acpi->CpuCount; c++)
+            {
+                Console.Write(" ");
+                Console.Write(acpi->CpuApicId(c));
+                Console.Write("@node");
+                Console.Write(acpi->CpuNode(c) < 0 ? 0 : acpi->CpuNode(c));
+            }
+            Console.WriteLine(")");
+            Console.Write("numa:     ");
+            Console.Write(Machine.NodeCount);
+            Console.WriteLine(acpi->SratAddress != 0 ? " nodes (SRAT)" : " node (no SRAT)");
+            for (int r = 0; r < acpi->MemoryRangeCount; r++)
+            {
+                MemoryAffinity a = acpi->GetMemoryRange(r);
+                Console.Write("  node ");
+                Console.Write(a.Node);
+                Console.Write(": ");
+                Range(a.Base, a.Base + a.Length);
+                Console.Write(" ");
+                Console.WriteSize(a.Length);
+                Console.WriteLine(a.HotPluggable ? " hot-pluggable" : "");
+            }
+            Console.Write("distances");
+            Console.WriteLine(acpi->SlitAddress != 0 ? " (SLIT):" : " (default, no SLIT):");
+            Console.Write("       ");
+            for (int to = 0; to < Machine.NodeCount; to++)
+            {
+                Console.Write(" ");
+                Pad(to, 4);
+            }
+            Console.WriteLine();
+            for (int from = 0; from < Machine.NodeCount; from++)
+            {
+                Console.Write("  node");
+                Console.Write(from);
+                for (int to = 0; to < Machine.NodeCount; to++)
+                {
+                    Console.Write(" ");
+                    Pad(acpi->Distance(from, to), 4);
+                }
+                Console.WriteLine();
+            }
+        }
+
+        internal static void Range(ulong start, ulong end)
+        {
+            Console.WriteHex(start, 12);
+            Console.Write("-");
+            Console.WriteHex(end, 12);
+        }
+
+        internal static void Pad(long value, int width)
+        {
+            int digits = 1;
+            for (long v = value / 10; v != 0; v /= 10)
+                digits++;
+            for (int i = digits; i < width; i++)
+                Console.Write(' ');
+            Console.Write(value);
+        }
+
+        internal static string TypeName(MemoryType type) => type switch
+        {
+            MemoryType.Available => "available",
+            MemoryType.Reserved => "reserved",
+            MemoryType.AcpiReclaimable => "acpi-reclaimable",
+            MemoryType.AcpiNvs => "acpi-nvs",
+            MemoryType.Bad => "bad",
+            _ => "unknown",
+        };
+    }
+}
