@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PoolKernel.Tests.Qemu;
+
+/// <summary>
+/// Boots the real kernel in QEMU (TCG) and checks the banner against what QEMU was given.
+/// On failure the whole console output is attached to the assertion message.
+/// </summary>
+public class BootTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public BootTests(ITestOutputHelper output) => _output = output;
+
+    private QemuResult Boot(QemuBoot boot)
+    {
+        QemuResult result = boot.Run();
+        _output.WriteLine(result.ToString());
+        return result;
+    }
+
+    internal static void AssertStatus(QemuResult result, int expected)
+        => Assert.True(result.ExitStatus == expected, $"expected exit status {expected}\n{result}");
+
+    internal static void AssertContains(QemuResult result, string text)
+        => Assert.True(result.Console.Contains(text), $"console lacks \"{text}\"\n{result}");
+
+    internal static long UsablePages(QemuResult result)
+    {
+        Match m = Regex.Match(result.Console, @"usable:\s+.*\((\d+) pages\)");
+        Assert.True(m.Success, "no usable-memory line\n" + result);
+        return long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    [Theory]
+    [InlineData("pc", "128M")]
+    [InlineData("pc", "1G")]
+    [InlineData("pc", "6G")]
+    [InlineData("q35", "128M")]
+    [InlineData("q35", "1G")]
+    [InlineData("q35", "6G")]
+    public void Banner_ShowsTheMemoryQemuWasGiven(string machine, string memory)
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = machine, Memory = memory });
+        AssertStatus(result, QemuResult.CleanHalt);
+        AssertContains(result, "runtime self-test: ");
+        AssertContains(result, "loader:   multiboot1 (qemu)");
+        long given = QemuBoot.ParseSize(memory);
+        long usable = UsablePages(result) * 4096;
+        // Firmware keeps a little (BIOS area, ACPI tables, the 0x9fc00 EBDA edge): at most 2 MiB here.
+        Assert.True(usable <= given && usable >= given - (2L << 20), $"usable {usable} vs -m {given}\n{result}");
+        if (given > (3L << 30))
+        {
+            AssertContains(result, "0x000100000000-");   // RAM above 4 GiB is in the map
+            Match m = Regex.Match(result.Console, @"direct map: 0 - 0x([0-9a-f]+)");
+            Assert.True(m.Success && ulong.Parse(m.Groups[1].Value, NumberStyles.HexNumber) >= 0x100000000UL + (ulong)(given - (3L << 30)) / 2,
+                "direct map does not reach the RAM above 4 GiB\n" + result);
+        }
+        AssertContains(result, "numa:     1 node (no SRAT)");
+    }
+
+    [Theory]
+    [InlineData(2, "1G")]
+    [InlineData(4, "2G")]
+    public void Numa_NodesRangesAndSlitFromAcpi(int nodes, string memory)
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = memory, Nodes = nodes, Cpus = nodes });
+        AssertStatus(result, QemuResult.CleanHalt);
+        AssertContains(result, $"numa:     {nodes} nodes (SRAT)");
+        AssertContains(result, $"cpus:     {nodes} ");
+        AssertContains(result, "distances (SLIT):");
+        for (int n = 0; n < nodes; n++)
+            AssertContains(result, $"  node {n}: ");
+        // QemuBoot sets distance 20 + 5 * (hops - 1) between nodes a < b.
+        string[] row0 = result.Lines.First(l => l.StartsWith("  node0 ")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("10", row0[1]);
+        for (int b = 1; b < nodes; b++)
+            Assert.Equal((20 + (b - 1) * 5).ToString(), row0[1 + b]);
+        long perNode = QemuBoot.ParseSize(memory) / nodes;
+        Match last = Regex.Matches(result.Console, $@"  node {nodes - 1}: 0x([0-9a-f]+)-0x([0-9a-f]+)").Last();
+        long span = (long)(ulong.Parse(last.Groups[2].Value, NumberStyles.HexNumber) - ulong.Parse(last.Groups[1].Value, NumberStyles.HexNumber));
+        Assert.True(span == perNode, $"last node spans {span}, expected {perNode}\n{result}");
+    }
+
+    [Fact]
+    public void Iso_BootsThroughGrubWithMultiboot2()
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "512M", FromIso = true });
+        AssertStatus(result, QemuResult.CleanHalt);
+        AssertContains(result, "loader:   multiboot2 (GRUB");
+        AssertContains(result, "usable:   ");
+    }
+}
