@@ -60,7 +60,8 @@ namespace PoolKernel.Boot.CommandLine
                 if (cursor < end && Text[cursor] == (byte)'@')
                 {
                     int placementEnd = IndexOf(Text, cursor + 1, end, (byte)',');
-                    if (!ParsePlacement(cursor + 1, placementEnd - cursor - 1, ref spec))
+                    if (!ParsePlacement(cursor + 1, placementEnd - cursor - 1, ref spec)
+                        || !CheckRangeHoldsSize(cursor + 1, placementEnd - cursor - 1, ref spec))
                         return;
                     cursor = placementEnd;
                 }
@@ -155,16 +156,25 @@ namespace PoolKernel.Boot.CommandLine
                         Reject(code, dash + 1, end - dash - 1, 0, 0);
                         return false;
                     }
-                    if (start >= limit)
-                    {
-                        Reject(DiagnosticCode.RangeEmpty, offset, end - offset, start, limit);
-                        return false;
-                    }
+                }
+                if (start >= limit)
+                {
+                    Reject(DiagnosticCode.RangeEmpty, offset, end - offset, start, limit);
+                    return false;
                 }
                 spec.RangeStart = start;
                 spec.RangeEnd = limit;
                 spec.Flags |= PoolFlags.HasRange;
                 return true;
+            }
+
+            /// <summary>A byte size must fit in the pool's range (a percentage is checked by the kernel).</summary>
+            private bool CheckRangeHoldsSize(int offset, int length, ref PoolSpec spec)
+            {
+                if (!spec.Has(PoolFlags.HasRange) || spec.SizePercent != 0 || spec.RangeEnd - spec.RangeStart >= spec.SizeBytes)
+                    return true;
+                Reject(DiagnosticCode.RangeTooSmall, offset, length, spec.RangeEnd - spec.RangeStart, spec.SizeBytes);
+                return false;
             }
 
             /// <summary>One <c>key[=value]</c> option of pool=; a bad one is ignored (prio is clamped).</summary>
@@ -392,7 +402,8 @@ namespace PoolKernel.Boot.CommandLine
                 {
                     int rangeOffset = at + 1;
                     int dash = IndexOf(Text, rangeOffset, end, (byte)'-');
-                    if (!ParseRange(rangeOffset, dash, end, true, ref spec))
+                    if (!ParseRange(rangeOffset, dash, end, true, ref spec)
+                        || !CheckRangeHoldsSize(rangeOffset, end - rangeOffset, ref spec))
                         return;
                 }
                 AddDerivedPool(ref spec, valueOffset, valueLength);

@@ -54,6 +54,8 @@ namespace PoolKernel.Boot.CommandLine
         RangeSyntax,
         /// <summary><c>@START-END</c> with START &gt;= END. Value0 = START, Value1 = END. Pool ignored.</summary>
         RangeEmpty,
+        /// <summary>The range is smaller than the pool's size. Value0 = range length, Value1 = size. Pool ignored.</summary>
+        RangeTooSmall,
         /// <summary>Empty option (<c>,,</c> or a trailing comma). Option ignored.</summary>
         OptionEmpty,
         /// <summary>Unknown option inside pool=. Option ignored.</summary>
@@ -141,6 +143,7 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.NodeInvalid: return "node is not a number in 0..63; pool ignored";
                 case DiagnosticCode.RangeSyntax: return "range must be START-END with two addresses; pool ignored";
                 case DiagnosticCode.RangeEmpty: return "range start is not below its end; pool ignored";
+                case DiagnosticCode.RangeTooSmall: return "range is smaller than the pool size; pool ignored";
                 case DiagnosticCode.OptionEmpty: return "empty pool option; option ignored";
                 case DiagnosticCode.OptionUnknown: return "unknown pool option; option ignored";
                 case DiagnosticCode.OptionValueInvalid: return "pool option value missing, unexpected or malformed; option ignored";
