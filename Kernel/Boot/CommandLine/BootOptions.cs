@@ -116,6 +116,29 @@ namespace PoolKernel.Boot.CommandLine
             return true;
         }
 
+        /// <summary>
+        /// Walks the <c>run=</c> commands, which are separated by ';' (empty ones are skipped).
+        /// Start with <paramref name="cursor"/> = 0; each call returns the next command as an
+        /// offset and length in <see cref="Text"/>, or false when there is none left.
+        /// </summary>
+        public bool NextRunCommand(ref int cursor, out int offset, out int length)
+        {
+            offset = RunOffset + RunLength;
+            length = 0;
+            if ((uint)cursor > (uint)RunLength)
+                return false;
+            int end = RunOffset + RunLength;
+            int pos = RunOffset + cursor;
+            while (pos < end && Text[pos] == (byte)';')
+                pos++;
+            offset = pos;
+            while (pos < end && Text[pos] != (byte)';')
+                pos++;
+            length = pos - offset;
+            cursor = pos - RunOffset;
+            return length > 0;
+        }
+
         /// <summary>Index of the pool named by <paramref name="length"/> bytes at <paramref name="name"/>, or -1.</summary>
         public int FindPool(byte* name, int length)
         {
