@@ -264,6 +264,23 @@ public sealed unsafe class CommandLineDiagnosticTests
         Assert.Equal(1, p.DiagnosticOf(0).MoreProblems);
     }
 
+    /// <summary>Codes whose tests are facts of this class rather than rows of <see cref="BadTokens"/>.</summary>
+    private static readonly DiagnosticCode[] s_testedByFacts =
+    {
+        DiagnosticCode.UnterminatedQuote, DiagnosticCode.TooManyTokens, DiagnosticCode.PoolNameDuplicate,
+        DiagnosticCode.TooManyPools, DiagnosticCode.TooManyReservedRanges, DiagnosticCode.ParameterRepeated,
+    };
+
+    [Fact]
+    public void EveryCode_IsTested()
+    {
+        var tested = new HashSet<DiagnosticCode>(s_testedByFacts);
+        foreach (object[] row in BadTokens)
+            tested.Add((DiagnosticCode)row[1]);
+        var untested = Enum.GetValues<DiagnosticCode>().Where(c => c != DiagnosticCode.None && !tested.Contains(c)).ToList();
+        Assert.True(untested.Count == 0, "untested: " + string.Join(", ", untested));
+    }
+
     [Fact]
     public void EveryCode_HasItsOwnDescription()
     {

@@ -22,7 +22,7 @@ public sealed unsafe class CommandLineFuzzTests
     private static readonly string[] s_keys =
     {
         "pool", "run", "test", "hugepages", "hugepagesz", "default_hugepagesz", "default-hugepagesz",
-        "cma", "mem", "memmap", "kernelcore", "movablecore", "numa", "quiet", "console", "pool", "pool",
+        "cma", "mem", "memmap", "kernelcore", "movablecore", "numa", "quiet", "console", "pool", "pool", "kernelcore=mirror", "memmap=exactmap",
     };
 
     private static readonly string[] s_sizes =
@@ -70,7 +70,7 @@ public sealed unsafe class CommandLineFuzzTests
             pools += options->PoolCount;
         }
 
-        _output.WriteLine($"tokens accepted {statuses[0]}, adjusted {statuses[1]}, rejected {statuses[2]}; pools {pools}; distinct codes {codes.Count}");
+        _output.WriteLine($"tokens accepted {statuses[0]}, adjusted {statuses[1]}, rejected {statuses[2]}; pools {pools}; distinct codes {codes.Count}; never produced: {string.Join(", ", Enum.GetValues<DiagnosticCode>().Where(c => c != DiagnosticCode.None && !codes.Contains(c)))}");
         // The generator must reach all three outcomes and most diagnostics, or the test proves little.
         Assert.True(statuses[0] > Lines && statuses[1] > Lines / 10 && statuses[2] > Lines, $"seed {seed}: outcomes {statuses[0]}/{statuses[1]}/{statuses[2]}");
         Assert.True(codes.Count >= 30, $"seed {seed}: only {codes.Count} distinct codes: {string.Join(", ", codes)}");
