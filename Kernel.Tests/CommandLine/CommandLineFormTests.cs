@@ -211,6 +211,8 @@ public sealed unsafe class CommandLineFormTests
         Assert.True(sizeof(PoolSpec) <= PoolSpec.StorageSize, $"sizeof(PoolSpec) {sizeof(PoolSpec)}");
         Assert.True(sizeof(TokenRecord) <= TokenRecord.StorageSize, $"sizeof(TokenRecord) {sizeof(TokenRecord)}");
         Assert.True(sizeof(Diagnostic) <= Diagnostic.StorageSize, $"sizeof(Diagnostic) {sizeof(Diagnostic)}");
+        BootOptions* options = stackalloc BootOptions[1];
+        Assert.Equal(0L, ((long)options->Pool(1) | (long)options->Token(1) | (long)options->DiagnosticAt(1)) & 7);
         // Small enough for a kernel stack frame or a static block.
         Assert.True(sizeof(BootOptions) < 16 * 1024, $"sizeof(BootOptions) {sizeof(BootOptions)}");
     }

@@ -53,6 +53,10 @@ namespace PoolKernel.Boot.CommandLine
         public int TestOffset;
         public int TestLength;
 
+        // The byte buffers below hold structs with ulong fields at fixed strides. They stay 8-byte
+        // aligned because they follow the ulong arrays and every stride is a multiple of 8
+        // (a host test checks this). The accessors reduce the index modulo the capacity: a wrong
+        // index reads the wrong entry of this block, never memory outside it.
         private fixed ulong _reservedStart[MaxReservedRanges];
         private fixed ulong _reservedEnd[MaxReservedRanges];
         private fixed byte _pools[MaxPools * PoolSpec.StorageSize];
