@@ -34,7 +34,7 @@ namespace PoolKernel.Boot.CommandLine
         PercentOutOfRange,
         /// <summary><c>N%</c> where only a byte size is allowed.</summary>
         PercentNotAllowed,
-        /// <summary>A size is required here (<c>pool=name</c>, <c>pool=name:</c>).</summary>
+        /// <summary>A size is required here (<c>pool=name</c>, <c>pool=name:</c>, <c>memmap=$4G</c>). Ignored.</summary>
         SizeMissing,
 
         // pool=
@@ -134,7 +134,7 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.NumberOverflow: return "number does not fit in 64 bits; ignored";
                 case DiagnosticCode.PercentOutOfRange: return "percentage not in 1..100; ignored";
                 case DiagnosticCode.PercentNotAllowed: return "percentage not allowed here, give a size; ignored";
-                case DiagnosticCode.SizeMissing: return "size missing (NAME:SIZE); pool ignored";
+                case DiagnosticCode.SizeMissing: return "size missing; ignored";
                 case DiagnosticCode.NameEmpty: return "pool name is empty; pool ignored";
                 case DiagnosticCode.NameTooLong: return "pool name longer than 15 characters; pool ignored";
                 case DiagnosticCode.NameInvalidChar: return "pool name may only use a-z 0-9 _ -; pool ignored";
