@@ -1,0 +1,160 @@
+using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
+using PoolKernel.Boot.CommandLine;
+using Xunit;
+
+namespace PoolKernel.Tests.CommandLine;
+
+/// <summary>The examples of docs/cmdline.md, one test each, named after the example's heading.</summary>
+public sealed unsafe class CommandLineDocExamplesTests
+{
+    private static Parsed Clean(string line)
+    {
+        var p = new Parsed(line);
+        Assert.True(p.Options->DiagnosticCount == 0, p.Dump());
+        return p;
+    }
+
+    [Fact]
+    public void A32BitDmaPoolForAnOldDevice()
+    {
+        using var p = Clean("pool=sata_dma:32M,dma=32,boundary=64K,align=4K");
+        PoolSpec pool = p.Pool("sata_dma");
+        Assert.Equal(32UL << 20, pool.SizeBytes);
+        Assert.Equal(32, pool.DmaBits);
+        Assert.Equal(64UL << 10, pool.Boundary);
+        Assert.Equal(4UL << 10, pool.Align);
+        Assert.Equal(-1, pool.Node);
+    }
+
+    [Fact]
+    public void ARealtimePoolOnNode1()
+    {
+        using var p = Clean("pool=audio_rt:256M@1,rt,prio=10,min=64M");
+        PoolSpec pool = p.Pool("audio_rt");
+        Assert.Equal(256UL << 20, pool.SizeBytes);
+        Assert.Equal(1, pool.Node);
+        Assert.Equal(PoolFlags.Realtime | PoolFlags.HasPrio, pool.Flags);
+        Assert.Equal(10, pool.Prio);
+        Assert.Equal(64UL << 20, pool.Min);
+    }
+
+    [Fact]
+    public void AQuarterOfNode0AsAMovableCachePool()
+    {
+        using var p = Clean("pool=cache:25%@0,movable,max=8G");
+        PoolSpec pool = p.Pool("cache");
+        Assert.Equal(25, pool.SizePercent);
+        Assert.Equal(0, pool.Node);
+        Assert.Equal(PoolFlags.Movable, pool.Flags);
+        Assert.Equal(8UL << 30, pool.Max);
+    }
+
+    [Fact]
+    public void APoolInAFixedPhysicalRange()
+    {
+        using var p = Clean("pool=isa:8M@0-16M");
+        PoolSpec pool = p.Pool("isa");
+        Assert.Equal(0UL, pool.RangeStart);
+        Assert.Equal(16UL << 20, pool.RangeEnd);
+        Assert.Equal(PoolFlags.HasRange, pool.Flags);
+    }
+
+    [Fact]
+    public void HugepagesPerNode()
+    {
+        using var p = Clean("hugepagesz=1G hugepages=0:4,1:2");
+        Assert.Equal(new[] { "huge1g-n0", "huge1g-n1" }, p.PoolNames());
+        Assert.Equal(4 * BootOptions.HugePageSize1G, p.Pool("huge1g-n0").SizeBytes);
+        Assert.Equal(0, p.Pool("huge1g-n0").Node);
+        Assert.Equal(2 * BootOptions.HugePageSize1G, p.Pool("huge1g-n1").SizeBytes);
+        Assert.Equal(1, p.Pool("huge1g-n1").Node);
+        Assert.Equal(PoolOrigin.HugePages, p.Pool("huge1g-n1").Origin);
+    }
+
+    [Fact]
+    public void TwoMiBHugepages()
+    {
+        using var p = Clean("hugepages=512");
+        Assert.Equal(512 * BootOptions.HugePageSize2M, p.Pool("huge2m").SizeBytes);
+        Assert.Equal(BootOptions.HugePageSize2M, p.Pool("huge2m").BlockSize);
+    }
+
+    [Fact]
+    public void AReservedRange()
+    {
+        using var p = Clean("memmap=64M$0x100000000");
+        Assert.Equal(1, p.Options->ReservedRangeCount);
+        Assert.Equal(4UL << 30, p.Options->ReservedStart(0));
+        Assert.Equal((4UL << 30) + (64UL << 20), p.Options->ReservedEnd(0));
+        Assert.Equal(0, p.Options->PoolCount);
+    }
+
+    [Fact]
+    public void FakeNumaNodes()
+    {
+        using var p = Clean("numa=fake=4");
+        Assert.Equal(4, p.Options->FakeNodeCount);
+        Assert.False(p.Options->NumaOff);
+    }
+
+    [Fact]
+    public void CmaBelow4GiB()
+    {
+        using var p = Clean("cma=256M@0-4G");
+        PoolSpec pool = p.Pool("cma");
+        Assert.Equal(256UL << 20, pool.SizeBytes);
+        Assert.Equal(4UL << 30, pool.RangeEnd);
+        Assert.Equal(PoolOrigin.Cma, pool.Origin);
+    }
+
+    [Fact]
+    public void KernelAndMovableMemoryCappedMemory()
+    {
+        using var p = Clean("mem=8G movablecore=30%");
+        Assert.Equal(8UL << 30, p.Options->MemCap);
+        Assert.Equal(30, p.Options->MovableCorePercent);
+        Assert.Equal(30, p.Pool("movablecore").SizePercent);
+    }
+
+    [Fact]
+    public void BootCommandsAndASelfTest()
+    {
+        using var p = Clean("run=\"pools show;meminfo\" test=buddy_split");
+        Assert.Equal("pools show;meminfo", p.RunText);
+        Assert.Equal("buddy_split", p.TestText);
+    }
+
+    [Fact]
+    public void DiagnosticsAndTheTokenRecord()
+    {
+        using var p = new Parsed("pool=dev:16M,dma=99,fast mem=4G");
+        Assert.Equal(0, p.Pool("dev").DmaBits);
+        Assert.Equal(TokenStatus.Adjusted, p.Token(0).Status);
+        Diagnostic d = p.DiagnosticOf(0);
+        Assert.Equal(DiagnosticCode.DmaBitsOutOfRange, d.Code);
+        Assert.Equal(99UL, d.Value0);
+        Assert.Equal("dma=99", p.Slice(d.PartOffset, d.PartLength));
+        Assert.Equal(1, d.MoreProblems);
+        Assert.Equal(TokenStatus.Accepted, p.Token(1).Status);
+        Assert.Equal(4UL << 30, p.Options->MemCap);
+    }
+
+    /// <summary>Every ```cmdline block of docs/cmdline.md appears verbatim in this file.</summary>
+    [Fact]
+    public void EveryDocExample_IsParsedByATestHere()
+    {
+        string here = SourcePath();
+        string doc = File.ReadAllText(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "docs", "cmdline.md"));
+        string tests = File.ReadAllText(here);
+        var examples = Regex.Matches(doc, "```cmdline\n(.*?)\n```", RegexOptions.Singleline).Select(m => m.Groups[1].Value).ToList();
+        Assert.True(examples.Count >= 10, $"found {examples.Count} examples");
+        foreach (string example in examples)
+        {
+            string literal = "\"" + example.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+            Assert.True(tests.Contains(literal), $"doc example not parsed by a test: {example}");
+        }
+    }
+
+    private static string SourcePath([CallerFilePath] string path = "") => path;
+}

@@ -1,0 +1,157 @@
+namespace PoolKernel.Boot.CommandLine
+{
+    /// <summary>
+    /// Everything the kernel command line says, as <see cref="CommandLineParser.Parse"/> leaves it.
+    /// The caller owns the storage (a static kernel block or a stack local on the host); the
+    /// parser clears it first. Spans (<c>run=</c>, <c>test=</c>, tokens) are offsets into
+    /// <see cref="Text"/>, which must stay valid while they are used.
+    /// Values that were not given are 0 (<see cref="RunLength"/> 0 means no run=).
+    /// </summary>
+    public unsafe struct BootOptions
+    {
+        public const int MaxPools = 16;
+        public const int MaxReservedRanges = 16;
+        /// <summary>Tokens recorded; a 2 KiB line of one-letter words has 1024, real lines have a few dozen.</summary>
+        public const int MaxTokens = 128;
+        /// <summary>One per token, plus one for <see cref="DiagnosticCode.TooManyTokens"/>.</summary>
+        public const int MaxDiagnostics = MaxTokens + 1;
+        /// <summary>Nodes 0..MaxNodes-1 are accepted in <c>@NODE</c> and <c>hugepages=NODE:N</c>.</summary>
+        public const int MaxNodes = 64;
+        public const int MaxFakeNodes = 8;
+        public const ulong HugePageSize2M = 2UL << 20;
+        public const ulong HugePageSize1G = 1UL << 30;
+
+        /// <summary>The command line that was parsed; <see cref="TextLength"/> stops at the first NUL.</summary>
+        public byte* Text;
+        public int TextLength;
+
+        public int PoolCount;
+        public int ReservedRangeCount;
+        public int TokenCount;
+        public int DiagnosticCount;
+        /// <summary>Tokens after the first <see cref="MaxTokens"/>, not parsed (one TooManyTokens diagnostic covers them).</summary>
+        public int DroppedTokenCount;
+
+        /// <summary><c>mem=</c>: ignore memory above this many bytes, 0 = no cap.</summary>
+        public ulong MemCap;
+        /// <summary><c>default_hugepagesz=</c> (2 MiB or 1 GiB), 0 = not given (hugepages= then uses 2 MiB).</summary>
+        public ulong DefaultHugePageSize;
+        /// <summary><c>kernelcore=</c> in bytes, or 0 with <see cref="KernelCorePercent"/> set.</summary>
+        public ulong KernelCoreBytes;
+        public ulong MovableCoreBytes;
+        public byte KernelCorePercent;
+        public byte MovableCorePercent;
+        /// <summary><c>numa=off</c>: treat the machine as one node.</summary>
+        public bool NumaOff;
+        /// <summary><c>numa=fake=N</c>: split memory into N (1..8) nodes, 0 = not given.</summary>
+        public int FakeNodeCount;
+
+        /// <summary><c>run=CMD;CMD</c>: the value (quotes removed) as offset and length in <see cref="Text"/>.</summary>
+        public int RunOffset;
+        public int RunLength;
+        /// <summary><c>test=NAME</c>: the value as offset and length in <see cref="Text"/>.</summary>
+        public int TestOffset;
+        public int TestLength;
+
+        // The byte buffers below hold structs with ulong fields at fixed strides. They stay 8-byte
+        // aligned because they follow the ulong arrays and every stride is a multiple of 8
+        // (a host test checks this). The accessors reduce the index modulo the capacity: a wrong
+        // index reads the wrong entry of this block, never memory outside it.
+        private fixed ulong _reservedStart[MaxReservedRanges];
+        private fixed ulong _reservedEnd[MaxReservedRanges];
+        private fixed byte _pools[MaxPools * PoolSpec.StorageSize];
+        private fixed byte _tokens[MaxTokens * TokenRecord.StorageSize];
+        private fixed byte _diagnostics[MaxDiagnostics * Diagnostic.StorageSize];
+
+        /// <summary>Pool <paramref name="index"/> (0 &lt;= index &lt; MaxPools; only PoolCount are filled).</summary>
+        public PoolSpec* Pool(int index)
+        {
+            fixed (byte* pools = _pools)
+            {
+                return (PoolSpec*)(pools + (uint)index % MaxPools * PoolSpec.StorageSize);
+            }
+        }
+
+        public TokenRecord* Token(int index)
+        {
+            fixed (byte* tokens = _tokens)
+            {
+                return (TokenRecord*)(tokens + (uint)index % MaxTokens * TokenRecord.StorageSize);
+            }
+        }
+
+        public Diagnostic* DiagnosticAt(int index)
+        {
+            fixed (byte* diagnostics = _diagnostics)
+            {
+                return (Diagnostic*)(diagnostics + (uint)index % MaxDiagnostics * Diagnostic.StorageSize);
+            }
+        }
+
+        /// <summary>Reserved range <paramref name="index"/> from <c>memmap=SIZE$START</c>: [start, end).</summary>
+        public ulong ReservedStart(int index)
+        {
+            fixed (ulong* starts = _reservedStart)
+            {
+                return (uint)index < (uint)ReservedRangeCount ? starts[index] : 0;
+            }
+        }
+
+        public ulong ReservedEnd(int index)
+        {
+            fixed (ulong* ends = _reservedEnd)
+            {
+                return (uint)index < (uint)ReservedRangeCount ? ends[index] : 0;
+            }
+        }
+
+        /// <summary>Appends a reserved range; false when all <see cref="MaxReservedRanges"/> are used.</summary>
+        internal bool AddReservedRange(ulong start, ulong end)
+        {
+            if (ReservedRangeCount >= MaxReservedRanges)
+                return false;
+            fixed (ulong* starts = _reservedStart)
+            fixed (ulong* ends = _reservedEnd)
+            {
+                starts[ReservedRangeCount] = start;
+                ends[ReservedRangeCount] = end;
+            }
+            ReservedRangeCount++;
+            return true;
+        }
+
+        /// <summary>
+        /// Walks the <c>run=</c> commands, which are separated by ';' (empty ones are skipped).
+        /// Start with <paramref name="cursor"/> = 0; each call returns the next command as an
+        /// offset and length in <see cref="Text"/>, or false when there is none left.
+        /// </summary>
+        public bool NextRunCommand(ref int cursor, out int offset, out int length)
+        {
+            offset = RunOffset + RunLength;
+            length = 0;
+            if ((uint)cursor > (uint)RunLength)
+                return false;
+            int end = RunOffset + RunLength;
+            int pos = RunOffset + cursor;
+            while (pos < end && Text[pos] == (byte)';')
+                pos++;
+            offset = pos;
+            while (pos < end && Text[pos] != (byte)';')
+                pos++;
+            length = pos - offset;
+            cursor = pos - RunOffset;
+            return length > 0;
+        }
+
+        /// <summary>Index of the pool named by <paramref name="length"/> bytes at <paramref name="name"/>, or -1.</summary>
+        public int FindPool(byte* name, int length)
+        {
+            for (int i = 0; i < PoolCount; i++)
+            {
+                if (Pool(i)->NameEquals(name, length))
+                    return i;
+            }
+            return -1;
+        }
+    }
+}

@@ -1,0 +1,204 @@
+namespace PoolKernel.Boot.CommandLine
+{
+    /// <summary>
+    /// Parses the kernel command line into a caller-provided <see cref="BootOptions"/>.
+    /// Pure: no allocation, no static state, reads only [text, text+length) and stops at a NUL.
+    /// Bad input never stops parsing; every token ends up either accepted (no diagnostic) or
+    /// adjusted/rejected with exactly one diagnostic that says what was done instead.
+    /// Applying the result (resolving percentages and nodes, building pools) is the kernel's job.
+    /// </summary>
+    public static unsafe partial class CommandLineParser
+    {
+        /// <summary>
+        /// Parses <paramref name="length"/> bytes of ASCII at <paramref name="text"/> into
+        /// <paramref name="result"/>, which is cleared first. A null text or negative length is an
+        /// empty line. Returns the number of diagnostics (0 for a clean line).
+        /// </summary>
+        public static int Parse(byte* text, int length, BootOptions* result)
+        {
+            byte* clear = (byte*)result;
+            for (int i = 0; i < sizeof(BootOptions); i++)
+                clear[i] = 0;
+
+            int end = 0;
+            if (text != null)
+            {
+                while (end < length && text[end] != 0)
+                    end++;
+            }
+            result->Text = text;
+            result->TextLength = end;
+
+            State state = default;
+            state.Options = result;
+            state.Text = text;
+            state.LastRun = state.LastTest = state.LastMem = state.LastDefaultHuge = state.LastNuma = -1;
+            state.HugePageSize = FindDefaultHugePageSize(text, end);
+
+            int firstDropped = -1;
+            int droppedEnd = 0;
+            int pos = 0;
+            while (NextToken(text, end, ref pos, out int start, out int tokenLength, out bool quoteOpen))
+            {
+                if (result->TokenCount == BootOptions.MaxTokens)
+                {
+                    if (firstDropped < 0)
+                        firstDropped = start;
+                    droppedEnd = start + tokenLength;
+                    result->DroppedTokenCount++;
+                    continue;
+                }
+
+                int index = result->TokenCount++;
+                TokenRecord* token = result->Token(index);
+                token->Offset = start;
+                token->Length = tokenLength;
+                token->DiagnosticIndex = -1;
+                token->Status = TokenStatus.Accepted;
+                state.TokenIndex = index;
+                state.ParseToken(start, tokenLength, quoteOpen);
+            }
+
+            if (firstDropped >= 0)
+            {
+                Diagnostic* d = result->DiagnosticAt(result->DiagnosticCount++);
+                d->Code = DiagnosticCode.TooManyTokens;
+                d->TokenIndex = -1;
+                d->TokenOffset = d->PartOffset = firstDropped;
+                d->TokenLength = d->PartLength = droppedEnd - firstDropped;
+                d->Value0 = BootOptions.MaxTokens;
+                d->Value1 = (ulong)result->DroppedTokenCount;
+            }
+            return result->DiagnosticCount;
+        }
+
+        /// <summary>
+        /// Finds the next token at or after <paramref name="pos"/> in [text, text+end). Tokens are
+        /// separated by space, tab, CR or LF outside double quotes. <paramref name="quoteOpen"/> is
+        /// true when the token ends at the end of the line inside a quote.
+        /// </summary>
+        public static bool NextToken(byte* text, int end, ref int pos, out int start, out int length, out bool quoteOpen)
+        {
+            while (pos < end && IsSeparator(text[pos]))
+                pos++;
+            start = pos;
+            quoteOpen = false;
+            while (pos < end && (quoteOpen || !IsSeparator(text[pos])))
+            {
+                if (text[pos] == (byte)'"')
+                    quoteOpen = !quoteOpen;
+                pos++;
+            }
+            length = pos - start;
+            return length > 0;
+        }
+
+        private static bool IsSeparator(byte c) => c == (byte)' ' || c == (byte)'\t' || c == (byte)'\n' || c == (byte)'\r';
+
+        /// <summary>
+        /// The size a <c>hugepages=</c> before any <c>hugepagesz=</c> uses: the last valid
+        /// <c>default_hugepagesz=</c> anywhere on the line (as in Linux), else 2 MiB.
+        /// Diagnostics for default_hugepagesz= come from the main pass.
+        /// </summary>
+        private static ulong FindDefaultHugePageSize(byte* text, int end)
+        {
+            ulong size = BootOptions.HugePageSize2M;
+            int pos = 0;
+            int seen = 0;
+            while (seen < BootOptions.MaxTokens && NextToken(text, end, ref pos, out int start, out int length, out bool quoteOpen))
+            {
+                seen++;
+                if (quoteOpen)
+                    continue;
+                SplitKeyValue(text, start, length, out int keyLength, out int valueOffset, out int valueLength);
+                if (!KeyEquals(text + start, keyLength, "default_hugepagesz"))
+                    continue;
+                if (SizeParser.ParseSize(text + valueOffset, valueLength, false, out ulong bytes, out _) == DiagnosticCode.None
+                    && IsHugePageSize(bytes))
+                {
+                    size = bytes;
+                }
+            }
+            return size;
+        }
+
+        private static bool IsHugePageSize(ulong bytes) => bytes == BootOptions.HugePageSize2M || bytes == BootOptions.HugePageSize1G;
+
+        /// <summary>
+        /// Splits a token at its first '='. Without '=' the key is the whole token and the value
+        /// is empty (valueLength 0, valueOffset -1). A value wrapped in double quotes loses them.
+        /// </summary>
+        private static void SplitKeyValue(byte* text, int start, int length, out int keyLength, out int valueOffset, out int valueLength)
+        {
+            keyLength = 0;
+            while (keyLength < length && text[start + keyLength] != (byte)'=')
+                keyLength++;
+            if (keyLength == length)
+            {
+                valueOffset = -1;
+                valueLength = 0;
+                return;
+            }
+            valueOffset = start + keyLength + 1;
+            valueLength = length - keyLength - 1;
+            if (valueLength >= 2 && text[valueOffset] == (byte)'"' && text[valueOffset + valueLength - 1] == (byte)'"')
+            {
+                valueOffset++;
+                valueLength -= 2;
+            }
+        }
+
+        /// <summary>Compares a parameter key with a literal; '-' and '_' are the same, as in Linux.</summary>
+        private static bool KeyEquals(byte* key, int length, string literal)
+        {
+            if (length != literal.Length)
+                return false;
+            for (int i = 0; i < length; i++)
+            {
+                byte c = key[i] == (byte)'-' ? (byte)'_' : key[i];
+                if (c != literal[i])
+                    return false;
+            }
+            return true;
+        }
+
+        /// <summary>Exact comparison of a value with a literal.</summary>
+        private static bool ValueEquals(byte* value, int length, string literal)
+        {
+            if (length != literal.Length)
+                return false;
+            for (int i = 0; i < length; i++)
+            {
+                if (value[i] != literal[i])
+                    return false;
+            }
+            return true;
+        }
+
+        private static TokenKind KindOf(byte* key, int length)
+        {
+            if (KeyEquals(key, length, "pool")) return TokenKind.Pool;
+            if (KeyEquals(key, length, "run")) return TokenKind.Run;
+            if (KeyEquals(key, length, "test")) return TokenKind.Test;
+            if (KeyEquals(key, length, "hugepages")) return TokenKind.HugePages;
+            if (KeyEquals(key, length, "hugepagesz")) return TokenKind.HugePageSize;
+            if (KeyEquals(key, length, "default_hugepagesz")) return TokenKind.DefaultHugePageSize;
+            if (KeyEquals(key, length, "cma")) return TokenKind.Cma;
+            if (KeyEquals(key, length, "mem")) return TokenKind.Mem;
+            if (KeyEquals(key, length, "memmap")) return TokenKind.Memmap;
+            if (KeyEquals(key, length, "kernelcore")) return TokenKind.KernelCore;
+            if (KeyEquals(key, length, "movablecore")) return TokenKind.MovableCore;
+            if (KeyEquals(key, length, "numa")) return TokenKind.Numa;
+            return TokenKind.Unknown;
+        }
+
+        /// <summary>Index of the first byte at or after <paramref name="from"/> that is <paramref name="c"/>, or <paramref name="end"/>.</summary>
+        private static int IndexOf(byte* text, int from, int end, byte c)
+        {
+            int i = from;
+            while (i < end && text[i] != c)
+                i++;
+            return i;
+        }
+    }
+}
