@@ -8,9 +8,12 @@ namespace PoolKernel
     {
         internal static void Start(uint magic, ulong info)
         {
+            Console.WriteLine("PoolKernel - generic physical memory pools, in C#");
             SelfTest.RuntimeSelfTest.Run();
             Machine.Discover(magic, info);
+            KernelCommandLine.Parse(Machine.Boot);
             Banner.Print();
+            SelfTest.BootTestHooks.Run();
         }
     }
 }

@@ -94,3 +94,46 @@ public class BootTests
         AssertContains(result, "usable:   ");
     }
 }
+
+/// <summary>Deliberate failures and bad input: each ends the way docs/exit-status.md says.</summary>
+public class BootFailureTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public BootFailureTests(ITestOutputHelper output) => _output = output;
+
+    private QemuResult Boot(string commandLine)
+    {
+        QemuResult result = new QemuBoot { KernelCommandLine = commandLine }.Run();
+        _output.WriteLine(result.ToString());
+        return result;
+    }
+
+    [Fact]
+    public void TestFault_ReportsThePageFaultWithCr2()
+    {
+        QemuResult result = Boot("test=fault");
+        BootTests.AssertStatus(result, QemuResult.CpuException);
+        BootTests.AssertContains(result, "*** CPU EXCEPTION vector=14 (#PF page fault) error=0x0 rip=");
+        BootTests.AssertContains(result, "cr2=0x00007e0000001000");
+    }
+
+    [Fact]
+    public void TestThrow_PrintsTypeAndMessageAndHalts()
+    {
+        QemuResult result = Boot("test=throw");
+        BootTests.AssertStatus(result, QemuResult.UnhandledException);
+        BootTests.AssertContains(result, "Unhandled exception: System.InvalidOperationException: test=throw asked for an unhandled exception");
+    }
+
+    [Fact]
+    public void BadCommandLineTokens_OneLineEach_BootGoesOn()
+    {
+        QemuResult result = Boot("pool=x:1Q foo=bar test=nosuch");
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Assert.Single(result.Lines, l => l.StartsWith("cmdline: 'pool=x:1Q': "));
+        Assert.Single(result.Lines, l => l.StartsWith("cmdline: 'foo=bar': unknown parameter"));
+        BootTests.AssertContains(result, "test=: unknown test name");
+        BootTests.AssertContains(result, "usable:   ");
+    }
+}

@@ -12,7 +12,6 @@ namespace PoolKernel.Startup
         internal static void Print()
         {
             BootInfo* boot = Machine.Boot;
-            Console.WriteLine("PoolKernel - generic physical memory pools, in C#");
             Console.Write("loader:   ");
             Console.Write(boot->Loader == BootLoaderKind.Multiboot2 ? "multiboot2" : boot->Loader == BootLoaderKind.Multiboot1 ? "multiboot1" : "unknown");
             if (boot->HasLoaderName)
