@@ -14,6 +14,7 @@ namespace PoolKernel
             KernelCommandLine.Parse(Machine.Boot);
             Banner.Print();
             SelfTest.BootTestHooks.Run();
+            Shell.KernelShell.Run();
         }
     }
 }

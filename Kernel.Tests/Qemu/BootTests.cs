@@ -88,7 +88,7 @@ public class BootTests
     [Fact]
     public void Iso_BootsThroughGrubWithMultiboot2()
     {
-        QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "512M", FromIso = true });
+        QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "512M", FromIso = true, Input = "halt\r" });
         AssertStatus(result, QemuResult.CleanHalt);
         AssertContains(result, "loader:   multiboot2 (GRUB");
         AssertContains(result, "usable:   ");
@@ -135,5 +135,38 @@ public class BootFailureTests
         Assert.Single(result.Lines, l => l.StartsWith("cmdline: 'foo=bar': unknown parameter"));
         BootTests.AssertContains(result, "test=: unknown test name");
         BootTests.AssertContains(result, "usable:   ");
+    }
+}
+
+/// <summary>The serial shell, driven by typed input and by run= on the command line.</summary>
+public class ShellTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public ShellTests(ITestOutputHelper output) => _output = output;
+
+    [Fact]
+    public void TypedCommands_WithBackspace_AreExecuted()
+    {
+        // "numx" + backspace + "a" = "numa"; then an unknown command; then halt.
+        QemuResult result = new QemuBoot { Memory = "256M", Input = "numx\ba\rfrob\rhalt\r" }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, "pk> numx\b \ba");   // echo, erase, retype
+        Assert.True(Regex.Matches(result.Console, "numa:     1 node").Count == 2, "numa ran (banner + command)\n" + result);
+        BootTests.AssertContains(result, "unknown command 'frob'; type help");
+        BootTests.AssertContains(result, "halting");
+    }
+
+    [Fact]
+    public void RunParameter_RunsCommandsThenHalts()
+    {
+        QemuResult result = new QemuBoot { KernelCommandLine = "run=help;cmdline" }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, "pk> help");
+        BootTests.AssertContains(result, "  cmdline     the kernel command line, token by token");
+        BootTests.AssertContains(result, "ok       run         'run=help;cmdline'");
+        BootTests.AssertContains(result, "run=: done, halting");
     }
 }

@@ -28,6 +28,11 @@ public sealed class QemuBoot
     public int Nodes { get; init; }
     /// <summary>Boot the GRUB ISO (multiboot2) instead of the multiboot1 image with -kernel.</summary>
     public bool FromIso { get; init; }
+    /// <summary>
+    /// The kernel command line (multiboot1 boots). Unless it has its own run= or the test types
+    /// <see cref="Input"/>, " run=halt" is appended so the kernel halts after boot instead of
+    /// waiting at the shell prompt.
+    /// </summary>
     public string KernelCommandLine { get; init; } = "";
     public string[] ExtraArgs { get; init; } = Array.Empty<string>();
     /// <summary>Bytes typed into the serial console, after the given prompt text appears.</summary>
@@ -82,8 +87,10 @@ public sealed class QemuBoot
         else
         {
             args.AddRange(new[] { "-kernel", Path.Combine(iso, "kernel-mb1.elf") });
-            if (KernelCommandLine.Length > 0)
-                args.AddRange(new[] { "-append", KernelCommandLine });
+            string commandLine = KernelCommandLine;
+            if (Input == null && !commandLine.Contains("run="))
+                commandLine = (commandLine + " run=halt").Trim();
+            args.AddRange(new[] { "-append", commandLine });
         }
         args.AddRange(new[] { "-serial", "stdio", "-display", "none", "-no-reboot", "-monitor", "none",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04" });

@@ -62,6 +62,12 @@ namespace PoolKernel.Startup
             Console.WriteHex(DirectMap.MappedLimit);
             Console.WriteLine();
 
+            PrintNuma();
+        }
+
+        /// <summary>CPUs, NUMA nodes with their memory ranges, and the distance matrix.</summary>
+        internal static void PrintNuma()
+        {
             AcpiInfo* acpi = Machine.Acpi;
             Console.Write("cpus:     ");
             Console.Write(Machine.CpuCount);
