@@ -29,13 +29,13 @@ public unsafe class PairBenchmarks
     {
         _host = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes);
         _pm = _host.Memory;
-        _normal = FindPool("node0-normal");
+        _normal = FindPool("node1-normal"); // pc 6G in two nodes: node 0 is the low 3 GiB, node 1 all RAM above 4 GiB
         PoolId dma32 = FindPool("node0-dma32");
         Fragment(AllocRequest.InPool(_normal));
         Fragment(AllocRequest.InPool(dma32));
         _named = AllocRequest.InPool(_normal);
         _any = AllocRequest.Any;
-        _any.PreferredNode = 0;
+        _any.PreferredNode = 1;
         _dma32Boundary = AllocRequest.Dma(32);
         _dma32Boundary.Boundary = 64 * 1024;
         _dma32Boundary.PreferredNode = 0;

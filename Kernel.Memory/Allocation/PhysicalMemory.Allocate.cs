@@ -35,28 +35,38 @@ public unsafe partial struct PhysicalMemory
                 pfn = new Pfn(_basePfn + index);
                 return MemoryStatus.Ok;
             }
-            MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
-            if (resolved != MemoryStatus.Ok)
-                return resolved;
-            return AllocateInPool(pool, order.Value, rules, out pfn);
+            return AllocateNamedWithRules(pool, order, request, out pfn);
         }
-        else
+        return AllocateByChoice(order, request, out pfn);
+    }
+
+    private MemoryStatus AllocateNamedWithRules(int pool, Order order, in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
+        if (resolved != MemoryStatus.Ok)
+            return resolved;
+        return AllocateInPool(pool, order.Value, rules, out pfn);
+    }
+
+    /// <summary>The pool-choice path of <see cref="Allocate"/>, kept out of the named-pool fast path's frame.</summary>
+    private MemoryStatus AllocateByChoice(Order order, in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
+        if (resolved != MemoryStatus.Ok)
+            return resolved;
+        byte* candidates = stackalloc byte[_poolCapacity];
+        int count = PoolChoice.Rank(ref this, request, rules, order.Pages, candidates);
+        if (count == 0)
+            return MemoryStatus.NoPoolSatisfies;
+        for (int i = 0; i < count; i++)
         {
-            MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
-            if (resolved != MemoryStatus.Ok)
-                return resolved;
-            byte* candidates = stackalloc byte[PoolId.MaxPools];
-            int count = PoolChoice.Rank(ref this, request, rules, order.Pages, candidates);
-            if (count == 0)
-                return MemoryStatus.NoPoolSatisfies;
-            for (int i = 0; i < count; i++)
-            {
-                MemoryStatus status = AllocateInPool(candidates[i], order.Value, rules, out pfn);
-                if (status != MemoryStatus.OutOfMemory)
-                    return status;
-            }
-            return MemoryStatus.OutOfMemory;
+            MemoryStatus status = AllocateInPool(candidates[i], order.Value, rules, out pfn);
+            if (status != MemoryStatus.OutOfMemory)
+                return status;
         }
+        return MemoryStatus.OutOfMemory;
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>
@@ -176,7 +186,7 @@ public unsafe partial struct PhysicalMemory
                 return admitted;
             return AllocateRunInPool(request.Pool.Value, pages, rules, out first);
         }
-        byte* candidates = stackalloc byte[PoolId.MaxPools];
+        byte* candidates = stackalloc byte[_poolCapacity];
         int count = PoolChoice.Rank(ref this, request, rules, pages, candidates);
         if (count == 0)
             return MemoryStatus.NoPoolSatisfies;

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// The links of a free block, kept inside the free block itself (its first 16 bytes, reached
+/// The links of a free block, kept inside the free block's first frame (16 bytes at a coloured offset, reached
 /// through the direct map), so free lists cost no metadata. Links are frame indices relative to
 /// the span base; <see cref="FreeList.End"/> terminates.
 /// </summary>
@@ -26,11 +26,21 @@ public unsafe struct FreeList
     public ulong Head;
     public ulong Count;
 
+    /// <summary>
+    /// The node of the free block whose first frame is <paramref name="index"/>. It sits at a
+    /// cache-line offset chosen by the low 6 bits of the index (a colour), not at offset 0: nodes
+    /// at page-aligned addresses all map to the same L1 set, and a split or merge chain touching
+    /// ten blocks would then evict itself.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FreeNode* NodeOf(byte* frameMemory, ulong index)
     {
-        return (FreeNode*)(frameMemory + (index << Pfn.PageShift));
+        return (FreeNode*)(frameMemory + (index << Pfn.PageShift) + ((index & ColourMask) << CacheLineShift));
     }
+
+    private const int CacheLineShift = 6;
+    /// <summary>64 colours x 64-byte lines = one 4 KiB frame.</summary>
+    private const ulong ColourMask = (Pfn.PageSize >> CacheLineShift) - 1;
 
     public void Reset()
     {

@@ -25,7 +25,7 @@ public unsafe struct MemoryMap
     /// Byte-granular edges are not an error: available ranges are trimmed to whole frames.
     /// On failure <paramref name="badRegion"/> is the index of the offending region.
     /// </summary>
-    public MemoryStatus Validate(int nodeCount, out int badRegion)
+    public readonly MemoryStatus Validate(int nodeCount, out int badRegion)
     {
         badRegion = -1;
         if (Count <= 0 || Count > MaxRegions || Regions == null)
@@ -54,7 +54,7 @@ public unsafe struct MemoryMap
     }
 
     /// <summary>The whole frames of region <paramref name="i"/> if it is available RAM; empty otherwise.</summary>
-    public void UsableFrames(int i, out ulong first, out ulong end)
+    public readonly void UsableFrames(int i, out ulong first, out ulong end)
     {
         MemoryRegion r = Regions[i];
         first = r.Base.FrameUp.Value;

@@ -21,5 +21,5 @@ public struct MemoryRegion
     }
 
     /// <summary>One past the last byte. Only meaningful once <see cref="MemoryMap.Validate"/> ruled out wrap-around.</summary>
-    public PhysAddr End { get { return new PhysAddr(Base.Value + Length); } }
+    public readonly PhysAddr End { get { return new PhysAddr(Base.Value + Length); } }
 }

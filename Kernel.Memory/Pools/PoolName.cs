@@ -23,7 +23,7 @@ public unsafe struct PoolName
     }
 
     /// <summary>Bytes before the first zero.</summary>
-    public int Length
+    public readonly int Length
     {
         get
         {
@@ -34,7 +34,7 @@ public unsafe struct PoolName
         }
     }
 
-    public byte this[int index] { get { return (uint)index < Capacity ? _bytes[index] : (byte)0; } }
+    public readonly byte this[int index] { get { return (uint)index < Capacity ? _bytes[index] : (byte)0; } }
 
     /// <summary>Appends <paramref name="text"/> then the decimal digits of <paramref name="number"/> (for generated names).</summary>
     public static PoolName FromParts(string text, uint number, string suffix)

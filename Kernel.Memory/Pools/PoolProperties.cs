@@ -31,12 +31,12 @@ public struct PoolProperties
     public MobilityMask AcceptedMobility;
 
     /// <summary>The exclusive upper end of the window as a frame number (no limit = all 52-bit physical space).</summary>
-    public ulong WindowEndPfn
+    public readonly ulong WindowEndPfn
     {
         get { return WindowHigh.Value == 0 ? (1UL << (52 - Pfn.PageShift)) : WindowHigh.Value >> Pfn.PageShift; }
     }
 
-    public ulong WindowStartPfn { get { return WindowLow.FrameUp.Value; } }
+    public readonly ulong WindowStartPfn { get { return WindowLow.FrameUp.Value; } }
 
     /// <summary>A pool anyone may use, on every node, anywhere in memory, with no size limits.</summary>
     public static PoolProperties Open(string name)
@@ -51,17 +51,17 @@ public struct PoolProperties
     }
 
     /// <summary>True when a page block starting at <paramref name="startPfn"/> of <paramref name="pages"/> frames on <paramref name="node"/> fits these properties.</summary>
-    public bool Admits(ulong startPfn, ulong pages, int node)
+    public readonly bool Admits(ulong startPfn, ulong pages, int node)
     {
         return startPfn >= WindowStartPfn && startPfn + pages <= WindowEndPfn && ((NodeMask >> node) & 1) != 0;
     }
 
-    public bool AllowsOwner(byte owner)
+    public readonly bool AllowsOwner(byte owner)
     {
         return owner < 64 && ((OwnerMask >> owner) & 1) != 0;
     }
 
-    public bool Accepts(MobilityClass mobility)
+    public readonly bool Accepts(MobilityClass mobility)
     {
         return (((uint)AcceptedMobility >> (int)mobility) & 1) != 0;
     }

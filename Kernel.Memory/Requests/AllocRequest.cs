@@ -67,7 +67,7 @@ public struct AllocRequest
     }
 
     /// <summary>True when any address, alignment or boundary constraint is set (fast path test).</summary>
-    public bool HasAddressRules
+    public readonly bool HasAddressRules
     {
         get { return (Lowest.Value | Highest.Value | DmaAddressBits | Alignment | Boundary) != 0; }
     }

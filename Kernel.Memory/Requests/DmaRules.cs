@@ -81,7 +81,7 @@ public struct DmaRules
 
     /// <summary>The exit check: does [pfn, pfn + pages) obey every rule?</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Admits(ulong pfn, ulong pages)
+    public readonly bool Admits(ulong pfn, ulong pages)
     {
         if (pfn < LowPfn || pfn + pages > EndPfn || (pfn & (AlignPages - 1)) != 0)
             return false;
@@ -94,7 +94,7 @@ public struct DmaRules
     /// The lowest frame p in [from, limit - pages] that obeys the rules, or <see cref="FreeList.End"/>.
     /// <paramref name="naturalPages"/> is an extra alignment the block itself needs (2^order for buddy blocks, 1 for runs).
     /// </summary>
-    public ulong FirstFit(ulong from, ulong limit, ulong pages, ulong naturalPages)
+    public readonly ulong FirstFit(ulong from, ulong limit, ulong pages, ulong naturalPages)
     {
         if (from < LowPfn)
             from = LowPfn;

@@ -106,7 +106,8 @@ public unsafe class FreeValidationTests
         // Scribble over the free-list node inside a free buddy (what a use-after-free would do).
         Pfn buddy = new Pfn(again.Value ^ 1);
         Assert.Equal(FrameKind.Free, pm->KindOf(buddy, out _));
-        *(ulong*)host.FrameMemory(buddy) = 12345;
+        for (int line = 0; line < 4096; line += 64)
+            *(ulong*)(host.FrameMemory(buddy) + line) = 12345;
         InvariantReport r = pm->Check();
         Assert.False(r.IsOk);
         Assert.True(r.Code == InvariantCode.FreeListBadNode || r.Code == InvariantCode.FreeListBadLink || r.Code == InvariantCode.FreeListCount,
