@@ -1,0 +1,154 @@
+using BenchmarkDotNet.Attributes;
+using PoolKernel.Memory;
+
+namespace PoolKernel.Bench;
+
+/// <summary>
+/// Allocation/free pairs on a QEMU `pc` 6 GiB two-node map, for the pool allocator and the classic
+/// baseline in the same state: each has had 65,536 order-0 frames allocated from its normal and its
+/// DMA32 memory and every other one freed, so order-0 lists are long and a freed frame's buddy is busy
+/// (the steady state of a running kernel, not a freshly booted one). Each invocation runs
+/// <see cref="Pairs"/> pairs; results are per pair.
+/// </summary>
+[MemoryDiagnoser(false)]
+public unsafe class PairBenchmarks
+{
+    public const int Pairs = 1024;
+    private const ulong GiB = 1UL << 30;
+
+    private HostMemory _host;
+    private PhysicalMemory* _pm;
+    private PoolId _normal;
+    private ClassicBuddy _classic;
+    private AllocRequest _named;
+    private AllocRequest _any;
+    private AllocRequest _dma32Boundary;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _host = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes);
+        _pm = _host.Memory;
+        _normal = FindPool("node1-normal"); // pc 6G in two nodes: node 0 is the low 3 GiB, node 1 all RAM above 4 GiB
+        PoolId dma32 = FindPool("node0-dma32");
+        Fragment(AllocRequest.InPool(_normal));
+        Fragment(AllocRequest.InPool(dma32));
+        _named = AllocRequest.InPool(_normal);
+        _any = AllocRequest.Any;
+        _any.PreferredNode = 1;
+        _dma32Boundary = AllocRequest.Dma(32);
+        _dma32Boundary.Boundary = 64 * 1024;
+        _dma32Boundary.PreferredNode = 0;
+
+        var ranges = _host.Regions.Where(r => r.Type == MemoryType.Available)
+            .Select(r => ((r.Base.Value + 4095) >> 12, (r.Base.Value + r.Length) >> 12)).ToArray();
+        _classic = new ClassicBuddy(_host.BackingBytes / 4096, ranges);
+        FragmentClassic(2);
+        FragmentClassic(1);
+    }
+
+    private PoolId FindPool(string name)
+    {
+        for (PoolId id = _pm->FirstPool(); !id.IsNone; id = _pm->NextPool(id))
+        {
+            _pm->GetPoolProperties(id, out PoolProperties p);
+            string n = new string(Enumerable.Range(0, p.Name.Length).Select(i => (char)p.Name[i]).ToArray());
+            if (n == name)
+                return id;
+        }
+        throw new InvalidOperationException(name);
+    }
+
+    private void Fragment(AllocRequest req)
+    {
+        var frames = new Pfn[65536];
+        for (int i = 0; i < frames.Length; i++)
+            HostMemory.Check(_pm->Allocate(new Order(0), req, out frames[i]));
+        for (int i = 0; i < frames.Length; i += 2)
+            HostMemory.Check(_pm->Free(frames[i], new Order(0)));
+    }
+
+    private void FragmentClassic(int zone)
+    {
+        var frames = new long[65536];
+        for (int i = 0; i < frames.Length; i++)
+            frames[i] = _classic.Allocate(0, zone);
+        for (int i = 0; i < frames.Length; i += 2)
+            _classic.Free((ulong)frames[i], 0);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _classic.Dispose();
+        _host.Dispose();
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "order0_pair_named_pool")]
+    public void Order0Pair()
+    {
+        PhysicalMemory* pm = _pm;
+        for (int i = 0; i < Pairs; i++)
+        {
+            pm->Allocate(new Order(0), _named, out Pfn pfn);
+            pm->Free(pfn, new Order(0));
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "order0_pair_pool_choice")]
+    public void Order0PairChoice()
+    {
+        PhysicalMemory* pm = _pm;
+        for (int i = 0; i < Pairs; i++)
+        {
+            pm->Allocate(new Order(0), _any, out Pfn pfn);
+            pm->Free(pfn, new Order(0));
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_order0_pair")]
+    public void BaselineOrder0Pair()
+    {
+        ClassicBuddy c = _classic;
+        for (int i = 0; i < Pairs; i++)
+            c.Free((ulong)c.Allocate(0, 2), 0);
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "order9_pair")]
+    public void Order9Pair()
+    {
+        PhysicalMemory* pm = _pm;
+        for (int i = 0; i < Pairs; i++)
+        {
+            pm->Allocate(new Order(9), _named, out Pfn pfn);
+            pm->Free(pfn, new Order(9));
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_order9_pair")]
+    public void BaselineOrder9Pair()
+    {
+        ClassicBuddy c = _classic;
+        for (int i = 0; i < Pairs; i++)
+            c.Free((ulong)c.Allocate(9, 2), 9);
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "constrained_dma32_64k_pair")]
+    public void ConstrainedPair()
+    {
+        PhysicalMemory* pm = _pm;
+        for (int i = 0; i < Pairs; i++)
+        {
+            pm->Allocate(new Order(0), _dma32Boundary, out Pfn pfn);
+            pm->Free(pfn, new Order(0));
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_dma32_pair")]
+    public void BaselineDma32Pair()
+    {
+        ClassicBuddy c = _classic;
+        for (int i = 0; i < Pairs; i++)
+            c.Free((ulong)c.Allocate(0, 1), 0);
+    }
+}

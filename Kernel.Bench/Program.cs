@@ -1,0 +1,53 @@
+using System.Globalization;
+using System.Text.Json;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+
+namespace PoolKernel.Bench;
+
+/// <summary>
+/// Runs the allocator benchmarks (a short job, in process) and writes summary.json into the output
+/// directory given as the first argument (default artifacts/bench).
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        string outDir = Path.GetFullPath(args.Length > 0 ? args[0] : Path.Combine("artifacts", "bench"));
+        Directory.CreateDirectory(outDir);
+        IConfig config = DefaultConfig.Instance
+            .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
+            .WithArtifactsPath(Path.Combine(outDir, "BenchmarkDotNet"))
+            .WithOptions(ConfigOptions.DisableOptimizationsValidator);
+
+        Summary pairs = BenchmarkRunner.Run<PairBenchmarks>(config);
+        Summary setup = BenchmarkRunner.Run<SetupBenchmarks>(config);
+
+        var results = new Dictionary<string, double>();
+        foreach (Summary s in new[] { pairs, setup })
+            foreach (BenchmarkReport r in s.Reports)
+                if (r.ResultStatistics != null)
+                    results[r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo] = r.ResultStatistics.Mean;
+
+        double Ns(string name) => results.TryGetValue(name, out double v) ? Math.Round(v, 2) : double.NaN;
+        var summary = new Dictionary<string, double>
+        {
+            ["order0_pair_ns"] = Ns("order0_pair_named_pool"),
+            ["order0_pair_pool_choice_ns"] = Ns("order0_pair_pool_choice"),
+            ["baseline_order0_pair_ns"] = Ns("baseline_order0_pair"),
+            ["order9_pair_ns"] = Ns("order9_pair"),
+            ["baseline_order9_pair_ns"] = Ns("baseline_order9_pair"),
+            ["constrained_alloc_ns"] = Ns("constrained_dma32_64k_pair"),
+            ["baseline_dma32_pair_ns"] = Ns("baseline_dma32_pair"),
+            ["setup_64g_ms"] = Math.Round(Ns("setup_64g") / 1e6, 3),
+            ["metadata_bytes_per_page"] = Math.Round(SetupBenchmarks.MetadataBytesPerPage(), 4),
+        };
+        string json = JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        File.WriteAllText(Path.Combine(outDir, "summary.json"), json);
+        Console.WriteLine(json);
+        return 0;
+    }
+}

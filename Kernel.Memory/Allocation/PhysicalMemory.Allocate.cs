@@ -1,0 +1,341 @@
+using System.Runtime.CompilerServices;
+
+namespace PoolKernel.Memory;
+
+/// <summary>Allocation and freeing of buddy blocks and of page runs.</summary>
+public unsafe partial struct PhysicalMemory
+{
+    /// <summary>
+    /// Allocates a block of 2^order frames. A request naming a pool uses that pool (refused with
+    /// NoSuchPool, OwnerRefused or PropertiesMismatch if it does not fit); otherwise pools are
+    /// tried in the <see cref="PoolChoice"/> order. Address rules (range, DMA bits, alignment,
+    /// boundary) hold in both cases, and a constrained result is checked against them before it is
+    /// returned. Results: Ok; OutOfMemory (qualifying pools exist but none has a fitting block);
+    /// NoPoolSatisfies; caller errors (InvalidOrder, InvalidArgument, ImpossibleRules); Corruption.
+    /// </summary>
+    public MemoryStatus Allocate(Order order, in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        if ((uint)order.Value > (uint)_buddy._maxOrder)
+            return MemoryStatus.InvalidOrder;
+        if (!request.Pool.IsNone)
+        {
+            MemoryStatus admitted = AdmitNamed(request);
+            if (admitted != MemoryStatus.Ok)
+                return admitted;
+            int pool = request.Pool.Value;
+            if (!request.HasAddressRules)
+            {
+                // Fast path: no rule to check, any block of the pool will do.
+                ulong index = _buddy.TakeFirst(pool, order.Value);
+                if (index == FreeList.End)
+                    return MemoryStatus.OutOfMemory;
+                _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
+                _buddy.AddInUse(index, 1UL << order.Value, 1);
+                pfn = new Pfn(_basePfn + index);
+                return MemoryStatus.Ok;
+            }
+            return AllocateNamedWithRules(pool, order, request, out pfn);
+        }
+        return AllocateByChoice(order, request, out pfn);
+    }
+
+    private MemoryStatus AllocateNamedWithRules(int pool, Order order, in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
+        if (resolved != MemoryStatus.Ok)
+            return resolved;
+        return AllocateInPool(pool, order.Value, rules, out pfn);
+    }
+
+    /// <summary>The pool-choice path of <see cref="Allocate"/>, kept out of the named-pool fast path's frame.</summary>
+    private MemoryStatus AllocateByChoice(Order order, in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
+        if (resolved != MemoryStatus.Ok)
+            return resolved;
+        byte* candidates = stackalloc byte[_poolCapacity];
+        int count = PoolChoice.Rank(ref this, request, rules, order.Pages, candidates);
+        if (count == 0)
+            return MemoryStatus.NoPoolSatisfies;
+        for (int i = 0; i < count; i++)
+        {
+            MemoryStatus status = AllocateInPool(candidates[i], order.Value, rules, out pfn);
+            if (status != MemoryStatus.OutOfMemory)
+                return status;
+        }
+        return MemoryStatus.OutOfMemory;
+    }
+
+    /// <summary>Checks that a request may use the pool it names.</summary>
+    private MemoryStatus AdmitNamed(in AllocRequest request)
+    {
+        if (!IsLive(request.Pool))
+            return MemoryStatus.NoSuchPool;
+        ref PoolProperties props = ref _buddy._pools[request.Pool.Value].Properties;
+        if (!props.AllowsOwner(request.Owner))
+            return MemoryStatus.OwnerRefused;
+        if (!props.Accepts(request.Mobility))
+            return MemoryStatus.PropertiesMismatch;
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>True when every block of the pool obeys the rules' window, so only alignment may need a search.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool WindowInside(int pool, in DmaRules rules)
+    {
+        ref PoolProperties props = ref _buddy._pools[pool].Properties;
+        return props.WindowStartPfn >= rules.LowPfn && props.WindowEndPfn <= rules.EndPfn;
+    }
+
+    /// <summary>One pool, resolved rules: search, carve, mark, then check the result on the way out.</summary>
+    private MemoryStatus AllocateInPool(int pool, int order, in DmaRules rules, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        ulong pages = 1UL << order;
+        ulong index;
+        if (WindowInside(pool, rules) && rules.AlignPages <= pages)
+        {
+            // Natural alignment already meets the alignment, and a boundary of at least the block
+            // size (Resolve refused smaller ones) is never crossed by an aligned block.
+            index = _buddy.TakeFirst(pool, order);
+            if (index == FreeList.End)
+                return MemoryStatus.OutOfMemory;
+        }
+        else
+        {
+            index = _buddy.FindFit(pool, order, rules, _basePfn);
+            if (index == FreeList.End)
+                return MemoryStatus.OutOfMemory;
+            _buddy.CarveRange(pool, index, index + pages);
+        }
+        _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
+        _buddy.AddInUse(index, pages, 1);
+        ulong result = _basePfn + index;
+        if (!rules.Admits(result, pages) || _buddy.PoolOfFrame(index) != pool)
+        {
+            // The search broke its own rules: give the block back and report, never hand it out.
+            _buddy.AddInUse(index, pages, -1);
+            _buddy.FreeMerging(pool, index, order);
+            return MemoryStatus.Corruption;
+        }
+        pfn = new Pfn(result);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// Frees a block returned by <see cref="Allocate"/> with the same order. Refused, with nothing
+    /// changed: a frame outside every pool (OutsideEveryPool), a frame already free (DoubleFree),
+    /// a frame that is not the head of an allocated block (NotAllocated), the wrong order
+    /// (WrongOrder), a piece of a run (RunFreedAsBlock).
+    /// </summary>
+    public MemoryStatus Free(Pfn pfn, Order order)
+    {
+        if ((uint)order.Value > (uint)_buddy._maxOrder)
+            return MemoryStatus.InvalidOrder;
+        ulong index = pfn.Value - _basePfn;
+        if (pfn.Value < _basePfn || index >= _buddy._spanPages)
+            return MemoryStatus.OutsideEveryPool;
+        byte state = _buddy._frames[index];
+        if (state != FrameState.Make(FrameKind.Allocated, order.Value))
+            return Diagnose(index, state, order.Value, FrameKind.Allocated);
+        int pool = _buddy.PoolOfFrame(index);
+        _buddy.AddInUse(index, order.Pages, -1);
+        _buddy.FreeMerging(pool, index, order.Value);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>Why a frame cannot be freed as a block of <paramref name="kind"/> and <paramref name="order"/>.</summary>
+    private MemoryStatus Diagnose(ulong index, byte state, int order, FrameKind kind)
+    {
+        FrameKind actual = FrameState.KindOf(state);
+        if (actual == FrameKind.Absent || _buddy.PoolOfFrame(index) == PoolId.None.Value)
+            return MemoryStatus.OutsideEveryPool;
+        if (actual == FrameKind.Free)
+            return MemoryStatus.DoubleFree;
+        if (actual == FrameKind.Tail)
+            return _buddy.FreeHeadContaining(index, out _) != FreeList.End ? MemoryStatus.DoubleFree : MemoryStatus.NotAllocated;
+        if (actual == FrameKind.Allocated)
+            return kind == FrameKind.Allocated ? MemoryStatus.WrongOrder : MemoryStatus.BlockFreedAsRun;
+        if (actual == FrameKind.RunFirst || actual == FrameKind.RunNext)
+            return kind == FrameKind.Allocated ? MemoryStatus.RunFreedAsBlock : (actual == FrameKind.RunNext ? MemoryStatus.NotAllocated : MemoryStatus.WrongRunLength);
+        return MemoryStatus.Corruption;
+    }
+
+    /// <summary>
+    /// Allocates <paramref name="pages"/> contiguous frames (any count, not only powers of two, also
+    /// more than the largest block) under the same rules and pool choice as <see cref="Allocate"/>.
+    /// Up to the largest block it takes a buddy block and gives back the tail; otherwise, or when
+    /// that fails, it scans the pool's blocks in address order for a free stretch. Free the run with
+    /// <see cref="FreeRun"/> and the same count.
+    /// </summary>
+    public MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
+    {
+        first = Pfn.None;
+        if (pages == 0 || pages > _buddy._spanPages)
+            return pages == 0 ? MemoryStatus.InvalidArgument : MemoryStatus.ImpossibleRules;
+        MemoryStatus resolved = DmaRules.Resolve(request, pages, out DmaRules rules);
+        if (resolved != MemoryStatus.Ok)
+            return resolved;
+        if (!request.Pool.IsNone)
+        {
+            MemoryStatus admitted = AdmitNamed(request);
+            if (admitted != MemoryStatus.Ok)
+                return admitted;
+            return AllocateRunInPool(request.Pool.Value, pages, rules, out first);
+        }
+        byte* candidates = stackalloc byte[_poolCapacity];
+        int count = PoolChoice.Rank(ref this, request, rules, pages, candidates);
+        if (count == 0)
+            return MemoryStatus.NoPoolSatisfies;
+        for (int i = 0; i < count; i++)
+        {
+            MemoryStatus status = AllocateRunInPool(candidates[i], pages, rules, out first);
+            if (status != MemoryStatus.OutOfMemory)
+                return status;
+        }
+        return MemoryStatus.OutOfMemory;
+    }
+
+    private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, out Pfn first)
+    {
+        first = Pfn.None;
+        ulong index = FreeList.End;
+        int order = Order.Covering(pages).Value;
+        if (order <= _buddy._maxOrder && WindowInside(pool, rules) && rules.AlignPages <= (1UL << order))
+        {
+            index = _buddy.TakeFirst(pool, order);
+            if (index != FreeList.End)
+            {
+                // The given-back tail's pieces each have their buddy inside the run: no merge
+                // possible. The run cannot cross a boundary: Resolve refused boundaries below
+                // `pages`, so any boundary is at least the covering block, which is aligned.
+                _buddy.LinkPieces(pool, index + pages, index + (1UL << order));
+            }
+        }
+        if (index == FreeList.End)
+        {
+            index = ScanForRun(pool, pages, rules);
+            if (index == FreeList.End)
+                return MemoryStatus.OutOfMemory;
+            _buddy.CarveRange(pool, index, index + pages);
+        }
+        MarkRun(index, index + pages);
+        if (!rules.Admits(_basePfn + index, pages))
+        {
+            UnmarkRun(pool, index, index + pages);
+            return MemoryStatus.Corruption;
+        }
+        first = new Pfn(_basePfn + index);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// The lowest start of <paramref name="pages"/> free frames of the pool obeying the rules, or
+    /// End. Walks blocks in address order from the rules' low end; O(blocks in the window).
+    /// </summary>
+    private ulong ScanForRun(int pool, ulong pages, in DmaRules rules)
+    {
+        ref PoolProperties props = ref _buddy._pools[pool].Properties;
+        ulong low = rules.LowPfn > props.WindowStartPfn ? rules.LowPfn : props.WindowStartPfn;
+        ulong high = rules.EndPfn < props.WindowEndPfn ? rules.EndPfn : props.WindowEndPfn;
+        if (low < _basePfn)
+            low = _basePfn;
+        if (high <= low)
+            return FreeList.End;
+        ulong limit = high - _basePfn;
+        if (limit > _buddy._spanPages)
+            limit = _buddy._spanPages;
+        // Multiples of the largest block are always block boundaries.
+        ulong p = (low - _basePfn) & ~((1UL << _buddy._maxOrder) - 1);
+        int pbo = _buddy._pageblockOrder;
+        ulong runStart = FreeList.End;
+        while (p < limit)
+        {
+            if (_buddy._pageblocks[p >> pbo].Pool != pool)
+            {
+                runStart = FreeList.End;
+                p = ((p >> pbo) + 1) << pbo;
+                continue;
+            }
+            byte s = _buddy._frames[p];
+            FrameKind kind = FrameState.KindOf(s);
+            if (kind == FrameKind.Free)
+            {
+                ulong blockEnd = p + (1UL << FrameState.OrderOf(s));
+                if (runStart == FreeList.End)
+                    runStart = p;
+                ulong fit = rules.FirstFit(_basePfn + runStart, _basePfn + blockEnd, pages, 1);
+                if (fit != FreeList.End)
+                    return fit - _basePfn;
+                p = blockEnd;
+            }
+            else
+            {
+                runStart = FreeList.End;
+                p += kind == FrameKind.Absent || kind == FrameKind.Tail ? 1UL : 1UL << FrameState.OrderOf(s);
+            }
+        }
+        return FreeList.End;
+    }
+
+    /// <summary>Marks [start, end) as a run: maximal aligned pieces, the first RunFirst, the rest RunNext.</summary>
+    private void MarkRun(ulong start, ulong end)
+    {
+        FrameKind kind = FrameKind.RunFirst;
+        while (start < end)
+        {
+            int o = _buddy.PieceOrder(start, end);
+            _buddy._frames[start] = FrameState.Make(kind, o);
+            _buddy.AddInUse(start, 1UL << o, 1);
+            kind = FrameKind.RunNext;
+            start += 1UL << o;
+        }
+    }
+
+    private void UnmarkRun(int pool, ulong start, ulong end)
+    {
+        while (start < end)
+        {
+            int o = _buddy.PieceOrder(start, end);
+            _buddy.AddInUse(start, 1UL << o, -1);
+            _buddy.FreeMerging(pool, start, o);
+            start += 1UL << o;
+        }
+    }
+
+    /// <summary>
+    /// Frees a run returned by <see cref="AllocateRun"/>; <paramref name="pages"/> must be the
+    /// count it was allocated with (WrongRunLength otherwise). Every piece is validated before any
+    /// is freed, so a refused call changes nothing.
+    /// </summary>
+    public MemoryStatus FreeRun(Pfn first, ulong pages)
+    {
+        ulong start = first.Value - _basePfn;
+        if (first.Value < _basePfn || start >= _buddy._spanPages)
+            return MemoryStatus.OutsideEveryPool;
+        if (pages == 0 || pages > _buddy._spanPages - start)
+            return MemoryStatus.WrongRunLength;
+        ulong end = start + pages;
+        FrameKind expected = FrameKind.RunFirst;
+        for (ulong p = start; p < end; )
+        {
+            int o = _buddy.PieceOrder(p, end);
+            byte state = _buddy._frames[p];
+            if (state != FrameState.Make(expected, o))
+            {
+                if (p == start)
+                    return Diagnose(p, state, o, FrameKind.RunFirst);
+                return MemoryStatus.WrongRunLength;
+            }
+            expected = FrameKind.RunNext;
+            p += 1UL << o;
+        }
+        if (end < _buddy._spanPages && FrameState.KindOf(_buddy._frames[end]) == FrameKind.RunNext)
+            return MemoryStatus.WrongRunLength;
+        UnmarkRun(_buddy.PoolOfFrame(start), start, end);
+        return MemoryStatus.Ok;
+    }
+}

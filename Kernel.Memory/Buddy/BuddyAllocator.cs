@@ -1,0 +1,237 @@
+using System.Runtime.CompilerServices;
+
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// The buddy allocators of all pools, sharing one frame-state array and one page-block table.
+/// Frames are addressed by index relative to the span base, which is aligned to the larger of
+/// the largest block and the page block, so the buddy of index i at order k is i ^ 2^k.
+/// Buddies merge only when both are free heads of the same order in the same pool; below the
+/// page-block order they share a page block and so a pool, above it the page blocks are compared.
+/// Contract for every method: the caller holds the lock of the owning <see cref="PhysicalMemory"/>,
+/// and the arguments were validated (these are internal steps, not entry points).
+/// </summary>
+public unsafe struct BuddyAllocator
+{
+    /// <summary>One byte per frame of the span (<see cref="FrameState"/>).</summary>
+    internal byte* _frames;
+    internal PageblockInfo* _pageblocks;
+    /// <summary>Pool p's list of order k is _lists[p * _listStride + k].</summary>
+    internal FreeList* _lists;
+    internal Pool* _pools;
+    /// <summary>Direct-map address of the span's first frame (free-list nodes live there).</summary>
+    internal byte* _frameMemory;
+    internal ulong _spanPages;
+    internal int _maxOrder;
+    internal int _pageblockOrder;
+    internal int _listStride;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal FreeList* ListOf(int pool, int order) { return _lists + pool * _listStride + order; }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int PoolOfFrame(ulong index) { return _pageblocks[index >> _pageblockOrder].Pool; }
+
+    /// <summary>Links the free block (index, order) into its pool's list, without merging.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Link(int pool, ulong index, int order)
+    {
+        _frames[index] = FrameState.Make(FrameKind.Free, order);
+        ListOf(pool, order)->Push(_frameMemory, index);
+        _pools[pool].FreePages += 1UL << order;
+    }
+
+    /// <summary>Unlinks a free block from its pool's list; its head byte is the caller's to rewrite.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Unlink(int pool, ulong index, int order)
+    {
+        ListOf(pool, order)->Remove(_frameMemory, index);
+        _pools[pool].FreePages -= 1UL << order;
+    }
+
+    /// <summary>
+    /// Frees the block (index, order) of <paramref name="pool"/>, merging with free buddies of the
+    /// same pool as far as <see cref="_maxOrder"/>. The block's frames must be in no list and its
+    /// tails must read Tail.
+    /// </summary>
+    internal void FreeMerging(int pool, ulong index, int order)
+    {
+        while (order < _maxOrder)
+        {
+            ulong buddy = index ^ (1UL << order);
+            if (buddy >= _spanPages || _frames[buddy] != FrameState.Make(FrameKind.Free, order))
+                break;
+            if (order >= _pageblockOrder && _pageblocks[buddy >> _pageblockOrder].Pool != pool)
+                break;
+            Unlink(pool, buddy, order);
+            _frames[buddy] = FrameState.Tail;
+            _frames[index] = FrameState.Tail;
+            index &= buddy;
+            order++;
+        }
+        Link(pool, index, order);
+    }
+
+    /// <summary>
+    /// Takes the first block of at least <paramref name="order"/> from the pool's lists and splits
+    /// it down, returning the upper halves to the lists. Returns the block's index (its head byte is
+    /// the caller's to set) or <see cref="FreeList.End"/> when the pool has no such block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong TakeFirst(int pool, int order)
+    {
+        FreeList* list = ListOf(pool, order);
+        int o = order;
+        while (list->Head == FreeList.End)
+        {
+            if (++o > _maxOrder)
+                return FreeList.End;
+            list++;
+        }
+        ulong index = list->Head;
+        list->Remove(_frameMemory, index);
+        _pools[pool].FreePages -= 1UL << o;
+        while (o > order)
+        {
+            o--;
+            Link(pool, index + (1UL << o), o);
+        }
+        return index;
+    }
+
+    /// <summary>
+    /// Finds, in the pool's lists of order &gt;= <paramref name="order"/>, the lowest-listed block
+    /// that contains an aligned sub-block of that order obeying <paramref name="rules"/>; returns
+    /// the sub-block's index or End. Cost: the length of the lists it walks (slow path only).
+    /// </summary>
+    internal ulong FindFit(int pool, int order, in DmaRules rules, ulong basePfn)
+    {
+        ulong pages = 1UL << order;
+        for (int o = order; o <= _maxOrder; o++)
+        {
+            FreeList* list = ListOf(pool, o);
+            ulong size = 1UL << o;
+            for (ulong b = list->Head; b != FreeList.End; b = FreeList.NodeOf(_frameMemory, b)->Next)
+            {
+                ulong pfn = rules.FirstFit(basePfn + b, basePfn + b + size, pages, pages);
+                if (pfn != FreeList.End)
+                    return pfn - basePfn;
+            }
+        }
+        return FreeList.End;
+    }
+
+    /// <summary>
+    /// The head of the free block that contains frame <paramref name="index"/>, or End when the frame
+    /// is not inside a free block. O(max order).
+    /// </summary>
+    internal ulong FreeHeadContaining(ulong index, out int order)
+    {
+        for (int o = 0; o <= _maxOrder; o++)
+        {
+            ulong head = index & ~((1UL << o) - 1);
+            byte s = _frames[head];
+            FrameKind kind = FrameState.KindOf(s);
+            if (kind == FrameKind.Tail)
+                continue;
+            if (kind == FrameKind.Free && FrameState.OrderOf(s) >= o)
+            {
+                order = FrameState.OrderOf(s);
+                return head;
+            }
+            break;
+        }
+        order = 0;
+        return FreeList.End;
+    }
+
+    /// <summary>Links [start, end) as maximal aligned free blocks without merging (see callers for why no merge is possible).</summary>
+    internal void LinkPieces(int pool, ulong start, ulong end)
+    {
+        while (start < end)
+        {
+            int o = PieceOrder(start, end);
+            Link(pool, start, o);
+            start += 1UL << o;
+        }
+    }
+
+    /// <summary>The order of the largest aligned block starting at <paramref name="start"/> that fits before <paramref name="end"/>, capped at the max order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int PieceOrder(ulong start, ulong end)
+    {
+        int o = start == 0 ? 63 : System.Numerics.BitOperations.TrailingZeroCount(start);
+        int fit = System.Numerics.BitOperations.Log2(end - start);
+        if (o > fit)
+            o = fit;
+        if (o > _maxOrder)
+            o = _maxOrder;
+        return o;
+    }
+
+    /// <summary>
+    /// Removes every free block overlapping [start, end) from its list and gives back the parts
+    /// outside the range. The caller checked that every present frame of the range is free and in
+    /// <paramref name="pool"/>; afterwards the range's frames are in no list, their head bytes Tail
+    /// (the caller marks the new heads). The parts given back cannot merge: each one's buddy
+    /// overlaps the carved range, so plain linking keeps the "free buddies are merged" invariant.
+    /// </summary>
+    internal void CarveRange(int pool, ulong start, ulong end)
+    {
+        ulong p = start;
+        while (p < end)
+        {
+            if (FrameState.KindOf(_frames[p]) == FrameKind.Absent)
+            {
+                p++;
+                continue;
+            }
+            ulong head = FreeHeadContaining(p, out int order);
+            ulong headEnd = head + (1UL << order);
+            Unlink(pool, head, order);
+            _frames[head] = FrameState.Tail;
+            if (head < start)
+                LinkPieces(pool, head, start);
+            if (headEnd > end)
+                LinkPieces(pool, end, headEnd);
+            p = headEnd;
+        }
+    }
+
+    /// <summary>Adds <paramref name="delta"/> (may be negative) to the in-use count of each page block under [index, index + pages).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void AddInUse(ulong index, ulong pages, int sign)
+    {
+        ulong pbPages = 1UL << _pageblockOrder;
+        if (pages <= pbPages)
+        {
+            _pageblocks[index >> _pageblockOrder].InUse = (ushort)(_pageblocks[index >> _pageblockOrder].InUse + sign * (int)pages);
+            return;
+        }
+        for (ulong pb = index >> _pageblockOrder, last = (index + pages - 1) >> _pageblockOrder; pb <= last; pb++)
+            _pageblocks[pb].InUse = (ushort)(_pageblocks[pb].InUse + sign * (int)pbPages);
+    }
+
+    /// <summary>True when every present frame of [start, end) is inside a free block of <paramref name="pool"/> and at least one is present.</summary>
+    internal bool RangeIsFree(int pool, ulong start, ulong end)
+    {
+        bool any = false;
+        ulong p = start;
+        while (p < end)
+        {
+            if (FrameState.KindOf(_frames[p]) == FrameKind.Absent)
+            {
+                p++;
+                continue;
+            }
+            if (PoolOfFrame(p) != pool)
+                return false;
+            ulong head = FreeHeadContaining(p, out int order);
+            if (head == FreeList.End)
+                return false;
+            any = true;
+            p = head + (1UL << order);
+        }
+        return any;
+    }
+}

@@ -1,0 +1,171 @@
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// The structural checker, part of the product (tests call it after every step; the kernel shell
+/// can call it). It walks every frame once and every free list once: O(span + free blocks), no
+/// allocation, a few KiB of stack. It checks, in this order:
+///   1. page blocks: owned by a live pool iff they hold present frames; inside the owner's window and nodes;
+///   2. blocks: each block head is aligned to its order, covers only Tail frames of present memory
+///      in page blocks of one pool; no two free buddies of one pool are left unmerged; page-block
+///      Present and InUse counts match the frames;
+///   3. free lists: each node is a free head of that pool and order, links agree both ways, and the
+///      list count equals both the walked length and the free heads seen in step 2 (so no block is
+///      on two lists and none is missing);
+///   4. pool counters and the conservation of present frames.
+/// The first broken invariant is reported with the numbers that disagree.
+/// </summary>
+public static unsafe class InvariantChecker
+{
+    public static InvariantReport Check(ref PhysicalMemory pm)
+    {
+        ref BuddyAllocator b = ref pm._buddy;
+        int pbo = b._pageblockOrder;
+        ulong pbPages = 1UL << pbo;
+        int lists = pm._poolCapacity * b._listStride;
+        ulong* heads = stackalloc ulong[lists];
+        ulong* poolPresent = stackalloc ulong[PoolId.MaxPools];
+        ulong* poolBlocks = stackalloc ulong[PoolId.MaxPools];
+        for (int i = 0; i < lists; i++)
+            heads[i] = 0;
+        for (int i = 0; i < pm._poolCapacity; i++)
+        {
+            poolPresent[i] = 0;
+            poolBlocks[i] = 0;
+        }
+
+        // 1 and 2: page blocks and blocks, one page block at a time.
+        ulong present = 0;
+        ulong p = 0;
+        ulong carryPb = ulong.MaxValue; // a block larger than a page block covers page blocks up to here
+        for (ulong pb = 0; pb < pm._pageblockCount; pb++)
+        {
+            PageblockInfo info = b._pageblocks[pb];
+            ulong start = pb << pbo, end = start + pbPages;
+            ulong pfn = pm._basePfn + start;
+            if (info.Present != 0)
+            {
+                if (info.Pool >= pm._poolCapacity || b._pools[info.Pool].Live == 0)
+                    return InvariantReport.Broken(InvariantCode.PageblockOwnership, pfn, info.Pool, 0, 1, 0);
+                if (!b._pools[info.Pool].Properties.Admits(pfn, pbPages, info.Node))
+                    return InvariantReport.Broken(InvariantCode.PageblockOutsideWindow, pfn, info.Pool, 0, 0, 0);
+                poolPresent[info.Pool] += info.Present;
+                poolBlocks[info.Pool]++;
+            }
+            else if (info.Pool != PoolId.None.Value)
+                return InvariantReport.Broken(InvariantCode.PageblockOwnership, pfn, info.Pool, 0, 0, 1);
+            present += info.Present;
+
+            if (carryPb != ulong.MaxValue && pb <= carryPb)
+            {
+                // Inside a large block checked from its head: the page block must be whole and uniform.
+                continue;
+            }
+            carryPb = ulong.MaxValue;
+            ulong seenPresent = 0, seenInUse = 0;
+            p = start;
+            while (p < end)
+            {
+                byte s = b._frames[p];
+                FrameKind kind = FrameState.KindOf(s);
+                if (kind == FrameKind.Absent)
+                {
+                    p++;
+                    continue;
+                }
+                if (kind == FrameKind.Tail)
+                    return InvariantReport.Broken(InvariantCode.OrphanTail, pm._basePfn + p, info.Pool, 0, 0, 0);
+                if (kind > FrameKind.Isolated)
+                    return InvariantReport.Broken(InvariantCode.UnknownFrameKind, pm._basePfn + p, info.Pool, 0, 0, (ulong)kind);
+                if (kind == FrameKind.Isolated)
+                    return InvariantReport.Broken(InvariantCode.IsolatedLeft, pm._basePfn + p, info.Pool, FrameState.OrderOf(s), 0, 0);
+                int order = FrameState.OrderOf(s);
+                ulong size = 1UL << order;
+                if (order > b._maxOrder || (p & (size - 1)) != 0)
+                    return InvariantReport.Broken(InvariantCode.BlockMisaligned, pm._basePfn + p, info.Pool, order, 0, p & (size - 1));
+                if (p + size > b._spanPages)
+                    return InvariantReport.Broken(InvariantCode.BlockNotContiguous, pm._basePfn + p, info.Pool, order, b._spanPages, p + size);
+                for (ulong t = p + 1; t < p + size; t++)
+                    if (b._frames[t] != FrameState.Tail)
+                        return InvariantReport.Broken(InvariantCode.BlockNotContiguous, pm._basePfn + t, info.Pool, order, FrameState.Tail, b._frames[t]);
+                bool allocated = kind != FrameKind.Free;
+                if (size > pbPages)
+                {
+                    for (ulong q = pb; q < pb + (size >> pbo); q++)
+                    {
+                        PageblockInfo other = b._pageblocks[q];
+                        if (other.Pool != info.Pool)
+                            return InvariantReport.Broken(InvariantCode.BlockCrossesPools, pm._basePfn + p, info.Pool, order, info.Pool, other.Pool);
+                        if (other.Present != pbPages)
+                            return InvariantReport.Broken(InvariantCode.PageblockPresentCount, pm._basePfn + (q << pbo), info.Pool, order, pbPages, other.Present);
+                        if (other.InUse != (allocated ? pbPages : 0))
+                            return InvariantReport.Broken(InvariantCode.PageblockInUseCount, pm._basePfn + (q << pbo), info.Pool, order, allocated ? pbPages : 0, other.InUse);
+                    }
+                    carryPb = pb + (size >> pbo) - 1;
+                }
+                else
+                {
+                    seenPresent += size;
+                    if (allocated)
+                        seenInUse += size;
+                }
+                if (!allocated)
+                {
+                    heads[info.Pool * b._listStride + order]++;
+                    if (order < b._maxOrder)
+                    {
+                        ulong buddy = p ^ size;
+                        if (buddy < b._spanPages && b._frames[buddy] == FrameState.Make(FrameKind.Free, order) &&
+                            b._pageblocks[buddy >> pbo].Pool == info.Pool)
+                            return InvariantReport.Broken(InvariantCode.UnmergedBuddies, pm._basePfn + p, info.Pool, order, 0, pm._basePfn + buddy);
+                    }
+                }
+                p += size;
+            }
+            if (carryPb == ulong.MaxValue)
+            {
+                if (seenPresent != info.Present)
+                    return InvariantReport.Broken(InvariantCode.PageblockPresentCount, pm._basePfn + start, info.Pool, 0, info.Present, seenPresent);
+                if (seenInUse != info.InUse)
+                    return InvariantReport.Broken(InvariantCode.PageblockInUseCount, pm._basePfn + start, info.Pool, 0, info.InUse, seenInUse);
+            }
+        }
+
+        // 3 and 4: free lists and pool counters.
+        for (int pool = 0; pool < pm._poolCapacity; pool++)
+        {
+            ref Pool pl = ref b._pools[pool];
+            if (pl.Live == 0)
+                continue;
+            ulong free = 0;
+            for (int order = 0; order <= b._maxOrder; order++)
+            {
+                FreeList* list = b.ListOf(pool, order);
+                ulong expected = heads[pool * b._listStride + order];
+                ulong walked = 0, prev = FreeList.End;
+                for (ulong n = list->Head; n != FreeList.End; n = FreeList.NodeOf(b._frameMemory, n)->Next)
+                {
+                    if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Free, order) || (int)b.PoolOfFrame(n) != pool)
+                        return InvariantReport.Broken(InvariantCode.FreeListBadNode, n < b._spanPages ? pm._basePfn + n : n, pool, order, 0, 0);
+                    FreeNode* node = FreeList.NodeOf(b._frameMemory, n);
+                    if (node->Prev != prev)
+                        return InvariantReport.Broken(InvariantCode.FreeListBadLink, pm._basePfn + n, pool, order, prev, node->Prev);
+                    prev = n;
+                    if (++walked > expected)
+                        return InvariantReport.Broken(InvariantCode.FreeListCount, pm._basePfn + n, pool, order, expected, walked);
+                }
+                if (walked != expected || list->Count != expected)
+                    return InvariantReport.Broken(InvariantCode.FreeListCount, 0, pool, order, expected, list->Count != expected ? list->Count : walked);
+                free += expected << order;
+            }
+            if (pl.FreePages != free)
+                return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, free, pl.FreePages);
+            if (pl.PresentPages != poolPresent[pool])
+                return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, poolPresent[pool], pl.PresentPages);
+            if (pl.Pageblocks != poolBlocks[pool])
+                return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, poolBlocks[pool], pl.Pageblocks);
+        }
+        if (present != pm._presentPages)
+            return InvariantReport.Broken(InvariantCode.PresentNotConserved, 0, PoolId.None.Value, 0, pm._presentPages, present);
+        return default;
+    }
+}

@@ -1,0 +1,39 @@
+namespace PoolKernel.Memory;
+
+/// <summary>Which invariant the checker found broken first.</summary>
+public enum InvariantCode : byte
+{
+    Ok = 0,
+    /// <summary>A page block has present frames but no live pool, or a pool but no present frames.</summary>
+    PageblockOwnership,
+    /// <summary>A page block's Present count differs from its non-absent frames.</summary>
+    PageblockPresentCount,
+    /// <summary>A page block's InUse count differs from its allocated frames.</summary>
+    PageblockInUseCount,
+    /// <summary>A page block lies outside its pool's window or nodes.</summary>
+    PageblockOutsideWindow,
+    /// <summary>A Tail frame where a block head was expected (a block boundary).</summary>
+    OrphanTail,
+    /// <summary>A block head with an order above the maximum, or a head not aligned to its order.</summary>
+    BlockMisaligned,
+    /// <summary>A block's frames include another head, an absent frame, or run past the span.</summary>
+    BlockNotContiguous,
+    /// <summary>A block covers page blocks of different pools.</summary>
+    BlockCrossesPools,
+    /// <summary>A free block and its buddy are both free, same order, same pool: they should have merged.</summary>
+    UnmergedBuddies,
+    /// <summary>An Isolated head outside a move.</summary>
+    IsolatedLeft,
+    /// <summary>A free-list link points outside the span or at a frame that is not a free head of that order and pool.</summary>
+    FreeListBadNode,
+    /// <summary>A free list's back links disagree with its forward links.</summary>
+    FreeListBadLink,
+    /// <summary>A list's count, its walked length and the free heads of that pool and order disagree (also: a block on two lists, or a cycle).</summary>
+    FreeListCount,
+    /// <summary>A pool's FreePages, PresentPages or Pageblocks counters disagree with the blocks.</summary>
+    PoolCounters,
+    /// <summary>Present frames in all page blocks no longer add up to what set-up found.</summary>
+    PresentNotConserved,
+    /// <summary>A frame kind value that is not in the enum.</summary>
+    UnknownFrameKind,
+}

@@ -1,0 +1,68 @@
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// The firmware memory map handed to set-up: a caller-owned array of regions, in any order.
+/// Read only during <see cref="PhysicalMemory.ComputeMetadataSize"/> and <see cref="PhysicalMemory.Initialize"/>.
+/// </summary>
+public unsafe struct MemoryMap
+{
+    /// <summary>Set-up sorts region indices on the stack; firmware maps have a few dozen ranges.</summary>
+    public const int MaxRegions = 256;
+
+    public MemoryRegion* Regions;
+    public int Count;
+
+    public MemoryMap(MemoryRegion* regions, int count)
+    {
+        Regions = regions;
+        Count = count;
+    }
+
+    /// <summary>
+    /// Refuses a map the core cannot trust: too many regions, a zero-length range, a range that
+    /// wraps past 2^64, an unknown type, a node outside the distance table, or two ranges that overlap
+    /// (of any types: firmware that reports a byte as both RAM and reserved is not guessed about).
+    /// Byte-granular edges are not an error: available ranges are trimmed to whole frames.
+    /// On failure <paramref name="badRegion"/> is the index of the offending region.
+    /// </summary>
+    public readonly MemoryStatus Validate(int nodeCount, out int badRegion)
+    {
+        badRegion = -1;
+        if (Count <= 0 || Count > MaxRegions || Regions == null)
+            return MemoryStatus.MapInvalid;
+        for (int i = 0; i < Count; i++)
+        {
+            MemoryRegion r = Regions[i];
+            badRegion = i;
+            if (r.Length == 0)
+                return MemoryStatus.MapZeroLength;
+            if (r.Base.Value + r.Length < r.Base.Value)
+                return MemoryStatus.MapWrapsAround;
+            if (r.Type < MemoryType.Available || r.Type > MemoryType.BadMemory)
+                return MemoryStatus.MapInvalid;
+            if (r.Node >= nodeCount)
+                return MemoryStatus.MapBadNode;
+            for (int j = 0; j < i; j++)
+            {
+                MemoryRegion o = Regions[j];
+                if (r.Base.Value < o.Base.Value + o.Length && o.Base.Value < r.Base.Value + r.Length)
+                    return MemoryStatus.MapOverlap;
+            }
+        }
+        badRegion = -1;
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>The whole frames of region <paramref name="i"/> if it is available RAM; empty otherwise.</summary>
+    public readonly void UsableFrames(int i, out ulong first, out ulong end)
+    {
+        MemoryRegion r = Regions[i];
+        first = r.Base.FrameUp.Value;
+        end = r.End.FrameDown.Value;
+        if (r.Type != MemoryType.Available || end <= first)
+        {
+            first = 0;
+            end = 0;
+        }
+    }
+}

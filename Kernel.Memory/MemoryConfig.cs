@@ -1,0 +1,35 @@
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// Set-up parameters. <see cref="Default"/>: MaxOrder 10 (4 MiB blocks), PageblockOrder 9
+/// (2 MiB page blocks), 32 pools. docs/memory-model.md says why.
+/// </summary>
+public struct MemoryConfig
+{
+    /// <summary>Largest buddy order, 0..<see cref="Order.Limit"/>.</summary>
+    public byte MaxOrder;
+    /// <summary>log2 of the page-block size in frames, 0..12 (a page block never straddles the 16 MiB line).</summary>
+    public byte PageblockOrder;
+    /// <summary>Pool-table capacity, 1..<see cref="PoolId.MaxPools"/>; set-up needs one pool per node and address class.</summary>
+    public byte MaxPools;
+
+    /// <summary>16 MiB = 2^12 frames: the ISA DMA line must fall on a page-block edge.</summary>
+    public const int PageblockOrderLimit = 12;
+
+    public static MemoryConfig Default
+    {
+        get
+        {
+            MemoryConfig c;
+            c.MaxOrder = 10;
+            c.PageblockOrder = 9;
+            c.MaxPools = 32;
+            return c;
+        }
+    }
+
+    public bool IsValid
+    {
+        get { return MaxOrder <= Order.Limit && PageblockOrder <= PageblockOrderLimit && MaxPools >= 1 && MaxPools <= PoolId.MaxPools; }
+    }
+}

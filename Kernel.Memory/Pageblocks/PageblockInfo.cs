@@ -1,0 +1,21 @@
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// Metadata of one page block (2^PageblockOrder frames, the unit of pool membership): 8 bytes,
+/// so about 0.016 bytes a page at the default 512-page blocks.
+/// </summary>
+public struct PageblockInfo
+{
+    /// <summary>Pool that owns the block now (<see cref="PoolId.None"/> when it has no present frame).</summary>
+    public byte Pool;
+    /// <summary>Pool set-up gave it to; destroyed pools return their blocks here.</summary>
+    public byte Home;
+    /// <summary>Frames of this block that are allocated.</summary>
+    public ushort InUse;
+    /// <summary>Frames of this block that are present memory (less than a full block at region edges and holes).</summary>
+    public ushort Present;
+    /// <summary>Node of the block's lowest present frame.</summary>
+    public byte Node;
+    /// <summary>Mobility class of the block (grouping by mobility: a later issue; carried now).</summary>
+    public MobilityClass Mobility;
+}

@@ -1,0 +1,327 @@
+using System.Runtime.CompilerServices;
+
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// The physical memory manager: every pool, its buddy allocator, and the metadata they share.
+/// It lives at the start of the caller-provided metadata block and is used through a pointer:
+/// <code>
+///   PhysicalMemory.ComputeMetadataSize(map, nodes, config, out ulong bytes);
+///   // caller finds `bytes` of memory (boot bump allocator in the kernel, native memory on the host)
+///   PhysicalMemory.Initialize(block, bytes, map, nodes, config, directMapBase, out PhysicalMemory* pm);
+///   pm-&gt;Allocate(new Order(0), AllocRequest.Any, out Pfn pfn);
+/// </code>
+/// Contracts that hold for every method: no locks are taken (the caller serialises all calls on one
+/// instance); nothing is allocated; a refused call leaves every structure as it was; a result is
+/// a <see cref="MemoryStatus"/>, never an exception.
+/// The methods are split by concept: set-up (this file), allocation, pools, statistics.
+/// </summary>
+public unsafe partial struct PhysicalMemory
+{
+    internal BuddyAllocator _buddy;
+    /// <summary>Frame number of frame index 0; aligned to the larger of the max block and the page block.</summary>
+    internal ulong _basePfn;
+    internal ulong _pageblockCount;
+    internal ulong _presentPages;
+    internal ulong _metadataBytes;
+    internal byte* _distances;
+    internal int _nodeCount;
+    internal int _poolCapacity;
+
+    /// <summary>Where each part of the metadata block goes, derived from the map and the config.</summary>
+    private struct Layout
+    {
+        public ulong BasePfn;
+        public ulong SpanPages;
+        public ulong Pageblocks;
+        public ulong PoolsOffset;
+        public ulong ListsOffset;
+        public ulong DistancesOffset;
+        public ulong PageblocksOffset;
+        public ulong FramesOffset;
+        public ulong TotalBytes;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong AlignUp(ulong value, ulong alignment) { return (value + alignment - 1) & ~(alignment - 1); }
+
+    private static MemoryStatus Plan(in MemoryMap map, in NodeDistances nodes, in MemoryConfig config, out Layout layout)
+    {
+        layout = default;
+        if (!config.IsValid)
+            return MemoryStatus.BadConfig;
+        if (nodes.NodeCount < 1 || nodes.NodeCount > NodeDistances.MaxNodes || (nodes.NodeCount > 1 && nodes.Table == null))
+            return MemoryStatus.BadConfig;
+        MemoryStatus status = map.Validate(nodes.NodeCount, out _);
+        if (status != MemoryStatus.Ok)
+            return status;
+
+        ulong first = ulong.MaxValue, end = 0;
+        for (int i = 0; i < map.Count; i++)
+        {
+            map.UsableFrames(i, out ulong f, out ulong e);
+            if (e == 0)
+                continue;
+            if (f < first)
+                first = f;
+            if (e > end)
+                end = e;
+        }
+        if (end == 0)
+            return MemoryStatus.MapNoMemory;
+
+        int spanOrder = config.MaxOrder > config.PageblockOrder ? config.MaxOrder : config.PageblockOrder;
+        ulong spanAlign = 1UL << spanOrder;
+        layout.BasePfn = first & ~(spanAlign - 1);
+        layout.SpanPages = AlignUp(end, spanAlign) - layout.BasePfn;
+        layout.Pageblocks = layout.SpanPages >> config.PageblockOrder;
+
+        ulong at = AlignUp((ulong)sizeof(PhysicalMemory), 64);
+        layout.PoolsOffset = at;
+        at = AlignUp(at + (ulong)config.MaxPools * (ulong)sizeof(Pool), 64);
+        layout.ListsOffset = at;
+        at = AlignUp(at + (ulong)config.MaxPools * (ulong)(config.MaxOrder + 1) * (ulong)sizeof(FreeList), 64);
+        layout.DistancesOffset = at;
+        at = AlignUp(at + (ulong)(nodes.NodeCount * nodes.NodeCount), 64);
+        layout.PageblocksOffset = at;
+        at = AlignUp(at + layout.Pageblocks * (ulong)sizeof(PageblockInfo), 64);
+        layout.FramesOffset = at;
+        at = AlignUp(at + layout.SpanPages, 64);
+        layout.TotalBytes = at;
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// How many bytes of metadata <see cref="Initialize"/> needs for this map: about one byte a
+    /// frame of the span plus 8 bytes a page block plus the pool table. Refuses the same bad
+    /// input Initialize refuses (overlapping, zero-length or wrapping ranges, bad nodes, bad config).
+    /// </summary>
+    public static MemoryStatus ComputeMetadataSize(in MemoryMap map, in NodeDistances nodes, in MemoryConfig config, out ulong bytes)
+    {
+        MemoryStatus status = Plan(map, nodes, config, out Layout layout);
+        bytes = status == MemoryStatus.Ok ? layout.TotalBytes : 0;
+        return status;
+    }
+
+    /// <summary>
+    /// Builds the manager in <paramref name="metadata"/> (at least ComputeMetadataSize bytes,
+    /// 64-byte aligned) and returns a pointer to it (the start of the block). Every usable frame of
+    /// the map becomes free memory of a default pool: one pool per node and address class
+    /// ("dma" below 16 MiB, "dma32" below 4 GiB, "normal" above), the zones of a classic kernel
+    /// recast as pool properties. The memory of frame p must be reachable at
+    /// <paramref name="directMapBase"/> + p * 4096 (free-list links are written there).
+    /// </summary>
+    public static MemoryStatus Initialize(void* metadata, ulong metadataBytes, in MemoryMap map, in NodeDistances nodes,
+        in MemoryConfig config, byte* directMapBase, out PhysicalMemory* memory)
+    {
+        memory = null;
+        MemoryStatus status = Plan(map, nodes, config, out Layout layout);
+        if (status != MemoryStatus.Ok)
+            return status;
+        if (metadata == null || metadataBytes < layout.TotalBytes || ((ulong)metadata & 63) != 0)
+            return MemoryStatus.MetadataTooSmall;
+
+        byte* block = (byte*)metadata;
+        PhysicalMemory* pm = (PhysicalMemory*)block;
+        *pm = default;
+        pm->_basePfn = layout.BasePfn;
+        pm->_pageblockCount = layout.Pageblocks;
+        pm->_metadataBytes = layout.TotalBytes;
+        pm->_nodeCount = nodes.NodeCount;
+        pm->_poolCapacity = config.MaxPools;
+        pm->_distances = block + layout.DistancesOffset;
+        for (int i = 0; i < nodes.NodeCount * nodes.NodeCount; i++)
+            pm->_distances[i] = nodes.NodeCount == 1 ? NodeDistances.Local : nodes.Table[i];
+
+        ref BuddyAllocator buddy = ref pm->_buddy;
+        buddy._pools = (Pool*)(block + layout.PoolsOffset);
+        buddy._lists = (FreeList*)(block + layout.ListsOffset);
+        buddy._pageblocks = (PageblockInfo*)(block + layout.PageblocksOffset);
+        buddy._frames = block + layout.FramesOffset;
+        buddy._frameMemory = directMapBase + (layout.BasePfn << Pfn.PageShift);
+        buddy._spanPages = layout.SpanPages;
+        buddy._maxOrder = config.MaxOrder;
+        buddy._pageblockOrder = config.PageblockOrder;
+        buddy._listStride = config.MaxOrder + 1;
+
+        for (int p = 0; p < config.MaxPools; p++)
+            buddy._pools[p] = default;
+        for (int i = 0; i < config.MaxPools * buddy._listStride; i++)
+            buddy._lists[i].Reset();
+        for (ulong pb = 0; pb < layout.Pageblocks; pb++)
+        {
+            PageblockInfo info = default;
+            info.Pool = PoolId.None.Value;
+            info.Home = PoolId.None.Value;
+            buddy._pageblocks[pb] = info;
+        }
+        Fill(buddy._frames, layout.SpanPages, FrameState.Absent);
+
+        // Usable ranges in address order, so a page block's node is that of its lowest frame
+        // and adjacent ranges coalesce into one run before being cut into blocks.
+        int* order = stackalloc int[MemoryMap.MaxRegions];
+        int usable = SortUsable(map, order);
+        for (int k = 0; k < usable; k++)
+        {
+            map.UsableFrames(order[k], out ulong f, out ulong e);
+            ulong start = f - layout.BasePfn, end = e - layout.BasePfn;
+            Fill(buddy._frames + start, end - start, FrameState.Tail);
+            pm->_presentPages += end - start;
+            int pbo = config.PageblockOrder;
+            for (ulong pb = start >> pbo; pb <= (end - 1) >> pbo; pb++)
+            {
+                ulong lo = pb << pbo, hi = lo + (1UL << pbo);
+                ulong overlap = (end < hi ? end : hi) - (start > lo ? start : lo);
+                if (buddy._pageblocks[pb].Present == 0)
+                    buddy._pageblocks[pb].Node = map.Regions[order[k]].Node;
+                buddy._pageblocks[pb].Present = (ushort)(buddy._pageblocks[pb].Present + overlap);
+            }
+        }
+
+        status = pm->CreateDefaultPools();
+        if (status != MemoryStatus.Ok)
+            return status;
+
+        // Free every run of present frames, cut where the owning pool changes.
+        for (int k = 0; k < usable; )
+        {
+            map.UsableFrames(order[k], out ulong f, out ulong e);
+            k++;
+            while (k < usable)
+            {
+                map.UsableFrames(order[k], out ulong f2, out ulong e2);
+                if (f2 != e)
+                    break;
+                e = e2;
+                k++;
+            }
+            pm->LinkRun(f - layout.BasePfn, e - layout.BasePfn);
+        }
+        memory = pm;
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>Links the present run [start, end) into the free lists, one pool segment at a time.</summary>
+    private void LinkRun(ulong start, ulong end)
+    {
+        int pbo = _buddy._pageblockOrder;
+        while (start < end)
+        {
+            int pool = _buddy._pageblocks[start >> pbo].Pool;
+            ulong segEnd = ((start >> pbo) + 1) << pbo;
+            while (segEnd < end && _buddy._pageblocks[segEnd >> pbo].Pool == pool)
+                segEnd += 1UL << pbo;
+            if (segEnd > end)
+                segEnd = end;
+            // A greedy cut into maximal aligned blocks leaves no two free buddies unmerged.
+            _buddy.LinkPieces(pool, start, segEnd);
+            start = segEnd;
+        }
+    }
+
+    /// <summary>Address classes of the default pools: the classic zones as windows.</summary>
+    private const ulong DmaEndPfn = (16UL << 20) >> Pfn.PageShift;
+    private const ulong Dma32EndPfn = (4UL << 30) >> Pfn.PageShift;
+
+    private MemoryStatus CreateDefaultPools()
+    {
+        byte* poolOf = stackalloc byte[NodeDistances.MaxNodes * 3];
+        for (int i = 0; i < NodeDistances.MaxNodes * 3; i++)
+            poolOf[i] = PoolId.None.Value;
+        int next = 0;
+        int pbo = _buddy._pageblockOrder;
+        for (ulong pb = 0; pb < _pageblockCount; pb++)
+        {
+            ref PageblockInfo info = ref _buddy._pageblocks[pb];
+            if (info.Present == 0)
+                continue;
+            ulong pfn = _basePfn + (pb << pbo);
+            int cls = pfn < DmaEndPfn ? 0 : pfn < Dma32EndPfn ? 1 : 2;
+            int key = info.Node * 3 + cls;
+            if (poolOf[key] == PoolId.None.Value)
+            {
+                if (next >= _poolCapacity)
+                    return MemoryStatus.PoolTableFull;
+                PoolProperties props = PoolProperties.Open("");
+                props.Name = PoolName.FromParts("node", info.Node, cls == 0 ? "-dma" : cls == 1 ? "-dma32" : "-normal");
+                props.NodeMask = 1UL << info.Node;
+                props.WindowLow = new PhysAddr(cls == 0 ? 0 : cls == 1 ? DmaEndPfn << Pfn.PageShift : Dma32EndPfn << Pfn.PageShift);
+                props.WindowHigh = new PhysAddr(cls == 0 ? DmaEndPfn << Pfn.PageShift : cls == 1 ? Dma32EndPfn << Pfn.PageShift : 0);
+                props.Flags = cls == 0 ? PoolFlags.Dma : PoolFlags.None;
+                OpenSlot(next, props);
+                poolOf[key] = (byte)next;
+                next++;
+            }
+            info.Pool = poolOf[key];
+            info.Home = poolOf[key];
+            ref Pool pool = ref _buddy._pools[info.Pool];
+            pool.PresentPages += info.Present;
+            pool.Pageblocks++;
+        }
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>Makes table slot <paramref name="slot"/> an empty live pool.</summary>
+    private void OpenSlot(int slot, in PoolProperties props)
+    {
+        Pool pool = default;
+        pool.Properties = props;
+        pool.Live = 1;
+        _buddy._pools[slot] = pool;
+        for (int o = 0; o < _buddy._listStride; o++)
+            _buddy.ListOf(slot, o)->Reset();
+    }
+
+    /// <summary>Indices of the map's usable regions, sorted by start; returns how many.</summary>
+    private static int SortUsable(in MemoryMap map, int* order)
+    {
+        int n = 0;
+        for (int i = 0; i < map.Count; i++)
+        {
+            map.UsableFrames(i, out ulong f, out ulong e);
+            if (e == 0)
+                continue;
+            int j = n++;
+            while (j > 0)
+            {
+                map.UsableFrames(order[j - 1], out ulong pf, out _);
+                if (pf <= f)
+                    break;
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = i;
+        }
+        return n;
+    }
+
+    /// <summary>Sets <paramref name="count"/> bytes to <paramref name="value"/>, eight at a time.</summary>
+    private static void Fill(byte* at, ulong count, byte value)
+    {
+        ulong pattern = value * 0x0101010101010101UL;
+        while (count > 0 && ((ulong)at & 7) != 0)
+        {
+            *at++ = value;
+            count--;
+        }
+        ulong* words = (ulong*)at;
+        for (ulong i = 0; i < count >> 3; i++)
+            words[i] = pattern;
+        at += count & ~7UL;
+        for (ulong i = 0; i < (count & 7); i++)
+            at[i] = value;
+    }
+
+    /// <summary>Largest buddy order of this instance.</summary>
+    public int MaxOrder { get { return _buddy._maxOrder; } }
+    /// <summary>log2 of the page-block size in frames.</summary>
+    public int PageblockOrder { get { return _buddy._pageblockOrder; } }
+    /// <summary>Pool-table capacity (pool ids are below it).</summary>
+    public int PoolCapacity { get { return _poolCapacity; } }
+    public int NodeCount { get { return _nodeCount; } }
+    /// <summary>First frame of the span the metadata covers.</summary>
+    public Pfn BasePfn { get { return new Pfn(_basePfn); } }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool IsLive(PoolId id) { return id.Value < _poolCapacity && _buddy._pools[id.Value].Live != 0; }
+}

@@ -1,0 +1,269 @@
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// Pool life cycle and page-block moves. Page blocks are the unit of membership: a move
+/// re-tags one page block and relinks its free blocks, O(blocks in the page block) and never
+/// more than O(2^PageblockOrder), independent of memory size.
+/// </summary>
+public unsafe partial struct PhysicalMemory
+{
+    private ulong PageblockPages { get { return 1UL << _buddy._pageblockOrder; } }
+
+    /// <summary>Validates properties for a new pool (the window must be non-empty, sizes consistent).</summary>
+    private static MemoryStatus CheckProperties(in PoolProperties props)
+    {
+        if (props.WindowEndPfn <= props.WindowStartPfn || props.NodeMask == 0)
+            return MemoryStatus.InvalidArgument;
+        if (props.MaximumPages != 0 && props.MinimumPages > props.MaximumPages)
+            return MemoryStatus.InvalidArgument;
+        return MemoryStatus.Ok;
+    }
+
+    private int FreeSlot()
+    {
+        for (int i = 0; i < _poolCapacity; i++)
+            if (_buddy._pools[i].Live == 0)
+                return i;
+        return -1;
+    }
+
+    /// <summary>Does <paramref name="pool"/>'s properties admit page block <paramref name="pb"/>?</summary>
+    private bool Admits(int pool, ulong pb)
+    {
+        return _buddy._pools[pool].Properties.Admits(_basePfn + (pb << _buddy._pageblockOrder), PageblockPages, _buddy._pageblocks[pb].Node);
+    }
+
+    /// <summary>
+    /// Creates a pool with <paramref name="props"/> and gives it <paramref name="pageblocks"/> free
+    /// page blocks from <paramref name="donor"/> that match its window and nodes. Refused, with
+    /// nothing changed: bad properties, an unknown donor, a full pool table, a size outside the new
+    /// pool's minimum/maximum or below the donor's minimum, or too few matching free page blocks.
+    /// </summary>
+    public MemoryStatus CreatePool(in PoolProperties props, PoolId donor, ulong pageblocks, out PoolId id)
+    {
+        id = PoolId.None;
+        MemoryStatus status = CheckProperties(props);
+        if (status != MemoryStatus.Ok)
+            return status;
+        if (!IsLive(donor))
+            return MemoryStatus.NoSuchPool;
+        int slot = FreeSlot();
+        if (slot < 0)
+            return MemoryStatus.PoolTableFull;
+        ulong pages = pageblocks * PageblockPages;
+        if (pages < props.MinimumPages)
+            return MemoryStatus.BelowMinimum;
+        if (props.MaximumPages != 0 && pages > props.MaximumPages)
+            return MemoryStatus.AboveMaximum;
+        OpenSlot(slot, props);
+        status = pageblocks == 0 ? MemoryStatus.Ok : MovePageblocks(donor, new PoolId((byte)slot), pageblocks);
+        if (status != MemoryStatus.Ok)
+        {
+            // MovePageblocks moved nothing on failure; closing the slot undoes the rest.
+            _buddy._pools[slot] = default;
+            return status;
+        }
+        id = new PoolId((byte)slot);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// Creates a pool from the page blocks [start, start + pageblocks * 2^PageblockOrder), which may
+    /// belong to several pools. Refused, with nothing changed: a start that is not on a page-block
+    /// edge (Unaligned), a range leaving the span or holding a page block with no memory
+    /// (OutsideEveryPool), any allocated frame in the range (PagesInUse), a page block the properties
+    /// do not admit (PropertiesMismatch), or a donor that would drop below its minimum.
+    /// </summary>
+    public MemoryStatus CreatePoolFromRange(in PoolProperties props, Pfn start, ulong pageblocks, out PoolId id)
+    {
+        id = PoolId.None;
+        MemoryStatus status = CheckProperties(props);
+        if (status != MemoryStatus.Ok)
+            return status;
+        if (pageblocks == 0)
+            return MemoryStatus.InvalidArgument;
+        if (((start.Value - _basePfn) & (PageblockPages - 1)) != 0)
+            return MemoryStatus.Unaligned;
+        if (start.Value < _basePfn)
+            return MemoryStatus.OutsideEveryPool;
+        ulong firstPb = (start.Value - _basePfn) >> _buddy._pageblockOrder;
+        if (firstPb >= _pageblockCount || pageblocks > _pageblockCount - firstPb)
+            return MemoryStatus.OutsideEveryPool;
+        int slot = FreeSlot();
+        if (slot < 0)
+            return MemoryStatus.PoolTableFull;
+
+        ulong* taken = stackalloc ulong[PoolId.MaxPools];
+        for (int i = 0; i < _poolCapacity; i++)
+            taken[i] = 0;
+        ulong total = 0;
+        for (ulong pb = firstPb; pb < firstPb + pageblocks; pb++)
+        {
+            PageblockInfo info = _buddy._pageblocks[pb];
+            if (info.Pool == PoolId.None.Value)
+                return MemoryStatus.OutsideEveryPool;
+            if (info.InUse != 0)
+                return MemoryStatus.PagesInUse;
+            if (!props.Admits(_basePfn + (pb << _buddy._pageblockOrder), PageblockPages, info.Node))
+                return MemoryStatus.PropertiesMismatch;
+            taken[info.Pool] += info.Present;
+            total += info.Present;
+        }
+        for (int i = 0; i < _poolCapacity; i++)
+        {
+            ref Pool donor = ref _buddy._pools[i];
+            if (taken[i] != 0 && donor.PresentPages - taken[i] < donor.Properties.MinimumPages)
+                return MemoryStatus.BelowMinimum;
+        }
+        if (total < props.MinimumPages)
+            return MemoryStatus.BelowMinimum;
+        if (props.MaximumPages != 0 && total > props.MaximumPages)
+            return MemoryStatus.AboveMaximum;
+
+        OpenSlot(slot, props);
+        for (ulong pb = firstPb; pb < firstPb + pageblocks; pb++)
+            MovePageblock(pb, slot);
+        id = new PoolId((byte)slot);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// Destroys an unused pool, returning each page block to the pool set-up gave it to. Refused:
+    /// an unknown pool, a pool with allocated frames (PoolInUse), or a set-up pool that is some
+    /// page block's home (PoolIsHome).
+    /// </summary>
+    public MemoryStatus DestroyPool(PoolId id)
+    {
+        if (!IsLive(id))
+            return MemoryStatus.NoSuchPool;
+        ref Pool pool = ref _buddy._pools[id.Value];
+        if (pool.FreePages != pool.PresentPages)
+            return MemoryStatus.PoolInUse;
+        for (ulong pb = 0; pb < _pageblockCount; pb++)
+            if (_buddy._pageblocks[pb].Home == id.Value)
+                return MemoryStatus.PoolIsHome;
+        for (ulong pb = 0; pb < _pageblockCount; pb++)
+            if (_buddy._pageblocks[pb].Pool == id.Value)
+                MovePageblock(pb, _buddy._pageblocks[pb].Home);
+        _buddy._pools[id.Value] = default;
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// Moves <paramref name="count"/> wholly free, fully present page blocks from one pool to
+    /// another, taking those the destination's properties admit. The sizes are checked and the
+    /// candidates counted first, so the call either moves all of them or nothing. Each move is
+    /// O(MaxOrder): the page block is cut out of a free block on the source's lists of order
+    /// &gt;= PageblockOrder and merged into the destination's.
+    /// </summary>
+    public MemoryStatus MovePageblocks(PoolId from, PoolId to, ulong count)
+    {
+        if (!IsLive(from) || !IsLive(to))
+            return MemoryStatus.NoSuchPool;
+        if (from == to || count == 0)
+            return MemoryStatus.InvalidArgument;
+        ref Pool source = ref _buddy._pools[from.Value];
+        ref Pool target = ref _buddy._pools[to.Value];
+        ulong pages = count * PageblockPages;
+        if (source.PresentPages < pages || source.PresentPages - pages < source.Properties.MinimumPages)
+            return MemoryStatus.BelowMinimum;
+        if (target.Properties.MaximumPages != 0 && target.PresentPages + pages > target.Properties.MaximumPages)
+            return MemoryStatus.AboveMaximum;
+        if (CountMovable(from.Value, to.Value, count) < count)
+            return MemoryStatus.OutOfMemory;
+        for (ulong i = 0; i < count; i++)
+            MovePageblock(NextMovable(from.Value, to.Value), to.Value);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>Free page blocks of <paramref name="from"/> that <paramref name="to"/> admits, counted up to <paramref name="enough"/>.</summary>
+    private ulong CountMovable(int from, int to, ulong enough)
+    {
+        ulong found = 0;
+        int pbo = _buddy._pageblockOrder;
+        for (int o = pbo; o <= _buddy._maxOrder && found < enough; o++)
+        {
+            FreeList* list = _buddy.ListOf(from, o);
+            for (ulong b = list->Head; b != FreeList.End && found < enough; b = FreeList.NodeOf(_buddy._frameMemory, b)->Next)
+                for (ulong pb = b >> pbo; pb < (b + (1UL << o)) >> pbo && found < enough; pb++)
+                    if (Admits(to, pb))
+                        found++;
+        }
+        return found;
+    }
+
+    /// <summary>The first page block <see cref="CountMovable"/> would count.</summary>
+    private ulong NextMovable(int from, int to)
+    {
+        int pbo = _buddy._pageblockOrder;
+        for (int o = pbo; o <= _buddy._maxOrder; o++)
+        {
+            FreeList* list = _buddy.ListOf(from, o);
+            for (ulong b = list->Head; b != FreeList.End; b = FreeList.NodeOf(_buddy._frameMemory, b)->Next)
+                for (ulong pb = b >> pbo; pb < (b + (1UL << o)) >> pbo; pb++)
+                    if (Admits(to, pb))
+                        return pb;
+        }
+        return FreeList.End;
+    }
+
+    /// <summary>
+    /// Moves one page block with no allocated frame to pool <paramref name="to"/>. First every free
+    /// block in it is unlinked and marked Isolated (a larger block straddling it is cut, its other
+    /// parts given back to the old pool); then the page block is re-tagged; then each isolated block
+    /// is freed into the new pool with merging. Isolated heads never match a buddy test, so the
+    /// second pass merges only with blocks already in the new pool.
+    /// </summary>
+    private void MovePageblock(ulong pb, int to)
+    {
+        int pbo = _buddy._pageblockOrder;
+        int from = _buddy._pageblocks[pb].Pool;
+        ulong start = pb << pbo, end = start + PageblockPages;
+        for (ulong p = start; p < end; )
+        {
+            if (FrameState.KindOf(_buddy._frames[p]) == FrameKind.Absent)
+            {
+                p++;
+                continue;
+            }
+            ulong head = _buddy.FreeHeadContaining(p, out int order);
+            ulong headEnd = head + (1UL << order);
+            _buddy.Unlink(from, head, order);
+            if (head < start || headEnd > end)
+            {
+                _buddy._frames[head] = FrameState.Tail;
+                if (head < start)
+                    _buddy.LinkPieces(from, head, start);
+                if (headEnd > end)
+                    _buddy.LinkPieces(from, end, headEnd);
+                _buddy._frames[start] = FrameState.Make(FrameKind.Isolated, pbo);
+                p = end;
+            }
+            else
+            {
+                _buddy._frames[head] = FrameState.Make(FrameKind.Isolated, order);
+                p = headEnd;
+            }
+        }
+
+        ushort present = _buddy._pageblocks[pb].Present;
+        _buddy._pageblocks[pb].Pool = (byte)to;
+        _buddy._pools[from].PresentPages -= present;
+        _buddy._pools[from].Pageblocks--;
+        _buddy._pools[to].PresentPages += present;
+        _buddy._pools[to].Pageblocks++;
+
+        for (ulong p = start; p < end; )
+        {
+            byte s = _buddy._frames[p];
+            if (FrameState.KindOf(s) != FrameKind.Isolated)
+            {
+                p++;
+                continue;
+            }
+            int order = FrameState.OrderOf(s);
+            _buddy.FreeMerging(to, p, order);
+            p += 1UL << order;
+        }
+    }
+}

@@ -1,0 +1,21 @@
+namespace PoolKernel.Memory;
+
+/// <summary>Behavioural flags of a pool.</summary>
+[System.Flags]
+public enum PoolFlags : uint
+{
+    None = 0,
+    /// <summary>
+    /// Low memory kept for devices: pool choice uses it only as a fallback for requests that
+    /// carry no address limit (the role of Linux's ZONE_DMA lowmem reserve).
+    /// </summary>
+    Dma = 1 << 0,
+    /// <summary>Preallocated/reserved: only requests that name the pool allocate from it.</summary>
+    Reserved = 1 << 1,
+    /// <summary>Realtime pool (bounded-latency behaviour: a later issue; carried now).</summary>
+    Realtime = 1 << 2,
+    /// <summary>Accepts only movable allocations (compaction: a later issue; carried now).</summary>
+    MovableOnly = 1 << 3,
+    /// <summary>May lend free page blocks to others and take them back (a later issue; carried now).</summary>
+    Elastic = 1 << 4,
+}

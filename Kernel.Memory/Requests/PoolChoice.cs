@@ -1,0 +1,86 @@
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// The pool-choice rule for a request that names no pool. A pool qualifies when it is live, not
+/// Reserved (reserved pools serve only requests that name them), allows the request's owner,
+/// accepts its mobility class, its window overlaps the request's address rules by at least the
+/// block, and (with NodeStrict) it covers the preferred node. Qualifying pools are tried in this
+/// order, each key breaking ties of the one before:
+///   1. priority, highest first;
+///   2. node distance from the preferred node (SLIT, nearest node of the pool's mask), nearest first;
+///   3. fallback tier: Dma-flagged pools come last for requests that carry no address limit;
+///   4. window top, highest first (keep scarce low memory for the requests that need it; 32 KiB granularity);
+///   5. pool id.
+/// There are no global zone lists: the order is computed from the properties on each call.
+/// </summary>
+public static unsafe class PoolChoice
+{
+    /// <summary>
+    /// Writes the qualifying pools, best first, into <paramref name="candidates"/> (room for the
+    /// pool capacity) and returns how many. Each pool's ordering keys are packed once into one
+    /// 64-bit sort key (see <see cref="SortKey"/>), then insertion-sorted: pool tables are small.
+    /// </summary>
+    public static int Rank(ref PhysicalMemory pm, in AllocRequest request, in DmaRules rules, ulong pages, byte* candidates)
+    {
+        ulong* keys = stackalloc ulong[pm._poolCapacity];
+        int n = 0;
+        bool limited = request.HasAddressRules;
+        for (int id = 0; id < pm._poolCapacity; id++)
+        {
+            ref Pool pool = ref pm._buddy._pools[id];
+            if (pool.Live == 0 || (pool.Properties.Flags & PoolFlags.Reserved) != 0)
+                continue;
+            if (!pool.Properties.AllowsOwner(request.Owner) || !pool.Properties.Accepts(request.Mobility))
+                continue;
+            ulong lo = pool.Properties.WindowStartPfn > rules.LowPfn ? pool.Properties.WindowStartPfn : rules.LowPfn;
+            ulong hi = pool.Properties.WindowEndPfn < rules.EndPfn ? pool.Properties.WindowEndPfn : rules.EndPfn;
+            if (hi <= lo || hi - lo < pages)
+                continue;
+            if ((request.Flags & RequestFlags.NodeStrict) != 0 &&
+                (request.PreferredNode >= 64 || ((pool.Properties.NodeMask >> request.PreferredNode) & 1) == 0))
+                continue;
+            ulong key = SortKey(ref pm, request, limited, id);
+            int j = n++;
+            while (j > 0 && keys[j - 1] > key)
+            {
+                keys[j] = keys[j - 1];
+                candidates[j] = candidates[j - 1];
+                j--;
+            }
+            keys[j] = key;
+            candidates[j] = (byte)id;
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// The rule as one number, smaller = tried first: bits 56-63 inverted priority, 47-55 node
+    /// distance, 46 fallback tier, 8-45 distance of the window top from the top of the 52-bit
+    /// space in 32 KiB units (higher window first), 0-7 pool id.
+    /// </summary>
+    private static ulong SortKey(ref PhysicalMemory pm, in AllocRequest request, bool limited, int id)
+    {
+        ref PoolProperties p = ref pm._buddy._pools[id].Properties;
+        ulong tier = !limited && (p.Flags & PoolFlags.Dma) != 0 ? 1UL : 0UL;
+        ulong distance = (ulong)Distance(ref pm, request.PreferredNode, p.NodeMask);
+        ulong windowGap = (DmaRules.NoLimitPfn - p.WindowEndPfn) >> 3;
+        return ((ulong)(255 - p.Priority) << 56) | (distance << 47) | (tier << 46) | ((windowGap & ((1UL << 38) - 1)) << 8) | (ulong)id;
+    }
+
+    /// <summary>Distance from <paramref name="node"/> to the nearest node of <paramref name="mask"/> (0 with no preference).</summary>
+    public static int Distance(ref PhysicalMemory pm, byte node, ulong mask)
+    {
+        if (node == AllocRequest.NoNode || node >= pm._nodeCount)
+            return 0;
+        int best = 256;
+        for (int other = 0; other < pm._nodeCount; other++)
+        {
+            if (((mask >> other) & 1) == 0)
+                continue;
+            int d = pm._distances[node * pm._nodeCount + other];
+            if (d < best)
+                best = d;
+        }
+        return best;
+    }
+}

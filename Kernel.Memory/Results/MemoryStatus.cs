@@ -1,0 +1,75 @@
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// The outcome of every operation. Values are grouped by the three kinds of failure
+/// (see <see cref="FailureKind"/>): out of memory and "no pool satisfies the rules" are results the
+/// caller handles; caller mistakes are refused with state unchanged; corruption means the
+/// metadata cannot be trusted and the kernel should fail fast.
+/// </summary>
+public enum MemoryStatus : byte
+{
+    Ok = 0,
+
+    // The caller handles these: retry elsewhere, reclaim, or give up.
+    OutOfMemory = 1,
+    NoPoolSatisfies = 2,
+
+    // Caller mistakes: refused, nothing changed.
+    InvalidArgument = 16,
+    InvalidOrder = 17,
+    Unaligned = 18,
+    DoubleFree = 19,
+    NotAllocated = 20,
+    WrongOrder = 21,
+    OutsideEveryPool = 22,
+    OwnerRefused = 23,
+    NoSuchPool = 24,
+    PoolTableFull = 25,
+    PoolInUse = 26,
+    PagesInUse = 27,
+    BelowMinimum = 28,
+    AboveMaximum = 29,
+    PropertiesMismatch = 30,
+    ImpossibleRules = 31,
+    MetadataTooSmall = 32,
+    MapInvalid = 33,
+    MapZeroLength = 34,
+    MapOverlap = 35,
+    MapWrapsAround = 36,
+    MapBadNode = 37,
+    MapNoMemory = 38,
+    BadConfig = 39,
+    WrongRunLength = 40,
+    PoolIsHome = 41,
+    RunFreedAsBlock = 42,
+    BlockFreedAsRun = 43,
+
+    // The metadata contradicts itself.
+    Corruption = 64,
+}
+
+/// <summary>The kind of a <see cref="MemoryStatus"/>.</summary>
+public enum FailureKind : byte
+{
+    None,
+    OutOfMemory,
+    NoPoolSatisfies,
+    CallerError,
+    Corruption,
+}
+
+public static class MemoryStatusKinds
+{
+    public static FailureKind KindOf(MemoryStatus status)
+    {
+        if (status == MemoryStatus.Ok)
+            return FailureKind.None;
+        if (status == MemoryStatus.OutOfMemory)
+            return FailureKind.OutOfMemory;
+        if (status == MemoryStatus.NoPoolSatisfies)
+            return FailureKind.NoPoolSatisfies;
+        if (status >= MemoryStatus.Corruption)
+            return FailureKind.Corruption;
+        return FailureKind.CallerError;
+    }
+}

@@ -1,0 +1,16 @@
+namespace PoolKernel.Memory;
+
+/// <summary>Whole-machine totals (like the top of /proc/meminfo).</summary>
+public struct MemoryTotals
+{
+    /// <summary>Usable frames found in the map at set-up; conserved by every operation.</summary>
+    public ulong PresentPages;
+    public ulong FreePages;
+    public ulong InUsePages;
+    /// <summary>Frames the span covers (first to last usable frame, aligned out).</summary>
+    public ulong SpanPages;
+    public ulong Pageblocks;
+    public uint LivePools;
+    /// <summary>Bytes of metadata set-up used (what <see cref="PhysicalMemory.ComputeMetadataSize"/> asked for).</summary>
+    public ulong MetadataBytes;
+}

@@ -1,0 +1,184 @@
+using PoolKernel.Memory;
+using Xunit;
+
+namespace PoolKernel.Tests.Memory;
+
+/// <summary>Address rules: DMA limits, boundaries, alignments, ranges, and requests no memory can meet.</summary>
+public unsafe class ConstraintTests
+{
+    private const ulong MiB = 1UL << 20, GiB = 1UL << 30, KiB = 1UL << 10;
+
+    private static void Obeys(Pfn pfn, ulong pages, ulong lowest, ulong highest, ulong align, ulong boundary)
+    {
+        ulong a = pfn.Address.Value, last = a + pages * 4096 - 1;
+        Assert.True(a >= lowest, $"0x{a:x} below 0x{lowest:x}");
+        Assert.True(last <= highest, $"0x{last:x} above 0x{highest:x}");
+        if (align != 0)
+            Assert.Equal(0UL, a % align);
+        if (boundary != 0)
+            Assert.Equal(a / boundary, last / boundary);
+    }
+
+    [Theory]
+    [InlineData("pc", 6144UL, 24, 0)]
+    [InlineData("pc", 6144UL, 32, 0)]
+    [InlineData("q35", 6144UL, 32, 5)]
+    [InlineData("pc", 1024UL, 24, 10)]
+    public void DmaAddressBitsKeepEveryBlockBelowTheLimit(string machine, ulong mib, int bits, int order)
+    {
+        using var host = QemuMaps.Boot(machine, mib * MiB, 2);
+        PhysicalMemory* pm = host.Memory;
+        var req = AllocRequest.Dma((byte)bits);
+        for (int i = 0; i < 64; i++)
+        {
+            MemoryStatus s = pm->Allocate(new Order(order), req, out Pfn pfn);
+            if (s == MemoryStatus.OutOfMemory)
+                break;
+            Assert.Equal(MemoryStatus.Ok, s);
+            Obeys(pfn, 1UL << order, 0, (1UL << bits) - 1, 0, 0);
+        }
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void Dma24DrainsOnlyTheLow16MiB()
+    {
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        ulong pages = 0;
+        while (pm->Allocate(new Order(0), AllocRequest.Dma(24), out Pfn pfn) == MemoryStatus.Ok)
+        {
+            Obeys(pfn, 1, 0, 16 * MiB - 1, 0, 0);
+            pages++;
+        }
+        // Below 16 MiB: 159 frames under the EBDA, then 1 MiB..16 MiB.
+        Assert.Equal(159UL + (15 * MiB >> 12), pages);
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(0), AllocRequest.Dma(24), out _));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out _));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Theory]
+    [InlineData(0, 64 * 1024UL)]
+    [InlineData(4, 64 * 1024UL)]
+    [InlineData(0, 4UL << 30)]
+    [InlineData(10, 4UL << 30)]
+    public void BlocksNeverCrossTheBoundary(int order, ulong boundary)
+    {
+        using var host = QemuMaps.Boot("q35", 6144 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        var req = AllocRequest.Any;
+        req.Boundary = boundary;
+        for (int i = 0; i < 32; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), req, out Pfn pfn));
+            Obeys(pfn, 1UL << order, 0, ulong.MaxValue, 0, boundary);
+        }
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Theory]
+    [InlineData(15UL, 64 * 1024UL)]
+    [InlineData(3000UL, 4UL << 30)]
+    public void RunsNeverCrossTheBoundaryEvenWhenTheRangeStraddlesIt(ulong pages, ulong boundary)
+    {
+        using var host = QemuMaps.Boot("pc", 6144 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        var req = AllocRequest.Any;
+        req.Boundary = boundary;
+        // Ask for memory straddling the boundary: the run must land wholly on one side.
+        req.Lowest = new PhysAddr((4UL << 30) - pages * 4096 / 2);
+        req.Highest = new PhysAddr((4UL << 30) + pages * 4096 * 2 - 1);
+        if (boundary < GiB)
+        {
+            req.Lowest = new PhysAddr(3 * MiB - 8 * 4096);
+            req.Highest = new PhysAddr(3 * MiB + 64 * KiB * 4 - 1);
+        }
+        Assert.Equal(MemoryStatus.Ok, pm->AllocateRun(pages, req, out Pfn first));
+        Obeys(first, pages, req.Lowest.Value, req.Highest.Value, 0, boundary);
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(first, pages));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Theory]
+    [InlineData(0, 8 * 1024UL)]
+    [InlineData(0, 2UL << 20)]
+    [InlineData(2, 1UL << 30)]
+    [InlineData(9, 1UL << 30)]
+    [InlineData(10, 1UL << 30)]
+    public void AlignmentsUpTo1GiB(int order, ulong alignment)
+    {
+        using var host = QemuMaps.Boot("pc", 6144 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        var req = AllocRequest.Any;
+        req.Alignment = alignment;
+        // 1 GiB-aligned addresses with RAM behind them: 1G, 2G (low RAM ends at 3G), 4G, 5G, 6G (high RAM
+        // to 7G), and 0 for blocks small enough to fit below the EBDA hole at 0x9f000.
+        int expected = alignment != GiB ? 16 : order <= 2 ? 6 : 5;
+        for (int i = 0; i < expected; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), req, out Pfn pfn));
+            Obeys(pfn, 1UL << order, 0, ulong.MaxValue, alignment, 0);
+        }
+        if (alignment == GiB)
+            Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(order), req, out _));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void PhysicalRangeIsHonouredForBlocksAndRuns()
+    {
+        using var host = QemuMaps.Boot("q35", 6144 * MiB, 2);
+        PhysicalMemory* pm = host.Memory;
+        var req = AllocRequest.Any;
+        req.Lowest = new PhysAddr(5 * GiB + 12345);
+        req.Highest = new PhysAddr(5 * GiB + 3 * MiB - 1);
+        ulong pages = 0;
+        while (pm->Allocate(new Order(0), req, out Pfn pfn) == MemoryStatus.Ok)
+        {
+            Obeys(pfn, 1, req.Lowest.Value, req.Highest.Value, 0, 0);
+            pages++;
+        }
+        // From the first whole frame at or above Lowest (12345 bytes in: frame 4) to the limit.
+        Assert.Equal((3 * MiB >> 12) - 4, pages);
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void ImpossibleRequestsAreRefusedWithoutChange()
+    {
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        var boundarySmallerThanBlock = AllocRequest.Any;
+        boundarySmallerThanBlock.Boundary = 64 * KiB;
+        MemoryAssert.Refused(host, MemoryStatus.ImpossibleRules, () => pm->Allocate(new Order(5), boundarySmallerThanBlock, out _));
+
+        MemoryAssert.Refused(host, MemoryStatus.ImpossibleRules, () => pm->AllocateRun(17, boundarySmallerThanBlock, out _));
+
+        var notPow2 = AllocRequest.Any;
+        notPow2.Alignment = 3 * 4096;
+        MemoryAssert.Refused(host, MemoryStatus.InvalidArgument, () => pm->Allocate(new Order(0), notPow2, out _));
+
+        var inverted = AllocRequest.Any;
+        inverted.Lowest = new PhysAddr(2 * MiB);
+        inverted.Highest = new PhysAddr(1 * MiB);
+        MemoryAssert.Refused(host, MemoryStatus.ImpossibleRules, () => pm->Allocate(new Order(0), inverted, out _));
+
+        var noRam = AllocRequest.Any;
+        noRam.Lowest = new PhysAddr(5 * GiB);
+        MemoryAssert.Refused(host, MemoryStatus.NoPoolSatisfies, () => pm->Allocate(new Order(0), noRam, out _));
+
+        var badBits = AllocRequest.Dma(8);
+        MemoryAssert.Refused(host, MemoryStatus.InvalidArgument, () => pm->Allocate(new Order(0), badBits, out _));
+
+        MemoryAssert.Refused(host, MemoryStatus.InvalidOrder, () => pm->Allocate(new Order(11), AllocRequest.Any, out _));
+        MemoryAssert.Refused(host, MemoryStatus.InvalidArgument, () => pm->AllocateRun(0, AllocRequest.Any, out _));
+
+        // A 2 GiB-aligned order-0 block on a 1 GiB machine: pools qualify but no block fits.
+        var align = AllocRequest.Any;
+        align.Alignment = 2 * GiB;
+        align.Lowest = new PhysAddr(1);
+        MemoryAssert.Refused(host, MemoryStatus.OutOfMemory, () => pm->Allocate(new Order(0), align, out _));
+    }
+}

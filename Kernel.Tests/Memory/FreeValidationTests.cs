@@ -1,0 +1,116 @@
+using PoolKernel.Memory;
+using Xunit;
+
+namespace PoolKernel.Tests.Memory;
+
+/// <summary>Bad frees are refused with every metadata byte unchanged.</summary>
+public unsafe class FreeValidationTests
+{
+    private const ulong MiB = 1UL << 20;
+
+    [Fact]
+    public void DoubleFreeIsRefused()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(2), AllocRequest.Any, out Pfn pfn));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(2)));
+        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(pfn, new Order(2)));
+    }
+
+    [Fact]
+    public void DoubleFreeOfAFrameNowInsideAMergedBlockIsRefused()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn a));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn b));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(a, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(0)));
+        // b merged with its buddy: it is now a Tail frame inside a free block.
+        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(b, new Order(0)));
+        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(a, new Order(0)));
+    }
+
+    [Fact]
+    public void FreeOfANeverAllocatedFrameIsRefused()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(3), AllocRequest.Any, out Pfn pfn));
+        // Inside an allocated block but not its head.
+        MemoryAssert.Refused(host, MemoryStatus.NotAllocated, () => pm->Free(pfn.Plus(1), new Order(0)));
+        // A free frame that was never handed out.
+        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(new Pfn(0x2000), new Order(0)));
+    }
+
+    [Fact]
+    public void FreeWithTheWrongOrderIsRefused()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(3), AllocRequest.Any, out Pfn pfn));
+        MemoryAssert.Refused(host, MemoryStatus.WrongOrder, () => pm->Free(pfn, new Order(2)));
+        MemoryAssert.Refused(host, MemoryStatus.WrongOrder, () => pm->Free(pfn, new Order(4)));
+        MemoryAssert.Refused(host, MemoryStatus.InvalidOrder, () => pm->Free(pfn, new Order(30)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(3)));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void FreeOutsideEveryPoolIsRefused()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->Free(new Pfn(0xa0), new Order(0)));       // VGA hole
+        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->Free(new Pfn(0x100000), new Order(0)));   // 4 GiB, past the span
+        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->Free(new Pfn(ulong.MaxValue - 5), new Order(0)));
+        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->FreeRun(new Pfn(0x7ff0), 4));           // reserved top of RAM
+    }
+
+    [Fact]
+    public void RunsAndBlocksAreNotFreedThroughEachOther()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        Assert.Equal(MemoryStatus.Ok, pm->AllocateRun(5, AllocRequest.Any, out Pfn run));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(2), AllocRequest.Any, out Pfn block));
+        MemoryAssert.Refused(host, MemoryStatus.RunFreedAsBlock, () => pm->Free(run, new Order(2)));
+        MemoryAssert.Refused(host, MemoryStatus.BlockFreedAsRun, () => pm->FreeRun(block, 4));
+        MemoryAssert.Refused(host, MemoryStatus.WrongRunLength, () => pm->FreeRun(run, 4));
+        MemoryAssert.Refused(host, MemoryStatus.WrongRunLength, () => pm->FreeRun(run, 6));
+        MemoryAssert.Refused(host, MemoryStatus.NotAllocated, () => pm->FreeRun(run.Plus(4), 1));
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(run, 5));
+        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->FreeRun(run, 5));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(block, new Order(2)));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void StatusKindsSortFailuresIntoThree()
+    {
+        Assert.Equal(FailureKind.OutOfMemory, MemoryStatusKinds.KindOf(MemoryStatus.OutOfMemory));
+        Assert.Equal(FailureKind.NoPoolSatisfies, MemoryStatusKinds.KindOf(MemoryStatus.NoPoolSatisfies));
+        Assert.Equal(FailureKind.CallerError, MemoryStatusKinds.KindOf(MemoryStatus.DoubleFree));
+        Assert.Equal(FailureKind.Corruption, MemoryStatusKinds.KindOf(MemoryStatus.Corruption));
+    }
+
+    [Fact]
+    public void CheckerNamesACorruptedFreeList()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn pfn));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn again));
+        // Scribble over the free-list node inside a free buddy (what a use-after-free would do).
+        Pfn buddy = new Pfn(again.Value ^ 1);
+        Assert.Equal(FrameKind.Free, pm->KindOf(buddy, out _));
+        for (int line = 0; line < 4096; line += 64)
+            *(ulong*)(host.FrameMemory(buddy) + line) = 12345;
+        InvariantReport r = pm->Check();
+        Assert.False(r.IsOk);
+        Assert.True(r.Code == InvariantCode.FreeListBadNode || r.Code == InvariantCode.FreeListBadLink || r.Code == InvariantCode.FreeListCount,
+            MemoryAssert.Describe(r));
+    }
+}

@@ -1,0 +1,232 @@
+using PoolKernel.Memory;
+using Xunit;
+
+namespace PoolKernel.Tests.Memory;
+
+/// <summary>Pool life cycle, page-block moves, owners, and the pool-choice rule.</summary>
+public unsafe class PoolTests
+{
+    private const ulong MiB = 1UL << 20, GiB = 1UL << 30;
+
+    private static PoolProperties Props(string name, ulong low = 0, ulong high = 0)
+    {
+        PoolProperties p = PoolProperties.Open(name);
+        p.WindowLow = new PhysAddr(low);
+        p.WindowHigh = new PhysAddr(high);
+        return p;
+    }
+
+    [Fact]
+    public void CreateMoveAndDestroyConserveEveryFrame()
+    {
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        pm->GetPoolStats(dma32, out PoolStats before);
+
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("net"), dma32, 8, out PoolId net));
+        MemoryAssert.Consistent(pm);
+        pm->GetPoolStats(net, out PoolStats s);
+        Assert.Equal(8UL, s.Pageblocks);
+        Assert.Equal(8UL * 512, s.FreePages);
+        // Whole page blocks arrive as order-9 blocks and merge into order-10 ones inside the new pool.
+        Assert.Equal(8UL * 512, pm->FreeBlocks(net, new Order(9)) * 512 + pm->FreeBlocks(net, new Order(10)) * 1024);
+        Assert.True(pm->FreeBlocks(net, new Order(10)) > 0);
+
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(net), out Pfn pfn));
+        Assert.Equal(net, PoolOf(pm, pfn));
+        Assert.Equal(MemoryStatus.Ok, pm->MovePageblocks(dma32, net, 3));
+        MemoryAssert.Consistent(pm);
+        pm->GetPoolStats(net, out s);
+        Assert.Equal(11UL, s.Pageblocks);
+
+        MemoryAssert.Refused(host, MemoryStatus.PoolInUse, () => pm->DestroyPool(net));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(net));
+        MemoryAssert.Consistent(pm);
+        pm->GetPoolStats(dma32, out PoolStats after);
+        Assert.Equal(before.PresentPages, after.PresentPages);
+        Assert.Equal(before.FreePages, after.FreePages);
+        Assert.Equal(MemoryStatus.NoSuchPool, pm->GetPoolStats(net, out _));
+    }
+
+    private static PoolId PoolOf(PhysicalMemory* pm, Pfn pfn)
+    {
+        pm->GetPageblock((pfn.Value - pm->BasePfn.Value) >> pm->PageblockOrder, out PageblockUse use);
+        return use.Pool;
+    }
+
+    [Fact]
+    public void PoolCreationThatWouldTakeAllocatedMemoryIsRefused()
+    {
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        var req = AllocRequest.Any;
+        req.Lowest = new PhysAddr(64 * MiB);
+        req.Highest = new PhysAddr(66 * MiB - 1);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), req, out Pfn pfn));
+        Assert.InRange(pfn.Address.Value, 64 * MiB, 66 * MiB - 1);
+        MemoryAssert.Refused(host, MemoryStatus.PagesInUse,
+            () => pm->CreatePoolFromRange(Props("grab"), new PhysAddr(60 * MiB).FrameDown, 4, out _));
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePoolFromRange(Props("ok"), new PhysAddr(56 * MiB).FrameDown, 4, out PoolId ok));
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(ok));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void BadPoolRequestsAreRefusedWithoutChange()
+    {
+        using var host = QemuMaps.Boot("q35", 6144 * MiB, 2);
+        PhysicalMemory* pm = host.Memory;
+        PoolId normal = MemoryAssert.FindPool(pm, "node1-normal");
+        PoolId dma = MemoryAssert.FindPool(pm, "node0-dma");
+        MemoryAssert.Refused(host, MemoryStatus.Unaligned, () => pm->CreatePoolFromRange(Props("x"), new Pfn(0x100001), 1, out _));
+        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->CreatePoolFromRange(Props("x"), new PhysAddr(3 * GiB).FrameDown, 1, out _));
+        MemoryAssert.Refused(host, MemoryStatus.PropertiesMismatch, () => pm->CreatePoolFromRange(Props("low", 0, 4 * GiB), new PhysAddr(5 * GiB).FrameDown, 2, out _));
+        // Asking a donor for more matching blocks than it has: nothing moved, no pool left behind.
+        MemoryAssert.Refused(host, MemoryStatus.OutOfMemory, () => pm->CreatePool(Props("big", 0, 5 * GiB), normal, 1000, out _));
+        MemoryAssert.Refused(host, MemoryStatus.BelowMinimum, () => pm->MovePageblocks(dma, normal, 100));
+        MemoryAssert.Refused(host, MemoryStatus.PoolIsHome, () => pm->DestroyPool(normal));
+        MemoryAssert.Refused(host, MemoryStatus.NoSuchPool, () => pm->DestroyPool(new PoolId(200)));
+        var min = Props("min");
+        min.MinimumPages = 10 * 512;
+        MemoryAssert.Refused(host, MemoryStatus.BelowMinimum, () => pm->CreatePool(min, normal, 5, out _));
+        var max = Props("max");
+        max.MaximumPages = 512;
+        MemoryAssert.Refused(host, MemoryStatus.AboveMaximum, () => pm->CreatePool(max, normal, 2, out _));
+
+        // A pool with a guaranteed minimum refuses to shrink below it.
+        var keep = Props("keep");
+        keep.MinimumPages = 4 * 512;
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(keep, normal, 4, out PoolId kept));
+        MemoryAssert.Refused(host, MemoryStatus.BelowMinimum, () => pm->MovePageblocks(kept, normal, 1));
+    }
+
+    [Fact]
+    public void PoolTableFullIsRefused()
+    {
+        var cfg = MemoryConfig.Default;
+        cfg.MaxPools = 3;
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1, cfg);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("one"), dma32, 1, out _));
+        MemoryAssert.Refused(host, MemoryStatus.PoolTableFull, () => pm->CreatePool(Props("two"), dma32, 1, out _));
+    }
+
+    [Fact]
+    public void OwnerMaskRefusesOtherOwners()
+    {
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        var props = Props("gpu");
+        props.OwnerMask = 1UL << 5;
+        props.Priority = 10;
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, dma32, 2, out PoolId gpu));
+
+        var stranger = AllocRequest.InPool(gpu);
+        stranger.Owner = 4;
+        MemoryAssert.Refused(host, MemoryStatus.OwnerRefused, () => pm->Allocate(new Order(0), stranger, out _));
+        MemoryAssert.Refused(host, MemoryStatus.OwnerRefused, () => pm->AllocateRun(3, stranger, out _));
+
+        // Pool choice skips the pool for other owners even though its priority is highest...
+        var any = AllocRequest.Any;
+        any.Owner = 4;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), any, out Pfn other));
+        Assert.NotEqual(gpu, PoolOf(pm, other));
+        // ...and picks it first for its owner.
+        any.Owner = 5;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), any, out Pfn mine));
+        Assert.Equal(gpu, PoolOf(pm, mine));
+    }
+
+    [Fact]
+    public void ReservedPoolsServeOnlyRequestsThatNameThem()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        var props = Props("crash");
+        props.Flags = PoolFlags.Reserved;
+        props.Priority = 255;
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, dma32, 4, out PoolId crash));
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn pfn));
+            Assert.NotEqual(crash, PoolOf(pm, pfn));
+        }
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(crash), out Pfn r));
+        Assert.Equal(crash, PoolOf(pm, r));
+    }
+
+    [Fact]
+    public void ChoicePrefersTheNearNodeThenFallsBackToTheFarOne()
+    {
+        using var host = QemuMaps.Boot("q35", 6144 * MiB, 2);
+        PhysicalMemory* pm = host.Memory;
+        PoolId n0 = MemoryAssert.FindPool(pm, "node0-normal");
+        PoolId n1 = MemoryAssert.FindPool(pm, "node1-normal");
+        var req = AllocRequest.Any;
+        req.PreferredNode = 1;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(10), req, out Pfn pfn));
+        Assert.Equal(n1, PoolOf(pm, pfn));
+        req.PreferredNode = 0;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(10), req, out pfn));
+        // Node 0 has normal memory above 4 GiB on q35 6G (first half = 2 GiB low + 1 GiB high).
+        Assert.Equal(n0, PoolOf(pm, pfn));
+
+        // Drain node 1 strictly, then a node-1 request falls back to node 0.
+        var strict = AllocRequest.Any;
+        strict.PreferredNode = 1;
+        strict.Flags = RequestFlags.NodeStrict;
+        while (pm->Allocate(new Order(10), strict, out _) == MemoryStatus.Ok) { }
+        while (pm->Allocate(new Order(0), strict, out _) == MemoryStatus.Ok) { }
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(0), strict, out _));
+        req.PreferredNode = 1;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), req, out pfn));
+        pm->GetPageblock((pfn.Value - pm->BasePfn.Value) >> pm->PageblockOrder, out PageblockUse use);
+        Assert.Equal(0, use.Node);
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void ChoiceKeepsLowMemoryForLastAndHonoursPriority()
+    {
+        using var host = QemuMaps.Boot("pc", 6144 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId normal = MemoryAssert.FindPool(pm, "node0-normal");
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn pfn));
+        Assert.Equal(normal, PoolOf(pm, pfn));
+        // A DMA32 request picks the highest window below its limit.
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Dma(32), out pfn));
+        Assert.Equal(dma32, PoolOf(pm, pfn));
+        // A higher-priority pool wins over the normal pool.
+        var props = Props("hot", 0, 4 * GiB);
+        props.Priority = 1;
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, dma32, 1, out PoolId hot));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out pfn));
+        Assert.Equal(hot, PoolOf(pm, pfn));
+    }
+
+    [Fact]
+    public void ReportsIterateEveryPoolAndPageblock()
+    {
+        using var host = QemuMaps.Boot("q35", 1024 * MiB, 2);
+        PhysicalMemory* pm = host.Memory;
+        int pools = 0;
+        for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
+            pools++;
+        Assert.Equal((int)pm->GetTotals().LivePools, pools);
+        ulong present = 0;
+        for (ulong i = 0; i < pm->PageblockCount; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(i, out PageblockUse use));
+            present += use.PresentPages;
+        }
+        Assert.Equal(pm->GetTotals().PresentPages, present);
+        Assert.Equal(MemoryStatus.InvalidArgument, pm->GetPageblock(pm->PageblockCount, out _));
+    }
+}

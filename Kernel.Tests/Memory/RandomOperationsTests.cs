@@ -1,0 +1,301 @@
+using PoolKernel.Memory;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PoolKernel.Tests.Memory;
+
+/// <summary>
+/// Seeded random operations against a simple reference model (which frames are handed out), with
+/// the invariant checker after every operation. Defaults: 200 seeds x 5,000 operations on a small
+/// two-node map with holes, alternating the default configuration and a tiny one (max order 5,
+/// 8-frame page blocks) that makes page-block moves frequent. Longer runs:
+/// POOLKERNEL_RANDOM_SEEDS, POOLKERNEL_RANDOM_OPS; replay one seed: POOLKERNEL_RANDOM_SEED.
+/// A failure names its seed and operation.
+/// </summary>
+public unsafe class RandomOperationsTests
+{
+    private const ulong MiB = 1UL << 20;
+    private readonly ITestOutputHelper _output;
+
+    public RandomOperationsTests(ITestOutputHelper output) => _output = output;
+
+    private static readonly MemoryRegion[] SmallMap =
+    {
+        new MemoryRegion(0, 0x9fc00, MemoryType.Available, 0),
+        new MemoryRegion(0x9fc00, 0x400, MemoryType.Reserved, 0),
+        new MemoryRegion(0x100000, 0x500000, MemoryType.Available, 0),
+        new MemoryRegion(0x600000, 0x80000, MemoryType.Reserved, 0),
+        new MemoryRegion(0x680000, 0x380000, MemoryType.Available, 0),
+        new MemoryRegion(0xa00000, 0x200000, MemoryType.Available, 1),
+        new MemoryRegion(0x1000000, 0x3ff000, MemoryType.Available, 1),
+    };
+
+    private static int Env(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out int v) && v > 0 ? v : fallback;
+
+    [Fact]
+    public void RandomOperationsKeepEveryInvariant()
+    {
+        int seeds = Env("POOLKERNEL_RANDOM_SEEDS", 200);
+        int ops = Env("POOLKERNEL_RANDOM_OPS", 5000);
+        string one = Environment.GetEnvironmentVariable("POOLKERNEL_RANDOM_SEED");
+        int first = one != null ? int.Parse(one) : 1;
+        int last = one != null ? first : seeds;
+        _output.WriteLine($"random operations: seeds {first}..{last}, {ops} operations each");
+        // Seeds are independent instances: run them on every core, report the lowest failing seed.
+        var failures = new System.Collections.Concurrent.ConcurrentDictionary<int, string>();
+        Parallel.For(first, last + 1, seed =>
+        {
+            try
+            {
+                RunSeed(seed, ops);
+            }
+            catch (Exception e)
+            {
+                failures[seed] = e.Message;
+            }
+        });
+        if (!failures.IsEmpty)
+        {
+            int seed = failures.Keys.Min();
+            _output.WriteLine($"FAILED seeds: {string.Join(", ", failures.Keys.OrderBy(k => k))}");
+            throw new Xunit.Sdk.XunitException($"seed {seed} (replay: POOLKERNEL_RANDOM_SEED={seed}): {failures[seed]}");
+        }
+    }
+
+    private sealed class Allocation
+    {
+        public Pfn Pfn;
+        public ulong Pages;
+        public int Order; // -1 for a run
+    }
+
+    private static void RunSeed(int seed, int ops)
+    {
+        var rng = new Random(seed);
+        MemoryConfig cfg = MemoryConfig.Default;
+        if (seed % 2 == 0)
+        {
+            cfg.MaxOrder = 5;
+            cfg.PageblockOrder = 3;
+        }
+        using var host = new HostPhysicalMemory(SmallMap, QemuMaps.TwoNodeDistances, cfg);
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        ulong basePfn = pm->BasePfn.Value;
+        ulong span = pm->GetTotals().SpanPages;
+        var taken = new bool[span];
+        var live = new List<Allocation>();
+        var created = new List<(PoolId id, PoolId donor)>();
+        ulong inUse = 0;
+        int maxOrder = pm->MaxOrder;
+
+        for (int op = 0; op < ops; op++)
+        {
+            int kind = rng.Next(100);
+            string what = "";
+            try
+            {
+                if (kind < 35)
+                {
+                    what = "allocate";
+                    int order = rng.Next(4) == 0 ? rng.Next(maxOrder + 1) : rng.Next(Math.Min(3, maxOrder) + 1);
+                    AllocRequest req = RandomRequest(rng, pm, out ulong lo, out ulong hi, out ulong align, out ulong boundary);
+                    MemoryStatus s = pm->Allocate(new Order(order), req, out Pfn pfn);
+                    if (s == MemoryStatus.Ok)
+                    {
+                        ulong pages = 1UL << order;
+                        CheckRules(pfn, pages, lo, hi, align == 0 ? pages * 4096 : align, boundary);
+                        Take(taken, basePfn, pfn, pages);
+                        live.Add(new Allocation { Pfn = pfn, Pages = pages, Order = order });
+                        inUse += pages;
+                    }
+                    else
+                        Assert.True(MemoryStatusKinds.KindOf(s) != FailureKind.Corruption, s.ToString());
+                }
+                else if (kind < 45)
+                {
+                    what = "allocate run";
+                    ulong pages = (ulong)(rng.Next(3) == 0 ? rng.Next(1, 2000) : rng.Next(1, 40));
+                    AllocRequest req = RandomRequest(rng, pm, out ulong lo, out ulong hi, out ulong align, out ulong boundary);
+                    MemoryStatus s = pm->AllocateRun(pages, req, out Pfn pfn);
+                    if (s == MemoryStatus.Ok)
+                    {
+                        CheckRules(pfn, pages, lo, hi, align, boundary);
+                        Take(taken, basePfn, pfn, pages);
+                        live.Add(new Allocation { Pfn = pfn, Pages = pages, Order = -1 });
+                        inUse += pages;
+                    }
+                    else
+                        Assert.True(MemoryStatusKinds.KindOf(s) != FailureKind.Corruption, s.ToString());
+                }
+                else if (kind < 80 && live.Count > 0)
+                {
+                    what = "free";
+                    int i = rng.Next(live.Count);
+                    Allocation a = live[i];
+                    MemoryStatus s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(a.Order)) : pm->FreeRun(a.Pfn, a.Pages);
+                    Assert.Equal(MemoryStatus.Ok, s);
+                    for (ulong p = 0; p < a.Pages; p++)
+                        taken[a.Pfn.Value - basePfn + p] = false;
+                    live[i] = live[^1];
+                    live.RemoveAt(live.Count - 1);
+                    inUse -= a.Pages;
+                }
+                else if (kind < 88)
+                {
+                    what = "bad free";
+                    BadFree(rng, host, pm, live, taken, basePfn, span);
+                }
+                else if (kind < 93)
+                {
+                    what = "create pool";
+                    PoolId donor = RandomPool(rng, pm);
+                    PoolProperties props = PoolProperties.Open("rnd");
+                    props.Priority = (byte)rng.Next(3);
+                    if (rng.Next(3) == 0)
+                        props.OwnerMask = 1UL << rng.Next(3);
+                    if (rng.Next(4) == 0)
+                        props.Flags = PoolFlags.Reserved;
+                    byte[] before = host.Snapshot();
+                    MemoryStatus s = rng.Next(2) == 0
+                        ? pm->CreatePool(props, donor, (ulong)rng.Next(1, 4), out PoolId id)
+                        : pm->CreatePoolFromRange(props, new Pfn(basePfn + ((ulong)rng.Next((int)pm->PageblockCount) << pm->PageblockOrder)), (ulong)rng.Next(1, 3), out id);
+                    if (s == MemoryStatus.Ok)
+                        created.Add((id, donor));
+                    else
+                        Assert.True(before.AsSpan().SequenceEqual(host.Snapshot()), $"refused pool creation ({s}) changed metadata");
+                }
+                else if (kind < 96 && created.Count > 0)
+                {
+                    what = "destroy pool";
+                    int i = rng.Next(created.Count);
+                    byte[] before = host.Snapshot();
+                    MemoryStatus s = pm->DestroyPool(created[i].id);
+                    if (s == MemoryStatus.Ok)
+                        created.RemoveAt(i);
+                    else
+                    {
+                        Assert.Equal(MemoryStatus.PoolInUse, s);
+                        Assert.True(before.AsSpan().SequenceEqual(host.Snapshot()), "refused destroy changed metadata");
+                    }
+                }
+                else
+                {
+                    what = "move page blocks";
+                    PoolId from = RandomPool(rng, pm), to = RandomPool(rng, pm);
+                    byte[] before = host.Snapshot();
+                    MemoryStatus s = pm->MovePageblocks(from, to, (ulong)rng.Next(1, 3));
+                    if (s != MemoryStatus.Ok)
+                        Assert.True(before.AsSpan().SequenceEqual(host.Snapshot()), $"refused move ({s}) changed metadata");
+                }
+
+                InvariantReport report = pm->Check();
+                Assert.True(report.IsOk, MemoryAssert.Describe(report));
+                Assert.Equal(inUse, pm->GetTotals().InUsePages);
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException || !e.Message.StartsWith("op "))
+            {
+                throw new Xunit.Sdk.XunitException($"op {op} ({what}): {e.Message}");
+            }
+        }
+    }
+
+    private static PoolId RandomPool(Random rng, PhysicalMemory* pm)
+    {
+        var ids = new List<PoolId>();
+        for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
+            ids.Add(id);
+        return ids[rng.Next(ids.Count)];
+    }
+
+    private static AllocRequest RandomRequest(Random rng, PhysicalMemory* pm, out ulong lo, out ulong hi, out ulong align, out ulong boundary)
+    {
+        AllocRequest req = rng.Next(3) == 0 ? AllocRequest.InPool(RandomPool(rng, pm)) : AllocRequest.Any;
+        lo = 0;
+        hi = ulong.MaxValue;
+        align = 0;
+        boundary = 0;
+        req.Owner = (byte)rng.Next(3);
+        switch (rng.Next(7))
+        {
+            case 0:
+                req.DmaAddressBits = 24;
+                hi = (1UL << 24) - 1;
+                break;
+            case 1:
+                boundary = 64 * 1024;
+                req.Boundary = boundary;
+                break;
+            case 2:
+                align = 1UL << rng.Next(12, 23);
+                req.Alignment = align;
+                break;
+            case 3:
+                lo = (ulong)rng.Next(0, 20) * MiB + (ulong)rng.Next(4096);
+                hi = lo + (ulong)rng.Next(1, 6) * MiB - 1;
+                req.Lowest = new PhysAddr(lo);
+                req.Highest = new PhysAddr(hi);
+                lo = (lo + 4095) & ~4095UL;
+                break;
+            case 4:
+                req.PreferredNode = (byte)rng.Next(2);
+                if (rng.Next(2) == 0)
+                    req.Flags = RequestFlags.NodeStrict;
+                break;
+        }
+        return req;
+    }
+
+    private static void CheckRules(Pfn pfn, ulong pages, ulong lo, ulong hi, ulong align, ulong boundary)
+    {
+        ulong a = pfn.Address.Value, last = a + pages * 4096 - 1;
+        Assert.True(a >= lo && last <= hi, $"[0x{a:x}, 0x{last:x}] outside [0x{lo:x}, 0x{hi:x}]");
+        if (align != 0)
+            Assert.True(a % align == 0, $"0x{a:x} not aligned to 0x{align:x}");
+        if (boundary != 0)
+            Assert.True(a / boundary == last / boundary, $"[0x{a:x}, 0x{last:x}] crosses 0x{boundary:x}");
+    }
+
+    private static void Take(bool[] taken, ulong basePfn, Pfn pfn, ulong pages)
+    {
+        for (ulong p = 0; p < pages; p++)
+        {
+            ulong i = pfn.Value - basePfn + p;
+            Assert.False(taken[i], $"frame 0x{pfn.Value + p:x} handed out twice");
+            taken[i] = true;
+        }
+    }
+
+    private static void BadFree(Random rng, HostPhysicalMemory host, PhysicalMemory* pm, List<Allocation> live, bool[] taken, ulong basePfn, ulong span)
+    {
+        byte[] before = host.Snapshot();
+        MemoryStatus s;
+        int pick = rng.Next(4);
+        if (pick == 0 && live.Count > 0)
+        {
+            Allocation a = live[rng.Next(live.Count)];
+            s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(a.Order == 0 ? 1 : a.Order - 1)) : pm->FreeRun(a.Pfn, a.Pages + 1);
+        }
+        else if (pick == 1 && live.Count > 0)
+        {
+            // A frame inside an allocation that is not its head.
+            Allocation a = live[rng.Next(live.Count)];
+            if (a.Pages == 1)
+                return;
+            s = pm->Free(a.Pfn.Plus(1), new Order(0));
+        }
+        else if (pick == 2)
+        {
+            // A frame the model says is not handed out.
+            ulong i = (ulong)rng.NextInt64((long)span);
+            if (taken[i])
+                return;
+            s = pm->Free(new Pfn(basePfn + i), new Order(0));
+        }
+        else
+            s = pm->Free(new Pfn(basePfn + span + (ulong)rng.Next(1000)), new Order(0));
+        Assert.Equal(FailureKind.CallerError, MemoryStatusKinds.KindOf(s));
+        Assert.True(before.AsSpan().SequenceEqual(host.Snapshot()), $"refused free ({s}) changed metadata");
+    }
+}

@@ -1,0 +1,95 @@
+using PoolKernel.Memory;
+using Xunit;
+
+namespace PoolKernel.Tests.Memory;
+
+/// <summary>Set-up on real QEMU memory maps: every usable frame ends up free in the right default pool.</summary>
+public unsafe class SetupTests
+{
+    private const ulong MiB = 1UL << 20;
+
+    [Theory]
+    [MemberData(nameof(QemuMaps.Table), MemberType = typeof(QemuMaps))]
+    public void EveryUsableFrameIsFreeInADefaultPool(string machine, ulong mib, int nodes)
+    {
+        var map = QemuMaps.Build(machine, mib * MiB, nodes);
+        using var host = new HostPhysicalMemory(map, nodes == 2 ? QemuMaps.TwoNodeDistances : null);
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        MemoryAssert.Consistent(pm);
+
+        MemoryTotals totals = pm->GetTotals();
+        Assert.Equal(QemuMaps.AvailableFrames(map), totals.PresentPages);
+        Assert.Equal(totals.PresentPages, totals.FreePages);
+        Assert.Equal(0UL, totals.InUsePages);
+
+        ulong sum = 0;
+        for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
+        {
+            pm->GetPoolProperties(id, out PoolProperties props);
+            pm->GetPoolStats(id, out PoolStats stats);
+            sum += stats.PresentPages;
+            string name = MemoryAssert.NameOf(props);
+            Assert.StartsWith("node", name);
+            Assert.Equal((props.Flags & PoolFlags.Dma) != 0, name.EndsWith("-dma"));
+            Assert.True(stats.PresentPages > 0, name);
+        }
+        Assert.Equal(totals.PresentPages, sum);
+        Assert.False(MemoryAssert.FindPool(pm, "node0-dma").IsNone);
+        Assert.Equal(mib > 16, !MemoryAssert.FindPool(pm, "node0-dma32").IsNone);
+        bool high = mib * MiB > (machine == "pc" ? 3584 * MiB : 2816 * MiB - 1);
+        Assert.Equal(high, !MemoryAssert.FindPool(pm, nodes == 2 ? "node1-normal" : "node0-normal").IsNone);
+        if (nodes == 2)
+            Assert.False(MemoryAssert.FindPool(pm, "node1-dma32").IsNone && MemoryAssert.FindPool(pm, "node1-normal").IsNone);
+
+        // The metadata budget: at most 8 bytes a present 4 KiB page (about 1 here).
+        Assert.True(totals.MetadataBytes <= 8 * totals.PresentPages, $"{totals.MetadataBytes} bytes for {totals.PresentPages} pages");
+    }
+
+    [Theory]
+    [MemberData(nameof(QemuMaps.Table), MemberType = typeof(QemuMaps))]
+    public void DrainingEveryPoolAndFreeingRestoresTheStartingState(string machine, ulong mib, int nodes)
+    {
+        using var host = QemuMaps.Boot(machine, mib * MiB, nodes);
+        PhysicalMemory* pm = host.Memory;
+        ulong[][] before = MemoryAssert.BuddyInfo(pm);
+
+        // Big blocks first (they touch one frame's memory each), then what is left, frame by frame.
+        var taken = new List<(Pfn pfn, int order)>();
+        foreach (int order in new[] { 9, 0 })
+        {
+            while (pm->Allocate(new Order(order), AllocRequest.Any, out Pfn pfn) == MemoryStatus.Ok)
+                taken.Add((pfn, order));
+            if (mib > 1024 && order == 9)
+                break; // above 1 GiB the order-0 tail would touch GiBs of host memory; counted below
+        }
+        MemoryAssert.Consistent(pm);
+        MemoryTotals t = pm->GetTotals();
+        Assert.Equal(t.PresentPages - t.FreePages, taken.Aggregate(0UL, (s, x) => s + (1UL << x.order)));
+        if (mib <= 1024)
+        {
+            Assert.Equal(0UL, t.FreePages);
+            Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(0), AllocRequest.Any, out _));
+        }
+
+        foreach (var (pfn, order) in taken)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order)));
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(before, MemoryAssert.BuddyInfo(pm));
+    }
+
+    [Fact]
+    public void PageblockReportShowsPartialBlocksAtHoles()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(0, out PageblockUse first));
+        // Frames 0-0x9e are whole (0x9f ends at 0x9fc00), 0x9f-0xff are the EBDA/VGA/BIOS hole, then RAM.
+        Assert.Equal(0x9fU + 0x100U, first.PresentPages);
+        Assert.Equal(0U, first.InUsePages);
+        Assert.Equal(MemoryAssert.FindPool(pm, "node0-dma"), first.Pool);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(3), AllocRequest.InPool(first.Pool), out Pfn pfn));
+        pm->GetPageblock((pfn.Value - pm->BasePfn.Value) >> pm->PageblockOrder, out PageblockUse used);
+        Assert.Equal(8U, used.InUsePages);
+    }
+}
