@@ -13,6 +13,8 @@ namespace PoolKernel
             Machine.Discover(magic, info);
             KernelCommandLine.Parse(Machine.Boot);
             Banner.Print();
+            Mm.MemoryBringUp.Run();
+            Mm.MemoryBringUp.PrintSummary();
             SelfTest.BootTestHooks.Run();
             Shell.KernelShell.Run();
         }

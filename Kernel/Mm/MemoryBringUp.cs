@@ -1,0 +1,191 @@
+using System;
+using PoolKernel.Boot.Acpi;
+using PoolKernel.Boot.MemoryMap;
+using PoolKernel.Boot.Multiboot;
+using PoolKernel.Memory;
+using PoolKernel.Platform;
+using PoolKernel.Startup;
+using BootRegion = PoolKernel.Boot.MemoryMap.MemoryRegion;
+using BootMemoryType = PoolKernel.Boot.MemoryMap.MemoryType;
+using PoolRegion = PoolKernel.Memory.MemoryRegion;
+
+namespace PoolKernel.Mm
+{
+    /// <summary>
+    /// Builds the pools from what boot discovery found. The sanitized map's available RAM, minus the
+    /// named reservations, split where the SRAT's node ranges begin and end, becomes the map handed to
+    /// Kernel.Memory; its metadata is carved from RAM and itself reserved. Set-up creates one pool per
+    /// node and address class (dma, dma32, normal). Afterwards the boot allocator is retired.
+    /// </summary>
+    internal static unsafe class MemoryBringUp
+    {
+        private const ulong LowFirmwareEnd = 1UL << 20;
+        private const int MaxPieces = PoolKernel.Memory.MemoryMap.MaxRegions;
+
+        /// <summary>The machine's physical memory manager (pools and their buddy allocators).</summary>
+        internal static PhysicalMemory* Memory;
+
+        internal static ulong MetadataBytes;
+        internal static ulong UsableBytes;
+
+        private static PoolRegion* s_pieces;
+        private static int s_count;
+
+        internal static void Run()
+        {
+            BootInfo* boot = Machine.Boot;
+            Reservations.Add("low firmware (first MiB)", 0, LowFirmwareEnd);
+            Reservations.Add("kernel image + boot arena", Cpu.KernelStart(), Cpu.KernelEnd());
+            if (boot->InfoAddress != 0)
+                Reservations.Add("multiboot information", boot->InfoAddress, boot->InfoAddress + boot->InfoSize);
+            for (int i = 0; i < boot->ModuleCount; i++)
+            {
+                BootModule m = boot->GetModule(i);
+                Reservations.Add("boot module", m.Start, m.End);
+            }
+
+            s_pieces = (PoolRegion*)BootAllocator.AllocZeroed((nuint)(sizeof(PoolRegion) * MaxPieces), 64);
+            byte* distances = (byte*)BootAllocator.AllocZeroed(NodeDistances.MaxNodes * NodeDistances.MaxNodes, 8);
+            if (s_pieces == null || distances == null)
+                Runtime.Panic.Halt("boot arena too small for the pool map");
+
+            int nodes = Machine.NodeCount;
+            for (int a = 0; a < nodes; a++)
+                for (int b = 0; b < nodes; b++)
+                    distances[a * nodes + b] = Machine.Acpi->Distance(a, b);
+            NodeDistances distanceTable = new NodeDistances(distances, nodes);
+            MemoryConfig config = MemoryConfig.Default;
+
+            BuildPieces();
+            PoolKernel.Memory.MemoryMap map = new PoolKernel.Memory.MemoryMap(s_pieces, s_count);
+            MemoryStatus status = PhysicalMemory.ComputeMetadataSize(map, distanceTable, config, out ulong bytes);
+            if (status != MemoryStatus.Ok)
+                Runtime.Panic.Halt("memory map refused by the pool set-up, status", (ulong)status);
+
+            // Carve the metadata from the top of the largest piece, reserve it, and rebuild the map
+            // without it; the span (and so the size) does not grow by removing memory.
+            bytes = (bytes + 0xFFF) & ~0xFFFUL;
+            ulong metadata = CarveTop(bytes);
+            if (metadata == 0)
+                Runtime.Panic.Halt("no RAM range large enough for the pool metadata, bytes", bytes);
+            Reservations.Add("pool metadata", metadata, metadata + bytes);
+            BuildPieces();
+            map = new PoolKernel.Memory.MemoryMap(s_pieces, s_count);
+            status = PhysicalMemory.ComputeMetadataSize(map, distanceTable, config, out ulong needed);
+            if (status != MemoryStatus.Ok || needed > bytes)
+                Runtime.Panic.Halt("pool metadata size changed after carving, bytes", needed);
+            status = PhysicalMemory.Initialize((void*)metadata, bytes, map, distanceTable, config, null, out Memory);
+            if (status != MemoryStatus.Ok)
+                Runtime.Panic.Halt("pool set-up failed, status", (ulong)status);
+            MetadataBytes = bytes;
+
+            Account();
+        }
+
+        internal static void PrintSummary()
+        {
+            MemoryTotals t = Memory->GetTotals();
+            Console.Write("pools:    ");
+            Console.Write(t.LivePools);
+            Console.Write(" pools, ");
+            Console.WriteSize(t.PresentPages * 4096);
+            Console.Write(" in ");
+            Console.Write(t.Pageblocks);
+            Console.Write(" page blocks; reserved ");
+            Console.WriteSize(Reservations.TotalAvailableBytes);
+            Console.Write("; metadata ");
+            Console.WriteSize(MetadataBytes);
+            Console.WriteLine(t.PresentPages * 4096 + Reservations.TotalAvailableBytes == UsableBytes ? "; sums add up" : "; SUMS DO NOT ADD UP");
+        }
+
+        /// <summary>The sanitized map's available ranges, minus reservations, cut at node boundaries.</summary>
+        private static void BuildPieces()
+        {
+            s_count = 0;
+            SanitizedMemoryMap* sanitized = Machine.Map;
+            for (int i = 0; i < sanitized->Count; i++)
+            {
+                BootRegion r = sanitized->Get(i);
+                if (r.Type == BootMemoryType.Available)
+                    AddMinusReservations(r.Base, r.End, 0);
+            }
+        }
+
+        private static void AddMinusReservations(ulong start, ulong end, int from)
+        {
+            for (int i = from; i < Reservations.Count && start < end; i++)
+            {
+                Reservations.Entry e = Reservations.Get(i);
+                if (e.End <= start || e.Base >= end)
+                    continue;
+                if (e.Base > start)
+                    AddMinusReservations(start, e.Base, i + 1);
+                start = e.End;
+            }
+            if (start < end)
+                AddSplitByNode(start, end);
+        }
+
+        private static void AddSplitByNode(ulong start, ulong end)
+        {
+            AcpiInfo* acpi = Machine.Acpi;
+            while (start < end)
+            {
+                // The next SRAT boundary inside (start, end) ends this piece.
+                ulong cut = end;
+                for (int r = 0; r < acpi->MemoryRangeCount; r++)
+                {
+                    MemoryAffinity a = acpi->GetMemoryRange(r);
+                    ulong aEnd = a.Base + a.Length;
+                    if (a.Base > start && a.Base < cut)
+                        cut = a.Base;
+                    if (aEnd > start && aEnd < cut)
+                        cut = aEnd;
+                }
+                if (s_count == MaxPieces)
+                {
+                    Console.WriteLine("pools: memory map has too many pieces; the rest is not used");
+                    return;
+                }
+                s_pieces[s_count++] = new PoolRegion(start, cut - start, PoolKernel.Memory.MemoryType.Available, (byte)Machine.NodeOf(start));
+                start = cut;
+            }
+        }
+
+        private static ulong CarveTop(ulong bytes)
+        {
+            int best = -1;
+            for (int i = 0; i < s_count; i++)
+            {
+                if (s_pieces[i].Length >= bytes + (4UL << 20) && (best < 0 || s_pieces[i].Length > s_pieces[best].Length))
+                    best = i;
+            }
+            if (best < 0)
+                return 0;
+            return (s_pieces[best].End.Value - bytes) & ~0xFFFUL;
+        }
+
+        /// <summary>Usable RAM = pool memory + reservations; computes each reservation's share of RAM.</summary>
+        private static void Account()
+        {
+            SanitizedMemoryMap* sanitized = Machine.Map;
+            UsableBytes = sanitized->AvailableBytes;
+            for (int i = 0; i < Reservations.Count; i++)
+            {
+                Reservations.Entry e = Reservations.Get(i);
+                ulong inRam = 0;
+                for (int m = 0; m < sanitized->Count; m++)
+                {
+                    BootRegion r = sanitized->Get(m);
+                    if (r.Type != BootMemoryType.Available)
+                        continue;
+                    ulong lo = r.Base > e.Base ? r.Base : e.Base;
+                    ulong hi = r.End < e.End ? r.End : e.End;
+                    if (hi > lo)
+                        inRam += hi - lo;
+                }
+                Reservations.SetAvailable(i, inRam);
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using System;
+using PoolKernel.Memory;
+
+namespace PoolKernel.Mm
+{
+    /// <summary>Console text for Kernel.Memory's result codes and reports (the core itself has no strings).</summary>
+    internal static unsafe class MemoryText
+    {
+        internal static string Status(MemoryStatus s) => s switch
+        {
+            MemoryStatus.Ok => "ok",
+            MemoryStatus.OutOfMemory => "out of memory",
+            MemoryStatus.NoPoolSatisfies => "no pool satisfies the rules",
+            MemoryStatus.InvalidArgument => "invalid argument",
+            MemoryStatus.InvalidOrder => "invalid order",
+            MemoryStatus.Unaligned => "not aligned to its order",
+            MemoryStatus.DoubleFree => "double free",
+            MemoryStatus.NotAllocated => "frame was never allocated",
+            MemoryStatus.WrongOrder => "freed with the wrong order",
+            MemoryStatus.OutsideEveryPool => "frame outside every pool",
+            MemoryStatus.OwnerRefused => "owner not allowed in the pool",
+            MemoryStatus.NoSuchPool => "no such pool",
+            MemoryStatus.PoolTableFull => "pool table full",
+            MemoryStatus.PoolInUse => "pool in use",
+            MemoryStatus.PagesInUse => "pages in use",
+            MemoryStatus.BelowMinimum => "below the pool's minimum",
+            MemoryStatus.AboveMaximum => "above the pool's maximum",
+            MemoryStatus.PropertiesMismatch => "memory does not match the pool's properties",
+            MemoryStatus.ImpossibleRules => "rules no memory can satisfy",
+            MemoryStatus.MetadataTooSmall => "metadata too small",
+            MemoryStatus.WrongRunLength => "run freed with the wrong length",
+            MemoryStatus.PoolIsHome => "pool is a home pool",
+            MemoryStatus.RunFreedAsBlock => "a run freed as a block",
+            MemoryStatus.BlockFreedAsRun => "a block freed as a run",
+            MemoryStatus.Corruption => "CORRUPTION",
+            _ => "memory map or configuration refused",
+        };
+
+        internal static string Invariant(InvariantCode c) => c switch
+        {
+            InvariantCode.Ok => "ok",
+            InvariantCode.PageblockOwnership => "page block ownership",
+            InvariantCode.PageblockPresentCount => "page block present count",
+            InvariantCode.PageblockInUseCount => "page block in-use count",
+            InvariantCode.PageblockOutsideWindow => "page block outside its pool's window or nodes",
+            InvariantCode.OrphanTail => "tail frame where a block head was expected",
+            InvariantCode.BlockMisaligned => "block misaligned or order too large",
+            InvariantCode.BlockNotContiguous => "block not contiguous",
+            InvariantCode.BlockCrossesPools => "block crosses pools",
+            InvariantCode.UnmergedBuddies => "free buddies not merged",
+            InvariantCode.IsolatedLeft => "isolated block outside a move",
+            InvariantCode.FreeListBadNode => "free-list link to a wrong frame",
+            InvariantCode.FreeListBadLink => "free-list back link broken",
+            InvariantCode.FreeListCount => "free-list count",
+            InvariantCode.PoolCounters => "pool counters",
+            InvariantCode.PresentNotConserved => "present frames not conserved",
+            _ => "unknown frame kind",
+        };
+
+        internal static void PoolName(in PoolProperties p)
+        {
+            for (int i = 0; i < p.Name.Length; i++)
+                Console.Write((char)p.Name[i]);
+        }
+
+        internal static void PoolName(PhysicalMemory* pm, PoolId id)
+        {
+            if (pm->GetPoolProperties(id, out PoolProperties p) == MemoryStatus.Ok)
+                PoolName(p);
+        }
+
+        internal static void Report(in InvariantReport r)
+        {
+            if (r.IsOk)
+            {
+                Console.WriteLine("check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)");
+                return;
+            }
+            Console.Write("check: BROKEN ");
+            Console.Write(Invariant(r.Code));
+            Console.Write(" at pfn ");
+            Console.WriteHex(r.Pfn.Value);
+            Console.Write(" pool ");
+            Console.Write(r.Pool.Value);
+            Console.Write(" order ");
+            Console.Write(r.Order);
+            Console.Write(" expected ");
+            Console.Write(r.Expected);
+            Console.Write(" actual ");
+            Console.Write(r.Actual);
+            Console.WriteLine();
+        }
+    }
+}
