@@ -93,7 +93,7 @@ namespace PoolKernel.Shell
                 Console.Write(" ");
                 Console.WriteHex(p.WindowLow.Value, 11);
                 Console.Write("-");
-                Console.WriteHex(p.WindowHigh.Value, 11);
+                Console.WriteHex(p.WindowEndPfn << 12, 11);
                 Console.Write("  ");
                 Flags(p.Flags);
                 Banner.Pad(p.Priority, 5);
