@@ -1,0 +1,236 @@
+using PoolKernel.Memory;
+
+namespace PoolKernel.Drivers.Dma
+{
+    /// <summary>
+    /// Hands drivers DMA pools by their devices' rules. A device attaches with its rules: if a DMA
+    /// pool already exists whose window the device can reach (every page below 2^bits of the device)
+    /// on the device's node, it is shared; otherwise a new pool is created from matching free page
+    /// blocks of the default pools, sized by the request. Pools grow on demand and are destroyed
+    /// (their page blocks going back home) when the last user detaches.
+    ///
+    /// Sharing: the widest existing pool whose window the device reaches, on its node; a device that
+    /// reaches 4 GiB never takes a pool below that (ISA) pool.
+    /// Window choice: a new pool's window is [0, 2^bits) of the device that caused it, taking page
+    /// blocks from the default pool with the highest window that still fits (dma32 before dma for a
+    /// 32-bit device), so low ISA memory is kept for the devices that need it.
+    /// </summary>
+    public sealed unsafe class DmaPoolManager
+    {
+        public const int MaxPools = 16;
+        private const ulong PageblockBytes = 2UL << 20;
+
+        private readonly DmaPool[] _pools = new DmaPool[MaxPools];
+
+        public DmaPoolManager(PhysicalMemory* memory, byte* directMapBase)
+        {
+            Memory = memory;
+            DirectMapBase = directMapBase;
+        }
+
+        internal PhysicalMemory* Memory { get; }
+        internal byte* DirectMapBase { get; }
+
+        public int Count { get; private set; }
+
+        /// <summary>Buffers that came back breaking their rules and were refused (should stay 0).</summary>
+        public ulong RuleViolations { get; internal set; }
+
+        public DmaPool this[int index] => (uint)index < (uint)Count ? _pools[index] : null;
+
+        /// <summary>
+        /// The pool <paramref name="device"/> allocates from: shared when one fits, else created with
+        /// room for <paramref name="expectedBytes"/> (at least one page block).
+        /// </summary>
+        public DmaStatus Attach(in DmaDevice device, ulong expectedBytes, out DmaPool pool)
+        {
+            pool = null;
+            if (!device.IsValid || device.Name == null)
+                return DmaStatus.InvalidRules;
+            // Share the widest existing pool the device reaches; pools below 4 GiB's reach (ISA) are
+            // kept for devices that cannot do better.
+            DmaPool shared = null;
+            for (int i = 0; i < Count; i++)
+            {
+                DmaPool p = _pools[i];
+                if (p.AddressBits > device.AddressBits || (device.Node >= 0 && p.Node != device.Node))
+                    continue;
+                if (p.AddressBits < 32 && device.AddressBits >= 32)
+                    continue;
+                if (shared == null || p.AddressBits > shared.AddressBits)
+                    shared = p;
+            }
+            if (shared != null && shared.AddUser(device.Name))
+            {
+                pool = shared;
+                return DmaStatus.Ok;
+            }
+            if (Count == MaxPools)
+                return DmaStatus.TooManyPools;
+            DmaStatus status = Create(device, expectedBytes, out pool);
+            if (status == DmaStatus.Ok)
+                pool.AddUser(device.Name);
+            return status;
+        }
+
+        private DmaStatus Create(in DmaDevice device, ulong expectedBytes, out DmaPool pool)
+        {
+            pool = null;
+            // Devices that reach everything still get a window below the end of RAM's 52-bit space.
+            byte bits = device.AddressBits > 52 ? (byte)52 : device.AddressBits;
+            ulong pageblocks = (expectedBytes + PageblockBytes - 1) / PageblockBytes;
+            if (pageblocks == 0)
+                pageblocks = 1;
+            bool anyMatch = false;
+            for (int pass = 0; pass < 2; pass++)
+            {
+                // Pass 0: donors on the device's node (any node if it has none); pass 1: any node.
+                PoolId donor = BestDonor(bits, pass == 0 ? device.Node : -1, out int node);
+                while (!donor.IsNone)
+                {
+                    PoolProperties props = Properties(bits, node);
+                    ulong want = pageblocks;
+                    MemoryStatus status;
+                    PoolId id;
+                    // Take what was asked for, or less, down to one page block; Grow adds the rest later.
+                    while ((status = Memory->CreatePool(props, donor, want, out id)) == MemoryStatus.OutOfMemory && want > 1)
+                        want = want / 2;
+                    if (status == MemoryStatus.PoolTableFull)
+                        return DmaStatus.TooManyPools;
+                    if (status == MemoryStatus.Ok)
+                    {
+                        pool = new DmaPool(this, id, bits, node, donor);
+                        _pools[Count++] = pool;
+                        return DmaStatus.Ok;
+                    }
+                    anyMatch = true;
+                    donor = NextDonor(donor, bits, pass == 0 ? device.Node : -1, out node);
+                }
+            }
+            return anyMatch ? DmaStatus.OutOfMemory : DmaStatus.NoMatchingMemory;
+        }
+
+        private static PoolProperties Properties(byte bits, int node)
+        {
+            PoolProperties props = PoolProperties.Open("dma");
+            props.Name = PoolName.FromParts("dma", bits, node == 0 ? "-n0" : node == 1 ? "-n1" : node == 2 ? "-n2" : node == 3 ? "-n3" : "-nX");
+            props.NodeMask = 1UL << node;
+            props.WindowLow = new PhysAddr(0);
+            props.WindowHigh = new PhysAddr(bits >= 52 ? 0 : 1UL << bits);
+            props.Flags = PoolFlags.Dma | PoolFlags.Reserved;
+            return props;
+        }
+
+        /// <summary>
+        /// Default (non-DMA-managed, non-reserved) pools whose window starts below 2^bits, on
+        /// <paramref name="node"/> (or any), ranked by the highest window start first.
+        /// </summary>
+        private PoolId BestDonor(byte bits, int node, out int donorNode) => NextDonor(PoolId.None, bits, node, out donorNode);
+
+        private PoolId NextDonor(PoolId after, byte bits, int node, out int donorNode)
+        {
+            // Candidates ordered by (window start descending, id ascending); return the one after `after`.
+            donorNode = 0;
+            ulong afterLow = ulong.MaxValue;
+            int afterId = -1;
+            if (!after.IsNone)
+            {
+                Memory->GetPoolProperties(after, out PoolProperties a);
+                afterLow = a.WindowLow.Value;
+                afterId = after.Value;
+            }
+            PoolId best = PoolId.None;
+            ulong bestLow = 0;
+            for (PoolId id = Memory->FirstPool(); !id.IsNone; id = Memory->NextPool(id))
+            {
+                Memory->GetPoolProperties(id, out PoolProperties p);
+                if ((p.Flags & PoolFlags.Reserved) != 0 || IsManaged(id))
+                    continue;
+                if (bits < 52 && p.WindowLow.Value >= 1UL << bits)
+                    continue;
+                if (node >= 0 && (p.NodeMask & (1UL << node)) == 0)
+                    continue;
+                ulong low = p.WindowLow.Value;
+                bool afterPrevious = low < afterLow || (low == afterLow && id.Value > afterId);
+                if (!afterPrevious)
+                    continue;
+                if (best.IsNone || low > bestLow || (low == bestLow && id.Value < best.Value))
+                {
+                    best = id;
+                    bestLow = low;
+                    donorNode = LowestNode(p.NodeMask);
+                }
+            }
+            return best;
+        }
+
+        private static int LowestNode(ulong mask)
+        {
+            for (int n = 0; n < 64; n++)
+            {
+                if ((mask & (1UL << n)) != 0)
+                    return n;
+            }
+            return 0;
+        }
+
+        private bool IsManaged(PoolId id)
+        {
+            for (int i = 0; i < Count; i++)
+            {
+                if (_pools[i].Id == id)
+                    return true;
+            }
+            return false;
+        }
+
+        /// <summary>Moves enough matching free page blocks into <paramref name="pool"/> for <paramref name="pages"/> more pages.</summary>
+        internal bool Grow(DmaPool pool, ulong pages)
+        {
+            ulong pageblockPages = PageblockBytes >> Pfn.PageShift;
+            ulong count = (pages + pageblockPages - 1) / pageblockPages;
+            for (int pass = 0; pass < 2; pass++)
+            {
+                PoolId donor = BestDonor(pool.AddressBits, pass == 0 ? pool.Node : -1, out _);
+                while (!donor.IsNone)
+                {
+                    if (Memory->MovePageblocks(donor, pool.Id, count) == MemoryStatus.Ok)
+                    {
+                        pool.GrowCount++;
+                        return true;
+                    }
+                    donor = NextDonor(donor, pool.AddressBits, pass == 0 ? pool.Node : -1, out _);
+                }
+            }
+            return false;
+        }
+
+        /// <summary>
+        /// The device stops using its pool. Refused while it holds buffers (InUse). The last user's
+        /// detach destroys the pool and its page blocks go back to their home pools; otherwise the
+        /// pool keeps its memory for the remaining users.
+        /// </summary>
+        public DmaStatus Detach(DmaPool pool, string deviceName)
+        {
+            if (pool == null || !pool.HasUser(deviceName))
+                return DmaStatus.Foreign;
+            if (pool.BuffersOf(deviceName) != 0)
+                return DmaStatus.InUse;
+            pool.RemoveUser(deviceName);
+            if (pool.UserCount > 0)
+                return DmaStatus.Ok;
+            if (pool.OutstandingBuffers != 0 || Memory->DestroyPool(pool.Id) != MemoryStatus.Ok)
+                return DmaStatus.InUse;
+            for (int i = 0; i < Count; i++)
+            {
+                if (_pools[i] == pool)
+                {
+                    _pools[i] = _pools[--Count];
+                    _pools[Count] = null;
+                    break;
+                }
+            }
+            return DmaStatus.Ok;
+        }
+    }
+}

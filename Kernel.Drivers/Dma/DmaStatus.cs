@@ -1,0 +1,46 @@
+namespace PoolKernel.Drivers.Dma
+{
+    /// <summary>Outcome of a DMA-memory call. Everything but Ok leaves state unchanged.</summary>
+    public enum DmaStatus : byte
+    {
+        Ok = 0,
+        /// <summary>The pool is full and no matching free page blocks are left to grow it.</summary>
+        OutOfMemory,
+        /// <summary>No memory on this machine can satisfy the device's rules (e.g. nothing below 2^24).</summary>
+        NoMatchingMemory,
+        /// <summary>The device's rules are malformed (bits out of range, boundary not a power of two...).</summary>
+        InvalidRules,
+        /// <summary>The request cannot meet the rules (a buffer larger than the boundary or MaxContiguous).</summary>
+        TooLarge,
+        /// <summary>A buffer came back that breaks the device's rules; it was not handed out.</summary>
+        RuleViolation,
+        /// <summary>The buffer was already returned.</summary>
+        DoubleFree,
+        /// <summary>The buffer or block does not belong to this pool.</summary>
+        Foreign,
+        /// <summary>The device still holds buffers; detach refused.</summary>
+        InUse,
+        /// <summary>The pool table is full.</summary>
+        TooManyPools,
+    }
+
+    public static class DmaStatusText
+    {
+        public static string Describe(DmaStatus status)
+        {
+            switch (status)
+            {
+                case DmaStatus.Ok: return "ok";
+                case DmaStatus.OutOfMemory: return "out of DMA memory (pool full, nothing left to grow it)";
+                case DmaStatus.NoMatchingMemory: return "no memory obeys the device's rules";
+                case DmaStatus.InvalidRules: return "malformed device rules";
+                case DmaStatus.TooLarge: return "buffer larger than the device's boundary or largest piece";
+                case DmaStatus.RuleViolation: return "buffer broke the device's rules; refused";
+                case DmaStatus.DoubleFree: return "buffer already returned";
+                case DmaStatus.Foreign: return "buffer not from this pool";
+                case DmaStatus.InUse: return "device still holds buffers";
+                default: return "DMA pool table full";
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+namespace System { public interface IDisposable { void Dispose(); } }
