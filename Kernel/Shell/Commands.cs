@@ -26,13 +26,14 @@ namespace PoolKernel.Shell
 
         private static void Build()
         {
-            s_table = new Entry[32];
+            s_table = new Entry[40];
             int n = 0;
             Add(ref n, "help", "list the commands", &Help);
             Add(ref n, "numa", "NUMA nodes, their CPUs, memory and distances", &Numa);
             Add(ref n, "cmdline", "the kernel command line, token by token", &CmdlineCommand.Run);
             Add(ref n, "halt", "end the machine (QEMU exits with status 33)", &Halt);
             MemoryCommands.Register(ref n);
+            DriverCommands.Register(ref n);
             s_count = n;
         }
 

@@ -1,0 +1,66 @@
+using PoolKernel.Drivers.Dma;
+using PoolKernel.Drivers.Pci;
+
+namespace PoolKernel.Drivers
+{
+    /// <summary>
+    /// A device driver. PCI drivers say which functions they take (<see cref="Matches"/>); drivers of
+    /// legacy ISA devices probe for them (<see cref="ProbeLegacy"/>). Load gets the device going and
+    /// takes its DMA pool; Unload stops the device and gives every buffer and the pool back.
+    /// </summary>
+    internal abstract unsafe class Driver
+    {
+        public abstract string Name { get; }
+
+        /// <summary>True when this driver handles the PCI function.</summary>
+        public virtual bool Matches(in PciFunction function) => false;
+
+        /// <summary>True when a legacy (non-PCI) device this driver handles is present.</summary>
+        public virtual bool ProbeLegacy() => false;
+
+        /// <summary>Starts the device (<paramref name="function"/> is null for legacy devices). False = not loaded, reason printed.</summary>
+        public abstract bool Load(PciFunction* function);
+
+        /// <summary>Stops the device and returns all its memory.</summary>
+        public abstract void Unload();
+
+        public bool Loaded { get; internal set; }
+
+        public PciFunction* Function { get; internal set; }
+
+        /// <summary>The DMA pool the driver took (for `dmapools`), or null.</summary>
+        public DmaPool Pool { get; protected set; }
+    }
+
+    /// <summary>A disk: 512-byte sectors read and written by DMA.</summary>
+    internal abstract unsafe class BlockDevice
+    {
+        public abstract string Name { get; }
+        public abstract ulong SectorCount { get; }
+        public const int SectorSize = 512;
+
+        /// <summary>Reads <paramref name="count"/> sectors at <paramref name="lba"/> into <paramref name="destination"/>.</summary>
+        public abstract bool Read(ulong lba, uint count, byte* destination);
+
+        /// <summary>Writes <paramref name="count"/> sectors at <paramref name="lba"/> from <paramref name="source"/>.</summary>
+        public abstract bool Write(ulong lba, uint count, byte* source);
+
+        /// <summary>The device rules its DMA buffers obey (printed with every transfer).</summary>
+        public abstract DmaDevice Rules { get; }
+    }
+
+    /// <summary>A network interface: raw Ethernet frames.</summary>
+    internal abstract unsafe class NetworkDevice
+    {
+        public abstract string Name { get; }
+        public abstract byte* MacAddress { get; }
+
+        /// <summary>Queues one frame for sending; false when the transmitter is busy.</summary>
+        public abstract bool Send(byte* frame, int length);
+
+        /// <summary>Copies one received frame into <paramref name="buffer"/>; returns its length, or 0 when none is waiting.</summary>
+        public abstract int Receive(byte* buffer, int capacity);
+
+        public abstract DmaDevice Rules { get; }
+    }
+}

@@ -1,0 +1,159 @@
+using System;
+using PoolKernel.Drivers.Pci;
+using PoolKernel.Mm;
+
+namespace PoolKernel.Drivers
+{
+    /// <summary>
+    /// Loads drivers at boot for the devices present (PCI functions, then legacy ISA devices),
+    /// keeps the block and network devices they register, and unloads them on request.
+    /// </summary>
+    internal static unsafe class DriverManager
+    {
+        private const int MaxDrivers = 16;
+        private static Driver[] s_drivers;
+        private static int s_driverCount;
+        private static BlockDevice[] s_disks;
+        private static int s_diskCount;
+        private static NetworkDevice[] s_nics;
+        private static int s_nicCount;
+
+        internal static int DriverCount => s_driverCount;
+        internal static Driver GetDriver(int i) => (uint)i < (uint)s_driverCount ? s_drivers[i] : null;
+        internal static int DiskCount => s_diskCount;
+        internal static BlockDevice GetDisk(int i) => (uint)i < (uint)s_diskCount ? s_disks[i] : null;
+        internal static int NicCount => s_nicCount;
+        internal static NetworkDevice GetNic(int i) => (uint)i < (uint)s_nicCount ? s_nics[i] : null;
+
+        private static void Add(Driver driver) => s_drivers[s_driverCount++] = driver;
+
+        /// <summary>Every driver the kernel has, in probe order.</summary>
+        private static void CreateDrivers()
+        {
+            s_drivers = new Driver[MaxDrivers];
+            s_disks = new BlockDevice[8];
+            s_nics = new NetworkDevice[4];
+        }
+
+        internal static void LoadAll()
+        {
+            CreateDrivers();
+            void* storage = Heap.KernelHeapGlue.Alloc((nuint)(sizeof(PciFunction) * PciBus.MaxFunctions), 8);
+            PciBus.Enumerate(storage);
+            KernelDma.Initialize();
+            for (int i = 0; i < PciBus.Count; i++)
+            {
+                PciFunction* f = PciBus.Get(i);
+                for (int d = 0; d < s_driverCount; d++)
+                {
+                    Driver driver = s_drivers[d];
+                    if (driver.Loaded || !driver.Matches(*f))
+                        continue;
+                    Start(driver, f);
+                    break;
+                }
+            }
+            for (int d = 0; d < s_driverCount; d++)
+            {
+                Driver driver = s_drivers[d];
+                if (!driver.Loaded && driver.ProbeLegacy())
+                    Start(driver, null);
+            }
+        }
+
+        private static void Start(Driver driver, PciFunction* f)
+        {
+            Console.Write("driver: ");
+            Console.Write(driver.Name);
+            if (f != null)
+            {
+                Console.Write(" takes pci ");
+                WriteAddress(*f);
+            }
+            else
+            {
+                Console.Write(" takes its legacy device");
+            }
+            Console.WriteLine();
+            driver.Function = f;
+            if (driver.Load(f))
+            {
+                driver.Loaded = true;
+                return;
+            }
+            Console.Write("driver: ");
+            Console.Write(driver.Name);
+            Console.WriteLine(" failed to load");
+        }
+
+        internal static void RegisterDisk(BlockDevice disk)
+        {
+            if (s_diskCount < s_disks.Length)
+                s_disks[s_diskCount++] = disk;
+        }
+
+        internal static void RegisterNic(NetworkDevice nic)
+        {
+            if (s_nicCount < s_nics.Length)
+                s_nics[s_nicCount++] = nic;
+        }
+
+        internal static void UnregisterDisk(BlockDevice disk)
+        {
+            for (int i = 0; i < s_diskCount; i++)
+            {
+                if (s_disks[i] == disk)
+                {
+                    s_disks[i] = s_disks[--s_diskCount];
+                    s_disks[s_diskCount] = null;
+                    return;
+                }
+            }
+        }
+
+        internal static void UnregisterNic(NetworkDevice nic)
+        {
+            for (int i = 0; i < s_nicCount; i++)
+            {
+                if (s_nics[i] == nic)
+                {
+                    s_nics[i] = s_nics[--s_nicCount];
+                    s_nics[s_nicCount] = null;
+                    return;
+                }
+            }
+        }
+
+        /// <summary>Unloads a driver by name; its memory goes back and its DMA pool shrinks or goes away.</summary>
+        internal static bool Unload(Driver driver)
+        {
+            if (!driver.Loaded)
+                return false;
+            driver.Unload();
+            driver.Loaded = false;
+            return true;
+        }
+
+        internal static void WriteAddress(in PciFunction f)
+        {
+            WriteHex2(f.Bus);
+            Console.Write(":");
+            WriteHex2(f.Device);
+            Console.Write(".");
+            Console.Write(f.Function);
+        }
+
+        internal static void WriteHex2(uint value)
+        {
+            const string digits = "0123456789abcdef";
+            Console.Write(digits[(int)(value >> 4) & 15]);
+            Console.Write(digits[(int)value & 15]);
+        }
+
+        internal static void WriteHex4(uint value)
+        {
+            WriteHex2(value >> 8);
+            WriteHex2(value & 0xFF);
+        }
+    }
+}

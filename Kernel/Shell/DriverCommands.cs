@@ -1,0 +1,265 @@
+using System;
+using PoolKernel.Drivers;
+using PoolKernel.Drivers.Dma;
+using PoolKernel.Drivers.Pci;
+using PoolKernel.Mm;
+
+namespace PoolKernel.Shell
+{
+    /// <summary>Device commands: lspci, drivers, unload, disks, read, write, netloop, dmapools.</summary>
+    internal static unsafe class DriverCommands
+    {
+        private const uint MaxSectors = 64;
+
+        internal static void Register(ref int n)
+        {
+            Commands.Register(ref n, "lspci", "PCI functions, their BARs and the driver that took each", &Lspci);
+            Commands.Register(ref n, "drivers", "drivers and whether they are loaded", &Drivers);
+            Commands.Register(ref n, "unload", "unload NAME: stop a driver and give its memory back", &Unload);
+            Commands.Register(ref n, "disks", "block devices", &Disks);
+            Commands.Register(ref n, "read", "read DEV LBA COUNT: hex dump of sectors (DMA)", &Read);
+            Commands.Register(ref n, "write", "write DEV LBA BYTE COUNT: fill sectors with BYTE (DMA)", &Write);
+            Commands.Register(ref n, "netloop", "netloop N: send N frames through the NIC, count the intact ones back", &NetLoop);
+            Commands.Register(ref n, "dmapools", "DMA pools: rules, users, sizes", &DmaPools);
+        }
+
+        private static void Lspci(ref CommandLineBuffer line)
+        {
+            for (int i = 0; i < PciBus.Count; i++)
+            {
+                PciFunction* f = PciBus.Get(i);
+                DriverManager.WriteAddress(*f);
+                Console.Write(" ");
+                DriverManager.WriteHex4(f->VendorId);
+                Console.Write(":");
+                DriverManager.WriteHex4(f->DeviceId);
+                Console.Write(" class ");
+                DriverManager.WriteHex2(f->Class);
+                DriverManager.WriteHex2(f->Subclass);
+                Console.Write(" ");
+                Console.Write(ClassName(f->Class, f->Subclass));
+                Driver owner = OwnerOf(f);
+                if (owner != null)
+                {
+                    Console.Write("  [driver ");
+                    Console.Write(owner.Name);
+                    Console.Write("]");
+                }
+                Console.WriteLine();
+                for (int b = 0; b < 6; b++)
+                {
+                    if (!f->HasBar(b))
+                        continue;
+                    PciBar bar = f->Bar(b);
+                    Console.Write("    bar");
+                    Console.Write(b);
+                    Console.Write(bar.IsIo ? " io  " : bar.Is64Bit ? " mem64 " : " mem32 ");
+                    Console.WriteHex(bar.Address);
+                    Console.Write(" size ");
+                    Console.WriteHex(bar.Size);
+                    Console.WriteLine(bar.Prefetchable ? " prefetchable" : "");
+                }
+            }
+        }
+
+        private static Driver OwnerOf(PciFunction* f)
+        {
+            for (int d = 0; d < DriverManager.DriverCount; d++)
+            {
+                Driver driver = DriverManager.GetDriver(d);
+                if (driver.Loaded && driver.Function == f)
+                    return driver;
+            }
+            return null;
+        }
+
+        private static string ClassName(byte cls, byte sub) => cls switch
+        {
+            0x01 => sub == 0x01 ? "IDE controller" : sub == 0x06 ? "SATA controller" : sub == 0x00 ? "SCSI controller" : "storage controller",
+            0x02 => "network controller",
+            0x03 => "display controller",
+            0x06 => sub == 0x00 ? "host bridge" : sub == 0x01 ? "ISA bridge" : sub == 0x04 ? "PCI bridge" : "bridge",
+            0x0C => sub == 0x05 ? "SMBus" : "serial bus controller",
+            _ => "device",
+        };
+
+        private static void Drivers(ref CommandLineBuffer line)
+        {
+            for (int d = 0; d < DriverManager.DriverCount; d++)
+            {
+                Driver driver = DriverManager.GetDriver(d);
+                Console.Write("  ");
+                Console.Write(driver.Name);
+                Console.WriteLine(driver.Loaded ? "  loaded" : "  not loaded");
+            }
+        }
+
+        private static void Unload(ref CommandLineBuffer line)
+        {
+            for (int d = 0; d < DriverManager.DriverCount; d++)
+            {
+                Driver driver = DriverManager.GetDriver(d);
+                if (!line.WordIs(1, driver.Name))
+                    continue;
+                if (!DriverManager.Unload(driver))
+                {
+                    Console.WriteLine("unload: driver not loaded");
+                    return;
+                }
+                Console.Write("unload: ");
+                Console.Write(driver.Name);
+                Console.WriteLine(" stopped, memory returned");
+                return;
+            }
+            Console.WriteLine("usage: unload NAME (see drivers)");
+        }
+
+        private static void Disks(ref CommandLineBuffer line)
+        {
+            for (int i = 0; i < DriverManager.DiskCount; i++)
+            {
+                BlockDevice disk = DriverManager.GetDisk(i);
+                Console.Write("  ");
+                Console.Write(disk.Name);
+                Console.Write("  ");
+                Console.Write(disk.SectorCount);
+                Console.Write(" sectors (");
+                Console.WriteSize(disk.SectorCount * BlockDevice.SectorSize);
+                Console.Write(")  dma ");
+                Console.Write(disk.Rules.AddressBits);
+                Console.Write("-bit boundary ");
+                Console.WriteHex(disk.Rules.Boundary);
+                Console.WriteLine();
+            }
+            if (DriverManager.DiskCount == 0)
+                Console.WriteLine("no disks");
+        }
+
+        private static BlockDevice FindDisk(ref CommandLineBuffer line)
+        {
+            for (int i = 0; i < DriverManager.DiskCount; i++)
+            {
+                if (line.WordIs(1, DriverManager.GetDisk(i).Name))
+                    return DriverManager.GetDisk(i);
+            }
+            Console.WriteLine("no such disk (see disks)");
+            return null;
+        }
+
+        private static void Read(ref CommandLineBuffer line)
+        {
+            BlockDevice disk = FindDisk(ref line);
+            if (disk == null)
+                return;
+            if (!line.TryNumber(2, out ulong lba) || !line.TryNumber(3, out ulong count) || count == 0 || count > MaxSectors)
+            {
+                Console.WriteLine("usage: read DEV LBA COUNT (COUNT 1..64)");
+                return;
+            }
+            byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
+            if (data == null || !disk.Read(lba, (uint)count, data))
+            {
+                Console.WriteLine("read: failed");
+                Heap.KernelHeapGlue.Free(data);
+                return;
+            }
+            HexDump(data, count * BlockDevice.SectorSize, lba * BlockDevice.SectorSize);
+            Heap.KernelHeapGlue.Free(data);
+        }
+
+        private static void Write(ref CommandLineBuffer line)
+        {
+            BlockDevice disk = FindDisk(ref line);
+            if (disk == null)
+                return;
+            if (!line.TryNumber(2, out ulong lba) || !line.TryNumber(3, out ulong value) || !line.TryNumber(4, out ulong count) || count == 0 || count > MaxSectors || value > 255)
+            {
+                Console.WriteLine("usage: write DEV LBA BYTE COUNT (COUNT 1..64)");
+                return;
+            }
+            byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
+            if (data == null)
+            {
+                Console.WriteLine("write: no memory");
+                return;
+            }
+            for (ulong i = 0; i < count * BlockDevice.SectorSize; i++)
+                data[i] = (byte)value;
+            Console.WriteLine(disk.Write(lba, (uint)count, data) ? "write: ok" : "write: failed");
+            Heap.KernelHeapGlue.Free(data);
+        }
+
+        /// <summary>16 bytes a line: offset, hex, ASCII.</summary>
+        internal static void HexDump(byte* data, ulong length, ulong baseOffset)
+        {
+            for (ulong row = 0; row < length; row += 16)
+            {
+                Console.WriteHex(baseOffset + row, 8);
+                Console.Write(" ");
+                for (ulong i = 0; i < 16; i++)
+                {
+                    Console.Write(" ");
+                    DriverManager.WriteHex2(data[row + i]);
+                }
+                Console.Write("  |");
+                for (ulong i = 0; i < 16; i++)
+                {
+                    byte c = data[row + i];
+                    Console.Write(c >= 32 && c < 127 ? (char)c : '.');
+                }
+                Console.WriteLine("|");
+            }
+        }
+
+        private static void NetLoop(ref CommandLineBuffer line)
+        {
+            if (DriverManager.NicCount == 0)
+            {
+                Console.WriteLine("netloop: no network device");
+                return;
+            }
+            ulong frames = line.TryNumber(1, out ulong n) ? n : 10;
+            NetLoopTest.Run(DriverManager.GetNic(0), frames);
+        }
+
+        private static void DmaPools(ref CommandLineBuffer line)
+        {
+            DmaPoolManager pools = KernelDma.Pools;
+            if (pools == null || pools.Count == 0)
+            {
+                Console.WriteLine("no DMA pools");
+                return;
+            }
+            for (int i = 0; i < pools.Count; i++)
+            {
+                DmaPool p = pools[i];
+                p.GetSize(out ulong present, out ulong free);
+                Console.Write("dma pool ");
+                MemoryText.PoolName(MemoryBringUp.Memory, p.Id);
+                Console.Write(" (pool ");
+                Console.Write(p.Id.Value);
+                Console.Write("): below 2^");
+                Console.Write(p.AddressBits);
+                Console.Write(", node ");
+                Console.Write(p.Node);
+                Console.Write(", ");
+                Console.WriteSize(present * 4096);
+                Console.Write(" (");
+                Console.WriteSize(free * 4096);
+                Console.Write(" free), ");
+                Console.Write(p.OutstandingBuffers);
+                Console.Write(" buffers, grown ");
+                Console.Write(p.GrowCount);
+                Console.WriteLine(" times");
+                for (int u = 0; u < p.UserCount; u++)
+                {
+                    Console.Write("    user ");
+                    Console.Write(p.User(u));
+                    Console.Write(": ");
+                    Console.Write(p.BuffersOf(u));
+                    Console.WriteLine(" buffers");
+                }
+            }
+        }
+    }
+}
