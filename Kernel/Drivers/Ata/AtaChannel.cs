@@ -14,7 +14,9 @@ namespace PoolKernel.Drivers.Ata
         Disk,
         /// <summary>A packet device (CD/DVD): aborted IDENTIFY with the 0x14/0xEB signature. Not handled.</summary>
         Atapi,
-        /// <summary>Something else answered (another signature, or an error without a signature).</summary>
+        /// <summary>IDENTIFY was aborted without a packet signature: QEMU's answer at an empty position next to a present device.</summary>
+        Aborted,
+        /// <summary>Another signature (e.g. 0x3C/0xC3 of a SATA bridge): not a parallel ATA disk.</summary>
         Other,
         /// <summary>The device stayed busy or never raised DRQ within the bound.</summary>
         Timeout,
@@ -141,7 +143,7 @@ namespace PoolKernel.Drivers.Ata
             {
                 status = AltStatus();
                 if ((status & StatusError) != 0)
-                    return AtaProbe.Other;
+                    return AtaProbe.Aborted;
                 if ((status & StatusDataRequest) != 0)
                     break;
                 if (spin >= MaxSpins || Cpu.ReadTsc() - start > TimeoutCycles)

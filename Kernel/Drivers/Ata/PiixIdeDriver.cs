@@ -136,7 +136,8 @@ namespace PoolKernel.Drivers.Ata
             if (found != AtaProbe.Disk)
             {
                 Console.WriteLine(found == AtaProbe.Atapi ? ": packet device (CD/DVD), skipped"
-                    : found == AtaProbe.Timeout ? ": no answer to IDENTIFY (timed out), skipped" : ": not an ATA disk, skipped");
+                    : found == AtaProbe.Timeout ? ": no answer to IDENTIFY (timed out), skipped"
+                    : found == AtaProbe.Aborted ? ": IDENTIFY aborted, no ATA disk" : ": unknown device signature, skipped");
                 return;
             }
             // Word 49: bit 9 LBA, bit 8 DMA. Words 60-61: sectors addressable with 28-bit LBA.
