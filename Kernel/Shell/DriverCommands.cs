@@ -9,7 +9,7 @@ namespace PoolKernel.Shell
     /// <summary>Device commands: lspci, drivers, unload, disks, read, write, netloop, dmapools.</summary>
     internal static unsafe class DriverCommands
     {
-        private const uint MaxSectors = 64;
+        private const uint MaxSectors = 256;   // the most one 28-bit ATA command moves
 
         internal static void Register(ref int n)
         {
@@ -153,7 +153,7 @@ namespace PoolKernel.Shell
                 return;
             if (!line.TryNumber(2, out ulong lba) || !line.TryNumber(3, out ulong count) || count == 0 || count > MaxSectors)
             {
-                Console.WriteLine("usage: read DEV LBA COUNT (COUNT 1..64)");
+                Console.WriteLine("usage: read DEV LBA COUNT (COUNT 1..256)");
                 return;
             }
             byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
@@ -174,7 +174,7 @@ namespace PoolKernel.Shell
                 return;
             if (!line.TryNumber(2, out ulong lba) || !line.TryNumber(3, out ulong value) || !line.TryNumber(4, out ulong count) || count == 0 || count > MaxSectors || value > 255)
             {
-                Console.WriteLine("usage: write DEV LBA BYTE COUNT (COUNT 1..64)");
+                Console.WriteLine("usage: write DEV LBA BYTE COUNT (COUNT 1..256)");
                 return;
             }
             byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
