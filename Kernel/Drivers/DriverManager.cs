@@ -33,11 +33,8 @@ namespace PoolKernel.Drivers
             s_drivers = new Driver[MaxDrivers];
             s_disks = new BlockDevice[8];
             s_nics = new NetworkDevice[4];
-<<<<<<< HEAD
             Add(new Net.Rtl8139Driver());
-=======
             Add(new Ata.PiixIdeDriver());
->>>>>>> wip/ata
         }
 
         internal static void LoadAll()
