@@ -33,6 +33,7 @@ namespace PoolKernel.Drivers
             s_drivers = new Driver[MaxDrivers];
             s_disks = new BlockDevice[8];
             s_nics = new NetworkDevice[4];
+            Add(new VirtioBlock.VirtioBlockDriver());
         }
 
         internal static void LoadAll()
