@@ -88,8 +88,39 @@ public class VirtioBlockTests
         }
     }
 
-    /// <summary>After QEMU exited: sectors 9-11 of the file are 0xAB, their neighbours untouched.</summary>
-    private static void VerifyImageAndDelete(string image)
+    [Fact]
+    public void LastSector_Reads_AndARequestPastTheEnd_IsRefused()
+    {
+        string image = CreateImage();
+        try
+        {
+            QemuResult result = new QemuBoot
+            {
+                Machine = "q35",
+                Memory = "256M",
+                KernelCommandLine = $"run=\"read vda {ImageSectors - 1} 1;read vda {ImageSectors - 1} 2\"",
+                ExtraArgs = new[]
+                {
+                    "-drive", $"file={image},if=none,id=d0,format=raw",
+                    "-device", "virtio-blk-pci,drive=d0,disable-modern=on",
+                },
+            }.Run();
+            _output.WriteLine(result.ToString());
+            BootTests.AssertStatus(result, QemuResult.CleanHalt);
+            byte[] last = HexDumpOf(result, $"read vda {ImageSectors - 1} 1", (long)(ImageSectors - 1) * SectorSize, SectorSize);
+            for (int j = 0; j < SectorSize; j++)
+                Assert.Equal(Pattern(ImageSectors - 1, j), last[j]);
+            string[] refused = Section(result, $"read vda {ImageSectors - 1} 2");
+            Assert.Equal(new[] { "virtio-blk: request beyond the end of the disk", "read: failed" }, refused);
+        }
+        finally
+        {
+            VerifyImageAndDelete(image, written: false);
+        }
+    }
+
+    /// <summary>After QEMU exited: sectors 9-11 of the file are 0xAB (when written), every other sector untouched.</summary>
+    private static void VerifyImageAndDelete(string image, bool written = true)
     {
         byte[] bytes = File.ReadAllBytes(image);
         File.Delete(image);
@@ -98,7 +129,7 @@ public class VirtioBlockTests
         {
             for (int j = 0; j < SectorSize; j++)
             {
-                byte expected = s >= 9 && s <= 11 ? (byte)0xAB : Pattern(s, j);
+                byte expected = written && s >= 9 && s <= 11 ? (byte)0xAB : Pattern(s, j);
                 byte actual = bytes[s * SectorSize + j];
                 Assert.True(actual == expected, $"image sector {s} byte {j}: {actual:x2}, expected {expected:x2}");
             }
