@@ -16,7 +16,6 @@ namespace PoolKernel.Drivers.VirtioBlock
         private const ushort QueueSelect = 0x0E;    // 16-bit
         private const ushort QueueNotify = 0x10;    // 16-bit, write a queue index to kick it
         private const ushort DeviceStatus = 0x12;   // 8-bit, 0 = reset
-        private const ushort IsrStatus = 0x13;      // 8-bit, read clears
         private const ushort DeviceConfig = 0x14;
 
         internal const byte StatusAcknowledge = 1;
@@ -55,8 +54,6 @@ namespace PoolKernel.Drivers.VirtioBlock
         internal void SetSelectedQueuePfn(uint pfn) => Cpu.OutD((ushort)(_base + QueuePfn), pfn);
 
         internal void Notify(ushort queue) => Cpu.OutW((ushort)(_base + QueueNotify), queue);
-
-        internal byte ReadIsr() => Cpu.InB((ushort)(_base + IsrStatus));
 
         internal uint ReadConfig32(ushort offset) => Cpu.InD((ushort)(_base + DeviceConfig + offset));
     }
