@@ -35,6 +35,7 @@ namespace PoolKernel.Drivers
             s_nics = new NetworkDevice[4];
             Add(new Net.Rtl8139Driver());
             Add(new Ata.PiixIdeDriver());
+            Add(new VirtioBlock.VirtioBlockDriver());
         }
 
         internal static void LoadAll()
