@@ -33,6 +33,7 @@ namespace PoolKernel.Drivers
             s_drivers = new Driver[MaxDrivers];
             s_disks = new BlockDevice[8];
             s_nics = new NetworkDevice[4];
+            Add(new Floppy.FloppyDriver());
         }
 
         internal static void LoadAll()
