@@ -36,6 +36,7 @@ namespace PoolKernel.Drivers
             Add(new Net.Rtl8139Driver());
             Add(new Ata.PiixIdeDriver());
             Add(new VirtioBlock.VirtioBlockDriver());
+            Add(new Floppy.FloppyDriver());
         }
 
         internal static void LoadAll()
