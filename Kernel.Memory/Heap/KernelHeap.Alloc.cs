@@ -147,8 +147,8 @@ public unsafe partial struct KernelHeap
     private HeapStatus AllocLarge(ulong size, ulong align, int node, out void* result)
     {
         result = null;
-        if (size > _spanPages << Pfn.PageShift)
-            return Fail(HeapStatus.OutOfMemory, MemoryStatus.ImpossibleRules, size, align, node, LargeClass, 0);
+        if (size > MaxAlignment << 22)
+            return Fail(HeapStatus.InvalidArgument, MemoryStatus.Ok, size, align, node, LargeClass, 0);
         ulong pages = size == 0 ? 1 : (size + Pfn.PageSize - 1) >> Pfn.PageShift;
         AllocRequest request = AllocRequest.Any;
         request.PreferredNode = (byte)node;
