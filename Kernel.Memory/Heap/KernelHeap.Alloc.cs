@@ -58,10 +58,9 @@ public unsafe partial struct KernelHeap
         }
         byte* start = (byte*)slab;
         uint offset = slab->FreeHead;
-        uint end = slab->FirstOffset + (uint)slab->Capacity * slab->ObjectSize;
-        if (offset < slab->FirstOffset || offset >= end || (offset - slab->FirstOffset) % slab->ObjectSize != 0)
+        int index = CellAt(slab, offset);
+        if (index < 0)
             return Fail(HeapStatus.Corruption, MemoryStatus.Ok, size, align, node, cls, 0);
-        int index = (int)((offset - slab->FirstOffset) / slab->ObjectSize);
         if (slab->FreeCount == slab->Capacity)
             list->Empty--;
         slab->FreeHead = *(ushort*)(start + offset);

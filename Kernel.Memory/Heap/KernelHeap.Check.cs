@@ -131,12 +131,12 @@ public unsafe partial struct KernelHeap
                 report = HeapCheckReport.Broken(HeapInvariant.FreeListTooLong, at + offset, c, slab->Node, slab->FreeCount, steps + 1UL);
                 return false;
             }
-            if (offset < slab->FirstOffset || offset >= end || (offset - slab->FirstOffset) % slab->ObjectSize != 0)
+            int cell = CellAt(slab, offset);
+            if (cell < 0)
             {
                 report = HeapCheckReport.Broken(HeapInvariant.FreeListOutOfRange, at, c, slab->Node, end, offset);
                 return false;
             }
-            int cell = (int)((offset - slab->FirstOffset) / slab->ObjectSize);
             if (SlabHeader.TestBit(slab->InUse, cell))
             {
                 report = HeapCheckReport.Broken(HeapInvariant.FreeListCellInUse, at + offset, c, slab->Node, 0, 1);

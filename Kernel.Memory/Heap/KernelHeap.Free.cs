@@ -57,12 +57,13 @@ public unsafe partial struct KernelHeap
             SlabHeader* s = (SlabHeader*)start;
             if (s->Check != SlabHeader.CheckWord(s) || s->Order != order.Value)
                 return HeapStatus.Corruption;
-            ulong at = (ulong)(p - start);
-            ulong end = s->FirstOffset + (ulong)s->Capacity * s->ObjectSize;
-            if (at < s->FirstOffset || at >= end || (at - s->FirstOffset) % s->ObjectSize != 0)
+            if ((uint)s->Class >= SizeClasses.Count)
+                return HeapStatus.Corruption;
+            int c = CellAt(s, (ulong)(p - start));
+            if (c < 0)
                 return HeapStatus.InteriorPointer;
             slab = s;
-            cell = (int)((at - s->FirstOffset) / s->ObjectSize);
+            cell = c;
             return HeapStatus.Ok;
         }
         if (kind == FrameKind.RunFirst)

@@ -58,6 +58,8 @@ public unsafe partial struct KernelHeap
     internal fixed ushort _capacity[SizeClasses.Count];
     internal fixed byte _slabOrder[SizeClasses.Count];
     internal fixed byte _alignShift[SizeClasses.Count];
+    /// <summary>ceil(2^32 / size): offset / size as a multiply and a shift, exact for offsets and sizes below 2^16.</summary>
+    internal fixed uint _reciprocal[SizeClasses.Count];
 
     internal fixed ulong _slabs[SizeClasses.Count];
     internal fixed ulong _objects[SizeClasses.Count];
@@ -180,6 +182,21 @@ public unsafe partial struct KernelHeap
         _capacity[cls] = (ushort)capacity;
         _slabOrder[cls] = (byte)best;
         _alignShift[cls] = (byte)shift;
+        _reciprocal[cls] = (uint)(((1UL << 32) + size - 1) / size);
+    }
+
+    /// <summary>
+    /// The cell at <paramref name="offset"/> bytes from the slab start, or -1 when the offset is not
+    /// the start of one of the slab's cells (header, slack, or inside a cell).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int CellAt(SlabHeader* slab, ulong offset)
+    {
+        ulong rel = offset - slab->FirstOffset;
+        if (offset < slab->FirstOffset || rel >= (ulong)slab->Capacity * slab->ObjectSize)
+            return -1;
+        ulong cell = (rel * _reciprocal[slab->Class]) >> 32;
+        return cell * slab->ObjectSize == rel ? (int)cell : -1;
     }
 
     /// <summary>The partial list of (node, class).</summary>
