@@ -32,6 +32,8 @@ public unsafe partial struct KernelHeap
             align = 16;
         if (!BitOperations.IsPow2(align) || align > MaxAlignment)
             return Fail(HeapStatus.BadAlignment, MemoryStatus.Ok, size, align, node, LargeClass, 0);
+        HeapStatus status = HeapStatus.Ok;
+        bool large = true;
         if (size <= SizeClasses.MaxSmall)
         {
             int cls = SizeClasses.ForSize(size);
@@ -39,9 +41,21 @@ public unsafe partial struct KernelHeap
             while (cls < SizeClasses.Count && _alignShift[cls] < shift)
                 cls++;
             if (cls < SizeClasses.Count)
-                return AllocSmall(cls, size, align, node, out result);
+            {
+                large = false;
+                status = AllocSmall(cls, size, align, node, out result);
+            }
         }
-        return AllocLarge(size, align, node, out result);
+        if (large)
+            status = AllocLarge(size, align, node, out result);
+        if (status == HeapStatus.Ok && ((ulong)((byte*)result - _directMapBase) & (align - 1)) != 0)
+        {
+            // Check what we return: a misaligned result means the slab or the pools are broken.
+            Free(result);
+            result = null;
+            return Fail(HeapStatus.Corruption, MemoryStatus.Ok, size, align, node, LargeClass, 0);
+        }
+        return status;
     }
 
     private HeapStatus AllocSmall(int cls, ulong size, ulong align, int node, out void* result)

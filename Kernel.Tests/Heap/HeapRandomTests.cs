@@ -102,7 +102,7 @@ public unsafe class HeapRandomTests
                 }
                 else
                 {
-                    if (align != 0 && (ulong)p % align != 0)
+                    if (align != 0 && (ulong)(p - h.DirectMapBase) % align != 0)
                         Fail(op, $"alloc({size}, {align}) unaligned {(ulong)p:x}");
                     heap->Describe(p, out HeapObjectInfo info);
                     if (info.Start != p || info.Size < size || !info.Allocated)

@@ -103,7 +103,7 @@ public unsafe class SizeClassTests
             {
                 void* p = heap->Alloc(size, align, 0);
                 Assert.True(p != null);
-                Assert.Equal(0UL, (ulong)p % align);
+                Assert.Equal(0UL, (ulong)((byte*)p - h.DirectMapBase) % align);
                 heap->Describe(p, out HeapObjectInfo info);
                 Assert.True(info.Size >= size);
                 Assert.Equal(size <= 2048 && align <= 2048, info.Class != KernelHeap.LargeClass);
