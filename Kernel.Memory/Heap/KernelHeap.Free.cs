@@ -244,5 +244,25 @@ public unsafe partial struct KernelHeap
         return HeapStatus.Ok;
     }
 
+    /// <summary>Clears every mark bit (slab cells and large runs): the start of a collection. O(span / 64 + slabs).</summary>
+    public void ClearMarks()
+    {
+        for (ulong w = 0; w < _bitmapWords; w++)
+        {
+            _largeMarks[w] = 0;
+            ulong bits = _held[w];
+            while (bits != 0)
+            {
+                ulong index = (w << 6) + (ulong)System.Numerics.BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+                if (_memory->KindOf(new Pfn(_basePfn + index), out _) != FrameKind.Allocated)
+                    continue;
+                SlabHeader* slab = (SlabHeader*)AddressOf(_basePfn + index);
+                for (int i = 0; i < SlabHeader.MaxObjects / 64; i++)
+                    slab->Marks[i] = 0;
+            }
+        }
+    }
+
     private void ClearLargeMark(ulong index) { _largeMarks[index >> 6] &= ~(1UL << (int)(index & 63)); }
 }

@@ -66,3 +66,49 @@ public unsafe class HeapCheckerTests
         Expect(h, HeapInvariant.HeldPageNotAllocated);
     }
 }
+
+/// <summary>What a collector needs: any pointer resolved to its object, one mark bit per object.</summary>
+public unsafe class HeapCollectorSupportTests
+{
+    private const ulong MiB = 1UL << 20;
+
+    [Fact]
+    public void InteriorPointersResolveAndMarksAreSetClearedAndDroppedOnFree()
+    {
+        using var h = HostHeap.Boot("pc", 128 * MiB, 1);
+        KernelHeap* heap = h.Heap;
+        byte* small = (byte*)heap->Alloc(100, 0, 0);
+        byte* big = (byte*)heap->Alloc(3 * Pfn.PageSize, 0, 0);
+        Assert.Equal(HeapStatus.Ok, heap->Describe(small + 57, out HeapObjectInfo info));
+        Assert.True(info.Start == small && info.Size == 112 && info.Allocated);
+        Assert.Equal(HeapStatus.Ok, heap->Describe(big + 2 * Pfn.PageSize + 5, out info));
+        Assert.True(info.Start == big && info.Size == 3 * Pfn.PageSize && info.Class == KernelHeap.LargeClass);
+        // The cell after `small` is free: described, not allocated. The header is not an object.
+        Assert.Equal(HeapStatus.Ok, heap->Describe(small + 112, out info));
+        Assert.False(info.Allocated);
+        Assert.Equal(HeapStatus.InteriorPointer, heap->Describe((void*)((ulong)small & ~(Pfn.PageSize - 1)), out _));
+
+        Assert.Equal(HeapStatus.Ok, heap->Mark(small, out bool was));
+        Assert.False(was);
+        Assert.Equal(HeapStatus.Ok, heap->Mark(small, out was));
+        Assert.True(was);
+        Assert.Equal(HeapStatus.Ok, heap->Mark(big, out was));
+        Assert.False(was);
+        Assert.Equal(HeapStatus.Ok, heap->Mark(big, out was));
+        Assert.True(was);
+        Assert.Equal(HeapStatus.InvalidArgument, heap->Mark(small + 112, out _));
+        Assert.Equal(HeapStatus.InteriorPointer, heap->Mark(small + 1, out _));
+        heap->ClearMarks();
+        Assert.Equal(HeapStatus.Ok, heap->Mark(small, out was));
+        Assert.False(was);
+        Assert.Equal(HeapStatus.Ok, heap->Mark(big, out was));
+        Assert.False(was);
+        // Freeing drops the mark: the next object in the same cell starts unmarked.
+        heap->Free(small);
+        heap->Free(big);
+        Assert.True(heap->Alloc(100, 0, 0) == small);
+        Assert.Equal(HeapStatus.Ok, heap->Mark(small, out was));
+        Assert.False(was);
+        h.Consistent();
+    }
+}
