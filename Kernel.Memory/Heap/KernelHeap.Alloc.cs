@@ -1,0 +1,214 @@
+using System.Numerics;
+
+namespace PoolKernel.Memory;
+
+/// <summary>Allocation: size-class slabs for small objects, page runs for large ones.</summary>
+public unsafe partial struct KernelHeap
+{
+    /// <summary>
+    /// Allocates <paramref name="size"/> ZEROED bytes aligned to <paramref name="align"/> (a power of
+    /// two up to <see cref="MaxAlignment"/>; 0 means 16, every object's minimum), with pages near
+    /// <paramref name="node"/> (the current CPU's node; <see cref="AllocRequest.NoNode"/> = node 0).
+    /// Up to 2048 bytes and alignment 2048 the object is a cell of the smallest class that has both;
+    /// otherwise it is a run of whole pages (alignment beyond 4 KiB is asked of the pools).
+    /// Returns null on failure; <see cref="LastFailure"/> then says what was asked and what was free.
+    /// Size 0 is served as the smallest class.
+    /// </summary>
+    public void* Alloc(ulong size, ulong align, int node)
+    {
+        Alloc(size, align, node, out void* p);
+        return p;
+    }
+
+    /// <summary><see cref="Alloc(ulong, ulong, int)"/> that also returns the status.</summary>
+    public HeapStatus Alloc(ulong size, ulong align, int node, out void* result)
+    {
+        result = null;
+        if (node == AllocRequest.NoNode)
+            node = 0;
+        if ((uint)node >= (uint)_nodeCount)
+            return Fail(HeapStatus.BadNode, MemoryStatus.Ok, size, align, node, LargeClass, 0);
+        if (align == 0)
+            align = 16;
+        if (!BitOperations.IsPow2(align) || align > MaxAlignment)
+            return Fail(HeapStatus.BadAlignment, MemoryStatus.Ok, size, align, node, LargeClass, 0);
+        HeapStatus status = HeapStatus.Ok;
+        bool large = true;
+        if (size <= SizeClasses.MaxSmall)
+        {
+            int cls = SizeClasses.ForSize(size);
+            int shift = BitOperations.TrailingZeroCount(align);
+            while (cls < SizeClasses.Count && _alignShift[cls] < shift)
+                cls++;
+            if (cls < SizeClasses.Count)
+            {
+                large = false;
+                status = AllocSmall(cls, size, align, node, out result);
+            }
+        }
+        if (large)
+            status = AllocLarge(size, align, node, out result);
+        if (status == HeapStatus.Ok && ((ulong)((byte*)result - _directMapBase) & (align - 1)) != 0)
+        {
+            // Check what we return: a misaligned result means the slab or the pools are broken.
+            Free(result);
+            result = null;
+            return Fail(HeapStatus.Corruption, MemoryStatus.Ok, size, align, node, LargeClass, 0);
+        }
+        return status;
+    }
+
+    private HeapStatus AllocSmall(int cls, ulong size, ulong align, int node, out void* result)
+    {
+        result = null;
+        SlabList* list = ListOf(node, cls);
+        SlabHeader* slab = list->Head;
+        if (slab == null)
+        {
+            HeapStatus status = FindSlab(cls, node, size, align, out slab);
+            if (status != HeapStatus.Ok)
+                return status;
+            list = ListOf(slab->Node, cls);
+        }
+        byte* start = (byte*)slab;
+        uint offset = slab->FreeHead;
+        int index = CellAt(slab, offset);
+        if (index < 0)
+            return Fail(HeapStatus.Corruption, MemoryStatus.Ok, size, align, node, cls, 0);
+        if (slab->FreeCount == slab->Capacity)
+            list->Empty--;
+        slab->FreeHead = *(ushort*)(start + offset);
+        slab->FreeCount--;
+        SlabHeader.SetBit(slab->InUse, index);
+        if (slab->FreeCount == 0)
+            list->Remove(slab);
+        _objects[cls]++;
+        Zero(start + offset, slab->ObjectSize);
+        result = start + offset;
+        return HeapStatus.Ok;
+    }
+
+    /// <summary>
+    /// A slab with a free cell for (node, class) when the node's list is empty, in this order:
+    /// a new slab from the node's own pools (NodeStrict); a partial slab of another node (by node
+    /// number from node+1; PhysicalMemory does not expose distances yet); a new slab wherever pool
+    /// choice finds one (the pools' distance rule); the same after releasing every cached empty
+    /// slab. The slab is on the list of its own frames' node.
+    /// </summary>
+    private HeapStatus FindSlab(int cls, int node, ulong size, ulong align, out SlabHeader* slab)
+    {
+        slab = null;
+        AllocRequest request = AllocRequest.Any;
+        request.PreferredNode = (byte)node;
+        request.Owner = _owner;
+        request.Flags = RequestFlags.NodeStrict;
+        Order order = new Order(_slabOrder[cls]);
+        MemoryStatus ms = _memory->Allocate(order, request, out Pfn pfn);
+        if (ms != MemoryStatus.Ok)
+        {
+            for (int i = 1; i < _nodeCount; i++)
+            {
+                SlabList* other = ListOf((node + i) % _nodeCount, cls);
+                if (other->Head != null)
+                {
+                    slab = other->Head;
+                    return HeapStatus.Ok;
+                }
+            }
+            request.Flags = RequestFlags.None;
+            ms = _memory->Allocate(order, request, out pfn);
+            if (ms == MemoryStatus.OutOfMemory && Trim() != 0)
+                ms = _memory->Allocate(order, request, out pfn);
+            if (ms != MemoryStatus.Ok)
+                return Fail(ms == MemoryStatus.NoPoolSatisfies ? HeapStatus.NoPoolSatisfies : HeapStatus.OutOfMemory,
+                    ms, size, align, node, cls, order.Pages);
+        }
+        slab = MakeSlab(cls, pfn.Value);
+        return HeapStatus.Ok;
+    }
+
+    /// <summary>Formats a fresh block as an empty slab of the class and puts it at the head of its node's list.</summary>
+    private SlabHeader* MakeSlab(int cls, ulong pfn)
+    {
+        SlabHeader* slab = (SlabHeader*)AddressOf(pfn);
+        Zero((byte*)slab, SlabHeader.Bytes);
+        slab->Check = SlabHeader.CheckWord(slab);
+        slab->ObjectSize = _objectSize[cls];
+        slab->FirstOffset = _firstOffset[cls];
+        slab->Capacity = _capacity[cls];
+        slab->FreeCount = _capacity[cls];
+        slab->Class = (byte)cls;
+        slab->Node = NodeOf(pfn);
+        slab->Order = _slabOrder[cls];
+        // Free cells chained in address order; the last link is 0 (end).
+        uint offset = slab->FirstOffset;
+        slab->FreeHead = (ushort)offset;
+        for (int i = 0; i < slab->Capacity; i++)
+        {
+            uint next = i + 1 < slab->Capacity ? offset + slab->ObjectSize : 0;
+            *(ushort*)((byte*)slab + offset) = (ushort)next;
+            offset += slab->ObjectSize;
+        }
+        SetHeld(pfn - _basePfn);
+        _slabs[cls]++;
+        SlabList* list = ListOf(slab->Node, cls);
+        list->PushHead(slab);
+        list->Empty++;
+        return slab;
+    }
+
+    private HeapStatus AllocLarge(ulong size, ulong align, int node, out void* result)
+    {
+        result = null;
+        if (size > MaxAlignment << 22)
+            return Fail(HeapStatus.InvalidArgument, MemoryStatus.Ok, size, align, node, LargeClass, 0);
+        ulong pages = size == 0 ? 1 : (size + Pfn.PageSize - 1) >> Pfn.PageShift;
+        AllocRequest request = AllocRequest.Any;
+        request.PreferredNode = (byte)node;
+        request.Owner = _owner;
+        request.Alignment = align > Pfn.PageSize ? align : 0;
+        MemoryStatus ms = _memory->AllocateRun(pages, request, out Pfn first);
+        if (ms == MemoryStatus.OutOfMemory && Trim() != 0)
+            ms = _memory->AllocateRun(pages, request, out first);
+        if (ms != MemoryStatus.Ok)
+            return Fail(ms == MemoryStatus.NoPoolSatisfies ? HeapStatus.NoPoolSatisfies : HeapStatus.OutOfMemory,
+                ms, size, align, node, LargeClass, pages);
+        ulong index = first.Value - _basePfn;
+        SetHeld(index);
+        ClearLargeMark(index);
+        _largeObjects++;
+        _largePages += pages;
+        byte* p = AddressOf(first.Value);
+        Zero(p, pages << Pfn.PageShift);
+        result = p;
+        return HeapStatus.Ok;
+    }
+
+    /// <summary>Records a failed allocation in <see cref="LastFailure"/> and returns its status.</summary>
+    private HeapStatus Fail(HeapStatus status, MemoryStatus ms, ulong size, ulong align, int node, int cls, ulong pages)
+    {
+        HeapFailure f = default;
+        f.Status = status;
+        f.MemoryStatus = ms;
+        f.RequestedBytes = size;
+        f.Alignment = align;
+        f.Node = (byte)node;
+        f.Class = (byte)cls;
+        f.Pool = PoolId.None;
+        f.PagesAsked = pages;
+        f.FreePagesAtFailure = _memory->GetTotals().FreePages;
+        for (PoolId id = _memory->FirstPool(); !id.IsNone; id = _memory->NextPool(id))
+        {
+            _memory->GetPoolProperties(id, out PoolProperties props);
+            if ((uint)node < 64 && (props.NodeMask & (1UL << node)) != 0)
+            {
+                _memory->GetPoolStats(id, out PoolStats stats);
+                f.FreePagesOnNode += stats.FreePages;
+            }
+        }
+        f.HeapPagesHeld = PagesHeld;
+        f.Count = _lastFailure.Count + 1;
+        _lastFailure = f;
+        return status;
+    }
+}

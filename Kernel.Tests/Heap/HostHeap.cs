@@ -1,0 +1,87 @@
+using System.Runtime.InteropServices;
+using PoolKernel.Memory;
+using PoolKernel.Tests.Memory;
+using Xunit;
+
+namespace PoolKernel.Tests.Heap;
+
+/// <summary>
+/// A kernel heap over a host-simulated physical memory (<see cref="HostPhysicalMemory"/>): the heap's
+/// block comes from native memory, its pages from the simulated pools. Test-only.
+/// </summary>
+public sealed unsafe class HostHeap : IDisposable
+{
+    public HostPhysicalMemory Host { get; }
+    public KernelHeap* Heap { get; }
+    public PhysicalMemory* Memory => Host.Memory;
+    public ulong HeapBytes { get; }
+    private readonly void* _block;
+    /// <summary>Where frame 0 would be: the heap's direct-map base.</summary>
+    public byte* DirectMapBase { get; }
+
+    public HostHeap(HostPhysicalMemory host, byte owner = 0)
+    {
+        Host = host;
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        Assert.Equal(HeapStatus.Ok, KernelHeap.ComputeSize(host.Memory, out ulong bytes));
+        HeapBytes = bytes;
+        _block = NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        DirectMapBase = host.FrameMemory(new Pfn(0));
+        Assert.Equal(HeapStatus.Ok, KernelHeap.Initialize(_block, bytes, host.Memory, DirectMapBase, owner, out KernelHeap* heap));
+        Heap = heap;
+    }
+
+    public static HostHeap Boot(string machine, ulong ramBytes, int nodes) => new HostHeap(QemuMaps.Boot(machine, ramBytes, nodes));
+
+    /// <summary>Every byte of the heap's own metadata block (header, lists, bitmaps).</summary>
+    public byte[] Snapshot()
+    {
+        var copy = new byte[HeapBytes];
+        Marshal.Copy((nint)_block, copy, 0, copy.Length);
+        return copy;
+    }
+
+    public ulong FreePages => Memory->GetTotals().FreePages;
+
+    public Pfn PfnOf(void* p) => new Pfn((ulong)((byte*)p - DirectMapBase) >> Pfn.PageShift);
+
+    /// <summary>The node of the page block holding <paramref name="p"/>, as the pools record it.</summary>
+    public int NodeOf(void* p)
+    {
+        Pfn pfn = PfnOf(p);
+        Memory->GetPageblock((pfn.Value - Memory->BasePfn.Value) >> Memory->PageblockOrder, out PageblockUse use);
+        return use.Node;
+    }
+
+    /// <summary>Free frames in the pools of <paramref name="node"/>.</summary>
+    public ulong FreePagesOnNode(int node)
+    {
+        ulong free = 0;
+        for (PoolId id = Memory->FirstPool(); !id.IsNone; id = Memory->NextPool(id))
+        {
+            Memory->GetPoolProperties(id, out PoolProperties props);
+            if ((props.NodeMask & (1UL << node)) == 0)
+                continue;
+            Memory->GetPoolStats(id, out PoolStats stats);
+            free += stats.FreePages;
+        }
+        return free;
+    }
+
+    public static string Describe(HeapCheckReport r) =>
+        $"{r.Code} at 0x{r.Address:x} class {r.Class} node {r.Node}: expected {r.Expected}, actual {r.Actual}";
+
+    /// <summary>The heap checker and the pools' checker both find nothing broken.</summary>
+    public void Consistent()
+    {
+        HeapCheckReport report = Heap->Check();
+        Assert.True(report.IsOk, Describe(report));
+        MemoryAssert.Consistent(Memory);
+    }
+
+    public void Dispose()
+    {
+        NativeMemory.AlignedFree(_block);
+        Host.Dispose();
+    }
+}
