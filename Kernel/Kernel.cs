@@ -15,6 +15,7 @@ namespace PoolKernel
             Banner.Print();
             Mm.MemoryBringUp.Run();
             Mm.MemoryBringUp.PrintSummary();
+            Heap.KernelHeapGlue.Initialize();
             Drivers.DriverManager.LoadAll();
             SelfTest.BootTestHooks.Run();
             Shell.KernelShell.Run();

@@ -241,7 +241,7 @@ public sealed unsafe class AcpiParserTests : IDisposable
     [Fact]
     public void Srat_FourNodes_SparseDomains_GetDenseIds_AndSlitApplies()
     {
-        // Domains 7, 3, 5, 1 in order of appearance -> nodes 0, 1, 2, 3.
+        // Domains 7, 3, 5, 1 in order of appearance -> nodes numbered by ascending domain: 3, 1, 2, 0.
         uint[] domains = { 7, 3, 5, 1 };
         var madt = Madt(Cpus(8));
         var entries = new List<byte[]>();
@@ -260,12 +260,15 @@ public sealed unsafe class AcpiParserTests : IDisposable
 
         Assert.Equal(0, info->Diagnostics.Count);
         Assert.Equal(4, info->NodeCount);
-        Assert.Equal(domains, Enumerable.Range(0, 4).Select(n => info->NodeDomain(n)).ToArray());
-        Assert.Equal(new[] { 0, 0, 1, 1, 2, 2, 3, 3 }, Enumerable.Range(0, 8).Select(i => info->CpuNode(i)).ToArray());
+        uint[] sorted = { 1, 3, 5, 7 };
+        Assert.Equal(sorted, Enumerable.Range(0, 4).Select(n => info->NodeDomain(n)).ToArray());
+        Assert.Equal(new[] { 3, 3, 1, 1, 2, 2, 0, 0 }, Enumerable.Range(0, 8).Select(i => info->CpuNode(i)).ToArray());
         for (int a = 0; a < 4; a++)
             for (int b = 0; b < 4; b++)
-                Assert.Equal(m[domains[a], domains[b]], info->Distance(a, b));
+                Assert.Equal(m[sorted[a], sorted[b]], info->Distance(a, b));
+        // Memory range 2 is domain 5 = node 2.
         Assert.Equal(2, info->NodeOfAddress((2UL << 32) + 0x1000));
+        Assert.Equal(0, info->NodeOfAddress((3UL << 32) + 0x1000));
         Assert.Equal((ulong)slit, info->SlitAddress);
     }
 

@@ -1,43 +1,137 @@
 using System;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
+using PoolKernel.Runtime;
+using PoolKernel.Startup;
 
 namespace PoolKernel.Heap
 {
     /// <summary>
-    /// The kernel's raw allocation entry points (Alloc/Free) and the managed heap behind `new`,
-    /// backed by pools. Whole blocks from the node-local pool for now.
+    /// The kernel heap (Kernel.Memory/Heap/KernelHeap) on the machine's pools: the managed heap
+    /// behind `new` (the runtime's RhpNewFast etc.) and the raw Alloc/Free of kernel code.
+    /// Small objects come from size-class slabs, large ones from whole pages, all from the pools
+    /// of the current CPU's node. Managed objects are never collected yet (docs/heap.md).
+    /// Single CPU, interrupts off: the heap lock the core expects is implicit for now.
     /// </summary>
     internal static unsafe class KernelHeapGlue
     {
-        internal static ulong PagesHeld;
-        internal static ulong BytesInUse;
+        /// <summary>The owner id heap pages are allocated as (0 = the kernel).</summary>
+        private const byte KernelOwner = 0;
 
-        internal static void* Alloc(nuint size, nuint align)
+        private static KernelHeap* s_heap;
+        private static ulong s_metadataPages;
+
+        internal static bool Ready => s_heap != null;
+
+        /// <summary>The NUMA node of the CPU running (the boot CPU, until SMP).</summary>
+        internal static int CurrentNode => Machine.CpuNodeOfBoot;
+
+        /// <summary>
+        /// Builds the heap (its metadata from the pools), installs it as the runtime's object heap
+        /// and retires the boot allocator.
+        /// </summary>
+        internal static void Initialize()
         {
             PhysicalMemory* pm = MemoryBringUp.Memory;
-            ulong pages = ((ulong)size + 4095) / 4096;
-            if (pages == 0)
-                pages = 1;
-            Order order = Order.Covering(pages);
+            if (KernelHeap.ComputeSize(pm, out ulong bytes) != HeapStatus.Ok)
+                Panic.Halt("heap: cannot size the heap metadata");
+            s_metadataPages = (bytes + 4095) / 4096;
             AllocRequest request = AllocRequest.Any;
-            if (pm->Allocate(order, request, out Pfn pfn) != MemoryStatus.Ok)
-                return null;
-            byte* p = (byte*)(pfn.Value << 12);
-            for (ulong i = 0; i < order.Bytes; i++)
-                p[i] = 0;
-            PagesHeld += order.Pages;
-            BytesInUse += (ulong)size;
+            request.PreferredNode = (byte)CurrentNode;
+            if (pm->AllocateRun(s_metadataPages, request, out Pfn first) != MemoryStatus.Ok)
+                Panic.Halt("heap: no pool memory for the heap metadata, pages", s_metadataPages);
+            byte* block = (byte*)(first.Value << 12);
+            for (ulong i = 0; i < s_metadataPages * 4096; i++)
+                block[i] = 0;
+            if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, KernelOwner, out s_heap) != HeapStatus.Ok)
+                Panic.Halt("heap: set-up refused");
+            ObjectAllocator.SetHeap(&AllocForRuntime);
+            BootAllocator.Retire();
+        }
+
+        internal static KernelHeap* Heap => s_heap;
+
+        internal static ulong MetadataBytes => s_metadataPages * 4096;
+
+        internal static ulong PagesHeld => s_heap == null ? 0 : s_heap->GetTotals().PagesHeld;
+
+        internal static ulong BytesInUse
+        {
+            get
+            {
+                if (s_heap == null)
+                    return 0;
+                HeapTotals t = s_heap->GetTotals();
+                return t.SmallBytesInUse + t.LargePages * 4096;
+            }
+        }
+
+        /// <summary>Zeroed memory from the current node's pools, or null after printing why.</summary>
+        internal static void* Alloc(nuint size, nuint align)
+        {
+            void* p = s_heap->Alloc(size, align, CurrentNode);
+            if (p == null)
+                ReportOutOfMemory();
             return p;
         }
 
+        /// <summary>Frees raw memory; a foreign pointer or double free is refused and reported, nothing changes.</summary>
         internal static void Free(void* pointer)
         {
-            PhysicalMemory* pm = MemoryBringUp.Memory;
-            Pfn pfn = new Pfn((ulong)pointer >> 12);
-            pm->KindOf(pfn, out Order order);
-            if (pm->Free(pfn, order) == MemoryStatus.Ok)
-                PagesHeld -= order.Pages;
+            HeapStatus status = s_heap->Free(pointer);
+            if (status == HeapStatus.Ok)
+                return;
+            Console.Write("heap: free of ");
+            Console.WriteHex((ulong)pointer);
+            Console.Write(" refused: ");
+            Console.WriteLine(StatusText(status));
         }
+
+        // The runtime's heap interface; ObjectAllocator turns a null into its out-of-memory panic.
+        private static void* AllocForRuntime(nuint size, nuint align)
+        {
+            void* p = s_heap->Alloc(size, align, CurrentNode);
+            if (p == null)
+                ReportOutOfMemory();
+            return p;
+        }
+
+        internal static void ReportOutOfMemory()
+        {
+            HeapFailure f = s_heap->LastFailure;
+            Console.Write("heap: out of memory: asked ");
+            Console.Write(f.RequestedBytes);
+            Console.Write(" bytes (align ");
+            Console.Write(f.Alignment);
+            Console.Write(", ");
+            Console.Write(f.PagesAsked);
+            Console.Write(" pages) on node ");
+            Console.Write(f.Node);
+            Console.Write(": pools answered '");
+            Console.Write(MemoryText.Status(f.MemoryStatus));
+            Console.Write("'; free pages ");
+            Console.Write(f.FreePagesAtFailure);
+            Console.Write(" in all pools, ");
+            Console.Write(f.FreePagesOnNode);
+            Console.Write(" on node ");
+            Console.Write(f.Node);
+            Console.Write("; the heap holds ");
+            Console.Write(f.HeapPagesHeld);
+            Console.WriteLine(" pages");
+        }
+
+        internal static string StatusText(HeapStatus s) => s switch
+        {
+            HeapStatus.Ok => "ok",
+            HeapStatus.OutOfMemory => "out of memory",
+            HeapStatus.NoPoolSatisfies => "no pool satisfies the request",
+            HeapStatus.InvalidArgument => "invalid argument",
+            HeapStatus.BadAlignment => "bad alignment",
+            HeapStatus.BadNode => "bad node",
+            HeapStatus.Foreign => "not a heap pointer",
+            HeapStatus.DoubleFree => "double free",
+            HeapStatus.InteriorPointer => "pointer into the middle of an object",
+            _ => "CORRUPTION",
+        };
     }
 }

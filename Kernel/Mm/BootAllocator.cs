@@ -21,6 +21,18 @@ namespace PoolKernel.Mm
             s_end = end;
         }
 
+        /// <summary>
+        /// Ends the boot allocator once the pools and the heap exist: later calls get null. Its arena
+        /// stays inside the kernel image's reservation; meminfo shows how much of it was used.
+        /// </summary>
+        internal static void Retire()
+        {
+            s_end = s_next;
+            Retired = true;
+        }
+
+        internal static bool Retired;
+
         /// <summary>Bytes handed out from the early arena so far.</summary>
         internal static ulong Used => s_used;
 

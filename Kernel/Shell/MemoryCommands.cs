@@ -22,6 +22,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "check", "run the invariant checker", &Check);
             Commands.Register(ref n, "stress", "stress N [SEED]: N random allocations/frees across pools, checked", &Stress);
             Commands.Register(ref n, "exhaust", "exhaust [pool ID]: allocate until out of memory, then give it all back", &ExhaustCommand.Run);
+            HeapCommands.Register(ref n);
             Commands.Register(ref n, "dump", "the whole memory state, machine-readable, between markers", &MemoryReports.Dump);
         }
 
@@ -82,6 +83,7 @@ namespace PoolKernel.Shell
             InvariantReport report = Pm->Check();
             ulong cycles = Cpu.ReadTsc() - start;
             MemoryText.Report(report);
+            HeapCommands.Report(Heap.KernelHeapGlue.Heap->Check());
             Console.Write("check: ");
             Console.Write(cycles);
             Console.WriteLine(" cycles");

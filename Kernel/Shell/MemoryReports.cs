@@ -46,9 +46,12 @@ namespace PoolKernel.Shell
             Console.Write(" frames of span (");
             WriteRatio(t.MetadataBytes, t.SpanPages);
             Console.WriteLine(" bytes/frame)");
+            Row("Heap pages held", Heap.KernelHeapGlue.PagesHeld * 4096);
+            Row("Heap bytes in use", Heap.KernelHeapGlue.BytesInUse);
+            Row("Heap metadata", Heap.KernelHeapGlue.MetadataBytes);
             Console.Write("Boot allocator: ");
             Console.Write(Mm.BootAllocator.Used / 1024);
-            Console.WriteLine(" kB used (inside the kernel image reservation)");
+            Console.WriteLine(Mm.BootAllocator.Retired ? " kB used, retired (its arena is in the kernel image reservation)" : " kB used, active");
         }
 
         private static void Row(string name, ulong bytes)

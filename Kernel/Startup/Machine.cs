@@ -60,6 +60,9 @@ namespace PoolKernel.Startup
 
         internal static int NodeCount => Acpi->NodeCount < 1 ? 1 : Acpi->NodeCount;
 
+        /// <summary>The node of the boot CPU (the only one running until SMP).</summary>
+        internal static int CpuNodeOfBoot => Acpi->CpuCount > 0 && Acpi->CpuNode(0) >= 0 && Acpi->CpuNode(0) < NodeCount ? Acpi->CpuNode(0) : 0;
+
         internal static int CpuCount => Acpi->CpuCount < 1 ? 1 : Acpi->CpuCount;
     }
 }

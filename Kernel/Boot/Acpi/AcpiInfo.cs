@@ -146,6 +146,41 @@ namespace PoolKernel.Boot.Acpi
             return NodeCount++;
         }
 
+        /// <summary>
+        /// Renumbers the dense nodes so that node ids follow ascending proximity domains (first-seen
+        /// order depends on whether CPUs or memory are listed first). Called once the SRAT is parsed,
+        /// before the SLIT, which is read by domain.
+        /// </summary>
+        internal void NumberNodesByDomain()
+        {
+            byte* newId = stackalloc byte[MaxNodes];
+            for (int i = 0; i < NodeCount; i++)
+            {
+                int rank = 0;
+                for (int j = 0; j < NodeCount; j++)
+                {
+                    if (_nodeDomain[j] < _nodeDomain[i])
+                        rank++;
+                }
+                newId[i] = (byte)rank;
+            }
+            uint* domains = stackalloc uint[MaxNodes];
+            for (int i = 0; i < NodeCount; i++)
+                domains[newId[i]] = _nodeDomain[i];
+            for (int i = 0; i < NodeCount; i++)
+                _nodeDomain[i] = domains[i];
+            for (int c = 0; c < CpuCount; c++)
+            {
+                if (_cpuNode[c] < NodeCount)
+                    _cpuNode[c] = newId[_cpuNode[c]];
+            }
+            for (int r = 0; r < MemoryRangeCount; r++)
+            {
+                if (_memoryNode[r] < NodeCount)
+                    _memoryNode[r] = newId[_memoryNode[r]];
+            }
+        }
+
         /// <summary>SLIT distance from node <paramref name="from"/> to <paramref name="to"/> (10 = local); 0 for bad ids.</summary>
         public byte Distance(int from, int to)
         {

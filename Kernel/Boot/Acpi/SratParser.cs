@@ -15,7 +15,8 @@ namespace PoolKernel.Boot.Acpi
 
         /// <summary>
         /// Contract: the table passed AcpiTables.Validate and the MADT was parsed first (CPUs exist).
-        /// Assigns dense nodes to proximity domains in order of first appearance and sets the node
+        /// Assigns dense nodes to proximity domains (numbered in ascending domain order, so QEMU's
+    /// nodeid N is node N when its domains are 0..N-1) and sets the node
         /// of every CPU and memory range it names. Disabled entries are skipped entirely, so they
         /// create no node.
         /// </summary>
@@ -91,6 +92,7 @@ namespace PoolKernel.Boot.Acpi
             }
             if (droppedRanges != 0)
                 info->Diagnostics.Add(AcpiDiagnosticCode.TooManyMemoryRanges, index, AcpiTables.SignatureSrat, droppedRanges, 0);
+            info->NumberNodesByDomain();
         }
 
         private static void AssignCpu(uint apicId, uint domain, int index, AcpiInfo* info)

@@ -1,0 +1,66 @@
+using System.Text.RegularExpressions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PoolKernel.Tests.Qemu;
+
+/// <summary>The heap on pools in the running kernel: node-local placement, checks, out of memory.</summary>
+public class HeapBootTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public HeapBootTests(ITestOutputHelper output) => _output = output;
+
+    private QemuResult Boot(QemuBoot boot)
+    {
+        QemuResult result = boot.Run();
+        _output.WriteLine(result.ToString());
+        return result;
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void HeapAllocations_LandInTheBootCpusNode(int bootCpuNode)
+    {
+        // Two nodes of 512 MiB; the boot CPU (APIC id 0) is placed on node `bootCpuNode`.
+        int other = 1 - bootCpuNode;
+        QemuResult result = Boot(new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "1G",
+            Cpus = 2,
+            KernelCommandLine = "run=\"heaptest 300 100;heaptest 20 20000;heap;meminfo\"",
+            ExtraArgs = new[]
+            {
+                "-object", "memory-backend-ram,id=m0,size=512M", "-numa", $"node,nodeid=0,memdev=m0,cpus={bootCpuNode}",
+                "-object", "memory-backend-ram,id=m1,size=512M", "-numa", $"node,nodeid=1,memdev=m1,cpus={other}",
+            },
+        });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, $"cpus:     2 (apic ids 0@node{bootCpuNode} 1@node{other})");
+        string local = bootCpuNode == 0 ? "0=300 1=0" : "0=0 1=300";
+        BootTests.AssertContains(result, $"heaptest: 300 x 100 bytes from the CPU on node {bootCpuNode}: by node {local}, failed 0; managed objects on the local node 300/300");
+        string largeLocal = bootCpuNode == 0 ? "0=20 1=0" : "0=0 1=20";
+        BootTests.AssertContains(result, $"heaptest: 20 x 20000 bytes from the CPU on node {bootCpuNode}: by node {largeLocal}");
+        BootTests.AssertContains(result, $"heaptest: first object in pool node{bootCpuNode}-dma32");
+        BootTests.AssertContains(result, "heap check: ok");
+        BootTests.AssertContains(result, "Boot allocator: ");
+        BootTests.AssertContains(result, "retired");
+        BootTests.AssertContains(result, ": adds up");
+    }
+
+    [Fact]
+    public void HeapOutOfMemory_IsReportedWithTheNumbers_AndTheKernelGoesOn()
+    {
+        // 4096 x 1 MiB cannot fit in 256 MiB: the heap says so, every successful block is freed again.
+        QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "256M", KernelCommandLine = "run=\"heaptest 4096 1048576;heap;check;heaptest 10 64\"" });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Assert.Matches(@"heap: out of memory: asked 1048576 bytes \(align 16, 256 pages\) on node 0: pools answered 'out of memory'; free pages \d+ in all pools", result.Console);
+        Match m = Regex.Match(result.Console, @"heaptest: 4096 x 1048576 bytes .* failed (\d+)");
+        Assert.True(m.Success && int.Parse(m.Groups[1].Value) > 3000, result.ToString());
+        BootTests.AssertContains(result, "heap check: ok");
+        BootTests.AssertContains(result, "check: ok");
+        BootTests.AssertContains(result, "heaptest: 10 x 64 bytes from the CPU on node 0: by node 0=10, failed 0");
+    }
+}

@@ -1,0 +1,156 @@
+using System;
+using PoolKernel.Heap;
+using PoolKernel.Memory;
+using PoolKernel.Mm;
+using PoolKernel.Startup;
+
+namespace PoolKernel.Shell
+{
+    /// <summary>'heap' (statistics by size class) and 'heaptest N SIZE' (where fresh allocations land).</summary>
+    internal static unsafe class HeapCommands
+    {
+        internal static void Register(ref int n)
+        {
+            Commands.Register(ref n, "heap", "kernel heap: size classes, pages, overhead, checker", &Heap);
+            Commands.Register(ref n, "heaptest", "heaptest N SIZE: allocate N raw and N managed objects, show their nodes and pools, free", &HeapTest);
+        }
+
+        private static void Heap(ref CommandLineBuffer line)
+        {
+            KernelHeap* heap = KernelHeapGlue.Heap;
+            HeapTotals t = heap->GetTotals();
+            Console.Write("heap: ");
+            Console.Write(t.PagesHeld);
+            Console.Write(" pages held (");
+            Console.Write(t.SlabPages);
+            Console.Write(" in ");
+            Console.Write(t.Slabs);
+            Console.Write(" slabs, ");
+            Console.Write(t.LargePages);
+            Console.Write(" in ");
+            Console.Write(t.LargeObjects);
+            Console.Write(" large objects); ");
+            Console.Write(t.SmallObjects);
+            Console.Write(" small objects, ");
+            Console.Write(t.SmallBytesInUse);
+            Console.Write(" bytes; overhead ");
+            Console.Write(t.HeaderBytes + t.SlackBytes);
+            Console.Write(" bytes; refused frees ");
+            Console.Write(t.RefusedFrees);
+            Console.Write(", failures ");
+            Console.Write(t.Failures);
+            Console.WriteLine();
+            Console.WriteLine("  class  size  align order  slabs objects  in use bytes  free");
+            for (int cls = 0; ; cls++)
+            {
+                if (heap->GetClassStats(cls, out HeapClassStats s) != HeapStatus.Ok)
+                    break;
+                if (s.Slabs == 0)
+                    continue;
+                Console.Write("  ");
+                Banner.Pad(cls, 5);
+                Banner.Pad(s.ObjectSize, 6);
+                Banner.Pad(s.Alignment, 7);
+                Banner.Pad(s.SlabOrder, 6);
+                Banner.Pad((long)s.Slabs, 7);
+                Banner.Pad((long)s.ObjectsInUse, 8);
+                Banner.Pad((long)s.BytesInUse, 14);
+                Banner.Pad((long)s.FreeObjects, 6);
+                Console.WriteLine();
+            }
+            Report(heap->Check());
+        }
+
+        internal static void Report(in HeapCheckReport r)
+        {
+            if (r.IsOk)
+            {
+                Console.WriteLine("heap check: ok");
+                return;
+            }
+            Console.Write("heap check: BROKEN invariant ");
+            Console.Write((int)r.Code);
+            Console.Write(" at ");
+            Console.WriteHex(r.Address);
+            Console.Write(" class ");
+            Console.Write(r.Class);
+            Console.Write(" expected ");
+            Console.Write(r.Expected);
+            Console.Write(" actual ");
+            Console.Write(r.Actual);
+            Console.WriteLine();
+        }
+
+        private sealed class Payload
+        {
+            public ulong A, B, C;
+        }
+
+        private static void HeapTest(ref CommandLineBuffer line)
+        {
+            ulong count = line.TryNumber(1, out ulong c) && c > 0 && c <= 4096 ? c : 64;
+            ulong size = line.TryNumber(2, out ulong s) && s > 0 ? s : 64;
+            void** raw = (void**)KernelHeapGlue.Alloc((nuint)(count * 8), 8);
+            if (raw == null)
+                return;
+            ulong* perNode = stackalloc ulong[8];
+            for (int i = 0; i < 8; i++)
+                perNode[i] = 0;
+            ulong failed = 0;
+            for (ulong i = 0; i < count; i++)
+            {
+                raw[i] = KernelHeapGlue.Alloc((nuint)size, 16);
+                if (raw[i] == null)
+                {
+                    failed++;
+                    continue;
+                }
+                perNode[Machine.NodeOf((ulong)raw[i]) & 7]++;
+            }
+            // Managed objects go through the same heap (RhpNewFast -> the heap).
+            ulong managedLocal = 0;
+            for (ulong i = 0; i < count; i++)
+            {
+                Payload p = new Payload();
+                ulong address = (ulong)Runtime.ObjectAllocator.AddressOf(p);
+                if (Machine.NodeOf(address) == KernelHeapGlue.CurrentNode)
+                    managedLocal++;
+            }
+            Console.Write("heaptest: ");
+            Console.Write(count);
+            Console.Write(" x ");
+            Console.Write(size);
+            Console.Write(" bytes from the CPU on node ");
+            Console.Write(KernelHeapGlue.CurrentNode);
+            Console.Write(": by node");
+            for (int n = 0; n < Machine.NodeCount && n < 8; n++)
+            {
+                Console.Write(" ");
+                Console.Write(n);
+                Console.Write("=");
+                Console.Write(perNode[n]);
+            }
+            Console.Write(", failed ");
+            Console.Write(failed);
+            Console.Write("; managed objects on the local node ");
+            Console.Write(managedLocal);
+            Console.Write("/");
+            Console.Write(count);
+            Console.WriteLine();
+            if (count > 0 && raw[0] != null)
+            {
+                PhysicalMemory* pm = MemoryBringUp.Memory;
+                ulong pb = (((ulong)raw[0] >> 12) - pm->BasePfn.Value) >> pm->PageblockOrder;
+                if (pm->GetPageblock(pb, out PageblockUse use) == MemoryStatus.Ok)
+                {
+                    Console.Write("heaptest: first object in pool ");
+                    MemoryText.PoolName(pm, use.Pool);
+                    Console.WriteLine();
+                }
+            }
+            for (ulong i = 0; i < count; i++)
+                KernelHeapGlue.Free(raw[i]);
+            KernelHeapGlue.Free(raw);
+        }
+    }
+}
