@@ -56,7 +56,7 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
-        byte* candidates = stackalloc byte[_poolCapacity];
+        byte* candidates = stackalloc byte[_poolLimit];
         int count = PoolChoice.Rank(ref this, request, rules, order.Pages, candidates);
         if (count == 0)
             return MemoryStatus.NoPoolSatisfies;
@@ -186,7 +186,7 @@ public unsafe partial struct PhysicalMemory
                 return admitted;
             return AllocateRunInPool(request.Pool.Value, pages, rules, out first);
         }
-        byte* candidates = stackalloc byte[_poolCapacity];
+        byte* candidates = stackalloc byte[_poolLimit];
         int count = PoolChoice.Rank(ref this, request, rules, pages, candidates);
         if (count == 0)
             return MemoryStatus.NoPoolSatisfies;

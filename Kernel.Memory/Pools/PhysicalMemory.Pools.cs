@@ -19,6 +19,14 @@ public unsafe partial struct PhysicalMemory
         return MemoryStatus.Ok;
     }
 
+    /// <summary>Empties a pool slot (the pool owns no page block) and lowers the live limit.</summary>
+    private void CloseSlot(int slot)
+    {
+        _buddy._pools[slot] = default;
+        while (_poolLimit > 0 && _buddy._pools[_poolLimit - 1].Live == 0)
+            _poolLimit--;
+    }
+
     private int FreeSlot()
     {
         for (int i = 0; i < _poolCapacity; i++)
@@ -60,7 +68,7 @@ public unsafe partial struct PhysicalMemory
         if (status != MemoryStatus.Ok)
         {
             // MovePageblocks moved nothing on failure; closing the slot undoes the rest.
-            _buddy._pools[slot] = default;
+            CloseSlot(slot);
             return status;
         }
         id = new PoolId((byte)slot);
@@ -145,7 +153,7 @@ public unsafe partial struct PhysicalMemory
         for (ulong pb = 0; pb < _pageblockCount; pb++)
             if (_buddy._pageblocks[pb].Pool == id.Value)
                 MovePageblock(pb, _buddy._pageblocks[pb].Home);
-        _buddy._pools[id.Value] = default;
+        CloseSlot(id.Value);
         return MemoryStatus.Ok;
     }
 

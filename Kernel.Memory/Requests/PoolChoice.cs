@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace PoolKernel.Memory;
 
 /// <summary>
@@ -22,35 +24,48 @@ public static unsafe class PoolChoice
     /// </summary>
     public static int Rank(ref PhysicalMemory pm, in AllocRequest request, in DmaRules rules, ulong pages, byte* candidates)
     {
-        ulong* keys = stackalloc ulong[pm._poolCapacity];
+        ulong* keys = stackalloc ulong[pm._poolLimit];
         int n = 0;
         bool limited = request.HasAddressRules;
-        for (int id = 0; id < pm._poolCapacity; id++)
+        int limit = pm._poolLimit;
+        for (int id = 0; id < limit; id++)
         {
-            ref Pool pool = ref pm._buddy._pools[id];
-            if (pool.Live == 0 || (pool.Properties.Flags & PoolFlags.Reserved) != 0)
-                continue;
-            if (!pool.Properties.AllowsOwner(request.Owner) || !pool.Properties.Accepts(request.Mobility))
-                continue;
-            ulong lo = pool.Properties.WindowStartPfn > rules.LowPfn ? pool.Properties.WindowStartPfn : rules.LowPfn;
-            ulong hi = pool.Properties.WindowEndPfn < rules.EndPfn ? pool.Properties.WindowEndPfn : rules.EndPfn;
-            if (hi <= lo || hi - lo < pages)
-                continue;
-            if ((request.Flags & RequestFlags.NodeStrict) != 0 &&
-                (request.PreferredNode >= 64 || ((pool.Properties.NodeMask >> request.PreferredNode) & 1) == 0))
-                continue;
-            ulong key = SortKey(ref pm, request, limited, id);
-            int j = n++;
-            while (j > 0 && keys[j - 1] > key)
-            {
-                keys[j] = keys[j - 1];
-                candidates[j] = candidates[j - 1];
-                j--;
-            }
-            keys[j] = key;
-            candidates[j] = (byte)id;
+            if (Qualifies(ref pm._buddy._pools[id], request, rules, pages))
+                n = Insert(keys, candidates, n, SortKey(ref pm, request, limited, id), id);
         }
         return n;
+    }
+
+    /// <summary>The qualification half of the rule (see the type's summary).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Qualifies(ref Pool pool, in AllocRequest request, in DmaRules rules, ulong pages)
+    {
+        if (pool.Live == 0 || (pool.Properties.Flags & PoolFlags.Reserved) != 0)
+            return false;
+        if (!pool.Properties.AllowsOwner(request.Owner) || !pool.Properties.Accepts(request.Mobility))
+            return false;
+        ulong lo = pool.Properties.WindowStartPfn > rules.LowPfn ? pool.Properties.WindowStartPfn : rules.LowPfn;
+        ulong hi = pool.Properties.WindowEndPfn < rules.EndPfn ? pool.Properties.WindowEndPfn : rules.EndPfn;
+        if (hi <= lo || hi - lo < pages)
+            return false;
+        return (request.Flags & RequestFlags.NodeStrict) == 0 ||
+            (request.PreferredNode < 64 && ((pool.Properties.NodeMask >> request.PreferredNode) & 1) != 0);
+    }
+
+    /// <summary>Insertion step of the sort; returns the new count.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Insert(ulong* keys, byte* candidates, int n, ulong key, int id)
+    {
+        int j = n;
+        while (j > 0 && keys[j - 1] > key)
+        {
+            keys[j] = keys[j - 1];
+            candidates[j] = candidates[j - 1];
+            j--;
+        }
+        keys[j] = key;
+        candidates[j] = (byte)id;
+        return n + 1;
     }
 
     /// <summary>
@@ -58,6 +73,7 @@ public static unsafe class PoolChoice
     /// distance, 46 fallback tier, 8-45 distance of the window top from the top of the 52-bit
     /// space in 32 KiB units (higher window first), 0-7 pool id.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong SortKey(ref PhysicalMemory pm, in AllocRequest request, bool limited, int id)
     {
         ref PoolProperties p = ref pm._buddy._pools[id].Properties;
@@ -68,6 +84,7 @@ public static unsafe class PoolChoice
     }
 
     /// <summary>Distance from <paramref name="node"/> to the nearest node of <paramref name="mask"/> (0 with no preference).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Distance(ref PhysicalMemory pm, byte node, ulong mask)
     {
         if (node == AllocRequest.NoNode || node >= pm._nodeCount)
