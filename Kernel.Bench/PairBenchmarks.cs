@@ -31,7 +31,7 @@ public unsafe class PairBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _host = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes);
+        _host = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes, hugePages: true);
         _pm = _host.Memory;
         _normal = FindPool("node1-normal"); // pc 6G in two nodes: node 0 is the low 3 GiB, node 1 all RAM above 4 GiB
         PoolId dma32 = FindPool("node0-dma32");
@@ -50,7 +50,7 @@ public unsafe class PairBenchmarks
         FragmentClassic(2);
         FragmentClassic(1);
 
-        _freshHost = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes);
+        _freshHost = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes, hugePages: true);
         _freshNamed = AllocRequest.InPool(_normal);
         _freshClassic = new ClassicBuddy(_host.BackingBytes / 4096, ranges);
     }
