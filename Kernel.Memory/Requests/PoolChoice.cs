@@ -80,7 +80,8 @@ public static unsafe class PoolChoice
         ulong tier = !limited && (p.Flags & PoolFlags.Dma) != 0 ? 1UL : 0UL;
         ulong distance = (ulong)Distance(ref pm, request.PreferredNode, p.NodeMask);
         ulong windowGap = (DmaRules.NoLimitPfn - p.WindowEndPfn) >> 3;
-        return ((ulong)(255 - p.Priority) << 56) | (distance << 47) | (tier << 46) | ((windowGap & ((1UL << 38) - 1)) << 8) | (ulong)id;
+        ulong inverse = (uint)(255 - p.Priority);
+        return (inverse << 56) | (distance << 47) | (tier << 46) | ((windowGap & ((1UL << 38) - 1)) << 8) | (uint)id;
     }
 
     /// <summary>Distance from <paramref name="node"/> to the nearest node of <paramref name="mask"/> (0 with no preference).</summary>
