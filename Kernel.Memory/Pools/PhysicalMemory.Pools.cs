@@ -55,6 +55,8 @@ public unsafe partial struct PhysicalMemory
             return status;
         if (!IsLive(donor))
             return MemoryStatus.NoSuchPool;
+        if (pageblocks > _pageblockCount)
+            return MemoryStatus.OutOfMemory;
         int slot = FreeSlot();
         if (slot < 0)
             return MemoryStatus.PoolTableFull;
@@ -90,10 +92,10 @@ public unsafe partial struct PhysicalMemory
             return status;
         if (pageblocks == 0)
             return MemoryStatus.InvalidArgument;
-        if (((start.Value - _basePfn) & (PageblockPages - 1)) != 0)
-            return MemoryStatus.Unaligned;
         if (start.Value < _basePfn)
             return MemoryStatus.OutsideEveryPool;
+        if (((start.Value - _basePfn) & (PageblockPages - 1)) != 0)
+            return MemoryStatus.Unaligned;
         ulong firstPb = (start.Value - _basePfn) >> _buddy._pageblockOrder;
         if (firstPb >= _pageblockCount || pageblocks > _pageblockCount - firstPb)
             return MemoryStatus.OutsideEveryPool;
@@ -170,6 +172,8 @@ public unsafe partial struct PhysicalMemory
             return MemoryStatus.NoSuchPool;
         if (from == to || count == 0)
             return MemoryStatus.InvalidArgument;
+        if (count > _pageblockCount)
+            return MemoryStatus.OutOfMemory;
         ref Pool source = ref _buddy._pools[from.Value];
         ref Pool target = ref _buddy._pools[to.Value];
         ulong pages = count * PageblockPages;
