@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace PoolKernel.Memory;
 
 /// <summary>
@@ -170,6 +172,7 @@ public static unsafe class InvariantChecker
     }
 
     /// <summary>The first index in [from, end) whose byte is not Tail, or end; eight bytes at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong FirstNotTail(byte* frames, ulong from, ulong end)
     {
         const ulong TailWord = FrameState.Tail * 0x0101010101010101UL;
