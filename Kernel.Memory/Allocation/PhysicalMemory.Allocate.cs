@@ -56,17 +56,18 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
-        byte* candidates = stackalloc byte[_poolLimit];
-        int count = PoolChoice.Rank(ref this, request, rules, order.Pages, candidates);
-        if (count == 0)
-            return MemoryStatus.NoPoolSatisfies;
-        for (int i = 0; i < count; i++)
+        bool qualified = false;
+        ulong minKey = 0;
+        for (int pool = PoolChoice.Next(ref this, request, rules, order.Pages, minKey, out ulong key); pool >= 0;
+             pool = PoolChoice.Next(ref this, request, rules, order.Pages, minKey, out key))
         {
-            MemoryStatus status = AllocateInPool(candidates[i], order.Value, rules, out pfn);
+            qualified = true;
+            MemoryStatus status = AllocateInPool(pool, order.Value, rules, out pfn);
             if (status != MemoryStatus.OutOfMemory)
                 return status;
+            minKey = key + 1;
         }
-        return MemoryStatus.OutOfMemory;
+        return qualified ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>
@@ -186,17 +187,18 @@ public unsafe partial struct PhysicalMemory
                 return admitted;
             return AllocateRunInPool(request.Pool.Value, pages, rules, out first);
         }
-        byte* candidates = stackalloc byte[_poolLimit];
-        int count = PoolChoice.Rank(ref this, request, rules, pages, candidates);
-        if (count == 0)
-            return MemoryStatus.NoPoolSatisfies;
-        for (int i = 0; i < count; i++)
+        bool qualified = false;
+        ulong minKey = 0;
+        for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); pool >= 0;
+             pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out key))
         {
-            MemoryStatus status = AllocateRunInPool(candidates[i], pages, rules, out first);
+            qualified = true;
+            MemoryStatus status = AllocateRunInPool(pool, pages, rules, out first);
             if (status != MemoryStatus.OutOfMemory)
                 return status;
+            minKey = key + 1;
         }
-        return MemoryStatus.OutOfMemory;
+        return qualified ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
     private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, out Pfn first)

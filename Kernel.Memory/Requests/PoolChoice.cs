@@ -18,20 +18,45 @@ namespace PoolKernel.Memory;
 public static unsafe class PoolChoice
 {
     /// <summary>
-    /// Writes the qualifying pools, best first, into <paramref name="candidates"/> (room for the
-    /// pool capacity) and returns how many. Each pool's ordering keys are packed once into one
-    /// 64-bit sort key (see <see cref="SortKey"/>), then insertion-sorted: pool tables are small.
+    /// The best qualifying pool whose sort key is at least <paramref name="minKey"/>, or -1; its key
+    /// in <paramref name="key"/>. Callers walk the order by passing the last key + 1: the first call
+    /// (minKey 0) gives the best pool, and a pool is re-examined only when the one before it had no
+    /// fitting block. One pass over the live slots a step, no sorting and no scratch memory: the
+    /// common case (the first pool has memory) costs a single pass.
+    /// </summary>
+    public static int Next(ref PhysicalMemory pm, in AllocRequest request, in DmaRules rules, ulong pages, ulong minKey, out ulong key)
+    {
+        bool limited = request.HasAddressRules;
+        int limit = pm._poolLimit;
+        int best = -1;
+        key = ulong.MaxValue;
+        for (int id = 0; id < limit; id++)
+        {
+            if (!Qualifies(ref pm._buddy._pools[id], request, rules, pages))
+                continue;
+            ulong k = SortKey(ref pm, request, limited, id);
+            if (k >= minKey && k <= key)
+            {
+                key = k;
+                best = id;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// Writes every qualifying pool, best first, into <paramref name="candidates"/> (room for
+    /// <see cref="PhysicalMemory.PoolCapacity"/> ids) and returns how many: the whole order at once,
+    /// for reports and tests.
     /// </summary>
     public static int Rank(ref PhysicalMemory pm, in AllocRequest request, in DmaRules rules, ulong pages, byte* candidates)
     {
-        ulong* keys = stackalloc ulong[pm._poolLimit];
         int n = 0;
-        bool limited = request.HasAddressRules;
-        int limit = pm._poolLimit;
-        for (int id = 0; id < limit; id++)
+        ulong minKey = 0;
+        for (int id = Next(ref pm, request, rules, pages, minKey, out ulong key); id >= 0; id = Next(ref pm, request, rules, pages, minKey, out key))
         {
-            if (Qualifies(ref pm._buddy._pools[id], request, rules, pages))
-                n = Insert(keys, candidates, n, SortKey(ref pm, request, limited, id), id);
+            candidates[n++] = (byte)id;
+            minKey = key + 1;
         }
         return n;
     }
@@ -50,22 +75,6 @@ public static unsafe class PoolChoice
             return false;
         return (request.Flags & RequestFlags.NodeStrict) == 0 ||
             (request.PreferredNode < 64 && ((pool.Properties.NodeMask >> request.PreferredNode) & 1) != 0);
-    }
-
-    /// <summary>Insertion step of the sort; returns the new count.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Insert(ulong* keys, byte* candidates, int n, ulong key, int id)
-    {
-        int j = n;
-        while (j > 0 && keys[j - 1] > key)
-        {
-            keys[j] = keys[j - 1];
-            candidates[j] = candidates[j - 1];
-            j--;
-        }
-        keys[j] = key;
-        candidates[j] = (byte)id;
-        return n + 1;
     }
 
     /// <summary>
