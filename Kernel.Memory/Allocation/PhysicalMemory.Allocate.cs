@@ -168,8 +168,9 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// Allocates <paramref name="pages"/> contiguous frames (any count, not only powers of two, also
     /// more than the largest block) under the same rules and pool choice as <see cref="Allocate"/>.
-    /// Up to the largest block it takes a buddy block and gives back the tail; otherwise, or when
-    /// that fails, it scans the pool's blocks in address order for a free stretch. Free the run with
+    /// Up to the largest block it takes a covering buddy block (the first one, or one obeying the
+    /// rules found on the lists) and gives back the tail; otherwise, or when that fails, it scans
+    /// the pool's blocks in address order for a free stretch. Free the run with
     /// <see cref="FreeRun"/> and the same count.
     /// </summary>
     public MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
@@ -216,6 +217,13 @@ public unsafe partial struct PhysicalMemory
                 // `pages`, so any boundary is at least the covering block, which is aligned.
                 _buddy.LinkPieces(pool, index + pages, index + (1UL << order));
             }
+        }
+        else if (order <= _buddy._maxOrder)
+        {
+            // A covering block that obeys the rules, searched on the lists, before the scan.
+            index = _buddy.FindFit(pool, order, rules, _basePfn);
+            if (index != FreeList.End)
+                _buddy.CarveRange(pool, index, index + pages);
         }
         if (index == FreeList.End)
         {
