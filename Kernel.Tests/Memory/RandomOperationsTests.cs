@@ -102,9 +102,15 @@ public unsafe class RandomOperationsTests
                     int order = rng.Next(4) == 0 ? rng.Next(maxOrder + 1) : rng.Next(Math.Min(3, maxOrder) + 1);
                     AllocRequest req = RandomRequest(rng, pm, out ulong lo, out ulong hi, out ulong align, out ulong boundary);
                     MemoryStatus s = pm->Allocate(new Order(order), req, out Pfn pfn);
+                    if (s == MemoryStatus.OutOfMemory && !req.Pool.IsNone && !req.HasAddressRules && order == 0)
+                    {
+                        pm->GetPoolStats(req.Pool, out PoolStats stats);
+                        Assert.True(stats.FreePages == 0, $"OutOfMemory with {stats.FreePages} free pages in pool {req.Pool.Value}");
+                    }
                     if (s == MemoryStatus.Ok)
                     {
                         ulong pages = 1UL << order;
+                        CheckPool(pm, pfn, req);
                         CheckRules(pfn, pages, lo, hi, align == 0 ? pages * 4096 : align, boundary);
                         Take(taken, basePfn, pfn, pages);
                         live.Add(new Allocation { Pfn = pfn, Pages = pages, Order = order });
@@ -121,6 +127,7 @@ public unsafe class RandomOperationsTests
                     MemoryStatus s = pm->AllocateRun(pages, req, out Pfn pfn);
                     if (s == MemoryStatus.Ok)
                     {
+                        CheckPool(pm, pfn, req);
                         CheckRules(pfn, pages, lo, hi, align, boundary);
                         Take(taken, basePfn, pfn, pages);
                         live.Add(new Allocation { Pfn = pfn, Pages = pages, Order = -1 });
@@ -245,6 +252,22 @@ public unsafe class RandomOperationsTests
                 break;
         }
         return req;
+    }
+
+    /// <summary>The result came from the named pool, or from a pool the choice rule may use, and the owner is allowed.</summary>
+    private static void CheckPool(PhysicalMemory* pm, Pfn pfn, in AllocRequest req)
+    {
+        pm->GetPageblock((pfn.Value - pm->BasePfn.Value) >> pm->PageblockOrder, out PageblockUse use);
+        pm->GetPoolProperties(use.Pool, out PoolProperties props);
+        Assert.True(props.AllowsOwner(req.Owner), $"pool {use.Pool.Value} refuses owner {req.Owner}");
+        if (!req.Pool.IsNone)
+            Assert.Equal(req.Pool, use.Pool);
+        else
+        {
+            Assert.True((props.Flags & PoolFlags.Reserved) == 0, "a reserved pool served an unnamed request");
+            if ((req.Flags & RequestFlags.NodeStrict) != 0)
+                Assert.True(((props.NodeMask >> req.PreferredNode) & 1) != 0, "NodeStrict request served off its node");
+        }
     }
 
     private static void CheckRules(Pfn pfn, ulong pages, ulong lo, ulong hi, ulong align, ulong boundary)
