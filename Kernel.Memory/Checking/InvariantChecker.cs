@@ -138,6 +138,8 @@ public static unsafe class InvariantChecker
             ref Pool pl = ref b._pools[pool];
             if (pl.Live == 0)
                 continue;
+            if (pool >= pm._poolLimit)
+                return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, (ulong)pm._poolLimit, (ulong)pool);
             ulong free = 0;
             for (int order = 0; order <= b._maxOrder; order++)
             {
