@@ -23,11 +23,15 @@ public unsafe class PairBenchmarks
     private AllocRequest _named;
     private AllocRequest _any;
     private AllocRequest _dma32Boundary;
+    // Freshly set-up twins: every order-0 allocation splits a 4 MiB block and every free merges it back.
+    private HostMemory _freshHost;
+    private ClassicBuddy _freshClassic;
+    private AllocRequest _freshNamed;
 
     [GlobalSetup]
     public void Setup()
     {
-        _host = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes);
+        _host = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes, hugePages: true);
         _pm = _host.Memory;
         _normal = FindPool("node1-normal"); // pc 6G in two nodes: node 0 is the low 3 GiB, node 1 all RAM above 4 GiB
         PoolId dma32 = FindPool("node0-dma32");
@@ -45,6 +49,10 @@ public unsafe class PairBenchmarks
         _classic = new ClassicBuddy(_host.BackingBytes / 4096, ranges);
         FragmentClassic(2);
         FragmentClassic(1);
+
+        _freshHost = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes, hugePages: true);
+        _freshNamed = AllocRequest.InPool(_normal);
+        _freshClassic = new ClassicBuddy(_host.BackingBytes / 4096, ranges);
     }
 
     private PoolId FindPool(string name)
@@ -82,6 +90,8 @@ public unsafe class PairBenchmarks
     {
         _classic.Dispose();
         _host.Dispose();
+        _freshClassic.Dispose();
+        _freshHost.Dispose();
     }
 
     [Benchmark(OperationsPerInvoke = Pairs, Description = "order0_pair_named_pool")]
@@ -110,6 +120,25 @@ public unsafe class PairBenchmarks
     public void BaselineOrder0Pair()
     {
         ClassicBuddy c = _classic;
+        for (int i = 0; i < Pairs; i++)
+            c.Free((ulong)c.Allocate(0, 2), 0);
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "order0_pair_fresh")]
+    public void Order0PairFresh()
+    {
+        PhysicalMemory* pm = _freshHost.Memory;
+        for (int i = 0; i < Pairs; i++)
+        {
+            pm->Allocate(new Order(0), _freshNamed, out Pfn pfn);
+            pm->Free(pfn, new Order(0));
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_order0_pair_fresh")]
+    public void BaselineOrder0PairFresh()
+    {
+        ClassicBuddy c = _freshClassic;
         for (int i = 0; i < Pairs; i++)
             c.Free((ulong)c.Allocate(0, 2), 0);
     }

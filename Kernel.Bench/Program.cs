@@ -38,6 +38,8 @@ public static class Program
             ["order0_pair_ns"] = Ns("order0_pair_named_pool"),
             ["order0_pair_pool_choice_ns"] = Ns("order0_pair_pool_choice"),
             ["baseline_order0_pair_ns"] = Ns("baseline_order0_pair"),
+            ["order0_pair_fresh_ns"] = Ns("order0_pair_fresh"),
+            ["baseline_order0_pair_fresh_ns"] = Ns("baseline_order0_pair_fresh"),
             ["order9_pair_ns"] = Ns("order9_pair"),
             ["baseline_order9_pair_ns"] = Ns("baseline_order9_pair"),
             ["constrained_alloc_ns"] = Ns("constrained_dma32_64k_pair"),

@@ -8,7 +8,11 @@ public struct MemoryConfig
 {
     /// <summary>Largest buddy order, 0..<see cref="Order.Limit"/>.</summary>
     public byte MaxOrder;
-    /// <summary>log2 of the page-block size in frames, 0..12 (a page block never straddles the 16 MiB line).</summary>
+    /// <summary>
+    /// log2 of the page-block size in frames, 0..12 (a page block never straddles the 16 MiB line) and
+    /// at most MaxOrder, so a wholly free page block is always one free block or part of one
+    /// (what makes a page-block move O(MaxOrder)).
+    /// </summary>
     public byte PageblockOrder;
     /// <summary>Pool-table capacity, 1..<see cref="PoolId.MaxPools"/>; set-up needs one pool per node and address class.</summary>
     public byte MaxPools;
@@ -30,6 +34,10 @@ public struct MemoryConfig
 
     public bool IsValid
     {
-        get { return MaxOrder <= Order.Limit && PageblockOrder <= PageblockOrderLimit && MaxPools >= 1 && MaxPools <= PoolId.MaxPools; }
+        get
+        {
+            return MaxOrder <= Order.Limit && PageblockOrder <= PageblockOrderLimit && PageblockOrder <= MaxOrder &&
+                MaxPools >= 1 && MaxPools <= PoolId.MaxPools;
+        }
     }
 }

@@ -27,6 +27,8 @@ public unsafe partial struct PhysicalMemory
     internal byte* _distances;
     internal int _nodeCount;
     internal int _poolCapacity;
+    /// <summary>One past the highest live pool slot: loops over pools stop here.</summary>
+    internal int _poolLimit;
 
     /// <summary>Where each part of the metadata block goes, derived from the map and the config.</summary>
     private struct Layout
@@ -268,6 +270,8 @@ public unsafe partial struct PhysicalMemory
         pool.Properties = props;
         pool.Live = 1;
         _buddy._pools[slot] = pool;
+        if (slot >= _poolLimit)
+            _poolLimit = slot + 1;
         for (int o = 0; o < _buddy._listStride; o++)
             _buddy.ListOf(slot, o)->Reset();
     }

@@ -56,17 +56,18 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
-        byte* candidates = stackalloc byte[_poolCapacity];
-        int count = PoolChoice.Rank(ref this, request, rules, order.Pages, candidates);
-        if (count == 0)
-            return MemoryStatus.NoPoolSatisfies;
-        for (int i = 0; i < count; i++)
+        bool qualified = false;
+        ulong minKey = 0;
+        for (int pool = PoolChoice.Next(ref this, request, rules, order.Pages, minKey, out ulong key); pool >= 0;
+             pool = PoolChoice.Next(ref this, request, rules, order.Pages, minKey, out key))
         {
-            MemoryStatus status = AllocateInPool(candidates[i], order.Value, rules, out pfn);
+            qualified = true;
+            MemoryStatus status = AllocateInPool(pool, order.Value, rules, out pfn);
             if (status != MemoryStatus.OutOfMemory)
                 return status;
+            minKey = key + 1;
         }
-        return MemoryStatus.OutOfMemory;
+        return qualified ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>
@@ -167,8 +168,9 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// Allocates <paramref name="pages"/> contiguous frames (any count, not only powers of two, also
     /// more than the largest block) under the same rules and pool choice as <see cref="Allocate"/>.
-    /// Up to the largest block it takes a buddy block and gives back the tail; otherwise, or when
-    /// that fails, it scans the pool's blocks in address order for a free stretch. Free the run with
+    /// Up to the largest block it takes a covering buddy block (the first one, or one obeying the
+    /// rules found on the lists) and gives back the tail; otherwise, or when that fails, it scans
+    /// the pool's blocks in address order for a free stretch. Free the run with
     /// <see cref="FreeRun"/> and the same count.
     /// </summary>
     public MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
@@ -186,17 +188,18 @@ public unsafe partial struct PhysicalMemory
                 return admitted;
             return AllocateRunInPool(request.Pool.Value, pages, rules, out first);
         }
-        byte* candidates = stackalloc byte[_poolCapacity];
-        int count = PoolChoice.Rank(ref this, request, rules, pages, candidates);
-        if (count == 0)
-            return MemoryStatus.NoPoolSatisfies;
-        for (int i = 0; i < count; i++)
+        bool qualified = false;
+        ulong minKey = 0;
+        for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); pool >= 0;
+             pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out key))
         {
-            MemoryStatus status = AllocateRunInPool(candidates[i], pages, rules, out first);
+            qualified = true;
+            MemoryStatus status = AllocateRunInPool(pool, pages, rules, out first);
             if (status != MemoryStatus.OutOfMemory)
                 return status;
+            minKey = key + 1;
         }
-        return MemoryStatus.OutOfMemory;
+        return qualified ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
     private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, out Pfn first)
@@ -214,6 +217,13 @@ public unsafe partial struct PhysicalMemory
                 // `pages`, so any boundary is at least the covering block, which is aligned.
                 _buddy.LinkPieces(pool, index + pages, index + (1UL << order));
             }
+        }
+        else if (order <= _buddy._maxOrder)
+        {
+            // A covering block that obeys the rules, searched on the lists, before the scan.
+            index = _buddy.FindFit(pool, order, rules, _basePfn);
+            if (index != FreeList.End)
+                _buddy.CarveRange(pool, index, index + pages);
         }
         if (index == FreeList.End)
         {

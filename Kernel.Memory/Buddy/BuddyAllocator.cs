@@ -198,7 +198,7 @@ public unsafe struct BuddyAllocator
         }
     }
 
-    /// <summary>Adds <paramref name="delta"/> (may be negative) to the in-use count of each page block under [index, index + pages).</summary>
+    /// <summary>Adds (<paramref name="sign"/> = 1) or removes (-1) the frames of block [index, index + pages) to the in-use counts of the page blocks under it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void AddInUse(ulong index, ulong pages, int sign)
     {
@@ -210,28 +210,5 @@ public unsafe struct BuddyAllocator
         }
         for (ulong pb = index >> _pageblockOrder, last = (index + pages - 1) >> _pageblockOrder; pb <= last; pb++)
             _pageblocks[pb].InUse = (ushort)(_pageblocks[pb].InUse + sign * (int)pbPages);
-    }
-
-    /// <summary>True when every present frame of [start, end) is inside a free block of <paramref name="pool"/> and at least one is present.</summary>
-    internal bool RangeIsFree(int pool, ulong start, ulong end)
-    {
-        bool any = false;
-        ulong p = start;
-        while (p < end)
-        {
-            if (FrameState.KindOf(_frames[p]) == FrameKind.Absent)
-            {
-                p++;
-                continue;
-            }
-            if (PoolOfFrame(p) != pool)
-                return false;
-            ulong head = FreeHeadContaining(p, out int order);
-            if (head == FreeList.End)
-                return false;
-            any = true;
-            p = head + (1UL << order);
-        }
-        return any;
     }
 }

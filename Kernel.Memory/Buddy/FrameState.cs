@@ -25,12 +25,4 @@ public static class FrameState
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int OrderOf(byte state) { return state & OrderMask; }
-
-    /// <summary>True for the head of a block that is handed out (single block or run piece).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsAllocatedHead(byte state)
-    {
-        FrameKind k = KindOf(state);
-        return k == FrameKind.Allocated || k == FrameKind.RunFirst || k == FrameKind.RunNext;
-    }
 }

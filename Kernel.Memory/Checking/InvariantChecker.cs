@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace PoolKernel.Memory;
 
 /// <summary>
@@ -84,9 +86,9 @@ public static unsafe class InvariantChecker
                     return InvariantReport.Broken(InvariantCode.BlockMisaligned, pm._basePfn + p, info.Pool, order, 0, p & (size - 1));
                 if (p + size > b._spanPages)
                     return InvariantReport.Broken(InvariantCode.BlockNotContiguous, pm._basePfn + p, info.Pool, order, b._spanPages, p + size);
-                for (ulong t = p + 1; t < p + size; t++)
-                    if (b._frames[t] != FrameState.Tail)
-                        return InvariantReport.Broken(InvariantCode.BlockNotContiguous, pm._basePfn + t, info.Pool, order, FrameState.Tail, b._frames[t]);
+                ulong notTail = FirstNotTail(b._frames, p + 1, p + size);
+                if (notTail != p + size)
+                    return InvariantReport.Broken(InvariantCode.BlockNotContiguous, pm._basePfn + notTail, info.Pool, order, FrameState.Tail, b._frames[notTail]);
                 bool allocated = kind != FrameKind.Free;
                 if (size > pbPages)
                 {
@@ -136,6 +138,8 @@ public static unsafe class InvariantChecker
             ref Pool pl = ref b._pools[pool];
             if (pl.Live == 0)
                 continue;
+            if (pool >= pm._poolLimit)
+                return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, (ulong)pm._poolLimit, (ulong)pool);
             ulong free = 0;
             for (int order = 0; order <= b._maxOrder; order++)
             {
@@ -167,5 +171,28 @@ public static unsafe class InvariantChecker
         if (present != pm._presentPages)
             return InvariantReport.Broken(InvariantCode.PresentNotConserved, 0, PoolId.None.Value, 0, pm._presentPages, present);
         return default;
+    }
+
+    /// <summary>The first index in [from, end) whose byte is not Tail, or end; eight bytes at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong FirstNotTail(byte* frames, ulong from, ulong end)
+    {
+        const ulong TailWord = FrameState.Tail * 0x0101010101010101UL;
+        ulong t = from;
+        while (t < end && (t & 7) != 0)
+        {
+            if (frames[t] != FrameState.Tail)
+                return t;
+            t++;
+        }
+        while (end - t >= 8 && *(ulong*)(frames + t) == TailWord)
+            t += 8;
+        while (t < end)
+        {
+            if (frames[t] != FrameState.Tail)
+                return t;
+            t++;
+        }
+        return end;
     }
 }

@@ -30,7 +30,7 @@ public enum InvariantCode : byte
     FreeListBadLink,
     /// <summary>A list's count, its walked length and the free heads of that pool and order disagree (also: a block on two lists, or a cycle).</summary>
     FreeListCount,
-    /// <summary>A pool's FreePages, PresentPages or Pageblocks counters disagree with the blocks.</summary>
+    /// <summary>A pool's FreePages, PresentPages or Pageblocks counters disagree with the blocks, or a live pool sits above the live-slot limit.</summary>
     PoolCounters,
     /// <summary>Present frames in all page blocks no longer add up to what set-up found.</summary>
     PresentNotConserved,

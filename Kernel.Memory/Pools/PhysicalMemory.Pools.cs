@@ -19,6 +19,14 @@ public unsafe partial struct PhysicalMemory
         return MemoryStatus.Ok;
     }
 
+    /// <summary>Empties a pool slot (the pool owns no page block) and lowers the live limit.</summary>
+    private void CloseSlot(int slot)
+    {
+        _buddy._pools[slot] = default;
+        while (_poolLimit > 0 && _buddy._pools[_poolLimit - 1].Live == 0)
+            _poolLimit--;
+    }
+
     private int FreeSlot()
     {
         for (int i = 0; i < _poolCapacity; i++)
@@ -47,6 +55,8 @@ public unsafe partial struct PhysicalMemory
             return status;
         if (!IsLive(donor))
             return MemoryStatus.NoSuchPool;
+        if (pageblocks > _pageblockCount)
+            return MemoryStatus.OutOfMemory;
         int slot = FreeSlot();
         if (slot < 0)
             return MemoryStatus.PoolTableFull;
@@ -60,7 +70,7 @@ public unsafe partial struct PhysicalMemory
         if (status != MemoryStatus.Ok)
         {
             // MovePageblocks moved nothing on failure; closing the slot undoes the rest.
-            _buddy._pools[slot] = default;
+            CloseSlot(slot);
             return status;
         }
         id = new PoolId((byte)slot);
@@ -82,10 +92,10 @@ public unsafe partial struct PhysicalMemory
             return status;
         if (pageblocks == 0)
             return MemoryStatus.InvalidArgument;
-        if (((start.Value - _basePfn) & (PageblockPages - 1)) != 0)
-            return MemoryStatus.Unaligned;
         if (start.Value < _basePfn)
             return MemoryStatus.OutsideEveryPool;
+        if (((start.Value - _basePfn) & (PageblockPages - 1)) != 0)
+            return MemoryStatus.Unaligned;
         ulong firstPb = (start.Value - _basePfn) >> _buddy._pageblockOrder;
         if (firstPb >= _pageblockCount || pageblocks > _pageblockCount - firstPb)
             return MemoryStatus.OutsideEveryPool;
@@ -145,7 +155,7 @@ public unsafe partial struct PhysicalMemory
         for (ulong pb = 0; pb < _pageblockCount; pb++)
             if (_buddy._pageblocks[pb].Pool == id.Value)
                 MovePageblock(pb, _buddy._pageblocks[pb].Home);
-        _buddy._pools[id.Value] = default;
+        CloseSlot(id.Value);
         return MemoryStatus.Ok;
     }
 
@@ -162,6 +172,8 @@ public unsafe partial struct PhysicalMemory
             return MemoryStatus.NoSuchPool;
         if (from == to || count == 0)
             return MemoryStatus.InvalidArgument;
+        if (count > _pageblockCount)
+            return MemoryStatus.OutOfMemory;
         ref Pool source = ref _buddy._pools[from.Value];
         ref Pool target = ref _buddy._pools[to.Value];
         ulong pages = count * PageblockPages;

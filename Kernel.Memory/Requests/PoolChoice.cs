@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace PoolKernel.Memory;
 
 /// <summary>
@@ -16,41 +18,63 @@ namespace PoolKernel.Memory;
 public static unsafe class PoolChoice
 {
     /// <summary>
-    /// Writes the qualifying pools, best first, into <paramref name="candidates"/> (room for the
-    /// pool capacity) and returns how many. Each pool's ordering keys are packed once into one
-    /// 64-bit sort key (see <see cref="SortKey"/>), then insertion-sorted: pool tables are small.
+    /// The best qualifying pool whose sort key is at least <paramref name="minKey"/>, or -1; its key
+    /// in <paramref name="key"/>. Callers walk the order by passing the last key + 1: the first call
+    /// (minKey 0) gives the best pool, and a pool is re-examined only when the one before it had no
+    /// fitting block. One pass over the live slots a step, no sorting and no scratch memory: the
+    /// common case (the first pool has memory) costs a single pass.
+    /// </summary>
+    public static int Next(ref PhysicalMemory pm, in AllocRequest request, in DmaRules rules, ulong pages, ulong minKey, out ulong key)
+    {
+        bool limited = request.HasAddressRules;
+        int limit = pm._poolLimit;
+        int best = -1;
+        key = ulong.MaxValue;
+        for (int id = 0; id < limit; id++)
+        {
+            if (!Qualifies(ref pm._buddy._pools[id], request, rules, pages))
+                continue;
+            ulong k = SortKey(ref pm, request, limited, id);
+            if (k >= minKey && k <= key)
+            {
+                key = k;
+                best = id;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// Writes every qualifying pool, best first, into <paramref name="candidates"/> (room for
+    /// <see cref="PhysicalMemory.PoolCapacity"/> ids) and returns how many: the whole order at once,
+    /// for reports and tests.
     /// </summary>
     public static int Rank(ref PhysicalMemory pm, in AllocRequest request, in DmaRules rules, ulong pages, byte* candidates)
     {
-        ulong* keys = stackalloc ulong[pm._poolCapacity];
         int n = 0;
-        bool limited = request.HasAddressRules;
-        for (int id = 0; id < pm._poolCapacity; id++)
+        ulong minKey = 0;
+        for (int id = Next(ref pm, request, rules, pages, minKey, out ulong key); id >= 0; id = Next(ref pm, request, rules, pages, minKey, out key))
         {
-            ref Pool pool = ref pm._buddy._pools[id];
-            if (pool.Live == 0 || (pool.Properties.Flags & PoolFlags.Reserved) != 0)
-                continue;
-            if (!pool.Properties.AllowsOwner(request.Owner) || !pool.Properties.Accepts(request.Mobility))
-                continue;
-            ulong lo = pool.Properties.WindowStartPfn > rules.LowPfn ? pool.Properties.WindowStartPfn : rules.LowPfn;
-            ulong hi = pool.Properties.WindowEndPfn < rules.EndPfn ? pool.Properties.WindowEndPfn : rules.EndPfn;
-            if (hi <= lo || hi - lo < pages)
-                continue;
-            if ((request.Flags & RequestFlags.NodeStrict) != 0 &&
-                (request.PreferredNode >= 64 || ((pool.Properties.NodeMask >> request.PreferredNode) & 1) == 0))
-                continue;
-            ulong key = SortKey(ref pm, request, limited, id);
-            int j = n++;
-            while (j > 0 && keys[j - 1] > key)
-            {
-                keys[j] = keys[j - 1];
-                candidates[j] = candidates[j - 1];
-                j--;
-            }
-            keys[j] = key;
-            candidates[j] = (byte)id;
+            candidates[n++] = (byte)id;
+            minKey = key + 1;
         }
         return n;
+    }
+
+    /// <summary>The qualification half of the rule (see the type's summary).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Qualifies(ref Pool pool, in AllocRequest request, in DmaRules rules, ulong pages)
+    {
+        if (pool.Live == 0 || (pool.Properties.Flags & PoolFlags.Reserved) != 0)
+            return false;
+        if (!pool.Properties.AllowsOwner(request.Owner) || !pool.Properties.Accepts(request.Mobility))
+            return false;
+        ulong lo = pool.Properties.WindowStartPfn > rules.LowPfn ? pool.Properties.WindowStartPfn : rules.LowPfn;
+        ulong hi = pool.Properties.WindowEndPfn < rules.EndPfn ? pool.Properties.WindowEndPfn : rules.EndPfn;
+        if (hi <= lo || hi - lo < pages)
+            return false;
+        return (request.Flags & RequestFlags.NodeStrict) == 0 ||
+            (request.PreferredNode < 64 && ((pool.Properties.NodeMask >> request.PreferredNode) & 1) != 0);
     }
 
     /// <summary>
@@ -58,16 +82,19 @@ public static unsafe class PoolChoice
     /// distance, 46 fallback tier, 8-45 distance of the window top from the top of the 52-bit
     /// space in 32 KiB units (higher window first), 0-7 pool id.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong SortKey(ref PhysicalMemory pm, in AllocRequest request, bool limited, int id)
     {
         ref PoolProperties p = ref pm._buddy._pools[id].Properties;
         ulong tier = !limited && (p.Flags & PoolFlags.Dma) != 0 ? 1UL : 0UL;
         ulong distance = (ulong)Distance(ref pm, request.PreferredNode, p.NodeMask);
         ulong windowGap = (DmaRules.NoLimitPfn - p.WindowEndPfn) >> 3;
-        return ((ulong)(255 - p.Priority) << 56) | (distance << 47) | (tier << 46) | ((windowGap & ((1UL << 38) - 1)) << 8) | (ulong)id;
+        ulong inverse = (uint)(255 - p.Priority);
+        return (inverse << 56) | (distance << 47) | (tier << 46) | ((windowGap & ((1UL << 38) - 1)) << 8) | (uint)id;
     }
 
     /// <summary>Distance from <paramref name="node"/> to the nearest node of <paramref name="mask"/> (0 with no preference).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Distance(ref PhysicalMemory pm, byte node, ulong mask)
     {
         if (node == AllocRequest.NoNode || node >= pm._nodeCount)

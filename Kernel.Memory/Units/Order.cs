@@ -41,10 +41,6 @@ public readonly struct Order
         return new Order(pages <= 1 ? 0 : 64 - BitOperations.LeadingZeroCount(pages - 1));
     }
 
-    /// <summary>The largest order whose block fits in <paramref name="pages"/> frames (pages &gt;= 1).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Order FittingIn(ulong pages) { return new Order(BitOperations.Log2(pages)); }
-
     public static bool operator ==(Order a, Order b) { return a.Value == b.Value; }
     public static bool operator !=(Order a, Order b) { return a.Value != b.Value; }
     public static bool operator <(Order a, Order b) { return a.Value < b.Value; }

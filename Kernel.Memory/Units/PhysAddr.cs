@@ -30,12 +30,6 @@ public readonly struct PhysAddr
         }
     }
 
-    public bool IsPageAligned
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get { return (Value & (Pfn.PageSize - 1)) == 0; }
-    }
-
     public static bool operator ==(PhysAddr a, PhysAddr b) { return a.Value == b.Value; }
     public static bool operator !=(PhysAddr a, PhysAddr b) { return a.Value != b.Value; }
     public static bool operator <(PhysAddr a, PhysAddr b) { return a.Value < b.Value; }

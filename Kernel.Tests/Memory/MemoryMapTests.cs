@@ -88,9 +88,14 @@ public unsafe class MemoryMapTests
     public void BadConfigIsRefused()
     {
         var map = QemuMaps.Build("pc", 128UL << 20, 1);
-        var cfg = MemoryConfig.Default;
-        cfg.MaxOrder = 21;
+        var tooLarge = MemoryConfig.Default;
+        tooLarge.MaxOrder = 21;
+        var blockAboveMaxOrder = MemoryConfig.Default;
+        blockAboveMaxOrder.MaxOrder = 8;
+        var noPools = MemoryConfig.Default;
+        noPools.MaxPools = 0;
         fixed (MemoryRegion* r = map)
-            Assert.Equal(MemoryStatus.BadConfig, PhysicalMemory.ComputeMetadataSize(new MemoryMap(r, map.Length), NodeDistances.SingleNode, cfg, out _));
+            foreach (var cfg in new[] { tooLarge, blockAboveMaxOrder, noPools })
+                Assert.Equal(MemoryStatus.BadConfig, PhysicalMemory.ComputeMetadataSize(new MemoryMap(r, map.Length), NodeDistances.SingleNode, cfg, out _));
     }
 }

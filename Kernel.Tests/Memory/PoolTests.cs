@@ -229,4 +229,41 @@ public unsafe class PoolTests
         Assert.Equal(pm->GetTotals().PresentPages, present);
         Assert.Equal(MemoryStatus.InvalidArgument, pm->GetPageblock(pm->PageblockCount, out _));
     }
+
+    [Fact]
+    public void TheChoiceOrderIsPriorityThenDistanceThenFallbackThenWindowTop()
+    {
+        using var host = QemuMaps.Boot("q35", 6144 * MiB, 2);
+        PhysicalMemory* pm = host.Memory;
+        string[] Order(AllocRequest req)
+        {
+            Assert.Equal(MemoryStatus.Ok, DmaRules.Resolve(req, 1, out DmaRules rules));
+            byte* ids = stackalloc byte[pm->PoolCapacity];
+            int n = PoolChoice.Rank(ref *pm, req, rules, 1, ids);
+            var names = new string[n];
+            for (int i = 0; i < n; i++)
+            {
+                pm->GetPoolProperties(new PoolId(ids[i]), out PoolProperties p);
+                names[i] = MemoryAssert.NameOf(p);
+            }
+            return names;
+        }
+
+        var local = AllocRequest.Any;
+        local.PreferredNode = 0;
+        // Local pools first (normal, dma32, then the Dma fallback), then the remote node.
+        Assert.Equal(new[] { "node0-normal", "node0-dma32", "node0-dma", "node1-normal" }, Order(local));
+
+        var dma32 = AllocRequest.Dma(32);
+        dma32.PreferredNode = 1;
+        // Only pools below 4 GiB qualify; the higher window goes first.
+        Assert.Equal(new[] { "node0-dma32", "node0-dma" }, Order(dma32));
+
+        var props = Props("fast", 4 * GiB, 0);
+        props.Priority = 3;
+        props.NodeMask = 1UL << 1;
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, MemoryAssert.FindPool(pm, "node1-normal"), 2, out _));
+        // Priority beats distance.
+        Assert.Equal(new[] { "fast", "node0-normal", "node0-dma32", "node0-dma", "node1-normal" }, Order(local));
+    }
 }
