@@ -13,7 +13,11 @@ namespace PoolKernel
             Machine.Discover(magic, info);
             KernelCommandLine.Parse(Machine.Boot);
             Banner.Print();
+            // mem=, memmap= and numa= shape the map the pools are built from; the pool specs are
+            // carved right after set-up, before anything can allocate.
+            Mm.BootPools.ApplyEarly();
             Mm.MemoryBringUp.Run();
+            Mm.BootPools.Apply();
             Mm.MemoryBringUp.PrintSummary();
             SelfTest.BootTestHooks.Run();
             Shell.KernelShell.Run();

@@ -67,7 +67,7 @@ namespace PoolKernel.Boot.PoolPlan
             /// <summary>Of those, pages in pools earlier specs created, and the first such spec.</summary>
             public ulong BootPoolPages;
             public int FirstBootSpec;
-            /// <summary>Present pages of the largest run of free default-pool page blocks (the one-run plan).</summary>
+            /// <summary>Present pages of the largest run of free default-pool page blocks, topped by a whole one (the one-run plan).</summary>
             public ulong BestRunPages;
             /// <summary>Pages in whole aligned units of wholly free, fully present default-pool page blocks (the pieces plan).</summary>
             public ulong UnitPages;
@@ -82,7 +82,7 @@ namespace PoolKernel.Boot.PoolPlan
             survey.FirstBootSpec = -1;
             survey.Nodeless = true;
             ulong run = 0;
-            for (ulong pb = 0; pb < pm->PageblockCount; pb++)
+            for (ulong pb = pm->PageblockCount; pb-- > 0;)
             {
                 pm->GetPageblock(pb, out Memory.PageblockUse use);
                 if (use.PresentPages != 0 && ((props.NodeMask >> use.Node) & 1) != 0)
@@ -99,7 +99,7 @@ namespace PoolKernel.Boot.PoolPlan
                             survey.FirstBootSpec = spec;
                     }
                 }
-                if (admitted && Takeable(ref ctx, in use))
+                if (admitted && Takeable(ref ctx, in use) && (run != 0 || use.PresentPages == ctx.PbPages))
                 {
                     run += use.PresentPages;
                     if (run > survey.BestRunPages)
@@ -155,7 +155,9 @@ namespace PoolKernel.Boot.PoolPlan
             for (ulong pb = pm->PageblockCount; pb-- > 0;)
             {
                 pm->GetPageblock(pb, out Memory.PageblockUse use);
-                if (use.PresentPages == 0 || !props.Admits(use.Start.Value, ctx.PbPages, use.Node) || !Takeable(ref ctx, in use))
+                // A run starts (at its top) with a whole page block, so a partial one only ever ends it.
+                if (use.PresentPages == 0 || !props.Admits(use.Start.Value, ctx.PbPages, use.Node) || !Takeable(ref ctx, in use)
+                    || (run == 0 && use.PresentPages != ctx.PbPages))
                 {
                     run = 0;
                     continue;
