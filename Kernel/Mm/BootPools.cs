@@ -90,14 +90,14 @@ namespace PoolKernel.Mm
         {
             int token = LastToken(o, TokenKind.Mem, 0);
             ulong cap = o->MemCap;
+            WriteTokenStart(o, token);
             if (cap < MinMemCap)
             {
-                WriteTokenStart(o, token);
                 Console.Write("below the ");
                 Console.WriteSize(MinMemCap);
-                Console.Write(" the kernel needs; ");
+                Console.Write(" the kernel needs, ");
                 Console.WriteSize(MinMemCap);
-                Console.WriteLine(" used instead");
+                Console.Write(" used instead; ");
                 cap = MinMemCap;
             }
             SanitizedMemoryMap* map = Machine.Map;
@@ -112,7 +112,6 @@ namespace PoolKernel.Mm
                     s_capAt = (r.Base + (cap - counted) + 0xFFF) & ~0xFFFUL;
                 counted += length;
             }
-            WriteTokenStart(o, token);
             if (s_capAt == 0)
             {
                 Console.Write("the machine has only ");

@@ -19,7 +19,8 @@ namespace PoolKernel.Boot.PoolPlan
         /// <summary>The window (dma=BITS, @START-END, cma=..@START-END, node) holds no memory at all. AvailableBytes = 0.</summary>
         WindowEmpty,
         /// <summary>
-        /// Enough memory is in the window, but an earlier boot pool holds part of it (two pools want the same range).
+        /// A pool with a range (@START-END, cma=..@START) would fit, but an earlier boot pool holds part of the
+        /// range (two pools want the same range).
         /// Value = spec index of that earlier pool; AvailableBytes = what is still free there.
         /// </summary>
         RangeTaken,

@@ -16,9 +16,11 @@ namespace PoolKernel.Boot.PoolPlan
         /// minimum the gathering pool has none and the final pool is made from it in one CreatePool,
         /// because Kernel.Memory checks the minimum on creation.</item>
         /// </list>
-        /// Neither fits: refused with how much could have been had. A failed step undoes the pools made so far.
+        /// Neither fits: refused with how much could have been had (RangeTaken when <paramref name="ranged"/> and an
+        /// earlier boot pool holds what was missing). A failed step undoes the pools made so far.
         /// </summary>
-        private static void Carve(ref Context ctx, int index, in Memory.PoolProperties props, ulong needPages, ulong unitPages, bool huge, PoolOutcome* o)
+        private static void Carve(ref Context ctx, int index, in Memory.PoolProperties props, ulong needPages, ulong unitPages, bool huge, bool ranged,
+            PoolOutcome* o)
         {
             Memory.PhysicalMemory* pm = ctx.Pm;
             Survey survey = TakeSurvey(ref ctx, in props, unitPages, huge);
@@ -53,7 +55,7 @@ namespace PoolKernel.Boot.PoolPlan
                 Refuse(o, OutcomeCode.Failed, (ulong)status);
             else if (survey.WindowPages == 0)
                 Refuse(o, survey.Nodeless ? OutcomeCode.NoSuchNode : OutcomeCode.WindowEmpty, survey.Nodeless ? (ulong)pm->NodeCount : 0);
-            else if (survey.BootPoolPages != 0 && available + survey.BootPoolPages >= needPages)
+            else if (ranged && survey.BootPoolPages != 0 && available + survey.BootPoolPages >= needPages)
                 Refuse(o, OutcomeCode.RangeTaken, (ulong)survey.FirstBootSpec);
             else
                 Refuse(o, OutcomeCode.TooLarge, 0);

@@ -273,7 +273,8 @@ namespace PoolKernel.Boot.PoolPlan
             }
             o->PlannedBytes = planned;
 
-            Carve(ref ctx, index, in props, planned / PageSize, unitBytes / PageSize, s->BlockSize != 0, o);
+            Carve(ref ctx, index, in props, planned / PageSize, unitBytes / PageSize, s->BlockSize != 0,
+                (s->Flags & CommandLine.PoolFlags.HasRange) != 0, o);
         }
 
         private static void Refuse(PoolOutcome* o, OutcomeCode code, ulong value)
