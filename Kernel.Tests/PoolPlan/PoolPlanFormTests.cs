@@ -273,3 +273,17 @@ public sealed unsafe class PoolPlanFormTests
 
     internal static string Name(Applied a, PoolOutcome o) => Memory.MemoryAssert.NameOf(a.Props(o));
 }
+
+/// <summary>The result block's layout: outcomes fit their stride and stay 8-byte aligned.</summary>
+public sealed unsafe class PoolPlanResultLayoutTests
+{
+    [Fact]
+    public void OutcomesFitTheirStride()
+    {
+        Assert.True(sizeof(PoolOutcome) <= PoolOutcome.StorageSize, $"sizeof(PoolOutcome) = {sizeof(PoolOutcome)}");
+        Assert.Equal(0, PoolOutcome.StorageSize % 8);
+        var result = stackalloc PoolPlanResult[1];
+        Assert.Equal(0UL, ((ulong)result->Outcome(1) - (ulong)result) % 8);
+        Assert.True(result->Outcome(PoolPlanResult.MaxOutcomes) == result->Outcome(0));
+    }
+}

@@ -196,7 +196,7 @@ namespace PoolKernel.Mm
             Machine.SetFakeNodes(starts, made);
             WriteTokenStart(o, LastToken(o, TokenKind.Numa, 0));
             Console.Write(made);
-            Console.Write(" fake nodes of about ");
+            Console.Write(made == 1 ? " fake node of about " : " fake nodes of about ");
             Console.WriteSize((total / (ulong)made) & ~((1UL << 20) - 1));
             if (made < count)
                 Console.Write(" (fewer than asked: too little RAM to split)");
@@ -371,7 +371,13 @@ namespace PoolKernel.Mm
 
         private static void WriteNotes(PoolOutcome* r, PoolSpec* s)
         {
-            if ((r->Notes & OutcomeNotes.Percent) != 0)
+            if ((r->Notes & OutcomeNotes.Percent) != 0 && s->Origin == PoolOrigin.KernelCore)
+            {
+                Console.Write("; the kernel keeps ");
+                Console.Write(s->SizePercent);
+                Console.Write("%, the rest is movable");
+            }
+            else if ((r->Notes & OutcomeNotes.Percent) != 0)
             {
                 Console.Write("; ");
                 Console.Write(s->SizePercent);
