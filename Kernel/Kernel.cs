@@ -13,9 +13,8 @@ namespace PoolKernel
             Machine.Discover(magic, info);
             KernelCommandLine.Parse(Machine.Boot);
             Banner.Print();
-            // mem=, memmap= and numa= shape the map the pools are built from; the pool specs are
-            // carved right after set-up, before anything can allocate.
-            Mm.BootPools.ApplyEarly();
+            // MemoryBringUp applies mem=, memmap= and numa= (BootPools.ApplyEarly) before it builds
+            // the pools; the pool specs are carved right after, before anything can allocate.
             Mm.MemoryBringUp.Run();
             Mm.BootPools.Apply();
             Mm.MemoryBringUp.PrintSummary();

@@ -141,7 +141,18 @@ public class BootPoolTests
         // Usable RAM below the cap is 1 GiB: what the pools and the other reservations hold.
         Assert.Equal(b.Dump["usable_bytes"] - GiB, cap.RamBytes);
         b.Line("cmdline: 'mem=1G': usable RAM capped at 1 GiB: RAM from 0x");
-        b.Line("cmdline: 'memmap=64M$0x10000000': reserved 0x000010000000-0x000014000000 (64 MiB of RAM kept from the pools)");
+        b.Line("cmdline: 'memmap=64M$0x10000000': reserved 0x000010000000-0x000014000000 (64 MiB of RAM in it, kept from the pools)");
+    }
+
+    [Fact]
+    public void MemmapOverTheKernel_LeavesItsName_AndOneTakingAllMemory_IsRefused()
+    {
+        Booted b = Boot("memmap=16M$0x100000 memmap=1G$0x1000000", memory: "256M");
+        Assert.Contains(b.Dump.Reservations, r => r.Name.StartsWith("kernel image"));
+        MemoryDump.Reservation m = b.Dump.Reservations.Single(r => r.Name == "memmap= range");
+        Assert.Equal(0x1100000UL, m.End);
+        b.Line("cmdline: 'memmap=1G$0x1000000': reserving 0x000001000000-0x000041000000 would leave less than the 32 MiB of RAM the kernel needs (");
+        b.Line("); not reserved, the range stays in the pools");
     }
 
     [Fact]

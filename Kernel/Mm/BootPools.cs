@@ -11,8 +11,9 @@ namespace PoolKernel.Mm
 {
     /// <summary>
     /// What the command line does to memory (docs/cmdline.md), in two steps around the pools' set-up.
-    /// <see cref="ApplyEarly"/>, before set-up: <c>mem=</c> and <c>memmap=</c> become named
-    /// reservations, <c>numa=off</c>/<c>numa=fake=N</c> decide the node layout.
+    /// <see cref="ApplyEarly"/>, from MemoryBringUp.Run after the kernel's own reservations and before
+    /// set-up: <c>mem=</c> and <c>memmap=</c> become named reservations, <c>numa=off</c>/<c>numa=fake=N</c>
+    /// decide the node layout.
     /// <see cref="Apply"/>, right after set-up and before anything allocates: the pool specs are
     /// carved by <see cref="PoolPlanner"/>. Each step prints one console line per outcome; the
     /// shell's <c>cmdline</c> shows the same under each token.
@@ -29,7 +30,13 @@ namespace PoolKernel.Mm
         private static ulong s_capAt;
         private static ulong s_cappedBytes;
         private static ulong s_capUsed;
+        /// <summary>RAM each memmap= range kept from the pools; <see cref="Refused"/> when the range was not reserved.</summary>
         private static ulong[] s_reservedRam;
+        /// <summary>For a refused memmap= range: the RAM that was left when it was refused.</summary>
+        private static ulong[] s_leftRam;
+        private const ulong Refused = ulong.MaxValue;
+        /// <summary>Usable RAM left for the pools after mem= and the memmap= ranges so far (overlaps counted twice: conservative).</summary>
+        private static ulong s_keptRam;
 
         internal static PoolPlanResult* Result => s_result;
 
@@ -39,9 +46,11 @@ namespace PoolKernel.Mm
             s_result = (PoolPlanResult*)BootAllocator.AllocZeroed((nuint)sizeof(PoolPlanResult), 8);
             if (s_result == null)
                 Runtime.Panic.Halt("boot arena too small for the pool plan");
+            s_keptRam = Machine.Map->AvailableBytes;
             if (o->MemCap != 0)
                 ApplyMemCap(o);
             s_reservedRam = new ulong[BootOptions.MaxReservedRanges];
+            s_leftRam = new ulong[BootOptions.MaxReservedRanges];
             for (int i = 0; i < o->ReservedRangeCount; i++)
                 ApplyMemmap(o, i);
             if (o->NumaOff)
@@ -121,7 +130,8 @@ namespace PoolKernel.Mm
             }
             s_capUsed = cap;
             s_cappedBytes = RamBetween(s_capAt, ulong.MaxValue);
-            Reservations.Add("mem= cap", s_capAt, Machine.RamEnd);
+            s_keptRam -= s_cappedBytes;
+            AddUncovered("mem= cap", s_capAt, Machine.RamEnd, 0);
             WriteCapLine();
             Console.WriteLine();
         }
@@ -137,19 +147,44 @@ namespace PoolKernel.Mm
             Console.Write(" not used)");
         }
 
-        /// <summary>memmap=SIZE$START: a named reservation of the range (the i-th accepted memmap= token).</summary>
+        /// <summary>
+        /// memmap=SIZE$START: a named reservation of the range (the i-th accepted memmap= token),
+        /// unless it would leave the kernel less than <see cref="MinMemCap"/> of RAM.
+        /// </summary>
         private static void ApplyMemmap(BootOptions* o, int index)
         {
             ulong start = o->ReservedStart(index), end = o->ReservedEnd(index);
-            s_reservedRam[index] = RamBetween(start, end);
-            Reservations.Add("memmap= range", start, end);
+            ulong below = s_capAt != 0 && end > s_capAt ? s_capAt : end;
+            ulong ram = start < below ? RamBetween(start, below) : 0;
             WriteTokenStart(o, LastToken(o, TokenKind.Memmap, index));
-            WriteMemmapLine(start, end, s_reservedRam[index]);
+            if (s_keptRam < ram + MinMemCap)
+            {
+                s_reservedRam[index] = Refused;
+                s_leftRam[index] = s_keptRam;
+                WriteMemmapLine(start, end, Refused, s_keptRam);
+                Console.WriteLine();
+                return;
+            }
+            s_keptRam -= ram;
+            s_reservedRam[index] = RamBetween(start, end);
+            AddUncovered("memmap= range", start, end, 0);
+            WriteMemmapLine(start, end, s_reservedRam[index], 0);
             Console.WriteLine();
         }
 
-        private static void WriteMemmapLine(ulong start, ulong end, ulong ram)
+        private static void WriteMemmapLine(ulong start, ulong end, ulong ram, ulong left)
         {
+            if (ram == Refused)
+            {
+                Console.Write("reserving ");
+                Banner.Range(start, end);
+                Console.Write(" would leave less than the ");
+                Console.WriteSize(MinMemCap);
+                Console.Write(" of RAM the kernel needs (");
+                Console.WriteSize(left);
+                Console.Write(" left); not reserved, the range stays in the pools");
+                return;
+            }
             Console.Write("reserved ");
             Banner.Range(start, end);
             if (ram == 0)
@@ -159,7 +194,7 @@ namespace PoolKernel.Mm
             }
             Console.Write(" (");
             Console.WriteSize(ram);
-            Console.Write(" of RAM kept from the pools)");
+            Console.Write(" of RAM in it, kept from the pools)");
         }
 
         /// <summary>
@@ -207,6 +242,26 @@ namespace PoolKernel.Mm
                 Console.WriteHex(starts[n]);
             }
             Console.WriteLine();
+        }
+
+        /// <summary>
+        /// Reserves the parts of [start, end) no earlier reservation covers, each as its own entry:
+        /// the kernel image, boot modules and firmware areas keep their names, and no part is lost
+        /// to Reservations.Add's trimming (which keeps only the lower part around an entry inside).
+        /// </summary>
+        private static void AddUncovered(string name, ulong start, ulong end, int from)
+        {
+            for (int i = from; i < Reservations.Count && start < end; i++)
+            {
+                Reservations.Entry e = Reservations.Get(i);
+                if (e.End <= start || e.Base >= end)
+                    continue;
+                if (e.Base > start)
+                    AddUncovered(name, start, e.Base, i + 1);
+                start = e.End;
+            }
+            if (start < end)
+                Reservations.Add(name, start, end);
         }
 
         /// <summary>Bytes of usable RAM (sanitized map) in [start, end).</summary>
@@ -445,7 +500,7 @@ namespace PoolKernel.Mm
                     if (LastToken(o, TokenKind.Memmap, i) != token)
                         continue;
                     Console.Write("       -> ");
-                    WriteMemmapLine(o->ReservedStart(i), o->ReservedEnd(i), s_reservedRam[i]);
+                    WriteMemmapLine(o->ReservedStart(i), o->ReservedEnd(i), s_reservedRam[i], s_leftRam[i]);
                     Console.WriteLine();
                 }
             }

@@ -44,6 +44,8 @@ namespace PoolKernel.Mm
                 BootModule m = boot->GetModule(i);
                 Reservations.Add("boot module", m.Start, m.End);
             }
+            // The command line's mem=, memmap= (reservations around the ones above) and numa= (the node layout).
+            BootPools.ApplyEarly();
 
             s_pieces = (PoolRegion*)BootAllocator.AllocZeroed((nuint)(sizeof(PoolRegion) * MaxPieces), 64);
             byte* distances = (byte*)BootAllocator.AllocZeroed(NodeDistances.MaxNodes * NodeDistances.MaxNodes, 8);
