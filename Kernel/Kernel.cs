@@ -13,7 +13,10 @@ namespace PoolKernel
             Machine.Discover(magic, info);
             KernelCommandLine.Parse(Machine.Boot);
             Banner.Print();
+            // MemoryBringUp applies mem=, memmap= and numa= (BootPools.ApplyEarly) before it builds
+            // the pools; the pool specs are carved right after, before anything can allocate.
             Mm.MemoryBringUp.Run();
+            Mm.BootPools.Apply();
             Mm.MemoryBringUp.PrintSummary();
             Heap.KernelHeapGlue.Initialize();
             Drivers.DriverManager.LoadAll();

@@ -13,7 +13,8 @@ namespace PoolKernel.Mm
 {
     /// <summary>
     /// Builds the pools from what boot discovery found. The sanitized map's available RAM, minus the
-    /// named reservations, split where the SRAT's node ranges begin and end, becomes the map handed to
+    /// named reservations (including mem= and memmap=, added by BootPools before this runs), split
+    /// where the nodes begin and end (the SRAT's, or numa=off / numa=fake=N), becomes the map handed to
     /// Kernel.Memory; its metadata is carved from RAM and itself reserved. Set-up creates one pool per
     /// node and address class (dma, dma32, normal). Afterwards the boot allocator is retired.
     /// </summary>
@@ -43,6 +44,8 @@ namespace PoolKernel.Mm
                 BootModule m = boot->GetModule(i);
                 Reservations.Add("boot module", m.Start, m.End);
             }
+            // The command line's mem=, memmap= (reservations around the ones above) and numa= (the node layout).
+            BootPools.ApplyEarly();
 
             s_pieces = (PoolRegion*)BootAllocator.AllocZeroed((nuint)(sizeof(PoolRegion) * MaxPieces), 64);
             byte* distances = (byte*)BootAllocator.AllocZeroed(NodeDistances.MaxNodes * NodeDistances.MaxNodes, 8);
@@ -52,7 +55,7 @@ namespace PoolKernel.Mm
             int nodes = Machine.NodeCount;
             for (int a = 0; a < nodes; a++)
                 for (int b = 0; b < nodes; b++)
-                    distances[a * nodes + b] = Machine.Acpi->Distance(a, b);
+                    distances[a * nodes + b] = Machine.Distance(a, b);
             NodeDistances distanceTable = new NodeDistances(distances, nodes);
             MemoryConfig config = MemoryConfig.Default;
 
@@ -128,20 +131,10 @@ namespace PoolKernel.Mm
 
         private static void AddSplitByNode(ulong start, ulong end)
         {
-            AcpiInfo* acpi = Machine.Acpi;
             while (start < end)
             {
-                // The next SRAT boundary inside (start, end) ends this piece.
-                ulong cut = end;
-                for (int r = 0; r < acpi->MemoryRangeCount; r++)
-                {
-                    MemoryAffinity a = acpi->GetMemoryRange(r);
-                    ulong aEnd = a.Base + a.Length;
-                    if (a.Base > start && a.Base < cut)
-                        cut = a.Base;
-                    if (aEnd > start && aEnd < cut)
-                        cut = aEnd;
-                }
+                // The next node boundary (SRAT, or numa=fake=) inside (start, end) ends this piece.
+                ulong cut = Machine.NextNodeBoundary(start, end);
                 if (s_count == MaxPieces)
                 {
                     Console.WriteLine("pools: memory map has too many pieces; the rest is not used");

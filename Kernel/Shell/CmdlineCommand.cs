@@ -4,7 +4,10 @@ using PoolKernel.Startup;
 
 namespace PoolKernel.Shell
 {
-    /// <summary>Shell 'cmdline': every token of the kernel command line, what it was read as, and what happened to it.</summary>
+    /// <summary>
+    /// Shell 'cmdline': every token of the kernel command line, what it was read as, what happened
+    /// to it, and (indented, "-&gt;") what it did to memory: pools created or refused, reservations, nodes.
+    /// </summary>
     internal static unsafe class CmdlineCommand
     {
         internal static void Run(ref CommandLineBuffer line)
@@ -30,6 +33,7 @@ namespace PoolKernel.Shell
                     Console.Write(Diagnostic.Describe(o->DiagnosticAt(t->DiagnosticIndex)->Code));
                 }
                 Console.WriteLine();
+                Mm.BootPools.WriteApplied(i);
             }
             for (int p = 0; p < o->PoolCount; p++)
             {

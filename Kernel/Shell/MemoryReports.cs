@@ -101,8 +101,11 @@ namespace PoolKernel.Shell
                 Flags(p.Flags);
                 Banner.Pad(p.Priority, 5);
                 Console.Write(" ");
-                if (p.Owner == 0)
+                // Who may allocate: "-" anyone, "kern" only the kernel (owner 0), else the owner id.
+                if (p.OwnerMask == ulong.MaxValue)
                     Console.Write("   -");
+                else if (p.OwnerMask == 1)
+                    Console.Write("kern");
                 else
                     Banner.Pad(p.Owner, 4);
                 Banner.Pad((long)(s.PresentPages * 4), 12);
@@ -115,6 +118,13 @@ namespace PoolKernel.Shell
         private static void NodeMask(ulong mask, int width)
         {
             int written = 0;
+            if (mask == ulong.MaxValue)
+            {
+                Console.Write("any");
+                for (written = 3; written < width; written++)
+                    Console.Write(' ');
+                return;
+            }
             for (int n = 0; n < 64; n++)
             {
                 if ((mask & (1UL << n)) == 0)
@@ -310,6 +320,12 @@ namespace PoolKernel.Shell
                 Console.Write(p.Priority);
                 Console.Write(" owner=");
                 Console.Write(p.Owner);
+                Console.Write(" ownermask=");
+                Console.WriteHex(p.OwnerMask);
+                Console.Write(" minpages=");
+                Console.Write(p.MinimumPages);
+                Console.Write(" maxpages=");
+                Console.Write(p.MaximumPages);
                 Console.Write(" present=");
                 Console.Write(s.PresentPages);
                 Console.Write(" free=");

@@ -51,14 +51,100 @@ namespace PoolKernel.Startup
                 Console.WriteLine("paging: out of boot memory for page tables; RAM above the mapped limit is not used");
         }
 
-        /// <summary>The NUMA node of a physical address: the SRAT's answer, or node 0 without one.</summary>
+        /// <summary>How the node layout was decided: the firmware's SRAT, or the command line (numa=off, numa=fake=N).</summary>
+        internal enum NumaMode { Firmware, Off, Fake }
+
+        internal static NumaMode Numa;
+        /// <summary>With <see cref="NumaMode.Fake"/>: first address of each fake node (node 0 starts at 0).</summary>
+        private static ulong[] s_fakeStart;
+        private static int s_fakeCount;
+
+        /// <summary>numa=off: one node for everything, before the pools are set up.</summary>
+        internal static void SetNumaOff()
+        {
+            Numa = NumaMode.Off;
+        }
+
+        /// <summary>
+        /// numa=fake=N: node n is [starts[n], starts[n + 1]), the last one open-ended; replaces the
+        /// firmware's nodes (before the pools are set up). Distances are 10 local, 20 remote;
+        /// CPUs are dealt out round-robin.
+        /// </summary>
+        internal static void SetFakeNodes(ulong* starts, int count)
+        {
+            s_fakeStart = new ulong[count];
+            for (int i = 0; i < count; i++)
+                s_fakeStart[i] = starts[i];
+            s_fakeCount = count;
+            Numa = NumaMode.Fake;
+        }
+
+        /// <summary>The NUMA node of a physical address: the SRAT's answer (node 0 without one), unless the command line decided.</summary>
         internal static int NodeOf(ulong address)
         {
+            if (Numa == NumaMode.Off)
+                return 0;
+            if (Numa == NumaMode.Fake)
+            {
+                int n = 0;
+                while (n + 1 < s_fakeCount && address >= s_fakeStart[n + 1])
+                    n++;
+                return n;
+            }
             int node = Acpi->NodeOfAddress(address);
             return node < 0 ? 0 : node;
         }
 
-        internal static int NodeCount => Acpi->NodeCount < 1 ? 1 : Acpi->NodeCount;
+        internal static int NodeCount => Numa == NumaMode.Off ? 1 : Numa == NumaMode.Fake ? s_fakeCount : Acpi->NodeCount < 1 ? 1 : Acpi->NodeCount;
+
+        /// <summary>SLIT distance between two nodes (10 = local); fake nodes are 10/20.</summary>
+        internal static byte Distance(int from, int to)
+        {
+            if (Numa == NumaMode.Firmware)
+                return Acpi->Distance(from, to);
+            return from == to ? AcpiInfo.LocalDistance : AcpiInfo.RemoteDistance;
+        }
+
+        /// <summary>Node of CPU <paramref name="cpu"/> (round-robin over fake nodes).</summary>
+        internal static int CpuNode(int cpu)
+        {
+            if (Numa == NumaMode.Off)
+                return 0;
+            if (Numa == NumaMode.Fake)
+                return cpu % s_fakeCount;
+            int node = Acpi->CpuNode(cpu);
+            return node < 0 ? 0 : node;
+        }
+
+        /// <summary>
+        /// The first node boundary inside (start, end), or end: where a piece of RAM handed to the
+        /// pools must be cut so that each piece lies on one node.
+        /// </summary>
+        internal static ulong NextNodeBoundary(ulong start, ulong end)
+        {
+            ulong cut = end;
+            if (Numa == NumaMode.Off)
+                return cut;
+            if (Numa == NumaMode.Fake)
+            {
+                for (int n = 1; n < s_fakeCount; n++)
+                {
+                    if (s_fakeStart[n] > start && s_fakeStart[n] < cut)
+                        cut = s_fakeStart[n];
+                }
+                return cut;
+            }
+            for (int r = 0; r < Acpi->MemoryRangeCount; r++)
+            {
+                MemoryAffinity a = Acpi->GetMemoryRange(r);
+                ulong aEnd = a.Base + a.Length;
+                if (a.Base > start && a.Base < cut)
+                    cut = a.Base;
+                if (aEnd > start && aEnd < cut)
+                    cut = aEnd;
+            }
+            return cut;
+        }
 
         /// <summary>The node of the boot CPU (the only one running until SMP).</summary>
         internal static int CpuNodeOfBoot => Acpi->CpuCount > 0 && Acpi->CpuNode(0) >= 0 && Acpi->CpuNode(0) < NodeCount ? Acpi->CpuNode(0) : 0;
