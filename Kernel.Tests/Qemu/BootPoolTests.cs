@@ -53,8 +53,14 @@ public class BootPoolTests
         ulong pools = (ulong)dump.Pools.Sum(p => (long)p.Present) * 4096;
         ulong reserved = (ulong)dump.Reservations.Sum(r => (long)r.RamBytes);
         Assert.Equal(dump["usable_bytes"], pools + reserved);
+        // Pools from the command line are reserved: nothing allocates from them unasked. The default
+        // pools serve the kernel itself (heap, PCI tables), so a little of them is in use.
         foreach (MemoryDump.Pool p in dump.Pools)
-            Assert.True(p.Free == p.Present, $"pool {p.Name} present {p.Present} free {p.Free}");
+        {
+            bool defaultPool = p.Name.StartsWith("node");
+            Assert.True(defaultPool ? p.Free <= p.Present && p.Free + 4096 >= p.Present : p.Free == p.Present,
+                $"pool {p.Name} present {p.Present} free {p.Free}");
+        }
         return new Booted(result, dump);
     }
 

@@ -87,7 +87,7 @@ namespace PoolKernel.Drivers
             }
             Console.Write("driver: ");
             Console.Write(driver.Name);
-            Console.WriteLine(" failed to load");
+            Console.WriteLine(" did not load (no usable device, or the reason above)");
         }
 
         internal static void RegisterDisk(BlockDevice disk)

@@ -77,25 +77,44 @@ namespace PoolKernel.Startup
                 Console.Write(" ");
                 Console.Write(acpi->CpuApicId(c));
                 Console.Write("@node");
-                Console.Write(acpi->CpuNode(c) < 0 ? 0 : acpi->CpuNode(c));
+                Console.Write(Machine.CpuNode(c));
             }
             Console.WriteLine(")");
             Console.Write("numa:     ");
             Console.Write(Machine.NodeCount);
-            Console.WriteLine(acpi->SratAddress != 0 ? " nodes (SRAT)" : " node (no SRAT)");
-            for (int r = 0; r < acpi->MemoryRangeCount; r++)
+            if (Machine.Numa == Machine.NumaMode.Off)
+                Console.WriteLine(" node (numa=off)");
+            else if (Machine.Numa == Machine.NumaMode.Fake)
+                Console.WriteLine(" nodes (numa=fake)");
+            else
+                Console.WriteLine(acpi->SratAddress != 0 ? " nodes (SRAT)" : " node (no SRAT)");
+            if (Machine.Numa == Machine.NumaMode.Fake)
             {
-                MemoryAffinity a = acpi->GetMemoryRange(r);
-                Console.Write("  node ");
-                Console.Write(a.Node);
-                Console.Write(": ");
-                Range(a.Base, a.Base + a.Length);
-                Console.Write(" ");
-                Console.WriteSize(a.Length);
-                Console.WriteLine(a.HotPluggable ? " hot-pluggable" : "");
+                for (int n = 0; n < Machine.NodeCount; n++)
+                {
+                    Console.Write("  node ");
+                    Console.Write(n);
+                    Console.Write(": from ");
+                    Console.WriteHex(Machine.FakeNodeStart(n), 12);
+                    Console.WriteLine();
+                }
+            }
+            else if (Machine.Numa == Machine.NumaMode.Firmware)
+            {
+                for (int r = 0; r < acpi->MemoryRangeCount; r++)
+                {
+                    MemoryAffinity a = acpi->GetMemoryRange(r);
+                    Console.Write("  node ");
+                    Console.Write(a.Node);
+                    Console.Write(": ");
+                    Range(a.Base, a.Base + a.Length);
+                    Console.Write(" ");
+                    Console.WriteSize(a.Length);
+                    Console.WriteLine(a.HotPluggable ? " hot-pluggable" : "");
+                }
             }
             Console.Write("distances");
-            Console.WriteLine(acpi->SlitAddress != 0 ? " (SLIT):" : " (default, no SLIT):");
+            Console.WriteLine(Machine.Numa != Machine.NumaMode.Firmware ? " (from the command line):" : acpi->SlitAddress != 0 ? " (SLIT):" : " (default, no SLIT):");
             Console.Write("       ");
             for (int to = 0; to < Machine.NodeCount; to++)
             {
@@ -110,7 +129,7 @@ namespace PoolKernel.Startup
                 for (int to = 0; to < Machine.NodeCount; to++)
                 {
                     Console.Write(" ");
-                    Pad(acpi->Distance(from, to), 4);
+                    Pad(Machine.Distance(from, to), 4);
                 }
                 Console.WriteLine();
             }

@@ -147,7 +147,10 @@ namespace PoolKernel.Startup
         }
 
         /// <summary>The node of the boot CPU (the only one running until SMP).</summary>
-        internal static int CpuNodeOfBoot => Acpi->CpuCount > 0 && Acpi->CpuNode(0) >= 0 && Acpi->CpuNode(0) < NodeCount ? Acpi->CpuNode(0) : 0;
+        internal static int CpuNodeOfBoot => CpuNode(0) < NodeCount ? CpuNode(0) : 0;
+
+        /// <summary>With numa=fake: where fake node <paramref name="node"/> starts.</summary>
+        internal static ulong FakeNodeStart(int node) => (uint)node < (uint)s_fakeCount ? s_fakeStart[node] : 0;
 
         internal static int CpuCount => Acpi->CpuCount < 1 ? 1 : Acpi->CpuCount;
     }
