@@ -110,6 +110,17 @@ public class BootFailureTests
     }
 
     [Fact]
+    public void PoolTokens_AdjustedByTheParser_AndRefusedByThePlanner_GetOneLineEach()
+    {
+        QemuResult result = Boot("pool=a:8M,frob pool=b:64G,bar");
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Assert.Single(result.Lines, l => l.StartsWith("cmdline: pool a: created 8 MiB") && l.Contains("also: unknown pool option"));
+        Assert.Single(result.Lines, l => l.Contains("'pool=b:64G,bar'"));
+        Assert.Contains(result.Lines, l => l.StartsWith("cmdline: 'pool=b:64G,bar': needs 64 GiB") && l.Contains("also: unknown pool option"));
+        Assert.DoesNotContain(result.Lines, l => l.Contains("'pool=a:8M,frob'"));
+    }
+
+    [Fact]
     public void TestFault_ReportsThePageFaultWithCr2()
     {
         QemuResult result = Boot("test=fault");

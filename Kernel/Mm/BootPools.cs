@@ -85,6 +85,7 @@ namespace PoolKernel.Mm
                     WriteTokenStart(o, outcome->TokenIndex);
                 }
                 WriteOutcome(outcome, !outcome->IsCreated && o->Pool(outcome->SpecIndex)->Origin == PoolOrigin.Pool);
+                KernelCommandLine.WriteAdjustment(outcome->TokenIndex);
                 Console.WriteLine();
             }
             if (s_result->PresentPagesBefore != s_result->PresentPagesAfter)

@@ -23,7 +23,13 @@ namespace PoolKernel.Startup
             SkipImagePath(boot, ref text, ref length);
             CommandLineParser.Parse(text, length, Options);
             for (int i = 0; i < Options->DiagnosticCount; i++)
+            {
+                // A pool token the parser only adjusted still goes to the pool planner, whose
+                // outcome line carries the adjustment too (one line a token: Mm/BootPools.cs).
+                if (IsAdjustedPoolToken(Options->DiagnosticAt(i)->TokenIndex))
+                    continue;
                 PrintDiagnostic(Options->DiagnosticAt(i));
+            }
         }
 
         // Multiboot1 loaders (QEMU -kernel, GRUB's multiboot) put the image path first.
@@ -42,6 +48,29 @@ namespace PoolKernel.Startup
                 end++;
             text += end;
             length -= end;
+        }
+
+        internal static bool IsAdjustedPoolToken(int tokenIndex)
+        {
+            if (tokenIndex < 0 || tokenIndex >= Options->TokenCount)
+                return false;
+            TokenRecord* t = Options->Token(tokenIndex);
+            if (t->Status != TokenStatus.Adjusted)
+                return false;
+            return t->Kind == TokenKind.Pool || t->Kind == TokenKind.HugePages || t->Kind == TokenKind.Cma
+                || t->Kind == TokenKind.KernelCore || t->Kind == TokenKind.MovableCore;
+        }
+
+        /// <summary>The parser's note on an adjusted token, appended to the planner's line for it.</summary>
+        internal static void WriteAdjustment(int tokenIndex)
+        {
+            if (!IsAdjustedPoolToken(tokenIndex))
+                return;
+            TokenRecord* t = Options->Token(tokenIndex);
+            if (t->DiagnosticIndex < 0)
+                return;
+            Console.Write("; also: ");
+            Console.Write(Diagnostic.Describe(Options->DiagnosticAt(t->DiagnosticIndex)->Code));
         }
 
         private static void PrintDiagnostic(Diagnostic* d)
