@@ -63,63 +63,37 @@ namespace PoolKernel.Boot.Acpi
         public ulong Value1;
     }
 
-    public unsafe struct AcpiDiagnostics
+    /// <summary>Fixed-capacity list of ACPI diagnostics over <see cref="DiagnosticLog"/>; further problems are only counted.</summary>
+    public struct AcpiDiagnostics
     {
         public const int Capacity = 32;
+        /// <summary>Does not compile if <see cref="Capacity"/> exceeds the shared log's storage.</summary>
+        private const uint CapacityFitsLog = (uint)(DiagnosticLog.MaxCapacity - Capacity);
 
-        private fixed uint _code[Capacity];
-        private fixed int _index[Capacity];
-        private fixed uint _signature[Capacity];
-        private fixed ulong _value0[Capacity];
-        private fixed ulong _value1[Capacity];
+        private DiagnosticLog _log;
 
-        public int Count;
-        public int Dropped;
+        public int Count => _log.Count;
+        /// <summary>Problems found after the list was full.</summary>
+        public int Dropped => _log.Dropped;
 
-        public void Clear()
-        {
-            Count = 0;
-            Dropped = 0;
-        }
+        public void Clear() => _log.Clear();
 
         public void Add(AcpiDiagnosticCode code, int index, uint signature, ulong value0, ulong value1)
-        {
-            if ((uint)Count >= Capacity)
-            {
-                Dropped++;
-                return;
-            }
-            _code[Count] = (uint)code;
-            _index[Count] = index;
-            _signature[Count] = signature;
-            _value0[Count] = value0;
-            _value1[Count] = value1;
-            Count++;
-        }
+            => _log.Add(Capacity, (uint)code, index, -1, signature, value0, value1);
 
         public AcpiDiagnostic Get(int i)
         {
+            DiagnosticLog.Entry e = _log.Get(i);
             AcpiDiagnostic d = default;
-            if ((uint)i >= (uint)Count)
-                return d;
-            d.Code = (AcpiDiagnosticCode)_code[i];
-            d.Index = _index[i];
-            d.Signature = _signature[i];
-            d.Value0 = _value0[i];
-            d.Value1 = _value1[i];
+            d.Code = (AcpiDiagnosticCode)e.Code;
+            d.Index = e.Index;
+            d.Signature = e.Signature;
+            d.Value0 = e.Value0;
+            d.Value1 = e.Value1;
             return d;
         }
 
-        public int CountOf(AcpiDiagnosticCode code)
-        {
-            int n = 0;
-            for (int i = 0; i < Count; i++)
-            {
-                if (_code[i] == (uint)code)
-                    n++;
-            }
-            return n;
-        }
+        public int CountOf(AcpiDiagnosticCode code) => _log.CountOf((uint)code);
 
         /// <summary>A constant sentence for <paramref name="code"/>; the caller prints signature, index and values around it.</summary>
         public static string Describe(AcpiDiagnosticCode code)

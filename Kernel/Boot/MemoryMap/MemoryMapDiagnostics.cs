@@ -42,67 +42,39 @@ namespace PoolKernel.Boot.MemoryMap
         public ulong Value1;
     }
 
-    /// <summary>Fixed-capacity list of diagnostics; further problems are only counted.</summary>
-    public unsafe struct MemoryMapDiagnostics
+    /// <summary>Fixed-capacity list of diagnostics over <see cref="DiagnosticLog"/>; further problems are only counted.</summary>
+    public struct MemoryMapDiagnostics
     {
         /// <summary>Enough for every entry of a badly broken map to report once or twice.</summary>
         public const int Capacity = 64;
+        /// <summary>Does not compile if <see cref="Capacity"/> exceeds the shared log's storage.</summary>
+        private const uint CapacityFitsLog = (uint)(DiagnosticLog.MaxCapacity - Capacity);
 
-        private fixed uint _code[Capacity];
-        private fixed int _index[Capacity];
-        private fixed int _other[Capacity];
-        private fixed ulong _value0[Capacity];
-        private fixed ulong _value1[Capacity];
+        private DiagnosticLog _log;
 
-        public int Count;
+        public int Count => _log.Count;
         /// <summary>Problems found after the list was full.</summary>
-        public int Dropped;
+        public int Dropped => _log.Dropped;
 
-        public void Clear()
-        {
-            Count = 0;
-            Dropped = 0;
-        }
+        public void Clear() => _log.Clear();
 
         public void Add(MemoryMapDiagnosticCode code, int index, int other, ulong value0, ulong value1)
-        {
-            if ((uint)Count >= Capacity)
-            {
-                Dropped++;
-                return;
-            }
-            _code[Count] = (uint)code;
-            _index[Count] = index;
-            _other[Count] = other;
-            _value0[Count] = value0;
-            _value1[Count] = value1;
-            Count++;
-        }
+            => _log.Add(Capacity, (uint)code, index, other, 0, value0, value1);
 
         public MemoryMapDiagnostic Get(int i)
         {
+            DiagnosticLog.Entry e = _log.Get(i);
             MemoryMapDiagnostic d = default;
-            if ((uint)i >= (uint)Count)
-                return d;
-            d.Code = (MemoryMapDiagnosticCode)_code[i];
-            d.Index = _index[i];
-            d.Other = _other[i];
-            d.Value0 = _value0[i];
-            d.Value1 = _value1[i];
+            d.Code = (MemoryMapDiagnosticCode)e.Code;
+            d.Index = e.Index;
+            d.Other = e.Other;
+            d.Value0 = e.Value0;
+            d.Value1 = e.Value1;
             return d;
         }
 
         /// <summary>How many recorded diagnostics carry <paramref name="code"/>.</summary>
-        public int CountOf(MemoryMapDiagnosticCode code)
-        {
-            int n = 0;
-            for (int i = 0; i < Count; i++)
-            {
-                if (_code[i] == (uint)code)
-                    n++;
-            }
-            return n;
-        }
+        public int CountOf(MemoryMapDiagnosticCode code) => _log.CountOf((uint)code);
 
         /// <summary>A constant sentence for <paramref name="code"/>; the caller prints the numbers around it.</summary>
         public static string Describe(MemoryMapDiagnosticCode code)

@@ -62,60 +62,36 @@ namespace PoolKernel.Boot.Multiboot
         public ulong Value1;
     }
 
-    public unsafe struct MultibootDiagnostics
+    /// <summary>Fixed-capacity list of multiboot diagnostics over <see cref="DiagnosticLog"/>; further problems are only counted.</summary>
+    public struct MultibootDiagnostics
     {
         public const int Capacity = 32;
+        /// <summary>Does not compile if <see cref="Capacity"/> exceeds the shared log's storage.</summary>
+        private const uint CapacityFitsLog = (uint)(DiagnosticLog.MaxCapacity - Capacity);
 
-        private fixed uint _code[Capacity];
-        private fixed int _index[Capacity];
-        private fixed ulong _value0[Capacity];
-        private fixed ulong _value1[Capacity];
+        private DiagnosticLog _log;
 
-        public int Count;
-        public int Dropped;
+        public int Count => _log.Count;
+        /// <summary>Problems found after the list was full.</summary>
+        public int Dropped => _log.Dropped;
 
-        public void Clear()
-        {
-            Count = 0;
-            Dropped = 0;
-        }
+        public void Clear() => _log.Clear();
 
         public void Add(MultibootDiagnosticCode code, int index, ulong value0, ulong value1)
-        {
-            if ((uint)Count >= Capacity)
-            {
-                Dropped++;
-                return;
-            }
-            _code[Count] = (uint)code;
-            _index[Count] = index;
-            _value0[Count] = value0;
-            _value1[Count] = value1;
-            Count++;
-        }
+            => _log.Add(Capacity, (uint)code, index, -1, 0, value0, value1);
 
         public MultibootDiagnostic Get(int i)
         {
+            DiagnosticLog.Entry e = _log.Get(i);
             MultibootDiagnostic d = default;
-            if ((uint)i >= (uint)Count)
-                return d;
-            d.Code = (MultibootDiagnosticCode)_code[i];
-            d.Index = _index[i];
-            d.Value0 = _value0[i];
-            d.Value1 = _value1[i];
+            d.Code = (MultibootDiagnosticCode)e.Code;
+            d.Index = e.Index;
+            d.Value0 = e.Value0;
+            d.Value1 = e.Value1;
             return d;
         }
 
-        public int CountOf(MultibootDiagnosticCode code)
-        {
-            int n = 0;
-            for (int i = 0; i < Count; i++)
-            {
-                if (_code[i] == (uint)code)
-                    n++;
-            }
-            return n;
-        }
+        public int CountOf(MultibootDiagnosticCode code) => _log.CountOf((uint)code);
 
         /// <summary>A constant sentence for <paramref name="code"/>; the caller prints index and values around it.</summary>
         public static string Describe(MultibootDiagnosticCode code)
