@@ -129,6 +129,19 @@ public class BootFailureTests
         BootTests.AssertContains(result, "cr2=0x00007e0000001000");
     }
 
+    [Theory]
+    [InlineData("ud", "vector=6 (#UD invalid opcode)")]
+    [InlineData("divide", "vector=0 (#DE divide error)")]
+    [InlineData("gp", "vector=13 (#GP general protection)")]
+    [InlineData("doublefault", "vector=8 (#DF double fault)")]
+    public void CpuExceptions_PrintAReport_AndEndWithTheirStatus(string test, string report)
+    {
+        QemuResult result = Boot("test=" + test);
+        BootTests.AssertStatus(result, QemuResult.CpuException);
+        BootTests.AssertContains(result, "*** CPU EXCEPTION " + report + " error=");
+        Assert.Matches(@"rip=0x[0-9a-f]{16} rsp=0x[0-9a-f]{16} cr2=0x[0-9a-f]{16}", result.Console);
+    }
+
     [Fact]
     public void TestThrow_PrintsTypeAndMessageAndHalts()
     {

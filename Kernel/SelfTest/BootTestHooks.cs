@@ -1,16 +1,25 @@
 using System;
+using System.Runtime;
+using System.Runtime.CompilerServices;
 using PoolKernel.Startup;
 
 namespace PoolKernel.SelfTest
 {
     /// <summary>
     /// test=NAME on the command line: deliberate failures that the boot tests check end to end.
-    /// fault = a page fault on an unmapped address; throw = a managed throw with no handler.
+    /// fault = a page fault on an unmapped address; ud = invalid opcode; divide = divide error;
+    /// gp = general protection (non-canonical address); doublefault = a fault with no usable stack;
+    /// throw = a managed throw with no handler.
     /// </summary>
     internal static unsafe class BootTestHooks
     {
         // Canonical, below the higher half, never mapped by the direct map (which ends at RAM's end).
         internal const ulong UnmappedAddress = 0x0000_7E00_0000_1000;
+
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_fault_ud")] private static extern void FaultUd();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_fault_divide")] private static extern void FaultDivide();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_fault_gp")] private static extern void FaultGp();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_fault_double")] private static extern void FaultDouble();
 
         internal static void Run()
         {
@@ -25,13 +34,21 @@ namespace PoolKernel.SelfTest
                 Console.WriteHex(value);
                 Console.WriteLine("test=fault: the read did not fault");
             }
+            else if (KernelCommandLine.TestIs("ud"))
+                FaultUd();
+            else if (KernelCommandLine.TestIs("divide"))
+                FaultDivide();
+            else if (KernelCommandLine.TestIs("gp"))
+                FaultGp();
+            else if (KernelCommandLine.TestIs("doublefault"))
+                FaultDouble();
             else if (KernelCommandLine.TestIs("throw"))
             {
                 throw new InvalidOperationException("test=throw asked for an unhandled exception");
             }
             else
             {
-                Console.WriteLine("test=: unknown test name; known: fault, throw. Boot goes on.");
+                Console.WriteLine("test=: unknown test name; known: fault, ud, divide, gp, doublefault, throw. Boot goes on.");
             }
         }
     }

@@ -183,3 +183,26 @@ arch_modules_start:     lea rax, [rip + __modules_start]
                         ret
 arch_modules_end:       lea rax, [rip + __modules_end]
                         ret
+
+# Deliberate CPU exceptions for the boot tests (test=ud|divide|gp|doublefault on the command line).
+        .text
+        .global arch_fault_ud, arch_fault_divide, arch_fault_gp, arch_fault_double
+arch_fault_ud:
+        ud2
+        ret
+arch_fault_divide:
+        xor ecx, ecx
+        mov eax, 1
+        xor edx, edx
+        div ecx
+        ret
+arch_fault_gp:
+        mov rax, 0x8000000000000000         # non-canonical address
+        mov rax, [rax]
+        ret
+# A page fault while the stack is unusable cannot be delivered on that stack: the CPU raises #DF,
+# which runs on IST1 (boot.S) and reports.
+arch_fault_double:
+        mov rsp, 0x00007E0000002000
+        push rax
+        ret
