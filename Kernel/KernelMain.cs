@@ -13,6 +13,7 @@ namespace PoolKernel
         private static void Entry(uint magic, ulong info)
         {
             Serial.Initialize();
+            VgaText.Clear();
             BootAllocator.InitializeEarly(Cpu.EarlyHeapStart(), Cpu.EarlyHeapEnd());
             ObjectAllocator.SetHeap(&BootAllocator.AllocZeroed);
             ModuleInitializer.Run();

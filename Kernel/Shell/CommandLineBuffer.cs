@@ -24,7 +24,7 @@ namespace PoolKernel.Shell
             Length = 0;
             while (true)
             {
-                byte c = Serial.Read();
+                byte c = NextInput();
                 if (c == (byte)'\r' || c == (byte)'\n')
                 {
                     Console.WriteLine();
@@ -45,6 +45,20 @@ namespace PoolKernel.Shell
                 Console.Write((char)c);
             }
             Split();
+        }
+
+        /// <summary>Waits for the next byte from the serial port or the PS/2 keyboard.</summary>
+        private static byte NextInput()
+        {
+            while (true)
+            {
+                if (Serial.HasInput)
+                    return Serial.Read();
+                byte key = Ps2Keyboard.Poll();
+                if (key != 0)
+                    return key;
+                Cpu.Pause();
+            }
         }
 
         /// <summary>Takes the line from memory (a run= command), truncated to the capacity.</summary>

@@ -3,16 +3,19 @@ using PoolKernel.Platform;
 namespace System
 {
     /// <summary>
-    /// The kernel console, on COM1 (as in Cosmos, kernel code writes with Console.Write).
+    /// The kernel console, on COM1 and mirrored on the VGA text screen (as in Cosmos, kernel code
+    /// writes with Console.Write).
     /// Numbers are formatted here, without allocating; text is ASCII.
     /// </summary>
     public static unsafe class Console
     {
         public static void Write(char c)
         {
+            byte b = c < 0x80 ? (byte)c : (byte)'?';
             if (c == '\n')
                 Serial.Write((byte)'\r');
-            Serial.Write(c < 0x80 ? (byte)c : (byte)'?');
+            Serial.Write(b);
+            VgaText.Write(b);
         }
 
         public static void Write(string s)
