@@ -39,8 +39,8 @@ public unsafe partial struct PhysicalMemory
                     pfn = new Pfn(_basePfn + frame);
                     return MemoryStatus.Ok;
                 }
-                ulong index = TakeFirstOrDrain(pool, order.Value);
-                if (index == FreeList.End)
+                ulong index = _buddy.TakeFirst(pool, order.Value);
+                if (index == FreeList.End && (index = TakeFirstAfterDrain(pool, order.Value)) == FreeList.End)
                     return MemoryStatus.OutOfMemory;
                 _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
                 _buddy.AddInUse(index, 1UL << order.Value, 1);
@@ -155,9 +155,13 @@ public unsafe partial struct PhysicalMemory
     private ulong TakeFirstOrDrain(int pool, int order)
     {
         ulong index = _buddy.TakeFirst(pool, order);
-        if (index == FreeList.End && _buddy.Drain(pool))
-            index = _buddy.TakeFirst(pool, order);
-        return index;
+        return index != FreeList.End ? index : TakeFirstAfterDrain(pool, order);
+    }
+
+    /// <summary>The lists had no block of <paramref name="order"/>: drain the pool's cache and try once more (End if the cache was empty).</summary>
+    private ulong TakeFirstAfterDrain(int pool, int order)
+    {
+        return _buddy.Drain(pool) ? _buddy.TakeFirst(pool, order) : FreeList.End;
     }
 
     /// <summary>An order-0 frame from the pool's cache, refilled from the buddy lists when empty; End when the pool has none.</summary>
