@@ -19,9 +19,14 @@ public unsafe partial struct BuddyAllocator
     /// <summary>
     /// Moves up to <see cref="FrameCache.Batch"/> order-0 frames from the pool's buddy lists into its
     /// empty-enough cache, marking them Cached; returns how many (0: the pool has no free frame).
+    /// The batch is stacked so that it pops in the order the lists gave it (ascending addresses when
+    /// it comes from splitting one block), like Linux's bulk refill: consecutive allocations then
+    /// get consecutive frames as they did without the cache, which devices and callers merging
+    /// adjacent pages may rely on.
     /// </summary>
     internal int Refill(int pool, FrameCache* cache)
     {
+        int start = cache->Count;
         int n = 0;
         while (n < FrameCache.Batch && cache->Count < FrameCache.Capacity)
         {
@@ -32,6 +37,7 @@ public unsafe partial struct BuddyAllocator
             cache->Push(index);
             n++;
         }
+        cache->Reverse(start, start + n);
         return n;
     }
 

@@ -40,6 +40,17 @@ public unsafe struct FrameCache
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong At(int i) { return _frames[i]; }
 
+    /// <summary>Reverses entries [from, to).</summary>
+    internal void Reverse(int from, int to)
+    {
+        for (int i = from, j = to - 1; i < j; i++, j--)
+        {
+            ulong t = _frames[i];
+            _frames[i] = _frames[j];
+            _frames[j] = t;
+        }
+    }
+
     /// <summary>Removes entry <paramref name="i"/>; the top entry takes its slot.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void RemoveAt(int i) { _frames[i] = _frames[--Count]; }
