@@ -38,6 +38,7 @@ public unsafe partial struct PhysicalMemory
         public ulong Pageblocks;
         public ulong PoolsOffset;
         public ulong ListsOffset;
+        public ulong CachesOffset;
         public ulong DistancesOffset;
         public ulong PageblocksOffset;
         public ulong FramesOffset;
@@ -83,6 +84,8 @@ public unsafe partial struct PhysicalMemory
         at = AlignUp(at + (ulong)config.MaxPools * (ulong)sizeof(Pool), 64);
         layout.ListsOffset = at;
         at = AlignUp(at + (ulong)config.MaxPools * (ulong)(config.MaxOrder + 1) * (ulong)sizeof(FreeList), 64);
+        layout.CachesOffset = at;
+        at = AlignUp(at + (ulong)config.MaxPools * (ulong)sizeof(FrameCache), 64);
         layout.DistancesOffset = at;
         at = AlignUp(at + (ulong)(nodes.NodeCount * nodes.NodeCount), 64);
         layout.PageblocksOffset = at;
@@ -138,6 +141,7 @@ public unsafe partial struct PhysicalMemory
         ref BuddyAllocator buddy = ref pm->_buddy;
         buddy._pools = (Pool*)(block + layout.PoolsOffset);
         buddy._lists = (FreeList*)(block + layout.ListsOffset);
+        buddy._caches = (FrameCache*)(block + layout.CachesOffset);
         buddy._pageblocks = (PageblockInfo*)(block + layout.PageblocksOffset);
         buddy._frames = block + layout.FramesOffset;
         buddy._frameMemory = directMapBase + (layout.BasePfn << Pfn.PageShift);
@@ -147,7 +151,10 @@ public unsafe partial struct PhysicalMemory
         buddy._listStride = config.MaxOrder + 1;
 
         for (int p = 0; p < config.MaxPools; p++)
+        {
             buddy._pools[p] = default;
+            buddy._caches[p] = default;
+        }
         for (int i = 0; i < config.MaxPools * buddy._listStride; i++)
             buddy._lists[i].Reset();
         for (ulong pb = 0; pb < layout.Pageblocks; pb++)
@@ -274,6 +281,7 @@ public unsafe partial struct PhysicalMemory
             _poolLimit = slot + 1;
         for (int o = 0; o < _buddy._listStride; o++)
             _buddy.ListOf(slot, o)->Reset();
+        _buddy.CacheOf(slot)->Count = 0;
     }
 
     /// <summary>Indices of the map's usable regions, sorted by start; returns how many.</summary>

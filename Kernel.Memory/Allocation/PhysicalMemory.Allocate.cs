@@ -26,9 +26,21 @@ public unsafe partial struct PhysicalMemory
             int pool = request.Pool.Value;
             if (!request.HasAddressRules)
             {
-                // Fast path: no rule to check, any block of the pool will do.
+                // Fast path: no rule to check, any block of the pool will do. Order 0 comes from
+                // the pool's frame cache and does not touch the buddy lists unless it is empty.
+                if (order.Value == 0)
+                {
+                    FrameCache* cache = _buddy.CacheOf(pool);
+                    if (cache->Count == 0 && _buddy.Refill(pool, cache) == 0)
+                        return MemoryStatus.OutOfMemory;
+                    ulong frame = cache->Pop();
+                    _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+                    _buddy._pageblocks[frame >> _buddy._pageblockOrder].InUse++;
+                    pfn = new Pfn(_basePfn + frame);
+                    return MemoryStatus.Ok;
+                }
                 ulong index = _buddy.TakeFirst(pool, order.Value);
-                if (index == FreeList.End)
+                if (index == FreeList.End && (index = TakeFirstAfterDrain(pool, order.Value)) == FreeList.End)
                     return MemoryStatus.OutOfMemory;
                 _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
                 _buddy.AddInUse(index, 1UL << order.Value, 1);
@@ -100,17 +112,26 @@ public unsafe partial struct PhysicalMemory
         if (WindowInside(pool, rules) && rules.AlignPages <= pages)
         {
             // Natural alignment already meets the alignment, and a boundary of at least the block
-            // size (Resolve refused smaller ones) is never crossed by an aligned block.
-            index = _buddy.TakeFirst(pool, order);
+            // size (Resolve refused smaller ones) is never crossed by an aligned block. So every
+            // frame of the pool fits, cached ones included.
+            index = order == 0 ? TakeCached(pool) : TakeFirstOrDrain(pool, order);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
         }
         else
         {
-            index = _buddy.FindFit(pool, order, rules, _basePfn);
+            // An order-0 request may take a cached frame that obeys the rules (checked again on
+            // the way out like any result). Otherwise the search walks the buddy lists: cached
+            // frames go back to them first so it sees them.
+            index = order == 0 ? TakeCachedFitting(pool, rules) : FreeList.End;
             if (index == FreeList.End)
-                return MemoryStatus.OutOfMemory;
-            _buddy.CarveRange(pool, index, index + pages);
+            {
+                _buddy.Drain(pool);
+                index = _buddy.FindFit(pool, order, rules, _basePfn);
+                if (index == FreeList.End)
+                    return MemoryStatus.OutOfMemory;
+                _buddy.CarveRange(pool, index, index + pages);
+            }
         }
         _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
         _buddy.AddInUse(index, pages, 1);
@@ -124,6 +145,51 @@ public unsafe partial struct PhysicalMemory
         }
         pfn = new Pfn(result);
         return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// The first block of at least <paramref name="order"/> on the pool's lists, split down (see
+    /// <see cref="BuddyAllocator.TakeFirst"/>); when there is none and the pool's cache holds frames,
+    /// the cache is drained (its frames may merge into a big enough block) and the lists tried again.
+    /// </summary>
+    private ulong TakeFirstOrDrain(int pool, int order)
+    {
+        ulong index = _buddy.TakeFirst(pool, order);
+        return index != FreeList.End ? index : TakeFirstAfterDrain(pool, order);
+    }
+
+    /// <summary>The lists had no block of <paramref name="order"/>: drain the pool's cache and try once more (End if the cache was empty).</summary>
+    private ulong TakeFirstAfterDrain(int pool, int order)
+    {
+        return _buddy.Drain(pool) ? _buddy.TakeFirst(pool, order) : FreeList.End;
+    }
+
+    /// <summary>An order-0 frame from the pool's cache, refilled from the buddy lists when empty; End when the pool has none.</summary>
+    private ulong TakeCached(int pool)
+    {
+        FrameCache* cache = _buddy.CacheOf(pool);
+        if (cache->Count == 0 && _buddy.Refill(pool, cache) == 0)
+            return FreeList.End;
+        return cache->Pop();
+    }
+
+    /// <summary>
+    /// The most recently cached frame of the pool that obeys <paramref name="rules"/> as an order-0
+    /// block, removed from the cache (the top entry takes its slot); End when none does. O(cache).
+    /// </summary>
+    private ulong TakeCachedFitting(int pool, in DmaRules rules)
+    {
+        FrameCache* cache = _buddy.CacheOf(pool);
+        for (int i = cache->Count - 1; i >= 0; i--)
+        {
+            ulong index = cache->At(i);
+            if (rules.Admits(_basePfn + index, 1))
+            {
+                cache->RemoveAt(i);
+                return index;
+            }
+        }
+        return FreeList.End;
     }
 
     /// <summary>
@@ -143,6 +209,17 @@ public unsafe partial struct PhysicalMemory
         if (state != FrameState.Make(FrameKind.Allocated, order.Value))
             return Diagnose(index, state, order.Value, FrameKind.Allocated);
         int pool = _buddy.PoolOfFrame(index);
+        if (order.Value == 0)
+        {
+            // Parked un-merged in the pool's cache; a full cache first drains its oldest batch.
+            FrameCache* cache = _buddy.CacheOf(pool);
+            if (cache->Count == FrameCache.Capacity)
+                _buddy.DrainOldest(pool, cache, FrameCache.Batch);
+            _buddy._pageblocks[index >> _buddy._pageblockOrder].InUse--;
+            _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
+            cache->Push(index);
+            return MemoryStatus.Ok;
+        }
         _buddy.AddInUse(index, order.Pages, -1);
         _buddy.FreeMerging(pool, index, order.Value);
         return MemoryStatus.Ok;
@@ -154,7 +231,7 @@ public unsafe partial struct PhysicalMemory
         FrameKind actual = FrameState.KindOf(state);
         if (actual == FrameKind.Absent || _buddy.PoolOfFrame(index) == PoolId.None.Value)
             return MemoryStatus.OutsideEveryPool;
-        if (actual == FrameKind.Free)
+        if (actual == FrameKind.Free || actual == FrameKind.Cached)
             return MemoryStatus.DoubleFree;
         if (actual == FrameKind.Tail)
             return _buddy.FreeHeadContaining(index, out _) != FreeList.End ? MemoryStatus.DoubleFree : MemoryStatus.NotAllocated;
@@ -209,7 +286,7 @@ public unsafe partial struct PhysicalMemory
         int order = Order.Covering(pages).Value;
         if (order <= _buddy._maxOrder && WindowInside(pool, rules) && rules.AlignPages <= (1UL << order))
         {
-            index = _buddy.TakeFirst(pool, order);
+            index = TakeFirstOrDrain(pool, order);
             if (index != FreeList.End)
             {
                 // The given-back tail's pieces each have their buddy inside the run: no merge
@@ -220,13 +297,16 @@ public unsafe partial struct PhysicalMemory
         }
         else if (order <= _buddy._maxOrder)
         {
-            // A covering block that obeys the rules, searched on the lists, before the scan.
+            // A covering block that obeys the rules, searched on the lists, before the scan; cached
+            // frames go back to the lists first so the search sees them.
+            _buddy.Drain(pool);
             index = _buddy.FindFit(pool, order, rules, _basePfn);
             if (index != FreeList.End)
                 _buddy.CarveRange(pool, index, index + pages);
         }
         if (index == FreeList.End)
         {
+            _buddy.Drain(pool);
             index = ScanForRun(pool, pages, rules);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;

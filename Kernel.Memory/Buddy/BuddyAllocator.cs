@@ -11,7 +11,7 @@ namespace PoolKernel.Memory;
 /// Contract for every method: the caller holds the lock of the owning <see cref="PhysicalMemory"/>,
 /// and the arguments were validated (these are internal steps, not entry points).
 /// </summary>
-public unsafe struct BuddyAllocator
+public unsafe partial struct BuddyAllocator
 {
     /// <summary>One byte per frame of the span (<see cref="FrameState"/>).</summary>
     internal byte* _frames;
@@ -19,6 +19,8 @@ public unsafe struct BuddyAllocator
     /// <summary>Pool p's list of order k is _lists[p * _listStride + k].</summary>
     internal FreeList* _lists;
     internal Pool* _pools;
+    /// <summary>Order-0 frame caches, one a pool slot (<see cref="CacheOf"/>).</summary>
+    internal FrameCache* _caches;
     /// <summary>Direct-map address of the span's first frame (free-list nodes live there).</summary>
     internal byte* _frameMemory;
     internal ulong _spanPages;

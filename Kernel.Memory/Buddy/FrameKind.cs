@@ -21,4 +21,10 @@ public enum FrameKind : byte
     RunNext = 5,
     /// <summary>Head of a free block taken off its list while it changes pools (never visible between calls).</summary>
     Isolated = 6,
+    /// <summary>
+    /// An order-0 frame parked in its pool's <see cref="FrameCache"/>: freed by its owner but kept
+    /// un-merged, so it is neither on a free list nor allocated. Counted as free in the pool's
+    /// statistics, not in its page block's in-use count; a free of it is a double free.
+    /// </summary>
+    Cached = 7,
 }

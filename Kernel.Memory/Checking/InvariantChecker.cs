@@ -13,7 +13,11 @@ namespace PoolKernel.Memory;
 ///   3. free lists: each node is a free head of that pool and order, links agree both ways, and the
 ///      list count equals both the walked length and the free heads seen in step 2 (so no block is
 ///      on two lists and none is missing);
-///   4. pool counters and the conservation of present frames.
+///   4. frame caches: each entry is a Cached frame of the cache's pool, no entry twice, count within
+///      capacity, and the Cached frames seen in step 2 are exactly the entries (so a cached frame is on
+///      exactly one cache and on no free list: a list node that is Cached fails step 3);
+///   5. pool counters (FreePages = frames on the lists; a pool's free frames are those plus its
+///      cached ones) and the conservation of present frames.
 /// The first broken invariant is reported with the numbers that disagree.
 /// </summary>
 public static unsafe class InvariantChecker
@@ -27,12 +31,14 @@ public static unsafe class InvariantChecker
         ulong* heads = stackalloc ulong[lists];
         ulong* poolPresent = stackalloc ulong[PoolId.MaxPools];
         ulong* poolBlocks = stackalloc ulong[PoolId.MaxPools];
+        ulong* poolCached = stackalloc ulong[PoolId.MaxPools];
         for (int i = 0; i < lists; i++)
             heads[i] = 0;
         for (int i = 0; i < pm._poolCapacity; i++)
         {
             poolPresent[i] = 0;
             poolBlocks[i] = 0;
+            poolCached[i] = 0;
         }
 
         // 1 and 2: page blocks and blocks, one page block at a time.
@@ -76,10 +82,20 @@ public static unsafe class InvariantChecker
                 }
                 if (kind == FrameKind.Tail)
                     return InvariantReport.Broken(InvariantCode.OrphanTail, pm._basePfn + p, info.Pool, 0, 0, 0);
-                if (kind > FrameKind.Isolated)
+                if (kind > FrameKind.Cached)
                     return InvariantReport.Broken(InvariantCode.UnknownFrameKind, pm._basePfn + p, info.Pool, 0, 0, (ulong)kind);
                 if (kind == FrameKind.Isolated)
                     return InvariantReport.Broken(InvariantCode.IsolatedLeft, pm._basePfn + p, info.Pool, FrameState.OrderOf(s), 0, 0);
+                if (kind == FrameKind.Cached)
+                {
+                    // Free but in no list: an order-0 frame, neither in use nor a buddy candidate.
+                    if (FrameState.OrderOf(s) != 0)
+                        return InvariantReport.Broken(InvariantCode.CacheBadEntry, pm._basePfn + p, info.Pool, FrameState.OrderOf(s), 0, (ulong)FrameState.OrderOf(s));
+                    poolCached[info.Pool]++;
+                    seenPresent++;
+                    p++;
+                    continue;
+                }
                 int order = FrameState.OrderOf(s);
                 ulong size = 1UL << order;
                 if (order > b._maxOrder || (p & (size - 1)) != 0)
@@ -132,12 +148,20 @@ public static unsafe class InvariantChecker
             }
         }
 
-        // 3 and 4: free lists and pool counters.
+        // 3, 4 and 5: free lists, caches and pool counters.
         for (int pool = 0; pool < pm._poolCapacity; pool++)
         {
             ref Pool pl = ref b._pools[pool];
+            FrameCache* cache = b.CacheOf(pool);
             if (pl.Live == 0)
+            {
+                if (cache->Count != 0)
+                    return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, 0, 0, (ulong)cache->Count);
                 continue;
+            }
+            InvariantReport cacheReport = CheckCache(ref pm, pool, cache, poolCached[pool]);
+            if (!cacheReport.IsOk)
+                return cacheReport;
             if (pool >= pm._poolLimit)
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, (ulong)pm._poolLimit, (ulong)pool);
             ulong free = 0;
@@ -170,6 +194,30 @@ public static unsafe class InvariantChecker
         }
         if (present != pm._presentPages)
             return InvariantReport.Broken(InvariantCode.PresentNotConserved, 0, PoolId.None.Value, 0, pm._presentPages, present);
+        return default;
+    }
+
+    /// <summary>
+    /// One pool's cache: count within capacity and equal to the Cached frames of the pool the frame
+    /// walk saw (<paramref name="seen"/>); every entry a Cached frame in a page block of the pool; no
+    /// entry twice (pairwise, O(Capacity^2) = 2 K comparisons at most, no scratch memory needed).
+    /// </summary>
+    private static InvariantReport CheckCache(ref PhysicalMemory pm, int pool, FrameCache* cache, ulong seen)
+    {
+        ref BuddyAllocator b = ref pm._buddy;
+        int count = cache->Count;
+        if ((uint)count > (uint)FrameCache.Capacity || (ulong)count != seen)
+            return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, 0, seen, (ulong)(uint)count);
+        for (int i = 0; i < count; i++)
+        {
+            ulong n = cache->At(i);
+            if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Cached, 0) || b.PoolOfFrame(n) != pool)
+                return InvariantReport.Broken(InvariantCode.CacheBadEntry, n < b._spanPages ? pm._basePfn + n : n, pool, 0,
+                    FrameState.Make(FrameKind.Cached, 0), n < b._spanPages ? b._frames[n] : 0UL);
+            for (int j = i + 1; j < count; j++)
+                if (cache->At(j) == n)
+                    return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, 0, (ulong)i, (ulong)j);
+        }
         return default;
     }
 

@@ -36,4 +36,10 @@ public enum InvariantCode : byte
     PresentNotConserved,
     /// <summary>A frame kind value that is not in the enum.</summary>
     UnknownFrameKind,
+    /// <summary>A frame-cache entry outside the span, not a Cached order-0 frame, or in another pool's page block; or a Cached frame of order above 0.</summary>
+    CacheBadEntry,
+    /// <summary>A frame-cache entry appears twice (Expected and Actual are the two positions).</summary>
+    CacheDuplicate,
+    /// <summary>A cache's count exceeds its capacity, differs from the Cached frames of its pool, or a dead pool's cache is not empty.</summary>
+    CacheCount,
 }

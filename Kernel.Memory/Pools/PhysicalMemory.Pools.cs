@@ -130,6 +130,11 @@ public unsafe partial struct PhysicalMemory
         if (props.MaximumPages != 0 && total > props.MaximumPages)
             return MemoryStatus.AboveMaximum;
 
+        // Validated: now the donors' cached frames go back to their lists, so every present frame
+        // of the range is on a free list (a move relinks free blocks, it does not know caches).
+        for (int i = 0; i < _poolCapacity; i++)
+            if (taken[i] != 0)
+                _buddy.Drain(i);
         OpenSlot(slot, props);
         for (ulong pb = firstPb; pb < firstPb + pageblocks; pb++)
             MovePageblock(pb, slot);
@@ -147,11 +152,12 @@ public unsafe partial struct PhysicalMemory
         if (!IsLive(id))
             return MemoryStatus.NoSuchPool;
         ref Pool pool = ref _buddy._pools[id.Value];
-        if (pool.FreePages != pool.PresentPages)
+        if (pool.FreePages + (ulong)_buddy.CacheOf(id.Value)->Count != pool.PresentPages)
             return MemoryStatus.PoolInUse;
         for (ulong pb = 0; pb < _pageblockCount; pb++)
             if (_buddy._pageblocks[pb].Home == id.Value)
                 return MemoryStatus.PoolIsHome;
+        _buddy.Drain(id.Value);
         for (ulong pb = 0; pb < _pageblockCount; pb++)
             if (_buddy._pageblocks[pb].Pool == id.Value)
                 MovePageblock(pb, _buddy._pageblocks[pb].Home);
@@ -162,7 +168,8 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// Moves <paramref name="count"/> wholly free, fully present page blocks from one pool to
     /// another, taking those the destination's properties admit. The sizes are checked and the
-    /// candidates counted first, so the call either moves all of them or nothing. Each move is
+    /// candidates counted first, so the call either moves all of them or nothing (it may drain the
+    /// source's frame cache to find them, see below). Each move is
     /// O(MaxOrder): the page block is cut out of a free block on the source's lists of order
     /// &gt;= PageblockOrder and merged into the destination's.
     /// </summary>
@@ -181,7 +188,11 @@ public unsafe partial struct PhysicalMemory
             return MemoryStatus.BelowMinimum;
         if (target.Properties.MaximumPages != 0 && target.PresentPages + pages > target.Properties.MaximumPages)
             return MemoryStatus.AboveMaximum;
-        if (CountMovable(from.Value, to.Value, count) < count)
+        // Cached frames are in no free list, so they can keep a page block from counting as free;
+        // only when that makes the move fall short is the source's cache drained and counted again.
+        // (A refusal for OutOfMemory may therefore have drained the cache: same free frames, merged.)
+        if (CountMovable(from.Value, to.Value, count) < count &&
+            (!_buddy.Drain(from.Value) || CountMovable(from.Value, to.Value, count) < count))
             return MemoryStatus.OutOfMemory;
         for (ulong i = 0; i < count; i++)
             MovePageblock(NextMovable(from.Value, to.Value), to.Value);

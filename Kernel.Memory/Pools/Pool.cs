@@ -12,7 +12,7 @@ public struct Pool
     public byte Live;
     /// <summary>Present frames in the pool's page blocks.</summary>
     public ulong PresentPages;
-    /// <summary>Frames on the pool's free lists (kept by the list primitives).</summary>
+    /// <summary>Frames on the pool's free lists (kept by the list primitives); cached frames are counted in its <see cref="FrameCache"/>, not here.</summary>
     public ulong FreePages;
     /// <summary>Page blocks the pool owns.</summary>
     public ulong Pageblocks;

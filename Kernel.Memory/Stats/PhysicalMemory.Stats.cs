@@ -36,14 +36,21 @@ public unsafe partial struct PhysicalMemory
         if (!IsLive(id))
             return MemoryStatus.NoSuchPool;
         ref Pool pool = ref _buddy._pools[id.Value];
+        ulong cached = (ulong)_buddy.CacheOf(id.Value)->Count;
         stats.PresentPages = pool.PresentPages;
-        stats.FreePages = pool.FreePages;
-        stats.InUsePages = pool.PresentPages - pool.FreePages;
+        stats.FreePages = pool.FreePages + cached;
+        stats.CachedPages = cached;
+        stats.InUsePages = pool.PresentPages - stats.FreePages;
         stats.Pageblocks = pool.Pageblocks;
         return MemoryStatus.Ok;
     }
 
-    /// <summary>Free blocks of <paramref name="order"/> in a pool: one column of /proc/buddyinfo (0 for a dead pool or bad order).</summary>
+    /// <summary>
+    /// Free blocks of <paramref name="order"/> on a pool's buddy lists: one column of /proc/buddyinfo
+    /// (0 for a dead pool or bad order). Frames in the pool's frame cache are not on the lists and
+    /// not counted here (as Linux's buddyinfo leaves out per-CPU pages): see
+    /// <see cref="PoolStats.CachedPages"/>; <see cref="PoolStats.FreePages"/> includes them.
+    /// </summary>
     public ulong FreeBlocks(PoolId id, Order order)
     {
         if (!IsLive(id) || (uint)order.Value > (uint)_buddy._maxOrder)
@@ -78,7 +85,7 @@ public unsafe partial struct PhysicalMemory
             if (_buddy._pools[i].Live == 0)
                 continue;
             t.LivePools++;
-            t.FreePages += _buddy._pools[i].FreePages;
+            t.FreePages += _buddy._pools[i].FreePages + (ulong)_buddy.CacheOf(i)->Count;
         }
         t.InUsePages = _presentPages - t.FreePages;
         t.SpanPages = _buddy._spanPages;
@@ -97,6 +104,18 @@ public unsafe partial struct PhysicalMemory
         byte s = _buddy._frames[index];
         order = new Order(FrameState.OrderOf(s));
         return FrameState.KindOf(s);
+    }
+
+    /// <summary>
+    /// Gives every pool's cached order-0 frames back to the buddy lists (merging them). Nothing
+    /// else changes: the same frames are free and allocated before and after. For shells, tests, and
+    /// a kernel that wants buddyinfo to show every free frame merged.
+    /// </summary>
+    public void DrainCaches()
+    {
+        for (int i = 0; i < _poolLimit; i++)
+            if (_buddy._pools[i].Live != 0)
+                _buddy.Drain(i);
     }
 
     /// <summary>Runs the invariant checker over the whole instance (see <see cref="InvariantChecker"/>).</summary>

@@ -4,7 +4,10 @@ namespace PoolKernel.Memory;
 public struct PoolStats
 {
     public ulong PresentPages;
+    /// <summary>Free frames: on the buddy lists plus <see cref="CachedPages"/>.</summary>
     public ulong FreePages;
+    /// <summary>Free order-0 frames parked in the pool's frame cache (not in buddyinfo's columns).</summary>
+    public ulong CachedPages;
     public ulong InUsePages;
     public ulong Pageblocks;
 }

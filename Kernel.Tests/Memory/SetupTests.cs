@@ -75,6 +75,10 @@ public unsafe class SetupTests
         foreach (var (pfn, order) in taken)
             Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order)));
         MemoryAssert.Consistent(pm);
+        // Freed order-0 frames wait un-merged in the pools' frame caches (free, not in buddyinfo).
+        Assert.Equal(t.PresentPages, pm->GetTotals().FreePages);
+        pm->DrainCaches();
+        MemoryAssert.Consistent(pm);
         Assert.Equal(before, MemoryAssert.BuddyInfo(pm));
     }
 

@@ -6,7 +6,7 @@ namespace PoolKernel.Tests.Qemu;
 /// <summary>The kernel's `dump` block parsed back: totals, reservations, pools.</summary>
 public sealed class MemoryDump
 {
-    public sealed record Pool(int Id, string Name, ulong NodeMask, ulong Low, ulong High, ulong Flags, ulong Present, ulong Free, ulong Pageblocks, ulong[] Buddy);
+    public sealed record Pool(int Id, string Name, ulong NodeMask, ulong Low, ulong High, ulong Flags, ulong Present, ulong Free, ulong Pageblocks, ulong[] Buddy, ulong Cached);
     public sealed record Reservation(ulong Base, ulong End, ulong RamBytes, string Name);
 
     public Dictionary<string, ulong> Values { get; } = new();
@@ -29,7 +29,8 @@ public sealed class MemoryDump
             {
                 var f = Fields(line[5..]);
                 dump.Pools.Add(new Pool((int)Num(f["id"]), f["name"], Num(f["nodemask"]), Num(f["low"]), Num(f["high"]), Num(f["flags"]),
-                    Num(f["present"]), Num(f["free"]), Num(f["pageblocks"]), f["buddy"].Split(',').Select(Num).ToArray()));
+                    Num(f["present"]), Num(f["free"]), Num(f["pageblocks"]), f["buddy"].Split(',').Select(Num).ToArray(),
+                    f.TryGetValue("cached", out string cached) ? Num(cached) : 0));
             }
             else if (line.StartsWith("reservation "))
             {

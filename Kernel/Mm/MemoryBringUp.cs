@@ -39,6 +39,11 @@ namespace PoolKernel.Mm
             Reservations.Add("kernel image + boot arena", Cpu.KernelStart(), Cpu.KernelEnd());
             if (boot->InfoAddress != 0)
                 Reservations.Add("multiboot information", boot->InfoAddress, boot->InfoAddress + boot->InfoSize);
+            // The shell reads run= commands from the loader's copy of the command line for as long
+            // as the kernel runs; multiboot 1 keeps it outside the information block (QEMU puts it
+            // after the image). Unreserved, its page was free memory that free-list links could overwrite.
+            if (boot->HasCommandLine && boot->CommandLine != 0)
+                Reservations.Add("kernel command line", boot->CommandLine, boot->CommandLine + boot->CommandLineLength + 1);
             for (int i = 0; i < boot->ModuleCount; i++)
             {
                 BootModule m = boot->GetModule(i);

@@ -54,6 +54,9 @@ namespace PoolKernel.Mm
             InvariantCode.FreeListCount => "free-list count",
             InvariantCode.PoolCounters => "pool counters",
             InvariantCode.PresentNotConserved => "present frames not conserved",
+            InvariantCode.CacheBadEntry => "frame-cache entry is not a cached frame of its pool",
+            InvariantCode.CacheDuplicate => "frame-cache entry twice",
+            InvariantCode.CacheCount => "frame-cache count",
             _ => "unknown frame kind",
         };
 

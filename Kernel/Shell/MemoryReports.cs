@@ -339,6 +339,9 @@ namespace PoolKernel.Shell
                         Console.Write(",");
                     Console.Write(Pm->FreeBlocks(id, new Order(o)));
                 }
+                // Free order-0 frames in the pool's frame cache: in free=, not in the buddy= columns.
+                Console.Write(" cached=");
+                Console.Write(s.CachedPages);
                 Console.WriteLine();
             }
             Console.WriteLine("=== POOLKERNEL DUMP END ===");

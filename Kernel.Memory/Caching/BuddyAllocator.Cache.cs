@@ -1,0 +1,63 @@
+using System.Runtime.CompilerServices;
+
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// Refill and drain of the order-0 frame caches (<see cref="FrameCache"/>). A cached frame is
+/// counted in its cache, not in <see cref="Pool.FreePages"/> (which stays "frames on the buddy
+/// lists") and not in its page block's in-use count.
+/// </summary>
+public unsafe partial struct BuddyAllocator
+{
+    /// <summary>
+    /// The cache of <paramref name="pool"/>. The SMP issue turns this into (pool, cpu) with a
+    /// stride of the CPU count; callers already go through here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal FrameCache* CacheOf(int pool) { return _caches + pool; }
+
+    /// <summary>
+    /// Moves up to <see cref="FrameCache.Batch"/> order-0 frames from the pool's buddy lists into its
+    /// empty-enough cache, marking them Cached; returns how many (0: the pool has no free frame).
+    /// The batch is stacked so that it pops in the order the lists gave it (ascending addresses when
+    /// it comes from splitting one block), like Linux's bulk refill: consecutive allocations then
+    /// get consecutive frames as they did without the cache, which devices and callers merging
+    /// adjacent pages may rely on.
+    /// </summary>
+    internal int Refill(int pool, FrameCache* cache)
+    {
+        int start = cache->Count;
+        int n = 0;
+        while (n < FrameCache.Batch && cache->Count < FrameCache.Capacity)
+        {
+            ulong index = TakeFirst(pool, 0);
+            if (index == FreeList.End)
+                break;
+            _frames[index] = FrameState.Make(FrameKind.Cached, 0);
+            cache->Push(index);
+            n++;
+        }
+        cache->Reverse(start, start + n);
+        return n;
+    }
+
+    /// <summary>Gives the <paramref name="n"/> oldest cached frames back to the buddy lists, with merging.</summary>
+    internal void DrainOldest(int pool, FrameCache* cache, int n)
+    {
+        if (n > cache->Count)
+            n = cache->Count;
+        for (int i = 0; i < n; i++)
+            FreeMerging(pool, cache->At(i), 0);
+        cache->DropOldest(n);
+    }
+
+    /// <summary>Gives every cached frame of the pool back to the buddy lists; true if there was any.</summary>
+    internal bool Drain(int pool)
+    {
+        FrameCache* cache = CacheOf(pool);
+        if (cache->Count == 0)
+            return false;
+        DrainOldest(pool, cache, cache->Count);
+        return true;
+    }
+}

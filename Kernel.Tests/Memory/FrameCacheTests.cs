@@ -1,0 +1,311 @@
+using PoolKernel.Memory;
+using Xunit;
+
+namespace PoolKernel.Tests.Memory;
+
+/// <summary>
+/// The per-pool order-0 frame cache: batch refill and drain, frees of cached frames refused, the
+/// checker's view of caches, page-block moves and pool life cycle with cached frames, and address
+/// rules that a cached frame must obey before it is handed out.
+/// </summary>
+public unsafe class FrameCacheTests
+{
+    private const ulong MiB = 1UL << 20;
+
+    private static PoolStats Stats(PhysicalMemory* pm, PoolId id)
+    {
+        Assert.Equal(MemoryStatus.Ok, pm->GetPoolStats(id, out PoolStats s));
+        return s;
+    }
+
+    private static ulong BuddyFree(PhysicalMemory* pm, PoolId id)
+    {
+        ulong free = 0;
+        for (int o = 0; o <= pm->MaxOrder; o++)
+            free += pm->FreeBlocks(id, new Order(o)) << o;
+        return free;
+    }
+
+    [Fact]
+    public void FirstAllocationRefillsABatch_FreeParksTheFrameUnmerged()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        PoolStats start = Stats(pm, dma32);
+        Assert.Equal(0UL, start.CachedPages);
+
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out Pfn pfn));
+        PoolStats s = Stats(pm, dma32);
+        Assert.Equal((ulong)FrameCache.Batch - 1, s.CachedPages);
+        Assert.Equal(start.FreePages - 1, s.FreePages);                 // cached frames count as free
+        Assert.Equal(s.FreePages - s.CachedPages, BuddyFree(pm, dma32)); // but not in buddyinfo
+        Assert.Equal(FrameKind.Allocated, pm->KindOf(pfn, out _));
+        MemoryAssert.Consistent(pm);
+
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0)));
+        Assert.Equal(FrameKind.Cached, pm->KindOf(pfn, out _));
+        s = Stats(pm, dma32);
+        Assert.Equal((ulong)FrameCache.Batch, s.CachedPages);
+        Assert.Equal(start.FreePages, s.FreePages);
+        MemoryAssert.Consistent(pm);
+
+        // LIFO: the frame just freed is the next one handed out; the buddy lists are not touched.
+        ulong[][] lists = MemoryAssert.BuddyInfo(pm);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out Pfn again));
+        Assert.Equal(pfn, again);
+        Assert.Equal(lists, MemoryAssert.BuddyInfo(pm));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(again, new Order(0)));
+
+        // Draining merges everything back: the lists are as set-up left them.
+        pm->DrainCaches();
+        Assert.Equal(0UL, Stats(pm, dma32).CachedPages);
+        Assert.Equal(start.FreePages, BuddyFree(pm, dma32));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void AFullCacheDrainsItsOldestBatch_AnEmptyOneRefillsOne()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        int n = FrameCache.Capacity + FrameCache.Batch;
+        var frames = new Pfn[n];
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out frames[i]));
+            // Refills come in batches: the cache never holds more than a batch less one after a pop.
+            Assert.Equal((ulong)((FrameCache.Batch - 1 - i % FrameCache.Batch + FrameCache.Batch) % FrameCache.Batch), Stats(pm, dma32).CachedPages);
+        }
+        pm->DrainCaches();
+        for (int i = 0; i < FrameCache.Capacity; i++)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(frames[i], new Order(0)));
+        Assert.Equal((ulong)FrameCache.Capacity, Stats(pm, dma32).CachedPages);
+        MemoryAssert.Consistent(pm);
+
+        // One more free: the oldest batch (the first frames freed) goes back to the lists first.
+        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[FrameCache.Capacity], new Order(0)));
+        Assert.Equal((ulong)(FrameCache.Capacity - FrameCache.Batch + 1), Stats(pm, dma32).CachedPages);
+        for (int i = 0; i < FrameCache.Batch; i++)
+            Assert.NotEqual(FrameKind.Cached, pm->KindOf(frames[i], out _));
+        for (int i = FrameCache.Batch; i <= FrameCache.Capacity; i++)
+            Assert.Equal(FrameKind.Cached, pm->KindOf(frames[i], out _));
+        MemoryAssert.Consistent(pm);
+
+        for (int i = FrameCache.Capacity + 1; i < n; i++)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(frames[i], new Order(0)));
+        Assert.True(Stats(pm, dma32).CachedPages <= (ulong)FrameCache.Capacity);
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void FreesOfCachedFramesAreRefusedWithNothingChanged()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out Pfn a));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out Pfn b));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(a, new Order(0)));
+        Assert.Equal(FrameKind.Cached, pm->KindOf(a, out _));
+
+        // Freed twice, with the right order, the wrong one, or as a run.
+        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(a, new Order(0)));
+        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(a, new Order(1)));
+        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->FreeRun(a, 1));
+
+        // A frame of the refill batch that was never handed out.
+        Pfn never = Pfn.None;
+        for (ulong p = 0; p < 0x8000 && never == Pfn.None; p++)
+            if (pm->KindOf(new Pfn(p), out _) == FrameKind.Cached && new Pfn(p) != a)
+                never = new Pfn(p);
+        Assert.NotEqual(Pfn.None, never);
+        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(never, new Order(0)));
+
+        // The still-allocated frame is freed normally afterwards.
+        Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(0)));
+        MemoryAssert.Consistent(pm);
+    }
+
+    private static FrameCache* CacheOf(PhysicalMemory* pm, PoolId id) => pm->_buddy.CacheOf(id.Value);
+
+    [Fact]
+    public void CheckerCatchesACorruptedCache()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out Pfn held));
+        FrameCache* cache = CacheOf(pm, dma32);
+        Assert.Equal(FrameCache.Batch - 1, cache->Count);
+        MemoryAssert.Consistent(pm);
+
+        // An entry written twice (another cached frame is lost from the cache).
+        ulong saved = cache->_frames[0];
+        cache->_frames[0] = cache->_frames[1];
+        InvariantReport r = pm->Check();
+        Assert.Equal(InvariantCode.CacheDuplicate, r.Code);
+        cache->_frames[0] = saved;
+        MemoryAssert.Consistent(pm);
+
+        // An entry naming an allocated frame: the allocator would hand it out twice.
+        cache->_frames[0] = held.Value - pm->BasePfn.Value;
+        r = pm->Check();
+        Assert.Equal(InvariantCode.CacheBadEntry, r.Code);
+        Assert.Equal(held, r.Pfn);
+        cache->_frames[0] = saved;
+
+        // A count that disagrees with the Cached frames of the pool.
+        cache->Count--;
+        r = pm->Check();
+        Assert.Equal(InvariantCode.CacheCount, r.Code);
+        cache->Count++;
+        MemoryAssert.Consistent(pm);
+
+        // A cached frame whose byte says Free (but it is on no list) is caught by the list counts or the cache.
+        byte* frames = pm->_buddy._frames;
+        byte state = frames[saved];
+        frames[saved] = FrameState.Make(FrameKind.Free, 0);
+        Assert.False(pm->Check().IsOk);
+        frames[saved] = state;
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void PageblockMovesAndPoolLifeCycleTakeCachedFramesAlong()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        // Frames cached in the dma32 pool: where do they lie?
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out Pfn pfn));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0)));
+        Assert.Equal((ulong)FrameCache.Batch, Stats(pm, dma32).CachedPages);
+        ulong pbPages = 1UL << pm->PageblockOrder;
+        Pfn pbStart = new Pfn(pfn.Value & ~(pbPages - 1));
+        Assert.Equal(MemoryStatus.Ok, pm->GetPageblock((pbStart.Value - pm->BasePfn.Value) >> pm->PageblockOrder, out PageblockUse use));
+        ulong present = use.PresentPages; // the top page block of low RAM is partial
+
+        // A pool made from the page block holding the cached frames: the donor's cache is drained
+        // first, and every frame of the page block arrives free in the new pool.
+        PoolStats before = Stats(pm, dma32);
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePoolFromRange(PoolProperties.Open("cached"), pbStart, 1, out PoolId made));
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(0UL, Stats(pm, dma32).CachedPages);
+        Assert.Equal(before.FreePages - present, Stats(pm, dma32).FreePages);
+        Assert.Equal(present, Stats(pm, made).FreePages);
+
+        // Cached frames in the new pool, then the pool destroyed: they go home with their page block.
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(made), out Pfn inMade));
+        MemoryAssert.Refused(host, MemoryStatus.PoolInUse, () => pm->DestroyPool(made));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(inMade, new Order(0)));
+        Assert.True(Stats(pm, made).CachedPages > 0);
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(made));
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(before.FreePages, Stats(pm, dma32).FreePages);
+
+        // A small pool whose only page block is partly cached: moving it out drains the cache.
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(PoolProperties.Open("small"), dma32, 1, out PoolId small));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(small), out Pfn s0));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(s0, new Order(0)));
+        Assert.Equal(pbPages, Stats(pm, small).FreePages);
+        Assert.True(Stats(pm, small).CachedPages > 0);
+        Assert.Equal(MemoryStatus.Ok, pm->MovePageblocks(small, dma32, 1));
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(0UL, Stats(pm, small).PresentPages);
+        Assert.Equal(0UL, Stats(pm, small).CachedPages);
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(small));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void ConstrainedAllocationsNeverGetACachedFrameThatBreaksTheirRules()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        ulong limit = 32 * MiB;
+        // Fill the dma32 pool's cache with frames from above 32 MiB only.
+        AllocRequest high = AllocRequest.InPool(dma32);
+        high.Lowest = new PhysAddr(64 * MiB);
+        var taken = new List<Pfn>();
+        for (int i = 0; i < FrameCache.Capacity; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), high, out Pfn p));
+            Assert.True(p.Address.Value >= 64 * MiB);
+            taken.Add(p);
+        }
+        pm->DrainCaches();
+        foreach (Pfn p in taken)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0)));
+        Assert.Equal((ulong)FrameCache.Capacity, Stats(pm, dma32).CachedPages);
+
+        // Below 32 MiB, in the named pool and by pool choice with 25 DMA address bits: no cached frame fits,
+        // so the lists are searched (after the cache is drained) and the result obeys the rule.
+        AllocRequest low = AllocRequest.InPool(dma32);
+        low.Highest = new PhysAddr(limit - 1);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), low, out Pfn got));
+        Assert.True(got.Address.Value < limit, $"0x{got.Address.Value:x}");
+        MemoryAssert.Consistent(pm);
+        AllocRequest dma25 = AllocRequest.Dma(25);
+        for (int i = 0; i < 3 * FrameCache.Capacity; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), dma25, out Pfn d));
+            Assert.True(d.Address.Value < limit, $"0x{d.Address.Value:x}");
+            Assert.Equal(MemoryStatus.Ok, pm->Free(d, new Order(0)));
+        }
+        MemoryAssert.Consistent(pm);
+
+        // A cached frame that obeys the rules is taken (the most recently freed fitting one).
+        Assert.Equal(MemoryStatus.Ok, pm->Free(got, new Order(0)));
+        Assert.Equal(FrameKind.Cached, pm->KindOf(got, out _));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), low, out Pfn again));
+        Assert.Equal(got, again);
+
+        // Alignment: an order-0 request aligned to 64 KiB never gets an unaligned cached frame.
+        AllocRequest aligned = AllocRequest.InPool(dma32);
+        aligned.Alignment = 64 * 1024;
+        for (int i = 0; i < 8; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), aligned, out Pfn al));
+            Assert.Equal(0UL, al.Address.Value % (64 * 1024));
+        }
+        // ISA DMA by pool choice: the dma pool's cache serves it, below 16 MiB.
+        for (int i = 0; i < 2 * FrameCache.Capacity; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Dma(24), out Pfn isa));
+            Assert.True(isa.Address.Value < 16 * MiB);
+            if (i % 2 == 0)
+                Assert.Equal(MemoryStatus.Ok, pm->Free(isa, new Order(0)));
+        }
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void OutOfMemoryOnlyWhenNeitherCacheNorListsHaveAFittingBlock()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(PoolProperties.Open("tiny"), dma32, 1, out PoolId tiny));
+        ulong pbPages = 1UL << pm->PageblockOrder;
+        var frames = new List<Pfn>();
+        while (pm->Allocate(new Order(0), AllocRequest.InPool(tiny), out Pfn p) == MemoryStatus.Ok)
+            frames.Add(p);
+        Assert.Equal(pbPages, (ulong)frames.Count);
+        Assert.Equal(0UL, Stats(pm, tiny).FreePages);
+        // Free all: most merge back through drains, the last ones stay cached; a whole-page-block
+        // allocation drains the cache and finds the merged block.
+        foreach (Pfn p in frames)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0)));
+        Assert.True(Stats(pm, tiny).CachedPages > 0);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pm->PageblockOrder), AllocRequest.InPool(tiny), out Pfn whole));
+        Assert.Equal(0UL, Stats(pm, tiny).CachedPages);
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(whole, new Order(pm->PageblockOrder)));
+        Assert.Equal(MemoryStatus.Ok, pm->AllocateRun(pbPages, AllocRequest.InPool(tiny), out Pfn run));
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(run, pbPages));
+        MemoryAssert.Consistent(pm);
+    }
+}
