@@ -86,6 +86,30 @@ public class BootTests
     }
 
     [Fact]
+    public void BootModule_IsListed_AndKeptOutOfThePools()
+    {
+        string module = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(module, Enumerable.Range(0, 100_000).Select(i => (byte)i).ToArray());
+            QemuResult result = Boot(new QemuBoot { Memory = "256M", KernelCommandLine = "run=dump", ExtraArgs = new[] { "-initrd", module } });
+            AssertStatus(result, QemuResult.CleanHalt);
+            Match m = Regex.Match(result.Console, @"module:   0x([0-9a-f]+)-0x([0-9a-f]+) (\S+)");
+            Assert.True(m.Success, "no module line\n" + result);
+            ulong start = ulong.Parse(m.Groups[1].Value, NumberStyles.HexNumber), end = ulong.Parse(m.Groups[2].Value, NumberStyles.HexNumber);
+            Assert.Equal(100_000UL, end - start);
+            Assert.Equal(module, m.Groups[3].Value);
+            MemoryDump dump = MemoryDump.Parse(result);
+            Assert.Contains(dump.Reservations, r => r.Name == "boot module" && r.Base <= start && r.End >= end);
+            Assert.Equal(dump["usable_bytes"], (ulong)dump.Pools.Sum(p => (long)p.Present) * 4096 + (ulong)dump.Reservations.Sum(r => (long)r.RamBytes));
+        }
+        finally
+        {
+            File.Delete(module);
+        }
+    }
+
+    [Fact]
     public void Iso_BootsThroughGrubWithMultiboot2()
     {
         QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "512M", FromIso = true, Input = "halt\r" });

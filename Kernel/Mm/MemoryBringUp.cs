@@ -42,12 +42,17 @@ namespace PoolKernel.Mm
             // The shell reads run= commands from the loader's copy of the command line for as long
             // as the kernel runs; multiboot 1 keeps it outside the information block (QEMU puts it
             // after the image). Unreserved, its page was free memory that free-list links could overwrite.
+            // The same holds for the loader's name (the banner) and the modules' strings.
             if (boot->HasCommandLine && boot->CommandLine != 0)
                 Reservations.Add("kernel command line", boot->CommandLine, boot->CommandLine + boot->CommandLineLength + 1);
+            if (boot->HasLoaderName && boot->LoaderName != 0)
+                Reservations.Add("boot loader name", boot->LoaderName, boot->LoaderName + boot->LoaderNameLength + 1);
             for (int i = 0; i < boot->ModuleCount; i++)
             {
                 BootModule m = boot->GetModule(i);
                 Reservations.Add("boot module", m.Start, m.End);
+                if (m.String != 0)
+                    Reservations.Add("boot module name", m.String, m.String + m.StringLength + 1);
             }
             // The command line's mem=, memmap= (reservations around the ones above) and numa= (the node layout).
             BootPools.ApplyEarly();
