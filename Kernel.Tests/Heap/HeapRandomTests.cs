@@ -1,3 +1,4 @@
+using PoolKernel.Tests.Support;
 using PoolKernel.Memory;
 using PoolKernel.Tests.Memory;
 using Xunit;
@@ -21,37 +22,9 @@ public unsafe class HeapRandomTests
 
     public HeapRandomTests(ITestOutputHelper output) => _output = output;
 
-    private static int Env(string name, int fallback) =>
-        int.TryParse(Environment.GetEnvironmentVariable(name), out int v) && v > 0 ? v : fallback;
-
     [Fact]
     public void RandomAllocFreeKeepsEveryInvariant()
-    {
-        int seeds = Env("POOLKERNEL_HEAP_SEEDS", 300);
-        int ops = Env("POOLKERNEL_HEAP_OPS", 2000);
-        string one = Environment.GetEnvironmentVariable("POOLKERNEL_HEAP_SEED");
-        int first = one != null ? int.Parse(one) : 1;
-        int last = one != null ? first : seeds;
-        _output.WriteLine($"heap random operations: seeds {first}..{last}, {ops} operations each");
-        var failures = new System.Collections.Concurrent.ConcurrentDictionary<int, string>();
-        Parallel.For(first, last + 1, seed =>
-        {
-            try
-            {
-                RunSeed(seed, ops);
-            }
-            catch (Exception e)
-            {
-                failures[seed] = e.Message;
-            }
-        });
-        if (!failures.IsEmpty)
-        {
-            int seed = failures.Keys.Min();
-            _output.WriteLine($"FAILED seeds: {string.Join(", ", failures.Keys.OrderBy(k => k))}");
-            throw new Xunit.Sdk.XunitException($"seed {seed} (replay: POOLKERNEL_HEAP_SEED={seed}): {failures[seed]}");
-        }
-    }
+        => SeededRuns.Run(_output, "heap random operations", "POOLKERNEL_HEAP", 300, 2000, RunSeed);
 
     /// <summary>Two nodes of 4 MiB and 3 MiB with a hole: small enough that seeds run out of memory.</summary>
     private static MemoryRegion[] Map() => new[]

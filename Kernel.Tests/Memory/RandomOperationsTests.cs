@@ -1,3 +1,4 @@
+using PoolKernel.Tests.Support;
 using PoolKernel.Memory;
 using Xunit;
 using Xunit.Abstractions;
@@ -30,38 +31,9 @@ public unsafe class RandomOperationsTests
         new MemoryRegion(0x1000000, 0x3ff000, MemoryType.Available, 1),
     };
 
-    private static int Env(string name, int fallback) =>
-        int.TryParse(Environment.GetEnvironmentVariable(name), out int v) && v > 0 ? v : fallback;
-
     [Fact]
     public void RandomOperationsKeepEveryInvariant()
-    {
-        int seeds = Env("POOLKERNEL_RANDOM_SEEDS", 200);
-        int ops = Env("POOLKERNEL_RANDOM_OPS", 5000);
-        string one = Environment.GetEnvironmentVariable("POOLKERNEL_RANDOM_SEED");
-        int first = one != null ? int.Parse(one) : 1;
-        int last = one != null ? first : seeds;
-        _output.WriteLine($"random operations: seeds {first}..{last}, {ops} operations each");
-        // Seeds are independent instances: run them on every core, report the lowest failing seed.
-        var failures = new System.Collections.Concurrent.ConcurrentDictionary<int, string>();
-        Parallel.For(first, last + 1, seed =>
-        {
-            try
-            {
-                RunSeed(seed, ops);
-            }
-            catch (Exception e)
-            {
-                failures[seed] = e.Message;
-            }
-        });
-        if (!failures.IsEmpty)
-        {
-            int seed = failures.Keys.Min();
-            _output.WriteLine($"FAILED seeds: {string.Join(", ", failures.Keys.OrderBy(k => k))}");
-            throw new Xunit.Sdk.XunitException($"seed {seed} (replay: POOLKERNEL_RANDOM_SEED={seed}): {failures[seed]}");
-        }
-    }
+        => SeededRuns.Run(_output, "random operations", "POOLKERNEL_RANDOM", 200, 5000, RunSeed);
 
     private sealed class Allocation
     {
