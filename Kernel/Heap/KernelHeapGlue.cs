@@ -45,7 +45,7 @@ namespace PoolKernel.Heap
                 block[i] = 0;
             if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, KernelOwner, out s_heap) != HeapStatus.Ok)
                 Panic.Halt("heap: set-up refused");
-            ObjectAllocator.SetHeap(&AllocForRuntime);
+            ObjectAllocator.SetHeap(&Alloc);   // a null becomes the runtime's out-of-memory panic
             BootAllocator.Retire();
         }
 
@@ -85,15 +85,6 @@ namespace PoolKernel.Heap
             Console.WriteHex((ulong)pointer);
             Console.Write(" refused: ");
             Console.WriteLine(StatusText(status));
-        }
-
-        // The runtime's heap interface; ObjectAllocator turns a null into its out-of-memory panic.
-        private static void* AllocForRuntime(nuint size, nuint align)
-        {
-            void* p = s_heap->Alloc(size, align, CurrentNode);
-            if (p == null)
-                ReportOutOfMemory();
-            return p;
         }
 
         internal static void ReportOutOfMemory()
