@@ -121,7 +121,9 @@ public sealed class QemuBoot
         using var process = Process.Start(psi)!;
         var output = new StringBuilder();
         var gotPrompt = new ManualResetEventSlim(false);
-        var reader = Task.Run(() =>
+        // A dedicated thread, not the thread pool: parallel tests (Parallel.For seeds) can starve the
+        // pool for seconds, and a late reader would lose the console.
+        var reader = new Thread(() =>
         {
             var buffer = new char[4096];
             int n;
@@ -134,7 +136,8 @@ public sealed class QemuBoot
                         gotPrompt.Set();
                 }
             }
-        });
+        }) { IsBackground = true };
+        reader.Start();
         var errors = process.StandardError.ReadToEndAsync();
         if (Input != null && gotPrompt.Wait(Timeout))
         {
@@ -152,7 +155,7 @@ public sealed class QemuBoot
             try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
             process.WaitForExit();
         }
-        reader.Wait(TimeSpan.FromSeconds(5));
+        reader.Join(TimeSpan.FromSeconds(60));
         string console;
         lock (output)
             console = output.ToString();

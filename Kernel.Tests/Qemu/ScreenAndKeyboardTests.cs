@@ -31,14 +31,15 @@ public class ScreenAndKeyboardTests
             psi.ArgumentList.Add(a);
         using Process qemu = Process.Start(psi)!;
         var console = new StringBuilder();
-        var reader = Task.Run(() =>
+        var reader = new Thread(() =>
         {
             var buffer = new char[4096];
             int n;
             while ((n = qemu.StandardOutput.Read(buffer, 0, buffer.Length)) > 0)
                 lock (console)
                     console.Append(buffer, 0, n);
-        });
+        }) { IsBackground = true };
+        reader.Start();
         try
         {
             Assert.True(SpinWait.SpinUntil(() => { lock (console) return console.ToString().Contains("pk> "); }, 60000), "no prompt\n" + console);
@@ -85,7 +86,7 @@ public class ScreenAndKeyboardTests
             foreach (string key in new[] { "n", "u", "m", "a", "ret", "h", "a", "l", "t", "ret" })
                 Command("sendkey " + key);
             Assert.True(qemu.WaitForExit(30000), "did not halt\n" + console);
-            reader.Wait(5000);
+            reader.Join(60000);
             string text;
             lock (console)
                 text = console.ToString();
