@@ -132,7 +132,7 @@ namespace PoolKernel.Mm
             s_capUsed = cap;
             s_cappedBytes = RamBetween(s_capAt, ulong.MaxValue);
             s_keptRam -= s_cappedBytes;
-            AddUncovered("mem= cap", s_capAt, Machine.RamEnd, 0);
+            Reservations.Add("mem= cap", s_capAt, Machine.RamEnd);
             WriteCapLine();
             Console.WriteLine();
         }
@@ -168,7 +168,7 @@ namespace PoolKernel.Mm
             }
             s_keptRam -= ram;
             s_reservedRam[index] = RamBetween(start, end);
-            AddUncovered("memmap= range", start, end, 0);
+            Reservations.Add("memmap= range", start, end);
             WriteMemmapLine(start, end, s_reservedRam[index], 0);
             Console.WriteLine();
         }
@@ -243,26 +243,6 @@ namespace PoolKernel.Mm
                 Console.WriteHex(starts[n]);
             }
             Console.WriteLine();
-        }
-
-        /// <summary>
-        /// Reserves the parts of [start, end) no earlier reservation covers, each as its own entry:
-        /// the kernel image, boot modules and firmware areas keep their names, and no part is lost
-        /// to Reservations.Add's trimming (which keeps only the lower part around an entry inside).
-        /// </summary>
-        private static void AddUncovered(string name, ulong start, ulong end, int from)
-        {
-            for (int i = from; i < Reservations.Count && start < end; i++)
-            {
-                Reservations.Entry e = Reservations.Get(i);
-                if (e.End <= start || e.Base >= end)
-                    continue;
-                if (e.Base > start)
-                    AddUncovered(name, start, e.Base, i + 1);
-                start = e.End;
-            }
-            if (start < end)
-                Reservations.Add(name, start, end);
         }
 
         /// <summary>Bytes of usable RAM (sanitized map) in [start, end).</summary>

@@ -28,23 +28,28 @@ namespace PoolKernel.Mm
 
         internal static Entry Get(int i) => s_entries[i];
 
-        /// <summary>Adds [base, end) rounded out to pages, minus whatever earlier entries already cover.</summary>
+        /// <summary>
+        /// Adds [start, end) rounded out to pages, minus whatever earlier entries already cover: each
+        /// uncovered part becomes an entry of its own, so earlier ranges keep their names and no part
+        /// of the new range is lost.
+        /// </summary>
         internal static void Add(string name, ulong start, ulong end)
         {
             if (s_entries == null)
                 s_entries = new Entry[Capacity];
-            start &= ~0xFFFUL;
-            end = (end + 0xFFF) & ~0xFFFUL;
-            for (int i = 0; i < s_count && start < end; i++)
+            AddUncovered(name, start & ~0xFFFUL, (end + 0xFFF) & ~0xFFFUL, 0);
+        }
+
+        private static void AddUncovered(string name, ulong start, ulong end, int from)
+        {
+            for (int i = from; i < s_count && start < end; i++)
             {
-                // Trim against earlier entries so the list stays disjoint (an overlap in the middle keeps the lower part).
                 Entry e = s_entries[i];
-                if (start >= e.Base && start < e.End)
-                    start = e.End;
-                if (end > e.Base && end <= e.End)
-                    end = e.Base;
-                if (start < e.Base && end > e.End)
-                    end = e.Base;
+                if (e.End <= start || e.Base >= end)
+                    continue;
+                if (e.Base > start)
+                    AddUncovered(name, start, e.Base, i + 1);
+                start = e.End;
             }
             if (start >= end)
                 return;
