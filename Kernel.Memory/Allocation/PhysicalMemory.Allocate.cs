@@ -13,7 +13,37 @@ public unsafe partial struct PhysicalMemory
     /// returned. Results: Ok; OutOfMemory (qualifying pools exist but none has a fitting block);
     /// NoPoolSatisfies; caller errors (InvalidOrder, InvalidArgument, ImpossibleRules); Corruption.
     /// </summary>
+    /// <remarks>
+    /// This entry is inlined into its callers and holds only the order-0 fast path: a request that
+    /// names a live pool admitting its owner and mobility class, with no address rule, takes the
+    /// most recently freed frame from the pool's <see cref="FrameCache"/> (one pop and one frame-byte
+    /// store; the page block's held count already covers a cached frame). Anything else, an empty
+    /// cache included, goes to <see cref="AllocateSlow"/>, which makes every check again.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public MemoryStatus Allocate(Order order, in AllocRequest request, out Pfn pfn)
+    {
+        int pool = request.Pool.Value;
+        if (order.Value == 0 && pool < _poolCapacity && !request.HasAddressRules)
+        {
+            ref Pool p = ref _buddy._pools[pool];
+            FrameCache* cache = _buddy.CacheOf(pool);
+            if (cache->Count != 0 && p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility))
+            {
+                ulong frame = cache->Pop();
+                _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+                pfn = new Pfn(_basePfn + frame);
+                return MemoryStatus.Ok;
+            }
+        }
+        // A separate local keeps the caller's pfn out of memory on the fast path.
+        MemoryStatus status = AllocateSlow(order, request, out Pfn slowPfn);
+        pfn = slowPfn;
+        return status;
+    }
+
+    /// <summary>Every case of <see cref="Allocate"/>, the fast one included (reached when the frame cache is empty).</summary>
+    private MemoryStatus AllocateSlow(Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
         if ((uint)order.Value > (uint)_buddy._maxOrder)
@@ -26,24 +56,14 @@ public unsafe partial struct PhysicalMemory
             int pool = request.Pool.Value;
             if (!request.HasAddressRules)
             {
-                // Fast path: no rule to check, any block of the pool will do. Order 0 comes from
-                // the pool's frame cache and does not touch the buddy lists unless it is empty.
-                if (order.Value == 0)
-                {
-                    FrameCache* cache = _buddy.CacheOf(pool);
-                    if (cache->Count == 0 && _buddy.Refill(pool, cache) == 0)
-                        return MemoryStatus.OutOfMemory;
-                    ulong frame = cache->Pop();
-                    _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
-                    _buddy._pageblocks[frame >> _buddy._pageblockOrder].InUse++;
-                    pfn = new Pfn(_basePfn + frame);
-                    return MemoryStatus.Ok;
-                }
-                ulong index = _buddy.TakeFirst(pool, order.Value);
-                if (index == FreeList.End && (index = TakeFirstAfterDrain(pool, order.Value)) == FreeList.End)
+                // No rule to check, any block of the pool will do. Order 0 comes from the pool's
+                // frame cache, refilled from the buddy lists when empty.
+                ulong index = order.Value == 0 ? TakeCached(pool) : _buddy.TakeFirst(pool, order.Value);
+                if (index == FreeList.End && (order.Value == 0 || (index = TakeFirstAfterDrain(pool, order.Value)) == FreeList.End))
                     return MemoryStatus.OutOfMemory;
                 _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
-                _buddy.AddInUse(index, 1UL << order.Value, 1);
+                if (order.Value != 0)
+                    _buddy.AddHeld(index, 1UL << order.Value, 1);
                 pfn = new Pfn(_basePfn + index);
                 return MemoryStatus.Ok;
             }
@@ -52,6 +72,7 @@ public unsafe partial struct PhysicalMemory
         return AllocateByChoice(order, request, out pfn);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the slow path's frame small
     private MemoryStatus AllocateNamedWithRules(int pool, Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
@@ -62,6 +83,7 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>The pool-choice path of <see cref="Allocate"/>, kept out of the named-pool fast path's frame.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the slow path's frame small
     private MemoryStatus AllocateByChoice(Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
@@ -109,6 +131,7 @@ public unsafe partial struct PhysicalMemory
         pfn = Pfn.None;
         ulong pages = 1UL << order;
         ulong index;
+        bool held; // a cached frame: its page block's held count already covers it
         if (WindowInside(pool, rules) && rules.AlignPages <= pages)
         {
             // Natural alignment already meets the alignment, and a boundary of at least the block
@@ -117,29 +140,35 @@ public unsafe partial struct PhysicalMemory
             index = order == 0 ? TakeCached(pool) : TakeFirstOrDrain(pool, order);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
+            held = order == 0;
         }
         else
         {
             // An order-0 request may take a cached frame that obeys the rules (checked again on
-            // the way out like any result). Otherwise the search walks the buddy lists: cached
-            // frames go back to them first so it sees them.
+            // the way out like any result). Otherwise the search walks the buddy lists as they
+            // are. Only a larger block can need the cache drained first (its frames may merge into
+            // a fitting block); an order-0 search has seen every cached frame already, so its
+            // refusal leaves the cache as it was.
             index = order == 0 ? TakeCachedFitting(pool, rules) : FreeList.End;
+            held = index != FreeList.End;
             if (index == FreeList.End)
             {
-                _buddy.Drain(pool);
                 index = _buddy.FindFit(pool, order, rules, _basePfn);
+                if (index == FreeList.End && order > 0 && _buddy.Drain(pool))
+                    index = _buddy.FindFit(pool, order, rules, _basePfn);
                 if (index == FreeList.End)
                     return MemoryStatus.OutOfMemory;
                 _buddy.CarveRange(pool, index, index + pages);
             }
         }
         _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
-        _buddy.AddInUse(index, pages, 1);
+        if (!held)
+            _buddy.AddHeld(index, pages, 1);
         ulong result = _basePfn + index;
         if (!rules.Admits(result, pages) || _buddy.PoolOfFrame(index) != pool)
         {
             // The search broke its own rules: give the block back and report, never hand it out.
-            _buddy.AddInUse(index, pages, -1);
+            _buddy.AddHeld(index, pages, -1);
             _buddy.FreeMerging(pool, index, order);
             return MemoryStatus.Corruption;
         }
@@ -165,6 +194,7 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>An order-0 frame from the pool's cache, refilled from the buddy lists when empty; End when the pool has none.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // runs once a batch; keeps the refill loop out of its callers
     private ulong TakeCached(int pool)
     {
         FrameCache* cache = _buddy.CacheOf(pool);
@@ -198,7 +228,30 @@ public unsafe partial struct PhysicalMemory
     /// a frame that is not the head of an allocated block (NotAllocated), the wrong order
     /// (WrongOrder), a piece of a run (RunFreedAsBlock).
     /// </summary>
+    /// <remarks>
+    /// Inlined into callers with the order-0 fast path only: a frame whose byte says "allocated,
+    /// order 0" (the check that refuses double frees) is marked Cached and pushed on its pool's frame
+    /// cache when the cache has room. Anything else goes to <see cref="FreeSlow"/>.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public MemoryStatus Free(Pfn pfn, Order order)
+    {
+        ulong index = pfn.Value - _basePfn;
+        if (order.Value == 0 && index < _buddy._spanPages && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, 0))
+        {
+            FrameCache* cache = _buddy.CacheOf(_buddy.PoolOfFrame(index));
+            if (cache->Count != FrameCache.Capacity)
+            {
+                _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
+                cache->Push(index);
+                return MemoryStatus.Ok;
+            }
+        }
+        return FreeSlow(pfn, order);
+    }
+
+    /// <summary>Every case of <see cref="Free"/>, the fast one included (reached when the frame cache is full).</summary>
+    private MemoryStatus FreeSlow(Pfn pfn, Order order)
     {
         if ((uint)order.Value > (uint)_buddy._maxOrder)
             return MemoryStatus.InvalidOrder;
@@ -211,21 +264,22 @@ public unsafe partial struct PhysicalMemory
         int pool = _buddy.PoolOfFrame(index);
         if (order.Value == 0)
         {
-            // Parked un-merged in the pool's cache; a full cache first drains its oldest batch.
+            // Parked un-merged in the pool's cache (still held by its page block); a full cache
+            // first drains its oldest batch back to the lists.
             FrameCache* cache = _buddy.CacheOf(pool);
             if (cache->Count == FrameCache.Capacity)
                 _buddy.DrainOldest(pool, cache, FrameCache.Batch);
-            _buddy._pageblocks[index >> _buddy._pageblockOrder].InUse--;
             _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
             cache->Push(index);
             return MemoryStatus.Ok;
         }
-        _buddy.AddInUse(index, order.Pages, -1);
+        _buddy.AddHeld(index, order.Pages, -1);
         _buddy.FreeMerging(pool, index, order.Value);
         return MemoryStatus.Ok;
     }
 
     /// <summary>Why a frame cannot be freed as a block of <paramref name="kind"/> and <paramref name="order"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the slow path's frame small
     private MemoryStatus Diagnose(ulong index, byte state, int order, FrameKind kind)
     {
         FrameKind actual = FrameState.KindOf(state);
@@ -379,7 +433,7 @@ public unsafe partial struct PhysicalMemory
         {
             int o = _buddy.PieceOrder(start, end);
             _buddy._frames[start] = FrameState.Make(kind, o);
-            _buddy.AddInUse(start, 1UL << o, 1);
+            _buddy.AddHeld(start, 1UL << o, 1);
             kind = FrameKind.RunNext;
             start += 1UL << o;
         }
@@ -390,7 +444,7 @@ public unsafe partial struct PhysicalMemory
         while (start < end)
         {
             int o = _buddy.PieceOrder(start, end);
-            _buddy.AddInUse(start, 1UL << o, -1);
+            _buddy.AddHeld(start, 1UL << o, -1);
             _buddy.FreeMerging(pool, start, o);
             start += 1UL << o;
         }

@@ -200,17 +200,17 @@ public unsafe partial struct BuddyAllocator
         }
     }
 
-    /// <summary>Adds (<paramref name="sign"/> = 1) or removes (-1) the frames of block [index, index + pages) to the in-use counts of the page blocks under it.</summary>
+    /// <summary>Adds (<paramref name="sign"/> = 1) or removes (-1) the frames of block [index, index + pages) to the held counts of the page blocks under it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void AddInUse(ulong index, ulong pages, int sign)
+    internal void AddHeld(ulong index, ulong pages, int sign)
     {
         ulong pbPages = 1UL << _pageblockOrder;
         if (pages <= pbPages)
         {
-            _pageblocks[index >> _pageblockOrder].InUse = (ushort)(_pageblocks[index >> _pageblockOrder].InUse + sign * (int)pages);
+            _pageblocks[index >> _pageblockOrder].Held = (ushort)(_pageblocks[index >> _pageblockOrder].Held + sign * (int)pages);
             return;
         }
         for (ulong pb = index >> _pageblockOrder, last = (index + pages - 1) >> _pageblockOrder; pb <= last; pb++)
-            _pageblocks[pb].InUse = (ushort)(_pageblocks[pb].InUse + sign * (int)pbPages);
+            _pageblocks[pb].Held = (ushort)(_pageblocks[pb].Held + sign * (int)pbPages);
     }
 }

@@ -5,7 +5,8 @@ namespace PoolKernel.Memory;
 /// <summary>
 /// Refill and drain of the order-0 frame caches (<see cref="FrameCache"/>). A cached frame is
 /// counted in its cache, not in <see cref="Pool.FreePages"/> (which stays "frames on the buddy
-/// lists") and not in its page block's in-use count.
+/// lists"), and in its page block's <see cref="PageblockInfo.Held"/> count: refill adds to it and
+/// drain takes from it, so allocating from and freeing to the cache leave it alone.
 /// </summary>
 public unsafe partial struct BuddyAllocator
 {
@@ -34,6 +35,7 @@ public unsafe partial struct BuddyAllocator
             if (index == FreeList.End)
                 break;
             _frames[index] = FrameState.Make(FrameKind.Cached, 0);
+            _pageblocks[index >> _pageblockOrder].Held++;
             cache->Push(index);
             n++;
         }
@@ -47,7 +49,11 @@ public unsafe partial struct BuddyAllocator
         if (n > cache->Count)
             n = cache->Count;
         for (int i = 0; i < n; i++)
-            FreeMerging(pool, cache->At(i), 0);
+        {
+            ulong index = cache->At(i);
+            _pageblocks[index >> _pageblockOrder].Held--;
+            FreeMerging(pool, index, 0);
+        }
         cache->DropOldest(n);
     }
 
@@ -59,5 +65,16 @@ public unsafe partial struct BuddyAllocator
             return false;
         DrainOldest(pool, cache, cache->Count);
         return true;
+    }
+
+    /// <summary>Frames of page block <paramref name="pb"/> parked in the cache of <paramref name="pool"/>. O(cache).</summary>
+    internal uint CachedIn(int pool, ulong pb)
+    {
+        FrameCache* cache = CacheOf(pool);
+        uint n = 0;
+        for (int i = 0; i < cache->Count; i++)
+            if (cache->At(i) >> _pageblockOrder == pb)
+                n++;
+        return n;
     }
 }

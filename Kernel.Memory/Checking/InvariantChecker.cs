@@ -9,7 +9,7 @@ namespace PoolKernel.Memory;
 ///   1. page blocks: owned by a live pool iff they hold present frames; inside the owner's window and nodes;
 ///   2. blocks: each block head is aligned to its order, covers only Tail frames of present memory
 ///      in page blocks of one pool; no two free buddies of one pool are left unmerged; page-block
-///      Present and InUse counts match the frames;
+///      Present and Held counts match the frames;
 ///   3. free lists: each node is a free head of that pool and order, links agree both ways, and the
 ///      list count equals both the walked length and the free heads seen in step 2 (so no block is
 ///      on two lists and none is missing);
@@ -69,7 +69,7 @@ public static unsafe class InvariantChecker
                 continue;
             }
             carryPb = ulong.MaxValue;
-            ulong seenPresent = 0, seenInUse = 0;
+            ulong seenPresent = 0, seenHeld = 0;
             p = start;
             while (p < end)
             {
@@ -93,6 +93,7 @@ public static unsafe class InvariantChecker
                         return InvariantReport.Broken(InvariantCode.CacheBadEntry, pm._basePfn + p, info.Pool, FrameState.OrderOf(s), 0, (ulong)FrameState.OrderOf(s));
                     poolCached[info.Pool]++;
                     seenPresent++;
+                    seenHeld++;
                     p++;
                     continue;
                 }
@@ -115,8 +116,8 @@ public static unsafe class InvariantChecker
                             return InvariantReport.Broken(InvariantCode.BlockCrossesPools, pm._basePfn + p, info.Pool, order, info.Pool, other.Pool);
                         if (other.Present != pbPages)
                             return InvariantReport.Broken(InvariantCode.PageblockPresentCount, pm._basePfn + (q << pbo), info.Pool, order, pbPages, other.Present);
-                        if (other.InUse != (allocated ? pbPages : 0))
-                            return InvariantReport.Broken(InvariantCode.PageblockInUseCount, pm._basePfn + (q << pbo), info.Pool, order, allocated ? pbPages : 0, other.InUse);
+                        if (other.Held != (allocated ? pbPages : 0))
+                            return InvariantReport.Broken(InvariantCode.PageblockHeldCount, pm._basePfn + (q << pbo), info.Pool, order, allocated ? pbPages : 0, other.Held);
                     }
                     carryPb = pb + (size >> pbo) - 1;
                 }
@@ -124,7 +125,7 @@ public static unsafe class InvariantChecker
                 {
                     seenPresent += size;
                     if (allocated)
-                        seenInUse += size;
+                        seenHeld += size;
                 }
                 if (!allocated)
                 {
@@ -143,8 +144,8 @@ public static unsafe class InvariantChecker
             {
                 if (seenPresent != info.Present)
                     return InvariantReport.Broken(InvariantCode.PageblockPresentCount, pm._basePfn + start, info.Pool, 0, info.Present, seenPresent);
-                if (seenInUse != info.InUse)
-                    return InvariantReport.Broken(InvariantCode.PageblockInUseCount, pm._basePfn + start, info.Pool, 0, info.InUse, seenInUse);
+                if (seenHeld != info.Held)
+                    return InvariantReport.Broken(InvariantCode.PageblockHeldCount, pm._basePfn + start, info.Pool, 0, info.Held, seenHeld);
             }
         }
 

@@ -8,8 +8,8 @@ public enum InvariantCode : byte
     PageblockOwnership,
     /// <summary>A page block's Present count differs from its non-absent frames.</summary>
     PageblockPresentCount,
-    /// <summary>A page block's InUse count differs from its allocated frames.</summary>
-    PageblockInUseCount,
+    /// <summary>A page block's Held count differs from its allocated plus cached frames.</summary>
+    PageblockHeldCount,
     /// <summary>A page block lies outside its pool's window or nodes.</summary>
     PageblockOutsideWindow,
     /// <summary>A Tail frame where a block head was expected (a block boundary).</summary>

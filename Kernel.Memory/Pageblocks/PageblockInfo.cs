@@ -10,8 +10,14 @@ public struct PageblockInfo
     public byte Pool;
     /// <summary>Pool set-up gave it to; destroyed pools return their blocks here.</summary>
     public byte Home;
-    /// <summary>Frames of this block that are allocated.</summary>
-    public ushort InUse;
+    /// <summary>
+    /// Frames of this block held off the buddy lists: allocated, or parked in the pool's order-0
+    /// <see cref="FrameCache"/>. Cache refills and drains keep it, so the order-0 fast paths do not
+    /// touch it; the frames in use are Held minus the block's cached frames
+    /// (<see cref="PhysicalMemory.GetPageblock"/> reports both). A block with Held = 0 is entirely on
+    /// the free lists, which is what a page-block move and compaction look for.
+    /// </summary>
+    public ushort Held;
     /// <summary>Frames of this block that are present memory (less than a full block at region edges and holes).</summary>
     public ushort Present;
     /// <summary>Node of the block's lowest present frame.</summary>

@@ -112,7 +112,7 @@ public unsafe partial struct PhysicalMemory
             PageblockInfo info = _buddy._pageblocks[pb];
             if (info.Pool == PoolId.None.Value)
                 return MemoryStatus.OutsideEveryPool;
-            if (info.InUse != 0)
+            if (info.Held != _buddy.CachedIn(info.Pool, pb))
                 return MemoryStatus.PagesInUse;
             if (!props.Admits(_basePfn + (pb << _buddy._pageblockOrder), PageblockPages, info.Node))
                 return MemoryStatus.PropertiesMismatch;

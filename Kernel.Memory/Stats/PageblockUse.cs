@@ -7,6 +7,9 @@ public struct PageblockUse
     public PoolId Pool;
     public PoolId Home;
     public uint PresentPages;
+    /// <summary>Allocated frames (cached ones not counted).</summary>
     public uint InUsePages;
+    /// <summary>Free frames parked in the pool's order-0 frame cache (not on the buddy lists, so the block cannot merge whole until a drain).</summary>
+    public uint CachedPages;
     public byte Node;
 }

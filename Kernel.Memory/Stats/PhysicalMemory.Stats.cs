@@ -71,7 +71,8 @@ public unsafe partial struct PhysicalMemory
         use.Pool = new PoolId(info.Pool);
         use.Home = new PoolId(info.Home);
         use.PresentPages = info.Present;
-        use.InUsePages = info.InUse;
+        use.CachedPages = info.Pool == PoolId.None.Value ? 0 : _buddy.CachedIn(info.Pool, index);
+        use.InUsePages = info.Held - use.CachedPages;
         use.Node = info.Node;
         return MemoryStatus.Ok;
     }

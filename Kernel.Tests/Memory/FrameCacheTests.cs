@@ -173,6 +173,95 @@ public unsafe class FrameCacheTests
     }
 
     [Fact]
+    public void TheInlinedFastPathAdmitsOnlyWhatTheSlowPathWould()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        PoolProperties props = PoolProperties.Open("owned");
+        props.OwnerMask = 1UL << 5;
+        props.AcceptedMobility = MobilityMask.Movable;
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, dma32, 1, out PoolId owned));
+        AllocRequest ok = AllocRequest.InPool(owned);
+        ok.Owner = 5;
+        ok.Mobility = MobilityClass.Movable;
+        // Warm the cache, so every request below meets a non-empty cache on the fast path.
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), ok, out Pfn warm));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(warm, new Order(0)));
+        Assert.True(Stats(pm, owned).CachedPages > 0);
+
+        AllocRequest wrongOwner = ok;
+        wrongOwner.Owner = 6;
+        MemoryAssert.Refused(host, MemoryStatus.OwnerRefused, () => pm->Allocate(new Order(0), wrongOwner, out _));
+        AllocRequest ownerOutOfRange = ok;
+        ownerOutOfRange.Owner = 200;
+        MemoryAssert.Refused(host, MemoryStatus.OwnerRefused, () => pm->Allocate(new Order(0), ownerOutOfRange, out _));
+        AllocRequest wrongMobility = ok;
+        wrongMobility.Mobility = MobilityClass.Unmovable;
+        MemoryAssert.Refused(host, MemoryStatus.PropertiesMismatch, () => pm->Allocate(new Order(0), wrongMobility, out _));
+        AllocRequest badOrder = ok;
+        MemoryAssert.Refused(host, MemoryStatus.InvalidOrder, () => pm->Allocate(new Order(pm->MaxOrder + 1), badOrder, out _));
+
+        // A rule the cache cannot vouch for leaves the fast path: the cached frames all lie above
+        // 16 MiB, so a 24-bit request on this pool finds no fitting frame.
+        AllocRequest isa = ok;
+        isa.DmaAddressBits = 24;
+        MemoryAssert.Refused(host, MemoryStatus.OutOfMemory, () => pm->Allocate(new Order(0), isa, out _));
+
+        // A destroyed pool's id, with its old cache slot emptied: NoSuchPool, not a stale frame.
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(owned));
+        MemoryAssert.Refused(host, MemoryStatus.NoSuchPool, () => pm->Allocate(new Order(0), ok, out _));
+        MemoryAssert.Refused(host, MemoryStatus.NoSuchPool, () => pm->Allocate(new Order(0), AllocRequest.InPool(new PoolId(254)), out _));
+        MemoryAssert.Refused(host, MemoryStatus.NoSuchPool, () => pm->Allocate(new Order(0), AllocRequest.InPool(new PoolId(200)), out _));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void PageblockUseTellsAllocatedFromCachedFrames_TheHeldCountCoversBoth()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        var frames = new Pfn[3];
+        for (int i = 0; i < frames.Length; i++)
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out frames[i]));
+        ulong pb = (frames[0].Value - pm->BasePfn.Value) >> pm->PageblockOrder;
+        // One refill took a batch from one split block: all in the same page block.
+        foreach (Pfn f in frames)
+            Assert.Equal(pb, (f.Value - pm->BasePfn.Value) >> pm->PageblockOrder);
+        Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(pb, out PageblockUse use));
+        Assert.Equal(3U, use.InUsePages);
+        Assert.Equal((uint)FrameCache.Batch - 3, use.CachedPages);
+        Assert.Equal(use.InUsePages + use.CachedPages, (uint)pm->_buddy._pageblocks[pb].Held);
+
+        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[1], new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(pb, out use));
+        Assert.Equal(2U, use.InUsePages);
+        Assert.Equal((uint)FrameCache.Batch - 2, use.CachedPages);
+
+        // A held count that misses a cached frame is named by the checker.
+        pm->_buddy._pageblocks[pb].Held--;
+        InvariantReport r = pm->Check();
+        Assert.Equal(InvariantCode.PageblockHeldCount, r.Code);
+        pm->_buddy._pageblocks[pb].Held++;
+        MemoryAssert.Consistent(pm);
+
+        // Only allocated frames make a page block "in use" for pool creation: with the two frames
+        // freed, the block (still partly cached) can become a pool.
+        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[0], new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[2], new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(pb, out use));
+        Assert.Equal(0U, use.InUsePages);
+        Assert.Equal((uint)FrameCache.Batch, use.CachedPages);
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePoolFromRange(PoolProperties.Open("was-cached"), new Pfn(pm->BasePfn.Value + (pb << pm->PageblockOrder)), 1, out PoolId made));
+        Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(pb, out use));
+        Assert.Equal(0U, use.CachedPages);
+        Assert.Equal(0, (int)pm->_buddy._pageblocks[pb].Held);
+        Assert.Equal(made, use.Pool);
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
     public void PageblockMovesAndPoolLifeCycleTakeCachedFramesAlong()
     {
         using var host = QemuMaps.Boot("pc", 128 * MiB, 1);

@@ -41,7 +41,7 @@ namespace PoolKernel.Mm
             InvariantCode.Ok => "ok",
             InvariantCode.PageblockOwnership => "page block ownership",
             InvariantCode.PageblockPresentCount => "page block present count",
-            InvariantCode.PageblockInUseCount => "page block in-use count",
+            InvariantCode.PageblockHeldCount => "page block held count",
             InvariantCode.PageblockOutsideWindow => "page block outside its pool's window or nodes",
             InvariantCode.OrphanTail => "tail frame where a block head was expected",
             InvariantCode.BlockMisaligned => "block misaligned or order too large",
