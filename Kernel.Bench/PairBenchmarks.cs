@@ -5,10 +5,12 @@ namespace PoolKernel.Bench;
 
 /// <summary>
 /// Allocation/free pairs on a QEMU `pc` 6 GiB two-node map, for the pool allocator and the classic
-/// baseline in the same state: each has had 65,536 order-0 frames allocated from its normal and its
-/// DMA32 memory and every other one freed, so order-0 lists are long and a freed frame's buddy is busy
-/// (the steady state of a running kernel, not a freshly booted one). Each invocation runs
-/// <see cref="Pairs"/> pairs; results are per pair.
+/// baseline, each in two states. As set up ("fresh", the headline <c>order0_pair_ns</c>: the issue
+/// asks for order-0 pairs with no state, and for fragmentation only in the constrained case): every
+/// baseline order-0 pair splits a 4 MiB block ten times and merges it back. Fragmented: 65,536
+/// order-0 frames allocated from the normal and the DMA32 memory and every other one freed, so the
+/// order-0 lists are long and a freed frame's buddy is busy; there the baseline's list head is a
+/// one-entry LIFO cache. Each invocation runs <see cref="Pairs"/> pairs; results are per pair.
 /// </summary>
 [MemoryDiagnoser(false)]
 public unsafe class PairBenchmarks
@@ -94,8 +96,8 @@ public unsafe class PairBenchmarks
         _freshHost.Dispose();
     }
 
-    [Benchmark(OperationsPerInvoke = Pairs, Description = "order0_pair_named_pool")]
-    public void Order0Pair()
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "order0_pair_fragmented")]
+    public void Order0PairFragmented()
     {
         PhysicalMemory* pm = _pm;
         for (int i = 0; i < Pairs; i++)
@@ -116,16 +118,16 @@ public unsafe class PairBenchmarks
         }
     }
 
-    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_order0_pair")]
-    public void BaselineOrder0Pair()
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_order0_pair_fragmented")]
+    public void BaselineOrder0PairFragmented()
     {
         ClassicBuddy c = _classic;
         for (int i = 0; i < Pairs; i++)
             c.Free((ulong)c.Allocate(0, 2), 0);
     }
 
-    [Benchmark(OperationsPerInvoke = Pairs, Description = "order0_pair_fresh")]
-    public void Order0PairFresh()
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "order0_pair")]
+    public void Order0Pair()
     {
         PhysicalMemory* pm = _freshHost.Memory;
         for (int i = 0; i < Pairs; i++)
@@ -135,8 +137,8 @@ public unsafe class PairBenchmarks
         }
     }
 
-    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_order0_pair_fresh")]
-    public void BaselineOrder0PairFresh()
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_order0_pair")]
+    public void BaselineOrder0Pair()
     {
         ClassicBuddy c = _freshClassic;
         for (int i = 0; i < Pairs; i++)

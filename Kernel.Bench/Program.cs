@@ -35,11 +35,11 @@ public static class Program
         double Ns(string name) => results.TryGetValue(name, out double v) ? Math.Round(v, 2) : double.NaN;
         var summary = new Dictionary<string, double>
         {
-            ["order0_pair_ns"] = Ns("order0_pair_named_pool"),
-            ["order0_pair_pool_choice_ns"] = Ns("order0_pair_pool_choice"),
+            ["order0_pair_ns"] = Ns("order0_pair"),
             ["baseline_order0_pair_ns"] = Ns("baseline_order0_pair"),
-            ["order0_pair_fresh_ns"] = Ns("order0_pair_fresh"),
-            ["baseline_order0_pair_fresh_ns"] = Ns("baseline_order0_pair_fresh"),
+            ["order0_pair_fragmented_ns"] = Ns("order0_pair_fragmented"),
+            ["baseline_order0_pair_fragmented_ns"] = Ns("baseline_order0_pair_fragmented"),
+            ["order0_pair_pool_choice_ns"] = Ns("order0_pair_pool_choice"),
             ["order9_pair_ns"] = Ns("order9_pair"),
             ["baseline_order9_pair_ns"] = Ns("baseline_order9_pair"),
             ["constrained_alloc_ns"] = Ns("constrained_dma32_64k_pair"),
