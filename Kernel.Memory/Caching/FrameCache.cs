@@ -18,7 +18,7 @@ namespace PoolKernel.Memory;
 public unsafe struct FrameCache
 {
     /// <summary>
-    /// 63 entries, so that a cache with its count is exactly 512 bytes and the free fast path finds
+    /// 63 entries, so that a cache with its count and newest entry is exactly 512 bytes and the free fast path finds
     /// a pool's cache with a shift instead of a multiply. At the default 2 MiB page block that is
     /// about 1/8 of a page block parked at most, few enough that a drain before a page-block move or
     /// a constrained scan is cheap, and almost four batches deep so alloc/free bursts of up to 47
@@ -28,40 +28,79 @@ public unsafe struct FrameCache
     /// <summary>Frames moved per refill or drain: 16 amortises the buddy work (one list pop or merge chain each) over 16 operations.</summary>
     public const int Batch = 16;
 
-    /// <summary>Entries in use; the top of the stack is <c>_frames[Count - 1]</c>.</summary>
+    /// <summary>Entries in use (0..<see cref="Capacity"/>).</summary>
     internal int Count;
-    internal fixed ulong _frames[Capacity];
+    /// <summary>
+    /// The newest entry (meaningful when Count &gt; 0). It is kept apart from the older ones so a pop
+    /// reads it at a fixed place: an allocation right after a free then waits for one store to
+    /// forward, not for the count and then the slot it indexes.
+    /// </summary>
+    internal ulong _top;
+    /// <summary>The older entries, oldest first: entries 0 .. Count - 2.</summary>
+    internal fixed ulong _below[Capacity - 1];
 
+    /// <summary>Removes and returns the newest entry. Contract: Count &gt; 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ulong Pop() { return _frames[--Count]; }
+    internal ulong Pop()
+    {
+        ulong frame = _top;
+        int left = --Count;
+        _top = _below[left > 0 ? left - 1 : 0]; // meaningless when the cache is now empty
+        return frame;
+    }
 
+    /// <summary>Adds <paramref name="index"/> as the newest entry. Contract: Count &lt; Capacity.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Push(ulong index) { _frames[Count++] = index; }
+    internal void Push(ulong index)
+    {
+        _below[Count > 0 ? Count - 1 : 0] = _top; // when empty this writes a slot that holds no entry
+        _top = index;
+        Count++;
+    }
 
-    /// <summary>Entry <paramref name="i"/> (0 = oldest), for drains and the checker.</summary>
+    /// <summary>Entry <paramref name="i"/> (0 = oldest, Count - 1 = newest), for drains and the checker.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ulong At(int i) { return _frames[i]; }
+    internal ulong At(int i) { return i == Count - 1 ? _top : _below[i]; }
+
+    /// <summary>Overwrites entry <paramref name="i"/> (tests and the reorderings below).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Set(int i, ulong index)
+    {
+        if (i == Count - 1)
+            _top = index;
+        else
+            _below[i] = index;
+    }
 
     /// <summary>Reverses entries [from, to).</summary>
     internal void Reverse(int from, int to)
     {
         for (int i = from, j = to - 1; i < j; i++, j--)
         {
-            ulong t = _frames[i];
-            _frames[i] = _frames[j];
-            _frames[j] = t;
+            ulong t = At(i);
+            Set(i, At(j));
+            Set(j, t);
         }
     }
 
-    /// <summary>Removes entry <paramref name="i"/>; the top entry takes its slot.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void RemoveAt(int i) { _frames[i] = _frames[--Count]; }
+    /// <summary>Removes entry <paramref name="i"/>; the newest entry takes its slot.</summary>
+    internal void RemoveAt(int i)
+    {
+        ulong newest = Pop();
+        if (i < Count)
+            Set(i, newest);
+    }
 
     /// <summary>Removes the <paramref name="n"/> oldest entries (the caller has given their frames back), sliding the rest down.</summary>
     internal void DropOldest(int n)
     {
-        for (int i = n; i < Count; i++)
-            _frames[i - n] = _frames[i];
-        Count -= n;
+        if (n <= 0)
+            return;
+        int keep = Count - n;
+        for (int i = 0; i < keep; i++)
+            Set(i, At(i + n));
+        Count = keep;
+        if (keep > 0)
+            _top = _below[keep - 1];
     }
 }

@@ -142,19 +142,19 @@ public unsafe class FrameCacheTests
         MemoryAssert.Consistent(pm);
 
         // An entry written twice (another cached frame is lost from the cache).
-        ulong saved = cache->_frames[0];
-        cache->_frames[0] = cache->_frames[1];
+        ulong saved = cache->At(0);
+        cache->Set(0, cache->At(1));
         InvariantReport r = pm->Check();
         Assert.Equal(InvariantCode.CacheDuplicate, r.Code);
-        cache->_frames[0] = saved;
+        cache->Set(0, saved);
         MemoryAssert.Consistent(pm);
 
         // An entry naming an allocated frame: the allocator would hand it out twice.
-        cache->_frames[0] = held.Value - pm->BasePfn.Value;
+        cache->Set(0, held.Value - pm->BasePfn.Value);
         r = pm->Check();
         Assert.Equal(InvariantCode.CacheBadEntry, r.Code);
         Assert.Equal(held, r.Pfn);
-        cache->_frames[0] = saved;
+        cache->Set(0, saved);
 
         // A count that disagrees with the Cached frames of the pool.
         cache->Count--;
