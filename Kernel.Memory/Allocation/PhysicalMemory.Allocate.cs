@@ -72,7 +72,6 @@ public unsafe partial struct PhysicalMemory
         return AllocateByChoice(order, request, out pfn);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the slow path's frame small
     private MemoryStatus AllocateNamedWithRules(int pool, Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
@@ -83,7 +82,6 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>The pool-choice path of <see cref="Allocate"/>, kept out of the named-pool fast path's frame.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the slow path's frame small
     private MemoryStatus AllocateByChoice(Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
@@ -194,7 +192,6 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>An order-0 frame from the pool's cache, refilled from the buddy lists when empty; End when the pool has none.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)] // runs once a batch; keeps the refill loop out of its callers
     private ulong TakeCached(int pool)
     {
         FrameCache* cache = _buddy.CacheOf(pool);
@@ -279,7 +276,6 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>Why a frame cannot be freed as a block of <paramref name="kind"/> and <paramref name="order"/>.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the slow path's frame small
     private MemoryStatus Diagnose(ulong index, byte state, int order, FrameKind kind)
     {
         FrameKind actual = FrameState.KindOf(state);
