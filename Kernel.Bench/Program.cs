@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
@@ -9,7 +10,7 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 namespace PoolKernel.Bench;
 
 /// <summary>
-/// Runs the allocator benchmarks (a short job, in process) and writes summary.json into the output
+/// Runs the allocator benchmarks (a short job of 7 iterations, in process) and writes summary.json (medians) into the output
 /// directory given as the first argument (default artifacts/bench).
 /// </summary>
 public static class Program
@@ -19,8 +20,9 @@ public static class Program
         string outDir = Path.GetFullPath(args.Length > 0 ? args[0] : Path.Combine("artifacts", "bench"));
         Directory.CreateDirectory(outDir);
         IConfig config = DefaultConfig.Instance
-            .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
+            .AddJob(Job.ShortRun.WithIterationCount(7).WithToolchain(InProcessEmitToolchain.Instance))
             .WithArtifactsPath(Path.Combine(outDir, "BenchmarkDotNet"))
+            .AddColumn(StatisticColumn.Median)
             .WithOptions(ConfigOptions.DisableOptimizationsValidator);
 
         Summary pairs = BenchmarkRunner.Run<PairBenchmarks>(config);
@@ -30,7 +32,7 @@ public static class Program
         foreach (Summary s in new[] { pairs, setup })
             foreach (BenchmarkReport r in s.Reports)
                 if (r.ResultStatistics != null)
-                    results[r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo] = r.ResultStatistics.Mean;
+                    results[r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo] = r.ResultStatistics.Median; // the median: one slowed iteration on a shared machine does not move it
 
         double Ns(string name) => results.TryGetValue(name, out double v) ? Math.Round(v, 2) : double.NaN;
         var summary = new Dictionary<string, double>
