@@ -56,38 +56,20 @@ public unsafe partial struct PhysicalMemory
             int pool = request.Pool.Value;
             if (!request.HasAddressRules)
             {
-                // No rule to check, any block of the pool will do. A larger block comes straight
-                // off the lists; order 0 from the pool's frame cache, refilled when empty.
-                if (order.Value != 0)
-                    return AllocateBlock(pool, order.Value, out pfn);
-                ulong frame = TakeCached(pool);
-                if (frame == FreeList.End)
+                // No rule to check, any block of the pool will do. Order 0 comes from the pool's
+                // frame cache, refilled from the buddy lists when empty.
+                ulong index = order.Value == 0 ? TakeCached(pool) : _buddy.TakeFirst(pool, order.Value);
+                if (index == FreeList.End && (order.Value == 0 || (index = TakeFirstAfterDrain(pool, order.Value)) == FreeList.End))
                     return MemoryStatus.OutOfMemory;
-                _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
-                pfn = new Pfn(_basePfn + frame);
+                _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
+                if (order.Value != 0)
+                    _buddy.AddHeld(index, 1UL << order.Value, 1);
+                pfn = new Pfn(_basePfn + index);
                 return MemoryStatus.Ok;
             }
             return AllocateNamedWithRules(pool, order, request, out pfn);
         }
         return AllocateByChoice(order, request, out pfn);
-    }
-
-    /// <summary>
-    /// A block of order &gt; 0 from the named pool, no rules: the first block on its lists, split
-    /// down. Its own method so that the JIT's profile of the order-0 refill path (which dominates
-    /// <see cref="AllocateSlow"/>) never marks this path cold and leaves its helpers un-inlined.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private MemoryStatus AllocateBlock(int pool, int order, out Pfn pfn)
-    {
-        pfn = Pfn.None;
-        ulong index = _buddy.TakeFirst(pool, order);
-        if (index == FreeList.End && (index = TakeFirstAfterDrain(pool, order)) == FreeList.End)
-            return MemoryStatus.OutOfMemory;
-        _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
-        _buddy.AddHeld(index, 1UL << order, 1);
-        pfn = new Pfn(_basePfn + index);
-        return MemoryStatus.Ok;
     }
 
     private MemoryStatus AllocateNamedWithRules(int pool, Order order, in AllocRequest request, out Pfn pfn)
@@ -210,7 +192,6 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>An order-0 frame from the pool's cache, refilled from the buddy lists when empty; End when the pool has none.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong TakeCached(int pool)
     {
         FrameCache* cache = _buddy.CacheOf(pool);
