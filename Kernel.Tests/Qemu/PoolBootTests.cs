@@ -87,6 +87,22 @@ public class PoolBootTests
     }
 
     [Fact]
+    public void Membench_TimesEveryPairKind_AndLeavesMemoryAsItWas()
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "1G", Nodes = 2, KernelCommandLine = "run=\"membench 5000;check\"", Timeout = TimeSpan.FromSeconds(120) });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, "membench: 5000 pairs a row, TSC ticks per pair, pool ");
+        foreach (string row in new[] { "empty", "order0_named", "order0_choice", "order9_named", "order0_dma32_64k" })
+        {
+            Match m = Regex.Match(result.Console, "  " + row + @" +(\d+) ticks/pair  (\d+)\.(\d)x empty");
+            Assert.True(m.Success && long.Parse(m.Groups[1].Value) > 0, row + "\n" + result);
+        }
+        BootTests.AssertContains(result, "membench: ok, free pages unchanged, checker clean");
+        Assert.DoesNotContain("FAILED", result.Console);
+        Assert.DoesNotContain("BROKEN", result.Console);
+    }
+
+    [Fact]
     public void OutOfMemory_IsReported_AndTheKernelStaysUsable()
     {
         QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "256M", KernelCommandLine = "run=\"exhaust;alloc 0;check;meminfo\"" });

@@ -21,6 +21,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "free", "free PFN ORDER: free a block", &Free);
             Commands.Register(ref n, "check", "run the invariant checker", &Check);
             Commands.Register(ref n, "stress", "stress N [SEED]: N random allocations/frees across pools, checked", &Stress);
+            Commands.Register(ref n, "membench", "membench [PAIRS]: allocation/free pairs timed in TSC ticks (order 0 named and by choice, order 9, DMA32 + 64 KiB)", &PairBench.Run);
             Commands.Register(ref n, "exhaust", "exhaust [pool ID]: allocate until out of memory, then give it all back", &ExhaustCommand.Run);
             HeapCommands.Register(ref n);
             Commands.Register(ref n, "dump", "the whole memory state, machine-readable, between markers", &MemoryReports.Dump);

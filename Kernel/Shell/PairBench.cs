@@ -1,0 +1,151 @@
+using System;
+using PoolKernel.Memory;
+using PoolKernel.Mm;
+using PoolKernel.Platform;
+
+namespace PoolKernel.Shell
+{
+    /// <summary>
+    /// `membench [PAIRS]`: the host benchmark's allocation/free pairs measured inside the kernel, in
+    /// TSC ticks per pair: order 0 from a named pool (the one an unconstrained request on the boot
+    /// CPU's node gets), order 0 by pool choice, order 9 from the named pool, and an order-0 DMA32
+    /// block that must not cross 64 KiB. Each row is one timed loop of PAIRS pairs (default 20,000),
+    /// not a timer read per call. The same-run baseline is the loop with no allocator call
+    /// (`empty`), so the rows read as ratios of work over loop cost. Under QEMU's TCG the TSC counts
+    /// emulated time: compare rows with each other, not with the host numbers. Every pair's result is
+    /// checked; afterwards free pages must equal what they were and the invariant checker must pass.
+    /// </summary>
+    internal static unsafe class PairBench
+    {
+        private const ulong DefaultPairs = 20000;
+
+        internal static void Run(ref CommandLineBuffer line)
+        {
+            ulong pairs = line.TryNumber(1, out ulong n) && n > 0 ? n : DefaultPairs;
+            PhysicalMemory* pm = MemoryBringUp.Memory;
+            AllocRequest any = AllocRequest.Any;
+            any.PreferredNode = (byte)Startup.Machine.CpuNodeOfBoot;
+            if (pm->Allocate(new Order(0), any, out Pfn probe) != MemoryStatus.Ok)
+            {
+                Console.WriteLine("membench: no order-0 frame to start from");
+                return;
+            }
+            PoolId pool = PoolOf(pm, probe);
+            pm->Free(probe, new Order(0));
+            AllocRequest named = AllocRequest.InPool(pool);
+            AllocRequest dma = AllocRequest.Dma(32);
+            dma.Boundary = 64 * 1024;
+            ulong freeBefore = pm->GetTotals().FreePages;
+
+            Console.Write("membench: ");
+            Console.Write(pairs);
+            Console.Write(" pairs a row, TSC ticks per pair, pool ");
+            Console.Write(pool.Value);
+            Console.WriteLine();
+            ulong empty = Empty(pairs);
+            Row("empty", empty, empty);
+            bool ok = Pairs(pm, pairs, 0, named, "order0_named", empty)
+                && Pairs(pm, pairs, 0, any, "order0_choice", empty)
+                && Pairs(pm, pairs, 9, named, "order9_named", empty)
+                && Pairs(pm, pairs, 0, dma, "order0_dma32_64k", empty);
+
+            ulong freeAfter = pm->GetTotals().FreePages;
+            InvariantReport report = pm->Check();
+            if (ok && freeAfter == freeBefore && report.IsOk)
+            {
+                Console.WriteLine("membench: ok, free pages unchanged, checker clean");
+                return;
+            }
+            Console.Write("membench: FAILED free pages ");
+            Console.Write(freeAfter);
+            Console.Write(" (before ");
+            Console.Write(freeBefore);
+            Console.WriteLine(")");
+            MemoryText.Report(report);
+        }
+
+        /// <summary>One timed loop of allocate + free; false (with a line) if a call is refused or a result breaks its rules.</summary>
+        private static bool Pairs(PhysicalMemory* pm, ulong pairs, int order, in AllocRequest request, string name, ulong empty)
+        {
+            ulong pages = 1UL << order;
+            ulong badPfn = 0;
+            MemoryStatus bad = MemoryStatus.Ok;
+            ulong start = Cpu.ReadTsc();
+            for (ulong i = 0; i < pairs; i++)
+            {
+                MemoryStatus s = pm->Allocate(new Order(order), request, out Pfn pfn);
+                if (s != MemoryStatus.Ok)
+                {
+                    bad = s;
+                    break;
+                }
+                if ((pfn.Value & (pages - 1)) != 0 || (request.DmaAddressBits != 0 && ((pfn.Value + pages) << 12) > (1UL << request.DmaAddressBits)) ||
+                    (request.Boundary != 0 && (pfn.Value << 12) / request.Boundary != (((pfn.Value + pages) << 12) - 1) / request.Boundary))
+                {
+                    badPfn = pfn.Value;
+                    pm->Free(pfn, new Order(order));
+                    break;
+                }
+                s = pm->Free(pfn, new Order(order));
+                if (s != MemoryStatus.Ok)
+                {
+                    bad = s;
+                    break;
+                }
+            }
+            ulong ticks = Cpu.ReadTsc() - start;
+            if (bad != MemoryStatus.Ok || badPfn != 0)
+            {
+                Console.Write("membench: ");
+                Console.Write(name);
+                Console.Write(" FAILED ");
+                if (badPfn != 0)
+                {
+                    Console.Write("block breaks its rules at pfn ");
+                    Console.WriteHex(badPfn);
+                    Console.WriteLine();
+                }
+                else
+                    Console.WriteLine(MemoryText.Status(bad));
+                return false;
+            }
+            Row(name, ticks / pairs, empty);
+            return true;
+        }
+
+        /// <summary>The loop with the same shape and no allocator call: ticks per iteration.</summary>
+        private static ulong Empty(ulong pairs)
+        {
+            ulong sink = 0;
+            ulong start = Cpu.ReadTsc();
+            for (ulong i = 0; i < pairs; i++)
+                sink = Volatile(sink + i);
+            ulong ticks = Cpu.ReadTsc() - start;
+            return (ticks + (sink & 0)) / pairs;
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static ulong Volatile(ulong v) { return v; }
+
+        private static void Row(string name, ulong perPair, ulong empty)
+        {
+            Console.Write("  ");
+            Console.Write(name);
+            for (int i = name.Length; i < 18; i++)
+                Console.Write(' ');
+            Console.Write(perPair);
+            Console.Write(" ticks/pair  ");
+            ulong ratio10 = empty == 0 ? 0 : perPair * 10 / empty;
+            Console.Write(ratio10 / 10);
+            Console.Write('.');
+            Console.Write(ratio10 % 10);
+            Console.WriteLine("x empty");
+        }
+
+        private static PoolId PoolOf(PhysicalMemory* pm, Pfn pfn)
+        {
+            pm->GetPageblock((pfn.Value - pm->BasePfn.Value) >> pm->PageblockOrder, out PageblockUse use);
+            return use.Pool;
+        }
+    }
+}
