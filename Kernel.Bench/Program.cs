@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
@@ -11,14 +10,20 @@ namespace PoolKernel.Bench;
 
 /// <summary>
 /// Runs the allocator benchmarks (a short job of 7 iterations, in process) and writes summary.json (medians) into the output
-/// directory given as the first argument (default artifacts/bench).
+/// directory given as the first argument (default artifacts/bench). With <c>--aot</c> first (the
+/// NativeAOT build of this project), runs <see cref="AotPairs"/> instead.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
+        bool aot = args.Length > 0 && args[0] == "--aot";
+        if (aot)
+            args = args[1..];
         string outDir = Path.GetFullPath(args.Length > 0 ? args[0] : Path.Combine("artifacts", "bench"));
         Directory.CreateDirectory(outDir);
+        if (aot)
+            return AotPairs.Run(outDir);
         IConfig config = DefaultConfig.Instance
             .AddJob(Job.ShortRun.WithIterationCount(7).WithToolchain(InProcessEmitToolchain.Instance))
             .WithArtifactsPath(Path.Combine(outDir, "BenchmarkDotNet"))
@@ -49,9 +54,17 @@ public static class Program
             ["setup_64g_ms"] = Math.Round(Ns("setup_64g") / 1e6, 3),
             ["metadata_bytes_per_page"] = Math.Round(SetupBenchmarks.MetadataBytesPerPage(), 4),
         };
-        string json = JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        string json = SummaryJson(summary);
         File.WriteAllText(Path.Combine(outDir, "summary.json"), json);
         Console.WriteLine(json);
         return 0;
+    }
+
+    /// <summary>A flat JSON object of numbers, in the given order (NaN, a missing result, as a string).</summary>
+    internal static string SummaryJson(IEnumerable<KeyValuePair<string, double>> values)
+    {
+        var lines = values.Select(kv => $"  \"{kv.Key}\": " +
+            (double.IsFinite(kv.Value) ? kv.Value.ToString(CultureInfo.InvariantCulture) : $"\"{kv.Value.ToString(CultureInfo.InvariantCulture)}\""));
+        return "{\n" + string.Join(",\n", lines) + "\n}\n";
     }
 }

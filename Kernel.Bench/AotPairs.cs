@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace PoolKernel.Bench;
+
+/// <summary>
+/// The pair benchmarks compiled ahead of time by ilc, the compiler that builds the kernel: no
+/// tiered JIT, no dynamic PGO, so the allocator's code is shaped as it is in the kernel image.
+/// BenchmarkDotNet cannot drive a NativeAOT binary in process, so this is a plain harness: for
+/// each <see cref="PairBenchmarks"/> method (pool allocator and baseline in the same process and
+/// the same states), the best of <see cref="Rounds"/> timed rounds of <see cref="Invocations"/>
+/// invocations, after one untimed round. Writes summary-aot.json with the keys of summary.json.
+/// </summary>
+public static class AotPairs
+{
+    private const int Rounds = 7;
+    private const int Invocations = 2000;
+
+    public static int Run(string outDir)
+    {
+        var b = new PairBenchmarks();
+        b.Setup();
+        var cases = new (string Key, Action Run)[]
+        {
+            ("order0_pair_ns", b.Order0Pair),
+            ("baseline_order0_pair_ns", b.BaselineOrder0Pair),
+            ("order0_pair_fragmented_ns", b.Order0PairFragmented),
+            ("baseline_order0_pair_fragmented_ns", b.BaselineOrder0PairFragmented),
+            ("order0_pair_pool_choice_ns", b.Order0PairChoice),
+            ("order9_pair_ns", b.Order9Pair),
+            ("baseline_order9_pair_ns", b.BaselineOrder9Pair),
+            ("constrained_alloc_ns", b.ConstrainedPair),
+            ("baseline_dma32_pair_ns", b.BaselineDma32Pair),
+        };
+        var results = new List<KeyValuePair<string, double>>();
+        for (int c = 0; c < cases.Length; c++)
+        {
+            double best = double.MaxValue;
+            for (int round = 0; round <= Rounds; round++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                for (int i = 0; i < Invocations; i++)
+                    cases[c].Run();
+                double ns = Stopwatch.GetElapsedTime(start).TotalNanoseconds / ((double)Invocations * PairBenchmarks.Pairs);
+                if (round > 0 && ns < best)
+                    best = ns;
+            }
+            results.Add(new KeyValuePair<string, double>(cases[c].Key, Math.Round(best, 2)));
+            Console.WriteLine($"{cases[c].Key,-36} {best.ToString("F2", CultureInfo.InvariantCulture)} ns");
+        }
+        b.Cleanup();
+        File.WriteAllText(Path.Combine(outDir, "summary-aot.json"), Program.SummaryJson(results));
+        return 0;
+    }
+}
