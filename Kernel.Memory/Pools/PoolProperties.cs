@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace PoolKernel.Memory;
 
 /// <summary>
@@ -33,10 +35,11 @@ public struct PoolProperties
     /// <summary>The exclusive upper end of the window as a frame number (no limit = all 52-bit physical space).</summary>
     public readonly ulong WindowEndPfn
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get { return WindowHigh.Value == 0 ? (1UL << (52 - Pfn.PageShift)) : WindowHigh.Value >> Pfn.PageShift; }
     }
 
-    public readonly ulong WindowStartPfn { get { return WindowLow.FrameUp.Value; } }
+    public readonly ulong WindowStartPfn { [MethodImpl(MethodImplOptions.AggressiveInlining)] get { return WindowLow.FrameUp.Value; } }
 
     /// <summary>A pool anyone may use, on every node, anywhere in memory, with no size limits.</summary>
     public static PoolProperties Open(string name)
@@ -51,16 +54,19 @@ public struct PoolProperties
     }
 
     /// <summary>True when a page block starting at <paramref name="startPfn"/> of <paramref name="pages"/> frames on <paramref name="node"/> fits these properties.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool Admits(ulong startPfn, ulong pages, int node)
     {
         return startPfn >= WindowStartPfn && startPfn + pages <= WindowEndPfn && ((NodeMask >> node) & 1) != 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool AllowsOwner(byte owner)
     {
         return owner < 64 && ((OwnerMask >> owner) & 1) != 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool Accepts(MobilityClass mobility)
     {
         return (((uint)AcceptedMobility >> (int)mobility) & 1) != 0;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace PoolKernel.Memory;
 
 /// <summary>Request options.</summary>
@@ -69,6 +71,7 @@ public struct AllocRequest
     /// <summary>True when any address, alignment or boundary constraint is set (fast path test).</summary>
     public readonly bool HasAddressRules
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get { return (Lowest.Value | Highest.Value | DmaAddressBits | Alignment | Boundary) != 0; }
     }
 }
