@@ -150,3 +150,6 @@ df_stack:       .skip 16 * 1024
 df_stack_top:
         .align 16
 boot_tss:       .skip 104
+
+        # No executable stack: tells the linker this object does not need one.
+        .section .note.GNU-stack,"",@progbits

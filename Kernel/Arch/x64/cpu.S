@@ -206,3 +206,6 @@ arch_fault_double:
         mov rsp, 0x00007E0000002000
         push rax
         ret
+
+        # No executable stack: tells the linker this object does not need one.
+        .section .note.GNU-stack,"",@progbits

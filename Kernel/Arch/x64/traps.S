@@ -129,3 +129,6 @@ idt_pointer:
         .section .bss
         .align 16
 idt:    .skip 32 * 16
+
+        # No executable stack: tells the linker this object does not need one.
+        .section .note.GNU-stack,"",@progbits
