@@ -146,7 +146,7 @@ switch ($Target) {
         Invoke-Checked 'dotnet' @('run', '-c', 'Release', '--project', (Join-Path $Root 'Kernel.Bench/Kernel.Bench.csproj'), '--', (Join-Path $Root 'artifacts/bench'))
         Step 'the pair benchmarks compiled by ilc, as the kernel is (NativeAOT)'
         $aotDir = Join-Path $Root 'artifacts/bench/aot'
-        Invoke-Checked 'dotnet' @('publish', (Join-Path $Root 'Kernel.Bench/Kernel.Bench.csproj'), '-c', 'Release', '-r', 'linux-x64', '-p:PublishAot=true', '-p:SuppressTrimAnalysisWarnings=true', '-nologo', '-o', $aotDir)
+        Invoke-Checked 'dotnet' @('publish', (Join-Path $Root 'Kernel.Bench/Kernel.Bench.csproj'), '-c', 'Release', '-r', 'linux-x64', '-p:PublishAot=true', '-p:SuppressTrimAnalysisWarnings=true', '-p:SuppressAotAnalysisWarnings=true', '-nologo', '-o', $aotDir)
         Invoke-Checked (Join-Path $aotDir 'Kernel.Bench') @('--aot', (Join-Path $Root 'artifacts/bench'))
     }
 }
