@@ -1,6 +1,7 @@
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Tests.Boot.Support;
 using Xunit;
+using PoolKernel.Memory;
 
 namespace PoolKernel.Tests.Boot;
 
@@ -181,7 +182,7 @@ public sealed unsafe class MemoryMapSanitizerTests : IDisposable
         Assert.Equal(new[]
         {
             (0x0UL, 0x4000UL, MemoryType.Available),
-            (0x4000UL, 0x5000UL, MemoryType.Bad),
+            (0x4000UL, 0x5000UL, MemoryType.BadMemory),
             (0x5000UL, 0x6000UL, MemoryType.AcpiNvs),
             (0x6000UL, 0x10000UL, MemoryType.Available),
         }, Regions(map));

@@ -2,6 +2,7 @@ using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
 using PoolKernel.Tests.Boot.Support;
 using Xunit;
+using PoolKernel.Memory;
 
 namespace PoolKernel.Tests.Boot;
 

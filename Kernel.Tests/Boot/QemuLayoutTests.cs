@@ -4,6 +4,7 @@ using PoolKernel.Boot.Multiboot;
 using PoolKernel.Tests.Boot.Support;
 using Xunit;
 using static PoolKernel.Tests.Boot.Support.AcpiBuilder;
+using PoolKernel.Memory;
 
 namespace PoolKernel.Tests.Boot;
 

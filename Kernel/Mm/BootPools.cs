@@ -4,8 +4,6 @@ using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.PoolPlan;
 using PoolKernel.Memory;
 using PoolKernel.Startup;
-using BootRegion = PoolKernel.Boot.MemoryMap.MemoryRegion;
-using BootMemoryType = PoolKernel.Boot.MemoryMap.MemoryType;
 
 namespace PoolKernel.Mm
 {
@@ -114,8 +112,8 @@ namespace PoolKernel.Mm
             ulong counted = 0;
             for (int i = 0; i < map->Count && s_capAt == 0; i++)
             {
-                BootRegion r = map->Get(i);
-                if (r.Type != BootMemoryType.Available)
+                MemoryMapEntry r = map->Get(i);
+                if (r.Type != MemoryType.Available)
                     continue;
                 ulong length = r.End - r.Base;
                 if (counted + length > cap)
@@ -214,8 +212,8 @@ namespace PoolKernel.Mm
             ulong counted = 0;
             for (int i = 0; i < map->Count && made < count; i++)
             {
-                BootRegion r = map->Get(i);
-                if (r.Type != BootMemoryType.Available || r.Base >= limit)
+                MemoryMapEntry r = map->Get(i);
+                if (r.Type != MemoryType.Available || r.Base >= limit)
                     continue;
                 ulong end = r.End < limit ? r.End : limit;
                 ulong length = end - r.Base;
@@ -252,8 +250,8 @@ namespace PoolKernel.Mm
             ulong total = 0;
             for (int i = 0; i < map->Count; i++)
             {
-                BootRegion r = map->Get(i);
-                if (r.Type != BootMemoryType.Available)
+                MemoryMapEntry r = map->Get(i);
+                if (r.Type != MemoryType.Available)
                     continue;
                 ulong lo = r.Base > start ? r.Base : start;
                 ulong hi = r.End < end ? r.End : end;

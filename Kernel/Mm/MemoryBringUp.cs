@@ -5,9 +5,6 @@ using PoolKernel.Boot.Multiboot;
 using PoolKernel.Memory;
 using PoolKernel.Platform;
 using PoolKernel.Startup;
-using BootRegion = PoolKernel.Boot.MemoryMap.MemoryRegion;
-using BootMemoryType = PoolKernel.Boot.MemoryMap.MemoryType;
-using PoolRegion = PoolKernel.Memory.MemoryRegion;
 
 namespace PoolKernel.Mm
 {
@@ -29,7 +26,7 @@ namespace PoolKernel.Mm
         internal static ulong MetadataBytes;
         internal static ulong UsableBytes;
 
-        private static PoolRegion* s_pieces;
+        private static MemoryRegion* s_pieces;
         private static int s_count;
 
         internal static void Run()
@@ -57,7 +54,7 @@ namespace PoolKernel.Mm
             // The command line's mem=, memmap= (reservations around the ones above) and numa= (the node layout).
             BootPools.ApplyEarly();
 
-            s_pieces = (PoolRegion*)BootAllocator.AllocZeroed((nuint)(sizeof(PoolRegion) * MaxPieces), 64);
+            s_pieces = (MemoryRegion*)BootAllocator.AllocZeroed((nuint)(sizeof(MemoryRegion) * MaxPieces), 64);
             byte* distances = (byte*)BootAllocator.AllocZeroed(NodeDistances.MaxNodes * NodeDistances.MaxNodes, 8);
             if (s_pieces == null || distances == null)
                 Runtime.Panic.Halt("boot arena too small for the pool map");
@@ -118,8 +115,8 @@ namespace PoolKernel.Mm
             SanitizedMemoryMap* sanitized = Machine.Map;
             for (int i = 0; i < sanitized->Count; i++)
             {
-                BootRegion r = sanitized->Get(i);
-                if (r.Type == BootMemoryType.Available)
+                MemoryMapEntry r = sanitized->Get(i);
+                if (r.Type == MemoryType.Available)
                     AddMinusReservations(r.Base, r.End, 0);
             }
         }
@@ -150,7 +147,7 @@ namespace PoolKernel.Mm
                     Console.WriteLine("pools: memory map has too many pieces; the rest is not used");
                     return;
                 }
-                s_pieces[s_count++] = new PoolRegion(start, cut - start, PoolKernel.Memory.MemoryType.Available, (byte)Machine.NodeOf(start));
+                s_pieces[s_count++] = new MemoryRegion(start, cut - start, MemoryType.Available, (byte)Machine.NodeOf(start));
                 start = cut;
             }
         }
@@ -179,8 +176,8 @@ namespace PoolKernel.Mm
                 ulong inRam = 0;
                 for (int m = 0; m < sanitized->Count; m++)
                 {
-                    BootRegion r = sanitized->Get(m);
-                    if (r.Type != BootMemoryType.Available)
+                    MemoryMapEntry r = sanitized->Get(m);
+                    if (r.Type != MemoryType.Available)
                         continue;
                     ulong lo = r.Base > e.Base ? r.Base : e.Base;
                     ulong hi = r.End < e.End ? r.End : e.End;

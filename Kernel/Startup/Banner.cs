@@ -3,6 +3,7 @@ using PoolKernel.Boot.Acpi;
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
 using PoolKernel.Platform;
+using PoolKernel.Memory;
 
 namespace PoolKernel.Startup
 {
@@ -44,7 +45,7 @@ namespace PoolKernel.Startup
             SanitizedMemoryMap* map = Machine.Map;
             for (int i = 0; i < map->Count; i++)
             {
-                MemoryRegion r = map->Get(i);
+                MemoryMapEntry r = map->Get(i);
                 Console.Write("  ");
                 Range(r.Base, r.End);
                 Console.Write(" ");
@@ -158,7 +159,7 @@ namespace PoolKernel.Startup
             MemoryType.Reserved => "reserved",
             MemoryType.AcpiReclaimable => "acpi-reclaimable",
             MemoryType.AcpiNvs => "acpi-nvs",
-            MemoryType.Bad => "bad",
+            MemoryType.BadMemory => "bad",
             _ => "unknown",
         };
     }

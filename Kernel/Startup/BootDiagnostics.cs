@@ -35,7 +35,7 @@ namespace PoolKernel.Startup
                 Console.Write(d.Index);
                 if ((uint)d.Index < (uint)raw->Count)
                 {
-                    MemoryRegion r = raw->Get(d.Index);
+                    MemoryMapEntry r = raw->Get(d.Index);
                     Console.Write(" [");
                     Console.WriteHex(r.Base);
                     Console.Write(" +");

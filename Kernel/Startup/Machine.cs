@@ -4,6 +4,7 @@ using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
 using PoolKernel.Mm;
 using PoolKernel.Platform;
+using PoolKernel.Memory;
 
 namespace PoolKernel.Startup
 {
@@ -43,7 +44,7 @@ namespace PoolKernel.Startup
 
             for (int i = 0; i < Map->Count; i++)
             {
-                MemoryRegion r = Map->Get(i);
+                MemoryMapEntry r = Map->Get(i);
                 if (r.Type == MemoryType.Available && r.End > RamEnd)
                     RamEnd = r.End;
             }

@@ -1,3 +1,5 @@
+using PoolKernel.Memory;
+
 namespace PoolKernel.Boot.MemoryMap
 {
     /// <summary>
@@ -40,12 +42,12 @@ namespace PoolKernel.Boot.MemoryMap
 
             for (int i = 0; i < count; i++)
             {
-                MemoryRegion entry = raw->Get(i);
+                MemoryMapEntry entry = raw->Get(i);
                 kept[i] = false;
                 usable[i] = false;
 
                 MemoryType t = entry.Type;
-                if (t < MemoryType.Available || t > MemoryType.Bad)
+                if (t < MemoryType.Available || t > MemoryType.BadMemory)
                 {
                     output->Diagnostics.Add(MemoryMapDiagnosticCode.UnknownType, i, -1, (ulong)t, 0);
                     t = MemoryType.Reserved;
@@ -97,12 +99,12 @@ namespace PoolKernel.Boot.MemoryMap
             {
                 if (!kept[j])
                     continue;
-                MemoryRegion later = raw->Get(j);
+                MemoryMapEntry later = raw->Get(j);
                 for (int i = 0; i < j; i++)
                 {
                     if (!kept[i])
                         continue;
-                    MemoryRegion earlier = raw->Get(i);
+                    MemoryMapEntry earlier = raw->Get(i);
                     ulong lo = earlier.Base > later.Base ? earlier.Base : later.Base;
                     ulong hi = earlier.End < later.End ? earlier.End : later.End;
                     if (lo >= hi)
@@ -156,7 +158,7 @@ namespace PoolKernel.Boot.MemoryMap
             int write = 0;
             for (int r = 0; r < output->Count; r++)
             {
-                MemoryRegion region = output->Get(r);
+                MemoryMapEntry region = output->Get(r);
                 ulong s = region.Base;
                 ulong f = region.End;
                 if (region.Type == MemoryType.Available)

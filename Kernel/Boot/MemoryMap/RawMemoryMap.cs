@@ -1,3 +1,5 @@
+using PoolKernel.Memory;
+
 namespace PoolKernel.Boot.MemoryMap
 {
     /// <summary>
@@ -43,11 +45,11 @@ namespace PoolKernel.Boot.MemoryMap
         }
 
         /// <summary>Entry <paramref name="index"/>; the caller keeps 0 &lt;= index &lt; Count.</summary>
-        public MemoryRegion Get(int index)
+        public MemoryMapEntry Get(int index)
         {
             if ((uint)index >= (uint)Count)
                 return default;
-            return new MemoryRegion(_base[index], _length[index], (MemoryType)_type[index]);
+            return new MemoryMapEntry(_base[index], _length[index], (MemoryType)_type[index]);
         }
     }
 }

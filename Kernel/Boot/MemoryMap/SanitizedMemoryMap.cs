@@ -1,3 +1,5 @@
+using PoolKernel.Memory;
+
 namespace PoolKernel.Boot.MemoryMap
 {
     /// <summary>What <see cref="SanitizedMemoryMap.CheckInvariants"/> found first.</summary>
@@ -41,11 +43,11 @@ namespace PoolKernel.Boot.MemoryMap
             Diagnostics.Clear();
         }
 
-        public MemoryRegion Get(int index)
+        public MemoryMapEntry Get(int index)
         {
             if ((uint)index >= (uint)Count)
                 return default;
-            return new MemoryRegion(_base[index], _length[index], (MemoryType)_type[index]);
+            return new MemoryMapEntry(_base[index], _length[index], (MemoryType)_type[index]);
         }
 
         /// <summary>
@@ -108,7 +110,7 @@ namespace PoolKernel.Boot.MemoryMap
                 uint type = _type[i];
                 if (length == 0)
                     return MemoryMapInvariant.EmptyRegion;
-                if (type < (uint)MemoryType.Available || type > (uint)MemoryType.Bad)
+                if (type < (uint)MemoryType.Available || type > (uint)MemoryType.BadMemory)
                     return MemoryMapInvariant.UnknownType;
                 if (start > MemoryMapSanitizer.PhysicalAddressLimit - length)
                     return MemoryMapInvariant.BeyondPhysicalLimit;

@@ -1,4 +1,5 @@
 using PoolKernel.Boot.MemoryMap;
+using PoolKernel.Memory;
 
 namespace PoolKernel.Boot.Multiboot
 {
