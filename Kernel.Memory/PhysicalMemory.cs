@@ -29,6 +29,9 @@ public unsafe partial struct PhysicalMemory
     internal int _poolCapacity;
     /// <summary>One past the highest live pool slot: loops over pools stop here.</summary>
     internal int _poolLimit;
+    /// <summary>Bumped when a pool is created or destroyed (<see cref="PoolTableChanged"/>); outdates every <see cref="_choiceMemo"/> entry. Starts at 1 (a zero entry never matches).</summary>
+    internal uint _poolGeneration;
+    internal ChoiceMemo _choiceMemo;
 
     /// <summary>Where each part of the metadata block goes, derived from the map and the config.</summary>
     private struct Layout
@@ -134,6 +137,7 @@ public unsafe partial struct PhysicalMemory
         pm->_metadataBytes = layout.TotalBytes;
         pm->_nodeCount = nodes.NodeCount;
         pm->_poolCapacity = config.MaxPools;
+        pm->_poolGeneration = 1;
         pm->_distances = block + layout.DistancesOffset;
         for (int i = 0; i < nodes.NodeCount * nodes.NodeCount; i++)
             pm->_distances[i] = nodes.NodeCount == 1 ? NodeDistances.Local : nodes.Table[i];

@@ -90,13 +90,37 @@ public unsafe partial struct PhysicalMemory
             return resolved;
         bool qualified = false;
         ulong minKey = 0;
+        // A rule-free request's first pool may be remembered (ChoiceMemo); then the pass over all
+        // pools is needed only if that pool has no block.
+        bool ruleFree = !request.HasAddressRules;
+        ulong shape = ruleFree ? ChoiceMemo.Shape(order.Value, request) : 0;
+        if (ruleFree && _choiceMemo.TryGet(shape, _poolGeneration, out int remembered, out ulong rememberedKey))
+        {
+            qualified = true;
+            MemoryStatus status = AllocateInPool(remembered, order.Value, rules, out pfn);
+            if (status != MemoryStatus.OutOfMemory)
+                return status;
+            minKey = rememberedKey + 1;
+        }
+        int firstPool = -1;
+        ulong firstKey = 0;
         for (int pool = PoolChoice.Next(ref this, request, rules, order.Pages, minKey, out ulong key); pool >= 0;
              pool = PoolChoice.Next(ref this, request, rules, order.Pages, minKey, out key))
         {
+            if (minKey == 0)
+            {
+                firstPool = pool;
+                firstKey = key;
+            }
             qualified = true;
             MemoryStatus status = AllocateInPool(pool, order.Value, rules, out pfn);
             if (status != MemoryStatus.OutOfMemory)
+            {
+                // Remembered only on success, so a refused request leaves the metadata as it was.
+                if (status == MemoryStatus.Ok && ruleFree && firstPool >= 0)
+                    _choiceMemo.Set(shape, _poolGeneration, firstPool, firstKey);
                 return status;
+            }
             minKey = key + 1;
         }
         return qualified ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;

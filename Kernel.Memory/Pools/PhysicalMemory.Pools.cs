@@ -19,6 +19,13 @@ public unsafe partial struct PhysicalMemory
         return MemoryStatus.Ok;
     }
 
+    /// <summary>
+    /// A pool was created or destroyed (and the call succeeded): remembered pool choices are
+    /// outdated. Refused calls, which may open and close a slot on the way, do not come here, so
+    /// they leave the metadata as it was.
+    /// </summary>
+    private void PoolTableChanged() { _poolGeneration++; }
+
     /// <summary>Empties a pool slot (the pool owns no page block) and lowers the live limit.</summary>
     private void CloseSlot(int slot)
     {
@@ -74,6 +81,7 @@ public unsafe partial struct PhysicalMemory
             return status;
         }
         id = new PoolId((byte)slot);
+        PoolTableChanged();
         return MemoryStatus.Ok;
     }
 
@@ -139,6 +147,7 @@ public unsafe partial struct PhysicalMemory
         for (ulong pb = firstPb; pb < firstPb + pageblocks; pb++)
             MovePageblock(pb, slot);
         id = new PoolId((byte)slot);
+        PoolTableChanged();
         return MemoryStatus.Ok;
     }
 
@@ -162,6 +171,7 @@ public unsafe partial struct PhysicalMemory
             if (_buddy._pageblocks[pb].Pool == id.Value)
                 MovePageblock(pb, _buddy._pageblocks[pb].Home);
         CloseSlot(id.Value);
+        PoolTableChanged();
         return MemoryStatus.Ok;
     }
 

@@ -212,6 +212,44 @@ public unsafe class PoolTests
     }
 
     [Fact]
+    public void TheRememberedFirstChoiceFollowsPoolChangesAndFallsBackWhenEmpty()
+    {
+        using var host = QemuMaps.Boot("pc", 6144 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId normal = MemoryAssert.FindPool(pm, "node0-normal");
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn first));
+        Assert.Equal(normal, PoolOf(pm, first)); // remembered for this request shape
+
+        // A better pool appears: the remembered choice is outdated at once.
+        var props = Props("hot", 0, 4 * GiB);
+        props.Priority = 1;
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, dma32, 1, out PoolId hot));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn pfn));
+        Assert.Equal(hot, PoolOf(pm, pfn));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0)));
+        // It goes away: back to the normal pool, never to the dead slot.
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(hot));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out pfn));
+        Assert.Equal(normal, PoolOf(pm, pfn));
+        // Another shape (order 1) has its own remembered pool, and the first one is still right.
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(1), AllocRequest.Any, out Pfn two));
+        Assert.Equal(normal, PoolOf(pm, two));
+
+        // The remembered pool runs dry: the walk goes on to the next pool in the order.
+        AllocRequest inNormal = AllocRequest.InPool(normal);
+        for (int o = pm->MaxOrder; o >= 0; o--)
+            while (pm->Allocate(new Order(o), inNormal, out _) == MemoryStatus.Ok) { }
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn fallback));
+        Assert.Equal(dma32, PoolOf(pm, fallback));
+        // Memory comes back to it: it is first again.
+        Assert.Equal(MemoryStatus.Ok, pm->Free(first, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out pfn));
+        Assert.Equal(first, pfn);
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
     public void ReportsIterateEveryPoolAndPageblock()
     {
         using var host = QemuMaps.Boot("q35", 1024 * MiB, 2);
