@@ -17,7 +17,8 @@ namespace PoolKernel.Memory;
 ///      capacity, and the Cached frames seen in step 2 are exactly the entries (so a cached frame is on
 ///      exactly one cache and on no free list: a list node that is Cached fails step 3);
 ///   5. pool counters (FreePages = frames on the lists; a pool's free frames are those plus its
-///      cached ones) and the conservation of present frames.
+///      cached ones) and the conservation of present frames;
+///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools.
 /// The first broken invariant is reported with the numbers that disagree.
 /// </summary>
 public static unsafe class InvariantChecker
@@ -195,6 +196,14 @@ public static unsafe class InvariantChecker
         }
         if (present != pm._presentPages)
             return InvariantReport.Broken(InvariantCode.PresentNotConserved, 0, PoolId.None.Value, 0, pm._presentPages, present);
+
+        // 6: remembered pool choices of the current generation name live pools.
+        for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
+        {
+            pm._choiceMemo.Entry(slot, out uint generation, out int memoPool);
+            if (generation == pm._poolGeneration && ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0))
+                return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+        }
         return default;
     }
 

@@ -42,4 +42,6 @@ public enum InvariantCode : byte
     CacheDuplicate,
     /// <summary>A cache's count exceeds its capacity, differs from the Cached frames of its pool, or a dead pool's cache is not empty.</summary>
     CacheCount,
+    /// <summary>A remembered pool choice of the current generation names a pool slot that is not live (Pool is the slot).</summary>
+    ChoiceMemoStale,
 }

@@ -49,6 +49,16 @@ public unsafe struct ChoiceMemo
         _pool[slot] = pool;
     }
 
+    /// <summary>Entry <paramref name="slot"/> (0..<see cref="Entries"/> - 1) for the checker: its generation and pool.</summary>
+    public readonly void Entry(int slot, out uint generation, out int pool)
+    {
+        generation = _generation[slot];
+        pool = _pool[slot];
+    }
+
+    /// <summary>Overwrites entry <paramref name="slot"/>'s pool (tests of the checker).</summary>
+    internal void SetPool(int slot, int pool) { _pool[slot] = pool; }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Slot(ulong shape)
     {

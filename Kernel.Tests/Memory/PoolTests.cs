@@ -247,6 +247,22 @@ public unsafe class PoolTests
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out pfn));
         Assert.Equal(first, pfn);
         MemoryAssert.Consistent(pm);
+
+        // The checker names a remembered choice that points at a dead slot.
+        int slotOfFirst = -1;
+        for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
+        {
+            pm->_choiceMemo.Entry(slot, out uint generation, out int memoPool);
+            if (generation == pm->_poolGeneration && memoPool == normal.Value)
+                slotOfFirst = slot;
+        }
+        Assert.True(slotOfFirst >= 0);
+        pm->_choiceMemo.SetPool(slotOfFirst, 200);
+        InvariantReport r = pm->Check();
+        Assert.Equal(InvariantCode.ChoiceMemoStale, r.Code);
+        Assert.Equal(200, r.Pool.Value);
+        pm->_choiceMemo.SetPool(slotOfFirst, normal.Value);
+        MemoryAssert.Consistent(pm);
     }
 
     [Fact]

@@ -42,6 +42,7 @@ namespace PoolKernel.Mm
             InvariantCode.PageblockOwnership => "page block ownership",
             InvariantCode.PageblockPresentCount => "page block present count",
             InvariantCode.PageblockHeldCount => "page block held count",
+            InvariantCode.ChoiceMemoStale => "remembered pool choice names a dead pool",
             InvariantCode.PageblockOutsideWindow => "page block outside its pool's window or nodes",
             InvariantCode.OrphanTail => "tail frame where a block head was expected",
             InvariantCode.BlockMisaligned => "block misaligned or order too large",
