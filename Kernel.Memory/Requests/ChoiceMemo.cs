@@ -6,8 +6,10 @@ namespace PoolKernel.Memory;
 /// The first pool of the pool-choice order (<see cref="PoolChoice"/>) remembered for the last few
 /// request shapes without address rules: (order, preferred node, owner, mobility class, flags).
 /// For such a request the order depends only on the pool table (properties and which slots are
-/// live) and the node distances, so an entry stays right until a pool slot opens or closes, which
-/// bumps <see cref="PhysicalMemory"/>'s pool generation and so outdates every entry at once. A hit
+/// live) and the node distances, so an entry stays right until a pool is created or destroyed,
+/// which bumps <see cref="PhysicalMemory"/>'s pool generation and so outdates every entry at once
+/// (refused calls bump nothing: they leave the table as it was). Entries are written only by
+/// successful allocations. A hit
 /// skips the pass over all live pools; when the remembered pool has no fitting block the walk
 /// goes on from the pool after it, exactly as without the memo. Four entries, direct-mapped: the
 /// kernel heap asks with a handful of shapes (slab pages and large objects, per node).
