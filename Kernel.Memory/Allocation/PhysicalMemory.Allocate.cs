@@ -58,8 +58,8 @@ public unsafe partial struct PhysicalMemory
             {
                 // No rule to check, any block of the pool will do. Order 0 comes from the pool's
                 // frame cache, refilled from the buddy lists when empty.
-                ulong index = order.Value == 0 ? TakeCached(pool) : _buddy.TakeFirst(pool, order.Value);
-                if (index == FreeList.End && (order.Value == 0 || (index = TakeFirstAfterDrain(pool, order.Value)) == FreeList.End))
+                ulong index = order.Value == 0 ? TakeCached(pool) : TakeFirstOrDrain(pool, order.Value);
+                if (index == FreeList.End)
                     return MemoryStatus.OutOfMemory;
                 _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
                 if (order.Value != 0)
