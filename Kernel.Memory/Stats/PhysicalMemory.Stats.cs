@@ -95,6 +95,15 @@ public unsafe partial struct PhysicalMemory
         return t;
     }
 
+    /// <summary>The pool whose page block holds <paramref name="pfn"/> (None outside the span or in a page block with no memory; a hole inside a pool's page block reports that pool).</summary>
+    public PoolId PoolOf(Pfn pfn)
+    {
+        ulong index = pfn.Value - _basePfn;
+        if (pfn.Value < _basePfn || index >= _buddy._spanPages)
+            return PoolId.None;
+        return new PoolId((byte)_buddy.PoolOfFrame(index));
+    }
+
     /// <summary>The state byte of a frame, for tests and debugging shells (Absent outside the span).</summary>
     public FrameKind KindOf(Pfn pfn, out Order order)
     {

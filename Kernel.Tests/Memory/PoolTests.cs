@@ -53,7 +53,17 @@ public unsafe class PoolTests
     private static PoolId PoolOf(PhysicalMemory* pm, Pfn pfn)
     {
         pm->GetPageblock((pfn.Value - pm->BasePfn.Value) >> pm->PageblockOrder, out PageblockUse use);
+        Assert.Equal(use.Pool, pm->PoolOf(pfn)); // the allocator's own answer agrees with the page-block report
         return use.Pool;
+    }
+
+    [Fact]
+    public void PoolOfAFrameOutsideTheSpanIsNone()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        Assert.True(pm->PoolOf(new Pfn(1UL << 40)).IsNone);
+        Assert.True(pm->PoolOf(new Pfn(pm->BasePfn.Value - 1)).IsNone || pm->BasePfn.Value == 0);
     }
 
     [Fact]

@@ -140,13 +140,9 @@ namespace PoolKernel.Shell
             if (count > 0 && raw[0] != null)
             {
                 PhysicalMemory* pm = MemoryBringUp.Memory;
-                ulong pb = (((ulong)raw[0] >> 12) - pm->BasePfn.Value) >> pm->PageblockOrder;
-                if (pm->GetPageblock(pb, out PageblockUse use) == MemoryStatus.Ok)
-                {
-                    Console.Write("heaptest: first object in pool ");
-                    MemoryText.PoolName(pm, use.Pool);
-                    Console.WriteLine();
-                }
+                Console.Write("heaptest: first object in pool ");
+                MemoryText.PoolName(pm, pm->PoolOf(new Pfn((ulong)raw[0] >> 12)));
+                Console.WriteLine();
             }
             for (ulong i = 0; i < count; i++)
                 KernelHeapGlue.Free(raw[i]);

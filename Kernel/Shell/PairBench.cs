@@ -30,7 +30,7 @@ namespace PoolKernel.Shell
                 Console.WriteLine("membench: no order-0 frame to start from");
                 return;
             }
-            PoolId pool = PoolOf(pm, probe);
+            PoolId pool = pm->PoolOf(probe);
             pm->Free(probe, new Order(0));
             AllocRequest named = AllocRequest.InPool(pool);
             AllocRequest dma = AllocRequest.Dma(32);
@@ -67,7 +67,6 @@ namespace PoolKernel.Shell
         /// <summary>One timed loop of allocate + free; false (with a line) if a call is refused or a result breaks its rules.</summary>
         private static bool Pairs(PhysicalMemory* pm, ulong pairs, int order, in AllocRequest request, string name, ulong empty)
         {
-            ulong pages = 1UL << order;
             ulong badPfn = 0;
             MemoryStatus bad = MemoryStatus.Ok;
             ulong start = Cpu.ReadTsc();
@@ -79,8 +78,7 @@ namespace PoolKernel.Shell
                     bad = s;
                     break;
                 }
-                if ((pfn.Value & (pages - 1)) != 0 || (request.DmaAddressBits != 0 && ((pfn.Value + pages) << 12) > (1UL << request.DmaAddressBits)) ||
-                    (request.Boundary != 0 && (pfn.Value << 12) / request.Boundary != (((pfn.Value + pages) << 12) - 1) / request.Boundary))
+                if (!BlockRules.Obeys(pfn.Value, order, request))
                 {
                     badPfn = pfn.Value;
                     pm->Free(pfn, new Order(order));
@@ -140,12 +138,6 @@ namespace PoolKernel.Shell
             Console.Write('.');
             Console.Write(ratio10 % 10);
             Console.WriteLine("x empty");
-        }
-
-        private static PoolId PoolOf(PhysicalMemory* pm, Pfn pfn)
-        {
-            pm->GetPageblock((pfn.Value - pm->BasePfn.Value) >> pm->PageblockOrder, out PageblockUse use);
-            return use.Pool;
         }
     }
 }

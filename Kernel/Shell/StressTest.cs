@@ -60,8 +60,7 @@ namespace PoolKernel.Shell
                         failures++;
                         continue;
                     }
-                    ulong end = (pfn.Value + (1UL << order)) << 12;
-                    if ((kind == 2 && end > 1UL << 32) || (kind == 3 && end > 1UL << 24) || (pfn.Value & ((1UL << order) - 1)) != 0)
+                    if (!BlockRules.Obeys(pfn.Value, order, request))
                     {
                         Console.Write("stress: FAILED a block breaks its rules at pfn ");
                         Console.WriteHex(pfn.Value);
