@@ -42,8 +42,10 @@ public sealed class QemuBoot
     /// kernel initialises COM1: type-ahead that the UART already holds at boot. Like
     /// <see cref="Input"/>, it stops " run=halt" from being appended.
     /// </summary>
-    public string? TypeAhead { get; init; }
+    public string TypeAhead { get; init; }
     public string InputAfter { get; init; } = "pk> ";
+    /// <summary>Run once the prompt has appeared, before <see cref="Input"/> is typed (e.g. a QEMU monitor command that changes the machine).</summary>
+    public Action BeforeInput { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
 
     public static string RepoRoot { get; } = FindRepoRoot();
@@ -152,6 +154,7 @@ public sealed class QemuBoot
         var errors = process.StandardError.ReadToEndAsync();
         if (Input != null && gotPrompt.Wait(Timeout))
         {
+            BeforeInput?.Invoke();
             // Type slowly enough for a polled 16-byte UART FIFO.
             foreach (char c in Input)
             {

@@ -78,7 +78,7 @@ public class SerialTypeAheadTests
     /// The echo "pk> ... COMMAND" at or after line <paramref name="from"/> is followed, before the
     /// next prompt, by a line starting with <paramref name="output"/>. Returns the line after it.
     /// </summary>
-    private static int AssertCommandOutput(QemuResult result, string command, string output, int from = 0, string? context = null)
+    private static int AssertCommandOutput(QemuResult result, string command, string output, int from = 0, string context = null)
     {
         string[] lines = result.Lines;
         context ??= result.ToString();
