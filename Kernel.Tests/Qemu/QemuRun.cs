@@ -37,7 +37,15 @@ public sealed class QemuBoot
     public string[] ExtraArgs { get; init; } = Array.Empty<string>();
     /// <summary>Bytes typed into the serial console, after the given prompt text appears.</summary>
     public string? Input { get; init; }
+    /// <summary>
+    /// Bytes written to QEMU's stdin all at once as soon as the process starts, long before the
+    /// kernel initialises COM1: type-ahead that the UART already holds at boot. Like
+    /// <see cref="Input"/>, it stops " run=halt" from being appended.
+    /// </summary>
+    public string TypeAhead { get; init; }
     public string InputAfter { get; init; } = "pk> ";
+    /// <summary>Run once the prompt has appeared, before <see cref="Input"/> is typed (e.g. a QEMU monitor command that changes the machine).</summary>
+    public Action BeforeInput { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
 
     public static string RepoRoot { get; } = FindRepoRoot();
@@ -88,7 +96,7 @@ public sealed class QemuBoot
         {
             args.AddRange(new[] { "-kernel", Path.Combine(iso, "kernel-mb1.elf") });
             string commandLine = KernelCommandLine;
-            if (Input == null && !commandLine.Contains("run="))
+            if (Input == null && TypeAhead == null && !commandLine.Contains("run="))
                 commandLine = (commandLine + " run=halt").Trim();
             args.AddRange(new[] { "-append", commandLine });
         }
@@ -119,6 +127,11 @@ public sealed class QemuBoot
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;
+        if (TypeAhead != null)
+        {
+            process.StandardInput.Write(TypeAhead);
+            process.StandardInput.Flush();
+        }
         var output = new StringBuilder();
         var gotPrompt = new ManualResetEventSlim(false);
         // A dedicated thread, not the thread pool: parallel tests (Parallel.For seeds) can starve the
@@ -141,6 +154,7 @@ public sealed class QemuBoot
         var errors = process.StandardError.ReadToEndAsync();
         if (Input != null && gotPrompt.Wait(Timeout))
         {
+            BeforeInput?.Invoke();
             // Type slowly enough for a polled 16-byte UART FIFO.
             foreach (char c in Input)
             {

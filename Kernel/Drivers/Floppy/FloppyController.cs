@@ -15,6 +15,9 @@ namespace PoolKernel.Drivers.Floppy
         private const ushort MainStatus = Base + 4;      // MSR (read)
         private const ushort Fifo = Base + 5;
         private const ushort ConfigControl = Base + 7;   // CCR (write)
+        private const ushort DigitalInput = Base + 7;    // DIR (read)
+        /// <summary>DIR bit 7: the drive's disk-change line, set until a seek moves the head with a medium in.</summary>
+        private const byte DirDiskChange = 0x80;
 
         // DOR: bits 0-1 drive select, bit 2 = not reset, bit 3 = DMA and IRQ enable, bits 4-7 motors.
         private const byte DorNotReset = 0x04;
@@ -30,6 +33,8 @@ namespace PoolKernel.Drivers.Floppy
         internal const byte CommandSenseInterrupt = 0x08;
         internal const byte CommandSeek = 0x0F;
         internal const byte CommandVersion = 0x10;
+        /// <summary>READ ID with MFM: the ID field (C, H, R, N) of the next sector under the head.</summary>
+        internal const byte CommandReadId = 0x4A;
         /// <summary>READ DATA with MT (multi-track: head 0 then head 1), MFM and SK (skip deleted).</summary>
         internal const byte CommandReadData = 0xE6;
         /// <summary>WRITE DATA with MT and MFM.</summary>
@@ -51,10 +56,11 @@ namespace PoolKernel.Drivers.Floppy
 
         /// <summary>
         /// Resets the controller through the DOR (reset low, then high with DMA enabled and the
-        /// motors off) and collects the four reset interrupts (one per drive) with SENSE INTERRUPT.
+        /// motors off), collects the four reset interrupts (one per drive) with SENSE INTERRUPT, and
+        /// sets the data rate <paramref name="dataRate"/> (a CCR code, see <see cref="FloppyFormats"/>).
         /// True when the controller came back ready for commands.
         /// </summary>
-        internal static bool Reset()
+        internal static bool Reset(byte dataRate)
         {
             Cpu.OutB(DigitalOutput, 0);
             // The 82077AA needs the reset held for a few hundred nanoseconds: a few port reads.
@@ -68,9 +74,33 @@ namespace PoolKernel.Drivers.Floppy
                 if (!SenseInterrupt(out _, out _))
                     return false;
             }
-            // 500 kbit/s: the data rate of 1.44 MB media (QEMU fails transfers whose rate does not match).
-            Cpu.OutB(ConfigControl, 0);
+            SetDataRate(dataRate);
             return true;
+        }
+
+        /// <summary>
+        /// Sets the data rate (CCR code): it must be the medium's, or READ ID and every transfer end
+        /// with "missing address mark" (QEMU checks it as a real drive's read channel would).
+        /// </summary>
+        internal static void SetDataRate(byte dataRate) => Cpu.OutB(ConfigControl, (byte)(dataRate & 3));
+
+        /// <summary>
+        /// True while drive 0's disk-change line is set: after power-on or a medium change, until a
+        /// seek moves the head with a medium in the drive. Valid with the motor on and drive 0 selected.
+        /// </summary>
+        internal static bool DiskChangeLine => (Cpu.InB(DigitalInput) & DirDiskChange) != 0;
+
+        /// <summary>
+        /// READ ID on drive 0, <paramref name="head"/>: the controller reads the next sector ID at
+        /// the present data rate. Fills the 7 result bytes (ST0, ST1, ST2, C, H, R, N); false when
+        /// the controller did not answer (timeout). A rate that does not match the medium, or no
+        /// medium, shows in ST0/ST1, not here.
+        /// </summary>
+        internal static bool ReadId(byte head, byte* result)
+        {
+            if (!Send(CommandReadId) || !Send((byte)(head << 2)) || !WaitResultPhase())
+                return false;
+            return ReadResult(result, 7) == 7;
         }
 
         /// <summary>Holds the controller in reset with the motors off and DMA disabled: it requests nothing any more.</summary>
@@ -151,9 +181,10 @@ namespace PoolKernel.Drivers.Floppy
 
         /// <summary>
         /// Sends the nine bytes of READ DATA or WRITE DATA for drive 0 at C/H/S, 512-byte sectors,
-        /// 18 sectors a track. The transfer runs by DMA once the last byte is in.
+        /// the track ending at the format's last sector (EOT) with its gap. The transfer runs by DMA
+        /// once the last byte is in.
         /// </summary>
-        internal static bool StartTransfer(byte command, byte cylinder, byte head, byte sector)
+        internal static bool StartTransfer(byte command, byte cylinder, byte head, byte sector, in FloppyFormat format)
         {
             return Send(command)
                 && Send((byte)(head << 2))
@@ -161,8 +192,8 @@ namespace PoolKernel.Drivers.Floppy
                 && Send(head)
                 && Send(sector)
                 && Send(2)       // N: 128 << 2 = 512 bytes a sector
-                && Send(18)      // EOT: last sector of a track
-                && Send(0x1B)    // GPL: gap 3 for 3.5" 1.44 MB
+                && Send(format.SectorsPerTrack)   // EOT: last sector of a track
+                && Send(format.Gap3)              // GPL
                 && Send(0xFF);   // DTL: unused when N != 0
         }
 
