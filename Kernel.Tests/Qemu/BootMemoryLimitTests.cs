@@ -178,7 +178,8 @@ public class BootMemoryLimitTests
     /// <summary>
     /// Class "fixed-size tables that drop entries", booted: up to 16 memmap= ranges, clustered so that
     /// they overlap and split around each other and the kernel's ranges, sizes and addresses at the
-    /// edges (page, RAM end, 4 GiB, the top of the address space). Every token gets one line that is
+    /// edges (page, RAM end, 4 GiB, the top of the address space); odd seeds lay out splitters (small
+    /// ranges, then ranges over them) that spend the command line's budget. Every token gets one line that is
     /// either "reserved" or "refused", and the boot ends clean. BOOT_MEMMAP_FUZZ_SEEDS for more.
     /// </summary>
     [Fact]
@@ -190,13 +191,25 @@ public class BootMemoryLimitTests
             ulong[] bases = { 0x0, 0x100000, 0x10000000, 0x3ff00000, 0xfff00000, 0x100000000, 0xfffffffff000 };
             ulong[] sizes = { 4096, 8192, 64 << 10, 1 << 20, 2 << 20, 16 << 20 };
             var tokens = new List<string>();
-            int count = random.Next(1, 17);
             ulong cluster = bases[random.Next(bases.Length)];
-            for (int i = 0; i < count; i++)
+            if (seed % 2 == 1)
             {
-                ulong start = random.Next(3) == 0 ? bases[random.Next(bases.Length)] : cluster + (ulong)random.Next(0, 64) * 0x2000;
-                ulong size = sizes[random.Next(sizes.Length)];
-                tokens.Add($"memmap={size / 1024}K$0x{start:x}");
+                // Splitters: small ranges 8 KiB apart, then ranges over them that split into many entries.
+                int small = random.Next(8, 16);
+                for (int i = 0; i < small; i++)
+                    tokens.Add($"memmap=4K$0x{cluster + (ulong)i * 0x2000:x}");
+                for (int i = small; i < 16; i++)
+                    tokens.Add($"memmap={(ulong)random.Next(small, 2 * small + 1) * 8}K$0x{cluster:x}");
+            }
+            else
+            {
+                int count = random.Next(1, 17);
+                for (int i = 0; i < count; i++)
+                {
+                    ulong start = random.Next(3) == 0 ? bases[random.Next(bases.Length)] : cluster + (ulong)random.Next(0, 64) * 0x2000;
+                    ulong size = sizes[random.Next(sizes.Length)];
+                    tokens.Add($"memmap={size / 1024}K$0x{start:x}");
+                }
             }
             string commandLine = string.Join(" ", tokens);
             if (random.Next(3) == 0)
