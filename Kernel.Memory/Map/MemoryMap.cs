@@ -6,8 +6,12 @@ namespace PoolKernel.Memory;
 /// </summary>
 public unsafe struct MemoryMap
 {
-    /// <summary>Set-up sorts region indices on the stack; firmware maps have a few dozen ranges.</summary>
-    public const int MaxRegions = 256;
+    /// <summary>
+    /// Set-up sorts region indices on the stack (4 KiB at this size). Firmware maps have a few dozen
+    /// ranges, but the kernel hands over RAM cut at every reservation and at both edges of every NUMA
+    /// range (up to 4 a node for 64 nodes): its bound is below this.
+    /// </summary>
+    public const int MaxRegions = 1024;
 
     public MemoryRegion* Regions;
     public int Count;

@@ -1,6 +1,8 @@
 using PoolKernel.Boot.Acpi;
 using PoolKernel.Tests.Boot.Support;
+using PoolKernel.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 using static PoolKernel.Tests.Boot.Support.AcpiBuilder;
 
 namespace PoolKernel.Tests.Boot;
@@ -10,7 +12,13 @@ public sealed unsafe class AcpiParserTests : IDisposable
     private readonly NativeArena _arena = new();
     private readonly AcpiBuilder _acpi;
 
-    public AcpiParserTests() => _acpi = new AcpiBuilder(_arena);
+    private readonly ITestOutputHelper _output;
+
+    public AcpiParserTests(ITestOutputHelper output)
+    {
+        _acpi = new AcpiBuilder(_arena);
+        _output = output;
+    }
 
     public void Dispose() => _arena.Dispose();
 
@@ -299,15 +307,119 @@ public sealed unsafe class AcpiParserTests : IDisposable
     }
 
     [Fact]
-    public void Srat_NineDomains_LastOneIgnored()
+    public void Srat_SixtyFourDomains_EachGetsItsNode()
     {
-        var entries = Enumerable.Range(0, 9).Select(d => MemoryAffinity((uint)d, (ulong)d << 30, 1UL << 30)).ToArray();
+        var entries = Enumerable.Range(0, 64).Select(d => MemoryAffinity((uint)d, (ulong)d << 30, 1UL << 30)).ToArray();
         var info = ParseViaRsdt((ulong)Madt(Cpus(1)), (ulong)_acpi.Table("SRAT", 3, SratBody(entries)));
-        Assert.Equal(AcpiInfo.MaxNodes, info->NodeCount);
-        Assert.Equal(8, info->MemoryRangeCount);
+        Assert.Equal(0, info->Diagnostics.Count);
+        Assert.Equal(64, AcpiInfo.MaxNodes);
+        Assert.Equal(PoolKernel.Memory.NodeDistances.MaxNodes, AcpiInfo.MaxNodes);
+        Assert.Equal(PoolKernel.Boot.CommandLine.BootOptions.MaxNodes, AcpiInfo.MaxNodes);
+        Assert.Equal(64, info->NodeCount);
+        for (int d = 0; d < 64; d++)
+            Assert.Equal(d, info->NodeOfAddress(((ulong)d << 30) + 4096));
+    }
+
+    /// <summary>Issue 10 item 8: beyond the node limit the SRAT is not used at all (one node), instead of the rest going to node 0.</summary>
+    [Fact]
+    public void Srat_SixtyFiveDomains_NotUsed_OneNode()
+    {
+        var entries = Enumerable.Range(0, 65).Select(d => MemoryAffinity((uint)d, (ulong)d << 30, 1UL << 30))
+            .Append(ProcessorAffinity(64, 0)).ToArray();
+        var info = ParseViaRsdt((ulong)Madt(Cpus(1)), (ulong)_acpi.Table("SRAT", 3, SratBody(entries)));
+        Assert.Equal(1, info->Diagnostics.Count);
         var d = info->Diagnostics.Get(0);
-        Assert.Equal((AcpiDiagnosticCode.TooManyNodes, 8UL), (d.Code, d.Value0));
-        Assert.Equal(AcpiInfo.NoNode, info->NodeOfAddress(8UL << 30));
+        Assert.Equal((AcpiDiagnosticCode.TooManyNodes, 64UL, 64UL), (d.Code, d.Value0, d.Value1));
+        Assert.Equal(1, info->NodeCount);
+        Assert.Equal(0, info->MemoryRangeCount);
+        Assert.Equal(0, info->CpuNode(0));
+        Assert.Equal(0, info->NodeOfAddress(64UL << 30));
+        Assert.Equal(0, info->NodeOfAddress(0));
+    }
+
+    /// <summary>Issue 10 item 8: ten domains, CPU 0 on domain 9 (seen first): every domain's memory on its own node.</summary>
+    [Fact]
+    public void Srat_TenDomains_CpuOnDomainNine_EachDomainOnItsNode()
+    {
+        var entries = new[] { ProcessorAffinity(9, 0) }
+            .Concat(Enumerable.Range(0, 10).Select(d => MemoryAffinity((uint)d, (ulong)d << 24, 1UL << 24))).ToArray();
+        var info = ParseViaRsdt((ulong)Madt(Cpus(1)), (ulong)_acpi.Table("SRAT", 3, SratBody(entries)));
+        Assert.Equal(0, info->Diagnostics.Count);
+        Assert.Equal(10, info->NodeCount);
+        Assert.Equal(9, info->CpuNode(0));
+        for (int n = 0; n < 10; n++)
+        {
+            Assert.Equal((uint)n, info->NodeDomain(n));
+            Assert.Equal(n, info->NodeOfAddress(((ulong)n << 24) + 0x1000));
+        }
+    }
+
+    [Fact]
+    public void Srat_MoreMemoryRangesThanFit_NotUsed_OneNode()
+    {
+        int count = AcpiInfo.MaxMemoryRanges + 1;
+        var entries = Enumerable.Range(0, count).Select(i => MemoryAffinity((uint)(i % 2), (ulong)i << 24, 1UL << 24)).ToArray();
+        var info = ParseViaRsdt((ulong)Madt(Cpus(1)), (ulong)_acpi.Table("SRAT", 3, SratBody(entries)));
+        var d = info->Diagnostics.Get(0);
+        Assert.Equal((AcpiDiagnosticCode.TooManyMemoryRanges, 1UL, (ulong)AcpiInfo.MaxMemoryRanges), (d.Code, d.Value0, d.Value1));
+        Assert.Equal(1, info->Diagnostics.Count);
+        Assert.Equal(1, info->NodeCount);
+        Assert.Equal(0, info->MemoryRangeCount);
+    }
+
+    /// <summary>
+    /// Class "fixed-size tables that drop entries / limits that disagree": SRATs of 1..70 domains with
+    /// 1..6 ranges each, in shuffled order. Within the limits every range is on the node of its domain
+    /// (nodes numbered by ascending domain); beyond them, one diagnostic and one node, never a partial layout.
+    /// </summary>
+    [Fact]
+    public void Srat_Fuzz_NodeAndRangeLimits()
+    {
+        SeededRuns.Run(_output, "SRAT node/range limits", "SRAT_FUZZ", 200, 1, (seed, _) =>
+        {
+            var random = new Random(seed);
+            using var arena = new NativeArena();
+            var acpi = new AcpiBuilder(arena);
+            int domains = random.Next(1, 71);
+            uint stride = (uint)random.Next(1, 4);
+            var ranges = new List<(uint Domain, ulong Base, ulong Length)>();
+            ulong at = 0;
+            for (int d = 0; d < domains; d++)
+            {
+                int pieces = random.Next(1, 7);
+                for (int p = 0; p < pieces; p++)
+                {
+                    ulong length = (ulong)random.Next(1, 64) << 20;
+                    ranges.Add(((uint)d * stride, at, length));
+                    at += length + ((ulong)random.Next(0, 3) << 20);
+                }
+            }
+            int cpus = random.Next(1, 65);
+            var entries = ranges.Select(r => MemoryAffinity(r.Domain, r.Base, r.Length))
+                .Concat(Enumerable.Range(0, cpus).Select(c => ProcessorAffinity((uint)random.Next(domains) * stride, (byte)c)))
+                .OrderBy(_ => random.Next()).ToArray();
+            var madt = acpi.Table("APIC", 3, MadtBody(0xFEE00000, Enumerable.Range(0, cpus).Select(i => LocalApic((byte)i, (byte)i)).ToArray()));
+            var info = arena.Struct<AcpiInfo>();
+            AcpiParser.Parse(acpi.Rsdp(0, (uint)(ulong)acpi.Rsdt((ulong)madt, (ulong)acpi.Table("SRAT", 3, SratBody(entries)))), info);
+            bool fits = domains <= AcpiInfo.MaxNodes && ranges.Count <= AcpiInfo.MaxMemoryRanges;
+            if (!fits)
+            {
+                Assert.Equal(1, info->Diagnostics.Count);
+                Assert.Equal(1, info->NodeCount);
+                Assert.Equal(0, info->MemoryRangeCount);
+                for (int c = 0; c < cpus; c++)
+                    Assert.Equal(0, info->CpuNode(c));
+                return;
+            }
+            Assert.Equal(0, info->Diagnostics.Count);
+            Assert.Equal(domains, info->NodeCount);
+            foreach (var r in ranges)
+            {
+                int node = (int)(r.Domain / stride);
+                Assert.Equal(node, info->NodeOfAddress(r.Base));
+                Assert.Equal(node, info->NodeOfAddress(r.Base + r.Length - 1));
+            }
+        });
     }
 
     [Fact]

@@ -122,7 +122,7 @@ public sealed unsafe class CommandLineDiagnosticTests
         { "numa=fake=", DiagnosticCode.NumaOptionUnknown, TokenStatus.Rejected },
         { "numa=fake=0", DiagnosticCode.SizeZero, TokenStatus.Rejected },
         { "numa=fake=512M", DiagnosticCode.NumberSyntax, TokenStatus.Rejected },
-        { "numa=fake=9", DiagnosticCode.FakeNodesClamped, TokenStatus.Adjusted },
+        { "numa=fake=65", DiagnosticCode.FakeNodesClamped, TokenStatus.Adjusted },
     };
 
     [Theory]

@@ -128,7 +128,7 @@ public sealed unsafe class CommandLineFuzzTests
             case 9:
                 return random.Next(3) switch
                 {
-                    0 => "numa=" + (random.Next(2) == 0 ? "off" : "fake=" + random.Next(-1, 12)),
+                    0 => "numa=" + (random.Next(2) == 0 ? "off" : "fake=" + random.Next(-1, 70)),
                     1 => "run=" + (random.Next(2) == 0 ? "\"pools show;meminfo\"" : "pools;;check"),
                     _ => "test=" + (random.Next(4) == 0 ? "" : "buddy"),
                 };

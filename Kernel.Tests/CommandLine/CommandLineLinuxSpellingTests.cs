@@ -190,6 +190,7 @@ public sealed unsafe class CommandLineLinuxSpellingTests
     [Theory]
     [InlineData(1)]
     [InlineData(8)]
+    [InlineData(64)]
     public void NumaFake(int nodes)
     {
         using var p = Clean($"numa=fake={nodes}");
@@ -198,11 +199,13 @@ public sealed unsafe class CommandLineLinuxSpellingTests
     }
 
     [Fact]
-    public void NumaFake_AboveEight_ClampedToEight()
+    public void NumaFake_AboveTheNodeLimit_ClampedToIt()
     {
-        using var p = new Parsed("numa=fake=64");
+        using var p = new Parsed("numa=fake=65");
+        Assert.Equal(64, BootOptions.MaxFakeNodes);
+        Assert.Equal(BootOptions.MaxNodes, BootOptions.MaxFakeNodes);
         Assert.Equal(BootOptions.MaxFakeNodes, p.Options->FakeNodeCount);
         Assert.Equal(DiagnosticCode.FakeNodesClamped, p.DiagnosticOf(0).Code);
-        Assert.Equal(64UL, p.DiagnosticOf(0).Value0);
+        Assert.Equal(65UL, p.DiagnosticOf(0).Value0);
     }
 }

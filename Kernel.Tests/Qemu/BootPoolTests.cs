@@ -157,7 +157,7 @@ public class BootPoolTests
         Assert.Contains(b.Dump.Reservations, r => r.Name.StartsWith("kernel image"));
         MemoryDump.Reservation m = b.Dump.Reservations.Single(r => r.Name == "memmap= range");
         Assert.Equal(0x1100000UL, m.End);
-        b.Line("cmdline: 'memmap=1G$0x1000000': reserving 0x000001000000-0x000041000000 would leave less than the 32 MiB of RAM the kernel needs (");
+        b.Line("cmdline: 'memmap=1G$0x1000000': refused: reserving 0x000001000000-0x000041000000 would leave less than the 32 MiB of RAM the kernel needs (");
         b.Line("); not reserved, the range stays in the pools");
     }
 

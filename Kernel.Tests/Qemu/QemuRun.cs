@@ -26,6 +26,11 @@ public sealed class QemuBoot
     public int Cpus { get; init; } = 1;
     /// <summary>NUMA nodes, each with an equal memory-backend (memdev form); 0 or 1 = no NUMA.</summary>
     public int Nodes { get; init; }
+    /// <summary>
+    /// With <see cref="Nodes"/>: the node (QEMU nodeid, the SRAT proximity domain) of each CPU, which
+    /// also sets the CPU count; null deals the CPUs out round-robin. Nodes without a CPU are memory-only.
+    /// </summary>
+    public int[]? CpuNodes { get; init; }
     /// <summary>Boot the GRUB ISO (multiboot2) instead of the multiboot1 image with -kernel.</summary>
     public bool FromIso { get; init; }
     /// <summary>
@@ -62,19 +67,22 @@ public sealed class QemuBoot
 
     public List<string> Arguments()
     {
-        var args = new List<string> { "-M", Machine, "-m", Memory, "-smp", Math.Max(Cpus, Math.Max(Nodes, 1)).ToString() };
+        int cpus = CpuNodes != null ? CpuNodes.Length : Math.Max(Cpus, Math.Max(Nodes, 1));
+        var args = new List<string> { "-M", Machine, "-m", Memory, "-smp", cpus.ToString() };
         if (Nodes > 1)
         {
             long bytes = ParseSize(Memory);
             long perNodeMiB = bytes / Nodes / (1024 * 1024);
-            int cpus = Math.Max(Cpus, Nodes);
             for (int n = 0; n < Nodes; n++)
             {
                 args.Add("-object");
                 args.Add($"memory-backend-ram,id=m{n},size={perNodeMiB}M");
                 var spec = new StringBuilder($"node,nodeid={n},memdev=m{n}");
-                for (int c = n; c < cpus; c += Nodes)
-                    spec.Append($",cpus={c}");
+                for (int c = 0; c < cpus; c++)
+                {
+                    if ((CpuNodes != null ? CpuNodes[c] : c % Nodes) == n)
+                        spec.Append($",cpus={c}");
+                }
                 args.Add("-numa");
                 args.Add(spec.ToString());
             }
@@ -83,7 +91,8 @@ public sealed class QemuBoot
                 for (int b = a + 1; b < Nodes; b++)
                 {
                     args.Add("-numa");
-                    args.Add($"dist,src={a},dst={b},val={20 + (b - a - 1) * 5}");
+                    // Farther nodes are farther apart, up to 220 (SLIT distances are bytes).
+                    args.Add($"dist,src={a},dst={b},val={20 + Math.Min(b - a - 1, 40) * 5}");
                 }
             }
         }

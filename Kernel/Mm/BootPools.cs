@@ -22,17 +22,32 @@ namespace PoolKernel.Mm
         internal const ulong MinMemCap = 32UL << 20;
         /// <summary>Fake node boundaries fall on page-block (2 MiB) edges, so no page block straddles two nodes.</summary>
         private const ulong FakeNodeAlign = 2UL << 20;
+        /// <summary>
+        /// numa=fake=N makes fewer nodes when N would make them smaller than this: one largest buddy
+        /// block (order 10, 4 MiB), so every fake node can hold at least one block of every order.
+        /// </summary>
+        internal const ulong MinFakeNodeBytes = 4UL << 20;
 
         private static PoolPlanResult* s_result;
         /// <summary>mem=: the address where usable RAM reached the cap (0 = nothing capped), and the RAM above it.</summary>
         private static ulong s_capAt;
         private static ulong s_cappedBytes;
         private static ulong s_capUsed;
-        /// <summary>RAM each memmap= range kept from the pools; <see cref="Refused"/> when the range was not reserved.</summary>
-        private static ulong[] s_reservedRam;
-        /// <summary>For a refused memmap= range: the RAM that was left when it was refused.</summary>
-        private static ulong[] s_leftRam;
-        private const ulong Refused = ulong.MaxValue;
+        /// <summary>What became of each memmap= range.</summary>
+        private enum MemmapOutcome : byte
+        {
+            Reserved,
+            /// <summary>It would have left the kernel less than <see cref="MinMemCap"/> of RAM.</summary>
+            RefusedRam,
+            /// <summary>The reservation table's command-line budget had no room for its entries.</summary>
+            RefusedTableFull,
+        }
+
+        private static MemmapOutcome[] s_memmapOutcome;
+        /// <summary>Reserved: the RAM the range kept from the pools (below any mem= cap). RefusedRam: the RAM that was left. RefusedTableFull: the entries it needed.</summary>
+        private static ulong[] s_memmapValue;
+        /// <summary>RefusedTableFull: the command-line entries already used when it was refused.</summary>
+        private static int[] s_memmapUsed;
         /// <summary>Usable RAM left for the pools after mem= and the memmap= ranges so far (overlaps counted twice: conservative).</summary>
         private static ulong s_keptRam;
 
@@ -47,8 +62,9 @@ namespace PoolKernel.Mm
             s_keptRam = Machine.Map->AvailableBytes;
             if (o->MemCap != 0)
                 ApplyMemCap(o);
-            s_reservedRam = new ulong[BootOptions.MaxReservedRanges];
-            s_leftRam = new ulong[BootOptions.MaxReservedRanges];
+            s_memmapOutcome = new MemmapOutcome[BootOptions.MaxReservedRanges];
+            s_memmapValue = new ulong[BootOptions.MaxReservedRanges];
+            s_memmapUsed = new int[BootOptions.MaxReservedRanges];
             for (int i = 0; i < o->ReservedRangeCount; i++)
                 ApplyMemmap(o, i);
             if (o->NumaOff)
@@ -127,10 +143,18 @@ namespace PoolKernel.Mm
                 Console.WriteLine(" of usable RAM; nothing capped");
                 return;
             }
+            if (!Reservations.TryAddUser("mem= cap", s_capAt, Machine.RamEnd, out int needed))
+            {
+                Console.Write("refused, table full: the cap needs ");
+                Console.Write(needed);
+                Console.Write(" reservation entries; nothing capped, all RAM stays in the pools");
+                Console.WriteLine();
+                s_capAt = 0;
+                return;
+            }
             s_capUsed = cap;
             s_cappedBytes = RamBetween(s_capAt, ulong.MaxValue);
             s_keptRam -= s_cappedBytes;
-            Reservations.Add("mem= cap", s_capAt, Machine.RamEnd);
             WriteCapLine();
             Console.WriteLine();
         }
@@ -148,7 +172,9 @@ namespace PoolKernel.Mm
 
         /// <summary>
         /// memmap=SIZE$START: a named reservation of the range (the i-th accepted memmap= token),
-        /// unless it would leave the kernel less than <see cref="MinMemCap"/> of RAM.
+        /// unless it takes RAM and would leave the kernel less than <see cref="MinMemCap"/> of it, or
+        /// its entries do not fit the reservation table's command-line budget. A refused range changes
+        /// nothing. RAM above a mem= cap is already out of the pools and is not counted again.
         /// </summary>
         private static void ApplyMemmap(BootOptions* o, int index)
         {
@@ -156,44 +182,69 @@ namespace PoolKernel.Mm
             ulong below = s_capAt != 0 && end > s_capAt ? s_capAt : end;
             ulong ram = start < below ? RamBetween(start, below) : 0;
             WriteTokenStart(o, LastToken(o, TokenKind.Memmap, index));
-            if (s_keptRam < ram + MinMemCap)
+            if (ram != 0 && s_keptRam < ram + MinMemCap)
             {
-                s_reservedRam[index] = Refused;
-                s_leftRam[index] = s_keptRam;
-                WriteMemmapLine(start, end, Refused, s_keptRam);
-                Console.WriteLine();
-                return;
+                s_memmapOutcome[index] = MemmapOutcome.RefusedRam;
+                s_memmapValue[index] = s_keptRam;
             }
-            s_keptRam -= ram;
-            s_reservedRam[index] = RamBetween(start, end);
-            Reservations.Add("memmap= range", start, end);
-            WriteMemmapLine(start, end, s_reservedRam[index], 0);
+            else
+            {
+                int used = Reservations.UserCount;
+                if (Reservations.TryAddUser("memmap= range", start, end, out int needed))
+                {
+                    s_keptRam -= ram;
+                    s_memmapOutcome[index] = MemmapOutcome.Reserved;
+                    s_memmapValue[index] = ram;
+                }
+                else
+                {
+                    s_memmapOutcome[index] = MemmapOutcome.RefusedTableFull;
+                    s_memmapValue[index] = (ulong)needed;
+                    s_memmapUsed[index] = used;
+                }
+            }
+            WriteMemmapLine(index, start, end);
             Console.WriteLine();
         }
 
-        private static void WriteMemmapLine(ulong start, ulong end, ulong ram, ulong left)
+        private static void WriteMemmapLine(int index, ulong start, ulong end)
         {
-            if (ram == Refused)
+            ulong value = s_memmapValue[index];
+            if (s_memmapOutcome[index] == MemmapOutcome.RefusedRam)
             {
-                Console.Write("reserving ");
+                Console.Write("refused: reserving ");
                 Banner.Range(start, end);
                 Console.Write(" would leave less than the ");
                 Console.WriteSize(MinMemCap);
                 Console.Write(" of RAM the kernel needs (");
-                Console.WriteSize(left);
+                Console.WriteSize(value);
                 Console.Write(" left); not reserved, the range stays in the pools");
+                return;
+            }
+            if (s_memmapOutcome[index] == MemmapOutcome.RefusedTableFull)
+            {
+                Console.Write("refused, table full: ");
+                Banner.Range(start, end);
+                Console.Write(" needs ");
+                Console.Write(value);
+                Console.Write(value == 1 ? " reservation entry and " : " reservation entries and ");
+                Console.Write(Reservations.UserEntries - s_memmapUsed[index]);
+                Console.Write(" of the command line's ");
+                Console.Write(Reservations.UserEntries);
+                Console.Write(" are left; not reserved, the range stays in the pools");
                 return;
             }
             Console.Write("reserved ");
             Banner.Range(start, end);
-            if (ram == 0)
+            bool aboveCap = s_capAt != 0 && end > s_capAt;
+            if (value == 0)
+                Console.Write(aboveCap ? " (no RAM below the mem= cap in it; nothing more taken from the pools)" : " (no RAM there; nothing taken from the pools)");
+            else
             {
-                Console.Write(" (no RAM there; nothing taken from the pools)");
-                return;
+                Console.Write(" (");
+                Console.WriteSize(value);
+                Console.Write(aboveCap ? " of RAM below the mem= cap in it, kept from the pools)" : " of RAM in it, kept from the pools)");
             }
-            Console.Write(" (");
-            Console.WriteSize(ram);
-            Console.Write(" of RAM in it, kept from the pools)");
         }
 
         /// <summary>
@@ -206,6 +257,14 @@ namespace PoolKernel.Mm
             SanitizedMemoryMap* map = Machine.Map;
             ulong limit = s_capAt != 0 ? s_capAt : ulong.MaxValue;
             ulong total = RamBetween(0, limit);
+            // Fewer, larger nodes rather than nodes too small to be useful (or to hold the metadata).
+            bool tooSmall = false;
+            if (total / (ulong)count < MinFakeNodeBytes)
+            {
+                ulong fit = total / MinFakeNodeBytes;
+                count = fit < 1 ? 1 : (int)fit;
+                tooSmall = true;
+            }
             ulong* starts = stackalloc ulong[BootOptions.MaxFakeNodes];
             starts[0] = 0;
             int made = 1;
@@ -232,7 +291,15 @@ namespace PoolKernel.Mm
             Console.Write(made);
             Console.Write(made == 1 ? " fake node of about " : " fake nodes of about ");
             Console.WriteSize((total / (ulong)made) & ~((1UL << 20) - 1));
-            if (made < count)
+            if (tooSmall)
+            {
+                Console.Write(" (fewer than the ");
+                Console.Write(o->FakeNodeCount);
+                Console.Write(" asked: nodes would be smaller than ");
+                Console.WriteSize(MinFakeNodeBytes);
+                Console.Write(")");
+            }
+            else if (made < count)
                 Console.Write(" (fewer than asked: too little RAM to split)");
             Console.Write(", distances 10/20, CPUs round-robin; starts");
             for (int n = 0; n < made; n++)
@@ -479,7 +546,7 @@ namespace PoolKernel.Mm
                     if (LastToken(o, TokenKind.Memmap, i) != token)
                         continue;
                     Console.Write("       -> ");
-                    WriteMemmapLine(o->ReservedStart(i), o->ReservedEnd(i), s_reservedRam[i], s_leftRam[i]);
+                    WriteMemmapLine(i, o->ReservedStart(i), o->ReservedEnd(i));
                     Console.WriteLine();
                 }
             }

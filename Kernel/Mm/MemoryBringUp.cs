@@ -18,7 +18,13 @@ namespace PoolKernel.Mm
     internal static unsafe class MemoryBringUp
     {
         private const ulong LowFirmwareEnd = 1UL << 20;
-        private const int MaxPieces = PoolKernel.Memory.MemoryMap.MaxRegions;
+        /// <summary>
+        /// The most pieces <see cref="BuildPieces"/> can make: every map entry, one more for each
+        /// reservation (a range cut out of a piece leaves at most one extra), one more for each node
+        /// boundary. Does not compile if that exceeds what the memory manager accepts.
+        /// </summary>
+        private const int MaxPieces = SanitizedMemoryMap.Capacity + Reservations.Capacity + Machine.MaxNodeBoundaries;
+        private const uint MaxPiecesFitMemoryMap = (uint)(PoolKernel.Memory.MemoryMap.MaxRegions - MaxPieces);
 
         /// <summary>The machine's physical memory manager (pools and their buddy allocators).</summary>
         internal static PhysicalMemory* Memory;
@@ -32,24 +38,24 @@ namespace PoolKernel.Mm
         internal static void Run()
         {
             BootInfo* boot = Machine.Boot;
-            Reservations.Add("low firmware (first MiB)", 0, LowFirmwareEnd);
-            Reservations.Add("kernel image + boot arena", Cpu.KernelStart(), Cpu.KernelEnd());
+            Reservations.AddKernel("low firmware (first MiB)", 0, LowFirmwareEnd);
+            Reservations.AddKernel("kernel image + boot arena", Cpu.KernelStart(), Cpu.KernelEnd());
             if (boot->InfoAddress != 0)
-                Reservations.Add("multiboot information", boot->InfoAddress, boot->InfoAddress + boot->InfoSize);
+                Reservations.AddKernel("multiboot information", boot->InfoAddress, boot->InfoAddress + boot->InfoSize);
             // The shell reads run= commands from the loader's copy of the command line for as long
             // as the kernel runs; multiboot 1 keeps it outside the information block (QEMU puts it
             // after the image). Unreserved, its page was free memory that free-list links could overwrite.
             // The same holds for the loader's name (the banner) and the modules' strings.
             if (boot->HasCommandLine && boot->CommandLine != 0)
-                Reservations.Add("kernel command line", boot->CommandLine, boot->CommandLine + boot->CommandLineLength + 1);
+                Reservations.AddKernel("kernel command line", boot->CommandLine, boot->CommandLine + boot->CommandLineLength + 1);
             if (boot->HasLoaderName && boot->LoaderName != 0)
-                Reservations.Add("boot loader name", boot->LoaderName, boot->LoaderName + boot->LoaderNameLength + 1);
+                Reservations.AddKernel("boot loader name", boot->LoaderName, boot->LoaderName + boot->LoaderNameLength + 1);
             for (int i = 0; i < boot->ModuleCount; i++)
             {
                 BootModule m = boot->GetModule(i);
-                Reservations.Add("boot module", m.Start, m.End);
+                Reservations.AddKernel("boot module", m.Start, m.End);
                 if (m.String != 0)
-                    Reservations.Add("boot module name", m.String, m.String + m.StringLength + 1);
+                    Reservations.AddKernel("boot module name", m.String, m.String + m.StringLength + 1);
             }
             // The command line's mem=, memmap= (reservations around the ones above) and numa= (the node layout).
             BootPools.ApplyEarly();
@@ -65,6 +71,7 @@ namespace PoolKernel.Mm
                     distances[a * nodes + b] = Machine.Distance(a, b);
             NodeDistances distanceTable = new NodeDistances(distances, nodes);
             MemoryConfig config = MemoryConfig.Default;
+            config.MaxPools = PoolCapacity(nodes);
 
             BuildPieces();
             PoolKernel.Memory.MemoryMap map = new PoolKernel.Memory.MemoryMap(s_pieces, s_count);
@@ -73,12 +80,14 @@ namespace PoolKernel.Mm
                 Runtime.Panic.Halt("memory map refused by the pool set-up, status", (ulong)status);
 
             // Carve the metadata from the top of the largest piece, reserve it, and rebuild the map
-            // without it; the span (and so the size) does not grow by removing memory.
+            // without it; the span (and so the size) does not grow by removing memory. The metadata
+            // must be one range (set-up takes one pointer), so a machine whose largest piece is smaller
+            // than the metadata cannot be set up at all.
             bytes = (bytes + 0xFFF) & ~0xFFFUL;
             ulong metadata = CarveTop(bytes);
             if (metadata == 0)
                 Runtime.Panic.Halt("no RAM range large enough for the pool metadata, bytes", bytes);
-            Reservations.Add("pool metadata", metadata, metadata + bytes);
+            Reservations.AddKernel("pool metadata", metadata, metadata + bytes);
             BuildPieces();
             map = new PoolKernel.Memory.MemoryMap(s_pieces, s_count);
             status = PhysicalMemory.ComputeMetadataSize(map, distanceTable, config, out ulong needed);
@@ -143,21 +152,38 @@ namespace PoolKernel.Mm
                 // The next node boundary (SRAT, or numa=fake=) inside (start, end) ends this piece.
                 ulong cut = Machine.NextNodeBoundary(start, end);
                 if (s_count == MaxPieces)
-                {
-                    Console.WriteLine("pools: memory map has too many pieces; the rest is not used");
-                    return;
-                }
+                    Runtime.Panic.Halt("pools: more memory map pieces than MaxPieces allows, pieces", (ulong)s_count);
                 s_pieces[s_count++] = new MemoryRegion(start, cut - start, MemoryType.Available, (byte)Machine.NodeOf(start));
                 start = cut;
             }
         }
 
+        /// <summary>
+        /// Pool-table capacity for <paramref name="nodes"/> nodes: three address classes a node (dma,
+        /// dma32, normal), a movable pool a node (kernelcore=), every command-line pool, and 8 for
+        /// drivers; at least the default 32, at most what a pool id can name.
+        /// </summary>
+        private static byte PoolCapacity(int nodes)
+        {
+            int wanted = 4 * nodes + Boot.CommandLine.BootOptions.MaxPools + 8;
+            if (wanted < MemoryConfig.Default.MaxPools)
+                wanted = MemoryConfig.Default.MaxPools;
+            return (byte)(wanted > PoolId.MaxPools ? PoolId.MaxPools : wanted);
+        }
+
+        /// <summary>
+        /// The top of the largest piece that holds <paramref name="bytes"/>, page-aligned; 0 when none
+        /// does. Any piece that fits will do, even if it leaves its node little or nothing: a node
+        /// without pool memory is a valid layout, a boot that stops is not.
+        /// </summary>
         private static ulong CarveTop(ulong bytes)
         {
             int best = -1;
             for (int i = 0; i < s_count; i++)
             {
-                if (s_pieces[i].Length >= bytes + (4UL << 20) && (best < 0 || s_pieces[i].Length > s_pieces[best].Length))
+                ulong end = s_pieces[i].End.Value & ~0xFFFUL;
+                ulong start = (s_pieces[i].Base.Value + 0xFFF) & ~0xFFFUL;
+                if (end > start && end - start >= bytes && (best < 0 || s_pieces[i].Length > s_pieces[best].Length))
                     best = i;
             }
             if (best < 0)

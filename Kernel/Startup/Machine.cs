@@ -19,6 +19,12 @@ namespace PoolKernel.Startup
         internal static SanitizedMemoryMap* Map;
         internal static AcpiInfo* Acpi;
 
+        /// <summary>
+        /// The most node boundaries <see cref="NextNodeBoundary"/> can cut at: both edges of every SRAT
+        /// memory range (numa=fake=N has fewer, N - 1).
+        /// </summary>
+        internal const int MaxNodeBoundaries = 2 * AcpiInfo.MaxMemoryRanges;
+
         /// <summary>Highest end address of available RAM.</summary>
         internal static ulong RamEnd;
 

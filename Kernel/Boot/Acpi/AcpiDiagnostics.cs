@@ -36,9 +36,9 @@ namespace PoolKernel.Boot.Acpi
         SubtableTooShort = 13,
         /// <summary>Value0 = CPUs that did not fit (more than 64 enabled).</summary>
         TooManyCpus = 14,
-        /// <summary>Value0 = proximity domain that did not get a node (more than 8 domains). Its entries are ignored.</summary>
+        /// <summary>Value0 = the first proximity domain that did not get a node, Value1 = the node limit (64). The SRAT is not used: one node.</summary>
         TooManyNodes = 15,
-        /// <summary>Value0 = memory affinity ranges that did not fit (more than 64).</summary>
+        /// <summary>Value0 = memory affinity ranges that did not fit, Value1 = the limit. The SRAT is not used: one node.</summary>
         TooManyMemoryRanges = 16,
         /// <summary>Value0 = base, Value1 = length; wraps past 2^64. Range ignored.</summary>
         BadMemoryRange = 17,
@@ -115,8 +115,8 @@ namespace PoolKernel.Boot.Acpi
                 case AcpiDiagnosticCode.SubtableOverrun: return "subtable runs past its table; table ignored (offset, length)";
                 case AcpiDiagnosticCode.SubtableTooShort: return "subtable too short for its type; skipped (offset, type)";
                 case AcpiDiagnosticCode.TooManyCpus: return "more CPUs than fit; extra CPUs ignored (count ignored)";
-                case AcpiDiagnosticCode.TooManyNodes: return "more proximity domains than nodes; domain ignored (domain)";
-                case AcpiDiagnosticCode.TooManyMemoryRanges: return "more memory affinity ranges than fit; extra ignored (count ignored)";
+                case AcpiDiagnosticCode.TooManyNodes: return "more proximity domains than the nodes the kernel supports; SRAT not used, one node as with numa=off (first domain left out, limit)";
+                case AcpiDiagnosticCode.TooManyMemoryRanges: return "more memory affinity ranges than fit; SRAT not used, one node as with numa=off (ranges left out, limit)";
                 case AcpiDiagnosticCode.BadMemoryRange: return "memory affinity range wraps; ignored (base, length)";
                 case AcpiDiagnosticCode.SlitTruncated: return "SLIT matrix does not fit the table; SLIT ignored (localities, length)";
                 case AcpiDiagnosticCode.SlitBadDistance: return "SLIT distance invalid; SLIT ignored (row, column)";

@@ -9,8 +9,17 @@ namespace PoolKernel.Boot.Acpi
     public unsafe struct AcpiInfo
     {
         public const int MaxCpus = 64;
-        public const int MaxMemoryRanges = 64;
-        public const int MaxNodes = 8;
+        /// <summary>
+        /// Every node the pools can name (node masks are 64-bit, <see cref="Memory.NodeDistances.MaxNodes"/>):
+        /// one limit for the SRAT, the command line and the memory manager. A SRAT with more domains is
+        /// not used at all (see <see cref="DropNumaLayout"/>).
+        /// </summary>
+        public const int MaxNodes = Memory.NodeDistances.MaxNodes;
+        /// <summary>
+        /// Four ranges a node: QEMU and firmware split a node's RAM at the 640 KiB and 1 MiB edges and
+        /// the PCI hole below 4 GiB, and list hot-pluggable space apart.
+        /// </summary>
+        public const int MaxMemoryRanges = 4 * MaxNodes;
         public const byte LocalDistance = 10;
         public const byte RemoteDistance = 20;
         /// <summary>Returned by <see cref="NodeOfAddress"/> for memory no SRAT range covers.</summary>
@@ -179,6 +188,20 @@ namespace PoolKernel.Boot.Acpi
                 if (_memoryNode[r] < NodeCount)
                     _memoryNode[r] = newId[_memoryNode[r]];
             }
+        }
+
+        /// <summary>
+        /// Forgets the SRAT's layout (nodes, CPU nodes, memory ranges, distances): the machine is then
+        /// one node, as with numa=off. Used when the SRAT describes more than fits, because a partial
+        /// layout would put the memory of the domains left out on the wrong node.
+        /// </summary>
+        internal void DropNumaLayout()
+        {
+            NodeCount = 0;
+            MemoryRangeCount = 0;
+            for (int c = 0; c < CpuCount; c++)
+                _cpuNode[c] = 0;
+            ResetDistances();
         }
 
         /// <summary>SLIT distance from node <paramref name="from"/> to <paramref name="to"/> (10 = local); 0 for bad ids.</summary>

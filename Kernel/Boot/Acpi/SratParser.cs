@@ -34,6 +34,8 @@ namespace PoolKernel.Boot.Acpi
             // SRAT revision 1 (ACPI 2.0) defined only the low byte of the processor domain.
             bool wideProcessorDomain = AcpiTables.RevisionOf(table) >= 2;
             uint droppedRanges = 0;
+            uint droppedDomains = 0;
+            uint firstDroppedDomain = 0;
             for (uint offset = FirstSubtable; offset < length; offset += table[offset + 1])
             {
                 byte* entry = table + offset;
@@ -51,7 +53,8 @@ namespace PoolKernel.Boot.Acpi
                     uint domain = entry[2];
                     if (wideProcessorDomain)
                         domain |= (uint)entry[9] << 8 | (uint)entry[10] << 16 | (uint)entry[11] << 24;
-                    AssignCpu(entry[3], domain, index, info);
+                    if (!AssignCpu(entry[3], domain, index, info) && droppedDomains++ == 0)
+                        firstDroppedDomain = domain;
                 }
                 else if (type == 1)
                 {
@@ -72,9 +75,14 @@ namespace PoolKernel.Boot.Acpi
                         info->Diagnostics.Add(AcpiDiagnosticCode.BadMemoryRange, index, AcpiTables.SignatureSrat, baseAddress, rangeLength);
                         continue;
                     }
-                    int node = NodeFor(*(uint*)(entry + 2), index, info);
+                    uint memoryDomain = *(uint*)(entry + 2);
+                    int node = info->NodeForDomain(memoryDomain);
                     if (node == AcpiInfo.NoNode)
+                    {
+                        if (droppedDomains++ == 0)
+                            firstDroppedDomain = memoryDomain;
                         continue;
+                    }
                     if (!info->AddMemoryRange(baseAddress, rangeLength, node, (flags & FlagHotPluggable) != 0))
                         droppedRanges++;
                 }
@@ -87,33 +95,37 @@ namespace PoolKernel.Boot.Acpi
                     }
                     if ((*(uint*)(entry + 12) & FlagEnabled) == 0)
                         continue;
-                    AssignCpu(*(uint*)(entry + 8), *(uint*)(entry + 4), index, info);
+                    if (!AssignCpu(*(uint*)(entry + 8), *(uint*)(entry + 4), index, info) && droppedDomains++ == 0)
+                        firstDroppedDomain = *(uint*)(entry + 4);
                 }
             }
-            if (droppedRanges != 0)
-                info->Diagnostics.Add(AcpiDiagnosticCode.TooManyMemoryRanges, index, AcpiTables.SignatureSrat, droppedRanges, 0);
+            if (droppedDomains != 0 || droppedRanges != 0)
+            {
+                // One line for the whole table, then the safe layout.
+                if (droppedDomains != 0)
+                    info->Diagnostics.Add(AcpiDiagnosticCode.TooManyNodes, index, AcpiTables.SignatureSrat, firstDroppedDomain, AcpiInfo.MaxNodes);
+                else
+                    info->Diagnostics.Add(AcpiDiagnosticCode.TooManyMemoryRanges, index, AcpiTables.SignatureSrat, droppedRanges, AcpiInfo.MaxMemoryRanges);
+                info->DropNumaLayout();
+                return;
+            }
             info->NumberNodesByDomain();
         }
 
-        private static void AssignCpu(uint apicId, uint domain, int index, AcpiInfo* info)
+        /// <summary>Sets the CPU's node; false only when its domain found no free node id.</summary>
+        private static bool AssignCpu(uint apicId, uint domain, int index, AcpiInfo* info)
         {
             int cpu = info->FindCpu(apicId);
             if (cpu < 0)
             {
                 info->Diagnostics.Add(AcpiDiagnosticCode.SratUnknownCpu, index, AcpiTables.SignatureSrat, apicId, domain);
-                return;
+                return true;
             }
-            int node = NodeFor(domain, index, info);
-            if (node != AcpiInfo.NoNode)
-                info->SetCpuNode(cpu, node);
-        }
-
-        private static int NodeFor(uint domain, int index, AcpiInfo* info)
-        {
             int node = info->NodeForDomain(domain);
             if (node == AcpiInfo.NoNode)
-                info->Diagnostics.Add(AcpiDiagnosticCode.TooManyNodes, index, AcpiTables.SignatureSrat, domain, AcpiInfo.MaxNodes);
-            return node;
+                return false;
+            info->SetCpuNode(cpu, node);
+            return true;
         }
     }
 }

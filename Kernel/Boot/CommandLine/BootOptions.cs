@@ -15,9 +15,13 @@ namespace PoolKernel.Boot.CommandLine
         public const int MaxTokens = 128;
         /// <summary>One per token, plus one for <see cref="DiagnosticCode.TooManyTokens"/>.</summary>
         public const int MaxDiagnostics = MaxTokens + 1;
-        /// <summary>Nodes 0..MaxNodes-1 are accepted in <c>@NODE</c> and <c>hugepages=NODE:N</c>.</summary>
-        public const int MaxNodes = 64;
-        public const int MaxFakeNodes = 8;
+        /// <summary>
+        /// Nodes 0..MaxNodes-1 are accepted in <c>@NODE</c> and <c>hugepages=NODE:N</c>: the one node limit
+        /// of the kernel (the SRAT parser and the memory manager use the same constant).
+        /// </summary>
+        public const int MaxNodes = Memory.NodeDistances.MaxNodes;
+        /// <summary>numa=fake=N: up to every node the kernel can name.</summary>
+        public const int MaxFakeNodes = MaxNodes;
         public const ulong HugePageSize2M = 2UL << 20;
         public const ulong HugePageSize1G = 1UL << 30;
 

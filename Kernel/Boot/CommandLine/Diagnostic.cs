@@ -159,7 +159,7 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.MemmapSyntax: return "memmap must be SIZE$START inside 64 bits; ignored";
                 case DiagnosticCode.TooManyReservedRanges: return "more than 16 memmap ranges; ignored";
                 case DiagnosticCode.NumaOptionUnknown: return "numa accepts off or fake=N; ignored";
-                case DiagnosticCode.FakeNodesClamped: return "numa=fake above 8 nodes; clamped to 8";
+                case DiagnosticCode.FakeNodesClamped: return "numa=fake above 64 nodes; clamped to 64";
                 case DiagnosticCode.CoreValueUnsupported: return "only a size or N% is supported here; ignored";
                 default: return "unknown diagnostic code";
             }
