@@ -233,7 +233,46 @@ public sealed unsafe class MemoryMapSanitizerTests : IDisposable
         Assert.Equal(MemoryMapInvariant.Ok, output->CheckInvariants(out _));
         Assert.Equal(RawMemoryMap.Capacity, output->Count);
         var d = Single(output);
-        Assert.Equal((MemoryMapDiagnosticCode.RawMapOverflow, 3UL), (d.Code, d.Value0));
+        Assert.Equal((MemoryMapDiagnosticCode.RawMapOverflow, 3UL, 3UL * 0x1000), (d.Code, d.Value0, d.Value1));
+    }
+
+    [Fact]
+    public void FullRawMap_NeverDropsAReservedEntry_RamUnderItStaysOutOfTheMap()
+    {
+        // A loader that lists many small RAM ranges first and the firmware's reserved range last:
+        // the reserved entry must survive a full table, or the RAM entry it overlaps would be handed
+        // to the pools. The evicted entries are available ones, counted with their bytes.
+        var raw = _arena.Struct<RawMemoryMap>();
+        raw->Add(0x100000, 0x1000000, A);
+        for (int i = 1; i < RawMemoryMap.Capacity; i++)
+            raw->Add(0x10000000 + (ulong)i * 0x2000, 0x1000, A);
+        Assert.Equal(0, raw->Dropped);
+        Assert.False(raw->Add(0x200000, 0x10000, R));
+        Assert.False(raw->Add(0x300000, 0x10000, Acpi));
+        Assert.False(raw->Add(0x20000000, 0x1000, A));
+        Assert.Equal(RawMemoryMap.Capacity, raw->Count);
+        Assert.Equal(3, raw->Dropped);
+        Assert.Equal(3UL * 0x1000, raw->DroppedBytes);
+
+        var output = _arena.Struct<SanitizedMemoryMap>();
+        MemoryMapSanitizer.Sanitize(raw, output);
+        Assert.Equal(MemoryMapInvariant.Ok, output->CheckInvariants(out _));
+        foreach (var (b, e, t) in Regions(output))
+        {
+            bool overlapsReserved = (b < 0x210000 && e > 0x200000) || (b < 0x310000 && e > 0x300000);
+            Assert.False(t == MemoryType.Available && overlapsReserved, $"RAM {b:x}-{e:x} overlaps a reserved entry");
+        }
+    }
+
+    [Fact]
+    public void FullRawMap_OfReservedEntries_DropsTheNewOne()
+    {
+        var raw = _arena.Struct<RawMemoryMap>();
+        for (int i = 0; i < RawMemoryMap.Capacity; i++)
+            raw->Add((ulong)i * 0x2000, 0x1000, R);
+        Assert.False(raw->Add(0x10000000, 0x1000, R));
+        Assert.Equal((1, 0UL), (raw->Dropped, raw->DroppedBytes));
+        Assert.Equal((ulong)(RawMemoryMap.Capacity - 1) * 0x2000, raw->Get(RawMemoryMap.Capacity - 1).Base);
     }
 
     [Fact]

@@ -28,7 +28,7 @@ namespace PoolKernel.Boot.MemoryMap
         ReservedOverlapsSameType = 9,
         /// <summary>Other = earlier entry; Value0..Value1 = overlap. Different non-available types: the more restrictive wins.</summary>
         ReservedOverlapsOtherType = 10,
-        /// <summary>Value0 = entries the loader reported beyond the raw map's capacity (Index = -1).</summary>
+        /// <summary>Value0 = entries dropped because the raw map was full, all of them available RAM; Value1 = their bytes (Index = -1).</summary>
         RawMapOverflow = 11,
     }
 
@@ -92,7 +92,7 @@ namespace PoolKernel.Boot.MemoryMap
                 case MemoryMapDiagnosticCode.AvailableOverlapsAvailable: return "overlaps the other available entry; merged (overlap start, end)";
                 case MemoryMapDiagnosticCode.ReservedOverlapsSameType: return "overlaps the other entry of the same type; merged (overlap start, end)";
                 case MemoryMapDiagnosticCode.ReservedOverlapsOtherType: return "overlaps the other entry of a different reserved type; stricter type kept (overlap start, end)";
-                case MemoryMapDiagnosticCode.RawMapOverflow: return "loader reported more entries than fit; extra entries ignored (count)";
+                case MemoryMapDiagnosticCode.RawMapOverflow: return "loader reported more entries than fit; available entries not used, every reserved one kept (entries, bytes of RAM)";
                 default: return "unknown memory map diagnostic";
             }
         }

@@ -30,7 +30,7 @@ namespace PoolKernel.Boot.MemoryMap
             if (count > RawMemoryMap.Capacity)
                 count = RawMemoryMap.Capacity;
             if (raw->Dropped > 0)
-                output->Diagnostics.Add(MemoryMapDiagnosticCode.RawMapOverflow, -1, -1, (ulong)raw->Dropped, 0);
+                output->Diagnostics.Add(MemoryMapDiagnosticCode.RawMapOverflow, -1, -1, (ulong)raw->Dropped, raw->DroppedBytes);
 
             // Usable extents (available shrunk to pages); about 5 KiB of stack in all with the
             // boundary array below. Overlaps are reported on the original extents, re-read from raw.

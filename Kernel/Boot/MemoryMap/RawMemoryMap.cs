@@ -20,28 +20,72 @@ namespace PoolKernel.Boot.MemoryMap
         /// <summary>Entries stored, 0..Capacity.</summary>
         public int Count;
 
-        /// <summary>Entries the loader reported that did not fit.</summary>
+        /// <summary>Entries the loader reported that did not fit (all of them available RAM, see <see cref="Add"/>).</summary>
         public int Dropped;
+
+        /// <summary>Bytes of available RAM in the dropped entries: memory the kernel will not use.</summary>
+        public ulong DroppedBytes;
 
         public void Clear()
         {
             Count = 0;
             Dropped = 0;
+            DroppedBytes = 0;
         }
 
-        /// <summary>Appends an entry; returns false (and counts it in <see cref="Dropped"/>) when full.</summary>
+        /// <summary>
+        /// Appends an entry. When the table is full, only available RAM is ever dropped: losing RAM
+        /// is safe, while a dropped reserved entry would let the pools hand out firmware memory that
+        /// an available entry overlaps. So a new available entry is dropped, and a new entry of any
+        /// other type takes the place of the last stored available one (which is dropped instead).
+        /// Returns false when an entry (the new one or the evicted one) was dropped; <see cref="Dropped"/> and
+        /// <see cref="DroppedBytes"/> count it. A full table of non-available entries drops a new
+        /// non-available one too: with no available entry stored, and every later available entry
+        /// dropped, no RAM is handed out that it could have covered.
+        /// </summary>
         public bool Add(ulong baseAddress, ulong length, uint type)
         {
+            int droppedBefore = Dropped;
+            int slot = Count;
             if ((uint)Count >= Capacity)
             {
-                Dropped++;
-                return false;
+                if ((MemoryType)type == MemoryType.Available)
+                    return Drop(length);
+                slot = LastAvailable();
+                if (slot < 0)
+                    return Drop(0);
+                Drop(_length[slot]);
+                for (int i = slot; i < Count - 1; i++)
+                {
+                    _base[i] = _base[i + 1];
+                    _length[i] = _length[i + 1];
+                    _type[i] = _type[i + 1];
+                }
+                slot = Count - 1;
+                Count--;
             }
-            _base[Count] = baseAddress;
-            _length[Count] = length;
-            _type[Count] = type;
+            _base[slot] = baseAddress;
+            _length[slot] = length;
+            _type[slot] = type;
             Count++;
-            return true;
+            return Dropped == droppedBefore;
+        }
+
+        private bool Drop(ulong availableBytes)
+        {
+            Dropped++;
+            DroppedBytes += availableBytes;
+            return false;
+        }
+
+        private int LastAvailable()
+        {
+            for (int i = Count - 1; i >= 0; i--)
+            {
+                if ((MemoryType)_type[i] == MemoryType.Available)
+                    return i;
+            }
+            return -1;
         }
 
         /// <summary>Entry <paramref name="index"/>; the caller keeps 0 &lt;= index &lt; Count.</summary>
