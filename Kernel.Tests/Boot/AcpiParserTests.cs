@@ -355,6 +355,26 @@ public sealed unsafe class AcpiParserTests : IDisposable
     }
 
     [Fact]
+    public void Srat_UncoveredBytes_CountsWhatNoRangeCovers_OverlapsOnce()
+    {
+        // Node 0 covers [16, 48) MiB, node 1 [32, 64) MiB (overlapping) and [80, 96) MiB.
+        var entries = new[] { MemoryAffinity(0, 16UL << 20, 32UL << 20), MemoryAffinity(1, 32UL << 20, 32UL << 20), MemoryAffinity(1, 80UL << 20, 16UL << 20) };
+        var info = ParseViaRsdt((ulong)Madt(Cpus(1)), (ulong)_acpi.Table("SRAT", 3, SratBody(entries)));
+        Assert.Equal(16UL << 20, info->UncoveredBytes(0, 16UL << 20));
+        Assert.Equal(0UL, info->UncoveredBytes(16UL << 20, 64UL << 20));
+        Assert.Equal(16UL << 20, info->UncoveredBytes(60UL << 20, 84UL << 20));
+        Assert.Equal((8UL + 16 + 4) << 20, info->UncoveredBytes(8UL << 20, 100UL << 20));
+        Assert.Equal(0UL, info->UncoveredBytes(5, 5));
+    }
+
+    [Fact]
+    public void NoSrat_NothingIsUncovered()
+    {
+        var info = ParseViaRsdt((ulong)Madt(Cpus(1)));
+        Assert.Equal(0UL, info->UncoveredBytes(0, 1UL << 40));
+    }
+
+    [Fact]
     public void Srat_MoreMemoryRangesThanFit_NotUsed_OneNode()
     {
         int count = AcpiInfo.MaxMemoryRanges + 1;

@@ -48,11 +48,23 @@ namespace PoolKernel.Startup
             AcpiParser.Parse(rsdp, Acpi);
             BootDiagnostics.Print(&Acpi->Diagnostics);
 
+            ulong uncovered = 0;
             for (int i = 0; i < Map->Count; i++)
             {
                 MemoryMapEntry r = Map->Get(i);
-                if (r.Type == MemoryType.Available && r.End > RamEnd)
+                if (r.Type != MemoryType.Available)
+                    continue;
+                if (r.End > RamEnd)
                     RamEnd = r.End;
+                uncovered += Acpi->UncoveredBytes(r.Base, r.End);
+            }
+            if (uncovered > AcpiInfo.MaxUncoveredRam)
+            {
+                Console.Write("acpi: the SRAT's nodes leave ");
+                Console.WriteSize(uncovered);
+                Console.Write(" of RAM on no node; SRAT not used, one node (as numa=off)");
+                Console.WriteLine();
+                Acpi->DropNumaLayout();
             }
             if (!DirectMap.Extend(RamEnd, &BootAllocator.AllocPage))
                 Console.WriteLine("paging: out of boot memory for page tables; RAM above the mapped limit is not used");
@@ -86,7 +98,10 @@ namespace PoolKernel.Startup
             Numa = NumaMode.Fake;
         }
 
-        /// <summary>The NUMA node of a physical address: the SRAT's answer (node 0 without one), unless the command line decided.</summary>
+        /// <summary>
+        /// The NUMA node of a physical address: the SRAT's answer (node 0 without one, and for the at most
+        /// <see cref="AcpiInfo.MaxUncoveredRam"/> of RAM a used SRAT may leave uncovered), unless the command line decided.
+        /// </summary>
         internal static int NodeOf(ulong address)
         {
             if (Numa == NumaMode.Off)

@@ -231,6 +231,47 @@ namespace PoolKernel.Boot.Acpi
             }
             return NoNode;
         }
+
+        /// <summary>
+        /// Bytes of [start, end) that no SRAT memory range covers (overlapping ranges counted once);
+        /// 0 without memory affinity information, where every address is on node 0.
+        /// </summary>
+        public ulong UncoveredBytes(ulong start, ulong end)
+        {
+            if (MemoryRangeCount == 0)
+                return 0;
+            ulong uncovered = 0;
+            while (start < end)
+            {
+                // The end of the range holding start, or else the next range's start: the piece
+                // [start, next) is wholly covered or wholly not.
+                ulong next = end;
+                bool covered = false;
+                for (int i = 0; i < MemoryRangeCount; i++)
+                {
+                    ulong rangeEnd = _memoryBase[i] + _memoryLength[i];
+                    if (start >= _memoryBase[i] && start < rangeEnd)
+                    {
+                        covered = true;
+                        next = rangeEnd < end ? rangeEnd : end;
+                        break;
+                    }
+                    if (_memoryBase[i] > start && _memoryBase[i] < next)
+                        next = _memoryBase[i];
+                }
+                if (!covered)
+                    uncovered += next - start;
+                start = next;
+            }
+            return uncovered;
+        }
+
+        /// <summary>
+        /// The most available RAM a SRAT may leave uncovered and still be used (as Linux allows): a
+        /// firmware rounding its ranges; more means its layout would put that memory on a node it
+        /// does not belong to, so the SRAT is not used (see <see cref="DropNumaLayout"/>).
+        /// </summary>
+        public const ulong MaxUncoveredRam = 1UL << 20;
     }
 
     /// <summary>One enabled SRAT memory affinity range: [Base, Base + Length) on Node.</summary>
