@@ -10,6 +10,7 @@ namespace PoolKernel.Shell
     internal static unsafe class DriverCommands
     {
         private const uint MaxSectors = 256;   // the most one 28-bit ATA command moves
+        private const ulong MaxFrames = 1000000;   // netloop N: each frame may wait 2M polls
 
         internal static void Register(ref int n)
         {
@@ -17,9 +18,9 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "drivers", "drivers and whether they are loaded", &Drivers);
             Commands.Register(ref n, "unload", "unload NAME: stop a driver and give its memory back", &Unload);
             Commands.Register(ref n, "disks", "block devices", &Disks);
-            Commands.Register(ref n, "read", "read DEV LBA COUNT: hex dump of sectors (DMA)", &Read);
-            Commands.Register(ref n, "write", "write DEV LBA BYTE COUNT: fill sectors with BYTE (DMA)", &Write);
-            Commands.Register(ref n, "netloop", "netloop N: send N frames through the NIC, count the intact ones back", &NetLoop);
+            Commands.Register(ref n, "read", "read DEV LBA COUNT: hex dump of sectors (DMA); COUNT 1..256 within the disk", &Read);
+            Commands.Register(ref n, "write", "write DEV LBA BYTE COUNT: fill sectors with BYTE 0..255 (DMA); COUNT 1..256 within the disk", &Write);
+            Commands.Register(ref n, "netloop", "netloop [N]: send N (1..1000000, default 10) frames through the NIC, count the intact ones back", &NetLoop);
             Commands.Register(ref n, "dmapools", "DMA pools: rules, users, sizes", &DmaPools);
         }
 
@@ -111,7 +112,14 @@ namespace PoolKernel.Shell
                 Console.WriteLine(" stopped, memory returned");
                 return;
             }
-            Console.WriteLine("usage: unload NAME (see drivers)");
+            if (line.WordCount < 2)
+            {
+                Console.WriteLine("usage: unload NAME (see drivers)");
+                return;
+            }
+            Console.Write("unload: no driver '");
+            line.WriteWord(1);
+            Console.WriteLine("' (see drivers)");
         }
 
         private static void Disks(ref CommandLineBuffer line)
@@ -146,16 +154,32 @@ namespace PoolKernel.Shell
             return null;
         }
 
+        /// <summary>
+        /// LBA (word 2) and COUNT (word <paramref name="countIndex"/>) of read/write: LBA within the
+        /// disk, COUNT 1..256 and not past the disk's end; nothing after COUNT.
+        /// </summary>
+        private static bool SectorArgs(ref CommandLineBuffer line, BlockDevice disk, int countIndex, out ulong lba, out ulong count)
+        {
+            count = 0;
+            if (disk.SectorCount == 0)
+            {
+                lba = 0;
+                Console.WriteLine("disk has no sectors");
+                return false;
+            }
+            if (!line.Arg(2, "LBA", 0, disk.SectorCount - 1, out lba))
+                return false;
+            ulong left = disk.SectorCount - lba;
+            return line.Arg(countIndex, "COUNT", 1, left < MaxSectors ? left : MaxSectors, out count) && line.NoMoreArgs(countIndex + 1);
+        }
+
         private static void Read(ref CommandLineBuffer line)
         {
             BlockDevice disk = FindDisk(ref line);
             if (disk == null)
                 return;
-            if (!line.TryNumber(2, out ulong lba) || !line.TryNumber(3, out ulong count) || count == 0 || count > MaxSectors)
-            {
-                Console.WriteLine("usage: read DEV LBA COUNT (COUNT 1..256)");
+            if (!SectorArgs(ref line, disk, 3, out ulong lba, out ulong count))
                 return;
-            }
             byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
             if (data == null || !disk.Read(lba, (uint)count, data))
             {
@@ -172,11 +196,8 @@ namespace PoolKernel.Shell
             BlockDevice disk = FindDisk(ref line);
             if (disk == null)
                 return;
-            if (!line.TryNumber(2, out ulong lba) || !line.TryNumber(3, out ulong value) || !line.TryNumber(4, out ulong count) || count == 0 || count > MaxSectors || value > 255)
-            {
-                Console.WriteLine("usage: write DEV LBA BYTE COUNT (COUNT 1..256)");
+            if (!line.Arg(3, "BYTE", 0, 255, out ulong value) || !SectorArgs(ref line, disk, 4, out ulong lba, out ulong count))
                 return;
-            }
             byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
             if (data == null)
             {
@@ -218,7 +239,8 @@ namespace PoolKernel.Shell
                 Console.WriteLine("netloop: no network device");
                 return;
             }
-            ulong frames = line.TryNumber(1, out ulong n) ? n : 10;
+            if (!line.OptionalArg(1, "N", 1, MaxFrames, 10, out ulong frames) || !line.NoMoreArgs(2))
+                return;
             NetLoopTest.Run(DriverManager.GetNic(0), frames);
         }
 
