@@ -61,31 +61,11 @@ namespace PoolKernel.Shell
 
         internal static bool IsPrintable(byte c) => c >= 32 && c <= 126;
 
-        /// <summary>
-        /// Writes one byte so that it cannot act on the terminal: printable ASCII as is, control bytes
-        /// in caret notation (^A, ^[, ^? for DEL), bytes above 127 as M- and the low seven bits (as cat -v).
-        /// </summary>
-        internal static void WriteVisible(byte c)
-        {
-            if (c >= 128)
-            {
-                Console.Write("M-");
-                c &= 127;
-            }
-            if (IsPrintable(c))
-            {
-                Console.Write((char)c);
-                return;
-            }
-            Console.Write('^');
-            Console.Write(c == 127 ? '?' : (char)(c + 64));
-        }
-
-        /// <summary>The whole line through <see cref="WriteVisible"/> (the echo of a run= command).</summary>
+        /// <summary>The whole line through <see cref="Console.WriteAscii"/> (the echo of a run= command).</summary>
         internal void WriteLineText()
         {
-            for (int i = 0; i < Length; i++)
-                WriteVisible(_text[i]);
+            fixed (byte* text = _text)
+                Console.WriteAscii(text, (ulong)Length);
         }
 
         /// <summary>Waits for the next byte from the serial port or the PS/2 keyboard.</summary>
@@ -151,7 +131,7 @@ namespace PoolKernel.Shell
             if ((uint)index >= (uint)WordCount)
                 return;
             for (int i = 0; i < _wordLength[index]; i++)
-                WriteVisible(_text[_wordStart[index] + i]);
+                Console.WriteVisible(_text[_wordStart[index] + i]);
         }
 
         /// <summary>

@@ -234,13 +234,13 @@ namespace PoolKernel.Shell
 
         private static void NetLoop(ref CommandLineBuffer line)
         {
+            if (!line.OptionalArg(1, "N", 1, MaxFrames, 10, out ulong frames) || !line.NoMoreArgs(2))
+                return;
             if (DriverManager.NicCount == 0)
             {
                 Console.WriteLine("netloop: no network device");
                 return;
             }
-            if (!line.OptionalArg(1, "N", 1, MaxFrames, 10, out ulong frames) || !line.NoMoreArgs(2))
-                return;
             NetLoopTest.Run(DriverManager.GetNic(0), frames);
         }
 

@@ -34,6 +34,8 @@ namespace PoolKernel.Shell
             value = 0;
             if (p == null)
                 return ArgStatus.Missing;
+            if (!IsNumber(p, length))
+                return ArgStatus.NotANumber;
             DiagnosticCode code = SizeParser.ParseSize(p, length, false, out ulong n, out _);
             if (code == DiagnosticCode.NumberOverflow)
                 return ArgStatus.TooLarge;
@@ -44,6 +46,32 @@ namespace PoolKernel.Shell
             value = n;
             return ArgStatus.Ok;
         }
+
+        /// <summary>
+        /// The syntax alone: decimal digits, or 0x/0X and hex digits, then at most one of K/M/G/T
+        /// in any case. Checked first so that only a well-formed number can be "too large".
+        /// </summary>
+        private static bool IsNumber(byte* p, int length)
+        {
+            int i = 0;
+            bool hex = length > 2 && p[0] == (byte)'0' && (p[1] == (byte)'x' || p[1] == (byte)'X');
+            if (hex)
+                i = 2;
+            int digitsStart = i;
+            while (i < length && (hex ? IsHexDigit(p[i]) : (uint)(p[i] - (byte)'0') <= 9))
+                i++;
+            if (i == digitsStart)
+                return false;
+            if (i == length)
+                return true;
+            if (i != length - 1)
+                return false;
+            byte suffix = (byte)(p[i] | 0x20);
+            return suffix == (byte)'k' || suffix == (byte)'m' || suffix == (byte)'g' || suffix == (byte)'t';
+        }
+
+        private static bool IsHexDigit(byte c) =>
+            (uint)(c - (byte)'0') <= 9 || (uint)((c | 0x20) - (byte)'a') <= 5;
 
         /// <summary>Why an argument was refused, as the shell prints it after the word.</summary>
         public static string Describe(ArgStatus status) => status switch
