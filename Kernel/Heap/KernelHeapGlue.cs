@@ -45,7 +45,7 @@ namespace PoolKernel.Heap
                 block[i] = 0;
             if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, KernelOwner, out s_heap) != HeapStatus.Ok)
                 Panic.Halt("heap: set-up refused");
-            ObjectAllocator.SetHeap(&Alloc, &Free, &ReleaseReserve);
+            ObjectAllocator.SetHeap(&Alloc, &ReleaseReserve);
             BootAllocator.Retire();
             RefillReserve();
         }
@@ -60,8 +60,6 @@ namespace PoolKernel.Heap
 
         private static Pfn s_reserve;
         private static bool s_reserveHeld;
-
-        internal static bool ReserveHeld => s_reserveHeld;
 
         /// <summary>
         /// Takes the reserve from the pools again if it was released and memory has come back;

@@ -8,7 +8,7 @@ namespace PoolKernel.Runtime
     /// The runtime's object allocation entry points (RhpNewFast and friends) and the one heap
     /// interface behind them. At boot the heap is the bump allocator; the pool-backed heap
     /// replaces it by calling <see cref="SetHeap"/>. Objects are not collected yet (no collector):
-    /// code that makes short-lived objects gives them back with <see cref="Free"/>.
+    /// code that makes short-lived objects gives their blocks (<see cref="BlockOf"/>) back to the heap.
     ///
     /// Out of memory: when the heap returns null, the heap's reserve (pages kept back for the
     /// runtime, <see cref="SetHeap"/>) is given to the pools. If a shell command is running
@@ -27,34 +27,24 @@ namespace PoolKernel.Runtime
         private const int ArrayDataOffset = 16;
 
         private static delegate*<nuint, nuint, void*> s_alloc;
-        private static delegate*<void*, void> s_free;
         private static delegate*<bool> s_releaseReserve;
 
         /// <summary>
-        /// Installs the heap: <paramref name="alloc"/> returns zeroed memory or null, <paramref name="free"/>
-        /// gives a block back, <paramref name="releaseReserve"/> hands the runtime's reserve to the
-        /// pools and says whether there was one to hand.
+        /// Installs the heap: <paramref name="alloc"/> returns zeroed memory or null,
+        /// <paramref name="releaseReserve"/> (may be null) hands the runtime's reserve to the pools
+        /// and says whether there was one to hand.
         /// </summary>
-        internal static void SetHeap(delegate*<nuint, nuint, void*> alloc, delegate*<void*, void> free, delegate*<bool> releaseReserve)
+        internal static void SetHeap(delegate*<nuint, nuint, void*> alloc, delegate*<bool> releaseReserve)
         {
             s_alloc = alloc;
-            s_free = free;
             s_releaseReserve = releaseReserve;
         }
 
         /// <summary>
-        /// Gives an object's memory back to the heap. Only for an object its caller created and that
-        /// nothing references any more (there is no collector to know): a test command's scratch
-        /// objects, for example. Null is ignored.
+        /// The heap block an object lives in. Giving it back to the heap (KernelHeapGlue.Free) is
+        /// for an object its caller created and that nothing references any more (there is no
+        /// collector to know): a test command's scratch objects, for example.
         /// </summary>
-        internal static void Free(object o)
-        {
-            if (o == null || s_free == null)
-                return;
-            s_free(AddressOf(o) - HeaderSize);
-        }
-
-        /// <summary>The block an object lives in (what <see cref="Free"/> gives back), for code that keeps it by address.</summary>
         internal static void* BlockOf(object o) => AddressOf(o) - HeaderSize;
 
         internal static object NewObject(MethodTable* type) => FromRaw(AllocateZeroed(type->BaseSize), type);

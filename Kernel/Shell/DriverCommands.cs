@@ -18,8 +18,8 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "drivers", "drivers and whether they are loaded", &Drivers);
             Commands.Register(ref n, "unload", "unload NAME: stop a driver and give its memory back", &Unload);
             Commands.Register(ref n, "disks", "block devices", &Disks);
-            Commands.Register(ref n, "read", "read DEV LBA COUNT: hex dump of sectors (DMA); COUNT 1..256 within the disk", &Read);
-            Commands.Register(ref n, "write", "write DEV LBA BYTE COUNT: fill sectors with BYTE 0..255 (DMA); COUNT 1..256 within the disk", &Write);
+            Commands.Register(ref n, "read", "read DEV LBA COUNT: hex dump of sectors (DMA); COUNT 1..256", &Read);
+            Commands.Register(ref n, "write", "write DEV LBA BYTE COUNT: fill sectors with BYTE 0..255 (DMA); COUNT 1..256", &Write);
             Commands.Register(ref n, "netloop", "netloop [N]: send N (1..1000000, default 10) frames through the NIC, count the intact ones back", &NetLoop);
             Commands.Register(ref n, "dmapools", "DMA pools: rules, users, sizes", &DmaPools);
         }
@@ -155,30 +155,17 @@ namespace PoolKernel.Shell
         }
 
         /// <summary>
-        /// LBA (word 2) and COUNT (word <paramref name="countIndex"/>) of read/write: LBA within the
-        /// disk, COUNT 1..256 and not past the disk's end; nothing after COUNT.
+        /// The widest block address any disk here takes (LBA48). read/write check only the range;
+        /// whether the sectors are on the disk is the driver's answer (a line of its own).
         /// </summary>
-        private static bool SectorArgs(ref CommandLineBuffer line, BlockDevice disk, int countIndex, out ulong lba, out ulong count)
-        {
-            count = 0;
-            if (disk.SectorCount == 0)
-            {
-                lba = 0;
-                Console.WriteLine("disk has no sectors");
-                return false;
-            }
-            if (!line.Arg(2, "LBA", 0, disk.SectorCount - 1, out lba))
-                return false;
-            ulong left = disk.SectorCount - lba;
-            return line.Arg(countIndex, "COUNT", 1, left < MaxSectors ? left : MaxSectors, out count) && line.NoMoreArgs(countIndex + 1);
-        }
+        private const ulong MaxLba = (1UL << 48) - 1;
 
         private static void Read(ref CommandLineBuffer line)
         {
             BlockDevice disk = FindDisk(ref line);
             if (disk == null)
                 return;
-            if (!SectorArgs(ref line, disk, 3, out ulong lba, out ulong count))
+            if (!line.Arg(2, "LBA", 0, MaxLba, out ulong lba) || !line.Arg(3, "COUNT", 1, MaxSectors, out ulong count) || !line.NoMoreArgs(4))
                 return;
             byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
             if (data == null || !disk.Read(lba, (uint)count, data))
@@ -196,7 +183,8 @@ namespace PoolKernel.Shell
             BlockDevice disk = FindDisk(ref line);
             if (disk == null)
                 return;
-            if (!line.Arg(3, "BYTE", 0, 255, out ulong value) || !SectorArgs(ref line, disk, 4, out ulong lba, out ulong count))
+            if (!line.Arg(2, "LBA", 0, MaxLba, out ulong lba) || !line.Arg(3, "BYTE", 0, 255, out ulong value)
+                || !line.Arg(4, "COUNT", 1, MaxSectors, out ulong count) || !line.NoMoreArgs(5))
                 return;
             byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
             if (data == null)
