@@ -15,7 +15,7 @@ namespace PoolKernel
             Serial.Initialize();
             VgaText.Clear();
             BootAllocator.InitializeEarly(Cpu.EarlyHeapStart(), Cpu.EarlyHeapEnd());
-            ObjectAllocator.SetHeap(&BootAllocator.AllocZeroed);
+            ObjectAllocator.SetHeap(&BootAllocator.AllocZeroed, null);   // no reserve before the heap
             ModuleInitializer.Run();
             Kernel.Start(magic, info);
             QemuExit.Exit(ExitCode.Halt);

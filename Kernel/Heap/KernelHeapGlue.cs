@@ -45,8 +45,45 @@ namespace PoolKernel.Heap
                 block[i] = 0;
             if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, KernelOwner, out s_heap) != HeapStatus.Ok)
                 Panic.Halt("heap: set-up refused");
-            ObjectAllocator.SetHeap(&Alloc);   // a null becomes the runtime's out-of-memory panic
+            ObjectAllocator.SetHeap(&Alloc, &ReleaseReserve);
             BootAllocator.Retire();
+            RefillReserve();
+        }
+
+        /// <summary>
+        /// Pages kept back from the pools for the runtime's own allocations: when the heap cannot
+        /// give an object, the runtime hands them to the pools (<see cref="ReleaseReserve"/>) so
+        /// the shell that ends the command, its report lines and the next command have memory.
+        /// 16 pages = 64 KiB: a few slabs of every small size class the shell path uses.
+        /// </summary>
+        internal const ulong ReservePages = 16;
+
+        private static Pfn s_reserve;
+        private static bool s_reserveHeld;
+
+        /// <summary>
+        /// Takes the reserve from the pools again if it was released and memory has come back;
+        /// the shell calls it before every command. Quiet: no memory now just means no reserve yet.
+        /// </summary>
+        internal static void RefillReserve()
+        {
+            if (s_reserveHeld)
+                return;
+            AllocRequest request = AllocRequest.Any;
+            request.PreferredNode = (byte)CurrentNode;
+            s_reserveHeld = MemoryBringUp.Memory->AllocateRun(ReservePages, request, out s_reserve) == MemoryStatus.Ok;
+        }
+
+        /// <summary>Gives the reserve to the pools; false when it was not held (already used, or never refilled).</summary>
+        internal static bool ReleaseReserve()
+        {
+            if (!s_reserveHeld)
+                return false;
+            MemoryStatus status = MemoryBringUp.Memory->FreeRun(s_reserve, ReservePages);
+            if (status != MemoryStatus.Ok)
+                Panic.Halt("heap: the pools refused the runtime reserve back", (ulong)status);
+            s_reserveHeld = false;
+            return true;
         }
 
         internal static KernelHeap* Heap => s_heap;

@@ -7,7 +7,15 @@ namespace PoolKernel.Runtime
     /// <summary>
     /// The runtime's object allocation entry points (RhpNewFast and friends) and the one heap
     /// interface behind them. At boot the heap is the bump allocator; the pool-backed heap
-    /// replaces it by calling <see cref="SetHeap"/>. Objects are never freed yet (no collector).
+    /// replaces it by calling <see cref="SetHeap"/>. Objects are not collected yet (no collector):
+    /// code that makes short-lived objects gives their blocks (<see cref="BlockOf"/>) back to the heap.
+    ///
+    /// Out of memory: when the heap returns null, the heap's reserve (pages kept back for the
+    /// runtime, <see cref="SetHeap"/>) is given to the pools. If a shell command is running
+    /// (<see cref="RecoveryPoint"/> armed), the command is ended there: the runtime returns to the
+    /// shell, which says so and prompts again. Otherwise (boot, before the shell) the allocation is
+    /// retried on the released reserve, and only if that fails too the kernel stops with
+    /// <see cref="Panic.OutOfMemory"/> (docs/exit-status.md says why).
     /// </summary>
     internal static unsafe class ObjectAllocator
     {
@@ -19,9 +27,25 @@ namespace PoolKernel.Runtime
         private const int ArrayDataOffset = 16;
 
         private static delegate*<nuint, nuint, void*> s_alloc;
+        private static delegate*<bool> s_releaseReserve;
 
-        /// <summary>Installs the heap; <paramref name="alloc"/> returns zeroed memory or null.</summary>
-        internal static void SetHeap(delegate*<nuint, nuint, void*> alloc) => s_alloc = alloc;
+        /// <summary>
+        /// Installs the heap: <paramref name="alloc"/> returns zeroed memory or null,
+        /// <paramref name="releaseReserve"/> (may be null) hands the runtime's reserve to the pools
+        /// and says whether there was one to hand.
+        /// </summary>
+        internal static void SetHeap(delegate*<nuint, nuint, void*> alloc, delegate*<bool> releaseReserve)
+        {
+            s_alloc = alloc;
+            s_releaseReserve = releaseReserve;
+        }
+
+        /// <summary>
+        /// The heap block an object lives in. Giving it back to the heap (KernelHeapGlue.Free) is
+        /// for an object its caller created and that nothing references any more (there is no
+        /// collector to know): a test command's scratch objects, for example.
+        /// </summary>
+        internal static void* BlockOf(object o) => AddressOf(o) - HeaderSize;
 
         internal static object NewObject(MethodTable* type) => FromRaw(AllocateZeroed(type->BaseSize), type);
 
@@ -54,6 +78,13 @@ namespace PoolKernel.Runtime
             if (s_alloc == null)
                 Panic.Halt("object allocation before the heap exists");
             byte* raw = (byte*)s_alloc(size, 8);
+            if (raw != null)
+                return raw;
+            bool released = s_releaseReserve != null && s_releaseReserve();
+            if (RecoveryPoint.IsArmed)
+                RecoveryPoint.Resume();
+            if (released)
+                raw = (byte*)s_alloc(size, 8);
             if (raw == null)
                 Panic.OutOfMemory(size);
             return raw;

@@ -18,7 +18,11 @@ namespace PoolKernel.Shell
         internal int Length;
         internal int WordCount;
 
-        /// <summary>Reads a line from the serial console with echo; backspace and DEL erase.</summary>
+        /// <summary>
+        /// Reads a line from the serial console with echo. Only printable ASCII is stored and echoed;
+        /// backspace and DEL erase, Ctrl-C echoes "^C" and abandons the line, other control bytes
+        /// and bytes above 126 are dropped without echo (a raw control byte would drive the terminal).
+        /// </summary>
         internal void ReadLine()
         {
             Length = 0;
@@ -39,12 +43,29 @@ namespace PoolKernel.Shell
                     }
                     continue;
                 }
-                if (c < 32 || c > 126 || Length == Capacity - 1)
+                if (c == CtrlC)
+                {
+                    Console.WriteLine("^C");
+                    Length = 0;
+                    break;
+                }
+                if (!IsPrintable(c) || Length == Capacity - 1)
                     continue;
                 _text[Length++] = c;
                 Console.Write((char)c);
             }
             Split();
+        }
+
+        private const byte CtrlC = 3;
+
+        internal static bool IsPrintable(byte c) => c >= 32 && c <= 126;
+
+        /// <summary>The whole line through <see cref="Console.WriteAscii"/> (the echo of a run= command).</summary>
+        internal void WriteLineText()
+        {
+            fixed (byte* text = _text)
+                Console.WriteAscii(text, (ulong)Length);
         }
 
         /// <summary>Waits for the next byte from the serial port or the PS/2 keyboard.</summary>
@@ -61,13 +82,17 @@ namespace PoolKernel.Shell
             }
         }
 
-        /// <summary>Takes the line from memory (a run= command), truncated to the capacity.</summary>
-        internal void Set(byte* text, int length)
+        /// <summary>
+        /// Takes the line from memory (a run= command), cut to the capacity; returns false when it
+        /// had to cut (the caller says so).
+        /// </summary>
+        internal bool Set(byte* text, int length)
         {
             Length = length < Capacity - 1 ? length : Capacity - 1;
             for (int i = 0; i < Length; i++)
                 _text[i] = text[i];
             Split();
+            return Length == length;
         }
 
         private void Split()
@@ -106,57 +131,67 @@ namespace PoolKernel.Shell
             if ((uint)index >= (uint)WordCount)
                 return;
             for (int i = 0; i < _wordLength[index]; i++)
-                Console.Write((char)_text[_wordStart[index] + i]);
+                Console.WriteVisible(_text[_wordStart[index] + i]);
         }
 
-        /// <summary>Parses word <paramref name="index"/> as a decimal or 0x-hex number with an optional K/M/G suffix.</summary>
-        internal bool TryNumber(int index, out ulong value)
+        /// <summary>
+        /// Reads word <paramref name="index"/> as a number in [min, max] (<see cref="ShellArgs.Read"/>).
+        /// On refusal prints one line naming the command, the argument, the word and the range, and
+        /// returns false; the caller then ends the command without doing anything.
+        /// </summary>
+        internal bool Arg(int index, string name, ulong min, ulong max, out ulong value)
         {
-            value = 0;
-            if ((uint)index >= (uint)WordCount)
-                return false;
-            int start = _wordStart[index], end = start + _wordLength[index];
-            int i = start;
-            ulong radix = 10;
-            if (end - i > 2 && _text[i] == '0' && (_text[i + 1] == 'x' || _text[i + 1] == 'X'))
+            ArgStatus status;
+            fixed (byte* text = _text)
             {
-                radix = 16;
-                i += 2;
+                byte* p = (uint)index < (uint)WordCount ? text + _wordStart[index] : null;
+                status = ShellArgs.Read(p, p == null ? 0 : _wordLength[index], min, max, out value);
             }
-            int digits = 0;
-            for (; i < end; i++)
-            {
-                int d = Digit(_text[i]);
-                if (d < 0 || (ulong)d >= radix)
-                    break;
-                ulong next = value * radix + (ulong)d;
-                if (next / radix != value)
-                    return false;
-                value = next;
-                digits++;
-            }
-            if (digits == 0)
-                return false;
-            if (i == end)
+            if (status == ArgStatus.Ok)
                 return true;
-            if (i != end - 1 || radix == 16)
-                return false;
-            int shift = _text[i] switch { (byte)'K' or (byte)'k' => 10, (byte)'M' or (byte)'m' => 20, (byte)'G' or (byte)'g' => 30, _ => -1 };
-            if (shift < 0 || (value << shift) >> shift != value)
-                return false;
-            value <<= shift;
-            return true;
+            WriteWord(0);
+            Console.Write(": ");
+            Console.Write(name);
+            if (status != ArgStatus.Missing)
+            {
+                Console.Write(" '");
+                WriteWord(index);
+                Console.Write("'");
+            }
+            Console.Write(" ");
+            Console.Write(ShellArgs.Describe(status));
+            Console.Write("; expected ");
+            Console.Write(min);
+            Console.Write("..");
+            Console.Write(max);
+            Console.WriteLine();
+            return false;
         }
 
-        private static int Digit(byte c)
+        /// <summary>
+        /// Like <see cref="Arg"/>, but a missing word gives <paramref name="fallback"/> (the default
+        /// the command's help names); a word that is there must be valid.
+        /// </summary>
+        internal bool OptionalArg(int index, string name, ulong min, ulong max, ulong fallback, out ulong value)
         {
-            if (c >= '0' && c <= '9')
-                return c - '0';
-            if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-            if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-            return -1;
+            if (index >= WordCount)
+            {
+                value = fallback;
+                return true;
+            }
+            return Arg(index, name, min, max, out value);
+        }
+
+        /// <summary>True when the line has no word from <paramref name="index"/> on; otherwise prints "CMD: unexpected 'WORD'" and returns false.</summary>
+        internal bool NoMoreArgs(int index)
+        {
+            if (index >= WordCount)
+                return true;
+            WriteWord(0);
+            Console.Write(": unexpected '");
+            WriteWord(index);
+            Console.WriteLine("'");
+            return false;
         }
     }
 }

@@ -24,8 +24,11 @@ namespace PoolKernel.Shell
             n++;
         }
 
-        private static void Build()
+        /// <summary>Builds the table (once); the shell calls it before the first command, outside the recovery point.</summary>
+        internal static void Build()
         {
+            if (s_table != null)
+                return;
             s_table = new Entry[40];
             int n = 0;
             Add(ref n, "help", "list the commands", &Help);
@@ -45,8 +48,6 @@ namespace PoolKernel.Shell
 
         internal static bool TryRun(ref CommandLineBuffer line)
         {
-            if (s_table == null)
-                Build();
             for (int i = 0; i < s_count; i++)
             {
                 if (line.WordIs(0, s_table[i].Name))

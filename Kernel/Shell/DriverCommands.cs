@@ -10,6 +10,7 @@ namespace PoolKernel.Shell
     internal static unsafe class DriverCommands
     {
         private const uint MaxSectors = 256;   // the most one 28-bit ATA command moves
+        private const ulong MaxFrames = 1000000;   // netloop N: each frame may wait 2M polls
 
         internal static void Register(ref int n)
         {
@@ -17,9 +18,9 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "drivers", "drivers and whether they are loaded", &Drivers);
             Commands.Register(ref n, "unload", "unload NAME: stop a driver and give its memory back", &Unload);
             Commands.Register(ref n, "disks", "block devices", &Disks);
-            Commands.Register(ref n, "read", "read DEV LBA COUNT: hex dump of sectors (DMA)", &Read);
-            Commands.Register(ref n, "write", "write DEV LBA BYTE COUNT: fill sectors with BYTE (DMA)", &Write);
-            Commands.Register(ref n, "netloop", "netloop N: send N frames through the NIC, count the intact ones back", &NetLoop);
+            Commands.Register(ref n, "read", "read DEV LBA COUNT: hex dump of sectors (DMA); COUNT 1..256", &Read);
+            Commands.Register(ref n, "write", "write DEV LBA BYTE COUNT: fill sectors with BYTE 0..255 (DMA); COUNT 1..256", &Write);
+            Commands.Register(ref n, "netloop", "netloop [N]: send N (1..1000000, default 10) frames through the NIC, count the intact ones back", &NetLoop);
             Commands.Register(ref n, "dmapools", "DMA pools: rules, users, sizes", &DmaPools);
         }
 
@@ -111,7 +112,14 @@ namespace PoolKernel.Shell
                 Console.WriteLine(" stopped, memory returned");
                 return;
             }
-            Console.WriteLine("usage: unload NAME (see drivers)");
+            if (line.WordCount < 2)
+            {
+                Console.WriteLine("usage: unload NAME (see drivers)");
+                return;
+            }
+            Console.Write("unload: no driver '");
+            line.WriteWord(1);
+            Console.WriteLine("' (see drivers)");
         }
 
         private static void Disks(ref CommandLineBuffer line)
@@ -146,16 +154,19 @@ namespace PoolKernel.Shell
             return null;
         }
 
+        /// <summary>
+        /// The widest block address any disk here takes (LBA48). read/write check only the range;
+        /// whether the sectors are on the disk is the driver's answer (a line of its own).
+        /// </summary>
+        private const ulong MaxLba = (1UL << 48) - 1;
+
         private static void Read(ref CommandLineBuffer line)
         {
             BlockDevice disk = FindDisk(ref line);
             if (disk == null)
                 return;
-            if (!line.TryNumber(2, out ulong lba) || !line.TryNumber(3, out ulong count) || count == 0 || count > MaxSectors)
-            {
-                Console.WriteLine("usage: read DEV LBA COUNT (COUNT 1..256)");
+            if (!line.Arg(2, "LBA", 0, MaxLba, out ulong lba) || !line.Arg(3, "COUNT", 1, MaxSectors, out ulong count) || !line.NoMoreArgs(4))
                 return;
-            }
             byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
             if (data == null || !disk.Read(lba, (uint)count, data))
             {
@@ -172,11 +183,9 @@ namespace PoolKernel.Shell
             BlockDevice disk = FindDisk(ref line);
             if (disk == null)
                 return;
-            if (!line.TryNumber(2, out ulong lba) || !line.TryNumber(3, out ulong value) || !line.TryNumber(4, out ulong count) || count == 0 || count > MaxSectors || value > 255)
-            {
-                Console.WriteLine("usage: write DEV LBA BYTE COUNT (COUNT 1..256)");
+            if (!line.Arg(2, "LBA", 0, MaxLba, out ulong lba) || !line.Arg(3, "BYTE", 0, 255, out ulong value)
+                || !line.Arg(4, "COUNT", 1, MaxSectors, out ulong count) || !line.NoMoreArgs(5))
                 return;
-            }
             byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
             if (data == null)
             {
@@ -213,12 +222,13 @@ namespace PoolKernel.Shell
 
         private static void NetLoop(ref CommandLineBuffer line)
         {
+            if (!line.OptionalArg(1, "N", 1, MaxFrames, 10, out ulong frames) || !line.NoMoreArgs(2))
+                return;
             if (DriverManager.NicCount == 0)
             {
                 Console.WriteLine("netloop: no network device");
                 return;
             }
-            ulong frames = line.TryNumber(1, out ulong n) ? n : 10;
             NetLoopTest.Run(DriverManager.GetNic(0), frames);
         }
 

@@ -5,10 +5,12 @@ using PoolKernel.Mm;
 namespace PoolKernel.Shell
 {
     /// <summary>
-    /// 'exhaust [pool ID]': takes every free block (largest orders first) until the allocator says
-    /// out of memory, prints what was asked and what was left, gives everything back and checks.
-    /// Shows that running out of memory is a clean result, not a hang, and that the kernel stays usable.
-    /// The taken blocks are chained through their own first bytes, so no other memory is needed.
+    /// 'exhaust [pool ID] [hold]': takes every free block (largest orders first) until the allocator
+    /// refuses, prints what was asked, what was left and the allocator's answer, gives everything
+    /// back and checks. Shows that running out of memory is a clean result, not a hang, and that the
+    /// kernel stays usable. With 'hold' the blocks are kept (so later commands run with no free
+    /// memory) until 'exhaust release'. The taken blocks are chained through their own first bytes,
+    /// so no other memory is needed.
     /// </summary>
     internal static unsafe class ExhaustCommand
     {
@@ -18,13 +20,49 @@ namespace PoolKernel.Shell
             public int Order;
         }
 
+        /// <summary>Blocks kept by 'exhaust hold' until 'exhaust release'.</summary>
+        private static Link* s_held;
+
         internal static void Run(ref CommandLineBuffer line)
         {
             PhysicalMemory* pm = MemoryBringUp.Memory;
+            if (line.WordIs(1, "release"))
+            {
+                if (!line.NoMoreArgs(2))
+                    return;
+                ulong freeBefore = pm->GetTotals().FreePages;
+                Console.Write("exhaust: released ");
+                Console.Write(Release(pm, ref s_held));
+                Console.Write(" held pages; free pages ");
+                Console.Write(pm->GetTotals().FreePages);
+                Console.Write(" (before ");
+                Console.Write(freeBefore);
+                Console.WriteLine(")");
+                MemoryText.Report(pm->Check());
+                return;
+            }
             AllocRequest request = AllocRequest.Any;
-            if (line.WordIs(1, "pool") && line.TryNumber(2, out ulong pool))
-                request = AllocRequest.InPool(new PoolId((byte)pool));
-            ulong freeBefore = pm->GetTotals().FreePages;
+            int next = 1;
+            if (line.WordIs(next, "pool"))
+            {
+                if (!MemoryCommands.PoolArg(ref line, next + 1, out PoolId pool))
+                    return;
+                if (pm->GetPoolProperties(pool, out _) != MemoryStatus.Ok)
+                {
+                    Console.Write("exhaust: no pool ");
+                    Console.Write(pool.Value);
+                    Console.WriteLine(" (see pools)");
+                    return;
+                }
+                request = AllocRequest.InPool(pool);
+                next += 2;
+            }
+            bool hold = line.WordIs(next, "hold");
+            if (hold)
+                next++;
+            if (!line.NoMoreArgs(next))
+                return;
+            ulong freeAtStart = pm->GetTotals().FreePages;
             Link* chain = null;
             ulong taken = 0;
             MemoryStatus last = MemoryStatus.Ok;
@@ -40,13 +78,41 @@ namespace PoolKernel.Shell
                 }
             }
             MemoryTotals t = pm->GetTotals();
-            Console.Write("exhaust: out of memory after taking ");
+            Console.Write(last == MemoryStatus.OutOfMemory ? "exhaust: out of memory after taking " : "exhaust: stopped after taking ");
             Console.Write(taken);
             Console.Write(" pages: an order-0 request got '");
             Console.Write(MemoryText.Status(last));
             Console.Write("' with ");
             Console.Write(t.FreePages);
             Console.WriteLine(" pages free in all pools");
+            if (hold)
+            {
+                while (chain != null)
+                {
+                    Link* link = chain;
+                    chain = chain->Next;
+                    link->Next = s_held;
+                    s_held = link;
+                }
+                Console.Write("exhaust: holding ");
+                Console.Write(taken);
+                Console.WriteLine(" pages until 'exhaust release'");
+                return;
+            }
+            ulong returned = Release(pm, ref chain);
+            Console.Write("exhaust: returned ");
+            Console.Write(returned);
+            Console.Write(" pages; free pages ");
+            Console.Write(pm->GetTotals().FreePages);
+            Console.Write(" (before ");
+            Console.Write(freeAtStart);
+            Console.WriteLine(")");
+            MemoryText.Report(pm->Check());
+        }
+
+        /// <summary>Frees every block of <paramref name="chain"/> (emptied); returns the pages the pools took back.</summary>
+        private static ulong Release(PhysicalMemory* pm, ref Link* chain)
+        {
             ulong returned = 0;
             while (chain != null)
             {
@@ -56,14 +122,7 @@ namespace PoolKernel.Shell
                     returned += 1UL << order;
                 chain = next;
             }
-            Console.Write("exhaust: returned ");
-            Console.Write(returned);
-            Console.Write(" pages; free pages ");
-            Console.Write(pm->GetTotals().FreePages);
-            Console.Write(" (before ");
-            Console.Write(freeBefore);
-            Console.WriteLine(")");
-            MemoryText.Report(pm->Check());
+            return returned;
         }
     }
 }

@@ -2,6 +2,7 @@ using System;
 using PoolKernel.Heap;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
+using PoolKernel.Runtime;
 using PoolKernel.Startup;
 
 namespace PoolKernel.Shell
@@ -12,7 +13,7 @@ namespace PoolKernel.Shell
         internal static void Register(ref int n)
         {
             Commands.Register(ref n, "heap", "kernel heap: size classes, pages, overhead, checker", &Heap);
-            Commands.Register(ref n, "heaptest", "heaptest N SIZE: allocate N raw and N managed objects, show their nodes and pools, free", &HeapTest);
+            Commands.Register(ref n, "heaptest", "heaptest [N] [SIZE]: N (1..4096, default 64) raw blocks of SIZE bytes (1..1G, default 64) and N managed objects: their nodes and pools; all given back", &HeapTest);
         }
 
         private static void Heap(ref CommandLineBuffer line)
@@ -86,13 +87,58 @@ namespace PoolKernel.Shell
             public ulong A, B, C;
         }
 
+        /// <summary>The most blocks (and managed objects) one heaptest takes.</summary>
+        internal const ulong MaxTestCount = 4096;
+
+        /// <summary>The largest raw block one heaptest asks for (1 GiB).</summary>
+        internal const ulong MaxTestSize = 1UL << 30;
+
+        // The running heaptest's blocks: s_raw[0..count) its raw blocks, s_managed[0..count) the
+        // blocks of its managed objects (null where not taken). Kept in statics so the abandon hook
+        // can give them back when the runtime ends the command (out of memory).
+        private static void** s_raw;
+        private static void** s_managed;
+        private static ulong s_count;
+
+        /// <summary>Gives back everything the running heaptest took: raw blocks, managed objects, the tables.</summary>
+        private static void ReleaseTestBlocks()
+        {
+            FreeAll(s_raw, s_count);
+            FreeAll(s_managed, s_count);
+            s_raw = s_managed = null;
+            s_count = 0;
+        }
+
+        private static void FreeAll(void** table, ulong count)
+        {
+            if (table == null)
+                return;
+            for (ulong i = 0; i < count; i++)
+            {
+                if (table[i] != null)
+                    KernelHeapGlue.Free(table[i]);
+            }
+            KernelHeapGlue.Free(table);
+        }
+
         private static void HeapTest(ref CommandLineBuffer line)
         {
-            ulong count = line.TryNumber(1, out ulong c) && c > 0 && c <= 4096 ? c : 64;
-            ulong size = line.TryNumber(2, out ulong s) && s > 0 ? s : 64;
-            void** raw = (void**)KernelHeapGlue.Alloc((nuint)(count * 8), 8);
-            if (raw == null)
+            if (!line.OptionalArg(1, "N", 1, MaxTestCount, 64, out ulong count)
+                || !line.OptionalArg(2, "SIZE", 1, MaxTestSize, 64, out ulong size)
+                || !line.NoMoreArgs(3))
                 return;
+            void** raw = (void**)KernelHeapGlue.Alloc((nuint)(count * 8), 8);
+            void** managed = raw == null ? null : (void**)KernelHeapGlue.Alloc((nuint)(count * 8), 8);
+            if (managed == null)
+            {
+                KernelHeapGlue.Free(raw);
+                Console.WriteLine("heaptest: no memory for its tables of blocks; nothing done");
+                return;
+            }
+            s_raw = raw;
+            s_managed = managed;
+            s_count = count;
+            RecoveryPoint.OnAbandon(&ReleaseTestBlocks);
             ulong* perNode = stackalloc ulong[8];
             for (int i = 0; i < 8; i++)
                 perNode[i] = 0;
@@ -107,12 +153,14 @@ namespace PoolKernel.Shell
                 }
                 perNode[Machine.NodeOf((ulong)raw[i]) & 7]++;
             }
-            // Managed objects go through the same heap (RhpNewFast -> the heap).
+            // Managed objects go through the same heap (RhpNewFast -> the heap). There is no
+            // collector yet, so each is kept by address and given back below.
             ulong managedLocal = 0;
             for (ulong i = 0; i < count; i++)
             {
                 Payload p = new Payload();
-                ulong address = (ulong)Runtime.ObjectAllocator.AddressOf(p);
+                managed[i] = ObjectAllocator.BlockOf(p);
+                ulong address = (ulong)ObjectAllocator.AddressOf(p);
                 if (Machine.NodeOf(address) == KernelHeapGlue.CurrentNode)
                     managedLocal++;
             }
@@ -144,9 +192,7 @@ namespace PoolKernel.Shell
                 MemoryText.PoolName(pm, pm->PoolOf(new Pfn((ulong)raw[0] >> 12)));
                 Console.WriteLine();
             }
-            for (ulong i = 0; i < count; i++)
-                KernelHeapGlue.Free(raw[i]);
-            KernelHeapGlue.Free(raw);
+            ReleaseTestBlocks();
         }
     }
 }

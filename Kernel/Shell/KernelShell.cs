@@ -1,6 +1,9 @@
 using System;
+using System.Runtime.CompilerServices;
 using PoolKernel.Boot.CommandLine;
+using PoolKernel.Heap;
 using PoolKernel.Platform;
+using PoolKernel.Runtime;
 using PoolKernel.Startup;
 
 namespace PoolKernel.Shell
@@ -9,6 +12,11 @@ namespace PoolKernel.Shell
     /// The serial-console shell. Commands come from the keyboard (prompt "pk> ") or, with
     /// run=CMD;CMD;... on the kernel command line, from there: the commands run in order and the
     /// machine halts cleanly afterwards, so scripted boots need no typing.
+    ///
+    /// Each command runs with the runtime's <see cref="RecoveryPoint"/> armed: if an object
+    /// allocation fails inside it, the command is ended ("out of memory: command ended", after the
+    /// hook the command registered has given back its work in progress) and the shell goes on.
+    /// The shell loop itself allocates nothing (the command table is built before the first command).
     /// </summary>
     internal static unsafe class KernelShell
     {
@@ -18,17 +26,25 @@ namespace PoolKernel.Shell
 
         internal static void Run()
         {
+            Commands.Build();
+            ulong* context = stackalloc ulong[RecoveryPoint.ContextWords];
             BootOptions* options = KernelCommandLine.Options;
             if (options->RunLength > 0)
             {
                 int cursor = 0;
                 while (options->NextRunCommand(ref cursor, out int offset, out int length))
                 {
+                    bool whole = s_line.Set(options->Text + offset, length);
                     Console.Write(Prompt);
-                    Console.WriteAscii(options->Text + offset, (ulong)length);
+                    s_line.WriteLineText();
                     Console.WriteLine();
-                    s_line.Set(options->Text + offset, length);
-                    Execute();
+                    if (!whole)
+                    {
+                        Console.Write("run=: command cut to its first ");
+                        Console.Write(s_line.Length);
+                        Console.WriteLine(" bytes");
+                    }
+                    Execute(context);
                 }
                 Console.WriteLine("run=: done, halting");
                 QemuExit.Exit(ExitCode.Halt);
@@ -37,15 +53,31 @@ namespace PoolKernel.Shell
             {
                 Console.Write(Prompt);
                 s_line.ReadLine();
-                Execute();
+                Execute(context);
             }
         }
 
-        private static void Execute()
+        /// <summary>
+        /// Runs the command in <see cref="s_line"/> with the recovery point saved in
+        /// <paramref name="context"/> and armed. Not inlined and with no locals across the save,
+        /// as <see cref="RecoveryPoint.Save"/> requires.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void Execute(ulong* context)
         {
             if (s_line.WordCount == 0)
                 return;
-            if (!Commands.TryRun(ref s_line))
+            KernelHeapGlue.RefillReserve();
+            if (RecoveryPoint.Save(context) != 0)
+            {
+                RecoveryPoint.RunAbandonHook();
+                Console.WriteLine("out of memory: command ended");
+                return;
+            }
+            RecoveryPoint.Arm(context);
+            bool known = Commands.TryRun(ref s_line);
+            RecoveryPoint.Disarm();
+            if (!known)
             {
                 Console.Write("unknown command '");
                 s_line.WriteWord(0);

@@ -17,34 +17,66 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "buddyinfo", "free blocks per order per pool (/proc/buddyinfo)", &MemoryReports.BuddyInfo);
             Commands.Register(ref n, "zoneinfo", "the zone view (DMA, DMA32, Normal per node) derived from pools", &MemoryReports.ZoneInfo);
             Commands.Register(ref n, "pageblocks", "use of every page block, pool by pool", &MemoryReports.Pageblocks);
-            Commands.Register(ref n, "alloc", "alloc ORDER [pool ID | node N | dma BITS]: allocate a block", &Alloc);
+            Commands.Register(ref n, "alloc", "alloc ORDER [pool ID | node N | dma BITS]: allocate a block (ORDER 0..max order, BITS 12..63)", &Alloc);
             Commands.Register(ref n, "free", "free PFN ORDER: free a block", &Free);
             Commands.Register(ref n, "check", "run the invariant checker", &Check);
-            Commands.Register(ref n, "stress", "stress N [SEED]: N random allocations/frees across pools, checked", &Stress);
-            Commands.Register(ref n, "membench", "membench [PAIRS]: allocation/free pairs timed in TSC ticks (order 0 named and by choice, order 9, DMA32 + 64 KiB)", &PairBench.Run);
-            Commands.Register(ref n, "exhaust", "exhaust [pool ID]: allocate until out of memory, then give it all back", &ExhaustCommand.Run);
+            Commands.Register(ref n, "stress", "stress N [SEED]: N (1..100000000) random allocations/frees across pools, checked; SEED 1 if not given", &Stress);
+            Commands.Register(ref n, "membench", "membench [PAIRS]: PAIRS (1..100000000, default 20000) allocation/free pairs timed in TSC ticks (order 0 named and by choice, order 9, DMA32 + 64 KiB)", &PairBench.Run);
+            Commands.Register(ref n, "exhaust", "exhaust [pool ID] [hold]: allocate until out of memory, then give it all back (hold: keep it until 'exhaust release')", &ExhaustCommand.Run);
             HeapCommands.Register(ref n);
             Commands.Register(ref n, "dump", "the whole memory state, machine-readable, between markers", &MemoryReports.Dump);
         }
 
+        private const string AllocUsage = "usage: alloc ORDER [pool ID | node N | dma BITS]";
+
+        /// <summary>Highest frame number of a 64-bit physical address (4 KiB frames).</summary>
+        internal const ulong MaxPfn = (1UL << 52) - 1;
+
+        /// <summary>The range of a device address width (AllocRequest.DmaAddressBits: 12..63).</summary>
+        internal const ulong MinDmaBits = 12, MaxDmaBits = 63;
+
+        /// <summary>Reads word <paramref name="index"/> as the ID of a slot in the pool table (0..capacity-1).</summary>
+        internal static bool PoolArg(ref CommandLineBuffer line, int index, out PoolId pool)
+        {
+            pool = default;
+            if (!line.Arg(index, "ID", 0, (ulong)Pm->PoolCapacity - 1, out ulong id))
+                return false;
+            pool = new PoolId((byte)id);
+            return true;
+        }
+
         private static void Alloc(ref CommandLineBuffer line)
         {
-            if (!line.TryNumber(1, out ulong order))
-            {
-                Console.WriteLine("usage: alloc ORDER [pool ID | node N | dma BITS]");
+            if (!line.Arg(1, "ORDER", 0, (ulong)Pm->MaxOrder, out ulong order))
                 return;
-            }
             AllocRequest request = AllocRequest.Any;
-            if (line.WordIs(2, "pool") && line.TryNumber(3, out ulong pool))
-                request = AllocRequest.InPool(new PoolId((byte)pool));
-            else if (line.WordIs(2, "node") && line.TryNumber(3, out ulong node))
-                request.PreferredNode = (byte)node;
-            else if (line.WordIs(2, "dma") && line.TryNumber(3, out ulong bits))
-                request = AllocRequest.Dma((byte)bits);
-            else if (line.WordCount > 2)
+            if (line.WordCount > 2)
             {
-                Console.WriteLine("usage: alloc ORDER [pool ID | node N | dma BITS]");
-                return;
+                if (line.WordIs(2, "pool"))
+                {
+                    if (!PoolArg(ref line, 3, out PoolId pool))
+                        return;
+                    request = AllocRequest.InPool(pool);
+                }
+                else if (line.WordIs(2, "node"))
+                {
+                    if (!line.Arg(3, "N", 0, (ulong)Pm->NodeCount - 1, out ulong node))
+                        return;
+                    request.PreferredNode = (byte)node;
+                }
+                else if (line.WordIs(2, "dma"))
+                {
+                    if (!line.Arg(3, "BITS", MinDmaBits, MaxDmaBits, out ulong bits))
+                        return;
+                    request = AllocRequest.Dma((byte)bits);
+                }
+                else
+                {
+                    Console.WriteLine(AllocUsage);
+                    return;
+                }
+                if (!line.NoMoreArgs(4))
+                    return;
             }
             ulong start = Cpu.ReadTsc();
             MemoryStatus status = Pm->Allocate(new Order((int)order), request, out Pfn pfn);
@@ -68,11 +100,8 @@ namespace PoolKernel.Shell
 
         private static void Free(ref CommandLineBuffer line)
         {
-            if (!line.TryNumber(1, out ulong pfn) || !line.TryNumber(2, out ulong order))
-            {
-                Console.WriteLine("usage: free PFN ORDER");
+            if (!line.Arg(1, "PFN", 0, MaxPfn, out ulong pfn) || !line.Arg(2, "ORDER", 0, (ulong)Pm->MaxOrder, out ulong order) || !line.NoMoreArgs(3))
                 return;
-            }
             MemoryStatus status = Pm->Free(new Pfn(pfn), new Order((int)order));
             Console.Write("free: ");
             Console.WriteLine(MemoryText.Status(status));
@@ -90,14 +119,15 @@ namespace PoolKernel.Shell
             Console.WriteLine(" cycles");
         }
 
+        /// <summary>The most operations one stress command runs (a few minutes under QEMU's TCG).</summary>
+        internal const ulong MaxStressOperations = 100000000;
+
         private static void Stress(ref CommandLineBuffer line)
         {
-            if (!line.TryNumber(1, out ulong operations))
-            {
-                Console.WriteLine("usage: stress N [SEED]");
+            if (!line.Arg(1, "N", 1, MaxStressOperations, out ulong operations)
+                || !line.OptionalArg(2, "SEED", 0, ulong.MaxValue, 1, out ulong seed)
+                || !line.NoMoreArgs(3))
                 return;
-            }
-            ulong seed = line.TryNumber(2, out ulong s) ? s : 1;
             StressTest.Run(Pm, operations, seed);
         }
     }

@@ -19,9 +19,13 @@ namespace PoolKernel.Shell
     {
         private const ulong DefaultPairs = 20000;
 
+        /// <summary>The most pairs a row (a row of 10^8 pairs already takes minutes under TCG).</summary>
+        private const ulong MaxPairs = 100000000;
+
         internal static void Run(ref CommandLineBuffer line)
         {
-            ulong pairs = line.TryNumber(1, out ulong n) && n > 0 ? n : DefaultPairs;
+            if (!line.OptionalArg(1, "PAIRS", 1, MaxPairs, DefaultPairs, out ulong pairs) || !line.NoMoreArgs(2))
+                return;
             PhysicalMemory* pm = MemoryBringUp.Memory;
             AllocRequest any = AllocRequest.Any;
             any.PreferredNode = (byte)Startup.Machine.CpuNodeOfBoot;

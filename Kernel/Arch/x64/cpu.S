@@ -207,5 +207,37 @@ arch_fault_double:
         push rax
         ret
 
+# A saved execution context, for returning to a known frame without an unwinder (the runtime's
+# recovery point, Kernel/Runtime/RecoveryPoint.cs). The context is 8 quadwords: rbx, rbp, r12-r15
+# (the SysV callee-saved registers), the caller's stack pointer and its return address.
+# ulong arch_save_context(ulong* ctx): saves; returns 0.
+# void arch_resume_context(ulong* ctx): returns a second time from that arch_save_context, with 1;
+# the frame that called arch_save_context must still be live.
+        .text
+        .global arch_save_context, arch_resume_context
+arch_save_context:
+                mov [rdi], rbx
+                mov [rdi + 8], rbp
+                mov [rdi + 16], r12
+                mov [rdi + 24], r13
+                mov [rdi + 32], r14
+                mov [rdi + 40], r15
+                lea rax, [rsp + 8]
+                mov [rdi + 48], rax
+                mov rax, [rsp]
+                mov [rdi + 56], rax
+                xor eax, eax
+                ret
+arch_resume_context:
+                mov rbx, [rdi]
+                mov rbp, [rdi + 8]
+                mov r12, [rdi + 16]
+                mov r13, [rdi + 24]
+                mov r14, [rdi + 32]
+                mov r15, [rdi + 40]
+                mov rsp, [rdi + 48]
+                mov eax, 1
+                jmp qword ptr [rdi + 56]
+
         # No executable stack: tells the linker this object does not need one.
         .section .note.GNU-stack,"",@progbits

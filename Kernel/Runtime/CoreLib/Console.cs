@@ -34,11 +34,33 @@ namespace System
             Write('\n');
         }
 
-        /// <summary>Writes <paramref name="length"/> ASCII bytes (e.g. a command line in memory).</summary>
+        /// <summary>
+        /// Writes <paramref name="length"/> bytes from memory (a command line, a loader name, a
+        /// typed word) so that none can act on the terminal: printable ASCII as is, control bytes
+        /// in caret notation (^A, ^[ for ESC, ^? for DEL), bytes above 127 as M- and the low seven
+        /// bits, as cat -v does.
+        /// </summary>
         public static void WriteAscii(byte* text, ulong length)
         {
             for (ulong i = 0; i < length; i++)
-                Write((char)text[i]);
+                WriteVisible(text[i]);
+        }
+
+        /// <summary>One byte the way <see cref="WriteAscii"/> writes it.</summary>
+        public static void WriteVisible(byte c)
+        {
+            if (c >= 128)
+            {
+                Write("M-");
+                c &= 127;
+            }
+            if (c >= 32 && c <= 126)
+            {
+                Write((char)c);
+                return;
+            }
+            Write('^');
+            Write(c == 127 ? '?' : (char)(c + 64));
         }
 
         public static void Write(ulong value)
