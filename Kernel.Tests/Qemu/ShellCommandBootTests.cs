@@ -127,6 +127,27 @@ public class ShellCommandBootTests
     }
 
     [Fact]
+    public void LinesCutToTheBuffer_AreRefusedWhole_NotRunAsAPrefix()
+    {
+        // 17 words (the 17th would be dropped) and a 300-byte line (cut at 255): neither runs; the
+        // next command does. Typed input too: a 300-byte typed line is refused, meminfo after it runs.
+        string words = "alloc 0" + string.Concat(Enumerable.Repeat(" x", 15));
+        string longLine = "meminfo" + new string(' ', 290) + "x";
+        QemuResult result = Boot(new QemuBoot { Memory = "128M", KernelCommandLine = $"run=\"{words};{longLine};pools\"" });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, "line of more than 16 words; not run");
+        BootTests.AssertContains(result, "line longer than 255 bytes; not run");
+        Assert.DoesNotContain("alloc: ", result.Console);
+        Assert.DoesNotContain("MemTotal", result.Console);
+        BootTests.AssertContains(result, "pk> pools");
+
+        QemuResult typed = Boot(new QemuBoot { Memory = "128M", Input = longLine + "\rmeminfo\rhalt\r" });
+        BootTests.AssertStatus(typed, QemuResult.CleanHalt);
+        BootTests.AssertContains(typed, "line longer than 255 bytes; not run");
+        BootTests.AssertContains(typed, "MemTotal (usable RAM):");
+    }
+
+    [Fact]
     public void ControlBytes_AreNeverEchoedRaw()
     {
         // A run= command with ESC and ^A in it: echoed, reported and listed in caret notation.

@@ -19,6 +19,13 @@ namespace PoolKernel.Shell
         internal int WordCount;
 
         /// <summary>
+        /// Why the line must not run, or <see cref="LineFault.None"/>: a line cut to the buffer or to
+        /// <see cref="MaxWords"/> words is not the line that was given, and running a prefix of a
+        /// command (a <c>write</c> without its count) would do something nobody asked for.
+        /// </summary>
+        internal LineFault Fault;
+
+        /// <summary>
         /// Reads a line from the serial console with echo. Only printable ASCII is stored and echoed;
         /// backspace and DEL erase, Ctrl-C echoes "^C" and abandons the line, other control bytes
         /// and bytes above 126 are dropped without echo (a raw control byte would drive the terminal).
@@ -26,6 +33,7 @@ namespace PoolKernel.Shell
         internal void ReadLine()
         {
             Length = 0;
+            Fault = LineFault.None;
             while (true)
             {
                 byte c = NextInput();
@@ -49,8 +57,13 @@ namespace PoolKernel.Shell
                     Length = 0;
                     break;
                 }
-                if (!IsPrintable(c) || Length == Capacity - 1)
+                if (!IsPrintable(c))
                     continue;
+                if (Length == Capacity - 1)
+                {
+                    Fault = LineFault.TooLong;
+                    continue;
+                }
                 _text[Length++] = c;
                 Console.Write((char)c);
             }
@@ -84,10 +97,11 @@ namespace PoolKernel.Shell
 
         /// <summary>
         /// Takes the line from memory (a run= command), cut to the capacity; returns false when it
-        /// had to cut (the caller says so).
+        /// had to cut (<see cref="Fault"/> then says so, and the line does not run).
         /// </summary>
         internal bool Set(byte* text, int length)
         {
+            Fault = length < Capacity ? LineFault.None : LineFault.TooLong;
             Length = length < Capacity - 1 ? length : Capacity - 1;
             for (int i = 0; i < Length; i++)
                 _text[i] = text[i];
@@ -112,6 +126,10 @@ namespace PoolKernel.Shell
                 _wordLength[WordCount] = i - start;
                 WordCount++;
             }
+            while (i < Length && _text[i] == ' ')
+                i++;
+            if (i < Length && Fault == LineFault.None)
+                Fault = LineFault.TooManyWords;
         }
 
         internal bool WordIs(int index, string literal)
@@ -193,5 +211,15 @@ namespace PoolKernel.Shell
             Console.WriteLine("'");
             return false;
         }
+    }
+
+    /// <summary>Why a shell line was not run as given.</summary>
+    internal enum LineFault : byte
+    {
+        None,
+        /// <summary>Longer than <see cref="CommandLineBuffer.Capacity"/> - 1 bytes.</summary>
+        TooLong,
+        /// <summary>More than <see cref="CommandLineBuffer.MaxWords"/> words.</summary>
+        TooManyWords,
     }
 }

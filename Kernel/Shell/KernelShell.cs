@@ -34,16 +34,10 @@ namespace PoolKernel.Shell
                 int cursor = 0;
                 while (options->NextRunCommand(ref cursor, out int offset, out int length))
                 {
-                    bool whole = s_line.Set(options->Text + offset, length);
+                    s_line.Set(options->Text + offset, length);
                     Console.Write(Prompt);
                     s_line.WriteLineText();
                     Console.WriteLine();
-                    if (!whole)
-                    {
-                        Console.Write("run=: command cut to its first ");
-                        Console.Write(s_line.Length);
-                        Console.WriteLine(" bytes");
-                    }
                     Execute(context);
                 }
                 Console.WriteLine("run=: done, halting");
@@ -65,6 +59,13 @@ namespace PoolKernel.Shell
         [MethodImpl(MethodImplOptions.NoInlining)]
         private static void Execute(ulong* context)
         {
+            if (s_line.Fault != LineFault.None)
+            {
+                Console.Write(s_line.Fault == LineFault.TooLong ? "line longer than " : "line of more than ");
+                Console.Write(s_line.Fault == LineFault.TooLong ? CommandLineBuffer.Capacity - 1 : CommandLineBuffer.MaxWords);
+                Console.WriteLine(s_line.Fault == LineFault.TooLong ? " bytes; not run" : " words; not run");
+                return;
+            }
             if (s_line.WordCount == 0)
                 return;
             KernelHeapGlue.RefillReserve();
