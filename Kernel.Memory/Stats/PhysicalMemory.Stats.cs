@@ -117,6 +117,18 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
+    /// The owner recorded for a frame (<see cref="FrameOwner"/>): the allocating owner at the head of
+    /// an allocated block or run, <see cref="FrameOwner.None"/> anywhere else and outside the span.
+    /// </summary>
+    public byte OwnerOf(Pfn pfn)
+    {
+        ulong index = pfn.Value - _basePfn;
+        if (pfn.Value < _basePfn || index >= _buddy._spanPages)
+            return FrameOwner.None;
+        return _buddy._owners[index];
+    }
+
+    /// <summary>
     /// Gives every pool's cached order-0 frames back to the buddy lists (merging them). Nothing
     /// else changes: the same frames are free and allocated before and after. For shells, tests, and
     /// a kernel that wants buddyinfo to show every free frame merged.

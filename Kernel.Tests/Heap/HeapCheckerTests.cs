@@ -1,4 +1,5 @@
 using PoolKernel.Memory;
+using PoolKernel.Tests.Memory;
 using Xunit;
 
 namespace PoolKernel.Tests.Heap;
@@ -62,7 +63,7 @@ public unsafe class HeapCheckerTests
         h.Consistent();
 
         // The pools take the slab's page back behind the heap's back.
-        Assert.Equal(MemoryStatus.Ok, h.Memory->Free(h.PfnOf(slab), new Order(slab->Order)));
+        Assert.Equal(MemoryStatus.Ok, h.Memory->Free(h.PfnOf(slab), new Order(slab->Order), MemoryAssert.DefaultOwner));
         Expect(h, HeapInvariant.HeldPageNotAllocated);
     }
 }

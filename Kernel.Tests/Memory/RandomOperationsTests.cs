@@ -118,7 +118,7 @@ public unsafe class RandomOperationsTests
                     what = "free";
                     int i = rng.Next(live.Count);
                     Allocation a = live[i];
-                    MemoryStatus s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(a.Order)) : pm->FreeRun(a.Pfn, a.Pages);
+                    MemoryStatus s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(a.Order), MemoryAssert.DefaultOwner) : pm->FreeRun(a.Pfn, a.Pages, MemoryAssert.DefaultOwner);
                     Assert.Equal(MemoryStatus.Ok, s);
                     for (ulong p = 0; p < a.Pages; p++)
                         taken[a.Pfn.Value - basePfn + p] = false;
@@ -139,15 +139,15 @@ public unsafe class RandomOperationsTests
                     if (i >= 0)
                     {
                         Allocation a = live[i];
-                        Assert.Equal(MemoryStatus.Ok, pm->Free(a.Pfn, new Order(0)));
+                        Assert.Equal(MemoryStatus.Ok, pm->Free(a.Pfn, new Order(0), MemoryAssert.DefaultOwner));
                         taken[a.Pfn.Value - basePfn] = false;
                         live[i] = live[^1];
                         live.RemoveAt(live.Count - 1);
                         inUse -= 1;
                         Assert.Equal(FrameKind.Cached, pm->KindOf(a.Pfn, out _));
                         byte[] before = host.Snapshot();
-                        Assert.Equal(MemoryStatus.DoubleFree, pm->Free(a.Pfn, new Order(0)));
-                        Assert.Equal(MemoryStatus.DoubleFree, pm->Free(a.Pfn, new Order(1)));
+                        Assert.Equal(MemoryStatus.AlreadyFree, pm->Free(a.Pfn, new Order(0), MemoryAssert.DefaultOwner));
+                        Assert.Equal(MemoryStatus.AlreadyFree, pm->Free(a.Pfn, new Order(1), MemoryAssert.DefaultOwner));
                         Assert.True(before.AsSpan().SequenceEqual(host.Snapshot()), "refused free of a cached frame changed metadata");
                     }
                     else
@@ -315,7 +315,7 @@ public unsafe class RandomOperationsTests
         if (pick == 0 && live.Count > 0)
         {
             Allocation a = live[rng.Next(live.Count)];
-            s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(a.Order == 0 ? 1 : a.Order - 1)) : pm->FreeRun(a.Pfn, a.Pages + 1);
+            s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(a.Order == 0 ? 1 : a.Order - 1), MemoryAssert.DefaultOwner) : pm->FreeRun(a.Pfn, a.Pages + 1, MemoryAssert.DefaultOwner);
         }
         else if (pick == 1 && live.Count > 0)
         {
@@ -323,7 +323,7 @@ public unsafe class RandomOperationsTests
             Allocation a = live[rng.Next(live.Count)];
             if (a.Pages == 1)
                 return;
-            s = pm->Free(a.Pfn.Plus(1), new Order(0));
+            s = pm->Free(a.Pfn.Plus(1), new Order(0), MemoryAssert.DefaultOwner);
         }
         else if (pick == 2)
         {
@@ -331,10 +331,10 @@ public unsafe class RandomOperationsTests
             ulong i = (ulong)rng.NextInt64((long)span);
             if (taken[i])
                 return;
-            s = pm->Free(new Pfn(basePfn + i), new Order(0));
+            s = pm->Free(new Pfn(basePfn + i), new Order(0), MemoryAssert.DefaultOwner);
         }
         else
-            s = pm->Free(new Pfn(basePfn + span + (ulong)rng.Next(1000)), new Order(0));
+            s = pm->Free(new Pfn(basePfn + span + (ulong)rng.Next(1000)), new Order(0), MemoryAssert.DefaultOwner);
         Assert.Equal(FailureKind.CallerError, MemoryStatusKinds.KindOf(s));
         Assert.True(before.AsSpan().SequenceEqual(host.Snapshot()), $"refused free ({s}) changed metadata");
     }

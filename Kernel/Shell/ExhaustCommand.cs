@@ -24,6 +24,7 @@ namespace PoolKernel.Shell
             AllocRequest request = AllocRequest.Any;
             if (line.WordIs(1, "pool") && line.TryNumber(2, out ulong pool))
                 request = AllocRequest.InPool(new PoolId((byte)pool));
+            request.Owner = Owners.Shell;
             ulong freeBefore = pm->GetTotals().FreePages;
             Link* chain = null;
             ulong taken = 0;
@@ -52,7 +53,7 @@ namespace PoolKernel.Shell
             {
                 Link* next = chain->Next;
                 int order = chain->Order;
-                if (pm->Free(new Pfn((ulong)chain >> 12), new Order(order)) == MemoryStatus.Ok)
+                if (pm->Free(new Pfn((ulong)chain >> 12), new Order(order), Owners.Shell) == MemoryStatus.Ok)
                     returned += 1UL << order;
                 chain = next;
             }

@@ -18,7 +18,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "zoneinfo", "the zone view (DMA, DMA32, Normal per node) derived from pools", &MemoryReports.ZoneInfo);
             Commands.Register(ref n, "pageblocks", "use of every page block, pool by pool", &MemoryReports.Pageblocks);
             Commands.Register(ref n, "alloc", "alloc ORDER [pool ID | node N | dma BITS]: allocate a block", &Alloc);
-            Commands.Register(ref n, "free", "free PFN ORDER: free a block", &Free);
+            Commands.Register(ref n, "free", "free PFN ORDER: free a block the shell allocated", &Free);
             Commands.Register(ref n, "check", "run the invariant checker", &Check);
             Commands.Register(ref n, "stress", "stress N [SEED]: N random allocations/frees across pools, checked", &Stress);
             Commands.Register(ref n, "membench", "membench [PAIRS]: allocation/free pairs timed in TSC ticks (order 0 named and by choice, order 9, DMA32 + 64 KiB)", &PairBench.Run);
@@ -46,6 +46,7 @@ namespace PoolKernel.Shell
                 Console.WriteLine("usage: alloc ORDER [pool ID | node N | dma BITS]");
                 return;
             }
+            request.Owner = Owners.Shell;
             ulong start = Cpu.ReadTsc();
             MemoryStatus status = Pm->Allocate(new Order((int)order), request, out Pfn pfn);
             ulong cycles = Cpu.ReadTsc() - start;
@@ -73,8 +74,19 @@ namespace PoolKernel.Shell
                 Console.WriteLine("usage: free PFN ORDER");
                 return;
             }
-            MemoryStatus status = Pm->Free(new Pfn(pfn), new Order((int)order));
+            MemoryStatus status = Pm->Free(new Pfn(pfn), new Order((int)order), Owners.Shell);
             Console.Write("free: ");
+            if (status == MemoryStatus.NotOwner)
+            {
+                // The shell frees only what it allocated; say whose block it is.
+                byte owner = Pm->OwnerOf(new Pfn(pfn));
+                Console.Write("refused, not the shell's: owned by ");
+                Console.Write(Owners.Name(owner));
+                Console.Write(" (owner ");
+                Console.Write(owner);
+                Console.WriteLine("), nothing freed");
+                return;
+            }
             Console.WriteLine(MemoryText.Status(status));
         }
 
