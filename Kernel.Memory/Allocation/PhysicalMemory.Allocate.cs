@@ -504,11 +504,10 @@ public unsafe partial struct PhysicalMemory
         ulong start = first.Value - _basePfn;
         if (first.Value < _basePfn || start >= _buddy._spanPages)
             return MemoryStatus.OutsideEveryPool;
+        if (FrameState.KindOf(_buddy._frames[start]) == FrameKind.RunFirst && _buddy._owners[start] != owner)
+            return MemoryStatus.NotOwner;
         if (pages == 0 || pages > _buddy._spanPages - start)
             return MemoryStatus.WrongRunLength;
-        byte head = _buddy._frames[start];
-        if (FrameState.KindOf(head) == FrameKind.RunFirst && _buddy._owners[start] != owner)
-            return MemoryStatus.NotOwner;
         ulong end = start + pages;
         FrameKind expected = FrameKind.RunFirst;
         for (ulong p = start; p < end; )

@@ -143,6 +143,22 @@ public unsafe class DmaPoolTests : IDisposable
     }
 
     [Fact]
+    public void Buffers_AreOwnedByTheDmaOwner_AndAnotherOwnersFreeIsRefused()
+    {
+        const byte shell = 3;
+        var a = new DmaDevice("a", 32);
+        Ok(_dma.Attach(a, 1 * MiB, out DmaPool pool));
+        Ok(pool.Allocate(a, 12 * KiB, out DmaBuffer buffer));
+        Pfn first = new Pfn(buffer.Physical >> Pfn.PageShift);
+        Assert.Equal(DmaOwner, _host.Memory->OwnerOf(first));
+        MemoryAssert.Refused(_host, MemoryStatus.NotOwner, () => _host.Memory->FreeRun(first, 3, shell));
+        MemoryAssert.Refused(_host, MemoryStatus.NotOwner, () => _host.Memory->Free(first, new Order(0), shell));
+        Ok(buffer.Release());
+        Assert.Equal(FrameOwner.None, _host.Memory->OwnerOf(first));
+        MemoryAssert.Consistent(_host.Memory);
+    }
+
+    [Fact]
     public void ImpossibleRules_AreRefused()
     {
         Assert.Equal(DmaStatus.InvalidRules, _dma.Attach(new DmaDevice("bad", 8), 0, out _));
