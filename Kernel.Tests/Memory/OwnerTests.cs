@@ -185,4 +185,34 @@ public unsafe class OwnerTests
         owners[head] = FrameOwner.None;
         MemoryAssert.Consistent(pm);
     }
+
+    [Fact]
+    public void PagesPerOwnerCountBlocksAndWholeRuns()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        ulong* pages = stackalloc ulong[FrameOwner.Count];
+        pm->GetOwnerPages(pages);
+        for (int o = 0; o < FrameOwner.Count; o++)
+            Assert.Equal(0UL, pages[o]);
+
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), As(AllocRequest.Any, Mine), out Pfn a));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(3), As(AllocRequest.Any, Mine), out Pfn b));
+        Assert.Equal(MemoryStatus.Ok, pm->AllocateRun(1000, As(AllocRequest.Any, Theirs), out Pfn run));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(1), As(AllocRequest.Any, 63), out Pfn last));
+        pm->GetOwnerPages(pages);
+        Assert.Equal(9UL, pages[Mine]);
+        Assert.Equal(1000UL, pages[Theirs]);
+        Assert.Equal(2UL, pages[63]);
+        Assert.Equal(pm->GetTotals().InUsePages, pages[Mine] + pages[Theirs] + pages[63]);
+
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(run, 1000, Theirs));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(a, new Order(0), Mine));
+        pm->GetOwnerPages(pages);
+        Assert.Equal(8UL, pages[Mine]);
+        Assert.Equal(0UL, pages[Theirs]);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(3), Mine));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(last, new Order(1), 63));
+        MemoryAssert.Consistent(pm);
+    }
 }

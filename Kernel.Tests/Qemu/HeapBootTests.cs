@@ -84,11 +84,15 @@ public class HeapBootTests
         {
             Machine = Machine,
             Memory = Memory,
-            KernelCommandLine = $"run=\"alloc 0;free {slab} 0;check;free {own} 0;free {own} 0;check\"",
+            KernelCommandLine = $"run=\"alloc 0;free {slab} 0;dump;check;free {own} 0;free {own} 0;check\"",
         });
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
         Assert.Matches($@"alloc: pfn {own} address 0x[0-9a-f]+ order 0 \(\d+ cycles\)", result.Console);
         BootTests.AssertContains(result, "free: refused, not the shell's: owned by heap (owner 1), nothing freed");
+        // The dump's pages per owner: the shell holds its one frame, the heap its pages (Kernel/Mm/Owners.cs: heap 1, shell 3).
+        MemoryDump dump = MemoryDump.Parse(result);
+        Assert.Equal(1UL, dump["owner_pages_3"]);
+        Assert.True(dump["owner_pages_1"] > 1, result.ToString());
         BootTests.AssertContains(result, "free: ok");
         BootTests.AssertContains(result, "free: frame is free, not allocated");
         Assert.Equal(2, Regex.Matches(result.Console, @"check: ok \(").Count);
