@@ -16,6 +16,8 @@ namespace PoolKernel.Bench;
 public unsafe class PairBenchmarks
 {
     public const int Pairs = 1024;
+    /// <summary>The owner every benchmark request allocates as and every free names (AllocRequest.Owner).</summary>
+    private const byte Owner = 5;
     private const ulong GiB = 1UL << 30;
 
     private HostMemory _host;
@@ -37,12 +39,12 @@ public unsafe class PairBenchmarks
         _pm = _host.Memory;
         _normal = FindPool("node1-normal"); // pc 6G in two nodes: node 0 is the low 3 GiB, node 1 all RAM above 4 GiB
         PoolId dma32 = FindPool("node0-dma32");
-        Fragment(AllocRequest.InPool(_normal));
-        Fragment(AllocRequest.InPool(dma32));
-        _named = AllocRequest.InPool(_normal);
-        _any = AllocRequest.Any;
+        Fragment(Owned(AllocRequest.InPool(_normal)));
+        Fragment(Owned(AllocRequest.InPool(dma32)));
+        _named = Owned(AllocRequest.InPool(_normal));
+        _any = Owned(AllocRequest.Any);
         _any.PreferredNode = 1;
-        _dma32Boundary = AllocRequest.Dma(32);
+        _dma32Boundary = Owned(AllocRequest.Dma(32));
         _dma32Boundary.Boundary = 64 * 1024;
         _dma32Boundary.PreferredNode = 0;
 
@@ -53,8 +55,14 @@ public unsafe class PairBenchmarks
         FragmentClassic(1);
 
         _freshHost = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes, hugePages: true);
-        _freshNamed = AllocRequest.InPool(_normal);
+        _freshNamed = Owned(AllocRequest.InPool(_normal));
         _freshClassic = new ClassicBuddy(_host.BackingBytes / 4096, ranges);
+    }
+
+    private static AllocRequest Owned(AllocRequest request)
+    {
+        request.Owner = Owner;
+        return request;
     }
 
     private PoolId FindPool(string name)
@@ -75,7 +83,7 @@ public unsafe class PairBenchmarks
         for (int i = 0; i < frames.Length; i++)
             HostMemory.Check(_pm->Allocate(new Order(0), req, out frames[i]));
         for (int i = 0; i < frames.Length; i += 2)
-            HostMemory.Check(_pm->Free(frames[i], new Order(0)));
+            HostMemory.Check(_pm->Free(frames[i], new Order(0), Owner));
     }
 
     private void FragmentClassic(int zone)
@@ -103,7 +111,7 @@ public unsafe class PairBenchmarks
         for (int i = 0; i < Pairs; i++)
         {
             pm->Allocate(new Order(0), _named, out Pfn pfn);
-            pm->Free(pfn, new Order(0));
+            pm->Free(pfn, new Order(0), Owner);
         }
     }
 
@@ -114,7 +122,7 @@ public unsafe class PairBenchmarks
         for (int i = 0; i < Pairs; i++)
         {
             pm->Allocate(new Order(0), _any, out Pfn pfn);
-            pm->Free(pfn, new Order(0));
+            pm->Free(pfn, new Order(0), Owner);
         }
     }
 
@@ -133,7 +141,7 @@ public unsafe class PairBenchmarks
         for (int i = 0; i < Pairs; i++)
         {
             pm->Allocate(new Order(0), _freshNamed, out Pfn pfn);
-            pm->Free(pfn, new Order(0));
+            pm->Free(pfn, new Order(0), Owner);
         }
     }
 
@@ -152,7 +160,7 @@ public unsafe class PairBenchmarks
         for (int i = 0; i < Pairs; i++)
         {
             pm->Allocate(new Order(9), _named, out Pfn pfn);
-            pm->Free(pfn, new Order(9));
+            pm->Free(pfn, new Order(9), Owner);
         }
     }
 
@@ -171,7 +179,7 @@ public unsafe class PairBenchmarks
         for (int i = 0; i < Pairs; i++)
         {
             pm->Allocate(new Order(0), _dma32Boundary, out Pfn pfn);
-            pm->Free(pfn, new Order(0));
+            pm->Free(pfn, new Order(0), Owner);
         }
     }
 

@@ -45,6 +45,7 @@ public unsafe partial struct PhysicalMemory
         public ulong DistancesOffset;
         public ulong PageblocksOffset;
         public ulong FramesOffset;
+        public ulong OwnersOffset;
         public ulong TotalBytes;
     }
 
@@ -95,13 +96,15 @@ public unsafe partial struct PhysicalMemory
         at = AlignUp(at + layout.Pageblocks * (ulong)sizeof(PageblockInfo), 64);
         layout.FramesOffset = at;
         at = AlignUp(at + layout.SpanPages, 64);
+        layout.OwnersOffset = at;
+        at = AlignUp(at + layout.SpanPages, 64);
         layout.TotalBytes = at;
         return MemoryStatus.Ok;
     }
 
     /// <summary>
-    /// How many bytes of metadata <see cref="Initialize"/> needs for this map: about one byte a
-    /// frame of the span plus 8 bytes a page block plus the pool table. Refuses the same bad
+    /// How many bytes of metadata <see cref="Initialize"/> needs for this map: about two bytes a
+    /// frame of the span (its state and its owner) plus 8 bytes a page block plus the pool table. Refuses the same bad
     /// input Initialize refuses (overlapping, zero-length or wrapping ranges, bad nodes, bad config).
     /// </summary>
     public static MemoryStatus ComputeMetadataSize(in MemoryMap map, in NodeDistances nodes, in MemoryConfig config, out ulong bytes)
@@ -148,6 +151,7 @@ public unsafe partial struct PhysicalMemory
         buddy._caches = (FrameCache*)(block + layout.CachesOffset);
         buddy._pageblocks = (PageblockInfo*)(block + layout.PageblocksOffset);
         buddy._frames = block + layout.FramesOffset;
+        buddy._owners = block + layout.OwnersOffset;
         buddy._frameMemory = directMapBase + (layout.BasePfn << Pfn.PageShift);
         buddy._spanPages = layout.SpanPages;
         buddy._maxOrder = config.MaxOrder;
@@ -169,6 +173,7 @@ public unsafe partial struct PhysicalMemory
             buddy._pageblocks[pb] = info;
         }
         Fill(buddy._frames, layout.SpanPages, FrameState.Absent);
+        Fill(buddy._owners, layout.SpanPages, FrameOwner.None);
 
         // Usable ranges in address order, so a page block's node is that of its lowest frame
         // and adjacent ranges coalesce into one run before being cut into blocks.

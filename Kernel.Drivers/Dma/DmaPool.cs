@@ -121,6 +121,7 @@ namespace PoolKernel.Drivers.Dma
 
             ulong pages = (bytes + Pfn.PageSize - 1) >> Pfn.PageShift;
             AllocRequest request = AllocRequest.InPool(Id);
+            request.Owner = _manager.Owner;
             request.Boundary = device.Boundary >= Pfn.PageSize ? device.Boundary : 0;
             request.Alignment = device.Alignment > Pfn.PageSize ? device.Alignment : 0;
             request.DmaAddressBits = device.AddressBits < 64 ? device.AddressBits : (byte)0;
@@ -136,7 +137,7 @@ namespace PoolKernel.Drivers.Dma
             if (!device.Admits(physical, bytes) || !Verify(physical, pages))
             {
                 _manager.RuleViolations++;
-                _manager.Memory->FreeRun(first, pages);
+                _manager.Memory->FreeRun(first, pages, _manager.Owner);
                 return DmaStatus.RuleViolation;
             }
             Track(physical, pages, user);
@@ -166,7 +167,7 @@ namespace PoolKernel.Drivers.Dma
             ulong pages = _outPages[slot];
             if (pages != buffer.Pages)
                 return DmaStatus.Foreign;
-            MemoryStatus status = _manager.Memory->FreeRun(new Pfn(buffer.Physical >> Pfn.PageShift), pages);
+            MemoryStatus status = _manager.Memory->FreeRun(new Pfn(buffer.Physical >> Pfn.PageShift), pages, _manager.Owner);
             if (status != MemoryStatus.Ok)
                 return DmaStatus.Foreign;
             int user = _outUser[slot];

@@ -22,13 +22,20 @@ namespace PoolKernel.Drivers.Dma
 
         private readonly DmaPool[] _pools = new DmaPool[MaxPools];
 
-        public DmaPoolManager(PhysicalMemory* memory, byte* directMapBase)
+        /// <summary>
+        /// The DMA pools over <paramref name="memory"/>; every buffer is allocated and freed as
+        /// <paramref name="owner"/> (an <see cref="AllocRequest.Owner"/>, 0..63), so no other owner can free it.
+        /// </summary>
+        public DmaPoolManager(PhysicalMemory* memory, byte* directMapBase, byte owner)
         {
             Memory = memory;
             DirectMapBase = directMapBase;
+            Owner = owner;
         }
 
         internal PhysicalMemory* Memory { get; }
+        /// <summary>The owner every buffer is allocated and freed as.</summary>
+        internal byte Owner { get; }
         internal byte* DirectMapBase { get; }
 
         public int Count { get; private set; }

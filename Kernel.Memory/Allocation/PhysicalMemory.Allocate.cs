@@ -10,14 +10,17 @@ public unsafe partial struct PhysicalMemory
     /// NoSuchPool, OwnerRefused or PropertiesMismatch if it does not fit); otherwise pools are
     /// tried in the <see cref="PoolChoice"/> order. Address rules (range, DMA bits, alignment,
     /// boundary) hold in both cases, and a constrained result is checked against them before it is
-    /// returned. Results: Ok; OutOfMemory (qualifying pools exist but none has a fitting block);
-    /// NoPoolSatisfies; caller errors (InvalidOrder, InvalidArgument, ImpossibleRules); Corruption.
+    /// returned. The block records <see cref="AllocRequest.Owner"/> as its owner (<see cref="FrameOwner"/>):
+    /// only that owner may free it. Results: Ok; OutOfMemory (qualifying pools exist but none has a
+    /// fitting block); NoPoolSatisfies; caller errors (InvalidOrder, InvalidArgument, ImpossibleRules,
+    /// OwnerRefused); Corruption.
     /// </summary>
     /// <remarks>
     /// This entry is inlined into its callers and holds only the order-0 fast path: a request that
     /// names a live pool admitting its owner and mobility class, with no address rule, takes the
-    /// most recently freed frame from the pool's <see cref="FrameCache"/> (one pop and one frame-byte
-    /// store; the page block's held count already covers a cached frame). Anything else, an empty
+    /// most recently freed frame from the pool's <see cref="FrameCache"/> (one pop, one frame-byte
+    /// store and one owner-byte store; the page block's held count already covers a cached frame;
+    /// AllowsOwner has refused owners above 63, so the recorded owner is valid). Anything else, an empty
     /// cache included, goes to <see cref="AllocateSlow"/>, which makes every check again.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -32,6 +35,7 @@ public unsafe partial struct PhysicalMemory
             {
                 ulong frame = cache->Pop();
                 _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+                _buddy._owners[frame] = request.Owner;
                 pfn = new Pfn(_basePfn + frame);
                 return MemoryStatus.Ok;
             }
@@ -62,6 +66,7 @@ public unsafe partial struct PhysicalMemory
                 if (index == FreeList.End)
                     return MemoryStatus.OutOfMemory;
                 _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
+                _buddy._owners[index] = request.Owner;
                 if (order.Value != 0)
                     _buddy.AddHeld(index, 1UL << order.Value, 1);
                 pfn = new Pfn(_basePfn + index);
@@ -78,7 +83,7 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
-        return AllocateInPool(pool, order.Value, rules, out pfn);
+        return AllocateInPool(pool, order.Value, rules, request.Owner, out pfn);
     }
 
     /// <summary>The pool-choice path of <see cref="Allocate"/>, kept out of the named-pool fast path's frame.</summary>
@@ -97,7 +102,7 @@ public unsafe partial struct PhysicalMemory
         if (ruleFree && _choiceMemo.TryGet(shape, _poolGeneration, out int remembered, out ulong rememberedKey))
         {
             qualified = true;
-            MemoryStatus status = AllocateInPool(remembered, order.Value, rules, out pfn);
+            MemoryStatus status = AllocateInPool(remembered, order.Value, rules, request.Owner, out pfn);
             if (status != MemoryStatus.OutOfMemory)
                 return status;
             minKey = rememberedKey + 1;
@@ -113,7 +118,7 @@ public unsafe partial struct PhysicalMemory
                 firstKey = key;
             }
             qualified = true;
-            MemoryStatus status = AllocateInPool(pool, order.Value, rules, out pfn);
+            MemoryStatus status = AllocateInPool(pool, order.Value, rules, request.Owner, out pfn);
             if (status != MemoryStatus.OutOfMemory)
             {
                 // Remembered only on success, so a refused request leaves the metadata as it was.
@@ -147,8 +152,8 @@ public unsafe partial struct PhysicalMemory
         return props.WindowStartPfn >= rules.LowPfn && props.WindowEndPfn <= rules.EndPfn;
     }
 
-    /// <summary>One pool, resolved rules: search, carve, mark, then check the result on the way out.</summary>
-    private MemoryStatus AllocateInPool(int pool, int order, in DmaRules rules, out Pfn pfn)
+    /// <summary>One pool, resolved rules: search, carve, mark (state and <paramref name="owner"/>), then check the result on the way out.</summary>
+    private MemoryStatus AllocateInPool(int pool, int order, in DmaRules rules, byte owner, out Pfn pfn)
     {
         pfn = Pfn.None;
         ulong pages = 1UL << order;
@@ -184,12 +189,14 @@ public unsafe partial struct PhysicalMemory
             }
         }
         _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
+        _buddy._owners[index] = owner;
         if (!held)
             _buddy.AddHeld(index, pages, 1);
         ulong result = _basePfn + index;
         if (!rules.Admits(result, pages) || _buddy.PoolOfFrame(index) != pool)
         {
             // The search broke its own rules: give the block back and report, never hand it out.
+            _buddy._owners[index] = FrameOwner.None;
             _buddy.AddHeld(index, pages, -1);
             _buddy.FreeMerging(pool, index, order);
             return MemoryStatus.Corruption;
@@ -244,35 +251,40 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// Frees a block returned by <see cref="Allocate"/> with the same order. Refused, with nothing
-    /// changed: a frame outside every pool (OutsideEveryPool), a frame already free (DoubleFree),
-    /// a frame that is not the head of an allocated block (NotAllocated), the wrong order
-    /// (WrongOrder), a piece of a run (RunFreedAsBlock).
+    /// Frees a block returned by <see cref="Allocate"/> with the same order, on behalf of
+    /// <paramref name="owner"/>, which must be the owner the block was allocated as. Refused, with
+    /// nothing changed: a frame outside every pool (OutsideEveryPool), a free frame (AlreadyFree:
+    /// freed twice or never handed out, the allocator cannot tell which), a frame that is not the
+    /// head of an allocated block (NotAllocated), a block of another owner (NotOwner, whatever the
+    /// order), the wrong order (WrongOrder), a piece of a run (RunFreedAsBlock).
     /// </summary>
     /// <remarks>
     /// Inlined into callers with the order-0 fast path only: a frame whose byte says "allocated,
-    /// order 0" (the check that refuses double frees) is marked Cached and pushed on its pool's frame
-    /// cache when the cache has room. Anything else goes to <see cref="FreeSlow"/>.
+    /// order 0" (the check that refuses double frees) and whose owner byte is the caller's is marked
+    /// Cached, its owner byte cleared, and pushed on its pool's frame cache when the cache has room.
+    /// Anything else goes to <see cref="FreeSlow"/>.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public MemoryStatus Free(Pfn pfn, Order order)
+    public MemoryStatus Free(Pfn pfn, Order order, byte owner)
     {
         ulong index = pfn.Value - _basePfn;
-        if (order.Value == 0 && index < _buddy._spanPages && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, 0))
+        if (order.Value == 0 && index < _buddy._spanPages && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, 0) &&
+            _buddy._owners[index] == owner)
         {
             FrameCache* cache = _buddy.CacheOf(_buddy.PoolOfFrame(index));
             if (cache->Count != FrameCache.Capacity)
             {
                 _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
+                _buddy._owners[index] = FrameOwner.None;
                 cache->Push(index);
                 return MemoryStatus.Ok;
             }
         }
-        return FreeSlow(pfn, order);
+        return FreeSlow(pfn, order, owner);
     }
 
     /// <summary>Every case of <see cref="Free"/>, the fast one included (reached when the frame cache is full).</summary>
-    private MemoryStatus FreeSlow(Pfn pfn, Order order)
+    private MemoryStatus FreeSlow(Pfn pfn, Order order, byte owner)
     {
         if ((uint)order.Value > (uint)_buddy._maxOrder)
             return MemoryStatus.InvalidOrder;
@@ -280,8 +292,9 @@ public unsafe partial struct PhysicalMemory
         if (pfn.Value < _basePfn || index >= _buddy._spanPages)
             return MemoryStatus.OutsideEveryPool;
         byte state = _buddy._frames[index];
-        if (state != FrameState.Make(FrameKind.Allocated, order.Value))
-            return Diagnose(index, state, order.Value, FrameKind.Allocated);
+        if (state != FrameState.Make(FrameKind.Allocated, order.Value) || _buddy._owners[index] != owner)
+            return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);
+        _buddy._owners[index] = FrameOwner.None;
         int pool = _buddy.PoolOfFrame(index);
         if (order.Value == 0)
         {
@@ -299,16 +312,22 @@ public unsafe partial struct PhysicalMemory
         return MemoryStatus.Ok;
     }
 
-    /// <summary>Why a frame cannot be freed as a block of <paramref name="kind"/> and <paramref name="order"/>.</summary>
-    private MemoryStatus Diagnose(ulong index, byte state, int order, FrameKind kind)
+    /// <summary>
+    /// Why a frame cannot be freed by <paramref name="owner"/> as a block of <paramref name="kind"/>
+    /// and <paramref name="order"/>. The head of another owner's block or run is NotOwner before
+    /// anything else, so a wrong owner learns nothing of the block's order or length.
+    /// </summary>
+    private MemoryStatus Diagnose(ulong index, byte state, int order, FrameKind kind, byte owner)
     {
         FrameKind actual = FrameState.KindOf(state);
         if (actual == FrameKind.Absent || _buddy.PoolOfFrame(index) == PoolId.None.Value)
             return MemoryStatus.OutsideEveryPool;
+        if ((actual == FrameKind.Allocated || actual == FrameKind.RunFirst) && _buddy._owners[index] != owner)
+            return MemoryStatus.NotOwner;
         if (actual == FrameKind.Free || actual == FrameKind.Cached)
-            return MemoryStatus.DoubleFree;
+            return MemoryStatus.AlreadyFree;
         if (actual == FrameKind.Tail)
-            return _buddy.FreeHeadContaining(index, out _) != FreeList.End ? MemoryStatus.DoubleFree : MemoryStatus.NotAllocated;
+            return _buddy.FreeHeadContaining(index, out _) != FreeList.End ? MemoryStatus.AlreadyFree : MemoryStatus.NotAllocated;
         if (actual == FrameKind.Allocated)
             return kind == FrameKind.Allocated ? MemoryStatus.WrongOrder : MemoryStatus.BlockFreedAsRun;
         if (actual == FrameKind.RunFirst || actual == FrameKind.RunNext)
@@ -321,8 +340,9 @@ public unsafe partial struct PhysicalMemory
     /// more than the largest block) under the same rules and pool choice as <see cref="Allocate"/>.
     /// Up to the largest block it takes a covering buddy block (the first one, or one obeying the
     /// rules found on the lists) and gives back the tail; otherwise, or when that fails, it scans
-    /// the pool's blocks in address order for a free stretch. Free the run with
-    /// <see cref="FreeRun"/> and the same count.
+    /// the pool's blocks in address order for a free stretch. The run records
+    /// <see cref="AllocRequest.Owner"/> on its first frame; free it with <see cref="FreeRun"/>, the
+    /// same count and the same owner.
     /// </summary>
     public MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
     {
@@ -337,7 +357,7 @@ public unsafe partial struct PhysicalMemory
             MemoryStatus admitted = AdmitNamed(request);
             if (admitted != MemoryStatus.Ok)
                 return admitted;
-            return AllocateRunInPool(request.Pool.Value, pages, rules, out first);
+            return AllocateRunInPool(request.Pool.Value, pages, rules, request.Owner, out first);
         }
         bool qualified = false;
         ulong minKey = 0;
@@ -345,7 +365,7 @@ public unsafe partial struct PhysicalMemory
              pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out key))
         {
             qualified = true;
-            MemoryStatus status = AllocateRunInPool(pool, pages, rules, out first);
+            MemoryStatus status = AllocateRunInPool(pool, pages, rules, request.Owner, out first);
             if (status != MemoryStatus.OutOfMemory)
                 return status;
             minKey = key + 1;
@@ -353,7 +373,7 @@ public unsafe partial struct PhysicalMemory
         return qualified ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
-    private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, out Pfn first)
+    private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, byte owner, out Pfn first)
     {
         first = Pfn.None;
         ulong index = FreeList.End;
@@ -386,7 +406,7 @@ public unsafe partial struct PhysicalMemory
                 return MemoryStatus.OutOfMemory;
             _buddy.CarveRange(pool, index, index + pages);
         }
-        MarkRun(index, index + pages);
+        MarkRun(index, index + pages, owner);
         if (!rules.Admits(_basePfn + index, pages))
         {
             UnmarkRun(pool, index, index + pages);
@@ -445,9 +465,10 @@ public unsafe partial struct PhysicalMemory
         return FreeList.End;
     }
 
-    /// <summary>Marks [start, end) as a run: maximal aligned pieces, the first RunFirst, the rest RunNext.</summary>
-    private void MarkRun(ulong start, ulong end)
+    /// <summary>Marks [start, end) as a run of <paramref name="owner"/>: maximal aligned pieces, the first RunFirst (carrying the owner), the rest RunNext.</summary>
+    private void MarkRun(ulong start, ulong end, byte owner)
     {
+        _buddy._owners[start] = owner;
         FrameKind kind = FrameKind.RunFirst;
         while (start < end)
         {
@@ -459,8 +480,10 @@ public unsafe partial struct PhysicalMemory
         }
     }
 
+    /// <summary>Gives the run [start, end) back to the pool's lists and clears its owner.</summary>
     private void UnmarkRun(int pool, ulong start, ulong end)
     {
+        _buddy._owners[start] = FrameOwner.None;
         while (start < end)
         {
             int o = _buddy.PieceOrder(start, end);
@@ -471,15 +494,18 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// Frees a run returned by <see cref="AllocateRun"/>; <paramref name="pages"/> must be the
-    /// count it was allocated with (WrongRunLength otherwise). Every piece is validated before any
-    /// is freed, so a refused call changes nothing.
+    /// Frees a run returned by <see cref="AllocateRun"/> on behalf of <paramref name="owner"/>, the
+    /// owner it was allocated as (NotOwner otherwise, checked first); <paramref name="pages"/> must be
+    /// the count it was allocated with (WrongRunLength otherwise). Every piece is validated before
+    /// any is freed, so a refused call changes nothing.
     /// </summary>
-    public MemoryStatus FreeRun(Pfn first, ulong pages)
+    public MemoryStatus FreeRun(Pfn first, ulong pages, byte owner)
     {
         ulong start = first.Value - _basePfn;
         if (first.Value < _basePfn || start >= _buddy._spanPages)
             return MemoryStatus.OutsideEveryPool;
+        if (FrameState.KindOf(_buddy._frames[start]) == FrameKind.RunFirst && _buddy._owners[start] != owner)
+            return MemoryStatus.NotOwner;
         if (pages == 0 || pages > _buddy._spanPages - start)
             return MemoryStatus.WrongRunLength;
         ulong end = start + pages;
@@ -491,7 +517,7 @@ public unsafe partial struct PhysicalMemory
             if (state != FrameState.Make(expected, o))
             {
                 if (p == start)
-                    return Diagnose(p, state, o, FrameKind.RunFirst);
+                    return Diagnose(p, state, o, FrameKind.RunFirst, owner);
                 return MemoryStatus.WrongRunLength;
             }
             expected = FrameKind.RunNext;

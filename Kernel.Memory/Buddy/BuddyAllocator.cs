@@ -15,6 +15,8 @@ public unsafe partial struct BuddyAllocator
 {
     /// <summary>One byte per frame of the span (<see cref="FrameState"/>).</summary>
     internal byte* _frames;
+    /// <summary>One byte per frame of the span (<see cref="FrameOwner"/>): the owner of an allocated head, else None.</summary>
+    internal byte* _owners;
     internal PageblockInfo* _pageblocks;
     /// <summary>Pool p's list of order k is _lists[p * _listStride + k].</summary>
     internal FreeList* _lists;

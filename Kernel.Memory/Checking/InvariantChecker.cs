@@ -18,7 +18,9 @@ namespace PoolKernel.Memory;
 ///      exactly one cache and on no free list: a list node that is Cached fails step 3);
 ///   5. pool counters (FreePages = frames on the lists; a pool's free frames are those plus its
 ///      cached ones) and the conservation of present frames;
-///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools.
+///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools;
+///   7. owners (<see cref="FrameOwner"/>): the head of every allocated block and run carries an owner
+///      0..63, every other frame the sentinel None.
 /// The first broken invariant is reported with the numbers that disagree.
 /// </summary>
 public static unsafe class InvariantChecker
@@ -203,6 +205,28 @@ public static unsafe class InvariantChecker
             pm._choiceMemo.Entry(slot, out uint generation, out int memoPool);
             if (generation == pm._poolGeneration && ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0))
                 return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+        }
+
+        // 7: owner bytes.
+        return CheckOwners(ref pm);
+    }
+
+    /// <summary>
+    /// Step 7: allocated heads (Allocated, RunFirst) carry an owner 0..63, every other frame
+    /// <see cref="FrameOwner.None"/>. The report names the frame, Expected = the sentinel for a frame
+    /// that must have none (else <see cref="FrameOwner.Count"/>, the bound), Actual = the byte found.
+    /// </summary>
+    private static InvariantReport CheckOwners(ref PhysicalMemory pm)
+    {
+        ref BuddyAllocator b = ref pm._buddy;
+        for (ulong i = 0; i < b._spanPages; i++)
+        {
+            byte owner = b._owners[i];
+            FrameKind kind = FrameState.KindOf(b._frames[i]);
+            bool owned = kind == FrameKind.Allocated || kind == FrameKind.RunFirst;
+            if (owned ? !FrameOwner.IsValid(owner) : owner != FrameOwner.None)
+                return InvariantReport.Broken(InvariantCode.FrameOwnerBad, pm._basePfn + i, b.PoolOfFrame(i), FrameState.OrderOf(b._frames[i]),
+                    owned ? (ulong)FrameOwner.Count : FrameOwner.None, owner);
         }
         return default;
     }

@@ -44,4 +44,9 @@ public enum InvariantCode : byte
     CacheCount,
     /// <summary>A remembered pool choice of the current generation names a pool slot that is not live (Pool is the slot).</summary>
     ChoiceMemoStale,
+    /// <summary>
+    /// A frame's owner byte is wrong: the head of an allocated block or run (Allocated, RunFirst) without
+    /// an owner 0..63, or any other frame without <see cref="FrameOwner.None"/> (Actual is the byte).
+    /// </summary>
+    FrameOwnerBad,
 }

@@ -36,6 +36,12 @@ public enum HeapInvariant : byte
     ClassCounters,
     /// <summary>Large-object count or pages disagree with the runs found.</summary>
     LargeCounters,
+    /// <summary>
+    /// Checked with <see cref="HeldPageNotAllocated"/> (numbered last to keep the others' numbers): a
+    /// frame the heap records as held is allocated in the pools to another owner than the heap's
+    /// (Expected: the heap's owner, Actual: the recorded one).
+    /// </summary>
+    HeldPageOfOtherOwner,
 }
 
 /// <summary>The heap checker's verdict: Ok, or the first broken invariant, where, and the two numbers that disagree.</summary>

@@ -8,7 +8,8 @@ public unsafe partial struct KernelHeap
     /// <summary>
     /// Verifies the heap against itself and against the pools, and returns the first broken
     /// invariant (see <see cref="HeapInvariant"/>) or Ok. Every held frame must be the head of an
-    /// allocated block (a slab, with the pools' order equal to the slab's) or run (a large object);
+    /// allocated block (a slab, with the pools' order equal to the slab's) or run (a large object)
+    /// whose recorded owner is the heap's;
     /// every slab's header must carry its check word and its class's geometry, lie on its page
     /// block's node, and have a free list that stays inside its cells, on cell boundaries, over cells
     /// whose in-use bit is clear, exactly FreeCount long, with in-use bits adding up to the rest;
@@ -46,6 +47,9 @@ public unsafe partial struct KernelHeap
                 bits &= bits - 1;
                 ulong pfn = _basePfn + index;
                 FrameKind kind = _memory->KindOf(new Pfn(pfn), out Order order);
+                byte owner = _memory->OwnerOf(new Pfn(pfn));
+                if ((kind == FrameKind.RunFirst || kind == FrameKind.Allocated) && owner != _owner)
+                    return HeapCheckReport.Broken(HeapInvariant.HeldPageOfOtherOwner, (ulong)AddressOf(pfn), LargeClass, 0, _owner, owner);
                 if (kind == FrameKind.RunFirst)
                 {
                     largeFound++;

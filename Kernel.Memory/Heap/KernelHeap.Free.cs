@@ -117,7 +117,7 @@ public unsafe partial struct KernelHeap
         slab->Check = 0;
         ClearHeld(pfn - _basePfn);
         _slabs[cls]--;
-        MemoryStatus ms = _memory->Free(new Pfn(pfn), order);
+        MemoryStatus ms = _memory->Free(new Pfn(pfn), order, _owner);
         return ms == MemoryStatus.Ok ? HeapStatus.Ok : HeapStatus.Corruption;
     }
 
@@ -125,7 +125,7 @@ public unsafe partial struct KernelHeap
     {
         ulong pfn = _basePfn + head;
         ulong pages = RunPages(pfn);
-        MemoryStatus ms = _memory->FreeRun(new Pfn(pfn), pages);
+        MemoryStatus ms = _memory->FreeRun(new Pfn(pfn), pages, _owner);
         if (ms != MemoryStatus.Ok)
             return HeapStatus.Corruption;
         ClearHeld(head);

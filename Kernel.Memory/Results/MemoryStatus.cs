@@ -18,7 +18,9 @@ public enum MemoryStatus : byte
     InvalidArgument = 16,
     InvalidOrder = 17,
     Unaligned = 18,
-    DoubleFree = 19,
+    /// <summary>A free of a frame that is free (on a list or in a frame cache): freed twice, or never handed out; the allocator keeps no history to tell which.</summary>
+    AlreadyFree = 19,
+    /// <summary>A free of a frame that is not the head of an allocated block or run (a tail, or a later piece of a run).</summary>
     NotAllocated = 20,
     WrongOrder = 21,
     OutsideEveryPool = 22,
@@ -43,6 +45,8 @@ public enum MemoryStatus : byte
     PoolIsHome = 41,
     RunFreedAsBlock = 42,
     BlockFreedAsRun = 43,
+    /// <summary>A free that names another owner than the one the block or run was allocated as (<see cref="FrameOwner"/>).</summary>
+    NotOwner = 44,
 
     // The metadata contradicts itself.
     Corruption = 64,

@@ -117,6 +117,46 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
+    /// The owner recorded for a frame (<see cref="FrameOwner"/>): the allocating owner at the head of
+    /// an allocated block or run, <see cref="FrameOwner.None"/> anywhere else and outside the span.
+    /// </summary>
+    public byte OwnerOf(Pfn pfn)
+    {
+        ulong index = pfn.Value - _basePfn;
+        if (pfn.Value < _basePfn || index >= _buddy._spanPages)
+            return FrameOwner.None;
+        return _buddy._owners[index];
+    }
+
+    /// <summary>
+    /// Frames held by each owner: <paramref name="pages"/>[o] (o = 0..63, an array of
+    /// <see cref="FrameOwner.Count"/> the caller provides) is set to the frames of the blocks and runs
+    /// recorded for owner o. One walk over the span's block heads: O(span), for reports, not hot paths.
+    /// </summary>
+    public void GetOwnerPages(ulong* pages)
+    {
+        for (int o = 0; o < FrameOwner.Count; o++)
+            pages[o] = 0;
+        byte runOwner = FrameOwner.None;
+        for (ulong p = 0; p < _buddy._spanPages; )
+        {
+            byte s = _buddy._frames[p];
+            FrameKind kind = FrameState.KindOf(s);
+            if (kind == FrameKind.Absent || kind == FrameKind.Tail)
+            {
+                p++;
+                continue;
+            }
+            ulong size = 1UL << FrameState.OrderOf(s);
+            if (kind == FrameKind.Allocated || kind == FrameKind.RunFirst)
+                runOwner = _buddy._owners[p];
+            if ((kind == FrameKind.Allocated || kind == FrameKind.RunFirst || kind == FrameKind.RunNext) && FrameOwner.IsValid(runOwner))
+                pages[runOwner] += size;
+            p += size;
+        }
+    }
+
+    /// <summary>
     /// Gives every pool's cached order-0 frames back to the buddy lists (merging them). Nothing
     /// else changes: the same frames are free and allocated before and after. For shells, tests, and
     /// a kernel that wants buddyinfo to show every free frame merged.

@@ -10,11 +10,13 @@ public unsafe class DmaPoolTests : IDisposable
 {
     private const ulong KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
     private readonly HostPhysicalMemory _host = QemuMaps.Boot("pc", 6 * GiB, 2);
+    /// <summary>The owner the DMA pools allocate and free as (the kernel uses Owners.Dma).</summary>
+    private const byte DmaOwner = 2;
     private readonly DmaPoolManager _dma;
 
     public DmaPoolTests()
     {
-        _dma = new DmaPoolManager(_host.Memory, _host.FrameMemory(new Pfn(0)));
+        _dma = new DmaPoolManager(_host.Memory, _host.FrameMemory(new Pfn(0)), DmaOwner);
     }
 
     public void Dispose() => _host.Dispose();
@@ -141,6 +143,22 @@ public unsafe class DmaPoolTests : IDisposable
     }
 
     [Fact]
+    public void Buffers_AreOwnedByTheDmaOwner_AndAnotherOwnersFreeIsRefused()
+    {
+        const byte shell = 3;
+        var a = new DmaDevice("a", 32);
+        Ok(_dma.Attach(a, 1 * MiB, out DmaPool pool));
+        Ok(pool.Allocate(a, 12 * KiB, out DmaBuffer buffer));
+        Pfn first = new Pfn(buffer.Physical >> Pfn.PageShift);
+        Assert.Equal(DmaOwner, _host.Memory->OwnerOf(first));
+        MemoryAssert.Refused(_host, MemoryStatus.NotOwner, () => _host.Memory->FreeRun(first, 3, shell));
+        MemoryAssert.Refused(_host, MemoryStatus.NotOwner, () => _host.Memory->Free(first, new Order(0), shell));
+        Ok(buffer.Release());
+        Assert.Equal(FrameOwner.None, _host.Memory->OwnerOf(first));
+        MemoryAssert.Consistent(_host.Memory);
+    }
+
+    [Fact]
     public void ImpossibleRules_AreRefused()
     {
         Assert.Equal(DmaStatus.InvalidRules, _dma.Attach(new DmaDevice("bad", 8), 0, out _));
@@ -154,7 +172,7 @@ public unsafe class DmaPoolTests : IDisposable
     public void NoMemoryMatches_IsNoMatchingMemory()
     {
         using var host = new HostPhysicalMemory(new[] { new MemoryRegion(64 * MiB, 64 * MiB, MemoryType.Available, 0) });
-        var dma = new DmaPoolManager(host.Memory, host.FrameMemory(new Pfn(0)));
+        var dma = new DmaPoolManager(host.Memory, host.FrameMemory(new Pfn(0)), DmaOwner);
         Assert.Equal(DmaStatus.NoMatchingMemory, dma.Attach(new DmaDevice("isa", 24), 4096, out _));
         Ok(dma.Attach(new DmaDevice("pci", 32), 4096, out _));
     }

@@ -1,4 +1,5 @@
 using PoolKernel.Memory;
+using PoolKernel.Tests.Memory;
 using Xunit;
 
 namespace PoolKernel.Tests.Heap;
@@ -62,8 +63,35 @@ public unsafe class HeapCheckerTests
         h.Consistent();
 
         // The pools take the slab's page back behind the heap's back.
-        Assert.Equal(MemoryStatus.Ok, h.Memory->Free(h.PfnOf(slab), new Order(slab->Order)));
+        Assert.Equal(MemoryStatus.Ok, h.Memory->Free(h.PfnOf(slab), new Order(slab->Order), MemoryAssert.DefaultOwner));
         Expect(h, HeapInvariant.HeldPageNotAllocated);
+    }
+
+    [Fact]
+    public void ASlabPageFreedByAnotherOwnerIsRefusedAndOneHandedToAnotherOwnerIsReported()
+    {
+        const byte heapOwner = 1, shell = 3;
+        using var h = new HostHeap(QemuMaps.Boot("pc", 128 * MiB, 1), heapOwner);
+        KernelHeap* heap = h.Heap;
+        byte* a = (byte*)heap->Alloc(64, 0, 0);
+        SlabHeader* slab = (SlabHeader*)((ulong)a & ~(Pfn.PageSize - 1));
+        Pfn page = h.PfnOf(slab);
+        Assert.Equal(heapOwner, h.Memory->OwnerOf(page));
+
+        // Another owner cannot take the heap's page (the shell's `free PFN 0` of issue 10): nothing changes.
+        MemoryAssert.Refused(h.Host, MemoryStatus.NotOwner, () => h.Memory->Free(page, new Order(slab->Order), shell));
+        h.Consistent();
+
+        // Taken back with the heap's own owner behind its back and handed to another owner: the checker says whose it is.
+        Assert.Equal(MemoryStatus.Ok, h.Memory->Free(page, new Order(slab->Order), heapOwner));
+        AllocRequest request = AllocRequest.InPool(h.Memory->PoolOf(page));
+        request.Owner = shell;
+        Assert.Equal(MemoryStatus.Ok, h.Memory->Allocate(new Order(0), request, out Pfn again));
+        Assert.Equal(page, again);
+        HeapCheckReport r = heap->Check();
+        Assert.Equal(HeapInvariant.HeldPageOfOtherOwner, r.Code);
+        Assert.Equal((ulong)heapOwner, r.Expected);
+        Assert.Equal((ulong)shell, r.Actual);
     }
 }
 

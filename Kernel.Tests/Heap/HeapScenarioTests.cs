@@ -207,7 +207,7 @@ public unsafe class HeapScenarioTests
         Assert.Equal(HeapStatus.Ok, heap->Free(null));
         Assert.Equal(HeapStatus.Ok, heap->Free(b));
         Assert.Equal(HeapStatus.Ok, heap->Free(c));
-        Assert.Equal(MemoryStatus.Ok, h.Memory->Free(other, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, h.Memory->Free(other, new Order(0), MemoryAssert.DefaultOwner));
         h.Consistent();
     }
 

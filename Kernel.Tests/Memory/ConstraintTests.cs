@@ -97,7 +97,7 @@ public unsafe class ConstraintTests
         Assert.Equal(MemoryStatus.Ok, pm->AllocateRun(pages, req, out Pfn first));
         Obeys(first, pages, req.Lowest.Value, req.Highest.Value, 0, boundary);
         MemoryAssert.Consistent(pm);
-        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(first, pages));
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(first, pages, MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
     }
 

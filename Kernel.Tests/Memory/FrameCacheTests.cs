@@ -43,7 +43,7 @@ public unsafe class FrameCacheTests
         Assert.Equal(FrameKind.Allocated, pm->KindOf(pfn, out _));
         MemoryAssert.Consistent(pm);
 
-        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal(FrameKind.Cached, pm->KindOf(pfn, out _));
         s = Stats(pm, dma32);
         Assert.Equal((ulong)FrameCache.Batch, s.CachedPages);
@@ -55,7 +55,7 @@ public unsafe class FrameCacheTests
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out Pfn again));
         Assert.Equal(pfn, again);
         Assert.Equal(lists, MemoryAssert.BuddyInfo(pm));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(again, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(again, new Order(0), MemoryAssert.DefaultOwner));
 
         // Draining merges everything back: the lists are as set-up left them.
         pm->DrainCaches();
@@ -80,12 +80,12 @@ public unsafe class FrameCacheTests
         }
         pm->DrainCaches();
         for (int i = 0; i < FrameCache.Capacity; i++)
-            Assert.Equal(MemoryStatus.Ok, pm->Free(frames[i], new Order(0)));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(frames[i], new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal((ulong)FrameCache.Capacity, Stats(pm, dma32).CachedPages);
         MemoryAssert.Consistent(pm);
 
         // One more free: the oldest batch (the first frames freed) goes back to the lists first.
-        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[FrameCache.Capacity], new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[FrameCache.Capacity], new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal((ulong)(FrameCache.Capacity - FrameCache.Batch + 1), Stats(pm, dma32).CachedPages);
         for (int i = 0; i < FrameCache.Batch; i++)
             Assert.NotEqual(FrameKind.Cached, pm->KindOf(frames[i], out _));
@@ -94,7 +94,7 @@ public unsafe class FrameCacheTests
         MemoryAssert.Consistent(pm);
 
         for (int i = FrameCache.Capacity + 1; i < n; i++)
-            Assert.Equal(MemoryStatus.Ok, pm->Free(frames[i], new Order(0)));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(frames[i], new Order(0), MemoryAssert.DefaultOwner));
         Assert.True(Stats(pm, dma32).CachedPages <= (ulong)FrameCache.Capacity);
         MemoryAssert.Consistent(pm);
     }
@@ -107,13 +107,13 @@ public unsafe class FrameCacheTests
         PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out Pfn a));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out Pfn b));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(a, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(a, new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal(FrameKind.Cached, pm->KindOf(a, out _));
 
         // Freed twice, with the right order, the wrong one, or as a run.
-        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(a, new Order(0)));
-        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(a, new Order(1)));
-        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->FreeRun(a, 1));
+        MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->Free(a, new Order(0), MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->Free(a, new Order(1), MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->FreeRun(a, 1, MemoryAssert.DefaultOwner));
 
         // A frame of the refill batch that was never handed out.
         Pfn never = Pfn.None;
@@ -121,10 +121,10 @@ public unsafe class FrameCacheTests
             if (pm->KindOf(new Pfn(p), out _) == FrameKind.Cached && new Pfn(p) != a)
                 never = new Pfn(p);
         Assert.NotEqual(Pfn.None, never);
-        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(never, new Order(0)));
+        MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->Free(never, new Order(0), MemoryAssert.DefaultOwner));
 
         // The still-allocated frame is freed normally afterwards.
-        Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(0), MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
     }
 
@@ -187,7 +187,7 @@ public unsafe class FrameCacheTests
         ok.Mobility = MobilityClass.Movable;
         // Warm the cache, so every request below meets a non-empty cache on the fast path.
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), ok, out Pfn warm));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(warm, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(warm, new Order(0), ok.Owner));
         Assert.True(Stats(pm, owned).CachedPages > 0);
 
         AllocRequest wrongOwner = ok;
@@ -234,7 +234,7 @@ public unsafe class FrameCacheTests
         Assert.Equal((uint)FrameCache.Batch - 3, use.CachedPages);
         Assert.Equal(use.InUsePages + use.CachedPages, (uint)pm->_buddy._pageblocks[pb].Held);
 
-        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[1], new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[1], new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(pb, out use));
         Assert.Equal(2U, use.InUsePages);
         Assert.Equal((uint)FrameCache.Batch - 2, use.CachedPages);
@@ -248,8 +248,8 @@ public unsafe class FrameCacheTests
 
         // Only allocated frames make a page block "in use" for pool creation: with the two frames
         // freed, the block (still partly cached) can become a pool.
-        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[0], new Order(0)));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[2], new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[0], new Order(0), MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(frames[2], new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(pb, out use));
         Assert.Equal(0U, use.InUsePages);
         Assert.Equal((uint)FrameCache.Batch, use.CachedPages);
@@ -269,7 +269,7 @@ public unsafe class FrameCacheTests
         PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
         // Frames cached in the dma32 pool: where do they lie?
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out Pfn pfn));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal((ulong)FrameCache.Batch, Stats(pm, dma32).CachedPages);
         ulong pbPages = 1UL << pm->PageblockOrder;
         Pfn pbStart = new Pfn(pfn.Value & ~(pbPages - 1));
@@ -288,7 +288,7 @@ public unsafe class FrameCacheTests
         // Cached frames in the new pool, then the pool destroyed: they go home with their page block.
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(made), out Pfn inMade));
         MemoryAssert.Refused(host, MemoryStatus.PoolInUse, () => pm->DestroyPool(made));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(inMade, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(inMade, new Order(0), MemoryAssert.DefaultOwner));
         Assert.True(Stats(pm, made).CachedPages > 0);
         Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(made));
         MemoryAssert.Consistent(pm);
@@ -297,7 +297,7 @@ public unsafe class FrameCacheTests
         // A small pool whose only page block is partly cached: moving it out drains the cache.
         Assert.Equal(MemoryStatus.Ok, pm->CreatePool(PoolProperties.Open("small"), dma32, 1, out PoolId small));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(small), out Pfn s0));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(s0, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(s0, new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal(pbPages, Stats(pm, small).FreePages);
         Assert.True(Stats(pm, small).CachedPages > 0);
         Assert.Equal(MemoryStatus.Ok, pm->MovePageblocks(small, dma32, 1));
@@ -327,7 +327,7 @@ public unsafe class FrameCacheTests
         }
         pm->DrainCaches();
         foreach (Pfn p in taken)
-            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0)));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal((ulong)FrameCache.Capacity, Stats(pm, dma32).CachedPages);
 
         // Below 32 MiB, in the named pool and by pool choice with 25 DMA address bits: no cached frame fits,
@@ -342,12 +342,12 @@ public unsafe class FrameCacheTests
         {
             Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), dma25, out Pfn d));
             Assert.True(d.Address.Value < limit, $"0x{d.Address.Value:x}");
-            Assert.Equal(MemoryStatus.Ok, pm->Free(d, new Order(0)));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(d, new Order(0), MemoryAssert.DefaultOwner));
         }
         MemoryAssert.Consistent(pm);
 
         // A cached frame that obeys the rules is taken (the most recently freed fitting one).
-        Assert.Equal(MemoryStatus.Ok, pm->Free(got, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(got, new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal(FrameKind.Cached, pm->KindOf(got, out _));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), low, out Pfn again));
         Assert.Equal(got, again);
@@ -366,7 +366,7 @@ public unsafe class FrameCacheTests
             Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Dma(24), out Pfn isa));
             Assert.True(isa.Address.Value < 16 * MiB);
             if (i % 2 == 0)
-                Assert.Equal(MemoryStatus.Ok, pm->Free(isa, new Order(0)));
+                Assert.Equal(MemoryStatus.Ok, pm->Free(isa, new Order(0), MemoryAssert.DefaultOwner));
         }
         MemoryAssert.Consistent(pm);
     }
@@ -387,14 +387,14 @@ public unsafe class FrameCacheTests
         // Free all: most merge back through drains, the last ones stay cached; a whole-page-block
         // allocation drains the cache and finds the merged block.
         foreach (Pfn p in frames)
-            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0)));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0), MemoryAssert.DefaultOwner));
         Assert.True(Stats(pm, tiny).CachedPages > 0);
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pm->PageblockOrder), AllocRequest.InPool(tiny), out Pfn whole));
         Assert.Equal(0UL, Stats(pm, tiny).CachedPages);
         MemoryAssert.Consistent(pm);
-        Assert.Equal(MemoryStatus.Ok, pm->Free(whole, new Order(pm->PageblockOrder)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(whole, new Order(pm->PageblockOrder), MemoryAssert.DefaultOwner));
         Assert.Equal(MemoryStatus.Ok, pm->AllocateRun(pbPages, AllocRequest.InPool(tiny), out Pfn run));
-        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(run, pbPages));
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(run, pbPages, MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
     }
 }

@@ -14,8 +14,8 @@ public unsafe class FreeValidationTests
         using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
         PhysicalMemory* pm = host.Memory;
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(2), AllocRequest.Any, out Pfn pfn));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(2)));
-        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(pfn, new Order(2)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(2), MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->Free(pfn, new Order(2), MemoryAssert.DefaultOwner));
     }
 
     [Fact]
@@ -25,11 +25,11 @@ public unsafe class FreeValidationTests
         PhysicalMemory* pm = host.Memory;
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn a));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn b));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(a, new Order(0)));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(a, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(0), MemoryAssert.DefaultOwner));
         // b merged with its buddy: it is now a Tail frame inside a free block.
-        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(b, new Order(0)));
-        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(a, new Order(0)));
+        MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->Free(b, new Order(0), MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->Free(a, new Order(0), MemoryAssert.DefaultOwner));
     }
 
     [Fact]
@@ -39,9 +39,9 @@ public unsafe class FreeValidationTests
         PhysicalMemory* pm = host.Memory;
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(3), AllocRequest.Any, out Pfn pfn));
         // Inside an allocated block but not its head.
-        MemoryAssert.Refused(host, MemoryStatus.NotAllocated, () => pm->Free(pfn.Plus(1), new Order(0)));
+        MemoryAssert.Refused(host, MemoryStatus.NotAllocated, () => pm->Free(pfn.Plus(1), new Order(0), MemoryAssert.DefaultOwner));
         // A free frame that was never handed out.
-        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->Free(new Pfn(0x2000), new Order(0)));
+        MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->Free(new Pfn(0x2000), new Order(0), MemoryAssert.DefaultOwner));
     }
 
     [Fact]
@@ -50,10 +50,10 @@ public unsafe class FreeValidationTests
         using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
         PhysicalMemory* pm = host.Memory;
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(3), AllocRequest.Any, out Pfn pfn));
-        MemoryAssert.Refused(host, MemoryStatus.WrongOrder, () => pm->Free(pfn, new Order(2)));
-        MemoryAssert.Refused(host, MemoryStatus.WrongOrder, () => pm->Free(pfn, new Order(4)));
-        MemoryAssert.Refused(host, MemoryStatus.InvalidOrder, () => pm->Free(pfn, new Order(30)));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(3)));
+        MemoryAssert.Refused(host, MemoryStatus.WrongOrder, () => pm->Free(pfn, new Order(2), MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.WrongOrder, () => pm->Free(pfn, new Order(4), MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.InvalidOrder, () => pm->Free(pfn, new Order(30), MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(3), MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
     }
 
@@ -62,10 +62,10 @@ public unsafe class FreeValidationTests
     {
         using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
         PhysicalMemory* pm = host.Memory;
-        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->Free(new Pfn(0xa0), new Order(0)));       // VGA hole
-        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->Free(new Pfn(0x100000), new Order(0)));   // 4 GiB, past the span
-        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->Free(new Pfn(ulong.MaxValue - 5), new Order(0)));
-        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->FreeRun(new Pfn(0x7ff0), 4));           // reserved top of RAM
+        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->Free(new Pfn(0xa0), new Order(0), MemoryAssert.DefaultOwner));       // VGA hole
+        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->Free(new Pfn(0x100000), new Order(0), MemoryAssert.DefaultOwner));   // 4 GiB, past the span
+        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->Free(new Pfn(ulong.MaxValue - 5), new Order(0), MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->FreeRun(new Pfn(0x7ff0), 4, MemoryAssert.DefaultOwner));           // reserved top of RAM
     }
 
     [Fact]
@@ -75,14 +75,14 @@ public unsafe class FreeValidationTests
         PhysicalMemory* pm = host.Memory;
         Assert.Equal(MemoryStatus.Ok, pm->AllocateRun(5, AllocRequest.Any, out Pfn run));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(2), AllocRequest.Any, out Pfn block));
-        MemoryAssert.Refused(host, MemoryStatus.RunFreedAsBlock, () => pm->Free(run, new Order(2)));
-        MemoryAssert.Refused(host, MemoryStatus.BlockFreedAsRun, () => pm->FreeRun(block, 4));
-        MemoryAssert.Refused(host, MemoryStatus.WrongRunLength, () => pm->FreeRun(run, 4));
-        MemoryAssert.Refused(host, MemoryStatus.WrongRunLength, () => pm->FreeRun(run, 6));
-        MemoryAssert.Refused(host, MemoryStatus.NotAllocated, () => pm->FreeRun(run.Plus(4), 1));
-        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(run, 5));
-        MemoryAssert.Refused(host, MemoryStatus.DoubleFree, () => pm->FreeRun(run, 5));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(block, new Order(2)));
+        MemoryAssert.Refused(host, MemoryStatus.RunFreedAsBlock, () => pm->Free(run, new Order(2), MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.BlockFreedAsRun, () => pm->FreeRun(block, 4, MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.WrongRunLength, () => pm->FreeRun(run, 4, MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.WrongRunLength, () => pm->FreeRun(run, 6, MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.NotAllocated, () => pm->FreeRun(run.Plus(4), 1, MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(run, 5, MemoryAssert.DefaultOwner));
+        MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->FreeRun(run, 5, MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(block, new Order(2), MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
     }
 
@@ -91,7 +91,7 @@ public unsafe class FreeValidationTests
     {
         Assert.Equal(FailureKind.OutOfMemory, MemoryStatusKinds.KindOf(MemoryStatus.OutOfMemory));
         Assert.Equal(FailureKind.NoPoolSatisfies, MemoryStatusKinds.KindOf(MemoryStatus.NoPoolSatisfies));
-        Assert.Equal(FailureKind.CallerError, MemoryStatusKinds.KindOf(MemoryStatus.DoubleFree));
+        Assert.Equal(FailureKind.CallerError, MemoryStatusKinds.KindOf(MemoryStatus.AlreadyFree));
         Assert.Equal(FailureKind.Corruption, MemoryStatusKinds.KindOf(MemoryStatus.Corruption));
     }
 

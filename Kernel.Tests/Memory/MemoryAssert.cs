@@ -6,6 +6,9 @@ namespace PoolKernel.Tests.Memory;
 /// <summary>Assertions shared by the memory tests.</summary>
 public static unsafe class MemoryAssert
 {
+    /// <summary>The owner of requests that leave <see cref="AllocRequest.Owner"/> at its zero value (Any, InPool, Dma): what their frees name.</summary>
+    public const byte DefaultOwner = 0;
+
     public static string Describe(InvariantReport r) =>
         $"{r.Code} at pfn 0x{r.Pfn.Value:x} pool {r.Pool.Value} order {r.Order}: expected {r.Expected}, actual {r.Actual}";
 

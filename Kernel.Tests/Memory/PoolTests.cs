@@ -41,7 +41,7 @@ public unsafe class PoolTests
         Assert.Equal(11UL, s.Pageblocks);
 
         MemoryAssert.Refused(host, MemoryStatus.PoolInUse, () => pm->DestroyPool(net));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(net));
         MemoryAssert.Consistent(pm);
         pm->GetPoolStats(dma32, out PoolStats after);
@@ -237,7 +237,7 @@ public unsafe class PoolTests
         Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, dma32, 1, out PoolId hot));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn pfn));
         Assert.Equal(hot, PoolOf(pm, pfn));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0), MemoryAssert.DefaultOwner));
         // It goes away: back to the normal pool, never to the dead slot.
         Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(hot));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out pfn));
@@ -253,7 +253,7 @@ public unsafe class PoolTests
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out Pfn fallback));
         Assert.Equal(dma32, PoolOf(pm, fallback));
         // Memory comes back to it: it is first again.
-        Assert.Equal(MemoryStatus.Ok, pm->Free(first, new Order(0)));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(first, new Order(0), MemoryAssert.DefaultOwner));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.Any, out pfn));
         Assert.Equal(first, pfn);
         MemoryAssert.Consistent(pm);

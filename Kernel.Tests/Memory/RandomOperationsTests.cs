@@ -9,7 +9,10 @@ namespace PoolKernel.Tests.Memory;
 /// Seeded random operations against a simple reference model (which frames are handed out), with
 /// the invariant checker after every operation. Defaults: 200 seeds x 5,000 operations on a small
 /// two-node map with holes, rotating the default configuration and two tiny ones (max order 5 with
-/// 8-frame page blocks; max order 4 with 16-frame page blocks) that make page-block moves frequent. Longer runs:
+/// 8-frame page blocks; max order 4 with 16-frame page blocks) that make page-block moves frequent.
+/// Requests come from several owners; every allocation must record its owner, every free names it,
+/// and frees naming another owner (right or wrong order or length, cached frames included) must be
+/// refused with nothing changed. Longer runs:
 /// POOLKERNEL_RANDOM_SEEDS, POOLKERNEL_RANDOM_OPS; replay one seed: POOLKERNEL_RANDOM_SEED.
 /// A failure names its seed and operation.
 /// </summary>
@@ -40,7 +43,11 @@ public unsafe class RandomOperationsTests
         public Pfn Pfn;
         public ulong Pages;
         public int Order; // -1 for a run
+        public byte Owner;
     }
+
+    /// <summary>Owners the random requests use: more than the pools' owner masks name, so some requests only fit open pools.</summary>
+    private const int Owners = 4;
 
     private static void RunSeed(int seed, int ops)
     {
@@ -90,7 +97,8 @@ public unsafe class RandomOperationsTests
                         CheckPool(pm, pfn, req);
                         CheckRules(pfn, pages, lo, hi, align == 0 ? pages * 4096 : align, boundary);
                         Take(taken, basePfn, pfn, pages);
-                        live.Add(new Allocation { Pfn = pfn, Pages = pages, Order = order });
+                        Assert.Equal(req.Owner, pm->OwnerOf(pfn));
+                        live.Add(new Allocation { Pfn = pfn, Pages = pages, Order = order, Owner = req.Owner });
                         inUse += pages;
                     }
                     else
@@ -107,7 +115,8 @@ public unsafe class RandomOperationsTests
                         CheckPool(pm, pfn, req);
                         CheckRules(pfn, pages, lo, hi, align, boundary);
                         Take(taken, basePfn, pfn, pages);
-                        live.Add(new Allocation { Pfn = pfn, Pages = pages, Order = -1 });
+                        Assert.Equal(req.Owner, pm->OwnerOf(pfn));
+                        live.Add(new Allocation { Pfn = pfn, Pages = pages, Order = -1, Owner = req.Owner });
                         inUse += pages;
                     }
                     else
@@ -118,8 +127,9 @@ public unsafe class RandomOperationsTests
                     what = "free";
                     int i = rng.Next(live.Count);
                     Allocation a = live[i];
-                    MemoryStatus s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(a.Order)) : pm->FreeRun(a.Pfn, a.Pages);
+                    MemoryStatus s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(a.Order), a.Owner) : pm->FreeRun(a.Pfn, a.Pages, a.Owner);
                     Assert.Equal(MemoryStatus.Ok, s);
+                    Assert.Equal(FrameOwner.None, pm->OwnerOf(a.Pfn));
                     for (ulong p = 0; p < a.Pages; p++)
                         taken[a.Pfn.Value - basePfn + p] = false;
                     live[i] = live[^1];
@@ -139,15 +149,17 @@ public unsafe class RandomOperationsTests
                     if (i >= 0)
                     {
                         Allocation a = live[i];
-                        Assert.Equal(MemoryStatus.Ok, pm->Free(a.Pfn, new Order(0)));
+                        Assert.Equal(MemoryStatus.Ok, pm->Free(a.Pfn, new Order(0), a.Owner));
                         taken[a.Pfn.Value - basePfn] = false;
                         live[i] = live[^1];
                         live.RemoveAt(live.Count - 1);
                         inUse -= 1;
                         Assert.Equal(FrameKind.Cached, pm->KindOf(a.Pfn, out _));
                         byte[] before = host.Snapshot();
-                        Assert.Equal(MemoryStatus.DoubleFree, pm->Free(a.Pfn, new Order(0)));
-                        Assert.Equal(MemoryStatus.DoubleFree, pm->Free(a.Pfn, new Order(1)));
+                        // Free, whoever asks: a cached frame has no owner to compare with.
+                        Assert.Equal(MemoryStatus.AlreadyFree, pm->Free(a.Pfn, new Order(0), a.Owner));
+                        Assert.Equal(MemoryStatus.AlreadyFree, pm->Free(a.Pfn, new Order(1), a.Owner));
+                        Assert.Equal(MemoryStatus.AlreadyFree, pm->Free(a.Pfn, new Order(0), OtherOwner(rng, a.Owner)));
                         Assert.True(before.AsSpan().SequenceEqual(host.Snapshot()), "refused free of a cached frame changed metadata");
                     }
                     else
@@ -240,7 +252,7 @@ public unsafe class RandomOperationsTests
         hi = ulong.MaxValue;
         align = 0;
         boundary = 0;
-        req.Owner = (byte)rng.Next(3);
+        req.Owner = (byte)rng.Next(Owners);
         switch (rng.Next(7))
         {
             case 0:
@@ -311,11 +323,22 @@ public unsafe class RandomOperationsTests
     {
         byte[] before = host.Snapshot();
         MemoryStatus s;
-        int pick = rng.Next(4);
+        int pick = rng.Next(5);
         if (pick == 0 && live.Count > 0)
         {
             Allocation a = live[rng.Next(live.Count)];
-            s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(a.Order == 0 ? 1 : a.Order - 1)) : pm->FreeRun(a.Pfn, a.Pages + 1);
+            s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(a.Order == 0 ? 1 : a.Order - 1), a.Owner) : pm->FreeRun(a.Pfn, a.Pages + 1, a.Owner);
+        }
+        else if (pick == 4 && live.Count > 0)
+        {
+            // Another owner frees a live block or run, with its right order or length or not: NotOwner.
+            Allocation a = live[rng.Next(live.Count)];
+            byte other = OtherOwner(rng, a.Owner);
+            bool exact = rng.Next(2) == 0;
+            s = a.Order >= 0 ? pm->Free(a.Pfn, new Order(exact ? a.Order : (a.Order + 1) % (pm->MaxOrder + 1)), other)
+                             : pm->FreeRun(a.Pfn, exact ? a.Pages : a.Pages + 1, other);
+            Assert.Equal(MemoryStatus.NotOwner, s);
+            Assert.Equal(a.Owner, pm->OwnerOf(a.Pfn));
         }
         else if (pick == 1 && live.Count > 0)
         {
@@ -323,7 +346,7 @@ public unsafe class RandomOperationsTests
             Allocation a = live[rng.Next(live.Count)];
             if (a.Pages == 1)
                 return;
-            s = pm->Free(a.Pfn.Plus(1), new Order(0));
+            s = pm->Free(a.Pfn.Plus(1), new Order(0), a.Owner);
         }
         else if (pick == 2)
         {
@@ -331,11 +354,18 @@ public unsafe class RandomOperationsTests
             ulong i = (ulong)rng.NextInt64((long)span);
             if (taken[i])
                 return;
-            s = pm->Free(new Pfn(basePfn + i), new Order(0));
+            s = pm->Free(new Pfn(basePfn + i), new Order(0), (byte)rng.Next(Owners));
         }
         else
-            s = pm->Free(new Pfn(basePfn + span + (ulong)rng.Next(1000)), new Order(0));
+            s = pm->Free(new Pfn(basePfn + span + (ulong)rng.Next(1000)), new Order(0), (byte)rng.Next(Owners));
         Assert.Equal(FailureKind.CallerError, MemoryStatusKinds.KindOf(s));
         Assert.True(before.AsSpan().SequenceEqual(host.Snapshot()), $"refused free ({s}) changed metadata");
+    }
+
+    /// <summary>An owner other than <paramref name="owner"/>: one of the others in use, or any id up to 255 (above 63 no block can record).</summary>
+    private static byte OtherOwner(Random rng, byte owner)
+    {
+        byte other = (byte)(rng.Next(3) == 0 ? rng.Next(256) : rng.Next(Owners));
+        return other == owner ? (byte)((owner + 1) % Owners) : other;
     }
 }

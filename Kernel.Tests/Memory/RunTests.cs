@@ -26,7 +26,7 @@ public unsafe class RunTests
         Assert.Equal(freeBefore - pages, pm->GetTotals().FreePages);
         for (ulong p = 0; p < pages; p++)
             Assert.NotEqual(FrameKind.Free, pm->KindOf(first.Plus(p), out _));
-        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(first, pages));
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(first, pages, MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
         Assert.Equal(freeBefore, pm->GetTotals().FreePages);
     }
@@ -54,14 +54,14 @@ public unsafe class RunTests
         for (int i = 0; i + 8 < frames.Count; i += 64)
             for (int j = 1; j < 8; j++)
             {
-                Assert.Equal(MemoryStatus.Ok, pm->Free(frames[i + j], new Order(0)));
+                Assert.Equal(MemoryStatus.Ok, pm->Free(frames[i + j], new Order(0), MemoryAssert.DefaultOwner));
                 freed.Add(frames[i + j]);
             }
         MemoryAssert.Consistent(pm);
         Assert.Equal(MemoryStatus.Ok, pm->AllocateRun(7, AllocRequest.InPool(dma), out Pfn run));
         Assert.Contains(run, freed);
         MemoryAssert.Refused(host, MemoryStatus.OutOfMemory, () => pm->AllocateRun(8, AllocRequest.InPool(dma), out _));
-        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(run, 7));
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRun(run, 7, MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
     }
 }

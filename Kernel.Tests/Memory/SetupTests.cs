@@ -73,7 +73,7 @@ public unsafe class SetupTests
         }
 
         foreach (var (pfn, order) in taken)
-            Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order)));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
         // Freed order-0 frames wait un-merged in the pools' frame caches (free, not in buddyinfo).
         Assert.Equal(t.PresentPages, pm->GetTotals().FreePages);

@@ -63,4 +63,40 @@ public class HeapBootTests
         BootTests.AssertContains(result, "check: ok");
         BootTests.AssertContains(result, "heaptest: 10 x 64 bytes from the CPU on node 0: by node 0=10, failed 0");
     }
+
+    [Fact]
+    public void TheShellCannotFreeAHeapSlabPage_TheRefusalSaysWhose_AndBothCheckersStayClean()
+    {
+        // The issue's case: around a fresh `alloc 0` the frame below the shell's one is a heap slab page
+        // (the pool's frame cache hands out ascending frames, the heap took the earlier ones). The
+        // first boot finds the shell's frame; the second, identical up to the same `alloc 0`, frees
+        // the frame below it as the shell. The refusal line names the heap, so a layout where that
+        // frame is not the heap's fails here instead of passing.
+        const string Machine = "pc", Memory = "128M";
+        QemuResult first = Boot(new QemuBoot { Machine = Machine, Memory = Memory, KernelCommandLine = "run=\"alloc 0\"" });
+        BootTests.AssertStatus(first, QemuResult.CleanHalt);
+        Match alloc = Regex.Match(first.Console, @"alloc: pfn 0x([0-9a-f]+) address 0x[0-9a-f]+ order 0 \(\d+ cycles\)");
+        Assert.True(alloc.Success, first.ToString());
+        ulong mine = Convert.ToUInt64(alloc.Groups[1].Value, 16);
+        string slab = $"0x{mine - 1:x}", own = $"0x{mine:x}";
+
+        QemuResult result = Boot(new QemuBoot
+        {
+            Machine = Machine,
+            Memory = Memory,
+            KernelCommandLine = $"run=\"alloc 0;free {slab} 0;dump;check;free {own} 0;free {own} 0;check\"",
+        });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Assert.Matches($@"alloc: pfn {own} address 0x[0-9a-f]+ order 0 \(\d+ cycles\)", result.Console);
+        BootTests.AssertContains(result, "free: refused, not the shell's: owned by heap (owner 1), nothing freed");
+        // The dump's pages per owner: the shell holds its one frame, the heap its pages (Kernel/Mm/Owners.cs: heap 1, shell 3).
+        MemoryDump dump = MemoryDump.Parse(result);
+        Assert.Equal(1UL, dump["owner_pages_3"]);
+        Assert.True(dump["owner_pages_1"] > 1, result.ToString());
+        BootTests.AssertContains(result, "free: ok");
+        BootTests.AssertContains(result, "free: frame is free, not allocated");
+        Assert.Equal(2, Regex.Matches(result.Console, @"check: ok \(").Count);
+        Assert.Equal(2, Regex.Matches(result.Console, "heap check: ok").Count);
+        Assert.DoesNotContain("BROKEN", result.Console);
+    }
 }

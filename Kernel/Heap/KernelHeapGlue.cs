@@ -15,9 +15,6 @@ namespace PoolKernel.Heap
     /// </summary>
     internal static unsafe class KernelHeapGlue
     {
-        /// <summary>The owner id heap pages are allocated as (0 = the kernel).</summary>
-        private const byte KernelOwner = 0;
-
         private static KernelHeap* s_heap;
         private static ulong s_metadataPages;
 
@@ -38,12 +35,13 @@ namespace PoolKernel.Heap
             s_metadataPages = (bytes + 4095) / 4096;
             AllocRequest request = AllocRequest.Any;
             request.PreferredNode = (byte)CurrentNode;
+            request.Owner = Owners.Heap;
             if (pm->AllocateRun(s_metadataPages, request, out Pfn first) != MemoryStatus.Ok)
                 Panic.Halt("heap: no pool memory for the heap metadata, pages", s_metadataPages);
             byte* block = (byte*)(first.Value << 12);
             for (ulong i = 0; i < s_metadataPages * 4096; i++)
                 block[i] = 0;
-            if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, KernelOwner, out s_heap) != HeapStatus.Ok)
+            if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, Owners.Heap, out s_heap) != HeapStatus.Ok)
                 Panic.Halt("heap: set-up refused");
             ObjectAllocator.SetHeap(&Alloc, &ReleaseReserve);
             BootAllocator.Retire();
@@ -71,6 +69,7 @@ namespace PoolKernel.Heap
                 return;
             AllocRequest request = AllocRequest.Any;
             request.PreferredNode = (byte)CurrentNode;
+            request.Owner = Owners.Heap;
             s_reserveHeld = MemoryBringUp.Memory->AllocateRun(ReservePages, request, out s_reserve) == MemoryStatus.Ok;
         }
 
@@ -79,7 +78,7 @@ namespace PoolKernel.Heap
         {
             if (!s_reserveHeld)
                 return false;
-            MemoryStatus status = MemoryBringUp.Memory->FreeRun(s_reserve, ReservePages);
+            MemoryStatus status = MemoryBringUp.Memory->FreeRun(s_reserve, ReservePages, Owners.Heap);
             if (status != MemoryStatus.Ok)
                 Panic.Halt("heap: the pools refused the runtime reserve back", (ulong)status);
             s_reserveHeld = false;

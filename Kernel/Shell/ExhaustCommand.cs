@@ -62,6 +62,7 @@ namespace PoolKernel.Shell
                 next++;
             if (!line.NoMoreArgs(next))
                 return;
+            request.Owner = Owners.Shell;
             ulong freeAtStart = pm->GetTotals().FreePages;
             Link* chain = null;
             ulong taken = 0;
@@ -118,7 +119,7 @@ namespace PoolKernel.Shell
             {
                 Link* next = chain->Next;
                 int order = chain->Order;
-                if (pm->Free(new Pfn((ulong)chain >> 12), new Order(order)) == MemoryStatus.Ok)
+                if (pm->Free(new Pfn((ulong)chain >> 12), new Order(order), Owners.Shell) == MemoryStatus.Ok)
                     returned += 1UL << order;
                 chain = next;
             }

@@ -17,8 +17,8 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "buddyinfo", "free blocks per order per pool (/proc/buddyinfo)", &MemoryReports.BuddyInfo);
             Commands.Register(ref n, "zoneinfo", "the zone view (DMA, DMA32, Normal per node) derived from pools", &MemoryReports.ZoneInfo);
             Commands.Register(ref n, "pageblocks", "use of every page block, pool by pool", &MemoryReports.Pageblocks);
-            Commands.Register(ref n, "alloc", "alloc ORDER [pool ID | node N | dma BITS]: allocate a block (ORDER 0..max order, BITS 12..63)", &Alloc);
-            Commands.Register(ref n, "free", "free PFN ORDER: free a block", &Free);
+            Commands.Register(ref n, "alloc", "alloc ORDER [pool ID | node N | dma BITS]: allocate a block as the shell (ORDER 0..max order, BITS 12..63)", &Alloc);
+            Commands.Register(ref n, "free", "free PFN ORDER: free a block the shell allocated", &Free);
             Commands.Register(ref n, "check", "run the invariant checker", &Check);
             Commands.Register(ref n, "stress", "stress N [SEED]: N (1..100000000) random allocations/frees across pools, checked; SEED 1 if not given", &Stress);
             Commands.Register(ref n, "membench", "membench [PAIRS]: PAIRS (1..100000000, default 20000) allocation/free pairs timed in TSC ticks (order 0 named and by choice, order 9, DMA32 + 64 KiB)", &PairBench.Run);
@@ -78,6 +78,7 @@ namespace PoolKernel.Shell
                 if (!line.NoMoreArgs(4))
                     return;
             }
+            request.Owner = Owners.Shell;
             ulong start = Cpu.ReadTsc();
             MemoryStatus status = Pm->Allocate(new Order((int)order), request, out Pfn pfn);
             ulong cycles = Cpu.ReadTsc() - start;
@@ -102,8 +103,19 @@ namespace PoolKernel.Shell
         {
             if (!line.Arg(1, "PFN", 0, MaxPfn, out ulong pfn) || !line.Arg(2, "ORDER", 0, (ulong)Pm->MaxOrder, out ulong order) || !line.NoMoreArgs(3))
                 return;
-            MemoryStatus status = Pm->Free(new Pfn(pfn), new Order((int)order));
+            MemoryStatus status = Pm->Free(new Pfn(pfn), new Order((int)order), Owners.Shell);
             Console.Write("free: ");
+            if (status == MemoryStatus.NotOwner)
+            {
+                // The shell frees only what it allocated; say whose block it is.
+                byte owner = Pm->OwnerOf(new Pfn(pfn));
+                Console.Write("refused, not the shell's: owned by ");
+                Console.Write(Owners.Name(owner));
+                Console.Write(" (owner ");
+                Console.Write(owner);
+                Console.WriteLine("), nothing freed");
+                return;
+            }
             Console.WriteLine(MemoryText.Status(status));
         }
 

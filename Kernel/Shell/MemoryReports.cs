@@ -288,6 +288,19 @@ namespace PoolKernel.Shell
             Kv("max_order", (ulong)Pm->MaxOrder);
             Kv("metadata_bytes", t.MetadataBytes);
             Kv("nodes", (ulong)Machine.NodeCount);
+            // Frames held per owner (Kernel/Mm/Owners.cs names them), owners holding none left out.
+            ulong* owned = stackalloc ulong[FrameOwner.Count];
+            Pm->GetOwnerPages(owned);
+            for (int o = 0; o < FrameOwner.Count; o++)
+            {
+                if (owned[o] == 0)
+                    continue;
+                Console.Write("owner_pages_");
+                Console.Write(o);
+                Console.Write("=");
+                Console.Write(owned[o]);
+                Console.WriteLine();
+            }
             for (int i = 0; i < Reservations.Count; i++)
             {
                 Reservations.Entry e = Reservations.Get(i);

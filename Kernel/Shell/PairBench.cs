@@ -29,15 +29,18 @@ namespace PoolKernel.Shell
             PhysicalMemory* pm = MemoryBringUp.Memory;
             AllocRequest any = AllocRequest.Any;
             any.PreferredNode = (byte)Startup.Machine.CpuNodeOfBoot;
+            any.Owner = Owners.Shell;
             if (pm->Allocate(new Order(0), any, out Pfn probe) != MemoryStatus.Ok)
             {
                 Console.WriteLine("membench: no order-0 frame to start from");
                 return;
             }
             PoolId pool = pm->PoolOf(probe);
-            pm->Free(probe, new Order(0));
+            pm->Free(probe, new Order(0), Owners.Shell);
             AllocRequest named = AllocRequest.InPool(pool);
+            named.Owner = Owners.Shell;
             AllocRequest dma = AllocRequest.Dma(32);
+            dma.Owner = Owners.Shell;
             dma.Boundary = 64 * 1024;
             ulong freeBefore = pm->GetTotals().FreePages;
 
@@ -85,10 +88,10 @@ namespace PoolKernel.Shell
                 if (!BlockRules.Obeys(pfn.Value, order, request))
                 {
                     badPfn = pfn.Value;
-                    pm->Free(pfn, new Order(order));
+                    pm->Free(pfn, new Order(order), request.Owner);
                     break;
                 }
-                s = pm->Free(pfn, new Order(order));
+                s = pm->Free(pfn, new Order(order), request.Owner);
                 if (s != MemoryStatus.Ok)
                 {
                     bad = s;

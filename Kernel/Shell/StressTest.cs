@@ -51,6 +51,7 @@ namespace PoolKernel.Shell
                         request = AllocRequest.Dma(32);
                     else if (kind == 3)
                         request = AllocRequest.Dma(24);
+                    request.Owner = Owners.Shell;
                     ulong t0 = Cpu.ReadTsc();
                     MemoryStatus status = pm->Allocate(new Order(order), request, out Pfn pfn);
                     cycles += Cpu.ReadTsc() - t0;
@@ -76,7 +77,7 @@ namespace PoolKernel.Shell
                 {
                     int victim = (int)((r >> 32) % (ulong)count);
                     ulong t0 = Cpu.ReadTsc();
-                    MemoryStatus status = pm->Free(new Pfn(held[victim].Pfn), new Order(held[victim].Order));
+                    MemoryStatus status = pm->Free(new Pfn(held[victim].Pfn), new Order(held[victim].Order), Owners.Shell);
                     cycles += Cpu.ReadTsc() - t0;
                     frees++;
                     if (status != MemoryStatus.Ok)
@@ -102,7 +103,7 @@ namespace PoolKernel.Shell
             while (count > 0)
             {
                 count--;
-                if (pm->Free(new Pfn(held[count].Pfn), new Order(held[count].Order)) != MemoryStatus.Ok)
+                if (pm->Free(new Pfn(held[count].Pfn), new Order(held[count].Order), Owners.Shell) != MemoryStatus.Ok)
                     broken = true;
             }
             Heap.KernelHeapGlue.Free(held);

@@ -1,0 +1,31 @@
+namespace PoolKernel.Mm
+{
+    /// <summary>
+    /// The kernel's well-known owners: the <c>AllocRequest.Owner</c> each part of the kernel allocates
+    /// as, and the owner it must name to free (Kernel.Memory records the number on every block and
+    /// refuses a free by another owner with NotOwner). Kernel.Memory knows only the numbers 0..63;
+    /// this is the one place that says what they are. Owner 0 is the kernel itself, which is also
+    /// the one owner a command-line pool without <c>owner=</c> admits.
+    /// </summary>
+    internal static class Owners
+    {
+        /// <summary>The kernel's own allocations (owner 0: what <c>pool=</c> without <c>owner=</c> admits).</summary>
+        internal const byte Kernel = 0;
+        /// <summary>The kernel heap: its metadata, slab pages and large objects.</summary>
+        internal const byte Heap = 1;
+        /// <summary>The DMA pools (Kernel.Drivers/Dma) and so every driver's DMA buffer.</summary>
+        internal const byte Dma = 2;
+        /// <summary>The shell's experiments: alloc/free, exhaust, stress, membench.</summary>
+        internal const byte Shell = 3;
+
+        /// <summary>The name of a well-known owner for messages; "owner" for the others (the caller prints the number).</summary>
+        internal static string Name(byte owner) => owner switch
+        {
+            Kernel => "kernel",
+            Heap => "heap",
+            Dma => "dma",
+            Shell => "shell",
+            _ => "owner",
+        };
+    }
+}
