@@ -81,7 +81,7 @@ public class PoolBootTests
         QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "1G", Nodes = 2, KernelCommandLine = "run=\"stress 100000 7\"", Timeout = TimeSpan.FromSeconds(120) });
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
         BootTests.AssertContains(result, "stress: 100000 operations (seed 7)");
-        BootTests.AssertContains(result, "stress: ok, all memory returned, checker clean");
+        BootTests.AssertContains(result, "stress: ok, all memory returned, pool and heap checkers clean");
         Match m = Regex.Match(result.Console, @"(\d+) cycles/op");
         Assert.True(m.Success && long.Parse(m.Groups[1].Value) > 0, result.ToString());
     }
@@ -97,7 +97,7 @@ public class PoolBootTests
             Match m = Regex.Match(result.Console, "  " + row + @" +(\d+) ticks/pair  (\d+)\.(\d)x empty");
             Assert.True(m.Success && long.Parse(m.Groups[1].Value) > 0, row + "\n" + result);
         }
-        BootTests.AssertContains(result, "membench: ok, free pages unchanged, checker clean");
+        BootTests.AssertContains(result, "membench: ok, free pages unchanged, pool and heap checkers clean");
         Assert.DoesNotContain("FAILED", result.Console);
         Assert.DoesNotContain("BROKEN", result.Console);
     }

@@ -58,11 +58,13 @@ namespace PoolKernel.Shell
 
             ulong freeAfter = pm->GetTotals().FreePages;
             InvariantReport report = pm->Check();
-            if (ok && freeAfter == freeBefore && report.IsOk)
+            HeapCheckReport heapReport = Heap.KernelHeapGlue.Heap->Check();
+            if (ok && freeAfter == freeBefore && report.IsOk && heapReport.IsOk)
             {
-                Console.WriteLine("membench: ok, free pages unchanged, checker clean");
+                Console.WriteLine("membench: ok, free pages unchanged, pool and heap checkers clean");
                 return;
             }
+            HeapCommands.Report(heapReport);
             Console.Write("membench: FAILED free pages ");
             Console.Write(freeAfter);
             Console.Write(" (before ");

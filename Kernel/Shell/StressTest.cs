@@ -108,6 +108,7 @@ namespace PoolKernel.Shell
             }
             Heap.KernelHeapGlue.Free(held);
             InvariantReport final = pm->Check();
+            HeapCheckReport heapFinal = Heap.KernelHeapGlue.Heap->Check();
             checks++;
             ulong freeAfter = pm->GetTotals().FreePages;
             ulong ops = allocs + frees;
@@ -126,9 +127,10 @@ namespace PoolKernel.Shell
             Console.Write(" checks; ");
             Console.Write(ops == 0 ? 0 : cycles / ops);
             Console.WriteLine(" cycles/op");
-            if (broken || !final.IsOk || freeAfter != freeBefore)
+            if (broken || !final.IsOk || !heapFinal.IsOk || freeAfter != freeBefore)
             {
                 MemoryText.Report(final);
+                HeapCommands.Report(heapFinal);
                 Console.Write("stress: FAILED (free pages before ");
                 Console.Write(freeBefore);
                 Console.Write(", after ");
@@ -137,7 +139,7 @@ namespace PoolKernel.Shell
             }
             else
             {
-                Console.WriteLine("stress: ok, all memory returned, checker clean");
+                Console.WriteLine("stress: ok, all memory returned, pool and heap checkers clean");
             }
         }
 
