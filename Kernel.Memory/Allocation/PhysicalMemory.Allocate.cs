@@ -128,7 +128,7 @@ public unsafe partial struct PhysicalMemory
             }
             minKey = key + 1;
         }
-        return qualified ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
+        return qualified && AnyQualifyingMemoryWithin(request, rules, order.Pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>
@@ -370,7 +370,47 @@ public unsafe partial struct PhysicalMemory
                 return status;
             minKey = key + 1;
         }
-        return qualified ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
+        return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
+    }
+
+    /// <summary>
+    /// On the failure path of pool choice: whether any page block inside the rules' address range
+    /// holds present memory of a pool that qualifies for the request. When none does, the request
+    /// cannot be met however much is freed (its window lies over holes, reservations or only other
+    /// pools' memory: <c>dma 12</c> asks for frame 0, which no pool holds), and the answer is
+    /// NoPoolSatisfies rather than OutOfMemory. Page blocks change pools only by explicit moves, so
+    /// the answer holds until pools change. Walks the page blocks of the range: a cost paid only
+    /// when the allocation has already failed.
+    /// </summary>
+    private bool AnyQualifyingMemoryWithin(in AllocRequest request, in DmaRules rules, ulong pages)
+    {
+        if (rules.EndPfn <= _basePfn)
+            return false;
+        ulong low = rules.LowPfn > _basePfn ? rules.LowPfn - _basePfn : 0;
+        ulong end = rules.EndPfn - _basePfn;
+        if (end > _buddy._spanPages)
+            end = _buddy._spanPages;
+        if (low >= end)
+            return false;
+        int pbo = _buddy._pageblockOrder;
+        ulong pbPages = 1UL << pbo;
+        for (ulong pb = low >> pbo, last = (end - 1) >> pbo; pb <= last; pb++)
+        {
+            PageblockInfo info = _buddy._pageblocks[pb];
+            if (info.Present == 0 || !PoolChoice.Qualifies(ref _buddy._pools[info.Pool], request, rules, pages))
+                continue;
+            if (info.Present == pbPages)
+                return true;
+            // A page block with holes: only its present frames inside the range count.
+            ulong from = pb << pbo > low ? pb << pbo : low;
+            ulong to = (pb + 1) << pbo < end ? (pb + 1) << pbo : end;
+            for (ulong f = from; f < to; f++)
+            {
+                if (FrameState.KindOf(_buddy._frames[f]) != FrameKind.Absent)
+                    return true;
+            }
+        }
+        return false;
     }
 
     private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, byte owner, out Pfn first)

@@ -63,7 +63,7 @@ public static unsafe class PoolChoice
 
     /// <summary>The qualification half of the rule (see the type's summary).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Qualifies(ref Pool pool, in AllocRequest request, in DmaRules rules, ulong pages)
+    internal static bool Qualifies(ref Pool pool, in AllocRequest request, in DmaRules rules, ulong pages)
     {
         if (pool.Live == 0 || (pool.Properties.Flags & PoolFlags.Reserved) != 0)
             return false;

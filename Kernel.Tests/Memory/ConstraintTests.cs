@@ -41,6 +41,28 @@ public unsafe class ConstraintTests
     }
 
     [Fact]
+    public void AWindowOverHolesOnly_IsNoPoolSatisfies_NotOutOfMemory()
+    {
+        // The pc map's VGA/BIOS hole [640 KiB, 1 MiB): the dma pool's window covers it but no pool
+        // holds a page there, so no amount of freeing would help. Once memory exists in the window
+        // and is all taken, the answer is OutOfMemory again.
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        AllocRequest hole = AllocRequest.Any;
+        hole.Lowest = new PhysAddr(640 * KiB);
+        hole.Highest = new PhysAddr(MiB - 1);
+        MemoryAssert.Refused(host, MemoryStatus.NoPoolSatisfies, () => pm->Allocate(new Order(0), hole, out _));
+        MemoryAssert.Refused(host, MemoryStatus.NoPoolSatisfies, () => pm->AllocateRun(3, hole, out _));
+
+        while (pm->Allocate(new Order(0), AllocRequest.Dma(24), out _) == MemoryStatus.Ok)
+        {
+        }
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(0), AllocRequest.Dma(24), out _));
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->AllocateRun(2, AllocRequest.Dma(24), out _));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
     public void Dma24DrainsOnlyTheLow16MiB()
     {
         using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
