@@ -259,6 +259,48 @@ public sealed unsafe class CommandLineDiagnosticTests
     }
 
     [Fact]
+    public void LineLongerThan4096Bytes_TheCrossingTokenAndTheRestAreIgnored_WithOneLine_AndTheLostRunIsFlagged()
+    {
+        // On main the loader's 4096-byte clamp cut the line silently, and the run= at its end was lost.
+        // 64 unknown words of 63 bytes with spaces between are 4095 bytes; then " mem=1G" crosses byte 4096.
+        string head = string.Join(' ', Enumerable.Repeat(new string('q', 63), 64));
+        string line = head + " mem=1G run=\"meminfo;halt\"";
+        using var p = new Parsed(line);
+        Assert.Equal(4096, p.Options->TextLength); // "mem=1G" (from byte 4096) would end at byte 4102: cut before it
+        Assert.Equal(line.Length - 4096, p.Options->IgnoredLength);
+        Assert.Equal(0UL, p.Options->MemCap);
+        Assert.Equal(0, p.Options->RunLength);
+        Assert.Equal(DiagnosticCode.LineTooLong, p.Options->RunDroppedBy);
+        Diagnostic* d = p.Options->DiagnosticAt(p.Options->DiagnosticCount - 1);
+        Assert.Equal(DiagnosticCode.LineTooLong, d->Code);
+        Assert.Equal(-1, d->TokenIndex);
+        Assert.Equal((ulong)BootOptions.MaxTextLength, d->Value0);
+        Assert.Equal((ulong)(line.Length - 4096), d->Value1);
+        Assert.Equal("mem=1G run=\"meminfo;halt\"", p.Slice(d->PartOffset, d->PartLength));
+    }
+
+    [Fact]
+    public void LineOfExactly4096Bytes_IsParsedWhole()
+    {
+        // 63 unknown words of 63 bytes with spaces between are 4031 bytes; " run=" and 60 bytes end exactly at byte 4096.
+        string line = string.Join(' ', Enumerable.Repeat(new string('q', 63), 63)) + " run=" + new string('c', 60);
+        Assert.Equal(BootOptions.MaxTextLength, line.Length);
+        using var p = new Parsed(line);
+        Assert.Equal(0, p.Options->IgnoredLength);
+        Assert.Equal(new string('c', 60), p.RunText);
+        Assert.Equal(DiagnosticCode.None, p.Options->RunDroppedBy);
+        Assert.Equal(63, Enumerable.Range(0, p.Options->TokenCount).Count(i => p.DiagnosticOf(i).Code == DiagnosticCode.UnknownParameter));
+    }
+
+    [Fact]
+    public void RunBeyondMaxTokens_IsFlaggedAsLost()
+    {
+        using var p = new Parsed(string.Join(' ', Enumerable.Repeat("q", BootOptions.MaxTokens)) + " run=meminfo");
+        Assert.Equal(0, p.Options->RunLength);
+        Assert.Equal(DiagnosticCode.TooManyTokens, p.Options->RunDroppedBy);
+    }
+
+    [Fact]
     public void ThreeCmaTokens_TheMiddleOneIsOverriddenToo_WithItsOwnDiagnostic()
     {
         // On main the middle token was "adjusted" and, as a pool token, printed with no line of its own.
