@@ -248,6 +248,9 @@ public class BootPoolTests
         Assert.True(cut < 4096 && line.Length > 4096);
         Assert.Single(boot, l => l == $"cmdline: longer than 4096 bytes: the last {line.Length - cut} bytes (from byte {cut}) are ignored (run= lost: its commands will not run, the machine waits at the prompt)");
         Assert.DoesNotContain(result.Lines, l => l.StartsWith("usable RAM ="));  // meminfo of the lost run= did not run
+        // Diagnostics say what their numbers are: no bare pair such as "(16, 0)" or "(0x2, 0x0)" (multiboot, memmap, cmdline).
+        Assert.DoesNotContain(boot, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\((0x)?[0-9a-f]+, (0x)?[0-9a-f]+\)$"));
+        Assert.Contains(boot, l => l.StartsWith("memmap: entry 0 ") && l.EndsWith("(base 0x0, length 0x9fc00)"));
         // The typed cmdline command lists the same, token by token, and the line-wide note.
         BootTests.AssertContains(result, "rejected test        'test=buddy_split': unknown test name");
         BootTests.AssertContains(result, "  cmdline: longer than 4096 bytes: the last");
