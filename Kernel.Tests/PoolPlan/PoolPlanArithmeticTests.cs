@@ -36,23 +36,42 @@ public sealed unsafe class PoolPlanArithmeticTests
         Assert.Equal(Max64 - 2 * MiB + 1, o.PlannedBytes);
     }
 
-    [Fact]
-    public void MaxOf2To64Minus1_DoesNotLimitThePool_AndIsKeptExactInPages()
+    [Theory]
+    [InlineData("18446744073709551615")]
+    [InlineData("18446744073707454465")] // 2^64 - 2 MiB + 1: the first max whose page-block rounding overflows
+    public void MaxWhoseRoundingOverflows_IsIgnoredWithANote_NotWrappedToOnePageBlock(string max)
     {
-        using var a = new Applied("pool=a:8M,max=18446744073709551615");
+        using var a = new Applied($"pool=a:8M,max={max}");
         PoolOutcome o = a.Created("a");
         Assert.Equal(8 * MiB, o.GotBytes);
-        Assert.Equal(OutcomeNotes.None, o.Notes & OutcomeNotes.LimitedByMax);
-        // ceil((2^64 - 1) / 2 MiB) page blocks of 512 pages = 2^52 pages.
-        Assert.Equal(1UL << 52, a.Props(o).MaximumPages);
+        Assert.Equal(OutcomeNotes.MaxOverflow, o.Notes & (OutcomeNotes.MaxOverflow | OutcomeNotes.LimitedByMax));
+        Assert.Equal(0UL, a.Props(o).MaximumPages);
     }
 
     [Fact]
-    public void MinOf2To64Minus1_IsLoweredToTheSize_WithANote()
+    public void MaxOfTheLastPageBlock_IsExact()
+    {
+        using var a = new Applied("pool=a:8M,max=18446744073707454464");
+        PoolOutcome o = a.Created("a");
+        Assert.Equal(OutcomeNotes.None, o.Notes & (OutcomeNotes.MaxOverflow | OutcomeNotes.LimitedByMax));
+        Assert.Equal((Max64 - 2 * MiB + 1) / 4096, a.Props(o).MaximumPages);
+    }
+
+    [Fact]
+    public void MinOf2To64Minus1_IsIgnoredWithANote_NotDroppedSilently()
     {
         using var a = new Applied("pool=a:8M,min=18446744073709551615");
         PoolOutcome o = a.Created("a");
-        Assert.Equal(OutcomeNotes.MinClamped, o.Notes & OutcomeNotes.MinClamped);
+        Assert.Equal(OutcomeNotes.MinOverflow, o.Notes & (OutcomeNotes.MinOverflow | OutcomeNotes.MinClamped));
+        Assert.Equal(0UL, a.Props(o).MinimumPages);
+    }
+
+    [Fact]
+    public void MinOfTheLastPage_IsLoweredToTheSize_WithANote()
+    {
+        using var a = new Applied("pool=a:8M,min=18446744073709547520");
+        PoolOutcome o = a.Created("a");
+        Assert.Equal(OutcomeNotes.MinClamped, o.Notes & (OutcomeNotes.MinOverflow | OutcomeNotes.MinClamped));
         Assert.Equal(8 * MiB / 4096, a.Props(o).MinimumPages);
     }
 

@@ -140,9 +140,9 @@ public sealed unsafe class PoolPlanFuzzTests
     /// Sizes, max= and min= at the edges of 64 bits (page-1, 2^32±1, 2^63, 2^64-1, with every suffix) for
     /// pool=, cma=, movablecore=, kernelcore= and hugepages=: every outcome is either a refusal (with a
     /// code the kernel prints as a line) or planned exactly: planned = the size rounded up to whole units
-    /// (or max= rounded up, when that is smaller), MaximumPages = ceil(max / page block) page blocks,
-    /// MinimumPages = min(ceil(min / page), planned). SizeOverflow only when the exact rounded size
-    /// exceeds 2^64 - 1. POOLPLAN_EDGES_SEEDS / _OPS run longer; POOLPLAN_EDGES_SEED replays one seed.
+    /// (or max= rounded up, when that is smaller), MaximumPages = max rounded up to page blocks,
+    /// MinimumPages = min(min rounded up to a page, planned). SizeOverflow (the pool) or MaxOverflow /
+    /// MinOverflow (the option, with a note) exactly when the exact rounded value exceeds 2^64 - 1. POOLPLAN_EDGES_SEEDS / _OPS run longer; POOLPLAN_EDGES_SEED replays one seed.
     /// </summary>
     [Fact]
     public void EdgeSizes_ArePlannedExactlyOrRefused_NeverWrapped()
@@ -195,6 +195,12 @@ public sealed unsafe class PoolPlanFuzzTests
             }
             Assert.True(o.Code != OutcomeCode.SizeOverflow, context);
             BigInteger maxBytes = spec.Max == 0 ? exact : ((BigInteger)spec.Max + PageBlock - 1) / PageBlock * PageBlock;
+            BigInteger minBytes = ((BigInteger)spec.Min + 4095) / 4096 * 4096;
+            // A max= or min= that cannot be rounded within 64 bits is ignored with a note.
+            Assert.True(((o.Notes & OutcomeNotes.MaxOverflow) != 0) == (spec.Max != 0 && maxBytes >= s_two64), context);
+            Assert.True(((o.Notes & OutcomeNotes.MinOverflow) != 0) == (spec.Min != 0 && minBytes >= s_two64), context);
+            if (maxBytes >= s_two64)
+                maxBytes = exact;
             BigInteger planned = BigInteger.Min(exact, maxBytes);
             Assert.True(o.PlannedBytes == planned, $"planned {o.PlannedBytes}, exact {planned}\n{context}");
             Assert.True(((o.Notes & OutcomeNotes.LimitedByMax) != 0) == (maxBytes < exact), context);
@@ -204,10 +210,8 @@ public sealed unsafe class PoolPlanFuzzTests
                 continue;
             }
             PoolProperties props = a.Props(o);
-            if (spec.Max != 0)
-                Assert.Equal((ulong)(maxBytes / 4096), props.MaximumPages);
-            if (spec.Min != 0)
-                Assert.Equal((ulong)BigInteger.Min(((BigInteger)spec.Min + 4095) / 4096, planned / 4096), props.MinimumPages);
+            Assert.Equal(spec.Max == 0 || (o.Notes & OutcomeNotes.MaxOverflow) != 0 ? 0UL : (ulong)(maxBytes / 4096), props.MaximumPages);
+            Assert.Equal(spec.Min == 0 || (o.Notes & OutcomeNotes.MinOverflow) != 0 ? 0UL : (ulong)(BigInteger.Min(minBytes, planned) / 4096), props.MinimumPages);
         }
     }
 }

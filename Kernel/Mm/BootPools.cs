@@ -517,6 +517,8 @@ namespace PoolKernel.Mm
             }
             WriteNote(r, OutcomeNotes.LimitedByMax);
             WriteNote(r, OutcomeNotes.MinClamped);
+            WriteNote(r, OutcomeNotes.MaxOverflow);
+            WriteNote(r, OutcomeNotes.MinOverflow);
             WriteNote(r, OutcomeNotes.RangeTrimmed);
             WriteNote(r, OutcomeNotes.Pieces);
             if ((r->Notes & OutcomeNotes.RulesRecorded) != 0 && s->BlockSize == 0)

@@ -93,7 +93,7 @@ namespace PoolKernel.Boot.CommandLine
         /// <summary><c>kernelcore=mirror</c> and other non-size forms. Ignored.</summary>
         CoreValueUnsupported,
 
-        // Added after the first release: appended so earlier codes keep their numbers.
+        // Appended, so that the codes above keep their numbers.
         /// <summary>
         /// The command line is longer than <see cref="BootOptions.MaxTextLength"/>: the token crossing the limit and
         /// everything after it are ignored. Line-wide (TokenIndex -1). Value0 = the limit, Value1 = bytes ignored;

@@ -68,6 +68,10 @@ namespace PoolKernel.Boot.PoolPlan
         /// page blocks); the movable pool got what is free (PlannedBytes) instead of RequestedBytes, and the kernel keeps more.
         /// </summary>
         KernelKeepsMore = 1 << 7,
+        /// <summary>max= rounded up to whole page blocks does not fit in 64 bits: max ignored (the pool has no maximum).</summary>
+        MaxOverflow = 1 << 8,
+        /// <summary>min= rounded up to whole pages does not fit in 64 bits: min ignored (the pool has no minimum).</summary>
+        MinOverflow = 1 << 9,
     }
 
     /// <summary>One pool spec's result, in the order of <see cref="CommandLine.BootOptions.Pool"/>.</summary>
@@ -141,6 +145,8 @@ namespace PoolKernel.Boot.PoolPlan
                 case OutcomeNotes.RangeTrimmed: return "range trimmed to whole page blocks";
                 case OutcomeNotes.RulesRecorded: return "boundary/align recorded for allocations";
                 case OutcomeNotes.Pieces: return "in several pieces";
+                case OutcomeNotes.MaxOverflow: return "max rounded up to whole page blocks does not fit in 64 bits; max ignored";
+                case OutcomeNotes.MinOverflow: return "min rounded up to whole pages does not fit in 64 bits; min ignored";
                 case OutcomeNotes.KernelKeepsMore: return "the kernel keeps more than kernelcore (memory in use or in partial page blocks cannot be movable)";
                 default: return "";
             }

@@ -261,26 +261,39 @@ namespace PoolKernel.Boot.PoolPlan
             }
             if (planned != requested)
                 o->Notes |= OutcomeNotes.RoundedUp;
-            // max= and min= in pages: ceil(bytes / unit) * pages-per-unit is exact for every 64-bit byte count.
+            // max= rounds up to page blocks and min= to pages; one that cannot be rounded within 64 bits is
+            // ignored with a note (the pool is still made), never wrapped to a small limit.
             if (s->Max != 0)
             {
-                ulong maxPages = CheckedMath.DivideRoundUp(s->Max, blockBytes) * ctx.PbPages;
-                if (planned / PageSize > maxPages)
+                if (CheckedMath.RoundUp(s->Max, blockBytes, out ulong max))
                 {
-                    planned = maxPages * PageSize;
-                    o->Notes |= OutcomeNotes.LimitedByMax;
+                    if (planned > max)
+                    {
+                        planned = max;
+                        o->Notes |= OutcomeNotes.LimitedByMax;
+                    }
+                    props.MaximumPages = max / PageSize;
                 }
-                props.MaximumPages = maxPages;
+                else
+                {
+                    o->Notes |= OutcomeNotes.MaxOverflow;
+                }
             }
             if (s->Min != 0)
             {
-                ulong minPages = CheckedMath.DivideRoundUp(s->Min, PageSize);
-                if (minPages > planned / PageSize)
+                if (CheckedMath.RoundUp(s->Min, PageSize, out ulong min))
                 {
-                    minPages = planned / PageSize;
-                    o->Notes |= OutcomeNotes.MinClamped;
+                    if (min > planned)
+                    {
+                        min = planned;
+                        o->Notes |= OutcomeNotes.MinClamped;
+                    }
+                    props.MinimumPages = min / PageSize;
                 }
-                props.MinimumPages = minPages;
+                else
+                {
+                    o->Notes |= OutcomeNotes.MinOverflow;
+                }
             }
             o->PlannedBytes = planned;
 
