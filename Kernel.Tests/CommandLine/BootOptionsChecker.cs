@@ -38,12 +38,27 @@ internal static unsafe class BootOptionsChecker
 
     public static string Check(byte[] line, BootOptions* o)
     {
-        var expected = ReferenceTokens(line);
+        var all = ReferenceTokens(line);
+        int end = Array.IndexOf(line, (byte)0);
+        if (end < 0)
+            end = line.Length;
+        // Tokens that end within MaxTextLength bytes are parsed; the first that does not cuts the line there.
+        int kept = all.FindIndex(t => t.Offset + t.Length > BootOptions.MaxTextLength);
+        if (kept < 0)
+            kept = all.Count;
+        int cut = kept < all.Count ? all[kept].Offset : end;
+        var expected = all.Take(kept).ToList();
         int recorded = Math.Min(expected.Count, BootOptions.MaxTokens);
         if (o->TokenCount != recorded)
             return $"token count {o->TokenCount}, expected {recorded}";
         if (o->DroppedTokenCount != expected.Count - recorded)
             return $"dropped {o->DroppedTokenCount}, expected {expected.Count - recorded}";
+        if (o->TextLength != cut || o->IgnoredLength != end - cut)
+            return $"text length {o->TextLength} ignored {o->IgnoredLength}, expected {cut} and {end - cut}";
+        bool IsRun((int Offset, int Length) t) => t.Length >= 3 && line[t.Offset] == 'r' && line[t.Offset + 1] == 'u' && line[t.Offset + 2] == 'n' && (t.Length == 3 || line[t.Offset + 3] == '=');
+        DiagnosticCode runDropped = expected.Skip(recorded).Any(IsRun) ? DiagnosticCode.TooManyTokens : all.Skip(kept).Any(IsRun) ? DiagnosticCode.LineTooLong : DiagnosticCode.None;
+        if (o->RunDroppedBy != runDropped)
+            return $"run dropped by {o->RunDroppedBy}, expected {runDropped}";
 
         var diagnosticOwner = new int[o->DiagnosticCount];
         Array.Fill(diagnosticOwner, -1);
@@ -65,23 +80,33 @@ internal static unsafe class BootOptionsChecker
             Diagnostic* d = o->DiagnosticAt(t->DiagnosticIndex);
             if (d->TokenIndex != i || d->TokenOffset != t->Offset || d->TokenLength != t->Length)
                 return $"diagnostic {t->DiagnosticIndex} names token {d->TokenIndex} at {d->TokenOffset}+{d->TokenLength}, owner is {i}";
-            if (d->Code == DiagnosticCode.None || d->Code == DiagnosticCode.TooManyTokens)
+            if (d->Code == DiagnosticCode.None || d->Code == DiagnosticCode.TooManyTokens || d->Code == DiagnosticCode.LineTooLong)
                 return $"token {i} has diagnostic code {d->Code}";
             if (Diagnostic.Describe(d->Code) == Diagnostic.Describe((DiagnosticCode)0xFFFF))
                 return $"token {i} code {d->Code} has no description";
             if (d->PartOffset < t->Offset || d->PartLength < 0 || d->PartOffset + d->PartLength > t->Offset + t->Length)
                 return $"token {i} part {d->PartOffset}+{d->PartLength} outside token {t->Offset}+{t->Length}";
         }
+        // The line-wide diagnostics come last: TooManyTokens (tokens beyond MaxTokens), then LineTooLong (bytes beyond MaxTextLength).
+        var lineWide = new List<(DiagnosticCode Code, int Offset, int Length, ulong Value0, ulong Value1)>();
+        if (o->DroppedTokenCount > 0)
+            lineWide.Add((DiagnosticCode.TooManyTokens, expected[recorded].Offset, expected[^1].Offset + expected[^1].Length - expected[recorded].Offset, BootOptions.MaxTokens, (ulong)o->DroppedTokenCount));
+        if (cut < end)
+            lineWide.Add((DiagnosticCode.LineTooLong, cut, end - cut, BootOptions.MaxTextLength, (ulong)(end - cut)));
+        int firstLineWide = o->DiagnosticCount - lineWide.Count;
         for (int i = 0; i < o->DiagnosticCount; i++)
         {
             if (diagnosticOwner[i] >= 0)
                 continue;
             Diagnostic* d = o->DiagnosticAt(i);
-            if (d->Code != DiagnosticCode.TooManyTokens || i != o->DiagnosticCount - 1 || o->DroppedTokenCount == 0)
+            if (i < firstLineWide)
                 return $"diagnostic {i} ({d->Code}) belongs to no token";
+            var want = lineWide[i - firstLineWide];
+            if (d->TokenIndex != -1 || (d->Code, d->PartOffset, d->PartLength, d->Value0, d->Value1) != want)
+                return $"line diagnostic {i}: {d->Code} {d->PartOffset}+{d->PartLength} ({d->Value0}, {d->Value1}), expected {want}";
         }
-        if (o->DroppedTokenCount > 0 && o->DiagnosticAt(o->DiagnosticCount - 1)->Code != DiagnosticCode.TooManyTokens)
-            return "tokens dropped without a TooManyTokens diagnostic";
+        if (firstLineWide < 0 || (lineWide.Count > 0 && diagnosticOwner.Skip(firstLineWide).Any(owner => owner >= 0)))
+            return $"line-wide diagnostics {string.Join(", ", lineWide)} missing";
 
         if ((uint)o->PoolCount > BootOptions.MaxPools)
             return $"pool count {o->PoolCount}";

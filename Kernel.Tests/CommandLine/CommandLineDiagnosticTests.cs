@@ -234,11 +234,12 @@ public sealed unsafe class CommandLineDiagnosticTests
     }
 
     [Fact]
-    public void RepeatedSingleValueParameters_LaterWins()
+    public void RepeatedSingleValueParameters_LaterWins_EachEarlierTokenSaysItWasOverridden()
     {
-        using var p = new Parsed("mem=1G test=a run=x mem=2G test=b run=y numa=off numa=fake=2 default_hugepagesz=2M default_hugepagesz=1G kernelcore=1G kernelcore=2G cma=1M cma=2M");
+        using var p = new Parsed("mem=1G test=ud run=x mem=2G test=gp run=y numa=off numa=fake=2 default_hugepagesz=2M default_hugepagesz=1G kernelcore=1G kernelcore=2G cma=1M cma=2M");
         Assert.Equal(2UL << 30, p.Options->MemCap);
-        Assert.Equal("b", p.TestText);
+        Assert.Equal("gp", p.TestText);
+        Assert.Equal(BootTest.Gp, p.Options->Test);
         Assert.Equal("y", p.RunText);
         Assert.False(p.Options->NumaOff);
         Assert.Equal(2, p.Options->FakeNodeCount);
@@ -246,13 +247,115 @@ public sealed unsafe class CommandLineDiagnosticTests
         Assert.Equal(2UL << 30, p.Options->KernelCoreBytes);
         Assert.Equal(2UL << 30, p.Pool("kernelcore").SizeBytes);
         Assert.Equal(2UL << 20, p.Pool("cma").SizeBytes);
-        foreach (int later in new[] { 3, 4, 5, 7, 9, 11, 13 })
+        foreach (int earlier in new[] { 0, 1, 2, 6, 8, 10, 12 })
         {
-            Diagnostic d = p.DiagnosticOf(later);
-            Assert.True(d.Code == DiagnosticCode.ParameterRepeated && p.Token(later).Status == TokenStatus.Adjusted, p.Dump());
-            Assert.Equal((ulong)(later == 7 || later == 9 || later == 11 || later == 13 ? later - 1 : later - 3), d.Value0);
+            Diagnostic d = p.DiagnosticOf(earlier);
+            Assert.True(d.Code == DiagnosticCode.ParameterOverridden && p.Token(earlier).Status == TokenStatus.Rejected, p.Dump());
+            Assert.Equal((ulong)(earlier >= 6 ? earlier + 1 : earlier + 3), d.Value0);
         }
+        foreach (int later in new[] { 3, 4, 5, 7, 9, 11, 13 })
+            Assert.True(p.Token(later).Status == TokenStatus.Accepted, p.Dump());
         Assert.Equal(7, p.Options->DiagnosticCount);
+    }
+
+    [Fact]
+    public void LineLongerThan4096Bytes_TheCrossingTokenAndTheRestAreIgnored_WithOneLine_AndTheLostRunIsFlagged()
+    {
+        // On main the loader's 4096-byte clamp cut the line silently, and the run= at its end was lost.
+        // 64 unknown words of 63 bytes with spaces between are 4095 bytes; then " mem=1G" crosses byte 4096.
+        string head = string.Join(' ', Enumerable.Repeat(new string('q', 63), 64));
+        string line = head + " mem=1G run=\"meminfo;halt\"";
+        using var p = new Parsed(line);
+        Assert.Equal(4096, p.Options->TextLength); // "mem=1G" (from byte 4096) would end at byte 4102: cut before it
+        Assert.Equal(line.Length - 4096, p.Options->IgnoredLength);
+        Assert.Equal(0UL, p.Options->MemCap);
+        Assert.Equal(0, p.Options->RunLength);
+        Assert.Equal(DiagnosticCode.LineTooLong, p.Options->RunDroppedBy);
+        Diagnostic* d = p.Options->DiagnosticAt(p.Options->DiagnosticCount - 1);
+        Assert.Equal(DiagnosticCode.LineTooLong, d->Code);
+        Assert.Equal(-1, d->TokenIndex);
+        Assert.Equal((ulong)BootOptions.MaxTextLength, d->Value0);
+        Assert.Equal((ulong)(line.Length - 4096), d->Value1);
+        Assert.Equal("mem=1G run=\"meminfo;halt\"", p.Slice(d->PartOffset, d->PartLength));
+    }
+
+    [Fact]
+    public void LineOfExactly4096Bytes_IsParsedWhole()
+    {
+        // 63 unknown words of 63 bytes with spaces between are 4031 bytes; " run=" and 60 bytes end exactly at byte 4096.
+        string line = string.Join(' ', Enumerable.Repeat(new string('q', 63), 63)) + " run=" + new string('c', 60);
+        Assert.Equal(BootOptions.MaxTextLength, line.Length);
+        using var p = new Parsed(line);
+        Assert.Equal(0, p.Options->IgnoredLength);
+        Assert.Equal(new string('c', 60), p.RunText);
+        Assert.Equal(DiagnosticCode.None, p.Options->RunDroppedBy);
+        Assert.Equal(63, Enumerable.Range(0, p.Options->TokenCount).Count(i => p.DiagnosticOf(i).Code == DiagnosticCode.UnknownParameter));
+    }
+
+    [Fact]
+    public void RunBeyondMaxTokens_IsFlaggedAsLost()
+    {
+        using var p = new Parsed(string.Join(' ', Enumerable.Repeat("q", BootOptions.MaxTokens)) + " run=meminfo");
+        Assert.Equal(0, p.Options->RunLength);
+        Assert.Equal(DiagnosticCode.TooManyTokens, p.Options->RunDroppedBy);
+    }
+
+    [Fact]
+    public void ThreeCmaTokens_TheMiddleOneIsOverriddenToo_WithItsOwnDiagnostic()
+    {
+        // On main the middle token was "adjusted" and, as a pool token, printed with no line of its own.
+        using var p = new Parsed("cma=8M cma=16M cma=32M");
+        Assert.Equal(32UL << 20, p.Pool("cma").SizeBytes);
+        for (int earlier = 0; earlier < 2; earlier++)
+        {
+            Assert.Equal(TokenStatus.Rejected, p.Token(earlier).Status);
+            Assert.Equal(DiagnosticCode.ParameterOverridden, p.DiagnosticOf(earlier).Code);
+            Assert.Equal((ulong)(earlier + 1), p.DiagnosticOf(earlier).Value0);
+        }
+        Assert.Equal(TokenStatus.Accepted, p.Token(2).Status);
+        Assert.Equal(2, p.Options->DiagnosticCount);
+    }
+
+    [Fact]
+    public void HugepagesPerNode_PartlyOverridden_EarlierTokenIsAdjusted()
+    {
+        using var p = new Parsed("hugepages=0:4,1:2 hugepages=0:8");
+        Assert.Equal(8 * BootOptions.HugePageSize2M, p.Pool("huge2m-n0").SizeBytes);
+        Assert.Equal(2 * BootOptions.HugePageSize2M, p.Pool("huge2m-n1").SizeBytes);
+        Assert.Equal(TokenStatus.Adjusted, p.Token(0).Status);
+        Assert.Equal(DiagnosticCode.ParameterOverridden, p.DiagnosticOf(0).Code);
+        Assert.Equal(1UL, p.DiagnosticOf(0).Value0);
+        Assert.Equal(TokenStatus.Accepted, p.Token(1).Status);
+    }
+
+    [Theory]
+    [InlineData("test=nosuch")]
+    [InlineData("test=buddy_split")]
+    [InlineData("test=Fault")]
+    [InlineData("test=faultx")]
+    public void UnknownTestName_IsRefused_AndNamed(string token)
+    {
+        using var p = new Parsed(token + " mem=1G");
+        Assert.Equal(TokenStatus.Rejected, p.Token(0).Status);
+        Diagnostic d = p.DiagnosticOf(0);
+        Assert.Equal(DiagnosticCode.TestNameUnknown, d.Code);
+        Assert.Equal(token.Substring(5), p.Slice(d.PartOffset, d.PartLength));
+        Assert.Equal(BootTest.None, p.Options->Test);
+        Assert.Equal(0, p.Options->TestLength);
+        Assert.Equal(1UL << 30, p.Options->MemCap);
+    }
+
+    [Fact]
+    public void EveryBootTest_HasANameThatParsesBackToIt_AndIsListedInKnownNames()
+    {
+        foreach (BootTest t in Enum.GetValues<BootTest>().Where(t => t != BootTest.None))
+        {
+            string name = BootTests.Name(t);
+            using var p = new Parsed("test=" + name);
+            Assert.Equal(t, p.Options->Test);
+            Assert.Contains(name, BootTests.KnownNames.Split(", "));
+            Assert.Contains(BootTests.KnownNames, Diagnostic.Describe(DiagnosticCode.TestNameUnknown));
+        }
     }
 
     [Fact]
@@ -269,6 +372,7 @@ public sealed unsafe class CommandLineDiagnosticTests
     {
         DiagnosticCode.UnterminatedQuote, DiagnosticCode.TooManyTokens, DiagnosticCode.PoolNameDuplicate,
         DiagnosticCode.TooManyPools, DiagnosticCode.TooManyReservedRanges, DiagnosticCode.ParameterRepeated,
+        DiagnosticCode.ParameterOverridden, DiagnosticCode.LineTooLong, DiagnosticCode.TestNameUnknown,
     };
 
     [Fact]

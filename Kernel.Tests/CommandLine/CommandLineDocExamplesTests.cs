@@ -120,9 +120,9 @@ public sealed unsafe class CommandLineDocExamplesTests
     [Fact]
     public void BootCommandsAndASelfTest()
     {
-        using var p = Clean("run=\"pools show;meminfo\" test=buddy_split");
-        Assert.Equal("pools show;meminfo", p.RunText);
-        Assert.Equal("buddy_split", p.TestText);
+        using var p = Clean("run=\"pools;meminfo;halt\" test=fault");
+        Assert.Equal("pools;meminfo;halt", p.RunText);
+        Assert.Equal(BootTest.Fault, p.Options->Test);
     }
 
     [Fact]
@@ -154,6 +154,40 @@ public sealed unsafe class CommandLineDocExamplesTests
             string literal = "\"" + example.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
             Assert.True(tests.Contains(literal), $"doc example not parsed by a test: {example}");
         }
+    }
+
+    /// <summary>
+    /// The gap that let <c>test=buddy_split</c> stand in the doc: a test here only proved the literal was
+    /// parsed, not that the example means anything. Every example outside the diagnostics section must
+    /// parse without a diagnostic, and every run= command in an example must be a shell command.
+    /// </summary>
+    [Fact]
+    public void EveryDocExample_IsCleanAndRunsOnlyShellCommands()
+    {
+        string root = Path.Combine(Path.GetDirectoryName(SourcePath())!, "..", "..");
+        string doc = File.ReadAllText(Path.Combine(root, "docs", "cmdline.md"));
+        int diagnostics = doc.IndexOf("\n## Diagnostics", StringComparison.Ordinal);
+        Assert.True(diagnostics > 0, "docs/cmdline.md has no Diagnostics section");
+        var commands = new HashSet<string>(Directory.GetFiles(Path.Combine(root, "Kernel", "Shell"), "*.cs")
+            .SelectMany(f => Regex.Matches(File.ReadAllText(f), "(?:Add|Register)\\(ref n, \"([a-z0-9_]+)\"").Select(m => m.Groups[1].Value)));
+        Assert.Contains("halt", commands);
+        Assert.Contains("meminfo", commands);
+        int examples = 0;
+        foreach (Match m in Regex.Matches(doc, "```cmdline\n(.*?)\n```", RegexOptions.Singleline))
+        {
+            if (m.Index > diagnostics)
+                continue;
+            examples++;
+            using var p = new Parsed(m.Groups[1].Value);
+            Assert.True(p.Options->DiagnosticCount == 0, "doc example has diagnostics: " + p.Dump());
+            int cursor = 0;
+            while (p.Options->NextRunCommand(ref cursor, out int offset, out int length))
+            {
+                string command = p.Slice(offset, length).Split(' ')[0];
+                Assert.True(commands.Contains(command), $"doc example runs '{command}', not a shell command: {m.Groups[1].Value}");
+            }
+        }
+        Assert.True(examples >= 10, $"found {examples} examples");
     }
 
     private static string SourcePath([CallerFilePath] string path = "") => path;

@@ -118,9 +118,10 @@ public sealed unsafe class CommandLineFormTests
     [Fact]
     public void Run_KeepsSpan_AndWalksCommands()
     {
-        using var p = Clean("run=pools;;meminfo; test=buddy_split");
+        using var p = Clean("run=pools;;meminfo; test=divide");
         Assert.Equal("pools;;meminfo;", p.RunText);
-        Assert.Equal("buddy_split", p.TestText);
+        Assert.Equal("divide", p.TestText);
+        Assert.Equal(BootTest.Divide, p.Options->Test);
         var commands = new List<string>();
         int cursor = 0;
         while (p.Options->NextRunCommand(ref cursor, out int offset, out int length))

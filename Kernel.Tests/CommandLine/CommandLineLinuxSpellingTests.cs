@@ -40,8 +40,10 @@ public sealed unsafe class CommandLineLinuxSpellingTests
     {
         using var p = new Parsed("hugepages=16 hugepagesz=1G hugepages=4 hugepagesz=2M hugepages=32");
         Assert.Equal(32 * BootOptions.HugePageSize2M, p.Pool("huge2m").SizeBytes);
-        Assert.Equal(DiagnosticCode.ParameterRepeated, p.DiagnosticOf(4).Code);
-        Assert.Equal(0UL, p.DiagnosticOf(4).Value0);
+        Assert.Equal(DiagnosticCode.ParameterOverridden, p.DiagnosticOf(0).Code);
+        Assert.Equal(TokenStatus.Rejected, p.Token(0).Status);
+        Assert.Equal(4UL, p.DiagnosticOf(0).Value0);
+        Assert.Equal(TokenStatus.Accepted, p.Token(4).Status);
     }
 
     [Fact]

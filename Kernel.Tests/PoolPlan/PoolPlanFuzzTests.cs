@@ -1,6 +1,8 @@
+using System.Numerics;
 using PoolKernel.Boot.PoolPlan;
 using PoolKernel.Memory;
 using PoolKernel.Tests.Memory;
+using PoolKernel.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -108,5 +110,108 @@ public sealed unsafe class PoolPlanFuzzTests
         }
         _output.WriteLine($"{Lines} lines: {created} pools created, {refused} refused");
         Assert.True(created > Lines / 4 && refused > Lines / 4, $"created {created}, refused {refused}: the mix does not exercise both");
+    }
+
+    private static readonly BigInteger s_two64 = BigInteger.One << 64;
+
+    private static readonly ulong[] s_edgeSizes =
+    {
+        1, 4095, 4096, 4097, (2UL << 20) - 1, 2UL << 20, (2UL << 20) + 1, 8UL << 20, uint.MaxValue, 1UL << 32, (1UL << 32) + 1,
+        1UL << 52, 1UL << 63, ulong.MaxValue - (2UL << 20) + 1, ulong.MaxValue - 4095, ulong.MaxValue - 1, ulong.MaxValue,
+    };
+
+    private static readonly (string Suffix, int Shift)[] s_edgeSuffixes = { ("", 0), ("K", 10), ("M", 20), ("G", 30), ("T", 40) };
+
+    /// <summary>A size near an edge that the parser accepts (it fits in 64 bits with its suffix), as text and value.</summary>
+    private static (string Text, ulong Value) EdgeSize(Random r)
+    {
+        while (true)
+        {
+            ulong n = s_edgeSizes[r.Next(s_edgeSizes.Length)];
+            var (suffix, shift) = s_edgeSuffixes[r.Next(s_edgeSuffixes.Length)];
+            if (r.Next(3) == 0)
+                n >>= shift;
+            if (n != 0 && n <= ulong.MaxValue >> shift)
+                return (n + suffix, n << shift);
+        }
+    }
+
+    /// <summary>
+    /// Sizes, max= and min= at the edges of 64 bits (page-1, 2^32±1, 2^63, 2^64-1, with every suffix) for
+    /// pool=, cma=, movablecore=, kernelcore= and hugepages=: every outcome is either a refusal (with a
+    /// code the kernel prints as a line) or planned exactly: planned = the size rounded up to whole units
+    /// (or max= rounded up, when that is smaller), MaximumPages = max rounded up to page blocks,
+    /// MinimumPages = min(min rounded up to a page, planned). SizeOverflow (the pool) or MaxOverflow /
+    /// MinOverflow (the option, with a note) exactly when the exact rounded value exceeds 2^64 - 1. POOLPLAN_EDGES_SEEDS / _OPS run longer; POOLPLAN_EDGES_SEED replays one seed.
+    /// </summary>
+    [Fact]
+    public void EdgeSizes_ArePlannedExactlyOrRefused_NeverWrapped()
+        => SeededRuns.Run(_output, "pool plan size edges", "POOLPLAN_EDGES", 4, 60, EdgeSizesSeed);
+
+    private static void EdgeSizesSeed(int seed, int ops)
+    {
+        var r = new Random(seed);
+        const ulong PageBlock = 2UL << 20;
+        for (int op = 0; op < ops; op++)
+        {
+            var (sizeText, size) = EdgeSize(r);
+            var (maxText, max) = EdgeSize(r);
+            var (minText, min) = EdgeSize(r);
+            bool withMax = r.Next(2) == 0, withMin = r.Next(2) == 0;
+            ulong hugeCount = (ulong)r.Next(1, 3) << r.Next(0, 50);
+            string line = r.Next(6) switch
+            {
+                0 or 1 => $"pool=a:{sizeText}" + (withMax ? $",max={maxText}" : "") + (withMin ? $",min={minText}" : ""),
+                2 => $"cma={sizeText}",
+                3 => $"movablecore={sizeText}",
+                4 => $"kernelcore={sizeText}",
+                _ => (r.Next(2) == 0 ? "hugepagesz=1G " : "") + $"hugepages={hugeCount}",
+            };
+            using var a = new Applied(line, "q35", 1024, 1);
+            string context = $"seed {seed} op {op}: '{line}'\n{a.Dump()}";
+            Assert.True(a.Result->Count <= 1, context);
+            if (a.Result->Count == 0)
+            {
+                // Only hugepages= can be refused by the parser here (count * block beyond 2^64).
+                Assert.True(line.Contains("hugepages=") && (BigInteger)hugeCount * PageBlock >= s_two64 / 512, context);
+                continue;
+            }
+            PoolOutcome o = *a.Result->Outcome(0);
+            var spec = *a.Parsed.Options->Pool(0);
+            Assert.True(o.Code != OutcomeCode.Failed && o.Code != OutcomeCode.None, context);
+            if (spec.Origin == PoolKernel.Boot.CommandLine.PoolOrigin.KernelCore)
+            {
+                // The movable rest: never more than memory minus kernelcore, in whole page blocks.
+                if (o.IsCreated)
+                    Assert.True(o.PlannedBytes % PageBlock == 0 && (BigInteger)o.PlannedBytes + spec.SizeBytes <= a.PresentBefore * 4096, context);
+                continue;
+            }
+            BigInteger unit = Math.Max(spec.BlockSize, PageBlock);
+            BigInteger exact = ((BigInteger)spec.SizeBytes + unit - 1) / unit * unit;
+            if (exact >= s_two64)
+            {
+                Assert.True(o.Code == OutcomeCode.SizeOverflow && o.RequestedBytes == spec.SizeBytes, context);
+                continue;
+            }
+            Assert.True(o.Code != OutcomeCode.SizeOverflow, context);
+            BigInteger maxBytes = spec.Max == 0 ? exact : ((BigInteger)spec.Max + PageBlock - 1) / PageBlock * PageBlock;
+            BigInteger minBytes = ((BigInteger)spec.Min + 4095) / 4096 * 4096;
+            // A max= or min= that cannot be rounded within 64 bits is ignored with a note.
+            Assert.True(((o.Notes & OutcomeNotes.MaxOverflow) != 0) == (spec.Max != 0 && maxBytes >= s_two64), context);
+            Assert.True(((o.Notes & OutcomeNotes.MinOverflow) != 0) == (spec.Min != 0 && minBytes >= s_two64), context);
+            if (maxBytes >= s_two64)
+                maxBytes = exact;
+            BigInteger planned = BigInteger.Min(exact, maxBytes);
+            Assert.True(o.PlannedBytes == planned, $"planned {o.PlannedBytes}, exact {planned}\n{context}");
+            Assert.True(((o.Notes & OutcomeNotes.LimitedByMax) != 0) == (maxBytes < exact), context);
+            if (!o.IsCreated)
+            {
+                Assert.True(o.Code == OutcomeCode.TooLarge && o.AvailableBytes < o.PlannedBytes, context);
+                continue;
+            }
+            PoolProperties props = a.Props(o);
+            Assert.Equal(spec.Max == 0 || (o.Notes & OutcomeNotes.MaxOverflow) != 0 ? 0UL : (ulong)(maxBytes / 4096), props.MaximumPages);
+            Assert.Equal(spec.Min == 0 || (o.Notes & OutcomeNotes.MinOverflow) != 0 ? 0UL : (ulong)(BigInteger.Min(minBytes, planned) / 4096), props.MinimumPages);
+        }
     }
 }

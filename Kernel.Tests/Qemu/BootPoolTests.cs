@@ -217,4 +217,56 @@ public class BootPoolTests
         string[] boot = b.Result.Lines.TakeWhile(l => !l.StartsWith("pk>")).ToArray();
         Assert.Single(boot, l => l.StartsWith("cmdline: 'pool=x:8M,owner=100'"));
     }
+
+    /// <summary>
+    /// Issue 10, item 3 and the 4096-byte cut, on the serial console: sizes of 2^64 - 1 are refused with a
+    /// line (on main they made 2 MiB pools), max=/min= of that size are ignored with a note (on main: a 2 MiB
+    /// maximum, a minimum dropped silently), an overridden cma= and an
+    /// unknown test= say so, and a line longer than 4096 bytes says what it ignored and that its run= is lost
+    /// (on main the run= vanished silently and the machine waited at the prompt). The shell then runs typed
+    /// commands, so the test also sees the cmdline command show the same.
+    /// </summary>
+    [Fact]
+    public void HugeSizesAndALineBeyond4096Bytes_EachGetsALine()
+    {
+        string padding = string.Join(' ', Enumerable.Repeat(new string('q', 63), 61));
+        string line = "pool=a:18446744073709551615 cma=18446744073709551615 movablecore=18446744073709551615 "
+            + "pool=b:8M,max=18446744073709551615 pool=c:8M,min=18446744073709551615 cma=16M test=buddy_split "
+            + padding + " run=\"meminfo;halt\"";
+        QemuResult result = new QemuBoot { Memory = "1G", KernelCommandLine = line, Input = "cmdline\rcheck\rhalt\r" }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        string[] boot = result.Lines.TakeWhile(l => !l.StartsWith("pk>")).ToArray();
+        const string Wrap = " rounded up to whole 2 MiB units does not fit in 64 bits; pool not created, memory stays in the default pools";
+        Assert.Single(boot, l => l == "cmdline: 'pool=a:18446744073709551615': 18446744073709551615 B" + Wrap);
+        Assert.Single(boot, l => l == "cmdline: 'movablecore=18446744073709551615': pool movablecore: 18446744073709551615 B" + Wrap);
+        Assert.Single(boot, l => l == "cmdline: 'cma=18446744073709551615': a later token of the same parameter replaces it; the replaced value is ignored (by token 5 'cma=16M')");
+        Assert.Single(boot, l => l == "cmdline: pool b: created 8 MiB in node0-dma32; max rounded up to whole page blocks does not fit in 64 bits; max ignored");
+        Assert.Single(boot, l => l == "cmdline: pool c: created 8 MiB in node0-dma32; min rounded up to whole pages does not fit in 64 bits; min ignored");
+        Assert.Single(boot, l => l == "cmdline: pool cma: created 16 MiB in node0-dma32");
+        Assert.Single(boot, l => l == "cmdline: 'test=buddy_split': unknown test name (known: fault, ud, divide, gp, doublefault, throw); ignored");
+        int cut = line.IndexOf(" run=", StringComparison.Ordinal) + 1;
+        Assert.True(cut < 4096 && line.Length > 4096);
+        Assert.Single(boot, l => l == $"cmdline: longer than 4096 bytes: the last {line.Length - cut} bytes (from byte {cut}) are ignored (run= lost: its commands will not run, the machine waits at the prompt)");
+        Assert.DoesNotContain(result.Lines, l => l.StartsWith("usable RAM ="));  // meminfo of the lost run= did not run
+        // Diagnostics say what their numbers are: no bare pair such as "(16, 0)" or "(0x2, 0x0)" (multiboot, memmap, cmdline).
+        Assert.DoesNotContain(boot, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\((0x)?[0-9a-f]+, (0x)?[0-9a-f]+\)$"));
+        Assert.Contains(boot, l => l.StartsWith("memmap: entry 0 ") && l.EndsWith("(base 0x0, length 0x9fc00)"));
+        // The typed cmdline command lists the same, token by token, and the line-wide note.
+        BootTests.AssertContains(result, "rejected test        'test=buddy_split': unknown test name");
+        BootTests.AssertContains(result, "  cmdline: longer than 4096 bytes: the last");
+        BootTests.AssertContains(result, "-> pool a: 18446744073709551615 B" + Wrap);
+        BootTests.AssertContains(result, "check: ok");
+        BootTests.AssertContains(result, "halting");
+    }
+
+    /// <summary>kernelcore=4K on a real boot (memory in use by the kernel): the movable pool is what is free; on main it was refused as needing 1020 MiB.</summary>
+    [Fact]
+    public void TinyKernelcore_MakesTheMovablePoolOfWhatIsFree()
+    {
+        Booted b = Boot("kernelcore=4K");
+        string line = b.Result.Lines.Single(l => l.StartsWith("cmdline: pool movable: created "));
+        Assert.Contains("beyond kernelcore is free in whole page blocks, so the kernel keeps more than kernelcore", line);
+        Assert.True(b.Pool("movable").Present * 4096 > 900 * MiB, line);
+    }
 }

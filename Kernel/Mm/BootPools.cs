@@ -418,6 +418,22 @@ namespace PoolKernel.Mm
                     Console.Write(" could have been had); ");
                     Console.Write(Kept);
                     return;
+                case OutcomeCode.SizeOverflow:
+                    if ((r->Notes & OutcomeNotes.Percent) != 0)
+                    {
+                        Console.Write(s->SizePercent);
+                        Console.Write("% of memory");
+                    }
+                    else
+                    {
+                        Console.Write(r->RequestedBytes);
+                        Console.Write(" B");
+                    }
+                    Console.Write(" rounded up to whole ");
+                    Console.WriteSize(r->Value);
+                    Console.Write(" units does not fit in 64 bits; ");
+                    Console.Write(Kept);
+                    return;
                 case OutcomeCode.NoSuchNode:
                     Console.Write("node ");
                     Console.Write(r->Node);
@@ -491,8 +507,18 @@ namespace PoolKernel.Mm
                 Console.WriteSize(r->RequestedBytes);
                 Console.Write(")");
             }
+            if ((r->Notes & OutcomeNotes.KernelKeepsMore) != 0)
+            {
+                Console.Write("; only ");
+                Console.WriteSize(r->PlannedBytes);
+                Console.Write(" of the ");
+                Console.WriteSize(r->RequestedBytes);
+                Console.Write(" beyond kernelcore is free in whole page blocks, so the kernel keeps more than kernelcore");
+            }
             WriteNote(r, OutcomeNotes.LimitedByMax);
             WriteNote(r, OutcomeNotes.MinClamped);
+            WriteNote(r, OutcomeNotes.MaxOverflow);
+            WriteNote(r, OutcomeNotes.MinOverflow);
             WriteNote(r, OutcomeNotes.RangeTrimmed);
             WriteNote(r, OutcomeNotes.Pieces);
             if ((r->Notes & OutcomeNotes.RulesRecorded) != 0 && s->BlockSize == 0)

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime;
 using System.Runtime.CompilerServices;
+using PoolKernel.Boot.CommandLine;
 using PoolKernel.Startup;
 
 namespace PoolKernel.SelfTest
@@ -9,7 +10,7 @@ namespace PoolKernel.SelfTest
     /// test=NAME on the command line: deliberate failures that the boot tests check end to end.
     /// fault = a page fault on an unmapped address; ud = invalid opcode; divide = divide error;
     /// gp = general protection (non-canonical address); doublefault = a fault with no usable stack;
-    /// throw = a managed throw with no handler.
+    /// throw = a managed throw with no handler. An unknown name was refused by the parser (BootTests).
     /// </summary>
     internal static unsafe class BootTestHooks
     {
@@ -23,32 +24,30 @@ namespace PoolKernel.SelfTest
 
         internal static void Run()
         {
-            if (KernelCommandLine.Options->TestLength == 0)
-                return;
-            if (KernelCommandLine.TestIs("fault"))
+            switch (KernelCommandLine.Options->Test)
             {
-                Console.Write("test=fault: reading ");
-                Console.WriteHex(UnmappedAddress);
-                Console.WriteLine();
-                ulong value = *(ulong*)UnmappedAddress;
-                Console.WriteHex(value);
-                Console.WriteLine("test=fault: the read did not fault");
-            }
-            else if (KernelCommandLine.TestIs("ud"))
-                FaultUd();
-            else if (KernelCommandLine.TestIs("divide"))
-                FaultDivide();
-            else if (KernelCommandLine.TestIs("gp"))
-                FaultGp();
-            else if (KernelCommandLine.TestIs("doublefault"))
-                FaultDouble();
-            else if (KernelCommandLine.TestIs("throw"))
-            {
-                throw new InvalidOperationException("test=throw asked for an unhandled exception");
-            }
-            else
-            {
-                Console.WriteLine("test=: unknown test name; known: fault, ud, divide, gp, doublefault, throw. Boot goes on.");
+                case BootTest.Fault:
+                    Console.Write("test=fault: reading ");
+                    Console.WriteHex(UnmappedAddress);
+                    Console.WriteLine();
+                    ulong value = *(ulong*)UnmappedAddress;
+                    Console.WriteHex(value);
+                    Console.WriteLine("test=fault: the read did not fault");
+                    break;
+                case BootTest.Ud:
+                    FaultUd();
+                    break;
+                case BootTest.Divide:
+                    FaultDivide();
+                    break;
+                case BootTest.Gp:
+                    FaultGp();
+                    break;
+                case BootTest.DoubleFault:
+                    FaultDouble();
+                    break;
+                case BootTest.Throw:
+                    throw new InvalidOperationException("test=throw asked for an unhandled exception");
             }
         }
     }

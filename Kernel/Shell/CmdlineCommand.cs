@@ -35,6 +35,15 @@ namespace PoolKernel.Shell
                 Console.WriteLine();
                 Mm.BootPools.WriteApplied(i);
             }
+            for (int i = 0; i < o->DiagnosticCount; i++)
+            {
+                Diagnostic* d = o->DiagnosticAt(i);
+                if (d->TokenIndex < 0)
+                {
+                    Console.Write("  ");
+                    KernelCommandLine.PrintLineDiagnostic(d);
+                }
+            }
             for (int p = 0; p < o->PoolCount; p++)
             {
                 PoolSpec* s = o->Pool(p);

@@ -20,8 +20,7 @@ namespace PoolKernel.Startup
                     Console.Write(d.Index);
                     Console.Write(": ");
                 }
-                Console.Write(MultibootDiagnostics.Describe(d.Code));
-                Values(d.Value0, d.Value1);
+                DescribeWithValues(MultibootDiagnostics.Describe(d.Code), d.Value0, d.Value1);
             }
             Dropped(list->Dropped, "multiboot");
         }
@@ -48,8 +47,7 @@ namespace PoolKernel.Startup
                     Console.Write(d.Other);
                 }
                 Console.Write(": ");
-                Console.Write(MemoryMapDiagnostics.Describe(d.Code));
-                Values(d.Value0, d.Value1);
+                DescribeWithValues(MemoryMapDiagnostics.Describe(d.Code), d.Value0, d.Value1);
             }
             Dropped(list->Dropped, "memmap");
         }
@@ -72,18 +70,51 @@ namespace PoolKernel.Startup
                     Console.Write(d.Index);
                     Console.Write(" ");
                 }
-                Console.Write(AcpiDiagnostics.Describe(d.Code));
-                Values(d.Value0, d.Value1);
+                DescribeWithValues(AcpiDiagnostics.Describe(d.Code), d.Value0, d.Value1);
             }
             Dropped(list->Dropped, "acpi");
         }
 
-        private static void Values(ulong a, ulong b)
+        /// <summary>
+        /// Prints a diagnostic text whose trailing "(name, name)" says what Value0 and Value1 are, with each
+        /// number after its name: "...; length clamped (type 0x2)". A text without names gets no numbers
+        /// (they mean nothing there), so no bare pair like "(0x2, 0x0)" is ever printed.
+        /// </summary>
+        private static void DescribeWithValues(string text, ulong a, ulong b)
         {
+            int open = -1;
+            if (text.Length > 0 && text[text.Length - 1] == ')')
+            {
+                for (int i = text.Length - 1; i >= 0 && open < 0; i--)
+                {
+                    if (text[i] == '(')
+                        open = i;
+                }
+            }
+            int end = open > 0 && text[open - 1] == ' ' ? open - 1 : text.Length;
+            if (end == text.Length)
+                open = -1;
+            for (int i = 0; i < end; i++)
+                Console.Write(text[i]);
+            if (open < 0)
+            {
+                Console.WriteLine();
+                return;
+            }
             Console.Write(" (");
-            Console.WriteHex(a);
-            Console.Write(", ");
-            Console.WriteHex(b);
+            int value = 0;
+            for (int i = open + 1; i < text.Length - 1; i++)
+            {
+                if (text[i] == ',' && value == 0)
+                {
+                    Console.Write(" ");
+                    Console.WriteHex(a);
+                    value = 1;
+                }
+                Console.Write(text[i]);
+            }
+            Console.Write(" ");
+            Console.WriteHex(value == 0 ? a : b);
             Console.WriteLine(")");
         }
 

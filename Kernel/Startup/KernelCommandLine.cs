@@ -75,34 +75,74 @@ namespace PoolKernel.Startup
 
         private static void PrintDiagnostic(Diagnostic* d)
         {
+            if (d->TokenIndex < 0)
+            {
+                PrintLineDiagnostic(d);
+                return;
+            }
             Console.Write("cmdline: '");
             Console.WriteAscii(Options->Text + d->TokenOffset, (ulong)d->TokenLength);
             Console.Write("': ");
             Console.Write(Diagnostic.Describe(d->Code));
-            if (d->Value0 != 0 || d->Value1 != 0)
-            {
-                Console.Write(" (");
-                Console.Write(d->Value0);
-                Console.Write(", ");
-                Console.Write(d->Value1);
-                Console.Write(")");
-            }
+            WriteValues(d);
             Console.WriteLine();
         }
 
-        /// <summary>True when test=NAME was given with exactly this name.</summary>
-        internal static bool TestIs(string name) => Equals(Options->TestOffset, Options->TestLength, name);
-
-        internal static bool Equals(int offset, int length, string literal)
+        /// <summary>The diagnostic's numbers, each after the words that say what it is (Diagnostic.ValueNames).</summary>
+        private static void WriteValues(Diagnostic* d)
         {
-            if (length != literal.Length)
-                return false;
-            for (int i = 0; i < length; i++)
+            Diagnostic.ValueNames(d->Code, out string first, out string second, out bool bytes);
+            if (first.Length == 0 || (d->Value0 == 0 && d->Value1 == 0))
+                return;
+            Console.Write(" (");
+            WriteValue(first, d->Value0, bytes);
+            if (second.Length != 0)
             {
-                if (Options->Text[offset + i] != literal[i])
-                    return false;
+                Console.Write(", ");
+                WriteValue(second, d->Value1, bytes);
             }
-            return true;
+            if (d->Code == DiagnosticCode.ParameterOverridden && d->Value0 < (ulong)Options->TokenCount)
+            {
+                TokenRecord* later = Options->Token((int)d->Value0);
+                Console.Write(" '");
+                Console.WriteAscii(Options->Text + later->Offset, (ulong)later->Length);
+                Console.Write("'");
+            }
+            Console.Write(")");
+        }
+
+        private static void WriteValue(string name, ulong value, bool bytes)
+        {
+            Console.Write(name);
+            Console.Write(" ");
+            if (bytes)
+            {
+                Console.Write(value);
+                Console.Write(" B");
+            }
+            else
+            {
+                Console.Write(value);
+            }
+        }
+
+        /// <summary>
+        /// A diagnostic about the line (tokens or bytes beyond a limit): how much was ignored, where it starts,
+        /// and whether a run= was lost with it (then the machine waits at the prompt instead of running it).
+        /// </summary>
+        internal static void PrintLineDiagnostic(Diagnostic* d)
+        {
+            Console.Write(d->Code == DiagnosticCode.TooManyTokens ? "cmdline: more than " : "cmdline: longer than ");
+            Console.Write(d->Value0);
+            Console.Write(d->Code == DiagnosticCode.TooManyTokens ? " tokens: the last " : " bytes: the last ");
+            Console.Write(d->Value1);
+            Console.Write(d->Code == DiagnosticCode.TooManyTokens ? " tokens" : " bytes");
+            Console.Write(" (from byte ");
+            Console.Write(d->PartOffset);
+            Console.Write(") are ignored");
+            if (Options->RunDroppedBy == d->Code)
+                Console.Write(" (run= lost: its commands will not run, the machine waits at the prompt)");
+            Console.WriteLine();
         }
     }
 }

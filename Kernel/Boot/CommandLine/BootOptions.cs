@@ -13,8 +13,13 @@ namespace PoolKernel.Boot.CommandLine
         public const int MaxReservedRanges = 16;
         /// <summary>Tokens recorded; a 2 KiB line of one-letter words has 1024, real lines have a few dozen.</summary>
         public const int MaxTokens = 128;
-        /// <summary>One per token, plus one for <see cref="DiagnosticCode.TooManyTokens"/>.</summary>
-        public const int MaxDiagnostics = MaxTokens + 1;
+        /// <summary>One per token, plus one each for <see cref="DiagnosticCode.TooManyTokens"/> and <see cref="DiagnosticCode.LineTooLong"/>.</summary>
+        public const int MaxDiagnostics = MaxTokens + 2;
+        /// <summary>
+        /// Bytes of command line parsed (as Linux's COMMAND_LINE_SIZE on x86). A token that ends beyond it is
+        /// ignored with the rest of the line, and one <see cref="DiagnosticCode.LineTooLong"/> says how much.
+        /// </summary>
+        public const int MaxTextLength = 4096;
         /// <summary>
         /// Nodes 0..MaxNodes-1 are accepted in <c>@NODE</c> and <c>hugepages=NODE:N</c>: the one node limit
         /// of the kernel (the SRAT parser and the memory manager use the same constant).
@@ -25,9 +30,19 @@ namespace PoolKernel.Boot.CommandLine
         public const ulong HugePageSize2M = 2UL << 20;
         public const ulong HugePageSize1G = 1UL << 30;
 
-        /// <summary>The command line that was parsed; <see cref="TextLength"/> stops at the first NUL.</summary>
+        /// <summary>
+        /// The command line; <see cref="TextLength"/> is the part that was parsed (at most <see cref="MaxTextLength"/>,
+        /// ending before a token that crossed it), <see cref="IgnoredLength"/> the bytes after it up to the first NUL.
+        /// </summary>
         public byte* Text;
         public int TextLength;
+        public int IgnoredLength;
+        /// <summary>
+        /// A <c>run=</c> token was among the tokens not parsed, whose commands will not run: the line-wide
+        /// diagnostic that dropped the first one (<see cref="DiagnosticCode.TooManyTokens"/> or
+        /// <see cref="DiagnosticCode.LineTooLong"/>), None when no run= was dropped.
+        /// </summary>
+        public DiagnosticCode RunDroppedBy;
 
         public int PoolCount;
         public int ReservedRangeCount;
@@ -53,9 +68,10 @@ namespace PoolKernel.Boot.CommandLine
         /// <summary><c>run=CMD;CMD</c>: the value (quotes removed) as offset and length in <see cref="Text"/>.</summary>
         public int RunOffset;
         public int RunLength;
-        /// <summary><c>test=NAME</c>: the value as offset and length in <see cref="Text"/>.</summary>
+        /// <summary><c>test=NAME</c> with a known name: the test, and the value as offset and length in <see cref="Text"/>.</summary>
         public int TestOffset;
         public int TestLength;
+        public BootTest Test;
 
         // The byte buffers below hold structs with ulong fields at fixed strides. They stay 8-byte
         // aligned because they follow the ulong arrays and every stride is a multiple of 8

@@ -345,9 +345,12 @@ namespace PoolKernel.Boot.CommandLine
                         Reject(DiagnosticCode.PoolNameDuplicate, partOffset, partLength, (ulong)existing, 0);
                         return false;
                     }
-                    ulong earlierToken = (ulong)old->TokenIndex;
+                    int earlierToken = old->TokenIndex;
                     *old = spec;
-                    Adjust(DiagnosticCode.ParameterRepeated, partOffset, partLength, earlierToken, 0);
+                    if (earlierToken == TokenIndex)
+                        Adjust(DiagnosticCode.ParameterRepeated, partOffset, partLength, (ulong)earlierToken, 0);
+                    else
+                        Override(earlierToken, MadeAnyPool(earlierToken));
                     return true;
                 }
                 if (Options->PoolCount >= BootOptions.MaxPools)
@@ -357,6 +360,17 @@ namespace PoolKernel.Boot.CommandLine
                 }
                 *Options->Pool(Options->PoolCount++) = spec;
                 return true;
+            }
+
+            /// <summary>True when a pool spec made by token <paramref name="token"/> is still in the options.</summary>
+            private bool MadeAnyPool(int token)
+            {
+                for (int i = 0; i < Options->PoolCount; i++)
+                {
+                    if (Options->Pool(i)->TokenIndex == token)
+                        return true;
+                }
+                return false;
             }
 
             private int FindPool(ref PoolSpec spec)
@@ -505,7 +519,7 @@ namespace PoolKernel.Boot.CommandLine
                 if (count == 0)
                     return true;
                 ulong block = HugePageSize;
-                if (count > ~0UL / block)
+                if (!CheckedMath.Multiply(count, block, out ulong bytes))
                 {
                     Report(DiagnosticCode.NumberOverflow, node < 0 ? TokenStatus.Rejected : TokenStatus.Adjusted, partOffset, partLength, count, block);
                     return false;
@@ -528,7 +542,7 @@ namespace PoolKernel.Boot.CommandLine
                     spec.Node = node;
                 }
                 spec.BlockSize = block;
-                spec.SizeBytes = count * block;
+                spec.SizeBytes = bytes;
                 spec.Align = block;
 
                 if (node < 0)

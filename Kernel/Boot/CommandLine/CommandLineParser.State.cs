@@ -42,7 +42,7 @@ namespace PoolKernel.Boot.CommandLine
                         ParseSpan(valueOffset, valueLength, ref Options->RunOffset, ref Options->RunLength, ref LastRun);
                         break;
                     case TokenKind.Test:
-                        ParseSpan(valueOffset, valueLength, ref Options->TestOffset, ref Options->TestLength, ref LastTest);
+                        ParseTest(valueOffset, valueLength);
                         break;
                     case TokenKind.Pool:
                         ParsePool(valueOffset, valueLength);
@@ -115,12 +115,61 @@ namespace PoolKernel.Boot.CommandLine
             private void Adjust(DiagnosticCode code, int partOffset, int partLength, ulong value0, ulong value1)
                 => Report(code, TokenStatus.Adjusted, partOffset, partLength, value0, value1);
 
-            /// <summary>Notes that a single-valued parameter replaced an earlier one (the token still applies).</summary>
+            /// <summary>
+            /// A single-valued parameter: this token replaces the earlier one, which gets its own line
+            /// (<see cref="DiagnosticCode.ParameterOverridden"/>); this token applies as written.
+            /// </summary>
             private void NoteRepeat(ref int last, int valueOffset, int valueLength)
             {
                 if (last >= 0)
-                    Adjust(DiagnosticCode.ParameterRepeated, valueOffset, valueLength, (ulong)last, 0);
+                    Override(last, false);
                 last = TokenIndex;
+            }
+
+            /// <summary>
+            /// Records on token <paramref name="earlier"/> that the current token replaced (part of) what it set:
+            /// rejected when nothing of it applies any more, adjusted when <paramref name="partStillApplies"/>.
+            /// Value0 = the current token's index. A token keeps one diagnostic (see <see cref="Report"/>).
+            /// </summary>
+            private void Override(int earlier, bool partStillApplies)
+            {
+                TokenRecord* token = Options->Token(earlier);
+                TokenStatus status = partStillApplies ? TokenStatus.Adjusted : TokenStatus.Rejected;
+                Diagnostic* d;
+                if (token->DiagnosticIndex >= 0)
+                {
+                    d = Options->DiagnosticAt(token->DiagnosticIndex);
+                    d->MoreProblems++;
+                    if (status != TokenStatus.Rejected || token->Status == TokenStatus.Rejected)
+                        return;
+                }
+                else
+                {
+                    token->DiagnosticIndex = (short)Options->DiagnosticCount;
+                    d = Options->DiagnosticAt(Options->DiagnosticCount++);
+                    d->TokenIndex = earlier;
+                    d->TokenOffset = token->Offset;
+                    d->TokenLength = token->Length;
+                }
+                token->Status = status;
+                d->Code = DiagnosticCode.ParameterOverridden;
+                d->PartOffset = token->Offset;
+                d->PartLength = token->Length;
+                d->Value0 = (ulong)TokenIndex;
+                d->Value1 = 0;
+            }
+
+            /// <summary><c>test=NAME</c>: only the names of <see cref="BootTests"/>; another is refused, naming it.</summary>
+            private void ParseTest(int valueOffset, int valueLength)
+            {
+                BootTest test = BootTests.Parse(Text + valueOffset, valueLength);
+                if (test == BootTest.None)
+                {
+                    Reject(DiagnosticCode.TestNameUnknown, valueOffset, valueLength, 0, 0);
+                    return;
+                }
+                Options->Test = test;
+                ParseSpan(valueOffset, valueLength, ref Options->TestOffset, ref Options->TestLength, ref LastTest);
             }
 
             private void ParseSpan(int valueOffset, int valueLength, ref int offset, ref int length, ref int last)
@@ -206,12 +255,12 @@ namespace PoolKernel.Boot.CommandLine
                     Reject(code, startOffset, end - startOffset, 0, 0);
                     return;
                 }
-                if (start > ~0UL - size)
+                if (!CheckedMath.Add(start, size, out ulong rangeEnd))
                 {
                     Reject(DiagnosticCode.MemmapSyntax, valueOffset, valueLength, start, size);
                     return;
                 }
-                if (!Options->AddReservedRange(start, start + size))
+                if (!Options->AddReservedRange(start, rangeEnd))
                     Reject(DiagnosticCode.TooManyReservedRanges, valueOffset, valueLength, BootOptions.MaxReservedRanges, 0);
             }
 

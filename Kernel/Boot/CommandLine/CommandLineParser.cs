@@ -26,19 +26,35 @@ namespace PoolKernel.Boot.CommandLine
                 while (end < length && text[end] != 0)
                     end++;
             }
+            // Only tokens that end within MaxTextLength bytes are parsed; a token crossing the limit is
+            // ignored whole with everything after it (a cut run= must not run half its commands).
+            int parseEnd = end;
+            if (end > BootOptions.MaxTextLength)
+            {
+                int scan = 0;
+                while (NextToken(text, end, ref scan, out int s, out int l, out _))
+                {
+                    if (s + l > BootOptions.MaxTextLength)
+                    {
+                        parseEnd = s;
+                        break;
+                    }
+                }
+            }
             result->Text = text;
-            result->TextLength = end;
+            result->TextLength = parseEnd;
+            result->IgnoredLength = end - parseEnd;
 
             State state = default;
             state.Options = result;
             state.Text = text;
             state.LastRun = state.LastTest = state.LastMem = state.LastDefaultHuge = state.LastNuma = -1;
-            state.HugePageSize = FindDefaultHugePageSize(text, end);
+            state.HugePageSize = FindDefaultHugePageSize(text, parseEnd);
 
             int firstDropped = -1;
             int droppedEnd = 0;
             int pos = 0;
-            while (NextToken(text, end, ref pos, out int start, out int tokenLength, out bool quoteOpen))
+            while (NextToken(text, parseEnd, ref pos, out int start, out int tokenLength, out bool quoteOpen))
             {
                 if (result->TokenCount == BootOptions.MaxTokens)
                 {
@@ -46,6 +62,7 @@ namespace PoolKernel.Boot.CommandLine
                         firstDropped = start;
                     droppedEnd = start + tokenLength;
                     result->DroppedTokenCount++;
+                    NoteDroppedRun(text, start, tokenLength, DiagnosticCode.TooManyTokens, result);
                     continue;
                 }
 
@@ -58,18 +75,34 @@ namespace PoolKernel.Boot.CommandLine
                 state.TokenIndex = index;
                 state.ParseToken(start, tokenLength, quoteOpen);
             }
+            while (NextToken(text, end, ref pos, out int start, out int tokenLength, out _))
+                NoteDroppedRun(text, start, tokenLength, DiagnosticCode.LineTooLong, result);
 
             if (firstDropped >= 0)
-            {
-                Diagnostic* d = result->DiagnosticAt(result->DiagnosticCount++);
-                d->Code = DiagnosticCode.TooManyTokens;
-                d->TokenIndex = -1;
-                d->TokenOffset = d->PartOffset = firstDropped;
-                d->TokenLength = d->PartLength = droppedEnd - firstDropped;
-                d->Value0 = BootOptions.MaxTokens;
-                d->Value1 = (ulong)result->DroppedTokenCount;
-            }
+                AddLineDiagnostic(result, DiagnosticCode.TooManyTokens, firstDropped, droppedEnd - firstDropped, BootOptions.MaxTokens, (ulong)result->DroppedTokenCount);
+            if (parseEnd < end)
+                AddLineDiagnostic(result, DiagnosticCode.LineTooLong, parseEnd, end - parseEnd, BootOptions.MaxTextLength, (ulong)(end - parseEnd));
             return result->DiagnosticCount;
+        }
+
+        /// <summary>A diagnostic about the line rather than one token (TokenIndex -1): what was dropped, as a span.</summary>
+        private static void AddLineDiagnostic(BootOptions* result, DiagnosticCode code, int offset, int length, ulong value0, ulong value1)
+        {
+            Diagnostic* d = result->DiagnosticAt(result->DiagnosticCount++);
+            d->Code = code;
+            d->TokenIndex = -1;
+            d->TokenOffset = d->PartOffset = offset;
+            d->TokenLength = d->PartLength = length;
+            d->Value0 = value0;
+            d->Value1 = value1;
+        }
+
+        /// <summary>A token that is not parsed (beyond a limit): remember when it was a run=, whose loss must be said.</summary>
+        private static void NoteDroppedRun(byte* text, int start, int length, DiagnosticCode droppedBy, BootOptions* result)
+        {
+            SplitKeyValue(text, start, length, out int keyLength, out _, out _);
+            if (KindOf(text + start, keyLength) == TokenKind.Run && result->RunDroppedBy == DiagnosticCode.None)
+                result->RunDroppedBy = droppedBy;
         }
 
         /// <summary>

@@ -14,7 +14,7 @@ namespace PoolKernel.Boot.CommandLine
         UnknownParameter,
         /// <summary>Known key without a value (<c>pool</c>, <c>mem=</c>). Token ignored.</summary>
         ValueMissing,
-        /// <summary>A parameter that takes one value was given again. Value0 = index of the earlier token.</summary>
+        /// <summary>Within one token, an entry given again (<c>hugepages=0:4,0:8</c>): the later entry is used. Value0 = index of the token.</summary>
         ParameterRepeated,
         /// <summary>A <c>"</c> is not closed before the end of the line. Token ignored.</summary>
         UnterminatedQuote,
@@ -92,6 +92,21 @@ namespace PoolKernel.Boot.CommandLine
         FakeNodesClamped,
         /// <summary><c>kernelcore=mirror</c> and other non-size forms. Ignored.</summary>
         CoreValueUnsupported,
+
+        // Appended, so that the codes above keep their numbers.
+        /// <summary>
+        /// The command line is longer than <see cref="BootOptions.MaxTextLength"/>: the token crossing the limit and
+        /// everything after it are ignored. Line-wide (TokenIndex -1). Value0 = the limit, Value1 = bytes ignored;
+        /// <see cref="BootOptions.RunDroppedBy"/> says whether a run= was among them.
+        /// </summary>
+        LineTooLong,
+        /// <summary>
+        /// A later token of the same parameter replaced this one (mem= twice, cma= twice, hugepages= for the same
+        /// size and node). Rejected when nothing of it applies any more, adjusted when part does. Value0 = the later token's index.
+        /// </summary>
+        ParameterOverridden,
+        /// <summary><c>test=NAME</c> with a name that is not a known test (<see cref="BootTests.KnownNames"/>). Ignored.</summary>
+        TestNameUnknown,
     }
 
     /// <summary>One problem with one token. A token has at most one; see <see cref="MoreProblems"/>.</summary>
@@ -117,6 +132,34 @@ namespace PoolKernel.Boot.CommandLine
         public ushort MoreProblems;
         public DiagnosticCode Code;
 
+        /// <summary>
+        /// What <see cref="Value0"/> and <see cref="Value1"/> mean for <paramref name="code"/>, as the words to print
+        /// before each number ("" = not meaningful, do not print). <paramref name="bytes"/>: the numbers are byte
+        /// sizes or addresses (print them as such). Codes whose values are duplicated by the token text have none.
+        /// </summary>
+        public static void ValueNames(DiagnosticCode code, out string first, out string second, out bool bytes)
+        {
+            first = "";
+            second = "";
+            bytes = false;
+            switch (code)
+            {
+                case DiagnosticCode.TooManyTokens: first = "limit"; second = "tokens ignored"; break;
+                case DiagnosticCode.LineTooLong: first = "limit in bytes"; second = "bytes ignored"; break;
+                case DiagnosticCode.ParameterRepeated: break;
+                case DiagnosticCode.ParameterOverridden: first = "by token"; break;
+                case DiagnosticCode.NameTooLong: first = "length"; break;
+                case DiagnosticCode.TooManyPools: first = "limit"; break;
+                case DiagnosticCode.RangeEmpty: first = "start"; second = "end"; bytes = true; break;
+                case DiagnosticCode.RangeTooSmall: first = "range"; second = "size"; bytes = true; break;
+                case DiagnosticCode.MinAboveMax: first = "min"; second = "max"; bytes = true; break;
+                case DiagnosticCode.HugePageSizeUnsupported: first = "size"; bytes = true; break;
+                case DiagnosticCode.MemmapSyntax: first = "start"; second = "size"; bytes = true; break;
+                case DiagnosticCode.TooManyReservedRanges: first = "limit"; break;
+                case DiagnosticCode.NumberOverflow: first = "count"; second = "block bytes"; break;
+            }
+        }
+
         /// <summary>A constant description of <paramref name="code"/>: the problem, then what was done instead.</summary>
         public static string Describe(DiagnosticCode code)
         {
@@ -125,7 +168,7 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.None: return "no problem";
                 case DiagnosticCode.UnknownParameter: return "unknown parameter; ignored";
                 case DiagnosticCode.ValueMissing: return "parameter needs a value; ignored";
-                case DiagnosticCode.ParameterRepeated: return "parameter given again; this value replaces the earlier one";
+                case DiagnosticCode.ParameterRepeated: return "entry given again in this token; the later value is used";
                 case DiagnosticCode.UnterminatedQuote: return "quote not closed before end of line; ignored";
                 case DiagnosticCode.TooManyTokens: return "too many tokens; the rest of the line is ignored";
                 case DiagnosticCode.NumberSyntax: return "not a number (decimal or 0x hex); ignored";
@@ -161,6 +204,9 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.NumaOptionUnknown: return "numa accepts off or fake=N; ignored";
                 case DiagnosticCode.FakeNodesClamped: return "numa=fake above 64 nodes; clamped to 64";
                 case DiagnosticCode.CoreValueUnsupported: return "only a size or N% is supported here; ignored";
+                case DiagnosticCode.LineTooLong: return "command line longer than 4096 bytes; the rest is ignored";
+                case DiagnosticCode.ParameterOverridden: return "a later token of the same parameter replaces it; the replaced value is ignored";
+                case DiagnosticCode.TestNameUnknown: return "unknown test name (known: fault, ud, divide, gp, doublefault, throw); ignored";
                 default: return "unknown diagnostic code";
             }
         }

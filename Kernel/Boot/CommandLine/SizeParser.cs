@@ -60,9 +60,8 @@ namespace PoolKernel.Boot.CommandLine
             int shift = rest == 1 ? SuffixShift(p[digits]) : -1;
             if (shift < 0)
                 return DiagnosticCode.SizeUnknownSuffix;
-            if (value > ~0UL >> shift)
+            if (!CheckedMath.ShiftLeft(value, shift, out bytes))
                 return DiagnosticCode.NumberOverflow;
-            bytes = value << shift;
             return DiagnosticCode.None;
         }
 

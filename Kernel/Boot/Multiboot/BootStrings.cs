@@ -9,6 +9,13 @@ namespace PoolKernel.Boot.Multiboot
         public const uint MaxPointerStringLength = 4096;
 
         /// <summary>
+        /// Bound for the command line through a bare pointer: beyond the 4096 bytes the kernel parses
+        /// (CommandLine.BootOptions.MaxTextLength), so that the parser can say how much it ignored and
+        /// whether a run= was lost, instead of the line being cut silently here.
+        /// </summary>
+        public const uint MaxPointerCommandLineLength = 64 * 1024;
+
+        /// <summary>
         /// Bytes before the first NUL within [s, s + limit). Returns false (length = limit) when there
         /// is no NUL inside the bound.
         /// </summary>

@@ -77,7 +77,7 @@ namespace PoolKernel.Boot.Multiboot
                 {
                     output->HasCommandLine = true;
                     output->CommandLine = address;
-                    output->CommandLineLength = PointerString(address, 2, output);
+                    output->CommandLineLength = PointerString(address, BootStrings.MaxPointerCommandLineLength, 2, output);
                 }
             }
 
@@ -92,7 +92,7 @@ namespace PoolKernel.Boot.Multiboot
                 {
                     output->HasLoaderName = true;
                     output->LoaderName = address;
-                    output->LoaderNameLength = PointerString(address, 9, output);
+                    output->LoaderNameLength = PointerString(address, BootStrings.MaxPointerStringLength, 9, output);
                 }
             }
 
@@ -105,9 +105,9 @@ namespace PoolKernel.Boot.Multiboot
             BootInfoParser.FinishMemoryInformation(output);
         }
 
-        private static uint PointerString(ulong address, int flagBit, BootInfo* output)
+        private static uint PointerString(ulong address, uint limit, int flagBit, BootInfo* output)
         {
-            if (!BootStrings.BoundedLength((byte*)address, BootStrings.MaxPointerStringLength, out uint length))
+            if (!BootStrings.BoundedLength((byte*)address, limit, out uint length))
                 output->Diagnostics.Add(MultibootDiagnosticCode.StringNotTerminated, flagBit, (ulong)flagBit, 0);
             return length;
         }

@@ -36,6 +36,12 @@ namespace PoolKernel.Boot.PoolPlan
         PoolTableFull,
         /// <summary>Kernel.Memory refused a step that the plan had checked; partial work was undone. Value = the MemoryStatus.</summary>
         Failed,
+        /// <summary>
+        /// The size made exact in whole units does not fit in 64 bits (e.g. 2^64 - 1 bytes rounded up to page
+        /// blocks). RequestedBytes = the size asked in bytes (0 for a percentage, with the Percent note),
+        /// Value = the unit in bytes it was rounded to.
+        /// </summary>
+        SizeOverflow,
     }
 
     /// <summary>Changes made to a created pool, and facts worth a word on the console. Several may apply.</summary>
@@ -57,6 +63,15 @@ namespace PoolKernel.Boot.PoolPlan
         RulesRecorded = 1 << 5,
         /// <summary>The memory came in several pieces (more than one run of page blocks).</summary>
         Pieces = 1 << 6,
+        /// <summary>
+        /// kernelcore=: less memory is free in whole page blocks than the movable rest (memory in use, partial
+        /// page blocks); the movable pool got what is free (PlannedBytes) instead of RequestedBytes, and the kernel keeps more.
+        /// </summary>
+        KernelKeepsMore = 1 << 7,
+        /// <summary>max= rounded up to whole page blocks does not fit in 64 bits: max ignored (the pool has no maximum).</summary>
+        MaxOverflow = 1 << 8,
+        /// <summary>min= rounded up to whole pages does not fit in 64 bits: min ignored (the pool has no minimum).</summary>
+        MinOverflow = 1 << 9,
     }
 
     /// <summary>One pool spec's result, in the order of <see cref="CommandLine.BootOptions.Pool"/>.</summary>
@@ -113,6 +128,7 @@ namespace PoolKernel.Boot.PoolPlan
                 case OutcomeCode.CoreConflict: return "kernelcore= is also given and decides the split; movablecore ignored";
                 case OutcomeCode.PoolTableFull: return "pool table full; pool not created, memory stays in the default pools";
                 case OutcomeCode.Failed: return "the memory manager refused a step; partial work undone, memory stays in the default pools";
+                case OutcomeCode.SizeOverflow: return "size rounded up to whole page blocks does not fit in 64 bits; pool not created, memory stays in the default pools";
                 default: return "unknown outcome";
             }
         }
@@ -129,6 +145,9 @@ namespace PoolKernel.Boot.PoolPlan
                 case OutcomeNotes.RangeTrimmed: return "range trimmed to whole page blocks";
                 case OutcomeNotes.RulesRecorded: return "boundary/align recorded for allocations";
                 case OutcomeNotes.Pieces: return "in several pieces";
+                case OutcomeNotes.MaxOverflow: return "max rounded up to whole page blocks does not fit in 64 bits; max ignored";
+                case OutcomeNotes.MinOverflow: return "min rounded up to whole pages does not fit in 64 bits; min ignored";
+                case OutcomeNotes.KernelKeepsMore: return "the kernel keeps more than kernelcore (memory in use or in partial page blocks cannot be movable)";
                 default: return "";
             }
         }

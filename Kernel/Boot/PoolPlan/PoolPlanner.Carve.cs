@@ -16,14 +16,30 @@ namespace PoolKernel.Boot.PoolPlan
         /// minimum the gathering pool has none and the final pool is made from it in one CreatePool,
         /// because Kernel.Memory checks the minimum on creation.</item>
         /// </list>
+        /// With <paramref name="fitToFree"/> (kernelcore=) the size shrinks to the free whole page blocks there are.
         /// Neither fits: refused with how much could have been had (RangeTaken when <paramref name="ranged"/> and an
         /// earlier boot pool holds what was missing). A failed step undoes the pools made so far.
         /// </summary>
         private static void Carve(ref Context ctx, int index, in Memory.PoolProperties props, ulong needPages, ulong unitPages, bool huge, bool ranged,
-            PoolOutcome* o)
+            bool fitToFree, PoolOutcome* o)
         {
             Memory.PhysicalMemory* pm = ctx.Pm;
             Survey survey = TakeSurvey(ref ctx, in props, unitPages, huge);
+            if (fitToFree)
+            {
+                // kernelcore=: the movable pool is the rest of memory, but pages the kernel already uses and
+                // partial page blocks cannot be movable; the kernel then keeps more than it asked for.
+                ulong free = survey.UnitPages;
+                ulong run = survey.BestRunPages - survey.BestRunPages % ctx.PbPages;
+                if (run > free)
+                    free = run;
+                if (free != 0 && free < needPages)
+                {
+                    needPages = free;
+                    o->PlannedBytes = free * PageSize;
+                    o->Notes |= OutcomeNotes.KernelKeepsMore;
+                }
+            }
 
             Memory.PoolId id = Memory.PoolId.None;
             Memory.MemoryStatus status = Memory.MemoryStatus.OutOfMemory;

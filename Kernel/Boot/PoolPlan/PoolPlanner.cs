@@ -106,8 +106,6 @@ namespace PoolKernel.Boot.PoolPlan
             return total;
         }
 
-        private static ulong RoundUp(ulong value, ulong unit) { return value % unit == 0 ? value : value - value % unit + unit; }
-
         /// <summary>Resolves one spec into properties and a size, checks what can be checked, then carves.</summary>
         private static void PlanOne(ref Context ctx, int index, PoolOutcome* o)
         {
@@ -217,11 +215,19 @@ namespace PoolKernel.Boot.PoolPlan
             props.WindowLow = new Memory.PhysAddr(low);
             props.WindowHigh = new Memory.PhysAddr(high);
 
-            // The size: bytes or N% of the node's (or the machine's) pool memory.
+            // The size: bytes or N% of the node's (or the machine's) pool memory. Every step is checked
+            // (CheckedMath): a size whose exact value does not fit in 64 bits is refused, never wrapped.
             ulong basePages = s->Node >= 0 ? ctx.NodePages[s->Node] : ctx.TotalPages;
-            ulong requested = s->SizePercent != 0 ? basePages * s->SizePercent / 100 * PageSize : s->SizeBytes;
+            ulong requested = s->SizeBytes;
             if (s->SizePercent != 0)
+            {
                 o->Notes |= OutcomeNotes.Percent;
+                if (!CheckedMath.Multiply(CheckedMath.PercentOf(basePages, s->SizePercent), PageSize, out requested))
+                {
+                    RefuseOverflow(o, 0, PageSize);
+                    return;
+                }
+            }
             if (kernelCore)
             {
                 // kernelcore= says how much stays for the kernel; the movable pool is the rest.
@@ -248,33 +254,58 @@ namespace PoolKernel.Boot.PoolPlan
 
             ulong blockBytes = ctx.PbPages * PageSize;
             ulong unitBytes = s->BlockSize > blockBytes ? s->BlockSize : blockBytes;
-            ulong planned = requested == 0 ? unitBytes : RoundUp(requested, unitBytes);
+            if (!CheckedMath.RoundUp(requested == 0 ? 1 : requested, unitBytes, out ulong planned))
+            {
+                RefuseOverflow(o, requested, unitBytes);
+                return;
+            }
             if (planned != requested)
                 o->Notes |= OutcomeNotes.RoundedUp;
+            // max= rounds up to page blocks and min= to pages; one that cannot be rounded within 64 bits is
+            // ignored with a note (the pool is still made), never wrapped to a small limit.
             if (s->Max != 0)
             {
-                ulong max = RoundUp(s->Max, blockBytes);
-                if (planned > max)
+                if (CheckedMath.RoundUp(s->Max, blockBytes, out ulong max))
                 {
-                    planned = max;
-                    o->Notes |= OutcomeNotes.LimitedByMax;
+                    if (planned > max)
+                    {
+                        planned = max;
+                        o->Notes |= OutcomeNotes.LimitedByMax;
+                    }
+                    props.MaximumPages = max / PageSize;
                 }
-                props.MaximumPages = max / PageSize;
+                else
+                {
+                    o->Notes |= OutcomeNotes.MaxOverflow;
+                }
             }
             if (s->Min != 0)
             {
-                ulong min = RoundUp(s->Min, PageSize);
-                if (min > planned)
+                if (CheckedMath.RoundUp(s->Min, PageSize, out ulong min))
                 {
-                    min = planned;
-                    o->Notes |= OutcomeNotes.MinClamped;
+                    if (min > planned)
+                    {
+                        min = planned;
+                        o->Notes |= OutcomeNotes.MinClamped;
+                    }
+                    props.MinimumPages = min / PageSize;
                 }
-                props.MinimumPages = min / PageSize;
+                else
+                {
+                    o->Notes |= OutcomeNotes.MinOverflow;
+                }
             }
             o->PlannedBytes = planned;
 
             Carve(ref ctx, index, in props, planned / PageSize, unitBytes / PageSize, s->BlockSize != 0,
-                (s->Flags & CommandLine.PoolFlags.HasRange) != 0, o);
+                (s->Flags & CommandLine.PoolFlags.HasRange) != 0, kernelCore, o);
+        }
+
+        /// <summary>Refuses a spec whose size, made exact in <paramref name="unit"/>s, does not fit in 64 bits.</summary>
+        private static void RefuseOverflow(PoolOutcome* o, ulong asked, ulong unit)
+        {
+            o->RequestedBytes = asked;
+            Refuse(o, OutcomeCode.SizeOverflow, unit);
         }
 
         private static void Refuse(PoolOutcome* o, OutcomeCode code, ulong value)
