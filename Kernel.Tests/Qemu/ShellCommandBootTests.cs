@@ -52,6 +52,9 @@ public class ShellCommandBootTests
             ("alloc 0 node 1", "alloc: N '1' is out of range; expected 0..0"),
             ("alloc 0 dma 0", "alloc: BITS '0' is out of range; expected 12..63"),
             ("alloc 0 dma 64", "alloc: BITS '64' is out of range; expected 12..63"),
+            // Below 4 KiB is frame 0, which no pool holds (the low MiB is reserved): no amount of
+            // freeing would help, so it is not "out of memory".
+            ("alloc 0 dma 12", "alloc: no pool holds memory the rules allow"),
             ("alloc 18446744073709551616", "alloc: ORDER '18446744073709551616' is beyond 2^64-1; expected 0..10"),
             ("alloc x", "alloc: ORDER 'x' is not a number (decimal or 0x hex, optional K/M/G/T); expected 0..10"),
             ("alloc", "alloc: ORDER missing; expected 0..10"),

@@ -10,7 +10,7 @@ namespace PoolKernel.Mm
         {
             MemoryStatus.Ok => "ok",
             MemoryStatus.OutOfMemory => "out of memory",
-            MemoryStatus.NoPoolSatisfies => "no pool satisfies the rules",
+            MemoryStatus.NoPoolSatisfies => "no pool holds memory the rules allow",
             MemoryStatus.InvalidArgument => "invalid argument",
             MemoryStatus.InvalidOrder => "invalid order",
             MemoryStatus.Unaligned => "not aligned to its order",
