@@ -1,5 +1,5 @@
 using System;
-using PoolKernel.Platform;
+using PoolKernel.Drivers.Platform;
 
 namespace PoolKernel.Drivers.Pci
 {
@@ -31,14 +31,14 @@ namespace PoolKernel.Drivers.Pci
 
         internal static uint Read32(int bus, int device, int function, int offset)
         {
-            Cpu.OutD(ConfigAddress, Address(bus, device, function, offset));
-            return Cpu.InD(ConfigData);
+            Ports.OutD(ConfigAddress, Address(bus, device, function, offset));
+            return Ports.InD(ConfigData);
         }
 
         internal static void Write32(in PciFunction f, int offset, uint value)
         {
-            Cpu.OutD(ConfigAddress, Address(f.Bus, f.Device, f.Function, offset));
-            Cpu.OutD(ConfigData, value);
+            Ports.OutD(ConfigAddress, Address(f.Bus, f.Device, f.Function, offset));
+            Ports.OutD(ConfigData, value);
         }
 
         internal static ushort Read16(in PciFunction f, int offset) => (ushort)(Read32(f, offset) >> ((offset & 2) * 8));
