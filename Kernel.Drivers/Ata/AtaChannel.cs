@@ -175,13 +175,12 @@ namespace PoolKernel.Drivers.Ata
             {
                 if (entries == _prdCapacity)
                     return false;
-                ulong length = remaining < bufferBytes ? remaining : bufferBytes;
+                ulong length = AtaPrd.EntryLength(remaining, bufferBytes);
                 ulong physical = buffers[i].Physical;
                 if (length > PrdMaxBytes || !KernelDma.Report(rules, write ? "write" : "read", physical, length))
                     return false;
                 remaining -= length;
-                _prd[entries * 2] = (uint)physical;
-                _prd[entries * 2 + 1] = (uint)(length & 0xFFFF) | (remaining == 0 ? PrdEndOfTable : 0);
+                AtaPrd.Write(_prd, entries, physical, length, remaining == 0);
                 entries++;
             }
             if (remaining != 0)

@@ -25,8 +25,6 @@ namespace PoolKernel.Drivers.VirtioBlock
 
         /// <summary>The legacy interface takes the queue's frame number in 32 bits of 4 KiB frames: 2^44 bytes.</summary>
         internal const byte QueueAddressBits = 32 + 12;
-        /// <summary>Legacy ring alignment: the used ring starts on the next 4 KiB after the available ring.</summary>
-        internal const uint RingAlignment = 4096;
 
         private readonly ushort _base;
 
