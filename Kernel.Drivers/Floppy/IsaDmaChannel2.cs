@@ -1,4 +1,4 @@
-using PoolKernel.Platform;
+using PoolKernel.Drivers.Platform;
 
 namespace PoolKernel.Drivers.Floppy
 {
@@ -48,20 +48,20 @@ namespace PoolKernel.Drivers.Floppy
             if ((physical >> 16) != ((physical + bytes - 1) >> 16))
                 return false;
             ulong count = bytes - 1;
-            Cpu.OutB(SingleMask, MaskOn);
-            Cpu.OutB(ClearFlipFlop, 0xFF);
-            Cpu.OutB(Mode, (byte)(SingleTransfer | (toMemory ? WriteToMemory : ReadFromMemory) | Channel));
-            Cpu.OutB(Channel2Address, (byte)physical);
-            Cpu.OutB(Channel2Address, (byte)(physical >> 8));
-            Cpu.OutB(Channel2Page, (byte)(physical >> 16));
-            Cpu.OutB(ClearFlipFlop, 0xFF);
-            Cpu.OutB(Channel2Count, (byte)count);
-            Cpu.OutB(Channel2Count, (byte)(count >> 8));
-            Cpu.OutB(SingleMask, MaskOff);
+            Ports.OutB(SingleMask, MaskOn);
+            Ports.OutB(ClearFlipFlop, 0xFF);
+            Ports.OutB(Mode, (byte)(SingleTransfer | (toMemory ? WriteToMemory : ReadFromMemory) | Channel));
+            Ports.OutB(Channel2Address, (byte)physical);
+            Ports.OutB(Channel2Address, (byte)(physical >> 8));
+            Ports.OutB(Channel2Page, (byte)(physical >> 16));
+            Ports.OutB(ClearFlipFlop, 0xFF);
+            Ports.OutB(Channel2Count, (byte)count);
+            Ports.OutB(Channel2Count, (byte)(count >> 8));
+            Ports.OutB(SingleMask, MaskOff);
             return true;
         }
 
         /// <summary>Masks channel 2: no request from the floppy reaches memory until it is programmed again.</summary>
-        internal static void Stop() => Cpu.OutB(SingleMask, MaskOn);
+        internal static void Stop() => Ports.OutB(SingleMask, MaskOn);
     }
 }

@@ -29,6 +29,9 @@ namespace PoolKernel.Drivers.VirtioBlock
     /// </summary>
     internal readonly struct LegacyVirtqueueLayout
     {
+        /// <summary>Legacy ring alignment: the used ring starts on the next 4 KiB after the available ring.</summary>
+        public const uint RingAlignment = 4096;
+
         public readonly uint Size;
 
         public LegacyVirtqueueLayout(uint size) => Size = size;
@@ -40,7 +43,7 @@ namespace PoolKernel.Drivers.VirtioBlock
         private uint UsedBytes => 2 + 2 + 8 * Size + 2;
         public uint TotalBytes => Align(UsedOffset + UsedBytes);
 
-        private static uint Align(uint value) => (value + VirtioLegacy.RingAlignment - 1) & ~(VirtioLegacy.RingAlignment - 1);
+        private static uint Align(uint value) => (value + RingAlignment - 1) & ~(RingAlignment - 1);
 
         /// <summary>Legacy queue sizes are powers of two up to 32768.</summary>
         public bool IsValid => Size != 0 && Size <= 32768 && (Size & (Size - 1)) == 0;

@@ -1,7 +1,7 @@
 using System;
 using PoolKernel.Drivers.Dma;
 using PoolKernel.Drivers.Pci;
-using PoolKernel.Platform;
+using PoolKernel.Drivers.Platform;
 using R = PoolKernel.Drivers.Net.Rtl8139Registers;
 
 namespace PoolKernel.Drivers.Net
@@ -76,14 +76,14 @@ namespace PoolKernel.Drivers.Net
                 _nic = new Rtl8139Nic(this);
 
             PciBus.EnableBusMastering(*function);
-            Cpu.OutB((ushort)(_io + R.Config1), 0);
+            Ports.OutB((ushort)(_io + R.Config1), 0);
             if (!Reset())
             {
                 Console.WriteLine("rtl8139: reset did not complete");
                 return false;
             }
             for (int i = 0; i < 6; i++)
-                _mac[i] = Cpu.InB((ushort)(_io + R.MacAddress + i));
+                _mac[i] = Ports.InB((ushort)(_io + R.MacAddress + i));
 
             if (!TakeMemory())
             {
@@ -92,16 +92,16 @@ namespace PoolKernel.Drivers.Net
                 return false;
             }
 
-            Cpu.OutD((ushort)(_io + R.ReceiveBufferStart), (uint)_ring.Physical);
-            Cpu.OutW((ushort)(_io + R.InterruptMask), 0);
-            Cpu.OutW((ushort)(_io + R.InterruptStatus), R.InterruptAll);
+            Ports.OutD((ushort)(_io + R.ReceiveBufferStart), (uint)_ring.Physical);
+            Ports.OutW((ushort)(_io + R.InterruptMask), 0);
+            Ports.OutW((ushort)(_io + R.InterruptStatus), R.InterruptAll);
             // The transmitter must be enabled before TCR is written (the chip ignores TCR writes
             // while it is off), so enable both first, then configure.
-            Cpu.OutB((ushort)(_io + R.Command), R.CommandReceiverEnable | R.CommandTransmitterEnable);
-            Cpu.OutD((ushort)(_io + R.ReceiveConfig), R.ReceiveAcceptMyAddress | R.ReceiveAcceptMulticast | R.ReceiveAcceptBroadcast
+            Ports.OutB((ushort)(_io + R.Command), R.CommandReceiverEnable | R.CommandTransmitterEnable);
+            Ports.OutD((ushort)(_io + R.ReceiveConfig), R.ReceiveAcceptMyAddress | R.ReceiveAcceptMulticast | R.ReceiveAcceptBroadcast
                 | R.ReceiveNoWrap | R.ReceiveDmaUnlimited | R.ReceiveRing8K | R.ReceiveNoThreshold);
-            Cpu.OutD((ushort)(_io + R.TransmitConfig), R.TransmitLoopbackMac | R.TransmitDmaBurst2048 | R.TransmitGapStandard);
-            uint tcr = Cpu.InD((ushort)(_io + R.TransmitConfig));
+            Ports.OutD((ushort)(_io + R.TransmitConfig), R.TransmitLoopbackMac | R.TransmitDmaBurst2048 | R.TransmitGapStandard);
+            uint tcr = Ports.InD((ushort)(_io + R.TransmitConfig));
             if ((tcr & R.TransmitLoopbackMask) != R.TransmitLoopbackMac)
             {
                 Console.Write("rtl8139: loopback not accepted, TCR=");
@@ -113,7 +113,7 @@ namespace PoolKernel.Drivers.Net
                 return false;
             }
             for (int i = 0; i < TransmitBuffers; i++)
-                Cpu.OutD((ushort)(_io + R.TransmitAddress0 + 4 * i), (uint)_transmitPhysical[i]);
+                Ports.OutD((ushort)(_io + R.TransmitAddress0 + 4 * i), (uint)_transmitPhysical[i]);
             _readOffset = 0;
             _nextTransmit = 0;
 
@@ -146,12 +146,12 @@ namespace PoolKernel.Drivers.Net
         /// <summary>Software reset (CR.RST); true once the chip clears the bit again.</summary>
         private bool Reset()
         {
-            Cpu.OutB((ushort)(_io + R.Command), R.CommandReset);
+            Ports.OutB((ushort)(_io + R.Command), R.CommandReset);
             for (int spin = 0; spin < Spin; spin++)
             {
-                if ((Cpu.InB((ushort)(_io + R.Command)) & R.CommandReset) == 0)
+                if ((Ports.InB((ushort)(_io + R.Command)) & R.CommandReset) == 0)
                     return true;
-                Cpu.Pause();
+                Clock.Pause();
             }
             return false;
         }
@@ -255,19 +255,19 @@ namespace PoolKernel.Drivers.Net
             for (; size < MinFrame; size++)
                 buffer[size] = 0;
             // OWN = 0 and the size hand the buffer to the chip; early-transmit threshold 0 (8 bytes).
-            Cpu.OutD(tsd, (uint)size & R.TransmitSizeMask);
+            Ports.OutD(tsd, (uint)size & R.TransmitSizeMask);
             _nextTransmit = (i + 1) % TransmitBuffers;
             for (int spin = 0; spin < Spin; spin++)
             {
-                uint status = Cpu.InD(tsd);
+                uint status = Ports.InD(tsd);
                 if ((status & (R.TransmitAborted | R.TransmitUnderrun)) != 0)
                     return false;
                 if ((status & R.TransmitOk) != 0)
                 {
-                    Cpu.OutW((ushort)(_io + R.InterruptStatus), R.InterruptTransmitOk);
+                    Ports.OutW((ushort)(_io + R.InterruptStatus), R.InterruptTransmitOk);
                     return true;
                 }
-                Cpu.Pause();
+                Clock.Pause();
             }
             return false;
         }
@@ -276,9 +276,9 @@ namespace PoolKernel.Drivers.Net
         {
             for (int spin = 0; spin < Spin; spin++)
             {
-                if ((Cpu.InD(tsd) & R.TransmitHostOwns) != 0)
+                if ((Ports.InD(tsd) & R.TransmitHostOwns) != 0)
                     return true;
-                Cpu.Pause();
+                Clock.Pause();
             }
             return false;
         }
@@ -290,7 +290,7 @@ namespace PoolKernel.Drivers.Net
         /// </summary>
         internal int Receive(byte* destination, int capacity)
         {
-            if ((Cpu.InB((ushort)(_io + R.Command)) & R.CommandBufferEmpty) != 0)
+            if ((Ports.InB((ushort)(_io + R.Command)) & R.CommandBufferEmpty) != 0)
                 return 0;
             byte* entry = _ring.Pointer + _readOffset;
             ushort status = *(ushort*)entry;
@@ -303,8 +303,8 @@ namespace PoolKernel.Drivers.Net
                 Console.Write(length);
                 Console.WriteLine(", ring resynchronised");
                 // CBR (0x3A) is where the chip will write next; skip everything before it.
-                _readOffset = Cpu.InW((ushort)(_io + R.ReadPointer + 2)) % RingSize;
-                Cpu.OutW((ushort)(_io + R.ReadPointer), (ushort)(_readOffset - 16));
+                _readOffset = Ports.InW((ushort)(_io + R.ReadPointer + 2)) % RingSize;
+                Ports.OutW((ushort)(_io + R.ReadPointer), (ushort)(_readOffset - 16));
                 return 0;
             }
             int frameLength = length - Crc;
@@ -313,8 +313,8 @@ namespace PoolKernel.Drivers.Net
             for (int b = 0; b < n; b++)
                 destination[b] = entry[ReceiveHeader + b];
             _readOffset = ((_readOffset + ReceiveHeader + (uint)length + 3) & ~3u) % RingSize;
-            Cpu.OutW((ushort)(_io + R.ReadPointer), (ushort)(_readOffset - 16));
-            Cpu.OutW((ushort)(_io + R.InterruptStatus), R.InterruptReceiveOk);
+            Ports.OutW((ushort)(_io + R.ReadPointer), (ushort)(_readOffset - 16));
+            Ports.OutW((ushort)(_io + R.InterruptStatus), R.InterruptReceiveOk);
             return n;
         }
     }

@@ -1,7 +1,7 @@
 using System;
 using PoolKernel.Drivers.Dma;
 using PoolKernel.Drivers.Pci;
-using PoolKernel.Platform;
+using PoolKernel.Drivers.Platform;
 using static PoolKernel.Drivers.Ata.AtaRegisters;
 
 namespace PoolKernel.Drivers.Ata

@@ -20,7 +20,7 @@ namespace PoolKernel.Drivers.VirtioBlock
         private const uint BounceBytes = VirtioBlockDevice.MaxSectorsPerRequest * BlockDevice.SectorSize;
 
         // The queue region: one contiguous, 4 KiB-aligned run below 2^44.
-        private readonly DmaDevice _queueRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, VirtioLegacy.RingAlignment);
+        private readonly DmaDevice _queueRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, LegacyVirtqueueLayout.RingAlignment);
         // Headers, status bytes and data: the same reach, 16-byte aligned.
         private readonly DmaDevice _bufferRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, 16);
 

@@ -1,6 +1,6 @@
 using System;
 using PoolKernel.Drivers.Dma;
-using PoolKernel.Platform;
+using PoolKernel.Drivers.Platform;
 using static PoolKernel.Drivers.Ata.AtaRegisters;
 
 namespace PoolKernel.Drivers.Ata
@@ -74,7 +74,7 @@ namespace PoolKernel.Drivers.Ata
             _prdCapacity = 0;
         }
 
-        private byte AltStatus() => Cpu.InB(_control);
+        private byte AltStatus() => Ports.InB(_control);
 
         /// <summary>The ATA spec's 400 ns after selecting a device: four reads of alternate status.</summary>
         private void Delay400ns()
@@ -84,20 +84,20 @@ namespace PoolKernel.Drivers.Ata
         }
 
         /// <summary>Masks the devices' interrupt line: completion is found by polling.</summary>
-        public void MaskInterrupt() => Cpu.OutB(_control, ControlNoInterrupt);
+        public void MaskInterrupt() => Ports.OutB(_control, ControlNoInterrupt);
 
         /// <summary>Waits for BSY to clear; false on timeout. <paramref name="status"/> is the last alternate status read.</summary>
         private bool WaitNotBusy(out byte status)
         {
-            ulong start = Cpu.ReadTsc();
+            ulong start = Clock.ReadTsc();
             for (int spin = 0; spin < MaxSpins; spin++)
             {
                 status = AltStatus();
                 if ((status & StatusBusy) == 0)
                     return true;
-                if (Cpu.ReadTsc() - start > TimeoutCycles)
+                if (Clock.ReadTsc() - start > TimeoutCycles)
                     break;
-                Cpu.Pause();
+                Clock.Pause();
             }
             status = AltStatus();
             return false;
@@ -105,7 +105,7 @@ namespace PoolKernel.Drivers.Ata
 
         private void Select(bool slave, byte head)
         {
-            Cpu.OutB((ushort)(_base + DriveHead), (byte)(head | (slave ? DriveHeadSlave : 0)));
+            Ports.OutB((ushort)(_base + DriveHead), (byte)(head | (slave ? DriveHeadSlave : 0)));
             Delay400ns();
         }
 
@@ -121,24 +121,24 @@ namespace PoolKernel.Drivers.Ata
                 return AtaProbe.Absent;
             if (!WaitNotBusy(out _))
                 return AtaProbe.Timeout;
-            Cpu.OutB((ushort)(_base + SectorCount), 0);
-            Cpu.OutB((ushort)(_base + LbaLow), 0);
-            Cpu.OutB((ushort)(_base + LbaMid), 0);
-            Cpu.OutB((ushort)(_base + LbaHigh), 0);
-            Cpu.OutB((ushort)(_base + StatusCommand), CommandIdentify);
+            Ports.OutB((ushort)(_base + SectorCount), 0);
+            Ports.OutB((ushort)(_base + LbaLow), 0);
+            Ports.OutB((ushort)(_base + LbaMid), 0);
+            Ports.OutB((ushort)(_base + LbaHigh), 0);
+            Ports.OutB((ushort)(_base + StatusCommand), CommandIdentify);
             Delay400ns();
-            status = Cpu.InB((ushort)(_base + StatusCommand));
+            status = Ports.InB((ushort)(_base + StatusCommand));
             if (status == 0 || status == 0xFF)
                 return AtaProbe.Absent;
             if (!WaitNotBusy(out status))
                 return AtaProbe.Timeout;
-            byte mid = Cpu.InB((ushort)(_base + LbaMid));
-            byte high = Cpu.InB((ushort)(_base + LbaHigh));
+            byte mid = Ports.InB((ushort)(_base + LbaMid));
+            byte high = Ports.InB((ushort)(_base + LbaHigh));
             if (mid == AtapiSignatureMid && high == AtapiSignatureHigh)
                 return AtaProbe.Atapi;
             if (mid != 0 || high != 0)
                 return AtaProbe.Other;
-            ulong start = Cpu.ReadTsc();
+            ulong start = Clock.ReadTsc();
             for (int spin = 0; ; spin++)
             {
                 status = AltStatus();
@@ -146,13 +146,13 @@ namespace PoolKernel.Drivers.Ata
                     return AtaProbe.Aborted;
                 if ((status & StatusDataRequest) != 0)
                     break;
-                if (spin >= MaxSpins || Cpu.ReadTsc() - start > TimeoutCycles)
+                if (spin >= MaxSpins || Clock.ReadTsc() - start > TimeoutCycles)
                     return AtaProbe.Timeout;
-                Cpu.Pause();
+                Clock.Pause();
             }
             for (int i = 0; i < 256; i++)
-                words[i] = Cpu.InW((ushort)(_base + Data));
-            Cpu.InB((ushort)(_base + StatusCommand));
+                words[i] = Ports.InW((ushort)(_base + Data));
+            Ports.InB((ushort)(_base + StatusCommand));
             return AtaProbe.Disk;
         }
 
@@ -175,13 +175,12 @@ namespace PoolKernel.Drivers.Ata
             {
                 if (entries == _prdCapacity)
                     return false;
-                ulong length = remaining < bufferBytes ? remaining : bufferBytes;
+                ulong length = AtaPrd.EntryLength(remaining, bufferBytes);
                 ulong physical = buffers[i].Physical;
                 if (length > PrdMaxBytes || !KernelDma.Report(rules, write ? "write" : "read", physical, length))
                     return false;
                 remaining -= length;
-                _prd[entries * 2] = (uint)physical;
-                _prd[entries * 2 + 1] = (uint)(length & 0xFFFF) | (remaining == 0 ? PrdEndOfTable : 0);
+                AtaPrd.Write(_prd, entries, physical, length, remaining == 0);
                 entries++;
             }
             if (remaining != 0)
@@ -192,11 +191,11 @@ namespace PoolKernel.Drivers.Ata
             ushort bmCommand = (ushort)(_busMaster + BusMasterCommand);
             ushort bmStatus = (ushort)(_busMaster + BusMasterStatus);
             // Engine stopped, table given, Error and Interrupt cleared, direction set.
-            Cpu.OutB(bmCommand, 0);
-            Cpu.OutD((ushort)(_busMaster + BusMasterPrdTable), (uint)PrdPhysical);
-            Cpu.OutB(bmStatus, (byte)((Cpu.InB(bmStatus) & BusMasterDriveCapable) | BusMasterError | BusMasterInterrupt));
+            Ports.OutB(bmCommand, 0);
+            Ports.OutD((ushort)(_busMaster + BusMasterPrdTable), (uint)PrdPhysical);
+            Ports.OutB(bmStatus, (byte)((Ports.InB(bmStatus) & BusMasterDriveCapable) | BusMasterError | BusMasterInterrupt));
             byte direction = write ? (byte)0 : BusMasterToMemory;
-            Cpu.OutB(bmCommand, direction);
+            Ports.OutB(bmCommand, direction);
 
             Select(slave, (byte)(DriveHeadLba | ((lba >> 24) & 0x0F)));
             if (!WaitNotBusy(out byte status) || (status & StatusDataRequest) != 0)
@@ -204,21 +203,21 @@ namespace PoolKernel.Drivers.Ata
                 Fail(disk, write, lba, "device busy before the command", status, 0);
                 return false;
             }
-            Cpu.OutB((ushort)(_base + SectorCount), (byte)(count == MaxSectorsPerCommand ? 0 : count));
-            Cpu.OutB((ushort)(_base + LbaLow), (byte)lba);
-            Cpu.OutB((ushort)(_base + LbaMid), (byte)(lba >> 8));
-            Cpu.OutB((ushort)(_base + LbaHigh), (byte)(lba >> 16));
-            Cpu.OutB((ushort)(_base + StatusCommand), write ? CommandWriteDma : CommandReadDma);
-            Cpu.OutB(bmCommand, (byte)(direction | BusMasterStart));
+            Ports.OutB((ushort)(_base + SectorCount), (byte)(count == MaxSectorsPerCommand ? 0 : count));
+            Ports.OutB((ushort)(_base + LbaLow), (byte)lba);
+            Ports.OutB((ushort)(_base + LbaMid), (byte)(lba >> 8));
+            Ports.OutB((ushort)(_base + LbaHigh), (byte)(lba >> 16));
+            Ports.OutB((ushort)(_base + StatusCommand), write ? CommandWriteDma : CommandReadDma);
+            Ports.OutB(bmCommand, (byte)(direction | BusMasterStart));
 
             // Done when the engine has gone idle (the table was exactly the transfer) or raised
             // Interrupt/Error, and the device is no longer busy.
             bool finished = false;
             byte bm = 0;
-            ulong start = Cpu.ReadTsc();
+            ulong start = Clock.ReadTsc();
             for (int spin = 0; spin < MaxSpins; spin++)
             {
-                bm = Cpu.InB(bmStatus);
+                bm = Ports.InB(bmStatus);
                 status = AltStatus();
                 if ((bm & BusMasterError) != 0)
                     break;
@@ -227,14 +226,14 @@ namespace PoolKernel.Drivers.Ata
                     finished = true;
                     break;
                 }
-                if (Cpu.ReadTsc() - start > TimeoutCycles)
+                if (Clock.ReadTsc() - start > TimeoutCycles)
                     break;
-                Cpu.Pause();
+                Clock.Pause();
             }
-            Cpu.OutB(bmCommand, 0);
-            status = Cpu.InB((ushort)(_base + StatusCommand));
-            bm = Cpu.InB(bmStatus);
-            Cpu.OutB(bmStatus, (byte)((bm & BusMasterDriveCapable) | BusMasterError | BusMasterInterrupt));
+            Ports.OutB(bmCommand, 0);
+            status = Ports.InB((ushort)(_base + StatusCommand));
+            bm = Ports.InB(bmStatus);
+            Ports.OutB(bmStatus, (byte)((bm & BusMasterDriveCapable) | BusMasterError | BusMasterInterrupt));
             if (!finished)
             {
                 Fail(disk, write, lba, (bm & BusMasterError) != 0 ? "bus-master error" : "timed out", status, bm);
@@ -261,7 +260,7 @@ namespace PoolKernel.Drivers.Ata
             Console.Write(" (status ");
             Console.WriteHex(status);
             Console.Write(" error ");
-            Console.WriteHex(Cpu.InB((ushort)(_base + Error)));
+            Console.WriteHex(Ports.InB((ushort)(_base + Error)));
             Console.Write(" bus-master ");
             Console.WriteHex(bm);
             Console.WriteLine(")");
@@ -273,14 +272,14 @@ namespace PoolKernel.Drivers.Ata
         /// </summary>
         public void Reset()
         {
-            Cpu.OutB((ushort)(_busMaster + BusMasterCommand), 0);
+            Ports.OutB((ushort)(_busMaster + BusMasterCommand), 0);
             ushort bmStatus = (ushort)(_busMaster + BusMasterStatus);
-            Cpu.OutB(bmStatus, (byte)((Cpu.InB(bmStatus) & BusMasterDriveCapable) | BusMasterError | BusMasterInterrupt));
-            Cpu.OutB(_control, (byte)(ControlReset | ControlNoInterrupt));
+            Ports.OutB(bmStatus, (byte)((Ports.InB(bmStatus) & BusMasterDriveCapable) | BusMasterError | BusMasterInterrupt));
+            Ports.OutB(_control, (byte)(ControlReset | ControlNoInterrupt));
             // SRST must be held at least 5 us; each port read is on the order of a microsecond.
             for (int i = 0; i < 16; i++)
                 AltStatus();
-            Cpu.OutB(_control, ControlNoInterrupt);
+            Ports.OutB(_control, ControlNoInterrupt);
             Delay400ns();
             WaitNotBusy(out _);
         }

@@ -1,4 +1,4 @@
-using PoolKernel.Platform;
+using PoolKernel.Drivers.Platform;
 
 namespace PoolKernel.Drivers.Floppy
 {
@@ -52,7 +52,7 @@ namespace PoolKernel.Drivers.Floppy
         internal const int TransferSpins = 10_000_000;
 
         /// <summary>True when a controller could be behind the ports (an empty ISA bus reads 0xFF).</summary>
-        internal static bool Present => Cpu.InB(MainStatus) != 0xFF;
+        internal static bool Present => Ports.InB(MainStatus) != 0xFF;
 
         /// <summary>
         /// Resets the controller through the DOR (reset low, then high with DMA enabled and the
@@ -62,11 +62,11 @@ namespace PoolKernel.Drivers.Floppy
         /// </summary>
         internal static bool Reset(byte dataRate)
         {
-            Cpu.OutB(DigitalOutput, 0);
+            Ports.OutB(DigitalOutput, 0);
             // The 82077AA needs the reset held for a few hundred nanoseconds: a few port reads.
             for (int i = 0; i < 16; i++)
-                Cpu.InB(MainStatus);
-            Cpu.OutB(DigitalOutput, DorNotReset | DorDmaEnable);
+                Ports.InB(MainStatus);
+            Ports.OutB(DigitalOutput, DorNotReset | DorDmaEnable);
             if (!WaitReady())
                 return false;
             for (int drive = 0; drive < 4; drive++)
@@ -82,13 +82,13 @@ namespace PoolKernel.Drivers.Floppy
         /// Sets the data rate (CCR code): it must be the medium's, or READ ID and every transfer end
         /// with "missing address mark" (QEMU checks it as a real drive's read channel would).
         /// </summary>
-        internal static void SetDataRate(byte dataRate) => Cpu.OutB(ConfigControl, (byte)(dataRate & 3));
+        internal static void SetDataRate(byte dataRate) => Ports.OutB(ConfigControl, (byte)(dataRate & 3));
 
         /// <summary>
         /// True while drive 0's disk-change line is set: after power-on or a medium change, until a
         /// seek moves the head with a medium in the drive. Valid with the motor on and drive 0 selected.
         /// </summary>
-        internal static bool DiskChangeLine => (Cpu.InB(DigitalInput) & DirDiskChange) != 0;
+        internal static bool DiskChangeLine => (Ports.InB(DigitalInput) & DirDiskChange) != 0;
 
         /// <summary>
         /// READ ID on drive 0, <paramref name="head"/>: the controller reads the next sector ID at
@@ -104,11 +104,11 @@ namespace PoolKernel.Drivers.Floppy
         }
 
         /// <summary>Holds the controller in reset with the motors off and DMA disabled: it requests nothing any more.</summary>
-        internal static void Halt() => Cpu.OutB(DigitalOutput, 0);
+        internal static void Halt() => Ports.OutB(DigitalOutput, 0);
 
         /// <summary>Drive 0 selected, its motor on or off, DMA enabled, controller running.</summary>
         internal static void Motor(bool on)
-            => Cpu.OutB(DigitalOutput, (byte)(DorNotReset | DorDmaEnable | (on ? DorMotor0 : 0)));
+            => Ports.OutB(DigitalOutput, (byte)(DorNotReset | DorDmaEnable | (on ? DorMotor0 : 0)));
 
         /// <summary>The VERSION command's answer, or 0 when the controller does not answer.</summary>
         internal static byte Version()
@@ -205,10 +205,10 @@ namespace PoolKernel.Drivers.Floppy
         {
             for (int i = 0; i < TransferSpins; i++)
             {
-                byte msr = Cpu.InB(MainStatus);
+                byte msr = Ports.InB(MainStatus);
                 if ((msr & (MsrRqm | MsrDio)) == (MsrRqm | MsrDio))
                     return true;
-                Cpu.Pause();
+                Clock.Pause();
             }
             return false;
         }
@@ -218,13 +218,13 @@ namespace PoolKernel.Drivers.Floppy
         {
             for (int i = 0; i < ByteSpins; i++)
             {
-                byte msr = Cpu.InB(MainStatus);
+                byte msr = Ports.InB(MainStatus);
                 if ((msr & (MsrRqm | MsrDio)) == MsrRqm)
                 {
-                    Cpu.OutB(Fifo, value);
+                    Ports.OutB(Fifo, value);
                     return true;
                 }
-                Cpu.Pause();
+                Clock.Pause();
             }
             return false;
         }
@@ -239,15 +239,15 @@ namespace PoolKernel.Drivers.Floppy
             int n = 0;
             for (int i = 0; i < ByteSpins; i++)
             {
-                byte msr = Cpu.InB(MainStatus);
+                byte msr = Ports.InB(MainStatus);
                 if ((msr & MsrRqm) == 0)
                 {
-                    Cpu.Pause();
+                    Clock.Pause();
                     continue;
                 }
                 if ((msr & MsrDio) == 0)
                     return n;
-                byte value = Cpu.InB(Fifo);
+                byte value = Ports.InB(Fifo);
                 if (n < capacity)
                     result[n] = value;
                 n++;
@@ -261,7 +261,7 @@ namespace PoolKernel.Drivers.Floppy
         internal static void Delay(int polls)
         {
             for (int i = 0; i < polls; i++)
-                Cpu.InB(MainStatus);
+                Ports.InB(MainStatus);
         }
 
         /// <summary>Waits (bounded) for RQM with DIO clear: ready for a command.</summary>
@@ -269,9 +269,9 @@ namespace PoolKernel.Drivers.Floppy
         {
             for (int i = 0; i < ByteSpins; i++)
             {
-                if ((Cpu.InB(MainStatus) & (MsrRqm | MsrDio)) == MsrRqm)
+                if ((Ports.InB(MainStatus) & (MsrRqm | MsrDio)) == MsrRqm)
                     return true;
-                Cpu.Pause();
+                Clock.Pause();
             }
             return false;
         }

@@ -1,7 +1,7 @@
 using System;
 using PoolKernel.Drivers.Dma;
 using PoolKernel.Drivers.Pci;
-using PoolKernel.Platform;
+using PoolKernel.Drivers.Platform;
 
 namespace PoolKernel.Drivers.Floppy
 {
@@ -239,8 +239,8 @@ namespace PoolKernel.Drivers.Floppy
 
         private static byte ReadCmos(byte register)
         {
-            Cpu.OutB(CmosIndex, register);
-            return Cpu.InB(CmosData);
+            Ports.OutB(CmosIndex, register);
+            return Ports.InB(CmosData);
         }
     }
 }

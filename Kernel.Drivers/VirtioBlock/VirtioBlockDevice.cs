@@ -1,6 +1,6 @@
 using System;
 using PoolKernel.Drivers.Dma;
-using PoolKernel.Platform;
+using PoolKernel.Drivers.Platform;
 
 namespace PoolKernel.Drivers.VirtioBlock
 {
@@ -109,7 +109,7 @@ namespace PoolKernel.Drivers.VirtioBlock
             ulong spin = 0;
             while (!d.Queue.HasUsed && spin < SpinLimit)
             {
-                Cpu.Pause();
+                Clock.Pause();
                 spin++;
             }
             if (spin == SpinLimit)

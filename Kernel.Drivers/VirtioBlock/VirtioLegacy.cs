@@ -1,4 +1,4 @@
-using PoolKernel.Platform;
+using PoolKernel.Drivers.Platform;
 
 namespace PoolKernel.Drivers.VirtioBlock
 {
@@ -25,8 +25,6 @@ namespace PoolKernel.Drivers.VirtioBlock
 
         /// <summary>The legacy interface takes the queue's frame number in 32 bits of 4 KiB frames: 2^44 bytes.</summary>
         internal const byte QueueAddressBits = 32 + 12;
-        /// <summary>Legacy ring alignment: the used ring starts on the next 4 KiB after the available ring.</summary>
-        internal const uint RingAlignment = 4096;
 
         private readonly ushort _base;
 
@@ -35,26 +33,26 @@ namespace PoolKernel.Drivers.VirtioBlock
         internal ushort Base => _base;
 
         /// <summary>Writing 0 resets the device: it forgets its queues and stops all DMA.</summary>
-        internal void Reset() => Cpu.OutB((ushort)(_base + DeviceStatus), 0);
+        internal void Reset() => Ports.OutB((ushort)(_base + DeviceStatus), 0);
 
-        internal byte Status => Cpu.InB((ushort)(_base + DeviceStatus));
+        internal byte Status => Ports.InB((ushort)(_base + DeviceStatus));
 
-        internal void AddStatus(byte bits) => Cpu.OutB((ushort)(_base + DeviceStatus), (byte)(Status | bits));
+        internal void AddStatus(byte bits) => Ports.OutB((ushort)(_base + DeviceStatus), (byte)(Status | bits));
 
-        internal uint DeviceFeatures => Cpu.InD((ushort)(_base + HostFeatures));
+        internal uint DeviceFeatures => Ports.InD((ushort)(_base + HostFeatures));
 
-        internal void SetDriverFeatures(uint features) => Cpu.OutD((ushort)(_base + GuestFeatures), features);
+        internal void SetDriverFeatures(uint features) => Ports.OutD((ushort)(_base + GuestFeatures), features);
 
-        internal void SelectQueue(ushort queue) => Cpu.OutW((ushort)(_base + QueueSelect), queue);
+        internal void SelectQueue(ushort queue) => Ports.OutW((ushort)(_base + QueueSelect), queue);
 
-        internal ushort SelectedQueueSize => Cpu.InW((ushort)(_base + QueueSize));
+        internal ushort SelectedQueueSize => Ports.InW((ushort)(_base + QueueSize));
 
-        internal uint SelectedQueuePfn => Cpu.InD((ushort)(_base + QueuePfn));
+        internal uint SelectedQueuePfn => Ports.InD((ushort)(_base + QueuePfn));
 
-        internal void SetSelectedQueuePfn(uint pfn) => Cpu.OutD((ushort)(_base + QueuePfn), pfn);
+        internal void SetSelectedQueuePfn(uint pfn) => Ports.OutD((ushort)(_base + QueuePfn), pfn);
 
-        internal void Notify(ushort queue) => Cpu.OutW((ushort)(_base + QueueNotify), queue);
+        internal void Notify(ushort queue) => Ports.OutW((ushort)(_base + QueueNotify), queue);
 
-        internal uint ReadConfig32(ushort offset) => Cpu.InD((ushort)(_base + DeviceConfig + offset));
+        internal uint ReadConfig32(ushort offset) => Ports.InD((ushort)(_base + DeviceConfig + offset));
     }
 }

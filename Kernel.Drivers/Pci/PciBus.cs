@@ -1,5 +1,5 @@
 using System;
-using PoolKernel.Platform;
+using PoolKernel.Drivers.Platform;
 
 namespace PoolKernel.Drivers.Pci
 {
@@ -24,32 +24,24 @@ namespace PoolKernel.Drivers.Pci
 
         internal static PciFunction* Get(int i) => (uint)i < (uint)s_count ? s_functions + i : null;
 
-        private static uint Address(int bus, int device, int function, int offset)
-            => 0x80000000u | (uint)bus << 16 | (uint)device << 11 | (uint)function << 8 | ((uint)offset & 0xFC);
-
         internal static uint Read32(in PciFunction f, int offset) => Read32(f.Bus, f.Device, f.Function, offset);
 
         internal static uint Read32(int bus, int device, int function, int offset)
         {
-            Cpu.OutD(ConfigAddress, Address(bus, device, function, offset));
-            return Cpu.InD(ConfigData);
+            Ports.OutD(ConfigAddress, PciConfig.Address(bus, device, function, offset));
+            return Ports.InD(ConfigData);
         }
 
         internal static void Write32(in PciFunction f, int offset, uint value)
         {
-            Cpu.OutD(ConfigAddress, Address(f.Bus, f.Device, f.Function, offset));
-            Cpu.OutD(ConfigData, value);
+            Ports.OutD(ConfigAddress, PciConfig.Address(f.Bus, f.Device, f.Function, offset));
+            Ports.OutD(ConfigData, value);
         }
 
-        internal static ushort Read16(in PciFunction f, int offset) => (ushort)(Read32(f, offset) >> ((offset & 2) * 8));
+        internal static ushort Read16(in PciFunction f, int offset) => PciConfig.Extract16(Read32(f, offset), offset);
 
         internal static void Write16(in PciFunction f, int offset, ushort value)
-        {
-            uint word = Read32(f, offset);
-            int shift = (offset & 2) * 8;
-            word = (word & ~(0xFFFFu << shift)) | (uint)value << shift;
-            Write32(f, offset, word);
-        }
+            => Write32(f, offset, PciConfig.Merge16(Read32(f, offset), offset, value));
 
         /// <summary>Turns on I/O and memory decoding and bus mastering (the device may now DMA).</summary>
         internal static void EnableBusMastering(in PciFunction f)
