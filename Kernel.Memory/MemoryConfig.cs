@@ -14,8 +14,11 @@ public struct MemoryConfig
     /// (what makes a page-block move O(MaxOrder)).
     /// </summary>
     public byte PageblockOrder;
-    /// <summary>Pool-table capacity, 1..<see cref="PoolId.MaxPools"/>; set-up needs one pool per node and address class.</summary>
-    public byte MaxPools;
+    /// <summary>
+    /// Slots of this instance's pool table, 1..<see cref="PoolId.MaxIds"/>; set-up needs one pool per node and
+    /// address class, the rest is room for created pools (the kernel derives its value from the node count).
+    /// </summary>
+    public byte PoolCapacity;
 
     /// <summary>16 MiB = 2^12 frames: the ISA DMA line must fall on a page-block edge.</summary>
     public const int PageblockOrderLimit = 12;
@@ -27,7 +30,7 @@ public struct MemoryConfig
             MemoryConfig c;
             c.MaxOrder = 10;
             c.PageblockOrder = 9;
-            c.MaxPools = 32;
+            c.PoolCapacity = 32;
             return c;
         }
     }
@@ -37,7 +40,7 @@ public struct MemoryConfig
         get
         {
             return MaxOrder <= Order.Limit && PageblockOrder <= PageblockOrderLimit && PageblockOrder <= MaxOrder &&
-                MaxPools >= 1 && MaxPools <= PoolId.MaxPools;
+                PoolCapacity >= 1 && PoolCapacity <= PoolId.MaxIds;
         }
     }
 }
