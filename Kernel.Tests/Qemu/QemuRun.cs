@@ -30,7 +30,7 @@ public sealed class QemuBoot
     /// With <see cref="Nodes"/>: the node (QEMU nodeid, the SRAT proximity domain) of each CPU, which
     /// also sets the CPU count; null deals the CPUs out round-robin. Nodes without a CPU are memory-only.
     /// </summary>
-    public int[]? CpuNodes { get; init; }
+    public int[] CpuNodes { get; init; }
     /// <summary>Boot the GRUB ISO (multiboot2) instead of the multiboot1 image with -kernel.</summary>
     public bool FromIso { get; init; }
     /// <summary>
@@ -41,7 +41,7 @@ public sealed class QemuBoot
     public string KernelCommandLine { get; init; } = "";
     public string[] ExtraArgs { get; init; } = Array.Empty<string>();
     /// <summary>Bytes typed into the serial console, after the given prompt text appears.</summary>
-    public string? Input { get; init; }
+    public string Input { get; init; }
     /// <summary>
     /// Bytes written to QEMU's stdin all at once as soon as the process starts, long before the
     /// kernel initialises COM1: type-ahead that the UART already holds at boot. Like
