@@ -4,7 +4,7 @@ namespace PoolKernel.Memory;
 /// Set-up parameters. <see cref="Default"/>: MaxOrder 10 (4 MiB blocks), PageblockOrder 9
 /// (2 MiB page blocks), 32 pools. docs/memory-model.md says why.
 /// </summary>
-public struct MemoryConfig
+public unsafe struct MemoryConfig
 {
     /// <summary>Largest buddy order, 0..<see cref="Order.Limit"/>.</summary>
     public byte MaxOrder;
@@ -20,6 +20,13 @@ public struct MemoryConfig
     /// </summary>
     public byte PoolCapacity;
 
+    /// <summary>
+    /// The fail-fast hook for a broken internal contract (<see cref="Contract"/>), called only by builds that
+    /// compile the checks (MEMORY_CONTRACTS); it must not return into the allocator (print and halt, or throw on
+    /// the host). Null: nothing is reported.
+    /// </summary>
+    public delegate*<ContractBreach, void> OnBrokenContract;
+
     /// <summary>16 MiB = 2^12 frames: the ISA DMA line must fall on a page-block edge.</summary>
     public const int PageblockOrderLimit = 12;
 
@@ -31,6 +38,7 @@ public struct MemoryConfig
             c.MaxOrder = 10;
             c.PageblockOrder = 9;
             c.PoolCapacity = 32;
+            c.OnBrokenContract = null;
             return c;
         }
     }

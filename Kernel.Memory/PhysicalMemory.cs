@@ -157,6 +157,7 @@ public unsafe partial struct PhysicalMemory
         buddy._maxOrder = config.MaxOrder;
         buddy._pageblockOrder = config.PageblockOrder;
         buddy._listStride = config.MaxOrder + 1;
+        buddy._onBrokenContract = config.OnBrokenContract;
 
         for (int p = 0; p < config.PoolCapacity; p++)
         {
