@@ -20,7 +20,7 @@ public unsafe class PairBenchmarks
     private const byte Owner = 5;
     private const ulong GiB = 1UL << 30;
 
-    private HostMemory _host;
+    private HostPhysicalMemory _host;
     private PhysicalMemory* _pm;
     private PoolId _normal;
     private ClassicBuddy _classic;
@@ -28,14 +28,14 @@ public unsafe class PairBenchmarks
     private AllocRequest _any;
     private AllocRequest _dma32Boundary;
     // Freshly set-up twins: every order-0 allocation splits a 4 MiB block and every free merges it back.
-    private HostMemory _freshHost;
+    private HostPhysicalMemory _freshHost;
     private ClassicBuddy _freshClassic;
     private AllocRequest _freshNamed;
 
     [GlobalSetup]
     public void Setup()
     {
-        _host = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes, hugePages: true);
+        _host = Host(QemuMaps.Build("pc", 6 * GiB, 2), hugePages: true);
         _pm = _host.Memory;
         _normal = FindPool("node1-normal"); // pc 6G in two nodes: node 0 is the low 3 GiB, node 1 all RAM above 4 GiB
         PoolId dma32 = FindPool("node0-dma32");
@@ -54,7 +54,7 @@ public unsafe class PairBenchmarks
         FragmentClassic(2);
         FragmentClassic(1);
 
-        _freshHost = new HostMemory(HostMemory.PcMap(6 * GiB), HostMemory.TwoNodes, hugePages: true);
+        _freshHost = Host(QemuMaps.Build("pc", 6 * GiB, 2), hugePages: true);
         _freshNamed = Owned(AllocRequest.InPool(_normal));
         _freshClassic = new ClassicBuddy(_host.BackingBytes / 4096, ranges);
     }
@@ -81,9 +81,9 @@ public unsafe class PairBenchmarks
     {
         var frames = new Pfn[65536];
         for (int i = 0; i < frames.Length; i++)
-            HostMemory.Check(_pm->Allocate(new Order(0), req, out frames[i]));
+            Check(_pm->Allocate(new Order(0), req, out frames[i]));
         for (int i = 0; i < frames.Length; i += 2)
-            HostMemory.Check(_pm->Free(frames[i], new Order(0), Owner));
+            Check(_pm->Free(frames[i], new Order(0), Owner));
     }
 
     private void FragmentClassic(int zone)
@@ -93,6 +93,20 @@ public unsafe class PairBenchmarks
             frames[i] = _classic.Allocate(0, zone);
         for (int i = 0; i < frames.Length; i += 2)
             _classic.Free((ulong)frames[i], 0);
+    }
+
+    /// <summary>A two-node host memory over <paramref name="map"/> (the shared fixture), which must set up.</summary>
+    internal static HostPhysicalMemory Host(MemoryRegion[] map, bool hugePages = false)
+    {
+        var host = new HostPhysicalMemory(map, QemuMaps.TwoNodeDistances, hugePages: hugePages);
+        Check(host.InitStatus);
+        return host;
+    }
+
+    internal static void Check(MemoryStatus s)
+    {
+        if (s != MemoryStatus.Ok)
+            throw new InvalidOperationException(s.ToString());
     }
 
     [GlobalCleanup]

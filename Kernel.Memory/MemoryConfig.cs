@@ -4,7 +4,7 @@ namespace PoolKernel.Memory;
 /// Set-up parameters. <see cref="Default"/>: MaxOrder 10 (4 MiB blocks), PageblockOrder 9
 /// (2 MiB page blocks), 32 pools. docs/memory-model.md says why.
 /// </summary>
-public struct MemoryConfig
+public unsafe struct MemoryConfig
 {
     /// <summary>Largest buddy order, 0..<see cref="Order.Limit"/>.</summary>
     public byte MaxOrder;
@@ -14,8 +14,18 @@ public struct MemoryConfig
     /// (what makes a page-block move O(MaxOrder)).
     /// </summary>
     public byte PageblockOrder;
-    /// <summary>Pool-table capacity, 1..<see cref="PoolId.MaxPools"/>; set-up needs one pool per node and address class.</summary>
-    public byte MaxPools;
+    /// <summary>
+    /// Slots of this instance's pool table, 1..<see cref="PoolId.MaxIds"/>; set-up needs one pool per node and
+    /// address class, the rest is room for created pools (the kernel derives its value from the node count).
+    /// </summary>
+    public byte PoolCapacity;
+
+    /// <summary>
+    /// The fail-fast hook for a broken internal contract (<see cref="Contract"/>), called only by builds that
+    /// compile the checks (MEMORY_CONTRACTS); it must not return into the allocator (print and halt, or throw on
+    /// the host). Null: nothing is reported.
+    /// </summary>
+    public delegate*<ContractBreach, void> OnBrokenContract;
 
     /// <summary>16 MiB = 2^12 frames: the ISA DMA line must fall on a page-block edge.</summary>
     public const int PageblockOrderLimit = 12;
@@ -27,7 +37,8 @@ public struct MemoryConfig
             MemoryConfig c;
             c.MaxOrder = 10;
             c.PageblockOrder = 9;
-            c.MaxPools = 32;
+            c.PoolCapacity = 32;
+            c.OnBrokenContract = null;
             return c;
         }
     }
@@ -37,7 +48,7 @@ public struct MemoryConfig
         get
         {
             return MaxOrder <= Order.Limit && PageblockOrder <= PageblockOrderLimit && PageblockOrder <= MaxOrder &&
-                MaxPools >= 1 && MaxPools <= PoolId.MaxPools;
+                PoolCapacity >= 1 && PoolCapacity <= PoolId.MaxIds;
         }
     }
 }

@@ -85,11 +85,11 @@ public unsafe partial struct PhysicalMemory
 
         ulong at = AlignUp((ulong)sizeof(PhysicalMemory), 64);
         layout.PoolsOffset = at;
-        at = AlignUp(at + (ulong)config.MaxPools * (ulong)sizeof(Pool), 64);
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)sizeof(Pool), 64);
         layout.ListsOffset = at;
-        at = AlignUp(at + (ulong)config.MaxPools * (ulong)(config.MaxOrder + 1) * (ulong)sizeof(FreeList), 64);
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)(config.MaxOrder + 1) * (ulong)sizeof(FreeList), 64);
         layout.CachesOffset = at;
-        at = AlignUp(at + (ulong)config.MaxPools * (ulong)sizeof(FrameCache), 64);
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)sizeof(FrameCache), 64);
         layout.DistancesOffset = at;
         at = AlignUp(at + (ulong)(nodes.NodeCount * nodes.NodeCount), 64);
         layout.PageblocksOffset = at;
@@ -139,7 +139,7 @@ public unsafe partial struct PhysicalMemory
         pm->_pageblockCount = layout.Pageblocks;
         pm->_metadataBytes = layout.TotalBytes;
         pm->_nodeCount = nodes.NodeCount;
-        pm->_poolCapacity = config.MaxPools;
+        pm->_poolCapacity = config.PoolCapacity;
         pm->_poolGeneration = 1;
         pm->_distances = block + layout.DistancesOffset;
         for (int i = 0; i < nodes.NodeCount * nodes.NodeCount; i++)
@@ -157,13 +157,14 @@ public unsafe partial struct PhysicalMemory
         buddy._maxOrder = config.MaxOrder;
         buddy._pageblockOrder = config.PageblockOrder;
         buddy._listStride = config.MaxOrder + 1;
+        buddy._onBrokenContract = config.OnBrokenContract;
 
-        for (int p = 0; p < config.MaxPools; p++)
+        for (int p = 0; p < config.PoolCapacity; p++)
         {
             buddy._pools[p] = default;
             buddy._caches[p] = default;
         }
-        for (int i = 0; i < config.MaxPools * buddy._listStride; i++)
+        for (int i = 0; i < config.PoolCapacity * buddy._listStride; i++)
             buddy._lists[i].Reset();
         for (ulong pb = 0; pb < layout.Pageblocks; pb++)
         {

@@ -17,10 +17,15 @@ namespace PoolKernel.Drivers.Dma
     /// </summary>
     public sealed unsafe class DmaPoolManager
     {
-        public const int MaxPools = 16;
+        /// <summary>
+        /// DMA pools this manager creates (then <see cref="DmaStatus.TooManyPools"/>): at most one per address
+        /// width and node that devices cannot share, and the widths in use (24, 32, 64 bits) on 4 nodes are 12,
+        /// so 16. Each also takes a slot of the pool table; a full table refuses with the same status.
+        /// </summary>
+        public const int MaxDmaPools = 16;
         private const ulong PageblockBytes = 2UL << 20;
 
-        private readonly DmaPool[] _pools = new DmaPool[MaxPools];
+        private readonly DmaPool[] _pools = new DmaPool[MaxDmaPools];
 
         /// <summary>
         /// The DMA pools over <paramref name="memory"/>; every buffer is allocated and freed as
@@ -72,7 +77,7 @@ namespace PoolKernel.Drivers.Dma
                 pool = shared;
                 return DmaStatus.Ok;
             }
-            if (Count == MaxPools)
+            if (Count == MaxDmaPools)
                 return DmaStatus.TooManyPools;
             DmaStatus status = Create(device, expectedBytes, out pool);
             if (status == DmaStatus.Ok)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace PoolKernel.Memory;
@@ -29,6 +30,8 @@ public unsafe partial struct BuddyAllocator
     internal int _maxOrder;
     internal int _pageblockOrder;
     internal int _listStride;
+    /// <summary>The fail-fast hook of the contract checks (<see cref="Contract"/>); unused where they are not compiled.</summary>
+    internal delegate*<ContractBreach, void> _onBrokenContract;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal FreeList* ListOf(int pool, int order) { return _lists + pool * _listStride + order; }
@@ -40,6 +43,7 @@ public unsafe partial struct BuddyAllocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Link(int pool, ulong index, int order)
     {
+        CheckBlock(pool, index, order);
         _frames[index] = FrameState.Make(FrameKind.Free, order);
         ListOf(pool, order)->Push(_frameMemory, index);
         _pools[pool].FreePages += 1UL << order;
@@ -49,6 +53,8 @@ public unsafe partial struct BuddyAllocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Unlink(int pool, ulong index, int order)
     {
+        CheckBlock(pool, index, order);
+        CheckListedHead(pool, index, order);
         ListOf(pool, order)->Remove(_frameMemory, index);
         _pools[pool].FreePages -= 1UL << order;
     }
@@ -93,6 +99,7 @@ public unsafe partial struct BuddyAllocator
             list++;
         }
         ulong index = list->Head;
+        CheckListedHead(pool, index, o);
         list->Remove(_frameMemory, index);
         _pools[pool].FreePages -= 1UL << o;
         while (o > order)
@@ -199,6 +206,42 @@ public unsafe partial struct BuddyAllocator
             if (headEnd > end)
                 LinkPieces(pool, end, headEnd);
             p = headEnd;
+        }
+    }
+
+    /// <summary>
+    /// Contract of a block about to be linked or unlinked: order at most the max, index aligned to it and
+    /// inside the span, its page block in <paramref name="pool"/>.
+    /// </summary>
+    [Conditional("MEMORY_CONTRACTS")]
+    internal void CheckBlock(int pool, ulong index, int order)
+    {
+        Contract.Expect(order <= _maxOrder, _onBrokenContract, ContractCode.OrderAboveMax, pool, index, (ulong)_maxOrder, (ulong)order);
+        ulong misalignment = index & ((1UL << order) - 1);
+        Contract.Expect(misalignment == 0, _onBrokenContract, ContractCode.BlockMisaligned, pool, index, 0, misalignment);
+        if (index < _spanPages)
+            Contract.Expect(PoolOfFrame(index) == pool, _onBrokenContract, ContractCode.ForeignPageblock, pool, index, (ulong)pool, (ulong)PoolOfFrame(index));
+    }
+
+    /// <summary>
+    /// Contract of a block about to leave its list (<see cref="FreeList"/>): its byte reads a free head of
+    /// <paramref name="order"/>, the list is not empty, and its neighbours link back to it (the head, when
+    /// it has no predecessor).
+    /// </summary>
+    [Conditional("MEMORY_CONTRACTS")]
+    internal void CheckListedHead(int pool, ulong index, int order)
+    {
+        byte expected = FrameState.Make(FrameKind.Free, order);
+        Contract.Expect(_frames[index] == expected, _onBrokenContract, ContractCode.NotAFreeHead, pool, index, expected, _frames[index]);
+        FreeList* list = ListOf(pool, order);
+        Contract.Expect(list->Count > 0, _onBrokenContract, ContractCode.ListEmpty, pool, index, 1, list->Count);
+        FreeNode* node = FreeList.NodeOf(_frameMemory, index);
+        ulong back = node->Prev == FreeList.End ? list->Head : FreeList.NodeOf(_frameMemory, node->Prev)->Next;
+        Contract.Expect(back == index, _onBrokenContract, ContractCode.ListLinkBroken, pool, index, index, back);
+        if (node->Next != FreeList.End)
+        {
+            ulong forward = FreeList.NodeOf(_frameMemory, node->Next)->Prev;
+            Contract.Expect(forward == index, _onBrokenContract, ContractCode.ListLinkBroken, pool, index, index, forward);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace PoolKernel.Memory;
@@ -27,6 +28,7 @@ public unsafe partial struct BuddyAllocator
     /// </summary>
     internal int Refill(int pool, FrameCache* cache)
     {
+        CheckCache(pool, cache);
         int start = cache->Count;
         int n = 0;
         while (n < FrameCache.Batch && cache->Count < FrameCache.Capacity)
@@ -46,6 +48,7 @@ public unsafe partial struct BuddyAllocator
     /// <summary>Gives the <paramref name="n"/> oldest cached frames back to the buddy lists, with merging.</summary>
     internal void DrainOldest(int pool, FrameCache* cache, int n)
     {
+        CheckCache(pool, cache);
         if (n > cache->Count)
             n = cache->Count;
         for (int i = 0; i < n; i++)
@@ -65,6 +68,32 @@ public unsafe partial struct BuddyAllocator
             return false;
         DrainOldest(pool, cache, cache->Count);
         return true;
+    }
+
+    /// <summary>
+    /// Contract of a cache about to be refilled or drained (<see cref="FrameCache"/>): its count in
+    /// 0..Capacity, every entry's frame byte Cached, and every entry's page block in <paramref name="pool"/>
+    /// holding at least that entry.
+    /// </summary>
+    [Conditional("MEMORY_CONTRACTS")]
+    internal void CheckCache(int pool, FrameCache* cache)
+    {
+        bool counted = (uint)cache->Count <= FrameCache.Capacity;
+        Contract.Expect(counted, _onBrokenContract, ContractCode.CacheCountOutOfRange, pool, 0, FrameCache.Capacity, (ulong)(uint)cache->Count);
+        if (!counted)
+            return;
+        byte cached = FrameState.Make(FrameKind.Cached, 0);
+        for (int i = 0; i < cache->Count; i++)
+        {
+            ulong index = cache->At(i);
+            Contract.Expect(index < _spanPages, _onBrokenContract, ContractCode.FrameOutsideSpan, pool, index, _spanPages, index);
+            if (index >= _spanPages)
+                continue;
+            Contract.Expect(_frames[index] == cached, _onBrokenContract, ContractCode.CachedFrameNotCached, pool, index, cached, _frames[index]);
+            Contract.Expect(PoolOfFrame(index) == pool, _onBrokenContract, ContractCode.ForeignPageblock, pool, index, (ulong)pool, (ulong)PoolOfFrame(index));
+            ushort held = _pageblocks[index >> _pageblockOrder].Held;
+            Contract.Expect(held >= 1, _onBrokenContract, ContractCode.HeldUnderflow, pool, index, 1, held);
+        }
     }
 
     /// <summary>Frames of page block <paramref name="pb"/> parked in the cache of <paramref name="pool"/>. O(cache).</summary>

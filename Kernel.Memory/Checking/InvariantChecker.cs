@@ -32,9 +32,9 @@ public static unsafe class InvariantChecker
         ulong pbPages = 1UL << pbo;
         int lists = pm._poolCapacity * b._listStride;
         ulong* heads = stackalloc ulong[lists];
-        ulong* poolPresent = stackalloc ulong[PoolId.MaxPools];
-        ulong* poolBlocks = stackalloc ulong[PoolId.MaxPools];
-        ulong* poolCached = stackalloc ulong[PoolId.MaxPools];
+        ulong* poolPresent = stackalloc ulong[PoolId.MaxIds];
+        ulong* poolBlocks = stackalloc ulong[PoolId.MaxIds];
+        ulong* poolCached = stackalloc ulong[PoolId.MaxIds];
         for (int i = 0; i < lists; i++)
             heads[i] = 0;
         for (int i = 0; i < pm._poolCapacity; i++)

@@ -111,7 +111,7 @@ public unsafe partial struct PhysicalMemory
         if (slot < 0)
             return MemoryStatus.PoolTableFull;
 
-        ulong* taken = stackalloc ulong[PoolId.MaxPools];
+        ulong* taken = stackalloc ulong[PoolId.MaxIds];
         for (int i = 0; i < _poolCapacity; i++)
             taken[i] = 0;
         ulong total = 0;

@@ -4,12 +4,15 @@ namespace PoolKernel.Memory;
 
 /// <summary>
 /// The index of a pool in the pool table. One byte because page-block metadata stores it
-/// (8 bytes a page block); so at most <see cref="MaxPools"/> pools.
+/// (8 bytes a page block); so at most <see cref="MaxIds"/> pools in any pool table.
 /// </summary>
 public readonly struct PoolId
 {
-    /// <summary>255 ids; the 256th byte value is the sentinel <see cref="None"/>.</summary>
-    public const int MaxPools = 255;
+    /// <summary>
+    /// Ids a byte can name: 0..254, because the 256th byte value is the sentinel <see cref="None"/>.
+    /// The upper bound of every pool table's <see cref="MemoryConfig.PoolCapacity"/>.
+    /// </summary>
+    public const int MaxIds = 255;
 
     public readonly byte Value;
 

@@ -67,18 +67,6 @@ public struct DmaRules
         return MemoryStatus.Ok;
     }
 
-    /// <summary>Rules with no constraint at all.</summary>
-    public static DmaRules None
-    {
-        get
-        {
-            DmaRules r = default;
-            r.EndPfn = NoLimitPfn;
-            r.AlignPages = 1;
-            return r;
-        }
-    }
-
     /// <summary>The exit check: does [pfn, pfn + pages) obey every rule?</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool Admits(ulong pfn, ulong pages)

@@ -17,6 +17,7 @@ public enum MemoryStatus : byte
     // Caller mistakes: refused, nothing changed.
     InvalidArgument = 16,
     InvalidOrder = 17,
+    /// <summary>A range that must start on a page-block edge does not (<see cref="PhysicalMemory.CreatePoolFromRange"/>, the one call that returns it).</summary>
     Unaligned = 18,
     /// <summary>A free of a frame that is free (on a list or in a frame cache): freed twice, or never handed out; the allocator keeps no history to tell which.</summary>
     AlreadyFree = 19,

@@ -108,7 +108,7 @@ internal static unsafe class BootOptionsChecker
         if (firstLineWide < 0 || (lineWide.Count > 0 && diagnosticOwner.Skip(firstLineWide).Any(owner => owner >= 0)))
             return $"line-wide diagnostics {string.Join(", ", lineWide)} missing";
 
-        if ((uint)o->PoolCount > BootOptions.MaxPools)
+        if ((uint)o->PoolCount > BootOptions.MaxPoolSpecs)
             return $"pool count {o->PoolCount}";
         var names = new HashSet<string>();
         for (int i = 0; i < o->PoolCount; i++)

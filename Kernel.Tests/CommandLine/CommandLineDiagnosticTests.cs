@@ -201,10 +201,10 @@ public sealed unsafe class CommandLineDiagnosticTests
     {
         string line = string.Join(' ', Enumerable.Range(0, 17).Select(i => $"pool=p{i}:1M"));
         using var p = new Parsed(line);
-        Assert.Equal(BootOptions.MaxPools, p.Options->PoolCount);
+        Assert.Equal(BootOptions.MaxPoolSpecs, p.Options->PoolCount);
         Diagnostic d = p.DiagnosticOf(16);
         Assert.Equal(DiagnosticCode.TooManyPools, d.Code);
-        Assert.Equal((ulong)BootOptions.MaxPools, d.Value0);
+        Assert.Equal((ulong)BootOptions.MaxPoolSpecs, d.Value0);
         Assert.Equal(1, p.Options->DiagnosticCount);
     }
 

@@ -325,7 +325,7 @@ public sealed unsafe class CommandLineFuzzTests
         for (int op = 0; op < ops; op++)
         {
             var tokens = new List<string>();
-            int pools = r.Next(0, BootOptions.MaxPools + 8), ranges = r.Next(0, BootOptions.MaxReservedRanges + 8), filler = r.Next(0, 160);
+            int pools = r.Next(0, BootOptions.MaxPoolSpecs + 8), ranges = r.Next(0, BootOptions.MaxReservedRanges + 8), filler = r.Next(0, 160);
             for (int i = 0; i < pools; i++)
                 tokens.Add($"pool=p{i}:{r.Next(1, 64)}M");
             for (int i = 0; i < ranges; i++)
@@ -345,12 +345,12 @@ public sealed unsafe class CommandLineFuzzTests
             {
                 TokenRecord t = p.Token(i);
                 string text = p.Slice(t.Offset, t.Length);
-                if (text.StartsWith("pool=") && ++poolTokens > BootOptions.MaxPools)
+                if (text.StartsWith("pool=") && ++poolTokens > BootOptions.MaxPoolSpecs)
                     Assert.True(p.DiagnosticOf(i).Code == DiagnosticCode.TooManyPools && t.Status == TokenStatus.Rejected, context);
                 if (text.StartsWith("memmap=") && ++rangeTokens > BootOptions.MaxReservedRanges)
                     Assert.True(p.DiagnosticOf(i).Code == DiagnosticCode.TooManyReservedRanges && t.Status == TokenStatus.Rejected, context);
             }
-            Assert.Equal(Math.Min(poolTokens, BootOptions.MaxPools), p.Options->PoolCount);
+            Assert.Equal(Math.Min(poolTokens, BootOptions.MaxPoolSpecs), p.Options->PoolCount);
             Assert.Equal(Math.Min(rangeTokens, BootOptions.MaxReservedRanges), p.Options->ReservedRangeCount);
             bool runParsed = p.Options->RunLength != 0;
             Assert.True(runParsed != (p.Options->RunDroppedBy != DiagnosticCode.None), context);

@@ -1,4 +1,5 @@
 using PoolKernel.Memory;
+using PoolKernel.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -25,11 +26,13 @@ public unsafe class HeapOverheadTests
     [Theory]
     [MemberData(nameof(Workloads))]
     public void PerObjectOverheadIsSmall(string name, int workload)
+        => SeededRuns.Run(_output, $"heap overhead, {name}", "POOLKERNEL_HEAP_OVERHEAD", 1, 100_000, (seed, count) => Measure(name, workload, seed, count));
+
+    private void Measure(string name, int workload, int seed, int count)
     {
         using var h = HostHeap.Boot("pc", 512 * MiB, 1);
         KernelHeap* heap = h.Heap;
-        var rng = new Random(42);
-        const int count = 100_000;
+        var rng = new Random(seed);
         ulong asked = 0;
         for (int i = 0; i < count; i++)
         {

@@ -1,6 +1,8 @@
 using PoolKernel.Memory;
 using PoolKernel.Tests.Memory;
+using PoolKernel.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace PoolKernel.Tests.Heap;
 
@@ -8,6 +10,9 @@ namespace PoolKernel.Tests.Heap;
 public unsafe class HeapScenarioTests
 {
     private const ulong KiB = 1UL << 10, MiB = 1UL << 20;
+    private readonly ITestOutputHelper _output;
+
+    public HeapScenarioTests(ITestOutputHelper output) => _output = output;
 
     [Fact]
     public void LargeObjectsAreExactRunsWithRecoverableSize()
@@ -46,15 +51,19 @@ public unsafe class HeapScenarioTests
         Assert.Equal(0UL, heap->PagesHeld);
     }
 
+    /// <summary>Random sizes, 1 seed x 20,000 objects by default (POOLKERNEL_HEAP_DRAIN_SEEDS, _OPS; replay: POOLKERNEL_HEAP_DRAIN_SEED).</summary>
     [Fact]
     public void FreeingEverythingGivesEveryPageBack()
+        => SeededRuns.Run(_output, "heap alloc all, free all", "POOLKERNEL_HEAP_DRAIN", 1, 20000, FreeEverything);
+
+    private static void FreeEverything(int seed, int objects)
     {
         using var h = HostHeap.Boot("pc", 256 * MiB, 2);
         KernelHeap* heap = h.Heap;
         ulong start = h.FreePages;
-        var rng = new Random(7);
+        var rng = new Random(seed);
         var live = new List<nint>();
-        for (int i = 0; i < 20000; i++)
+        for (int i = 0; i < objects; i++)
         {
             ulong size = rng.Next(10) == 0 ? (ulong)rng.Next(2049, 40000) : (ulong)rng.Next(1, 2049);
             live.Add((nint)heap->Alloc(size, 0, rng.Next(2)));

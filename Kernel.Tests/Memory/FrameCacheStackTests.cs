@@ -1,32 +1,39 @@
 using PoolKernel.Memory;
+using PoolKernel.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace PoolKernel.Tests.Memory;
 
 /// <summary>
 /// The <see cref="FrameCache"/> stack on its own (newest entry kept apart from the older ones):
 /// every operation against a list, in seeded random sequences that pass through empty and full.
+/// Defaults: 4 seeds x 20,000 operations. Longer runs: POOLKERNEL_CACHESTACK_SEEDS, POOLKERNEL_CACHESTACK_OPS;
+/// replay one seed: POOLKERNEL_CACHESTACK_SEED.
 /// </summary>
 public unsafe class FrameCacheStackTests
 {
+    private readonly ITestOutputHelper _output;
+
+    public FrameCacheStackTests(ITestOutputHelper output) => _output = output;
+
     [Fact]
     public void IsExactlyHalfAKilobyte()
     {
         Assert.Equal(512, sizeof(FrameCache));
     }
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    public void EveryOperationMatchesAList(int seed)
+    [Fact]
+    public void EveryOperationMatchesAList()
+        => SeededRuns.Run(_output, "frame cache stack", "POOLKERNEL_CACHESTACK", 4, 20_000, RunSeed);
+
+    private static void RunSeed(int seed, int ops)
     {
         var rng = new Random(seed);
         FrameCache cache = default;
         var model = new List<ulong>(); // oldest first
         ulong next = 1000;
-        for (int step = 0; step < 20_000; step++)
+        for (int step = 0; step < ops; step++)
         {
             int op = rng.Next(8);
             if (op <= 2 && model.Count < FrameCache.Capacity)

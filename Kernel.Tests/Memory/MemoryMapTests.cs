@@ -93,7 +93,7 @@ public unsafe class MemoryMapTests
         var blockAboveMaxOrder = MemoryConfig.Default;
         blockAboveMaxOrder.MaxOrder = 8;
         var noPools = MemoryConfig.Default;
-        noPools.MaxPools = 0;
+        noPools.PoolCapacity = 0;
         fixed (MemoryRegion* r = map)
             foreach (var cfg in new[] { tooLarge, blockAboveMaxOrder, noPools })
                 Assert.Equal(MemoryStatus.BadConfig, PhysicalMemory.ComputeMetadataSize(new MemoryMap(r, map.Length), NodeDistances.SingleNode, cfg, out _));

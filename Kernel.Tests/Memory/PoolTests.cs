@@ -117,7 +117,7 @@ public unsafe class PoolTests
     public void PoolTableFullIsRefused()
     {
         var cfg = MemoryConfig.Default;
-        cfg.MaxPools = 3;
+        cfg.PoolCapacity = 3;
         using var host = QemuMaps.Boot("pc", 1024 * MiB, 1, cfg);
         PhysicalMemory* pm = host.Memory;
         PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");

@@ -114,7 +114,7 @@ public sealed unsafe class PoolPlanFormTests
     [Fact]
     public void Percent_IsOfTheNodesPoolMemory_OrTheMachines()
     {
-        var host = Memory.QemuMaps.Boot("q35", 6144 * MiB, 2);
+        var host = QemuMaps.Boot("q35", 6144 * MiB, 2);
         ulong node0 = NodePages(host.Memory, 0), total = NodePages(host.Memory, 0) + NodePages(host.Memory, 1);
         using var a = new Applied("pool=cache:25%@0,movable,max=8G pool=all:10%", host);
         PoolOutcome c = a.Created("cache");

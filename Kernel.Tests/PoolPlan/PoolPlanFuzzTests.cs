@@ -74,7 +74,7 @@ public sealed unsafe class PoolPlanFuzzTests
             string text = string.Join(' ', tokens);
             var (machine, mib, nodes) = machines[r.Next(machines.Length)];
             string context = $"seed {seed} line {line} on {machine} {mib}M {nodes} node(s): '{text}'";
-            Applied? a = null;
+            Applied a = null;
             try
             {
                 a = new Applied(text, machine, mib, nodes);

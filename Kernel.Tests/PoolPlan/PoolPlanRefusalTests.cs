@@ -118,7 +118,7 @@ public sealed unsafe class PoolPlanRefusalTests
     public void PoolTableFull_RefusesTheRest_AndUndoesNothingElse()
     {
         MemoryConfig config = MemoryConfig.Default;
-        config.MaxPools = 5;
+        config.PoolCapacity = 5;
         var host = new HostPhysicalMemory(QemuMaps.Build("q35", 6144 * MiB, 1), null, config);
         using var a = new Applied("pool=a:8M pool=b:8M pool=c:8M", host);
         a.Created("a");
@@ -131,7 +131,7 @@ public sealed unsafe class PoolPlanRefusalTests
     {
         // q35 6G has 3 default pools; with 4 slots the gathering works for one run only.
         MemoryConfig config = MemoryConfig.Default;
-        config.MaxPools = 4;
+        config.PoolCapacity = 4;
         var host = new HostPhysicalMemory(QemuMaps.Build("q35", 6144 * MiB, 1), null, config);
         using var a = new Applied("pool=wide:1536M@1G-5G", host);
         PoolOutcome o = a.Refused("wide", OutcomeCode.PoolTableFull);

@@ -44,7 +44,7 @@ public class BootMemoryLimitTests
         return (result, dump);
     }
 
-    private static QemuBoot Machine(string memory, string commandLine, int nodes = 0, int[]? cpuNodes = null, int seconds = 60) => new()
+    private static QemuBoot Machine(string memory, string commandLine, int nodes = 0, int[] cpuNodes = null, int seconds = 60) => new()
     {
         Machine = "q35", Memory = memory, Nodes = nodes, CpuNodes = cpuNodes, Timeout = TimeSpan.FromSeconds(seconds),
         KernelCommandLine = (commandLine + " run=\"meminfo;numa;dump;check\"").Trim(),
@@ -60,7 +60,7 @@ public class BootMemoryLimitTests
             if (!m.Success)
                 continue;
             int id = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-            if (!nodes.TryGetValue(id, out Node? node))
+            if (!nodes.TryGetValue(id, out Node node))
                 nodes[id] = node = new Node(id, new());
             // The banner and the numa command both list the ranges: keep each once.
             var range = (ulong.Parse(m.Groups[2].Value, NumberStyles.HexNumber), ulong.Parse(m.Groups[3].Value, NumberStyles.HexNumber));

@@ -21,7 +21,7 @@ public class BootPoolTests
     {
         public MemoryDump.Pool Pool(string name)
         {
-            MemoryDump.Pool? pool = Dump.Pools.FirstOrDefault(p => p.Name == name);
+            MemoryDump.Pool pool = Dump.Pools.FirstOrDefault(p => p.Name == name);
             Assert.True(pool != null, $"no pool {name}\n{Result}");
             return pool!;
         }

@@ -1,13 +1,19 @@
 using System.Diagnostics;
 using System.Text;
+using PoolKernel.Platform;
 
 namespace PoolKernel.Tests.Qemu;
 
 /// <summary>What one QEMU boot produced: the exit status and everything on the serial console.</summary>
 public sealed record QemuResult(int ExitStatus, string Console, bool TimedOut, string CommandLine)
 {
-    /// <summary>isa-debug-exit statuses (docs/exit-status.md).</summary>
-    public const int CleanHalt = 33, Panic = 35, CpuException = 37, UnhandledException = 39, SelfTestFailed = 41, OutOfMemory = 43;
+    /// <summary>isa-debug-exit statuses (docs/exit-status.md): the statuses QEMU exits with for the kernel's <see cref="ExitCode"/> values ((v &lt;&lt; 1) | 1).</summary>
+    public const int CleanHalt = ((int)ExitCode.Halt << 1) | 1, Panic = ((int)ExitCode.Panic << 1) | 1,
+        CpuException = ((int)ExitCode.CpuException << 1) | 1, UnhandledException = ((int)ExitCode.UnhandledException << 1) | 1,
+        SelfTestFailed = ((int)ExitCode.SelfTestFailed << 1) | 1, OutOfMemory = ((int)ExitCode.OutOfMemory << 1) | 1;
+
+    /// <summary>The status QEMU exits with when the kernel writes <paramref name="code"/> to isa-debug-exit.</summary>
+    internal static int StatusOf(ExitCode code) => ((int)code << 1) | 1;
 
     public string[] Lines => Console.Replace("\r", "").Split('\n');
 
@@ -30,7 +36,7 @@ public sealed class QemuBoot
     /// With <see cref="Nodes"/>: the node (QEMU nodeid, the SRAT proximity domain) of each CPU, which
     /// also sets the CPU count; null deals the CPUs out round-robin. Nodes without a CPU are memory-only.
     /// </summary>
-    public int[]? CpuNodes { get; init; }
+    public int[] CpuNodes { get; init; }
     /// <summary>Boot the GRUB ISO (multiboot2) instead of the multiboot1 image with -kernel.</summary>
     public bool FromIso { get; init; }
     /// <summary>
@@ -41,7 +47,7 @@ public sealed class QemuBoot
     public string KernelCommandLine { get; init; } = "";
     public string[] ExtraArgs { get; init; } = Array.Empty<string>();
     /// <summary>Bytes typed into the serial console, after the given prompt text appears.</summary>
-    public string? Input { get; init; }
+    public string Input { get; init; }
     /// <summary>
     /// Bytes written to QEMU's stdin all at once as soon as the process starts, long before the
     /// kernel initialises COM1: type-ahead that the UART already holds at boot. Like

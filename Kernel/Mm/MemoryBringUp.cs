@@ -71,7 +71,7 @@ namespace PoolKernel.Mm
                     distances[a * nodes + b] = Machine.Distance(a, b);
             NodeDistances distanceTable = new NodeDistances(distances, nodes);
             MemoryConfig config = MemoryConfig.Default;
-            config.MaxPools = PoolCapacity(nodes);
+            config.PoolCapacity = PoolCapacity(nodes);
 
             BuildPieces();
             PoolKernel.Memory.MemoryMap map = new PoolKernel.Memory.MemoryMap(s_pieces, s_count);
@@ -165,10 +165,10 @@ namespace PoolKernel.Mm
         /// </summary>
         private static byte PoolCapacity(int nodes)
         {
-            int wanted = 4 * nodes + Boot.CommandLine.BootOptions.MaxPools + 8;
-            if (wanted < MemoryConfig.Default.MaxPools)
-                wanted = MemoryConfig.Default.MaxPools;
-            return (byte)(wanted > PoolId.MaxPools ? PoolId.MaxPools : wanted);
+            int wanted = 4 * nodes + Boot.CommandLine.BootOptions.MaxPoolSpecs + 8;
+            if (wanted < MemoryConfig.Default.PoolCapacity)
+                wanted = MemoryConfig.Default.PoolCapacity;
+            return (byte)(wanted > PoolId.MaxIds ? PoolId.MaxIds : wanted);
         }
 
         /// <summary>

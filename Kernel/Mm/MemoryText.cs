@@ -13,7 +13,7 @@ namespace PoolKernel.Mm
             MemoryStatus.NoPoolSatisfies => "no pool holds memory the rules allow",
             MemoryStatus.InvalidArgument => "invalid argument",
             MemoryStatus.InvalidOrder => "invalid order",
-            MemoryStatus.Unaligned => "not aligned to its order",
+            MemoryStatus.Unaligned => "start not on a page-block edge",
             MemoryStatus.AlreadyFree => "frame is free, not allocated",
             MemoryStatus.NotAllocated => "frame is not the head of an allocated block",
             MemoryStatus.WrongOrder => "freed with the wrong order",

@@ -10,7 +10,7 @@ namespace PoolKernel.Shell
     /// </summary>
     internal static unsafe class CmdlineCommand
     {
-        internal static void Run(ref CommandLineBuffer line)
+        internal static void Run(ref ShellLine line)
         {
             BootOptions* o = KernelCommandLine.Options;
             Console.Write("cmdline: ");

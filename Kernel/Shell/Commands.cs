@@ -11,12 +11,12 @@ namespace PoolKernel.Shell
         {
             public string Name;
             public string Help;
-            public delegate*<ref CommandLineBuffer, void> Handler;
+            public delegate*<ref ShellLine, void> Handler;
         }
 
         private static Entry[] s_table;
 
-        private static void Add(ref int n, string name, string help, delegate*<ref CommandLineBuffer, void> handler)
+        private static void Add(ref int n, string name, string help, delegate*<ref ShellLine, void> handler)
         {
             s_table[n].Name = name;
             s_table[n].Help = help;
@@ -43,10 +43,10 @@ namespace PoolKernel.Shell
         private static int s_count;
 
         /// <summary>Adds a command; used by the memory and driver command sets.</summary>
-        internal static void Register(ref int n, string name, string help, delegate*<ref CommandLineBuffer, void> handler)
+        internal static void Register(ref int n, string name, string help, delegate*<ref ShellLine, void> handler)
             => Add(ref n, name, help, handler);
 
-        internal static bool TryRun(ref CommandLineBuffer line)
+        internal static bool TryRun(ref ShellLine line)
         {
             for (int i = 0; i < s_count; i++)
             {
@@ -59,7 +59,7 @@ namespace PoolKernel.Shell
             return false;
         }
 
-        private static void Help(ref CommandLineBuffer line)
+        private static void Help(ref ShellLine line)
         {
             for (int i = 0; i < s_count; i++)
             {
@@ -71,12 +71,12 @@ namespace PoolKernel.Shell
             }
         }
 
-        private static void Halt(ref CommandLineBuffer line)
+        private static void Halt(ref ShellLine line)
         {
             Console.WriteLine("halting");
             QemuExit.Exit(ExitCode.Halt);
         }
 
-        private static void Numa(ref CommandLineBuffer line) => Banner.PrintNuma();
+        private static void Numa(ref ShellLine line) => Banner.PrintNuma();
     }
 }

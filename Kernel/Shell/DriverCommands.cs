@@ -24,7 +24,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "dmapools", "DMA pools: rules, users, sizes", &DmaPools);
         }
 
-        private static void Lspci(ref CommandLineBuffer line)
+        private static void Lspci(ref ShellLine line)
         {
             for (int i = 0; i < PciBus.Count; i++)
             {
@@ -84,7 +84,7 @@ namespace PoolKernel.Shell
             _ => "device",
         };
 
-        private static void Drivers(ref CommandLineBuffer line)
+        private static void Drivers(ref ShellLine line)
         {
             for (int d = 0; d < DriverManager.DriverCount; d++)
             {
@@ -95,7 +95,7 @@ namespace PoolKernel.Shell
             }
         }
 
-        private static void Unload(ref CommandLineBuffer line)
+        private static void Unload(ref ShellLine line)
         {
             for (int d = 0; d < DriverManager.DriverCount; d++)
             {
@@ -122,7 +122,7 @@ namespace PoolKernel.Shell
             Console.WriteLine("' (see drivers)");
         }
 
-        private static void Disks(ref CommandLineBuffer line)
+        private static void Disks(ref ShellLine line)
         {
             for (int i = 0; i < DriverManager.DiskCount; i++)
             {
@@ -143,7 +143,7 @@ namespace PoolKernel.Shell
                 Console.WriteLine("no disks");
         }
 
-        private static BlockDevice FindDisk(ref CommandLineBuffer line)
+        private static BlockDevice FindDisk(ref ShellLine line)
         {
             for (int i = 0; i < DriverManager.DiskCount; i++)
             {
@@ -160,7 +160,7 @@ namespace PoolKernel.Shell
         /// </summary>
         private const ulong MaxLba = (1UL << 48) - 1;
 
-        private static void Read(ref CommandLineBuffer line)
+        private static void Read(ref ShellLine line)
         {
             BlockDevice disk = FindDisk(ref line);
             if (disk == null)
@@ -178,7 +178,7 @@ namespace PoolKernel.Shell
             Heap.KernelHeapGlue.Free(data);
         }
 
-        private static void Write(ref CommandLineBuffer line)
+        private static void Write(ref ShellLine line)
         {
             BlockDevice disk = FindDisk(ref line);
             if (disk == null)
@@ -220,7 +220,7 @@ namespace PoolKernel.Shell
             }
         }
 
-        private static void NetLoop(ref CommandLineBuffer line)
+        private static void NetLoop(ref ShellLine line)
         {
             if (!line.OptionalArg(1, "N", 1, MaxFrames, 10, out ulong frames) || !line.NoMoreArgs(2))
                 return;
@@ -232,7 +232,7 @@ namespace PoolKernel.Shell
             NetLoopTest.Run(DriverManager.GetNic(0), frames);
         }
 
-        private static void DmaPools(ref CommandLineBuffer line)
+        private static void DmaPools(ref ShellLine line)
         {
             DmaPoolManager pools = KernelDma.Pools;
             if (pools == null || pools.Count == 0)

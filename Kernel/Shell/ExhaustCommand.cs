@@ -23,7 +23,7 @@ namespace PoolKernel.Shell
         /// <summary>Blocks kept by 'exhaust hold' until 'exhaust release'.</summary>
         private static Link* s_held;
 
-        internal static void Run(ref CommandLineBuffer line)
+        internal static void Run(ref ShellLine line)
         {
             PhysicalMemory* pm = MemoryBringUp.Memory;
             if (line.WordIs(1, "release"))

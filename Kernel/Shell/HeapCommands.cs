@@ -16,7 +16,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "heaptest", "heaptest [N] [SIZE]: N (1..4096, default 64) raw blocks of SIZE bytes (1..1G, default 64) and N managed objects: their nodes and pools; all given back", &HeapTest);
         }
 
-        private static void Heap(ref CommandLineBuffer line)
+        private static void Heap(ref ShellLine line)
         {
             KernelHeap* heap = KernelHeapGlue.Heap;
             HeapTotals t = heap->GetTotals();
@@ -121,7 +121,7 @@ namespace PoolKernel.Shell
             KernelHeapGlue.Free(table);
         }
 
-        private static void HeapTest(ref CommandLineBuffer line)
+        private static void HeapTest(ref ShellLine line)
         {
             if (!line.OptionalArg(1, "N", 1, MaxTestCount, 64, out ulong count)
                 || !line.OptionalArg(2, "SIZE", 1, MaxTestSize, 64, out ulong size)

@@ -22,7 +22,7 @@ namespace PoolKernel.Shell
     {
         internal const string Prompt = "pk> ";
 
-        private static CommandLineBuffer s_line;
+        private static ShellLine s_line;
 
         internal static void Run()
         {
@@ -62,7 +62,7 @@ namespace PoolKernel.Shell
             if (s_line.Fault != LineFault.None)
             {
                 Console.Write(s_line.Fault == LineFault.TooLong ? "line longer than " : "line of more than ");
-                Console.Write(s_line.Fault == LineFault.TooLong ? CommandLineBuffer.Capacity - 1 : CommandLineBuffer.MaxWords);
+                Console.Write(s_line.Fault == LineFault.TooLong ? ShellLine.Capacity - 1 : ShellLine.MaxWords);
                 Console.WriteLine(s_line.Fault == LineFault.TooLong ? " bytes; not run" : " words; not run");
                 return;
             }

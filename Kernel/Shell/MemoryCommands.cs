@@ -36,7 +36,7 @@ namespace PoolKernel.Shell
         internal const ulong MinDmaBits = 12, MaxDmaBits = 63;
 
         /// <summary>Reads word <paramref name="index"/> as the ID of a slot in the pool table (0..capacity-1).</summary>
-        internal static bool PoolArg(ref CommandLineBuffer line, int index, out PoolId pool)
+        internal static bool PoolArg(ref ShellLine line, int index, out PoolId pool)
         {
             pool = default;
             if (!line.Arg(index, "ID", 0, (ulong)Pm->PoolCapacity - 1, out ulong id))
@@ -45,7 +45,7 @@ namespace PoolKernel.Shell
             return true;
         }
 
-        private static void Alloc(ref CommandLineBuffer line)
+        private static void Alloc(ref ShellLine line)
         {
             if (!line.Arg(1, "ORDER", 0, (ulong)Pm->MaxOrder, out ulong order))
                 return;
@@ -99,7 +99,7 @@ namespace PoolKernel.Shell
             Console.WriteLine(" cycles)");
         }
 
-        private static void Free(ref CommandLineBuffer line)
+        private static void Free(ref ShellLine line)
         {
             if (!line.Arg(1, "PFN", 0, MaxPfn, out ulong pfn) || !line.Arg(2, "ORDER", 0, (ulong)Pm->MaxOrder, out ulong order) || !line.NoMoreArgs(3))
                 return;
@@ -119,7 +119,7 @@ namespace PoolKernel.Shell
             Console.WriteLine(MemoryText.Status(status));
         }
 
-        private static void Check(ref CommandLineBuffer line)
+        private static void Check(ref ShellLine line)
         {
             ulong start = Cpu.ReadTsc();
             InvariantReport report = Pm->Check();
@@ -134,7 +134,7 @@ namespace PoolKernel.Shell
         /// <summary>The most operations one stress command runs (a few minutes under QEMU's TCG).</summary>
         internal const ulong MaxStressOperations = 100000000;
 
-        private static void Stress(ref CommandLineBuffer line)
+        private static void Stress(ref ShellLine line)
         {
             if (!line.Arg(1, "N", 1, MaxStressOperations, out ulong operations)
                 || !line.OptionalArg(2, "SEED", 0, ulong.MaxValue, 1, out ulong seed)

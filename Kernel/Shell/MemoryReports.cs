@@ -13,7 +13,7 @@ namespace PoolKernel.Shell
     {
         private static PhysicalMemory* Pm => MemoryBringUp.Memory;
 
-        internal static void MemInfo(ref CommandLineBuffer line)
+        internal static void MemInfo(ref ShellLine line)
         {
             MemoryTotals t = Pm->GetTotals();
             ulong poolBytes = t.PresentPages * 4096;
@@ -79,7 +79,7 @@ namespace PoolKernel.Shell
             Console.Write(frac);
         }
 
-        internal static void Pools(ref CommandLineBuffer line)
+        internal static void Pools(ref ShellLine line)
         {
             Console.WriteLine(" id name             nodes  window                         flags      prio owner  present kB    free kB  pageblocks");
             for (PoolId id = Pm->FirstPool(); !id.IsNone; id = Pm->NextPool(id))
@@ -155,7 +155,7 @@ namespace PoolKernel.Shell
         }
 
         /// <summary>Linux's /proc/buddyinfo shape: free blocks per order, one line per pool.</summary>
-        internal static void BuddyInfo(ref CommandLineBuffer line)
+        internal static void BuddyInfo(ref ShellLine line)
         {
             for (PoolId id = Pm->FirstPool(); !id.IsNone; id = Pm->NextPool(id))
             {
@@ -183,7 +183,7 @@ namespace PoolKernel.Shell
         }
 
         /// <summary>The zone view, derived from the pools: each default pool is a (node, zone) pair.</summary>
-        internal static void ZoneInfo(ref CommandLineBuffer line)
+        internal static void ZoneInfo(ref ShellLine line)
         {
             for (int node = 0; node < Machine.NodeCount; node++)
             {
@@ -229,7 +229,7 @@ namespace PoolKernel.Shell
         /// Use of every page block, pool by pool: one character a page block
         /// ('.' empty, '1'-'9' tenths in use, '#' full, ' ' absent), 64 to a line.
         /// </summary>
-        internal static void Pageblocks(ref CommandLineBuffer line)
+        internal static void Pageblocks(ref ShellLine line)
         {
             ulong count = Pm->PageblockCount;
             for (PoolId id = Pm->FirstPool(); !id.IsNone; id = Pm->NextPool(id))
@@ -274,7 +274,7 @@ namespace PoolKernel.Shell
         }
 
         /// <summary>The whole memory state as one machine-readable block between markers, for host tools.</summary>
-        internal static void Dump(ref CommandLineBuffer line)
+        internal static void Dump(ref ShellLine line)
         {
             MemoryTotals t = Pm->GetTotals();
             Console.WriteLine("=== POOLKERNEL DUMP BEGIN v1 ===");

@@ -22,7 +22,7 @@ namespace PoolKernel.Shell
         /// <summary>The most pairs a row (a row of 10^8 pairs already takes minutes under TCG).</summary>
         private const ulong MaxPairs = 100000000;
 
-        internal static void Run(ref CommandLineBuffer line)
+        internal static void Run(ref ShellLine line)
         {
             if (!line.OptionalArg(1, "PAIRS", 1, MaxPairs, DefaultPairs, out ulong pairs) || !line.NoMoreArgs(2))
                 return;

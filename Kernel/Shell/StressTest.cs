@@ -6,8 +6,8 @@ using PoolKernel.Platform;
 namespace PoolKernel.Shell
 {
     /// <summary>
-    /// Random allocations and frees across pools: orders 0..MaxOrder (mostly small), plain,
-    /// node-preferring, DMA-limited and pool-named requests, with results checked against their rules.
+    /// Random allocations and frees across pools: orders 0..MaxOrder (mostly small); plain requests (5 in 8),
+    /// node-preferring ones and DMA-limited ones (32 and 24 bits), with results checked against their rules.
     /// The invariant checker runs every <see cref="CheckEvery"/> operations and at the end; cycles per
     /// operation are measured on the allocator calls alone. Everything allocated is freed at the end
     /// and the free page count must return to where it started.

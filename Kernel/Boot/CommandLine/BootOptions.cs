@@ -9,7 +9,12 @@ namespace PoolKernel.Boot.CommandLine
     /// </summary>
     public unsafe struct BootOptions
     {
-        public const int MaxPools = 16;
+        /// <summary>
+        /// <c>pool=</c> specs kept (later ones are refused with <see cref="DiagnosticCode.TooManyPools"/>): 16, far
+        /// more than real lines declare, and small enough that the pool table always has room for them
+        /// next to the default pools of every node (the kernel sizes its table with this number).
+        /// </summary>
+        public const int MaxPoolSpecs = 16;
         public const int MaxReservedRanges = 16;
         /// <summary>Tokens recorded; a 2 KiB line of one-letter words has 1024, real lines have a few dozen.</summary>
         public const int MaxTokens = 128;
@@ -79,16 +84,16 @@ namespace PoolKernel.Boot.CommandLine
         // index reads the wrong entry of this block, never memory outside it.
         private fixed ulong _reservedStart[MaxReservedRanges];
         private fixed ulong _reservedEnd[MaxReservedRanges];
-        private fixed byte _pools[MaxPools * PoolSpec.StorageSize];
+        private fixed byte _pools[MaxPoolSpecs * PoolSpec.StorageSize];
         private fixed byte _tokens[MaxTokens * TokenRecord.StorageSize];
         private fixed byte _diagnostics[MaxDiagnostics * Diagnostic.StorageSize];
 
-        /// <summary>Pool <paramref name="index"/> (0 &lt;= index &lt; MaxPools; only PoolCount are filled).</summary>
+        /// <summary>Pool <paramref name="index"/> (0 &lt;= index &lt; MaxPoolSpecs; only PoolCount are filled).</summary>
         public PoolSpec* Pool(int index)
         {
             fixed (byte* pools = _pools)
             {
-                return (PoolSpec*)(pools + (uint)index % MaxPools * PoolSpec.StorageSize);
+                return (PoolSpec*)(pools + (uint)index % MaxPoolSpecs * PoolSpec.StorageSize);
             }
         }
 

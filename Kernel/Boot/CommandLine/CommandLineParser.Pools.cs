@@ -320,9 +320,9 @@ namespace PoolKernel.Boot.CommandLine
                     Reject(DiagnosticCode.PoolNameDuplicate, partOffset, partLength, (ulong)existing, 0);
                     return;
                 }
-                if (Options->PoolCount >= BootOptions.MaxPools)
+                if (Options->PoolCount >= BootOptions.MaxPoolSpecs)
                 {
-                    Reject(DiagnosticCode.TooManyPools, partOffset, partLength, BootOptions.MaxPools, 0);
+                    Reject(DiagnosticCode.TooManyPools, partOffset, partLength, BootOptions.MaxPoolSpecs, 0);
                     return;
                 }
                 *Options->Pool(Options->PoolCount++) = spec;
@@ -353,9 +353,9 @@ namespace PoolKernel.Boot.CommandLine
                         Override(earlierToken, MadeAnyPool(earlierToken));
                     return true;
                 }
-                if (Options->PoolCount >= BootOptions.MaxPools)
+                if (Options->PoolCount >= BootOptions.MaxPoolSpecs)
                 {
-                    Reject(DiagnosticCode.TooManyPools, partOffset, partLength, BootOptions.MaxPools, 0);
+                    Reject(DiagnosticCode.TooManyPools, partOffset, partLength, BootOptions.MaxPoolSpecs, 0);
                     return false;
                 }
                 *Options->Pool(Options->PoolCount++) = spec;
@@ -555,9 +555,9 @@ namespace PoolKernel.Boot.CommandLine
                     Adjust(DiagnosticCode.PoolNameDuplicate, partOffset, partLength, (ulong)existing, 0);
                     return false;
                 }
-                if (existing < 0 && Options->PoolCount >= BootOptions.MaxPools)
+                if (existing < 0 && Options->PoolCount >= BootOptions.MaxPoolSpecs)
                 {
-                    Adjust(DiagnosticCode.TooManyPools, partOffset, partLength, BootOptions.MaxPools, 0);
+                    Adjust(DiagnosticCode.TooManyPools, partOffset, partLength, BootOptions.MaxPoolSpecs, 0);
                     return false;
                 }
                 return AddDerivedPool(ref spec, partOffset, partLength);

@@ -46,7 +46,7 @@ namespace PoolKernel.Boot.CommandLine
         NameInvalidChar,
         /// <summary>A pool with that name already exists. Value0 = index of the existing pool. Pool ignored.</summary>
         PoolNameDuplicate,
-        /// <summary>More than <see cref="BootOptions.MaxPools"/> pools. Value0 = limit. Pool ignored.</summary>
+        /// <summary>More than <see cref="BootOptions.MaxPoolSpecs"/> pools. Value0 = limit. Pool ignored.</summary>
         TooManyPools,
         /// <summary><c>@NODE</c> is not a number in 0..63. Value0 = number if it parsed. Pool ignored.</summary>
         NodeInvalid,

@@ -7,7 +7,7 @@ namespace PoolKernel.Boot.PoolPlan
     /// </summary>
     public unsafe struct PoolPlanResult
     {
-        public const int MaxOutcomes = CommandLine.BootOptions.MaxPools;
+        public const int MaxOutcomes = CommandLine.BootOptions.MaxPoolSpecs;
 
         public int Count;
         public int CreatedCount;

@@ -4,10 +4,11 @@ using PoolKernel.Platform;
 namespace PoolKernel.Shell
 {
     /// <summary>
-    /// One shell command line in a fixed buffer, split into space-separated words without
-    /// allocating (objects are never collected yet, so the shell loop must not create garbage).
+    /// One line typed at the shell prompt (or one command of <c>run=</c>) in a fixed buffer, split into
+    /// space-separated words without allocating (objects are never collected yet, so the shell loop must
+    /// not create garbage). Not the kernel command line, which is <c>Boot.CommandLine.BootOptions</c>.
     /// </summary>
-    internal unsafe struct CommandLineBuffer
+    internal unsafe struct ShellLine
     {
         internal const int Capacity = 256;
         internal const int MaxWords = 16;
@@ -217,9 +218,9 @@ namespace PoolKernel.Shell
     internal enum LineFault : byte
     {
         None,
-        /// <summary>Longer than <see cref="CommandLineBuffer.Capacity"/> - 1 bytes.</summary>
+        /// <summary>Longer than <see cref="ShellLine.Capacity"/> - 1 bytes.</summary>
         TooLong,
-        /// <summary>More than <see cref="CommandLineBuffer.MaxWords"/> words.</summary>
+        /// <summary>More than <see cref="ShellLine.MaxWords"/> words.</summary>
         TooManyWords,
     }
 }

@@ -1,6 +1,6 @@
 using PoolKernel.Memory;
 
-namespace PoolKernel.Tests.Memory;
+namespace PoolKernel.Memory.Testing;
 
 /// <summary>
 /// The e820 maps QEMU's firmware hands a multiboot kernel, for the `pc` (i440fx) and `q35`
@@ -9,6 +9,7 @@ namespace PoolKernel.Tests.Memory;
 /// 2816 MiB (then 2 GiB); the rest is above 4 GiB. The firmware reserves the top 128 KiB of low
 /// RAM, 0x9fc00-0xa0000 (EBDA), 0xf0000-0x100000 (BIOS) and 0xfffc0000-4 GiB (flash); q35 also
 /// reserves its PCIe ECAM window 0xb0000000-0xc0000000.
+/// The one map builder of the host tests and the benchmarks.
 /// </summary>
 public static class QemuMaps
 {

@@ -1,0 +1,113 @@
+using System.Runtime.InteropServices;
+
+namespace PoolKernel.Memory.Testing;
+
+/// <summary>
+/// "Physical memory" on the host, for the tests and the benchmarks: an anonymous MAP_NORESERVE mapping
+/// of the span (so a 64 GiB map costs only the pages the free lists touch) and native memory for the
+/// allocator's metadata. Not part of Kernel.Memory: the kernel passes its identity map instead.
+/// A config without a contract hook gets <see cref="ThrowOnBrokenContract"/>, so a contract check of a
+/// Debug build of Kernel.Memory surfaces in a test as a <see cref="BrokenContractException"/>.
+/// </summary>
+public sealed unsafe class HostPhysicalMemory : IDisposable
+{
+    private const int ProtRead = 1, ProtWrite = 2;
+    private const int MapPrivate = 0x02, MapAnonymous = 0x20, MapNoReserve = 0x4000;
+    private const int MadvHugepage = 14;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int munmap(void* addr, nuint length);
+
+    [DllImport("libc")]
+    private static extern int madvise(void* addr, nuint length, int advice);
+
+    private readonly byte* _backing;
+    private readonly void* _metadata;
+    private readonly MemoryConfig _config;
+
+    public PhysicalMemory* Memory { get; private set; }
+    public ulong MetadataBytes { get; }
+    public MemoryRegion[] Regions { get; }
+    /// <summary>The node distance table (null: one node).</summary>
+    public byte[] Distances { get; }
+    /// <summary>Bytes of the simulated physical memory, from address 0.</summary>
+    public nuint BackingBytes { get; }
+
+    public MemoryStatus InitStatus { get; private set; }
+
+    /// <param name="hugePages">
+    /// Back the simulated memory with transparent 2 MiB pages, like the kernel's direct map (its
+    /// identity map uses 2 MiB pages), so free-list nodes inside free frames do not pay host 4 KiB
+    /// TLB misses the kernel would not (the benchmarks). Off for sparse maps: each touched frame commits 2 MiB.
+    /// </param>
+    public HostPhysicalMemory(MemoryRegion[] regions, byte[] distances = null, MemoryConfig? config = null, bool hugePages = false)
+    {
+        Regions = regions;
+        Distances = distances;
+        MemoryConfig cfg = config ?? MemoryConfig.Default;
+        if (cfg.OnBrokenContract == null)
+            cfg.OnBrokenContract = &ThrowOnBrokenContract;
+        _config = cfg;
+        ulong top = 0;
+        foreach (var r in regions)
+            if (r.Type == MemoryType.Available && r.Base.Value + r.Length > top)
+                top = r.Base.Value + r.Length;
+        int spanOrder = Math.Max(cfg.MaxOrder, cfg.PageblockOrder) + Pfn.PageShift;
+        ulong bytes = ((top + (1UL << spanOrder) - 1) >> spanOrder) << spanOrder;
+        BackingBytes = (nuint)Math.Max(bytes, 1UL << spanOrder);
+        _backing = (byte*)mmap(null, BackingBytes, ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+        if (_backing == (byte*)-1)
+            throw new InvalidOperationException("mmap of the simulated physical memory failed");
+        if (hugePages)
+            madvise(_backing, BackingBytes, MadvHugepage);
+
+        fixed (MemoryRegion* rp = regions)
+        fixed (byte* dp = distances)
+        {
+            InitStatus = PhysicalMemory.ComputeMetadataSize(new MemoryMap(rp, regions.Length), new NodeDistances(dp, NodeCount), cfg, out ulong metaBytes);
+            if (InitStatus != MemoryStatus.Ok)
+                return;
+            MetadataBytes = metaBytes;
+        }
+        _metadata = NativeMemory.AlignedAlloc((nuint)MetadataBytes, 64);
+        Initialize();
+    }
+
+    private int NodeCount => Distances == null ? 1 : (int)Math.Sqrt(Distances.Length);
+
+    /// <summary>(Re)builds the allocator from the map into the same metadata block (what the set-up benchmark times).</summary>
+    public void Initialize()
+    {
+        fixed (MemoryRegion* rp = Regions)
+        fixed (byte* dp = Distances)
+        {
+            InitStatus = PhysicalMemory.Initialize(_metadata, MetadataBytes, new MemoryMap(rp, Regions.Length), new NodeDistances(dp, NodeCount),
+                _config, _backing, out PhysicalMemory* pm);
+            Memory = pm;
+        }
+    }
+
+    /// <summary>A copy of every metadata byte: comparing two proves a refused call changed nothing.</summary>
+    public byte[] Snapshot()
+    {
+        var copy = new byte[MetadataBytes];
+        Marshal.Copy((nint)_metadata, copy, 0, copy.Length);
+        return copy;
+    }
+
+    /// <summary>Writes into the simulated memory of a frame (tests that allocated it check it is usable).</summary>
+    public byte* FrameMemory(Pfn pfn) => _backing + (pfn.Value << Pfn.PageShift);
+
+    /// <summary>The host's fail-fast hook for a broken contract: an exception whose message names the contract and its values.</summary>
+    public static void ThrowOnBrokenContract(ContractBreach breach) => throw new BrokenContractException(breach);
+
+    public void Dispose()
+    {
+        if (_metadata != null)
+            NativeMemory.AlignedFree(_metadata);
+        munmap(_backing, BackingBytes);
+    }
+}
