@@ -1,6 +1,6 @@
 using System;
 using PoolKernel.Boot.CommandLine;
-using PoolKernel.Boot.MemoryMap;
+using PoolKernel.Boot.Layout;
 using PoolKernel.Boot.PoolPlan;
 using PoolKernel.Memory;
 using PoolKernel.Startup;
@@ -8,88 +8,42 @@ using PoolKernel.Startup;
 namespace PoolKernel.Mm
 {
     /// <summary>
-    /// What the command line does to memory (docs/cmdline.md), in two steps around the pools' set-up.
-    /// <see cref="ApplyEarly"/>, from MemoryBringUp.Run after the kernel's own reservations and before
-    /// set-up: <c>mem=</c> and <c>memmap=</c> become named reservations, <c>numa=off</c>/<c>numa=fake=N</c>
-    /// decide the node layout.
-    /// <see cref="Apply"/>, right after set-up and before anything allocates: the pool specs are
-    /// carved by <see cref="PoolPlanner"/>. Each step prints one console line per outcome; the
-    /// shell's <c>cmdline</c> shows the same under each token.
+    /// The console text of what the command line did to memory (<see cref="BootPools"/>): one line
+    /// per outcome at boot, "cmdline: 'TOKEN': what happened", and the same under each token for the
+    /// shell's <c>cmdline</c>. Reads only the recorded <see cref="BootLayoutResult"/>.
     /// </summary>
-    internal static unsafe class BootPools
+    internal static unsafe class BootPoolsText
     {
-        /// <summary>mem= below this is raised to it: the kernel needs room for its pool metadata and a shell.</summary>
-        internal const ulong MinMemCap = 32UL << 20;
-        /// <summary>Fake node boundaries fall on page-block (2 MiB) edges, so no page block straddles two nodes.</summary>
-        private const ulong FakeNodeAlign = 2UL << 20;
-        /// <summary>
-        /// numa=fake=N makes fewer nodes when N would make them smaller than this: one largest buddy
-        /// block (order 10, 4 MiB), so every fake node can hold at least one block of every order.
-        /// </summary>
-        internal const ulong MinFakeNodeBytes = 4UL << 20;
-
-        private static PoolPlanResult* s_result;
-        /// <summary>mem=: the address where usable RAM reached the cap (0 = nothing capped), and the RAM above it.</summary>
-        private static ulong s_capAt;
-        private static ulong s_cappedBytes;
-        private static ulong s_capUsed;
-        /// <summary>What became of each memmap= range.</summary>
-        private enum MemmapOutcome : byte
+        /// <summary>The boot lines of mem=, each memmap= range and numa=, in that order.</summary>
+        internal static void WriteEarly(BootOptions* o, BootLayoutResult* r, int firmwareNodes)
         {
-            Reserved,
-            /// <summary>It would have left the kernel less than <see cref="MinMemCap"/> of RAM.</summary>
-            RefusedRam,
-            /// <summary>The reservation table's command-line budget had no room for its entries.</summary>
-            RefusedTableFull,
-        }
-
-        private static MemmapOutcome[] s_memmapOutcome;
-        /// <summary>Reserved: the RAM the range kept from the pools (below any mem= cap). RefusedRam: the RAM that was left. RefusedTableFull: the entries it needed.</summary>
-        private static ulong[] s_memmapValue;
-        /// <summary>RefusedTableFull: the command-line entries already used when it was refused.</summary>
-        private static int[] s_memmapUsed;
-        /// <summary>Usable RAM left for the pools after mem= and the memmap= ranges so far (overlaps counted twice: conservative).</summary>
-        private static ulong s_keptRam;
-
-        internal static PoolPlanResult* Result => s_result;
-
-        internal static void ApplyEarly()
-        {
-            BootOptions* o = KernelCommandLine.Options;
-            s_result = (PoolPlanResult*)BootAllocator.AllocZeroed((nuint)sizeof(PoolPlanResult), 8);
-            if (s_result == null)
-                Runtime.Panic.Halt("boot arena too small for the pool plan");
-            s_keptRam = Machine.Map->AvailableBytes;
             if (o->MemCap != 0)
-                ApplyMemCap(o);
-            s_memmapOutcome = new MemmapOutcome[BootOptions.MaxReservedRanges];
-            s_memmapValue = new ulong[BootOptions.MaxReservedRanges];
-            s_memmapUsed = new int[BootOptions.MaxReservedRanges];
+                WriteMemCap(o, r);
             for (int i = 0; i < o->ReservedRangeCount; i++)
-                ApplyMemmap(o, i);
-            if (o->NumaOff)
             {
-                int firmware = Machine.NodeCount;
-                Machine.SetNumaOff();
+                WriteTokenStart(o, LastToken(o, TokenKind.Memmap, i));
+                WriteMemmapLine(r, i, o->ReservedStart(i), o->ReservedEnd(i));
+                Console.WriteLine();
+            }
+            if (r->Numa == NumaLayout.Off)
+            {
                 WriteTokenStart(o, LastToken(o, TokenKind.Numa, 0));
                 Console.Write("one node (the firmware described ");
-                Console.Write(firmware);
-                Console.WriteLine(firmware == 1 ? " node)" : " nodes)");
+                Console.Write(firmwareNodes);
+                Console.WriteLine(firmwareNodes == 1 ? " node)" : " nodes)");
             }
-            else if (o->FakeNodeCount > 0)
+            else if (r->Numa == NumaLayout.Fake)
             {
-                ApplyFakeNodes(o);
+                WriteFakeNodes(o, r);
             }
         }
 
-        /// <summary>Carves the command line's pools; call right after MemoryBringUp.Run.</summary>
-        internal static void Apply()
+        /// <summary>The boot lines of the pool specs: one per outcome, created or refused.</summary>
+        internal static void WritePools(BootOptions* o, PoolPlanResult* pools)
         {
-            BootOptions* o = KernelCommandLine.Options;
-            PoolPlanner.Apply(MemoryBringUp.Memory, o, s_result);
-            for (int i = 0; i < s_result->Count; i++)
+            for (int i = 0; i < pools->Count; i++)
             {
-                PoolOutcome* outcome = s_result->Outcome(i);
+                PoolOutcome* outcome = pools->Outcome(i);
                 if (outcome->IsCreated)
                 {
                     Console.Write("cmdline: ");
@@ -102,141 +56,80 @@ namespace PoolKernel.Mm
                 KernelCommandLine.WriteAdjustment(outcome->TokenIndex);
                 Console.WriteLine();
             }
-            if (s_result->PresentPagesBefore != s_result->PresentPagesAfter)
-                Runtime.Panic.Halt("boot pools lost memory, pages", s_result->PresentPagesBefore - s_result->PresentPagesAfter);
         }
 
-        /// <summary>
-        /// mem=SIZE: walks usable RAM in address order and reserves everything above the point where
-        /// SIZE of it has been counted (holes do not count, as in Linux).
-        /// </summary>
-        private static void ApplyMemCap(BootOptions* o)
+        private static void WriteMemCap(BootOptions* o, BootLayoutResult* r)
         {
-            int token = LastToken(o, TokenKind.Mem, 0);
-            ulong cap = o->MemCap;
-            WriteTokenStart(o, token);
-            if (cap < MinMemCap)
+            WriteTokenStart(o, LastToken(o, TokenKind.Mem, 0));
+            if (r->CapRaised)
             {
                 Console.Write("below the ");
-                Console.WriteSize(MinMemCap);
+                Console.WriteSize(BootLayout.MinMemCap);
                 Console.Write(" the kernel needs, ");
-                Console.WriteSize(MinMemCap);
+                Console.WriteSize(BootLayout.MinMemCap);
                 Console.Write(" used instead; ");
-                cap = MinMemCap;
             }
-            SanitizedMemoryMap* map = Machine.Map;
-            ulong counted = 0;
-            for (int i = 0; i < map->Count && s_capAt == 0; i++)
-            {
-                MemoryMapEntry r = map->Get(i);
-                if (r.Type != MemoryType.Available)
-                    continue;
-                ulong length = r.End - r.Base;
-                if (counted + length > cap)
-                    s_capAt = (r.Base + (cap - counted) + 0xFFF) & ~0xFFFUL;
-                counted += length;
-            }
-            if (s_capAt == 0)
+            if (r->Cap == MemCapOutcome.NotReached)
             {
                 Console.Write("the machine has only ");
-                Console.WriteSize(map->AvailableBytes);
+                Console.WriteSize(r->AvailableBytes);
                 Console.WriteLine(" of usable RAM; nothing capped");
                 return;
             }
-            if (!Reservations.TryAddUser("mem= cap", s_capAt, Machine.RamEnd, out int needed))
+            if (r->Cap == MemCapOutcome.RefusedTableFull)
             {
                 Console.Write("refused, table full: the cap needs ");
-                Console.Write(needed);
+                Console.Write(r->CappedBytes);
                 Console.Write(" reservation entries; nothing capped, all RAM stays in the pools");
                 Console.WriteLine();
-                s_capAt = 0;
                 return;
             }
-            s_capUsed = cap;
-            s_cappedBytes = RamBetween(s_capAt, ulong.MaxValue);
-            s_keptRam -= s_cappedBytes;
-            WriteCapLine();
+            WriteCapLine(r);
             Console.WriteLine();
         }
 
-        private static void WriteCapLine()
+        private static void WriteCapLine(BootLayoutResult* r)
         {
             Console.Write("usable RAM capped at ");
-            Console.WriteSize(s_capUsed);
+            Console.WriteSize(r->CapUsed);
             Console.Write(": RAM from ");
-            Console.WriteHex(s_capAt);
+            Console.WriteHex(r->CapAt);
             Console.Write(" reserved as 'mem= cap' (");
-            Console.WriteSize(s_cappedBytes);
+            Console.WriteSize(r->CappedBytes);
             Console.Write(" not used)");
         }
 
-        /// <summary>
-        /// memmap=SIZE$START: a named reservation of the range (the i-th accepted memmap= token),
-        /// unless it takes RAM and would leave the kernel less than <see cref="MinMemCap"/> of it, or
-        /// its entries do not fit the reservation table's command-line budget. A refused range changes
-        /// nothing. RAM above a mem= cap is already out of the pools and is not counted again.
-        /// </summary>
-        private static void ApplyMemmap(BootOptions* o, int index)
+        private static void WriteMemmapLine(BootLayoutResult* r, int index, ulong start, ulong end)
         {
-            ulong start = o->ReservedStart(index), end = o->ReservedEnd(index);
-            ulong below = s_capAt != 0 && end > s_capAt ? s_capAt : end;
-            ulong ram = start < below ? RamBetween(start, below) : 0;
-            WriteTokenStart(o, LastToken(o, TokenKind.Memmap, index));
-            if (ram != 0 && s_keptRam < ram + MinMemCap)
-            {
-                s_memmapOutcome[index] = MemmapOutcome.RefusedRam;
-                s_memmapValue[index] = s_keptRam;
-            }
-            else
-            {
-                int used = Reservations.UserCount;
-                if (Reservations.TryAddUser("memmap= range", start, end, out int needed))
-                {
-                    s_keptRam -= ram;
-                    s_memmapOutcome[index] = MemmapOutcome.Reserved;
-                    s_memmapValue[index] = ram;
-                }
-                else
-                {
-                    s_memmapOutcome[index] = MemmapOutcome.RefusedTableFull;
-                    s_memmapValue[index] = (ulong)needed;
-                    s_memmapUsed[index] = used;
-                }
-            }
-            WriteMemmapLine(index, start, end);
-            Console.WriteLine();
-        }
-
-        private static void WriteMemmapLine(int index, ulong start, ulong end)
-        {
-            ulong value = s_memmapValue[index];
-            if (s_memmapOutcome[index] == MemmapOutcome.RefusedRam)
+            ulong value = r->MemmapValue(index);
+            MemmapOutcome outcome = r->MemmapOutcome(index);
+            if (outcome == MemmapOutcome.RefusedRam)
             {
                 Console.Write("refused: reserving ");
                 Banner.Range(start, end);
                 Console.Write(" would leave less than the ");
-                Console.WriteSize(MinMemCap);
+                Console.WriteSize(BootLayout.MinMemCap);
                 Console.Write(" of RAM the kernel needs (");
                 Console.WriteSize(value);
                 Console.Write(" left); not reserved, the range stays in the pools");
                 return;
             }
-            if (s_memmapOutcome[index] == MemmapOutcome.RefusedTableFull)
+            if (outcome == MemmapOutcome.RefusedTableFull)
             {
                 Console.Write("refused, table full: ");
                 Banner.Range(start, end);
                 Console.Write(" needs ");
                 Console.Write(value);
                 Console.Write(value == 1 ? " reservation entry and " : " reservation entries and ");
-                Console.Write(Reservations.UserEntries - s_memmapUsed[index]);
+                Console.Write(ReservationTable.UserEntries - r->MemmapUsed(index));
                 Console.Write(" of the command line's ");
-                Console.Write(Reservations.UserEntries);
+                Console.Write(ReservationTable.UserEntries);
                 Console.Write(" are left; not reserved, the range stays in the pools");
                 return;
             }
             Console.Write("reserved ");
             Banner.Range(start, end);
-            bool aboveCap = s_capAt != 0 && end > s_capAt;
+            bool aboveCap = r->CapAt != 0 && end > r->CapAt;
             if (value == 0)
                 Console.Write(aboveCap ? " (no RAM below the mem= cap in it; nothing more taken from the pools)" : " (no RAM there; nothing taken from the pools)");
             else
@@ -247,85 +140,30 @@ namespace PoolKernel.Mm
             }
         }
 
-        /// <summary>
-        /// numa=fake=N: usable RAM below the mem= cap, cut into N equal parts in address order, each
-        /// boundary rounded up to a page-block edge.
-        /// </summary>
-        private static void ApplyFakeNodes(BootOptions* o)
+        private static void WriteFakeNodes(BootOptions* o, BootLayoutResult* r)
         {
-            int count = o->FakeNodeCount;
-            SanitizedMemoryMap* map = Machine.Map;
-            ulong limit = s_capAt != 0 ? s_capAt : ulong.MaxValue;
-            ulong total = RamBetween(0, limit);
-            // Fewer, larger nodes rather than nodes too small to be useful (or to hold the metadata).
-            bool tooSmall = false;
-            if (total / (ulong)count < MinFakeNodeBytes)
-            {
-                ulong fit = total / MinFakeNodeBytes;
-                count = fit < 1 ? 1 : (int)fit;
-                tooSmall = true;
-            }
-            ulong* starts = stackalloc ulong[BootOptions.MaxFakeNodes];
-            starts[0] = 0;
-            int made = 1;
-            ulong counted = 0;
-            for (int i = 0; i < map->Count && made < count; i++)
-            {
-                MemoryMapEntry r = map->Get(i);
-                if (r.Type != MemoryType.Available || r.Base >= limit)
-                    continue;
-                ulong end = r.End < limit ? r.End : limit;
-                ulong length = end - r.Base;
-                while (made < count && counted + length > total / (ulong)count * (ulong)made)
-                {
-                    ulong at = r.Base + (total / (ulong)count * (ulong)made - counted);
-                    at = (at + FakeNodeAlign - 1) & ~(FakeNodeAlign - 1);
-                    if (at <= starts[made - 1] || at >= end)
-                        break;
-                    starts[made++] = at;
-                }
-                counted += length;
-            }
-            Machine.SetFakeNodes(starts, made);
+            int made = r->FakeNodeCount;
             WriteTokenStart(o, LastToken(o, TokenKind.Numa, 0));
             Console.Write(made);
             Console.Write(made == 1 ? " fake node of about " : " fake nodes of about ");
-            Console.WriteSize((total / (ulong)made) & ~((1UL << 20) - 1));
-            if (tooSmall)
+            Console.WriteSize((r->FakeTotal / (ulong)made) & ~((1UL << 20) - 1));
+            if (r->FakeTooSmall)
             {
                 Console.Write(" (fewer than the ");
                 Console.Write(o->FakeNodeCount);
                 Console.Write(" asked: nodes would be smaller than ");
-                Console.WriteSize(MinFakeNodeBytes);
+                Console.WriteSize(BootLayout.MinFakeNodeBytes);
                 Console.Write(")");
             }
-            else if (made < count)
+            else if (made < o->FakeNodeCount)
                 Console.Write(" (fewer than asked: too little RAM to split)");
             Console.Write(", distances 10/20, CPUs round-robin; starts");
             for (int n = 0; n < made; n++)
             {
                 Console.Write(" ");
-                Console.WriteHex(starts[n]);
+                Console.WriteHex(r->FakeStart(n));
             }
             Console.WriteLine();
-        }
-
-        /// <summary>Bytes of usable RAM (sanitized map) in [start, end).</summary>
-        private static ulong RamBetween(ulong start, ulong end)
-        {
-            SanitizedMemoryMap* map = Machine.Map;
-            ulong total = 0;
-            for (int i = 0; i < map->Count; i++)
-            {
-                MemoryMapEntry r = map->Get(i);
-                if (r.Type != MemoryType.Available)
-                    continue;
-                ulong lo = r.Base > start ? r.Base : start;
-                ulong hi = r.End < end ? r.End : end;
-                if (hi > lo)
-                    total += hi - lo;
-            }
-            return total;
         }
 
         /// <summary>Index of the <paramref name="nth"/> (0-based) token of a kind that was not rejected; -1 if none.</summary>
@@ -553,16 +391,17 @@ namespace PoolKernel.Mm
         internal static void WriteApplied(int token)
         {
             BootOptions* o = KernelCommandLine.Options;
+            BootLayoutResult* r = BootPools.Result;
             TokenRecord* t = o->Token(token);
             if (t->Status == TokenStatus.Rejected)
                 return;
             if (t->Kind == TokenKind.Mem && token == LastToken(o, TokenKind.Mem, 0))
             {
                 Console.Write("       -> ");
-                if (s_capAt == 0)
+                if (r->CapAt == 0)
                     Console.Write("nothing capped (less usable RAM than the cap)");
                 else
-                    WriteCapLine();
+                    WriteCapLine(r);
                 Console.WriteLine();
             }
             if (t->Kind == TokenKind.Memmap)
@@ -572,7 +411,7 @@ namespace PoolKernel.Mm
                     if (LastToken(o, TokenKind.Memmap, i) != token)
                         continue;
                     Console.Write("       -> ");
-                    WriteMemmapLine(i, o->ReservedStart(i), o->ReservedEnd(i));
+                    WriteMemmapLine(r, i, o->ReservedStart(i), o->ReservedEnd(i));
                     Console.WriteLine();
                 }
             }
@@ -582,13 +421,13 @@ namespace PoolKernel.Mm
                 Console.Write(Machine.NodeCount);
                 Console.WriteLine(Machine.Numa == Machine.NumaMode.Fake ? " fake nodes" : Machine.Numa == Machine.NumaMode.Off ? " node (numa=off)" : " nodes (firmware)");
             }
-            for (int i = 0; i < s_result->Count; i++)
+            for (int i = 0; i < r->Pools.Count; i++)
             {
-                PoolOutcome* r = s_result->Outcome(i);
-                if (r->TokenIndex != token)
+                PoolOutcome* outcome = r->Pools.Outcome(i);
+                if (outcome->TokenIndex != token)
                     continue;
                 Console.Write("       -> ");
-                WriteOutcome(r, false);
+                WriteOutcome(outcome, false);
                 Console.WriteLine();
             }
         }
