@@ -354,9 +354,9 @@ namespace PoolKernel.Mm
                 Console.Write(" beyond kernelcore is free in whole page blocks, so the kernel keeps more than kernelcore");
             }
             WriteNote(r, OutcomeNotes.LimitedByMax);
-            WriteNote(r, OutcomeNotes.MinClamped);
+            WriteNote(r, OutcomeNotes.GuaranteedClamped);
             WriteNote(r, OutcomeNotes.MaxOverflow);
-            WriteNote(r, OutcomeNotes.MinOverflow);
+            WriteNote(r, OutcomeNotes.GuaranteedOverflow);
             WriteNote(r, OutcomeNotes.RangeTrimmed);
             WriteNote(r, OutcomeNotes.Pieces);
             if ((r->Notes & OutcomeNotes.RulesRecorded) != 0 && s->BlockSize == 0)

@@ -14,7 +14,8 @@ namespace PoolKernel.Mm
     /// named reservations (including mem= and memmap=, added by BootPools before this runs), split
     /// where the nodes begin and end (the SRAT's, or numa=off / numa=fake=N), becomes the map handed to
     /// Kernel.Memory; its metadata is carved from RAM and itself reserved. Set-up creates one pool per
-    /// node and address class (dma, dma32, normal). Afterwards the boot allocator is retired.
+    /// node and address class (dma, dma32, normal). The boot allocator stays in use until the heap
+    /// exists (KernelHeapGlue retires it).
     /// </summary>
     internal static unsafe class MemoryBringUp
     {
