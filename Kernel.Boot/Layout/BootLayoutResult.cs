@@ -76,7 +76,7 @@ namespace PoolKernel.Boot.Layout
         /// <summary>The command line's pools, carved after set-up.</summary>
         public PoolPlanResult Pools;
 
-        public MemmapOutcome MemmapOutcome(int index) => (uint)index < BootOptions.MaxReservedRanges ? (MemmapOutcome)_memmapOutcome[index] : Layout.MemmapOutcome.Reserved;
+        public MemmapOutcome MemmapOutcomeOf(int index) => (uint)index < BootOptions.MaxReservedRanges ? (MemmapOutcome)_memmapOutcome[index] : MemmapOutcome.Reserved;
 
         /// <summary>Reserved: the RAM the range kept from the pools (below any mem= cap). RefusedRam: the RAM that was left. RefusedTableFull: the entries it needed.</summary>
         public ulong MemmapValue(int index) => (uint)index < BootOptions.MaxReservedRanges ? _memmapValue[index] : 0;

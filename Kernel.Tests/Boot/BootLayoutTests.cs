@@ -73,13 +73,13 @@ public sealed unsafe class BootLayoutTests
         Apply(m, p);
         BootLayoutResult* r = m.Result;
         ulong capAt = r->CapAt;
-        Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcome(0));
+        Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcomeOf(0));
         Assert.Equal(16 * MiB, r->MemmapValue(0));
-        Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcome(1));
+        Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcomeOf(1));
         Assert.Equal(capAt - 0x3c00000, r->MemmapValue(1));
-        Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcome(2));
+        Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcomeOf(2));
         Assert.Equal(0UL, r->MemmapValue(2));
-        Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcome(3));
+        Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcomeOf(3));
         Assert.Equal(0UL, r->MemmapValue(3));
         Assert.Equal(64 * MiB - 16 * MiB - (capAt - 0x3c00000), r->KeptRam);
         // The straddling range keeps its part below the cap as its own entry; the cap's entry keeps its name.
@@ -95,10 +95,10 @@ public sealed unsafe class BootLayoutTests
         Apply(m, p);
         BootLayoutResult* r = m.Result;
         ulong available = m.Map->AvailableBytes;
-        Assert.Equal(MemmapOutcome.RefusedRam, r->MemmapOutcome(0));
+        Assert.Equal(MemmapOutcome.RefusedRam, r->MemmapOutcomeOf(0));
         Assert.Equal(available, r->MemmapValue(0));
         // The second fits: 8 MiB taken still leaves more than 32 MiB.
-        Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcome(1));
+        Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcomeOf(1));
         Assert.Equal(8 * MiB, r->MemmapValue(1));
         Assert.Equal(available - 8 * MiB, r->KeptRam);
         ReservationTable.Entry e = m.Table->Get(0);
@@ -119,8 +119,8 @@ public sealed unsafe class BootLayoutTests
         Apply(m, p);
         BootLayoutResult* r = m.Result;
         for (int i = 0; i < 15; i++)
-            Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcome(i));
-        Assert.Equal(MemmapOutcome.RefusedTableFull, r->MemmapOutcome(15));
+            Assert.Equal(MemmapOutcome.Reserved, r->MemmapOutcomeOf(i));
+        Assert.Equal(MemmapOutcome.RefusedTableFull, r->MemmapOutcomeOf(15));
         Assert.Equal(16UL, r->MemmapValue(15));
         Assert.Equal(15, r->MemmapUsed(15));
         Assert.Equal(15, m.Table->Count);

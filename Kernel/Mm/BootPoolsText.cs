@@ -102,7 +102,7 @@ namespace PoolKernel.Mm
         private static void WriteMemmapLine(BootLayoutResult* r, int index, ulong start, ulong end)
         {
             ulong value = r->MemmapValue(index);
-            MemmapOutcome outcome = r->MemmapOutcome(index);
+            MemmapOutcome outcome = r->MemmapOutcomeOf(index);
             if (outcome == MemmapOutcome.RefusedRam)
             {
                 Console.Write("refused: reserving ");
@@ -208,7 +208,7 @@ namespace PoolKernel.Mm
         /// or, for a refusal, the numbers and what was done instead. <paramref name="nameInToken"/>:
         /// the token already shows the name, so a refusal does not repeat it.
         /// </summary>
-        internal static void WriteOutcome(PoolOutcome* r, bool nameInToken)
+        private static void WriteOutcome(PoolOutcome* r, bool nameInToken)
         {
             BootOptions* o = KernelCommandLine.Options;
             PoolSpec* s = o->Pool(r->SpecIndex);
