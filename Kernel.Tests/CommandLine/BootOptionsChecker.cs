@@ -123,14 +123,14 @@ internal static unsafe class BootOptionsChecker
                 return $"pool {i} from token {p->TokenIndex} which is missing or rejected";
             if ((p->SizeBytes == 0) == (p->SizePercent == 0) || p->SizePercent > 100)
                 return $"pool {i} size {p->SizeBytes} percent {p->SizePercent}";
-            if ((p->Flags & PoolFlags.HasRange) != 0 && p->RangeStart >= p->RangeEnd)
+            if ((p->Flags & PoolSpecFlags.HasRange) != 0 && p->RangeStart >= p->RangeEnd)
                 return $"pool {i} range {p->RangeStart:x}-{p->RangeEnd:x}";
             if (p->DmaBits > 64 || p->Node < -1 || p->Node >= BootOptions.MaxNodes)
                 return $"pool {i} dma {p->DmaBits} node {p->Node}";
             if ((p->Boundary != 0 && !BitOperations.IsPow2(p->Boundary)) || (p->Align != 0 && !BitOperations.IsPow2(p->Align)))
                 return $"pool {i} boundary {p->Boundary} align {p->Align}";
-            if (p->Min != 0 && p->Max != 0 && p->Min > p->Max)
-                return $"pool {i} min {p->Min} > max {p->Max}";
+            if (p->Guaranteed != 0 && p->Max != 0 && p->Guaranteed > p->Max)
+                return $"pool {i} min {p->Guaranteed} > max {p->Max}";
             if (p->Origin == PoolOrigin.None || p->Origin > PoolOrigin.MovableCore)
                 return $"pool {i} origin {p->Origin}";
         }

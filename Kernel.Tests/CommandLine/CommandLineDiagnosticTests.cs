@@ -82,7 +82,7 @@ public sealed unsafe class CommandLineDiagnosticTests
         { "pool=a:4M,prio=99999999999999999999", DiagnosticCode.PrioClamped, TokenStatus.Adjusted },
         { "pool=a:4M,prio=high", DiagnosticCode.NumberSyntax, TokenStatus.Adjusted },
         { "pool=a:4M,owner=4294967296", DiagnosticCode.OwnerOutOfRange, TokenStatus.Adjusted },
-        { "pool=a:4M,min=8M,max=2M", DiagnosticCode.MinAboveMax, TokenStatus.Adjusted },
+        { "pool=a:4M,min=8M,max=2M", DiagnosticCode.GuaranteedAboveMax, TokenStatus.Adjusted },
         { "pool=a:4M,max=0", DiagnosticCode.SizeZero, TokenStatus.Adjusted },
         { "pool=a:4M,min=1Z", DiagnosticCode.SizeUnknownSuffix, TokenStatus.Adjusted },
 

@@ -34,9 +34,9 @@ public sealed unsafe class CommandLineDocExamplesTests
         PoolSpec pool = p.Pool("audio_rt");
         Assert.Equal(256UL << 20, pool.SizeBytes);
         Assert.Equal(1, pool.Node);
-        Assert.Equal(PoolFlags.Realtime | PoolFlags.HasPrio, pool.Flags);
+        Assert.Equal(PoolSpecFlags.Realtime | PoolSpecFlags.HasPrio, pool.Flags);
         Assert.Equal(10, pool.Prio);
-        Assert.Equal(64UL << 20, pool.Min);
+        Assert.Equal(64UL << 20, pool.Guaranteed);
     }
 
     [Fact]
@@ -46,7 +46,7 @@ public sealed unsafe class CommandLineDocExamplesTests
         PoolSpec pool = p.Pool("cache");
         Assert.Equal(25, pool.SizePercent);
         Assert.Equal(0, pool.Node);
-        Assert.Equal(PoolFlags.Movable, pool.Flags);
+        Assert.Equal(PoolSpecFlags.Movable, pool.Flags);
         Assert.Equal(8UL << 30, pool.Max);
     }
 
@@ -57,7 +57,7 @@ public sealed unsafe class CommandLineDocExamplesTests
         PoolSpec pool = p.Pool("isa");
         Assert.Equal(0UL, pool.RangeStart);
         Assert.Equal(16UL << 20, pool.RangeEnd);
-        Assert.Equal(PoolFlags.HasRange, pool.Flags);
+        Assert.Equal(PoolSpecFlags.HasRange, pool.Flags);
     }
 
     [Fact]

@@ -50,10 +50,10 @@ public sealed unsafe class CommandLineFormTests
         using var p = Clean("pool=plain:1M");
         PoolSpec pool = p.Pool("plain");
         Assert.Equal(-1, pool.Node);
-        Assert.Equal(PoolFlags.None, pool.Flags);
+        Assert.Equal(PoolSpecFlags.None, pool.Flags);
         Assert.Equal(PoolOrigin.Pool, pool.Origin);
         Assert.Equal(0, pool.DmaBits);
-        Assert.Equal(0UL, pool.Boundary + pool.Align + pool.Min + pool.Max + pool.BlockSize + pool.RangeStart + pool.RangeEnd);
+        Assert.Equal(0UL, pool.Boundary + pool.Align + pool.Guaranteed + pool.Max + pool.BlockSize + pool.RangeStart + pool.RangeEnd);
         Assert.Equal(0, pool.TokenIndex);
     }
 
@@ -69,8 +69,8 @@ public sealed unsafe class CommandLineFormTests
         Assert.Equal(2UL << 20, pool.Align);
         Assert.Equal(200, pool.Prio);
         Assert.Equal(uint.MaxValue, pool.Owner);
-        Assert.Equal(PoolFlags.Realtime | PoolFlags.Movable | PoolFlags.HasOwner | PoolFlags.HasPrio, pool.Flags);
-        Assert.Equal(1UL << 20, pool.Min);
+        Assert.Equal(PoolSpecFlags.Realtime | PoolSpecFlags.Movable | PoolSpecFlags.HasOwner | PoolSpecFlags.HasPrio, pool.Flags);
+        Assert.Equal(1UL << 20, pool.Guaranteed);
         Assert.Equal(1UL << 30, pool.Max);
     }
 
@@ -78,7 +78,7 @@ public sealed unsafe class CommandLineFormTests
     public void Pool_OwnerZeroAndPrioZero_AreRecordedAsGiven()
     {
         using var p = Clean("pool=a:1M,owner=0,prio=0");
-        Assert.Equal(PoolFlags.HasOwner | PoolFlags.HasPrio, p.Pool("a").Flags);
+        Assert.Equal(PoolSpecFlags.HasOwner | PoolSpecFlags.HasPrio, p.Pool("a").Flags);
     }
 
     [Fact]
@@ -86,7 +86,7 @@ public sealed unsafe class CommandLineFormTests
     {
         using var p = Clean("pool=low:16M@0x1000000-4G");
         PoolSpec pool = p.Pool("low");
-        Assert.Equal(PoolFlags.HasRange, pool.Flags);
+        Assert.Equal(PoolSpecFlags.HasRange, pool.Flags);
         Assert.Equal(0x1000000UL, pool.RangeStart);
         Assert.Equal(4UL << 30, pool.RangeEnd);
         Assert.Equal(-1, pool.Node);

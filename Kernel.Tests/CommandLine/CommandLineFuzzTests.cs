@@ -269,12 +269,12 @@ public sealed unsafe class CommandLineFuzzTests
                     Exact(pool is PoolSpec s1 ? s1.RangeStart : null, x);
                     Exact(pool is PoolSpec s1e ? s1e.RangeEnd : null, y);
                     break;
-                case 2: Exact(pool is PoolSpec s2 ? Set(s2.Min) : null, x); if (x == 0) Assert.True(accepted, context); break;
+                case 2: Exact(pool is PoolSpec s2 ? Set(s2.Guaranteed) : null, x); if (x == 0) Assert.True(accepted, context); break;
                 case 3: Exact(pool is PoolSpec s3 ? Set(s3.Max) : null, x); break;
                 case 4: Exact(pool is PoolSpec s4 ? Set(s4.Boundary) : null, x); break;
                 case 5: Exact(pool is PoolSpec s5 ? Set(s5.Align) : null, x); break;
-                case 6: Exact(pool is PoolSpec s6 && (s6.Flags & PoolFlags.HasPrio) != 0 ? s6.Prio : null, count, DiagnosticCode.PrioClamped); break;
-                case 7: Exact(pool is PoolSpec s7 && (s7.Flags & PoolFlags.HasOwner) != 0 ? s7.Owner : null, count); break;
+                case 6: Exact(pool is PoolSpec s6 && (s6.Flags & PoolSpecFlags.HasPrio) != 0 ? s6.Prio : null, count, DiagnosticCode.PrioClamped); break;
+                case 7: Exact(pool is PoolSpec s7 && (s7.Flags & PoolSpecFlags.HasOwner) != 0 ? s7.Owner : null, count); break;
                 case 8: Exact(pool is PoolSpec s8 ? Set(s8.DmaBits) : null, count); break;
                 case 9: Exact(pool is PoolSpec s9 && s9.Node >= 0 ? s9.Node : null, count); break;
                 case 10:

@@ -91,7 +91,7 @@ public sealed unsafe class CommandLineLinuxSpellingTests
         PoolSpec pool = p.Pool("cma");
         Assert.Equal(PoolOrigin.Cma, pool.Origin);
         Assert.Equal(64UL << 20, pool.SizeBytes);
-        Assert.Equal(PoolFlags.Movable, pool.Flags);
+        Assert.Equal(PoolSpecFlags.Movable, pool.Flags);
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed unsafe class CommandLineLinuxSpellingTests
     {
         using var p = Clean("cma=64M@0x40000000");
         PoolSpec pool = p.Pool("cma");
-        Assert.Equal(PoolFlags.Movable | PoolFlags.HasRange, pool.Flags);
+        Assert.Equal(PoolSpecFlags.Movable | PoolSpecFlags.HasRange, pool.Flags);
         Assert.Equal(1UL << 30, pool.RangeStart);
         Assert.Equal(PoolSpec.OpenEnd, pool.RangeEnd);
     }
@@ -150,7 +150,7 @@ public sealed unsafe class CommandLineLinuxSpellingTests
         Assert.Equal(512UL << 20, p.Options->KernelCoreBytes);
         PoolSpec pool = p.Pool("kernelcore");
         Assert.Equal(PoolOrigin.KernelCore, pool.Origin);
-        Assert.Equal(PoolFlags.None, pool.Flags);
+        Assert.Equal(PoolSpecFlags.None, pool.Flags);
     }
 
     [Fact]
@@ -161,7 +161,7 @@ public sealed unsafe class CommandLineLinuxSpellingTests
         Assert.Equal(0UL, p.Options->MovableCoreBytes);
         PoolSpec pool = p.Pool("movablecore");
         Assert.Equal(PoolOrigin.MovableCore, pool.Origin);
-        Assert.Equal(PoolFlags.Movable, pool.Flags);
+        Assert.Equal(PoolSpecFlags.Movable, pool.Flags);
         Assert.Equal(30, pool.SizePercent);
     }
 

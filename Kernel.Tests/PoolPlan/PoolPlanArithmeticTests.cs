@@ -62,7 +62,7 @@ public sealed unsafe class PoolPlanArithmeticTests
     {
         using var a = new Applied("pool=a:8M,min=18446744073709551615");
         PoolOutcome o = a.Created("a");
-        Assert.Equal(OutcomeNotes.MinOverflow, o.Notes & (OutcomeNotes.MinOverflow | OutcomeNotes.MinClamped));
+        Assert.Equal(OutcomeNotes.GuaranteedOverflow, o.Notes & (OutcomeNotes.GuaranteedOverflow | OutcomeNotes.GuaranteedClamped));
         Assert.Equal(0UL, a.Props(o).MinimumPages);
     }
 
@@ -71,7 +71,7 @@ public sealed unsafe class PoolPlanArithmeticTests
     {
         using var a = new Applied("pool=a:8M,min=18446744073709547520");
         PoolOutcome o = a.Created("a");
-        Assert.Equal(OutcomeNotes.MinClamped, o.Notes & (OutcomeNotes.MinOverflow | OutcomeNotes.MinClamped));
+        Assert.Equal(OutcomeNotes.GuaranteedClamped, o.Notes & (OutcomeNotes.GuaranteedOverflow | OutcomeNotes.GuaranteedClamped));
         Assert.Equal(8 * MiB / 4096, a.Props(o).MinimumPages);
     }
 

@@ -142,7 +142,7 @@ public sealed unsafe class PoolPlanFuzzTests
     /// code the kernel prints as a line) or planned exactly: planned = the size rounded up to whole units
     /// (or max= rounded up, when that is smaller), MaximumPages = max rounded up to page blocks,
     /// MinimumPages = min(min rounded up to a page, planned). SizeOverflow (the pool) or MaxOverflow /
-    /// MinOverflow (the option, with a note) exactly when the exact rounded value exceeds 2^64 - 1. POOLPLAN_EDGES_SEEDS / _OPS run longer; POOLPLAN_EDGES_SEED replays one seed.
+    /// GuaranteedOverflow (the option, with a note) exactly when the exact rounded value exceeds 2^64 - 1. POOLPLAN_EDGES_SEEDS / _OPS run longer; POOLPLAN_EDGES_SEED replays one seed.
     /// </summary>
     [Fact]
     public void EdgeSizes_ArePlannedExactlyOrRefused_NeverWrapped()
@@ -195,10 +195,10 @@ public sealed unsafe class PoolPlanFuzzTests
             }
             Assert.True(o.Code != OutcomeCode.SizeOverflow, context);
             BigInteger maxBytes = spec.Max == 0 ? exact : ((BigInteger)spec.Max + PageBlock - 1) / PageBlock * PageBlock;
-            BigInteger minBytes = ((BigInteger)spec.Min + 4095) / 4096 * 4096;
+            BigInteger minBytes = ((BigInteger)spec.Guaranteed + 4095) / 4096 * 4096;
             // A max= or min= that cannot be rounded within 64 bits is ignored with a note.
             Assert.True(((o.Notes & OutcomeNotes.MaxOverflow) != 0) == (spec.Max != 0 && maxBytes >= s_two64), context);
-            Assert.True(((o.Notes & OutcomeNotes.MinOverflow) != 0) == (spec.Min != 0 && minBytes >= s_two64), context);
+            Assert.True(((o.Notes & OutcomeNotes.GuaranteedOverflow) != 0) == (spec.Guaranteed != 0 && minBytes >= s_two64), context);
             if (maxBytes >= s_two64)
                 maxBytes = exact;
             BigInteger planned = BigInteger.Min(exact, maxBytes);
@@ -211,7 +211,7 @@ public sealed unsafe class PoolPlanFuzzTests
             }
             PoolProperties props = a.Props(o);
             Assert.Equal(spec.Max == 0 || (o.Notes & OutcomeNotes.MaxOverflow) != 0 ? 0UL : (ulong)(maxBytes / 4096), props.MaximumPages);
-            Assert.Equal(spec.Min == 0 || (o.Notes & OutcomeNotes.MinOverflow) != 0 ? 0UL : (ulong)(BigInteger.Min(minBytes, planned) / 4096), props.MinimumPages);
+            Assert.Equal(spec.Guaranteed == 0 || (o.Notes & OutcomeNotes.GuaranteedOverflow) != 0 ? 0UL : (ulong)(BigInteger.Min(minBytes, planned) / 4096), props.MinimumPages);
         }
     }
 }

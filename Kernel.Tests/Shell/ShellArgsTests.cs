@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace PoolKernel.Tests.Shell;
 
 /// <summary>
-/// The shell's one numeric argument reader (Kernel/Shell/ShellArgs.cs): values are compared with
+/// The shell's one numeric argument reader (Kernel.Shell/ShellArgs.cs): values are compared with
 /// their range in 64 bits, before any narrowing; overflow and malformed words are refused.
 /// </summary>
 public sealed unsafe class ShellArgsTests

@@ -4,10 +4,12 @@ using PoolKernel.Runtime;
 namespace PoolKernel.Mm
 {
     /// <summary>
-    /// The early bump allocator. It serves the runtime (statics, the first objects) from an arena
-    /// in the kernel's .bss, and later carves page-aligned ranges of RAM for page tables and the
-    /// pools' metadata. Everything it hands out is recorded so the pools can exclude it; it is
-    /// retired once the pools exist (see Mm/MemoryBringUp.cs). Never frees.
+    /// The early bump allocator. It serves, from one arena in the kernel's .bss, the runtime (statics,
+    /// the first objects), the direct map's page tables and the boot structures (boot information,
+    /// sanitized map, ACPI tables, command line, reservation table, pool map, boot layout result).
+    /// The arena lies inside the kernel image's reservation, so the pools never see it. It hands out
+    /// no RAM outside the arena: the pools' metadata is carved from RAM by MemoryBringUp and reserved
+    /// there. Retired by KernelHeapGlue once the heap serves object allocation. Never frees.
     /// </summary>
     internal static unsafe class BootAllocator
     {

@@ -1,5 +1,6 @@
 using System;
 using PoolKernel.Boot.Acpi;
+using PoolKernel.Boot.Layout;
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
 using PoolKernel.Memory;
@@ -13,7 +14,8 @@ namespace PoolKernel.Mm
     /// named reservations (including mem= and memmap=, added by BootPools before this runs), split
     /// where the nodes begin and end (the SRAT's, or numa=off / numa=fake=N), becomes the map handed to
     /// Kernel.Memory; its metadata is carved from RAM and itself reserved. Set-up creates one pool per
-    /// node and address class (dma, dma32, normal). Afterwards the boot allocator is retired.
+    /// node and address class (dma, dma32, normal). The boot allocator stays in use until the heap
+    /// exists (KernelHeapGlue retires it).
     /// </summary>
     internal static unsafe class MemoryBringUp
     {
@@ -23,7 +25,7 @@ namespace PoolKernel.Mm
         /// reservation (a range cut out of a piece leaves at most one extra), one more for each node
         /// boundary. Does not compile if that exceeds what the memory manager accepts.
         /// </summary>
-        private const int MaxPieces = SanitizedMemoryMap.Capacity + Reservations.Capacity + Machine.MaxNodeBoundaries;
+        private const int MaxPieces = SanitizedMemoryMap.Capacity + ReservationTable.Capacity + Machine.MaxNodeBoundaries;
         private const uint MaxPiecesFitMemoryMap = (uint)(PoolKernel.Memory.MemoryMap.MaxRegions - MaxPieces);
 
         /// <summary>The machine's physical memory manager (pools and their buddy allocators).</summary>
@@ -38,24 +40,24 @@ namespace PoolKernel.Mm
         internal static void Run()
         {
             BootInfo* boot = Machine.Boot;
-            Reservations.AddKernel("low firmware (first MiB)", 0, LowFirmwareEnd);
-            Reservations.AddKernel("kernel image + boot arena", Cpu.KernelStart(), Cpu.KernelEnd());
+            Reservations.AddKernel(ReservationName.LowFirmware, 0, LowFirmwareEnd);
+            Reservations.AddKernel(ReservationName.KernelImage, Cpu.KernelStart(), Cpu.KernelEnd());
             if (boot->InfoAddress != 0)
-                Reservations.AddKernel("multiboot information", boot->InfoAddress, boot->InfoAddress + boot->InfoSize);
+                Reservations.AddKernel(ReservationName.MultibootInformation, boot->InfoAddress, boot->InfoAddress + boot->InfoSize);
             // The shell reads run= commands from the loader's copy of the command line for as long
             // as the kernel runs; multiboot 1 keeps it outside the information block (QEMU puts it
             // after the image). Unreserved, its page was free memory that free-list links could overwrite.
             // The same holds for the loader's name (the banner) and the modules' strings.
             if (boot->HasCommandLine && boot->CommandLine != 0)
-                Reservations.AddKernel("kernel command line", boot->CommandLine, boot->CommandLine + boot->CommandLineLength + 1);
+                Reservations.AddKernel(ReservationName.KernelCommandLine, boot->CommandLine, boot->CommandLine + boot->CommandLineLength + 1);
             if (boot->HasLoaderName && boot->LoaderName != 0)
-                Reservations.AddKernel("boot loader name", boot->LoaderName, boot->LoaderName + boot->LoaderNameLength + 1);
+                Reservations.AddKernel(ReservationName.BootLoaderName, boot->LoaderName, boot->LoaderName + boot->LoaderNameLength + 1);
             for (int i = 0; i < boot->ModuleCount; i++)
             {
                 BootModule m = boot->GetModule(i);
-                Reservations.AddKernel("boot module", m.Start, m.End);
+                Reservations.AddKernel(ReservationName.BootModule, m.Start, m.End);
                 if (m.String != 0)
-                    Reservations.AddKernel("boot module name", m.String, m.String + m.StringLength + 1);
+                    Reservations.AddKernel(ReservationName.BootModuleName, m.String, m.String + m.StringLength + 1);
             }
             // The command line's mem=, memmap= (reservations around the ones above) and numa= (the node layout).
             BootPools.ApplyEarly();
@@ -87,7 +89,7 @@ namespace PoolKernel.Mm
             ulong metadata = CarveTop(bytes);
             if (metadata == 0)
                 Runtime.Panic.Halt("no RAM range large enough for the pool metadata, bytes", bytes);
-            Reservations.AddKernel("pool metadata", metadata, metadata + bytes);
+            Reservations.AddKernel(ReservationName.PoolMetadata, metadata, metadata + bytes);
             BuildPieces();
             map = new PoolKernel.Memory.MemoryMap(s_pieces, s_count);
             status = PhysicalMemory.ComputeMetadataSize(map, distanceTable, config, out ulong needed);
@@ -122,27 +124,16 @@ namespace PoolKernel.Mm
         {
             s_count = 0;
             SanitizedMemoryMap* sanitized = Machine.Map;
+            ReservationTable* reserved = Reservations.Table;
             for (int i = 0; i < sanitized->Count; i++)
             {
                 MemoryMapEntry r = sanitized->Get(i);
-                if (r.Type == MemoryType.Available)
-                    AddMinusReservations(r.Base, r.End, 0);
-            }
-        }
-
-        private static void AddMinusReservations(ulong start, ulong end, int from)
-        {
-            for (int i = from; i < Reservations.Count && start < end; i++)
-            {
-                Reservations.Entry e = Reservations.Get(i);
-                if (e.End <= start || e.Base >= end)
+                if (r.Type != MemoryType.Available)
                     continue;
-                if (e.Base > start)
-                    AddMinusReservations(start, e.Base, i + 1);
-                start = e.End;
+                ulong cursor = r.Base;
+                while (reserved->NextUncovered(ref cursor, r.End, out ulong start, out ulong end))
+                    AddSplitByNode(start, end);
             }
-            if (start < end)
-                AddSplitByNode(start, end);
         }
 
         private static void AddSplitByNode(ulong start, ulong end)
@@ -194,24 +185,8 @@ namespace PoolKernel.Mm
         /// <summary>Usable RAM = pool memory + reservations; computes each reservation's share of RAM.</summary>
         private static void Account()
         {
-            SanitizedMemoryMap* sanitized = Machine.Map;
-            UsableBytes = sanitized->AvailableBytes;
-            for (int i = 0; i < Reservations.Count; i++)
-            {
-                Reservations.Entry e = Reservations.Get(i);
-                ulong inRam = 0;
-                for (int m = 0; m < sanitized->Count; m++)
-                {
-                    MemoryMapEntry r = sanitized->Get(m);
-                    if (r.Type != MemoryType.Available)
-                        continue;
-                    ulong lo = r.Base > e.Base ? r.Base : e.Base;
-                    ulong hi = r.End < e.End ? r.End : e.End;
-                    if (hi > lo)
-                        inRam += hi - lo;
-                }
-                Reservations.SetAvailable(i, inRam);
-            }
+            UsableBytes = Machine.Map->AvailableBytes;
+            Reservations.Table->Account(Machine.Map);
         }
     }
 }

@@ -33,7 +33,7 @@ namespace PoolKernel.Shell
                     Console.Write(Diagnostic.Describe(o->DiagnosticAt(t->DiagnosticIndex)->Code));
                 }
                 Console.WriteLine();
-                Mm.BootPools.WriteApplied(i);
+                Mm.BootPoolsText.WriteApplied(i);
             }
             for (int i = 0; i < o->DiagnosticCount; i++)
             {

@@ -25,7 +25,7 @@ namespace PoolKernel.Shell
             Row("Reserved", reserved);
             for (int i = 0; i < Reservations.Count; i++)
             {
-                Reservations.Entry e = Reservations.Get(i);
+                Boot.Layout.ReservationTable.Entry e = Reservations.Get(i);
                 Console.Write("  ");
                 Console.Write(e.Name);
                 Console.Write(" ");
@@ -303,7 +303,7 @@ namespace PoolKernel.Shell
             }
             for (int i = 0; i < Reservations.Count; i++)
             {
-                Reservations.Entry e = Reservations.Get(i);
+                Boot.Layout.ReservationTable.Entry e = Reservations.Get(i);
                 Console.Write("reservation base=");
                 Console.WriteHex(e.Base);
                 Console.Write(" end=");

@@ -25,7 +25,7 @@ namespace PoolKernel.Startup
             for (int i = 0; i < Options->DiagnosticCount; i++)
             {
                 // A pool token the parser only adjusted still goes to the pool planner, whose
-                // outcome line carries the adjustment too (one line a token: Mm/BootPools.cs).
+                // outcome line carries the adjustment too (one line a token: Mm/BootPoolsText.cs).
                 if (IsAdjustedPoolToken(Options->DiagnosticAt(i)->TokenIndex))
                     continue;
                 PrintDiagnostic(Options->DiagnosticAt(i));

@@ -10,8 +10,11 @@ namespace PoolKernel.Startup
 {
     /// <summary>
     /// What the kernel learned about the machine at boot: the loader's information, the sanitized
-    /// memory map, the ACPI tables (CPUs, NUMA nodes, distances). Filled once by <see cref="Discover"/>;
-    /// the structures live in boot-allocator memory and are read-only afterwards.
+    /// memory map, the ACPI tables (CPUs, NUMA nodes, distances). Filled once by <see cref="Discover"/>
+    /// (which may drop an SRAT that leaves RAM on no node); the structures live in boot-allocator
+    /// memory. The node layout can be replaced once more, by numa=off or numa=fake=N
+    /// (<see cref="SetNumaOff"/>, <see cref="SetFakeNodes"/> from BootPools.ApplyEarly), before the
+    /// pools are set up; everything here is read-only from then on.
     /// </summary>
     internal static unsafe class Machine
     {

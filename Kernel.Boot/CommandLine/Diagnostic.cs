@@ -73,7 +73,7 @@ namespace PoolKernel.Boot.CommandLine
         /// <summary><c>owner=ID</c> above 2^32-1. Value0 = ID (saturated). Option ignored.</summary>
         OwnerOutOfRange,
         /// <summary><c>min=</c> above <c>max=</c>. Value0 = min, Value1 = max. Both ignored.</summary>
-        MinAboveMax,
+        GuaranteedAboveMax,
 
         // Linux spellings.
         /// <summary><c>hugepagesz=</c>/<c>default_hugepagesz=</c> other than 2M or 1G. Value0 = size. Ignored; the previous size stays.</summary>
@@ -152,7 +152,7 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.TooManyPools: first = "limit"; break;
                 case DiagnosticCode.RangeEmpty: first = "start"; second = "end"; bytes = true; break;
                 case DiagnosticCode.RangeTooSmall: first = "range"; second = "size"; bytes = true; break;
-                case DiagnosticCode.MinAboveMax: first = "min"; second = "max"; bytes = true; break;
+                case DiagnosticCode.GuaranteedAboveMax: first = "min"; second = "max"; bytes = true; break;
                 case DiagnosticCode.HugePageSizeUnsupported: first = "size"; bytes = true; break;
                 case DiagnosticCode.MemmapSyntax: first = "start"; second = "size"; bytes = true; break;
                 case DiagnosticCode.TooManyReservedRanges: first = "limit"; break;
@@ -195,7 +195,7 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.NotPowerOfTwo: return "boundary or align is not a power of two; option ignored";
                 case DiagnosticCode.PrioClamped: return "prio above 255; clamped to 255";
                 case DiagnosticCode.OwnerOutOfRange: return "owner id above 4294967295; option ignored";
-                case DiagnosticCode.MinAboveMax: return "min is above max; both ignored";
+                case DiagnosticCode.GuaranteedAboveMax: return "min is above max; both ignored";
                 case DiagnosticCode.HugePageSizeUnsupported: return "huge page size must be 2M or 1G; ignored, previous size kept";
                 case DiagnosticCode.HugePagesEntryInvalid: return "hugepages entry must be NODE:COUNT with node 0..63; entry ignored";
                 case DiagnosticCode.MemmapUnsupported: return "only memmap=SIZE$START (reserve) is supported; ignored";

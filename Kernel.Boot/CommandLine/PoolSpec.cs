@@ -16,8 +16,13 @@ namespace PoolKernel.Boot.CommandLine
         MovableCore = 5,
     }
 
+    /// <summary>
+    /// What a pool spec on the command line said, as parsed: options given and which of them were
+    /// present. Not the pool's own flags (Kernel.Memory's PoolFlags, with Realtime on another bit):
+    /// the pool planner translates these into those.
+    /// </summary>
     [System.Flags]
-    public enum PoolFlags : ushort
+    public enum PoolSpecFlags : ushort
     {
         None = 0,
         /// <summary><c>,rt</c>: allocations from this pool must not wait for reclaim or compaction.</summary>
@@ -50,7 +55,7 @@ namespace PoolKernel.Boot.CommandLine
 
         /// <summary>Size in bytes; 0 when the size is a percentage (<see cref="SizePercent"/>).</summary>
         public ulong SizeBytes;
-        /// <summary>First byte of the allowed physical range (with <see cref="PoolFlags.HasRange"/>).</summary>
+        /// <summary>First byte of the allowed physical range (with <see cref="PoolSpecFlags.HasRange"/>).</summary>
         public ulong RangeStart;
         /// <summary>One past the last byte of the allowed range, or <see cref="OpenEnd"/>.</summary>
         public ulong RangeEnd;
@@ -58,8 +63,11 @@ namespace PoolKernel.Boot.CommandLine
         public ulong Boundary;
         /// <summary>Minimum alignment of blocks (power of two), 0 = none.</summary>
         public ulong Align;
-        /// <summary>Low watermark in bytes, 0 = none.</summary>
-        public ulong Min;
+        /// <summary>
+        /// <c>min=</c>: the guaranteed size in bytes, 0 = none. The pool never gives page blocks away
+        /// below it (PoolProperties.MinimumPages); it is not a watermark that triggers reclaim.
+        /// </summary>
+        public ulong Guaranteed;
         /// <summary>Upper limit the pool may grow to in bytes, 0 = none.</summary>
         public ulong Max;
         /// <summary>Block size of a hugepage pool (2 MiB or 1 GiB), 0 for ordinary pools.</summary>
@@ -75,7 +83,7 @@ namespace PoolKernel.Boot.CommandLine
         public byte DmaBits;
         public byte Prio;
         public byte NameLength;
-        public PoolFlags Flags;
+        public PoolSpecFlags Flags;
         public PoolOrigin Origin;
         private fixed byte _name[MaxNameLength + 1];
 
@@ -115,6 +123,6 @@ namespace PoolKernel.Boot.CommandLine
             NameLength = (byte)length;
         }
 
-        internal bool Has(PoolFlags flag) => (Flags & flag) != 0;
+        internal bool Has(PoolSpecFlags flag) => (Flags & flag) != 0;
     }
 }

@@ -56,7 +56,7 @@ namespace PoolKernel.Boot.PoolPlan
         /// <summary>The size was above max=: the pool got max (rounded to page blocks).</summary>
         LimitedByMax = 1 << 2,
         /// <summary>min= was above the size: the minimum is the size.</summary>
-        MinClamped = 1 << 3,
+        GuaranteedClamped = 1 << 3,
         /// <summary>The range's ends are not on page-block edges: only whole page blocks inside it are used.</summary>
         RangeTrimmed = 1 << 4,
         /// <summary>boundary= / align= are recorded for allocations from the pool (DMA-pool API); the pool itself does not use them.</summary>
@@ -71,7 +71,7 @@ namespace PoolKernel.Boot.PoolPlan
         /// <summary>max= rounded up to whole page blocks does not fit in 64 bits: max ignored (the pool has no maximum).</summary>
         MaxOverflow = 1 << 8,
         /// <summary>min= rounded up to whole pages does not fit in 64 bits: min ignored (the pool has no minimum).</summary>
-        MinOverflow = 1 << 9,
+        GuaranteedOverflow = 1 << 9,
     }
 
     /// <summary>One pool spec's result, in the order of <see cref="CommandLine.BootOptions.Pool"/>.</summary>
@@ -141,12 +141,12 @@ namespace PoolKernel.Boot.PoolPlan
                 case OutcomeNotes.RoundedUp: return "size rounded up to whole page blocks";
                 case OutcomeNotes.Percent: return "percentage resolved";
                 case OutcomeNotes.LimitedByMax: return "size limited to max";
-                case OutcomeNotes.MinClamped: return "min above the size, lowered to the size";
+                case OutcomeNotes.GuaranteedClamped: return "min above the size, lowered to the size";
                 case OutcomeNotes.RangeTrimmed: return "range trimmed to whole page blocks";
                 case OutcomeNotes.RulesRecorded: return "boundary/align recorded for allocations";
                 case OutcomeNotes.Pieces: return "in several pieces";
                 case OutcomeNotes.MaxOverflow: return "max rounded up to whole page blocks does not fit in 64 bits; max ignored";
-                case OutcomeNotes.MinOverflow: return "min rounded up to whole pages does not fit in 64 bits; min ignored";
+                case OutcomeNotes.GuaranteedOverflow: return "min rounded up to whole pages does not fit in 64 bits; min ignored";
                 case OutcomeNotes.KernelKeepsMore: return "the kernel keeps more than kernelcore (memory in use or in partial page blocks cannot be movable)";
                 default: return "";
             }

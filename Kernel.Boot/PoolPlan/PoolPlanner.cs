@@ -146,7 +146,7 @@ namespace PoolKernel.Boot.PoolPlan
                 return;
             }
 
-            bool hasOwner = (s->Flags & CommandLine.PoolFlags.HasOwner) != 0;
+            bool hasOwner = (s->Flags & CommandLine.PoolSpecFlags.HasOwner) != 0;
             if (s->Origin == CommandLine.PoolOrigin.Pool)
             {
                 if (hasOwner && s->Owner > 63)
@@ -158,13 +158,13 @@ namespace PoolKernel.Boot.PoolPlan
                 props.Owner = hasOwner ? (byte)s->Owner : (byte)0;
                 props.OwnerMask = 1UL << props.Owner;
                 props.Flags = Memory.PoolFlags.Reserved;
-                if ((s->Flags & CommandLine.PoolFlags.Realtime) != 0)
+                if ((s->Flags & CommandLine.PoolSpecFlags.Realtime) != 0)
                     props.Flags |= Memory.PoolFlags.Realtime;
-                if ((s->Flags & CommandLine.PoolFlags.Movable) != 0)
+                if ((s->Flags & CommandLine.PoolSpecFlags.Movable) != 0)
                     props.Flags |= Memory.PoolFlags.MovableOnly;
                 if (s->DmaBits != 0)
                     props.Flags |= Memory.PoolFlags.Dma;
-                if ((s->Flags & CommandLine.PoolFlags.HasPrio) != 0)
+                if ((s->Flags & CommandLine.PoolSpecFlags.HasPrio) != 0)
                     props.Priority = s->Prio;
             }
             else if (s->Origin == CommandLine.PoolOrigin.HugePages)
@@ -191,7 +191,7 @@ namespace PoolKernel.Boot.PoolPlan
 
             // The window: @START-END (or cma's @START[-END]) narrowed by dma=BITS.
             ulong low = 0, high = 0;
-            if ((s->Flags & CommandLine.PoolFlags.HasRange) != 0)
+            if ((s->Flags & CommandLine.PoolSpecFlags.HasRange) != 0)
             {
                 low = s->RangeStart;
                 high = s->RangeEnd == CommandLine.PoolSpec.OpenEnd || s->RangeEnd >= AddressLimit ? 0 : s->RangeEnd;
@@ -279,26 +279,26 @@ namespace PoolKernel.Boot.PoolPlan
                     o->Notes |= OutcomeNotes.MaxOverflow;
                 }
             }
-            if (s->Min != 0)
+            if (s->Guaranteed != 0)
             {
-                if (CheckedMath.RoundUp(s->Min, PageSize, out ulong min))
+                if (CheckedMath.RoundUp(s->Guaranteed, PageSize, out ulong min))
                 {
                     if (min > planned)
                     {
                         min = planned;
-                        o->Notes |= OutcomeNotes.MinClamped;
+                        o->Notes |= OutcomeNotes.GuaranteedClamped;
                     }
                     props.MinimumPages = min / PageSize;
                 }
                 else
                 {
-                    o->Notes |= OutcomeNotes.MinOverflow;
+                    o->Notes |= OutcomeNotes.GuaranteedOverflow;
                 }
             }
             o->PlannedBytes = planned;
 
             Carve(ref ctx, index, in props, planned / PageSize, unitBytes / PageSize, s->BlockSize != 0,
-                (s->Flags & CommandLine.PoolFlags.HasRange) != 0, kernelCore, o);
+                (s->Flags & CommandLine.PoolSpecFlags.HasRange) != 0, kernelCore, o);
         }
 
         /// <summary>Refuses a spec whose size, made exact in <paramref name="unit"/>s, does not fit in 64 bits.</summary>

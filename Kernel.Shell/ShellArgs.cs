@@ -17,7 +17,7 @@ namespace PoolKernel.Shell
     }
 
     /// <summary>
-    /// The one reader of the shell's numeric arguments (pure: the host tests compile it). Every
+    /// The one reader of the shell's numeric arguments (pure: the Kernel.Shell project, host-tested). Every
     /// argument has an explicit range [min, max] in 64 bits, and the value is compared with it
     /// before any narrowing, so "alloc 4294967306" is refused instead of becoming order 10.
     /// Numbers are those of the kernel command line (<see cref="SizeParser.ParseSize"/>): decimal or

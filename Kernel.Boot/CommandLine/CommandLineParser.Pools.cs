@@ -13,7 +13,7 @@ namespace PoolKernel.Boot.CommandLine
             Owner = 1 << 4,
             Realtime = 1 << 5,
             Movable = 1 << 6,
-            Min = 1 << 7,
+            Guaranteed = 1 << 7,
             Max = 1 << 8,
         }
 
@@ -75,10 +75,10 @@ namespace PoolKernel.Boot.CommandLine
                     cursor = optionEnd;
                 }
 
-                if (spec.Min != 0 && spec.Max != 0 && spec.Min > spec.Max)
+                if (spec.Guaranteed != 0 && spec.Max != 0 && spec.Guaranteed > spec.Max)
                 {
-                    Adjust(DiagnosticCode.MinAboveMax, valueOffset, valueLength, spec.Min, spec.Max);
-                    spec.Min = 0;
+                    Adjust(DiagnosticCode.GuaranteedAboveMax, valueOffset, valueLength, spec.Guaranteed, spec.Max);
+                    spec.Guaranteed = 0;
                     spec.Max = 0;
                 }
 
@@ -164,14 +164,14 @@ namespace PoolKernel.Boot.CommandLine
                 }
                 spec.RangeStart = start;
                 spec.RangeEnd = limit;
-                spec.Flags |= PoolFlags.HasRange;
+                spec.Flags |= PoolSpecFlags.HasRange;
                 return true;
             }
 
             /// <summary>A byte size must fit in the pool's range (a percentage is checked by the kernel).</summary>
             private bool CheckRangeHoldsSize(int offset, int length, ref PoolSpec spec)
             {
-                if (!spec.Has(PoolFlags.HasRange) || spec.SizePercent != 0 || spec.RangeEnd - spec.RangeStart >= spec.SizeBytes)
+                if (!spec.Has(PoolSpecFlags.HasRange) || spec.SizePercent != 0 || spec.RangeEnd - spec.RangeStart >= spec.SizeBytes)
                     return true;
                 Reject(DiagnosticCode.RangeTooSmall, offset, length, spec.RangeEnd - spec.RangeStart, spec.SizeBytes);
                 return false;
@@ -202,7 +202,7 @@ namespace PoolKernel.Boot.CommandLine
                 else if (ValueEquals(key, keyLength, "owner")) option = PoolOption.Owner;
                 else if (ValueEquals(key, keyLength, "rt")) option = PoolOption.Realtime;
                 else if (ValueEquals(key, keyLength, "movable")) option = PoolOption.Movable;
-                else if (ValueEquals(key, keyLength, "min")) option = PoolOption.Min;
+                else if (ValueEquals(key, keyLength, "min")) option = PoolOption.Guaranteed;
                 else if (ValueEquals(key, keyLength, "max")) option = PoolOption.Max;
                 else
                 {
@@ -265,7 +265,7 @@ namespace PoolKernel.Boot.CommandLine
                             number = 255;
                         }
                         spec.Prio = (byte)number;
-                        spec.Flags |= PoolFlags.HasPrio;
+                        spec.Flags |= PoolSpecFlags.HasPrio;
                         break;
 
                     case PoolOption.Owner:
@@ -278,10 +278,10 @@ namespace PoolKernel.Boot.CommandLine
                             return;
                         }
                         spec.Owner = (uint)number;
-                        spec.Flags |= PoolFlags.HasOwner;
+                        spec.Flags |= PoolSpecFlags.HasOwner;
                         break;
 
-                    case PoolOption.Min:
+                    case PoolOption.Guaranteed:
                     case PoolOption.Max:
                         code = SizeParser.ParseSize(value, valueLength, false, out number, out _);
                         if (code == DiagnosticCode.None && number == 0 && option == PoolOption.Max)
@@ -291,18 +291,18 @@ namespace PoolKernel.Boot.CommandLine
                             Adjust(code, offset, length, 0, 0);
                             return;
                         }
-                        if (option == PoolOption.Min)
-                            spec.Min = number;
+                        if (option == PoolOption.Guaranteed)
+                            spec.Guaranteed = number;
                         else
                             spec.Max = number;
                         break;
 
                     case PoolOption.Realtime:
-                        spec.Flags |= PoolFlags.Realtime;
+                        spec.Flags |= PoolSpecFlags.Realtime;
                         break;
 
                     case PoolOption.Movable:
-                        spec.Flags |= PoolFlags.Movable;
+                        spec.Flags |= PoolSpecFlags.Movable;
                         break;
                 }
 
@@ -411,7 +411,7 @@ namespace PoolKernel.Boot.CommandLine
                     return;
                 PoolSpec spec = NewDerivedPool(PoolOrigin.Cma, "cma");
                 spec.SizeBytes = size;
-                spec.Flags |= PoolFlags.Movable;
+                spec.Flags |= PoolSpecFlags.Movable;
                 if (at < end)
                 {
                     int rangeOffset = at + 1;
@@ -446,7 +446,7 @@ namespace PoolKernel.Boot.CommandLine
                 spec.SizeBytes = bytes;
                 spec.SizePercent = percent;
                 if (!kernel)
-                    spec.Flags |= PoolFlags.Movable;
+                    spec.Flags |= PoolSpecFlags.Movable;
                 if (!AddDerivedPool(ref spec, valueOffset, valueLength))
                     return;
                 if (kernel)

@@ -97,6 +97,26 @@ namespace PoolKernel.Boot.MemoryMap
         }
 
         /// <summary>
+        /// Bytes of available RAM inside [start, end): what a reservation of that range keeps from
+        /// the pools, and what mem=, memmap= and numa=fake=N count. Holes and other types count 0.
+        /// </summary>
+        public ulong AvailableBytesIn(ulong start, ulong end)
+        {
+            ulong total = 0;
+            for (int i = 0; i < Count; i++)
+            {
+                if (_type[i] != (uint)MemoryType.Available)
+                    continue;
+                ulong regionEnd = _base[i] + _length[i];
+                ulong lo = _base[i] > start ? _base[i] : start;
+                ulong hi = regionEnd < end ? regionEnd : end;
+                if (hi > lo)
+                    total += hi - lo;
+            }
+            return total;
+        }
+
+        /// <summary>
         /// The structural checker: tests call it after every sanitize, the kernel may call it before
         /// trusting the map. Returns the first broken invariant and the index of the region breaking it.
         /// </summary>
