@@ -16,8 +16,10 @@ namespace PoolKernel.Drivers.VirtioBlock
     /// <summary>One used-ring element: the head of a finished chain and the bytes the device wrote.</summary>
     internal struct VirtqUsedElement
     {
+#pragma warning disable CS0649 // written by the device, by DMA
         public uint Id;
         public uint Length;
+#pragma warning restore CS0649
     }
 
     /// <summary>

@@ -82,9 +82,12 @@ namespace PoolKernel.Shell
             Console.WriteLine();
         }
 
+        /// <summary>A managed object of a fixed size for heaptest; its fields are only its size.</summary>
         private sealed class Payload
         {
+#pragma warning disable CS0649
             public ulong A, B, C;
+#pragma warning restore CS0649
         }
 
         /// <summary>The most blocks (and managed objects) one heaptest takes.</summary>

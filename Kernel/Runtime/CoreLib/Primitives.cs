@@ -1,3 +1,6 @@
+// The fields below are the layout the compiler and the runtime read (a primitive's value, a
+// handle's pointer, Nullable's pair); C# code never names them, which is what CS0169/CS0649 see.
+#pragma warning disable CS0169, CS0649
 namespace System
 {
     // The primitive types. The compiler knows their layout; the single field is the value.
