@@ -26,16 +26,5 @@ namespace PoolKernel.Boot.PoolPlan
                 return (PoolOutcome*)(outcomes + (uint)index % MaxOutcomes * PoolOutcome.StorageSize);
             }
         }
-
-        /// <summary>The outcome of the spec made by token <paramref name="tokenIndex"/>, or null (hugepages=NODE:N,.. has several).</summary>
-        public PoolOutcome* FirstOfToken(int tokenIndex)
-        {
-            for (int i = 0; i < Count; i++)
-            {
-                if (Outcome(i)->TokenIndex == tokenIndex)
-                    return Outcome(i);
-            }
-            return null;
-        }
     }
 }

@@ -38,8 +38,6 @@ namespace PoolKernel.Mm
         /// <summary>Bytes handed out from the early arena so far.</summary>
         internal static ulong Used => s_used;
 
-        internal static ulong ArenaStart => (ulong)s_next - s_used;
-
         /// <summary>A zeroed 4 KiB page (as a physical address; identity-mapped), or 0.</summary>
         internal static ulong AllocPage() => (ulong)AllocZeroed(4096, 4096);
 
