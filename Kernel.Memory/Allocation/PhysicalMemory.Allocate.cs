@@ -93,24 +93,41 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
+        return WalkPools(order.Value, order.Pages, request, rules, out pfn);
+    }
+
+    /// <summary>Marks a <see cref="WalkPools"/> for a page run rather than a buddy block.</summary>
+    private const int RunOrder = -1;
+
+    /// <summary>
+    /// The one walk over the pools in <see cref="PoolChoice"/> order, for a block of
+    /// <paramref name="order"/> or, with <see cref="RunOrder"/>, a run of <paramref name="pages"/>
+    /// (<see cref="AllocateRun"/>). Each qualifying pool is tried until one answers anything but
+    /// OutOfMemory; that answer is returned. When none had memory, the answer is OutOfMemory if any
+    /// qualifying pool holds memory the rules allow, NoPoolSatisfies otherwise
+    /// (<see cref="AnyQualifyingMemoryWithin"/>). A rule-free block request's first pool may be
+    /// remembered (<see cref="ChoiceMemo"/>); then the walk over all pools is needed only if that
+    /// pool has no block. Runs are not remembered.
+    /// </summary>
+    private MemoryStatus WalkPools(int order, ulong pages, in AllocRequest request, in DmaRules rules, out Pfn pfn)
+    {
+        pfn = Pfn.None;
         bool qualified = false;
         ulong minKey = 0;
-        // A rule-free request's first pool may be remembered (ChoiceMemo); then the pass over all
-        // pools is needed only if that pool has no block.
-        bool ruleFree = !request.HasAddressRules;
-        ulong shape = ruleFree ? ChoiceMemo.Shape(order.Value, request) : 0;
-        if (ruleFree && _choiceMemo.TryGet(shape, _poolGeneration, out int remembered, out ulong rememberedKey))
+        bool memoized = order != RunOrder && !request.HasAddressRules;
+        ulong shape = memoized ? ChoiceMemo.Shape(order, request) : 0;
+        if (memoized && _choiceMemo.TryGet(shape, _poolGeneration, out int remembered, out ulong rememberedKey))
         {
             qualified = true;
-            MemoryStatus status = AllocateInPool(remembered, order.Value, rules, request.Owner, out pfn);
+            MemoryStatus status = AllocateInPool(remembered, order, rules, request.Owner, out pfn);
             if (status != MemoryStatus.OutOfMemory)
                 return status;
             minKey = rememberedKey + 1;
         }
         int firstPool = -1;
         ulong firstKey = 0;
-        for (int pool = PoolChoice.Next(ref this, request, rules, order.Pages, minKey, out ulong key); pool >= 0;
-             pool = PoolChoice.Next(ref this, request, rules, order.Pages, minKey, out key))
+        for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); pool >= 0;
+             pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out key))
         {
             if (minKey == 0)
             {
@@ -118,17 +135,19 @@ public unsafe partial struct PhysicalMemory
                 firstKey = key;
             }
             qualified = true;
-            MemoryStatus status = AllocateInPool(pool, order.Value, rules, request.Owner, out pfn);
+            MemoryStatus status = order == RunOrder
+                ? AllocateRunInPool(pool, pages, rules, request.Owner, out pfn)
+                : AllocateInPool(pool, order, rules, request.Owner, out pfn);
             if (status != MemoryStatus.OutOfMemory)
             {
                 // Remembered only on success, so a refused request leaves the metadata as it was.
-                if (status == MemoryStatus.Ok && ruleFree && firstPool >= 0)
+                if (status == MemoryStatus.Ok && memoized && firstPool >= 0)
                     _choiceMemo.Set(shape, _poolGeneration, firstPool, firstKey);
                 return status;
             }
             minKey = key + 1;
         }
-        return qualified && AnyQualifyingMemoryWithin(request, rules, order.Pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
+        return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>

@@ -27,18 +27,7 @@ public unsafe partial struct PhysicalMemory
                 return admitted;
             return AllocateRunInPool(request.Pool.Value, pages, rules, request.Owner, out first);
         }
-        bool qualified = false;
-        ulong minKey = 0;
-        for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); pool >= 0;
-             pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out key))
-        {
-            qualified = true;
-            MemoryStatus status = AllocateRunInPool(pool, pages, rules, request.Owner, out first);
-            if (status != MemoryStatus.OutOfMemory)
-                return status;
-            minKey = key + 1;
-        }
-        return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
+        return WalkPools(RunOrder, pages, request, rules, out first);
     }
 
     private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, byte owner, out Pfn first)
