@@ -86,7 +86,7 @@ namespace PoolKernel.Mm
         internal static void Apply()
         {
             BootOptions* o = KernelCommandLine.Options;
-            PoolPlanner.Apply(MemoryBringUp.Memory, o, s_result);
+            PoolPlanner.Apply(PhysicalMemoryOwner.Unguarded, o, s_result);
             for (int i = 0; i < s_result->Count; i++)
             {
                 PoolOutcome* outcome = s_result->Outcome(i);
@@ -374,7 +374,7 @@ namespace PoolKernel.Mm
         {
             BootOptions* o = KernelCommandLine.Options;
             PoolSpec* s = o->Pool(r->SpecIndex);
-            PhysicalMemory* pm = MemoryBringUp.Memory;
+            PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
             if (r->IsCreated || !nameInToken)
             {
                 Console.Write("pool ");

@@ -13,7 +13,8 @@ namespace PoolKernel.Mm
     /// named reservations (including mem= and memmap=, added by BootPools before this runs), split
     /// where the nodes begin and end (the SRAT's, or numa=off / numa=fake=N), becomes the map handed to
     /// Kernel.Memory; its metadata is carved from RAM and itself reserved. Set-up creates one pool per
-    /// node and address class (dma, dma32, normal). Afterwards the boot allocator is retired.
+    /// node and address class (dma, dma32, normal), and the instance goes to its one holder,
+    /// <see cref="PhysicalMemoryOwner"/>. Afterwards the boot allocator is retired.
     /// </summary>
     internal static unsafe class MemoryBringUp
     {
@@ -25,9 +26,6 @@ namespace PoolKernel.Mm
         /// </summary>
         private const int MaxPieces = SanitizedMemoryMap.Capacity + Reservations.Capacity + Machine.MaxNodeBoundaries;
         private const uint MaxPiecesFitMemoryMap = (uint)(PoolKernel.Memory.MemoryMap.MaxRegions - MaxPieces);
-
-        /// <summary>The machine's physical memory manager (pools and their buddy allocators).</summary>
-        internal static PhysicalMemory* Memory;
 
         internal static ulong MetadataBytes;
         internal static ulong UsableBytes;
@@ -93,9 +91,10 @@ namespace PoolKernel.Mm
             status = PhysicalMemory.ComputeMetadataSize(map, distanceTable, config, out ulong needed);
             if (status != MemoryStatus.Ok || needed > bytes)
                 Runtime.Panic.Halt("pool metadata size changed after carving, bytes", needed);
-            status = PhysicalMemory.Initialize((void*)metadata, bytes, map, distanceTable, config, null, out Memory);
+            status = PhysicalMemory.Initialize((void*)metadata, bytes, map, distanceTable, config, null, out PhysicalMemory* memory);
             if (status != MemoryStatus.Ok)
                 Runtime.Panic.Halt("pool set-up failed, status", (ulong)status);
+            PhysicalMemoryOwner.Install(memory);
             MetadataBytes = bytes;
 
             Account();
@@ -103,7 +102,7 @@ namespace PoolKernel.Mm
 
         internal static void PrintSummary()
         {
-            MemoryTotals t = Memory->GetTotals();
+            MemoryTotals t = PhysicalMemoryOwner.GetTotals();
             Console.Write("pools:    ");
             Console.Write(t.LivePools);
             Console.Write(" pools, ");
