@@ -6,7 +6,7 @@ namespace PoolKernel.Boot.PoolPlan
     /// before anything else allocates. Pure: no statics, no allocation, no strings; every outcome
     /// is a code with numbers in a <see cref="PoolPlanResult"/> the caller turns into text.
     ///
-    /// Contract: <c>pm</c> is set up and its caller holds its lock; the default pools (those that
+    /// Contract: <c>pm</c> is set up and nothing else calls it meanwhile (boot, one CPU); the default pools (those that
     /// are some page block's home) are the only donors; a spec that cannot be met in full changes
     /// nothing (partial work is undone with DestroyPool, which sends page blocks home), so the
     /// present pages of all pools are the same before and after.

@@ -125,19 +125,17 @@ namespace PoolKernel.Drivers.Dma
             request.Boundary = device.Boundary >= Pfn.PageSize ? device.Boundary : 0;
             request.Alignment = device.Alignment > Pfn.PageSize ? device.Alignment : 0;
             request.DmaAddressBits = device.AddressBits < 64 ? device.AddressBits : (byte)0;
-            MemoryStatus status = _manager.Memory->AllocateRun(pages, request, out Pfn first);
+            MemoryStatus status = _manager.Passed(_manager.Memory->AllocateRun(pages, request, out Pfn first));
             if (status == MemoryStatus.OutOfMemory && _manager.Grow(this, pages))
-                status = _manager.Memory->AllocateRun(pages, request, out first);
-            if (status == MemoryStatus.OutOfMemory || status == MemoryStatus.NoPoolSatisfies)
-                return DmaStatus.OutOfMemory;
+                status = _manager.Passed(_manager.Memory->AllocateRun(pages, request, out first));
             if (status != MemoryStatus.Ok)
-                return DmaStatus.TooLarge;
+                return FromPools(status);
 
             ulong physical = first.Value << Pfn.PageShift;
             if (!device.Admits(physical, bytes) || !Verify(physical, pages))
             {
                 _manager.RuleViolations++;
-                _manager.Memory->FreeRun(first, pages, _manager.Owner);
+                _manager.Passed(_manager.Memory->FreeRun(first, pages, _manager.Owner));
                 return DmaStatus.RuleViolation;
             }
             Track(physical, pages, user);
@@ -152,11 +150,29 @@ namespace PoolKernel.Drivers.Dma
             return DmaStatus.Ok;
         }
 
+        /// <summary>
+        /// What a refused <see cref="Allocate"/> tells the driver, from the pools' answer: only the
+        /// answers a driver can act on get their own meaning (out of memory, no memory obeys the
+        /// rules, rules malformed or impossible for this size); Corruption stays Corruption, and any
+        /// other refusal (a pool that is gone, an owner it does not admit) is PoolsRefused, never
+        /// passed off as one of those.
+        /// </summary>
+        public static DmaStatus FromPools(MemoryStatus status) => status switch
+        {
+            MemoryStatus.Ok => DmaStatus.Ok,
+            MemoryStatus.OutOfMemory => DmaStatus.OutOfMemory,
+            MemoryStatus.NoPoolSatisfies => DmaStatus.NoMatchingMemory,
+            MemoryStatus.InvalidArgument => DmaStatus.InvalidRules,
+            MemoryStatus.ImpossibleRules => DmaStatus.TooLarge,
+            MemoryStatus.Corruption => DmaStatus.Corruption,
+            _ => DmaStatus.PoolsRefused,
+        };
+
         /// <summary>The pool's own window: every page below 2^AddressBits.</summary>
         private bool Verify(ulong physical, ulong pages)
             => AddressBits >= 64 || physical + (pages << Pfn.PageShift) <= 1UL << AddressBits;
 
-        /// <summary>Returns a buffer. Refused with state unchanged: already returned, or not from this pool.</summary>
+        /// <summary>Returns a buffer. Refused with state unchanged: already returned, or not from this pool; PoolsRefused or Corruption when the pools will not take back a buffer this pool handed out.</summary>
         public DmaStatus Free(ref DmaBuffer buffer)
         {
             if (buffer.Pool != this)
@@ -167,9 +183,11 @@ namespace PoolKernel.Drivers.Dma
             ulong pages = _outPages[slot];
             if (pages != buffer.Pages)
                 return DmaStatus.Foreign;
-            MemoryStatus status = _manager.Memory->FreeRun(new Pfn(buffer.Physical >> Pfn.PageShift), pages, _manager.Owner);
+            // The buffer is one this pool handed out, with its page count: the pools refusing it
+            // back means they and this pool disagree, which is not the caller's mistake.
+            MemoryStatus status = _manager.Passed(_manager.Memory->FreeRun(new Pfn(buffer.Physical >> Pfn.PageShift), pages, _manager.Owner));
             if (status != MemoryStatus.Ok)
-                return DmaStatus.Foreign;
+                return status == MemoryStatus.Corruption ? DmaStatus.Corruption : DmaStatus.PoolsRefused;
             int user = _outUser[slot];
             if ((uint)user < (uint)UserCount && _userBuffers[user] > 0)
                 _userBuffers[user]--;

@@ -30,18 +30,32 @@ namespace PoolKernel.Drivers.Dma
         /// <summary>
         /// The DMA pools over <paramref name="memory"/>; every buffer is allocated and freed as
         /// <paramref name="owner"/> (an <see cref="AllocRequest.Owner"/>, 0..63), so no other owner can free it.
+        /// <paramref name="onCorruption"/> is the memory owner's fail-fast, called when the pools
+        /// answer Corruption (the kernel passes its PhysicalMemoryOwner.FailFast, which does not
+        /// return); with null, as in the host tests, the call returns <see cref="DmaStatus.Corruption"/>.
         /// </summary>
-        public DmaPoolManager(PhysicalMemory* memory, byte* directMapBase, byte owner)
+        public DmaPoolManager(PhysicalMemory* memory, byte* directMapBase, byte owner, delegate*<void> onCorruption = null)
         {
             Memory = memory;
             DirectMapBase = directMapBase;
             Owner = owner;
+            _onCorruption = onCorruption;
         }
+
+        private readonly delegate*<void> _onCorruption;
 
         internal PhysicalMemory* Memory { get; }
         /// <summary>The owner every buffer is allocated and freed as.</summary>
         internal byte Owner { get; }
         internal byte* DirectMapBase { get; }
+
+        /// <summary>A status from the pools, with the memory owner's policy applied: Corruption goes to its fail-fast first.</summary>
+        internal MemoryStatus Passed(MemoryStatus status)
+        {
+            if (status == MemoryStatus.Corruption && _onCorruption != null)
+                _onCorruption();
+            return status;
+        }
 
         public int Count { get; private set; }
 
@@ -105,10 +119,12 @@ namespace PoolKernel.Drivers.Dma
                     MemoryStatus status;
                     PoolId id;
                     // Take what was asked for, or less, down to one page block; Grow adds the rest later.
-                    while ((status = Memory->CreatePool(props, donor, want, out id)) == MemoryStatus.OutOfMemory && want > 1)
+                    while ((status = Passed(Memory->CreatePool(props, donor, want, out id))) == MemoryStatus.OutOfMemory && want > 1)
                         want = want / 2;
                     if (status == MemoryStatus.PoolTableFull)
                         return DmaStatus.TooManyPools;
+                    if (status == MemoryStatus.Corruption)
+                        return DmaStatus.Corruption;
                     if (status == MemoryStatus.Ok)
                     {
                         pool = new DmaPool(this, id, bits, node, donor);
@@ -206,7 +222,7 @@ namespace PoolKernel.Drivers.Dma
                 PoolId donor = BestDonor(pool.AddressBits, pass == 0 ? pool.Node : -1, out _);
                 while (!donor.IsNone)
                 {
-                    if (Memory->MovePageblocks(donor, pool.Id, count) == MemoryStatus.Ok)
+                    if (Passed(Memory->MovePageblocks(donor, pool.Id, count)) == MemoryStatus.Ok)
                     {
                         pool.GrowCount++;
                         return true;
@@ -231,7 +247,7 @@ namespace PoolKernel.Drivers.Dma
             pool.RemoveUser(deviceName);
             if (pool.UserCount > 0)
                 return DmaStatus.Ok;
-            if (pool.OutstandingBuffers != 0 || Memory->DestroyPool(pool.Id) != MemoryStatus.Ok)
+            if (pool.OutstandingBuffers != 0 || Passed(Memory->DestroyPool(pool.Id)) != MemoryStatus.Ok)
                 return DmaStatus.InUse;
             for (int i = 0; i < Count; i++)
             {

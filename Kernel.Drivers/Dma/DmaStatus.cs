@@ -22,6 +22,10 @@ namespace PoolKernel.Drivers.Dma
         InUse,
         /// <summary>The pool table is full.</summary>
         TooManyPools,
+        /// <summary>The pools refused a request the DMA pool made for a reason no driver can act on (a pool that is gone, an owner it does not admit): a DMA-pool bug, state unchanged.</summary>
+        PoolsRefused,
+        /// <summary>The pools' metadata contradicts itself (in the kernel the memory owner has failed fast before this could be returned).</summary>
+        Corruption,
     }
 
     public static class DmaStatusText
@@ -39,7 +43,9 @@ namespace PoolKernel.Drivers.Dma
                 case DmaStatus.DoubleFree: return "buffer already returned";
                 case DmaStatus.Foreign: return "buffer not from this pool";
                 case DmaStatus.InUse: return "device still holds buffers";
-                default: return "DMA pool table full";
+                case DmaStatus.TooManyPools: return "DMA pool table full";
+                case DmaStatus.PoolsRefused: return "the pools refused the DMA pool's request";
+                default: return "pool metadata corruption";
             }
         }
     }

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 
 namespace PoolKernel.Memory;
 
-/// <summary>Allocation and freeing of buddy blocks and of page runs.</summary>
+/// <summary>Allocation and freeing of buddy blocks; the pool walk in <see cref="PoolChoice"/> order that page runs share (PhysicalMemory.Runs.cs).</summary>
 public unsafe partial struct PhysicalMemory
 {
     /// <summary>
@@ -93,24 +93,43 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
+        return WalkPools(order.Value, order.Pages, request, rules, out pfn);
+    }
+
+    /// <summary>Marks a <see cref="WalkPools"/> for a page run rather than a buddy block.</summary>
+    private const int RunOrder = -1;
+
+    /// <summary>
+    /// The one walk over the pools in <see cref="PoolChoice"/> order, for a block of
+    /// <paramref name="order"/> or, with <see cref="RunOrder"/>, a run of <paramref name="pages"/>
+    /// (<see cref="AllocateRun"/>). Each qualifying pool is tried until one answers anything but
+    /// OutOfMemory; that answer is returned. When none had memory, the answer is OutOfMemory if any
+    /// qualifying pool holds memory the rules allow, NoPoolSatisfies otherwise
+    /// (<see cref="AnyQualifyingMemoryWithin"/>). A rule-free block request's first pool may be
+    /// remembered (<see cref="ChoiceMemo"/>); then the walk over all pools is needed only if that
+    /// pool has no block. Runs are not remembered. Inlined into its two callers: the call frame
+    /// between them cost the pool-choice pair about a tenth (AOT pair bench).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private MemoryStatus WalkPools(int order, ulong pages, in AllocRequest request, in DmaRules rules, out Pfn pfn)
+    {
+        pfn = Pfn.None;
         bool qualified = false;
         ulong minKey = 0;
-        // A rule-free request's first pool may be remembered (ChoiceMemo); then the pass over all
-        // pools is needed only if that pool has no block.
-        bool ruleFree = !request.HasAddressRules;
-        ulong shape = ruleFree ? ChoiceMemo.Shape(order.Value, request) : 0;
-        if (ruleFree && _choiceMemo.TryGet(shape, _poolGeneration, out int remembered, out ulong rememberedKey))
+        bool memoized = order != RunOrder && !request.HasAddressRules;
+        ulong shape = memoized ? ChoiceMemo.Shape(order, request) : 0;
+        if (memoized && _choiceMemo.TryGet(shape, _poolGeneration, out int remembered, out ulong rememberedKey))
         {
             qualified = true;
-            MemoryStatus status = AllocateInPool(remembered, order.Value, rules, request.Owner, out pfn);
+            MemoryStatus status = AllocateInPool(remembered, order, rules, request.Owner, out pfn);
             if (status != MemoryStatus.OutOfMemory)
                 return status;
             minKey = rememberedKey + 1;
         }
         int firstPool = -1;
         ulong firstKey = 0;
-        for (int pool = PoolChoice.Next(ref this, request, rules, order.Pages, minKey, out ulong key); pool >= 0;
-             pool = PoolChoice.Next(ref this, request, rules, order.Pages, minKey, out key))
+        for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); pool >= 0;
+             pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out key))
         {
             if (minKey == 0)
             {
@@ -118,17 +137,19 @@ public unsafe partial struct PhysicalMemory
                 firstKey = key;
             }
             qualified = true;
-            MemoryStatus status = AllocateInPool(pool, order.Value, rules, request.Owner, out pfn);
+            MemoryStatus status = order == RunOrder
+                ? AllocateRunInPool(pool, pages, rules, request.Owner, out pfn)
+                : AllocateInPool(pool, order, rules, request.Owner, out pfn);
             if (status != MemoryStatus.OutOfMemory)
             {
                 // Remembered only on success, so a refused request leaves the metadata as it was.
-                if (status == MemoryStatus.Ok && ruleFree && firstPool >= 0)
+                if (status == MemoryStatus.Ok && memoized && firstPool >= 0)
                     _choiceMemo.Set(shape, _poolGeneration, firstPool, firstKey);
                 return status;
             }
             minKey = key + 1;
         }
-        return qualified && AnyQualifyingMemoryWithin(request, rules, order.Pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
+        return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>
@@ -336,44 +357,6 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// Allocates <paramref name="pages"/> contiguous frames (any count, not only powers of two, also
-    /// more than the largest block) under the same rules and pool choice as <see cref="Allocate"/>.
-    /// Up to the largest block it takes a covering buddy block (the first one, or one obeying the
-    /// rules found on the lists) and gives back the tail; otherwise, or when that fails, it scans
-    /// the pool's blocks in address order for a free stretch. The run records
-    /// <see cref="AllocRequest.Owner"/> on its first frame; free it with <see cref="FreeRun"/>, the
-    /// same count and the same owner.
-    /// </summary>
-    public MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
-    {
-        first = Pfn.None;
-        if (pages == 0 || pages > _buddy._spanPages)
-            return pages == 0 ? MemoryStatus.InvalidArgument : MemoryStatus.ImpossibleRules;
-        MemoryStatus resolved = DmaRules.Resolve(request, pages, out DmaRules rules);
-        if (resolved != MemoryStatus.Ok)
-            return resolved;
-        if (!request.Pool.IsNone)
-        {
-            MemoryStatus admitted = AdmitNamed(request);
-            if (admitted != MemoryStatus.Ok)
-                return admitted;
-            return AllocateRunInPool(request.Pool.Value, pages, rules, request.Owner, out first);
-        }
-        bool qualified = false;
-        ulong minKey = 0;
-        for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); pool >= 0;
-             pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out key))
-        {
-            qualified = true;
-            MemoryStatus status = AllocateRunInPool(pool, pages, rules, request.Owner, out first);
-            if (status != MemoryStatus.OutOfMemory)
-                return status;
-            minKey = key + 1;
-        }
-        return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
-    }
-
-    /// <summary>
     /// On the failure path of pool choice: whether any page block inside the rules' address range
     /// holds present memory of a pool that qualifies for the request. When none does, the request
     /// cannot be met however much is freed (its window lies over holes, reservations or only other
@@ -411,161 +394,5 @@ public unsafe partial struct PhysicalMemory
             }
         }
         return false;
-    }
-
-    private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, byte owner, out Pfn first)
-    {
-        first = Pfn.None;
-        ulong index = FreeList.End;
-        int order = Order.Covering(pages).Value;
-        if (order <= _buddy._maxOrder && WindowInside(pool, rules) && rules.AlignPages <= (1UL << order))
-        {
-            index = TakeFirstOrDrain(pool, order);
-            if (index != FreeList.End)
-            {
-                // The given-back tail's pieces each have their buddy inside the run: no merge
-                // possible. The run cannot cross a boundary: Resolve refused boundaries below
-                // `pages`, so any boundary is at least the covering block, which is aligned.
-                _buddy.LinkPieces(pool, index + pages, index + (1UL << order));
-            }
-        }
-        else if (order <= _buddy._maxOrder)
-        {
-            // A covering block that obeys the rules, searched on the lists, before the scan; cached
-            // frames go back to the lists first so the search sees them.
-            _buddy.Drain(pool);
-            index = _buddy.FindFit(pool, order, rules, _basePfn);
-            if (index != FreeList.End)
-                _buddy.CarveRange(pool, index, index + pages);
-        }
-        if (index == FreeList.End)
-        {
-            _buddy.Drain(pool);
-            index = ScanForRun(pool, pages, rules);
-            if (index == FreeList.End)
-                return MemoryStatus.OutOfMemory;
-            _buddy.CarveRange(pool, index, index + pages);
-        }
-        MarkRun(index, index + pages, owner);
-        if (!rules.Admits(_basePfn + index, pages))
-        {
-            UnmarkRun(pool, index, index + pages);
-            return MemoryStatus.Corruption;
-        }
-        first = new Pfn(_basePfn + index);
-        return MemoryStatus.Ok;
-    }
-
-    /// <summary>
-    /// The lowest start of <paramref name="pages"/> free frames of the pool obeying the rules, or
-    /// End. Walks blocks in address order from the rules' low end; O(blocks in the window).
-    /// </summary>
-    private ulong ScanForRun(int pool, ulong pages, in DmaRules rules)
-    {
-        ref PoolProperties props = ref _buddy._pools[pool].Properties;
-        ulong low = rules.LowPfn > props.WindowStartPfn ? rules.LowPfn : props.WindowStartPfn;
-        ulong high = rules.EndPfn < props.WindowEndPfn ? rules.EndPfn : props.WindowEndPfn;
-        if (low < _basePfn)
-            low = _basePfn;
-        if (high <= low)
-            return FreeList.End;
-        ulong limit = high - _basePfn;
-        if (limit > _buddy._spanPages)
-            limit = _buddy._spanPages;
-        // Multiples of the largest block are always block boundaries.
-        ulong p = (low - _basePfn) & ~((1UL << _buddy._maxOrder) - 1);
-        int pbo = _buddy._pageblockOrder;
-        ulong runStart = FreeList.End;
-        while (p < limit)
-        {
-            if (_buddy._pageblocks[p >> pbo].Pool != pool)
-            {
-                runStart = FreeList.End;
-                p = ((p >> pbo) + 1) << pbo;
-                continue;
-            }
-            byte s = _buddy._frames[p];
-            FrameKind kind = FrameState.KindOf(s);
-            if (kind == FrameKind.Free)
-            {
-                ulong blockEnd = p + (1UL << FrameState.OrderOf(s));
-                if (runStart == FreeList.End)
-                    runStart = p;
-                ulong fit = rules.FirstFit(_basePfn + runStart, _basePfn + blockEnd, pages, 1);
-                if (fit != FreeList.End)
-                    return fit - _basePfn;
-                p = blockEnd;
-            }
-            else
-            {
-                runStart = FreeList.End;
-                p += kind == FrameKind.Absent || kind == FrameKind.Tail ? 1UL : 1UL << FrameState.OrderOf(s);
-            }
-        }
-        return FreeList.End;
-    }
-
-    /// <summary>Marks [start, end) as a run of <paramref name="owner"/>: maximal aligned pieces, the first RunFirst (carrying the owner), the rest RunNext.</summary>
-    private void MarkRun(ulong start, ulong end, byte owner)
-    {
-        _buddy._owners[start] = owner;
-        FrameKind kind = FrameKind.RunFirst;
-        while (start < end)
-        {
-            int o = _buddy.PieceOrder(start, end);
-            _buddy._frames[start] = FrameState.Make(kind, o);
-            _buddy.AddHeld(start, 1UL << o, 1);
-            kind = FrameKind.RunNext;
-            start += 1UL << o;
-        }
-    }
-
-    /// <summary>Gives the run [start, end) back to the pool's lists and clears its owner.</summary>
-    private void UnmarkRun(int pool, ulong start, ulong end)
-    {
-        _buddy._owners[start] = FrameOwner.None;
-        while (start < end)
-        {
-            int o = _buddy.PieceOrder(start, end);
-            _buddy.AddHeld(start, 1UL << o, -1);
-            _buddy.FreeMerging(pool, start, o);
-            start += 1UL << o;
-        }
-    }
-
-    /// <summary>
-    /// Frees a run returned by <see cref="AllocateRun"/> on behalf of <paramref name="owner"/>, the
-    /// owner it was allocated as (NotOwner otherwise, checked first); <paramref name="pages"/> must be
-    /// the count it was allocated with (WrongRunLength otherwise). Every piece is validated before
-    /// any is freed, so a refused call changes nothing.
-    /// </summary>
-    public MemoryStatus FreeRun(Pfn first, ulong pages, byte owner)
-    {
-        ulong start = first.Value - _basePfn;
-        if (first.Value < _basePfn || start >= _buddy._spanPages)
-            return MemoryStatus.OutsideEveryPool;
-        if (FrameState.KindOf(_buddy._frames[start]) == FrameKind.RunFirst && _buddy._owners[start] != owner)
-            return MemoryStatus.NotOwner;
-        if (pages == 0 || pages > _buddy._spanPages - start)
-            return MemoryStatus.WrongRunLength;
-        ulong end = start + pages;
-        FrameKind expected = FrameKind.RunFirst;
-        for (ulong p = start; p < end; )
-        {
-            int o = _buddy.PieceOrder(p, end);
-            byte state = _buddy._frames[p];
-            if (state != FrameState.Make(expected, o))
-            {
-                if (p == start)
-                    return Diagnose(p, state, o, FrameKind.RunFirst, owner);
-                return MemoryStatus.WrongRunLength;
-            }
-            expected = FrameKind.RunNext;
-            p += 1UL << o;
-        }
-        if (end < _buddy._spanPages && FrameState.KindOf(_buddy._frames[end]) == FrameKind.RunNext)
-            return MemoryStatus.WrongRunLength;
-        UnmarkRun(_buddy.PoolOfFrame(start), start, end);
-        return MemoryStatus.Ok;
     }
 }

@@ -24,6 +24,12 @@ public enum HeapStatus : byte
     /// <summary>The pointer is inside heap memory but not at the start of an object (or in a slab header or slack).</summary>
     InteriorPointer = 21,
     MetadataTooSmall = 22,
+    /// <summary>
+    /// The pools refused the heap's request as a caller error (e.g. more pages than the machine
+    /// has: ImpossibleRules); <see cref="HeapFailure.MemoryStatus"/> holds their answer. Freeing
+    /// memory does not help, so it is not OutOfMemory.
+    /// </summary>
+    PoolsRefused = 23,
 
     // The heap's metadata or the pools disagree with what the heap recorded.
     Corruption = 64,

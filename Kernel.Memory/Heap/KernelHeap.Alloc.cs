@@ -93,7 +93,8 @@ public unsafe partial struct KernelHeap
     /// a new slab from the node's own pools (NodeStrict); a partial slab of another node (by node
     /// number from node+1; PhysicalMemory does not expose distances yet); a new slab wherever pool
     /// choice finds one (the pools' distance rule); the same after releasing every cached empty
-    /// slab. The slab is on the list of its own frames' node.
+    /// slab. The slab is on the list of its own frames' node. A Corruption answer ends the search
+    /// at once (asking other pools would hide it).
     /// </summary>
     private HeapStatus FindSlab(int cls, int node, ulong size, ulong align, out SlabHeader* slab)
     {
@@ -104,6 +105,8 @@ public unsafe partial struct KernelHeap
         request.Flags = RequestFlags.NodeStrict;
         Order order = new Order(_slabOrder[cls]);
         MemoryStatus ms = _memory->Allocate(order, request, out Pfn pfn);
+        if (ms == MemoryStatus.Corruption)
+            return Fail(HeapStatus.Corruption, ms, size, align, node, cls, order.Pages);
         if (ms != MemoryStatus.Ok)
         {
             for (int i = 1; i < _nodeCount; i++)
@@ -120,8 +123,7 @@ public unsafe partial struct KernelHeap
             if (ms == MemoryStatus.OutOfMemory && Trim() != 0)
                 ms = _memory->Allocate(order, request, out pfn);
             if (ms != MemoryStatus.Ok)
-                return Fail(ms == MemoryStatus.NoPoolSatisfies ? HeapStatus.NoPoolSatisfies : HeapStatus.OutOfMemory,
-                    ms, size, align, node, cls, order.Pages);
+                return Fail(FromPools(ms), ms, size, align, node, cls, order.Pages);
         }
         slab = MakeSlab(cls, pfn.Value);
         return HeapStatus.Ok;
@@ -171,8 +173,7 @@ public unsafe partial struct KernelHeap
         if (ms == MemoryStatus.OutOfMemory && Trim() != 0)
             ms = _memory->AllocateRun(pages, request, out first);
         if (ms != MemoryStatus.Ok)
-            return Fail(ms == MemoryStatus.NoPoolSatisfies ? HeapStatus.NoPoolSatisfies : HeapStatus.OutOfMemory,
-                ms, size, align, node, LargeClass, pages);
+            return Fail(FromPools(ms), ms, size, align, node, LargeClass, pages);
         ulong index = first.Value - _basePfn;
         SetHeld(index);
         ClearLargeMark(index);
@@ -183,6 +184,23 @@ public unsafe partial struct KernelHeap
         result = p;
         return HeapStatus.Ok;
     }
+
+    /// <summary>
+    /// What a failed request to the pools means to the heap's caller. Out of memory and "no pool
+    /// satisfies" are the answers a caller acts on (free something, ask elsewhere) and keep their
+    /// meaning; Corruption stays Corruption (the pools cannot be trusted, the kernel fails fast); any
+    /// other answer refused the heap's own request (too large for the machine, rules the pools
+    /// cannot meet) and is PoolsRefused, never passed off as out of memory.
+    /// <see cref="HeapFailure.MemoryStatus"/> keeps the pools' exact answer.
+    /// </summary>
+    private static HeapStatus FromPools(MemoryStatus ms) => ms switch
+    {
+        MemoryStatus.Ok => HeapStatus.Ok,
+        MemoryStatus.OutOfMemory => HeapStatus.OutOfMemory,
+        MemoryStatus.NoPoolSatisfies => HeapStatus.NoPoolSatisfies,
+        MemoryStatus.Corruption => HeapStatus.Corruption,
+        _ => HeapStatus.PoolsRefused,
+    };
 
     /// <summary>Records a failed allocation in <see cref="LastFailure"/> and returns its status.</summary>
     private HeapStatus Fail(HeapStatus status, MemoryStatus ms, ulong size, ulong align, int node, int cls, ulong pages)

@@ -15,8 +15,8 @@ namespace PoolKernel.Memory;
 ///   void* p = heap-&gt;Alloc(size, align, node);   // zeroed, or null and heap-&gt;LastFailure says why
 ///   heap-&gt;Free(p);
 /// </code>
-/// Contracts for every method: no locks (the caller serialises calls on one instance; the kernel
-/// holds its heap lock); no managed allocation; no exceptions; a refused call leaves the heap and
+/// Contracts for every method: no locks (the caller serialises calls on one instance; in the
+/// kernel that is KernelHeapGlue, which says what guards it); no managed allocation; no exceptions; a refused call leaves the heap and
 /// the pools as they were. Split by concept: set-up and shared helpers (this file), allocation,
 /// freeing, statistics, the checker.
 /// </summary>

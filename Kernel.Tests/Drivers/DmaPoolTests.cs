@@ -122,6 +122,56 @@ public unsafe class DmaPoolTests : IDisposable
         MemoryAssert.Consistent(_host.Memory);
     }
 
+    private static int s_failFasts;
+
+    /// <summary>Stands in for the kernel's PhysicalMemoryOwner.FailFast (which does not return).</summary>
+    private static void CountFailFast() => s_failFasts++;
+
+    [Fact]
+    public void FreeThePoolsFindCorrupt_IsCorruption_NotForeign_AndGoesToTheOwnersFailFast()
+    {
+        var dma = new DmaPoolManager(_host.Memory, _host.FrameMemory(new Pfn(0)), DmaOwner, &CountFailFast);
+        var disk = new DmaDevice("disk", 32);
+        Ok(dma.Attach(disk, 1 * MiB, out DmaPool pool));
+        Ok(pool.Allocate(disk, 8 * KiB, out DmaBuffer buffer));
+        // The run's first frame now holds a kind no run can have between calls: the pools'
+        // free diagnoses Corruption.
+        ulong index = (buffer.Physical >> Pfn.PageShift) - _host.Memory->BasePfn.Value;
+        _host.Memory->_buddy._frames[index] = FrameState.Make(FrameKind.Isolated, 1);
+        int before = s_failFasts;
+        Assert.Equal(DmaStatus.Corruption, pool.Free(ref buffer));
+        Assert.Equal(before + 1, s_failFasts);
+        Assert.Equal(1, pool.OutstandingBuffers);
+    }
+
+    [Fact]
+    public void PoolsRefusingTheManagersOwner_IsPoolsRefused_NotTooLarge_StateUnchanged()
+    {
+        // Owners above 63 are refused by every pool (AllowsOwner): not the driver's mistake, and
+        // not a buffer that is too large either.
+        var dma = new DmaPoolManager(_host.Memory, _host.FrameMemory(new Pfn(0)), 64);
+        var disk = new DmaDevice("disk", 32);
+        Ok(dma.Attach(disk, 1 * MiB, out DmaPool pool));
+        byte[] before = _host.Snapshot();
+        Assert.Equal(DmaStatus.PoolsRefused, pool.Allocate(disk, 8 * KiB, out DmaBuffer buffer));
+        Assert.Equal(0UL, buffer.Physical);
+        Assert.Equal(0, pool.OutstandingBuffers);
+        Assert.True(before.AsSpan().SequenceEqual(_host.Snapshot()), "a refused allocation changed the pools");
+        MemoryAssert.Consistent(_host.Memory);
+    }
+
+    [Theory]
+    [InlineData(MemoryStatus.OutOfMemory, DmaStatus.OutOfMemory)]
+    [InlineData(MemoryStatus.NoPoolSatisfies, DmaStatus.NoMatchingMemory)]
+    [InlineData(MemoryStatus.InvalidArgument, DmaStatus.InvalidRules)]
+    [InlineData(MemoryStatus.ImpossibleRules, DmaStatus.TooLarge)]
+    [InlineData(MemoryStatus.Corruption, DmaStatus.Corruption)]
+    [InlineData(MemoryStatus.NoSuchPool, DmaStatus.PoolsRefused)]
+    [InlineData(MemoryStatus.OwnerRefused, DmaStatus.PoolsRefused)]
+    [InlineData(MemoryStatus.PropertiesMismatch, DmaStatus.PoolsRefused)]
+    public void PoolAnswers_MapOnlyWhatADriverCanActOn(MemoryStatus answer, DmaStatus expected)
+        => Assert.Equal(expected, DmaPool.FromPools(answer));
+
     [Fact]
     public void DoubleFree_AndForeignBuffers_AreRefused_StateUnchanged()
     {

@@ -225,10 +225,11 @@ public unsafe class HeapScenarioTests
     {
         using var h = HostHeap.Boot("pc", 128 * MiB, 1);
         KernelHeap* heap = h.Heap;
-        // More than the span: the pools call it impossible.
+        // More than the span: the pools call it impossible, and the heap passes that on as a
+        // refusal (freeing would not help), not as out of memory.
         Assert.True(heap->Alloc(1UL << 30, 0, 0) == null);
         HeapFailure f = heap->LastFailure;
-        Assert.Equal(HeapStatus.OutOfMemory, f.Status);
+        Assert.Equal(HeapStatus.PoolsRefused, f.Status);
         Assert.Equal(MemoryStatus.ImpossibleRules, f.MemoryStatus);
         Assert.Equal(1UL << 30, f.RequestedBytes);
         Assert.Equal((1UL << 30) / Pfn.PageSize, f.PagesAsked);

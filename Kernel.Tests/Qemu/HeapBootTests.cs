@@ -54,7 +54,9 @@ public class HeapBootTests
     public void HeapOutOfMemory_IsReportedWithTheNumbers_AndTheKernelGoesOn()
     {
         // 4096 x 1 MiB cannot fit in 256 MiB: the heap says so, every successful block is freed again.
-        QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "256M", KernelCommandLine = "run=\"heaptest 4096 1048576;heap;check;heaptest 10 64\"" });
+        // 1 GiB in one object is more than the machine has: the pools refuse it as impossible, which
+        // freeing would not change, so the heap says "refused", not "out of memory".
+        QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "256M", KernelCommandLine = "run=\"heaptest 4096 1048576;heap;check;heaptest 10 64;heaptest 1 1G\"" });
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
         Assert.Matches(@"heap: out of memory: asked 1048576 bytes \(align 16, 256 pages\) on node 0: pools answered 'out of memory'; free pages \d+ in all pools", result.Console);
         Match m = Regex.Match(result.Console, @"heaptest: 4096 x 1048576 bytes .* failed (\d+)");
@@ -62,6 +64,9 @@ public class HeapBootTests
         BootTests.AssertContains(result, "heap check: ok");
         BootTests.AssertContains(result, "check: ok");
         BootTests.AssertContains(result, "heaptest: 10 x 64 bytes from the CPU on node 0: by node 0=10, failed 0");
+        Assert.Matches(@"heap: refused \(the pools refused the request\): asked 1073741824 bytes \(align 16, 262144 pages\) on node 0: pools answered 'rules no memory can satisfy'; free pages \d+ in all pools", result.Console);
+        Assert.DoesNotMatch(@"heap: out of memory: asked 1073741824 bytes", result.Console);
+        BootTests.AssertContains(result, "heaptest: 1 x 1073741824 bytes from the CPU on node 0: by node 0=0, failed 1; managed objects on the local node 1/1");
     }
 
     [Fact]

@@ -11,7 +11,8 @@ namespace PoolKernel.Heap
     /// behind `new` (the runtime's RhpNewFast etc.) and the raw Alloc/Free of kernel code.
     /// Small objects come from size-class slabs, large ones from whole pages, all from the pools
     /// of the current CPU's node. Managed objects are never collected yet (docs/heap.md).
-    /// Single CPU, interrupts off: the heap lock the core expects is implicit for now.
+    /// Nothing guards the heap yet: one CPU runs kernel code and no interrupt handler allocates.
+    /// The SMP issue adds the heap's lock here, taken around every call into <c>s_heap</c>.
     /// </summary>
     internal static unsafe class KernelHeapGlue
     {
@@ -29,14 +30,14 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void Initialize()
         {
-            PhysicalMemory* pm = MemoryBringUp.Memory;
+            PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
             if (KernelHeap.ComputeSize(pm, out ulong bytes) != HeapStatus.Ok)
                 Panic.Halt("heap: cannot size the heap metadata");
             s_metadataPages = (bytes + 4095) / 4096;
             AllocRequest request = AllocRequest.Any;
             request.PreferredNode = (byte)CurrentNode;
             request.Owner = Owners.Heap;
-            if (pm->AllocateRun(s_metadataPages, request, out Pfn first) != MemoryStatus.Ok)
+            if (PhysicalMemoryOwner.AllocateRun(s_metadataPages, request, out Pfn first) != MemoryStatus.Ok)
                 Panic.Halt("heap: no pool memory for the heap metadata, pages", s_metadataPages);
             byte* block = (byte*)(first.Value << 12);
             for (ulong i = 0; i < s_metadataPages * 4096; i++)
@@ -70,7 +71,7 @@ namespace PoolKernel.Heap
             AllocRequest request = AllocRequest.Any;
             request.PreferredNode = (byte)CurrentNode;
             request.Owner = Owners.Heap;
-            s_reserveHeld = MemoryBringUp.Memory->AllocateRun(ReservePages, request, out s_reserve) == MemoryStatus.Ok;
+            s_reserveHeld = PhysicalMemoryOwner.AllocateRun(ReservePages, request, out s_reserve) == MemoryStatus.Ok;
         }
 
         /// <summary>Gives the reserve to the pools; false when it was not held (already used, or never refilled).</summary>
@@ -78,7 +79,7 @@ namespace PoolKernel.Heap
         {
             if (!s_reserveHeld)
                 return false;
-            MemoryStatus status = MemoryBringUp.Memory->FreeRun(s_reserve, ReservePages, Owners.Heap);
+            MemoryStatus status = PhysicalMemoryOwner.FreeRun(s_reserve, ReservePages, Owners.Heap);
             if (status != MemoryStatus.Ok)
                 Panic.Halt("heap: the pools refused the runtime reserve back", (ulong)status);
             s_reserveHeld = false;
@@ -102,13 +103,30 @@ namespace PoolKernel.Heap
             }
         }
 
-        /// <summary>Zeroed memory from the current node's pools, or null after printing why.</summary>
+        /// <summary>
+        /// Zeroed memory from the current node's pools, or null after printing why. Corruption fails
+        /// fast: the pools' through their owner (<see cref="PhysicalMemoryOwner.FailFast"/>, the
+        /// checker's report), the heap's own with its checker's first finding.
+        /// </summary>
         internal static void* Alloc(nuint size, nuint align)
         {
-            void* p = s_heap->Alloc(size, align, CurrentNode);
-            if (p == null)
-                ReportOutOfMemory();
+            HeapStatus status = s_heap->Alloc(size, align, CurrentNode, out void* p);
+            if (status != HeapStatus.Ok)
+                ReportFailure(status);
             return p;
+        }
+
+        private static void ReportFailure(HeapStatus status)
+        {
+            if (status == HeapStatus.Corruption)
+            {
+                if (s_heap->LastFailure.MemoryStatus == MemoryStatus.Corruption)
+                    PhysicalMemoryOwner.FailFast();
+                Console.WriteLine("heap: an allocation answered 'CORRUPTION'; the heap checker says:");
+                Shell.HeapCommands.Report(s_heap->Check());
+                Panic.Halt("heap metadata corrupt");
+            }
+            ReportOutOfMemory();
         }
 
         /// <summary>Frees raw memory; a foreign pointer or double free is refused and reported, nothing changes.</summary>
@@ -123,10 +141,24 @@ namespace PoolKernel.Heap
             Console.WriteLine(StatusText(status));
         }
 
+        /// <summary>
+        /// The last failure, one line: "heap: out of memory: ..." when memory ran out (or no pool
+        /// can serve the node), "heap: refused (REASON): ..." for a request that freeing memory would
+        /// not help.
+        /// </summary>
         internal static void ReportOutOfMemory()
         {
             HeapFailure f = s_heap->LastFailure;
-            Console.Write("heap: out of memory: asked ");
+            if (f.Status == HeapStatus.OutOfMemory || f.Status == HeapStatus.NoPoolSatisfies)
+            {
+                Console.Write("heap: out of memory: asked ");
+            }
+            else
+            {
+                Console.Write("heap: refused (");
+                Console.Write(StatusText(f.Status));
+                Console.Write("): asked ");
+            }
             Console.Write(f.RequestedBytes);
             Console.Write(" bytes (align ");
             Console.Write(f.Alignment);
@@ -158,6 +190,8 @@ namespace PoolKernel.Heap
             HeapStatus.Foreign => "not a heap pointer",
             HeapStatus.DoubleFree => "double free",
             HeapStatus.InteriorPointer => "pointer into the middle of an object",
+            HeapStatus.MetadataTooSmall => "metadata too small",
+            HeapStatus.PoolsRefused => "the pools refused the request",
             _ => "CORRUPTION",
         };
     }

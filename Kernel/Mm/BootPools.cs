@@ -42,7 +42,7 @@ namespace PoolKernel.Mm
         internal static void Apply()
         {
             PoolPlanResult* pools = &s_result->Pools;
-            PoolPlanner.Apply(MemoryBringUp.Memory, KernelCommandLine.Options, pools);
+            PoolPlanner.Apply(PhysicalMemoryOwner.Unguarded, KernelCommandLine.Options, pools);
             BootPoolsText.WritePools(KernelCommandLine.Options, pools);
             if (pools->PresentPagesBefore != pools->PresentPagesAfter)
                 Runtime.Panic.Halt("boot pools lost memory, pages", pools->PresentPagesBefore - pools->PresentPagesAfter);

@@ -212,7 +212,7 @@ namespace PoolKernel.Mm
         {
             BootOptions* o = KernelCommandLine.Options;
             PoolSpec* s = o->Pool(r->SpecIndex);
-            PhysicalMemory* pm = MemoryBringUp.Memory;
+            PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
             if (r->IsCreated || !nameInToken)
             {
                 Console.Write("pool ");

@@ -14,8 +14,9 @@ namespace PoolKernel.Mm
     /// named reservations (including mem= and memmap=, added by BootPools before this runs), split
     /// where the nodes begin and end (the SRAT's, or numa=off / numa=fake=N), becomes the map handed to
     /// Kernel.Memory; its metadata is carved from RAM and itself reserved. Set-up creates one pool per
-    /// node and address class (dma, dma32, normal). The boot allocator stays in use until the heap
-    /// exists (KernelHeapGlue retires it).
+    /// node and address class (dma, dma32, normal), and the instance goes to its one holder,
+    /// <see cref="PhysicalMemoryOwner"/>. The boot allocator stays in use until the heap exists
+    /// (KernelHeapGlue retires it).
     /// </summary>
     internal static unsafe class MemoryBringUp
     {
@@ -27,9 +28,6 @@ namespace PoolKernel.Mm
         /// </summary>
         private const int MaxPieces = SanitizedMemoryMap.Capacity + ReservationTable.Capacity + Machine.MaxNodeBoundaries;
         private const uint MaxPiecesFitMemoryMap = (uint)(PoolKernel.Memory.MemoryMap.MaxRegions - MaxPieces);
-
-        /// <summary>The machine's physical memory manager (pools and their buddy allocators).</summary>
-        internal static PhysicalMemory* Memory;
 
         internal static ulong MetadataBytes;
         internal static ulong UsableBytes;
@@ -95,9 +93,10 @@ namespace PoolKernel.Mm
             status = PhysicalMemory.ComputeMetadataSize(map, distanceTable, config, out ulong needed);
             if (status != MemoryStatus.Ok || needed > bytes)
                 Runtime.Panic.Halt("pool metadata size changed after carving, bytes", needed);
-            status = PhysicalMemory.Initialize((void*)metadata, bytes, map, distanceTable, config, null, out Memory);
+            status = PhysicalMemory.Initialize((void*)metadata, bytes, map, distanceTable, config, null, out PhysicalMemory* memory);
             if (status != MemoryStatus.Ok)
                 Runtime.Panic.Halt("pool set-up failed, status", (ulong)status);
+            PhysicalMemoryOwner.Install(memory);
             MetadataBytes = bytes;
 
             Account();
@@ -105,7 +104,7 @@ namespace PoolKernel.Mm
 
         internal static void PrintSummary()
         {
-            MemoryTotals t = Memory->GetTotals();
+            MemoryTotals t = PhysicalMemoryOwner.GetTotals();
             Console.Write("pools:    ");
             Console.Write(t.LivePools);
             Console.Write(" pools, ");

@@ -245,7 +245,7 @@ namespace PoolKernel.Shell
                 DmaPool p = pools[i];
                 p.GetSize(out ulong present, out ulong free);
                 Console.Write("dma pool ");
-                MemoryText.PoolName(MemoryBringUp.Memory, p.Id);
+                MemoryText.PoolName(PhysicalMemoryOwner.Unguarded, p.Id);
                 Console.Write(" (pool ");
                 Console.Write(p.Id.Value);
                 Console.Write("): below 2^");

@@ -25,20 +25,19 @@ namespace PoolKernel.Shell
 
         internal static void Run(ref ShellLine line)
         {
-            PhysicalMemory* pm = MemoryBringUp.Memory;
             if (line.WordIs(1, "release"))
             {
                 if (!line.NoMoreArgs(2))
                     return;
-                ulong freeBefore = pm->GetTotals().FreePages;
+                ulong freeBefore = PhysicalMemoryOwner.GetTotals().FreePages;
                 Console.Write("exhaust: released ");
-                Console.Write(Release(pm, ref s_held));
+                Console.Write(Release(ref s_held));
                 Console.Write(" held pages; free pages ");
-                Console.Write(pm->GetTotals().FreePages);
+                Console.Write(PhysicalMemoryOwner.GetTotals().FreePages);
                 Console.Write(" (before ");
                 Console.Write(freeBefore);
                 Console.WriteLine(")");
-                MemoryText.Report(pm->Check());
+                MemoryText.Report(PhysicalMemoryOwner.Check());
                 return;
             }
             AllocRequest request = AllocRequest.Any;
@@ -47,7 +46,7 @@ namespace PoolKernel.Shell
             {
                 if (!MemoryCommands.PoolArg(ref line, next + 1, out PoolId pool))
                     return;
-                if (pm->GetPoolProperties(pool, out _) != MemoryStatus.Ok)
+                if (PhysicalMemoryOwner.GetPoolProperties(pool, out _) != MemoryStatus.Ok)
                 {
                     Console.Write("exhaust: no pool ");
                     Console.Write(pool.Value);
@@ -63,13 +62,13 @@ namespace PoolKernel.Shell
             if (!line.NoMoreArgs(next))
                 return;
             request.Owner = Owners.Shell;
-            ulong freeAtStart = pm->GetTotals().FreePages;
+            ulong freeAtStart = PhysicalMemoryOwner.GetTotals().FreePages;
             Link* chain = null;
             ulong taken = 0;
             MemoryStatus last = MemoryStatus.Ok;
-            for (int order = pm->MaxOrder; order >= 0; order--)
+            for (int order = PhysicalMemoryOwner.MaxOrder; order >= 0; order--)
             {
-                while ((last = pm->Allocate(new Order(order), request, out Pfn pfn)) == MemoryStatus.Ok)
+                while ((last = PhysicalMemoryOwner.Allocate(new Order(order), request, out Pfn pfn)) == MemoryStatus.Ok)
                 {
                     Link* link = (Link*)(pfn.Value << 12);
                     link->Next = chain;
@@ -78,7 +77,7 @@ namespace PoolKernel.Shell
                     taken += 1UL << order;
                 }
             }
-            MemoryTotals t = pm->GetTotals();
+            MemoryTotals t = PhysicalMemoryOwner.GetTotals();
             Console.Write(last == MemoryStatus.OutOfMemory ? "exhaust: out of memory after taking " : "exhaust: stopped after taking ");
             Console.Write(taken);
             Console.Write(" pages: an order-0 request got '");
@@ -100,26 +99,26 @@ namespace PoolKernel.Shell
                 Console.WriteLine(" pages until 'exhaust release'");
                 return;
             }
-            ulong returned = Release(pm, ref chain);
+            ulong returned = Release(ref chain);
             Console.Write("exhaust: returned ");
             Console.Write(returned);
             Console.Write(" pages; free pages ");
-            Console.Write(pm->GetTotals().FreePages);
+            Console.Write(PhysicalMemoryOwner.GetTotals().FreePages);
             Console.Write(" (before ");
             Console.Write(freeAtStart);
             Console.WriteLine(")");
-            MemoryText.Report(pm->Check());
+            MemoryText.Report(PhysicalMemoryOwner.Check());
         }
 
         /// <summary>Frees every block of <paramref name="chain"/> (emptied); returns the pages the pools took back.</summary>
-        private static ulong Release(PhysicalMemory* pm, ref Link* chain)
+        private static ulong Release(ref Link* chain)
         {
             ulong returned = 0;
             while (chain != null)
             {
                 Link* next = chain->Next;
                 int order = chain->Order;
-                if (pm->Free(new Pfn((ulong)chain >> 12), new Order(order), Owners.Shell) == MemoryStatus.Ok)
+                if (PhysicalMemoryOwner.Free(new Pfn((ulong)chain >> 12), new Order(order), Owners.Shell) == MemoryStatus.Ok)
                     returned += 1UL << order;
                 chain = next;
             }

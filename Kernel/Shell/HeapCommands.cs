@@ -190,9 +190,8 @@ namespace PoolKernel.Shell
             Console.WriteLine();
             if (count > 0 && raw[0] != null)
             {
-                PhysicalMemory* pm = MemoryBringUp.Memory;
                 Console.Write("heaptest: first object in pool ");
-                MemoryText.PoolName(pm, pm->PoolOf(new Pfn((ulong)raw[0] >> 12)));
+                MemoryText.PoolName(PhysicalMemoryOwner.Unguarded, PhysicalMemoryOwner.PoolOf(new Pfn((ulong)raw[0] >> 12)));
                 Console.WriteLine();
             }
             ReleaseTestBlocks();

@@ -8,8 +8,6 @@ namespace PoolKernel.Shell
     /// <summary>The memory commands: reports, experiments (alloc/free), the checker and a stress test.</summary>
     internal static unsafe class MemoryCommands
     {
-        private static PhysicalMemory* Pm => MemoryBringUp.Memory;
-
         internal static void Register(ref int n)
         {
             Commands.Register(ref n, "meminfo", "memory totals; pools + reservations = usable RAM", &MemoryReports.MemInfo);
@@ -39,7 +37,7 @@ namespace PoolKernel.Shell
         internal static bool PoolArg(ref ShellLine line, int index, out PoolId pool)
         {
             pool = default;
-            if (!line.Arg(index, "ID", 0, (ulong)Pm->PoolCapacity - 1, out ulong id))
+            if (!line.Arg(index, "ID", 0, (ulong)PhysicalMemoryOwner.PoolCapacity - 1, out ulong id))
                 return false;
             pool = new PoolId((byte)id);
             return true;
@@ -47,7 +45,7 @@ namespace PoolKernel.Shell
 
         private static void Alloc(ref ShellLine line)
         {
-            if (!line.Arg(1, "ORDER", 0, (ulong)Pm->MaxOrder, out ulong order))
+            if (!line.Arg(1, "ORDER", 0, (ulong)PhysicalMemoryOwner.MaxOrder, out ulong order))
                 return;
             AllocRequest request = AllocRequest.Any;
             if (line.WordCount > 2)
@@ -60,7 +58,7 @@ namespace PoolKernel.Shell
                 }
                 else if (line.WordIs(2, "node"))
                 {
-                    if (!line.Arg(3, "N", 0, (ulong)Pm->NodeCount - 1, out ulong node))
+                    if (!line.Arg(3, "N", 0, (ulong)PhysicalMemoryOwner.NodeCount - 1, out ulong node))
                         return;
                     request.PreferredNode = (byte)node;
                 }
@@ -80,7 +78,7 @@ namespace PoolKernel.Shell
             }
             request.Owner = Owners.Shell;
             ulong start = Cpu.ReadTsc();
-            MemoryStatus status = Pm->Allocate(new Order((int)order), request, out Pfn pfn);
+            MemoryStatus status = PhysicalMemoryOwner.Allocate(new Order((int)order), request, out Pfn pfn);
             ulong cycles = Cpu.ReadTsc() - start;
             if (status != MemoryStatus.Ok)
             {
@@ -101,14 +99,14 @@ namespace PoolKernel.Shell
 
         private static void Free(ref ShellLine line)
         {
-            if (!line.Arg(1, "PFN", 0, MaxPfn, out ulong pfn) || !line.Arg(2, "ORDER", 0, (ulong)Pm->MaxOrder, out ulong order) || !line.NoMoreArgs(3))
+            if (!line.Arg(1, "PFN", 0, MaxPfn, out ulong pfn) || !line.Arg(2, "ORDER", 0, (ulong)PhysicalMemoryOwner.MaxOrder, out ulong order) || !line.NoMoreArgs(3))
                 return;
-            MemoryStatus status = Pm->Free(new Pfn(pfn), new Order((int)order), Owners.Shell);
+            MemoryStatus status = PhysicalMemoryOwner.Free(new Pfn(pfn), new Order((int)order), Owners.Shell);
             Console.Write("free: ");
             if (status == MemoryStatus.NotOwner)
             {
                 // The shell frees only what it allocated; say whose block it is.
-                byte owner = Pm->OwnerOf(new Pfn(pfn));
+                byte owner = PhysicalMemoryOwner.OwnerOf(new Pfn(pfn));
                 Console.Write("refused, not the shell's: owned by ");
                 Console.Write(Owners.Name(owner));
                 Console.Write(" (owner ");
@@ -122,7 +120,7 @@ namespace PoolKernel.Shell
         private static void Check(ref ShellLine line)
         {
             ulong start = Cpu.ReadTsc();
-            InvariantReport report = Pm->Check();
+            InvariantReport report = PhysicalMemoryOwner.Check();
             ulong cycles = Cpu.ReadTsc() - start;
             MemoryText.Report(report);
             HeapCommands.Report(Heap.KernelHeapGlue.Heap->Check());
@@ -140,7 +138,7 @@ namespace PoolKernel.Shell
                 || !line.OptionalArg(2, "SEED", 0, ulong.MaxValue, 1, out ulong seed)
                 || !line.NoMoreArgs(3))
                 return;
-            StressTest.Run(Pm, operations, seed);
+            StressTest.Run(PhysicalMemoryOwner.Unguarded, operations, seed);
         }
     }
 }

@@ -11,7 +11,7 @@ namespace PoolKernel.Shell
     /// </summary>
     internal static unsafe class MemoryReports
     {
-        private static PhysicalMemory* Pm => MemoryBringUp.Memory;
+        private static PhysicalMemory* Pm => PhysicalMemoryOwner.Unguarded;
 
         internal static void MemInfo(ref ShellLine line)
         {

@@ -14,6 +14,7 @@ namespace PoolKernel.Shell
     /// (`empty`), so the rows read as ratios of work over loop cost. Under QEMU's TCG the TSC counts
     /// emulated time: compare rows with each other, not with the host numbers. Every pair's result is
     /// checked; afterwards free pages must equal what they were and the invariant checker must pass.
+    /// The calls go through <see cref="PhysicalMemoryOwner"/>, as every kernel caller's do.
     /// </summary>
     internal static unsafe class PairBench
     {
@@ -26,23 +27,22 @@ namespace PoolKernel.Shell
         {
             if (!line.OptionalArg(1, "PAIRS", 1, MaxPairs, DefaultPairs, out ulong pairs) || !line.NoMoreArgs(2))
                 return;
-            PhysicalMemory* pm = MemoryBringUp.Memory;
             AllocRequest any = AllocRequest.Any;
             any.PreferredNode = (byte)Startup.Machine.CpuNodeOfBoot;
             any.Owner = Owners.Shell;
-            if (pm->Allocate(new Order(0), any, out Pfn probe) != MemoryStatus.Ok)
+            if (PhysicalMemoryOwner.Allocate(new Order(0), any, out Pfn probe) != MemoryStatus.Ok)
             {
                 Console.WriteLine("membench: no order-0 frame to start from");
                 return;
             }
-            PoolId pool = pm->PoolOf(probe);
-            pm->Free(probe, new Order(0), Owners.Shell);
+            PoolId pool = PhysicalMemoryOwner.PoolOf(probe);
+            PhysicalMemoryOwner.Free(probe, new Order(0), Owners.Shell);
             AllocRequest named = AllocRequest.InPool(pool);
             named.Owner = Owners.Shell;
             AllocRequest dma = AllocRequest.Dma(32);
             dma.Owner = Owners.Shell;
             dma.Boundary = 64 * 1024;
-            ulong freeBefore = pm->GetTotals().FreePages;
+            ulong freeBefore = PhysicalMemoryOwner.GetTotals().FreePages;
 
             Console.Write("membench: ");
             Console.Write(pairs);
@@ -51,13 +51,13 @@ namespace PoolKernel.Shell
             Console.WriteLine();
             ulong empty = Empty(pairs);
             Row("empty", empty, empty);
-            bool ok = Pairs(pm, pairs, 0, named, "order0_named", empty)
-                && Pairs(pm, pairs, 0, any, "order0_choice", empty)
-                && Pairs(pm, pairs, 9, named, "order9_named", empty)
-                && Pairs(pm, pairs, 0, dma, "order0_dma32_64k", empty);
+            bool ok = Pairs(pairs, 0, named, "order0_named", empty)
+                && Pairs(pairs, 0, any, "order0_choice", empty)
+                && Pairs(pairs, 9, named, "order9_named", empty)
+                && Pairs(pairs, 0, dma, "order0_dma32_64k", empty);
 
-            ulong freeAfter = pm->GetTotals().FreePages;
-            InvariantReport report = pm->Check();
+            ulong freeAfter = PhysicalMemoryOwner.GetTotals().FreePages;
+            InvariantReport report = PhysicalMemoryOwner.Check();
             HeapCheckReport heapReport = Heap.KernelHeapGlue.Heap->Check();
             if (ok && freeAfter == freeBefore && report.IsOk && heapReport.IsOk)
             {
@@ -74,14 +74,14 @@ namespace PoolKernel.Shell
         }
 
         /// <summary>One timed loop of allocate + free; false (with a line) if a call is refused or a result breaks its rules.</summary>
-        private static bool Pairs(PhysicalMemory* pm, ulong pairs, int order, in AllocRequest request, string name, ulong empty)
+        private static bool Pairs(ulong pairs, int order, in AllocRequest request, string name, ulong empty)
         {
             ulong badPfn = 0;
             MemoryStatus bad = MemoryStatus.Ok;
             ulong start = Cpu.ReadTsc();
             for (ulong i = 0; i < pairs; i++)
             {
-                MemoryStatus s = pm->Allocate(new Order(order), request, out Pfn pfn);
+                MemoryStatus s = PhysicalMemoryOwner.Allocate(new Order(order), request, out Pfn pfn);
                 if (s != MemoryStatus.Ok)
                 {
                     bad = s;
@@ -90,10 +90,10 @@ namespace PoolKernel.Shell
                 if (!BlockRules.Obeys(pfn.Value, order, request))
                 {
                     badPfn = pfn.Value;
-                    pm->Free(pfn, new Order(order), request.Owner);
+                    PhysicalMemoryOwner.Free(pfn, new Order(order), request.Owner);
                     break;
                 }
-                s = pm->Free(pfn, new Order(order), request.Owner);
+                s = PhysicalMemoryOwner.Free(pfn, new Order(order), request.Owner);
                 if (s != MemoryStatus.Ok)
                 {
                     bad = s;
