@@ -9,8 +9,9 @@ namespace PoolKernel.Memory;
 /// the largest block and the page block, so the buddy of index i at order k is i ^ 2^k.
 /// Buddies merge only when both are free heads of the same order in the same pool; below the
 /// page-block order they share a page block and so a pool, above it the page blocks are compared.
-/// Contract for every method: the caller holds the lock of the owning <see cref="PhysicalMemory"/>,
-/// and the arguments were validated (these are internal steps, not entry points).
+/// Contract for every method: calls on the owning <see cref="PhysicalMemory"/> are serialised by its
+/// caller (Kernel.Memory takes no locks), and the arguments were validated (these are internal
+/// steps, not entry points).
 /// </summary>
 public unsafe partial struct BuddyAllocator
 {

@@ -12,8 +12,9 @@ namespace PoolKernel.Memory;
 /// Every entry's frame byte reads <see cref="FrameKind.Cached"/> and its page block belongs to the
 /// cache's pool. One cache a pool now; the SMP issue makes it one a (pool, CPU), found through
 /// <see cref="BuddyAllocator.CacheOf"/>, so nothing else changes shape.
-/// Contract: the caller holds the lock of the owning <see cref="PhysicalMemory"/> (per-CPU
-/// instances will need only the CPU's own interrupts off for the push and pop).
+/// Contract: calls on one <see cref="PhysicalMemory"/> are serialised by its caller (today one CPU
+/// and no allocation from interrupt handlers; the SMP issue adds the lock in the kernel's owner,
+/// and per-CPU instances will need only the CPU's own interrupts off for the push and pop).
 /// </summary>
 public unsafe struct FrameCache
 {

@@ -34,7 +34,11 @@ public unsafe class HeapPoolAnswerTests
     [Fact]
     public void SlabFromPoolsThatContradictThemselves_IsCorruption_NotOutOfMemory()
     {
-        using var h = HostHeap.Boot("pc", 64 * MiB, 1);
+        // The status the kernel sees: its build has no contract checks (they would stop this host
+        // run earlier, at the first list operation on the contradicting metadata), so they are off here.
+        MemoryConfig config = MemoryConfig.Default;
+        config.OnBrokenContract = &IgnoreBrokenContract;
+        using var h = new HostHeap(QemuMaps.Boot("pc", 64 * MiB, 1, config));
         PhysicalMemory* pm = h.Memory;
         var live = new List<byte>();
         for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
@@ -52,5 +56,9 @@ public unsafe class HeapPoolAnswerTests
         Assert.Equal(HeapStatus.Corruption, status);
         Assert.True(p == null);
         Assert.Equal(MemoryStatus.Corruption, h.Heap->LastFailure.MemoryStatus);
+    }
+
+    private static void IgnoreBrokenContract(ContractBreach breach)
+    {
     }
 }

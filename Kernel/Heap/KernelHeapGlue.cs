@@ -19,8 +19,6 @@ namespace PoolKernel.Heap
         private static KernelHeap* s_heap;
         private static ulong s_metadataPages;
 
-        internal static bool Ready => s_heap != null;
-
         /// <summary>The NUMA node of the CPU running (the boot CPU, until SMP).</summary>
         internal static int CurrentNode => Machine.CpuNodeOfBoot;
 
