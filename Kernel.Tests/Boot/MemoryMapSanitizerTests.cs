@@ -1,6 +1,8 @@
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Tests.Boot.Support;
 using Xunit;
+using PoolKernel.Tests.Support;
+using Xunit.Abstractions;
 using PoolKernel.Memory;
 
 namespace PoolKernel.Tests.Boot;
@@ -9,6 +11,9 @@ public sealed unsafe class MemoryMapSanitizerTests : IDisposable
 {
     private const uint A = 1, R = 2, Acpi = 3, Nvs = 4, Bad = 5;
     private readonly NativeArena _arena = new();
+    private readonly ITestOutputHelper _output;
+
+    public MemoryMapSanitizerTests(ITestOutputHelper output) => _output = output;
 
     public void Dispose() => _arena.Dispose();
 
@@ -289,13 +294,19 @@ public sealed unsafe class MemoryMapSanitizerTests : IDisposable
         Assert.Equal(0, output->Diagnostics.Count);
     }
 
-    /// <summary>Deterministic random maps: the output always satisfies the invariants and never calls reserved bytes available.</summary>
+    /// <summary>
+    /// Seeded random maps: the output always satisfies the invariants and never calls reserved bytes
+    /// available. SANITIZER_FUZZ_SEEDS / _OPS (maps a seed) run longer; SANITIZER_FUZZ_SEED replays one.
+    /// </summary>
     [Fact]
     public void RandomMaps_KeepInvariants_AndNeverExposeReservedMemory()
+        => SeededRuns.Run(_output, "random memory maps", "SANITIZER_FUZZ", 4, 300, RandomMapsSeed);
+
+    private static void RandomMapsSeed(int seed, int rounds)
     {
-        const int Seed = 20261126;
-        var random = new Random(Seed);
-        for (int round = 0; round < 300; round++)
+        using var arena = new NativeArena();
+        var random = new Random(seed);
+        for (int round = 0; round < rounds; round++)
         {
             int n = random.Next(1, 40);
             var entries = new MapEntry[n];
@@ -305,13 +316,13 @@ public sealed unsafe class MemoryMapSanitizerTests : IDisposable
                 ulong len = (ulong)random.Next(0, 1 << 14) * 0x80;
                 entries[i] = new MapEntry(b, len, (uint)random.Next(1, 7));
             }
-            var raw = _arena.Struct<RawMemoryMap>();
+            var raw = arena.Struct<RawMemoryMap>();
             foreach (var e in entries)
                 raw->Add(e.Base, e.Length, e.Type);
-            var output = _arena.Struct<SanitizedMemoryMap>();
+            var output = arena.Struct<SanitizedMemoryMap>();
             MemoryMapSanitizer.Sanitize(raw, output);
             var invariant = output->CheckInvariants(out int badIndex);
-            Assert.True(invariant == MemoryMapInvariant.Ok, $"seed {Seed} round {round}: {invariant} at {badIndex}");
+            Assert.True(invariant == MemoryMapInvariant.Ok, $"round {round}: {invariant} at {badIndex}");
             for (int r = 0; r < output->Count; r++)
             {
                 var region = output->Get(r);
@@ -322,7 +333,7 @@ public sealed unsafe class MemoryMapSanitizerTests : IDisposable
                     if (e.Type == A || e.Length == 0)
                         continue;
                     bool overlaps = e.Base < region.End && region.Base < e.Base + e.Length;
-                    Assert.False(overlaps, $"seed {Seed} round {round}: available {region.Base:x}-{region.End:x} overlaps type {e.Type} {e.Base:x}+{e.Length:x}");
+                    Assert.False(overlaps, $"round {round}: available {region.Base:x}-{region.End:x} overlaps type {e.Type} {e.Base:x}+{e.Length:x}");
                 }
                 // Every available byte came from some available entry.
                 for (ulong p = region.Base; p < region.End; p += 0x1000)

@@ -14,8 +14,7 @@ namespace PoolKernel.Tests.CommandLine;
 /// </summary>
 public sealed unsafe class CommandLineFuzzTests
 {
-    private const int DefaultSeed = 0x5EED_C0DE;
-    private const int Lines = 25_000;
+    private const int DefaultLines = 25_000;
 
     private readonly ITestOutputHelper _output;
 
@@ -42,19 +41,20 @@ public sealed unsafe class CommandLineFuzzTests
 
     private static readonly string[] s_garbage = { "=", "==", "\"", "pool=\"a:1M\"", "\"run=a b\"", "=x", "@", ",", ":", "\x01", "\xff", "\0", "\t", "a=\"b" };
 
+    /// <summary>CMDLINE_FUZZ_SEEDS / _OPS (lines a seed) run longer; CMDLINE_FUZZ_SEED replays one seed.</summary>
     [Fact]
     public void RandomLines_NeverCrash_AccountForEveryToken_NeverReadOutsideTheLine()
+        => SeededRuns.Run(_output, "random command lines", "CMDLINE_FUZZ", 2, DefaultLines, RandomLinesSeed);
+
+    private void RandomLinesSeed(int seed, int lines)
     {
-        string env = Environment.GetEnvironmentVariable("CMDLINE_FUZZ_SEED");
-        int seed = env != null ? int.Parse(env) : DefaultSeed;
-        _output.WriteLine($"CommandLine fuzz seed {seed} (set CMDLINE_FUZZ_SEED to replay)");
         var random = new Random(seed);
         BootOptions* options = stackalloc BootOptions[1];
         var statuses = new int[3];
         var codes = new HashSet<DiagnosticCode>();
         int pools = 0;
 
-        for (int n = 0; n < Lines; n++)
+        for (int n = 0; n < lines; n++)
         {
             byte[] line = RandomLine(random);
             var placement = (n & 1) == 0 ? GuardedText.Placement.AtEnd : GuardedText.Placement.AtStart;
@@ -72,9 +72,9 @@ public sealed unsafe class CommandLineFuzzTests
             pools += options->PoolCount;
         }
 
-        _output.WriteLine($"tokens accepted {statuses[0]}, adjusted {statuses[1]}, rejected {statuses[2]}; pools {pools}; distinct codes {codes.Count}; never produced: {string.Join(", ", Enum.GetValues<DiagnosticCode>().Where(c => c != DiagnosticCode.None && !codes.Contains(c)))}");
+        _output.WriteLine($"seed {seed}: tokens accepted {statuses[0]}, adjusted {statuses[1]}, rejected {statuses[2]}; pools {pools}; distinct codes {codes.Count}; never produced: {string.Join(", ", Enum.GetValues<DiagnosticCode>().Where(c => c != DiagnosticCode.None && !codes.Contains(c)))}");
         // The generator must reach all three outcomes and most diagnostics, or the test proves little.
-        Assert.True(statuses[0] > Lines && statuses[1] > Lines / 10 && statuses[2] > Lines, $"seed {seed}: outcomes {statuses[0]}/{statuses[1]}/{statuses[2]}");
+        Assert.True(statuses[0] > lines && statuses[1] > lines / 10 && statuses[2] > lines, $"seed {seed}: outcomes {statuses[0]}/{statuses[1]}/{statuses[2]}");
         Assert.True(codes.Count >= 30, $"seed {seed}: only {codes.Count} distinct codes: {string.Join(", ", codes)}");
     }
 

@@ -54,19 +54,20 @@ public sealed unsafe class PoolPlanFuzzTests
         }
     }
 
+    /// <summary>POOLPLAN_SEEDS / _OPS (lines a seed) run longer; POOLPLAN_SEED replays one seed.</summary>
     [Fact]
     public void RandomCommandLines_NeverBreakThePools()
+        => SeededRuns.Run(_output, "random pool plans", "POOLPLAN", 2, 1000, RandomCommandLinesSeed);
+
+    private static void RandomCommandLinesSeed(int seed, int lines)
     {
-        const int Lines = 2000;
-        int seed = Environment.GetEnvironmentVariable("POOLPLAN_SEED") is string s ? int.Parse(s) : 20261126;
-        _output.WriteLine($"seed {seed}");
         var r = new Random(seed);
         (string machine, ulong mib, int nodes)[] machines =
         {
             ("pc", 128, 1), ("q35", 1024, 1), ("q35", 1024, 2), ("pc", 6144, 1), ("q35", 6144, 2),
         };
         int created = 0, refused = 0;
-        for (int line = 0; line < Lines; line++)
+        for (int line = 0; line < lines; line++)
         {
             var tokens = new string[r.Next(1, 9)];
             for (int t = 0; t < tokens.Length; t++)
@@ -108,8 +109,7 @@ public sealed unsafe class PoolPlanFuzzTests
                 a?.Dispose();
             }
         }
-        _output.WriteLine($"{Lines} lines: {created} pools created, {refused} refused");
-        Assert.True(created > Lines / 4 && refused > Lines / 4, $"created {created}, refused {refused}: the mix does not exercise both");
+        Assert.True(created > lines / 4 && refused > lines / 4, $"seed {seed}: created {created}, refused {refused} in {lines} lines: the mix does not exercise both");
     }
 
     private static readonly BigInteger s_two64 = BigInteger.One << 64;
