@@ -7,7 +7,8 @@ namespace PoolKernel.Memory.Testing;
 /// of the span (so a 64 GiB map costs only the pages the free lists touch) and native memory for the
 /// allocator's metadata. Not part of Kernel.Memory: the kernel passes its identity map instead.
 /// A config without a contract hook gets <see cref="ThrowOnBrokenContract"/>, so a contract check of a
-/// Debug build of Kernel.Memory surfaces in a test as a <see cref="BrokenContractException"/>.
+/// Debug build of Kernel.Memory surfaces in a test as a <see cref="BrokenContractException"/>; one without a
+/// search counter gets <see cref="FitVisits"/>.
 /// </summary>
 public sealed unsafe class HostPhysicalMemory : IDisposable
 {
@@ -27,6 +28,7 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
     private readonly byte* _backing;
     private readonly void* _metadata;
     private readonly MemoryConfig _config;
+    private readonly ulong* _fitVisits;
 
     public PhysicalMemory* Memory { get; private set; }
     public ulong MetadataBytes { get; }
@@ -37,6 +39,9 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
     public nuint BackingBytes { get; }
 
     public MemoryStatus InitStatus { get; private set; }
+
+    /// <summary>Free-list nodes the rule search has visited so far (<see cref="MemoryConfig.FitVisits"/>; counted by a Debug build of Kernel.Memory only).</summary>
+    public ulong FitVisits => *_config.FitVisits;
 
     /// <param name="hugePages">
     /// Back the simulated memory with transparent 2 MiB pages, like the kernel's direct map (its
@@ -50,6 +55,11 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
         MemoryConfig cfg = config ?? MemoryConfig.Default;
         if (cfg.OnBrokenContract == null)
             cfg.OnBrokenContract = &ThrowOnBrokenContract;
+        if (cfg.FitVisits == null)
+        {
+            _fitVisits = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
+            cfg.FitVisits = _fitVisits;
+        }
         _config = cfg;
         ulong top = 0;
         foreach (var r in regions)
@@ -109,5 +119,7 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
         if (_metadata != null)
             NativeMemory.AlignedFree(_metadata);
         munmap(_backing, BackingBytes);
+        if (_fitVisits != null)
+            NativeMemory.Free(_fitVisits);
     }
 }

@@ -158,6 +158,7 @@ public unsafe partial struct PhysicalMemory
         buddy._pageblockOrder = config.PageblockOrder;
         buddy._listStride = config.MaxOrder + 1;
         buddy._onBrokenContract = config.OnBrokenContract;
+        buddy._fitVisits = config.FitVisits;
 
         for (int p = 0; p < config.PoolCapacity; p++)
         {
