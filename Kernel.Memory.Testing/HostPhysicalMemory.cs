@@ -4,10 +4,12 @@ namespace PoolKernel.Memory.Testing;
 
 /// <summary>
 /// "Physical memory" on the host, for the tests and the benchmarks: an anonymous MAP_NORESERVE mapping
-/// of the span (so a 64 GiB map costs only the pages the free lists touch) and native memory for the
-/// allocator's metadata. Not part of Kernel.Memory: the kernel passes its identity map instead.
+/// of the span (so a 64 GiB map costs only the pages the free lists touch; mapped from the lowest usable
+/// frame up, so a map near 2^52 needs no 4 PiB of address space) and native memory for the allocator's
+/// metadata. Not part of Kernel.Memory: the kernel passes its identity map instead.
 /// A config without a contract hook gets <see cref="ThrowOnBrokenContract"/>, so a contract check of a
-/// Debug build of Kernel.Memory surfaces in a test as a <see cref="BrokenContractException"/>.
+/// Debug build of Kernel.Memory surfaces in a test as a <see cref="BrokenContractException"/>; one without a
+/// search counter gets <see cref="FitVisits"/>.
 /// </summary>
 public sealed unsafe class HostPhysicalMemory : IDisposable
 {
@@ -24,19 +26,26 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
     [DllImport("libc")]
     private static extern int madvise(void* addr, nuint length, int advice);
 
+    /// <summary>Where physical address 0 would be: the mapping minus its first address (only [low, top) is mapped).</summary>
     private readonly byte* _backing;
+    private readonly byte* _mapping;
+    private readonly nuint _mappedBytes;
     private readonly void* _metadata;
     private readonly MemoryConfig _config;
+    private readonly ulong* _fitVisits;
 
     public PhysicalMemory* Memory { get; private set; }
     public ulong MetadataBytes { get; }
     public MemoryRegion[] Regions { get; }
     /// <summary>The node distance table (null: one node).</summary>
     public byte[] Distances { get; }
-    /// <summary>Bytes of the simulated physical memory, from address 0.</summary>
+    /// <summary>Bytes of the simulated physical memory, from address 0 (only the part from the lowest usable frame is mapped).</summary>
     public nuint BackingBytes { get; }
 
     public MemoryStatus InitStatus { get; private set; }
+
+    /// <summary>Free-list nodes the rule search has visited so far (<see cref="MemoryConfig.FitVisits"/>; counted by a Debug build of Kernel.Memory only).</summary>
+    public ulong FitVisits => *_config.FitVisits;
 
     /// <param name="hugePages">
     /// Back the simulated memory with transparent 2 MiB pages, like the kernel's direct map (its
@@ -50,19 +59,31 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
         MemoryConfig cfg = config ?? MemoryConfig.Default;
         if (cfg.OnBrokenContract == null)
             cfg.OnBrokenContract = &ThrowOnBrokenContract;
+        if (cfg.FitVisits == null)
+        {
+            _fitVisits = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
+            cfg.FitVisits = _fitVisits;
+        }
         _config = cfg;
-        ulong top = 0;
+        ulong low = ulong.MaxValue, top = 0;
         foreach (var r in regions)
-            if (r.Type == MemoryType.Available && r.Base.Value + r.Length > top)
-                top = r.Base.Value + r.Length;
+        {
+            if (r.Type != MemoryType.Available)
+                continue;
+            low = Math.Min(low, r.Base.Value);
+            top = Math.Max(top, r.Base.Value + r.Length);
+        }
         int spanOrder = Math.Max(cfg.MaxOrder, cfg.PageblockOrder) + Pfn.PageShift;
         ulong bytes = ((top + (1UL << spanOrder) - 1) >> spanOrder) << spanOrder;
+        low = low == ulong.MaxValue ? 0 : (low >> spanOrder) << spanOrder;
         BackingBytes = (nuint)Math.Max(bytes, 1UL << spanOrder);
-        _backing = (byte*)mmap(null, BackingBytes, ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
-        if (_backing == (byte*)-1)
+        _mappedBytes = (nuint)Math.Max(bytes - Math.Min(low, bytes), 1UL << spanOrder);
+        _mapping = (byte*)mmap(null, _mappedBytes, ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+        if (_mapping == (byte*)-1)
             throw new InvalidOperationException("mmap of the simulated physical memory failed");
+        _backing = _mapping - low;
         if (hugePages)
-            madvise(_backing, BackingBytes, MadvHugepage);
+            madvise(_mapping, _mappedBytes, MadvHugepage);
 
         fixed (MemoryRegion* rp = regions)
         fixed (byte* dp = distances)
@@ -108,6 +129,8 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
     {
         if (_metadata != null)
             NativeMemory.AlignedFree(_metadata);
-        munmap(_backing, BackingBytes);
+        munmap(_mapping, _mappedBytes);
+        if (_fitVisits != null)
+            NativeMemory.Free(_fitVisits);
     }
 }

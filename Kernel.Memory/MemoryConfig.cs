@@ -27,6 +27,14 @@ public unsafe struct MemoryConfig
     /// </summary>
     public delegate*<ContractBreach, void> OnBrokenContract;
 
+    /// <summary>
+    /// Where the rule search counts the free-list nodes it visits, in builds that compile the contract checks
+    /// (MEMORY_CONTRACTS): host tests bound the search's work with it (a count of steps, where a time would
+    /// depend on the machine). Caller's memory, outside the metadata, so a refused call that searched leaves
+    /// the metadata as it was. Null: nothing is counted.
+    /// </summary>
+    public ulong* FitVisits;
+
     /// <summary>16 MiB = 2^12 frames: the ISA DMA line must fall on a page-block edge.</summary>
     public const int PageblockOrderLimit = 12;
 
@@ -39,6 +47,7 @@ public unsafe struct MemoryConfig
             c.PageblockOrder = 9;
             c.PoolCapacity = 32;
             c.OnBrokenContract = null;
+            c.FitVisits = null;
             return c;
         }
     }

@@ -23,6 +23,8 @@ public unsafe partial struct PhysicalMemory
     internal ulong _basePfn;
     internal ulong _pageblockCount;
     internal ulong _presentPages;
+    /// <summary>Available frames of the map at or above <see cref="Pfn.Limit"/>, left out by set-up (<see cref="MemoryTotals.BeyondLimitPages"/>).</summary>
+    internal ulong _beyondLimitPages;
     internal ulong _metadataBytes;
     internal byte* _distances;
     internal int _nodeCount;
@@ -121,6 +123,9 @@ public unsafe partial struct PhysicalMemory
     /// ("dma" below 16 MiB, "dma32" below 4 GiB, "normal" above), the zones of a classic kernel
     /// recast as pool properties. The memory of frame p must be reachable at
     /// <paramref name="directMapBase"/> + p * 4096 (free-list links are written there).
+    /// Available RAM at or above 2^52 is trimmed, not refused (a machine would rather boot on what it can
+    /// address): it is left out of every pool and counted in <see cref="MemoryTotals.BeyondLimitPages"/>;
+    /// a map with no usable RAM below 2^52 is refused with MapNoMemory.
     /// </summary>
     public static MemoryStatus Initialize(void* metadata, ulong metadataBytes, in MemoryMap map, in NodeDistances nodes,
         in MemoryConfig config, byte* directMapBase, out PhysicalMemory* memory)
@@ -144,6 +149,8 @@ public unsafe partial struct PhysicalMemory
         pm->_distances = block + layout.DistancesOffset;
         for (int i = 0; i < nodes.NodeCount * nodes.NodeCount; i++)
             pm->_distances[i] = nodes.NodeCount == 1 ? NodeDistances.Local : nodes.Table[i];
+        for (int i = 0; i < map.Count; i++)
+            pm->_beyondLimitPages += map.FramesBeyondLimit(i);
 
         ref BuddyAllocator buddy = ref pm->_buddy;
         buddy._pools = (Pool*)(block + layout.PoolsOffset);
@@ -158,6 +165,7 @@ public unsafe partial struct PhysicalMemory
         buddy._pageblockOrder = config.PageblockOrder;
         buddy._listStride = config.MaxOrder + 1;
         buddy._onBrokenContract = config.OnBrokenContract;
+        buddy._fitVisits = config.FitVisits;
 
         for (int p = 0; p < config.PoolCapacity; p++)
         {

@@ -33,6 +33,8 @@ public unsafe partial struct BuddyAllocator
     internal int _listStride;
     /// <summary>The fail-fast hook of the contract checks (<see cref="Contract"/>); unused where they are not compiled.</summary>
     internal delegate*<ContractBreach, void> _onBrokenContract;
+    /// <summary>Where <see cref="FindFit"/> counts the list nodes it visits (<see cref="MemoryConfig.FitVisits"/>); null: not counted.</summary>
+    internal ulong* _fitVisits;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal FreeList* ListOf(int pool, int order) { return _lists + pool * _listStride + order; }
@@ -112,25 +114,50 @@ public unsafe partial struct BuddyAllocator
     }
 
     /// <summary>
-    /// Finds, in the pool's lists of order &gt;= <paramref name="order"/>, the lowest-listed block
-    /// that contains an aligned sub-block of that order obeying <paramref name="rules"/>; returns
-    /// the sub-block's index or End. Cost: the length of the lists it walks (slow path only).
+    /// Finds, in the pool's lists of order &gt;= <paramref name="order"/>, a block that contains an
+    /// aligned sub-block of that order obeying <paramref name="rules"/>; returns the sub-block's
+    /// index or End. The lists of order &gt;= the rules' alignment (capped at the max order) are
+    /// walked first, smallest first: every block there is aligned (the span base is aligned to the
+    /// largest block), so when the rules' window covers the pool the first listed block fits and
+    /// the search is O(MaxOrder). Only when none of them fits are the smaller lists walked, where a
+    /// block fits only if it happens to start aligned. Walking those first made an aligned fill
+    /// quadratic: each carve leaves a small unaligned piece of every order below the alignment,
+    /// and every later search walked them all again (issue 12). Cost otherwise: the length of the
+    /// lists it walks (slow path only); each node visited counts in <see cref="MemoryConfig.FitVisits"/>.
     /// </summary>
     internal ulong FindFit(int pool, int order, in DmaRules rules, ulong basePfn)
     {
+        int alignOrder = System.Numerics.BitOperations.Log2(rules.AlignPages);
+        int aligned = alignOrder < order ? order : alignOrder < _maxOrder ? alignOrder : _maxOrder;
+        ulong index = FindFitIn(pool, order, aligned, _maxOrder, rules, basePfn);
+        return index != FreeList.End || aligned == order ? index : FindFitIn(pool, order, order, aligned - 1, rules, basePfn);
+    }
+
+    /// <summary><see cref="FindFit"/> over the lists of orders <paramref name="from"/>..<paramref name="to"/>, each walked from its head.</summary>
+    private ulong FindFitIn(int pool, int order, int from, int to, in DmaRules rules, ulong basePfn)
+    {
         ulong pages = 1UL << order;
-        for (int o = order; o <= _maxOrder; o++)
+        for (int o = from; o <= to; o++)
         {
             FreeList* list = ListOf(pool, o);
             ulong size = 1UL << o;
             for (ulong b = list->Head; b != FreeList.End; b = FreeList.NodeOf(_frameMemory, b)->Next)
             {
+                CountFitVisit();
                 ulong pfn = rules.FirstFit(basePfn + b, basePfn + b + size, pages, pages);
                 if (pfn != FreeList.End)
                     return pfn - basePfn;
             }
         }
         return FreeList.End;
+    }
+
+    /// <summary>Counts one free-list node visited by <see cref="FindFit"/>, where contract checks are compiled and a counter was given.</summary>
+    [Conditional("MEMORY_CONTRACTS")]
+    private void CountFitVisit()
+    {
+        if (_fitVisits != null)
+            (*_fitVisits)++;
     }
 
     /// <summary>

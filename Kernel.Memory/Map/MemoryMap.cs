@@ -57,8 +57,34 @@ public unsafe struct MemoryMap
         return MemoryStatus.Ok;
     }
 
-    /// <summary>The whole frames of region <paramref name="i"/> if it is available RAM; empty otherwise.</summary>
+    /// <summary>
+    /// The whole frames of region <paramref name="i"/> below <see cref="Pfn.Limit"/> if it is available RAM;
+    /// empty otherwise. The part of a region at or above 2^52 is left out: no x86-64 machine can address it,
+    /// and pool windows, requests and the checker all end there (<see cref="FramesBeyondLimit"/> counts it).
+    /// </summary>
     public readonly void UsableFrames(int i, out ulong first, out ulong end)
+    {
+        WholeFrames(i, out first, out end);
+        if (end > Pfn.Limit)
+            end = Pfn.Limit;
+        if (end <= first)
+        {
+            first = 0;
+            end = 0;
+        }
+    }
+
+    /// <summary>The whole frames of available region <paramref name="i"/> at or above <see cref="Pfn.Limit"/>, which set-up leaves unused.</summary>
+    public readonly ulong FramesBeyondLimit(int i)
+    {
+        WholeFrames(i, out ulong first, out ulong end);
+        if (end <= Pfn.Limit)
+            return 0;
+        return end - (first > Pfn.Limit ? first : Pfn.Limit);
+    }
+
+    /// <summary>Region <paramref name="i"/>'s whole frames if it is available RAM (first = end = 0 otherwise).</summary>
+    private readonly void WholeFrames(int i, out ulong first, out ulong end)
     {
         MemoryRegion r = Regions[i];
         first = r.Base.FrameUp.Value;

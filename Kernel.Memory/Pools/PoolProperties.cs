@@ -36,7 +36,7 @@ public struct PoolProperties
     public readonly ulong WindowEndPfn
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get { return WindowHigh.Value == 0 ? (1UL << (52 - Pfn.PageShift)) : WindowHigh.Value >> Pfn.PageShift; }
+        get { return WindowHigh.Value == 0 ? Pfn.Limit : WindowHigh.Value >> Pfn.PageShift; }
     }
 
     public readonly ulong WindowStartPfn { [MethodImpl(MethodImplOptions.AggressiveInlining)] get { return WindowLow.FrameUp.Value; } }

@@ -19,7 +19,7 @@ public struct DmaRules
     public ulong BoundaryPages;
 
     /// <summary>Frames beyond any 52-bit physical address: "no upper limit".</summary>
-    public const ulong NoLimitPfn = 1UL << (52 - Pfn.PageShift);
+    public const ulong NoLimitPfn = Pfn.Limit;
 
     /// <summary>
     /// Resolves the request for a block of <paramref name="pages"/> frames. Refuses malformed

@@ -5,6 +5,11 @@ public struct MemoryTotals
 {
     /// <summary>Usable frames found in the map at set-up; conserved by every operation.</summary>
     public ulong PresentPages;
+    /// <summary>
+    /// Available frames of the map at or above 2^52 (<see cref="Pfn.Limit"/>) that set-up left out: not in
+    /// <see cref="PresentPages"/>, never handed out. 0 for the kernel, whose map sanitizer drops such entries first.
+    /// </summary>
+    public ulong BeyondLimitPages;
     public ulong FreePages;
     public ulong InUsePages;
     /// <summary>Frames the span covers (first to last usable frame, aligned out).</summary>

@@ -81,6 +81,7 @@ public unsafe partial struct PhysicalMemory
     {
         MemoryTotals t = default;
         t.PresentPages = _presentPages;
+        t.BeyondLimitPages = _beyondLimitPages;
         for (int i = 0; i < _poolCapacity; i++)
         {
             if (_buddy._pools[i].Live == 0)

@@ -15,6 +15,12 @@ public readonly struct Pfn
     /// <summary>Bytes in one frame, derived from <see cref="PageShift"/>.</summary>
     public const ulong PageSize = 1UL << PageShift;
 
+    /// <summary>Bits of a physical address: the x86-64 architectural maximum (CPUID 0x80000008 reports at most 52).</summary>
+    public const int AddressBits = 52;
+
+    /// <summary>Frames below 2^<see cref="AddressBits"/> bytes: no frame number reaches it. Set-up leaves RAM at or above it unused.</summary>
+    public const ulong Limit = 1UL << (AddressBits - PageShift);
+
     /// <summary>The sentinel "no frame" (never a real frame: it would be at 2^76 bytes).</summary>
     public static Pfn None
     {

@@ -96,4 +96,65 @@ public unsafe class SetupTests
         pm->GetPageblock((pfn.Value - pm->BasePfn.Value) >> pm->PageblockOrder, out PageblockUse used);
         Assert.Equal(8U, used.InUsePages);
     }
+
+    /// <summary>
+    /// Issue 12: RAM at or above 2^52 (beyond any x86-64 physical address) was set up as free memory;
+    /// the checker then reported PageblockOutsideWindow and allocations returned frames beyond 52 bits.
+    /// Set-up now trims it: the part below the limit is used, the rest is counted in BeyondLimitPages,
+    /// and no block ever reaches frame 2^40. One case straddles the limit, one ends exactly at it; both
+    /// add a region wholly beyond it.
+    /// </summary>
+    [Theory]
+    [InlineData(64UL, 128UL)]
+    [InlineData(64UL, 64UL)]
+    [InlineData(8UL, 1024UL)]
+    public void RamAbove2Pow52IsTrimmedAtSetUp(ulong mibBelow, ulong mib)
+    {
+        const ulong limit = Pfn.Limit << Pfn.PageShift;
+        var map = new[]
+        {
+            new MemoryRegion(limit - mibBelow * MiB, mib * MiB, MemoryType.Available, 0),
+            new MemoryRegion(limit + 2048 * MiB, 16 * MiB, MemoryType.Available, 0),
+            new MemoryRegion(limit - 128 * MiB, 32 * MiB, MemoryType.Reserved, 0),
+        };
+        using var host = new HostPhysicalMemory(map);
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        MemoryAssert.Consistent(pm);
+        MemoryTotals totals = pm->GetTotals();
+        ulong below = Math.Min(mibBelow, mib) * MiB / Pfn.PageSize;
+        Assert.Equal(below, totals.PresentPages);
+        Assert.Equal((mib * MiB + 16 * MiB) / Pfn.PageSize - below, totals.BeyondLimitPages);
+        Assert.True(pm->BasePfn.Value + totals.SpanPages <= Pfn.Limit, $"span ends at frame 0x{pm->BasePfn.Value + totals.SpanPages:x}");
+
+        // Everything there is, in big blocks, then frame by frame: never a frame at or above 2^40.
+        ulong taken = 0;
+        foreach (int order in new[] { 0, 10, 3, 0 })
+        {
+            int count = order == 0 && taken == 0 ? 100 : int.MaxValue;
+            for (int i = 0; i < count; i++)
+            {
+                MemoryStatus s = pm->Allocate(new Order(order), AllocRequest.Any, out Pfn pfn);
+                if (s == MemoryStatus.OutOfMemory)
+                    break;
+                Assert.Equal(MemoryStatus.Ok, s);
+                Assert.True(pfn.Value + (1UL << order) <= Pfn.Limit, $"order {order} block at frame 0x{pfn.Value:x}");
+                taken += 1UL << order;
+            }
+        }
+        Assert.Equal(totals.PresentPages, taken);
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void RamOnlyAbove2Pow52IsRefusedAsNoMemory()
+    {
+        const ulong limit = Pfn.Limit << Pfn.PageShift;
+        using var host = new HostPhysicalMemory(new[]
+        {
+            new MemoryRegion(limit, 64 * MiB, MemoryType.Available, 0),
+            new MemoryRegion(limit - 64 * MiB, 64 * MiB, MemoryType.Reserved, 0),
+        });
+        Assert.Equal(MemoryStatus.MapNoMemory, host.InitStatus);
+    }
 }
