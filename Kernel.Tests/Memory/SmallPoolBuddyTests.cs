@@ -208,4 +208,54 @@ public unsafe class SmallPoolBuddyTests
             }
         });
     }
+
+    [Fact]
+    public void Smoke_PoolsWithACacheRefuseOnlyWhatDrainingCannotMeet()
+    {
+        // Pools of 8..32 page blocks (4096..16384 frames: batches 4, 8 and 16) at 32 MiB, filled and
+        // emptied at random with orders 0..6. A refusal must come with the cache drained and no free
+        // block of the order or above left on the lists.
+        SeededRuns.Run(_output, "cached-pool refusal fuzz", "POOLKERNEL_CACHEDPOOL", 20, 2000, (seed, ops) =>
+        {
+            var rng = new Random(seed);
+            using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+            PhysicalMemory* pm = host.Memory;
+            ulong pageblocks = (ulong)rng.Next(8, 33);
+            Assert.Equal(MemoryStatus.Ok, pm->CreatePoolFromRange(PoolProperties.Open("cached"), new Pfn((32 * MiB) >> 12), pageblocks, out PoolId pool));
+            Assert.True(pm->_buddy.CacheOf(pool.Value)->High > 0);
+            var live = new List<(Pfn Pfn, int Order)>();
+            int refusals = 0;
+            for (int op = 0; op < ops; op++)
+            {
+                string where = $"{pageblocks} page blocks, op {op}";
+                if (live.Count > 0 && rng.Next(100) < 25)
+                {
+                    int i = rng.Next(live.Count);
+                    var a = live[i];
+                    live[i] = live[^1];
+                    live.RemoveAt(live.Count - 1);
+                    Assert.True(pm->Free(a.Pfn, new Order(a.Order), MemoryAssert.DefaultOwner) == MemoryStatus.Ok, $"{where}: free failed");
+                }
+                else
+                {
+                    int order = rng.Next(7);
+                    MemoryStatus s = pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn pfn);
+                    if (s == MemoryStatus.Ok)
+                        live.Add((pfn, order));
+                    else
+                    {
+                        Assert.True(s == MemoryStatus.OutOfMemory, $"{where}: {s}");
+                        refusals++;
+                        Assert.Equal(MemoryStatus.Ok, pm->GetPoolStats(pool, out PoolStats st));
+                        Assert.True(st.CachedPages == 0, $"{where}: order {order} refused with {st.CachedPages} frames cached");
+                        for (int o = order; o <= pm->MaxOrder; o++)
+                            Assert.True(pm->FreeBlocks(pool, new Order(o)) == 0, $"{where}: order {order} refused with an order-{o} block free");
+                    }
+                }
+                InvariantReport report = pm->Check();
+                Assert.True(report.IsOk, $"{where}: {MemoryAssert.Describe(report)}");
+            }
+            Assert.True(refusals > 0, "the run never filled its pool");
+        });
+    }
 }
