@@ -88,7 +88,8 @@ public unsafe partial struct BuddyAllocator
 
     /// <summary>
     /// Contract of a cache about to be refilled or drained (<see cref="FrameCache"/>): its high mark
-    /// within <see cref="FrameCache.Capacity"/> and its count in 0..High, every entry's frame byte Cached, and every entry's page block in <paramref name="pool"/>
+    /// within <see cref="FrameCache.Capacity"/> and its count in 0..High, every entry's frame byte
+    /// Cached, and every entry's page block in <paramref name="pool"/>
     /// holding at least that entry.
     /// </summary>
     [Conditional("MEMORY_CONTRACTS")]

@@ -30,19 +30,17 @@ public unsafe struct FrameCache
     /// </summary>
     public const int Capacity = 63;
     /// <summary>
-    /// Frames moved per refill or drain in a pool of at least <see cref="FullBatchPages"/> frames: 16
-    /// amortises the buddy work (one list pop or merge chain each) over 16 operations.
+    /// Frames moved per refill or drain in a pool of at least 16384 frames (64 MiB): 16 amortises the
+    /// buddy work (one list pop or merge chain each) over 16 operations.
     /// </summary>
     public const int Batch = 16;
     /// <summary>
     /// log2 of the pool frames per frame of batch: a batch of present / 1024, rounded down to a power
-    /// of two and at most <see cref="Batch"/> (Linux: zone pages / 4096 rounded to 2^n - 1, high 6
-    /// batches; ours is four times larger a frame but the cache holds under four batches, so both park
-    /// under 0.4% of the pool). The full batch needs 16384 frames (64 MiB).
+    /// of two and at most <see cref="Batch"/>. With a high mark under four batches a cache parks under
+    /// present / 256 frames (0.4% of the pool); Linux's batch of zone pages / 4096 (rounded down to
+    /// 2^n - 1) with a high mark of six batches parks under 0.15% of the zone.
     /// </summary>
     public const int PagesPerBatchShift = 10;
-    /// <summary>Present frames from which a pool's cache has the full <see cref="Batch"/> and <see cref="Capacity"/>.</summary>
-    public const ulong FullBatchPages = (ulong)Batch << PagesPerBatchShift;
     /// <summary>
     /// A pool smaller than this many blocks of the largest order has no cache (16 MiB at MaxOrder 10). A
     /// refill splits the lowest free block it finds into order-0 frames that stay parked, so an exact
@@ -82,6 +80,7 @@ public unsafe struct FrameCache
             batch = Batch;
         return (4 << BitOperations.Log2(batch)) - 1;
     }
+
     /// <summary>
     /// The newest entry (meaningful when Count &gt; 0). It is kept apart from the older ones so a pop
     /// reads it at a fixed place: an allocation right after a free then waits for one store to

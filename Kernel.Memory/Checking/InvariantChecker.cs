@@ -15,7 +15,8 @@ namespace PoolKernel.Memory;
 ///      on two lists and none is missing);
 ///   4. frame caches: each entry is a Cached frame of the cache's pool, no entry twice, high mark as
 ///      the pool's present frames give it (<see cref="FrameCache.HighFor"/>) and count within it, and
-///      the Cached frames seen in step 2 are exactly the entries (so a cached frame is on exactly one cache and on no free list: a list node that is Cached fails step 3);
+///      the Cached frames seen in step 2 are exactly the entries (so a cached frame is on exactly one
+///      cache and on no free list: a list node that is Cached fails step 3);
 ///   5. pool counters (FreePages = frames on the lists; a pool's free frames are those plus its
 ///      cached ones) and the conservation of present frames;
 ///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools;
@@ -234,7 +235,8 @@ public static unsafe class InvariantChecker
     }
 
     /// <summary>
-    /// One pool's cache: high mark sized to the pool's present frames, count within it and equal to the Cached frames of the pool the frame
+    /// One pool's cache: high mark sized to the pool's present frames, count within it and equal to
+    /// the Cached frames of the pool the frame
     /// walk saw (<paramref name="seen"/>); every entry a Cached frame in a page block of the pool; no
     /// entry twice (pairwise, O(Capacity^2) = 2 K comparisons at most, no scratch memory needed).
     /// </summary>

@@ -258,4 +258,22 @@ public unsafe class SmallPoolBuddyTests
             Assert.True(refusals > 0, "the run never filled its pool");
         });
     }
+
+    [Fact]
+    public void TheCheckerNamesACacheNotSizedToItsPool()
+    {
+        using var host = BootSmallPageblocks();
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 32);
+        MemoryAssert.Consistent(pm);
+        FrameCache* cache = pm->_buddy.CacheOf(pool.Value);
+        cache->High = 3; // a cache on a pool too small for one
+        InvariantReport r = pm->Check();
+        Assert.Equal(InvariantCode.CacheAboveHigh, r.Code);
+        Assert.Equal(pool, r.Pool);
+        Assert.Equal(0UL, r.Expected);
+        Assert.Equal(3UL, r.Actual);
+        cache->High = 0;
+        MemoryAssert.Consistent(pm);
+    }
 }
