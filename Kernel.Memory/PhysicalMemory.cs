@@ -285,6 +285,8 @@ public unsafe partial struct PhysicalMemory
             pool.PresentPages += info.Present;
             pool.Pageblocks++;
         }
+        for (int i = 0; i < next; i++)
+            _buddy.SizeCache(i); // the caches are empty: this only sets each high mark
         return MemoryStatus.Ok;
     }
 
@@ -300,6 +302,7 @@ public unsafe partial struct PhysicalMemory
         for (int o = 0; o < _buddy._listStride; o++)
             _buddy.ListOf(slot, o)->Reset();
         _buddy.CacheOf(slot)->Count = 0;
+        _buddy.CacheOf(slot)->High = 0; // no page block yet: no cache (SizeCache sets it as page blocks arrive)
     }
 
     /// <summary>Indices of the map's usable regions, sorted by start; returns how many.</summary>

@@ -243,10 +243,22 @@ public unsafe partial struct PhysicalMemory
         return _buddy.Drain(pool) ? _buddy.TakeFirst(pool, order) : FreeList.End;
     }
 
-    /// <summary>An order-0 frame from the pool's cache, refilled from the buddy lists when empty; End when the pool has none.</summary>
+    /// <summary>
+    /// An order-0 frame from the pool's cache, refilled from the buddy lists when empty; End when the
+    /// pool has none. A pool too small for a cache (<see cref="FrameCache.HighFor"/>) takes the frame
+    /// straight from its lists, as a plain buddy allocator would. Either way the returned frame is
+    /// counted in its page block's held count, as a cached frame is.
+    /// </summary>
     private ulong TakeCached(int pool)
     {
         FrameCache* cache = _buddy.CacheOf(pool);
+        if (cache->High == 0)
+        {
+            ulong index = _buddy.TakeFirst(pool, 0);
+            if (index != FreeList.End)
+                _buddy._pageblocks[index >> _buddy._pageblockOrder].Held++;
+            return index;
+        }
         if (cache->Count == 0 && _buddy.Refill(pool, cache) == 0)
             return FreeList.End;
         return cache->Pop();
@@ -282,7 +294,8 @@ public unsafe partial struct PhysicalMemory
     /// <remarks>
     /// Inlined into callers with the order-0 fast path only: a frame whose byte says "allocated,
     /// order 0" (the check that refuses double frees) and whose owner byte is the caller's is marked
-    /// Cached, its owner byte cleared, and pushed on its pool's frame cache when the cache has room.
+    /// Cached, its owner byte cleared, and pushed on its pool's frame cache when the cache is below its
+    /// high mark (never, in a pool too small to have a cache).
     /// Anything else goes to <see cref="FreeSlow"/>.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -293,7 +306,7 @@ public unsafe partial struct PhysicalMemory
             _buddy._owners[index] == owner)
         {
             FrameCache* cache = _buddy.CacheOf(_buddy.PoolOfFrame(index));
-            if (cache->Count != FrameCache.Capacity)
+            if (cache->Count < cache->High)
             {
                 _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
                 _buddy._owners[index] = FrameOwner.None;
@@ -304,7 +317,7 @@ public unsafe partial struct PhysicalMemory
         return FreeSlow(pfn, order, owner);
     }
 
-    /// <summary>Every case of <see cref="Free"/>, the fast one included (reached when the frame cache is full).</summary>
+    /// <summary>Every case of <see cref="Free"/>, the fast one included (reached when the frame cache is full or the pool has none).</summary>
     private MemoryStatus FreeSlow(Pfn pfn, Order order, byte owner)
     {
         if ((uint)order.Value > (uint)_buddy._maxOrder)
@@ -317,13 +330,13 @@ public unsafe partial struct PhysicalMemory
             return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);
         _buddy._owners[index] = FrameOwner.None;
         int pool = _buddy.PoolOfFrame(index);
-        if (order.Value == 0)
+        FrameCache* cache = _buddy.CacheOf(pool);
+        if (order.Value == 0 && cache->High != 0)
         {
             // Parked un-merged in the pool's cache (still held by its page block); a full cache
-            // first drains its oldest batch back to the lists.
-            FrameCache* cache = _buddy.CacheOf(pool);
-            if (cache->Count == FrameCache.Capacity)
-                _buddy.DrainOldest(pool, cache, FrameCache.Batch);
+            // first drains its oldest batch back to the lists. A pool without a cache frees below.
+            if (cache->Count >= cache->High)
+                _buddy.DrainOldest(pool, cache, cache->BatchSize);
             _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
             cache->Push(index);
             return MemoryStatus.Ok;

@@ -19,8 +19,9 @@ public unsafe partial struct BuddyAllocator
     internal FrameCache* CacheOf(int pool) { return _caches + pool; }
 
     /// <summary>
-    /// Moves up to <see cref="FrameCache.Batch"/> order-0 frames from the pool's buddy lists into its
-    /// empty-enough cache, marking them Cached; returns how many (0: the pool has no free frame).
+    /// Moves up to <see cref="FrameCache.BatchSize"/> order-0 frames from the pool's buddy lists into its
+    /// empty-enough cache (never past <see cref="FrameCache.High"/>), marking them Cached; returns how
+    /// many (0: the pool has no free frame, or no cache).
     /// The batch is stacked so that it pops in the order the lists gave it (ascending addresses when
     /// it comes from splitting one block), like Linux's bulk refill: consecutive allocations then
     /// get consecutive frames as they did without the cache, which devices and callers merging
@@ -31,7 +32,8 @@ public unsafe partial struct BuddyAllocator
         CheckCache(pool, cache);
         int start = cache->Count;
         int n = 0;
-        while (n < FrameCache.Batch && cache->Count < FrameCache.Capacity)
+        int batch = cache->BatchSize;
+        while (n < batch && cache->Count < cache->High)
         {
             ulong index = TakeFirst(pool, 0);
             if (index == FreeList.End)
@@ -60,6 +62,20 @@ public unsafe partial struct BuddyAllocator
         cache->DropOldest(n);
     }
 
+    /// <summary>
+    /// Sizes the pool's cache to its present frames (<see cref="FrameCache.HighFor"/>), first draining
+    /// the oldest entries above the new high mark. Called whenever a pool's present frames change
+    /// (set-up, every page-block move: pool creation, moves and destruction all move page blocks).
+    /// </summary>
+    internal void SizeCache(int pool)
+    {
+        FrameCache* cache = CacheOf(pool);
+        int high = FrameCache.HighFor(_pools[pool].PresentPages, _maxOrder);
+        if (cache->Count > high)
+            DrainOldest(pool, cache, cache->Count - high);
+        cache->High = high;
+    }
+
     /// <summary>Gives every cached frame of the pool back to the buddy lists; true if there was any.</summary>
     internal bool Drain(int pool)
     {
@@ -71,15 +87,17 @@ public unsafe partial struct BuddyAllocator
     }
 
     /// <summary>
-    /// Contract of a cache about to be refilled or drained (<see cref="FrameCache"/>): its count in
-    /// 0..Capacity, every entry's frame byte Cached, and every entry's page block in <paramref name="pool"/>
+    /// Contract of a cache about to be refilled or drained (<see cref="FrameCache"/>): its high mark
+    /// within <see cref="FrameCache.Capacity"/> and its count in 0..High, every entry's frame byte
+    /// Cached, and every entry's page block in <paramref name="pool"/>
     /// holding at least that entry.
     /// </summary>
     [Conditional("MEMORY_CONTRACTS")]
     internal void CheckCache(int pool, FrameCache* cache)
     {
-        bool counted = (uint)cache->Count <= FrameCache.Capacity;
-        Contract.Expect(counted, _onBrokenContract, ContractCode.CacheCountOutOfRange, pool, 0, FrameCache.Capacity, (ulong)(uint)cache->Count);
+        int high = (uint)cache->High <= FrameCache.Capacity ? cache->High : FrameCache.Capacity;
+        bool counted = (uint)cache->Count <= (uint)high;
+        Contract.Expect(counted, _onBrokenContract, ContractCode.CacheCountOutOfRange, pool, 0, (ulong)(uint)high, (ulong)(uint)cache->Count);
         if (!counted)
             return;
         byte cached = FrameState.Make(FrameKind.Cached, 0);

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace PoolKernel.Memory;
@@ -7,8 +8,10 @@ namespace PoolKernel.Memory;
 /// were freed as order 0 and kept un-merged, the way Linux keeps per-CPU page lists. Allocating an
 /// order-0 frame pops the most recently freed one (still warm in the CPU caches) and freeing one
 /// pushes it, so neither touches the buddy lists. When the stack is empty it is refilled with
-/// <see cref="Batch"/> frames from the buddy lists; when it is full the <see cref="Batch"/> oldest
-/// (coldest) entries are drained back with merging.
+/// <see cref="BatchSize"/> frames from the buddy lists; when it holds <see cref="High"/> frames the
+/// <see cref="BatchSize"/> oldest (coldest) entries are drained back with merging. Both scale with the
+/// pool's present frames (<see cref="HighFor"/>), as Linux sizes its per-CPU batches to the zone; a
+/// small pool has no cache at all (High 0) and behaves as a plain buddy allocator.
 /// Every entry's frame byte reads <see cref="FrameKind.Cached"/> and its page block belongs to the
 /// cache's pool. One cache a pool now; the SMP issue makes it one a (pool, CPU), found through
 /// <see cref="BuddyAllocator.CacheOf"/>, so nothing else changes shape.
@@ -26,11 +29,58 @@ public unsafe struct FrameCache
     /// frames stay in the cache.
     /// </summary>
     public const int Capacity = 63;
-    /// <summary>Frames moved per refill or drain: 16 amortises the buddy work (one list pop or merge chain each) over 16 operations.</summary>
+    /// <summary>
+    /// Frames moved per refill or drain in a pool of at least 16384 frames (64 MiB): 16 amortises the
+    /// buddy work (one list pop or merge chain each) over 16 operations.
+    /// </summary>
     public const int Batch = 16;
+    /// <summary>
+    /// log2 of the pool frames per frame of batch: a batch of present / 1024, rounded down to a power
+    /// of two and at most <see cref="Batch"/>. With a high mark under four batches a cache parks under
+    /// present / 256 frames (0.4% of the pool); Linux's batch of zone pages / 4096 (rounded down to
+    /// 2^n - 1) with a high mark of six batches parks under 0.15% of the zone.
+    /// </summary>
+    public const int PagesPerBatchShift = 10;
+    /// <summary>
+    /// A pool smaller than this many blocks of the largest order has no cache (16 MiB at MaxOrder 10). A
+    /// refill splits the lowest free block it finds into order-0 frames that stay parked, so an exact
+    /// fit that a plain buddy would have kept whole is broken up: on a pool of one or two largest
+    /// blocks that is a large share of what it can ever hand out (issue 12: a 32-frame pool refused an
+    /// order-4 block with 17 frames free). With at least four, a refill of at most
+    /// (present / 1024) frames touches under a thousandth of the pool, and any request that draining
+    /// could satisfy is met by the drain-and-retry on the slow path.
+    /// </summary>
+    public const int MinLargestBlocks = 4;
 
-    /// <summary>Entries in use (0..<see cref="Capacity"/>).</summary>
+    /// <summary>Entries in use (0..<see cref="High"/>).</summary>
     internal int Count;
+    /// <summary>
+    /// The most entries this cache may hold: 4 x batch - 1 (3, 7, 15, 31 or <see cref="Capacity"/>), or 0
+    /// when the pool has no cache (<see cref="HighFor"/>). Kept beside the count (in what was padding,
+    /// so the layout stays 512 bytes) and set whenever the pool's present frames change; a cache never
+    /// holds more (the checker verifies it).
+    /// </summary>
+    internal int High;
+
+    /// <summary>Frames a refill takes and a full cache drains: (High + 1) / 4, 0 without a cache.</summary>
+    internal int BatchSize { [MethodImpl(MethodImplOptions.AggressiveInlining)] get { return (High + 1) >> 2; } }
+
+    /// <summary>
+    /// The high mark of a pool with <paramref name="presentPages"/> frames and largest order
+    /// <paramref name="maxOrder"/>: 0 (no cache) below <see cref="MinLargestBlocks"/> largest blocks or
+    /// 1024 frames; else 4 x batch - 1 with batch = present / 1024 rounded down to a power of two, at
+    /// most <see cref="Batch"/>.
+    /// </summary>
+    public static int HighFor(ulong presentPages, int maxOrder)
+    {
+        ulong batch = presentPages >> PagesPerBatchShift;
+        if (batch == 0 || presentPages < (ulong)MinLargestBlocks << maxOrder)
+            return 0;
+        if (batch > Batch)
+            batch = Batch;
+        return (4 << BitOperations.Log2(batch)) - 1;
+    }
+
     /// <summary>
     /// The newest entry (meaningful when Count &gt; 0). It is kept apart from the older ones so a pop
     /// reads it at a fixed place: an allocation right after a free then waits for one store to

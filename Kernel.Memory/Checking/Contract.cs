@@ -23,7 +23,7 @@ public enum ContractCode : byte
     ListLinkBroken = 6,
     /// <summary>A frame cache entry whose frame byte does not read Cached (order 0). Expected: that state byte; found: the frame's byte.</summary>
     CachedFrameNotCached = 7,
-    /// <summary>A frame cache whose count is outside 0..<see cref="FrameCache.Capacity"/>. Expected: the capacity; found: the count.</summary>
+    /// <summary>A frame cache whose count is outside 0..<see cref="FrameCache.High"/> (at most <see cref="FrameCache.Capacity"/>). Expected: the high mark; found: the count.</summary>
     CacheCountOutOfRange = 8,
     /// <summary>A page block's held count about to go below zero. Expected: at least the frames given back; found: the count.</summary>
     HeldUnderflow = 9,

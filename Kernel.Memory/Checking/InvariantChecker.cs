@@ -13,9 +13,10 @@ namespace PoolKernel.Memory;
 ///   3. free lists: each node is a free head of that pool and order, links agree both ways, and the
 ///      list count equals both the walked length and the free heads seen in step 2 (so no block is
 ///      on two lists and none is missing);
-///   4. frame caches: each entry is a Cached frame of the cache's pool, no entry twice, count within
-///      capacity, and the Cached frames seen in step 2 are exactly the entries (so a cached frame is on
-///      exactly one cache and on no free list: a list node that is Cached fails step 3);
+///   4. frame caches: each entry is a Cached frame of the cache's pool, no entry twice, high mark as
+///      the pool's present frames give it (<see cref="FrameCache.HighFor"/>) and count within it, and
+///      the Cached frames seen in step 2 are exactly the entries (so a cached frame is on exactly one
+///      cache and on no free list: a list node that is Cached fails step 3);
 ///   5. pool counters (FreePages = frames on the lists; a pool's free frames are those plus its
 ///      cached ones) and the conservation of present frames;
 ///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools;
@@ -161,6 +162,8 @@ public static unsafe class InvariantChecker
             {
                 if (cache->Count != 0)
                     return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, 0, 0, (ulong)cache->Count);
+                if (cache->High != 0)
+                    return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, 0, (ulong)(uint)cache->High);
                 continue;
             }
             InvariantReport cacheReport = CheckCache(ref pm, pool, cache, poolCached[pool]);
@@ -232,7 +235,8 @@ public static unsafe class InvariantChecker
     }
 
     /// <summary>
-    /// One pool's cache: count within capacity and equal to the Cached frames of the pool the frame
+    /// One pool's cache: high mark sized to the pool's present frames, count within it and equal to
+    /// the Cached frames of the pool the frame
     /// walk saw (<paramref name="seen"/>); every entry a Cached frame in a page block of the pool; no
     /// entry twice (pairwise, O(Capacity^2) = 2 K comparisons at most, no scratch memory needed).
     /// </summary>
@@ -240,7 +244,12 @@ public static unsafe class InvariantChecker
     {
         ref BuddyAllocator b = ref pm._buddy;
         int count = cache->Count;
-        if ((uint)count > (uint)FrameCache.Capacity || (ulong)count != seen)
+        int high = FrameCache.HighFor(b._pools[pool].PresentPages, b._maxOrder);
+        if (cache->High != high)
+            return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, (ulong)(uint)high, (ulong)(uint)cache->High);
+        if ((uint)count > (uint)high)
+            return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, (ulong)(uint)high, (ulong)(uint)count);
+        if ((ulong)count != seen)
             return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, 0, seen, (ulong)(uint)count);
         for (int i = 0; i < count; i++)
         {

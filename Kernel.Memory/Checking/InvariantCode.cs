@@ -49,4 +49,10 @@ public enum InvariantCode : byte
     /// an owner 0..63, or any other frame without <see cref="FrameOwner.None"/> (Actual is the byte).
     /// </summary>
     FrameOwnerBad,
+    /// <summary>
+    /// A live pool's frame cache has a high mark other than its present frames give
+    /// (<see cref="FrameCache.HighFor"/>; Expected: that mark, Actual: the cache's), or holds more frames
+    /// than its high mark (Expected: the mark, Actual: the count). A dead pool's cache has mark 0.
+    /// </summary>
+    CacheAboveHigh,
 }

@@ -245,7 +245,8 @@ public unsafe partial struct PhysicalMemory
     /// block in it is unlinked and marked Isolated (a larger block straddling it is cut, its other
     /// parts given back to the old pool); then the page block is re-tagged; then each isolated block
     /// is freed into the new pool with merging. Isolated heads never match a buddy test, so the
-    /// second pass merges only with blocks already in the new pool.
+    /// second pass merges only with blocks already in the new pool. Last, both pools' caches are
+    /// sized to their new present frames (<see cref="BuddyAllocator.SizeCache"/>).
     /// </summary>
     private void MovePageblock(ulong pb, int to)
     {
@@ -298,5 +299,8 @@ public unsafe partial struct PhysicalMemory
             _buddy.FreeMerging(to, p, order);
             p += 1UL << order;
         }
+        // Both pools changed size: so do their caches (the one that shrank may drain its oldest frames).
+        _buddy.SizeCache(from);
+        _buddy.SizeCache(to);
     }
 }

@@ -12,6 +12,9 @@ public unsafe class FrameCacheTests
 {
     private const ulong MiB = 1UL << 20;
 
+    /// <summary>The fewest page blocks (2 MiB) of a pool with a frame cache at the default config: four order-10 blocks (FrameCache.MinLargestBlocks).</summary>
+    private const ulong CachedPoolPageblocks = 8;
+
     private static PoolStats Stats(PhysicalMemory* pm, PoolId id)
     {
         Assert.Equal(MemoryStatus.Ok, pm->GetPoolStats(id, out PoolStats s));
@@ -181,7 +184,7 @@ public unsafe class FrameCacheTests
         PoolProperties props = PoolProperties.Open("owned");
         props.OwnerMask = 1UL << 5;
         props.AcceptedMobility = MobilityMask.Movable;
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, dma32, 1, out PoolId owned));
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, dma32, CachedPoolPageblocks, out PoolId owned));
         AllocRequest ok = AllocRequest.InPool(owned);
         ok.Owner = 5;
         ok.Mobility = MobilityClass.Movable;
@@ -274,12 +277,20 @@ public unsafe class FrameCacheTests
         ulong pbPages = 1UL << pm->PageblockOrder;
         Pfn pbStart = new Pfn(pfn.Value & ~(pbPages - 1));
         Assert.Equal(MemoryStatus.Ok, pm->GetPageblock((pbStart.Value - pm->BasePfn.Value) >> pm->PageblockOrder, out PageblockUse use));
-        ulong present = use.PresentPages; // the top page block of low RAM is partial
-
-        // A pool made from the page block holding the cached frames: the donor's cache is drained
-        // first, and every frame of the page block arrives free in the new pool.
+        // A pool made from the page blocks up to the one holding the cached frames (as many as a pool
+        // with a cache needs): the donor's cache is drained first, and every frame of the range
+        // arrives free in the new pool.
+        // (one more than the fewest: the top page block of low RAM is partial).
+        ulong count = CachedPoolPageblocks + 1;
+        Pfn rangeStart = new Pfn(pbStart.Value - (count - 1) * pbPages);
+        ulong present = 0;
+        for (ulong i = 0; i < count; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->GetPageblock((rangeStart.Value - pm->BasePfn.Value) / pbPages + i, out PageblockUse u));
+            present += u.PresentPages;
+        }
         PoolStats before = Stats(pm, dma32);
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePoolFromRange(PoolProperties.Open("cached"), pbStart, 1, out PoolId made));
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePoolFromRange(PoolProperties.Open("cached"), rangeStart, count, out PoolId made));
         MemoryAssert.Consistent(pm);
         Assert.Equal(0UL, Stats(pm, dma32).CachedPages);
         Assert.Equal(before.FreePages - present, Stats(pm, dma32).FreePages);
@@ -294,13 +305,14 @@ public unsafe class FrameCacheTests
         MemoryAssert.Consistent(pm);
         Assert.Equal(before.FreePages, Stats(pm, dma32).FreePages);
 
-        // A small pool whose only page block is partly cached: moving it out drains the cache.
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(PoolProperties.Open("small"), dma32, 1, out PoolId small));
+        // A pool (the smallest with a cache) whose page blocks are partly cached: moving them out
+        // drains the cache (the first move already takes the pool below the size that has one).
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(PoolProperties.Open("small"), dma32, CachedPoolPageblocks, out PoolId small));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(small), out Pfn s0));
         Assert.Equal(MemoryStatus.Ok, pm->Free(s0, new Order(0), MemoryAssert.DefaultOwner));
-        Assert.Equal(pbPages, Stats(pm, small).FreePages);
+        Assert.Equal(CachedPoolPageblocks * pbPages, Stats(pm, small).FreePages);
         Assert.True(Stats(pm, small).CachedPages > 0);
-        Assert.Equal(MemoryStatus.Ok, pm->MovePageblocks(small, dma32, 1));
+        Assert.Equal(MemoryStatus.Ok, pm->MovePageblocks(small, dma32, CachedPoolPageblocks));
         MemoryAssert.Consistent(pm);
         Assert.Equal(0UL, Stats(pm, small).PresentPages);
         Assert.Equal(0UL, Stats(pm, small).CachedPages);
@@ -377,22 +389,30 @@ public unsafe class FrameCacheTests
         using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
         PhysicalMemory* pm = host.Memory;
         PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(PoolProperties.Open("tiny"), dma32, 1, out PoolId tiny));
+        // The smallest pool that has a cache (a smaller one has none, so nothing would be cached).
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(PoolProperties.Open("tiny"), dma32, CachedPoolPageblocks, out PoolId tiny));
         ulong pbPages = 1UL << pm->PageblockOrder;
         var frames = new List<Pfn>();
         while (pm->Allocate(new Order(0), AllocRequest.InPool(tiny), out Pfn p) == MemoryStatus.Ok)
             frames.Add(p);
-        Assert.Equal(pbPages, (ulong)frames.Count);
+        Assert.Equal(CachedPoolPageblocks * pbPages, (ulong)frames.Count);
         Assert.Equal(0UL, Stats(pm, tiny).FreePages);
         // Free all: most merge back through drains, the last ones stay cached; a whole-page-block
         // allocation drains the cache and finds the merged block.
         foreach (Pfn p in frames)
             Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0), MemoryAssert.DefaultOwner));
         Assert.True(Stats(pm, tiny).CachedPages > 0);
-        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pm->PageblockOrder), AllocRequest.InPool(tiny), out Pfn whole));
+        // Every page block of the pool as one block: the last ones only after the drain.
+        var wholes = new List<Pfn>();
+        for (ulong i = 0; i < CachedPoolPageblocks; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pm->PageblockOrder), AllocRequest.InPool(tiny), out Pfn whole));
+            wholes.Add(whole);
+        }
         Assert.Equal(0UL, Stats(pm, tiny).CachedPages);
         MemoryAssert.Consistent(pm);
-        Assert.Equal(MemoryStatus.Ok, pm->Free(whole, new Order(pm->PageblockOrder), MemoryAssert.DefaultOwner));
+        foreach (Pfn whole in wholes)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(whole, new Order(pm->PageblockOrder), MemoryAssert.DefaultOwner));
         Assert.Equal(MemoryStatus.Ok, pm->AllocateRun(pbPages, AllocRequest.InPool(tiny), out Pfn run));
         Assert.Equal(MemoryStatus.Ok, pm->FreeRun(run, pbPages, MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);

@@ -60,6 +60,7 @@ namespace PoolKernel.Mm
             InvariantCode.CacheBadEntry => "frame-cache entry is not a cached frame of its pool",
             InvariantCode.CacheDuplicate => "frame-cache entry twice",
             InvariantCode.CacheCount => "frame-cache count",
+            InvariantCode.CacheAboveHigh => "frame-cache high mark not sized to its pool, or exceeded",
             _ => "unknown frame kind",
         };
 
