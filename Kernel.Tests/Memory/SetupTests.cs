@@ -42,7 +42,7 @@ public unsafe class SetupTests
         if (nodes == 2)
             Assert.False(MemoryAssert.FindPool(pm, "node1-dma32").IsNone && MemoryAssert.FindPool(pm, "node1-normal").IsNone);
 
-        // The metadata budget: at most 8 bytes a present 4 KiB page (about 1 here).
+        // The metadata budget: at most 8 bytes a present 4 KiB page (about 2 here: a state byte and an owner byte a frame).
         Assert.True(totals.MetadataBytes <= 8 * totals.PresentPages, $"{totals.MetadataBytes} bytes for {totals.PresentPages} pages");
     }
 
