@@ -83,8 +83,12 @@ namespace PoolKernel.Boot.CommandLine
             /// not described are counted in <see cref="Diagnostic.MoreProblems"/>.
             /// </summary>
             private void Report(DiagnosticCode code, TokenStatus status, int partOffset, int partLength, ulong value0, ulong value1)
+                => ReportOn(TokenIndex, code, status, partOffset, partLength, value0, value1);
+
+            /// <summary><see cref="Report"/> for token <paramref name="tokenIndex"/>, the current one or an earlier one.</summary>
+            private void ReportOn(int tokenIndex, DiagnosticCode code, TokenStatus status, int partOffset, int partLength, ulong value0, ulong value1)
             {
-                TokenRecord* token = Options->Token(TokenIndex);
+                TokenRecord* token = Options->Token(tokenIndex);
                 Diagnostic* d;
                 if (token->DiagnosticIndex >= 0)
                 {
@@ -97,7 +101,7 @@ namespace PoolKernel.Boot.CommandLine
                 {
                     token->DiagnosticIndex = (short)Options->DiagnosticCount;
                     d = Options->DiagnosticAt(Options->DiagnosticCount++);
-                    d->TokenIndex = TokenIndex;
+                    d->TokenIndex = tokenIndex;
                     d->TokenOffset = token->Offset;
                     d->TokenLength = token->Length;
                 }
@@ -119,7 +123,7 @@ namespace PoolKernel.Boot.CommandLine
             /// A single-valued parameter: this token replaces the earlier one, which gets its own line
             /// (<see cref="DiagnosticCode.ParameterOverridden"/>); this token applies as written.
             /// </summary>
-            private void NoteRepeat(ref int last, int valueOffset, int valueLength)
+            private void NoteRepeat(ref int last)
             {
                 if (last >= 0)
                     Override(last, false);
@@ -134,29 +138,8 @@ namespace PoolKernel.Boot.CommandLine
             private void Override(int earlier, bool partStillApplies)
             {
                 TokenRecord* token = Options->Token(earlier);
-                TokenStatus status = partStillApplies ? TokenStatus.Adjusted : TokenStatus.Rejected;
-                Diagnostic* d;
-                if (token->DiagnosticIndex >= 0)
-                {
-                    d = Options->DiagnosticAt(token->DiagnosticIndex);
-                    d->MoreProblems++;
-                    if (status != TokenStatus.Rejected || token->Status == TokenStatus.Rejected)
-                        return;
-                }
-                else
-                {
-                    token->DiagnosticIndex = (short)Options->DiagnosticCount;
-                    d = Options->DiagnosticAt(Options->DiagnosticCount++);
-                    d->TokenIndex = earlier;
-                    d->TokenOffset = token->Offset;
-                    d->TokenLength = token->Length;
-                }
-                token->Status = status;
-                d->Code = DiagnosticCode.ParameterOverridden;
-                d->PartOffset = token->Offset;
-                d->PartLength = token->Length;
-                d->Value0 = (ulong)TokenIndex;
-                d->Value1 = 0;
+                ReportOn(earlier, DiagnosticCode.ParameterOverridden, partStillApplies ? TokenStatus.Adjusted : TokenStatus.Rejected,
+                    token->Offset, token->Length, (ulong)TokenIndex, 0);
             }
 
             /// <summary><c>test=NAME</c>: only the names of <see cref="BootTests"/>; another is refused, naming it.</summary>
@@ -176,7 +159,7 @@ namespace PoolKernel.Boot.CommandLine
             {
                 offset = valueOffset;
                 length = valueLength;
-                NoteRepeat(ref last, valueOffset, valueLength);
+                NoteRepeat(ref last);
             }
 
             /// <summary>
@@ -201,7 +184,7 @@ namespace PoolKernel.Boot.CommandLine
                 if (!ParseNonZeroSize(valueOffset, valueLength, out ulong bytes))
                     return;
                 Options->MemCap = bytes;
-                NoteRepeat(ref LastMem, valueOffset, valueLength);
+                NoteRepeat(ref LastMem);
             }
 
             private void ParseHugePageSize(int valueOffset, int valueLength, bool isDefault)
@@ -216,7 +199,7 @@ namespace PoolKernel.Boot.CommandLine
                 if (isDefault)
                 {
                     Options->DefaultHugePageSize = bytes;
-                    NoteRepeat(ref LastDefaultHuge, valueOffset, valueLength);
+                    NoteRepeat(ref LastDefaultHuge);
                 }
                 else
                 {
@@ -273,7 +256,7 @@ namespace PoolKernel.Boot.CommandLine
                 {
                     Options->NumaOff = true;
                     Options->FakeNodeCount = 0;
-                    NoteRepeat(ref LastNuma, valueOffset, valueLength);
+                    NoteRepeat(ref LastNuma);
                     return;
                 }
 
@@ -305,7 +288,7 @@ namespace PoolKernel.Boot.CommandLine
                 {
                     Options->FakeNodeCount = (int)count;
                 }
-                NoteRepeat(ref LastNuma, valueOffset, valueLength);
+                NoteRepeat(ref LastNuma);
             }
         }
     }
