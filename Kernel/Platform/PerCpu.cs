@@ -13,6 +13,8 @@ namespace PoolKernel.Platform
         Online,
         /// <summary>Did not answer within the timeout; left out.</summary>
         NoAnswer,
+        /// <summary>Parked for good by another CPU's fatal path (the panic-stop NMI).</summary>
+        Stopped,
     }
 
     /// <summary>
@@ -36,7 +38,7 @@ namespace PoolKernel.Platform
         public uint ApicId;
         /// <summary>The NUMA node (SRAT CPU affinity, or numa=off/fake).</summary>
         public int Node;
-        /// <summary>Written by the BSP while starting the CPU, then by the CPU once (Online).</summary>
+        /// <summary>Written by the BSP while starting the CPU, then by the CPU itself (Online, and Stopped when parked).</summary>
         public volatile CpuState State;
         /// <summary>Own: local APIC timer interrupts taken.</summary>
         public ulong TimerTicks;

@@ -387,17 +387,47 @@ namespace PoolKernel.Platform
                 if (previous != 0 && previous != self)
                     StopHere();
             }
-            if (s_started && s_online > 1)
-                LocalApic.SendNmiToOthers();
+            if (!s_started || s_online < 2)
+                return;
+            LocalApic.SendNmiToOthers();
+            int stopped = 0;
+            for (int ms = 0; ms <= StopTimeoutMilliseconds; ms++)
+            {
+                stopped = CountStopped();
+                if (stopped == s_online - 1 || ms == StopTimeoutMilliseconds)
+                    break;
+                Pit.Wait(1000);
+            }
+            Console.Write("\nsmp: the other CPUs stopped by NMI: ");
+            Console.Write(stopped);
+            Console.Write(" of ");
+            Console.Write(s_online - 1);
+            Console.WriteLine();
+        }
+
+        /// <summary>How long a fatal path waits for the others to park.</summary>
+        private const int StopTimeoutMilliseconds = 100;
+
+        private static int CountStopped()
+        {
+            int n = 0;
+            for (int i = 0; i < s_count; i++)
+            {
+                if (s_cpus[i]->State == CpuState.Stopped)
+                    n++;
+            }
+            return n;
         }
 
         /// <summary>True once a CPU has entered a fatal path: an NMI then means "stop".</summary>
         internal static bool Stopping => s_fatal != 0;
 
-        /// <summary>Parks the running CPU for good (interrupts off; an NMI wakes hlt, so it loops).</summary>
+        /// <summary>Parks the running CPU for good (interrupts off; an NMI wakes hlt, so it loops) and says so in its state.</summary>
         internal static void StopHere()
         {
             Cpu.DisableInterrupts();
+            if (s_started)
+                Cpu.CurrentPerCpu()->State = CpuState.Stopped;
             while (true)
                 Cpu.Halt();
         }

@@ -87,6 +87,7 @@ namespace PoolKernel.Shell
             CpuState.Starting => "starting",
             CpuState.Online => "online",
             CpuState.NoAnswer => "no answer",
+            CpuState.Stopped => "stopped",
             _ => "?",
         };
 
