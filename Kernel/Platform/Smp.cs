@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 using PoolKernel.Boot.Acpi;
+using PoolKernel.Boot.Layout;
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
 using PoolKernel.Memory;
@@ -44,7 +45,9 @@ namespace PoolKernel.Platform
         /// <summary>How long a started CPU has to say it is online, and to take its first timer tick, in 1 ms steps.</summary>
         private const int AnswerTimeoutMilliseconds = 1000;
 
-        private const ulong TrampolineLowest = 0x1000, TrampolineLimit = 0xA0000;
+        /// <summary>The highest APIC id an xAPIC IPI can name (0xFF is the broadcast id).</summary>
+        private const uint MaxXApicId = 0xFE;
+
 
         private static PerCpu*[] s_cpus;
         private static int s_count;
@@ -72,50 +75,14 @@ namespace PoolKernel.Platform
         internal static PerCpu* Get(int cpu) => (uint)cpu < (uint)s_count ? s_cpus[cpu] : null;
 
         /// <summary>
-        /// The page the real-mode trampoline goes to: the lowest 4 KiB page in [4 KiB, 640 KiB) that the
-        /// memory map calls available and that holds none of the loader's data the kernel keeps (the
-        /// multiboot information, command line, loader name, modules and their names). 0 when there is
-        /// none (the APs are then not started). Called by MemoryBringUp before any other reservation,
-        /// so that the page gets its own name inside the first MiB.
+        /// Takes the trampoline page (<see cref="TrampolinePage.Choose"/>; 0 = none, the APs are then
+        /// not started) and returns it. Called by MemoryBringUp before any other reservation, so that
+        /// the page gets its own name inside the first MiB.
         /// </summary>
         internal static ulong ChooseTrampolinePage(BootInfo* boot, SanitizedMemoryMap* map)
         {
-            for (ulong page = TrampolineLowest; page < TrampolineLimit; page += PageSize)
-            {
-                if (!IsAvailable(map, page, page + PageSize))
-                    continue;
-                if (boot->InfoAddress != 0 && Overlaps(page, boot->InfoAddress, boot->InfoAddress + boot->InfoSize))
-                    continue;
-                if (boot->HasCommandLine && Overlaps(page, boot->CommandLine, boot->CommandLine + boot->CommandLineLength + 1))
-                    continue;
-                if (boot->HasLoaderName && Overlaps(page, boot->LoaderName, boot->LoaderName + boot->LoaderNameLength + 1))
-                    continue;
-                bool used = false;
-                for (int i = 0; i < boot->ModuleCount && !used; i++)
-                {
-                    BootModule m = boot->GetModule(i);
-                    used = Overlaps(page, m.Start, m.End) || (m.String != 0 && Overlaps(page, m.String, m.String + m.StringLength + 1));
-                }
-                if (!used)
-                {
-                    s_trampoline = page;
-                    return page;
-                }
-            }
-            return 0;
-        }
-
-        private static bool Overlaps(ulong page, ulong start, ulong end) => start < page + PageSize && end > page;
-
-        private static bool IsAvailable(SanitizedMemoryMap* map, ulong start, ulong end)
-        {
-            for (int i = 0; i < map->Count; i++)
-            {
-                MemoryMapEntry e = map->Get(i);
-                if (e.Type == MemoryType.Available && e.Base <= start && e.End >= end)
-                    return true;
-            }
-            return false;
+            s_trampoline = TrampolinePage.Choose(boot, map);
+            return s_trampoline;
         }
 
         /// <summary>
@@ -149,6 +116,15 @@ namespace PoolKernel.Platform
             {
                 if (index == bootIndex)
                     continue;
+                if (acpi->CpuApicId(index) > MaxXApicId)
+                {
+                    // A type-9 (x2APIC) entry: the xAPIC ICR addresses 8 bits, 0xFF being broadcast.
+                    Console.Write("smp: apic ");
+                    Console.Write(acpi->CpuApicId(index));
+                    Console.WriteLine(" needs x2APIC mode, which the kernel does not use; left out");
+                    s_count--;
+                    continue;
+                }
                 PerCpu* cpu = AllocateArea(number, acpi->CpuApicId(index), Machine.CpuNode(index));
                 if (cpu == null)
                 {
@@ -276,6 +252,9 @@ namespace PoolKernel.Platform
                 s_online++;
                 return;
             }
+            // INIT again: a CPU that would come up later must not find ap_boot_percpu naming the
+            // next CPU's block. INIT holds it in wait-for-STARTUP, and nothing sends it one again.
+            LocalApic.SendInit(cpu->ApicId);
             cpu->State = CpuState.NoAnswer;
             Console.Write("smp: cpu ");
             Console.Write(cpu->Number);
