@@ -1,0 +1,47 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PoolKernel.Tests.Qemu;
+
+/// <summary>
+/// The hybrid ISO under UEFI firmware (OVMF, q35): GRUB's EFI image loads the kernel with multiboot2,
+/// the shell answers over serial and `halt` ends the machine. OVMF boots take several seconds under
+/// TCG, so the suite keeps to a handful of them.
+/// </summary>
+public class UefiBootTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public UefiBootTests(ITestOutputHelper output) => _output = output;
+
+    private QemuResult Boot(QemuBoot boot)
+    {
+        QemuResult result = boot.Run();
+        _output.WriteLine(result.ToString());
+        return result;
+    }
+
+    /// <summary>
+    /// Typed at the prompt (an ISO boot's command line is the one in grub.cfg): meminfo's totals are
+    /// the banner's usable RAM and add up; OVMF keeps at most 16 MiB of what QEMU was given.
+    /// </summary>
+    [Theory]
+    [InlineData("1G", 1)]
+    public void Ovmf_BootsToTheShell_MeminfoAddsUp_HaltExits33(string memory, int nodes)
+    {
+        QemuResult result = Boot(new QemuBoot { Uefi = true, Machine = "q35", Memory = memory, Nodes = nodes, Cpus = Math.Max(nodes, 1), Input = "meminfo\rhalt\r" });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, "loader:   multiboot2 (GRUB");
+        BootTests.AssertContains(result, "; sums add up");
+        long usable = BootTests.UsablePages(result) * 4096;
+        long given = QemuBoot.ParseSize(memory);
+        Assert.True(usable <= given && usable >= given - (16L << 20), $"usable {usable} vs -m {given}\n{result}");
+        Match total = Regex.Match(result.Console, @"MemTotal \(usable RAM\): +(\d+) kB");
+        Assert.True(total.Success, "meminfo did not answer\n" + result);
+        Assert.Equal(usable / 1024, long.Parse(total.Groups[1].Value, CultureInfo.InvariantCulture));
+        Assert.Matches(@"Sum: pools \+ reserved = (\d+) kB, usable = \1 kB: adds up", result.Console);
+        BootTests.AssertContains(result, "pk> halt");
+    }
+}
