@@ -20,8 +20,11 @@ namespace PoolKernel.Boot.Multiboot
         private const uint TagModule = 3;
         private const uint TagBasicMemoryInfo = 4;
         private const uint TagMemoryMap = 6;
+        private const uint TagEfi32SystemTable = 11;
+        private const uint TagEfi64SystemTable = 12;
         private const uint TagAcpiOld = 14;
         private const uint TagAcpiNew = 15;
+        private const uint TagEfiMemoryMap = 17;
 
         private const uint TagHeaderSize = 8;
         /// <summary>Fixed header of the info block, also the offset of the first tag.</summary>
@@ -35,6 +38,8 @@ namespace PoolKernel.Boot.Multiboot
         /// Contract: <paramref name="output"/> is cleared and filled. Parsing stops at the first
         /// structural error (a tag that does not fit, a size below 8); everything before it is kept
         /// and the error is a diagnostic. A malformed tag body skips only that tag.
+        /// The memory map is the EFI memory map tag (17) when there is one that reads cleanly, else
+        /// the plain memory map tag (6), whatever their order; <see cref="BootInfo.MemoryMapSource"/> says which.
         /// </summary>
         public static void Parse(byte* info, BootInfo* output)
         {
@@ -62,7 +67,9 @@ namespace PoolKernel.Boot.Multiboot
                 return;
             }
 
-            bool seenCommandLine = false, seenLoaderName = false, seenBasic = false, seenMap = false;
+            bool seenCommandLine = false, seenLoaderName = false, seenBasic = false;
+            byte* mapTag = null, efiMapTag = null;
+            uint mapSize = 0, mapOffset = 0, efiMapSize = 0, efiMapOffset = 0;
             uint offset = InfoHeaderSize;
             while (true)
             {
@@ -141,12 +148,31 @@ namespace PoolKernel.Boot.Multiboot
                         break;
 
                     case TagMemoryMap:
-                        if (seenMap)
+                        if (mapTag != null)
                         {
                             output->Diagnostics.Add(MultibootDiagnosticCode.DuplicateTag, (int)offset, type, 0);
                             break;
                         }
-                        seenMap = ParseMemoryMap(tag, size, offset, output);
+                        mapTag = tag;
+                        mapSize = size;
+                        mapOffset = offset;
+                        break;
+
+                    case TagEfiMemoryMap:
+                        output->Efi = true;
+                        if (efiMapTag != null)
+                        {
+                            output->Diagnostics.Add(MultibootDiagnosticCode.DuplicateTag, (int)offset, type, 0);
+                            break;
+                        }
+                        efiMapTag = tag;
+                        efiMapSize = size;
+                        efiMapOffset = offset;
+                        break;
+
+                    case TagEfi32SystemTable:
+                    case TagEfi64SystemTable:
+                        output->Efi = true;
                         break;
 
                     case TagAcpiOld:
@@ -177,7 +203,7 @@ namespace PoolKernel.Boot.Multiboot
                         break;
 
                     default:
-                        // Framebuffer, ELF sections, EFI tags and future types: not needed here.
+                        // ELF sections, EFI image handles and future types: not needed here.
                         break;
                 }
 
@@ -191,6 +217,10 @@ namespace PoolKernel.Boot.Multiboot
                 offset += advance;
             }
 
+            if (efiMapTag != null && EfiMemoryMap.Read(efiMapTag, efiMapSize, efiMapOffset, output))
+                output->MemoryMapSource = MemoryMapSource.Efi;
+            else if (mapTag != null && ParseMemoryMap(mapTag, mapSize, mapOffset, output))
+                output->MemoryMapSource = MemoryMapSource.Multiboot2;
             BootInfoParser.FinishMemoryInformation(output);
         }
 

@@ -41,6 +41,7 @@ namespace PoolKernel.Startup
                 Console.WriteLine();
             }
 
+            PrintMapSource(boot);
             Console.WriteLine("memory map (sanitized):");
             SanitizedMemoryMap* map = Machine.Map;
             for (int i = 0; i < map->Count; i++)
@@ -64,6 +65,34 @@ namespace PoolKernel.Startup
             Console.WriteLine();
 
             PrintNuma();
+        }
+
+        /// <summary>Which of the loader's memory maps the kernel used (the EFI one wins under UEFI).</summary>
+        private static void PrintMapSource(BootInfo* boot)
+        {
+            Console.Write("map:      ");
+            switch (boot->MemoryMapSource)
+            {
+                case MemoryMapSource.Efi:
+                    Console.Write("EFI memory map (multiboot2 tag 17): ");
+                    Console.Write(boot->EfiDescriptorCount);
+                    Console.Write(" descriptors, ");
+                    Console.Write(boot->MemoryMap.Count);
+                    Console.WriteLine(" entries once joined");
+                    break;
+                case MemoryMapSource.Multiboot2:
+                    Console.WriteLine(boot->Efi ? "multiboot2 memory map (tag 6; the EFI map was not usable)" : "multiboot2 memory map (tag 6)");
+                    break;
+                case MemoryMapSource.Multiboot1:
+                    Console.WriteLine("multiboot1 memory map");
+                    break;
+                case MemoryMapSource.BasicInfo:
+                    Console.WriteLine("mem_lower/mem_upper only (no memory map)");
+                    break;
+                default:
+                    Console.WriteLine("none");
+                    break;
+            }
         }
 
         /// <summary>CPUs, NUMA nodes with their memory ranges, and the distance matrix.</summary>
