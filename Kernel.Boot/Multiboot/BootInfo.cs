@@ -98,6 +98,9 @@ namespace PoolKernel.Boot.Multiboot
         public uint EfiDescriptorCount;
         public uint EfiDescriptorSize;
 
+        /// <summary>The framebuffer tag (8), when the loader set a video mode (or left VGA text and said so).</summary>
+        public FramebufferInfo Framebuffer;
+
         /// <summary>The loader handed over a UEFI machine: an EFI system table tag (11, 12) or an EFI memory map tag (17).</summary>
         public bool Efi;
 
@@ -128,6 +131,7 @@ namespace PoolKernel.Boot.Multiboot
             EfiDescriptorCount = 0;
             EfiDescriptorSize = 0;
             Efi = false;
+            Framebuffer.Clear();
             Diagnostics.Clear();
         }
 

@@ -20,6 +20,7 @@ namespace PoolKernel.Boot.Multiboot
         private const uint TagModule = 3;
         private const uint TagBasicMemoryInfo = 4;
         private const uint TagMemoryMap = 6;
+        private const uint TagFramebuffer = 8;
         private const uint TagEfi32SystemTable = 11;
         private const uint TagEfi64SystemTable = 12;
         private const uint TagAcpiOld = 14;
@@ -170,6 +171,15 @@ namespace PoolKernel.Boot.Multiboot
                         efiMapOffset = offset;
                         break;
 
+                    case TagFramebuffer:
+                        if (output->Framebuffer.Present)
+                        {
+                            output->Diagnostics.Add(MultibootDiagnosticCode.DuplicateTag, (int)offset, type, 0);
+                            break;
+                        }
+                        ParseFramebuffer(tag, size, offset, output);
+                        break;
+
                     case TagEfi32SystemTable:
                     case TagEfi64SystemTable:
                         output->Efi = true;
@@ -203,7 +213,7 @@ namespace PoolKernel.Boot.Multiboot
                         break;
 
                     default:
-                        // ELF sections, EFI image handles and future types: not needed here.
+                        // ELF sections, APM, EFI image handles and future types: not needed here.
                         break;
                 }
 
@@ -259,6 +269,39 @@ namespace PoolKernel.Boot.Multiboot
             }
             uint length = TagString(tag, size, TagHeaderSize + 8, offset, TagModule, output);
             output->AddModule(start, end, (ulong)(tag + TagHeaderSize + 8), length);
+        }
+
+        /// <summary>
+        /// Tag 8: u64 address, u32 pitch, u32 width, u32 height, u8 bpp, u8 type, u16 reserved (GRUB's
+        /// layout; the colour information starts at body offset 24), then for direct colour six u8:
+        /// red position and size, green, blue. A tag too short for what its type needs is skipped.
+        /// </summary>
+        private static void ParseFramebuffer(byte* tag, uint size, uint offset, BootInfo* output)
+        {
+            const uint CommonSize = TagHeaderSize + 24, RgbSize = CommonSize + 6;
+            if (size < CommonSize || (tag[TagHeaderSize + 21] == (byte)FramebufferType.Rgb && size < RgbSize))
+            {
+                output->Diagnostics.Add(MultibootDiagnosticCode.TagBodyTooSmall, (int)offset, TagFramebuffer, size);
+                return;
+            }
+            FramebufferInfo* fb = &output->Framebuffer;
+            byte* body = tag + TagHeaderSize;
+            fb->Present = true;
+            fb->Address = *(ulong*)body;
+            fb->Pitch = *(uint*)(body + 8);
+            fb->Width = *(uint*)(body + 12);
+            fb->Height = *(uint*)(body + 16);
+            fb->BitsPerPixel = body[20];
+            fb->Type = (FramebufferType)body[21];
+            if (fb->Type == FramebufferType.Rgb)
+            {
+                fb->RedPosition = body[24];
+                fb->RedSize = body[25];
+                fb->GreenPosition = body[26];
+                fb->GreenSize = body[27];
+                fb->BluePosition = body[28];
+                fb->BlueSize = body[29];
+            }
         }
 
         /// <summary>Tag 6: u32 entry_size, u32 entry_version, then entries. Returns whether the map was taken.</summary>

@@ -1,5 +1,6 @@
 using System;
 using PoolKernel.Boot.Acpi;
+using PoolKernel.Boot.Console;
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
 using PoolKernel.Platform;
@@ -26,6 +27,7 @@ namespace PoolKernel.Startup
             if (boot->HasCommandLine)
                 Console.WriteAscii((byte*)boot->CommandLine, boot->CommandLineLength);
             Console.WriteLine();
+            PrintScreen();
             Console.Write("kernel:   ");
             Range(Cpu.KernelStart(), Cpu.KernelEnd());
             Console.Write(" (");
@@ -65,6 +67,49 @@ namespace PoolKernel.Startup
             Console.WriteLine();
 
             PrintNuma();
+        }
+
+        /// <summary>Where the console is mirrored besides COM1.</summary>
+        private static void PrintScreen()
+        {
+            Console.Write("screen:   ");
+            FramebufferInfo* fb = &Machine.Boot->Framebuffer;
+            if (Screen.Kind == ScreenKind.Framebuffer)
+            {
+                Console.Write("framebuffer ");
+                Console.Write(fb->Width);
+                Console.Write("x");
+                Console.Write(fb->Height);
+                Console.Write("x32 at ");
+                Console.WriteHex(fb->Address);
+                Console.Write(", ");
+                Console.Write(FramebufferConsole.Columns);
+                Console.Write("x");
+                Console.Write(FramebufferConsole.Rows);
+                Console.Write(" characters (font: ");
+                Console.Write(FramebufferConsole.FontGlyphs);
+                Console.WriteLine(" glyphs, 8x16)");
+            }
+            else if (Screen.Kind == ScreenKind.VgaText)
+                Console.WriteLine("VGA text 80x25");
+            else
+            {
+                Console.Write("none, serial only (");
+                if (fb->Present)
+                {
+                    Console.Write("framebuffer ");
+                    Console.Write(fb->Width);
+                    Console.Write("x");
+                    Console.Write(fb->Height);
+                    Console.Write("x");
+                    Console.Write((uint)fb->BitsPerPixel);
+                    Console.Write(": ");
+                    Console.Write(Screen.Refusal);
+                }
+                else
+                    Console.Write("UEFI without a framebuffer");
+                Console.WriteLine(")");
+            }
         }
 
         /// <summary>Which of the loader's memory maps the kernel used (the EFI one wins under UEFI).</summary>
