@@ -50,6 +50,14 @@ public sealed class Multiboot2Builder
     public Multiboot2Builder AcpiOld(byte[] rsdp20) => Tag(14, rsdp20);
     public Multiboot2Builder AcpiNew(byte[] rsdp36) => Tag(15, rsdp36);
     public Multiboot2Builder Framebuffer() => Tag(8, new byte[24]);
+
+    /// <summary>Tag 8 as GRUB lays it out: common part (u16 reserved after the type), then for direct colour the six field bytes.</summary>
+    public Multiboot2Builder Framebuffer(ulong address, uint pitch, uint width, uint height, byte bpp, byte type, params byte[] colorInfo)
+        => Tag(8, new ByteWriter().U64(address).U32(pitch).U32(width).U32(height).U8(bpp).U8(type).U16(0).Bytes(colorInfo).ToArray());
+
+    /// <summary>What GRUB hands over for a UEFI GOP mode of 32 bits (blue in the low byte).</summary>
+    public Multiboot2Builder FramebufferRgb32(ulong address, uint width, uint height)
+        => Framebuffer(address, width * 4, width, height, 32, 1, 16, 8, 8, 8, 0, 8);
     public Multiboot2Builder End() => Tag(0, Array.Empty<byte>());
 
     /// <summary>The bytes with total_size set to their length (or <paramref name="totalSizeOverride"/>).</summary>
