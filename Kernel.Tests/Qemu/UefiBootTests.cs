@@ -41,6 +41,7 @@ public class UefiBootTests
         QemuResult result = Boot(new QemuBoot { Uefi = true, Machine = "q35", Memory = memory, Nodes = nodes, Cpus = Math.Max(nodes, 1), Input = "efimap\rmeminfo\rhalt\r" });
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
         BootTests.AssertContains(result, "loader:   multiboot2 (GRUB");
+        BootTests.AssertContains(result, "screen:   framebuffer 1024x768x32 at 0x");
         Match map = Regex.Match(result.Console, @"map:      EFI memory map \(multiboot2 tag 17\): (\d+) descriptors, (\d+) entries once joined");
         Assert.True(map.Success, "the EFI map was not used\n" + result);
         BootTests.AssertContains(result, $"\n{map.Groups[1].Value} descriptors of 48 bytes, {map.Groups[2].Value} map entries once joined");
