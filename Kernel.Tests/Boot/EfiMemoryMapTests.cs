@@ -233,6 +233,31 @@ public sealed unsafe class EfiMemoryMapTests : IDisposable
         Assert.Equal(new[] { (0UL, 640UL * 1024, MemoryType.Available), (MiB, 64 * MiB, MemoryType.Available) }, Entries(fallback));
     }
 
+    /// <summary>
+    /// Every prefix of a block with the EFI map and framebuffer tags, its total_size cut to match and
+    /// its last byte against an inaccessible page, parses without reading past the cut; a cut inside
+    /// tag 17 leaves the plain map (tag 6, which comes first) in use.
+    /// </summary>
+    [Fact]
+    public void EveryTruncation_WithEfiAndFramebufferTags_StopsInsideTheBlock()
+    {
+        byte[] block = new Multiboot2Builder().MemoryMap(PlainMap).EfiMemoryMap(SmallEfiMap)
+            .FramebufferRgb32(0xC0000000, 1024, 768).End().Build();
+        int efiTag = 8 + 8 + 8 + 24 * PlainMap.Length;
+        for (int cut = 16; cut < block.Length; cut++)
+        {
+            byte[] prefix = block[..cut];
+            BitConverter.GetBytes((uint)cut).CopyTo(prefix, 0);
+            var output = _arena.Struct<BootInfo>();
+            Multiboot2Parser.Parse(_arena.BeforeGuardPage(prefix), output);
+            Assert.False(output->Complete, $"cut {cut}");
+            if (cut > efiTag + 8)
+                Assert.True(output->MemoryMapSource == MemoryMapSource.Multiboot2 || output->MemoryMapSource == MemoryMapSource.Efi, $"cut {cut}");
+            // The framebuffer tag (38 bytes, padded to 40) sits before the 8-byte end tag.
+            Assert.Equal(cut >= block.Length - 8 - 40 + 38, output->Framebuffer.Present);
+        }
+    }
+
     [Fact]
     public void SecondEfiMapTag_IsIgnored()
     {
