@@ -8,21 +8,25 @@
     build   compile the kernel (C# -> ilc -> ld): iso/kernel.elf and iso/kernel-mb1.elf
     iso     build, then pack iso/kernel.iso with GRUB (multiboot2)
     run     iso, then boot it in QEMU with the serial console on this terminal
-            (quit with Ctrl-A X, or type 'halt' at the shell)
+            (quit with Ctrl-A X, or type 'halt' at the shell); -Firmware uefi boots it with OVMF
     test    iso, then run every test: host unit tests and boot tests in QEMU (Kernel.Tests)
     bench   run the allocator benchmarks (Kernel.Bench); summary in artifacts/bench/summary.json
 
-  Missing Debian packages (QEMU, GRUB, xorriso, mtools, binutils) are installed when run as
-  root; otherwise the exact apt-get line is printed.
+  Missing Debian packages (QEMU, GRUB for BIOS and UEFI, OVMF, xorriso, mtools, binutils) are
+  installed when run as root; otherwise the exact apt-get line is printed.
 
 .EXAMPLE
   dotnet pwsh ./build.ps1 run -Memory 4G -Nodes 4 -Cpus 4 -Cmdline "run=meminfo"
+.EXAMPLE
+  dotnet pwsh ./build.ps1 run -Firmware uefi -Memory 6G
 #>
 param(
     [Parameter(Position = 0)]
     [ValidateSet('build', 'iso', 'run', 'test', 'bench')]
     [string]$Target = 'run',
     [string]$Machine = 'q35',
+    [ValidateSet('bios', 'uefi')]
+    [string]$Firmware = 'bios',
     [string]$Memory = '1G',
     [int]$Cpus = 2,
     [int]$Nodes = 2,
@@ -46,6 +50,8 @@ function Invoke-Checked([string]$exe, [string[]]$arguments) {
 $Packages = [ordered]@{
     'qemu-system-x86' = '/usr/bin/qemu-system-x86_64'
     'grub-pc-bin'     = '/usr/lib/grub/i386-pc/multiboot2.mod'
+    'grub-efi-amd64-bin' = '/usr/lib/grub/x86_64-efi/multiboot2.mod'
+    'ovmf'            = '/usr/share/OVMF/OVMF_CODE_4M.fd'
     'grub-common'     = '/usr/bin/grub-mkrescue'
     'xorriso'         = '/usr/bin/xorriso'
     'mtools'          = '/usr/bin/mformat'
@@ -84,6 +90,8 @@ function Build-Iso([string]$commandLine) {
     Copy-Item (Join-Path $IsoDir 'kernel.elf') (Join-Path $staging 'boot/kernel.elf')
     (Get-Content -Raw (Join-Path $IsoDir 'grub.cfg')).Replace('@CMDLINE@', $commandLine) |
         Set-Content -NoNewline (Join-Path $staging 'boot/grub/grub.cfg')
+    # With both grub-pc-bin and grub-efi-amd64-bin installed, grub-mkrescue makes one hybrid image:
+    # an El Torito BIOS entry and an EFI system partition image (efi.img) with GRUB for x86_64-efi.
     $out = & grub-mkrescue -o (Join-Path $IsoDir 'kernel.iso') $staging 2>&1
     if ($LASTEXITCODE -ne 0) { $out | Write-Host; throw 'grub-mkrescue failed' }
     Remove-Item -Recurse -Force $staging
@@ -126,6 +134,13 @@ switch ($Target) {
             '-cdrom', (Join-Path $IsoDir 'kernel.iso'),
             '-serial', 'mon:stdio', '-display', 'none', '-no-reboot',
             '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04')
+        if ($Firmware -eq 'uefi') {
+            # OVMF: read-only code, and a fresh copy of the variable store for this run.
+            $vars = Join-Path $IsoDir 'ovmf-vars.fd'
+            Copy-Item '/usr/share/OVMF/OVMF_VARS_4M.fd' $vars -Force
+            $qemu += '-drive', "if=pflash,format=raw,unit=0,readonly=on,file=$($Packages['ovmf'])",
+                '-drive', "if=pflash,format=raw,unit=1,file=$vars"
+        }
         if ($QemuArgs) { $qemu += ($QemuArgs -split '\s+' | Where-Object { $_ }) }
         Step "qemu-system-x86_64 $($qemu -join ' ')"
         & qemu-system-x86_64 @qemu

@@ -8,9 +8,13 @@ namespace PoolKernel
     {
         internal static void Start(uint magic, ulong info)
         {
+            // The boot information decides the screen (VGA text, a framebuffer, or serial only), so it is
+            // read before the first line; what it found wrong is printed by Discover.
+            Machine.ReadBootInformation(magic, info);
+            Platform.Screen.Select(Machine.Boot);
             Console.WriteLine("PoolKernel - generic physical memory pools, in C#");
             SelfTest.RuntimeSelfTest.Run();
-            Machine.Discover(magic, info);
+            Machine.Discover();
             KernelCommandLine.Parse(Machine.Boot);
             Banner.Print();
             // MemoryBringUp applies mem=, memmap= and numa= (BootPools.ApplyEarly) before it builds

@@ -13,7 +13,6 @@ namespace PoolKernel
         private static void Entry(uint magic, ulong info)
         {
             Serial.Initialize();
-            VgaText.Clear();
             BootAllocator.InitializeEarly(Cpu.EarlyHeapStart(), Cpu.EarlyHeapEnd());
             ObjectAllocator.SetHeap(&BootAllocator.AllocZeroed, null);   // no reserve before the heap
             ModuleInitializer.Run();

@@ -4,7 +4,8 @@ namespace PoolKernel.Boot.MemoryMap
 {
     /// <summary>
     /// The memory map exactly as the boot loader reported it, in its order, with its types
-    /// (unknown values included). Nothing here is trusted: <see cref="MemoryMapSanitizer"/>
+    /// (unknown values included; an EFI map's types already translated, and touching descriptors of
+    /// one translated type joined, see <see cref="AddJoined"/>). Nothing here is trusted: <see cref="MemoryMapSanitizer"/>
     /// turns it into something the kernel may allocate from.
     /// Fixed capacity because it is filled before any allocator exists.
     /// </summary>
@@ -69,6 +70,24 @@ namespace PoolKernel.Boot.MemoryMap
             _type[slot] = type;
             Count++;
             return Dropped == droppedBefore;
+        }
+
+        /// <summary>
+        /// Like <see cref="Add"/>, but an entry that starts where the last stored one ends and has its
+        /// type extends that one instead of taking a slot. For maps whose loader splits RAM finely by
+        /// purposes the kernel does not distinguish (an EFI map: boot-services code, data, free pages
+        /// all become available), so that one range keeps one entry. Same return value as Add.
+        /// </summary>
+        public bool AddJoined(ulong baseAddress, ulong length, uint type)
+        {
+            int last = Count - 1;
+            if (last >= 0 && _type[last] == type && _length[last] <= ulong.MaxValue - _base[last]
+                && _base[last] + _length[last] == baseAddress && length <= ulong.MaxValue - _length[last])
+            {
+                _length[last] += length;
+                return true;
+            }
+            return Add(baseAddress, length, type);
         }
 
         private bool Drop(ulong availableBytes)

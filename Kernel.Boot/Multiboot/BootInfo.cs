@@ -19,6 +19,21 @@ namespace PoolKernel.Boot.Multiboot
         Multiboot2AcpiNew = 15,
     }
 
+    /// <summary>Which of the loader's descriptions of memory <see cref="BootInfo.MemoryMap"/> holds.</summary>
+    public enum MemoryMapSource : uint
+    {
+        /// <summary>None: the kernel has no RAM to use.</summary>
+        None = 0,
+        /// <summary>The multiboot1 mmap_addr/mmap_length map (e820 types).</summary>
+        Multiboot1 = 1,
+        /// <summary>The multiboot2 memory map tag (type 6, e820 types).</summary>
+        Multiboot2 = 2,
+        /// <summary>The multiboot2 EFI memory map tag (type 17), translated by <see cref="EfiMemoryMap.ToMemoryType"/>.</summary>
+        Efi = 3,
+        /// <summary>Synthesized from mem_lower/mem_upper (no map given).</summary>
+        BasicInfo = 4,
+    }
+
     /// <summary>A boot module: [Start, End) and its NUL-terminated string (StringLength excludes the NUL).</summary>
     public struct BootModule
     {
@@ -73,6 +88,21 @@ namespace PoolKernel.Boot.Multiboot
 
         /// <summary>The loader's memory map, unsanitized. Feed it to MemoryMapSanitizer.Sanitize.</summary>
         public RawMemoryMap MemoryMap;
+        public MemoryMapSource MemoryMapSource;
+
+        /// <summary>
+        /// With <see cref="MemoryMapSource.Efi"/>: the descriptors in the loader's block (address, count,
+        /// stride); otherwise zero.
+        /// </summary>
+        public ulong EfiMemoryMapAddress;
+        public uint EfiDescriptorCount;
+        public uint EfiDescriptorSize;
+
+        /// <summary>The framebuffer tag (8), when the loader set a video mode (or left VGA text and said so).</summary>
+        public FramebufferInfo Framebuffer;
+
+        /// <summary>The loader handed over a UEFI machine: an EFI system table tag (11, 12) or an EFI memory map tag (17).</summary>
+        public bool Efi;
 
         public MultibootDiagnostics Diagnostics;
 
@@ -96,6 +126,12 @@ namespace PoolKernel.Boot.Multiboot
             RsdpSource = RsdpSource.None;
             ModuleCount = 0;
             MemoryMap.Clear();
+            MemoryMapSource = MemoryMapSource.None;
+            EfiMemoryMapAddress = 0;
+            EfiDescriptorCount = 0;
+            EfiDescriptorSize = 0;
+            Efi = false;
+            Framebuffer.Clear();
             Diagnostics.Clear();
         }
 

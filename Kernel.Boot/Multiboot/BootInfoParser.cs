@@ -46,6 +46,7 @@ namespace PoolKernel.Boot.Multiboot
                 output->MemoryLowerKiB, output->MemoryUpperKiB);
             output->MemoryMap.Add(0, (ulong)output->MemoryLowerKiB * 1024, (uint)MemoryType.Available);
             output->MemoryMap.Add(OneMiB, (ulong)output->MemoryUpperKiB * 1024, (uint)MemoryType.Available);
+            output->MemoryMapSource = MemoryMapSource.BasicInfo;
         }
     }
 }

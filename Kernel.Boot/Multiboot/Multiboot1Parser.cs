@@ -101,6 +101,8 @@ namespace PoolKernel.Boot.Multiboot
 
             if ((flags & FlagMemoryMap) != 0)
                 ParseMemoryMap(*(uint*)(info + OffsetMmapLength), *(uint*)(info + OffsetMmapAddr), output);
+            if (output->MemoryMap.Count != 0 || output->MemoryMap.Dropped != 0)
+                output->MemoryMapSource = MemoryMapSource.Multiboot1;
 
             BootInfoParser.FinishMemoryInformation(output);
         }

@@ -20,8 +20,12 @@ namespace PoolKernel.Boot.Multiboot
         private const uint TagModule = 3;
         private const uint TagBasicMemoryInfo = 4;
         private const uint TagMemoryMap = 6;
+        private const uint TagFramebuffer = 8;
+        private const uint TagEfi32SystemTable = 11;
+        private const uint TagEfi64SystemTable = 12;
         private const uint TagAcpiOld = 14;
         private const uint TagAcpiNew = 15;
+        private const uint TagEfiMemoryMap = 17;
 
         private const uint TagHeaderSize = 8;
         /// <summary>Fixed header of the info block, also the offset of the first tag.</summary>
@@ -35,6 +39,8 @@ namespace PoolKernel.Boot.Multiboot
         /// Contract: <paramref name="output"/> is cleared and filled. Parsing stops at the first
         /// structural error (a tag that does not fit, a size below 8); everything before it is kept
         /// and the error is a diagnostic. A malformed tag body skips only that tag.
+        /// The memory map is the EFI memory map tag (17) when there is one that reads cleanly, else
+        /// the plain memory map tag (6), whatever their order; <see cref="BootInfo.MemoryMapSource"/> says which.
         /// </summary>
         public static void Parse(byte* info, BootInfo* output)
         {
@@ -62,7 +68,9 @@ namespace PoolKernel.Boot.Multiboot
                 return;
             }
 
-            bool seenCommandLine = false, seenLoaderName = false, seenBasic = false, seenMap = false;
+            bool seenCommandLine = false, seenLoaderName = false, seenBasic = false;
+            byte* mapTag = null, efiMapTag = null;
+            uint mapSize = 0, mapOffset = 0, efiMapSize = 0, efiMapOffset = 0;
             uint offset = InfoHeaderSize;
             while (true)
             {
@@ -141,12 +149,40 @@ namespace PoolKernel.Boot.Multiboot
                         break;
 
                     case TagMemoryMap:
-                        if (seenMap)
+                        if (mapTag != null)
                         {
                             output->Diagnostics.Add(MultibootDiagnosticCode.DuplicateTag, (int)offset, type, 0);
                             break;
                         }
-                        seenMap = ParseMemoryMap(tag, size, offset, output);
+                        mapTag = tag;
+                        mapSize = size;
+                        mapOffset = offset;
+                        break;
+
+                    case TagEfiMemoryMap:
+                        output->Efi = true;
+                        if (efiMapTag != null)
+                        {
+                            output->Diagnostics.Add(MultibootDiagnosticCode.DuplicateTag, (int)offset, type, 0);
+                            break;
+                        }
+                        efiMapTag = tag;
+                        efiMapSize = size;
+                        efiMapOffset = offset;
+                        break;
+
+                    case TagFramebuffer:
+                        if (output->Framebuffer.Present)
+                        {
+                            output->Diagnostics.Add(MultibootDiagnosticCode.DuplicateTag, (int)offset, type, 0);
+                            break;
+                        }
+                        ParseFramebuffer(tag, size, offset, output);
+                        break;
+
+                    case TagEfi32SystemTable:
+                    case TagEfi64SystemTable:
+                        output->Efi = true;
                         break;
 
                     case TagAcpiOld:
@@ -177,7 +213,7 @@ namespace PoolKernel.Boot.Multiboot
                         break;
 
                     default:
-                        // Framebuffer, ELF sections, EFI tags and future types: not needed here.
+                        // ELF sections, APM, EFI image handles and future types: not needed here.
                         break;
                 }
 
@@ -191,6 +227,10 @@ namespace PoolKernel.Boot.Multiboot
                 offset += advance;
             }
 
+            if (efiMapTag != null && EfiMemoryMap.Read(efiMapTag, efiMapSize, efiMapOffset, output))
+                output->MemoryMapSource = MemoryMapSource.Efi;
+            else if (mapTag != null && ParseMemoryMap(mapTag, mapSize, mapOffset, output))
+                output->MemoryMapSource = MemoryMapSource.Multiboot2;
             BootInfoParser.FinishMemoryInformation(output);
         }
 
@@ -229,6 +269,39 @@ namespace PoolKernel.Boot.Multiboot
             }
             uint length = TagString(tag, size, TagHeaderSize + 8, offset, TagModule, output);
             output->AddModule(start, end, (ulong)(tag + TagHeaderSize + 8), length);
+        }
+
+        /// <summary>
+        /// Tag 8: u64 address, u32 pitch, u32 width, u32 height, u8 bpp, u8 type, u16 reserved (GRUB's
+        /// layout; the colour information starts at body offset 24), then for direct colour six u8:
+        /// red position and size, green, blue. A tag too short for what its type needs is skipped.
+        /// </summary>
+        private static void ParseFramebuffer(byte* tag, uint size, uint offset, BootInfo* output)
+        {
+            const uint CommonSize = TagHeaderSize + 24, RgbSize = CommonSize + 6;
+            if (size < CommonSize || (tag[TagHeaderSize + 21] == (byte)FramebufferType.Rgb && size < RgbSize))
+            {
+                output->Diagnostics.Add(MultibootDiagnosticCode.TagBodyTooSmall, (int)offset, TagFramebuffer, size);
+                return;
+            }
+            FramebufferInfo* fb = &output->Framebuffer;
+            byte* body = tag + TagHeaderSize;
+            fb->Present = true;
+            fb->Address = *(ulong*)body;
+            fb->Pitch = *(uint*)(body + 8);
+            fb->Width = *(uint*)(body + 12);
+            fb->Height = *(uint*)(body + 16);
+            fb->BitsPerPixel = body[20];
+            fb->Type = (FramebufferType)body[21];
+            if (fb->Type == FramebufferType.Rgb)
+            {
+                fb->RedPosition = body[24];
+                fb->RedSize = body[25];
+                fb->GreenPosition = body[26];
+                fb->GreenSize = body[27];
+                fb->BluePosition = body[28];
+                fb->BlueSize = body[29];
+            }
         }
 
         /// <summary>Tag 6: u32 entry_size, u32 entry_version, then entries. Returns whether the map was taken.</summary>

@@ -52,6 +52,16 @@ namespace PoolKernel.Boot.Multiboot
         MemoryMapFromBasicInfo = 21,
         /// <summary>No memory map and no basic memory information: the kernel has no RAM to use.</summary>
         NoMemoryInformation = 22,
+        /// <summary>Index = tag offset, Value0 = descriptor_size (under 40 or not a multiple of 8). EFI map not used.</summary>
+        BadEfiDescriptorSize = 23,
+        /// <summary>Index = tag offset, Value0 = descriptor_version, Value1 = the version read. EFI map not used.</summary>
+        BadEfiDescriptorVersion = 24,
+        /// <summary>Index = tag offset, Value0 = tag size; no whole descriptor. EFI map not used.</summary>
+        EfiMapEmpty = 25,
+        /// <summary>Index = tag offset, Value0 = descriptor index, Value1 = its start: not page-aligned, or it runs past 2^64. EFI map not used.</summary>
+        BadEfiDescriptor = 26,
+        /// <summary>Index = tag offset, Value0 = descriptors; none of them is RAM. EFI map not used.</summary>
+        EfiMapWithoutRam = 27,
     }
 
     public struct MultibootDiagnostic
@@ -121,6 +131,11 @@ namespace PoolKernel.Boot.Multiboot
                 case MultibootDiagnosticCode.NullPointer: return "flag set but its pointer is zero; field ignored (flag bit in index)";
                 case MultibootDiagnosticCode.MemoryMapFromBasicInfo: return "no memory map; using mem_lower/mem_upper instead (KiB lower, KiB upper)";
                 case MultibootDiagnosticCode.NoMemoryInformation: return "neither memory map nor basic memory information present";
+                case MultibootDiagnosticCode.BadEfiDescriptorSize: return "EFI memory map descriptor_size invalid; EFI map not used, the plain memory map is (descriptor_size)";
+                case MultibootDiagnosticCode.BadEfiDescriptorVersion: return "EFI memory map descriptor_version unknown; EFI map not used, the plain memory map is (version, expected)";
+                case MultibootDiagnosticCode.EfiMapEmpty: return "EFI memory map has no descriptor; EFI map not used, the plain memory map is (tag size)";
+                case MultibootDiagnosticCode.BadEfiDescriptor: return "EFI memory descriptor not page-aligned or past 2^64; EFI map not used, the plain memory map is (descriptor, start)";
+                case MultibootDiagnosticCode.EfiMapWithoutRam: return "EFI memory map lists no RAM; EFI map not used, the plain memory map is (descriptors)";
                 default: return "unknown multiboot diagnostic";
             }
         }

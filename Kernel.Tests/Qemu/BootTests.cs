@@ -48,6 +48,8 @@ public class BootTests
         AssertStatus(result, QemuResult.CleanHalt);
         AssertContains(result, "runtime self-test: ");
         AssertContains(result, "loader:   multiboot1 (qemu)");
+        AssertContains(result, "map:      multiboot1 memory map");
+        AssertContains(result, "screen:   VGA text 80x25");
         long given = QemuBoot.ParseSize(memory);
         long usable = UsablePages(result) * 4096;
         // Firmware keeps a little (BIOS area, ACPI tables, the 0x9fc00 EBDA edge): at most 2 MiB here.
@@ -112,9 +114,12 @@ public class BootTests
     [Fact]
     public void Iso_BootsThroughGrubWithMultiboot2()
     {
-        QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "512M", FromIso = true, Input = "halt\r" });
+        QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "512M", FromIso = true, Input = "efimap\rhalt\r" });
         AssertStatus(result, QemuResult.CleanHalt);
         AssertContains(result, "loader:   multiboot2 (GRUB");
+        AssertContains(result, "map:      multiboot2 memory map (tag 6)\r\n");
+        AssertContains(result, "screen:   VGA text 80x25\r\n");   // GRUB kept text mode despite the header's framebuffer tag
+        AssertContains(result, "pk> efimap\r\nefimap: this boot's memory map is not an EFI map (see the banner's map: line)\r\n");
         AssertContains(result, "usable:   ");
     }
 }

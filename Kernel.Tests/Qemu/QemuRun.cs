@@ -40,6 +40,11 @@ public sealed class QemuBoot
     /// <summary>Boot the GRUB ISO (multiboot2) instead of the multiboot1 image with -kernel.</summary>
     public bool FromIso { get; init; }
     /// <summary>
+    /// UEFI firmware (OVMF from Debian's ovmf package) instead of SeaBIOS: the ISO is booted through
+    /// GRUB's EFI image (implies <see cref="FromIso"/>); each run gets its own copy of the variable store.
+    /// </summary>
+    public bool Uefi { get; init; }
+    /// <summary>
     /// The kernel command line (multiboot1 boots). Unless it has its own run= or the test types
     /// <see cref="Input"/>, " run=halt" is appended so the kernel halts after boot instead of
     /// waiting at the shell prompt.
@@ -104,7 +109,12 @@ public sealed class QemuBoot
             }
         }
         string iso = Path.Combine(RepoRoot, "iso");
-        if (FromIso)
+        if (Uefi)
+        {
+            args.AddRange(new[] { "-drive", $"if=pflash,format=raw,unit=0,readonly=on,file={Ovmf.Code}" });
+            args.AddRange(new[] { "-drive", $"if=pflash,format=raw,unit=1,file={VariableStore}" });
+        }
+        if (FromIso || Uefi)
         {
             args.AddRange(new[] { "-cdrom", Path.Combine(iso, "kernel.iso") });
         }
@@ -122,6 +132,10 @@ public sealed class QemuBoot
         return args;
     }
 
+    /// <summary>This run's copy of OVMF's variable store (UEFI boots only); <see cref="Run"/> deletes it afterwards.</summary>
+    public string VariableStore => _variableStore ??= Ovmf.NewVariableStore();
+    private string _variableStore;
+
     public static long ParseSize(string size)
     {
         char unit = char.ToUpperInvariant(size[^1]);
@@ -131,6 +145,19 @@ public sealed class QemuBoot
     }
 
     public QemuResult Run()
+    {
+        try
+        {
+            return RunQemu();
+        }
+        finally
+        {
+            if (_variableStore != null)
+                File.Delete(_variableStore);
+        }
+    }
+
+    private QemuResult RunQemu()
     {
         var args = Arguments();
         var psi = new ProcessStartInfo("qemu-system-x86_64")
@@ -193,5 +220,22 @@ public sealed class QemuBoot
         if (stderr.Length > 0)
             console += "\n[qemu stderr]\n" + stderr;
         return new QemuResult(exited ? process.ExitCode : -1, console, !exited, string.Join(' ', args));
+    }
+}
+
+/// <summary>
+/// Debian's OVMF build (package ovmf): the 4 MiB flash layout, read-only code and a writable copy of
+/// the variable store per boot, so runs neither share nor keep boot entries.
+/// </summary>
+public static class Ovmf
+{
+    public const string Code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+    public const string Variables = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+    public static string NewVariableStore()
+    {
+        string copy = Path.Combine(Path.GetTempPath(), $"pk-ovmf-vars-{Guid.NewGuid():N}.fd");
+        File.Copy(Variables, copy);
+        return copy;
     }
 }

@@ -44,6 +44,28 @@ namespace PoolKernel.Platform
             return true;
         }
 
+        /// <summary>
+        /// Identity-maps the 2 MiB pages that cover [start, end) (a device above <see cref="MappedLimit"/>,
+        /// e.g. a framebuffer) without moving MappedLimit; a later <see cref="Extend"/> writes the same
+        /// entries again. Same allocation contract and failure behaviour as Extend.
+        /// </summary>
+        internal static bool MapRange(ulong start, ulong end, delegate*<ulong> allocPage)
+        {
+            ulong* pml4 = Cpu.Pml4();
+            for (ulong address = start & ~(LargePageSize - 1); address < end; address += LargePageSize)
+            {
+                ulong* pdpt = Next(pml4, (address >> 39) & 511, allocPage);
+                if (pdpt == null)
+                    return false;
+                ulong* pd = Next(pdpt, (address >> 30) & 511, allocPage);
+                if (pd == null)
+                    return false;
+                pd[(address >> 21) & 511] = address | Present | Writable | LargePage;
+            }
+            Cpu.WriteCr3(Cpu.ReadCr3());
+            return true;
+        }
+
         private static ulong* Next(ulong* table, ulong index, delegate*<ulong> allocPage)
         {
             if ((table[index] & Present) != 0)

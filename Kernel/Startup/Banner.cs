@@ -1,5 +1,6 @@
 using System;
 using PoolKernel.Boot.Acpi;
+using PoolKernel.Boot.Console;
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
 using PoolKernel.Platform;
@@ -26,6 +27,7 @@ namespace PoolKernel.Startup
             if (boot->HasCommandLine)
                 Console.WriteAscii((byte*)boot->CommandLine, boot->CommandLineLength);
             Console.WriteLine();
+            PrintScreen();
             Console.Write("kernel:   ");
             Range(Cpu.KernelStart(), Cpu.KernelEnd());
             Console.Write(" (");
@@ -41,6 +43,7 @@ namespace PoolKernel.Startup
                 Console.WriteLine();
             }
 
+            PrintMapSource(boot);
             Console.WriteLine("memory map (sanitized):");
             SanitizedMemoryMap* map = Machine.Map;
             for (int i = 0; i < map->Count; i++)
@@ -64,6 +67,77 @@ namespace PoolKernel.Startup
             Console.WriteLine();
 
             PrintNuma();
+        }
+
+        /// <summary>Where the console is mirrored besides COM1.</summary>
+        private static void PrintScreen()
+        {
+            Console.Write("screen:   ");
+            FramebufferInfo* fb = &Machine.Boot->Framebuffer;
+            if (Screen.Kind == ScreenKind.Framebuffer)
+            {
+                Console.Write("framebuffer ");
+                Console.Write(fb->Width);
+                Console.Write("x");
+                Console.Write(fb->Height);
+                Console.Write("x32 at ");
+                Console.WriteHex(fb->Address);
+                Console.Write(", ");
+                Console.Write(FramebufferConsole.Columns);
+                Console.Write("x");
+                Console.Write(FramebufferConsole.Rows);
+                Console.Write(" characters (font: ");
+                Console.Write(FramebufferConsole.FontGlyphs);
+                Console.WriteLine(" glyphs, 8x16)");
+            }
+            else if (Screen.Kind == ScreenKind.VgaText)
+                Console.WriteLine("VGA text 80x25");
+            else
+            {
+                Console.Write("none, serial only (");
+                if (fb->Present)
+                {
+                    Console.Write("framebuffer ");
+                    Console.Write(fb->Width);
+                    Console.Write("x");
+                    Console.Write(fb->Height);
+                    Console.Write("x");
+                    Console.Write((uint)fb->BitsPerPixel);
+                    Console.Write(": ");
+                    Console.Write(Screen.Refusal);
+                }
+                else
+                    Console.Write("UEFI without a framebuffer");
+                Console.WriteLine(")");
+            }
+        }
+
+        /// <summary>Which of the loader's memory maps the kernel used (the EFI one wins under UEFI).</summary>
+        private static void PrintMapSource(BootInfo* boot)
+        {
+            Console.Write("map:      ");
+            switch (boot->MemoryMapSource)
+            {
+                case MemoryMapSource.Efi:
+                    Console.Write("EFI memory map (multiboot2 tag 17): ");
+                    Console.Write(boot->EfiDescriptorCount);
+                    Console.Write(" descriptors, ");
+                    Console.Write(boot->MemoryMap.Count);
+                    Console.WriteLine(" entries once joined");
+                    break;
+                case MemoryMapSource.Multiboot2:
+                    Console.WriteLine(boot->Efi ? "multiboot2 memory map (tag 6; the EFI map was not usable)" : "multiboot2 memory map (tag 6)");
+                    break;
+                case MemoryMapSource.Multiboot1:
+                    Console.WriteLine("multiboot1 memory map");
+                    break;
+                case MemoryMapSource.BasicInfo:
+                    Console.WriteLine("mem_lower/mem_upper only (no memory map)");
+                    break;
+                default:
+                    Console.WriteLine("none");
+                    break;
+            }
         }
 
         /// <summary>CPUs, NUMA nodes with their memory ranges, and the distance matrix.</summary>

@@ -31,15 +31,20 @@ namespace PoolKernel.Startup
         /// <summary>Highest end address of available RAM.</summary>
         internal static ulong RamEnd;
 
-        internal static void Discover(uint magic, ulong info)
+        /// <summary>Parses the loader's information into <see cref="Boot"/>; prints nothing (the screen is not chosen yet).</summary>
+        internal static void ReadBootInformation(uint magic, ulong info)
         {
             Boot = (BootInfo*)BootAllocator.AllocZeroed((nuint)sizeof(BootInfo), 8);
             Map = (SanitizedMemoryMap*)BootAllocator.AllocZeroed((nuint)sizeof(SanitizedMemoryMap), 8);
             Acpi = (AcpiInfo*)BootAllocator.AllocZeroed((nuint)sizeof(AcpiInfo), 8);
             if (Boot == null || Map == null || Acpi == null)
                 Runtime.Panic.Halt("boot arena too small for the boot information");
-
             BootInfoParser.Parse(magic, (byte*)info, Boot);
+        }
+
+        /// <summary>After <see cref="ReadBootInformation"/>: its problems, the sanitized map, ACPI, the direct map.</summary>
+        internal static void Discover()
+        {
             BootDiagnostics.Print(&Boot->Diagnostics);
 
             MemoryMapSanitizer.Sanitize(&Boot->MemoryMap, Map);

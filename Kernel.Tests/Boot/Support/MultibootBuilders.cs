@@ -33,9 +33,31 @@ public sealed class Multiboot2Builder
         return Tag(6, b.ToArray());
     }
 
+    /// <summary>Tag 17: descriptor_size (40 or more, the rest zero), descriptor_version, descriptors.</summary>
+    public Multiboot2Builder EfiMemoryMap(uint descriptorSize, uint version, params EfiDescriptor[] descriptors)
+    {
+        var b = new ByteWriter().U32(descriptorSize).U32(version);
+        foreach (var d in descriptors)
+            b.U32(d.Type).U32(0).U64(d.Start).U64(0).U64(d.Pages).U64(d.Attribute).Zeros((int)descriptorSize - 40);
+        return Tag(17, b.ToArray());
+    }
+
+    public Multiboot2Builder EfiMemoryMap(params EfiDescriptor[] descriptors) => EfiMemoryMap(48, 1, descriptors);
+
+    /// <summary>Tag 12: the EFI 64-bit system table pointer.</summary>
+    public Multiboot2Builder Efi64SystemTable(ulong address) => Tag(12, new ByteWriter().U64(address).ToArray());
+
     public Multiboot2Builder AcpiOld(byte[] rsdp20) => Tag(14, rsdp20);
     public Multiboot2Builder AcpiNew(byte[] rsdp36) => Tag(15, rsdp36);
     public Multiboot2Builder Framebuffer() => Tag(8, new byte[24]);
+
+    /// <summary>Tag 8 as GRUB lays it out: common part (u16 reserved after the type), then for direct colour the six field bytes.</summary>
+    public Multiboot2Builder Framebuffer(ulong address, uint pitch, uint width, uint height, byte bpp, byte type, params byte[] colorInfo)
+        => Tag(8, new ByteWriter().U64(address).U32(pitch).U32(width).U32(height).U8(bpp).U8(type).U16(0).Bytes(colorInfo).ToArray());
+
+    /// <summary>What GRUB hands over for a UEFI GOP mode of 32 bits (blue in the low byte).</summary>
+    public Multiboot2Builder FramebufferRgb32(ulong address, uint width, uint height)
+        => Framebuffer(address, width * 4, width, height, 32, 1, 16, 8, 8, 8, 0, 8);
     public Multiboot2Builder End() => Tag(0, Array.Empty<byte>());
 
     /// <summary>The bytes with total_size set to their length (or <paramref name="totalSizeOverride"/>).</summary>

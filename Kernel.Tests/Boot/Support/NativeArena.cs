@@ -22,7 +22,28 @@ public sealed unsafe class NativeArena : IDisposable
     [DllImport("libc", SetLastError = true)]
     private static extern int munmap(void* addr, nuint length);
 
+    [DllImport("libc", SetLastError = true)]
+    private static extern int mprotect(void* addr, nuint length, int prot);
+
     private readonly List<(nint Address, nuint Size, bool Mapped)> _blocks = new();
+
+    /// <summary>
+    /// A copy of <paramref name="bytes"/> that ends exactly where an inaccessible page begins: a reader
+    /// that goes one byte past the end faults (the test host dies) instead of reading foreign memory.
+    /// </summary>
+    public byte* BeforeGuardPage(byte[] bytes)
+    {
+        nuint data = (nuint)((bytes.Length + 4095) & ~4095);
+        void* p = mmap(null, data + 4096, ProtReadWrite, MapPrivate | MapAnonymous, -1, 0);
+        if (p == (void*)-1 || p == null)
+            throw new InvalidOperationException($"mmap of {bytes.Length} bytes failed, errno {Marshal.GetLastWin32Error()}");
+        _blocks.Add(((nint)p, data + 4096, true));
+        if (mprotect((byte*)p + data, 4096, 0) != 0)
+            throw new InvalidOperationException($"mprotect failed, errno {Marshal.GetLastWin32Error()}");
+        byte* start = (byte*)p + data - bytes.Length;
+        Marshal.Copy(bytes, 0, (nint)start, bytes.Length);
+        return start;
+    }
 
     /// <summary>Zeroed memory whose address fits in 32 bits.</summary>
     public byte* Low(int size)

@@ -23,6 +23,15 @@ mb2_header:
         .long 0                             # architecture: i386 protected mode
         .long mb2_header_end - mb2_header
         .long -(MB2_MAGIC + (mb2_header_end - mb2_header))
+        # Framebuffer tag, optional: a linear framebuffer of 1024x768x32 if the loader can set one
+        # (UEFI GOP); a loader that keeps text mode (GRUB on BIOS with gfxpayload=text) may ignore it.
+        .short 5                            # type: framebuffer
+        .short 1                            # flags: optional
+        .long 20                            # size
+        .long 1024                          # width
+        .long 768                           # height
+        .long 32                            # depth
+        .align 8
         .short 0                            # end tag
         .short 0
         .long 8

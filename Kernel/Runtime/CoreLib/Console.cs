@@ -3,8 +3,8 @@ using PoolKernel.Platform;
 namespace System
 {
     /// <summary>
-    /// The kernel console, on COM1 and mirrored on the VGA text screen (as in Cosmos, kernel code
-    /// writes with Console.Write).
+    /// The kernel console, on COM1 and mirrored on the screen: the VGA text screen or a framebuffer
+    /// (<see cref="Screen"/>; as in Cosmos, kernel code writes with Console.Write).
     /// Numbers are formatted here, without allocating; text is ASCII.
     /// </summary>
     public static unsafe class Console
@@ -15,7 +15,7 @@ namespace System
             if (c == '\n')
                 Serial.Write((byte)'\r');
             Serial.Write(b);
-            VgaText.Write(b);
+            Screen.Write(b);
         }
 
         public static void Write(string s)
