@@ -76,6 +76,11 @@ public sealed class PictureModel
                 }
                 model.Ticks.Add(new Tick(x, "0x" + (b.StartPfn << 12).ToString("x", CultureInfo.InvariantCulture)));
             }
+            else if (x - model.Ticks[^1].X >= 160)
+            {
+                // Inside a long run of RAM: an address every 160 units or so.
+                model.Ticks.Add(new Tick(x, "0x" + (b.StartPfn << 12).ToString("x", CultureInfo.InvariantCulture)));
+            }
             xOfBlock[b.StartPfn] = x;
             double use = b.Present == 0 ? 0 : (double)b.InUse / b.Present;
             var last = model.Spans.Count > 0 ? model.Spans[^1] : null;

@@ -13,7 +13,8 @@ public static class SimCommand
     public const string Usage =
         "usage: Kernel.Sim [--machine pc|q35] [--memory SIZE] [--nodes N] [--cpus N] | --map FILE  [--describe FILE] [--cmdline TEXT]\n" +
         "                  [--report pools,meminfo,buddyinfo,zoneinfo,pageblocks,dump] [--picture FILE.svg|FILE.png]\n" +
-        "       Kernel.Sim --dump FILE --picture FILE.svg|FILE.png";
+        "       Kernel.Sim --dump FILE --picture FILE.svg|FILE.png\n" +
+        "       Kernel.Sim --bench-charts DIR   (a PNG beside each DIR/summary*.json: every X against baseline_X)";
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -35,6 +36,12 @@ public static class SimCommand
     {
         var o = SimArguments.Parse(args);
         var text = new StringBuilder();
+        if (o.BenchChartsDir != null)
+        {
+            foreach (string chart in BenchCharts.WriteAll(o.BenchChartsDir))
+                text.Append($"sim: chart written to {chart}\n");
+            return text.ToString();
+        }
         if (o.DumpFile != null)
         {
             var dump = DumpState.FromFile(o.DumpFile);
@@ -82,7 +89,7 @@ public sealed class SimArguments
     public int Nodes = 2;
     public int Cpus = 2;
     public string CommandLine = "";
-    public string MapFile, DescribeFile, Picture, DumpFile;
+    public string MapFile, DescribeFile, Picture, DumpFile, BenchChartsDir;
     public List<string> Reports = new() { "pools" };
 
     public static SimArguments Parse(string[] args)
@@ -109,6 +116,7 @@ public sealed class SimArguments
                 case "--describe": o.DescribeFile = Value(); break;
                 case "--picture": o.Picture = Value(); break;
                 case "--dump": o.DumpFile = Value(); break;
+                case "--bench-charts": o.BenchChartsDir = Value(); break;
                 case "--report":
                     o.Reports = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
                     foreach (string r in o.Reports)
@@ -133,6 +141,8 @@ public sealed class SimArguments
             throw new SimError("--map gives the machine's memory: it does not go with --machine, --memory or --nodes");
         if (o.DumpFile != null && (o.MapFile != null || shape || o.CommandLine.Length != 0))
             throw new SimError("--dump draws a live kernel's state: it goes with --picture only");
+        if (o.BenchChartsDir != null && args.Length != 2)
+            throw new SimError("--bench-charts DIR goes alone");
         if (o.DumpFile != null && o.Picture == null)
             throw new SimError("--dump needs --picture FILE.svg or FILE.png");
         if (o.Picture != null)

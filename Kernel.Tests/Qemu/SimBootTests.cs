@@ -72,6 +72,34 @@ public class SimBootTests
         Assert.Equal(kernelReservations, sim.Report("dump").Where(l => l.StartsWith("reservation ")).ToList());
     }
 
+    /// <summary>A live kernel's dump, saved from the serial console, drawn by Kernel.Sim --dump: the kernel's pools, nodes, reservations, and the heap's pages in use.</summary>
+    [Fact]
+    public void LiveDump_Picture_ShowsTheKernelsPools()
+    {
+        QemuResult result = new QemuBoot { Machine = "q35", Memory = "1G", Nodes = 2, KernelCommandLine = "pool=dma32:64M run=\"pools;dump;halt\"" }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        string dir = Directory.CreateTempSubdirectory("pk-live-").FullName;
+        try
+        {
+            string log = Path.Combine(dir, "serial.log");
+            File.WriteAllText(log, result.Console);
+            string svg = Path.Combine(dir, "live.svg");
+            SimRun run = SimRun.Of("--dump", log, "--picture", svg);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Equal($"sim: picture of {log} written to {svg}\n", run.Output);
+            var pools = Between(result.Lines, "pk> pools", "pk> dump").Skip(1)
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Select(f => (int.Parse(f[0]), f[1])).ToList();
+            var doc = PictureTests.AssertPicture(svg, pools, 2, result.Lines.Count(l => l.StartsWith("reservation ")));
+            // The kernel's heap holds pages by now: some page blocks are drawn partly in use.
+            Assert.Contains(doc.Descendants(System.Xml.Linq.XName.Get("rect", "http://www.w3.org/2000/svg")), r => (string)r.Attribute("class") == "use");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static List<string> Between(string[] lines, string from, string to)
     {
         int start = Array.IndexOf(lines, from) + 1;
