@@ -94,27 +94,33 @@ namespace PoolKernel.Boot.Text
         }
 
         /// <summary>
-        /// <paramref name="length"/> bytes from memory so that none can act on a terminal: printable
-        /// ASCII as is, control bytes in caret notation, bytes above 127 as M- and the low seven bits (cat -v).
+        /// <paramref name="length"/> bytes from memory (a command line, a loader name, a typed word)
+        /// so that none can act on a terminal: each as <see cref="WriteVisible"/> writes it.
         /// </summary>
         public void WriteAscii(byte* text, ulong length)
         {
             for (ulong i = 0; i < length; i++)
+                WriteVisible(text[i]);
+        }
+
+        /// <summary>
+        /// One byte, visibly: printable ASCII as is, control bytes in caret notation (^A, ^[ for ESC,
+        /// ^? for DEL), bytes above 127 as M- and the low seven bits, as cat -v does.
+        /// </summary>
+        public void WriteVisible(byte c)
+        {
+            if (c >= 128)
             {
-                byte c = text[i];
-                if (c >= 128)
-                {
-                    Write("M-");
-                    c &= 127;
-                }
-                if (c >= 32 && c <= 126)
-                {
-                    Write((char)c);
-                    continue;
-                }
-                Write('^');
-                Write(c == 127 ? '?' : (char)(c + 64));
+                Write("M-");
+                c &= 127;
             }
+            if (c >= 32 && c <= 126)
+            {
+                Write((char)c);
+                return;
+            }
+            Write('^');
+            Write(c == 127 ? '?' : (char)(c + 64));
         }
 
         /// <summary><paramref name="value"/> right-aligned in <paramref name="width"/> columns.</summary>

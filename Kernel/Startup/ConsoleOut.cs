@@ -4,11 +4,9 @@ using PoolKernel.Boot.Text;
 namespace PoolKernel.Startup
 {
     /// <summary>The kernel console (serial and VGA) as a <see cref="TextOut"/>, for the reports of the pure projects.</summary>
-    internal static unsafe class ConsoleOut
+    internal static class ConsoleOut
     {
         /// <summary>A writer on the console; it has no state, so any number may exist at once.</summary>
-        internal static TextOut Instance => new TextOut(&Put, null);
-
-        private static void Put(void* sink, char c) => Console.Write(c);
+        internal static TextOut Instance => Console.Out;
     }
 }
