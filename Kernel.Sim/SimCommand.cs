@@ -18,6 +18,11 @@ public static class SimCommand
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
+        if (args.Length == 1 && (args[0] == "-h" || args[0] == "--help"))
+        {
+            output.WriteLine(Usage);
+            return 0;
+        }
         try
         {
             string text = Execute(args);
@@ -123,9 +128,6 @@ public sealed class SimArguments
                         if (!Simulation.ReportNames.Contains(r))
                             throw new SimError($"--report: unknown report '{r}' ({string.Join(", ", Simulation.ReportNames)})");
                     break;
-                case "-h":
-                case "--help":
-                    throw new SimError(SimCommand.Usage, 0);
                 default:
                     throw new SimError($"unknown argument '{a}'\n{SimCommand.Usage}");
             }

@@ -167,6 +167,15 @@ public sealed class SimulatorTests : IDisposable
         Assert.Contains("Kernel.Sim: the kernel would stop: no RAM range large enough for the pool metadata, bytes", run.Error);
     }
 
+    [Fact]
+    public void Help_PrintsTheUsage_ExitsZero()
+    {
+        SimRun run = SimRun.Of("--help");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal(SimCommand.Usage + Environment.NewLine, run.Output);
+        Assert.Equal("", run.Error);
+    }
+
     /// <summary>Command-line tokens the kernel rejects are not the simulator's errors: it prints the kernel's lines for them and goes on, as the kernel does.</summary>
     [Fact]
     public void RejectedTokens_GetTheKernelsLines_AndTheRunGoesOn()
