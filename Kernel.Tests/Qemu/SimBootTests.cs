@@ -23,6 +23,7 @@ public class SimBootTests
     [InlineData("q35", "1G", 2, "pool=dma32:64M")]
     [InlineData("pc", "3G", 3, "pool=rt:32M@1 hugepages=1:4")]
     [InlineData("q35", "6G", 4, "hugepages=16 memmap=16M$0x20000000")]
+    [InlineData("pc", "2G", 1, "numa=fake=4 mem=1G kernelcore=256M")]
     public void PoolsTable_IsTheKernels(string machine, string memory, int nodes, string commandLine)
     {
         string line = (commandLine + " run=\"pools;dump;halt\"").Trim();
