@@ -8,9 +8,12 @@
     build   compile the kernel (C# -> ilc -> ld): iso/kernel.elf and iso/kernel-mb1.elf
     iso     build, then pack iso/kernel.iso with GRUB (multiboot2)
     run     iso, then boot it in QEMU with the serial console on this terminal
-            (quit with Ctrl-A X, or type 'halt' at the shell); -Firmware uefi boots it with OVMF
+            (quit with Ctrl-A X, or type 'halt' at the shell); -Firmware uefi boots it with OVMF;
+            -SerialLog FILE also saves the console to FILE (e.g. a 'dump' for
+            Kernel.Sim --dump FILE --picture x.svg)
     test    iso, then run every test: host unit tests and boot tests in QEMU (Kernel.Tests)
-    bench   run the allocator benchmarks (Kernel.Bench); summary in artifacts/bench/summary.json
+    bench   run the allocator benchmarks (Kernel.Bench); summary in artifacts/bench/summary.json,
+            charts (every X against baseline_X) in artifacts/bench/summary*.png
 
   Missing Debian packages (QEMU, GRUB for BIOS and UEFI, OVMF, xorriso, mtools, binutils) are
   installed when run as root; otherwise the exact apt-get line is printed.
@@ -32,7 +35,8 @@ param(
     [int]$Nodes = 2,
     [string]$Cmdline = '',
     [string]$QemuArgs = '',
-    [string]$TestFilter = ''
+    [string]$TestFilter = '',
+    [string]$SerialLog = ''
 )
 
 $ErrorActionPreference = 'Stop'
@@ -130,9 +134,13 @@ switch ($Target) {
     'run' {
         Build-Iso $Cmdline
         if ($Nodes -gt $Cpus) { $Cpus = $Nodes }
+        # The serial console shares this terminal with the QEMU monitor (Ctrl-A C); with -SerialLog
+        # the same character device also writes everything the kernel prints to the file.
+        $console = if ($SerialLog) {
+            @('-chardev', "stdio,id=con0,mux=on,logfile=$([IO.Path]::GetFullPath($SerialLog))", '-serial', 'chardev:con0', '-mon', 'chardev=con0')
+        } else { @('-serial', 'mon:stdio') }
         $qemu = @('-M', $Machine, '-accel', 'tcg,thread=multi', '-m', $Memory, '-smp', "$Cpus") + (Get-NumaArgs $Memory $Nodes $Cpus) + @(
-            '-cdrom', (Join-Path $IsoDir 'kernel.iso'),
-            '-serial', 'mon:stdio', '-display', 'none', '-no-reboot',
+            '-cdrom', (Join-Path $IsoDir 'kernel.iso')) + $console + @('-display', 'none', '-no-reboot',
             '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04')
         if ($Firmware -eq 'uefi') {
             # OVMF: read-only code, and a fresh copy of the variable store for this run.
@@ -163,5 +171,7 @@ switch ($Target) {
         $aotDir = Join-Path $Root 'artifacts/bench/aot'
         Invoke-Checked 'dotnet' @('publish', (Join-Path $Root 'Kernel.Bench/Kernel.Bench.csproj'), '-c', 'Release', '-r', 'linux-x64', '-p:PublishAot=true', '-p:SuppressTrimAnalysisWarnings=true', '-p:SuppressAotAnalysisWarnings=true', '-nologo', '-o', $aotDir)
         Invoke-Checked (Join-Path $aotDir 'Kernel.Bench') @('--aot', (Join-Path $Root 'artifacts/bench'))
+        Step 'charts of the summaries (Kernel.Sim --bench-charts)'
+        Invoke-Checked 'dotnet' @('run', '--project', (Join-Path $Root 'Kernel.Sim/Kernel.Sim.csproj'), '--', '--bench-charts', (Join-Path $Root 'artifacts/bench'))
     }
 }

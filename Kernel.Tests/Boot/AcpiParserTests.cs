@@ -1,9 +1,9 @@
 using PoolKernel.Boot.Acpi;
-using PoolKernel.Tests.Boot.Support;
+using PoolKernel.Memory.Testing.Boot;
 using PoolKernel.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
-using static PoolKernel.Tests.Boot.Support.AcpiBuilder;
+using static PoolKernel.Memory.Testing.Boot.AcpiBuilder;
 
 namespace PoolKernel.Tests.Boot;
 

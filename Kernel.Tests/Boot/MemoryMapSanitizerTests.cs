@@ -1,5 +1,5 @@
 using PoolKernel.Boot.MemoryMap;
-using PoolKernel.Tests.Boot.Support;
+using PoolKernel.Memory.Testing.Boot;
 using Xunit;
 using PoolKernel.Tests.Support;
 using Xunit.Abstractions;

@@ -1,9 +1,9 @@
 using PoolKernel.Boot.Acpi;
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
-using PoolKernel.Tests.Boot.Support;
+using PoolKernel.Memory.Testing.Boot;
 using Xunit;
-using static PoolKernel.Tests.Boot.Support.AcpiBuilder;
+using static PoolKernel.Memory.Testing.Boot.AcpiBuilder;
 using PoolKernel.Memory;
 
 namespace PoolKernel.Tests.Boot;

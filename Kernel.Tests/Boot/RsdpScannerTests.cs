@@ -1,5 +1,5 @@
 using PoolKernel.Boot.Acpi;
-using PoolKernel.Tests.Boot.Support;
+using PoolKernel.Memory.Testing.Boot;
 using Xunit;
 
 namespace PoolKernel.Tests.Boot;

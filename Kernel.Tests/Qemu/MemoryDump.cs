@@ -3,7 +3,7 @@ using Xunit;
 
 namespace PoolKernel.Tests.Qemu;
 
-/// <summary>The kernel's `dump` block parsed back: totals, reservations, pools.</summary>
+/// <summary>The kernel's `dump` block parsed back: totals, reservations, pools (the page-block lines are Kernel.Sim's, for pictures).</summary>
 public sealed class MemoryDump
 {
     public sealed record Pool(int Id, string Name, ulong NodeMask, ulong Low, ulong High, ulong Flags, ulong Present, ulong Free, ulong Pageblocks, ulong[] Buddy, ulong Cached);
@@ -38,7 +38,7 @@ public sealed class MemoryDump
                 var f = Fields(line[12..nameAt]);
                 dump.Reservations.Add(new Reservation(Num(f["base"]), Num(f["end"]), Num(f["ram_bytes"]), line[(nameAt + 6)..]));
             }
-            else
+            else if (!line.StartsWith("blocks "))
             {
                 int eq = line.IndexOf('=');
                 dump.Values[line[..eq]] = Num(line[(eq + 1)..]);

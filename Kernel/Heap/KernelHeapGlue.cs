@@ -1,4 +1,5 @@
 using System;
+using PoolKernel.Boot.Reports;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
 using PoolKernel.Runtime;

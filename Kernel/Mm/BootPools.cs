@@ -13,7 +13,7 @@ namespace PoolKernel.Mm
     /// decides the node layout (numa=off, numa=fake=N), which this applies to <see cref="Machine"/>.
     /// <see cref="Apply"/>, right after set-up and before anything allocates: the pool specs are
     /// carved by <see cref="PoolPlanner"/>. Both record into one <see cref="BootLayoutResult"/>,
-    /// which <see cref="BootPoolsText"/> prints at boot (one console line per outcome) and again
+    /// which CommandLineText (Kernel.Boot/Reports) prints at boot (one console line per outcome) and again
     /// under each token for the shell's <c>cmdline</c>.
     /// </summary>
     internal static unsafe class BootPools
@@ -29,13 +29,9 @@ namespace PoolKernel.Mm
             s_result = (BootLayoutResult*)BootAllocator.AllocZeroed((nuint)sizeof(BootLayoutResult), 8);
             if (s_result == null)
                 Runtime.Panic.Halt("boot arena too small for the pool plan");
-            int firmwareNodes = Machine.NodeCount;
-            BootLayout.Apply(Machine.Map, o, Reservations.Table, Machine.RamEnd, s_result);
-            if (s_result->Numa == NumaLayout.Off)
-                Machine.SetNumaOff();
-            else if (s_result->Numa == NumaLayout.Fake)
-                Machine.SetFakeNodes(s_result->FakeStarts, s_result->FakeNodeCount);
-            BootPoolsText.WriteEarly(o, s_result, firmwareNodes);
+            int firmwareNodes = PoolBringUp.ApplyLayout(Machine.Map, o, Reservations.Table, Machine.Nodes, s_result);
+            KernelCommandLine.Text.Result = s_result;
+            KernelCommandLine.Text.WriteEarly(o, s_result, firmwareNodes);
         }
 
         /// <summary>Carves the command line's pools; call right after MemoryBringUp.Run.</summary>
@@ -43,7 +39,8 @@ namespace PoolKernel.Mm
         {
             PoolPlanResult* pools = &s_result->Pools;
             PoolPlanner.Apply(PhysicalMemoryOwner.Unguarded, KernelCommandLine.Options, pools);
-            BootPoolsText.WritePools(KernelCommandLine.Options, pools);
+            KernelCommandLine.Text.Memory = PhysicalMemoryOwner.Unguarded;
+            KernelCommandLine.Text.WritePools(KernelCommandLine.Options, pools);
             if (pools->PresentPagesBefore != pools->PresentPagesAfter)
                 Runtime.Panic.Halt("boot pools lost memory, pages", pools->PresentPagesBefore - pools->PresentPagesAfter);
         }

@@ -1,4 +1,6 @@
 using System;
+using PoolKernel.Startup;
+using PoolKernel.Boot.Reports;
 using System.Runtime.CompilerServices;
 using PoolKernel.Memory;
 using PoolKernel.Runtime;
@@ -58,7 +60,7 @@ namespace PoolKernel.Mm
         internal static void FailFast()
         {
             Console.WriteLine("pools: an operation answered 'metadata corruption'; the invariant checker says:");
-            MemoryText.Report(s_memory->Check());
+            MemoryText.Report(ConsoleOut.Instance, s_memory->Check());
             Panic.Halt("physical memory metadata corrupt");
         }
 

@@ -75,14 +75,12 @@ namespace PoolKernel.Platform
         internal static PerCpu* Get(int cpu) => (uint)cpu < (uint)s_count ? s_cpus[cpu] : null;
 
         /// <summary>
-        /// Takes the trampoline page (<see cref="TrampolinePage.Choose"/>; 0 = none, the APs are then
-        /// not started) and returns it. Called by MemoryBringUp before any other reservation, so that
-        /// the page gets its own name inside the first MiB.
+        /// Records the trampoline page the boot reservations chose (<see cref="PoolBringUp.AddBootReservations"/>;
+        /// 0 = none, the APs are then not started). Called by MemoryBringUp, before <see cref="Start"/>.
         /// </summary>
-        internal static ulong ChooseTrampolinePage(BootInfo* boot, SanitizedMemoryMap* map)
+        internal static void UseTrampolinePage(ulong page)
         {
-            s_trampoline = TrampolinePage.Choose(boot, map);
-            return s_trampoline;
+            s_trampoline = page;
         }
 
         /// <summary>

@@ -33,7 +33,7 @@ namespace PoolKernel.Shell
                     Console.Write(Diagnostic.Describe(o->DiagnosticAt(t->DiagnosticIndex)->Code));
                 }
                 Console.WriteLine();
-                Mm.BootPoolsText.WriteApplied(i);
+                KernelCommandLine.Text.WriteApplied(i);
             }
             for (int i = 0; i < o->DiagnosticCount; i++)
             {
@@ -41,7 +41,7 @@ namespace PoolKernel.Shell
                 if (d->TokenIndex < 0)
                 {
                     Console.Write("  ");
-                    KernelCommandLine.PrintLineDiagnostic(d);
+                    KernelCommandLine.Text.PrintLineDiagnostic(d);
                 }
             }
             for (int p = 0; p < o->PoolCount; p++)

@@ -1,4 +1,6 @@
 using System;
+using PoolKernel.Startup;
+using PoolKernel.Boot.Reports;
 using PoolKernel.Drivers;
 using PoolKernel.Drivers.Dma;
 using PoolKernel.Drivers.Pci;
@@ -245,7 +247,7 @@ namespace PoolKernel.Shell
                 DmaPool p = pools[i];
                 p.GetSize(out ulong present, out ulong free);
                 Console.Write("dma pool ");
-                MemoryText.PoolName(PhysicalMemoryOwner.Unguarded, p.Id);
+                MemoryText.PoolName(ConsoleOut.Instance, PhysicalMemoryOwner.Unguarded, p.Id);
                 Console.Write(" (pool ");
                 Console.Write(p.Id.Value);
                 Console.Write("): below 2^");

@@ -1,4 +1,6 @@
 using System;
+using PoolKernel.Startup;
+using PoolKernel.Boot.Reports;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
 
@@ -37,7 +39,7 @@ namespace PoolKernel.Shell
                 Console.Write(" (before ");
                 Console.Write(freeBefore);
                 Console.WriteLine(")");
-                MemoryText.Report(PhysicalMemoryOwner.Check());
+                MemoryText.Report(ConsoleOut.Instance, PhysicalMemoryOwner.Check());
                 return;
             }
             AllocRequest request = AllocRequest.Any;
@@ -107,7 +109,7 @@ namespace PoolKernel.Shell
             Console.Write(" (before ");
             Console.Write(freeAtStart);
             Console.WriteLine(")");
-            MemoryText.Report(PhysicalMemoryOwner.Check());
+            MemoryText.Report(ConsoleOut.Instance, PhysicalMemoryOwner.Check());
         }
 
         /// <summary>Frees every block of <paramref name="chain"/> (emptied); returns the pages the pools took back.</summary>

@@ -1,4 +1,5 @@
 using System;
+using PoolKernel.Boot.Reports;
 using PoolKernel.Heap;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
@@ -191,7 +192,7 @@ namespace PoolKernel.Shell
             if (count > 0 && raw[0] != null)
             {
                 Console.Write("heaptest: first object in pool ");
-                MemoryText.PoolName(PhysicalMemoryOwner.Unguarded, PhysicalMemoryOwner.PoolOf(new Pfn((ulong)raw[0] >> 12)));
+                MemoryText.PoolName(ConsoleOut.Instance, PhysicalMemoryOwner.Unguarded, PhysicalMemoryOwner.PoolOf(new Pfn((ulong)raw[0] >> 12)));
                 Console.WriteLine();
             }
             ReleaseTestBlocks();

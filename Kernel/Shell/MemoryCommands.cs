@@ -1,4 +1,6 @@
 using System;
+using PoolKernel.Startup;
+using PoolKernel.Boot.Reports;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
 using PoolKernel.Platform;
@@ -122,7 +124,7 @@ namespace PoolKernel.Shell
             ulong start = Cpu.ReadTsc();
             InvariantReport report = PhysicalMemoryOwner.Check();
             ulong cycles = Cpu.ReadTsc() - start;
-            MemoryText.Report(report);
+            MemoryText.Report(ConsoleOut.Instance, report);
             HeapCommands.Report(Heap.KernelHeapGlue.Heap->Check());
             Console.Write("check: ");
             Console.Write(cycles);

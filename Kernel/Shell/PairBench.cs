@@ -1,4 +1,6 @@
 using System;
+using PoolKernel.Startup;
+using PoolKernel.Boot.Reports;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
 using PoolKernel.Platform;
@@ -70,7 +72,7 @@ namespace PoolKernel.Shell
             Console.Write(" (before ");
             Console.Write(freeBefore);
             Console.WriteLine(")");
-            MemoryText.Report(report);
+            MemoryText.Report(ConsoleOut.Instance, report);
         }
 
         /// <summary>One timed loop of allocate + free; false (with a line) if a call is refused or a result breaks its rules.</summary>

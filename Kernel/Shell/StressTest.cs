@@ -1,4 +1,6 @@
 using System;
+using PoolKernel.Startup;
+using PoolKernel.Boot.Reports;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
 using PoolKernel.Platform;
@@ -95,7 +97,7 @@ namespace PoolKernel.Shell
                     InvariantReport report = pm->Check();
                     if (!report.IsOk)
                     {
-                        MemoryText.Report(report);
+                        MemoryText.Report(ConsoleOut.Instance, report);
                         broken = true;
                     }
                 }
@@ -129,7 +131,7 @@ namespace PoolKernel.Shell
             Console.WriteLine(" cycles/op");
             if (broken || !final.IsOk || !heapFinal.IsOk || freeAfter != freeBefore)
             {
-                MemoryText.Report(final);
+                MemoryText.Report(ConsoleOut.Instance, final);
                 HeapCommands.Report(heapFinal);
                 Console.Write("stress: FAILED (free pages before ");
                 Console.Write(freeBefore);

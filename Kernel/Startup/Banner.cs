@@ -1,6 +1,7 @@
 using System;
 using PoolKernel.Boot.Acpi;
 using PoolKernel.Boot.Console;
+using PoolKernel.Boot.Layout;
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
 using PoolKernel.Platform;
@@ -157,13 +158,13 @@ namespace PoolKernel.Startup
             Console.WriteLine(")");
             Console.Write("numa:     ");
             Console.Write(Machine.NodeCount);
-            if (Machine.Numa == Machine.NumaMode.Off)
+            if (Machine.Numa == NumaMode.Off)
                 Console.WriteLine(" node (numa=off)");
-            else if (Machine.Numa == Machine.NumaMode.Fake)
+            else if (Machine.Numa == NumaMode.Fake)
                 Console.WriteLine(" nodes (numa=fake)");
             else
                 Console.WriteLine(acpi->SratAddress != 0 ? " nodes (SRAT)" : " node (no SRAT)");
-            if (Machine.Numa == Machine.NumaMode.Fake)
+            if (Machine.Numa == NumaMode.Fake)
             {
                 for (int n = 0; n < Machine.NodeCount; n++)
                 {
@@ -174,7 +175,7 @@ namespace PoolKernel.Startup
                     Console.WriteLine();
                 }
             }
-            else if (Machine.Numa == Machine.NumaMode.Firmware)
+            else if (Machine.Numa == NumaMode.Firmware)
             {
                 for (int r = 0; r < acpi->MemoryRangeCount; r++)
                 {
@@ -189,7 +190,7 @@ namespace PoolKernel.Startup
                 }
             }
             Console.Write("distances");
-            Console.WriteLine(Machine.Numa != Machine.NumaMode.Firmware ? " (from the command line):" : acpi->SlitAddress != 0 ? " (SLIT):" : " (default, no SLIT):");
+            Console.WriteLine(Machine.Numa != NumaMode.Firmware ? " (from the command line):" : acpi->SlitAddress != 0 ? " (SLIT):" : " (default, no SLIT):");
             Console.Write("       ");
             for (int to = 0; to < Machine.NodeCount; to++)
             {
@@ -210,22 +211,9 @@ namespace PoolKernel.Startup
             }
         }
 
-        internal static void Range(ulong start, ulong end)
-        {
-            Console.WriteHex(start, 12);
-            Console.Write("-");
-            Console.WriteHex(end, 12);
-        }
+        internal static void Range(ulong start, ulong end) => ConsoleOut.Instance.Range(start, end);
 
-        internal static void Pad(long value, int width)
-        {
-            int digits = 1;
-            for (long v = value / 10; v != 0; v /= 10)
-                digits++;
-            for (int i = digits; i < width; i++)
-                Console.Write(' ');
-            Console.Write(value);
-        }
+        internal static void Pad(long value, int width) => ConsoleOut.Instance.Pad(value, width);
 
         internal static string TypeName(MemoryType type) => type switch
         {

@@ -1,11 +1,13 @@
+using PoolKernel.Boot.Text;
 using PoolKernel.Platform;
 
 namespace System
 {
     /// <summary>
     /// The kernel console, on COM1 and mirrored on the screen: the VGA text screen or a framebuffer
-    /// (<see cref="Screen"/>; as in Cosmos, kernel code writes with Console.Write).
-    /// Numbers are formatted here, without allocating; text is ASCII.
+    /// (<see cref="Screen"/>; as in Cosmos, kernel code writes with Console.Write). Numbers are
+    /// formatted without allocating by TextOut (shared with the reports and the host simulator);
+    /// text is ASCII.
     /// </summary>
     public static unsafe class Console
     {
@@ -36,57 +38,16 @@ namespace System
 
         /// <summary>
         /// Writes <paramref name="length"/> bytes from memory (a command line, a loader name, a
-        /// typed word) so that none can act on the terminal: printable ASCII as is, control bytes
-        /// in caret notation (^A, ^[ for ESC, ^? for DEL), bytes above 127 as M- and the low seven
-        /// bits, as cat -v does.
+        /// typed word) so that none can act on the terminal (TextOut.WriteVisible says how).
         /// </summary>
-        public static void WriteAscii(byte* text, ulong length)
-        {
-            for (ulong i = 0; i < length; i++)
-                WriteVisible(text[i]);
-        }
+        public static void WriteAscii(byte* text, ulong length) => Out.WriteAscii(text, length);
 
         /// <summary>One byte the way <see cref="WriteAscii"/> writes it.</summary>
-        public static void WriteVisible(byte c)
-        {
-            if (c >= 128)
-            {
-                Write("M-");
-                c &= 127;
-            }
-            if (c >= 32 && c <= 126)
-            {
-                Write((char)c);
-                return;
-            }
-            Write('^');
-            Write(c == 127 ? '?' : (char)(c + 64));
-        }
+        public static void WriteVisible(byte c) => Out.WriteVisible(c);
 
-        public static void Write(ulong value)
-        {
-            char* digits = stackalloc char[20];
-            int n = 0;
-            do
-            {
-                digits[n++] = (char)('0' + (int)(value % 10));
-                value /= 10;
-            }
-            while (value != 0);
-            while (n > 0)
-                Write(digits[--n]);
-        }
+        public static void Write(ulong value) => Out.Write(value);
 
-        public static void Write(long value)
-        {
-            if (value < 0)
-            {
-                Write('-');
-                Write((ulong)(-(value + 1)) + 1);
-                return;
-            }
-            Write((ulong)value);
-        }
+        public static void Write(long value) => Out.Write(value);
 
         public static void Write(int value) => Write((long)value);
 
@@ -95,29 +56,17 @@ namespace System
         public static void Write(bool value) => Write(value ? "true" : "false");
 
         /// <summary>Hexadecimal with a 0x prefix, at least <paramref name="minDigits"/> digits.</summary>
-        public static void WriteHex(ulong value, int minDigits = 1)
-        {
-            Write("0x");
-            int digits = 1;
-            for (ulong v = value >> 4; v != 0; v >>= 4)
-                digits++;
-            if (digits < minDigits)
-                digits = minDigits;
-            for (int i = digits - 1; i >= 0; i--)
-            {
-                int nibble = (int)((value >> (i * 4)) & 0xF);
-                Write((char)(nibble < 10 ? '0' + nibble : 'a' + nibble - 10));
-            }
-        }
+        public static void WriteHex(ulong value, int minDigits = 1) => Out.WriteHex(value, minDigits);
 
-        /// <summary>A size in the largest unit that divides it exactly or, failing that, in KiB/MiB with a decimal.</summary>
-        public static void WriteSize(ulong bytes)
-        {
-            const ulong KiB = 1024, MiB = KiB * 1024, GiB = MiB * 1024;
-            if (bytes >= GiB && bytes % GiB == 0) { Write(bytes / GiB); Write(" GiB"); }
-            else if (bytes >= MiB && bytes % MiB == 0) { Write(bytes / MiB); Write(" MiB"); }
-            else if (bytes >= KiB && bytes % KiB == 0) { Write(bytes / KiB); Write(" KiB"); }
-            else { Write(bytes); Write(" B"); }
-        }
+        /// <summary>A size in the largest unit that divides it exactly, else in bytes.</summary>
+        public static void WriteSize(ulong bytes) => Out.WriteSize(bytes);
+
+        /// <summary>
+        /// The console as the pure projects' text sink (Kernel.Boot/Text/TextOut.cs), which does the
+        /// number formatting for both: a function pointer, no state, usable from the first line of boot.
+        /// </summary>
+        public static TextOut Out => new TextOut(&Put, null);
+
+        private static void Put(void* sink, char c) => Write(c);
     }
 }

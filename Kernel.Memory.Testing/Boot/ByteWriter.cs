@@ -1,4 +1,4 @@
-namespace PoolKernel.Tests.Boot.Support;
+namespace PoolKernel.Memory.Testing.Boot;
 
 /// <summary>Little-endian byte-array builder for boot structures.</summary>
 public sealed class ByteWriter

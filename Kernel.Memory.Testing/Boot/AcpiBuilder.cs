@@ -1,4 +1,4 @@
-namespace PoolKernel.Tests.Boot.Support;
+namespace PoolKernel.Memory.Testing.Boot;
 
 /// <summary>
 /// Builds ACPI tables in native memory with correct checksums (unless told otherwise).

@@ -1,12 +1,12 @@
-using System;
+using PoolKernel.Boot.Text;
 using PoolKernel.Memory;
 
-namespace PoolKernel.Mm
+namespace PoolKernel.Boot.Reports
 {
-    /// <summary>Console text for Kernel.Memory's result codes and reports (the core itself has no strings).</summary>
-    internal static unsafe class MemoryText
+    /// <summary>Report text (kernel console, host simulator) for Kernel.Memory's result codes and reports (the core itself has no strings).</summary>
+    public static unsafe class MemoryText
     {
-        internal static string Status(MemoryStatus s) => s switch
+        public static string Status(MemoryStatus s) => s switch
         {
             MemoryStatus.Ok => "ok",
             MemoryStatus.OutOfMemory => "out of memory",
@@ -37,7 +37,7 @@ namespace PoolKernel.Mm
             _ => "memory map or configuration refused",
         };
 
-        internal static string Invariant(InvariantCode c) => c switch
+        public static string Invariant(InvariantCode c) => c switch
         {
             InvariantCode.Ok => "ok",
             InvariantCode.PageblockOwnership => "page block ownership",
@@ -64,38 +64,38 @@ namespace PoolKernel.Mm
             _ => "unknown frame kind",
         };
 
-        internal static void PoolName(in PoolProperties p)
+        public static void PoolName(TextOut w, in PoolProperties p)
         {
             for (int i = 0; i < p.Name.Length; i++)
-                Console.Write((char)p.Name[i]);
+                w.Write((char)p.Name[i]);
         }
 
-        internal static void PoolName(PhysicalMemory* pm, PoolId id)
+        public static void PoolName(TextOut w, PhysicalMemory* pm, PoolId id)
         {
             if (pm->GetPoolProperties(id, out PoolProperties p) == MemoryStatus.Ok)
-                PoolName(p);
+                PoolName(w, p);
         }
 
-        internal static void Report(in InvariantReport r)
+        public static void Report(TextOut w, in InvariantReport r)
         {
             if (r.IsOk)
             {
-                Console.WriteLine("check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)");
+                w.WriteLine("check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)");
                 return;
             }
-            Console.Write("check: BROKEN ");
-            Console.Write(Invariant(r.Code));
-            Console.Write(" at pfn ");
-            Console.WriteHex(r.Pfn.Value);
-            Console.Write(" pool ");
-            Console.Write(r.Pool.Value);
-            Console.Write(" order ");
-            Console.Write(r.Order);
-            Console.Write(" expected ");
-            Console.Write(r.Expected);
-            Console.Write(" actual ");
-            Console.Write(r.Actual);
-            Console.WriteLine();
+            w.Write("check: BROKEN ");
+            w.Write(Invariant(r.Code));
+            w.Write(" at pfn ");
+            w.WriteHex(r.Pfn.Value);
+            w.Write(" pool ");
+            w.Write(r.Pool.Value);
+            w.Write(" order ");
+            w.Write(r.Order);
+            w.Write(" expected ");
+            w.Write(r.Expected);
+            w.Write(" actual ");
+            w.Write(r.Actual);
+            w.WriteLine();
         }
     }
 }

@@ -1,4 +1,4 @@
-namespace PoolKernel.Tests.Boot.Support;
+namespace PoolKernel.Memory.Testing.Boot;
 
 /// <summary>One memory map entry as a loader reports it.</summary>
 public readonly record struct MapEntry(ulong Base, ulong Length, uint Type);

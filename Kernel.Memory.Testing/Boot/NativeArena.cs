@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
-using Xunit;
 
-namespace PoolKernel.Tests.Boot.Support;
+namespace PoolKernel.Memory.Testing.Boot;
 
 /// <summary>
 /// Native memory for boot structures built by tests. Multiboot1, multiboot2 modules and the RSDT
@@ -52,7 +51,8 @@ public sealed unsafe class NativeArena : IDisposable
         void* p = mmap(null, length, ProtReadWrite, MapPrivate | MapAnonymous | Map32Bit, -1, 0);
         if (p == (void*)-1 || p == null)
             throw new InvalidOperationException($"mmap MAP_32BIT of {size} bytes failed, errno {Marshal.GetLastWin32Error()}");
-        Assert.True((ulong)p + length <= 1UL << 32, $"MAP_32BIT returned {(ulong)p:x}");
+        if ((ulong)p + length > 1UL << 32)
+            throw new InvalidOperationException($"MAP_32BIT returned {(ulong)p:x}, above 4 GiB");
         _blocks.Add(((nint)p, length, true));
         return (byte*)p;
     }
