@@ -4,7 +4,8 @@ namespace PoolKernel.Memory.Testing;
 
 /// <summary>
 /// "Physical memory" on the host, for the tests and the benchmarks: an anonymous MAP_NORESERVE mapping
-/// of the span (so a 64 GiB map costs only the pages the free lists touch; mapped from the lowest usable
+/// of the span (so a 64 GiB map costs only the pages its users touch: the allocator itself never touches
+/// it, its free-list links live in the metadata; mapped from the lowest usable
 /// frame up, so a map near 2^52 needs no 4 PiB of address space) and native memory for the allocator's
 /// metadata. Not part of Kernel.Memory: the kernel passes its identity map instead.
 /// A config without a contract hook gets <see cref="ThrowOnBrokenContract"/>, so a contract check of a
@@ -49,8 +50,8 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
 
     /// <param name="hugePages">
     /// Back the simulated memory with transparent 2 MiB pages, like the kernel's direct map (its
-    /// identity map uses 2 MiB pages), so free-list nodes inside free frames do not pay host 4 KiB
-    /// TLB misses the kernel would not (the benchmarks). Off for sparse maps: each touched frame commits 2 MiB.
+    /// identity map uses 2 MiB pages), so users of the frames (heap slabs, benchmarks that touch the
+    /// memory) do not pay host 4 KiB TLB misses the kernel would not. Off for sparse maps: each touched frame commits 2 MiB.
     /// </param>
     public HostPhysicalMemory(MemoryRegion[] regions, byte[] distances = null, MemoryConfig? config = null, bool hugePages = false)
     {
@@ -106,7 +107,7 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
         fixed (byte* dp = Distances)
         {
             InitStatus = PhysicalMemory.Initialize(_metadata, MetadataBytes, new MemoryMap(rp, Regions.Length), new NodeDistances(dp, NodeCount),
-                _config, _backing, out PhysicalMemory* pm);
+                _config, out PhysicalMemory* pm);
             Memory = pm;
         }
     }

@@ -25,8 +25,8 @@ public unsafe partial struct BuddyAllocator
     internal Pool* _pools;
     /// <summary>Order-0 frame caches, one a pool slot (<see cref="CacheOf"/>).</summary>
     internal FrameCache* _caches;
-    /// <summary>Direct-map address of the span's first frame (free-list nodes live there).</summary>
-    internal byte* _frameMemory;
+    /// <summary>The free-list links, a node for every pair of frames (<see cref="NodeTable"/>).</summary>
+    internal NodeTable _nodes;
     internal ulong _spanPages;
     internal int _maxOrder;
     internal int _pageblockOrder;
@@ -48,8 +48,9 @@ public unsafe partial struct BuddyAllocator
     {
         CheckBlock(pool, index, order);
         _frames[index] = FrameState.Make(FrameKind.Free, order);
-        ListOf(pool, order)->Push(_frameMemory, index);
+        ListOf(pool, order)->Push(_nodes, index);
         _pools[pool].FreePages += 1UL << order;
+        _pools[pool].ListedOrders |= 1u << order;
     }
 
     /// <summary>Unlinks a free block from its pool's list; its head byte is the caller's to rewrite.</summary>
@@ -58,8 +59,11 @@ public unsafe partial struct BuddyAllocator
     {
         CheckBlock(pool, index, order);
         CheckListedHead(pool, index, order);
-        ListOf(pool, order)->Remove(_frameMemory, index);
+        FreeList* list = ListOf(pool, order);
+        list->Remove(_nodes, index);
         _pools[pool].FreePages -= 1UL << order;
+        if (list->Head == FreeList.End)
+            _pools[pool].ListedOrders &= ~(1u << order);
     }
 
     /// <summary>
@@ -88,23 +92,24 @@ public unsafe partial struct BuddyAllocator
     /// <summary>
     /// Takes the first block of at least <paramref name="order"/> from the pool's lists and splits
     /// it down, returning the upper halves to the lists. Returns the block's index (its head byte is
-    /// the caller's to set) or <see cref="FreeList.End"/> when the pool has no such block.
+    /// the caller's to set) or <see cref="FreeList.End"/> when the pool has no such block. The first
+    /// non-empty list is found with one count of trailing zeros in <see cref="Pool.ListedOrders"/>,
+    /// not by reading the list heads in turn.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong TakeFirst(int pool, int order)
     {
-        FreeList* list = ListOf(pool, order);
-        int o = order;
-        while (list->Head == FreeList.End)
-        {
-            if (++o > _maxOrder)
-                return FreeList.End;
-            list++;
-        }
+        uint listed = _pools[pool].ListedOrders >> order;
+        if (listed == 0)
+            return FreeList.End;
+        int o = order + System.Numerics.BitOperations.TrailingZeroCount(listed);
+        FreeList* list = ListOf(pool, o);
         ulong index = list->Head;
         CheckListedHead(pool, index, o);
-        list->Remove(_frameMemory, index);
+        list->Remove(_nodes, index);
         _pools[pool].FreePages -= 1UL << o;
+        if (list->Head == FreeList.End)
+            _pools[pool].ListedOrders &= ~(1u << o);
         while (o > order)
         {
             o--;
@@ -141,7 +146,7 @@ public unsafe partial struct BuddyAllocator
         {
             FreeList* list = ListOf(pool, o);
             ulong size = 1UL << o;
-            for (ulong b = list->Head; b != FreeList.End; b = FreeList.NodeOf(_frameMemory, b)->Next)
+            for (ulong b = list->Head; b != FreeList.End; b = _nodes.Of(b)->NextIndex)
             {
                 CountFitVisit();
                 ulong pfn = rules.FirstFit(basePfn + b, basePfn + b + size, pages, pages);
@@ -263,12 +268,12 @@ public unsafe partial struct BuddyAllocator
         Contract.Expect(_frames[index] == expected, _onBrokenContract, ContractCode.NotAFreeHead, pool, index, expected, _frames[index]);
         FreeList* list = ListOf(pool, order);
         Contract.Expect(list->Count > 0, _onBrokenContract, ContractCode.ListEmpty, pool, index, 1, list->Count);
-        FreeNode* node = FreeList.NodeOf(_frameMemory, index);
-        ulong back = node->Prev == FreeList.End ? list->Head : FreeList.NodeOf(_frameMemory, node->Prev)->Next;
+        FreeNode* node = _nodes.Of(index);
+        ulong back = node->PrevIndex == FreeList.End ? list->Head : _nodes.Of(node->Prev)->NextIndex;
         Contract.Expect(back == index, _onBrokenContract, ContractCode.ListLinkBroken, pool, index, index, back);
-        if (node->Next != FreeList.End)
+        if (node->NextIndex != FreeList.End)
         {
-            ulong forward = FreeList.NodeOf(_frameMemory, node->Next)->Prev;
+            ulong forward = _nodes.Of(node->Next)->PrevIndex;
             Contract.Expect(forward == index, _onBrokenContract, ContractCode.ListLinkBroken, pool, index, index, forward);
         }
     }

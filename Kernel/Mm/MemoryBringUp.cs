@@ -93,7 +93,7 @@ namespace PoolKernel.Mm
             status = PhysicalMemory.ComputeMetadataSize(map, distanceTable, config, out ulong needed);
             if (status != MemoryStatus.Ok || needed > bytes)
                 Runtime.Panic.Halt("pool metadata size changed after carving, bytes", needed);
-            status = PhysicalMemory.Initialize((void*)metadata, bytes, map, distanceTable, config, null, out PhysicalMemory* memory);
+            status = PhysicalMemory.Initialize((void*)metadata, bytes, map, distanceTable, config, out PhysicalMemory* memory);
             if (status != MemoryStatus.Ok)
                 Runtime.Panic.Halt("pool set-up failed, status", (ulong)status);
             PhysicalMemoryOwner.Install(memory);
