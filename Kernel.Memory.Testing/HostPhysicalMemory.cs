@@ -10,7 +10,7 @@ namespace PoolKernel.Memory.Testing;
 /// metadata. Not part of Kernel.Memory: the kernel passes its identity map instead.
 /// A config without a contract hook gets <see cref="ThrowOnBrokenContract"/>, so a contract check of a
 /// Debug build of Kernel.Memory surfaces in a test as a <see cref="BrokenContractException"/>; one without a
-/// search counter gets <see cref="FitVisits"/>.
+/// search counter gets <see cref="FitVisits"/>, one without a pool-probe counter <see cref="PoolProbes"/>.
 /// </summary>
 public sealed unsafe class HostPhysicalMemory : IDisposable
 {
@@ -34,6 +34,7 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
     private readonly void* _metadata;
     private readonly MemoryConfig _config;
     private readonly ulong* _fitVisits;
+    private readonly ulong* _poolProbes;
 
     public PhysicalMemory* Memory { get; private set; }
     public ulong MetadataBytes { get; }
@@ -47,6 +48,9 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
 
     /// <summary>Free-list nodes the rule search has visited so far (<see cref="MemoryConfig.FitVisits"/>; counted by a Debug build of Kernel.Memory only).</summary>
     public ulong FitVisits => *_config.FitVisits;
+
+    /// <summary>Pools allocations have tried so far (<see cref="MemoryConfig.PoolProbes"/>; counted by a Debug build of Kernel.Memory only).</summary>
+    public ulong PoolProbes => *_config.PoolProbes;
 
     /// <param name="hugePages">
     /// Back the simulated memory with transparent 2 MiB pages, like the kernel's direct map (its
@@ -64,6 +68,11 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
         {
             _fitVisits = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
             cfg.FitVisits = _fitVisits;
+        }
+        if (cfg.PoolProbes == null)
+        {
+            _poolProbes = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
+            cfg.PoolProbes = _poolProbes;
         }
         _config = cfg;
         ulong low = ulong.MaxValue, top = 0;
@@ -133,5 +142,7 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
         munmap(_mapping, _mappedBytes);
         if (_fitVisits != null)
             NativeMemory.Free(_fitVisits);
+        if (_poolProbes != null)
+            NativeMemory.Free(_poolProbes);
     }
 }

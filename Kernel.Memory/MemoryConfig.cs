@@ -35,6 +35,13 @@ public unsafe struct MemoryConfig
     /// </summary>
     public ulong* FitVisits;
 
+    /// <summary>
+    /// Where allocation counts the pools it tries (one a pool searched for a block), in builds that compile the
+    /// contract checks: host tests bound pool choice's work with it, as <see cref="FitVisits"/> does the search's.
+    /// Caller's memory, outside the metadata. Null: nothing is counted.
+    /// </summary>
+    public ulong* PoolProbes;
+
     /// <summary>16 MiB = 2^12 frames: the ISA DMA line must fall on a page-block edge.</summary>
     public const int PageblockOrderLimit = 12;
 
@@ -48,6 +55,7 @@ public unsafe struct MemoryConfig
             c.PoolCapacity = 32;
             c.OnBrokenContract = null;
             c.FitVisits = null;
+            c.PoolProbes = null;
             return c;
         }
     }

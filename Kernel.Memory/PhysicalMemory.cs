@@ -180,6 +180,7 @@ public unsafe partial struct PhysicalMemory
         buddy._listStride = config.MaxOrder + 1;
         buddy._onBrokenContract = config.OnBrokenContract;
         buddy._fitVisits = config.FitVisits;
+        buddy._poolProbes = config.PoolProbes;
 
         for (int p = 0; p < config.PoolCapacity; p++)
         {

@@ -35,6 +35,8 @@ public unsafe partial struct BuddyAllocator
     internal delegate*<ContractBreach, void> _onBrokenContract;
     /// <summary>Where <see cref="FindFit"/> counts the list nodes it visits (<see cref="MemoryConfig.FitVisits"/>); null: not counted.</summary>
     internal ulong* _fitVisits;
+    /// <summary>Where allocation counts the pools it tries (<see cref="MemoryConfig.PoolProbes"/>); null: not counted.</summary>
+    internal ulong* _poolProbes;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal FreeList* ListOf(int pool, int order) { return _lists + pool * _listStride + order; }
@@ -163,6 +165,14 @@ public unsafe partial struct BuddyAllocator
     {
         if (_fitVisits != null)
             (*_fitVisits)++;
+    }
+
+    /// <summary>Counts one pool tried by an allocation, where contract checks are compiled and a counter was given.</summary>
+    [Conditional("MEMORY_CONTRACTS")]
+    internal void CountPoolProbe()
+    {
+        if (_poolProbes != null)
+            (*_poolProbes)++;
     }
 
     /// <summary>

@@ -212,9 +212,15 @@ public static unsafe class InvariantChecker
         // 6: remembered pool choices of the current generation name live pools.
         for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
         {
-            pm._choiceMemo.Entry(slot, out uint generation, out int memoPool);
-            if (generation == pm._poolGeneration && ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0))
-                return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+            pm._choiceMemo.Entry(slot, out uint generation, out _);
+            if (generation != pm._poolGeneration)
+                continue;
+            for (int i = 0; i < pm._choiceMemo.Count(slot); i++)
+            {
+                int memoPool = pm._choiceMemo.PoolAt(slot, i);
+                if ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0)
+                    return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+            }
         }
 
         // 7: owner bytes.

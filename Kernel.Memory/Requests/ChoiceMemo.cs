@@ -3,67 +3,118 @@ using System.Runtime.CompilerServices;
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// The first pool of the pool-choice order (<see cref="PoolChoice"/>) remembered for the last few
-/// request shapes without address rules: (order, preferred node, owner, mobility class, flags).
-/// For such a request the order depends only on the pool table (properties and which slots are
+/// The pool-choice order (<see cref="PoolChoice"/>) remembered for the last few request shapes:
+/// (order, preferred node, owner, mobility class, flags, whether there are address rules) and, for a
+/// request with rules, the rules' address window (LowPfn, EndPfn): qualification and the order
+/// depend on nothing else of a request (alignment and boundary only decide which block of a pool
+/// fits). For such a shape the order depends only on the pool table (properties and which slots are
 /// live) and the node distances, so an entry stays right until a pool is created or destroyed,
 /// which bumps <see cref="PhysicalMemory"/>'s pool generation and so outdates every entry at once
 /// (refused calls bump nothing: they leave the table as it was). Entries are written only by
-/// successful allocations. A hit
-/// skips the pass over all live pools; when the remembered pool has no fitting block the walk
-/// goes on from the pool after it, exactly as without the memo. Four entries, direct-mapped: the
-/// kernel heap asks with a handful of shapes (slab pages and large objects, per node).
+/// successful allocations.
+/// An entry holds the first <see cref="Ranked"/> qualifying pools in order (<see cref="Complete"/>
+/// when that is all of them, else the sort key of the last, from which the walk goes on). A hit
+/// skips the passes over all live pools; the walk tries the remembered pools in order and skips, with
+/// one load each, those that have no free frame at all (no cached frame, no listed block of the
+/// order or above: <see cref="Pool.ListedOrders"/>), so a remembered pool that ran dry costs nothing
+/// (issue 12: at 90% fill the empty first pool was searched on every request). Four entries,
+/// direct-mapped: the kernel heap asks with a handful of shapes (slab pages and large objects, per
+/// node), drivers with a DMA window or two.
 /// </summary>
 public unsafe struct ChoiceMemo
 {
     public const int Entries = 4;
+    /// <summary>Pools remembered a shape: default set-up makes at most three a node, so eight cover two nodes' worth.</summary>
+    public const int Ranked = 8;
 
     private fixed ulong _shape[Entries];
-    private fixed ulong _key[Entries];
+    private fixed ulong _low[Entries];
+    private fixed ulong _end[Entries];
+    private fixed ulong _lastKey[Entries];
     private fixed uint _generation[Entries];
-    private fixed int _pool[Entries];
+    private fixed byte _count[Entries];
+    private fixed byte _complete[Entries];
+    private fixed byte _pools[Entries * Ranked];
 
-    /// <summary>The shape of a rule-free request as one number.</summary>
+    /// <summary>The shape of a request as one number (the rules' window is compared apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Shape(int order, in AllocRequest request)
     {
+        ulong limited = request.HasAddressRules ? 1UL << 40 : 0;
         return (ulong)(uint)order | ((ulong)request.PreferredNode << 8) | ((ulong)request.Owner << 16) |
-            ((ulong)request.Mobility << 24) | ((ulong)request.Flags << 32);
+            ((ulong)request.Mobility << 24) | ((ulong)request.Flags << 32) | limited;
     }
 
-    /// <summary>The remembered first pool and its sort key for <paramref name="shape"/> in <paramref name="generation"/>; false when none.</summary>
+    /// <summary>
+    /// The entry slot remembered for (<paramref name="shape"/>, window) in <paramref name="generation"/>,
+    /// or -1. A rule-free request passes the window of no rules (0, <see cref="DmaRules.NoLimitPfn"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly bool TryGet(ulong shape, uint generation, out int pool, out ulong key)
+    public readonly int Find(ulong shape, ulong low, ulong end, uint generation)
     {
-        int slot = Slot(shape);
-        pool = _pool[slot];
-        key = _key[slot];
-        return _generation[slot] == generation && _shape[slot] == shape;
+        int slot = Slot(shape, low, end);
+        return _generation[slot] == generation && _shape[slot] == shape && _low[slot] == low && _end[slot] == end ? slot : -1;
     }
 
-    /// <summary>Remembers <paramref name="pool"/> (sort key <paramref name="key"/>) as the first choice for <paramref name="shape"/>.</summary>
-    public void Set(ulong shape, uint generation, int pool, ulong key)
+    /// <summary>Pools remembered in entry <paramref name="slot"/> (0 for an empty entry).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly int Count(int slot) { return _count[slot]; }
+
+    /// <summary>The <paramref name="i"/>-th remembered pool of entry <paramref name="slot"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly int PoolAt(int slot, int i) { return _pools[slot * Ranked + i]; }
+
+    /// <summary>True when the entry holds every qualifying pool; else the walk goes on after <see cref="LastKey"/>.</summary>
+    public readonly bool Complete(int slot) { return _complete[slot] != 0; }
+
+    /// <summary>The sort key of the entry's last remembered pool.</summary>
+    public readonly ulong LastKey(int slot) { return _lastKey[slot]; }
+
+    /// <summary>
+    /// Starts the entry for (shape, window) in <paramref name="generation"/> with no pool; <see cref="Add"/>
+    /// appends the order. Returns its slot.
+    /// </summary>
+    public int Begin(ulong shape, ulong low, ulong end, uint generation)
     {
-        int slot = Slot(shape);
+        int slot = Slot(shape, low, end);
         _shape[slot] = shape;
-        _key[slot] = key;
+        _low[slot] = low;
+        _end[slot] = end;
         _generation[slot] = generation;
-        _pool[slot] = pool;
+        _count[slot] = 0;
+        _complete[slot] = 0;
+        _lastKey[slot] = 0;
+        return slot;
     }
 
-    /// <summary>Entry <paramref name="slot"/> (0..<see cref="Entries"/> - 1) for the checker: its generation and pool.</summary>
+    /// <summary>Appends <paramref name="pool"/> (sort key <paramref name="key"/>) to entry <paramref name="slot"/>; false when it is full.</summary>
+    public bool Add(int slot, int pool, ulong key)
+    {
+        if (_count[slot] == Ranked)
+            return false;
+        _pools[slot * Ranked + _count[slot]] = (byte)pool;
+        _count[slot]++;
+        _lastKey[slot] = key;
+        return true;
+    }
+
+    /// <summary>Marks entry <paramref name="slot"/> as holding every qualifying pool.</summary>
+    public void Finish(int slot) { _complete[slot] = 1; }
+
+    /// <summary>Entry <paramref name="slot"/> (0..<see cref="Entries"/> - 1) for the checker: its generation and first pool.</summary>
     public readonly void Entry(int slot, out uint generation, out int pool)
     {
         generation = _generation[slot];
-        pool = _pool[slot];
+        pool = _pools[slot * Ranked];
     }
 
-    /// <summary>Overwrites entry <paramref name="slot"/>'s pool (tests of the checker).</summary>
-    internal void SetPool(int slot, int pool) { _pool[slot] = pool; }
+    /// <summary>Overwrites entry <paramref name="slot"/>'s first pool (tests of the checker).</summary>
+    internal void SetPool(int slot, int pool) { _pools[slot * Ranked] = (byte)pool; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Slot(ulong shape)
+    private static int Slot(ulong shape, ulong low, ulong end)
     {
-        return (int)((shape ^ (shape >> 8) ^ (shape >> 16)) & (Entries - 1));
+        ulong h = shape ^ (shape >> 8) ^ (shape >> 16) ^ (shape >> 40) ^ low ^ (end >> 10);
+        return (int)(h & (Entries - 1));
     }
 }
