@@ -105,9 +105,9 @@ public unsafe partial struct PhysicalMemory
         layout.OwnersOffset = at;
         at = AlignUp(at + layout.SpanPages, 64);
         layout.ChunksOffset = at;
-        at = AlignUp(at + NodeTable.ChunksFor(layout.SpanPages) * sizeof(uint), 64);
+        at = AlignUp(at + NodeTable.ChunksFor(layout.SpanPages) * (ulong)sizeof(FreeNode*), 64);
         layout.NodesOffset = at;
-        at = AlignUp(at + PlaceNodes(map, layout, NodeTable.ShiftFor(config.PageblockOrder), null) * (ulong)sizeof(FreeNode), 64);
+        at = AlignUp(at + PlaceNodes(map, layout, null, null) * (ulong)sizeof(FreeNode), 64);
         layout.TotalBytes = at;
         return MemoryStatus.Ok;
     }
@@ -169,11 +169,10 @@ public unsafe partial struct PhysicalMemory
         buddy._pageblocks = (PageblockInfo*)(block + layout.PageblocksOffset);
         buddy._frames = block + layout.FramesOffset;
         buddy._owners = block + layout.OwnersOffset;
-        buddy._nodes.Base = (FreeNode*)(block + layout.NodesOffset);
-        buddy._nodes.Chunks = (uint*)(block + layout.ChunksOffset);
-        buddy._nodes.Shift = NodeTable.ShiftFor(config.PageblockOrder);
-        ulong nodeCount = PlaceNodes(map, layout, buddy._nodes.Shift, buddy._nodes.Chunks);
-        Fill((byte*)buddy._nodes.Base, nodeCount * (ulong)sizeof(FreeNode), 0xFF); // every link None
+        FreeNode* nodeArray = (FreeNode*)(block + layout.NodesOffset);
+        buddy._nodes.Chunks = (FreeNode**)(block + layout.ChunksOffset);
+        ulong nodeCount = PlaceNodes(map, layout, nodeArray, buddy._nodes.Chunks);
+        Fill((byte*)nodeArray, nodeCount * (ulong)sizeof(FreeNode), 0xFF); // every link None
         buddy._spanPages = layout.SpanPages;
         buddy._maxOrder = config.MaxOrder;
         buddy._pageblockOrder = config.PageblockOrder;
@@ -322,18 +321,18 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// The free-list nodes the span needs (<see cref="NodeTable"/>): those of every directory chunk
-    /// holding a usable frame. With <paramref name="chunks"/> not null, also writes the directory
-    /// (a chunk without usable frames gets 0 and is never looked up).
+    /// holding a usable frame. With <paramref name="chunks"/> not null, also writes the directory over
+    /// <paramref name="nodes"/> (a chunk without usable frames gets the first node and is never looked up).
     /// </summary>
-    private static ulong PlaceNodes(in MemoryMap map, in Layout layout, int shift, uint* chunks)
+    private static ulong PlaceNodes(in MemoryMap map, in Layout layout, FreeNode* nodes, FreeNode** chunks)
     {
         ulong chunkCount = NodeTable.ChunksFor(layout.SpanPages);
         if (chunks != null)
             for (ulong c = 0; c < chunkCount; c++)
-                chunks[c] = 0;
+                chunks[c] = nodes;
         int* order = stackalloc int[MemoryMap.MaxRegions];
         int usable = SortUsable(map, order);
-        ulong nodes = 0;
+        ulong placed = 0;
         ulong next = 0; // the first chunk not yet given nodes
         for (int k = 0; k < usable; k++)
         {
@@ -344,12 +343,12 @@ public unsafe partial struct PhysicalMemory
             for (ulong last = (e - 1 - layout.BasePfn) >> NodeTable.ChunkOrder; c <= last; c++)
             {
                 if (chunks != null)
-                    chunks[c] = (uint)nodes;
-                nodes += NodeTable.NodesIn(c, layout.SpanPages, shift);
+                    chunks[c] = nodes + placed;
+                placed += NodeTable.NodesIn(c, layout.SpanPages);
                 next = c + 1;
             }
         }
-        return nodes;
+        return placed;
     }
 
     /// <summary>Indices of the map's usable regions, sorted by start; returns how many.</summary>

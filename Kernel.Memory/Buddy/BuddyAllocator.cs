@@ -75,20 +75,41 @@ public unsafe partial struct BuddyAllocator
     /// </summary>
     internal void FreeMerging(int pool, ulong index, int order)
     {
-        while (order < _maxOrder)
+        // Everything the loop reads is loaded once into locals: stores through the byte pointers
+        // could alias this struct, so the compilers would reload each field after every store.
+        byte* frames = _frames;
+        ulong span = _spanPages;
+        int max = _maxOrder;
+        int pbo = _pageblockOrder;
+        FreeList* lists = ListOf(pool, 0);
+        NodeTable nodes = _nodes;
+        ulong freed = 0;
+        uint emptied = 0;
+        while (order < max)
         {
             ulong buddy = index ^ (1UL << order);
-            if (buddy >= _spanPages || _frames[buddy] != FrameState.Make(FrameKind.Free, order))
+            if (buddy >= span || frames[buddy] != FrameState.Make(FrameKind.Free, order))
                 break;
-            if (order >= _pageblockOrder && _pageblocks[buddy >> _pageblockOrder].Pool != pool)
+            if (order >= pbo && _pageblocks[buddy >> pbo].Pool != pool)
                 break;
-            Unlink(pool, buddy, order);
-            _frames[buddy] = FrameState.Tail;
-            _frames[index] = FrameState.Tail;
+            CheckBlock(pool, buddy, order);
+            CheckListedHead(pool, buddy, order);
+            FreeList* list = lists + order;
+            list->Remove(nodes, buddy);
+            freed += 1UL << order;
+            if (list->Head == FreeList.End)
+                emptied |= 1u << order;
+            frames[buddy] = FrameState.Tail;
+            frames[index] = FrameState.Tail;
             index &= buddy;
             order++;
         }
-        Link(pool, index, order);
+        CheckBlock(pool, index, order);
+        frames[index] = FrameState.Make(FrameKind.Free, order);
+        lists[order].Push(nodes, index);
+        ref Pool p = ref _pools[pool];
+        p.FreePages = p.FreePages - freed + (1UL << order);
+        p.ListedOrders = (p.ListedOrders & ~emptied) | (1u << order);
     }
 
     /// <summary>
@@ -101,22 +122,32 @@ public unsafe partial struct BuddyAllocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong TakeFirst(int pool, int order)
     {
-        uint listed = _pools[pool].ListedOrders >> order;
+        ref Pool p = ref _pools[pool];
+        uint listed = p.ListedOrders >> order;
         if (listed == 0)
             return FreeList.End;
+        // Fields in locals, as in FreeMerging: the byte stores below could alias them.
         int o = order + System.Numerics.BitOperations.TrailingZeroCount(listed);
-        FreeList* list = ListOf(pool, o);
-        ulong index = list->Head;
+        byte* frames = _frames;
+        FreeList* lists = ListOf(pool, 0);
+        NodeTable nodes = _nodes;
+        ulong index = lists[o].Head;
         CheckListedHead(pool, index, o);
-        list->Remove(_nodes, index);
-        _pools[pool].FreePages -= 1UL << o;
-        if (list->Head == FreeList.End)
-            _pools[pool].ListedOrders &= ~(1u << o);
+        lists[o].Remove(nodes, index);
+        uint mask = p.ListedOrders;
+        if (lists[o].Head == FreeList.End)
+            mask &= ~(1u << o);
         while (o > order)
         {
             o--;
-            Link(pool, index + (1UL << o), o);
+            ulong half = index + (1UL << o);
+            CheckBlock(pool, half, o);
+            frames[half] = FrameState.Make(FrameKind.Free, o);
+            lists[o].Push(nodes, half);
+            mask |= 1u << o;
         }
+        p.FreePages -= 1UL << order;
+        p.ListedOrders = mask;
         return index;
     }
 

@@ -41,11 +41,10 @@ public struct FreeNode
 /// below 4 GiB, gaps between nodes) have no nodes at all.
 /// Why one node a pair is enough: only listed free heads have a node, and two listed heads never
 /// share a pair. The frames 2j and 2j + 1 can both be listed heads only as two free order-0
-/// blocks, which are buddies; below the page-block order buddies share a page block and so a pool,
-/// and free buddies of one pool are always merged (a merge unlinks the buddy before the merged
-/// block's node is written; a split writes the upper half's node after the whole left its list).
-/// With page-block order 0 that fails (order-0 buddies may sit in two pools), so there the table
-/// has a node a frame (Shift 0).
+/// blocks, which are buddies; below the page-block order (at least 1, <see cref="MemoryConfig.PageblockOrder"/>)
+/// buddies share a page block and so a pool, and free buddies of one pool are always merged (a
+/// merge unlinks the buddy before the merged block's node is written; a split writes the upper
+/// half's node after the whole left its list).
 /// Why not inside the free frames, as before: a merge unlinks the buddy, which touches the buddy's
 /// node and both its neighbours' nodes, each a cold cache line in a different 4 KiB frame (and a
 /// different TLB entry); freeing half of a 4 GiB map frame by frame was 2-3x slower than a classic
@@ -65,27 +64,29 @@ public unsafe struct NodeTable
     public const int ChunkOrder = 15;
     private const ulong ChunkMask = (1UL << ChunkOrder) - 1;
 
-    public FreeNode* Base;
-    /// <summary>For each chunk of the span: the index in <see cref="Base"/> of its first node (0 for a chunk with no present frame, never used).</summary>
-    public uint* Chunks;
-    /// <summary>1 (a node a pair of frames), or 0 when the page-block order is 0 (see the type).</summary>
-    public int Shift;
+    /// <summary>Frames a node: a pair.</summary>
+    public const int Shift = 1;
 
-    public static int ShiftFor(int pageblockOrder) { return pageblockOrder > 0 ? 1 : 0; }
+    /// <summary>
+    /// For each chunk of the span: its first node (nodes of the chunk are consecutive). A chunk
+    /// with no present frame has no nodes and points at the first chunk's; it is never looked up.
+    /// Pointers rather than offsets so a lookup is one load and an add.
+    /// </summary>
+    public FreeNode** Chunks;
 
     /// <summary>Directory entries for a span of <paramref name="spanPages"/> frames.</summary>
     public static ulong ChunksFor(ulong spanPages) { return (spanPages + ChunkMask) >> ChunkOrder; }
 
     /// <summary>Nodes chunk <paramref name="chunk"/> of a span of <paramref name="spanPages"/> frames needs (the last chunk may be short).</summary>
-    public static ulong NodesIn(ulong chunk, ulong spanPages, int shift)
+    public static ulong NodesIn(ulong chunk, ulong spanPages)
     {
         ulong end = (chunk + 1) << ChunkOrder;
-        return ((end < spanPages ? end : spanPages) - (chunk << ChunkOrder)) >> shift;
+        return ((end < spanPages ? end : spanPages) - (chunk << ChunkOrder)) >> Shift;
     }
 
     /// <summary>The node of the listed free block whose first frame is <paramref name="index"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly FreeNode* Of(ulong index) { return Base + Chunks[index >> ChunkOrder] + ((index & ChunkMask) >> Shift); }
+    public readonly FreeNode* Of(ulong index) { return Chunks[index >> ChunkOrder] + ((index & ChunkMask) >> Shift); }
 }
 
 /// <summary>
@@ -136,8 +137,7 @@ public unsafe struct FreeList
             nodes.Of(prev)->Next = next;
         if (next != FreeNode.None)
             nodes.Of(next)->Prev = prev;
-        node->Next = FreeNode.None;
-        node->Prev = FreeNode.None;
+        *(ulong*)node = ulong.MaxValue; // both links None
         Count--;
     }
 }

@@ -233,16 +233,14 @@ public static unsafe class InvariantChecker
     }
 
     /// <summary>
-    /// Step 8: a node of the <see cref="NodeTable"/> whose frames (a pair, or one frame with page-block
-    /// order 0) hold no free head reads None, None, as set-up and unlinking leave it. (Nodes of free
+    /// Step 8: a node of the <see cref="NodeTable"/> whose pair of frames holds no free head reads None, None, as set-up and unlinking leave it. (Nodes of free
     /// heads were checked with their lists; frames with no memory may have no node.) The report
     /// names the pair's first frame, Actual: the node's two links as one number.
     /// </summary>
     private static InvariantReport CheckIdleNodes(ref PhysicalMemory pm)
     {
         ref BuddyAllocator b = ref pm._buddy;
-        int shift = b._nodes.Shift;
-        ulong step = 1UL << shift;
+        ulong step = 1UL << NodeTable.Shift;
         ulong chunkPages = 1UL << NodeTable.ChunkOrder;
         for (ulong chunk = 0; chunk << NodeTable.ChunkOrder < b._spanPages; chunk++)
         {
@@ -252,7 +250,7 @@ public static unsafe class InvariantChecker
             for (ulong i = start; i < end; i += step, node++)
             {
                 // Absent is the byte 0 and a free head the kind 2 in the top bits (FrameState).
-                byte first = b._frames[i], second = shift == 0 ? (byte)0 : b._frames[i + 1];
+                byte first = b._frames[i], second = b._frames[i + 1];
                 if ((first | second) == 0 || FrameState.KindOf(first) == FrameKind.Free || FrameState.KindOf(second) == FrameKind.Free)
                     continue;
                 if (*(ulong*)node != ulong.MaxValue)

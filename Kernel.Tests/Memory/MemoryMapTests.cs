@@ -114,8 +114,10 @@ public unsafe class MemoryMapTests
         blockAboveMaxOrder.MaxOrder = 8;
         var noPools = MemoryConfig.Default;
         noPools.PoolCapacity = 0;
+        var framePageblocks = MemoryConfig.Default; // order-0 buddies in two pools could not share a free-list node
+        framePageblocks.PageblockOrder = 0;
         fixed (MemoryRegion* r = map)
-            foreach (var cfg in new[] { tooLarge, blockAboveMaxOrder, noPools })
+            foreach (var cfg in new[] { tooLarge, blockAboveMaxOrder, noPools, framePageblocks })
                 Assert.Equal(MemoryStatus.BadConfig, PhysicalMemory.ComputeMetadataSize(new MemoryMap(r, map.Length), NodeDistances.SingleNode, cfg, out _));
     }
 }
