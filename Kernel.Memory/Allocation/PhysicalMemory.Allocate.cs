@@ -120,13 +120,20 @@ public unsafe partial struct PhysicalMemory
         return AllocateInPool(pool, order.Value, rules, request.Owner, out pfn);
     }
 
-    /// <summary>The pool-choice path of <see cref="Allocate"/>, kept out of the named-pool fast path's frame.</summary>
+    /// <summary>
+    /// The pool-choice path of <see cref="Allocate"/>, kept out of the named-pool fast path's frame. A
+    /// request without address rules takes <see cref="DmaRules.None"/> without resolving anything.
+    /// </summary>
     private MemoryStatus AllocateByChoice(Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
-        MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
-        if (resolved != MemoryStatus.Ok)
-            return resolved;
+        DmaRules rules = DmaRules.None;
+        if (request.HasAddressRules)
+        {
+            MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out rules);
+            if (resolved != MemoryStatus.Ok)
+                return resolved;
+        }
         return WalkPools(order.Value, order.Pages, request, rules, out pfn);
     }
 
@@ -231,6 +238,7 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private MemoryStatus AdmitNamed(in AllocRequest request)
     {
         if (!IsLive(request.Pool))
@@ -310,6 +318,7 @@ public unsafe partial struct PhysicalMemory
     /// <see cref="BuddyAllocator.TakeFirst"/>); when there is none and the pool's cache holds frames,
     /// the cache is drained (its frames may merge into a big enough block) and the lists tried again.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong TakeFirstOrDrain(int pool, int order)
     {
         ulong index = _buddy.TakeFirst(pool, order);

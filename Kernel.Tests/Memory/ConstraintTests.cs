@@ -40,6 +40,17 @@ public unsafe class ConstraintTests
         MemoryAssert.Consistent(pm);
     }
 
+    /// <summary>The rules a rule-free request by pool choice takes without resolving (issue 12's shortcut) are what Resolve gives it.</summary>
+    [Fact]
+    public void NoRulesAreWhatResolveGivesARuleFreeRequest()
+    {
+        foreach (ulong pages in new[] { 1UL, 512UL, 1024UL })
+        {
+            Assert.Equal(MemoryStatus.Ok, DmaRules.Resolve(AllocRequest.Any, pages, out DmaRules resolved));
+            Assert.Equal(DmaRules.None, resolved);
+        }
+    }
+
     [Fact]
     public void AWindowOverHolesOnly_IsNoPoolSatisfies_NotOutOfMemory()
     {
