@@ -67,7 +67,7 @@ public unsafe partial struct PhysicalMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int RememberedFirst(in AllocRequest request)
     {
-        int slot = _choiceMemo.Find(ChoiceMemo.Shape(0, request), 0, DmaRules.NoLimitPfn, _poolGeneration);
+        int slot = _choiceMemo.Find(ChoiceMemo.Shape(0, request), request, _poolGeneration);
         if (slot < 0)
             return -1;
         int count = _choiceMemo.Count(slot);
@@ -80,10 +80,44 @@ public unsafe partial struct PhysicalMemory
         return -1;
     }
 
+    /// <summary>
+    /// An order-0 request with address rules by pool choice whose shape is remembered
+    /// (<see cref="ChoiceMemo"/>): when the first remembered pool with free frames is one whose every
+    /// frame obeys the rules (its window inside the rules' window; natural alignment; a boundary is
+    /// never crossed by one frame) and its cache holds a frame, that frame is checked against the
+    /// remembered rules and taken: no rule resolving, no search. False (nothing changed) otherwise.
+    /// </summary>
+    private bool TakeRememberedCached(in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        int slot = _choiceMemo.Find(ChoiceMemo.Shape(0, request), request, _poolGeneration);
+        if (slot < 0)
+            return false;
+        int count = _choiceMemo.Count(slot);
+        for (int i = 0; i < count; i++)
+        {
+            int pool = _choiceMemo.PoolAt(slot, i);
+            if (!HasFreeFrames(pool, 0))
+                continue;
+            FrameCache* cache = _buddy.CacheOf(pool);
+            if (!_choiceMemo.CacheOk(slot, i) || cache->Count == 0 || !_choiceMemo.Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
+                return false;
+            _buddy.CountPoolProbe();
+            ulong frame = cache->Pop();
+            _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+            _buddy._owners[frame] = request.Owner;
+            pfn = new Pfn(_basePfn + frame);
+            return true;
+        }
+        return false;
+    }
+
     /// <summary>Every case of <see cref="Allocate"/>, the fast one included (reached when the frame cache is empty).</summary>
     private MemoryStatus AllocateSlow(Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
+        if (order.Value == 0 && request.Pool.IsNone && request.HasAddressRules && TakeRememberedCached(request, out pfn))
+            return MemoryStatus.Ok;
         if ((uint)order.Value > (uint)_buddy._maxOrder)
             return MemoryStatus.InvalidOrder;
         if (!request.Pool.IsNone)
@@ -165,7 +199,7 @@ public unsafe partial struct PhysicalMemory
         if (order != RunOrder)
         {
             shape = ChoiceMemo.Shape(order, request);
-            int slot = _choiceMemo.Find(shape, rules.LowPfn, rules.EndPfn, _poolGeneration);
+            int slot = _choiceMemo.Find(shape, request, _poolGeneration);
             if (slot < 0)
                 remember = true;
             else
@@ -210,7 +244,7 @@ public unsafe partial struct PhysicalMemory
     /// <summary>Writes the <see cref="ChoiceMemo"/> entry of a block request: its first <see cref="ChoiceMemo.Ranked"/> qualifying pools in order.</summary>
     private void Remember(ulong shape, int order, in AllocRequest request, in DmaRules rules)
     {
-        int slot = _choiceMemo.Begin(shape, rules.LowPfn, rules.EndPfn, _poolGeneration);
+        int slot = _choiceMemo.Begin(shape, request, rules, _poolGeneration);
         ulong minKey = 0;
         ulong pages = 1UL << order;
         for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); ;
@@ -221,7 +255,7 @@ public unsafe partial struct PhysicalMemory
                 _choiceMemo.Finish(slot);
                 return;
             }
-            if (!_choiceMemo.Add(slot, pool, key))
+            if (!_choiceMemo.Add(slot, pool, key, WindowInside(pool, rules) && rules.AlignPages == 1))
                 return;
             minKey = key + 1;
         }

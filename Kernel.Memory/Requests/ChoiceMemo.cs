@@ -4,10 +4,10 @@ namespace PoolKernel.Memory;
 
 /// <summary>
 /// The pool-choice order (<see cref="PoolChoice"/>) remembered for the last few request shapes:
-/// (order, preferred node, owner, mobility class, flags, whether there are address rules) and, for a
-/// request with rules, the rules' address window (LowPfn, EndPfn): qualification and the order
-/// depend on nothing else of a request (alignment and boundary only decide which block of a pool
-/// fits). For such a shape the order depends only on the pool table (properties and which slots are
+/// (order, preferred node, owner, mobility class, flags, DMA bits) and the request's other address
+/// fields as given (lowest, highest, alignment, boundary), so a hit needs no rule resolving; the
+/// entry keeps the resolved rules for the exit check. Qualification and the order depend on
+/// nothing else of a request. For such a shape the order depends only on the pool table (properties and which slots are
 /// live) and the node distances, so an entry stays right until a pool is created or destroyed,
 /// which bumps <see cref="PhysicalMemory"/>'s pool generation and so outdates every entry at once
 /// (refused calls bump nothing: they leave the table as it was). Entries are written only by
@@ -28,33 +28,52 @@ public unsafe struct ChoiceMemo
     public const int Ranked = 8;
 
     private fixed ulong _shape[Entries];
-    private fixed ulong _low[Entries];
-    private fixed ulong _end[Entries];
+    private fixed ulong _lowest[Entries];
+    private fixed ulong _highest[Entries];
+    private fixed ulong _alignment[Entries];
+    private fixed ulong _boundary[Entries];
+    /// <summary>The resolved rules of each entry: LowPfn, EndPfn, AlignPages, BoundaryPages.</summary>
+    private fixed ulong _rules[Entries * 4];
+    /// <summary>Bit i: every frame of the entry's i-th pool obeys the rules as an order-0 block, so its cached frames serve without a search.</summary>
+    private fixed byte _cacheOk[Entries];
     private fixed ulong _lastKey[Entries];
     private fixed uint _generation[Entries];
     private fixed byte _count[Entries];
     private fixed byte _complete[Entries];
     private fixed byte _pools[Entries * Ranked];
 
-    /// <summary>The shape of a request as one number (the rules' window is compared apart).</summary>
+    /// <summary>The shape of a request as one number (its other address fields are compared apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Shape(int order, in AllocRequest request)
     {
-        ulong limited = request.HasAddressRules ? 1UL << 40 : 0;
         return (ulong)(uint)order | ((ulong)request.PreferredNode << 8) | ((ulong)request.Owner << 16) |
-            ((ulong)request.Mobility << 24) | ((ulong)request.Flags << 32) | limited;
+            ((ulong)request.Mobility << 24) | ((ulong)request.Flags << 32) | ((ulong)request.DmaAddressBits << 40);
     }
 
-    /// <summary>
-    /// The entry slot remembered for (<paramref name="shape"/>, window) in <paramref name="generation"/>,
-    /// or -1. A rule-free request passes the window of no rules (0, <see cref="DmaRules.NoLimitPfn"/>).
-    /// </summary>
+    /// <summary>The entry slot remembered for (<paramref name="shape"/>, the request's address fields) in <paramref name="generation"/>, or -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly int Find(ulong shape, ulong low, ulong end, uint generation)
+    public readonly int Find(ulong shape, in AllocRequest request, uint generation)
     {
-        int slot = Slot(shape, low, end);
-        return _generation[slot] == generation && _shape[slot] == shape && _low[slot] == low && _end[slot] == end ? slot : -1;
+        int slot = Slot(shape, request);
+        return _generation[slot] == generation && _shape[slot] == shape && _lowest[slot] == request.Lowest.Value &&
+            _highest[slot] == request.Highest.Value && _alignment[slot] == request.Alignment && _boundary[slot] == request.Boundary ? slot : -1;
     }
+
+    /// <summary>The resolved rules of entry <paramref name="slot"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly DmaRules Rules(int slot)
+    {
+        DmaRules r;
+        r.LowPfn = _rules[slot * 4];
+        r.EndPfn = _rules[slot * 4 + 1];
+        r.AlignPages = _rules[slot * 4 + 2];
+        r.BoundaryPages = _rules[slot * 4 + 3];
+        return r;
+    }
+
+    /// <summary>True when every frame of the entry's <paramref name="i"/>-th pool obeys its rules as an order-0 block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly bool CacheOk(int slot, int i) { return ((_cacheOk[slot] >> i) & 1) != 0; }
 
     /// <summary>Pools remembered in entry <paramref name="slot"/> (0 for an empty entry).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -74,24 +93,36 @@ public unsafe struct ChoiceMemo
     /// Starts the entry for (shape, window) in <paramref name="generation"/> with no pool; <see cref="Add"/>
     /// appends the order. Returns its slot.
     /// </summary>
-    public int Begin(ulong shape, ulong low, ulong end, uint generation)
+    public int Begin(ulong shape, in AllocRequest request, in DmaRules rules, uint generation)
     {
-        int slot = Slot(shape, low, end);
+        int slot = Slot(shape, request);
         _shape[slot] = shape;
-        _low[slot] = low;
-        _end[slot] = end;
+        _lowest[slot] = request.Lowest.Value;
+        _highest[slot] = request.Highest.Value;
+        _alignment[slot] = request.Alignment;
+        _boundary[slot] = request.Boundary;
+        _rules[slot * 4] = rules.LowPfn;
+        _rules[slot * 4 + 1] = rules.EndPfn;
+        _rules[slot * 4 + 2] = rules.AlignPages;
+        _rules[slot * 4 + 3] = rules.BoundaryPages;
         _generation[slot] = generation;
         _count[slot] = 0;
         _complete[slot] = 0;
+        _cacheOk[slot] = 0;
         _lastKey[slot] = 0;
         return slot;
     }
 
-    /// <summary>Appends <paramref name="pool"/> (sort key <paramref name="key"/>) to entry <paramref name="slot"/>; false when it is full.</summary>
-    public bool Add(int slot, int pool, ulong key)
+    /// <summary>
+    /// Appends <paramref name="pool"/> (sort key <paramref name="key"/>; <paramref name="cacheOk"/>: see
+    /// <see cref="CacheOk"/>) to entry <paramref name="slot"/>; false when it is full.
+    /// </summary>
+    public bool Add(int slot, int pool, ulong key, bool cacheOk)
     {
         if (_count[slot] == Ranked)
             return false;
+        if (cacheOk)
+            _cacheOk[slot] |= (byte)(1 << _count[slot]);
         _pools[slot * Ranked + _count[slot]] = (byte)pool;
         _count[slot]++;
         _lastKey[slot] = key;
@@ -112,9 +143,9 @@ public unsafe struct ChoiceMemo
     internal void SetPool(int slot, int pool) { _pools[slot * Ranked] = (byte)pool; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Slot(ulong shape, ulong low, ulong end)
+    private static int Slot(ulong shape, in AllocRequest request)
     {
-        ulong h = shape ^ (shape >> 8) ^ (shape >> 16) ^ (shape >> 40) ^ low ^ (end >> 10);
+        ulong h = shape ^ (shape >> 8) ^ (shape >> 16) ^ (shape >> 40) ^ (request.Boundary >> 12) ^ (request.Highest.Value >> 20);
         return (int)(h & (Entries - 1));
     }
 }
