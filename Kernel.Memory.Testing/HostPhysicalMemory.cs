@@ -4,12 +4,13 @@ namespace PoolKernel.Memory.Testing;
 
 /// <summary>
 /// "Physical memory" on the host, for the tests and the benchmarks: an anonymous MAP_NORESERVE mapping
-/// of the span (so a 64 GiB map costs only the pages the free lists touch; mapped from the lowest usable
+/// of the span (so a 64 GiB map costs only the pages its users touch: the allocator itself never touches
+/// it, its free-list links live in the metadata; mapped from the lowest usable
 /// frame up, so a map near 2^52 needs no 4 PiB of address space) and native memory for the allocator's
 /// metadata. Not part of Kernel.Memory: the kernel passes its identity map instead.
 /// A config without a contract hook gets <see cref="ThrowOnBrokenContract"/>, so a contract check of a
 /// Debug build of Kernel.Memory surfaces in a test as a <see cref="BrokenContractException"/>; one without a
-/// search counter gets <see cref="FitVisits"/>.
+/// search counter gets <see cref="FitVisits"/>, one without a pool-probe counter <see cref="PoolProbes"/>.
 /// </summary>
 public sealed unsafe class HostPhysicalMemory : IDisposable
 {
@@ -33,6 +34,7 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
     private readonly void* _metadata;
     private readonly MemoryConfig _config;
     private readonly ulong* _fitVisits;
+    private readonly ulong* _poolProbes;
 
     public PhysicalMemory* Memory { get; private set; }
     public ulong MetadataBytes { get; }
@@ -47,10 +49,13 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
     /// <summary>Free-list nodes the rule search has visited so far (<see cref="MemoryConfig.FitVisits"/>; counted by a Debug build of Kernel.Memory only).</summary>
     public ulong FitVisits => *_config.FitVisits;
 
+    /// <summary>Pools allocations have tried so far (<see cref="MemoryConfig.PoolProbes"/>; counted by a Debug build of Kernel.Memory only).</summary>
+    public ulong PoolProbes => *_config.PoolProbes;
+
     /// <param name="hugePages">
     /// Back the simulated memory with transparent 2 MiB pages, like the kernel's direct map (its
-    /// identity map uses 2 MiB pages), so free-list nodes inside free frames do not pay host 4 KiB
-    /// TLB misses the kernel would not (the benchmarks). Off for sparse maps: each touched frame commits 2 MiB.
+    /// identity map uses 2 MiB pages), so users of the frames (heap slabs, benchmarks that touch the
+    /// memory) do not pay host 4 KiB TLB misses the kernel would not. Off for sparse maps: each touched frame commits 2 MiB.
     /// </param>
     public HostPhysicalMemory(MemoryRegion[] regions, byte[] distances = null, MemoryConfig? config = null, bool hugePages = false)
     {
@@ -63,6 +68,11 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
         {
             _fitVisits = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
             cfg.FitVisits = _fitVisits;
+        }
+        if (cfg.PoolProbes == null)
+        {
+            _poolProbes = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
+            cfg.PoolProbes = _poolProbes;
         }
         _config = cfg;
         ulong low = ulong.MaxValue, top = 0;
@@ -106,7 +116,7 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
         fixed (byte* dp = Distances)
         {
             InitStatus = PhysicalMemory.Initialize(_metadata, MetadataBytes, new MemoryMap(rp, Regions.Length), new NodeDistances(dp, NodeCount),
-                _config, _backing, out PhysicalMemory* pm);
+                _config, out PhysicalMemory* pm);
             Memory = pm;
         }
     }
@@ -132,5 +142,7 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
         munmap(_mapping, _mappedBytes);
         if (_fitVisits != null)
             NativeMemory.Free(_fitVisits);
+        if (_poolProbes != null)
+            NativeMemory.Free(_poolProbes);
     }
 }

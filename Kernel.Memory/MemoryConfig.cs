@@ -9,9 +9,10 @@ public unsafe struct MemoryConfig
     /// <summary>Largest buddy order, 0..<see cref="Order.Limit"/>.</summary>
     public byte MaxOrder;
     /// <summary>
-    /// log2 of the page-block size in frames, 0..12 (a page block never straddles the 16 MiB line) and
+    /// log2 of the page-block size in frames, 1..12 (a page block never straddles the 16 MiB line) and
     /// at most MaxOrder, so a wholly free page block is always one free block or part of one
-    /// (what makes a page-block move O(MaxOrder)).
+    /// (what makes a page-block move O(MaxOrder)). At least 1 so that order-0 buddies share a page block and
+    /// so a pool, which lets two frames share one free-list node (<see cref="NodeTable"/>).
     /// </summary>
     public byte PageblockOrder;
     /// <summary>
@@ -35,6 +36,13 @@ public unsafe struct MemoryConfig
     /// </summary>
     public ulong* FitVisits;
 
+    /// <summary>
+    /// Where allocation counts the pools it tries (one a pool searched for a block), in builds that compile the
+    /// contract checks: host tests bound pool choice's work with it, as <see cref="FitVisits"/> does the search's.
+    /// Caller's memory, outside the metadata. Null: nothing is counted.
+    /// </summary>
+    public ulong* PoolProbes;
+
     /// <summary>16 MiB = 2^12 frames: the ISA DMA line must fall on a page-block edge.</summary>
     public const int PageblockOrderLimit = 12;
 
@@ -48,6 +56,7 @@ public unsafe struct MemoryConfig
             c.PoolCapacity = 32;
             c.OnBrokenContract = null;
             c.FitVisits = null;
+            c.PoolProbes = null;
             return c;
         }
     }
@@ -56,7 +65,7 @@ public unsafe struct MemoryConfig
     {
         get
         {
-            return MaxOrder <= Order.Limit && PageblockOrder <= PageblockOrderLimit && PageblockOrder <= MaxOrder &&
+            return MaxOrder <= Order.Limit && PageblockOrder >= 1 && PageblockOrder <= PageblockOrderLimit && PageblockOrder <= MaxOrder &&
                 PoolCapacity >= 1 && PoolCapacity <= PoolId.MaxIds;
         }
     }

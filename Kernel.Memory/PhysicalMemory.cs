@@ -8,7 +8,7 @@ namespace PoolKernel.Memory;
 /// <code>
 ///   PhysicalMemory.ComputeMetadataSize(map, nodes, config, out ulong bytes);
 ///   // caller finds `bytes` of memory (boot bump allocator in the kernel, native memory on the host)
-///   PhysicalMemory.Initialize(block, bytes, map, nodes, config, directMapBase, out PhysicalMemory* pm);
+///   PhysicalMemory.Initialize(block, bytes, map, nodes, config, out PhysicalMemory* pm);
 ///   pm-&gt;Allocate(new Order(0), AllocRequest.Any, out Pfn pfn);
 /// </code>
 /// Contracts that hold for every method: no locks are taken (the caller serialises all calls on one
@@ -48,6 +48,8 @@ public unsafe partial struct PhysicalMemory
         public ulong PageblocksOffset;
         public ulong FramesOffset;
         public ulong OwnersOffset;
+        public ulong ChunksOffset;
+        public ulong NodesOffset;
         public ulong TotalBytes;
     }
 
@@ -83,6 +85,8 @@ public unsafe partial struct PhysicalMemory
         ulong spanAlign = 1UL << spanOrder;
         layout.BasePfn = first & ~(spanAlign - 1);
         layout.SpanPages = AlignUp(end, spanAlign) - layout.BasePfn;
+        if (layout.SpanPages > NodeTable.MaxSpanPages)
+            return MemoryStatus.MapSpanTooLarge;
         layout.Pageblocks = layout.SpanPages >> config.PageblockOrder;
 
         ulong at = AlignUp((ulong)sizeof(PhysicalMemory), 64);
@@ -100,14 +104,20 @@ public unsafe partial struct PhysicalMemory
         at = AlignUp(at + layout.SpanPages, 64);
         layout.OwnersOffset = at;
         at = AlignUp(at + layout.SpanPages, 64);
+        layout.ChunksOffset = at;
+        at = AlignUp(at + NodeTable.ChunksFor(layout.SpanPages) * (ulong)sizeof(FreeNode*), 64);
+        layout.NodesOffset = at;
+        at = AlignUp(at + PlaceNodes(map, layout, null, null) * (ulong)sizeof(FreeNode), 64);
         layout.TotalBytes = at;
         return MemoryStatus.Ok;
     }
 
     /// <summary>
-    /// How many bytes of metadata <see cref="Initialize"/> needs for this map: about two bytes a
-    /// frame of the span (its state and its owner) plus 8 bytes a page block plus the pool table. Refuses the same bad
-    /// input Initialize refuses (overlapping, zero-length or wrapping ranges, bad nodes, bad config).
+    /// How many bytes of metadata <see cref="Initialize"/> needs for this map: about six bytes a
+    /// frame of the span (its state, its owner and half a free-list node, <see cref="NodeTable"/>) plus
+    /// 8 bytes a page block plus the pool table. Refuses the same bad input Initialize refuses
+    /// (overlapping, zero-length or wrapping ranges, bad nodes, bad config, a span above
+    /// <see cref="NodeTable.MaxSpanPages"/> frames).
     /// </summary>
     public static MemoryStatus ComputeMetadataSize(in MemoryMap map, in NodeDistances nodes, in MemoryConfig config, out ulong bytes)
     {
@@ -121,14 +131,14 @@ public unsafe partial struct PhysicalMemory
     /// 64-byte aligned) and returns a pointer to it (the start of the block). Every usable frame of
     /// the map becomes free memory of a default pool: one pool per node and address class
     /// ("dma" below 16 MiB, "dma32" below 4 GiB, "normal" above), the zones of a classic kernel
-    /// recast as pool properties. The memory of frame p must be reachable at
-    /// <paramref name="directMapBase"/> + p * 4096 (free-list links are written there).
+    /// recast as pool properties. The allocator keeps every link in its metadata (<see cref="NodeTable"/>)
+    /// and never reads or writes the memory it manages, so it needs no mapping of it.
     /// Available RAM at or above 2^52 is trimmed, not refused (a machine would rather boot on what it can
     /// address): it is left out of every pool and counted in <see cref="MemoryTotals.BeyondLimitPages"/>;
     /// a map with no usable RAM below 2^52 is refused with MapNoMemory.
     /// </summary>
     public static MemoryStatus Initialize(void* metadata, ulong metadataBytes, in MemoryMap map, in NodeDistances nodes,
-        in MemoryConfig config, byte* directMapBase, out PhysicalMemory* memory)
+        in MemoryConfig config, out PhysicalMemory* memory)
     {
         memory = null;
         MemoryStatus status = Plan(map, nodes, config, out Layout layout);
@@ -159,13 +169,17 @@ public unsafe partial struct PhysicalMemory
         buddy._pageblocks = (PageblockInfo*)(block + layout.PageblocksOffset);
         buddy._frames = block + layout.FramesOffset;
         buddy._owners = block + layout.OwnersOffset;
-        buddy._frameMemory = directMapBase + (layout.BasePfn << Pfn.PageShift);
+        FreeNode* nodeArray = (FreeNode*)(block + layout.NodesOffset);
+        buddy._nodes.Chunks = (FreeNode**)(block + layout.ChunksOffset);
+        ulong nodeCount = PlaceNodes(map, layout, nodeArray, buddy._nodes.Chunks);
+        Fill((byte*)nodeArray, nodeCount * (ulong)sizeof(FreeNode), 0xFF); // every link None
         buddy._spanPages = layout.SpanPages;
         buddy._maxOrder = config.MaxOrder;
         buddy._pageblockOrder = config.PageblockOrder;
         buddy._listStride = config.MaxOrder + 1;
         buddy._onBrokenContract = config.OnBrokenContract;
         buddy._fitVisits = config.FitVisits;
+        buddy._poolProbes = config.PoolProbes;
 
         for (int p = 0; p < config.PoolCapacity; p++)
         {
@@ -303,6 +317,38 @@ public unsafe partial struct PhysicalMemory
             _buddy.ListOf(slot, o)->Reset();
         _buddy.CacheOf(slot)->Count = 0;
         _buddy.CacheOf(slot)->High = 0; // no page block yet: no cache (SizeCache sets it as page blocks arrive)
+    }
+
+    /// <summary>
+    /// The free-list nodes the span needs (<see cref="NodeTable"/>): those of every directory chunk
+    /// holding a usable frame. With <paramref name="chunks"/> not null, also writes the directory over
+    /// <paramref name="nodes"/> (a chunk without usable frames gets the first node and is never looked up).
+    /// </summary>
+    private static ulong PlaceNodes(in MemoryMap map, in Layout layout, FreeNode* nodes, FreeNode** chunks)
+    {
+        ulong chunkCount = NodeTable.ChunksFor(layout.SpanPages);
+        if (chunks != null)
+            for (ulong c = 0; c < chunkCount; c++)
+                chunks[c] = nodes;
+        int* order = stackalloc int[MemoryMap.MaxRegions];
+        int usable = SortUsable(map, order);
+        ulong placed = 0;
+        ulong next = 0; // the first chunk not yet given nodes
+        for (int k = 0; k < usable; k++)
+        {
+            map.UsableFrames(order[k], out ulong f, out ulong e);
+            ulong c = (f - layout.BasePfn) >> NodeTable.ChunkOrder;
+            if (c < next)
+                c = next;
+            for (ulong last = (e - 1 - layout.BasePfn) >> NodeTable.ChunkOrder; c <= last; c++)
+            {
+                if (chunks != null)
+                    chunks[c] = nodes + placed;
+                placed += NodeTable.NodesIn(c, layout.SpanPages);
+                next = c + 1;
+            }
+        }
+        return placed;
     }
 
     /// <summary>Indices of the map's usable regions, sorted by start; returns how many.</summary>

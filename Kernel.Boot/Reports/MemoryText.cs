@@ -33,6 +33,7 @@ namespace PoolKernel.Boot.Reports
             MemoryStatus.RunFreedAsBlock => "a run freed as a block",
             MemoryStatus.BlockFreedAsRun => "a block freed as a run",
             MemoryStatus.NotOwner => "block belongs to another owner",
+            MemoryStatus.MapSpanTooLarge => "memory spans more than 16 TiB",
             MemoryStatus.Corruption => "CORRUPTION",
             _ => "memory map or configuration refused",
         };
@@ -61,6 +62,8 @@ namespace PoolKernel.Boot.Reports
             InvariantCode.CacheDuplicate => "frame-cache entry twice",
             InvariantCode.CacheCount => "frame-cache count",
             InvariantCode.CacheAboveHigh => "frame-cache high mark not sized to its pool, or exceeded",
+            InvariantCode.ListedOrdersMask => "pool's non-empty-list mask disagrees with its lists",
+            InvariantCode.IdleNodeLinked => "free-list node of no free block still linked",
             _ => "unknown frame kind",
         };
 

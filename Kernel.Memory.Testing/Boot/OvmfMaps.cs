@@ -1,4 +1,4 @@
-namespace PoolKernel.Tests.Boot.Support;
+namespace PoolKernel.Memory.Testing.Boot;
 
 /// <summary>One EFI memory descriptor: start, 4 KiB pages, EFI type, attribute.</summary>
 public readonly record struct EfiDescriptor(ulong Start, ulong Pages, uint Type, ulong Attribute);

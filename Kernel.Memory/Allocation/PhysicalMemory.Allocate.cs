@@ -16,9 +16,10 @@ public unsafe partial struct PhysicalMemory
     /// OwnerRefused); Corruption.
     /// </summary>
     /// <remarks>
-    /// This entry is inlined into its callers and holds only the order-0 fast path: a request that
-    /// names a live pool admitting its owner and mobility class, with no address rule, takes the
-    /// most recently freed frame from the pool's <see cref="FrameCache"/> (one pop, one frame-byte
+    /// This entry is inlined into its callers and holds only the order-0 fast path: a request with
+    /// no address rule that names a live pool admitting its owner and mobility class, or that names
+    /// none and whose shape has a remembered pool-choice order (<see cref="RememberedFirst"/>), takes the
+    /// most recently freed frame from that pool's <see cref="FrameCache"/> (one pop, one frame-byte
     /// store and one owner-byte store; the page block's held count already covers a cached frame;
     /// AllowsOwner has refused owners above 63, so the recorded owner is valid). Anything else, an empty
     /// cache included, goes to <see cref="AllocateSlow"/>, which makes every check again.
@@ -27,12 +28,23 @@ public unsafe partial struct PhysicalMemory
     public MemoryStatus Allocate(Order order, in AllocRequest request, out Pfn pfn)
     {
         int pool = request.Pool.Value;
-        if (order.Value == 0 && pool < _poolCapacity && !request.HasAddressRules)
+        if (order.Value == 0 && !request.HasAddressRules)
         {
-            ref Pool p = ref _buddy._pools[pool];
-            FrameCache* cache = _buddy.CacheOf(pool);
-            if (cache->Count != 0 && p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility))
+            bool admitted = false;
+            if (pool < _poolCapacity)
             {
+                ref Pool p = ref _buddy._pools[pool];
+                admitted = p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility);
+            }
+            else if (request.Pool.IsNone)
+            {
+                pool = RememberedFirst(request);
+                admitted = pool >= 0;
+            }
+            FrameCache* cache = _buddy.CacheOf(pool);
+            if (admitted && cache->Count != 0)
+            {
+                _buddy.CountPoolProbe();
                 ulong frame = cache->Pop();
                 _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
                 _buddy._owners[frame] = request.Owner;
@@ -46,10 +58,66 @@ public unsafe partial struct PhysicalMemory
         return status;
     }
 
+    /// <summary>
+    /// For a rule-free order-0 request by pool choice: the pool the walk would try first, from the
+    /// <see cref="ChoiceMemo"/> entry of its shape (the first remembered pool with free frames); -1
+    /// when there is no entry or the walk would need the pool table (no remembered pool has frames).
+    /// A pool in the entry qualified when it was written and the entry is of this pool table.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int RememberedFirst(in AllocRequest request)
+    {
+        int slot = _choiceMemo.Find(ChoiceMemo.Shape(0, request), request, _poolGeneration);
+        if (slot < 0)
+            return -1;
+        int count = _choiceMemo.Count(slot);
+        for (int i = 0; i < count; i++)
+        {
+            int pool = _choiceMemo.PoolAt(slot, i);
+            if (HasFreeFrames(pool, 0))
+                return pool;
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// An order-0 request with address rules by pool choice whose shape is remembered
+    /// (<see cref="ChoiceMemo"/>): when the first remembered pool with free frames is one whose every
+    /// frame obeys the rules (its window inside the rules' window; natural alignment; a boundary is
+    /// never crossed by one frame) and its cache holds a frame, that frame is checked against the
+    /// remembered rules and taken: no rule resolving, no search. False (nothing changed) otherwise.
+    /// </summary>
+    private bool TakeRememberedCached(in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        int slot = _choiceMemo.Find(ChoiceMemo.Shape(0, request), request, _poolGeneration);
+        if (slot < 0)
+            return false;
+        int count = _choiceMemo.Count(slot);
+        for (int i = 0; i < count; i++)
+        {
+            int pool = _choiceMemo.PoolAt(slot, i);
+            if (!HasFreeFrames(pool, 0))
+                continue;
+            FrameCache* cache = _buddy.CacheOf(pool);
+            if (!_choiceMemo.CacheOk(slot, i) || cache->Count == 0 || !_choiceMemo.Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
+                return false;
+            _buddy.CountPoolProbe();
+            ulong frame = cache->Pop();
+            _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+            _buddy._owners[frame] = request.Owner;
+            pfn = new Pfn(_basePfn + frame);
+            return true;
+        }
+        return false;
+    }
+
     /// <summary>Every case of <see cref="Allocate"/>, the fast one included (reached when the frame cache is empty).</summary>
     private MemoryStatus AllocateSlow(Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
+        if (order.Value == 0 && request.Pool.IsNone && request.HasAddressRules && TakeRememberedCached(request, out pfn))
+            return MemoryStatus.Ok;
         if ((uint)order.Value > (uint)_buddy._maxOrder)
             return MemoryStatus.InvalidOrder;
         if (!request.Pool.IsNone)
@@ -86,13 +154,20 @@ public unsafe partial struct PhysicalMemory
         return AllocateInPool(pool, order.Value, rules, request.Owner, out pfn);
     }
 
-    /// <summary>The pool-choice path of <see cref="Allocate"/>, kept out of the named-pool fast path's frame.</summary>
+    /// <summary>
+    /// The pool-choice path of <see cref="Allocate"/>, kept out of the named-pool fast path's frame. A
+    /// request without address rules takes <see cref="DmaRules.None"/> without resolving anything.
+    /// </summary>
     private MemoryStatus AllocateByChoice(Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
-        MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
-        if (resolved != MemoryStatus.Ok)
-            return resolved;
+        DmaRules rules = DmaRules.None;
+        if (request.HasAddressRules)
+        {
+            MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out rules);
+            if (resolved != MemoryStatus.Ok)
+                return resolved;
+        }
         return WalkPools(order.Value, order.Pages, request, rules, out pfn);
     }
 
@@ -105,10 +180,13 @@ public unsafe partial struct PhysicalMemory
     /// (<see cref="AllocateRun"/>). Each qualifying pool is tried until one answers anything but
     /// OutOfMemory; that answer is returned. When none had memory, the answer is OutOfMemory if any
     /// qualifying pool holds memory the rules allow, NoPoolSatisfies otherwise
-    /// (<see cref="AnyQualifyingMemoryWithin"/>). A rule-free block request's first pool may be
-    /// remembered (<see cref="ChoiceMemo"/>); then the walk over all pools is needed only if that
-    /// pool has no block. Runs are not remembered. Inlined into its two callers: the call frame
-    /// between them cost the pool-choice pair about a tenth (AOT pair bench).
+    /// (<see cref="AnyQualifyingMemoryWithin"/>). A pool with no free frame at all is passed over
+    /// without being tried (<see cref="HasFreeFrames"/>: it would answer OutOfMemory).
+    /// A block request's order is remembered (<see cref="ChoiceMemo"/>, with the rules' window when
+    /// it has rules); on a hit the remembered pools are walked without a pass over the pool table,
+    /// and only an incomplete entry goes on with the passes after its last pool. Runs are not
+    /// remembered. Inlined into its two callers: the call frame between them cost the pool-choice
+    /// pair about a tenth (AOT pair bench).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private MemoryStatus WalkPools(int order, ulong pages, in AllocRequest request, in DmaRules rules, out Pfn pfn)
@@ -116,43 +194,85 @@ public unsafe partial struct PhysicalMemory
         pfn = Pfn.None;
         bool qualified = false;
         ulong minKey = 0;
-        bool memoized = order != RunOrder && !request.HasAddressRules;
-        ulong shape = memoized ? ChoiceMemo.Shape(order, request) : 0;
-        if (memoized && _choiceMemo.TryGet(shape, _poolGeneration, out int remembered, out ulong rememberedKey))
+        bool remember = false;
+        ulong shape = 0;
+        if (order != RunOrder)
         {
-            qualified = true;
-            MemoryStatus status = AllocateInPool(remembered, order, rules, request.Owner, out pfn);
-            if (status != MemoryStatus.OutOfMemory)
-                return status;
-            minKey = rememberedKey + 1;
+            shape = ChoiceMemo.Shape(order, request);
+            int slot = _choiceMemo.Find(shape, request, _poolGeneration);
+            if (slot < 0)
+                remember = true;
+            else
+            {
+                int count = _choiceMemo.Count(slot);
+                qualified = count > 0;
+                for (int i = 0; i < count; i++)
+                {
+                    int pool = _choiceMemo.PoolAt(slot, i);
+                    if (!HasFreeFrames(pool, order))
+                        continue;
+                    MemoryStatus status = AllocateInPool(pool, order, rules, request.Owner, out pfn);
+                    if (status != MemoryStatus.OutOfMemory)
+                        return status;
+                }
+                if (_choiceMemo.Complete(slot))
+                    return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
+                minKey = _choiceMemo.LastKey(slot) + 1;
+            }
         }
-        int firstPool = -1;
-        ulong firstKey = 0;
         for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); pool >= 0;
              pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out key))
         {
-            if (minKey == 0)
-            {
-                firstPool = pool;
-                firstKey = key;
-            }
             qualified = true;
+            minKey = key + 1;
+            if (order != RunOrder && !HasFreeFrames(pool, order))
+                continue;
             MemoryStatus status = order == RunOrder
                 ? AllocateRunInPool(pool, pages, rules, request.Owner, out pfn)
                 : AllocateInPool(pool, order, rules, request.Owner, out pfn);
             if (status != MemoryStatus.OutOfMemory)
             {
                 // Remembered only on success, so a refused request leaves the metadata as it was.
-                if (status == MemoryStatus.Ok && memoized && firstPool >= 0)
-                    _choiceMemo.Set(shape, _poolGeneration, firstPool, firstKey);
+                if (status == MemoryStatus.Ok && remember)
+                    Remember(shape, order, request, rules);
                 return status;
             }
-            minKey = key + 1;
         }
         return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
+    /// <summary>Writes the <see cref="ChoiceMemo"/> entry of a block request: its first <see cref="ChoiceMemo.Ranked"/> qualifying pools in order.</summary>
+    private void Remember(ulong shape, int order, in AllocRequest request, in DmaRules rules)
+    {
+        int slot = _choiceMemo.Begin(shape, request, rules, _poolGeneration);
+        ulong minKey = 0;
+        ulong pages = 1UL << order;
+        for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); ;
+             pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out key))
+        {
+            if (pool < 0)
+            {
+                _choiceMemo.Finish(slot);
+                return;
+            }
+            if (!_choiceMemo.Add(slot, pool, key, WindowInside(pool, rules) && rules.AlignPages == 1))
+                return;
+            minKey = key + 1;
+        }
+    }
+
+    /// <summary>
+    /// False when the pool certainly has no block of <paramref name="order"/>: no cached frame (a
+    /// drain could merge them into one) and no listed block of that order or above. One or two loads.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool HasFreeFrames(int pool, int order)
+    {
+        return (_buddy._pools[pool].ListedOrders >> order) != 0 || _buddy.CacheOf(pool)->Count != 0;
+    }
+
     /// <summary>Checks that a request may use the pool it names.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private MemoryStatus AdmitNamed(in AllocRequest request)
     {
         if (!IsLive(request.Pool))
@@ -177,6 +297,7 @@ public unsafe partial struct PhysicalMemory
     private MemoryStatus AllocateInPool(int pool, int order, in DmaRules rules, byte owner, out Pfn pfn)
     {
         pfn = Pfn.None;
+        _buddy.CountPoolProbe();
         ulong pages = 1UL << order;
         ulong index;
         bool held; // a cached frame: its page block's held count already covers it
@@ -231,6 +352,7 @@ public unsafe partial struct PhysicalMemory
     /// <see cref="BuddyAllocator.TakeFirst"/>); when there is none and the pool's cache holds frames,
     /// the cache is drained (its frames may merge into a big enough block) and the lists tried again.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong TakeFirstOrDrain(int pool, int order)
     {
         ulong index = _buddy.TakeFirst(pool, order);

@@ -25,8 +25,8 @@ public unsafe partial struct BuddyAllocator
     internal Pool* _pools;
     /// <summary>Order-0 frame caches, one a pool slot (<see cref="CacheOf"/>).</summary>
     internal FrameCache* _caches;
-    /// <summary>Direct-map address of the span's first frame (free-list nodes live there).</summary>
-    internal byte* _frameMemory;
+    /// <summary>The free-list links, a node for every pair of frames (<see cref="NodeTable"/>).</summary>
+    internal NodeTable _nodes;
     internal ulong _spanPages;
     internal int _maxOrder;
     internal int _pageblockOrder;
@@ -35,6 +35,8 @@ public unsafe partial struct BuddyAllocator
     internal delegate*<ContractBreach, void> _onBrokenContract;
     /// <summary>Where <see cref="FindFit"/> counts the list nodes it visits (<see cref="MemoryConfig.FitVisits"/>); null: not counted.</summary>
     internal ulong* _fitVisits;
+    /// <summary>Where allocation counts the pools it tries (<see cref="MemoryConfig.PoolProbes"/>); null: not counted.</summary>
+    internal ulong* _poolProbes;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal FreeList* ListOf(int pool, int order) { return _lists + pool * _listStride + order; }
@@ -48,8 +50,9 @@ public unsafe partial struct BuddyAllocator
     {
         CheckBlock(pool, index, order);
         _frames[index] = FrameState.Make(FrameKind.Free, order);
-        ListOf(pool, order)->Push(_frameMemory, index);
+        ListOf(pool, order)->Push(_nodes, index);
         _pools[pool].FreePages += 1UL << order;
+        _pools[pool].ListedOrders |= 1u << order;
     }
 
     /// <summary>Unlinks a free block from its pool's list; its head byte is the caller's to rewrite.</summary>
@@ -58,8 +61,11 @@ public unsafe partial struct BuddyAllocator
     {
         CheckBlock(pool, index, order);
         CheckListedHead(pool, index, order);
-        ListOf(pool, order)->Remove(_frameMemory, index);
+        FreeList* list = ListOf(pool, order);
+        list->Remove(_nodes, index);
         _pools[pool].FreePages -= 1UL << order;
+        if (list->Head == FreeList.End)
+            _pools[pool].ListedOrders &= ~(1u << order);
     }
 
     /// <summary>
@@ -69,47 +75,79 @@ public unsafe partial struct BuddyAllocator
     /// </summary>
     internal void FreeMerging(int pool, ulong index, int order)
     {
-        while (order < _maxOrder)
+        // Everything the loop reads is loaded once into locals: stores through the byte pointers
+        // could alias this struct, so the compilers would reload each field after every store.
+        byte* frames = _frames;
+        ulong span = _spanPages;
+        int max = _maxOrder;
+        int pbo = _pageblockOrder;
+        FreeList* lists = ListOf(pool, 0);
+        NodeTable nodes = _nodes;
+        ulong freed = 0;
+        uint emptied = 0;
+        while (order < max)
         {
             ulong buddy = index ^ (1UL << order);
-            if (buddy >= _spanPages || _frames[buddy] != FrameState.Make(FrameKind.Free, order))
+            if (buddy >= span || frames[buddy] != FrameState.Make(FrameKind.Free, order))
                 break;
-            if (order >= _pageblockOrder && _pageblocks[buddy >> _pageblockOrder].Pool != pool)
+            if (order >= pbo && _pageblocks[buddy >> pbo].Pool != pool)
                 break;
-            Unlink(pool, buddy, order);
-            _frames[buddy] = FrameState.Tail;
-            _frames[index] = FrameState.Tail;
+            CheckBlock(pool, buddy, order);
+            CheckListedHead(pool, buddy, order);
+            FreeList* list = lists + order;
+            list->Remove(nodes, buddy);
+            freed += 1UL << order;
+            if (list->Head == FreeList.End)
+                emptied |= 1u << order;
+            frames[buddy] = FrameState.Tail;
+            frames[index] = FrameState.Tail;
             index &= buddy;
             order++;
         }
-        Link(pool, index, order);
+        CheckBlock(pool, index, order);
+        frames[index] = FrameState.Make(FrameKind.Free, order);
+        lists[order].Push(nodes, index);
+        ref Pool p = ref _pools[pool];
+        p.FreePages = p.FreePages - freed + (1UL << order);
+        p.ListedOrders = (p.ListedOrders & ~emptied) | (1u << order);
     }
 
     /// <summary>
     /// Takes the first block of at least <paramref name="order"/> from the pool's lists and splits
     /// it down, returning the upper halves to the lists. Returns the block's index (its head byte is
-    /// the caller's to set) or <see cref="FreeList.End"/> when the pool has no such block.
+    /// the caller's to set) or <see cref="FreeList.End"/> when the pool has no such block. The first
+    /// non-empty list is found with one count of trailing zeros in <see cref="Pool.ListedOrders"/>,
+    /// not by reading the list heads in turn.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong TakeFirst(int pool, int order)
     {
-        FreeList* list = ListOf(pool, order);
-        int o = order;
-        while (list->Head == FreeList.End)
-        {
-            if (++o > _maxOrder)
-                return FreeList.End;
-            list++;
-        }
-        ulong index = list->Head;
+        ref Pool p = ref _pools[pool];
+        uint listed = p.ListedOrders >> order;
+        if (listed == 0)
+            return FreeList.End;
+        // Fields in locals, as in FreeMerging: the byte stores below could alias them.
+        int o = order + System.Numerics.BitOperations.TrailingZeroCount(listed);
+        byte* frames = _frames;
+        FreeList* lists = ListOf(pool, 0);
+        NodeTable nodes = _nodes;
+        ulong index = lists[o].Head;
         CheckListedHead(pool, index, o);
-        list->Remove(_frameMemory, index);
-        _pools[pool].FreePages -= 1UL << o;
+        lists[o].Remove(nodes, index);
+        uint mask = p.ListedOrders;
+        if (lists[o].Head == FreeList.End)
+            mask &= ~(1u << o);
         while (o > order)
         {
             o--;
-            Link(pool, index + (1UL << o), o);
+            ulong half = index + (1UL << o);
+            CheckBlock(pool, half, o);
+            frames[half] = FrameState.Make(FrameKind.Free, o);
+            lists[o].Push(nodes, half);
+            mask |= 1u << o;
         }
+        p.FreePages -= 1UL << order;
+        p.ListedOrders = mask;
         return index;
     }
 
@@ -141,7 +179,7 @@ public unsafe partial struct BuddyAllocator
         {
             FreeList* list = ListOf(pool, o);
             ulong size = 1UL << o;
-            for (ulong b = list->Head; b != FreeList.End; b = FreeList.NodeOf(_frameMemory, b)->Next)
+            for (ulong b = list->Head; b != FreeList.End; b = _nodes.Of(b)->NextIndex)
             {
                 CountFitVisit();
                 ulong pfn = rules.FirstFit(basePfn + b, basePfn + b + size, pages, pages);
@@ -158,6 +196,14 @@ public unsafe partial struct BuddyAllocator
     {
         if (_fitVisits != null)
             (*_fitVisits)++;
+    }
+
+    /// <summary>Counts one pool tried by an allocation, where contract checks are compiled and a counter was given.</summary>
+    [Conditional("MEMORY_CONTRACTS")]
+    internal void CountPoolProbe()
+    {
+        if (_poolProbes != null)
+            (*_poolProbes)++;
     }
 
     /// <summary>
@@ -263,12 +309,12 @@ public unsafe partial struct BuddyAllocator
         Contract.Expect(_frames[index] == expected, _onBrokenContract, ContractCode.NotAFreeHead, pool, index, expected, _frames[index]);
         FreeList* list = ListOf(pool, order);
         Contract.Expect(list->Count > 0, _onBrokenContract, ContractCode.ListEmpty, pool, index, 1, list->Count);
-        FreeNode* node = FreeList.NodeOf(_frameMemory, index);
-        ulong back = node->Prev == FreeList.End ? list->Head : FreeList.NodeOf(_frameMemory, node->Prev)->Next;
+        FreeNode* node = _nodes.Of(index);
+        ulong back = node->PrevIndex == FreeList.End ? list->Head : _nodes.Of(node->Prev)->NextIndex;
         Contract.Expect(back == index, _onBrokenContract, ContractCode.ListLinkBroken, pool, index, index, back);
-        if (node->Next != FreeList.End)
+        if (node->NextIndex != FreeList.End)
         {
-            ulong forward = FreeList.NodeOf(_frameMemory, node->Next)->Prev;
+            ulong forward = _nodes.Of(node->Next)->PrevIndex;
             Contract.Expect(forward == index, _onBrokenContract, ContractCode.ListLinkBroken, pool, index, index, forward);
         }
     }

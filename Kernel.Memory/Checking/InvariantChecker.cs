@@ -21,7 +21,9 @@ namespace PoolKernel.Memory;
 ///      cached ones) and the conservation of present frames;
 ///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools;
 ///   7. owners (<see cref="FrameOwner"/>): the head of every allocated block and run carries an owner
-///      0..63, every other frame the sentinel None.
+///      0..63, every other frame the sentinel None;
+///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None.
+/// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedOrders"/>).
 /// The first broken invariant is reported with the numbers that disagree.
 /// </summary>
 public static unsafe class InvariantChecker
@@ -177,21 +179,26 @@ public static unsafe class InvariantChecker
                 FreeList* list = b.ListOf(pool, order);
                 ulong expected = heads[pool * b._listStride + order];
                 ulong walked = 0, prev = FreeList.End;
-                for (ulong n = list->Head; n != FreeList.End; n = FreeList.NodeOf(b._frameMemory, n)->Next)
+                for (ulong n = list->Head; n != FreeList.End; n = b._nodes.Of(n)->NextIndex)
                 {
                     if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Free, order) || (int)b.PoolOfFrame(n) != pool)
                         return InvariantReport.Broken(InvariantCode.FreeListBadNode, n < b._spanPages ? pm._basePfn + n : n, pool, order, 0, 0);
-                    FreeNode* node = FreeList.NodeOf(b._frameMemory, n);
-                    if (node->Prev != prev)
-                        return InvariantReport.Broken(InvariantCode.FreeListBadLink, pm._basePfn + n, pool, order, prev, node->Prev);
+                    FreeNode* node = b._nodes.Of(n);
+                    if (node->PrevIndex != prev)
+                        return InvariantReport.Broken(InvariantCode.FreeListBadLink, pm._basePfn + n, pool, order, prev, node->PrevIndex);
                     prev = n;
                     if (++walked > expected)
                         return InvariantReport.Broken(InvariantCode.FreeListCount, pm._basePfn + n, pool, order, expected, walked);
                 }
                 if (walked != expected || list->Count != expected)
                     return InvariantReport.Broken(InvariantCode.FreeListCount, 0, pool, order, expected, list->Count != expected ? list->Count : walked);
+                ulong listedBit = (pl.ListedOrders >> order) & 1;
+                if (listedBit != (expected != 0 ? 1UL : 0UL))
+                    return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, order, expected != 0 ? 1UL : 0UL, listedBit);
                 free += expected << order;
             }
+            if ((pl.ListedOrders >> b._listStride) != 0)
+                return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, b._listStride, 0, pl.ListedOrders >> b._listStride);
             if (pl.FreePages != free)
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, free, pl.FreePages);
             if (pl.PresentPages != poolPresent[pool])
@@ -205,13 +212,53 @@ public static unsafe class InvariantChecker
         // 6: remembered pool choices of the current generation name live pools.
         for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
         {
-            pm._choiceMemo.Entry(slot, out uint generation, out int memoPool);
-            if (generation == pm._poolGeneration && ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0))
-                return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+            pm._choiceMemo.Entry(slot, out uint generation, out _);
+            if (generation != pm._poolGeneration)
+                continue;
+            for (int i = 0; i < pm._choiceMemo.Count(slot); i++)
+            {
+                int memoPool = pm._choiceMemo.PoolAt(slot, i);
+                if ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0)
+                    return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+            }
         }
 
         // 7: owner bytes.
-        return CheckOwners(ref pm);
+        InvariantReport owners = CheckOwners(ref pm);
+        if (!owners.IsOk)
+            return owners;
+
+        // 8: free-list nodes of no listed block.
+        return CheckIdleNodes(ref pm);
+    }
+
+    /// <summary>
+    /// Step 8: a node of the <see cref="NodeTable"/> whose pair of frames holds no free head reads None, None, as set-up and unlinking leave it. (Nodes of free
+    /// heads were checked with their lists; frames with no memory may have no node.) The report
+    /// names the pair's first frame, Actual: the node's two links as one number.
+    /// </summary>
+    private static InvariantReport CheckIdleNodes(ref PhysicalMemory pm)
+    {
+        ref BuddyAllocator b = ref pm._buddy;
+        ulong step = 1UL << NodeTable.Shift;
+        ulong chunkPages = 1UL << NodeTable.ChunkOrder;
+        for (ulong chunk = 0; chunk << NodeTable.ChunkOrder < b._spanPages; chunk++)
+        {
+            ulong start = chunk << NodeTable.ChunkOrder;
+            ulong end = start + chunkPages < b._spanPages ? start + chunkPages : b._spanPages;
+            FreeNode* node = b._nodes.Of(start);
+            for (ulong i = start; i < end; i += step, node++)
+            {
+                // Absent is the byte 0 and a free head the kind 2 in the top bits (FrameState).
+                byte first = b._frames[i], second = b._frames[i + 1];
+                if ((first | second) == 0 || FrameState.KindOf(first) == FrameKind.Free || FrameState.KindOf(second) == FrameKind.Free)
+                    continue;
+                if (*(ulong*)node != ulong.MaxValue)
+                    return InvariantReport.Broken(InvariantCode.IdleNodeLinked, pm._basePfn + i, b.PoolOfFrame(i), 0, ulong.MaxValue,
+                        ((ulong)node->Next << 32) | node->Prev);
+            }
+        }
+        return default;
     }
 
     /// <summary>

@@ -55,4 +55,11 @@ public enum InvariantCode : byte
     /// than its high mark (Expected: the mark, Actual: the count). A dead pool's cache has mark 0.
     /// </summary>
     CacheAboveHigh,
+    /// <summary>
+    /// A pool's <see cref="Pool.ListedOrders"/> bit disagrees with its list (Order: the list; Expected: 1
+    /// when the list holds blocks, Actual: the bit), or a bit above the max order is set (Order: max + 1).
+    /// </summary>
+    ListedOrdersMask,
+    /// <summary>A free-list node whose frames hold no free head is not None, None (Pfn: the pair's first frame; Actual: Next &lt;&lt; 32 | Prev).</summary>
+    IdleNodeLinked,
 }

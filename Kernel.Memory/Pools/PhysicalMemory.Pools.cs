@@ -217,7 +217,7 @@ public unsafe partial struct PhysicalMemory
         for (int o = pbo; o <= _buddy._maxOrder && found < enough; o++)
         {
             FreeList* list = _buddy.ListOf(from, o);
-            for (ulong b = list->Head; b != FreeList.End && found < enough; b = FreeList.NodeOf(_buddy._frameMemory, b)->Next)
+            for (ulong b = list->Head; b != FreeList.End && found < enough; b = _buddy._nodes.Of(b)->NextIndex)
                 for (ulong pb = b >> pbo; pb < (b + (1UL << o)) >> pbo && found < enough; pb++)
                     if (Admits(to, pb))
                         found++;
@@ -232,7 +232,7 @@ public unsafe partial struct PhysicalMemory
         for (int o = pbo; o <= _buddy._maxOrder; o++)
         {
             FreeList* list = _buddy.ListOf(from, o);
-            for (ulong b = list->Head; b != FreeList.End; b = FreeList.NodeOf(_buddy._frameMemory, b)->Next)
+            for (ulong b = list->Head; b != FreeList.End; b = _buddy._nodes.Of(b)->NextIndex)
                 for (ulong pb = b >> pbo; pb < (b + (1UL << o)) >> pbo; pb++)
                     if (Admits(to, pb))
                         return pb;

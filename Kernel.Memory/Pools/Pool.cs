@@ -14,6 +14,12 @@ public struct Pool
     public ulong PresentPages;
     /// <summary>Frames on the pool's free lists (kept by the list primitives); cached frames are counted in its <see cref="FrameCache"/>, not here.</summary>
     public ulong FreePages;
+    /// <summary>
+    /// Bit k set exactly when the pool's free list of order k is not empty (kept by the list
+    /// primitives, checked by the checker): the first list that can serve an order is one count of
+    /// trailing zeros away, and "has the pool any block of at least this order" is one shift.
+    /// </summary>
+    public uint ListedOrders;
     /// <summary>Page blocks the pool owns.</summary>
     public ulong Pageblocks;
 }

@@ -3,67 +3,149 @@ using System.Runtime.CompilerServices;
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// The first pool of the pool-choice order (<see cref="PoolChoice"/>) remembered for the last few
-/// request shapes without address rules: (order, preferred node, owner, mobility class, flags).
-/// For such a request the order depends only on the pool table (properties and which slots are
+/// The pool-choice order (<see cref="PoolChoice"/>) remembered for the last few request shapes:
+/// (order, preferred node, owner, mobility class, flags, DMA bits) and the request's other address
+/// fields as given (lowest, highest, alignment, boundary), so a hit needs no rule resolving; the
+/// entry keeps the resolved rules for the exit check. Qualification and the order depend on
+/// nothing else of a request. For such a shape the order depends only on the pool table (properties and which slots are
 /// live) and the node distances, so an entry stays right until a pool is created or destroyed,
 /// which bumps <see cref="PhysicalMemory"/>'s pool generation and so outdates every entry at once
 /// (refused calls bump nothing: they leave the table as it was). Entries are written only by
-/// successful allocations. A hit
-/// skips the pass over all live pools; when the remembered pool has no fitting block the walk
-/// goes on from the pool after it, exactly as without the memo. Four entries, direct-mapped: the
-/// kernel heap asks with a handful of shapes (slab pages and large objects, per node).
+/// successful allocations.
+/// An entry holds the first <see cref="Ranked"/> qualifying pools in order (<see cref="Complete"/>
+/// when that is all of them, else the sort key of the last, from which the walk goes on). A hit
+/// skips the passes over all live pools; the walk tries the remembered pools in order and skips, with
+/// one load each, those that have no free frame at all (no cached frame, no listed block of the
+/// order or above: <see cref="Pool.ListedOrders"/>), so a remembered pool that ran dry costs nothing
+/// (issue 12: at 90% fill the empty first pool was searched on every request). Four entries,
+/// direct-mapped: the kernel heap asks with a handful of shapes (slab pages and large objects, per
+/// node), drivers with a DMA window or two.
 /// </summary>
 public unsafe struct ChoiceMemo
 {
     public const int Entries = 4;
+    /// <summary>Pools remembered a shape: default set-up makes at most three a node, so eight cover two nodes' worth.</summary>
+    public const int Ranked = 8;
 
     private fixed ulong _shape[Entries];
-    private fixed ulong _key[Entries];
+    private fixed ulong _lowest[Entries];
+    private fixed ulong _highest[Entries];
+    private fixed ulong _alignment[Entries];
+    private fixed ulong _boundary[Entries];
+    /// <summary>The resolved rules of each entry: LowPfn, EndPfn, AlignPages, BoundaryPages.</summary>
+    private fixed ulong _rules[Entries * 4];
+    /// <summary>Bit i: every frame of the entry's i-th pool obeys the rules as an order-0 block, so its cached frames serve without a search.</summary>
+    private fixed byte _cacheOk[Entries];
+    private fixed ulong _lastKey[Entries];
     private fixed uint _generation[Entries];
-    private fixed int _pool[Entries];
+    private fixed byte _count[Entries];
+    private fixed byte _complete[Entries];
+    private fixed byte _pools[Entries * Ranked];
 
-    /// <summary>The shape of a rule-free request as one number.</summary>
+    /// <summary>The shape of a request as one number (its other address fields are compared apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Shape(int order, in AllocRequest request)
     {
         return (ulong)(uint)order | ((ulong)request.PreferredNode << 8) | ((ulong)request.Owner << 16) |
-            ((ulong)request.Mobility << 24) | ((ulong)request.Flags << 32);
+            ((ulong)request.Mobility << 24) | ((ulong)request.Flags << 32) | ((ulong)request.DmaAddressBits << 40);
     }
 
-    /// <summary>The remembered first pool and its sort key for <paramref name="shape"/> in <paramref name="generation"/>; false when none.</summary>
+    /// <summary>The entry slot remembered for (<paramref name="shape"/>, the request's address fields) in <paramref name="generation"/>, or -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly bool TryGet(ulong shape, uint generation, out int pool, out ulong key)
+    public readonly int Find(ulong shape, in AllocRequest request, uint generation)
     {
-        int slot = Slot(shape);
-        pool = _pool[slot];
-        key = _key[slot];
-        return _generation[slot] == generation && _shape[slot] == shape;
+        int slot = Slot(shape, request);
+        return _generation[slot] == generation && _shape[slot] == shape && _lowest[slot] == request.Lowest.Value &&
+            _highest[slot] == request.Highest.Value && _alignment[slot] == request.Alignment && _boundary[slot] == request.Boundary ? slot : -1;
     }
 
-    /// <summary>Remembers <paramref name="pool"/> (sort key <paramref name="key"/>) as the first choice for <paramref name="shape"/>.</summary>
-    public void Set(ulong shape, uint generation, int pool, ulong key)
+    /// <summary>The resolved rules of entry <paramref name="slot"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly DmaRules Rules(int slot)
     {
-        int slot = Slot(shape);
+        DmaRules r;
+        r.LowPfn = _rules[slot * 4];
+        r.EndPfn = _rules[slot * 4 + 1];
+        r.AlignPages = _rules[slot * 4 + 2];
+        r.BoundaryPages = _rules[slot * 4 + 3];
+        return r;
+    }
+
+    /// <summary>True when every frame of the entry's <paramref name="i"/>-th pool obeys its rules as an order-0 block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly bool CacheOk(int slot, int i) { return ((_cacheOk[slot] >> i) & 1) != 0; }
+
+    /// <summary>Pools remembered in entry <paramref name="slot"/> (0 for an empty entry).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly int Count(int slot) { return _count[slot]; }
+
+    /// <summary>The <paramref name="i"/>-th remembered pool of entry <paramref name="slot"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly int PoolAt(int slot, int i) { return _pools[slot * Ranked + i]; }
+
+    /// <summary>True when the entry holds every qualifying pool; else the walk goes on after <see cref="LastKey"/>.</summary>
+    public readonly bool Complete(int slot) { return _complete[slot] != 0; }
+
+    /// <summary>The sort key of the entry's last remembered pool.</summary>
+    public readonly ulong LastKey(int slot) { return _lastKey[slot]; }
+
+    /// <summary>
+    /// Starts the entry for (shape, window) in <paramref name="generation"/> with no pool; <see cref="Add"/>
+    /// appends the order. Returns its slot.
+    /// </summary>
+    public int Begin(ulong shape, in AllocRequest request, in DmaRules rules, uint generation)
+    {
+        int slot = Slot(shape, request);
         _shape[slot] = shape;
-        _key[slot] = key;
+        _lowest[slot] = request.Lowest.Value;
+        _highest[slot] = request.Highest.Value;
+        _alignment[slot] = request.Alignment;
+        _boundary[slot] = request.Boundary;
+        _rules[slot * 4] = rules.LowPfn;
+        _rules[slot * 4 + 1] = rules.EndPfn;
+        _rules[slot * 4 + 2] = rules.AlignPages;
+        _rules[slot * 4 + 3] = rules.BoundaryPages;
         _generation[slot] = generation;
-        _pool[slot] = pool;
+        _count[slot] = 0;
+        _complete[slot] = 0;
+        _cacheOk[slot] = 0;
+        _lastKey[slot] = 0;
+        return slot;
     }
 
-    /// <summary>Entry <paramref name="slot"/> (0..<see cref="Entries"/> - 1) for the checker: its generation and pool.</summary>
+    /// <summary>
+    /// Appends <paramref name="pool"/> (sort key <paramref name="key"/>; <paramref name="cacheOk"/>: see
+    /// <see cref="CacheOk"/>) to entry <paramref name="slot"/>; false when it is full.
+    /// </summary>
+    public bool Add(int slot, int pool, ulong key, bool cacheOk)
+    {
+        if (_count[slot] == Ranked)
+            return false;
+        if (cacheOk)
+            _cacheOk[slot] |= (byte)(1 << _count[slot]);
+        _pools[slot * Ranked + _count[slot]] = (byte)pool;
+        _count[slot]++;
+        _lastKey[slot] = key;
+        return true;
+    }
+
+    /// <summary>Marks entry <paramref name="slot"/> as holding every qualifying pool.</summary>
+    public void Finish(int slot) { _complete[slot] = 1; }
+
+    /// <summary>Entry <paramref name="slot"/> (0..<see cref="Entries"/> - 1) for the checker: its generation and first pool.</summary>
     public readonly void Entry(int slot, out uint generation, out int pool)
     {
         generation = _generation[slot];
-        pool = _pool[slot];
+        pool = _pools[slot * Ranked];
     }
 
-    /// <summary>Overwrites entry <paramref name="slot"/>'s pool (tests of the checker).</summary>
-    internal void SetPool(int slot, int pool) { _pool[slot] = pool; }
+    /// <summary>Overwrites entry <paramref name="slot"/>'s first pool (tests of the checker).</summary>
+    internal void SetPool(int slot, int pool) { _pools[slot * Ranked] = (byte)pool; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Slot(ulong shape)
+    private static int Slot(ulong shape, in AllocRequest request)
     {
-        return (int)((shape ^ (shape >> 8) ^ (shape >> 16)) & (Entries - 1));
+        ulong h = shape ^ (shape >> 8) ^ (shape >> 16) ^ (shape >> 40) ^ (request.Boundary >> 12) ^ (request.Highest.Value >> 20);
+        return (int)(h & (Entries - 1));
     }
 }

@@ -21,6 +21,21 @@ public struct DmaRules
     /// <summary>Frames beyond any 52-bit physical address: "no upper limit".</summary>
     public const ulong NoLimitPfn = Pfn.Limit;
 
+    /// <summary>What <see cref="Resolve"/> gives a request without address rules: every frame, natural alignment, no boundary.</summary>
+    public static DmaRules None
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            DmaRules r;
+            r.LowPfn = 0;
+            r.EndPfn = NoLimitPfn;
+            r.AlignPages = 1;
+            r.BoundaryPages = 0;
+            return r;
+        }
+    }
+
     /// <summary>
     /// Resolves the request for a block of <paramref name="pages"/> frames. Refuses malformed
     /// rules (alignment or boundary not a power of two, DMA bits out of range, inverted range) with

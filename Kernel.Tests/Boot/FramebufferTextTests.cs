@@ -1,6 +1,6 @@
 using PoolKernel.Boot.Console;
 using PoolKernel.Boot.Multiboot;
-using PoolKernel.Tests.Boot.Support;
+using PoolKernel.Memory.Testing.Boot;
 using Xunit;
 
 namespace PoolKernel.Tests.Boot;

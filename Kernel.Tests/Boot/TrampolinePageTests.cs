@@ -2,7 +2,7 @@ using PoolKernel.Boot.Layout;
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
 using PoolKernel.Memory;
-using PoolKernel.Tests.Boot.Support;
+using PoolKernel.Memory.Testing.Boot;
 using Xunit;
 
 namespace PoolKernel.Tests.Boot;

@@ -40,6 +40,60 @@ public unsafe class ConstraintTests
         MemoryAssert.Consistent(pm);
     }
 
+    /// <summary>
+    /// Issue 12's constrained fast path takes a remembered pool's cached frame only when every frame of
+    /// that pool obeys the rules: a window that cuts the dma32 pool below the frames its cache holds
+    /// never gets them, the first request or any later one (remembered); a window holding the
+    /// whole pool (DMA32 + 64 KiB boundary) takes them.
+    /// </summary>
+    [Fact]
+    public void ARememberedRuleShapeTakesCachedFramesOnlyFromAPoolInsideItsRules()
+    {
+        const ulong MiB = 1UL << 20;
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        var low = new Pfn[40];
+        for (int i = 0; i < low.Length; i++)
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(dma32), out low[i]));
+        foreach (Pfn p in low)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0), MemoryAssert.DefaultOwner));
+        // The window ends below every cached frame; the pool has memory there (1 GiB map, frames cached from one 4 MiB block).
+        ulong windowEnd = low.Min(p => p.Value) & ~1023UL;
+        Assert.True(windowEnd > (512 * MiB >> 12), $"cached frames start at 0x{windowEnd:x}");
+
+        AllocRequest cut = AllocRequest.Dma(32);
+        cut.Highest = new PhysAddr((windowEnd << 12) - 1);
+        var taken = new List<Pfn>();
+        for (int i = 0; i < 50; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), cut, out Pfn pfn));
+            Assert.True(pfn.Value < windowEnd, $"request {i}: frame 0x{pfn.Value:x} above the window");
+            taken.Add(pfn);
+        }
+        AllocRequest whole = AllocRequest.Dma(32);
+        whole.Boundary = 64 * 1024;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), whole, out Pfn first));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(first, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), whole, out Pfn again));
+        Assert.Equal(first, again); // the cached frame, most recently freed
+        taken.Add(again);
+        foreach (Pfn p in taken)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>The rules a rule-free request by pool choice takes without resolving (issue 12's shortcut) are what Resolve gives it.</summary>
+    [Fact]
+    public void NoRulesAreWhatResolveGivesARuleFreeRequest()
+    {
+        foreach (ulong pages in new[] { 1UL, 512UL, 1024UL })
+        {
+            Assert.Equal(MemoryStatus.Ok, DmaRules.Resolve(AllocRequest.Any, pages, out DmaRules resolved));
+            Assert.Equal(DmaRules.None, resolved);
+        }
+    }
+
     [Fact]
     public void AWindowOverHolesOnly_IsNoPoolSatisfies_NotOutOfMemory()
     {

@@ -23,8 +23,8 @@ public unsafe class ContractTests
         FreeList* list = pm->_buddy.ListOf(dma32.Value, top);
         Assert.True(list->Count >= 2, "the test needs two blocks of the max order");
         ulong head = list->Head;
-        ulong second = FreeList.NodeOf(pm->_buddy._frameMemory, head)->Next;
-        FreeList.NodeOf(pm->_buddy._frameMemory, second)->Prev = 0x77; // should be `head`
+        ulong second = FreeList.NodeOf(pm->_buddy._nodes, head)->NextIndex;
+        FreeList.NodeOf(pm->_buddy._nodes, second)->Prev = 0x77; // should be `head`
 
         var e = Assert.Throws<BrokenContractException>(() => pm->Allocate(new Order(top), AllocRequest.InPool(dma32), out _));
         Assert.Equal(ContractCode.ListLinkBroken, e.Breach.Code);

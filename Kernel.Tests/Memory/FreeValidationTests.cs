@@ -102,14 +102,69 @@ public unsafe class FreeValidationTests
         PhysicalMemory* pm = host.Memory;
         // An order-1 block (order 0 would come from the frame cache, whose frames' buddies are cached too).
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(1), AllocRequest.Any, out Pfn again));
-        // Scribble over the free-list node inside a free buddy (what a use-after-free would do).
+        // Scribble over the free buddy's node in the metadata's node table (what a stray metadata write would do).
         Pfn buddy = new Pfn(again.Value ^ 2);
         Assert.Equal(FrameKind.Free, pm->KindOf(buddy, out _));
-        for (int line = 0; line < 4096; line += 64)
-            *(ulong*)(host.FrameMemory(buddy) + line) = 12345;
+        FreeNode* node = FreeList.NodeOf(pm->_buddy._nodes, buddy.Value - pm->BasePfn.Value);
+        node->Next = 12345;
+        node->Prev = 12345;
         InvariantReport r = pm->Check();
         Assert.False(r.IsOk);
         Assert.True(r.Code == InvariantCode.FreeListBadNode || r.Code == InvariantCode.FreeListBadLink || r.Code == InvariantCode.FreeListCount,
             MemoryAssert.Describe(r));
+    }
+
+    /// <summary>
+    /// Issue 12's design change: the free-list links left the free frames for the node table in the
+    /// metadata, so a use-after-free that writes all over a free frame no longer breaks the allocator.
+    /// On main the same scribble made the checker report a broken free list.
+    /// </summary>
+    [Fact]
+    public void WritesIntoFreeFramesLeaveTheFreeListsWhole()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(1), AllocRequest.Any, out Pfn again));
+        Pfn buddy = new Pfn(again.Value ^ 2);
+        Assert.Equal(FrameKind.Free, pm->KindOf(buddy, out _));
+        for (int at = 0; at < 2 * 4096; at += 8)
+            *(ulong*)(host.FrameMemory(buddy) + at) = 12345;
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(again, new Order(1), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>The pool's non-empty-list mask (issue 12: TakeFirst finds its list by it) is checked against the lists both ways.</summary>
+    [Fact]
+    public void CheckerNamesAWrongListedOrdersBit()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        ref Pool pool = ref pm->_buddy._pools[dma32.Value];
+        int top = pm->MaxOrder;
+        Assert.NotEqual(0u, pool.ListedOrders & (1u << top));
+        pool.ListedOrders &= ~(1u << top); // the max-order list is not empty
+        InvariantReport r = pm->Check();
+        Assert.Equal(InvariantCode.ListedOrdersMask, r.Code);
+        Assert.Equal(dma32, r.Pool);
+        Assert.Equal(top, r.Order);
+        Assert.Equal(1UL, r.Expected);
+        Assert.Equal(0UL, r.Actual);
+    }
+
+    /// <summary>A node left linked for frames that hold no free block (an unlink that forgot to clear it) is named with its frame.</summary>
+    [Fact]
+    public void CheckerNamesALinkedNodeOfAnAllocatedPair()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(1), AllocRequest.Any, out Pfn block));
+        MemoryAssert.Consistent(pm);
+        FreeList.NodeOf(pm->_buddy._nodes, block.Value - pm->BasePfn.Value)->Next = 7;
+        InvariantReport r = pm->Check();
+        Assert.Equal(InvariantCode.IdleNodeLinked, r.Code);
+        Assert.Equal(block, r.Pfn);
+        Assert.Equal((7UL << 32) | FreeNode.None, r.Actual);
     }
 }

@@ -45,6 +45,26 @@ public unsafe class MemoryMapTests
             new MemoryRegion(0x200000, 0x100000, MemoryType.Reserved, 0),
         }));
 
+    /// <summary>
+    /// Free-list links are 32-bit frame indices (NodeTable, issue 12), so RAM more than 16 TiB above the
+    /// lowest usable frame is refused with its own status; a span just under the limit (16 TiB less 4 GiB) is sized.
+    /// </summary>
+    [Fact]
+    public void SpanBeyondWhatALinkIndexesIsRefused()
+    {
+        const ulong TiB = 1UL << 40;
+        Assert.Equal(MemoryStatus.MapSpanTooLarge, Size(new[]
+        {
+            new MemoryRegion(0x100000, 0x1000000, MemoryType.Available, 0),
+            new MemoryRegion(16 * TiB, 0x1000000, MemoryType.Available, 0),
+        }));
+        Assert.Equal(MemoryStatus.Ok, Size(new[]
+        {
+            new MemoryRegion(0x100000, 0x1000000, MemoryType.Available, 0),
+            new MemoryRegion(16 * TiB - (8UL << 30), 0x1000000, MemoryType.Available, 0),
+        }));
+    }
+
     [Fact]
     public void UnalignedEdgesAreTrimmedInward()
     {
@@ -74,7 +94,7 @@ public unsafe class MemoryMapTests
             try
             {
                 Assert.Equal(MemoryStatus.MetadataTooSmall,
-                    PhysicalMemory.Initialize(block, bytes - 1, mm, NodeDistances.SingleNode, MemoryConfig.Default, null, out PhysicalMemory* pm));
+                    PhysicalMemory.Initialize(block, bytes - 1, mm, NodeDistances.SingleNode, MemoryConfig.Default, out PhysicalMemory* pm));
                 Assert.True(pm == null);
             }
             finally
@@ -94,8 +114,10 @@ public unsafe class MemoryMapTests
         blockAboveMaxOrder.MaxOrder = 8;
         var noPools = MemoryConfig.Default;
         noPools.PoolCapacity = 0;
+        var framePageblocks = MemoryConfig.Default; // order-0 buddies in two pools could not share a free-list node
+        framePageblocks.PageblockOrder = 0;
         fixed (MemoryRegion* r = map)
-            foreach (var cfg in new[] { tooLarge, blockAboveMaxOrder, noPools })
+            foreach (var cfg in new[] { tooLarge, blockAboveMaxOrder, noPools, framePageblocks })
                 Assert.Equal(MemoryStatus.BadConfig, PhysicalMemory.ComputeMetadataSize(new MemoryMap(r, map.Length), NodeDistances.SingleNode, cfg, out _));
     }
 }

@@ -42,7 +42,8 @@ public unsafe class SetupTests
         if (nodes == 2)
             Assert.False(MemoryAssert.FindPool(pm, "node1-dma32").IsNone && MemoryAssert.FindPool(pm, "node1-normal").IsNone);
 
-        // The metadata budget: at most 8 bytes a present 4 KiB page (about 2 here: a state byte and an owner byte a frame).
+        // The metadata budget: at most 8 bytes a present 4 KiB page (about 6 here: a state byte, an owner byte and half a
+        // free-list node a frame, NodeTable; chunks with no memory have no nodes, so holes cost 2 bytes a frame).
         Assert.True(totals.MetadataBytes <= 8 * totals.PresentPages, $"{totals.MetadataBytes} bytes for {totals.PresentPages} pages");
     }
 

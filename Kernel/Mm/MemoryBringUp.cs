@@ -60,7 +60,7 @@ namespace PoolKernel.Mm
                     break;
             }
             PoolKernel.Memory.MemoryMap map = new PoolKernel.Memory.MemoryMap(pieces, plan->PieceCount);
-            MemoryStatus status = PhysicalMemory.Initialize((void*)plan->MetadataBase, plan->MetadataBytes, map, plan->Distances, plan->Config, null, out PhysicalMemory* memory);
+            MemoryStatus status = PhysicalMemory.Initialize((void*)plan->MetadataBase, plan->MetadataBytes, map, plan->Distances, plan->Config, out PhysicalMemory* memory);
             if (status != MemoryStatus.Ok)
                 Runtime.Panic.Halt("pool set-up failed, status", (ulong)status);
             PhysicalMemoryOwner.Install(memory);
