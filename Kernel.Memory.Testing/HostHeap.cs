@@ -7,6 +7,8 @@ namespace PoolKernel.Memory.Testing;
 /// A kernel heap over a host-simulated physical memory (<see cref="HostPhysicalMemory"/>), shared by the
 /// tests and the benchmarks: the heap's block comes from native memory, its pages from the simulated
 /// pools. A set-up the heap refuses throws (a fixture that cannot be built is a broken test, not a result).
+/// The heap zeroes with <see cref="Zero"/> (the runtime's vectorised clear), as the kernel's heap does with
+/// <c>rep stos</c>; <c>portableZeroing</c> leaves the heap's own <see cref="HeapZeroing.Portable"/> in place.
 /// </summary>
 public sealed unsafe class HostHeap : IDisposable
 {
@@ -18,7 +20,7 @@ public sealed unsafe class HostHeap : IDisposable
     /// <summary>Where frame 0 would be: the heap's direct-map base.</summary>
     public byte* DirectMapBase { get; }
 
-    public HostHeap(HostPhysicalMemory host, byte owner = 0)
+    public HostHeap(HostPhysicalMemory host, byte owner = 0, bool portableZeroing = false)
     {
         Host = host;
         if (host.InitStatus != MemoryStatus.Ok)
@@ -29,7 +31,12 @@ public sealed unsafe class HostHeap : IDisposable
         DirectMapBase = host.FrameMemory(new Pfn(0));
         Require(KernelHeap.Initialize(_block, bytes, host.Memory, DirectMapBase, owner, out KernelHeap* heap), "Initialize");
         Heap = heap;
+        if (!portableZeroing)
+            heap->SetZeroing(&Zero);
     }
+
+    /// <summary>The host's zeroing routine for the heap: any address, any length.</summary>
+    public static void Zero(byte* at, ulong bytes) => NativeMemory.Clear(at, (nuint)bytes);
 
     private static void Require(HeapStatus status, string what)
     {

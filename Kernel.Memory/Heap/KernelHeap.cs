@@ -67,6 +67,8 @@ public unsafe partial struct KernelHeap
     internal ulong _largePages;
     internal ulong _refusedFrees;
     internal HeapFailure _lastFailure;
+    /// <summary>The zeroing routine of the host or kernel (<see cref="SetZeroing"/>); null: <see cref="HeapZeroing.Portable"/>.</summary>
+    internal delegate*<byte*, ulong, void> _zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong AlignUp(ulong value, ulong alignment) { return (value + alignment - 1) & ~(alignment - 1); }
@@ -251,13 +253,22 @@ public unsafe partial struct KernelHeap
         return p - pfn;
     }
 
-    /// <summary>Sets <paramref name="bytes"/> (a multiple of 8, 8-aligned) to zero.</summary>
-    internal static void Zero(byte* at, ulong bytes)
+    /// <summary>
+    /// Sets the routine that zeroes page runs and cells above <see cref="HeapZeroing.InlineCellLimit"/>:
+    /// it must set exactly [at, at + bytes) to zero, for any address and length, and return. Null
+    /// goes back to <see cref="HeapZeroing.Portable"/>. The kernel passes <c>rep stos</c>, the host a
+    /// vectorised clear; pure code cannot reach either (docs/heap.md, "Zeroing").
+    /// </summary>
+    public void SetZeroing(delegate*<byte*, ulong, void> zero) { _zero = zero; }
+
+    /// <summary>Zeroes <paramref name="bytes"/> bytes at <paramref name="at"/> with the routine set, else the portable one.</summary>
+    internal void ZeroBytes(byte* at, ulong bytes)
     {
-        ulong* words = (ulong*)at;
-        ulong n = bytes >> 3;
-        for (ulong i = 0; i < n; i++)
-            words[i] = 0;
+        delegate*<byte*, ulong, void> zero = _zero;
+        if (zero != null)
+            zero(at, bytes);
+        else
+            HeapZeroing.Portable(at, bytes);
     }
 
     /// <summary>The last failed allocation (Count = 0: none yet).</summary>
