@@ -19,8 +19,14 @@ public unsafe partial struct KernelHeap
     public void* Alloc(ulong size, ulong align, int node)
     {
         void* p = TryAllocFast(size, align, node);
-        if (p == null)
-            AllocSlow(size, align, node, out p);
+        return p != null ? p : AllocSlowOrNull(size, align, node);
+    }
+
+    /// <summary><see cref="AllocSlow"/>'s result alone: keeps the caller's pointer out of memory (no address taken on the fast path).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void* AllocSlowOrNull(ulong size, ulong align, int node)
+    {
+        AllocSlow(size, align, node, out void* p);
         return p;
     }
 
