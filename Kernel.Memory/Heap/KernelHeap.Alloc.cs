@@ -239,6 +239,7 @@ public unsafe partial struct KernelHeap
             return Fail(FromPools(ms), ms, size, align, node, LargeClass, pages);
         ulong index = first.Value - _basePfn;
         SetHeld(index);
+        _runs[index >> 6] |= 1UL << (int)(index & 63);
         ClearLargeMark(index);
         _largeObjects++;
         _largePages += pages;

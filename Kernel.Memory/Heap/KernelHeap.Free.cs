@@ -25,11 +25,12 @@ public unsafe partial struct KernelHeap
 
     /// <summary>
     /// The fast path's lookup: the slab when <paramref name="p"/> is the start of an allocated cell
-    /// whose slab head is in the same held-bitmap word, with the checks of <see cref="Locate"/> (the
-    /// pools say the head is an allocated block of the slab's order covering the pointer; the check
-    /// word matches; the offset is a cell start) and its in-use bit set. Null for everything else
-    /// (null, foreign, interior, double free, large runs, corruption): <see cref="FreeSlow"/> then
-    /// finds out which. Reads only, changes nothing.
+    /// whose slab head is in the same held-bitmap word: the head is held and not a run (the heap's
+    /// own bitmaps, which the checker holds to the pools' frame states), the check word matches, the
+    /// slab's blocks cover the pointer, the offset is a cell start, its in-use bit is set. Null for
+    /// everything else (null, foreign, interior, double free, large runs, corruption):
+    /// <see cref="FreeSlow"/> then finds out which, asking the pools as <see cref="Locate"/> does.
+    /// Reads only, changes nothing.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private SlabHeader* AllocatedCellAt(byte* p, out int cls, out ulong index)
@@ -41,13 +42,14 @@ public unsafe partial struct KernelHeap
         // p below the base wraps pfn or at past the span.
         if (p < _directMapBase || at >= _spanPages)
             return null;
-        ulong bits = _held[at >> 6] & (ulong.MaxValue >> (63 - (int)(at & 63)));
+        ulong w = at >> 6;
+        ulong bits = _held[w] & (ulong.MaxValue >> (63 - (int)(at & 63)));
         if (bits == 0)
             return null;
-        ulong head = (at & ~63UL) + (ulong)BitOperations.Log2(bits);
+        int bit = BitOperations.Log2(bits);
+        ulong head = (at & ~63UL) + (ulong)bit;
         SlabHeader* slab = (SlabHeader*)AddressOf(_basePfn + head);
-        if (_memory->KindOf(new Pfn(_basePfn + head), out Order order) != FrameKind.Allocated
-            || slab->Check != SlabHeader.CheckWord(slab) || slab->Order != order.Value || head + order.Pages <= at)
+        if ((_runs[w] & (1UL << bit)) != 0 || slab->Check != SlabHeader.CheckWord(slab) || head + (1UL << slab->Order) <= at)
             return null;
         int c = slab->Class;
         if ((uint)c >= SizeClasses.Count)
@@ -197,6 +199,7 @@ public unsafe partial struct KernelHeap
         if (ms != MemoryStatus.Ok)
             return HeapStatus.Corruption;
         ClearHeld(head);
+        _runs[head >> 6] &= ~(1UL << (int)(head & 63));
         ClearLargeMark(head);
         _largeObjects--;
         _largePages -= pages;
