@@ -34,9 +34,10 @@ public static class Program
         Summary setup = BenchmarkRunner.Run<SetupBenchmarks>(config);
         Summary fill = BenchmarkRunner.Run<AlignedFillBenchmarks>(config);
         Summary bulk = BenchmarkRunner.Run<BulkBenchmarks>(config);
+        Summary heap = BenchmarkRunner.Run<HeapBenchmarks>(config);
 
         var results = new Dictionary<string, double>();
-        foreach (Summary s in new[] { pairs, setup, fill })
+        foreach (Summary s in new[] { pairs, setup, fill, heap })
             foreach (BenchmarkReport r in s.Reports)
                 if (r.ResultStatistics != null)
                     results[r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo] = r.ResultStatistics.Median; // the median: one slowed iteration on a shared machine does not move it
@@ -66,6 +67,9 @@ public static class Program
             ["baseline_nopcp_dma32_pair_ns"] = Ns("baseline_nopcp_dma32_pair"),
             ["setup_64g_ms"] = Math.Round(Ns("setup_64g") / 1e6, 3),
             ["aligned_fill_1g_s"] = Math.Round(Ns("aligned_fill_1g") / 1e9, 4),
+            ["heap_pair32_ns"] = Ns("heap_pair32"),
+            ["heap_mixed_ns"] = Ns("heap_mixed"),
+            ["heap_zero_gib_s"] = Math.Round(HeapBenchmarks.ZeroGiBPerSecond(Ns("heap_zero_1m")), 2),
             ["metadata_bytes_per_page"] = Math.Round(SetupBenchmarks.MetadataBytesPerPage(), 4),
         };
         foreach (int order in new[] { 0, 9 })

@@ -42,6 +42,12 @@ public enum HeapInvariant : byte
     /// (Expected: the heap's owner, Actual: the recorded one).
     /// </summary>
     HeldPageOfOtherOwner,
+    /// <summary>
+    /// The run-head bit of a frame disagrees with the pools: set on a held head the pools do not have as
+    /// a run's first frame, clear on one they do, or set on a frame the heap does not hold (Expected:
+    /// whether the bit should be set, Actual: the bit). Free's fast path relies on it to tell a slab from a run.
+    /// </summary>
+    RunBitWrong,
 }
 
 /// <summary>The heap checker's verdict: Ok, or the first broken invariant, where, and the two numbers that disagree.</summary>

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace PoolKernel.Memory;
 
@@ -14,14 +15,88 @@ public unsafe partial struct KernelHeap
     /// Returns null on failure; <see cref="LastFailure"/> then says what was asked and what was free.
     /// Size 0 is served as the smallest class.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void* Alloc(ulong size, ulong align, int node)
     {
-        Alloc(size, align, node, out void* p);
+        void* p = TryAllocFast(size, align, node);
+        return p != null ? p : AllocSlowOrNull(size, align, node);
+    }
+
+    /// <summary><see cref="AllocSlow"/>'s result alone: keeps the caller's pointer out of memory (no address taken on the fast path).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void* AllocSlowOrNull(ulong size, ulong align, int node)
+    {
+        AllocSlow(size, align, node, out void* p);
         return p;
     }
 
     /// <summary><see cref="Alloc(ulong, ulong, int)"/> that also returns the status.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public HeapStatus Alloc(ulong size, ulong align, int node, out void* result)
+    {
+        result = TryAllocFast(size, align, node);
+        if (result != null)
+            return HeapStatus.Ok;
+        return AllocSlow(size, align, node, out result);
+    }
+
+    /// <summary>
+    /// The fast path: a cell from the head slab of (node, class), for a small size at the minimum
+    /// alignment (0..16) on a valid node. Every cell's alignment is at least 16, so the class is
+    /// ForSize alone. Null when the request is not of that shape, the list is empty, or the slab's
+    /// free head is not a 16-aligned cell of it (then the slow path makes the same request and
+    /// reports Corruption); nothing is changed before the checks pass.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void* TryAllocFast(ulong size, ulong align, int node)
+    {
+        if (size > SizeClasses.MaxSmall || align > 16 || (align & (align - 1)) != 0 || (uint)node >= (uint)_nodeCount)
+            return null;
+        int cls = SizeClasses.ForSize(size);
+        SlabList* list = ListOf(node, cls);
+        SlabHeader* slab = list->Head;
+        if (slab == null)
+            return null;
+        return Pop(list, slab, cls);
+    }
+
+    /// <summary>
+    /// Takes the free head of <paramref name="slab"/> (on <paramref name="list"/>, so it has a free
+    /// cell), zeroed. Checks before changing anything: the head is the start of one of the slab's
+    /// cells and lands 16-aligned (check what you return); null, with nothing changed, when not.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* Pop(SlabList* list, SlabHeader* slab, int cls)
+    {
+        byte* start = (byte*)slab;
+        uint offset = slab->FreeHead;
+        uint size = slab->ObjectSize;
+        ulong rel = (ulong)offset - slab->FirstOffset;
+        ulong index = (rel * _reciprocal[cls]) >> 32;
+        byte* cell = start + offset;
+        if (rel >= (ulong)slab->Capacity * size || index * size != rel || ((ulong)(cell - _directMapBase) & 15) != 0)
+            return null;
+        if (slab->FreeCount == slab->Capacity)
+            list->Empty--;
+        slab->FreeHead = *(ushort*)cell;
+        slab->FreeCount--;
+        SlabHeader.SetBit(slab->InUse, (int)index);
+        if (slab->FreeCount == 0)
+            list->Remove(slab);
+        _objects[cls]++;
+        if (size <= HeapZeroing.InlineCellLimit)
+            HeapZeroing.Cell(cell, size);
+        else
+            ZeroBytes(cell, size);
+        return cell;
+    }
+
+    /// <summary>
+    /// Every request the fast path did not serve: argument checks, alignment above 16, an empty
+    /// list (a new slab or another node's), large runs, and the failure record.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private HeapStatus AllocSlow(ulong size, ulong align, int node, out void* result)
     {
         result = null;
         if (node == AllocRequest.NoNode)
@@ -70,21 +145,9 @@ public unsafe partial struct KernelHeap
                 return status;
             list = ListOf(slab->Node, cls);
         }
-        byte* start = (byte*)slab;
-        uint offset = slab->FreeHead;
-        int index = CellAt(slab, offset);
-        if (index < 0)
+        result = Pop(list, slab, cls);
+        if (result == null)
             return Fail(HeapStatus.Corruption, MemoryStatus.Ok, size, align, node, cls, 0);
-        if (slab->FreeCount == slab->Capacity)
-            list->Empty--;
-        slab->FreeHead = *(ushort*)(start + offset);
-        slab->FreeCount--;
-        SlabHeader.SetBit(slab->InUse, index);
-        if (slab->FreeCount == 0)
-            list->Remove(slab);
-        _objects[cls]++;
-        Zero(start + offset, slab->ObjectSize);
-        result = start + offset;
         return HeapStatus.Ok;
     }
 
@@ -133,7 +196,7 @@ public unsafe partial struct KernelHeap
     private SlabHeader* MakeSlab(int cls, ulong pfn)
     {
         SlabHeader* slab = (SlabHeader*)AddressOf(pfn);
-        Zero((byte*)slab, SlabHeader.Bytes);
+        HeapZeroing.Cell((byte*)slab, SlabHeader.Bytes);
         slab->Check = SlabHeader.CheckWord(slab);
         slab->ObjectSize = _objectSize[cls];
         slab->FirstOffset = _firstOffset[cls];
@@ -176,11 +239,12 @@ public unsafe partial struct KernelHeap
             return Fail(FromPools(ms), ms, size, align, node, LargeClass, pages);
         ulong index = first.Value - _basePfn;
         SetHeld(index);
+        _runs[index >> 6] |= 1UL << (int)(index & 63);
         ClearLargeMark(index);
         _largeObjects++;
         _largePages += pages;
         byte* p = AddressOf(first.Value);
-        Zero(p, pages << Pfn.PageShift);
+        ZeroBytes(p, pages << Pfn.PageShift);
         result = p;
         return HeapStatus.Ok;
     }

@@ -40,6 +40,12 @@ public unsafe partial struct KernelHeap
 
         for (ulong w = 0; w < _bitmapWords; w++)
         {
+            ulong stray = _runs[w] & ~_held[w];
+            if (stray != 0)
+            {
+                ulong index = (w << 6) + (ulong)BitOperations.TrailingZeroCount(stray);
+                return HeapCheckReport.Broken(HeapInvariant.RunBitWrong, (ulong)AddressOf(_basePfn + index), LargeClass, 0, 0, 1);
+            }
             ulong bits = _held[w];
             while (bits != 0)
             {
@@ -50,6 +56,9 @@ public unsafe partial struct KernelHeap
                 byte owner = _memory->OwnerOf(new Pfn(pfn));
                 if ((kind == FrameKind.RunFirst || kind == FrameKind.Allocated) && owner != _owner)
                     return HeapCheckReport.Broken(HeapInvariant.HeldPageOfOtherOwner, (ulong)AddressOf(pfn), LargeClass, 0, _owner, owner);
+                if ((kind == FrameKind.RunFirst) != IsRun(index))
+                    return HeapCheckReport.Broken(HeapInvariant.RunBitWrong, (ulong)AddressOf(pfn), LargeClass, 0,
+                        kind == FrameKind.RunFirst ? 1UL : 0UL, IsRun(index) ? 1UL : 0UL);
                 if (kind == FrameKind.RunFirst)
                 {
                     largeFound++;

@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
 namespace PoolKernel.Memory;
 
 /// <summary>Freeing, pointer lookup, releasing cached slabs, and the collector's mark bits.</summary>
@@ -11,7 +14,62 @@ public unsafe partial struct KernelHeap
     /// A slab that becomes empty is kept on its list if fewer than <see cref="EmptySlabsCached"/>
     /// are, else its block goes back to its pool; a large run always goes back.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public HeapStatus Free(void* pointer)
+    {
+        SlabHeader* slab = AllocatedCellAt((byte*)pointer, out int cls, out ulong index);
+        if (slab != null)
+            return FreeCell(slab, cls, index);
+        return FreeSlow(pointer);
+    }
+
+    /// <summary>
+    /// The fast path's lookup: the slab when <paramref name="p"/> is the start of an allocated cell
+    /// whose slab head is in the same held-bitmap word: the head is held and not a run (the heap's
+    /// own bitmaps, which the checker holds to the pools' frame states), the check word matches, the
+    /// slab's blocks cover the pointer, the offset is a cell start, its in-use bit is set. Null for
+    /// everything else (null, foreign, interior, double free, large runs, corruption):
+    /// <see cref="FreeSlow"/> then finds out which, asking the pools as <see cref="Locate"/> does.
+    /// Reads only, changes nothing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private SlabHeader* AllocatedCellAt(byte* p, out int cls, out ulong index)
+    {
+        cls = 0;
+        index = 0;
+        ulong pfn = (ulong)(p - _directMapBase) >> Pfn.PageShift;
+        ulong at = pfn - _basePfn;
+        // p below the base wraps pfn or at past the span.
+        if (p < _directMapBase || at >= _spanPages)
+            return null;
+        ulong w = at >> 6;
+        ulong bits = _held[w] & (ulong.MaxValue >> (63 - (int)(at & 63)));
+        if (bits == 0)
+            return null;
+        int bit = BitOperations.Log2(bits);
+        ulong head = (at & ~63UL) + (ulong)bit;
+        SlabHeader* slab = (SlabHeader*)AddressOf(_basePfn + head);
+        if ((_runs[w] & (1UL << bit)) != 0 || slab->Check != SlabHeader.CheckWord(slab) || head + (1UL << slab->Order) <= at)
+            return null;
+        int c = slab->Class;
+        if ((uint)c >= SizeClasses.Count)
+            return null;
+        ulong rel = (ulong)(p - (byte*)slab) - slab->FirstOffset;
+        uint size = slab->ObjectSize;
+        ulong i = (rel * _reciprocal[c]) >> 32;
+        if (rel >= (ulong)slab->Capacity * size || i * size != rel || !SlabHeader.TestBit(slab->InUse, (int)i))
+            return null;
+        cls = c;
+        index = i;
+        return slab;
+    }
+
+    /// <summary>
+    /// <see cref="Free"/> for what the fast path did not take: null, large runs, slab heads further
+    /// back than one bitmap word, and every refusal (counted in RefusedFrees) and corruption.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private HeapStatus FreeSlow(void* pointer)
     {
         if (pointer == null)
             return HeapStatus.Ok;
@@ -19,7 +77,7 @@ public unsafe partial struct KernelHeap
         if (status == HeapStatus.Ok)
         {
             if (slab != null)
-                status = SlabHeader.TestBit(slab->InUse, cell) ? FreeCell(slab, cell) : HeapStatus.DoubleFree;
+                status = SlabHeader.TestBit(slab->InUse, cell) ? FreeCell(slab, slab->Class, (ulong)cell) : HeapStatus.DoubleFree;
             else
                 status = FreeLarge(head);
         }
@@ -76,25 +134,37 @@ public unsafe partial struct KernelHeap
         return HeapStatus.Corruption;
     }
 
-    private HeapStatus FreeCell(SlabHeader* slab, int cell)
+    /// <summary>Frees cell <paramref name="index"/> (in use, checked by the caller) of <paramref name="slab"/>, of class <paramref name="cls"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private HeapStatus FreeCell(SlabHeader* slab, int cls, ulong index)
     {
-        SlabList* list = ListOf(slab->Node, slab->Class);
-        uint offset = slab->FirstOffset + (uint)cell * slab->ObjectSize;
+        SlabList* list = ListOf(slab->Node, cls);
+        uint offset = slab->FirstOffset + (uint)index * slab->ObjectSize;
         byte* at = (byte*)slab + offset;
-        SlabHeader.ClearBit(slab->InUse, cell);
-        SlabHeader.ClearBit(slab->Marks, cell);
+        SlabHeader.ClearBit(slab->InUse, (int)index);
+        SlabHeader.ClearBit(slab->Marks, (int)index);
         *(ushort*)at = slab->FreeHead;
         slab->FreeHead = (ushort)offset;
         slab->FreeCount++;
-        _objects[slab->Class]--;
+        _objects[cls]--;
         if (slab->FreeCount == slab->Capacity)
+        {
+            // Already the tail of its list with room in the cache: where an empty slab is kept anyway
+            // (an alloc/free pair on an otherwise empty class ends here every time).
+            if (slab->List == SlabHeader.OnPartialList && list->Tail == slab && list->Empty < EmptySlabsCached)
+            {
+                list->Empty++;
+                return HeapStatus.Ok;
+            }
             return SlabEmptied(list, slab);
+        }
         if (slab->List == SlabHeader.OnNoList)
             list->PushHead(slab);
         return HeapStatus.Ok;
     }
 
     /// <summary>A slab has no object left: keep it at the tail of its list while the cache has room, else return its block.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private HeapStatus SlabEmptied(SlabList* list, SlabHeader* slab)
     {
         if (slab->List == SlabHeader.OnPartialList)
@@ -129,6 +199,7 @@ public unsafe partial struct KernelHeap
         if (ms != MemoryStatus.Ok)
             return HeapStatus.Corruption;
         ClearHeld(head);
+        _runs[head >> 6] &= ~(1UL << (int)(head & 63));
         ClearLargeMark(head);
         _largeObjects--;
         _largePages -= pages;

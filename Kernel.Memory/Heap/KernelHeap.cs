@@ -46,6 +46,11 @@ public unsafe partial struct KernelHeap
     internal ulong* _held;
     /// <summary>One bit per frame: the mark bit of a large run (slab objects have theirs in the slab header).</summary>
     internal ulong* _largeMarks;
+    /// <summary>
+    /// One bit per frame: set on the first frame of every large run the heap holds (a subset of the
+    /// held heads; the others are slabs), so Free tells a slab from a run without asking the pools.
+    /// </summary>
+    internal ulong* _runs;
     internal ulong _basePfn;
     internal ulong _spanPages;
     internal ulong _bitmapWords;
@@ -67,32 +72,35 @@ public unsafe partial struct KernelHeap
     internal ulong _largePages;
     internal ulong _refusedFrees;
     internal HeapFailure _lastFailure;
+    /// <summary>The zeroing routine of the host or kernel (<see cref="SetZeroing"/>); null: <see cref="HeapZeroing.Portable"/>.</summary>
+    internal delegate*<byte*, ulong, void> _zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong AlignUp(ulong value, ulong alignment) { return (value + alignment - 1) & ~(alignment - 1); }
 
     private static void Layout(PhysicalMemory* memory, out ulong listsOffset, out ulong heldOffset, out ulong marksOffset,
-        out ulong words, out ulong total)
+        out ulong runsOffset, out ulong words, out ulong total)
     {
         MemoryTotals totals = memory->GetTotals();
         words = (totals.SpanPages + 63) >> 6;
         listsOffset = AlignUp((ulong)sizeof(KernelHeap), 64);
         heldOffset = AlignUp(listsOffset + (ulong)(memory->NodeCount * SizeClasses.Count) * (ulong)sizeof(SlabList), 64);
         marksOffset = AlignUp(heldOffset + words * 8, 64);
-        total = AlignUp(marksOffset + words * 8, 64);
+        runsOffset = AlignUp(marksOffset + words * 8, 64);
+        total = AlignUp(runsOffset + words * 8, 64);
     }
 
     /// <summary>
     /// Bytes <see cref="Initialize"/> needs for a heap over <paramref name="memory"/>: the header,
-    /// one partial list per node and class (32 B each), and two bits per frame of the span
-    /// (held heads and large-object marks): 64 KiB per GiB of span.
+    /// one partial list per node and class (32 B each), and three bits per frame of the span
+    /// (held heads, large-object marks, run heads): 96 KiB per GiB of span.
     /// </summary>
     public static HeapStatus ComputeSize(PhysicalMemory* memory, out ulong bytes)
     {
         bytes = 0;
         if (memory == null)
             return HeapStatus.InvalidArgument;
-        Layout(memory, out _, out _, out _, out _, out bytes);
+        Layout(memory, out _, out _, out _, out _, out _, out bytes);
         return HeapStatus.Ok;
     }
 
@@ -107,7 +115,8 @@ public unsafe partial struct KernelHeap
         heap = null;
         if (memory == null || owner > 63)
             return HeapStatus.InvalidArgument;
-        Layout(memory, out ulong listsOffset, out ulong heldOffset, out ulong marksOffset, out ulong words, out ulong total);
+        Layout(memory, out ulong listsOffset, out ulong heldOffset, out ulong marksOffset, out ulong runsOffset, out ulong words,
+            out ulong total);
         if (block == null || bytes < total || ((ulong)block & 63) != 0)
             return HeapStatus.MetadataTooSmall;
 
@@ -119,6 +128,7 @@ public unsafe partial struct KernelHeap
         h->_lists = (SlabList*)(at + listsOffset);
         h->_held = (ulong*)(at + heldOffset);
         h->_largeMarks = (ulong*)(at + marksOffset);
+        h->_runs = (ulong*)(at + runsOffset);
         h->_basePfn = memory->BasePfn.Value;
         h->_spanPages = memory->GetTotals().SpanPages;
         h->_bitmapWords = words;
@@ -131,6 +141,7 @@ public unsafe partial struct KernelHeap
         {
             h->_held[w] = 0;
             h->_largeMarks[w] = 0;
+            h->_runs[w] = 0;
         }
         int maxOrder = memory->MaxOrder < MaxSlabOrder ? memory->MaxOrder : MaxSlabOrder;
         for (int c = 0; c < SizeClasses.Count; c++)
@@ -215,6 +226,9 @@ public unsafe partial struct KernelHeap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void ClearHeld(ulong index) { _held[index >> 6] &= ~(1UL << (int)(index & 63)); }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool IsRun(ulong index) { return (_runs[index >> 6] & (1UL << (int)(index & 63))) != 0; }
+
     /// <summary>
     /// The highest held head at or below span index <paramref name="index"/>, or ulong.MaxValue.
     /// A slab's head is at most 7 frames back, usually in the same word, so the common case is one word.
@@ -251,13 +265,22 @@ public unsafe partial struct KernelHeap
         return p - pfn;
     }
 
-    /// <summary>Sets <paramref name="bytes"/> (a multiple of 8, 8-aligned) to zero.</summary>
-    internal static void Zero(byte* at, ulong bytes)
+    /// <summary>
+    /// Sets the routine that zeroes page runs and cells above <see cref="HeapZeroing.InlineCellLimit"/>:
+    /// it must set exactly [at, at + bytes) to zero, for any address and length, and return. Null
+    /// goes back to <see cref="HeapZeroing.Portable"/>. The kernel passes <c>rep stos</c>, the host a
+    /// vectorised clear; pure code cannot reach either (docs/heap.md, "Zeroing").
+    /// </summary>
+    public void SetZeroing(delegate*<byte*, ulong, void> zero) { _zero = zero; }
+
+    /// <summary>Zeroes <paramref name="bytes"/> bytes at <paramref name="at"/> with the routine set, else the portable one.</summary>
+    internal void ZeroBytes(byte* at, ulong bytes)
     {
-        ulong* words = (ulong*)at;
-        ulong n = bytes >> 3;
-        for (ulong i = 0; i < n; i++)
-            words[i] = 0;
+        delegate*<byte*, ulong, void> zero = _zero;
+        if (zero != null)
+            zero(at, bytes);
+        else
+            HeapZeroing.Portable(at, bytes);
     }
 
     /// <summary>The last failed allocation (Count = 0: none yet).</summary>

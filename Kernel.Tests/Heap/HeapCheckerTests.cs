@@ -16,6 +16,37 @@ public unsafe class HeapCheckerTests
     }
 
     [Fact]
+    public void RunBitsThatDisagreeWithThePoolsAreReported()
+    {
+        using var h = HostHeap.Boot("pc", 128 * MiB, 1);
+        KernelHeap* heap = h.Heap;
+        byte* small = (byte*)heap->Alloc(64, 0, 0);
+        byte* big = (byte*)heap->Alloc(3 * Pfn.PageSize, 0, 0);
+        h.Consistent();
+        ulong slabIndex = h.PfnOf(small).Value - h.Memory->BasePfn.Value;
+        ulong runIndex = h.PfnOf(big).Value - h.Memory->BasePfn.Value;
+
+        // A slab head marked as a run: Free's fast path would refuse its cells to the slow path, the checker names it.
+        heap->_runs[slabIndex >> 6] ^= 1UL << (int)(slabIndex & 63);
+        Expect(h, HeapInvariant.RunBitWrong);
+        heap->_runs[slabIndex >> 6] ^= 1UL << (int)(slabIndex & 63);
+        // A run head without its bit: the fast path would read the run's first bytes as a slab header.
+        heap->_runs[runIndex >> 6] ^= 1UL << (int)(runIndex & 63);
+        Expect(h, HeapInvariant.RunBitWrong);
+        heap->_runs[runIndex >> 6] ^= 1UL << (int)(runIndex & 63);
+        // A run bit on a frame the heap does not hold.
+        ulong stray = runIndex + 1;
+        heap->_runs[stray >> 6] ^= 1UL << (int)(stray & 63);
+        Expect(h, HeapInvariant.RunBitWrong);
+        heap->_runs[stray >> 6] ^= 1UL << (int)(stray & 63);
+        h.Consistent();
+
+        Assert.Equal(HeapStatus.Ok, heap->Free(big));
+        Assert.Equal(HeapStatus.Ok, heap->Free(small));
+        h.Consistent();
+    }
+
+    [Fact]
     public void BrokenSlabsAreReportedByName()
     {
         using var h = HostHeap.Boot("pc", 128 * MiB, 1);

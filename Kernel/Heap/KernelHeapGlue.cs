@@ -1,5 +1,7 @@
 using System;
 using PoolKernel.Boot.Reports;
+using System.Runtime;
+using System.Runtime.CompilerServices;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
 using PoolKernel.Runtime;
@@ -39,14 +41,51 @@ namespace PoolKernel.Heap
             if (PhysicalMemoryOwner.AllocateRun(s_metadataPages, request, out Pfn first) != MemoryStatus.Ok)
                 Panic.Halt("heap: no pool memory for the heap metadata, pages", s_metadataPages);
             byte* block = (byte*)(first.Value << 12);
-            for (ulong i = 0; i < s_metadataPages * 4096; i++)
-                block[i] = 0;
+            ArchZero(block, s_metadataPages * 4096);
+            CheckZeroing(block);
             if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, Owners.Heap, out s_heap) != HeapStatus.Ok)
                 Panic.Halt("heap: set-up refused");
+            s_heap->SetZeroing(&Zero);
             ObjectAllocator.SetHeap(&Alloc, &ReleaseReserve);
             BootAllocator.Retire();
             RefillReserve();
         }
+
+        /// <summary>
+        /// Sets <paramref name="bytes"/> bytes at <paramref name="at"/> to zero (any alignment and length):
+        /// <c>rep stos</c> in Arch/x64/cpu.S, the CPU's fast-string stores.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_zero")]
+        private static extern void ArchZero(byte* at, ulong bytes);
+
+        /// <summary>
+        /// Proves <see cref="ArchZero"/> before the heap relies on it, on the first bytes of the (zeroed)
+        /// metadata block: lengths 0..143 at offsets 0..8 (so the word loop, the byte tail and unaligned
+        /// starts all run) zero exactly their range and leave the bytes around it. Halts otherwise.
+        /// </summary>
+        private static void CheckZeroing(byte* scratch)
+        {
+            const int Window = 160;
+            for (ulong offset = 0; offset < 9; offset++)
+            {
+                for (ulong length = 0; length < 144; length += 11)
+                {
+                    for (int i = 0; i < Window; i++)
+                        scratch[i] = 0xA5;
+                    ArchZero(scratch + offset, length);
+                    for (ulong i = 0; i < Window; i++)
+                    {
+                        byte expected = i >= offset && i < offset + length ? (byte)0 : (byte)0xA5;
+                        if (scratch[i] != expected)
+                            Panic.Halt("heap: arch_zero is wrong at offset x 256 + length", offset * 256 + length);
+                    }
+                }
+            }
+            ArchZero(scratch, Window);
+        }
+
+        /// <summary>The heap's zeroing routine (<see cref="KernelHeap.SetZeroing"/>): page runs and cells above the inline limit.</summary>
+        private static void Zero(byte* at, ulong bytes) => ArchZero(at, bytes);
 
         /// <summary>
         /// Pages kept back from the pools for the runtime's own allocations: when the heap cannot

@@ -241,3 +241,18 @@ arch_resume_context:
 
         # No executable stack: tells the linker this object does not need one.
         .section .note.GNU-stack,"",@progbits
+
+# void arch_zero(void* dst, size_t n): n bytes at dst set to zero, any alignment, any length; the
+# kernel heap's zeroing routine (page runs and large cells). rep stosq for the 8-byte words, then
+# rep stosb for the tail: both are the CPU's fast-string stores (whole-line writes, no reads for
+# ownership on ERMSB parts); the quadword form also takes 8x fewer steps under QEMU's TCG.
+        .text
+        .global arch_zero
+arch_zero:  xor eax, eax
+            mov rcx, rsi
+            shr rcx, 3
+            rep stosq
+            mov rcx, rsi
+            and rcx, 7
+            rep stosb
+            ret
