@@ -64,6 +64,7 @@ public sealed unsafe class Simulation : IDisposable
         Acpi = _arena.Struct<AcpiInfo>();
         AcpiParser.Parse(BuildAcpi(machine), Acpi);
         BootDiagnostics.Print(w, &Acpi->Diagnostics);
+        BootDiagnostics.ReclaimAcpi(w, Map);
         Nodes = _arena.Struct<NodeLayout>();
         if (Nodes->UseFirmware(Map, Acpi, out ulong uncovered))
             BootDiagnostics.PrintSratDropped(w, uncovered);

@@ -81,6 +81,41 @@ namespace PoolKernel.Boot.MemoryMap
             _type[index] = (uint)type;
         }
 
+        /// <summary>
+        /// Gives ACPI-reclaimable memory to the kernel once the ACPI tables in it have been read (the
+        /// kernel parses them into <c>AcpiInfo</c> at boot and never reads them again): every
+        /// ACPI-reclaimable region whose both ends are 4 KiB aligned becomes available, merged with
+        /// available neighbours it touches, so the map keeps every invariant of
+        /// <see cref="CheckInvariants"/>. A region with an unaligned end stays as it is (available
+        /// memory must be whole pages; firmware gives page-aligned ones: EFI maps count 4 KiB pages).
+        /// Returns the bytes that became available.
+        /// </summary>
+        public ulong ReclaimAcpi()
+        {
+            ulong reclaimed = 0;
+            int kept = 0;
+            for (int i = 0; i < Count; i++)
+            {
+                ulong start = _base[i];
+                ulong end = start + _length[i];
+                MemoryType type = (MemoryType)_type[i];
+                if (type == MemoryType.AcpiReclaimable && ((start | end) & MemoryMapSanitizer.PageMask) == 0)
+                {
+                    type = MemoryType.Available;
+                    reclaimed += end - start;
+                }
+                if (kept > 0 && _type[kept - 1] == (uint)type && _base[kept - 1] + _length[kept - 1] == start)
+                {
+                    _length[kept - 1] = end - _base[kept - 1];
+                    continue;
+                }
+                Set(kept, start, end, type);
+                kept++;
+            }
+            Count = kept;
+            return reclaimed;
+        }
+
         /// <summary>Sum of the lengths of all available regions.</summary>
         public ulong AvailableBytes
         {

@@ -85,6 +85,22 @@ namespace PoolKernel.Boot.Reports
         }
 
         /// <summary>
+        /// Reclaims the map's ACPI-reclaimable memory once the tables are read (<see cref="SanitizedMemoryMap.ReclaimAcpi"/>)
+        /// and says how much became available RAM; silent when there was none. The kernel and the
+        /// simulator call it at the same point: after ACPI is parsed, before the node layout.
+        /// </summary>
+        public static void ReclaimAcpi(TextOut w, SanitizedMemoryMap* map)
+        {
+            ulong reclaimed = map->ReclaimAcpi();
+            if (reclaimed == 0)
+                return;
+            w.Write("acpi: tables read; ");
+            w.WriteSize(reclaimed);
+            w.Write(" of ACPI-reclaimable memory is available RAM now");
+            w.WriteLine();
+        }
+
+        /// <summary>
         /// Prints a diagnostic text whose trailing "(name, name)" says what Value0 and Value1 are, with each
         /// number after its name: "...; length clamped (type 0x2)". A text without names gets no numbers
         /// (they mean nothing there), so no bare pair like "(0x2, 0x0)" is ever printed.

@@ -47,6 +47,35 @@ public sealed unsafe class MemoryMapSanitizerTests : IDisposable
     }
 
     [Fact]
+    public void ReclaimAcpi_MakesAlignedReclaimableMemoryAvailable_MergedWithItsNeighbours()
+    {
+        var map = Sanitize(
+            new(0x0, 0x9F000, A),
+            new(0x100000, 0x7F00000, A),
+            new(0x8000000, 0x12000, Acpi),      // touches available memory on both sides
+            new(0x8012000, 0x1000000, A),
+            new(0x9012000, 0x2000, Nvs),
+            new(0x9014000, 0x800, Acpi),        // ends mid-page: stays reclaimable
+            new(0xA000000, 0x3000, Acpi));      // alone behind a hole
+        ulong available = map->AvailableBytes;
+
+        ulong reclaimed = map->ReclaimAcpi();
+
+        Assert.Equal(0x12000UL + 0x3000UL, reclaimed);
+        Assert.Equal(available + reclaimed, map->AvailableBytes);
+        Assert.Equal(MemoryMapInvariant.Ok, map->CheckInvariants(out _));
+        Assert.Equal(new[]
+        {
+            (0x0UL, 0x9F000UL, MemoryType.Available),
+            (0x100000UL, 0x9012000UL, MemoryType.Available),
+            (0x9012000UL, 0x9014000UL, MemoryType.AcpiNvs),
+            (0x9014000UL, 0x9014800UL, MemoryType.AcpiReclaimable),
+            (0xA000000UL, 0xA003000UL, MemoryType.Available),
+        }, Regions(map));
+        Assert.Equal(0UL, map->ReclaimAcpi());
+    }
+
+    [Fact]
     public void CleanMap_IsSortedAndCoalesced_WithoutDiagnostics()
     {
         var map = Sanitize(

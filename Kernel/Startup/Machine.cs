@@ -55,6 +55,7 @@ namespace PoolKernel.Startup
                 rsdp = RsdpScanner.FindInBiosArea((byte*)0);
             AcpiParser.Parse(rsdp, Acpi);
             BootDiagnostics.Print(ConsoleOut.Instance, &Acpi->Diagnostics);
+            BootDiagnostics.ReclaimAcpi(ConsoleOut.Instance, Map);
 
             if (Nodes->UseFirmware(Map, Acpi, out ulong uncovered))
                 BootDiagnostics.PrintSratDropped(ConsoleOut.Instance, uncovered);
