@@ -122,7 +122,7 @@ switch ($Target) {
     'run' {
         Build-Iso $Cmdline
         if ($Nodes -gt $Cpus) { $Cpus = $Nodes }
-        $qemu = @('-M', $Machine, '-m', $Memory, '-smp', "$Cpus") + (Get-NumaArgs $Memory $Nodes $Cpus) + @(
+        $qemu = @('-M', $Machine, '-accel', 'tcg,thread=multi', '-m', $Memory, '-smp', "$Cpus") + (Get-NumaArgs $Memory $Nodes $Cpus) + @(
             '-cdrom', (Join-Path $IsoDir 'kernel.iso'),
             '-serial', 'mon:stdio', '-display', 'none', '-no-reboot',
             '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04')

@@ -9,7 +9,8 @@ namespace PoolKernel.Bench;
 /// BenchmarkDotNet cannot drive a NativeAOT binary in process, so this is a plain harness: for
 /// each <see cref="PairBenchmarks"/> method (pool allocator and baseline in the same process and
 /// the same states), the best of <see cref="Rounds"/> timed rounds of <see cref="Invocations"/>
-/// invocations, after one untimed round; then the aligned fill. Writes summary-aot.json with the keys of summary.json.
+/// invocations, after one untimed round; then the aligned fill and the bulk shapes (<see cref="BulkBenchmarks"/>).
+/// Writes summary-aot.json with the keys of summary.json.
 /// </summary>
 public static class AotPairs
 {
@@ -17,6 +18,8 @@ public static class AotPairs
     private const int Invocations = 2000;
     /// <summary>The aligned fill (<see cref="AlignedFillBenchmarks"/>) is one long operation: the best of a few fills, each from a fresh set-up.</summary>
     private const int FillRounds = 3;
+    /// <summary>The bulk shapes (<see cref="BulkBenchmarks.TimeRounds"/>): the best of this many rounds at order 0 (tens of ms a half) and at order 9 (tens of µs).</summary>
+    private const int BulkRounds0 = 7, BulkRounds9 = 200;
 
     public static int Run(string outDir)
     {
@@ -33,6 +36,9 @@ public static class AotPairs
             ("baseline_order9_pair_ns", b.BaselineOrder9Pair),
             ("constrained_alloc_ns", b.ConstrainedPair),
             ("baseline_dma32_pair_ns", b.BaselineDma32Pair),
+            ("baseline_nopcp_order0_pair_ns", b.BaselineNoPcpOrder0Pair),
+            ("baseline_nopcp_order0_pair_fragmented_ns", b.BaselineNoPcpOrder0PairFragmented),
+            ("baseline_nopcp_dma32_pair_ns", b.BaselineNoPcpDma32Pair),
         };
         var results = new List<KeyValuePair<string, double>>();
         for (int c = 0; c < cases.Length; c++)
@@ -48,7 +54,7 @@ public static class AotPairs
                     best = ns;
             }
             results.Add(new KeyValuePair<string, double>(cases[c].Key, Math.Round(best, 2)));
-            Console.WriteLine($"{cases[c].Key,-36} {best.ToString("F2", CultureInfo.InvariantCulture)} ns");
+            Console.WriteLine($"{cases[c].Key,-42} {best.ToString("F2", CultureInfo.InvariantCulture)} ns");
         }
         b.Cleanup();
         foreach (KeyValuePair<string, double> heap in HeapBenchmarks.RunAot(Best))
@@ -60,7 +66,12 @@ public static class AotPairs
         for (int round = 0; round < FillRounds; round++)
             fill = Math.Min(fill, AlignedFillBenchmarks.TimeOnce());
         results.Add(new KeyValuePair<string, double>("aligned_fill_1g_s", Math.Round(fill, 4)));
-        Console.WriteLine($"{"aligned_fill_1g_s",-36} {fill.ToString("F4", CultureInfo.InvariantCulture)} s");
+        Console.WriteLine($"{"aligned_fill_1g_s",-42} {fill.ToString("F4", CultureInfo.InvariantCulture)} s");
+        foreach (KeyValuePair<string, double> r in BulkBenchmarks.TimeRounds(BulkRounds0, BulkRounds9))
+        {
+            results.Add(r);
+            Console.WriteLine($"{r.Key,-42} {r.Value.ToString("F2", CultureInfo.InvariantCulture)} ns");
+        }
         File.WriteAllText(Path.Combine(outDir, "summary-aot.json"), Program.SummaryJson(results));
         return 0;
     }

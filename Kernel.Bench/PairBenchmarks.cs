@@ -5,12 +5,14 @@ namespace PoolKernel.Bench;
 
 /// <summary>
 /// Allocation/free pairs on a QEMU `pc` 6 GiB two-node map, for the pool allocator and the classic
-/// baseline, each in two states. As set up ("fresh", the headline <c>order0_pair_ns</c>: the issue
+/// baseline (with its per-CPU lists; the order-0 pairs also on the plain buddy, <c>baseline_nopcp_*</c>),
+/// each in two states. As set up ("fresh", the headline <c>order0_pair_ns</c>: the issue
 /// asks for order-0 pairs with no state, and for fragmentation only in the constrained case): every
-/// baseline order-0 pair splits a 4 MiB block ten times and merges it back. Fragmented: 65,536
-/// order-0 frames allocated from the normal and the DMA32 memory and every other one freed, so the
-/// order-0 lists are long and a freed frame's buddy is busy; there the baseline's list head is a
-/// one-entry LIFO cache. Each invocation runs <see cref="Pairs"/> pairs; results are per pair.
+/// per-CPU baseline pops and pushes its list (refilled once by a batch split from a 4 MiB block), and
+/// every plain-buddy order-0 pair splits a 4 MiB block ten times and merges it back. Fragmented:
+/// 65,536 order-0 frames allocated from the normal and the DMA32 memory and every other one freed,
+/// so the order-0 lists are long and a freed frame's buddy is busy; there the plain buddy's list
+/// head is a one-entry LIFO cache. Each invocation runs <see cref="Pairs"/> pairs; results are per pair.
 /// </summary>
 [MemoryDiagnoser(false)]
 public unsafe class PairBenchmarks
@@ -24,12 +26,14 @@ public unsafe class PairBenchmarks
     private PhysicalMemory* _pm;
     private PoolId _normal;
     private ClassicBuddy _classic;
+    private ClassicBuddy _classicNoPcp;
     private AllocRequest _named;
     private AllocRequest _any;
     private AllocRequest _dma32Boundary;
     // Freshly set-up twins: every order-0 allocation splits a 4 MiB block and every free merges it back.
     private HostPhysicalMemory _freshHost;
     private ClassicBuddy _freshClassic;
+    private ClassicBuddy _freshClassicNoPcp;
     private AllocRequest _freshNamed;
 
     [GlobalSetup]
@@ -51,12 +55,16 @@ public unsafe class PairBenchmarks
         var ranges = _host.Regions.Where(r => r.Type == MemoryType.Available)
             .Select(r => ((r.Base.Value + 4095) >> 12, (r.Base.Value + r.Length) >> 12)).ToArray();
         _classic = new ClassicBuddy(_host.BackingBytes / 4096, ranges);
-        FragmentClassic(2);
-        FragmentClassic(1);
+        FragmentClassic(_classic, 2);
+        FragmentClassic(_classic, 1);
+        _classicNoPcp = new ClassicBuddy(_host.BackingBytes / 4096, ranges, perCpuLists: false);
+        FragmentClassic(_classicNoPcp, 2);
+        FragmentClassic(_classicNoPcp, 1);
 
         _freshHost = Host(QemuMaps.Build("pc", 6 * GiB, 2), hugePages: true);
         _freshNamed = Owned(AllocRequest.InPool(_normal));
         _freshClassic = new ClassicBuddy(_host.BackingBytes / 4096, ranges);
+        _freshClassicNoPcp = new ClassicBuddy(_host.BackingBytes / 4096, ranges, perCpuLists: false);
     }
 
     private static AllocRequest Owned(AllocRequest request)
@@ -86,13 +94,13 @@ public unsafe class PairBenchmarks
             Check(_pm->Free(frames[i], new Order(0), Owner));
     }
 
-    private void FragmentClassic(int zone)
+    private static void FragmentClassic(ClassicBuddy classic, int zone)
     {
         var frames = new long[65536];
         for (int i = 0; i < frames.Length; i++)
-            frames[i] = _classic.Allocate(0, zone);
+            frames[i] = classic.Allocate(0, zone);
         for (int i = 0; i < frames.Length; i += 2)
-            _classic.Free((ulong)frames[i], 0);
+            classic.Free((ulong)frames[i], 0);
     }
 
     /// <summary>A two-node host memory over <paramref name="map"/> (the shared fixture), which must set up.</summary>
@@ -113,8 +121,10 @@ public unsafe class PairBenchmarks
     public void Cleanup()
     {
         _classic.Dispose();
+        _classicNoPcp.Dispose();
         _host.Dispose();
         _freshClassic.Dispose();
+        _freshClassicNoPcp.Dispose();
         _freshHost.Dispose();
     }
 
@@ -148,6 +158,14 @@ public unsafe class PairBenchmarks
             c.Free((ulong)c.Allocate(0, 2), 0);
     }
 
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_nopcp_order0_pair_fragmented")]
+    public void BaselineNoPcpOrder0PairFragmented()
+    {
+        ClassicBuddy c = _classicNoPcp;
+        for (int i = 0; i < Pairs; i++)
+            c.Free((ulong)c.Allocate(0, 2), 0);
+    }
+
     [Benchmark(OperationsPerInvoke = Pairs, Description = "order0_pair")]
     public void Order0Pair()
     {
@@ -163,6 +181,14 @@ public unsafe class PairBenchmarks
     public void BaselineOrder0Pair()
     {
         ClassicBuddy c = _freshClassic;
+        for (int i = 0; i < Pairs; i++)
+            c.Free((ulong)c.Allocate(0, 2), 0);
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_nopcp_order0_pair")]
+    public void BaselineNoPcpOrder0Pair()
+    {
+        ClassicBuddy c = _freshClassicNoPcp;
         for (int i = 0; i < Pairs; i++)
             c.Free((ulong)c.Allocate(0, 2), 0);
     }
@@ -201,6 +227,14 @@ public unsafe class PairBenchmarks
     public void BaselineDma32Pair()
     {
         ClassicBuddy c = _classic;
+        for (int i = 0; i < Pairs; i++)
+            c.Free((ulong)c.Allocate(0, 1), 0);
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "baseline_nopcp_dma32_pair")]
+    public void BaselineNoPcpDma32Pair()
+    {
+        ClassicBuddy c = _classicNoPcp;
         for (int i = 0; i < Pairs; i++)
             c.Free((ulong)c.Allocate(0, 1), 0);
     }

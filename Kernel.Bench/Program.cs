@@ -34,12 +34,21 @@ public static class Program
         Summary setup = BenchmarkRunner.Run<SetupBenchmarks>(config);
         Summary fill = BenchmarkRunner.Run<AlignedFillBenchmarks>(config);
         Summary heap = BenchmarkRunner.Run<HeapBenchmarks>(config);
+        Summary bulk = BenchmarkRunner.Run<BulkBenchmarks>(config);
 
         var results = new Dictionary<string, double>();
         foreach (Summary s in new[] { pairs, setup, fill, heap })
             foreach (BenchmarkReport r in s.Reports)
                 if (r.ResultStatistics != null)
                     results[r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo] = r.ResultStatistics.Median; // the median: one slowed iteration on a shared machine does not move it
+        // A bulk invocation is one half of one side at one order: its summary key from the parameters, per block.
+        foreach (BenchmarkReport r in bulk.Reports)
+            if (r.ResultStatistics != null)
+            {
+                int order = (int)r.BenchmarkCase.Parameters[nameof(BulkBenchmarks.BlockOrder)];
+                var side = (Allocator)r.BenchmarkCase.Parameters[nameof(BulkBenchmarks.Side)];
+                results[BulkBenchmarks.Key(side, order, r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo)] = r.ResultStatistics.Median / BulkBenchmarks.Blocks(order);
+            }
 
         double Ns(string name) => results.TryGetValue(name, out double v) ? Math.Round(v, 2) : double.NaN;
         var summary = new Dictionary<string, double>
@@ -53,6 +62,9 @@ public static class Program
             ["baseline_order9_pair_ns"] = Ns("baseline_order9_pair"),
             ["constrained_alloc_ns"] = Ns("constrained_dma32_64k_pair"),
             ["baseline_dma32_pair_ns"] = Ns("baseline_dma32_pair"),
+            ["baseline_nopcp_order0_pair_ns"] = Ns("baseline_nopcp_order0_pair"),
+            ["baseline_nopcp_order0_pair_fragmented_ns"] = Ns("baseline_nopcp_order0_pair_fragmented"),
+            ["baseline_nopcp_dma32_pair_ns"] = Ns("baseline_nopcp_dma32_pair"),
             ["setup_64g_ms"] = Math.Round(Ns("setup_64g") / 1e6, 3),
             ["aligned_fill_1g_s"] = Math.Round(Ns("aligned_fill_1g") / 1e9, 4),
             ["heap_pair32_ns"] = Ns("heap_pair32"),
@@ -60,6 +72,13 @@ public static class Program
             ["heap_zero_gib_s"] = Math.Round(HeapBenchmarks.ZeroGiBPerSecond(Ns("heap_zero_1m")), 2),
             ["metadata_bytes_per_page"] = Math.Round(SetupBenchmarks.MetadataBytesPerPage(), 4),
         };
+        foreach (int order in new[] { 0, 9 })
+            foreach (Allocator side in new[] { Allocator.Pools, Allocator.Baseline })
+                foreach (string half in new[] { "alloc", "free", "rand_alloc", "rand_free" })
+                {
+                    string key = BulkBenchmarks.Key(side, order, half);
+                    summary[key] = Ns(key);
+                }
         string json = SummaryJson(summary);
         File.WriteAllText(Path.Combine(outDir, "summary.json"), json);
         Console.WriteLine(json);

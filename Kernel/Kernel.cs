@@ -19,6 +19,8 @@ namespace PoolKernel
             Mm.BootPools.Apply();
             Mm.MemoryBringUp.PrintSummary();
             Heap.KernelHeapGlue.Initialize();
+            // Interrupts and the other CPUs; from here on interrupts are on (docs/smp.md).
+            Platform.Smp.Start();
             Drivers.DriverManager.LoadAll();
             SelfTest.BootTestHooks.Run();
             Shell.KernelShell.Run();

@@ -18,5 +18,7 @@ namespace PoolKernel.Boot.Layout
         MemCap,
         /// <summary>memmap=SIZE$START.</summary>
         MemmapRange,
+        /// <summary>The page below 1 MiB the application processors start in (docs/smp.md).</summary>
+        SmpTrampoline,
     }
 }

@@ -18,12 +18,12 @@ namespace PoolKernel.Boot.Layout
     public unsafe struct ReservationTable
     {
         /// <summary>
-        /// Before the command line: low firmware, kernel image, multiboot information, command line,
-        /// loader name (5) and two per boot module (its range and its name string), each counted twice
+        /// Before the command line: the SMP trampoline page, low firmware, kernel image, multiboot
+        /// information, command line, loader name (6) and two per boot module (its range and its name string), each counted twice
         /// because a range may be split once around an earlier one; after it, the pool metadata (1),
         /// carved from RAM no entry covers, so exactly one entry.
         /// </summary>
-        public const int KernelEntries = 2 * (5 + 2 * BootInfo.MaxModules) + 1;
+        public const int KernelEntries = 2 * (6 + 2 * BootInfo.MaxModules) + 1;
 
         /// <summary>
         /// mem= (one entry) and every memmap= token (one entry each when the ranges are disjoint from
@@ -187,6 +187,7 @@ namespace PoolKernel.Boot.Layout
             ReservationName.PoolMetadata => "pool metadata",
             ReservationName.MemCap => "mem= cap",
             ReservationName.MemmapRange => "memmap= range",
+            ReservationName.SmpTrampoline => "SMP trampoline",
             _ => "reservation",
         };
 

@@ -74,7 +74,8 @@ public sealed class QemuBoot
     public List<string> Arguments()
     {
         int cpus = CpuNodes != null ? CpuNodes.Length : Math.Max(Cpus, Math.Max(Nodes, 1));
-        var args = new List<string> { "-M", Machine, "-m", Memory, "-smp", cpus.ToString() };
+        // Multi-threaded TCG: each CPU its own host thread, so the CPUs really run at once.
+        var args = new List<string> { "-M", Machine, "-accel", "tcg,thread=multi", "-m", Memory, "-smp", cpus.ToString() };
         if (Nodes > 1)
         {
             long bytes = ParseSize(Memory);

@@ -38,6 +38,10 @@ namespace PoolKernel.Mm
         internal static void Run()
         {
             BootInfo* boot = Machine.Boot;
+            // First, so that it keeps its own name inside the first MiB (the low-firmware entry is cut around it).
+            ulong trampoline = Smp.ChooseTrampolinePage(boot, Machine.Map);
+            if (trampoline != 0)
+                Reservations.AddKernel(ReservationName.SmpTrampoline, trampoline, trampoline + 4096);
             Reservations.AddKernel(ReservationName.LowFirmware, 0, LowFirmwareEnd);
             Reservations.AddKernel(ReservationName.KernelImage, Cpu.KernelStart(), Cpu.KernelEnd());
             if (boot->InfoAddress != 0)

@@ -12,8 +12,8 @@ namespace PoolKernel.Mm
     /// return through it: Corruption fails fast (the invariant checker runs, its report is printed,
     /// the kernel panics); every other status goes back to the caller as the pools gave it.
     ///
-    /// Locking: nothing guards the instance yet, because one CPU runs kernel code and no interrupt
-    /// handler allocates or frees. The SMP issue adds the pools' lock here, as a field of this class
+    /// Locking: nothing guards the instance yet, because only the boot CPU allocates or frees (the
+    /// other CPUs run no allocating code, docs/smp.md) and no interrupt handler does. The SMP issue adds the pools' lock here, as a field of this class
     /// taken around every call below; Kernel.Memory takes no locks of its own.
     /// </summary>
     internal static unsafe class PhysicalMemoryOwner

@@ -13,8 +13,12 @@ namespace PoolKernel.Platform
     }
 
     /// <summary>
-    /// CPU exceptions. There is nothing to resume to yet: every exception prints a report
-    /// (vector, name, error code, RIP, RSP, CR2) and ends the machine with ExitCode.CpuException.
+    /// Every vector's C# entry (Arch/x64/traps.S), on whichever CPU took it. Vectors 32..255 are
+    /// interrupts (<see cref="Interrupts.Handle"/>) and return. An NMI while a CPU is in a fatal path
+    /// is the panic stop: this CPU parks (<see cref="Smp.StopHere"/>). Every other vector is a CPU
+    /// exception, with nothing to resume to yet: the others are stopped (<see cref="Smp.EnterFatal"/>),
+    /// a report (vector, name, error code, RIP, RSP, CR2, the CPU's number) is printed and the machine
+    /// ends with ExitCode.CpuException.
     /// </summary>
     internal static unsafe class Traps
     {
@@ -45,6 +49,14 @@ namespace PoolKernel.Platform
         [UnmanagedCallersOnly(EntryPoint = "KernelTrap")]
         private static void OnTrap(TrapFrame* frame)
         {
+            if (frame->Vector >= 32)
+            {
+                Interrupts.Handle(frame);
+                return;
+            }
+            if (frame->Vector == 2 && Smp.Stopping)
+                Smp.StopHere();
+            Smp.EnterFatal();
             Console.Write("\n*** CPU EXCEPTION vector=");
             Console.Write(frame->Vector);
             Console.Write(" (");
@@ -57,6 +69,8 @@ namespace PoolKernel.Platform
             Console.WriteHex(frame->Rsp, 16);
             Console.Write(" cr2=");
             Console.WriteHex(Cpu.ReadCr2(), 16);
+            Console.Write(" cpu=");
+            Console.Write(Smp.CurrentNumber);
             Console.WriteLine();
             Console.Write("    rax=");
             Console.WriteHex(frame->Rax, 16);

@@ -13,6 +13,7 @@ namespace PoolKernel.Runtime
         [RuntimeExport("RhpThrowEx")]
         private static void RhpThrowEx(object exception)
         {
+            Smp.EnterFatal();
             Console.Write("\nUnhandled exception: ");
             if (exception is Exception e)
             {

@@ -33,6 +33,7 @@ namespace PoolKernel.Shell
             int n = 0;
             Add(ref n, "help", "list the commands", &Help);
             Add(ref n, "numa", "NUMA nodes, their CPUs, memory and distances", &Numa);
+            CpuCommands.Register(ref n);
             Add(ref n, "cmdline", "the kernel command line, token by token", &CmdlineCommand.Run);
             Add(ref n, "halt", "end the machine (QEMU exits with status 33)", &Halt);
             MemoryCommands.Register(ref n);

@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+
+namespace PoolKernel.Platform
+{
+    /// <summary>Where a CPU is in its life (<see cref="PerCpu.State"/>).</summary>
+    internal enum CpuState
+    {
+        /// <summary>Listed in the MADT, not started (or not yet).</summary>
+        Offline,
+        /// <summary>INIT and STARTUP sent; the CPU has not said it is up.</summary>
+        Starting,
+        /// <summary>Running: its GDT, TSS, IDT, GS base and local APIC are set, its timer ticks.</summary>
+        Online,
+        /// <summary>Did not answer within the timeout; left out.</summary>
+        NoAnswer,
+        /// <summary>Parked for good by another CPU's fatal path (the panic-stop NMI).</summary>
+        Stopped,
+    }
+
+    /// <summary>
+    /// One CPU's own data, the first bytes of its per-CPU block (<see cref="Smp"/>): reached on that
+    /// CPU through GS (its base is this struct's address, and <see cref="Self"/> holds it again, so
+    /// <c>gs:[0]</c> gives a plain pointer). The BSP fills everything before the CPU starts; after that
+    /// the fields marked "own" are written by that CPU only (its interrupt handlers), the mailbox as
+    /// <see cref="Smp.RunOn"/> says. Layout docs/smp.md; smp.S reads <see cref="Self"/> (+0) and
+    /// <see cref="StackTop"/> (+8).
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe struct PerCpu
+    {
+        /// <summary>+0: this struct's address (what <c>gs:[0]</c> reads).</summary>
+        public PerCpu* Self;
+        /// <summary>+8: the stack pointer an AP starts with (the top of its block); unused on the BSP, which keeps boot.S's stack.</summary>
+        public ulong StackTop;
+        /// <summary>The kernel's CPU number: 0 the boot CPU, then the MADT's order.</summary>
+        public int Number;
+        /// <summary>The local APIC id (MADT), the IPI destination.</summary>
+        public uint ApicId;
+        /// <summary>The NUMA node (SRAT CPU affinity, or numa=off/fake).</summary>
+        public int Node;
+        /// <summary>Written by the BSP while starting the CPU, then by the CPU itself (Online, and Stopped when parked).</summary>
+        public volatile CpuState State;
+        /// <summary>Own: local APIC timer interrupts taken.</summary>
+        public ulong TimerTicks;
+        /// <summary>Own: every interrupt taken (vectors 32..255, timer included; not exceptions or NMI).</summary>
+        public ulong Interrupts;
+
+        /// <summary>Mailbox: the function and argument of call <see cref="CallPosted"/>; written by the caller before it posts.</summary>
+        public delegate*<ulong, void> CallFunction;
+        public ulong CallArgument;
+        /// <summary>Mailbox: the caller's ticket (a release store after the function and argument).</summary>
+        public volatile uint CallPosted;
+        /// <summary>Mailbox: own, the last ticket run to completion.</summary>
+        public volatile uint CallDone;
+
+        /// <summary>The GDT: null, 0x08 code, 0x10 data, 0x18 TSS (two slots), as boot.S's.</summary>
+        public fixed ulong Gdt[5];
+        /// <summary>The GDT pointer as lgdt reads it: the 16-bit limit in [3], the 64-bit base in [4..7] (8-byte aligned); lgdt takes &amp;GdtPointer[3].</summary>
+        public fixed ushort GdtPointer[8];
+        /// <summary>The 64-bit TSS (104 bytes): IST1 (#DF) at +0x24, IST2 (NMI) at +0x2C, the I/O map base at +0x66.</summary>
+        public fixed byte Tss[104];
+    }
+}

@@ -1,0 +1,121 @@
+using System;
+using PoolKernel.Platform;
+using PoolKernel.Startup;
+
+namespace PoolKernel.Shell
+{
+    /// <summary>'cpus' (every CPU, asked on that CPU) and the test command 'cpu N fault'.</summary>
+    internal static unsafe class CpuCommands
+    {
+        internal static void Register(ref int n)
+        {
+            Commands.Register(ref n, "cpus", "every CPU: number, APIC id, node, state, timer ticks, interrupts taken; each online CPU answers from itself", &Cpus);
+            Commands.Register(ref n, "cpu", "cpu N fault: a page fault on CPU N (0..CPUs-1), a test of the report (the machine ends, status 37)", &CpuCommand);
+        }
+
+        /// <summary>What a CPU reports about itself when asked through <see cref="Smp.RunOn"/>.</summary>
+        private struct SelfReport
+        {
+            public int Number;
+            public uint ApicId;
+        }
+
+        /// <summary>Runs on the CPU asked: its number through GS and its APIC id from its own local APIC.</summary>
+        private static void ReportSelf(ulong argument)
+        {
+            SelfReport* report = (SelfReport*)argument;
+            report->Number = Cpu.CurrentPerCpu()->Number;
+            report->ApicId = LocalApic.Id;
+        }
+
+        private static void Cpus(ref ShellLine line)
+        {
+            Console.Write("cpus: ");
+            Console.Write(Smp.OnlineCount);
+            Console.Write(" of ");
+            Console.Write(Smp.Count);
+            Console.Write(" online; timer ");
+            if (Smp.TimerRunning)
+            {
+                Console.Write(Smp.TimerHertz);
+                Console.WriteLine(" Hz");
+            }
+            else
+            {
+                Console.WriteLine("not running");
+            }
+            Console.WriteLine("  cpu  apic  node  state     timer ticks  interrupts  answers");
+            for (int i = 0; i < Smp.Count; i++)
+            {
+                PerCpu* cpu = Smp.Get(i);
+                // Read before the call, which itself is an interrupt on that CPU.
+                ulong ticks = cpu->TimerTicks;
+                ulong interrupts = cpu->Interrupts;
+                SelfReport report = default;
+                report.Number = -1;
+                bool ran = Smp.RunOn(i, &ReportSelf, (ulong)&report);
+                Console.Write("  ");
+                Banner.Pad(i, 3);
+                Banner.Pad(cpu->ApicId, 6);
+                Banner.Pad(cpu->Node, 6);
+                Console.Write("  ");
+                string state = StateName(cpu->State);
+                Console.Write(state);
+                for (int pad = state.Length; pad < 8; pad++)
+                    Console.Write(' ');
+                Banner.Pad((long)ticks, 13);
+                Banner.Pad((long)interrupts, 12);
+                Console.Write("  ");
+                if (!ran)
+                    Console.WriteLine("-");
+                else if (report.Number == i && report.ApicId == cpu->ApicId)
+                    Console.WriteLine("yes");
+                else
+                {
+                    Console.Write("WRONG: cpu ");
+                    Console.Write(report.Number);
+                    Console.Write(" apic ");
+                    Console.Write(report.ApicId);
+                    Console.WriteLine();
+                }
+            }
+        }
+
+        private static string StateName(CpuState state) => state switch
+        {
+            CpuState.Offline => "offline",
+            CpuState.Starting => "starting",
+            CpuState.Online => "online",
+            CpuState.NoAnswer => "no answer",
+            CpuState.Stopped => "stopped",
+            _ => "?",
+        };
+
+        private static void FaultHere(ulong argument) => Cpu.FaultPage();
+
+        private static void CpuCommand(ref ShellLine line)
+        {
+            if (Smp.Count == 0)
+            {
+                Console.WriteLine("cpu: the CPUs are not started");
+                return;
+            }
+            if (!line.Arg(1, "N", 0, (ulong)(Smp.Count - 1), out ulong n))
+                return;
+            if (!line.WordIs(2, "fault") || line.WordCount != 3)
+            {
+                Console.WriteLine("cpu: usage: cpu N fault");
+                return;
+            }
+            Console.Write("cpu ");
+            Console.Write(n);
+            Console.WriteLine(": page fault on purpose");
+            if (!Smp.RunOn((int)n, &FaultHere, 0))
+            {
+                Console.Write("cpu ");
+                Console.Write(n);
+                Console.WriteLine(" is not online; nothing run");
+            }
+        }
+    }
+}
