@@ -29,6 +29,9 @@ public unsafe struct HeapCollector
     private bool _overflowed;
     private byte* _imageStart;
     private byte* _imageEnd;
+    /// <summary>The heap's held memory at <see cref="Begin"/>: conservative words outside it are rejected at once.</summary>
+    private byte* _heldLow;
+    private byte* _heldHigh;
 
     /// <summary>The first corrupt reference found by the last <see cref="Drain"/> (Reason None: none).</summary>
     public GcCorruption Corruption;
@@ -65,6 +68,7 @@ public unsafe struct HeapCollector
         Marked = 0;
         Overflows = 0;
         Rescans = 0;
+        _heap->HeldBounds(out _heldLow, out _heldHigh);
     }
 
     /// <summary>
@@ -79,6 +83,8 @@ public unsafe struct HeapCollector
         for (; w < end; w++)
         {
             byte* value = (byte*)*w;
+            if (value < _heldLow || value >= _heldHigh)
+                continue;
             byte* block = _heap->ManagedBlockContaining(value, out SlabHeader* slab, out int cell, out ulong runHead);
             if (block != null && _heap->SetMark(slab, cell, runHead))
                 Push(block + KernelHeap.ObjectHeaderBytes);
@@ -109,6 +115,31 @@ public unsafe struct HeapCollector
         }
         if (_heap->SetMark(slab, cell, runHead))
             Push(reference);
+        return HeapStatus.Ok;
+    }
+
+    /// <summary>
+    /// A range holding managed objects that are not the heap's (the boot allocator's arena) mixed
+    /// with other data (page tables, raw blocks): every 8-aligned word that equals the managed tag
+    /// keyed by its own address is an object's header, whose fields are traced precisely
+    /// (<see cref="TraceFields"/>); everything else is skipped, so page-table entries keep nothing.
+    /// </summary>
+    public HeapStatus TraceTaggedObjects(byte* from, byte* to)
+    {
+        ulong* w = (ulong*)(((ulong)from + 7) & ~7UL);
+        ulong* end = (ulong*)((ulong)to & ~7UL);
+        while (w + 1 < end)
+        {
+            if (!KernelHeap.IsTagged((byte*)w))
+            {
+                w++;
+                continue;
+            }
+            byte* obj = (byte*)(w + 1);
+            if (TraceObject(obj) != HeapStatus.Ok)
+                return HeapStatus.Corruption;
+            w += (GcLayout.ObjectBytes(obj) + 7) >> 3;
+        }
         return HeapStatus.Ok;
     }
 

@@ -89,6 +89,35 @@ public unsafe partial struct KernelHeap
         return block;
     }
 
+    /// <summary>
+    /// Bounds of the memory the heap holds: from the lowest held head to the end of the highest one
+    /// (a run's pages, or the largest slab). Nothing outside can be a heap object, so the
+    /// conservative scan rejects most words with two compares. Empty heap: both null.
+    /// </summary>
+    internal void HeldBounds(out byte* low, out byte* high)
+    {
+        low = null;
+        high = null;
+        for (ulong w = 0; w < _bitmapWords; w++)
+        {
+            if (_held[w] != 0)
+            {
+                low = AddressOf(_basePfn + (w << 6) + (ulong)BitOperations.TrailingZeroCount(_held[w]));
+                break;
+            }
+        }
+        for (ulong w = _bitmapWords; w-- > 0;)
+        {
+            if (_held[w] != 0)
+            {
+                ulong head = (w << 6) + (ulong)BitOperations.Log2(_held[w]);
+                ulong pages = IsRun(head) ? RunPages(_basePfn + head) : 1UL << MaxSlabOrder;
+                high = AddressOf(_basePfn + head + pages);
+                break;
+            }
+        }
+    }
+
     /// <summary>Sets the mark of a block found by <see cref="ManagedBlockContaining"/>; true when it was not set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool SetMark(SlabHeader* slab, int cell, ulong runHead)
