@@ -265,6 +265,41 @@ public unsafe class HeapCollectorTests
     }
 
     [Fact]
+    public void TaggedObjectsOutsideTheHeapAreTracedAndOtherWordsThereAreSkipped()
+    {
+        using var f = new Fixture();
+        byte* node = f.Types.Class(2, 8);
+        byte* kept = f.New(node), onlyFromATableEntry = f.New(node);
+        ulong* arena = (ulong*)NativeMemory.AllocZeroed(4096);
+        try
+        {
+            arena[0] = (ulong)onlyFromATableEntry | 0x83;          // a page-table entry: looks like a pointer, is not an object
+            arena[5] = KernelHeap.ManagedTag ^ (ulong)(arena + 5);  // a boot object: header, type, field
+            arena[6] = (ulong)node;
+            arena[7] = (ulong)kept;
+            arena[9] = (ulong)onlyFromATableEntry;                 // past the object: raw data, skipped
+            f.C->Begin();
+            Assert.Equal(HeapStatus.Ok, f.C->TraceTaggedObjects((byte*)arena, (byte*)(arena + 512)));
+            Assert.Equal(HeapStatus.Ok, f.C->Drain());
+            Assert.Equal(HeapStatus.Ok, f.C->Sweep(out HeapSweepResult r));
+            f.H.Consistent();
+            Assert.True(f.Alive(kept));
+            Assert.False(f.Alive(onlyFromATableEntry));
+            Assert.Equal(1UL, r.FreedObjects);
+            // A tagged object there with a dangling field is corruption like any other.
+            arena[7] = 0x10;
+            f.C->Begin();
+            Assert.Equal(HeapStatus.Corruption, f.C->TraceTaggedObjects((byte*)arena, (byte*)(arena + 512)));
+            Assert.True(f.C->Corruption.Object == (byte*)(arena + 6) && f.C->Corruption.FieldOffset == 8);
+            f.H.Heap->ClearMarks();
+        }
+        finally
+        {
+            NativeMemory.Free(arena);
+        }
+    }
+
+    [Fact]
     public void ImageReferencesAreValidAndNotFollowed()
     {
         using var f = new Fixture();

@@ -163,7 +163,7 @@ namespace PoolKernel.Runtime
             SaveContext(registers);
             byte* sp = (byte*)registers[6];
             byte* bottom = BootStack();
-            const ulong Margin = 512;
+            const ulong Margin = 64;   // below this frame: arch_zero's return address only
             if (sp < bottom + Margin || sp >= BootStackTop())
                 return;
             ArchZero(bottom, (ulong)(sp - bottom) - Margin);

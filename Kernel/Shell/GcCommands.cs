@@ -17,12 +17,38 @@ namespace PoolKernel.Shell
 
         internal static void Register(ref int n)
         {
-            Commands.Register(ref n, "gc", "run the collector: objects and bytes freed, live after, pages, pause in TSC ticks", &Collect);
+            Commands.Register(ref n, "gc", "run the collector: objects and bytes freed, live after, pages, pause in TSC ticks; 'gc corrupt': test command, a dangling reference the collector reports (status 35)", &Collect);
             Commands.Register(ref n, "gcstress", "gcstress MIB: allocate MIB (1..1048576) MiB of short-lived objects (strings, reference arrays, cyclic lists, large arrays) around a checksummed live set, then check it", &Stress);
         }
 
+        /// <summary>What 'gc corrupt' leaves behind: an object whose field refers to a freed block.</summary>
+        private sealed class Holder
+        {
+            public object Field;
+        }
+
+        private static Holder s_corrupt;
+
         private static void Collect(ref ShellLine line)
         {
+            if (line.WordIs(1, "corrupt"))
+            {
+                if (!line.NoMoreArgs(2))
+                    return;
+                // A reference to a block given back behind the collector's back: reachable from a
+                // static, so the mark phase finds it, reports it and stops the machine.
+                s_corrupt = new Holder();
+                object victim = new Holder();
+                s_corrupt.Field = victim;
+                KernelHeapGlue.Free(ObjectAllocator.AddressOf(victim) - KernelHeap.ObjectHeaderBytes);
+                Console.Write("gc corrupt: ");
+                Console.WriteHex((ulong)ObjectAllocator.AddressOf(s_corrupt));
+                Console.Write(" +8 refers to the freed ");
+                Console.WriteHex((ulong)ObjectAllocator.AddressOf(victim));
+                Console.WriteLine();
+                KernelHeapGlue.Collect();
+                return;
+            }
             if (!line.NoMoreArgs(1))
                 return;
             if (!KernelHeapGlue.Collect())
