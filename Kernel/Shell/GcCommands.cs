@@ -12,13 +12,16 @@ namespace PoolKernel.Shell
         /// <summary>The most MiB one gcstress allocates (1 TiB).</summary>
         internal const ulong MaxStressMiB = 1UL << 20;
 
+        /// <summary>The most extra live MiB one gcstress keeps.</summary>
+        internal const ulong MaxLiveMiB = 4096;
+
         /// <summary>Records in gcstress's live set.</summary>
         internal const int LiveRecords = 64;
 
         internal static void Register(ref int n)
         {
             Commands.Register(ref n, "gc", "run the collector: objects and bytes freed, live after, pages, pause in TSC ticks; 'gc corrupt': test command, a dangling reference the collector reports (status 35)", &Collect);
-            Commands.Register(ref n, "gcstress", "gcstress MIB: allocate MIB (1..1048576) MiB of short-lived objects (strings, reference arrays, cyclic lists, large arrays) around a checksummed live set, then check it", &Stress);
+            Commands.Register(ref n, "gcstress", "gcstress MIB [LIVE]: allocate MIB (1..1048576) MiB of short-lived objects (strings, reference arrays, cyclic lists, large arrays) around a checksummed live set (64 records, plus LIVE MiB (0..4096, default 0) of 4 KiB blocks in an object graph), then check it", &Stress);
         }
 
         /// <summary>What 'gc corrupt' leaves behind: an object whose field refers to a freed block.</summary>
@@ -126,7 +129,9 @@ namespace PoolKernel.Shell
 
         private static void Stress(ref ShellLine line)
         {
-            if (!line.Arg(1, "MIB", 1, MaxStressMiB, out ulong mib) || !line.NoMoreArgs(2))
+            if (!line.Arg(1, "MIB", 1, MaxStressMiB, out ulong mib)
+                || !line.OptionalArg(2, "LIVE", 0, MaxLiveMiB, 0, out ulong liveMiB)
+                || !line.NoMoreArgs(3))
                 return;
             s_state = 0x9E3779B97F4A7C15UL ^ mib;
             KernelHeapGlue.Collect();
@@ -137,6 +142,16 @@ namespace PoolKernel.Shell
             Record[] live = new Record[LiveRecords];
             for (int i = 0; i < LiveRecords; i++)
                 live[i] = NewRecord(i);
+            // The extra live data: 256 blocks of 4 KiB a MiB, each in a node of a linked graph.
+            object[] bulk = new object[liveMiB * 256];
+            ulong bulkSum = 0;
+            for (int i = 0; i < bulk.Length; i++)
+            {
+                byte[] block = new byte[4096 - 32];
+                block[i % block.Length] = (byte)(i + 1);
+                bulkSum += (ulong)(i + 1) & 0xFF;
+                bulk[i] = new ListNode { Index = i, Payload = block, Next = i > 0 ? (ListNode)bulk[i - 1] : null };
+            }
             ulong target = mib << 20, allocated = 0, objects = 0;
             object sink = null;
             while (allocated < target)
@@ -197,13 +212,27 @@ namespace PoolKernel.Shell
                 if (Intact(live[i]))
                     intact++;
             }
+            ulong bulkCheck = 0;
+            for (int i = 0; i < bulk.Length; i++)
+            {
+                ListNode n = (ListNode)bulk[i];
+                byte[] block = (byte[])n.Payload;
+                bulkCheck += block[i % block.Length];
+                if (n.Index != i || (i > 0 && (object)n.Next != bulk[i - 1]))
+                    bulkCheck = ulong.MaxValue;
+            }
+            if (bulkCheck != bulkSum)
+                intact = -1;
             live = null;
+            bulk = null;
             KernelHeapGlue.Collect();
             ulong pagesAfter = KernelHeapGlue.PagesHeld;
             bool checkOk = KernelHeapGlue.Heap->Check().IsOk;
             Console.Write("gcstress: ");
             Console.Write(mib);
-            Console.Write(" MiB in ");
+            Console.Write(" MiB (");
+            Console.Write(liveMiB);
+            Console.Write(" MiB extra live) in ");
             Console.Write(objects);
             Console.Write(" objects, ");
             Console.Write(duringRun);
