@@ -119,6 +119,34 @@ public unsafe struct HeapCollector
     }
 
     /// <summary>
+    /// The compiler's frozen objects (literals, preinitialised data), laid one after the other from
+    /// <paramref name="from"/>, each [header word][type][data] rounded to 8 bytes: those whose type has
+    /// references are scanned conservatively (kernel code may store into them; scanning them
+    /// conservatively is safe even if the walk misreads one), the others (strings, value arrays,
+    /// whose characters look like small addresses) are skipped. The walk stops at
+    /// <paramref name="limit"/> or at the first word pair that is not an object (its type not in
+    /// [typesLow, typesHigh) or 8-aligned, or a size below 16 or past the limit); returns where it
+    /// stopped, so the caller can scan the rest conservatively.
+    /// </summary>
+    public byte* MarkFrozenObjects(byte* from, byte* limit, byte* typesLow, byte* typesHigh)
+    {
+        byte* at = (byte*)(((ulong)from + 7) & ~7UL);
+        while (at + 16 <= limit)
+        {
+            byte* type = *(byte**)(at + 8);
+            if (type < typesLow || type + 8 > typesHigh || ((ulong)type & 7) != 0)
+                break;
+            ulong bytes = (GcLayout.ObjectBytes(at + 8) + 7) & ~7UL;
+            if (bytes < 16 || bytes > (ulong)(limit - at))
+                break;
+            if (GcLayout.HasPointers(type))
+                MarkConservative(at + 16, at + bytes);
+            at += bytes;
+        }
+        return at;
+    }
+
+    /// <summary>
     /// A range holding managed objects that are not the heap's (the boot allocator's arena) mixed
     /// with other data (page tables, raw blocks): every 8-aligned word that equals the managed tag
     /// keyed by its own address is an object's header, whose fields are traced precisely

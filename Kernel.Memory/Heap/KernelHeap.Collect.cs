@@ -26,13 +26,13 @@ public unsafe partial struct KernelHeap
     public static bool IsTagged(byte* block) => *(ulong*)block == (ManagedTag ^ (ulong)block);
 
     /// <summary>
-    /// A managed object's block: <see cref="Alloc(ulong, ulong, int)"/> at the minimum alignment,
-    /// then the managed tag in its first (header) word. Null on failure, <see cref="LastFailure"/> says why.
+    /// A managed object's block: <see cref="Alloc(ulong, ulong, int)"/> at the runtime's object
+    /// alignment (8; every cell is 16-aligned anyway), then the managed tag in its first (header) word. Null on failure, <see cref="LastFailure"/> says why.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void* AllocObject(ulong size, int node)
     {
-        byte* p = (byte*)Alloc(size < ObjectHeaderBytes ? ObjectHeaderBytes : size, 0, node);
+        byte* p = (byte*)Alloc(size < ObjectHeaderBytes ? ObjectHeaderBytes : size, 8, node);
         if (p != null)
             *(ulong*)p = ManagedTag ^ (ulong)p;
         return p;

@@ -64,6 +64,10 @@ internal sealed unsafe class SyntheticTypes : IDisposable
     public byte* StructArray() => Make(new ulong[] { (0UL << 32) | 1, (8UL << 32) | 1, 16, unchecked((ulong)-2L) },
         GcLayout.HasPointersFlag | GcLayout.HasComponentSizeFlag | 24, 24);
 
+    /// <summary>Bounds of every type made so far (the "image" a frozen-object walk checks types against).</summary>
+    public byte* Lowest => (byte*)_blocks.Min();
+    public byte* Highest => (byte*)_blocks.Max() + 4096;
+
     public void Dispose()
     {
         foreach (nint b in _blocks)
@@ -296,6 +300,42 @@ public unsafe class HeapCollectorTests
         finally
         {
             NativeMemory.Free(arena);
+        }
+    }
+
+    [Fact]
+    public void FrozenObjectsWithReferencesAreScannedStringsAreSkippedAndTheWalkStopsAtTheEnd()
+    {
+        using var f = new Fixture();
+        byte* node = f.Types.Class(2, 8);
+        byte* chars = f.Types.ValueArray(2);
+        byte* kept = f.New(node), lookalike = f.New(node), afterTheWalk = f.New(node);
+        ulong* segment = (ulong*)NativeMemory.AllocZeroed(4096);
+        try
+        {
+            // A "string" of 8 characters whose bytes hold an address: [header][type][length 8][16 bytes].
+            segment[1] = (ulong)chars;
+            segment[2] = 8;
+            segment[3] = (ulong)lookalike;
+            // An object with a reference field: [header][type][field].
+            segment[6] = (ulong)node;
+            segment[7] = (ulong)kept;
+            // Then (at word 9, after the 32-byte object) something that is not an object: the walk stops there.
+            segment[9] = 12345;
+            segment[12] = (ulong)afterTheWalk;
+            f.C->Begin();
+            byte* end = f.C->MarkFrozenObjects((byte*)segment, (byte*)(segment + 512), f.Types.Lowest, f.Types.Highest);
+            Assert.True(end == (byte*)(segment + 9), $"walk ended {(ulong)end - (ulong)segment} bytes in");
+            Assert.Equal(HeapStatus.Ok, f.C->Drain());
+            Assert.Equal(HeapStatus.Ok, f.C->Sweep(out HeapSweepResult r));
+            f.H.Consistent();
+            Assert.True(f.Alive(kept));
+            Assert.False(f.Alive(lookalike));
+            Assert.False(f.Alive(afterTheWalk));
+        }
+        finally
+        {
+            NativeMemory.Free(segment);
         }
     }
 

@@ -20,10 +20,11 @@ namespace PoolKernel.Runtime
     /// * the objects made before the heap existed, in the boot allocator's arena (the static bases
     ///   among them), found by their header tags and traced precisely; the arena's other contents
     ///   (page tables, raw blocks) are skipped;
-    /// * the rest of the image conservatively, except boot.S's page tables: code, read-only data,
-    ///   .data with the frozen objects (literals and preinitialised data ilc put in the image, which
-    ///   kernel code may still store references into) and the static cells, .bss's non-GC statics
-    ///   that hold object addresses;
+    /// * ilc's frozen objects (literals and preinitialised data ilc put in the image, which kernel
+    ///   code may still store references into), those whose type has references; the rest of .data
+    ///   (static cells) and .bss's non-GC statics that hold object addresses; all conservatively;
+    ///   not .text and .rodata (constants such as 8 MiB look like addresses and kept objects alive),
+    ///   not strings (their characters do too), not boot.S's page tables;
     /// * this CPU's stack from the collector's own frame up (boot.S's stack: [rsp, boot_stack_top)),
     ///   and its callee-saved registers (spilled into that frame by arch_save_context), conservatively;
     /// * the strong handle table (<see cref="GcHandles"/>), a static array: objects only native memory
@@ -44,6 +45,7 @@ namespace PoolKernel.Runtime
 
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_kernel_start")] private static extern byte* KernelStart();
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_kernel_end")] private static extern byte* KernelEnd();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_frozen_segment")] private static extern byte* FrozenSegment();
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_boot_page_tables")] private static extern byte* BootPageTables();
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_early_heap")] private static extern byte* BootArena();
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_early_heap_end")] private static extern byte* BootArenaEnd();
@@ -108,12 +110,14 @@ namespace PoolKernel.Runtime
                 Corrupt(c);
             byte* sp = (byte*)registers[6];
             c->MarkConservative((byte*)registers, (byte*)(registers + 8));
-            // The image up to boot.S's page tables (code, read-only data, .data with the frozen
-            // objects and the static cells, the first statics of .bss); past the boot stack, the rest
-            // of .bss up to the boot allocator's arena; the arena's objects by their tags, precisely.
+            // .data from ilc's frozen objects on: the objects with references (strings' characters
+            // look like small addresses), then the rest (static cells) up to boot.S's page tables; past the boot stack, the rest of .bss up to the boot allocator's arena; the
+            // arena's objects by their tags, precisely. Not .text and .rodata: they hold no
+            // references, only constants that look like addresses (8 MiB...) and would keep objects.
             byte* pageTables = BootPageTables(), bootStack = BootStack(), bootStackTop = BootStackTop();
             byte* arena = BootArena(), arenaEnd = BootArenaEnd();
-            c->MarkConservative(KernelStart(), pageTables);
+            byte* afterFrozen = c->MarkFrozenObjects(FrozenSegment(), pageTables, KernelStart(), pageTables);
+            c->MarkConservative(afterFrozen, pageTables);
             c->MarkConservative(bootStackTop, arena);
             if (c->TraceTaggedObjects(arena, arenaEnd) != HeapStatus.Ok)
                 Corrupt(c);
