@@ -90,18 +90,20 @@ public class ShellCommandBootTests
     {
         // 4096 managed objects of 40 bytes a run used to stay on the heap (~200 KB a run): on
         // 16 MiB the kernel died of out-of-memory long before the hundredth run. The collector
-        // takes them back (a gc before each heap line makes that exact).
+        // takes them back (a gc before each heap line counts what is left).
         string runs = string.Join(";", Enumerable.Repeat("heaptest 4096 64", 99));
         QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "16M", KernelCommandLine = $"run=\"gc;heap;heaptest 4096 64;gc;heap;{runs};gc;heap\"" });
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
         Assert.Equal(100, Regex.Matches(result.Console, "heaptest: 4096 x 64 bytes from the CPU on node 0: by node 0=4096, failed 0; managed objects on the local node 4096/4096").Count);
         string before = LineAfter(result, "heap", 0), afterOne = LineAfter(result, "heap", 1), afterAll = LineAfter(result, "heap", 2);
         _output.WriteLine($"heap before: {before}\nafter 1 run: {afterOne}\nafter 100 runs: {afterAll}");
-        Match objects = Regex.Match(before, @"; (\d+) small objects, (\d+) bytes;");
-        Assert.True(objects.Success, before);
-        Assert.Contains(objects.Value, afterAll);
-        // The heap's own page cache settles after one run and does not grow with more runs.
-        Assert.Equal(afterOne, afterAll);
+        // The collector's stack scan is conservative: a stale word may keep an object or two (and
+        // their slab page); 100 runs' 409,600 objects must not stay.
+        long Objects(string line) => long.Parse(Regex.Match(line, @"; (\d+) small objects, \d+ bytes;").Groups[1].Value);
+        long Pages(string line) => long.Parse(Regex.Match(line, @"^heap: (\d+) pages held").Groups[1].Value);
+        Assert.InRange(Objects(afterOne), Objects(before), Objects(before) + 16);
+        Assert.InRange(Objects(afterAll), Objects(before), Objects(before) + 16);
+        Assert.InRange(Pages(afterAll), Pages(before), Pages(before) + 8);
     }
 
     [Fact]
