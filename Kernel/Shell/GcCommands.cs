@@ -139,6 +139,47 @@ namespace PoolKernel.Shell
             ulong collectionsBefore = Gc.Collections;
             ulong maxPauseBefore = Gc.MaxPauseTicks;
             Gc.MaxPauseTicks = 0;
+            int intact = Run(mib, liveMiB, out ulong objects);
+            ulong duringRun = Gc.Collections - collectionsBefore;
+            ulong pauseMax = Gc.MaxPauseTicks;
+            if (maxPauseBefore > Gc.MaxPauseTicks)
+                Gc.MaxPauseTicks = maxPauseBefore;
+            // The run's frame is dead now: clear it, so the stale references it left (the live set,
+            // the last objects) do not keep anything through the conservative stack scan.
+            Gc.ClearDeadStack();
+            KernelHeapGlue.Collect();
+            ulong pagesAfter = KernelHeapGlue.PagesHeld;
+            bool checkOk = KernelHeapGlue.Heap->Check().IsOk;
+            Console.Write("gcstress: ");
+            Console.Write(mib);
+            Console.Write(" MiB (");
+            Console.Write(liveMiB);
+            Console.Write(" MiB extra live) in ");
+            Console.Write(objects);
+            Console.Write(" objects, ");
+            Console.Write(duringRun);
+            Console.Write(" collections (longest pause ");
+            Console.Write(pauseMax);
+            Console.Write(" ticks); heap pages before ");
+            Console.Write(pagesBefore);
+            Console.Write(", after ");
+            Console.Write(pagesAfter);
+            Console.Write("; heap check ");
+            Console.Write(checkOk ? "ok" : "BROKEN");
+            Console.Write("; live set ");
+            Console.Write(intact);
+            Console.Write("/");
+            Console.Write(LiveRecords);
+            Console.WriteLine(intact == LiveRecords && checkOk ? " intact" : " DAMAGED");
+        }
+
+        /// <summary>
+        /// The allocations of one gcstress: the live set, MIB MiB of short-lived objects, then the
+        /// check. Returns how many live records are intact (-1 when the extra live data is not).
+        /// </summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static int Run(ulong mib, ulong liveMiB, out ulong objects)
+        {
             Record[] live = new Record[LiveRecords];
             for (int i = 0; i < LiveRecords; i++)
                 live[i] = NewRecord(i);
@@ -152,7 +193,8 @@ namespace PoolKernel.Shell
                 bulkSum += (ulong)(i + 1) & 0xFF;
                 bulk[i] = new ListNode { Index = i, Payload = block, Next = i > 0 ? (ListNode)bulk[i - 1] : null };
             }
-            ulong target = mib << 20, allocated = 0, objects = 0;
+            ulong target = mib << 20, allocated = 0;
+            objects = 0;
             object sink = null;
             while (allocated < target)
             {
@@ -202,10 +244,6 @@ namespace PoolKernel.Shell
                 }
             }
             sink = null;
-            ulong duringRun = Gc.Collections - collectionsBefore;
-            ulong pauseMax = Gc.MaxPauseTicks;
-            if (maxPauseBefore > Gc.MaxPauseTicks)
-                Gc.MaxPauseTicks = maxPauseBefore;
             int intact = 0;
             for (int i = 0; i < LiveRecords; i++)
             {
@@ -223,32 +261,7 @@ namespace PoolKernel.Shell
             }
             if (bulkCheck != bulkSum)
                 intact = -1;
-            live = null;
-            bulk = null;
-            KernelHeapGlue.Collect();
-            ulong pagesAfter = KernelHeapGlue.PagesHeld;
-            bool checkOk = KernelHeapGlue.Heap->Check().IsOk;
-            Console.Write("gcstress: ");
-            Console.Write(mib);
-            Console.Write(" MiB (");
-            Console.Write(liveMiB);
-            Console.Write(" MiB extra live) in ");
-            Console.Write(objects);
-            Console.Write(" objects, ");
-            Console.Write(duringRun);
-            Console.Write(" collections (longest pause ");
-            Console.Write(pauseMax);
-            Console.Write(" ticks); heap pages before ");
-            Console.Write(pagesBefore);
-            Console.Write(", after ");
-            Console.Write(pagesAfter);
-            Console.Write("; heap check ");
-            Console.Write(checkOk ? "ok" : "BROKEN");
-            Console.Write("; live set ");
-            Console.Write(intact);
-            Console.Write("/");
-            Console.Write(LiveRecords);
-            Console.WriteLine(intact == LiveRecords && checkOk ? " intact" : " DAMAGED");
+            return intact;
         }
 
         /// <summary>A string of <paramref name="length"/> characters from <paramref name="first"/> on (the core library has no string building).</summary>
