@@ -170,11 +170,6 @@ public sealed class QemuBoot
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;
-        if (TypeAhead != null)
-        {
-            process.StandardInput.Write(TypeAhead);
-            process.StandardInput.Flush();
-        }
         var output = new StringBuilder();
         var gotPrompt = new ManualResetEventSlim(false);
         // A dedicated thread, not the thread pool: parallel tests (Parallel.For seeds) can starve the
@@ -195,6 +190,13 @@ public sealed class QemuBoot
         }) { IsBackground = true };
         reader.Start();
         var errors = process.StandardError.ReadToEndAsync();
+        // After the reader has started: QEMU stops reading its input while its output is not read, so
+        // a type-ahead longer than the pipes hold would otherwise never be written.
+        if (TypeAhead != null)
+        {
+            process.StandardInput.Write(TypeAhead);
+            process.StandardInput.Flush();
+        }
         if (Input != null && gotPrompt.Wait(Timeout))
         {
             BeforeInput?.Invoke();

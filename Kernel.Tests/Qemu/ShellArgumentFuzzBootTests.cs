@@ -41,6 +41,7 @@ public class ShellArgumentFuzzBootTests
             new("stress", new object[] { new Arg("N", 1, 100000000, 50), new Arg("SEED", 0, ulong.MaxValue, ulong.MaxValue, Required: false) }),
             new("membench", new object[] { new Arg("PAIRS", 1, 100000000, 50, Required: false) }),
             new("heaptest", new object[] { new Arg("N", 1, 4096, 32, Required: false), new Arg("SIZE", 1, 1UL << 30, 4096, Required: false) }),
+            new("gcstress", new object[] { new Arg("MIB", 1, 1UL << 20, 1), new Arg("LIVE", 0, 4096, 0, Required: false) }),
             new("netloop", new object[] { new Arg("N", 1, 1000000, 5, Required: false) }),
             new("exhaust", new object[] { "pool", new Arg("ID", 0, PoolSlots - 1, PoolSlots - 1) }),
         };

@@ -89,26 +89,30 @@ public class ShellCommandBootTests
     public void HeapTest_HundredRuns_GiveEveryObjectBack()
     {
         // 4096 managed objects of 40 bytes a run used to stay on the heap (~200 KB a run): on
-        // 16 MiB the kernel died of out-of-memory long before the hundredth run.
+        // 16 MiB the kernel died of out-of-memory long before the hundredth run. The collector
+        // takes them back (a gc before each heap line counts what is left).
         string runs = string.Join(";", Enumerable.Repeat("heaptest 4096 64", 99));
-        QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "16M", KernelCommandLine = $"run=\"heap;heaptest 4096 64;heap;{runs};heap\"" });
+        QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "16M", KernelCommandLine = $"run=\"gc;heap;heaptest 4096 64;gc;heap;{runs};gc;heap\"" });
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
         Assert.Equal(100, Regex.Matches(result.Console, "heaptest: 4096 x 64 bytes from the CPU on node 0: by node 0=4096, failed 0; managed objects on the local node 4096/4096").Count);
         string before = LineAfter(result, "heap", 0), afterOne = LineAfter(result, "heap", 1), afterAll = LineAfter(result, "heap", 2);
         _output.WriteLine($"heap before: {before}\nafter 1 run: {afterOne}\nafter 100 runs: {afterAll}");
-        Match objects = Regex.Match(before, @"; (\d+) small objects, (\d+) bytes;");
-        Assert.True(objects.Success, before);
-        Assert.Contains(objects.Value, afterAll);
-        // The heap's own page cache settles after one run and does not grow with more runs.
-        Assert.Equal(afterOne, afterAll);
+        // The collector's stack scan is conservative: a stale word may keep an object or two (and
+        // their slab page); 100 runs' 409,600 objects must not stay.
+        long Objects(string line) => long.Parse(Regex.Match(line, @"; (\d+) small objects, \d+ bytes;").Groups[1].Value);
+        long Pages(string line) => long.Parse(Regex.Match(line, @"^heap: (\d+) pages held").Groups[1].Value);
+        Assert.InRange(Objects(afterOne), Objects(before), Objects(before) + 16);
+        Assert.InRange(Objects(afterAll), Objects(before), Objects(before) + 16);
+        Assert.InRange(Pages(afterAll), Pages(before), Pages(before) + 8);
     }
 
     [Fact]
     public void OutOfMemoryInACommand_EndsTheCommand_NotTheKernel()
     {
-        // The issue's reproduction: every block held, then heaptest 128 4000. Its 128 raw blocks
-        // fail (one heap line each), then its first managed object cannot be had: the command ends,
-        // the shell goes on, and the memory comes back.
+        // The issue's reproduction: every block held, then heaptest 128 4000. Its raw blocks fail
+        // (one heap line each; the first failure runs a collection, whose freed page may serve one of
+        // them), then its first managed object cannot be had: the command ends, the shell goes on,
+        // and the memory comes back.
         QemuResult result = Boot(new QemuBoot
         {
             Machine = "q35",
@@ -119,11 +123,13 @@ public class ShellCommandBootTests
         Assert.DoesNotContain("PANIC", result.Console);
         Assert.Matches(@"exhaust: out of memory after taking \d+ pages: an order-0 request got 'out of memory' with 0 pages free in all pools", LineAfter(result, "exhaust hold"));
         BootTests.AssertContains(result, "pages until 'exhaust release'");
-        Assert.Equal(128, Regex.Matches(result.Console, @"heap: out of memory: asked 4000 bytes \(align 16, 1 pages\) on node 0: pools answered 'out of memory'").Count);
+        int rawFailures = Regex.Matches(result.Console, @"heap: out of memory: asked 4000 bytes \(align 16, 1 pages\) on node 0: pools answered 'out of memory'").Count;
+        Assert.InRange(rawFailures, 127, 128);
         Assert.Matches(@"heap: out of memory: asked 4000 bytes[^\n]*\nheap: out of memory: asked \d+ bytes \(align 8[^\n]*\nout of memory: command ended\npk> meminfo\n", result.Console.Replace("\r", ""));
         Assert.Matches(@"^MemTotal \(usable RAM\): +\d+ kB$", LineAfter(result, "meminfo"));
         BootTests.AssertContains(result, ": adds up");
-        Assert.Matches(@"^exhaust: released \d+ held pages; free pages \d+ \(before 0\)$", LineAfter(result, "exhaust release"));
+        // Before the release: 0 free pages, or the page the collection gave back that the failed command's blocks left free.
+        Assert.Matches(@"^exhaust: released \d+ held pages; free pages \d+ \(before [01]\)$", LineAfter(result, "exhaust release"));
         Assert.Equal("heaptest: 128 x 4000 bytes from the CPU on node 0: by node 0=128, failed 0; managed objects on the local node 128/128", LineAfter(result, "heaptest 128 4000", 1));
         AssertLineAfter(result, "check", "check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)");
         BootTests.AssertContains(result, "heap check: ok");

@@ -13,7 +13,9 @@ namespace PoolKernel.Heap
     /// The kernel heap (Kernel.Memory/Heap/KernelHeap) on the machine's pools: the managed heap
     /// behind `new` (the runtime's RhpNewFast etc.) and the raw Alloc/Free of kernel code.
     /// Small objects come from size-class slabs, large ones from whole pages, all from the pools
-    /// of the current CPU's node. Managed objects are never collected yet (docs/heap.md).
+    /// of the current CPU's node. Managed objects are collected (Runtime/Gc, docs/gc.md): when the
+    /// bytes allocated since the last collection pass a threshold, and before an allocation would
+    /// fail for lack of memory.
     /// Nothing guards the heap yet: one CPU runs kernel code and no interrupt handler allocates.
     /// The SMP issue adds the heap's lock here, taken around every call into <c>s_heap</c>.
     /// </summary>
@@ -46,7 +48,8 @@ namespace PoolKernel.Heap
             if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, Owners.Heap, out s_heap) != HeapStatus.Ok)
                 Panic.Halt("heap: set-up refused");
             s_heap->SetZeroing(&Zero);
-            ObjectAllocator.SetHeap(&Alloc, &ReleaseReserve);
+            Gc.Initialize(s_heap);
+            ObjectAllocator.SetHeap(&AllocObject, &ReleaseReserve);
             BootAllocator.Retire();
             RefillReserve();
         }
@@ -141,6 +144,52 @@ namespace PoolKernel.Heap
             }
         }
 
+        private static ulong s_allocatedSinceCollection;
+
+        /// <summary>
+        /// A managed object's block (ObjectAllocator's heap): zeroed, tagged as managed
+        /// (<see cref="KernelHeap.AllocObject(ulong, int)"/>), or null after printing why. Collects
+        /// first when <see cref="NextCollectionBytes"/> were allocated since the last collection, and
+        /// collects then retries when the heap is out of memory. <paramref name="align"/> is at most 8
+        /// (ObjectAllocator's), below every cell's.
+        /// </summary>
+        internal static void* AllocObject(nuint size, nuint align)
+        {
+            s_allocatedSinceCollection += size;
+            if (s_allocatedSinceCollection >= NextCollectionBytes)
+                Collect();
+            void* p = s_heap->AllocObject(size, CurrentNode);
+            if (p != null)
+                return p;
+            if (ShortOfMemory() && Collect())
+                p = s_heap->AllocObject(size, CurrentNode);
+            if (p == null)
+                ReportFailure(s_heap->LastFailure.Status);
+            return p;
+        }
+
+        /// <summary>Runs a collection and restarts the allocation count; false when none ran (inside one).</summary>
+        internal static bool Collect()
+        {
+            s_allocatedSinceCollection = 0;
+            return Gc.Collect();
+        }
+
+        /// <summary>
+        /// Bytes allocated between two threshold collections: the live bytes after the last one, at
+        /// least <see cref="Gc.MinBytesBetweenCollections"/>, so a collection's work is paid for by as
+        /// many bytes of allocation as it had to trace.
+        /// </summary>
+        internal static ulong NextCollectionBytes
+            => Gc.Last.LiveBytes > Gc.MinBytesBetweenCollections ? Gc.Last.LiveBytes : Gc.MinBytesBetweenCollections;
+
+        /// <summary>The last failure was a shortage a collection can help (not a refusal or corruption).</summary>
+        private static bool ShortOfMemory()
+        {
+            HeapStatus status = s_heap->LastFailure.Status;
+            return status == HeapStatus.OutOfMemory || status == HeapStatus.NoPoolSatisfies;
+        }
+
         /// <summary>
         /// Zeroed memory from the current node's pools, or null after printing why. Corruption fails
         /// fast: the pools' through their owner (<see cref="PhysicalMemoryOwner.FailFast"/>, the
@@ -149,6 +198,10 @@ namespace PoolKernel.Heap
         internal static void* Alloc(nuint size, nuint align)
         {
             HeapStatus status = s_heap->Alloc(size, align, CurrentNode, out void* p);
+            // Collect only when objects were made since the last collection: otherwise it would find
+            // about what the last one left (a loop of failing raw requests must not collect each time).
+            if ((status == HeapStatus.OutOfMemory || status == HeapStatus.NoPoolSatisfies) && s_allocatedSinceCollection != 0 && Collect())
+                status = s_heap->Alloc(size, align, CurrentNode, out p);
             if (status != HeapStatus.Ok)
                 ReportFailure(status);
             return p;

@@ -1,6 +1,7 @@
 using System.Runtime;
 using System.Runtime.CompilerServices;
 using Internal.Runtime;
+using PoolKernel.Memory;
 using PoolKernel.Platform;
 
 namespace PoolKernel.Runtime
@@ -58,6 +59,38 @@ namespace PoolKernel.Runtime
         }
 
         private static byte* ReadRelative32(void* address) => (byte*)address + *(int*)address;
+
+        /// <summary>
+        /// The collector's precise static roots: every GC static base <see cref="Run"/> set up (the
+        /// cells of the GC static regions, walked again), its reference fields traced through its
+        /// type's GC descriptor. Corruption when a static holds a reference to no object.
+        /// </summary>
+        internal static HeapStatus TraceStaticBases(HeapCollector* collector)
+        {
+            for (nint* module = ModulesStart(); module < ModulesEnd(); module++)
+            {
+                byte* header = (byte*)*module;
+                if (header == null)
+                    continue;
+                ushort sections = *(ushort*)(header + 12);
+                for (int i = 0; i < sections; i++)
+                {
+                    byte* row = header + HeaderSize + i * RowSize;
+                    if (*(int*)row != GCStaticRegionSection)
+                        continue;
+                    byte* end = *(byte**)(row + 16);
+                    for (byte* entry = *(byte**)(row + 8); entry < end; entry += sizeof(int))
+                    {
+                        nint value = *(nint*)ReadRelative32(entry);
+                        if ((value & StaticUninitialized) != 0)
+                            continue;
+                        if (collector->TraceFields((byte*)value) != HeapStatus.Ok)
+                            return HeapStatus.Corruption;
+                    }
+                }
+            }
+            return HeapStatus.Ok;
+        }
 
         private static void InitializeGCStatics(byte* start, byte* end)
         {

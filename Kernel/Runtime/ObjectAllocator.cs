@@ -1,14 +1,16 @@
 using System;
 using System.Runtime;
 using Internal.Runtime;
+using PoolKernel.Memory;
 
 namespace PoolKernel.Runtime
 {
     /// <summary>
     /// The runtime's object allocation entry points (RhpNewFast and friends) and the one heap
     /// interface behind them. At boot the heap is the bump allocator; the pool-backed heap
-    /// replaces it by calling <see cref="SetHeap"/>. Objects are not collected yet (no collector):
-    /// code that makes short-lived objects gives their blocks (<see cref="BlockOf"/>) back to the heap.
+    /// replaces it by calling <see cref="SetHeap"/>; its allocations are collected (<see cref="Gc"/>:
+    /// the heap collects before it would run out, then retries). Objects made before that live in the
+    /// boot allocator's arena for good.
     ///
     /// Out of memory: when the heap returns null, the heap's reserve (pages kept back for the
     /// runtime, <see cref="SetHeap"/>) is given to the pools. If a shell command is running
@@ -39,13 +41,6 @@ namespace PoolKernel.Runtime
             s_alloc = alloc;
             s_releaseReserve = releaseReserve;
         }
-
-        /// <summary>
-        /// The heap block an object lives in. Giving it back to the heap (KernelHeapGlue.Free) is
-        /// for an object its caller created and that nothing references any more (there is no
-        /// collector to know): a test command's scratch objects, for example.
-        /// </summary>
-        internal static void* BlockOf(object o) => AddressOf(o) - HeaderSize;
 
         internal static object NewObject(MethodTable* type) => FromRaw(AllocateZeroed(type->BaseSize), type);
 
@@ -90,8 +85,14 @@ namespace PoolKernel.Runtime
             return raw;
         }
 
+        /// <summary>
+        /// The object in <paramref name="raw"/>: its header word is the managed tag (the heap's, on
+        /// the boot allocator's objects too: the collector finds those by it; after a clone's copy
+        /// too), then the MethodTable pointer.
+        /// </summary>
         private static object FromRaw(byte* raw, MethodTable* type)
         {
+            *(ulong*)raw = KernelHeap.ManagedTag ^ (ulong)raw;
             byte* obj = raw + HeaderSize;
             *(MethodTable**)obj = type;
             return *(object*)&obj;

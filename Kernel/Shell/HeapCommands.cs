@@ -14,7 +14,8 @@ namespace PoolKernel.Shell
         internal static void Register(ref int n)
         {
             Commands.Register(ref n, "heap", "kernel heap: size classes, pages, overhead, checker", &Heap);
-            Commands.Register(ref n, "heaptest", "heaptest [N] [SIZE]: N (1..4096, default 64) raw blocks of SIZE bytes (1..1G, default 64) and N managed objects: their nodes and pools; all given back", &HeapTest);
+            GcCommands.Register(ref n);
+            Commands.Register(ref n, "heaptest", "heaptest [N] [SIZE]: N (1..4096, default 64) raw blocks of SIZE bytes (1..1G, default 64) and N managed objects: their nodes and pools; raw blocks given back, objects left to the collector", &HeapTest);
         }
 
         private static void Heap(ref ShellLine line)
@@ -42,6 +43,7 @@ namespace PoolKernel.Shell
             Console.Write(", failures ");
             Console.Write(t.Failures);
             Console.WriteLine();
+            GcCommands.PrintTotals();
             Console.WriteLine("  class  size  align order  slabs objects  in use bytes  free");
             for (int cls = 0; ; cls++)
             {
@@ -97,32 +99,26 @@ namespace PoolKernel.Shell
         /// <summary>The largest raw block one heaptest asks for (1 GiB).</summary>
         internal const ulong MaxTestSize = 1UL << 30;
 
-        // The running heaptest's blocks: s_raw[0..count) its raw blocks, s_managed[0..count) the
-        // blocks of its managed objects (null where not taken). Kept in statics so the abandon hook
-        // can give them back when the runtime ends the command (out of memory).
+        // The running heaptest's raw blocks, s_raw[0..s_count), kept in statics so the abandon hook
+        // can give them back when the runtime ends the command (out of memory). Its managed objects
+        // are in a managed array: the collector takes them back once the command drops it.
         private static void** s_raw;
-        private static void** s_managed;
         private static ulong s_count;
 
-        /// <summary>Gives back everything the running heaptest took: raw blocks, managed objects, the tables.</summary>
+        /// <summary>Gives back the raw blocks the running heaptest took and their table.</summary>
         private static void ReleaseTestBlocks()
         {
-            FreeAll(s_raw, s_count);
-            FreeAll(s_managed, s_count);
-            s_raw = s_managed = null;
-            s_count = 0;
-        }
-
-        private static void FreeAll(void** table, ulong count)
-        {
+            void** table = s_raw;
             if (table == null)
                 return;
-            for (ulong i = 0; i < count; i++)
+            for (ulong i = 0; i < s_count; i++)
             {
                 if (table[i] != null)
                     KernelHeapGlue.Free(table[i]);
             }
             KernelHeapGlue.Free(table);
+            s_raw = null;
+            s_count = 0;
         }
 
         private static void HeapTest(ref ShellLine line)
@@ -132,15 +128,12 @@ namespace PoolKernel.Shell
                 || !line.NoMoreArgs(3))
                 return;
             void** raw = (void**)KernelHeapGlue.Alloc((nuint)(count * 8), 8);
-            void** managed = raw == null ? null : (void**)KernelHeapGlue.Alloc((nuint)(count * 8), 8);
-            if (managed == null)
+            if (raw == null)
             {
-                KernelHeapGlue.Free(raw);
-                Console.WriteLine("heaptest: no memory for its tables of blocks; nothing done");
+                Console.WriteLine("heaptest: no memory for its table of blocks; nothing done");
                 return;
             }
             s_raw = raw;
-            s_managed = managed;
             s_count = count;
             RecoveryPoint.OnAbandon(&ReleaseTestBlocks);
             ulong* perNode = stackalloc ulong[8];
@@ -157,13 +150,14 @@ namespace PoolKernel.Shell
                 }
                 perNode[Machine.NodeOf((ulong)raw[i]) & 7]++;
             }
-            // Managed objects go through the same heap (RhpNewFast -> the heap). There is no
-            // collector yet, so each is kept by address and given back below.
+            // Managed objects go through the same heap (RhpNewFast -> the heap); the array keeps them
+            // while they are counted, the collector takes them back after the command.
+            Payload[] managed = new Payload[count];
             ulong managedLocal = 0;
             for (ulong i = 0; i < count; i++)
             {
                 Payload p = new Payload();
-                managed[i] = ObjectAllocator.BlockOf(p);
+                managed[i] = p;
                 ulong address = (ulong)ObjectAllocator.AddressOf(p);
                 if (Machine.NodeOf(address) == KernelHeapGlue.CurrentNode)
                     managedLocal++;

@@ -69,6 +69,7 @@ namespace PoolKernel.Shell
             if (s_line.WordCount == 0)
                 return;
             KernelHeapGlue.RefillReserve();
+            Gc.ClearDeadStack();
             if (RecoveryPoint.Save(context) != 0)
             {
                 RecoveryPoint.RunAbandonHook();

@@ -5,8 +5,8 @@ namespace PoolKernel.Shell
 {
     /// <summary>
     /// One line typed at the shell prompt (or one command of <c>run=</c>) in a fixed buffer, split into
-    /// space-separated words without allocating (objects are never collected yet, so the shell loop must
-    /// not create garbage). Not the kernel command line, which is <c>Boot.CommandLine.BootOptions</c>.
+    /// space-separated words without allocating (the loop makes no garbage, so a command that makes
+    /// none never brings on a collection). Not the kernel command line, which is <c>Boot.CommandLine.BootOptions</c>.
     /// </summary>
     internal unsafe struct ShellLine
     {

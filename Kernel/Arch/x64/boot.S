@@ -149,7 +149,7 @@ gdt_pointer:
 
         .section .bss
         .align 4096
-        .global boot_pml4
+        .global boot_pml4, boot_stack, boot_stack_top    # the stack bounds: the collector scans only its live part
 boot_pml4:      .skip 4096
 boot_pdpt:      .skip 4096
 boot_pd:        .skip 4096 * 4

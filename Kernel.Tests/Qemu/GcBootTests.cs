@@ -1,0 +1,108 @@
+using System.Text.RegularExpressions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PoolKernel.Tests.Qemu;
+
+/// <summary>The collector in the running kernel: its self-test, gcstress at 10x memory, collection before running out, many commands without growth, corruption.</summary>
+public class GcBootTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public GcBootTests(ITestOutputHelper output) => _output = output;
+
+    private QemuResult Boot(QemuBoot boot)
+    {
+        QemuResult result = boot.Run();
+        _output.WriteLine(result.ToString());
+        return result;
+    }
+
+    /// <summary>1 MiB: what stale stack words (slots a frame has not written yet, saved registers) may keep alive.</summary>
+    private const long ConservativeSlackPages = 256;
+
+    private static readonly Regex StressLine = new(
+        @"gcstress: (\d+) MiB \((\d+) MiB extra live\) in (\d+) objects, (\d+) collections \(longest pause (\d+) ticks\); heap pages before (\d+), after (\d+); heap check ok; live set 64/64 intact");
+
+    private static readonly Regex GcLine = new(
+        @"gc: freed (\d+) objects \((\d+) bytes\); live (\d+) objects \((\d+) bytes\); heap pages (\d+) -> (\d+); pause (\d+) ticks; mark stack overflows (\d+)");
+
+    [Fact]
+    public void GcStress_AtTenTimesTheMachinesMemory_KeepsItsLiveSetIntact()
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "64M", KernelCommandLine = "run=\"gcstress 640 8;gc;heap;check\"", Timeout = TimeSpan.FromSeconds(240) });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, "collector self-test: 7 checks passed");
+        Match stress = StressLine.Match(result.Console);
+        Assert.True(stress.Success, "gcstress line");
+        Assert.Equal("640", stress.Groups[1].Value);
+        Assert.Equal("8", stress.Groups[2].Value);
+        Assert.True(long.Parse(stress.Groups[4].Value) >= 10, "at least one collection per 64 MiB");
+        Match gc = GcLine.Match(result.Console);
+        Assert.True(gc.Success, "gc line");
+        // After the run and a collection the heap is back near its size before: within 1 MiB, what a
+        // stale word on the stack can keep of gcstress's largest arrays (the stack scan is conservative).
+        long before = long.Parse(stress.Groups[6].Value), after = long.Parse(stress.Groups[7].Value), afterGc = long.Parse(gc.Groups[6].Value);
+        Assert.True(after <= before + ConservativeSlackPages, $"heap pages {before} before gcstress, {after} after it");
+        Assert.True(afterGc <= before + ConservativeSlackPages, $"heap pages {before} before gcstress, {afterGc} after a collection");
+        Assert.Matches(@"gc: \d+ collections, freed \d+ objects \(\d+ bytes\) in all; live after the last \d+ objects \(\d+ bytes\); pauses total \d+ ticks, longest \d+", result.Console);
+        BootTests.AssertContains(result, "heap check: ok");
+        Assert.DoesNotContain("out of memory", result.Console);
+    }
+
+    [Fact]
+    public void GcStress_OnA16MiBMachine_CollectsBeforeTheHeapRunsOut()
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "16M", KernelCommandLine = "run=\"gcstress 160;check\"", Timeout = TimeSpan.FromSeconds(180) });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Match stress = StressLine.Match(result.Console);
+        Assert.True(stress.Success, "gcstress line");
+        // 160 MiB at one threshold collection per 8 MiB would be 20: the rest ran when an allocation would have failed.
+        Assert.True(long.Parse(stress.Groups[4].Value) > 20, $"collections {stress.Groups[4].Value}");
+        Assert.DoesNotContain("out of memory", result.Console);
+        BootTests.AssertContains(result, "heap check: ok");
+    }
+
+    [Fact]
+    public void ManyShellCommands_DoNotGrowTheHeap()
+    {
+        // 220 commands that each make 4,096 objects (about 230 KiB): 50 MiB on a 64 MiB machine.
+        const int Commands = 220;
+        string run = "gc;" + string.Join(";", Enumerable.Repeat("heaptest 4096 64", Commands)) + ";gc";
+        QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "64M", KernelCommandLine = $"run=\"{run}\"", Timeout = TimeSpan.FromSeconds(240) });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Assert.Equal(Commands, Regex.Matches(result.Console, @"heaptest: 4096 x 64 bytes from the CPU on node 0: by node 0=4096, failed 0; managed objects on the local node 4096/4096").Count);
+        MatchCollection gcs = GcLine.Matches(result.Console);
+        Assert.Equal(2, gcs.Count);
+        long first = long.Parse(gcs[0].Groups[6].Value), last = long.Parse(gcs[1].Groups[6].Value);
+        Assert.True(last <= first + ConservativeSlackPages, $"heap pages {first} after the first gc, {last} after {Commands} commands and a gc");
+        Assert.DoesNotContain("out of memory", result.Console);
+    }
+
+    [Fact]
+    public void TenThousandShellCommands_LeaveTheHeapAsTheyFoundIt()
+    {
+        // Typed at the prompt: 10,000 commands that each make 8 objects and an array (the issue's count).
+        const int Commands = 10000;
+        string input = "gc\n" + string.Concat(Enumerable.Repeat("heaptest 8 16\n", Commands)) + "gc\nhalt\n";
+        QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "64M", TypeAhead = input, Timeout = TimeSpan.FromSeconds(300) });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Assert.Equal(Commands, Regex.Matches(result.Console, @"heaptest: 8 x 16 bytes from the CPU on node 0: by node 0=8, failed 0; managed objects on the local node 8/8").Count);
+        MatchCollection gcs = GcLine.Matches(result.Console);
+        Assert.Equal(2, gcs.Count);
+        long first = long.Parse(gcs[0].Groups[6].Value), last = long.Parse(gcs[1].Groups[6].Value);
+        Assert.True(last <= first + ConservativeSlackPages, $"heap pages {first} after the first gc, {last} after {Commands} commands and a gc");
+        Assert.True(long.Parse(gcs[1].Groups[1].Value) >= Commands * 9L, "the last gc freed every command's objects");
+    }
+
+    [Fact]
+    public void ADanglingReference_IsReportedWithObjectTypeAndField_AndStopsTheMachine()
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "64M", KernelCommandLine = "run=\"gc corrupt;meminfo\"" });
+        BootTests.AssertStatus(result, QemuResult.Panic);
+        Match made = Regex.Match(result.Console, @"gc corrupt: (0x[0-9a-f]+) \+8 refers to the freed (0x[0-9a-f]+)");
+        Assert.True(made.Success, "gc corrupt line");
+        Assert.Matches($@"gc: HEAP CORRUPTION: object {made.Groups[1].Value} of type 0x[0-9a-f]+, field at \+8 holds {made.Groups[2].Value}, outside every object", result.Console);
+        BootTests.AssertContains(result, "PANIC: gc: heap corruption; nothing was freed");
+    }
+}

@@ -1,0 +1,192 @@
+using System;
+using System.Runtime;
+using System.Runtime.CompilerServices;
+using PoolKernel.Memory;
+using PoolKernel.Mm;
+using PoolKernel.Platform;
+
+namespace PoolKernel.Runtime
+{
+    /// <summary>
+    /// The kernel's collector: stop-the-world mark and sweep of the managed objects in the kernel heap
+    /// (the pure core is Kernel.Memory/Heap/HeapCollector; docs/gc.md). It runs on the CPU that
+    /// allocates, which is the boot CPU: the other CPUs run no managed code that allocates or holds
+    /// heap references (docs/smp.md), so the world is already stopped and only this CPU's stack and
+    /// registers are scanned. Never from an interrupt handler (none allocates).
+    ///
+    /// Roots:
+    /// * the GC static bases the module initializer set up, traced precisely through their types'
+    ///   GC descriptors (ModuleInitializer.TraceStaticBases);
+    /// * the objects made before the heap existed, in the boot allocator's arena (the static bases
+    ///   among them), found by their header tags and traced precisely; the arena's other contents
+    ///   (page tables, raw blocks) are skipped;
+    /// * ilc's frozen objects (literals and preinitialised data ilc put in the image, which kernel
+    ///   code may still store references into), those whose type has references; the rest of .data
+    ///   (static cells) and .bss's non-GC statics that hold object addresses; all conservatively;
+    ///   not .text and .rodata (constants such as 8 MiB look like addresses and kept objects alive),
+    ///   not strings (their characters do too), not boot.S's page tables;
+    /// * this CPU's stack from the collector's own frame up (boot.S's stack: [rsp, boot_stack_top)),
+    ///   and its callee-saved registers (spilled into that frame by arch_save_context), conservatively;
+    /// * the strong handle table (<see cref="GcHandles"/>), a static array: objects only native memory
+    ///   points at are kept by a handle.
+    /// Conservative, not precise, for stacks and registers: ilc does emit GC info (which stack slots and
+    /// registers hold references at each safe point), but this runtime has no decoder or unwinder for
+    /// it yet; a word that looks like a pointer into a live object keeps that object (interior pointers
+    /// too), which can retain garbage but never frees a live object. References inside heap objects are
+    /// precise (the GC descriptors).
+    /// </summary>
+    internal static unsafe class Gc
+    {
+        /// <summary>Mark stack entries: 8192 x 8 B = 64 KiB (deeper graphs use the overflow walk).</summary>
+        private const ulong MarkStackEntries = 8192;
+
+        /// <summary>Collect when this many bytes were allocated since the last collection, or the live bytes then if more.</summary>
+        internal const ulong MinBytesBetweenCollections = 8UL << 20;
+
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_kernel_start")] private static extern byte* KernelStart();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_kernel_end")] private static extern byte* KernelEnd();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_frozen_segment")] private static extern byte* FrozenSegment();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_boot_page_tables")] private static extern byte* BootPageTables();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_early_heap")] private static extern byte* BootArena();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_early_heap_end")] private static extern byte* BootArenaEnd();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_boot_stack")] private static extern byte* BootStack();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_boot_stack_top")] private static extern byte* BootStackTop();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_save_context")] private static extern ulong SaveContext(ulong* context);
+
+        private static HeapCollector* s_collector;
+        private static bool s_collecting;
+
+        /// <summary>Collections so far, and the totals they freed.</summary>
+        internal static ulong Collections;
+        internal static ulong FreedObjectsTotal;
+        internal static ulong FreedBytesTotal;
+        /// <summary>The last collection: what the sweep found, its pause in TSC ticks, the mark stack's overflows.</summary>
+        internal static HeapSweepResult Last;
+        internal static ulong LastPauseTicks;
+        internal static ulong LastOverflows;
+        /// <summary>Pauses of every collection so far: the total and the longest, in TSC ticks.</summary>
+        internal static ulong TotalPauseTicks;
+        internal static ulong MaxPauseTicks;
+
+        /// <summary>
+        /// Sets up the collector over <paramref name="heap"/>: its state and mark stack in pages from
+        /// the pools (as the heap's owner), the image as the range of valid non-heap references.
+        /// </summary>
+        internal static void Initialize(KernelHeap* heap)
+        {
+            ulong bytes = (ulong)sizeof(HeapCollector) + MarkStackEntries * 8;
+            ulong pages = (bytes + 4095) / 4096;
+            AllocRequest request = AllocRequest.Any;
+            request.Owner = Owners.Heap;
+            if (PhysicalMemoryOwner.AllocateRun(pages, request, out Pfn first) != MemoryStatus.Ok)
+                Panic.Halt("gc: no pool memory for the mark stack, pages", pages);
+            byte* block = (byte*)(first.Value << 12);
+            HeapCollector* collector = (HeapCollector*)block;
+            byte* stack = block + (((ulong)sizeof(HeapCollector) + 15) & ~15UL);
+            if (HeapCollector.Initialize(collector, heap, stack, MarkStackEntries, KernelStart(), KernelEnd()) != HeapStatus.Ok)
+                Panic.Halt("gc: set-up refused");
+            s_collector = collector;
+        }
+
+        internal static bool Ready => s_collector != null;
+
+        /// <summary>
+        /// One collection. Returns false (and does nothing) before the heap exists or when called from
+        /// inside a collection. A corrupt reference stops the machine before anything is freed.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        internal static bool Collect()
+        {
+            if (s_collector == null || s_collecting)
+                return false;
+            s_collecting = true;
+            ulong start = Cpu.ReadTsc();
+            // Spill the callee-saved registers into this frame: the stack scan below covers them.
+            ulong* registers = stackalloc ulong[8];
+            SaveContext(registers);
+            HeapCollector* c = s_collector;
+            c->Begin();
+            if (ModuleInitializer.TraceStaticBases(c) != HeapStatus.Ok)
+                Corrupt(c);
+            byte* sp = (byte*)registers[6];
+            c->MarkConservative((byte*)registers, (byte*)(registers + 8));
+            // .data from ilc's frozen objects on: the objects with references (strings' characters
+            // look like small addresses), then the rest (static cells) up to boot.S's page tables; past the boot stack, the rest of .bss up to the boot allocator's arena; the
+            // arena's objects by their tags, precisely. Not .text and .rodata: they hold no
+            // references, only constants that look like addresses (8 MiB...) and would keep objects.
+            byte* pageTables = BootPageTables(), bootStack = BootStack(), bootStackTop = BootStackTop();
+            byte* arena = BootArena(), arenaEnd = BootArenaEnd();
+            byte* afterFrozen = c->MarkFrozenObjects(FrozenSegment(), pageTables, KernelStart(), pageTables);
+            c->MarkConservative(afterFrozen, pageTables);
+            c->MarkConservative(bootStackTop, arena);
+            if (c->TraceTaggedObjects(arena, arenaEnd) != HeapStatus.Ok)
+                Corrupt(c);
+            if (sp >= bootStack && sp < bootStackTop)
+            {
+                // The live part of the boot stack: below this frame it is dead and would keep garbage.
+                c->MarkConservative(sp, bootStackTop);
+            }
+            else
+            {
+                // An AP's stack (its per-CPU block), not boot.S's inside the image.
+                PerCpu* cpu = Smp.Current;
+                if (cpu == null || cpu->StackTop <= (ulong)sp)
+                    Panic.Halt("gc: collecting on a stack it does not know, rsp", (ulong)sp);
+                c->MarkConservative(sp, (byte*)cpu->StackTop);
+            }
+            if (c->Drain() != HeapStatus.Ok)
+                Corrupt(c);
+            if (c->Sweep(out HeapSweepResult result) != HeapStatus.Ok)
+                Panic.Halt("gc: the pools refused a page the heap freed");
+            LastPauseTicks = Cpu.ReadTsc() - start;
+            TotalPauseTicks += LastPauseTicks;
+            if (LastPauseTicks > MaxPauseTicks)
+                MaxPauseTicks = LastPauseTicks;
+            LastOverflows = c->Overflows;
+            Last = result;
+            Collections++;
+            FreedObjectsTotal += result.FreedObjects;
+            FreedBytesTotal += result.FreedBytes;
+            s_collecting = false;
+            return true;
+        }
+
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_zero")] private static extern void ArchZero(byte* at, ulong bytes);
+
+        /// <summary>
+        /// Zeroes the boot stack below the caller's frame (less a margin for this call): the shell
+        /// calls it before each command, so the slots a command's frames leave uninitialised do not
+        /// hold what an earlier, deeper command left there, which the conservative scan would keep
+        /// alive. Interrupts may come in meanwhile: their frames are below and finished before the
+        /// zeroing goes on.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        internal static void ClearDeadStack()
+        {
+            ulong* registers = stackalloc ulong[8];
+            SaveContext(registers);
+            byte* sp = (byte*)registers[6];
+            byte* bottom = BootStack();
+            const ulong Margin = 64;   // below this frame: arch_zero's return address only
+            if (sp < bottom + Margin || sp >= BootStackTop())
+                return;
+            ArchZero(bottom, (ulong)(sp - bottom) - Margin);
+        }
+
+        /// <summary>A traced reference points outside every object: report it and stop (nothing was freed).</summary>
+        private static void Corrupt(HeapCollector* c)
+        {
+            GcCorruption bad = c->Corruption;
+            Console.Write("gc: HEAP CORRUPTION: object ");
+            Console.WriteHex((ulong)bad.Object);
+            Console.Write(" of type ");
+            Console.WriteHex((ulong)bad.Type);
+            Console.Write(", field at +");
+            Console.Write(bad.FieldOffset);
+            Console.Write(" holds ");
+            Console.WriteHex((ulong)bad.Value);
+            Console.WriteLine(bad.Reason == GcCorruptionReason.InsideAnObject ? ", inside an object" : ", outside every object");
+            Panic.Halt("gc: heap corruption; nothing was freed");
+        }
+    }
+}
