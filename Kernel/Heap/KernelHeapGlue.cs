@@ -4,6 +4,7 @@ using System.Runtime;
 using System.Runtime.CompilerServices;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
+using PoolKernel.Platform;
 using PoolKernel.Runtime;
 using PoolKernel.Startup;
 
@@ -14,16 +15,29 @@ namespace PoolKernel.Heap
     /// behind `new` (the runtime's RhpNewFast etc.) and the raw Alloc/Free of kernel code.
     /// Small objects come from size-class slabs, large ones from whole pages, all from the pools
     /// of the current CPU's node. Managed objects are never collected yet (docs/heap.md).
-    /// Nothing guards the heap yet: one CPU runs kernel code and no interrupt handler allocates.
-    /// The SMP issue adds the heap's lock here, taken around every call into <c>s_heap</c>.
+    ///
+    /// Locking: <see cref="s_lock"/> (the heap lock), then the pools' lock
+    /// (<see cref="PhysicalMemoryOwner.Lock"/>), both around every call into <c>s_heap</c>, on any CPU
+    /// and in interrupt handlers (interrupts stay off while they are held). The pools' lock is needed
+    /// too because KernelHeap takes and returns pages, and reads the pools' frame kinds, through its
+    /// own <see cref="PhysicalMemory"/> pointer. The order is always heap lock, then pools' lock
+    /// (docs/smp.md). The runtime reserve (<see cref="RefillReserve"/>) is the managed allocator's and
+    /// is used on the boot CPU only (managed <c>new</c> runs there; other CPUs use <see cref="Alloc"/>).
     /// </summary>
     internal static unsafe class KernelHeapGlue
     {
+        /// <summary>Set once by <see cref="Initialize"/> (boot CPU, before the other CPUs start); everything it points to is guarded by <see cref="s_lock"/>.</summary>
         private static KernelHeap* s_heap;
+
+        /// <summary>
+        /// The heap lock: guards all of <c>*s_heap</c> (size-class slabs, large objects, the run-head
+        /// bitmap, totals, the last failure). Taken before the pools' lock, never after it.
+        /// </summary>
+        private static SpinLock s_lock;
         private static ulong s_metadataPages;
 
-        /// <summary>The NUMA node of the CPU running (the boot CPU, until SMP).</summary>
-        internal static int CurrentNode => Machine.CpuNodeOfBoot;
+        /// <summary>The NUMA node of the CPU running (its per-CPU area's; the boot CPU's before the CPUs are started).</summary>
+        internal static int CurrentNode => Smp.Started ? Smp.Current->Node : Machine.CpuNodeOfBoot;
 
         /// <summary>
         /// Builds the heap (its metadata from the pools), installs it as the runtime's object heap
@@ -46,6 +60,7 @@ namespace PoolKernel.Heap
             if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, Owners.Heap, out s_heap) != HeapStatus.Ok)
                 Panic.Halt("heap: set-up refused");
             s_heap->SetZeroing(&Zero);
+            s_lock.SetInterruptHooks(&Cpu.SaveAndDisableInterrupts, &Cpu.RestoreInterrupts);
             ObjectAllocator.SetHeap(&Alloc, &ReleaseReserve);
             BootAllocator.Retire();
             RefillReserve();
@@ -124,11 +139,61 @@ namespace PoolKernel.Heap
             return true;
         }
 
-        internal static KernelHeap* Heap => s_heap;
+        /// <summary>The interrupt states saved by the two locks <see cref="Lock"/> takes.</summary>
+        internal struct LockState
+        {
+            public ulong Heap;
+            public ulong Pools;
+        }
+
+        /// <summary>Takes the heap lock, then the pools' lock; the state to hand to <see cref="Unlock"/>.</summary>
+        private static LockState Lock()
+        {
+            LockState state;
+            state.Heap = s_lock.Acquire();
+            state.Pools = PhysicalMemoryOwner.Lock();
+            return state;
+        }
+
+        /// <summary>Releases what <see cref="Lock"/> took, in the reverse order.</summary>
+        private static void Unlock(LockState state)
+        {
+            PhysicalMemoryOwner.Unlock(state.Pools);
+            s_lock.Release(state.Heap);
+        }
+
+        /// <summary>
+        /// For the shell's heap report: takes both locks (<see cref="Lock"/>) and returns the heap, to be
+        /// read until <see cref="UnlockReport"/>; nothing may be allocated or printed meanwhile.
+        /// </summary>
+        internal static KernelHeap* LockForReport(out LockState state)
+        {
+            state = Lock();
+            return s_heap;
+        }
+
+        internal static void UnlockReport(LockState state) => Unlock(state);
+
+        /// <summary>The heap's checker, under the locks.</summary>
+        internal static HeapCheckReport Check()
+        {
+            LockState state = Lock();
+            HeapCheckReport report = s_heap->Check();
+            Unlock(state);
+            return report;
+        }
+
+        internal static HeapTotals GetTotals()
+        {
+            LockState state = Lock();
+            HeapTotals totals = s_heap->GetTotals();
+            Unlock(state);
+            return totals;
+        }
 
         internal static ulong MetadataBytes => s_metadataPages * 4096;
 
-        internal static ulong PagesHeld => s_heap == null ? 0 : s_heap->GetTotals().PagesHeld;
+        internal static ulong PagesHeld => s_heap == null ? 0 : GetTotals().PagesHeld;
 
         internal static ulong BytesInUse
         {
@@ -136,7 +201,7 @@ namespace PoolKernel.Heap
             {
                 if (s_heap == null)
                     return 0;
-                HeapTotals t = s_heap->GetTotals();
+                HeapTotals t = GetTotals();
                 return t.SmallBytesInUse + t.LargePages * 4096;
             }
         }
@@ -148,20 +213,43 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void* Alloc(nuint size, nuint align)
         {
-            HeapStatus status = s_heap->Alloc(size, align, CurrentNode, out void* p);
+            HeapStatus status = TryAlloc(size, align, out void* p);
             if (status != HeapStatus.Ok)
                 ReportFailure(status);
             return p;
+        }
+
+        /// <summary>
+        /// Like <see cref="Alloc"/> but quiet: the status, and the block (zeroed, on the running CPU's
+        /// node preferred) or null. Safe on any CPU and in interrupt handlers; corruption is the caller's
+        /// to report (<see cref="ReportFailure"/> through <see cref="Alloc"/>).
+        /// </summary>
+        internal static HeapStatus TryAlloc(nuint size, nuint align, out void* p)
+        {
+            int node = CurrentNode;
+            LockState state = Lock();
+            HeapStatus status = s_heap->Alloc(size, align, node, out p);
+            Unlock(state);
+            return status;
+        }
+
+        /// <summary>Frees quietly (any CPU, interrupt handlers too): the heap's status, nothing printed.</summary>
+        internal static HeapStatus TryFree(void* pointer)
+        {
+            LockState state = Lock();
+            HeapStatus status = s_heap->Free(pointer);
+            Unlock(state);
+            return status;
         }
 
         private static void ReportFailure(HeapStatus status)
         {
             if (status == HeapStatus.Corruption)
             {
-                if (s_heap->LastFailure.MemoryStatus == MemoryStatus.Corruption)
+                if (LastFailure.MemoryStatus == MemoryStatus.Corruption)
                     PhysicalMemoryOwner.FailFast();
                 Console.WriteLine("heap: an allocation answered 'CORRUPTION'; the heap checker says:");
-                Shell.HeapCommands.Report(s_heap->Check());
+                Shell.HeapCommands.Report(Check());
                 Panic.Halt("heap metadata corrupt");
             }
             ReportOutOfMemory();
@@ -170,7 +258,7 @@ namespace PoolKernel.Heap
         /// <summary>Frees raw memory; a foreign pointer or double free is refused and reported, nothing changes.</summary>
         internal static void Free(void* pointer)
         {
-            HeapStatus status = s_heap->Free(pointer);
+            HeapStatus status = TryFree(pointer);
             if (status == HeapStatus.Ok)
                 return;
             Console.Write("heap: free of ");
@@ -186,7 +274,7 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void ReportOutOfMemory()
         {
-            HeapFailure f = s_heap->LastFailure;
+            HeapFailure f = LastFailure;
             if (f.Status == HeapStatus.OutOfMemory || f.Status == HeapStatus.NoPoolSatisfies)
             {
                 Console.Write("heap: out of memory: asked ");
@@ -215,6 +303,18 @@ namespace PoolKernel.Heap
             Console.Write("; the heap holds ");
             Console.Write(f.HeapPagesHeld);
             Console.WriteLine(" pages");
+        }
+
+        /// <summary>The heap's last failure, read under the locks (another CPU may fail after it; a report names the latest).</summary>
+        private static HeapFailure LastFailure
+        {
+            get
+            {
+                LockState state = Lock();
+                HeapFailure f = s_heap->LastFailure;
+                Unlock(state);
+                return f;
+            }
         }
 
         internal static string StatusText(HeapStatus s) => s switch

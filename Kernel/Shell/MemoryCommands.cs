@@ -125,7 +125,7 @@ namespace PoolKernel.Shell
             InvariantReport report = PhysicalMemoryOwner.Check();
             ulong cycles = Cpu.ReadTsc() - start;
             MemoryText.Report(ConsoleOut.Instance, report);
-            HeapCommands.Report(Heap.KernelHeapGlue.Heap->Check());
+            HeapCommands.Report(Heap.KernelHeapGlue.Check());
             Console.Write("check: ");
             Console.Write(cycles);
             Console.WriteLine(" cycles");

@@ -110,7 +110,7 @@ namespace PoolKernel.Shell
             }
             Heap.KernelHeapGlue.Free(held);
             InvariantReport final = pm->Check();
-            HeapCheckReport heapFinal = Heap.KernelHeapGlue.Heap->Check();
+            HeapCheckReport heapFinal = Heap.KernelHeapGlue.Check();
             checks++;
             ulong freeAfter = pm->GetTotals().FreePages;
             ulong ops = allocs + frees;

@@ -1,0 +1,59 @@
+# The atomic word operations behind the kernel CoreLib's System.Threading.Interlocked and Volatile
+# (Kernel/Runtime/CoreLib/Threading.cs), and the interrupt save/restore pair the kernel's spin
+# locks use (Kernel.Memory/Sync/SpinLock.cs, hooks set by Kernel/Mm/KernelLocks.cs).
+# SysV AMD64 calling convention; a `ref int` arrives as its address.
+        .intel_syntax noprefix
+        .text
+
+# int atomic_cmpxchg32(int* p, int value, int comparand): the value *p had; value stored when it was
+# comparand. `lock cmpxchg` is a full barrier.
+        .global atomic_cmpxchg32
+atomic_cmpxchg32:
+        mov eax, edx
+        lock cmpxchg [rdi], esi
+        ret
+
+# int atomic_xchg32(int* p, int value): stores value, returns the old one (xchg with memory is locked).
+        .global atomic_xchg32
+atomic_xchg32:
+        mov eax, esi
+        xchg [rdi], eax
+        ret
+
+# int atomic_add32(int* p, int delta): adds, returns the new value.
+        .global atomic_add32
+atomic_add32:
+        mov eax, esi
+        lock xadd [rdi], eax
+        add eax, esi
+        ret
+
+# void atomic_store32(int* p, int value): a store with release (and, through xchg, full) ordering.
+        .global atomic_store32
+atomic_store32:
+        xchg [rdi], esi
+        ret
+
+# int atomic_load32(int* p): a load no compiler keeps in a register (a call); x86 loads are acquire.
+        .global atomic_load32
+atomic_load32:
+        mov eax, [rdi]
+        ret
+
+# ulong atomic_irq_save(): the flags (IF is bit 9), then interrupts off.
+        .global atomic_irq_save
+atomic_irq_save:
+        pushfq
+        pop rax
+        cli
+        ret
+
+# void atomic_irq_restore(ulong flags): interrupts back on only if they were on at the save.
+        .global atomic_irq_restore
+atomic_irq_restore:
+        push rdi
+        popfq
+        ret
+
+        # No executable stack: tells the linker this object does not need one.
+        .section .note.GNU-stack,"",@progbits
