@@ -140,7 +140,7 @@ namespace PoolKernel.Shell
                 || !line.OptionalArg(2, "SEED", 0, ulong.MaxValue, 1, out ulong seed)
                 || !line.NoMoreArgs(3))
                 return;
-            StressTest.Run(PhysicalMemoryOwner.Unguarded, operations, seed);
+            StressTest.Run(operations, seed);
         }
     }
 }
