@@ -28,10 +28,13 @@ atomic_add32:
         add eax, esi
         ret
 
-# void atomic_store32(int* p, int value): a store with release (and, through xchg, full) ordering.
+# void atomic_store32(int* p, int value): a store with release ordering. x86 keeps stores in order
+# with earlier loads and stores (TSO), so a plain mov releases; being a call, the compiler cannot
+# move the caller's accesses past it either. (An xchg would be a full barrier, which a release does
+# not need, and costs a locked bus operation.)
         .global atomic_store32
 atomic_store32:
-        xchg [rdi], esi
+        mov [rdi], esi
         ret
 
 # int atomic_load32(int* p): a load no compiler keeps in a register (a call); x86 loads are acquire.
