@@ -1,6 +1,7 @@
 # The atomic word operations behind the kernel CoreLib's System.Threading.Interlocked and Volatile
 # (Kernel/Runtime/CoreLib/Threading.cs), and the interrupt save/restore pair the kernel's spin
-# locks use (Kernel.Memory/Sync/SpinLock.cs, hooks set by Kernel/Mm/KernelLocks.cs).
+# locks use (Kernel.Memory/Sync/SpinLock.cs; Platform/Cpu.cs binds them, PhysicalMemoryOwner and
+# KernelHeapGlue set them as their locks' hooks).
 # SysV AMD64 calling convention; a `ref int` arrives as its address.
         .intel_syntax noprefix
         .text
@@ -11,21 +12,6 @@
 atomic_cmpxchg32:
         mov eax, edx
         lock cmpxchg [rdi], esi
-        ret
-
-# int atomic_xchg32(int* p, int value): stores value, returns the old one (xchg with memory is locked).
-        .global atomic_xchg32
-atomic_xchg32:
-        mov eax, esi
-        xchg [rdi], eax
-        ret
-
-# int atomic_add32(int* p, int delta): adds, returns the new value.
-        .global atomic_add32
-atomic_add32:
-        mov eax, esi
-        lock xadd [rdi], eax
-        add eax, esi
         ret
 
 # void atomic_store32(int* p, int value): a store with release ordering. x86 keeps stores in order

@@ -5,7 +5,7 @@ namespace System.Threading
 {
     /// <summary>
     /// The atomic operations the pure projects use (Kernel.Memory/Sync/SpinLock.cs), with the BCL's
-    /// names and signatures so the same source builds on the host: each is one locked instruction in
+    /// names and signatures so the same source builds on the host: each is one instruction in
     /// Kernel/Arch/x64/atomic.S (a call, so the compiler neither reorders memory accesses across it nor
     /// caches the word in a register).
     /// </summary>
@@ -13,17 +13,6 @@ namespace System.Threading
     {
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("atomic_cmpxchg32")]
         public static extern int CompareExchange(ref int location1, int value, int comparand);
-
-        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("atomic_xchg32")]
-        public static extern int Exchange(ref int location1, int value);
-
-        /// <summary>Adds <paramref name="value"/>; returns the new value.</summary>
-        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("atomic_add32")]
-        public static extern int Add(ref int location1, int value);
-
-        public static int Increment(ref int location) => Add(ref location, 1);
-
-        public static int Decrement(ref int location) => Add(ref location, -1);
     }
 
     /// <summary>Volatile (release store, acquire load) word accesses: see <see cref="Interlocked"/>.</summary>
