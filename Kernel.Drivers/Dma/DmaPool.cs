@@ -96,7 +96,7 @@ namespace PoolKernel.Drivers.Dma
         /// <summary>Pages the pool holds and has free (from Kernel.Memory).</summary>
         public void GetSize(out ulong presentPages, out ulong freePages)
         {
-            _manager.Memory->GetPoolStats(Id, out PoolStats s);
+            _manager.GetPoolStats(Id, out PoolStats s);
             presentPages = s.PresentPages;
             freePages = s.FreePages;
         }
@@ -125,9 +125,9 @@ namespace PoolKernel.Drivers.Dma
             request.Boundary = device.Boundary >= Pfn.PageSize ? device.Boundary : 0;
             request.Alignment = device.Alignment > Pfn.PageSize ? device.Alignment : 0;
             request.DmaAddressBits = device.AddressBits < 64 ? device.AddressBits : (byte)0;
-            MemoryStatus status = _manager.Passed(_manager.Memory->AllocateRun(pages, request, out Pfn first));
+            MemoryStatus status = _manager.AllocateRun(pages, request, out Pfn first);
             if (status == MemoryStatus.OutOfMemory && _manager.Grow(this, pages))
-                status = _manager.Passed(_manager.Memory->AllocateRun(pages, request, out first));
+                status = _manager.AllocateRun(pages, request, out first);
             if (status != MemoryStatus.Ok)
                 return FromPools(status);
 
@@ -135,7 +135,7 @@ namespace PoolKernel.Drivers.Dma
             if (!device.Admits(physical, bytes) || !Verify(physical, pages))
             {
                 _manager.RuleViolations++;
-                _manager.Passed(_manager.Memory->FreeRun(first, pages, _manager.Owner));
+                _manager.FreeRun(first, pages);
                 return DmaStatus.RuleViolation;
             }
             Track(physical, pages, user);
@@ -185,7 +185,7 @@ namespace PoolKernel.Drivers.Dma
                 return DmaStatus.Foreign;
             // The buffer is one this pool handed out, with its page count: the pools refusing it
             // back means they and this pool disagree, which is not the caller's mistake.
-            MemoryStatus status = _manager.Passed(_manager.Memory->FreeRun(new Pfn(buffer.Physical >> Pfn.PageShift), pages, _manager.Owner));
+            MemoryStatus status = _manager.FreeRun(new Pfn(buffer.Physical >> Pfn.PageShift), pages);
             if (status != MemoryStatus.Ok)
                 return status == MemoryStatus.Corruption ? DmaStatus.Corruption : DmaStatus.PoolsRefused;
             int user = _outUser[slot];

@@ -33,16 +33,67 @@ namespace PoolKernel.Drivers.Dma
         /// <paramref name="onCorruption"/> is the memory owner's fail-fast, called when the pools
         /// answer Corruption (the kernel passes its PhysicalMemoryOwner.FailFast, which does not
         /// return); with null, as in the host tests, the call returns <see cref="DmaStatus.Corruption"/>.
+        /// <paramref name="poolsLock"/> is the lock that guards <paramref name="memory"/> (the kernel's
+        /// PhysicalMemoryOwner lock): every call this manager and its pools make into the pools takes it,
+        /// and none allocates from the heap while holding it (docs/smp.md); null when nothing else uses
+        /// the pools (the host tests).
+        /// The manager's own tables (its pools, their users and buffers) are not locked: drivers and the
+        /// shell, its only callers, run on the boot CPU.
         /// </summary>
-        public DmaPoolManager(PhysicalMemory* memory, byte* directMapBase, byte owner, delegate*<void> onCorruption = null)
+        public DmaPoolManager(PhysicalMemory* memory, byte* directMapBase, byte owner, delegate*<void> onCorruption = null, SpinLock* poolsLock = null)
         {
             Memory = memory;
             DirectMapBase = directMapBase;
             Owner = owner;
             _onCorruption = onCorruption;
+            _poolsLock = poolsLock;
         }
 
         private readonly delegate*<void> _onCorruption;
+        /// <summary>Guards everything <see cref="Memory"/> points to (not this manager's tables); taken by <see cref="LockPools"/>.</summary>
+        private readonly SpinLock* _poolsLock;
+
+        /// <summary>Takes the pools' lock (when the manager has one); the state for <see cref="UnlockPools"/>.</summary>
+        private ulong LockPools() => _poolsLock == null ? 0 : _poolsLock->Acquire();
+
+        private void UnlockPools(ulong state)
+        {
+            if (_poolsLock != null)
+                _poolsLock->Release(state);
+        }
+
+        /// <summary><see cref="PhysicalMemory.AllocateRun"/> under the pools' lock, then the owner's policy (<see cref="Passed"/>).</summary>
+        internal MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
+        {
+            ulong state = LockPools();
+            MemoryStatus status = Memory->AllocateRun(pages, request, out first);
+            UnlockPools(state);
+            return Passed(status);
+        }
+
+        /// <summary><see cref="PhysicalMemory.FreeRun"/> as this manager's owner, under the pools' lock, then the owner's policy.</summary>
+        internal MemoryStatus FreeRun(Pfn first, ulong pages)
+        {
+            ulong state = LockPools();
+            MemoryStatus status = Memory->FreeRun(first, pages, Owner);
+            UnlockPools(state);
+            return Passed(status);
+        }
+
+        internal void GetPoolStats(PoolId id, out PoolStats stats)
+        {
+            ulong state = LockPools();
+            Memory->GetPoolStats(id, out stats);
+            UnlockPools(state);
+        }
+
+        private MemoryStatus CreatePool(in PoolProperties props, PoolId donor, ulong pageblocks, out PoolId id)
+        {
+            ulong state = LockPools();
+            MemoryStatus status = Memory->CreatePool(props, donor, pageblocks, out id);
+            UnlockPools(state);
+            return Passed(status);
+        }
 
         internal PhysicalMemory* Memory { get; }
         /// <summary>The owner every buffer is allocated and freed as.</summary>
@@ -119,7 +170,7 @@ namespace PoolKernel.Drivers.Dma
                     MemoryStatus status;
                     PoolId id;
                     // Take what was asked for, or less, down to one page block; Grow adds the rest later.
-                    while ((status = Passed(Memory->CreatePool(props, donor, want, out id))) == MemoryStatus.OutOfMemory && want > 1)
+                    while ((status = CreatePool(props, donor, want, out id)) == MemoryStatus.OutOfMemory && want > 1)
                         want = want / 2;
                     if (status == MemoryStatus.PoolTableFull)
                         return DmaStatus.TooManyPools;
@@ -159,6 +210,7 @@ namespace PoolKernel.Drivers.Dma
         {
             // Candidates ordered by (window start descending, id ascending); return the one after `after`.
             donorNode = 0;
+            ulong lockState = LockPools();
             ulong afterLow = ulong.MaxValue;
             int afterId = -1;
             if (!after.IsNone)
@@ -189,6 +241,7 @@ namespace PoolKernel.Drivers.Dma
                     donorNode = LowestNode(p.NodeMask);
                 }
             }
+            UnlockPools(lockState);
             return best;
         }
 
@@ -222,7 +275,10 @@ namespace PoolKernel.Drivers.Dma
                 PoolId donor = BestDonor(pool.AddressBits, pass == 0 ? pool.Node : -1, out _);
                 while (!donor.IsNone)
                 {
-                    if (Passed(Memory->MovePageblocks(donor, pool.Id, count)) == MemoryStatus.Ok)
+                    ulong state = LockPools();
+                    MemoryStatus moved = Memory->MovePageblocks(donor, pool.Id, count);
+                    UnlockPools(state);
+                    if (Passed(moved) == MemoryStatus.Ok)
                     {
                         pool.GrowCount++;
                         return true;
@@ -247,7 +303,12 @@ namespace PoolKernel.Drivers.Dma
             pool.RemoveUser(deviceName);
             if (pool.UserCount > 0)
                 return DmaStatus.Ok;
-            if (pool.OutstandingBuffers != 0 || Passed(Memory->DestroyPool(pool.Id)) != MemoryStatus.Ok)
+            if (pool.OutstandingBuffers != 0)
+                return DmaStatus.InUse;
+            ulong lockState = LockPools();
+            MemoryStatus destroyed = Memory->DestroyPool(pool.Id);
+            UnlockPools(lockState);
+            if (Passed(destroyed) != MemoryStatus.Ok)
                 return DmaStatus.InUse;
             for (int i = 0; i < Count; i++)
             {

@@ -122,6 +122,60 @@ public unsafe class DmaPoolTests : IDisposable
         MemoryAssert.Consistent(_host.Memory);
     }
 
+    private static int s_lockSaves, s_lockRestores;
+
+    private static ulong CountSave()
+    {
+        s_lockSaves++;
+        return 0;
+    }
+
+    private static void CountRestore(ulong state) => s_lockRestores++;
+
+    /// <summary>
+    /// Given the pools' lock (the kernel passes PhysicalMemoryOwner's), the manager and its pools take
+    /// it around every call into the pools: creating, growing and destroying the pool, and each buffer's
+    /// allocation and free; every hold is released (interrupt hooks restored once a save) and the lock
+    /// is free afterwards, with the pools consistent and every page back.
+    /// </summary>
+    [Fact]
+    public void GivenThePoolsLock_EveryCallIntoThePools_TakesAndReleasesIt()
+    {
+        var poolsLock = (PoolKernel.Memory.SpinLock*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)sizeof(PoolKernel.Memory.SpinLock));
+        try
+        {
+            poolsLock->SetInterruptHooks(&CountSave, &CountRestore);
+            var dma = new DmaPoolManager(_host.Memory, _host.FrameMemory(new Pfn(0)), DmaOwner, null, poolsLock);
+            ulong before = FreePages;
+            var disk = new DmaDevice("disk", 32);
+            Ok(dma.Attach(disk, 1, out DmaPool pool));
+            int afterAttach = s_lockSaves;
+            Assert.True(afterAttach >= 2, $"attach took the lock {afterAttach} times (donor scan and pool creation expected)");
+            var held = new List<DmaBuffer>();
+            for (int i = 0; i < 3; i++)
+            {
+                Ok(pool.Allocate(disk, 1 * MiB, out DmaBuffer b));
+                held.Add(b);
+            }
+            Assert.True(pool.GrowCount > 0);
+            int afterAllocate = s_lockSaves;
+            Assert.True(afterAllocate - afterAttach >= 4, $"3 allocations with a grow took the lock {afterAllocate - afterAttach} times");
+            foreach (var b in held)
+                Ok(b.Release());
+            Assert.Equal(afterAllocate + 3, s_lockSaves);
+            Ok(dma.Detach(pool, "disk"));
+            Assert.Equal(afterAllocate + 4, s_lockSaves);
+            Assert.Equal(s_lockSaves, s_lockRestores);
+            Assert.False(poolsLock->IsHeld);
+            Assert.Equal(before, FreePages);
+            MemoryAssert.Consistent(_host.Memory);
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(poolsLock);
+        }
+    }
+
     private static int s_failFasts;
 
     /// <summary>Stands in for the kernel's PhysicalMemoryOwner.FailFast (which does not return).</summary>

@@ -129,9 +129,9 @@ public class SmpBootTests
             ("cpu 2 fault", "cpu: N '2' is out of range; expected 0..1"),
             ("cpu x fault", "cpu: N 'x' is not a number (decimal or 0x hex, optional K/M/G/T); expected 0..1"),
             ("cpu", "cpu: N missing; expected 0..1"),
-            ("cpu 1", "cpu: usage: cpu N fault"),
-            ("cpu 1 fault now", "cpu: usage: cpu N fault"),
-            ("cpu 1 run", "cpu: usage: cpu N fault"),
+            ("cpu 1", "cpu: usage: cpu N fault|irqalloc"),
+            ("cpu 1 fault now", "cpu: usage: cpu N fault|irqalloc"),
+            ("cpu 1 run", "cpu: usage: cpu N fault|irqalloc"),
         };
         QemuResult result = Boot(new QemuBoot
         {

@@ -4,6 +4,7 @@ using System.Runtime;
 using System.Runtime.CompilerServices;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
+using PoolKernel.Platform;
 using PoolKernel.Runtime;
 using PoolKernel.Startup;
 
@@ -15,17 +16,32 @@ namespace PoolKernel.Heap
     /// Small objects come from size-class slabs, large ones from whole pages, all from the pools
     /// of the current CPU's node. Managed objects are collected (Runtime/Gc, docs/gc.md): when the
     /// bytes allocated since the last collection pass a threshold, and before an allocation would
-    /// fail for lack of memory.
-    /// Nothing guards the heap yet: one CPU runs kernel code and no interrupt handler allocates.
-    /// The SMP issue adds the heap's lock here, taken around every call into <c>s_heap</c>.
+    /// fail for lack of memory. Managed <c>new</c> and collections run on the boot CPU only: the
+    /// collector scans the running CPU's stack, so an object another CPU held only in its registers
+    /// or stack would be freed under it (<see cref="AllocObject"/> stops the machine rather than allow it).
+    ///
+    /// Locking: <see cref="s_lock"/> (the heap lock), then the pools' lock
+    /// (<see cref="PhysicalMemoryOwner.Lock"/>), both around every call into <c>s_heap</c>, on any CPU
+    /// and in interrupt handlers (interrupts stay off while they are held). The pools' lock is needed
+    /// too because KernelHeap takes and returns pages, and reads the pools' frame kinds, through its
+    /// own <see cref="PhysicalMemory"/> pointer. The order is always heap lock, then pools' lock
+    /// (docs/smp.md). The runtime reserve (<see cref="RefillReserve"/>) is the managed allocator's and
+    /// is used on the boot CPU only (managed <c>new</c> runs there; other CPUs use <see cref="Alloc"/>).
     /// </summary>
     internal static unsafe class KernelHeapGlue
     {
+        /// <summary>Set once by <see cref="Initialize"/> (boot CPU, before the other CPUs start); everything it points to is guarded by <see cref="s_lock"/>.</summary>
         private static KernelHeap* s_heap;
+
+        /// <summary>
+        /// The heap lock: guards all of <c>*s_heap</c> (size-class slabs, large objects, the run-head
+        /// bitmap, totals, the last failure). Taken before the pools' lock, never after it.
+        /// </summary>
+        private static SpinLock s_lock;
         private static ulong s_metadataPages;
 
-        /// <summary>The NUMA node of the CPU running (the boot CPU, until SMP).</summary>
-        internal static int CurrentNode => Machine.CpuNodeOfBoot;
+        /// <summary>The NUMA node of the CPU running (its per-CPU area's; the boot CPU's before the CPUs are started).</summary>
+        internal static int CurrentNode => Smp.Started ? Smp.Current->Node : Machine.CpuNodeOfBoot;
 
         /// <summary>
         /// Builds the heap (its metadata from the pools), installs it as the runtime's object heap
@@ -48,6 +64,7 @@ namespace PoolKernel.Heap
             if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, Owners.Heap, out s_heap) != HeapStatus.Ok)
                 Panic.Halt("heap: set-up refused");
             s_heap->SetZeroing(&Zero);
+            s_lock.SetInterruptHooks(&Cpu.SaveAndDisableInterrupts, &Cpu.RestoreInterrupts);
             Gc.Initialize(s_heap);
             ObjectAllocator.SetHeap(&AllocObject, &ReleaseReserve);
             BootAllocator.Retire();
@@ -127,11 +144,70 @@ namespace PoolKernel.Heap
             return true;
         }
 
-        internal static KernelHeap* Heap => s_heap;
+        /// <summary>The interrupt states saved by the two locks <see cref="Lock"/> takes.</summary>
+        internal struct LockState
+        {
+            public ulong Heap;
+            public ulong Pools;
+        }
+
+        /// <summary>Takes the heap lock, then the pools' lock; the state to hand to <see cref="Unlock"/>.</summary>
+        private static LockState Lock()
+        {
+            LockState state;
+            state.Heap = s_lock.Acquire();
+            state.Pools = PhysicalMemoryOwner.Lock();
+            return state;
+        }
+
+        /// <summary>Releases what <see cref="Lock"/> took, in the reverse order.</summary>
+        private static void Unlock(LockState state)
+        {
+            PhysicalMemoryOwner.Unlock(state.Pools);
+            s_lock.Release(state.Heap);
+        }
+
+        /// <summary>
+        /// For the shell's heap report: takes both locks (<see cref="Lock"/>) and returns the heap, to be
+        /// read until <see cref="UnlockReport"/>; nothing may be allocated or printed meanwhile.
+        /// </summary>
+        internal static KernelHeap* LockForReport(out LockState state)
+        {
+            state = Lock();
+            return s_heap;
+        }
+
+        internal static void UnlockReport(LockState state) => Unlock(state);
+
+        /// <summary>The heap's checker, under the locks.</summary>
+        internal static HeapCheckReport Check()
+        {
+            LockState state = Lock();
+            HeapCheckReport report = s_heap->Check();
+            Unlock(state);
+            return report;
+        }
+
+        /// <summary>What the heap knows of the block at <paramref name="block"/> (<see cref="KernelHeap.Describe"/>), under the locks.</summary>
+        internal static HeapStatus Describe(byte* block, out HeapObjectInfo info)
+        {
+            LockState state = Lock();
+            HeapStatus status = s_heap->Describe(block, out info);
+            Unlock(state);
+            return status;
+        }
+
+        internal static HeapTotals GetTotals()
+        {
+            LockState state = Lock();
+            HeapTotals totals = s_heap->GetTotals();
+            Unlock(state);
+            return totals;
+        }
 
         internal static ulong MetadataBytes => s_metadataPages * 4096;
 
-        internal static ulong PagesHeld => s_heap == null ? 0 : s_heap->GetTotals().PagesHeld;
+        internal static ulong PagesHeld => s_heap == null ? 0 : GetTotals().PagesHeld;
 
         internal static ulong BytesInUse
         {
@@ -139,11 +215,12 @@ namespace PoolKernel.Heap
             {
                 if (s_heap == null)
                     return 0;
-                HeapTotals t = s_heap->GetTotals();
+                HeapTotals t = GetTotals();
                 return t.SmallBytesInUse + t.LargePages * 4096;
             }
         }
 
+        /// <summary>Bytes of managed objects allocated since the last collection; guarded by <see cref="s_lock"/>.</summary>
         private static ulong s_allocatedSinceCollection;
 
         /// <summary>
@@ -151,26 +228,42 @@ namespace PoolKernel.Heap
         /// (<see cref="KernelHeap.AllocObject(ulong, int)"/>), or null after printing why. Collects
         /// first when <see cref="NextCollectionBytes"/> were allocated since the last collection, and
         /// collects then retries when the heap is out of memory. <paramref name="align"/> is at most 8
-        /// (ObjectAllocator's), below every cell's.
+        /// (ObjectAllocator's), below every cell's. Boot CPU only (see the class comment): on another
+        /// CPU it stops the machine.
         /// </summary>
         internal static void* AllocObject(nuint size, nuint align)
         {
+            if (Smp.CurrentNumber != 0)
+                Panic.Halt("heap: managed new on a CPU other than the boot CPU (the collector scans only the boot CPU's stack), cpu", (ulong)Smp.CurrentNumber);
+            int node = CurrentNode;
+            LockState state = Lock();
             s_allocatedSinceCollection += size;
             if (s_allocatedSinceCollection >= NextCollectionBytes)
-                Collect();
-            void* p = s_heap->AllocObject(size, CurrentNode);
-            if (p != null)
-                return p;
-            if (ShortOfMemory() && Collect())
-                p = s_heap->AllocObject(size, CurrentNode);
+                CollectLocked();
+            void* p = s_heap->AllocObject(size, node);
+            if (p == null && ShortOfMemoryLocked() && CollectLocked())
+                p = s_heap->AllocObject(size, node);
+            HeapStatus failure = p == null ? s_heap->LastFailure.Status : HeapStatus.Ok;
+            Unlock(state);
             if (p == null)
-                ReportFailure(s_heap->LastFailure.Status);
+                ReportFailure(failure);
             return p;
         }
 
-        /// <summary>Runs a collection and restarts the allocation count; false when none ran (inside one).</summary>
+        /// <summary>Runs a collection under the heap's locks; false when none ran (inside one, or not on the boot CPU).</summary>
         internal static bool Collect()
         {
+            LockState state = Lock();
+            bool ran = CollectLocked();
+            Unlock(state);
+            return ran;
+        }
+
+        /// <summary>A collection (both locks held: the sweep gives pages back to the pools) and a restarted allocation count; boot CPU only.</summary>
+        private static bool CollectLocked()
+        {
+            if (Smp.CurrentNumber != 0)
+                return false;
             s_allocatedSinceCollection = 0;
             return Gc.Collect();
         }
@@ -183,8 +276,8 @@ namespace PoolKernel.Heap
         internal static ulong NextCollectionBytes
             => Gc.Last.LiveBytes > Gc.MinBytesBetweenCollections ? Gc.Last.LiveBytes : Gc.MinBytesBetweenCollections;
 
-        /// <summary>The last failure was a shortage a collection can help (not a refusal or corruption).</summary>
-        private static bool ShortOfMemory()
+        /// <summary>The last failure was a shortage a collection can help (not a refusal or corruption); the locks held.</summary>
+        private static bool ShortOfMemoryLocked()
         {
             HeapStatus status = s_heap->LastFailure.Status;
             return status == HeapStatus.OutOfMemory || status == HeapStatus.NoPoolSatisfies;
@@ -197,24 +290,47 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void* Alloc(nuint size, nuint align)
         {
-            HeapStatus status = s_heap->Alloc(size, align, CurrentNode, out void* p);
-            // Collect only when objects were made since the last collection: otherwise it would find
-            // about what the last one left (a loop of failing raw requests must not collect each time).
-            if ((status == HeapStatus.OutOfMemory || status == HeapStatus.NoPoolSatisfies) && s_allocatedSinceCollection != 0 && Collect())
-                status = s_heap->Alloc(size, align, CurrentNode, out p);
+            HeapStatus status = TryAlloc(size, align, out void* p);
             if (status != HeapStatus.Ok)
                 ReportFailure(status);
             return p;
+        }
+
+        /// <summary>
+        /// Like <see cref="Alloc"/> but quiet: the status, and the block (zeroed, on the running CPU's
+        /// node preferred) or null. Safe on any CPU and in interrupt handlers; corruption is the caller's
+        /// to report (<see cref="ReportFailure"/> through <see cref="Alloc"/>).
+        /// </summary>
+        internal static HeapStatus TryAlloc(nuint size, nuint align, out void* p)
+        {
+            int node = CurrentNode;
+            LockState state = Lock();
+            HeapStatus status = s_heap->Alloc(size, align, node, out p);
+            // Collect only when objects were made since the last collection: otherwise it would find
+            // about what the last one left (a loop of failing raw requests must not collect each time).
+            if ((status == HeapStatus.OutOfMemory || status == HeapStatus.NoPoolSatisfies) && s_allocatedSinceCollection != 0 && CollectLocked())
+                status = s_heap->Alloc(size, align, node, out p);
+            Unlock(state);
+            return status;
+        }
+
+        /// <summary>Frees quietly (any CPU, interrupt handlers too): the heap's status, nothing printed.</summary>
+        internal static HeapStatus TryFree(void* pointer)
+        {
+            LockState state = Lock();
+            HeapStatus status = s_heap->Free(pointer);
+            Unlock(state);
+            return status;
         }
 
         private static void ReportFailure(HeapStatus status)
         {
             if (status == HeapStatus.Corruption)
             {
-                if (s_heap->LastFailure.MemoryStatus == MemoryStatus.Corruption)
+                if (LastFailure.MemoryStatus == MemoryStatus.Corruption)
                     PhysicalMemoryOwner.FailFast();
                 Console.WriteLine("heap: an allocation answered 'CORRUPTION'; the heap checker says:");
-                Shell.HeapCommands.Report(s_heap->Check());
+                Shell.HeapCommands.Report(Check());
                 Panic.Halt("heap metadata corrupt");
             }
             ReportOutOfMemory();
@@ -223,7 +339,7 @@ namespace PoolKernel.Heap
         /// <summary>Frees raw memory; a foreign pointer or double free is refused and reported, nothing changes.</summary>
         internal static void Free(void* pointer)
         {
-            HeapStatus status = s_heap->Free(pointer);
+            HeapStatus status = TryFree(pointer);
             if (status == HeapStatus.Ok)
                 return;
             Console.Write("heap: free of ");
@@ -239,7 +355,7 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void ReportOutOfMemory()
         {
-            HeapFailure f = s_heap->LastFailure;
+            HeapFailure f = LastFailure;
             if (f.Status == HeapStatus.OutOfMemory || f.Status == HeapStatus.NoPoolSatisfies)
             {
                 Console.Write("heap: out of memory: asked ");
@@ -268,6 +384,18 @@ namespace PoolKernel.Heap
             Console.Write("; the heap holds ");
             Console.Write(f.HeapPagesHeld);
             Console.WriteLine(" pages");
+        }
+
+        /// <summary>The heap's last failure, read under the locks (another CPU may fail after it; a report names the latest).</summary>
+        private static HeapFailure LastFailure
+        {
+            get
+            {
+                LockState state = Lock();
+                HeapFailure f = s_heap->LastFailure;
+                Unlock(state);
+                return f;
+            }
         }
 
         internal static string StatusText(HeapStatus s) => s switch

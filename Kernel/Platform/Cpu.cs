@@ -30,6 +30,15 @@ namespace PoolKernel.Platform
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_mmio_write32")] internal static extern void MmioWrite32(ulong address, uint value);
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_rdmsr")] internal static extern ulong ReadMsr(uint msr);
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_wrmsr")] internal static extern void WriteMsr(uint msr, ulong value);
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("atomic_irq_save")] private static extern ulong IrqSave();
+        [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("atomic_irq_restore")] private static extern void IrqRestore(ulong flags);
+
+        /// <summary>The spin locks' interrupt hook (<see cref="PoolKernel.Memory.SpinLock.SetInterruptHooks"/>): RFLAGS, then cli.</summary>
+        internal static ulong SaveAndDisableInterrupts() => IrqSave();
+
+        /// <summary>The spin locks' other hook: RFLAGS as saved (IF on again only if it was on).</summary>
+        internal static void RestoreInterrupts(ulong state) => IrqRestore(state);
+
         /// <summary>Atomically: if *<paramref name="location"/> == <paramref name="expected"/>, stores <paramref name="desired"/>; returns the old value.</summary>
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_cmpxchg32")] internal static extern int CompareExchange(int* location, int expected, int desired);
         /// <summary>The running CPU's per-CPU area (<c>gs:[0]</c>); only once <see cref="Smp"/> has set GS on it.</summary>

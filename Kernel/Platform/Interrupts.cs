@@ -5,9 +5,9 @@ namespace PoolKernel.Platform
 {
     /// <summary>
     /// The interrupt vectors (32..255) and their handlers, called from <see cref="Traps"/> on the CPU
-    /// that took the interrupt, with interrupts off (interrupt gates). Handlers allocate nothing and
-    /// touch only the running CPU's <see cref="PerCpu"/> (and, for a call, what the called function
-    /// does). Interrupts are enabled on a CPU only after <see cref="Smp"/> has set its GS base.
+    /// that took the interrupt, with interrupts off (interrupt gates). Handlers touch only the running
+    /// CPU's <see cref="PerCpu"/> (and, for a call, what the called function does); the one that
+    /// allocates is the timer's test hook (<see cref="IrqAllocTest"/>), through the pools' and heap's locks. Interrupts are enabled on a CPU only after <see cref="Smp"/> has set its GS base.
     /// </summary>
     internal static unsafe class Interrupts
     {
@@ -28,6 +28,8 @@ namespace PoolKernel.Platform
             if (vector == TimerVector)
             {
                 cpu->TimerTicks++;
+                if (cpu->IrqAllocPending != 0)
+                    IrqAllocTest.Run(cpu);
                 LocalApic.EndOfInterrupt();
             }
             else if (vector == CallVector)

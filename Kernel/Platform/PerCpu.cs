@@ -53,6 +53,23 @@ namespace PoolKernel.Platform
         /// <summary>Mailbox: own, the last ticket run to completion.</summary>
         public volatile uint CallDone;
 
+        /// <summary>Work box (<see cref="Smp.Post"/>): the function and argument of work <see cref="WorkPosted"/>, written by the poster before it posts.</summary>
+        public delegate*<ulong, void> WorkFunction;
+        public ulong WorkArgument;
+        /// <summary>Work box: the poster's ticket (a release store after function and argument).</summary>
+        public volatile uint WorkPosted;
+        /// <summary>Work box: own, the last work ticket run to completion (the AP's idle loop runs it, interrupts on).</summary>
+        public volatile uint WorkDone;
+
+        /// <summary>Test hook (`cpu N irqalloc`): set by the shell; the CPU's next timer interrupt allocates, checks and frees, then clears it.</summary>
+        public volatile int IrqAllocPending;
+        /// <summary>Own, written by that timer interrupt: the page's frame number and the heap block's address it had (0 = refused), then the heap block's node.</summary>
+        public ulong IrqAllocPfn;
+        public ulong IrqAllocHeap;
+        public int IrqAllocHeapNode;
+        /// <summary>Own: the statuses of the page free and the heap free in that interrupt (0 = ok).</summary>
+        public int IrqAllocFreeStatus;
+
         /// <summary>The GDT: null, 0x08 code, 0x10 data, 0x18 TSS (two slots), as boot.S's.</summary>
         public fixed ulong Gdt[5];
         /// <summary>The GDT pointer as lgdt reads it: the 16-bit limit in [3], the 64-bit base in [4..7] (8-byte aligned); lgdt takes &amp;GdtPointer[3].</summary>

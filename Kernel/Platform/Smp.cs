@@ -18,8 +18,9 @@ namespace PoolKernel.Platform
     ///
     /// Each CPU's block comes from the pools (owner kernel, the CPU's node preferred), before that CPU
     /// starts: <see cref="BlockOrder"/> pages = the <see cref="PerCpu"/> area (one page), the #DF stack
-    /// (IST1), the NMI stack (IST2), and the CPU's own stack. APs allocate nothing (no locks exist yet):
-    /// they load what the BSP prepared, take interrupts and idle. The BSP gets a block too (its GDT,
+    /// (IST1), the NMI stack (IST2), and the CPU's own stack. APs load what the BSP prepared, take
+    /// interrupts and idle, running work the boot CPU posts (<see cref="Post"/>), which may allocate
+    /// (the pools' and the heap's locks, docs/smp.md). The BSP gets a block too (its GDT,
     /// TSS and IST stacks; it keeps boot.S's stack).
     ///
     /// State: the CPU table is written by the BSP during <see cref="Start"/> only; after that it is
@@ -296,7 +297,8 @@ namespace PoolKernel.Platform
 
         /// <summary>
         /// The first C# an AP runs (from smp.S's ap_long_mode, on its own stack, interrupts off): its
-        /// GDT/TSS/IDT/GS, its local APIC and timer, then "online", then idle. Allocates nothing.
+        /// GDT/TSS/IDT/GS, its local APIC and timer, then "online", then idle, running posted work
+        /// (<see cref="Post"/>) when there is some.
         /// </summary>
         [UnmanagedCallersOnly(EntryPoint = "KernelApEntry")]
         private static void ApEntry(PerCpu* cpu)
@@ -307,7 +309,50 @@ namespace PoolKernel.Platform
                 LocalApic.StartTimer();
             cpu->State = CpuState.Online;
             while (true)
-                Cpu.IdleHalt();
+            {
+                // Check for posted work with interrupts off, then `sti; hlt` atomically: an IPI that
+                // posts work between the check and the hlt still ends the hlt.
+                Cpu.DisableInterrupts();
+                uint posted = cpu->WorkPosted;
+                if (posted == cpu->WorkDone)
+                {
+                    Cpu.IdleHalt();
+                    continue;
+                }
+                Cpu.EnableInterrupts();
+                cpu->WorkFunction(cpu->WorkArgument);
+                cpu->WorkDone = posted;
+            }
+        }
+
+        /// <summary>
+        /// Starts <paramref name="function"/>(<paramref name="argument"/>) on the other CPU
+        /// <paramref name="cpu"/> and returns at once: the CPU runs it from its idle loop, interrupts
+        /// on, so it may allocate and take locks (unlike <see cref="RunOn"/>'s interrupt-handler calls).
+        /// <see cref="WaitForWork"/> waits for it. False, nothing posted, when the CPU is the running
+        /// one (run it directly), not online, or still running earlier work. Contract: one poster at a
+        /// time for a given target (the boot CPU's shell), and no lock held until <see cref="WaitForWork"/>.
+        /// </summary>
+        internal static bool Post(int cpu, delegate*<ulong, void> function, ulong argument)
+        {
+            PerCpu* target = Get(cpu);
+            if (target == null || target == Current || target->State != CpuState.Online || target->WorkPosted != target->WorkDone)
+                return false;
+            target->WorkFunction = function;
+            target->WorkArgument = argument;
+            target->WorkPosted = target->WorkDone + 1;
+            LocalApic.SendFixed(target->ApicId, Interrupts.CallVector);
+            return true;
+        }
+
+        /// <summary>Spins until the work <see cref="Post"/> gave CPU <paramref name="cpu"/> has returned (at once when none is outstanding).</summary>
+        internal static void WaitForWork(int cpu)
+        {
+            PerCpu* target = Get(cpu);
+            if (target == null)
+                return;
+            while (target->WorkDone != target->WorkPosted)
+                Cpu.Pause();
         }
 
         /// <summary>

@@ -45,7 +45,7 @@ namespace PoolKernel.SelfTest
             Node handled = (Node)GcHandles.Get(handle);
             Check(handled.Value == 404 && (ulong)ObjectAllocator.AddressOf(handled) == *raw && Live(handled), "an object reachable only from a strong handle survives");
             Check(!LiveAt(garbage ^ GarbageKey), "an object nothing reaches is freed");
-            Check(KernelHeapGlue.Heap->Check().IsOk, "the heap checker is clean after a collection");
+            Check(KernelHeapGlue.Check().IsOk, "the heap checker is clean after a collection");
             GcHandles.Free(handle);
             KernelHeapGlue.Free(raw);
             s_onlyStatic = null;
@@ -76,7 +76,7 @@ namespace PoolKernel.SelfTest
         private static bool LiveAt(ulong reference)
         {
             byte* block = (byte*)(reference - KernelHeap.ObjectHeaderBytes);
-            return KernelHeapGlue.Heap->Describe(block, out HeapObjectInfo info) == HeapStatus.Ok
+            return KernelHeapGlue.Describe(block, out HeapObjectInfo info) == HeapStatus.Ok
                 && info.Allocated && info.Start == block && KernelHeap.IsTagged(block);
         }
 

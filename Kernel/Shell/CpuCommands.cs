@@ -4,13 +4,13 @@ using PoolKernel.Startup;
 
 namespace PoolKernel.Shell
 {
-    /// <summary>'cpus' (every CPU, asked on that CPU) and the test command 'cpu N fault'.</summary>
+    /// <summary>'cpus' (every CPU, asked on that CPU) and the test commands 'cpu N fault' and 'cpu N irqalloc'.</summary>
     internal static unsafe class CpuCommands
     {
         internal static void Register(ref int n)
         {
             Commands.Register(ref n, "cpus", "every CPU: number, APIC id, node, state, timer ticks, interrupts taken; each online CPU answers from itself", &Cpus);
-            Commands.Register(ref n, "cpu", "cpu N fault: a page fault on CPU N (0..CPUs-1), a test of the report (the machine ends, status 37)", &CpuCommand);
+            Commands.Register(ref n, "cpu", "cpu N fault|irqalloc: a page fault on CPU N (0..CPUs-1), a test of the report (the machine ends, status 37); or a page and a heap block allocated and freed in CPU N's timer interrupt", &CpuCommand);
         }
 
         /// <summary>What a CPU reports about itself when asked through <see cref="Smp.RunOn"/>.</summary>
@@ -93,6 +93,57 @@ namespace PoolKernel.Shell
 
         private static void FaultHere(ulong argument) => Cpu.FaultPage();
 
+        /// <summary>How long `cpu N irqalloc` waits for the CPU's next timer interrupt (ten periods at 100 Hz).</summary>
+        private const int IrqAllocTimeoutMilliseconds = 100;
+
+        /// <summary>
+        /// Arms <see cref="IrqAllocTest"/> on CPU <paramref name="n"/>, waits (bounded) for its timer
+        /// interrupt to run it, and prints what it got:
+        /// `cpu N irqalloc: page 0x... and heap block 0x... (node K) allocated and freed in the timer interrupt`.
+        /// </summary>
+        private static void IrqAlloc(int n)
+        {
+            PerCpu* cpu = Smp.Get(n);
+            if (cpu->State != CpuState.Online || !Smp.TimerRunning)
+            {
+                Console.Write("cpu ");
+                Console.Write(n);
+                Console.WriteLine(" is not online or has no timer; nothing run");
+                return;
+            }
+            cpu->IrqAllocPending = 1;
+            for (int ms = 0; ms < IrqAllocTimeoutMilliseconds && cpu->IrqAllocPending != 0; ms++)
+                Pit.Wait(1000);
+            Console.Write("cpu ");
+            Console.Write(n);
+            if (cpu->IrqAllocPending != 0)
+            {
+                cpu->IrqAllocPending = 0;
+                Console.Write(" irqalloc: FAILED no timer interrupt within ");
+                Console.Write(IrqAllocTimeoutMilliseconds);
+                Console.WriteLine(" ms");
+                return;
+            }
+            if (cpu->IrqAllocPfn == 0 || cpu->IrqAllocHeap == 0 || cpu->IrqAllocFreeStatus != 0)
+            {
+                Console.Write(" irqalloc: FAILED page pfn ");
+                Console.WriteHex(cpu->IrqAllocPfn);
+                Console.Write(", heap block ");
+                Console.WriteHex(cpu->IrqAllocHeap);
+                Console.Write(", free statuses ");
+                Console.WriteHex((ulong)cpu->IrqAllocFreeStatus);
+                Console.WriteLine();
+                return;
+            }
+            Console.Write(" irqalloc: page ");
+            Console.WriteHex(cpu->IrqAllocPfn << 12);
+            Console.Write(" and heap block ");
+            Console.WriteHex(cpu->IrqAllocHeap);
+            Console.Write(" (node ");
+            Console.Write(cpu->IrqAllocHeapNode);
+            Console.WriteLine(") allocated and freed in the timer interrupt");
+        }
+
         private static void CpuCommand(ref ShellLine line)
         {
             if (Smp.Count == 0)
@@ -102,9 +153,14 @@ namespace PoolKernel.Shell
             }
             if (!line.Arg(1, "N", 0, (ulong)(Smp.Count - 1), out ulong n))
                 return;
+            if (line.WordIs(2, "irqalloc") && line.WordCount == 3)
+            {
+                IrqAlloc((int)n);
+                return;
+            }
             if (!line.WordIs(2, "fault") || line.WordCount != 3)
             {
-                Console.WriteLine("cpu: usage: cpu N fault");
+                Console.WriteLine("cpu: usage: cpu N fault|irqalloc");
                 return;
             }
             Console.Write("cpu ");

@@ -4,6 +4,7 @@ using PoolKernel.Boot.Reports;
 using PoolKernel.Drivers;
 using PoolKernel.Drivers.Dma;
 using PoolKernel.Drivers.Pci;
+using PoolKernel.Memory;
 using PoolKernel.Mm;
 
 namespace PoolKernel.Shell
@@ -247,7 +248,9 @@ namespace PoolKernel.Shell
                 DmaPool p = pools[i];
                 p.GetSize(out ulong present, out ulong free);
                 Console.Write("dma pool ");
-                MemoryText.PoolName(ConsoleOut.Instance, PhysicalMemoryOwner.Unguarded, p.Id);
+                PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
+                MemoryText.PoolName(ConsoleOut.Instance, pm, p.Id);
+                PhysicalMemoryOwner.Unlock(state);
                 Console.Write(" (pool ");
                 Console.Write(p.Id.Value);
                 Console.Write("): below 2^");

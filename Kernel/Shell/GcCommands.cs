@@ -149,7 +149,7 @@ namespace PoolKernel.Shell
             Gc.ClearDeadStack();
             KernelHeapGlue.Collect();
             ulong pagesAfter = KernelHeapGlue.PagesHeld;
-            bool checkOk = KernelHeapGlue.Heap->Check().IsOk;
+            bool checkOk = KernelHeapGlue.Check().IsOk;
             Console.Write("gcstress: ");
             Console.Write(mib);
             Console.Write(" MiB (");

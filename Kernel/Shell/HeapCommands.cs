@@ -20,8 +20,7 @@ namespace PoolKernel.Shell
 
         private static void Heap(ref ShellLine line)
         {
-            KernelHeap* heap = KernelHeapGlue.Heap;
-            HeapTotals t = heap->GetTotals();
+            HeapTotals t = KernelHeapGlue.GetTotals();
             Console.Write("heap: ");
             Console.Write(t.PagesHeld);
             Console.Write(" pages held (");
@@ -47,7 +46,11 @@ namespace PoolKernel.Shell
             Console.WriteLine("  class  size  align order  slabs objects  in use bytes  free");
             for (int cls = 0; ; cls++)
             {
-                if (heap->GetClassStats(cls, out HeapClassStats s) != HeapStatus.Ok)
+                // One class at a time under the locks, printed after they are released.
+                KernelHeap* heap = KernelHeapGlue.LockForReport(out KernelHeapGlue.LockState state);
+                HeapStatus classStatus = heap->GetClassStats(cls, out HeapClassStats s);
+                KernelHeapGlue.UnlockReport(state);
+                if (classStatus != HeapStatus.Ok)
                     break;
                 if (s.Slabs == 0)
                     continue;
@@ -62,7 +65,7 @@ namespace PoolKernel.Shell
                 Banner.Pad((long)s.FreeObjects, 6);
                 Console.WriteLine();
             }
-            Report(heap->Check());
+            Report(KernelHeapGlue.Check());
         }
 
         internal static void Report(in HeapCheckReport r)
@@ -186,7 +189,10 @@ namespace PoolKernel.Shell
             if (count > 0 && raw[0] != null)
             {
                 Console.Write("heaptest: first object in pool ");
-                MemoryText.PoolName(ConsoleOut.Instance, PhysicalMemoryOwner.Unguarded, PhysicalMemoryOwner.PoolOf(new Pfn((ulong)raw[0] >> 12)));
+                PoolId pool = PhysicalMemoryOwner.PoolOf(new Pfn((ulong)raw[0] >> 12));
+                PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
+                MemoryText.PoolName(ConsoleOut.Instance, pm, pool);
+                PhysicalMemoryOwner.Unlock(state);
                 Console.WriteLine();
             }
             ReleaseTestBlocks();

@@ -125,7 +125,7 @@ namespace PoolKernel.Shell
             InvariantReport report = PhysicalMemoryOwner.Check();
             ulong cycles = Cpu.ReadTsc() - start;
             MemoryText.Report(ConsoleOut.Instance, report);
-            HeapCommands.Report(Heap.KernelHeapGlue.Heap->Check());
+            HeapCommands.Report(Heap.KernelHeapGlue.Check());
             Console.Write("check: ");
             Console.Write(cycles);
             Console.WriteLine(" cycles");
@@ -140,7 +140,7 @@ namespace PoolKernel.Shell
                 || !line.OptionalArg(2, "SEED", 0, ulong.MaxValue, 1, out ulong seed)
                 || !line.NoMoreArgs(3))
                 return;
-            StressTest.Run(PhysicalMemoryOwner.Unguarded, operations, seed);
+            StressTest.Run(operations, seed);
         }
     }
 }

@@ -60,7 +60,7 @@ namespace PoolKernel.Shell
 
             ulong freeAfter = PhysicalMemoryOwner.GetTotals().FreePages;
             InvariantReport report = PhysicalMemoryOwner.Check();
-            HeapCheckReport heapReport = Heap.KernelHeapGlue.Heap->Check();
+            HeapCheckReport heapReport = Heap.KernelHeapGlue.Check();
             if (ok && freeAfter == freeBefore && report.IsOk && heapReport.IsOk)
             {
                 Console.WriteLine("membench: ok, free pages unchanged, pool and heap checkers clean");

@@ -1,0 +1,307 @@
+using PoolKernel.Memory;
+using PoolKernel.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+using MemorySpinLock = PoolKernel.Memory.SpinLock;
+
+namespace PoolKernel.Tests.Memory;
+
+/// <summary>
+/// Kernel.Memory under real threads, behind one <see cref="MemorySpinLock"/> taken around every call
+/// as the kernel's PhysicalMemoryOwner does (docs/smp.md): N threads (2, 4, 8) of seeded random
+/// page operations over one <see cref="PhysicalMemory"/> (q35, 256 MiB, two nodes), frees of blocks
+/// other threads allocated (through a shared exchange array of atomically swapped slots) included.
+/// While a block is held, a shared page map proves no page is handed out twice; afterwards the
+/// checker is clean and every page is free again. And: two threads freeing the same block at once,
+/// exactly one is refused. Longer runs: POOLKERNEL_THREADS_SEEDS, POOLKERNEL_THREADS_OPS;
+/// replay one seed: POOLKERNEL_THREADS_SEED.
+/// </summary>
+public unsafe class ConcurrentOperationsTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public ConcurrentOperationsTests(ITestOutputHelper output) => _output = output;
+
+    /// <summary>The pools and the lock that guards them, as the kernel's owner holds them.</summary>
+    private sealed class LockedMemory : IDisposable
+    {
+        private readonly HostPhysicalMemory _host = QemuMaps.Boot("q35", 256UL << 20, 2);
+        /// <summary>Guards everything <see cref="Memory"/> points to, and <see cref="Taken"/>.</summary>
+        private MemorySpinLock _lock;
+
+        public PhysicalMemory* Memory => _host.Memory;
+        /// <summary>One flag a page of the span: set while some thread holds it. Guarded by the lock.</summary>
+        public readonly bool[] Taken;
+
+        public LockedMemory()
+        {
+            Assert.Equal(MemoryStatus.Ok, _host.InitStatus);
+            Taken = new bool[Memory->GetTotals().SpanPages];
+        }
+
+        public ulong Acquire() => _lock.Acquire();
+
+        public void Release(ulong state) => _lock.Release(state);
+
+        public void Dispose() => _host.Dispose();
+    }
+
+    /// <summary>Packs a held block for the exchange: 0 is an empty slot.</summary>
+    private static long Pack(ulong pfn, int order, byte owner) => (long)((pfn + 1) << 12 | (ulong)owner << 4 | (uint)order);
+
+    private static void Unpack(long packed, out ulong pfn, out int order, out byte owner)
+    {
+        pfn = ((ulong)packed >> 12) - 1;
+        owner = (byte)((packed >> 4) & 0xFF);
+        order = (int)(packed & 0xF);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    [InlineData(8)]
+    public void ThreadsAllocatingAndFreeingAtOnceKeepEveryPageAccounted(int threads)
+        => SeededRuns.Run(_output, $"{threads} threads of page operations", "POOLKERNEL_THREADS", 6, 3000, (seed, ops) => RunSeed(seed, ops, threads));
+
+    private static void RunSeed(int seed, int ops, int threads)
+    {
+        using var memory = new LockedMemory();
+        PhysicalMemory* pm = memory.Memory;
+        ulong freeBefore = pm->GetTotals().FreePages;
+        ulong basePfn = pm->BasePfn.Value;
+        int maxOrder = pm->MaxOrder;
+        int nodes = pm->NodeCount;
+        var exchange = new long[16];
+        var failures = new List<string>();
+        long crossFrees = 0;
+
+        void Fail(string what)
+        {
+            lock (failures)
+                failures.Add(what);
+        }
+
+        // Takes the pages of a block the pools just gave, under the lock: none may be held already.
+        void Take(ulong pfn, int order)
+        {
+            for (ulong p = 0; p < 1UL << order; p++)
+            {
+                if (memory.Taken[pfn - basePfn + p])
+                    Fail($"page {pfn + p:x} handed out twice");
+                memory.Taken[pfn - basePfn + p] = true;
+            }
+        }
+
+        void Untake(ulong pfn, int order)
+        {
+            for (ulong p = 0; p < 1UL << order; p++)
+                memory.Taken[pfn - basePfn + p] = false;
+        }
+
+        void Free(ulong pfn, int order, byte owner)
+        {
+            ulong state = memory.Acquire();
+            Untake(pfn, order);
+            MemoryStatus s = pm->Free(new Pfn(pfn), new Order(order), owner);
+            memory.Release(state);
+            if (s != MemoryStatus.Ok)
+                Fail($"free of {pfn:x} order {order} answered {s}");
+        }
+
+        void Worker(int thread)
+        {
+            var rng = new Random(seed * 7919 + thread);
+            var held = new List<(ulong Pfn, int Order, byte Owner)>();
+            for (int op = 0; op < ops && failures.Count == 0; op++)
+            {
+                int kind = rng.Next(100);
+                if (kind < 50 || held.Count == 0)
+                {
+                    int order = rng.Next(8) == 0 ? rng.Next(maxOrder + 1) : rng.Next(Math.Min(3, maxOrder) + 1);
+                    AllocRequest req = AllocRequest.Any;
+                    req.Owner = (byte)(1 + thread % 3);
+                    if (rng.Next(2) == 0)
+                        req.PreferredNode = (byte)rng.Next(nodes);
+                    ulong state = memory.Acquire();
+                    MemoryStatus s = pm->Allocate(new Order(order), req, out Pfn pfn);
+                    if (s == MemoryStatus.Ok)
+                        Take(pfn.Value, order);
+                    memory.Release(state);
+                    if (s == MemoryStatus.Ok)
+                        held.Add((pfn.Value, order, req.Owner));
+                    else if (s != MemoryStatus.OutOfMemory)
+                        Fail($"allocate order {order} answered {s}");
+                }
+                else if (kind < 85)
+                {
+                    int i = rng.Next(held.Count);
+                    var (pfn, order, owner) = held[i];
+                    held[i] = held[^1];
+                    held.RemoveAt(held.Count - 1);
+                    Free(pfn, order, owner);
+                }
+                else
+                {
+                    // Swap one of ours into a shared slot; free what another thread left there.
+                    int i = rng.Next(held.Count);
+                    var (pfn, order, owner) = held[i];
+                    held[i] = held[^1];
+                    held.RemoveAt(held.Count - 1);
+                    long theirs = Interlocked.Exchange(ref exchange[rng.Next(exchange.Length)], Pack(pfn, order, owner) ^ (long)thread << 56);
+                    if (theirs != 0)
+                    {
+                        int from = (int)((ulong)theirs >> 56);
+                        Unpack(theirs & 0x00FFFFFFFFFFFFFF, out ulong tp, out int to, out byte towner);
+                        if (from != thread)
+                            Interlocked.Increment(ref crossFrees);
+                        Free(tp, to, towner);
+                    }
+                }
+                if (thread == 0 && op % 500 == 499)
+                {
+                    ulong state = memory.Acquire();
+                    InvariantReport r = pm->Check();
+                    memory.Release(state);
+                    if (!r.IsOk)
+                        Fail($"checker after op {op}: {r.Code} at {r.Pfn.Value:x}");
+                }
+            }
+            foreach (var (pfn, order, owner) in held)
+                Free(pfn, order, owner);
+        }
+
+        var workers = new Thread[threads];
+        for (int t = 0; t < threads; t++)
+        {
+            int thread = t;
+            workers[t] = new Thread(() =>
+            {
+                try
+                {
+                    Worker(thread);
+                }
+                catch (Exception e)
+                {
+                    Fail($"thread {thread}: {e}");
+                }
+            });
+        }
+        foreach (Thread w in workers)
+            w.Start();
+        foreach (Thread w in workers)
+            w.Join();
+        for (int i = 0; i < exchange.Length; i++)
+        {
+            if (exchange[i] == 0)
+                continue;
+            Unpack(exchange[i] & 0x00FFFFFFFFFFFFFF, out ulong pfn, out int order, out byte owner);
+            Free(pfn, order, owner);
+        }
+        Assert.True(failures.Count == 0, string.Join("; ", failures));
+        Assert.True(crossFrees > 0 || ops < 100, "no thread freed another thread's block");
+        InvariantReport final = pm->Check();
+        Assert.True(final.IsOk, $"checker: {final.Code} at {final.Pfn.Value:x}");
+        Assert.Equal(freeBefore, pm->GetTotals().FreePages);
+        Assert.DoesNotContain(true, memory.Taken);
+    }
+
+    [Fact]
+    public void TwoThreadsFreeingTheSameBlockAtOnceOneIsRefused()
+        => SeededRuns.Run(_output, "double free from two threads", "POOLKERNEL_DOUBLEFREE", 20, 50, RunDoubleFree);
+
+    private static void RunDoubleFree(int seed, int rounds)
+    {
+        using var memory = new LockedMemory();
+        PhysicalMemory* pm = memory.Memory;
+        ulong freeBefore = pm->GetTotals().FreePages;
+        var rng = new Random(seed);
+        for (int round = 0; round < rounds; round++)
+        {
+            int order = rng.Next(pm->MaxOrder + 1);
+            AllocRequest req = AllocRequest.Any;
+            req.Owner = 2;
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), req, out Pfn pfn));
+            var answers = new MemoryStatus[2];
+            using var start = new Barrier(2);
+            var threads = new Thread[2];
+            for (int t = 0; t < 2; t++)
+            {
+                int me = t;
+                threads[t] = new Thread(() =>
+                {
+                    start.SignalAndWait();
+                    ulong state = memory.Acquire();
+                    try
+                    {
+                        answers[me] = pm->Free(pfn, new Order(order), 2);
+                    }
+                    catch (Exception)
+                    {
+                        answers[me] = MemoryStatus.Corruption;
+                    }
+                    memory.Release(state);
+                });
+                threads[t].Start();
+            }
+            foreach (Thread t in threads)
+                t.Join();
+            int ok = answers.Count(a => a == MemoryStatus.Ok);
+            Assert.True(ok == 1, $"round {round}, order {order}: answers {answers[0]} and {answers[1]}");
+            MemoryStatus refused = answers[0] == MemoryStatus.Ok ? answers[1] : answers[0];
+            Assert.NotEqual(FailureKind.Corruption, MemoryStatusKinds.KindOf(refused));
+            InvariantReport r = pm->Check();
+            Assert.True(r.IsOk, $"checker: {r.Code} at {r.Pfn.Value:x}");
+        }
+        Assert.Equal(freeBefore, pm->GetTotals().FreePages);
+    }
+
+    private static int s_saves;
+    private static int s_restores;
+
+    private static ulong CountingSave()
+    {
+        Interlocked.Increment(ref s_saves);
+        return 0x200;
+    }
+
+    private static void CountingRestore(ulong state)
+    {
+        if (state == 0x200)
+            Interlocked.Increment(ref s_restores);
+    }
+
+    [Fact]
+    public void SpinLockExcludesAndCallsItsInterruptHooksOncePerHold()
+    {
+        const int Threads = 4, Rounds = 20000;
+        var box = new MemorySpinLock[1];
+        box[0].SetInterruptHooks(&CountingSave, &CountingRestore);
+        long counter = 0;
+        int notHeld = 0;
+        var threads = new Thread[Threads];
+        for (int t = 0; t < Threads; t++)
+        {
+            threads[t] = new Thread(() =>
+            {
+                for (int i = 0; i < Rounds; i++)
+                {
+                    ulong state = box[0].Acquire();
+                    if (!box[0].IsHeld)
+                        Interlocked.Increment(ref notHeld);
+                    // A read-modify-write that loses updates unless the lock excludes.
+                    long seen = Volatile.Read(ref counter);
+                    Volatile.Write(ref counter, seen + 1);
+                    box[0].Release(state);
+                }
+            });
+            threads[t].Start();
+        }
+        foreach (Thread t in threads)
+            t.Join();
+        Assert.Equal(0, notHeld);
+        Assert.Equal((long)Threads * Rounds, counter);
+        Assert.Equal(Threads * Rounds, s_saves);
+        Assert.Equal(Threads * Rounds, s_restores);
+        Assert.False(box[0].IsHeld);
+    }
+}
