@@ -10,7 +10,9 @@ namespace PoolKernel.Bench;
 /// each <see cref="PairBenchmarks"/> method (pool allocator and baseline in the same process and
 /// the same states), the best of <see cref="Rounds"/> timed rounds of <see cref="Invocations"/>
 /// invocations, after one untimed round; then the aligned fill and the bulk shapes (<see cref="BulkBenchmarks"/>).
-/// Writes summary-aot.json with the keys of summary.json.
+/// Writes summary-aot.json with the keys of summary.json. <c>--only</c> and a comma-separated list of
+/// sections (pairs, heap, fill, bulk0, bulk9) runs only those: for iterating on one shape (the
+/// summary then holds only their keys; the full run is what the docs quote).
 /// </summary>
 public static class AotPairs
 {
@@ -21,8 +23,9 @@ public static class AotPairs
     /// <summary>The bulk shapes (<see cref="BulkBenchmarks.TimeRounds"/>): the best of this many rounds at order 0 (tens of ms a half) and at order 9 (tens of µs).</summary>
     private const int BulkRounds0 = 7, BulkRounds9 = 200;
 
-    public static int Run(string outDir)
+    public static int Run(string outDir, string[] only = null)
     {
+        bool Runs(string section) => only == null || Array.IndexOf(only, section) >= 0;
         var b = new PairBenchmarks();
         b.Setup();
         var cases = new (string Key, Action Run)[]
@@ -41,7 +44,7 @@ public static class AotPairs
             ("baseline_nopcp_dma32_pair_ns", b.BaselineNoPcpDma32Pair),
         };
         var results = new List<KeyValuePair<string, double>>();
-        for (int c = 0; c < cases.Length; c++)
+        for (int c = 0; c < cases.Length && Runs("pairs"); c++)
         {
             double best = double.MaxValue;
             for (int round = 0; round <= Rounds; round++)
@@ -57,17 +60,20 @@ public static class AotPairs
             Console.WriteLine($"{cases[c].Key,-42} {best.ToString("F2", CultureInfo.InvariantCulture)} ns");
         }
         b.Cleanup();
-        foreach (KeyValuePair<string, double> heap in HeapBenchmarks.RunAot(Best))
+        foreach (KeyValuePair<string, double> heap in Runs("heap") ? HeapBenchmarks.RunAot(Best) : [])
         {
             results.Add(heap);
             Console.WriteLine($"{heap.Key,-36} {heap.Value.ToString("F2", CultureInfo.InvariantCulture)}");
         }
-        double fill = double.MaxValue;
-        for (int round = 0; round < FillRounds; round++)
-            fill = Math.Min(fill, AlignedFillBenchmarks.TimeOnce());
-        results.Add(new KeyValuePair<string, double>("aligned_fill_1g_s", Math.Round(fill, 4)));
-        Console.WriteLine($"{"aligned_fill_1g_s",-42} {fill.ToString("F4", CultureInfo.InvariantCulture)} s");
-        foreach (KeyValuePair<string, double> r in BulkBenchmarks.TimeRounds(BulkRounds0, BulkRounds9))
+        if (Runs("fill"))
+        {
+            double fill = double.MaxValue;
+            for (int round = 0; round < FillRounds; round++)
+                fill = Math.Min(fill, AlignedFillBenchmarks.TimeOnce());
+            results.Add(new KeyValuePair<string, double>("aligned_fill_1g_s", Math.Round(fill, 4)));
+            Console.WriteLine($"{"aligned_fill_1g_s",-42} {fill.ToString("F4", CultureInfo.InvariantCulture)} s");
+        }
+        foreach (KeyValuePair<string, double> r in BulkBenchmarks.TimeRounds(Runs("bulk0") ? BulkRounds0 : 0, Runs("bulk9") ? BulkRounds9 : 0))
         {
             results.Add(r);
             Console.WriteLine($"{r.Key,-42} {r.Value.ToString("F2", CultureInfo.InvariantCulture)} ns");

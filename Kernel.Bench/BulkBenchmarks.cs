@@ -225,7 +225,7 @@ public unsafe class BulkBenchmarks
     /// The ilc harness's measurement: for each side and order (fresh set-up each), <paramref name="rounds"/>
     /// rounds of: allocate (after an in-order free: <c>alloc</c>), shuffle, free (<c>rand_free</c>),
     /// allocate (after a random free: <c>rand_alloc</c>), free in order (<c>free</c>); the best
-    /// round of each half, in ns per block, keyed as <see cref="Key"/> says.
+    /// round of each half, in ns per block, keyed as <see cref="Key"/> says. An order with no rounds is skipped.
     /// </summary>
     public static List<KeyValuePair<string, double>> TimeRounds(int rounds0, int rounds9)
     {
@@ -233,6 +233,8 @@ public unsafe class BulkBenchmarks
         foreach (int order in new[] { 0, 9 })
             foreach (Allocator side in new[] { Allocator.Pools, Allocator.Baseline })
             {
+                if ((order == 0 ? rounds0 : rounds9) == 0)
+                    continue;
                 var b = new BulkBenchmarks { Side = side, BlockOrder = order };
                 b.Setup();
                 double alloc = double.MaxValue, free = double.MaxValue, randAlloc = double.MaxValue, randFree = double.MaxValue;

@@ -11,7 +11,7 @@ namespace PoolKernel.Bench;
 /// <summary>
 /// Runs the allocator benchmarks (a short job of 7 iterations, in process) and writes summary.json (medians) into the output
 /// directory given as the first argument (default artifacts/bench). With <c>--aot</c> first (the
-/// NativeAOT build of this project), runs <see cref="AotPairs"/> instead.
+/// NativeAOT build of this project), runs <see cref="AotPairs"/> instead (<c>--only</c> SECTIONS after the directory: some of it).
 /// </summary>
 public static class Program
 {
@@ -20,10 +20,17 @@ public static class Program
         bool aot = args.Length > 0 && args[0] == "--aot";
         if (aot)
             args = args[1..];
+        string[] only = null;
+        int onlyAt = Array.IndexOf(args, "--only");
+        if (aot && onlyAt >= 0 && onlyAt + 1 < args.Length)
+        {
+            only = args[onlyAt + 1].Split(',');
+            args = args[..onlyAt];
+        }
         string outDir = Path.GetFullPath(args.Length > 0 ? args[0] : Path.Combine("artifacts", "bench"));
         Directory.CreateDirectory(outDir);
         if (aot)
-            return AotPairs.Run(outDir);
+            return AotPairs.Run(outDir, only);
         IConfig config = DefaultConfig.Instance
             .AddJob(Job.ShortRun.WithIterationCount(7).WithToolchain(InProcessEmitToolchain.Instance))
             .WithArtifactsPath(Path.Combine(outDir, "BenchmarkDotNet"))

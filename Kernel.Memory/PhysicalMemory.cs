@@ -40,6 +40,8 @@ public unsafe partial struct PhysicalMemory
     {
         public ulong BasePfn;
         public ulong SpanPages;
+        /// <summary>The first frame set-up leaves out (<see cref="MemoryMap.UsableFrames(int, ulong, out ulong, out ulong)"/>): 2^52, or less where the span would outgrow a link.</summary>
+        public ulong FrameLimit;
         public ulong Pageblocks;
         public ulong PoolsOffset;
         public ulong ListsOffset;
@@ -84,9 +86,22 @@ public unsafe partial struct PhysicalMemory
         int spanOrder = config.MaxOrder > config.PageblockOrder ? config.MaxOrder : config.PageblockOrder;
         ulong spanAlign = 1UL << spanOrder;
         layout.BasePfn = first & ~(spanAlign - 1);
+        // RAM further above the base than a 32-bit link indexes (NodeTable) is trimmed as RAM above
+        // 2^52 is: left out and counted beyond the limit. MaxSpanPages is a multiple of every span
+        // alignment, so the trimmed span still ends aligned at or below the limit.
+        layout.FrameLimit = Pfn.Limit;
+        if (end - layout.BasePfn > NodeTable.MaxSpanPages)
+        {
+            layout.FrameLimit = layout.BasePfn + NodeTable.MaxSpanPages;
+            end = 0;
+            for (int i = 0; i < map.Count; i++)
+            {
+                map.UsableFrames(i, layout.FrameLimit, out _, out ulong e);
+                if (e > end)
+                    end = e;
+            }
+        }
         layout.SpanPages = AlignUp(end, spanAlign) - layout.BasePfn;
-        if (layout.SpanPages > NodeTable.MaxSpanPages)
-            return MemoryStatus.MapSpanTooLarge;
         layout.Pageblocks = layout.SpanPages >> config.PageblockOrder;
 
         ulong at = AlignUp((ulong)sizeof(PhysicalMemory), 64);
@@ -116,8 +131,8 @@ public unsafe partial struct PhysicalMemory
     /// How many bytes of metadata <see cref="Initialize"/> needs for this map: about six bytes a
     /// frame of the span (its state, its owner and half a free-list node, <see cref="NodeTable"/>) plus
     /// 8 bytes a page block plus the pool table. Refuses the same bad input Initialize refuses
-    /// (overlapping, zero-length or wrapping ranges, bad nodes, bad config, a span above
-    /// <see cref="NodeTable.MaxSpanPages"/> frames).
+    /// (overlapping, zero-length or wrapping ranges, bad nodes, bad config); RAM beyond
+    /// <see cref="NodeTable.MaxSpanPages"/> frames from the base is trimmed, not sized (see Initialize).
     /// </summary>
     public static MemoryStatus ComputeMetadataSize(in MemoryMap map, in NodeDistances nodes, in MemoryConfig config, out ulong bytes)
     {
@@ -135,7 +150,9 @@ public unsafe partial struct PhysicalMemory
     /// and never reads or writes the memory it manages, so it needs no mapping of it.
     /// Available RAM at or above 2^52 is trimmed, not refused (a machine would rather boot on what it can
     /// address): it is left out of every pool and counted in <see cref="MemoryTotals.BeyondLimitPages"/>;
-    /// a map with no usable RAM below 2^52 is refused with MapNoMemory.
+    /// a map with no usable RAM below 2^52 is refused with MapNoMemory. RAM more than
+    /// <see cref="NodeTable.MaxSpanPages"/> frames (16 TiB) above the span's base, more than a 32-bit
+    /// free-list link can index, is trimmed and counted the same way.
     /// </summary>
     public static MemoryStatus Initialize(void* metadata, ulong metadataBytes, in MemoryMap map, in NodeDistances nodes,
         in MemoryConfig config, out PhysicalMemory* memory)
@@ -160,7 +177,7 @@ public unsafe partial struct PhysicalMemory
         for (int i = 0; i < nodes.NodeCount * nodes.NodeCount; i++)
             pm->_distances[i] = nodes.NodeCount == 1 ? NodeDistances.Local : nodes.Table[i];
         for (int i = 0; i < map.Count; i++)
-            pm->_beyondLimitPages += map.FramesBeyondLimit(i);
+            pm->_beyondLimitPages += map.FramesBeyondLimit(i, layout.FrameLimit);
 
         ref BuddyAllocator buddy = ref pm->_buddy;
         buddy._pools = (Pool*)(block + layout.PoolsOffset);
@@ -201,10 +218,10 @@ public unsafe partial struct PhysicalMemory
         // Usable ranges in address order, so a page block's node is that of its lowest frame
         // and adjacent ranges coalesce into one run before being cut into blocks.
         int* order = stackalloc int[MemoryMap.MaxRegions];
-        int usable = SortUsable(map, order);
+        int usable = SortUsable(map, layout.FrameLimit, order);
         for (int k = 0; k < usable; k++)
         {
-            map.UsableFrames(order[k], out ulong f, out ulong e);
+            map.UsableFrames(order[k], layout.FrameLimit, out ulong f, out ulong e);
             ulong start = f - layout.BasePfn, end = e - layout.BasePfn;
             Fill(buddy._frames + start, end - start, FrameState.Tail);
             pm->_presentPages += end - start;
@@ -226,11 +243,11 @@ public unsafe partial struct PhysicalMemory
         // Free every run of present frames, cut where the owning pool changes.
         for (int k = 0; k < usable; )
         {
-            map.UsableFrames(order[k], out ulong f, out ulong e);
+            map.UsableFrames(order[k], layout.FrameLimit, out ulong f, out ulong e);
             k++;
             while (k < usable)
             {
-                map.UsableFrames(order[k], out ulong f2, out ulong e2);
+                map.UsableFrames(order[k], layout.FrameLimit, out ulong f2, out ulong e2);
                 if (f2 != e)
                     break;
                 e = e2;
@@ -322,28 +339,28 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// The free-list nodes the span needs (<see cref="NodeTable"/>): those of every directory chunk
     /// holding a usable frame. With <paramref name="chunks"/> not null, also writes the directory over
-    /// <paramref name="nodes"/> (a chunk without usable frames gets the first node and is never looked up).
+    /// <paramref name="nodes"/> (a chunk without usable frames is never looked up).
     /// </summary>
     private static ulong PlaceNodes(in MemoryMap map, in Layout layout, FreeNode* nodes, FreeNode** chunks)
     {
         ulong chunkCount = NodeTable.ChunksFor(layout.SpanPages);
         if (chunks != null)
             for (ulong c = 0; c < chunkCount; c++)
-                chunks[c] = nodes;
+                chunks[c] = NodeTable.Entry(nodes, c);
         int* order = stackalloc int[MemoryMap.MaxRegions];
-        int usable = SortUsable(map, order);
+        int usable = SortUsable(map, layout.FrameLimit, order);
         ulong placed = 0;
         ulong next = 0; // the first chunk not yet given nodes
         for (int k = 0; k < usable; k++)
         {
-            map.UsableFrames(order[k], out ulong f, out ulong e);
+            map.UsableFrames(order[k], layout.FrameLimit, out ulong f, out ulong e);
             ulong c = (f - layout.BasePfn) >> NodeTable.ChunkOrder;
             if (c < next)
                 c = next;
             for (ulong last = (e - 1 - layout.BasePfn) >> NodeTable.ChunkOrder; c <= last; c++)
             {
                 if (chunks != null)
-                    chunks[c] = nodes + placed;
+                    chunks[c] = NodeTable.Entry(nodes + placed, c);
                 placed += NodeTable.NodesIn(c, layout.SpanPages);
                 next = c + 1;
             }
@@ -351,19 +368,19 @@ public unsafe partial struct PhysicalMemory
         return placed;
     }
 
-    /// <summary>Indices of the map's usable regions, sorted by start; returns how many.</summary>
-    private static int SortUsable(in MemoryMap map, int* order)
+    /// <summary>Indices of the map's usable regions below <paramref name="limit"/>, sorted by start; returns how many.</summary>
+    private static int SortUsable(in MemoryMap map, ulong limit, int* order)
     {
         int n = 0;
         for (int i = 0; i < map.Count; i++)
         {
-            map.UsableFrames(i, out ulong f, out ulong e);
+            map.UsableFrames(i, limit, out ulong f, out ulong e);
             if (e == 0)
                 continue;
             int j = n++;
             while (j > 0)
             {
-                map.UsableFrames(order[j - 1], out ulong pf, out _);
+                map.UsableFrames(order[j - 1], limit, out ulong pf, out _);
                 if (pf <= f)
                     break;
                 order[j] = order[j - 1];

@@ -16,7 +16,9 @@ public unsafe partial struct PhysicalMemory
     /// OwnerRefused); Corruption.
     /// </summary>
     /// <remarks>
-    /// This entry is inlined into its callers and holds only the order-0 fast path: a request with
+    /// This entry is inlined into its callers and holds only the fast paths: a rule-free request of a
+    /// larger order goes to <see cref="AllocateBlock"/>, an order-0 request with rules by pool choice to
+    /// <see cref="AllocateRuledByChoice"/>; for order 0, a request with
     /// no address rule that names a live pool admitting its owner and mobility class, or that names
     /// none and whose shape has a remembered pool-choice order (<see cref="RememberedFirst"/>), takes the
     /// most recently freed frame from that pool's <see cref="FrameCache"/> (one pop, one frame-byte
@@ -28,7 +30,13 @@ public unsafe partial struct PhysicalMemory
     public MemoryStatus Allocate(Order order, in AllocRequest request, out Pfn pfn)
     {
         int pool = request.Pool.Value;
-        if (order.Value == 0 && !request.HasAddressRules)
+        if (order.Value != 0 && !request.HasAddressRules)
+        {
+            MemoryStatus blockStatus = AllocateBlock(order.Value, request, out Pfn blockPfn);
+            pfn = blockPfn;
+            return blockStatus;
+        }
+        if (!request.HasAddressRules)
         {
             bool admitted = false;
             if (pool < _poolCapacity)
@@ -52,10 +60,86 @@ public unsafe partial struct PhysicalMemory
                 return MemoryStatus.Ok;
             }
         }
+        else if (order.Value == 0 && request.Pool.IsNone)
+        {
+            MemoryStatus ruledStatus = AllocateRuledByChoice(request, out Pfn ruledPfn);
+            pfn = ruledPfn;
+            return ruledStatus;
+        }
         // A separate local keeps the caller's pfn out of memory on the fast path.
         MemoryStatus status = AllocateSlow(order, request, out Pfn slowPfn);
         pfn = slowPfn;
         return status;
+    }
+
+    /// <summary>
+    /// A rule-free request of order &gt; 0 (whatever <paramref name="order"/> is: an invalid one goes on
+    /// to <see cref="AllocateSlow"/>). The path of a classic buddy allocation: a named pool that admits
+    /// the request, or by pool choice the first remembered pool with free frames (<see cref="ChoiceMemo"/>,
+    /// as <see cref="WalkPools"/> would try it), gives its first listed block of at least the order, split
+    /// down (<see cref="BuddyAllocator.TakeFirst"/>); the block is marked allocated, owned and held.
+    /// Anything else (no such block listed, so a drain of the frame cache may be needed; no memo entry;
+    /// a refusal) goes to AllocateSlow, which decides every case again. Kept apart from AllocateSlow so
+    /// this path's frame holds only what it uses: inside AllocateSlow, with the pool walk inlined there,
+    /// the order-9 pair spilled its list links to the stack (ilc profile, issue 12).
+    /// </summary>
+    private MemoryStatus AllocateBlock(int order, in AllocRequest request, out Pfn pfn)
+    {
+        int pool = request.Pool.Value;
+        bool admitted = false;
+        if ((uint)order <= (uint)_buddy._maxOrder)
+        {
+            if (pool < _poolCapacity)
+            {
+                ref Pool p = ref _buddy._pools[pool];
+                admitted = p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility);
+            }
+            else if (request.Pool.IsNone)
+            {
+                pool = RememberedFirstListed(order, request);
+                admitted = pool >= 0;
+            }
+        }
+        if (admitted)
+        {
+            _buddy.CountPoolProbe();
+            ulong index = _buddy.TakeFirst(pool, order);
+            if (index != FreeList.End)
+            {
+                ref BuddyAllocator b = ref _buddy;
+                b._frames[index] = FrameState.Make(FrameKind.Allocated, order);
+                b._owners[index] = request.Owner;
+                b.AddHeld(index, 1UL << order, 1);
+                pfn = new Pfn(_basePfn + index);
+                return MemoryStatus.Ok;
+            }
+        }
+        MemoryStatus status = AllocateSlow(new Order(order), request, out Pfn slowPfn);
+        pfn = slowPfn;
+        return status;
+    }
+
+    /// <summary>
+    /// For a rule-free request of <paramref name="order"/> &gt; 0 by pool choice: the pool the walk would
+    /// try first, when it has a listed block of that order or above (so <see cref="BuddyAllocator.TakeFirst"/>
+    /// succeeds there and the walk would stop there); -1 otherwise: no memo entry, or the first
+    /// remembered pool with free frames has only cached ones (the walk would drain them).
+    /// </summary>
+    private int RememberedFirstListed(int order, in AllocRequest request)
+    {
+        int slot = _choiceMemo.Find(ChoiceMemo.Shape(order, request), request, _poolGeneration);
+        if (slot < 0)
+            return -1;
+        int count = _choiceMemo.Count(slot);
+        for (int i = 0; i < count; i++)
+        {
+            int pool = _choiceMemo.PoolAt(slot, i);
+            if ((_buddy._pools[pool].ListedOrders >> order) != 0)
+                return pool;
+            if (_buddy.CacheOf(pool)->Count != 0)
+                return -1;
+        }
+        return -1;
     }
 
     /// <summary>
@@ -112,12 +196,24 @@ public unsafe partial struct PhysicalMemory
         return false;
     }
 
-    /// <summary>Every case of <see cref="Allocate"/>, the fast one included (reached when the frame cache is empty).</summary>
+    /// <summary>
+    /// An order-0 request with address rules by pool choice: a cached frame of the first remembered
+    /// pool when the memo allows it (<see cref="TakeRememberedCached"/>), else <see cref="AllocateSlow"/>.
+    /// Apart from AllocateSlow so the hit does not pay for that frame's set-up (the DMA32 + 64 KiB pair).
+    /// </summary>
+    private MemoryStatus AllocateRuledByChoice(in AllocRequest request, out Pfn pfn)
+    {
+        if (TakeRememberedCached(request, out pfn))
+            return MemoryStatus.Ok;
+        MemoryStatus status = AllocateSlow(new Order(0), request, out Pfn slowPfn);
+        pfn = slowPfn;
+        return status;
+    }
+
+    /// <summary>Every case of <see cref="Allocate"/>, the fast ones included (reached when they do not apply: an empty frame cache, a refusal, no memo entry).</summary>
     private MemoryStatus AllocateSlow(Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
-        if (order.Value == 0 && request.Pool.IsNone && request.HasAddressRules && TakeRememberedCached(request, out pfn))
-            return MemoryStatus.Ok;
         if ((uint)order.Value > (uint)_buddy._maxOrder)
             return MemoryStatus.InvalidOrder;
         if (!request.Pool.IsNone)
@@ -414,7 +510,7 @@ public unsafe partial struct PhysicalMemory
     /// order), the wrong order (WrongOrder), a piece of a run (RunFreedAsBlock).
     /// </summary>
     /// <remarks>
-    /// Inlined into callers with the order-0 fast path only: a frame whose byte says "allocated,
+    /// Inlined into callers with the fast paths only: a larger block goes to <see cref="FreeBlock"/>; a frame whose byte says "allocated,
     /// order 0" (the check that refuses double frees) and whose owner byte is the caller's is marked
     /// Cached, its owner byte cleared, and pushed on its pool's frame cache when the cache is below its
     /// high mark (never, in a pool too small to have a cache).
@@ -423,8 +519,10 @@ public unsafe partial struct PhysicalMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public MemoryStatus Free(Pfn pfn, Order order, byte owner)
     {
+        if (order.Value != 0)
+            return FreeBlock(pfn, order, owner);
         ulong index = pfn.Value - _basePfn;
-        if (order.Value == 0 && index < _buddy._spanPages && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, 0) &&
+        if (index < _buddy._spanPages && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, 0) &&
             _buddy._owners[index] == owner)
         {
             FrameCache* cache = _buddy.CacheOf(_buddy.PoolOfFrame(index));
@@ -439,7 +537,28 @@ public unsafe partial struct PhysicalMemory
         return FreeSlow(pfn, order, owner);
     }
 
-    /// <summary>Every case of <see cref="Free"/>, the fast one included (reached when the frame cache is full or the pool has none).</summary>
+    /// <summary>
+    /// A block of order &gt; 0: when its head reads "allocated, this order" and its owner byte is the
+    /// caller's, its owner is cleared, its page blocks' held counts dropped, and it is freed with
+    /// merging; anything else goes to <see cref="FreeSlow"/>, which refuses it. The free half of
+    /// <see cref="AllocateBlock"/>'s trimmed path.
+    /// </summary>
+    private MemoryStatus FreeBlock(Pfn pfn, Order order, byte owner)
+    {
+        ulong index = pfn.Value - _basePfn;
+        ref BuddyAllocator b = ref _buddy;
+        if ((uint)order.Value <= (uint)b._maxOrder && index < b._spanPages &&
+            b._frames[index] == FrameState.Make(FrameKind.Allocated, order.Value) && b._owners[index] == owner)
+        {
+            b._owners[index] = FrameOwner.None;
+            b.AddHeld(index, 1UL << order.Value, -1);
+            b.FreeMerging(b.PoolOfFrame(index), index, order.Value);
+            return MemoryStatus.Ok;
+        }
+        return FreeSlow(pfn, order, owner);
+    }
+
+    /// <summary>Every case of <see cref="Free"/>, the fast ones included (reached when the frame cache is full or the pool has none).</summary>
     private MemoryStatus FreeSlow(Pfn pfn, Order order, byte owner)
     {
         if ((uint)order.Value > (uint)_buddy._maxOrder)

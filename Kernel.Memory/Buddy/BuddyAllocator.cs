@@ -133,7 +133,7 @@ public unsafe partial struct BuddyAllocator
         NodeTable nodes = _nodes;
         ulong index = lists[o].Head;
         CheckListedHead(pool, index, o);
-        lists[o].Remove(nodes, index);
+        lists[o].PopHead(nodes, index);
         uint mask = p.ListedOrders;
         if (lists[o].Head == FreeList.End)
             mask &= ~(1u << o);

@@ -53,8 +53,8 @@ public struct FreeNode
 /// A node whose pair holds no listed head reads None, None (set-up fills the table so, and
 /// <see cref="FreeList.Remove"/> clears what it unlinks): the metadata then depends only on the
 /// allocator's state, so a snapshot shows a refused call changed nothing, and the checker verifies it.
-/// Links are 32 bits: a span holds at most <see cref="MaxSpanPages"/> frames (16 TiB), which set-up
-/// checks (MapSpanTooLarge).
+/// Links are 32 bits: a span holds at most <see cref="MaxSpanPages"/> frames (16 TiB); set-up trims
+/// RAM beyond that as it trims RAM above 2^52 (<see cref="MemoryTotals.BeyondLimitPages"/>).
 /// </summary>
 public unsafe struct NodeTable
 {
@@ -68,9 +68,9 @@ public unsafe struct NodeTable
     public const int Shift = 1;
 
     /// <summary>
-    /// For each chunk of the span: its first node (nodes of the chunk are consecutive). A chunk
-    /// with no present frame has no nodes and points at the first chunk's; it is never looked up.
-    /// Pointers rather than offsets so a lookup is one load and an add.
+    /// For each chunk of the span: its first node less the chunk's first pair (<see cref="Entry"/>;
+    /// nodes of the chunk are consecutive). A chunk with no present frame has no nodes and is never
+    /// looked up. Biased pointers rather than offsets so a lookup is one load, a shift and an add.
     /// </summary>
     public FreeNode** Chunks;
 
@@ -86,7 +86,16 @@ public unsafe struct NodeTable
 
     /// <summary>The node of the listed free block whose first frame is <paramref name="index"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly FreeNode* Of(ulong index) { return Chunks[index >> ChunkOrder] + ((index & ChunkMask) >> Shift); }
+    public readonly FreeNode* Of(ulong index) { return Chunks[index >> ChunkOrder] + (index >> Shift); }
+
+    /// <summary>
+    /// The directory entry of chunk <paramref name="chunk"/> whose nodes start at <paramref name="first"/>:
+    /// biased by the chunk's first frame, so that <see cref="Of"/> adds the frame's pair number unmasked.
+    /// Where the chunks' nodes follow each other without a gap (no chunk without memory before them),
+    /// their entries are one and the same pointer: the lookup is then a flat array's, from a line that
+    /// stays in L1 (the directory of 4 GiB is 32 entries).
+    /// </summary>
+    public static FreeNode* Entry(FreeNode* first, ulong chunk) { return first - ((chunk << ChunkOrder) >> Shift); }
 }
 
 /// <summary>
@@ -123,6 +132,23 @@ public unsafe struct FreeList
             nodes.Of(head)->Prev = (uint)index;
         Head = index;
         Count++;
+    }
+
+    /// <summary>Removes the head block, which the caller read from <see cref="Head"/> (not End): <see cref="Remove"/> without the predecessor it cannot have.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PopHead(in NodeTable nodes, ulong head)
+    {
+        FreeNode* node = nodes.Of(head);
+        uint next = node->Next;
+        if (next == FreeNode.None)
+            Head = End;
+        else
+        {
+            Head = next;
+            nodes.Of(next)->Prev = FreeNode.None;
+        }
+        *(ulong*)node = ulong.MaxValue; // both links None
+        Count--;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -62,11 +62,18 @@ public unsafe struct MemoryMap
     /// empty otherwise. The part of a region at or above 2^52 is left out: no x86-64 machine can address it,
     /// and pool windows, requests and the checker all end there (<see cref="FramesBeyondLimit"/> counts it).
     /// </summary>
-    public readonly void UsableFrames(int i, out ulong first, out ulong end)
+    public readonly void UsableFrames(int i, out ulong first, out ulong end) { UsableFrames(i, Pfn.Limit, out first, out end); }
+
+    /// <summary>
+    /// <see cref="UsableFrames(int, out ulong, out ulong)"/> below <paramref name="limit"/> (at most
+    /// <see cref="Pfn.Limit"/>): set-up also leaves out RAM further above the lowest usable frame than a
+    /// free-list link can index (<see cref="NodeTable.MaxSpanPages"/>).
+    /// </summary>
+    public readonly void UsableFrames(int i, ulong limit, out ulong first, out ulong end)
     {
         WholeFrames(i, out first, out end);
-        if (end > Pfn.Limit)
-            end = Pfn.Limit;
+        if (end > limit)
+            end = limit;
         if (end <= first)
         {
             first = 0;
@@ -75,12 +82,15 @@ public unsafe struct MemoryMap
     }
 
     /// <summary>The whole frames of available region <paramref name="i"/> at or above <see cref="Pfn.Limit"/>, which set-up leaves unused.</summary>
-    public readonly ulong FramesBeyondLimit(int i)
+    public readonly ulong FramesBeyondLimit(int i) { return FramesBeyondLimit(i, Pfn.Limit); }
+
+    /// <summary>The whole frames of available region <paramref name="i"/> at or above <paramref name="limit"/> (see <see cref="UsableFrames(int, ulong, out ulong, out ulong)"/>).</summary>
+    public readonly ulong FramesBeyondLimit(int i, ulong limit)
     {
         WholeFrames(i, out ulong first, out ulong end);
-        if (end <= Pfn.Limit)
+        if (end <= limit)
             return 0;
-        return end - (first > Pfn.Limit ? first : Pfn.Limit);
+        return end - (first > limit ? first : limit);
     }
 
     /// <summary>Region <paramref name="i"/>'s whole frames if it is available RAM (first = end = 0 otherwise).</summary>

@@ -46,23 +46,32 @@ public unsafe class MemoryMapTests
         }));
 
     /// <summary>
-    /// Free-list links are 32-bit frame indices (NodeTable, issue 12), so RAM more than 16 TiB above the
-    /// lowest usable frame is refused with its own status; a span just under the limit (16 TiB less 4 GiB) is sized.
+    /// Free-list links are 32-bit frame indices (NodeTable, issue 12). RAM more than 16 TiB above the
+    /// lowest usable frame was refused (MapSpanTooLarge); it is now trimmed as RAM above 2^52 is, so a
+    /// map with RAM there is sized, whether the far RAM straddles the limit or lies wholly beyond it,
+    /// and its size is that of the trimmed span (the same as without the far RAM, when it lies wholly beyond).
     /// </summary>
     [Fact]
-    public void SpanBeyondWhatALinkIndexesIsRefused()
+    public void RamBeyondWhatALinkIndexesIsTrimmedNotRefused()
     {
         const ulong TiB = 1UL << 40;
-        Assert.Equal(MemoryStatus.MapSpanTooLarge, Size(new[]
+        var low = new MemoryRegion(0x100000, 0x1000000, MemoryType.Available, 0);
+        Assert.Equal(MemoryStatus.Ok, Bytes(new[] { low }, out ulong alone));
+        Assert.Equal(MemoryStatus.Ok, Bytes(new[] { low, new MemoryRegion(16 * TiB, 0x1000000, MemoryType.Available, 0) }, out ulong beyond));
+        Assert.Equal(alone, beyond);
+        Assert.Equal(MemoryStatus.Ok, Bytes(new[] { low, new MemoryRegion(16 * TiB - (4UL << 30) - 0x800000, 0x1000000, MemoryType.Available, 0) }, out ulong straddling));
+        Assert.True(straddling > alone, $"{straddling} bytes for a span of 16 TiB, {alone} for 17 MiB");
+        Assert.Equal(MemoryStatus.Ok, Bytes(new[]
         {
-            new MemoryRegion(0x100000, 0x1000000, MemoryType.Available, 0),
-            new MemoryRegion(16 * TiB, 0x1000000, MemoryType.Available, 0),
-        }));
-        Assert.Equal(MemoryStatus.Ok, Size(new[]
-        {
-            new MemoryRegion(0x100000, 0x1000000, MemoryType.Available, 0),
+            low,
             new MemoryRegion(16 * TiB - (8UL << 30), 0x1000000, MemoryType.Available, 0),
-        }));
+        }, out _));
+    }
+
+    private static unsafe MemoryStatus Bytes(MemoryRegion[] regions, out ulong bytes)
+    {
+        fixed (MemoryRegion* r = regions)
+            return PhysicalMemory.ComputeMetadataSize(new MemoryMap(r, regions.Length), NodeDistances.SingleNode, MemoryConfig.Default, out bytes);
     }
 
     [Fact]

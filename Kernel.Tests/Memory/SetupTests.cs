@@ -147,6 +147,44 @@ public unsafe class SetupTests
         MemoryAssert.Consistent(pm);
     }
 
+    /// <summary>
+    /// Issue 12: RAM more than 16 TiB above the lowest usable frame, beyond what a 32-bit free-list link
+    /// indexes (NodeTable.MaxSpanPages), refused the whole map (MapSpanTooLarge). Set-up now trims it as
+    /// it trims RAM above 2^52: the map sets up, the far RAM is counted beyond the limit, the checker is
+    /// clean, and no block is ever handed out there.
+    /// </summary>
+    [Fact]
+    public void RamBeyondWhatALinkIndexesIsTrimmedAtSetUp()
+    {
+        const ulong TiB = 1UL << 40;
+        var map = new[]
+        {
+            new MemoryRegion(0x100000, 64 * MiB, MemoryType.Available, 0),
+            new MemoryRegion(16 * TiB, 32 * MiB, MemoryType.Available, 0),
+            new MemoryRegion(20 * TiB, 16 * MiB, MemoryType.Available, 0),
+        };
+        using var host = new HostPhysicalMemory(map);
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        MemoryAssert.Consistent(pm);
+        MemoryTotals totals = pm->GetTotals();
+        Assert.Equal(64 * MiB / Pfn.PageSize, totals.PresentPages);
+        Assert.Equal(48 * MiB / Pfn.PageSize, totals.BeyondLimitPages);
+        Assert.True(totals.SpanPages <= NodeTable.MaxSpanPages, $"span of {totals.SpanPages} frames");
+
+        ulong taken = 0;
+        foreach (int order in new[] { 10, 0 })
+        {
+            while (pm->Allocate(new Order(order), AllocRequest.Any, out Pfn pfn) == MemoryStatus.Ok)
+            {
+                Assert.True(pfn.Value + (1UL << order) <= (0x100000 + 64 * MiB) / Pfn.PageSize, $"order {order} block at frame 0x{pfn.Value:x}");
+                taken += 1UL << order;
+            }
+        }
+        Assert.Equal(totals.PresentPages, taken);
+        MemoryAssert.Consistent(pm);
+    }
+
     [Fact]
     public void RamOnlyAbove2Pow52IsRefusedAsNoMemory()
     {

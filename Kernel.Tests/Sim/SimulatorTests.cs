@@ -159,8 +159,8 @@ public sealed class SimulatorTests : IDisposable
     [Fact]
     public void MachineTheKernelWouldStopOn_ExitsThree_WithTheKernelsReason()
     {
-        // A few MiB of RAM spanning 8 TiB (within what the free-list links index, so the span is
-        // not refused or trimmed): the metadata for the span fits in no piece of RAM.
+        // A few MiB of RAM spanning 8 TiB: the metadata for the span fits in no piece of RAM. (Within the
+        // 16 TiB a free-list link indexes: RAM beyond that is trimmed at set-up, not sized.)
         string map = File("sparse.map", "  0x100000-0x400000 available\n  0x80000000000-0x80000200000 available\n");
         SimRun run = SimRun.Of("--map", map);
         Assert.Equal(3, run.ExitCode);
