@@ -33,7 +33,6 @@ namespace PoolKernel.Boot.Reports
             MemoryStatus.RunFreedAsBlock => "a run freed as a block",
             MemoryStatus.BlockFreedAsRun => "a block freed as a run",
             MemoryStatus.NotOwner => "block belongs to another owner",
-            MemoryStatus.MapSpanTooLarge => "memory spans more than 16 TiB",
             MemoryStatus.Corruption => "CORRUPTION",
             _ => "memory map or configuration refused",
         };

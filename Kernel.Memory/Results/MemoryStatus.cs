@@ -48,11 +48,6 @@ public enum MemoryStatus : byte
     BlockFreedAsRun = 43,
     /// <summary>A free that names another owner than the one the block or run was allocated as (<see cref="FrameOwner"/>).</summary>
     NotOwner = 44,
-    /// <summary>
-    /// Set-up refused a map whose usable RAM spans more than <see cref="NodeTable.MaxSpanPages"/> frames.
-    /// No longer returned: set-up trims that RAM (<see cref="MemoryTotals.BeyondLimitPages"/>); the value is kept so it is not reused.
-    /// </summary>
-    MapSpanTooLarge = 45,
 
     // The metadata contradicts itself.
     Corruption = 64,

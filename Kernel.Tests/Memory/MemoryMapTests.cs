@@ -47,7 +47,7 @@ public unsafe class MemoryMapTests
 
     /// <summary>
     /// Free-list links are 32-bit frame indices (NodeTable, issue 12). RAM more than 16 TiB above the
-    /// lowest usable frame was refused (MapSpanTooLarge); it is now trimmed as RAM above 2^52 is, so a
+    /// lowest usable frame was refused; it is now trimmed as RAM above 2^52 is, so a
     /// map with RAM there is sized, whether the far RAM straddles the limit or lies wholly beyond it,
     /// and its size is that of the trimmed span (the same as without the far RAM, when it lies wholly beyond).
     /// </summary>

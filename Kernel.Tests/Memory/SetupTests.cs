@@ -149,7 +149,7 @@ public unsafe class SetupTests
 
     /// <summary>
     /// Issue 12: RAM more than 16 TiB above the lowest usable frame, beyond what a 32-bit free-list link
-    /// indexes (NodeTable.MaxSpanPages), refused the whole map (MapSpanTooLarge). Set-up now trims it as
+    /// indexes (NodeTable.MaxSpanPages), refused the whole map. Set-up now trims it as
     /// it trims RAM above 2^52: the map sets up, the far RAM is counted beyond the limit, the checker is
     /// clean, and no block is ever handed out there.
     /// </summary>
