@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 using Xunit;
@@ -43,30 +42,8 @@ public class ScreenAndKeyboardTests
         try
         {
             Assert.True(SpinWait.SpinUntil(() => { lock (console) return console.ToString().Contains("pk> "); }, 60000), "no prompt\n" + console);
-            using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            client.Connect(new UnixDomainSocketEndPoint(socket));
-            using var stream = new NetworkStream(client);
-            string Command(string text)
-            {
-                byte[] bytes = Encoding.ASCII.GetBytes(text + "\n");
-                stream.Write(bytes);
-                var sb = new StringBuilder();
-                var buf = new byte[65536];
-                // Read until the monitor has been quiet for a while.
-                for (int quiet = 0; quiet < 5; )
-                {
-                    Thread.Sleep(100);
-                    if (client.Available == 0)
-                    {
-                        quiet++;
-                        continue;
-                    }
-                    quiet = 0;
-                    sb.Append(Encoding.ASCII.GetString(buf, 0, stream.Read(buf)));
-                }
-                return sb.ToString();
-            }
-            Command("");
+            using var hmp = new QemuMonitor(socket);
+            string Command(string text) => hmp.Command(text);
             // The whole 80x25 screen: its last lines hold the end of the boot log and the prompt.
             string dump = Command("xp /2000hx 0xb8000");
             var screen = new StringBuilder();
