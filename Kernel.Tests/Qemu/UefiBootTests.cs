@@ -47,6 +47,8 @@ public class UefiBootTests
         BootTests.AssertContains(result, $"\n{map.Groups[1].Value} descriptors of 48 bytes, {map.Groups[2].Value} map entries once joined");
         Assert.Equal(int.Parse(map.Groups[1].Value), Regex.Matches(result.Console, @"^  0x[0-9a-f]{12}-0x[0-9a-f]{12} \w+ \(\d+\) attr 0x[0-9a-f]+ -> ", RegexOptions.Multiline).Count);
         Assert.DoesNotContain("memmap: ", result.Console);   // no unknown types, nothing the sanitizer had to fix
+        // OVMF keeps its ACPI tables in ACPI-reclaimable memory; once they are read it is RAM (and in the usable total below).
+        Assert.Matches(@"acpi: tables read; \d+ KiB of ACPI-reclaimable memory is available RAM now", result.Console);
         if (nodes > 1)
             BootTests.AssertContains(result, $"numa:     {nodes} nodes (SRAT)");
         if (QemuBoot.ParseSize(memory) > 3L << 30)
