@@ -22,6 +22,7 @@ namespace PoolKernel
             Mm.MemoryBringUp.Run();
             Mm.BootPools.Apply();
             Mm.MemoryBringUp.PrintSummary();
+            Mm.MemoryBringUp.KeepPoolsAtSetUp();
             Heap.KernelHeapGlue.Initialize();
             SelfTest.CollectorSelfTest.Run();
             // Interrupts and the other CPUs; from here on interrupts are on (docs/smp.md).

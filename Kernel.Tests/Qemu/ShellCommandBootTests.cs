@@ -72,6 +72,8 @@ public class ShellCommandBootTests
             ("netloop 0", "netloop: N '0' is out of range; expected 1..1000000"),
             ("netloop 4294967306", "netloop: N '4294967306' is out of range; expected 1..1000000"),
             ("unload nosuchdriver", "unload: no driver 'nosuchdriver' (see drivers)"),
+            ("pools now", "usage: pools [boot]"),
+            ("pools boot 1", "pools: unexpected '1'"),
         };
         string script = string.Join(";", cases.Select(c => c.Command)) + ";check";
         QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "128M", KernelCommandLine = $"run=\"{script}\"" });

@@ -13,7 +13,7 @@ namespace PoolKernel.Shell
         internal static void Register(ref int n)
         {
             Commands.Register(ref n, "meminfo", "memory totals; pools + reservations = usable RAM", &MemoryReports.MemInfo);
-            Commands.Register(ref n, "pools", "pools: properties and sizes", &MemoryReports.Pools);
+            Commands.Register(ref n, "pools", "pools [boot]: properties and sizes, now or as set-up left them", &MemoryReports.Pools);
             Commands.Register(ref n, "buddyinfo", "free blocks per order per pool (/proc/buddyinfo)", &MemoryReports.BuddyInfo);
             Commands.Register(ref n, "zoneinfo", "the zone view (DMA, DMA32, Normal per node) derived from pools", &MemoryReports.ZoneInfo);
             Commands.Register(ref n, "pageblocks", "use of every page block, pool by pool", &MemoryReports.Pageblocks);
