@@ -9,10 +9,11 @@ namespace PoolKernel.Runtime
 {
     /// <summary>
     /// The kernel's collector: stop-the-world mark and sweep of the managed objects in the kernel heap
-    /// (the pure core is Kernel.Memory/Heap/HeapCollector; docs/gc.md). It runs on the CPU that
-    /// allocates, which is the boot CPU: the other CPUs run no managed code that allocates or holds
-    /// heap references (docs/smp.md), so the world is already stopped and only this CPU's stack and
-    /// registers are scanned. Never from an interrupt handler (none allocates).
+    /// (the pure core is Kernel.Memory/Heap/HeapCollector; docs/gc.md). It runs on whichever CPU needs
+    /// it (an allocation there passed the threshold or ran short, or `gc`), holding the heap lock and
+    /// the pools' lock with interrupts off; it first parks every other online CPU in its NMI handler
+    /// (<see cref="Smp.StopOthers"/>), scans their stacks and saved registers too, and releases them
+    /// after the sweep. Never from an interrupt handler (<see cref="Heap.KernelHeapGlue"/> refuses it).
     ///
     /// Roots:
     /// * the GC static bases the module initializer set up, traced precisely through their types'
@@ -25,8 +26,12 @@ namespace PoolKernel.Runtime
     ///   (static cells) and .bss's non-GC statics that hold object addresses; all conservatively;
     ///   not .text and .rodata (constants such as 8 MiB look like addresses and kept objects alive),
     ///   not strings (their characters do too), not boot.S's page tables;
-    /// * this CPU's stack from the collector's own frame up (boot.S's stack: [rsp, boot_stack_top)),
-    ///   and its callee-saved registers (spilled into that frame by arch_save_context), conservatively;
+    /// * this CPU's stack from the collector's own frame up (boot.S's stack: [rsp, boot_stack_top), or
+    ///   an AP's in its per-CPU block), and its callee-saved registers (spilled into that frame by
+    ///   arch_save_context), conservatively;
+    /// * every parked CPU's registers (its NMI frame and saved SSE state) and its stack from the
+    ///   interrupted stack pointer up, interrupt frames on it included, conservatively
+    ///   (<see cref="MarkParkedCpu"/>);
     /// * the strong handle table (<see cref="GcHandles"/>), a static array: objects only native memory
     ///   points at are kept by a handle.
     /// Conservative, not precise, for stacks and registers: ilc does emit GC info (which stack slots and
@@ -64,6 +69,9 @@ namespace PoolKernel.Runtime
         internal static HeapSweepResult Last;
         internal static ulong LastPauseTicks;
         internal static ulong LastOverflows;
+        /// <summary>The last collection: TSC ticks until every other CPU was parked (part of the pause), and how many were.</summary>
+        internal static ulong LastStopTicks;
+        internal static int LastParked;
         /// <summary>Pauses of every collection so far: the total and the longest, in TSC ticks.</summary>
         internal static ulong TotalPauseTicks;
         internal static ulong MaxPauseTicks;
@@ -101,6 +109,10 @@ namespace PoolKernel.Runtime
                 return false;
             s_collecting = true;
             ulong start = Cpu.ReadTsc();
+            // Every other online CPU parks in its NMI handler (docs/smp.md): nothing mutates the heap
+            // or the objects while this runs, and their stacks and registers hold still to be scanned.
+            uint stop = Smp.StopOthers();
+            LastStopTicks = Cpu.ReadTsc() - start;
             // Spill the callee-saved registers into this frame: the stack scan below covers them.
             ulong* registers = stackalloc ulong[8];
             SaveContext(registers);
@@ -134,10 +146,25 @@ namespace PoolKernel.Runtime
                     Panic.Halt("gc: collecting on a stack it does not know, rsp", (ulong)sp);
                 c->MarkConservative(sp, (byte*)cpu->StackTop);
             }
+            for (int i = 0; i < Smp.Count; i++)
+            {
+                PerCpu* other = Smp.Get(i);
+                if (Smp.IsParked(other, stop))
+                    MarkParkedCpu(c, other);
+            }
             if (c->Drain() != HeapStatus.Ok)
                 Corrupt(c);
             if (c->Sweep(out HeapSweepResult result) != HeapStatus.Ok)
                 Panic.Halt("gc: the pools refused a page the heap freed");
+            Smp.ResumeOthers(stop);
+            if (Smp.Started)
+                Smp.Current->Collections++;
+            LastParked = 0;
+            for (int i = 0; i < Smp.Count; i++)
+            {
+                if (Smp.IsParked(Smp.Get(i), stop))
+                    LastParked++;
+            }
             LastPauseTicks = Cpu.ReadTsc() - start;
             TotalPauseTicks += LastPauseTicks;
             if (LastPauseTicks > MaxPauseTicks)
@@ -149,6 +176,43 @@ namespace PoolKernel.Runtime
             FreedBytesTotal += result.FreedBytes;
             s_collecting = false;
             return true;
+        }
+
+        /// <summary>
+        /// Bytes below a parked CPU's stack pointer that are scanned too: the System V red zone, which
+        /// leaf code may use without moving the stack pointer (the NMI runs on its own IST stack, so
+        /// the interrupted code's red zone is intact).
+        /// </summary>
+        private const ulong RedZoneBytes = 128;
+
+        /// <summary>
+        /// The roots of a CPU parked by <see cref="Smp.StopOthers"/>, conservatively: the registers its
+        /// NMI entry saved (the <see cref="TrapFrame"/> and, below it on the IST2 stack, the SSE state
+        /// that traps.S's fxsave wrote: xmm registers may hold references mid-copy), then its stack
+        /// from the interrupted stack pointer (less the red zone) to its top, which holds every frame
+        /// of the code it was running, and the frames and saved registers of any interrupt it was
+        /// handling (those run on the same stack).
+        /// </summary>
+        private static void MarkParkedCpu(HeapCollector* c, PerCpu* cpu)
+        {
+            TrapFrame* frame = cpu->ParkedFrame;
+            byte* sse = (byte*)(((ulong)frame - 512) & ~15UL);
+            c->MarkConservative(sse, (byte*)(frame + 1));
+            byte* low, high;
+            if (cpu->Number == 0)
+            {
+                low = BootStack();
+                high = BootStackTop();
+            }
+            else
+            {
+                low = (byte*)cpu + Smp.StackBottomOffset;
+                high = (byte*)cpu->StackTop;
+            }
+            byte* sp = (byte*)frame->Rsp;
+            if (sp < low || sp > high)
+                Panic.Halt("gc: a CPU was stopped on a stack the collector does not know, rsp", frame->Rsp);
+            c->MarkConservative(sp - low >= (long)RedZoneBytes ? sp - RedZoneBytes : low, high);
         }
 
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_zero")] private static extern void ArchZero(byte* at, ulong bytes);
