@@ -77,7 +77,11 @@ namespace PoolKernel.Shell
             Console.Write(Gc.LastPauseTicks);
             Console.Write(" ticks; mark stack overflows ");
             Console.Write(Gc.LastOverflows);
-            Console.WriteLine();
+            Console.Write("; other CPUs parked ");
+            Console.Write(Gc.LastParked);
+            Console.Write(" in ");
+            Console.Write(Gc.LastStopTicks);
+            Console.WriteLine(" ticks");
         }
 
         /// <summary>The collector's totals, one line (the 'heap' command).</summary>
@@ -139,6 +143,8 @@ namespace PoolKernel.Shell
             public int Intact;
             /// <summary>The CPU's collections run and times parked, at the start (to report the run's share).</summary>
             public ulong CollectionsBefore, ParksBefore;
+            /// <summary>Collections this CPU ran, and times it was parked, during the run (the boot CPU's collections before and after it not counted).</summary>
+            public ulong CollectionsRan, Parked;
             public ulong PageAllocs, PageRefused, HeapAllocs, HeapRefused;
             /// <summary>Raw blocks whose stamp was not intact when freed, or whose free was refused; the first such block's address and what went wrong (1 page stamp, 2 page free, 3 heap stamp, 4 heap free).</summary>
             public ulong RawDamaged;
@@ -194,10 +200,14 @@ namespace PoolKernel.Shell
                 w->State = (0x9E3779B97F4A7C15UL ^ mib) ^ ((ulong)i * 0xD1B54A32D192ED03UL);
                 if (w->State == 0)
                     w->State = 1;
-                w->CollectionsBefore = area != null ? area->Collections : 0;
-                w->ParksBefore = area != null ? area->Parks : 0;
             }
             KernelHeapGlue.Collect();
+            for (int i = 0; i < cpus; i++)
+            {
+                PerCpu* area = Smp.Get(workers[i].Cpu);
+                workers[i].CollectionsBefore = area != null ? area->Collections : 0;
+                workers[i].ParksBefore = area != null ? area->Parks : 0;
+            }
             ulong pagesBefore = KernelHeapGlue.PagesHeld;
             ulong collectionsBefore = Gc.Collections;
             ulong maxPauseBefore = Gc.MaxPauseTicks;
@@ -214,6 +224,12 @@ namespace PoolKernel.Shell
             }
             Work((ulong)&workers[self]);
             WaitForWorkers();
+            for (int i = 0; i < cpus; i++)
+            {
+                PerCpu* area = Smp.Get(workers[i].Cpu);
+                workers[i].CollectionsRan = area != null ? area->Collections - workers[i].CollectionsBefore : 0;
+                workers[i].Parked = area != null ? area->Parks - workers[i].ParksBefore : 0;
+            }
             ulong duringRun = Gc.Collections - collectionsBefore;
             ulong pauseMax = Gc.MaxPauseTicks;
             if (maxPauseBefore > Gc.MaxPauseTicks)
@@ -298,15 +314,14 @@ namespace PoolKernel.Shell
 
         private static void PrintWorker(Worker* w)
         {
-            PerCpu* area = Smp.Get(w->Cpu);
             Console.Write("gcstress: cpu ");
             Console.Write(w->Cpu);
             Console.Write(": ");
             Console.Write(w->Objects);
             Console.Write(" objects; ran ");
-            Console.Write(area->Collections - w->CollectionsBefore);
+            Console.Write(w->CollectionsRan);
             Console.Write(" collections, parked ");
-            Console.Write(area->Parks - w->ParksBefore);
+            Console.Write(w->Parked);
             Console.Write(" times; raw: ");
             Console.Write(w->PageAllocs);
             Console.Write(" page allocs (");
