@@ -13,8 +13,8 @@ namespace PoolKernel.Platform
 {
     /// <summary>
     /// The CPUs: starts every CPU the MADT lists (docs/smp.md), gives each its per-CPU block, and
-    /// lets kernel code run a function on another CPU (<see cref="RunOn"/>) or stop them all (a
-    /// panic, <see cref="EnterFatal"/>).
+    /// lets kernel code run a function on another CPU (<see cref="RunOn"/>), park the others for a
+    /// collection (<see cref="StopOthers"/>) or stop them all (a panic, <see cref="EnterFatal"/>).
     ///
     /// Each CPU's block comes from the pools (owner kernel, the CPU's node preferred), before that CPU
     /// starts: <see cref="BlockOrder"/> pages = the <see cref="PerCpu"/> area (one page), the #DF stack
@@ -543,9 +543,6 @@ namespace PoolKernel.Platform
             }
             return n;
         }
-
-        /// <summary>True once a CPU has entered a fatal path: an NMI then means "stop".</summary>
-        internal static bool Stopping => s_fatal != 0;
 
         /// <summary>Parks the running CPU for good (interrupts off; an NMI wakes hlt, so it loops) and says so in its state.</summary>
         internal static void StopHere()
