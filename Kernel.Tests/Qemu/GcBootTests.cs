@@ -51,7 +51,7 @@ public class GcBootTests
     }
 
     private static readonly Regex CpuStressLine = new(
-        @"^gcstress: cpu (\d+): (\d+) objects; ran (\d+) collections, parked (\d+) times; raw: (\d+) page allocs \((\d+) refused\), (\d+) heap allocs \((\d+) refused\), all intact and freed; live set 64/64 intact$");
+        @"^gcstress: cpu (\d+): (\d+) objects; ran (\d+) collections, parked (\d+) times; raw: (\d+) page allocs \((\d+) refused\), (\d+) heap allocs \((\d+) refused\), all intact and freed; records on node (\d+): (\d+)/(\d+); live set 64/64 intact$");
 
     private static readonly Regex AllStressLine = new(
         @"^gcstress: (\d+) MiB \((\d+) MiB extra live\) on each of (\d+) CPUs in (\d+) objects, (\d+) collections \(longest pause (\d+) ticks\); heap pages before (\d+), after (\d+); heap check ok; pool check ok; live set (\d+)/(\d+) intact$");
@@ -65,6 +65,7 @@ public class GcBootTests
     [Theory]
     [InlineData("pc", 2, 1, "64M", 640)]
     [InlineData("q35", 4, 2, "256M", 640)]
+    [InlineData("pc", 2, 2, "128M", 640)]
     public void GcStress_OnEveryCpuAtOnce_WithRawStress_CollectsFromAnyCpu_AndKeepsEveryLiveSetIntact(string machine, int cpus, int nodes, string memory, int totalMiB)
     {
         int mib = totalMiB / cpus;
@@ -89,6 +90,9 @@ public class GcBootTests
             Assert.True(N(2) > 10000, $"cpu {c} made objects: {m.Value}");
             Assert.True(N(4) > 0, $"cpu {c} was never parked by another CPU's collection: {m.Value}");
             Assert.True(N(5) > 100 && N(7) > 100 && N(8) == 0, $"cpu {c}'s raw operations: {m.Value}");
+            // Managed objects from each CPU come from its node (CPUs dealt over the nodes round-robin).
+            Assert.Equal(nodes > 1 ? c % nodes : 0, N(9));
+            Assert.True(N(10) * 100 >= N(11) * 95 && N(11) >= 64, $"cpu {c}'s records on its node: {m.Value}");
             ran += N(3);
             parked += N(4);
             if (N(3) > 0)

@@ -2,6 +2,7 @@ using System;
 using PoolKernel.Heap;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
+using PoolKernel.Startup;
 using PoolKernel.Platform;
 using PoolKernel.Runtime;
 
@@ -146,6 +147,8 @@ namespace PoolKernel.Shell
             /// <summary>Collections this CPU ran, and times it was parked, during the run (the boot CPU's collections before and after it not counted).</summary>
             public ulong CollectionsRan, Parked;
             public ulong PageAllocs, PageRefused, HeapAllocs, HeapRefused;
+            /// <summary>Live records made, and those whose data array is on the CPU's node (the heap takes pages from the running CPU's node).</summary>
+            public ulong Records, RecordsOnNode;
             /// <summary>Raw blocks whose stamp was not intact when freed, or whose free was refused; the first such block's address and what went wrong (1 page stamp, 2 page free, 3 heap stamp, 4 heap free).</summary>
             public ulong RawDamaged;
             public ulong FirstDamaged;
@@ -343,6 +346,12 @@ namespace PoolKernel.Shell
                 Console.Write(" at ");
                 Console.WriteHex(w->FirstDamaged);
             }
+            Console.Write("; records on node ");
+            Console.Write(w->Node);
+            Console.Write(": ");
+            Console.Write(w->RecordsOnNode);
+            Console.Write("/");
+            Console.Write(w->Records);
             Console.Write("; live set ");
             Console.Write(w->Intact < 0 ? 0 : w->Intact);
             Console.Write("/");
@@ -460,7 +469,7 @@ namespace PoolKernel.Shell
         {
             Record[] live = new Record[LiveRecords];
             for (int i = 0; i < LiveRecords; i++)
-                live[i] = NewRecord(i, ref state);
+                live[i] = NewRecord(i, ref state, raw);
             // The extra live data: 256 blocks of 4 KiB a MiB, each in a node of a linked graph.
             object[] bulk = new object[liveMiB * 256];
             ulong bulkSum = 0;
@@ -518,7 +527,7 @@ namespace PoolKernel.Shell
                 else
                 {
                     int slot = (int)(Next(ref state) % LiveRecords);
-                    live[slot] = NewRecord(slot, ref state);
+                    live[slot] = NewRecord(slot, ref state, raw);
                     allocated += 4096;
                     objects += 4;
                 }
@@ -567,11 +576,17 @@ namespace PoolKernel.Shell
             return first;
         }
 
-        private static Record NewRecord(int slot, ref ulong state)
+        private static Record NewRecord(int slot, ref ulong state, Worker* counts)
         {
             Record r = new Record();
             int n = (int)(Next(ref state) % 4000) + 16;
             r.Data = new byte[n];
+            if (counts != null)
+            {
+                counts->Records++;
+                if (Machine.NodeOf((ulong)ObjectAllocator.AddressOf(r.Data)) == counts->Node)
+                    counts->RecordsOnNode++;
+            }
             for (int i = 0; i < n; i++)
                 r.Data[i] = (byte)Next(ref state);
             r.Sum = Checksum(r.Data);
