@@ -120,6 +120,44 @@ public class GcBootTests
         Assert.DoesNotContain("out of memory", result.Console);
     }
 
+    /// <summary>
+    /// `gc cpus`: objects that only other CPUs' stacks and registers hold, while those CPUs spin with
+    /// interrupts off (as on a lock), survive collections on the boot CPU and then on CPU 1 (the boot
+    /// CPU holding), with their contents, still allocated; twice, then a clean check.
+    /// </summary>
+    [Theory]
+    [InlineData("pc", 2, 1)]
+    [InlineData("q35", 4, 2)]
+    public void ObjectsOnlyOtherCpusHold_WithInterruptsOff_SurviveCollectionsOnEitherCpu(string machine, int cpus, int nodes)
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = machine, Memory = "256M", Cpus = cpus, Nodes = nodes, KernelCommandLine = "run=\"gc cpus;gc cpus;check\"" });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        string[] lines = result.Lines;
+        for (int nth = 0; nth < 2; nth++)
+        {
+            string first = ShellCommandBootTests.LineAfter(result, "gc cpus", nth);
+            int at = Array.IndexOf(lines, first);
+            for (int round = 0; round < 2; round++)
+            {
+                Match m = Regex.Match(lines[at + round],
+                    $@"^gc cpus: cpu {round} ran (\d+) collections while {cpus - 1} other CPUs held objects only in their stacks and registers, interrupts off: {cpus - 1} of {cpus - 1} intact$");
+                Assert.True(m.Success, $"round {round}: '{lines[at + round]}'");
+                Assert.True(long.Parse(m.Groups[1].Value) >= 2, m.Value);
+            }
+        }
+        Assert.Equal("check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)", ShellCommandBootTests.LineAfter(result, "check"));
+        BootTests.AssertContains(result, "heap check: ok");
+    }
+
+    [Fact]
+    public void GcCpus_OnOneCpu_SaysThereIsNothingToStop()
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "64M", KernelCommandLine = "run=\"gc cpus;gc cpus x\"" });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Assert.Equal("gc cpus: only one CPU online; nothing to stop", ShellCommandBootTests.LineAfter(result, "gc cpus"));
+        Assert.Equal("gc: unexpected 'x'", ShellCommandBootTests.LineAfter(result, "gc cpus x"));
+    }
+
     [Fact]
     public void GcStress_OnA16MiBMachine_CollectsBeforeTheHeapRunsOut()
     {

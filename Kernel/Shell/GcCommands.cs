@@ -22,7 +22,7 @@ namespace PoolKernel.Shell
 
         internal static void Register(ref int n)
         {
-            Commands.Register(ref n, "gc", "run the collector: objects and bytes freed, live after, pages, pause in TSC ticks; 'gc corrupt': test command, a dangling reference the collector reports (status 35)", &Collect);
+            Commands.Register(ref n, "gc", "run the collector: objects and bytes freed, live after, pages, pause in TSC ticks; 'gc corrupt': test command, a dangling reference the collector reports (status 35); 'gc cpus': test command, objects only other CPUs' stacks hold (interrupts off) survive collections on the boot CPU, then on another CPU", &Collect);
             Commands.Register(ref n, "gcstress", "gcstress MIB [LIVE] [all]: allocate MIB (1..1048576) MiB of short-lived objects (strings, reference arrays, cyclic lists, large arrays) around a checksummed live set (64 records, plus LIVE MiB (0..4096, default 0) of 4 KiB blocks in an object graph), then check it; 'all': every online CPU at once, each its own sequence and live set, with stress's raw page and heap operations between its objects", &Stress);
         }
 
@@ -54,6 +54,12 @@ namespace PoolKernel.Shell
                 KernelHeapGlue.Collect();
                 return;
             }
+            if (line.WordIs(1, "cpus"))
+            {
+                if (line.NoMoreArgs(2))
+                    HoldAcrossCpus();
+                return;
+            }
             if (!line.NoMoreArgs(1))
                 return;
             if (!KernelHeapGlue.Collect())
@@ -83,6 +89,147 @@ namespace PoolKernel.Shell
             Console.Write(" in ");
             Console.Write(Gc.LastStopTicks);
             Console.WriteLine(" ticks");
+        }
+
+        /// <summary>One CPU's part of 'gc cpus': it holds a record only in its stack and registers until released.</summary>
+        private struct HoldState
+        {
+            public int Cpu;
+            public bool Posted;
+            /// <summary>Set by the holder once its objects are made and its interrupts are off.</summary>
+            public volatile int Ready;
+            /// <summary>Set by the collecting CPU when it is done.</summary>
+            public volatile int Release;
+            /// <summary>The holder's verdict after the release: 1 when its record is intact.</summary>
+            public int Intact;
+        }
+
+        /// <summary>The CPUs of one 'gc cpus' round: the holders (indexed by CPU; the collector's own slot unused) and the collector.</summary>
+        private struct HoldRound
+        {
+            public HoldState* Holders;
+            public int Cpus;
+            public int Collector;
+            public ulong CollectionsBefore;
+        }
+
+        /// <summary>
+        /// 'gc cpus' (a test command): twice, every CPU but one makes a record (data, name, ring), then
+        /// holds it only in its stack and registers with interrupts off (as a CPU spinning on a lock
+        /// does), while the remaining CPU collects twice and churns records of the same size classes
+        /// (cells wrongly freed would be reused and overwritten); then each holder checks its record.
+        /// The first round collects on the boot CPU, the second on CPU 1 while the boot CPU holds.
+        /// </summary>
+        private static void HoldAcrossCpus()
+        {
+            int cpus = Smp.Started ? Smp.Count : 1;
+            if (cpus < 2 || Smp.OnlineCount < 2)
+            {
+                Console.WriteLine("gc cpus: only one CPU online; nothing to stop");
+                return;
+            }
+            HoldState* holders = (HoldState*)KernelHeapGlue.Alloc((nuint)(sizeof(HoldState) * cpus), 8);
+            HoldRound* round = (HoldRound*)KernelHeapGlue.Alloc((nuint)sizeof(HoldRound), 8);
+            if (holders == null || round == null)
+                return;
+            int self = Smp.CurrentNumber;
+            for (int collector = self; ; collector = 1)
+            {
+                round->Holders = holders;
+                round->Cpus = cpus;
+                round->Collector = collector;
+                round->CollectionsBefore = Smp.Get(collector)->Collections;
+                for (int i = 0; i < cpus; i++)
+                {
+                    holders[i] = default;
+                    holders[i].Cpu = i;
+                }
+                // The holders first, each marked before the collector starts looking at them.
+                for (int i = 0; i < cpus; i++)
+                {
+                    if (i != self && i != collector)
+                        holders[i].Posted = Smp.Post(i, &Hold, (ulong)&holders[i]);
+                }
+                if (collector == self)
+                {
+                    CollectWhileHeld((ulong)round);
+                }
+                else
+                {
+                    holders[self].Posted = true;
+                    if (!Smp.Post(collector, &CollectWhileHeld, (ulong)round))
+                        holders[self].Release = 1;
+                    Hold((ulong)&holders[self]);
+                }
+                int held = 0, intact = 0;
+                for (int i = 0; i < cpus; i++)
+                {
+                    if (i != self)
+                        Smp.WaitForWork(i);
+                    if (i == collector || !holders[i].Posted)
+                        continue;
+                    held++;
+                    intact += holders[i].Intact;
+                }
+                Console.Write("gc cpus: cpu ");
+                Console.Write(collector);
+                Console.Write(" ran ");
+                Console.Write(Smp.Get(collector)->Collections - round->CollectionsBefore);
+                Console.Write(" collections while ");
+                Console.Write(held);
+                Console.Write(" other CPUs held objects only in their stacks and registers, interrupts off: ");
+                Console.Write(intact);
+                Console.Write(" of ");
+                Console.Write(held);
+                Console.WriteLine(intact == held ? " intact" : " DAMAGED");
+                if (collector != self)
+                    break;
+            }
+            KernelHeapGlue.Free(holders);
+            KernelHeapGlue.Free(round);
+        }
+
+        /// <summary>A holder (posted, or the boot CPU's own share): its record lives only in this frame and the registers until released.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static void Hold(ulong argument)
+        {
+            HoldState* h = (HoldState*)argument;
+            ulong state = 0x2545F4914F6CDD1DUL ^ (ulong)(h->Cpu + 1);
+            Record r = NewRecord(h->Cpu, ref state, null);
+            ulong flags = Cpu.SaveAndDisableInterrupts();
+            h->Ready = 1;
+            while (h->Release == 0)
+                Cpu.Pause();
+            Cpu.RestoreInterrupts(flags);
+            h->Intact = Intact(r) && Allocated(r) && Allocated(r.Data) && Allocated(r.Name) && Allocated(r.Ring) ? 1 : 0;
+        }
+
+        /// <summary>The heap still has <paramref name="o"/>'s block allocated and tagged as managed (a freed block's cell would be free, or another object's).</summary>
+        private static bool Allocated(object o)
+        {
+            byte* block = ObjectAllocator.AddressOf(o) - KernelHeap.ObjectHeaderBytes;
+            return KernelHeapGlue.Describe(block, out HeapObjectInfo info) == HeapStatus.Ok && info.Allocated && info.Start == block && KernelHeap.IsTagged(block);
+        }
+
+        /// <summary>The collecting CPU of a round: waits until every holder is ready, collects and churns twice, releases them.</summary>
+        private static void CollectWhileHeld(ulong argument)
+        {
+            HoldRound* round = (HoldRound*)argument;
+            for (int i = 0; i < round->Cpus; i++)
+            {
+                HoldState* h = &round->Holders[i];
+                while (i != round->Collector && h->Posted && h->Ready == 0)
+                    Cpu.Pause();
+            }
+            ulong state = 0x9E3779B97F4A7C15UL ^ (ulong)(round->Collector + 1);
+            for (int pass = 0; pass < 2; pass++)
+            {
+                KernelHeapGlue.Collect();
+                for (int i = 0; i < 256; i++)
+                    NewRecord(i, ref state, null);
+            }
+            for (int i = 0; i < round->Cpus; i++)
+                round->Holders[i].Release = 1;
         }
 
         /// <summary>The collector's totals, one line (the 'heap' command).</summary>
