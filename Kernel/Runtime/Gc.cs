@@ -61,20 +61,45 @@ namespace PoolKernel.Runtime
         private static HeapCollector* s_collector;
         private static bool s_collecting;
 
-        /// <summary>Collections so far, and the totals they freed.</summary>
-        internal static ulong Collections;
-        internal static ulong FreedObjectsTotal;
-        internal static ulong FreedBytesTotal;
+        /// <summary>
+        /// The collector's counters. They live in the collector's own pages (pool memory, which no root
+        /// scan reads), not in .bss: .bss is scanned conservatively, and on a small machine a tick count
+        /// or a byte total is as likely as not the address of some heap object, which it would then keep.
+        /// Written under the heap lock (by the collecting CPU).
+        /// </summary>
+        private struct Counters
+        {
+            public ulong Collections, FreedObjectsTotal, FreedBytesTotal;
+            public HeapSweepResult Last;
+            public ulong LastPauseTicks, LastOverflows, LastStopTicks;
+            public int LastParked;
+            public ulong TotalPauseTicks, MaxPauseTicks;
+        }
+
+        private static Counters* s_counters;
+
+        /// <summary>Collections so far, and the totals they freed (0 before the collector exists).</summary>
+        internal static ulong Collections => s_counters != null ? s_counters->Collections : 0;
+        internal static ulong FreedObjectsTotal => s_counters != null ? s_counters->FreedObjectsTotal : 0;
+        internal static ulong FreedBytesTotal => s_counters != null ? s_counters->FreedBytesTotal : 0;
         /// <summary>The last collection: what the sweep found, its pause in TSC ticks, the mark stack's overflows.</summary>
-        internal static HeapSweepResult Last;
-        internal static ulong LastPauseTicks;
-        internal static ulong LastOverflows;
+        internal static HeapSweepResult Last => s_counters != null ? s_counters->Last : default;
+        internal static ulong LastPauseTicks => s_counters != null ? s_counters->LastPauseTicks : 0;
+        internal static ulong LastOverflows => s_counters != null ? s_counters->LastOverflows : 0;
         /// <summary>The last collection: TSC ticks until every other CPU was parked (part of the pause), and how many were.</summary>
-        internal static ulong LastStopTicks;
-        internal static int LastParked;
-        /// <summary>Pauses of every collection so far: the total and the longest, in TSC ticks.</summary>
-        internal static ulong TotalPauseTicks;
-        internal static ulong MaxPauseTicks;
+        internal static ulong LastStopTicks => s_counters != null ? s_counters->LastStopTicks : 0;
+        internal static int LastParked => s_counters != null ? s_counters->LastParked : 0;
+        /// <summary>Pauses of every collection so far: the total and the longest, in TSC ticks (gcstress sets the longest aside for its run).</summary>
+        internal static ulong TotalPauseTicks => s_counters != null ? s_counters->TotalPauseTicks : 0;
+        internal static ulong MaxPauseTicks
+        {
+            get => s_counters != null ? s_counters->MaxPauseTicks : 0;
+            set
+            {
+                if (s_counters != null)
+                    s_counters->MaxPauseTicks = value;
+            }
+        }
 
         /// <summary>
         /// Sets up the collector over <paramref name="heap"/>: its state and mark stack in pages from
@@ -82,7 +107,7 @@ namespace PoolKernel.Runtime
         /// </summary>
         internal static void Initialize(KernelHeap* heap)
         {
-            ulong bytes = (ulong)sizeof(HeapCollector) + MarkStackEntries * 8;
+            ulong bytes = (ulong)sizeof(HeapCollector) + (ulong)sizeof(Counters) + 16 + MarkStackEntries * 8;
             ulong pages = (bytes + 4095) / 4096;
             AllocRequest request = AllocRequest.Any;
             request.Owner = Owners.Heap;
@@ -90,9 +115,12 @@ namespace PoolKernel.Runtime
                 Panic.Halt("gc: no pool memory for the mark stack, pages", pages);
             byte* block = (byte*)(first.Value << 12);
             HeapCollector* collector = (HeapCollector*)block;
-            byte* stack = block + (((ulong)sizeof(HeapCollector) + 15) & ~15UL);
+            Counters* counters = (Counters*)(block + (((ulong)sizeof(HeapCollector) + 15) & ~15UL));
+            *counters = default;
+            byte* stack = (byte*)counters + (((ulong)sizeof(Counters) + 15) & ~15UL);
             if (HeapCollector.Initialize(collector, heap, stack, MarkStackEntries, KernelStart(), KernelEnd()) != HeapStatus.Ok)
                 Panic.Halt("gc: set-up refused");
+            s_counters = counters;
             s_collector = collector;
         }
 
@@ -112,7 +140,8 @@ namespace PoolKernel.Runtime
             // Every other online CPU parks in its NMI handler (docs/smp.md): nothing mutates the heap
             // or the objects while this runs, and their stacks and registers hold still to be scanned.
             uint stop = Smp.StopOthers();
-            LastStopTicks = Cpu.ReadTsc() - start;
+            Counters* counters = s_counters;
+            counters->LastStopTicks = Cpu.ReadTsc() - start;
             // Spill the callee-saved registers into this frame: the stack scan below covers them.
             ulong* registers = stackalloc ulong[8];
             SaveContext(registers);
@@ -159,21 +188,22 @@ namespace PoolKernel.Runtime
             Smp.ResumeOthers(stop);
             if (Smp.Started)
                 Smp.Current->Collections++;
-            LastParked = 0;
+            counters->LastParked = 0;
             for (int i = 0; i < Smp.Count; i++)
             {
                 if (Smp.IsParked(Smp.Get(i), stop))
-                    LastParked++;
+                    counters->LastParked++;
             }
-            LastPauseTicks = Cpu.ReadTsc() - start;
-            TotalPauseTicks += LastPauseTicks;
-            if (LastPauseTicks > MaxPauseTicks)
-                MaxPauseTicks = LastPauseTicks;
-            LastOverflows = c->Overflows;
-            Last = result;
-            Collections++;
-            FreedObjectsTotal += result.FreedObjects;
-            FreedBytesTotal += result.FreedBytes;
+            ulong pause = Cpu.ReadTsc() - start;
+            counters->LastPauseTicks = pause;
+            counters->TotalPauseTicks += pause;
+            if (pause > counters->MaxPauseTicks)
+                counters->MaxPauseTicks = pause;
+            counters->LastOverflows = c->Overflows;
+            counters->Last = result;
+            counters->Collections++;
+            counters->FreedObjectsTotal += result.FreedObjects;
+            counters->FreedBytesTotal += result.FreedBytes;
             s_collecting = false;
             return true;
         }
