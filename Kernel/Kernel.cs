@@ -21,6 +21,7 @@ namespace PoolKernel
             // the pools; the pool specs are carved right after, before anything can allocate.
             Mm.MemoryBringUp.Run();
             Mm.BootPools.Apply();
+            Mm.NumaPolicies.Install();
             Mm.MemoryBringUp.PrintSummary();
             Heap.KernelHeapGlue.Initialize();
             SelfTest.CollectorSelfTest.Run();

@@ -235,7 +235,7 @@ namespace PoolKernel.Heap
         {
             if (Smp.CurrentNumber != 0)
                 Panic.Halt("heap: managed new on a CPU other than the boot CPU (the collector scans only the boot CPU's stack), cpu", (ulong)Smp.CurrentNumber);
-            int node = CurrentNode;
+            int node = NumaPolicies.HeapNode(CurrentNode);
             LockState state = Lock();
             s_allocatedSinceCollection += size;
             if (s_allocatedSinceCollection >= NextCollectionBytes)
@@ -303,7 +303,7 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static HeapStatus TryAlloc(nuint size, nuint align, out void* p)
         {
-            int node = CurrentNode;
+            int node = NumaPolicies.HeapNode(CurrentNode);
             LockState state = Lock();
             HeapStatus status = s_heap->Alloc(size, align, node, out p);
             // Collect only when objects were made since the last collection: otherwise it would find
