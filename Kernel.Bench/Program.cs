@@ -42,9 +42,10 @@ public static class Program
         Summary fill = BenchmarkRunner.Run<AlignedFillBenchmarks>(config);
         Summary bulk = BenchmarkRunner.Run<BulkBenchmarks>(config);
         Summary heap = BenchmarkRunner.Run<HeapBenchmarks>(config);
+        Summary policy = BenchmarkRunner.Run<PolicyBenchmarks>(config);
 
         var results = new Dictionary<string, double>();
-        foreach (Summary s in new[] { pairs, setup, fill, heap })
+        foreach (Summary s in new[] { pairs, setup, fill, heap, policy })
             foreach (BenchmarkReport r in s.Reports)
                 if (r.ResultStatistics != null)
                     results[r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo] = r.ResultStatistics.Median; // the median: one slowed iteration on a shared machine does not move it
@@ -78,6 +79,13 @@ public static class Program
             ["heap_mixed_ns"] = Ns("heap_mixed"),
             ["heap_zero_gib_s"] = Math.Round(HeapBenchmarks.ZeroGiBPerSecond(Ns("heap_zero_1m")), 2),
             ["metadata_bytes_per_page"] = Math.Round(SetupBenchmarks.MetadataBytesPerPage(), 4),
+            ["policy_local_pair_ns"] = Ns("policy_local_pair"),
+            ["policy_interleave_pair_ns"] = Ns("policy_interleave_pair"),
+            ["policy_weighted_interleave_pair_ns"] = Ns("policy_weighted_interleave_pair"),
+            ["policy_bind_pair_ns"] = Ns("policy_bind_pair"),
+            ["policy_preferred_pair_ns"] = Ns("policy_preferred_pair"),
+            ["policy_interleave_vs_local"] = Math.Round(Ns("policy_interleave_pair") / Ns("policy_local_pair"), 3),
+            ["policy_weighted_error_pct"] = Math.Round(PolicyBenchmarks.WeightedErrorPercent(), 6),
         };
         foreach (int order in new[] { 0, 9 })
             foreach (Allocator side in new[] { Allocator.Pools, Allocator.Baseline })

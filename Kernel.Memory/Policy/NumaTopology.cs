@@ -43,6 +43,24 @@ public unsafe struct NumaTopology
         return _distances[from * NodeCount + to];
     }
 
+    /// <summary>
+    /// The same topology reading its distances from <paramref name="table"/>, a copy of this one's
+    /// (NodeCount x NodeCount bytes, row-major): a node's replica of the table (<see cref="Replication"/>).
+    /// </summary>
+    public readonly NumaTopology WithDistances(byte* table)
+    {
+        NumaTopology t = this;
+        t._distances = table;
+        return t;
+    }
+
+    /// <summary>Copies the distance table (NodeCount x NodeCount bytes) to <paramref name="into"/>.</summary>
+    public readonly void CopyDistances(byte* into)
+    {
+        for (int i = 0; i < NodeCount * NodeCount; i++)
+            into[i] = _distances[i];
+    }
+
     /// <summary>Every node below <see cref="NodeCount"/> as a mask.</summary>
     public readonly ulong AllNodes { get { return NodeCount >= NodeDistances.MaxNodes ? ulong.MaxValue : (1UL << NodeCount) - 1; } }
 

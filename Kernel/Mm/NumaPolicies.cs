@@ -30,6 +30,21 @@ namespace PoolKernel.Mm
         private static NumaTopology s_topology;
         private static bool s_installed;
 
+        /// <summary>
+        /// The kernel's own replicated data (issue 16): the node-distance table, one copy on every node
+        /// with memory. Every policy allocation reads it (the plan orders nodes by distance) on whichever
+        /// CPU allocates, and after boot nothing writes it: read-mostly, read everywhere, a page a node.
+        /// Written once at <see cref="Install"/> (before the other CPUs start), read-only after.
+        /// </summary>
+        private static ReplicaSet s_distanceCopies;
+        private static DistanceCopies s_copyOf;
+
+        /// <summary>The address of the distance copy CPUs of node n read (their own, else the nearest): fixed at Install.</summary>
+        private struct DistanceCopies
+        {
+            public fixed ulong Address[NodeDistances.MaxNodes];
+        }
+
         /// <summary>True when the heap's effective policy is local: <see cref="HeapNode"/> answers without the lock.</summary>
         private static volatile bool s_heapIsLocal = true;
 
@@ -57,6 +72,7 @@ namespace PoolKernel.Mm
             ulong state = PhysicalMemoryOwner.Lock();
             s_topology = NumaTopology.Of(ref *PhysicalMemoryOwner.Unguarded);
             PhysicalMemoryOwner.Unlock(state);
+            ReplicateDistances();
             s_kernel.Policy = NumaPolicy.Local;
             s_heap.Policy = NumaPolicy.Default;
             s_installed = true;
@@ -75,6 +91,60 @@ namespace PoolKernel.Mm
             }
             Console.WriteLine("': kernel-wide policy set");
             RefreshHeapIsLocal();
+        }
+
+        /// <summary>
+        /// Puts a copy of the distance table on every node with memory and points each node's CPUs at
+        /// the nearest copy. Without memory for it (a machine that tight has other problems) the policies
+        /// read the pools' own table, and a line says so.
+        /// </summary>
+        private static void ReplicateDistances()
+        {
+            int bytes = s_topology.NodeCount * s_topology.NodeCount;
+            MemoryStatus status = Replicate((ulong)(bytes + 4095) / 4096, s_topology.MemoryNodes, Owners.Kernel, out s_distanceCopies, out int failed);
+            if (status != MemoryStatus.Ok)
+            {
+                Console.Write("numa: no copy of the distance table on node ");
+                Console.Write(failed);
+                Console.Write(": ");
+                Console.Write(MemoryText.Status(status));
+                Console.WriteLine("; policies read the pools' table");
+                return;
+            }
+            byte* table = stackalloc byte[bytes];
+            s_topology.CopyDistances(table);
+            Replication.Write(s_distanceCopies, 0, table, (ulong)bytes, null);
+            for (int node = 0; node < s_topology.NodeCount; node++)
+                s_copyOf.Address[node] = (ulong)Replication.Read(s_distanceCopies, node, s_topology, null);
+        }
+
+        /// <summary>The topology a CPU on <paramref name="cpuNode"/> plans with: distances from its node's copy.</summary>
+        private static NumaTopology TopologyFor(int cpuNode)
+        {
+            if ((uint)cpuNode >= (uint)s_topology.NodeCount || s_copyOf.Address[cpuNode] == 0)
+                return s_topology;
+            return s_topology.WithDistances((byte*)s_copyOf.Address[cpuNode]);
+        }
+
+        /// <summary>
+        /// <see cref="Replication.Allocate"/> under the pools' lock and their owner's policy: a copy of
+        /// <paramref name="pages"/> frames on every node of <paramref name="nodes"/>, all or nothing.
+        /// </summary>
+        internal static MemoryStatus Replicate(ulong pages, ulong nodes, byte owner, out ReplicaSet set, out int failedNode)
+        {
+            ulong state = PhysicalMemoryOwner.Lock();
+            MemoryStatus status = Replication.Allocate(ref *PhysicalMemoryOwner.Unguarded, pages, nodes, owner, s_topology, out set, out failedNode);
+            PhysicalMemoryOwner.Unlock(state);
+            return PhysicalMemoryOwner.Passed(status);
+        }
+
+        /// <summary><see cref="Replication.Free"/> under the pools' lock and their owner's policy.</summary>
+        internal static MemoryStatus FreeReplicas(ref ReplicaSet set, byte owner)
+        {
+            ulong state = PhysicalMemoryOwner.Lock();
+            MemoryStatus status = Replication.Free(ref *PhysicalMemoryOwner.Unguarded, ref set, owner);
+            PhysicalMemoryOwner.Unlock(state);
+            return PhysicalMemoryOwner.Passed(status);
         }
 
         /// <summary>The machine's nodes as policies see them.</summary>
@@ -125,7 +195,8 @@ namespace PoolKernel.Mm
         private static PolicyPlan Plan(int context, int cpuNode)
         {
             ulong state = s_lock.Acquire();
-            PolicyPlan plan = context == HeapContext ? s_heap.Plan(ref s_kernel, cpuNode, s_topology) : s_kernel.Plan(ref s_kernel, cpuNode, s_topology);
+            NumaTopology topology = TopologyFor(cpuNode);
+            PolicyPlan plan = context == HeapContext ? s_heap.Plan(ref s_kernel, cpuNode, topology) : s_kernel.Plan(ref s_kernel, cpuNode, topology);
             s_lock.Release(state);
             return plan;
         }
