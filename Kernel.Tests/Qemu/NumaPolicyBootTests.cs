@@ -116,6 +116,7 @@ public class NumaPolicyBootTests
         Assert.Equal("policy: kernel preferred 1", after[0]);
         Assert.Equal("policy: heap local", after[1]);
         Line(result, "check", "check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)");
+        Assert.Single(result.Lines, l => l == "check: numa ok (policies valid, counters consistent)");
     }
 
     [Fact]

@@ -184,6 +184,25 @@ namespace PoolKernel.Mm
             s_lock.Release(state);
         }
 
+        /// <summary>
+        /// The policies' invariants, for the shell's <c>check</c>: both contexts' policies valid on the
+        /// machine (Set refuses anything else, so a failure means corrupted state) and the counters
+        /// consistent (<see cref="NumaCounters.Consistent"/>). Null when they hold, else what broke.
+        /// </summary>
+        internal static string Check()
+        {
+            ulong state = s_lock.Acquire();
+            string broken = null;
+            if (s_kernel.Policy.Validate(s_topology) != PolicyStatus.Ok || s_kernel.Policy.Mode == PolicyMode.Default)
+                broken = "the kernel-wide policy is not valid on this machine";
+            else if (s_heap.Policy.Validate(s_topology) != PolicyStatus.Ok)
+                broken = "the heap's policy is not valid on this machine";
+            else if (!s_counters.Consistent())
+                broken = "numastat counters disagree (misses != foreigns, or hits + misses != local + other)";
+            s_lock.Release(state);
+            return broken;
+        }
+
         /// <summary>A copy of the counters (for numastat and tests).</summary>
         internal static void CopyCounters(NumaCounters* into)
         {
