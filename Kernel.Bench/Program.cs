@@ -22,6 +22,10 @@ public static class Program
             args = args[1..];
         string[] only = null;
         int onlyAt = Array.IndexOf(args, "--only");
+        // JIT, only the NUMA policy pairs (for iterating on them): `-- DIR --only policy` writes DIR/summary-policy.json.
+        bool policyOnly = !aot && onlyAt >= 0 && onlyAt + 1 < args.Length && args[onlyAt + 1] == "policy";
+        if (policyOnly)
+            args = args[..onlyAt];
         if (aot && onlyAt >= 0 && onlyAt + 1 < args.Length)
         {
             only = args[onlyAt + 1].Split(',');
@@ -37,14 +41,23 @@ public static class Program
             .AddColumn(StatisticColumn.Median)
             .WithOptions(ConfigOptions.DisableOptimizationsValidator);
 
+        if (policyOnly)
+        {
+            Summary policyRun = BenchmarkRunner.Run<PolicyBenchmarks>(config);
+            var medians = policyRun.Reports.Where(r => r.ResultStatistics != null)
+                .ToDictionary(r => r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo, r => Math.Round(r.ResultStatistics.Median, 2));
+            File.WriteAllText(Path.Combine(outDir, "summary-policy.json"), SummaryJson(PolicyKeys(medians)));
+            return 0;
+        }
         Summary pairs = BenchmarkRunner.Run<PairBenchmarks>(config);
         Summary setup = BenchmarkRunner.Run<SetupBenchmarks>(config);
         Summary fill = BenchmarkRunner.Run<AlignedFillBenchmarks>(config);
         Summary bulk = BenchmarkRunner.Run<BulkBenchmarks>(config);
         Summary heap = BenchmarkRunner.Run<HeapBenchmarks>(config);
+        Summary policy = BenchmarkRunner.Run<PolicyBenchmarks>(config);
 
         var results = new Dictionary<string, double>();
-        foreach (Summary s in new[] { pairs, setup, fill, heap })
+        foreach (Summary s in new[] { pairs, setup, fill, heap, policy })
             foreach (BenchmarkReport r in s.Reports)
                 if (r.ResultStatistics != null)
                     results[r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo] = r.ResultStatistics.Median; // the median: one slowed iteration on a shared machine does not move it
@@ -86,10 +99,24 @@ public static class Program
                     string key = BulkBenchmarks.Key(side, order, half);
                     summary[key] = Ns(key);
                 }
+        foreach (var kv in PolicyKeys(results))
+            summary[kv.Key] = kv.Value;
         string json = SummaryJson(summary);
         File.WriteAllText(Path.Combine(outDir, "summary.json"), json);
         Console.WriteLine(json);
         return 0;
+    }
+
+    /// <summary>The NUMA policy keys (issue 16) from the medians by benchmark name: each mode's pair, interleave over local, the weighted error.</summary>
+    private static List<KeyValuePair<string, double>> PolicyKeys(Dictionary<string, double> medians)
+    {
+        double Ns(string name) => medians.TryGetValue(name, out double v) ? Math.Round(v, 2) : double.NaN;
+        var keys = new List<KeyValuePair<string, double>>();
+        foreach (string mode in new[] { "local", "interleave", "weighted_interleave", "bind", "preferred" })
+            keys.Add(new($"policy_{mode}_pair_ns", Ns($"policy_{mode}_pair")));
+        keys.Add(new("policy_interleave_vs_local", Math.Round(Ns("policy_interleave_pair") / Ns("policy_local_pair"), 3)));
+        keys.Add(new("policy_weighted_error_pct", Math.Round(PolicyBenchmarks.WeightedErrorPercent(), 6)));
+        return keys;
     }
 
     /// <summary>A flat JSON object of numbers, in the given order (NaN, a missing result, as a string).</summary>

@@ -1,3 +1,5 @@
+using PoolKernel.Memory;
+
 namespace PoolKernel.Boot.CommandLine
 {
     /// <summary>
@@ -69,6 +71,9 @@ namespace PoolKernel.Boot.CommandLine
         public bool NumaOff;
         /// <summary><c>numa=fake=N</c>: split memory into N (1..8) nodes, 0 = not given.</summary>
         public int FakeNodeCount;
+        /// <summary><c>numa_policy=</c>: the kernel-wide policy, shape-checked (the machine check is the kernel's); valid when <see cref="NumaPolicyGiven"/>.</summary>
+        public NumaPolicy NumaPolicy;
+        public bool NumaPolicyGiven;
 
         /// <summary><c>run=CMD;CMD</c>: the value (quotes removed) as offset and length in <see cref="Text"/>.</summary>
         public int RunOffset;

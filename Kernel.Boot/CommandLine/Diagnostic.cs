@@ -107,6 +107,11 @@ namespace PoolKernel.Boot.CommandLine
         ParameterOverridden,
         /// <summary><c>test=NAME</c> with a name that is not a known test (<see cref="BootTests.KnownNames"/>). Ignored.</summary>
         TestNameUnknown,
+        /// <summary>
+        /// <c>numa_policy=</c> is not a policy (<see cref="PoolKernel.Memory.PolicyParser.Parse"/>). Value0 = the
+        /// <see cref="PoolKernel.Memory.PolicyStatus"/> that says why. Ignored; the kernel-wide policy stays local.
+        /// </summary>
+        NumaPolicyInvalid,
     }
 
     /// <summary>One problem with one token. A token has at most one; see <see cref="MoreProblems"/>.</summary>
@@ -206,6 +211,7 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.CoreValueUnsupported: return "only a size or N% is supported here; ignored";
                 case DiagnosticCode.LineTooLong: return "command line longer than 4096 bytes; the rest is ignored";
                 case DiagnosticCode.ParameterOverridden: return "a later token of the same parameter replaces it; the replaced value is ignored";
+                case DiagnosticCode.NumaPolicyInvalid: return "numa_policy must be MODE[:NODES[:WEIGHTS]]; ignored, the policy stays local";
                 case DiagnosticCode.TestNameUnknown: return "unknown test name (known: fault, ud, divide, gp, doublefault, throw); ignored";
                 default: return "unknown diagnostic code";
             }

@@ -19,6 +19,9 @@ public sealed unsafe class CommandLineDiagnosticTests
         { "pool=", DiagnosticCode.ValueMissing, TokenStatus.Rejected },
         { "mem=", DiagnosticCode.ValueMissing, TokenStatus.Rejected },
         { "run=\"\"", DiagnosticCode.ValueMissing, TokenStatus.Rejected },
+        { "numa_policy=", DiagnosticCode.ValueMissing, TokenStatus.Rejected },
+        { "numa_policy=bind:0-", DiagnosticCode.NumaPolicyInvalid, TokenStatus.Rejected },
+        { "numa_policy=weighted-interleave:0:0", DiagnosticCode.NumaPolicyInvalid, TokenStatus.Rejected },
 
         // Sizes.
         { "pool=a:4X", DiagnosticCode.SizeUnknownSuffix, TokenStatus.Rejected },

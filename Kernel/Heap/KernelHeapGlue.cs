@@ -235,7 +235,7 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void* AllocObject(nuint size, nuint align)
         {
-            int node = CurrentNode;
+            int node = NumaPolicies.HeapNode(CurrentNode);
             LockState state = Lock();
             s_allocatedSinceCollection += size;
             if (s_allocatedSinceCollection >= NextCollectionBytes)
@@ -307,7 +307,7 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static HeapStatus TryAlloc(nuint size, nuint align, out void* p)
         {
-            int node = CurrentNode;
+            int node = NumaPolicies.HeapNode(CurrentNode);
             LockState state = Lock();
             HeapStatus status = s_heap->Alloc(size, align, node, out p);
             // Collect only when objects were made since the last collection: otherwise it would find

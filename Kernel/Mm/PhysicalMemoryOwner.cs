@@ -135,6 +135,24 @@ namespace PoolKernel.Mm
             return Passed(status);
         }
 
+        /// <summary><see cref="PolicyAllocator.Allocate"/> (a NUMA policy's plan, <see cref="NumaPolicies"/>) under the lock and the owner's policy.</summary>
+        internal static MemoryStatus AllocateByPlan(in PolicyPlan plan, Order order, in AllocRequest request, out Pfn pfn, out int node)
+        {
+            ulong state = s_lock.Acquire();
+            MemoryStatus status = PolicyAllocator.Allocate(ref *s_memory, plan, order, request, out pfn, out node);
+            s_lock.Release(state);
+            return Passed(status);
+        }
+
+        /// <summary><see cref="PolicyAllocator.AllocateRun"/> under the lock and the owner's policy.</summary>
+        internal static MemoryStatus AllocateRunByPlan(in PolicyPlan plan, ulong pages, in AllocRequest request, out Pfn first, out int node)
+        {
+            ulong state = s_lock.Acquire();
+            MemoryStatus status = PolicyAllocator.AllocateRun(ref *s_memory, plan, pages, request, out first, out node);
+            s_lock.Release(state);
+            return Passed(status);
+        }
+
         /// <summary><see cref="PhysicalMemory.FreeRun"/> under the lock and the owner's policy.</summary>
         internal static MemoryStatus FreeRun(Pfn first, ulong pages, byte owner)
         {

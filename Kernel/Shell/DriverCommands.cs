@@ -49,6 +49,12 @@ namespace PoolKernel.Shell
                     Console.Write(owner.Name);
                     Console.Write("]");
                 }
+                // The firmware's node of the function (its root bridge's _PXM), "-" for none.
+                Console.Write("  node ");
+                if (f->Node >= 0)
+                    Console.Write(f->Node);
+                else
+                    Console.Write("-");
                 Console.WriteLine();
                 for (int b = 0; b < 6; b++)
                 {
@@ -257,6 +263,16 @@ namespace PoolKernel.Shell
                 Console.Write(p.AddressBits);
                 Console.Write(", node ");
                 Console.Write(p.Node);
+                if (p.DeviceNode >= 0 && p.DeviceNode == p.Node)
+                {
+                    Console.Write(" (the device's node)");
+                }
+                else if (p.DeviceNode >= 0)
+                {
+                    Console.Write(" (device on node ");
+                    Console.Write(p.DeviceNode);
+                    Console.Write(", which had no memory for it: nearest by distance)");
+                }
                 Console.Write(", ");
                 Console.WriteSize(present * 4096);
                 Console.Write(" (");

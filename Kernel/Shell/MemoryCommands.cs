@@ -126,6 +126,9 @@ namespace PoolKernel.Shell
             ulong cycles = Cpu.ReadTsc() - start;
             MemoryText.Report(ConsoleOut.Instance, report);
             HeapCommands.Report(Heap.KernelHeapGlue.Check());
+            string numa = NumaPolicies.Check();
+            Console.Write("check: numa ");
+            Console.WriteLine(numa == null ? "ok (policies valid, counters consistent)" : numa);
             Console.Write("check: ");
             Console.Write(cycles);
             Console.WriteLine(" cycles");

@@ -145,6 +145,17 @@ namespace PoolKernel.Shell
             return true;
         }
 
+        /// <summary>Copies word <paramref name="index"/> (at most <paramref name="capacity"/> bytes) to <paramref name="into"/>; its length, 0 for a missing word.</summary>
+        internal int CopyWord(int index, byte* into, int capacity)
+        {
+            if ((uint)index >= (uint)WordCount)
+                return 0;
+            int length = _wordLength[index] < capacity ? _wordLength[index] : capacity;
+            for (int i = 0; i < length; i++)
+                into[i] = _text[_wordStart[index] + i];
+            return length;
+        }
+
         internal void WriteWord(int index)
         {
             if ((uint)index >= (uint)WordCount)
