@@ -42,6 +42,8 @@ namespace PoolKernel.Boot.Reports
             Row(w, "Pools present", poolBytes);
             Row(w, "  free", t.FreePages * 4096);
             Row(w, "  in use", t.InUsePages * 4096);
+            // Lent to the hypervisor by the balloon (Kernel.Memory/Balloon): present = free + in use + ballooned.
+            Row(w, "  ballooned", t.BalloonedPages * 4096);
             Row(w, "Reserved", reserved);
             for (int i = 0; i < reservations->Count; i++)
             {
@@ -127,6 +129,32 @@ namespace PoolKernel.Boot.Reports
                 w.Pad((long)s.Pageblocks, 12);
                 w.WriteLine();
             }
+            Ballooned(w, pm);
+        }
+
+        /// <summary>
+        /// The pools' line for memory lent to the hypervisor (Kernel.Memory/Balloon): the total, then
+        /// each pool that lent some, by id; the present column above includes it, so present = free +
+        /// in use + ballooned still holds pool by pool.
+        /// </summary>
+        private static void Ballooned(TextOut w, PhysicalMemory* pm)
+        {
+            MemoryTotals t = pm->GetTotals();
+            w.Write("ballooned: ");
+            w.Write(t.BalloonedPages * 4);
+            w.Write(" kB");
+            for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
+            {
+                pm->GetPoolStats(id, out PoolStats s);
+                if (s.BalloonedPages == 0)
+                    continue;
+                w.Write(", pool ");
+                w.Write(id.Value);
+                w.Write(" ");
+                w.Write(s.BalloonedPages * 4);
+                w.Write(" kB");
+            }
+            w.WriteLine();
         }
 
         private static void NodeMask(TextOut w, ulong mask, int width)
@@ -296,6 +324,7 @@ namespace PoolKernel.Boot.Reports
             Kv(w, "present_pages", t.PresentPages);
             Kv(w, "free_pages", t.FreePages);
             Kv(w, "inuse_pages", t.InUsePages);
+            Kv(w, "ballooned_pages", t.BalloonedPages);
             Kv(w, "span_pages", t.SpanPages);
             Kv(w, "pageblocks", t.Pageblocks);
             Kv(w, "pageblock_order", (ulong)pm->PageblockOrder);

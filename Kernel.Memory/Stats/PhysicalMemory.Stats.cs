@@ -40,7 +40,8 @@ public unsafe partial struct PhysicalMemory
         stats.PresentPages = pool.PresentPages;
         stats.FreePages = pool.FreePages + cached;
         stats.CachedPages = cached;
-        stats.InUsePages = pool.PresentPages - stats.FreePages;
+        stats.BalloonedPages = pool.BalloonedPages;
+        stats.InUsePages = pool.PresentPages - stats.FreePages - pool.BalloonedPages;
         stats.Pageblocks = pool.Pageblocks;
         return MemoryStatus.Ok;
     }
@@ -88,8 +89,9 @@ public unsafe partial struct PhysicalMemory
                 continue;
             t.LivePools++;
             t.FreePages += _buddy._pools[i].FreePages + (ulong)_buddy.CacheOf(i)->Count;
+            t.BalloonedPages += _buddy._pools[i].BalloonedPages;
         }
-        t.InUsePages = _presentPages - t.FreePages;
+        t.InUsePages = _presentPages - t.FreePages - t.BalloonedPages;
         t.SpanPages = _buddy._spanPages;
         t.Pageblocks = _pageblockCount;
         t.MetadataBytes = _metadataBytes;
