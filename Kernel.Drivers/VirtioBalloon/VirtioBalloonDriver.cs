@@ -83,7 +83,7 @@ namespace PoolKernel.Drivers.VirtioBalloon
                 return Fail("BAR0 is not an I/O window (is disable-modern=on set?)");
             _registers = new VirtioLegacy((ushort)function->Bar(0).Address);
             PciBus.EnableBusMastering(*function);
-            s_lock.SetInterruptHooks(&PoolKernel.Platform.Cpu.SaveAndDisableInterrupts, &PoolKernel.Platform.Cpu.RestoreInterrupts);
+            s_lock.SetInterruptHooks(&InterruptState.SaveAndDisable, &InterruptState.Restore);
             _pbPages = 1UL << PhysicalMemoryOwner.PageblockOrder;
             _owed = new ulong[PhysicalMemoryOwner.Unguarded->PageblockCount];
             _broken = false;
