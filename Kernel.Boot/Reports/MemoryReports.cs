@@ -269,14 +269,14 @@ namespace PoolKernel.Boot.Reports
 
         /// <summary>
         /// Use of every page block, pool by pool: one character a page block
-        /// ('.' empty, '1'-'9' tenths in use, '#' full, ' ' absent), 64 to a line.
+        /// ('.' empty, '1'-'9' tenths in use, '#' full, 'b' lent to the hypervisor, ' ' absent), 64 to a line.
         /// </summary>
         public static void Pageblocks(TextOut w, PhysicalMemory* pm)
         {
             ulong count = pm->PageblockCount;
             for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
             {
-                ulong empty = 0, full = 0, partial = 0;
+                ulong empty = 0, full = 0, partial = 0, lent = 0;
                 w.Write("pool ");
                 MemoryText.PoolName(w, pm, id);
                 w.WriteLine(":");
@@ -293,6 +293,7 @@ namespace PoolKernel.Boot.Reports
                     }
                     char c;
                     if (u.PresentPages == 0) c = ' ';
+                    else if (u.Ballooned) { c = 'b'; lent++; }
                     else if (u.InUsePages == 0) { c = '.'; empty++; }
                     else if (u.InUsePages == u.PresentPages) { c = '#'; full++; }
                     else { c = (char)('1' + (int)(u.InUsePages * 9 / u.PresentPages) - (u.InUsePages * 9 / u.PresentPages == 9 ? 1 : 0)); partial++; }
@@ -311,6 +312,11 @@ namespace PoolKernel.Boot.Reports
                 w.Write(partial);
                 w.Write(", full ");
                 w.Write(full);
+                if (lent != 0)
+                {
+                    w.Write(", ballooned ");
+                    w.Write(lent);
+                }
                 w.WriteLine();
             }
         }

@@ -75,6 +75,8 @@ public unsafe partial struct PhysicalMemory
         use.CachedPages = info.Pool == PoolId.None.Value ? 0 : _buddy.CachedIn(info.Pool, index);
         use.InUsePages = info.Held - use.CachedPages;
         use.Node = info.Node;
+        ulong first = index << _buddy._pageblockOrder;
+        use.Ballooned = _buddy._frames[first] == FrameState.Make(FrameKind.Allocated, _buddy._pageblockOrder) && _buddy._owners[first] == FrameOwner.Balloon;
         return MemoryStatus.Ok;
     }
 

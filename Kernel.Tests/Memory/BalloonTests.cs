@@ -104,6 +104,10 @@ public unsafe class BalloonTests
         Assert.Equal(MemoryStatus.Ok, pm->InflatePageblock(out Pfn start, out PoolId from));
         Assert.Equal(elastic, from);
         MemoryAssert.Consistent(pm);
+        ulong pb = (start.Value - pm->BasePfn.Value) >> pm->PageblockOrder;
+        Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(pb, out PageblockUse use));
+        Assert.True(use.Ballooned);
+        Assert.Equal(use.PresentPages, use.InUsePages);
 
         // The pool's only page block is lent: nothing of it can be allocated.
         MemoryAssert.Refused(host, MemoryStatus.OutOfMemory, () => pm->Allocate(new Order(0), AllocRequest.InPool(elastic), out _));
@@ -120,6 +124,9 @@ public unsafe class BalloonTests
 
         Assert.Equal(MemoryStatus.Ok, pm->DeflatePageblock(start));
         MemoryAssert.Consistent(pm);
+        Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(pb, out use));
+        Assert.False(use.Ballooned);
+        Assert.Equal(0u, use.InUsePages);
         MemoryAssert.Refused(host, MemoryStatus.NotBallooned, () => pm->DeflatePageblock(start));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pm->PageblockOrder), AllocRequest.InPool(elastic), out Pfn again));
         Assert.Equal(start, again);

@@ -57,6 +57,12 @@ public class BalloonBootTests
             Assert.Equal(before[kept], after[kept]);
         }
 
+        // One 'b' a lent page block: the elastic pool's line counts them.
+        string pageblocks = s.Type("pageblocks");
+        Assert.Matches(@"pool guest:\r?\n(?:  0x[0-9a-f]+ [b.#1-9 ]+\r?\n)+  empty \d+, partly used \d+, full \d+, ballooned 12[5-8]\r?\n", pageblocks);
+        int lentBlocks = Regex.Matches(pageblocks, @"^  0x[0-9a-f]+ (.*)$", RegexOptions.Multiline).Sum(m => m.Groups[1].Value.Count(c => c == 'b'));
+        Assert.Equal(320, lentBlocks);
+
         string meminfo = s.Type("meminfo");
         long present = Kb(meminfo, "Pools present"), free = Kb(meminfo, "  free"), inUse = Kb(meminfo, "  in use"), ballooned = Kb(meminfo, "  ballooned");
         Assert.Equal(640 * 1024, ballooned);
