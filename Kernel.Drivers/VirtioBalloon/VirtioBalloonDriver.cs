@@ -35,6 +35,11 @@ namespace PoolKernel.Drivers.VirtioBalloon
         private const ulong PageblocksPerPoll = 128;
         /// <summary>Free page reporting runs when the free memory grew by this many frames since the last report (32 MiB).</summary>
         private const ulong ReportGrowthPages = 8192;
+        /// <summary>
+        /// ... and stayed grown this many TSC cycles (1.5 to 2 s at the 2-3 GHz QEMU's TSC runs at), as
+        /// Linux waits two seconds: memory freed and soon taken again is not worth reporting.
+        /// </summary>
+        private const ulong ReportDelayCycles = 5_000_000_000;
         /// <summary>Page blocks one reporting round holds at most (also the reporting queue's size in QEMU).</summary>
         private const uint ReportBatch = 32;
         /// <summary>Polls of a used ring before a request is declared lost (the device answers at once under QEMU).</summary>
@@ -69,6 +74,8 @@ namespace PoolKernel.Drivers.VirtioBalloon
         private ulong _statsSent;
         private ulong _reports, _lastReportBlocks, _lastReportCycles, _reportedBlocks;
         private ulong _freeAtLastReport;
+        /// <summary>When free memory was first seen grown since the last report (0: not grown).</summary>
+        private ulong _grownSince;
 
         public override string Name => DeviceName;
 
@@ -364,7 +371,7 @@ namespace PoolKernel.Drivers.VirtioBalloon
 
         /// <summary>
         /// Free page reporting when free memory grew by <see cref="ReportGrowthPages"/> since the last
-        /// report: every free page block of every pool is taken (owner Balloon), handed to the device
+        /// report and stayed so for <see cref="ReportDelayCycles"/>: every free page block of every pool is taken (owner Balloon), handed to the device
         /// in chains of up to <see cref="ReportBatch"/>, and freed again once the device gave the chain back;
         /// the blocks stay free memory (the host only drops their contents).
         /// </summary>
@@ -373,9 +380,17 @@ namespace PoolKernel.Drivers.VirtioBalloon
             ulong free = PhysicalMemoryOwner.GetTotals().FreePages;
             if (free < _freeAtLastReport)
                 _freeAtLastReport = free;
-            if (free < _freeAtLastReport + ReportGrowthPages)
-                return;
             ulong start = Clock.ReadTsc();
+            if (free < _freeAtLastReport + ReportGrowthPages)
+            {
+                _grownSince = 0;
+                return;
+            }
+            if (_grownSince == 0)
+                _grownSince = start;
+            if (start - _grownSince < ReportDelayCycles)
+                return;
+            _grownSince = 0;
             ulong blocks = 0;
             ulong* held = stackalloc ulong[(int)ReportBatch];
             Order order = new Order(PhysicalMemoryOwner.PageblockOrder);
