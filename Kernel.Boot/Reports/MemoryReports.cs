@@ -133,13 +133,16 @@ namespace PoolKernel.Boot.Reports
         }
 
         /// <summary>
-        /// The pools' line for memory lent to the hypervisor (Kernel.Memory/Balloon): the total, then
-        /// each pool that lent some, by id; the present column above includes it, so present = free +
-        /// in use + ballooned still holds pool by pool.
+        /// The pools' line for memory lent to the hypervisor (Kernel.Memory/Balloon), after the table and
+        /// only while the balloon holds some (so the table alone is one row a pool for tools that read it):
+        /// the total, then each pool that lent some, by id; the present column above includes it, so
+        /// present = free + in use + ballooned still holds pool by pool.
         /// </summary>
         private static void Ballooned(TextOut w, PhysicalMemory* pm)
         {
             MemoryTotals t = pm->GetTotals();
+            if (t.BalloonedPages == 0)
+                return;
             w.Write("ballooned: ");
             w.Write(t.BalloonedPages * 4);
             w.Write(" kB");

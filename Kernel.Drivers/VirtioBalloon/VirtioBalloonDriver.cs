@@ -181,7 +181,8 @@ namespace PoolKernel.Drivers.VirtioBalloon
             }
             // Everything lent comes back first (the device is told), then the device stops.
             ulong state = s_lock.Acquire();
-            while (!_broken && MoveLocked(0, ulong.MaxValue) > 0)
+            // (After a lost request the device was reset: the blocks come back to the pools untold.)
+            while (MoveLocked(0, ulong.MaxValue) > 0)
             {
             }
             TellOwedLocked();
