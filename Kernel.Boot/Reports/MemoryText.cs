@@ -33,6 +33,7 @@ namespace PoolKernel.Boot.Reports
             MemoryStatus.RunFreedAsBlock => "a run freed as a block",
             MemoryStatus.BlockFreedAsRun => "a block freed as a run",
             MemoryStatus.NotOwner => "block belongs to another owner",
+            MemoryStatus.NotBallooned => "page block not lent to the balloon",
             MemoryStatus.Corruption => "CORRUPTION",
             _ => "memory map or configuration refused",
         };
@@ -63,6 +64,8 @@ namespace PoolKernel.Boot.Reports
             InvariantCode.CacheAboveHigh => "frame-cache high mark not sized to its pool, or exceeded",
             InvariantCode.ListedOrdersMask => "pool's non-empty-list mask disagrees with its lists",
             InvariantCode.IdleNodeLinked => "free-list node of no free block still linked",
+            InvariantCode.BalloonBlockBad => "balloon block not a whole page block of a pool it may take from",
+            InvariantCode.BalloonCount => "pool's lent frames miscounted or below its guarantee",
             _ => "unknown frame kind",
         };
 

@@ -21,9 +21,12 @@ namespace PoolKernel.Memory;
 ///      cached ones) and the conservation of present frames;
 ///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools;
 ///   7. owners (<see cref="FrameOwner"/>): the head of every allocated block and run carries an owner
-///      0..63, every other frame the sentinel None;
+///      0..63 or, for a page block lent to the hypervisor, <see cref="FrameOwner.Balloon"/>; every other
+///      frame the sentinel None;
 ///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None.
-/// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedOrders"/>).
+/// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedOrders"/>). Step 2 also
+/// counts lent page blocks (each one whole page block, in a pool the balloon may take from) and step 5
+/// compares them with <see cref="Pool.BalloonedPages"/> and the pool's guarantee.
 /// The first broken invariant is reported with the numbers that disagree.
 /// </summary>
 public static unsafe class InvariantChecker
@@ -38,6 +41,7 @@ public static unsafe class InvariantChecker
         ulong* poolPresent = stackalloc ulong[PoolId.MaxIds];
         ulong* poolBlocks = stackalloc ulong[PoolId.MaxIds];
         ulong* poolCached = stackalloc ulong[PoolId.MaxIds];
+        ulong* poolBallooned = stackalloc ulong[PoolId.MaxIds];
         for (int i = 0; i < lists; i++)
             heads[i] = 0;
         for (int i = 0; i < pm._poolCapacity; i++)
@@ -45,6 +49,7 @@ public static unsafe class InvariantChecker
             poolPresent[i] = 0;
             poolBlocks[i] = 0;
             poolCached[i] = 0;
+            poolBallooned[i] = 0;
         }
 
         // 1 and 2: page blocks and blocks, one page block at a time.
@@ -113,6 +118,14 @@ public static unsafe class InvariantChecker
                 if (notTail != p + size)
                     return InvariantReport.Broken(InvariantCode.BlockNotContiguous, pm._basePfn + notTail, info.Pool, order, FrameState.Tail, b._frames[notTail]);
                 bool allocated = kind != FrameKind.Free;
+                if (kind == FrameKind.Allocated && b._owners[p] == FrameOwner.Balloon)
+                {
+                    if (order != pbo)
+                        return InvariantReport.Broken(InvariantCode.BalloonBlockBad, pm._basePfn + p, info.Pool, order, (ulong)pbo, (ulong)order);
+                    if (!PhysicalMemory.MayBalloon(b._pools[info.Pool].Properties))
+                        return InvariantReport.Broken(InvariantCode.BalloonBlockBad, pm._basePfn + p, info.Pool, order, 0, (ulong)b._pools[info.Pool].Properties.Flags);
+                    poolBallooned[info.Pool] += size;
+                }
                 if (size > pbPages)
                 {
                     for (ulong q = pb; q < pb + (size >> pbo); q++)
@@ -205,6 +218,10 @@ public static unsafe class InvariantChecker
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, poolPresent[pool], pl.PresentPages);
             if (pl.Pageblocks != poolBlocks[pool])
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, poolBlocks[pool], pl.Pageblocks);
+            if (pl.BalloonedPages != poolBallooned[pool])
+                return InvariantReport.Broken(InvariantCode.BalloonCount, 0, pool, 0, poolBallooned[pool], pl.BalloonedPages);
+            if (pl.BalloonedPages != 0 && pl.PresentPages - pl.BalloonedPages < pl.Properties.MinimumPages)
+                return InvariantReport.Broken(InvariantCode.BalloonCount, 0, pool, 1, pl.Properties.MinimumPages, pl.PresentPages - pl.BalloonedPages);
         }
         if (present != pm._presentPages)
             return InvariantReport.Broken(InvariantCode.PresentNotConserved, 0, PoolId.None.Value, 0, pm._presentPages, present);
@@ -274,7 +291,8 @@ public static unsafe class InvariantChecker
             byte owner = b._owners[i];
             FrameKind kind = FrameState.KindOf(b._frames[i]);
             bool owned = kind == FrameKind.Allocated || kind == FrameKind.RunFirst;
-            if (owned ? !FrameOwner.IsValid(owner) : owner != FrameOwner.None)
+            bool lent = kind == FrameKind.Allocated && owner == FrameOwner.Balloon;
+            if (owned ? !FrameOwner.IsValid(owner) && !lent : owner != FrameOwner.None)
                 return InvariantReport.Broken(InvariantCode.FrameOwnerBad, pm._basePfn + i, b.PoolOfFrame(i), FrameState.OrderOf(b._frames[i]),
                     owned ? (ulong)FrameOwner.Count : FrameOwner.None, owner);
         }

@@ -62,4 +62,16 @@ public enum InvariantCode : byte
     ListedOrdersMask,
     /// <summary>A free-list node whose frames hold no free head is not None, None (Pfn: the pair's first frame; Actual: Next &lt;&lt; 32 | Prev).</summary>
     IdleNodeLinked,
+    /// <summary>
+    /// A block lent to the hypervisor (owner <see cref="FrameOwner.Balloon"/>) that is not one whole
+    /// page block of the page-block order (Expected: that order, Actual: the block's), or lies in a pool
+    /// the balloon may not take from (Expected 0, Actual: the pool's flags).
+    /// </summary>
+    BalloonBlockBad,
+    /// <summary>
+    /// A pool's <see cref="Pool.BalloonedPages"/> differs from its lent blocks (Expected: the frames
+    /// found, Actual: the counter), or its present frames minus its lent frames are below its
+    /// guaranteed minimum (Order 1; Expected: the minimum, Actual: what is left).
+    /// </summary>
+    BalloonCount,
 }

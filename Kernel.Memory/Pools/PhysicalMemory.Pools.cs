@@ -130,7 +130,7 @@ public unsafe partial struct PhysicalMemory
         for (int i = 0; i < _poolCapacity; i++)
         {
             ref Pool donor = ref _buddy._pools[i];
-            if (taken[i] != 0 && donor.PresentPages - taken[i] < donor.Properties.MinimumPages)
+            if (taken[i] != 0 && donor.PresentPages - donor.BalloonedPages - taken[i] < donor.Properties.MinimumPages)
                 return MemoryStatus.BelowMinimum;
         }
         if (total < props.MinimumPages)
@@ -194,7 +194,9 @@ public unsafe partial struct PhysicalMemory
         ref Pool source = ref _buddy._pools[from.Value];
         ref Pool target = ref _buddy._pools[to.Value];
         ulong pages = count * PageblockPages;
-        if (source.PresentPages < pages || source.PresentPages - pages < source.Properties.MinimumPages)
+        // Frames lent to the hypervisor do not count towards the guarantee (PhysicalMemory.Balloon.cs).
+        ulong usable = source.PresentPages - source.BalloonedPages;
+        if (usable < pages || usable - pages < source.Properties.MinimumPages)
             return MemoryStatus.BelowMinimum;
         if (target.Properties.MaximumPages != 0 && target.PresentPages + pages > target.Properties.MaximumPages)
             return MemoryStatus.AboveMaximum;

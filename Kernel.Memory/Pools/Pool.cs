@@ -22,4 +22,10 @@ public struct Pool
     public uint ListedOrders;
     /// <summary>Page blocks the pool owns.</summary>
     public ulong Pageblocks;
+    /// <summary>
+    /// Frames of the pool's page blocks lent to the hypervisor (whole page blocks whose head carries
+    /// <see cref="FrameOwner.Balloon"/>): present, held, neither free nor in use. The pool's usable
+    /// size is PresentPages minus these, and it never drops below <see cref="PoolProperties.MinimumPages"/>.
+    /// </summary>
+    public ulong BalloonedPages;
 }

@@ -48,6 +48,8 @@ public enum MemoryStatus : byte
     BlockFreedAsRun = 43,
     /// <summary>A free that names another owner than the one the block or run was allocated as (<see cref="FrameOwner"/>).</summary>
     NotOwner = 44,
+    /// <summary>A deflate of a page block the balloon does not hold (<see cref="PhysicalMemory.DeflatePageblock"/>), or nothing is lent (<see cref="PhysicalMemory.NextBallooned"/>).</summary>
+    NotBallooned = 45,
 
     // The metadata contradicts itself.
     Corruption = 64,

@@ -40,7 +40,8 @@ public unsafe partial struct PhysicalMemory
         stats.PresentPages = pool.PresentPages;
         stats.FreePages = pool.FreePages + cached;
         stats.CachedPages = cached;
-        stats.InUsePages = pool.PresentPages - stats.FreePages;
+        stats.BalloonedPages = pool.BalloonedPages;
+        stats.InUsePages = pool.PresentPages - stats.FreePages - pool.BalloonedPages;
         stats.Pageblocks = pool.Pageblocks;
         return MemoryStatus.Ok;
     }
@@ -74,6 +75,8 @@ public unsafe partial struct PhysicalMemory
         use.CachedPages = info.Pool == PoolId.None.Value ? 0 : _buddy.CachedIn(info.Pool, index);
         use.InUsePages = info.Held - use.CachedPages;
         use.Node = info.Node;
+        ulong first = index << _buddy._pageblockOrder;
+        use.Ballooned = _buddy._frames[first] == FrameState.Make(FrameKind.Allocated, _buddy._pageblockOrder) && _buddy._owners[first] == FrameOwner.Balloon;
         return MemoryStatus.Ok;
     }
 
@@ -88,8 +91,9 @@ public unsafe partial struct PhysicalMemory
                 continue;
             t.LivePools++;
             t.FreePages += _buddy._pools[i].FreePages + (ulong)_buddy.CacheOf(i)->Count;
+            t.BalloonedPages += _buddy._pools[i].BalloonedPages;
         }
-        t.InUsePages = _presentPages - t.FreePages;
+        t.InUsePages = _presentPages - t.FreePages - t.BalloonedPages;
         t.SpanPages = _buddy._spanPages;
         t.Pageblocks = _pageblockCount;
         t.MetadataBytes = _metadataBytes;

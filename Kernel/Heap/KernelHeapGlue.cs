@@ -314,6 +314,16 @@ namespace PoolKernel.Heap
             // about what the last one left (a loop of failing raw requests must not collect each time).
             if ((status == HeapStatus.OutOfMemory || status == HeapStatus.NoPoolSatisfies) && s_allocatedSinceCollection != 0 && CollectLocked())
                 status = s_heap->Alloc(size, align, node, out p);
+            // Then the kernel's shortage handlers (the balloon gives lent memory back), once; they take
+            // the pools' lock themselves, so it is let go meanwhile (the heap lock stays: it comes first).
+            if (status == HeapStatus.OutOfMemory)
+            {
+                PhysicalMemoryOwner.Unlock(state.Pools);
+                ulong given = MemoryShortage.Relieve((ulong)(size + align) / 4096 + 1);
+                state.Pools = PhysicalMemoryOwner.Lock();
+                if (given != 0)
+                    status = s_heap->Alloc(size, align, node, out p);
+            }
             Unlock(state);
             return status;
         }

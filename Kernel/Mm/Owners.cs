@@ -17,6 +17,8 @@ namespace PoolKernel.Mm
         internal const byte Dma = 2;
         /// <summary>The shell's experiments: alloc/free, exhaust, stress, membench.</summary>
         internal const byte Shell = 3;
+        /// <summary>The virtio balloon's free page reports: free blocks held while the host is told it may discard them (docs/balloon.md).</summary>
+        internal const byte Balloon = 4;
 
         /// <summary>The name of a well-known owner for messages; "owner" for the others (the caller prints the number).</summary>
         internal static string Name(byte owner) => owner switch
@@ -25,6 +27,7 @@ namespace PoolKernel.Mm
             Heap => "heap",
             Dma => "dma",
             Shell => "shell",
+            Balloon => "balloon",
             _ => "owner",
         };
     }

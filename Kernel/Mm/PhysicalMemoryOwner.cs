@@ -20,7 +20,7 @@ namespace PoolKernel.Mm
     /// of its own. Lock order (docs/smp.md): the heap lock (<see cref="Heap.KernelHeapGlue"/>) before
     /// this one, never the reverse; nothing is allocated from the heap while this lock is held.
     /// </summary>
-    internal static unsafe class PhysicalMemoryOwner
+    internal static unsafe partial class PhysicalMemoryOwner
     {
         /// <summary>Written once by <see cref="Install"/> (boot CPU, before the other CPUs start); read-only after.</summary>
         private static PhysicalMemory* s_memory;
@@ -113,7 +113,24 @@ namespace PoolKernel.Mm
             ulong state = s_lock.Acquire();
             MemoryStatus status = s_memory->Allocate(order, request, out pfn);
             s_lock.Release(state);
-            return status == MemoryStatus.Ok ? status : Passed(status);
+            return status == MemoryStatus.Ok ? status : AfterFailure(status, order, request, out pfn);
+        }
+
+        /// <summary>
+        /// A failed <see cref="Allocate"/>: out of memory runs the shortage handlers
+        /// (<see cref="MemoryShortage"/>: the balloon deflates) and, if they gave memory back, tries once
+        /// more; any other status goes through the owner's policy.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static MemoryStatus AfterFailure(MemoryStatus status, Order order, in AllocRequest request, out Pfn pfn)
+        {
+            pfn = default;
+            if (status != MemoryStatus.OutOfMemory || MemoryShortage.Relieve(order.Pages) == 0)
+                return Passed(status);
+            ulong state = s_lock.Acquire();
+            status = s_memory->Allocate(order, request, out pfn);
+            s_lock.Release(state);
+            return Passed(status);
         }
 
         /// <summary><see cref="PhysicalMemory.Free"/> under the lock and the owner's policy.</summary>
@@ -132,6 +149,12 @@ namespace PoolKernel.Mm
             ulong state = s_lock.Acquire();
             MemoryStatus status = s_memory->AllocateRun(pages, request, out first);
             s_lock.Release(state);
+            if (status == MemoryStatus.OutOfMemory && MemoryShortage.Relieve(pages) != 0)
+            {
+                state = s_lock.Acquire();
+                status = s_memory->AllocateRun(pages, request, out first);
+                s_lock.Release(state);
+            }
             return Passed(status);
         }
 

@@ -25,6 +25,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "write", "write DEV LBA BYTE COUNT: fill sectors with BYTE 0..255 (DMA); COUNT 1..256", &Write);
             Commands.Register(ref n, "netloop", "netloop [N]: send N (1..1000000, default 10) frames through the NIC, count the intact ones back", &NetLoop);
             Commands.Register(ref n, "dmapools", "DMA pools: rules, users, sizes", &DmaPools);
+            Commands.Register(ref n, "balloon", "virtio balloon: target, actual, memory lent per pool, stats sent, last free page report", &BalloonCommand.Run);
         }
 
         private static void Lspci(ref ShellLine line)
