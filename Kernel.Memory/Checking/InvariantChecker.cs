@@ -22,11 +22,12 @@ namespace PoolKernel.Memory;
 ///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools;
 ///   7. owners (<see cref="FrameOwner"/>): the head of every allocated block and run carries an owner
 ///      0..63, every other frame the sentinel None;
-///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None.
+///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None;
+///   9. containers (<see cref="Container"/>): the pages each holds per the frames equal its counts.
 /// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedOrders"/>).
 /// The first broken invariant is reported with the numbers that disagree.
 /// </summary>
-public static unsafe class InvariantChecker
+public static unsafe partial class InvariantChecker
 {
     public static InvariantReport Check(ref PhysicalMemory pm)
     {
@@ -229,7 +230,12 @@ public static unsafe class InvariantChecker
             return owners;
 
         // 8: free-list nodes of no listed block.
-        return CheckIdleNodes(ref pm);
+        InvariantReport idle = CheckIdleNodes(ref pm);
+        if (!idle.IsOk)
+            return idle;
+
+        // 9: containers' accounting against the frames (InvariantChecker.Containers.cs).
+        return CheckContainers(ref pm);
     }
 
     /// <summary>
