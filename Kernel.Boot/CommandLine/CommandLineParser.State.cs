@@ -74,6 +74,9 @@ namespace PoolKernel.Boot.CommandLine
                     case TokenKind.Numa:
                         ParseNuma(valueOffset, valueLength);
                         break;
+                    case TokenKind.Container:
+                        ParseContainer(valueOffset, valueLength);
+                        break;
                 }
             }
 

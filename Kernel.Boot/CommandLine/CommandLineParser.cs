@@ -222,6 +222,7 @@ namespace PoolKernel.Boot.CommandLine
             if (KeyEquals(key, length, "kernelcore")) return TokenKind.KernelCore;
             if (KeyEquals(key, length, "movablecore")) return TokenKind.MovableCore;
             if (KeyEquals(key, length, "numa")) return TokenKind.Numa;
+            if (KeyEquals(key, length, "container")) return TokenKind.Container;
             return TokenKind.Unknown;
         }
 

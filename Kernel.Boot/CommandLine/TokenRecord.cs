@@ -17,6 +17,7 @@ namespace PoolKernel.Boot.CommandLine
         KernelCore,
         MovableCore,
         Numa,
+        Container,
     }
 
     /// <summary>What happened to a token. Accepted tokens have no diagnostic; the others have exactly one.</summary>
