@@ -23,6 +23,7 @@ namespace PoolKernel
             Mm.BootPools.Apply();
             Mm.MemoryBringUp.PrintSummary();
             Mm.MemoryBringUp.KeepPoolsAtSetUp();
+            Mm.Containers.Apply();
             Heap.KernelHeapGlue.Initialize();
             SelfTest.CollectorSelfTest.Run();
             // Interrupts and the other CPUs; from here on interrupts are on (docs/smp.md).

@@ -57,7 +57,7 @@ public unsafe partial struct PhysicalMemory
     /// Makes owner <see cref="ContainerSpec.Owner"/> a container. The guarantee (rounded up to whole
     /// page blocks) becomes a pool of its own, carved from the default pool with the most free
     /// frames (no DMA, reserved or realtime pool gives it): its window and nodes, priority one above
-    /// it (so pool choice tries it first for the container), owner mask the container alone, minimum
+    /// it (so pool choice tries it first for the container), owner and owner mask the container alone, minimum
     /// its size (moves never shrink it). A <see cref="ContainerSpec.Pools"/> other than
     /// <see cref="PoolSet.All"/> is written into the owner masks: the container's bit set in the
     /// listed pools, cleared in every other live pool. Refused, nothing changed: no table, an owner
@@ -315,6 +315,7 @@ public unsafe partial struct PhysicalMemory
         props.WindowHigh = from.WindowHigh;
         props.NodeMask = from.NodeMask;
         props.Priority = from.Priority == 255 ? (byte)255 : (byte)(from.Priority + 1);
+        props.Owner = spec.Owner;
         props.OwnerMask = 1UL << spec.Owner;
         props.MinimumPages = blocks << _buddy._pageblockOrder;
         return CreatePool(props, new PoolId((byte)donor), blocks, out id);

@@ -17,6 +17,11 @@ namespace PoolKernel.Mm
         internal const byte Dma = 2;
         /// <summary>The shell's experiments: alloc/free, exhaust, stress, membench.</summary>
         internal const byte Shell = 3;
+        /// <summary>
+        /// The first owner number containers get (Mm/Containers.cs, docs/containers.md): 16..63 are for
+        /// containers, each created with the lowest free one; 4..15 stay for the kernel's own parts.
+        /// </summary>
+        internal const byte FirstContainer = 16;
 
         /// <summary>The name of a well-known owner for messages; "owner" for the others (the caller prints the number).</summary>
         internal static string Name(byte owner) => owner switch
@@ -25,6 +30,7 @@ namespace PoolKernel.Mm
             Heap => "heap",
             Dma => "dma",
             Shell => "shell",
+            >= FirstContainer and < 64 => "container",
             _ => "owner",
         };
     }
