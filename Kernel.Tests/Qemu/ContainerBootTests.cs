@@ -87,4 +87,30 @@ public class ContainerBootTests
         // The guarantee pool: owner and owner mask web's, priority one above its donor.
         Line(result, @" +2 web +0 +0x00001000000-0x00100000000 +- +1 +16 +2048 +\d+ +1");
     }
+
+    /// <summary>
+    /// Both CPUs run stress as one container at once: the quota stops them together (the peak is the
+    /// quota exactly, never above), every refusal is counted as the quota's, all is given back and
+    /// the checkers (step 9 included, during and after) are clean.
+    /// </summary>
+    [Fact]
+    public void StressOnEveryCpuAsOneContainer_StopsAtItsQuota()
+    {
+        QemuResult result = new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "512M",
+            Cpus = 2,
+            KernelCommandLine = "container=web:quota=4M,guarantee=2M run=\"as web stress 20000 5;containers;check;halt\"",
+            Timeout = TimeSpan.FromSeconds(180),
+        }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, "container web: owner 16, quota 1024 pages, guarantee 512 pages (pool 2), pools all");
+        Line(result, @"stress: 20000 operations \(seed 5\) on each of 2 CPUs: \d+ allocs \((\d+) refused\).*");
+        BootTests.AssertContains(result, "stress: ok, all memory returned, pool and heap checkers clean");
+        Match refused = Regex.Match(result.Console, @"on each of 2 CPUs: \d+ allocs \((\d+) refused\)");
+        Line(result, @"16 +web +1024 +512 +0 +1024 +0 +" + refused.Groups[1].Value + " +0 +0 +0");
+        Reply(result, "check", @"check: ok \(.*\)");
+    }
 }
