@@ -541,4 +541,57 @@ public unsafe class ContainerTests
         Assert.Equal(MemoryStatus.Ok, pm->DestroyContainer(Db));
         MemoryAssert.Consistent(pm);
     }
+
+    /// <summary>
+    /// The heap's pages are one of the allocation paths a quota covers: a heap that allocates as a
+    /// container (its owner) fails with OutOfMemory when the quota is reached, LastFailure keeping the
+    /// pools' own answer (QuotaExceeded); the heap holds at most the quota, both checkers agree, and
+    /// after its objects are freed and its empty slabs trimmed the container holds nothing.
+    /// </summary>
+    [Fact]
+    public void AHeapAllocatingAsAContainerStopsAtItsQuota()
+    {
+        const byte HeapOwner = 13;
+        const ulong Quota = 64;
+        void* table = NativeMemory.AlignedAlloc((nuint)PhysicalMemory.ContainerTableBytes, 64);
+        using (var heap = new HostHeap(QemuMaps.Boot("q35", 256 * MiB, 2), HeapOwner))
+        {
+            PhysicalMemory* pm = heap.Memory;
+            Assert.Equal(MemoryStatus.Ok, pm->AttachContainers(table, PhysicalMemory.ContainerTableBytes, Kernel));
+            Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("heap", HeapOwner, Quota, 0)));
+            var objects = new List<IntPtr>();
+            while (true)
+            {
+                void* p = heap.Heap->Alloc(3 * 4096, 8, 0);
+                if (p == null)
+                    break;
+                objects.Add((IntPtr)p);
+                Assert.True(objects.Count <= (int)Quota, "the heap outgrew the quota");
+            }
+            Assert.Equal(HeapStatus.OutOfMemory, heap.Heap->LastFailure.Status);
+            Assert.Equal(MemoryStatus.QuotaExceeded, heap.Heap->LastFailure.MemoryStatus);
+            Assert.Equal(Quota / 3 * 3, Usage(pm, HeapOwner).HeldPages);
+            MemoryAssert.Consistent(pm);
+            Assert.True(heap.Heap->Check().IsOk, HostHeap.Describe(heap.Heap->Check()));
+            // Small objects take slabs under the same quota: they fill what is left, then stop the same way.
+            while (true)
+            {
+                void* p = heap.Heap->Alloc(64, 8, 0);
+                if (p == null)
+                    break;
+                objects.Add((IntPtr)p);
+                Assert.True(objects.Count < 100_000, "small objects without end");
+            }
+            Assert.Equal(MemoryStatus.QuotaExceeded, heap.Heap->LastFailure.MemoryStatus);
+            Assert.True(Usage(pm, HeapOwner).HeldPages <= Quota);
+            MemoryAssert.Consistent(pm);
+            foreach (IntPtr p in objects)
+                Assert.Equal(HeapStatus.Ok, heap.Heap->Free((void*)p));
+            heap.Heap->Trim();
+            Assert.Equal(0UL, Usage(pm, HeapOwner).HeldPages);
+            Assert.Equal(MemoryStatus.Ok, pm->DestroyContainer(HeapOwner));
+            MemoryAssert.Consistent(pm);
+        }
+        NativeMemory.AlignedFree(table);
+    }
 }
