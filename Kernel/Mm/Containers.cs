@@ -15,30 +15,38 @@ namespace PoolKernel.Mm
     /// </summary>
     internal static unsafe class Containers
     {
-        /// <summary>Set once by <see cref="Apply"/>: the table is attached (false only if its pages could not be had).</summary>
+        /// <summary>Set by <see cref="EnsureTable"/> once the table is attached; only the shell's CPU (or boot) creates it.</summary>
         private static bool s_ready;
 
-        /// <summary>
-        /// Attaches the container table (pages of the pools, owned by the kernel, for the machine's
-        /// life) and creates the command line's containers, one console line each. Right after set-up.
-        /// </summary>
+        /// <summary>Creates the command line's containers, one console line each. Right after set-up.</summary>
         internal static void Apply()
         {
+            BootOptions* o = KernelCommandLine.Options;
+            for (int i = 0; i < o->ContainerCount; i++)
+                Create(o->Container(i), o->Text);
+        }
+
+        /// <summary>
+        /// Attaches the container table at the first container (pages of the pools, owned by the
+        /// kernel, for the machine's life): a machine without containers spends no memory on them and
+        /// lays out its memory as before. False when its pages could not be had.
+        /// </summary>
+        private static bool EnsureTable()
+        {
+            if (s_ready)
+                return true;
             ulong pages = (PhysicalMemory.ContainerTableBytes + 4095) / 4096;
             AllocRequest request = AllocRequest.Any;
             request.Owner = Owners.Kernel;
             if (PhysicalMemoryOwner.AllocateRun(pages, request, out Pfn first) != MemoryStatus.Ok)
-            {
-                Console.WriteLine("containers: no memory for the container table; containers are off");
-                return;
-            }
+                return false;
             ulong state = PhysicalMemoryOwner.Lock();
             MemoryStatus status = PhysicalMemoryOwner.Unguarded->AttachContainers((void*)(first.Value << 12), pages * 4096, Owners.Kernel);
             PhysicalMemoryOwner.Unlock(state);
             s_ready = status == MemoryStatus.Ok;
-            BootOptions* o = KernelCommandLine.Options;
-            for (int i = 0; i < o->ContainerCount; i++)
-                Create(o->Container(i), o->Text);
+            if (!s_ready)
+                PhysicalMemoryOwner.FreeRun(first, pages, Owners.Kernel);
+            return s_ready;
         }
 
         /// <summary>
@@ -51,9 +59,9 @@ namespace PoolKernel.Mm
             Console.Write("container ");
             WriteName(r);
             Console.Write(": ");
-            if (!s_ready)
+            if (!EnsureTable())
             {
-                Console.WriteLine("refused: containers are off");
+                Console.WriteLine("refused: no memory for the container table");
                 return;
             }
             ContainerSpec spec = default;
