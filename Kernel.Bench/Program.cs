@@ -12,6 +12,8 @@ namespace PoolKernel.Bench;
 /// Runs the allocator benchmarks (a short job of 7 iterations, in process) and writes summary.json (medians) into the output
 /// directory given as the first argument (default artifacts/bench). With <c>--aot</c> first (the
 /// NativeAOT build of this project), runs <see cref="AotPairs"/> instead (<c>--only</c> SECTIONS after the directory: some of it).
+/// With <c>--accounting</c> anywhere, runs only <see cref="AccountingBenchmarks"/> and writes no summary;
+/// with <c>--accounting-ab</c>, its interleaved stopwatch comparison (<see cref="AccountingBenchmarks.Interleaved"/>).
 /// </summary>
 public static class Program
 {
@@ -31,6 +33,13 @@ public static class Program
             only = args[onlyAt + 1].Split(',');
             args = args[..onlyAt];
         }
+        if (Array.IndexOf(args, "--accounting-ab") >= 0)
+        {
+            AccountingBenchmarks.Interleaved(41, 1 << 20);
+            return 0;
+        }
+        bool accountingOnly = Array.IndexOf(args, "--accounting") >= 0;
+        args = args.Where(a => a != "--accounting").ToArray();
         string outDir = Path.GetFullPath(args.Length > 0 ? args[0] : Path.Combine("artifacts", "bench"));
         Directory.CreateDirectory(outDir);
         if (aot)
@@ -49,6 +58,9 @@ public static class Program
             File.WriteAllText(Path.Combine(outDir, "summary-policy.json"), SummaryJson(PolicyKeys(medians)));
             return 0;
         }
+        Summary accounting = BenchmarkRunner.Run<AccountingBenchmarks>(config);
+        if (accountingOnly)
+            return 0;
         Summary pairs = BenchmarkRunner.Run<PairBenchmarks>(config);
         Summary setup = BenchmarkRunner.Run<SetupBenchmarks>(config);
         Summary fill = BenchmarkRunner.Run<AlignedFillBenchmarks>(config);
@@ -57,7 +69,7 @@ public static class Program
         Summary policy = BenchmarkRunner.Run<PolicyBenchmarks>(config);
 
         var results = new Dictionary<string, double>();
-        foreach (Summary s in new[] { pairs, setup, fill, heap, policy })
+        foreach (Summary s in new[] { pairs, setup, fill, heap, policy, accounting })
             foreach (BenchmarkReport r in s.Reports)
                 if (r.ResultStatistics != null)
                     results[r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo] = r.ResultStatistics.Median; // the median: one slowed iteration on a shared machine does not move it
@@ -91,6 +103,9 @@ public static class Program
             ["heap_mixed_ns"] = Ns("heap_mixed"),
             ["heap_zero_gib_s"] = Math.Round(HeapBenchmarks.ZeroGiBPerSecond(Ns("heap_zero_1m")), 2),
             ["metadata_bytes_per_page"] = Math.Round(SetupBenchmarks.MetadataBytesPerPage(), 4),
+            ["order0_pair_unaccounted_ns"] = Ns("order0_pair_unaccounted"),
+            ["order0_pair_accounting_check_ns"] = Ns("order0_pair_accounting_check"),
+            ["order0_pair_container_ns"] = Ns("order0_pair_container"),
         };
         foreach (int order in new[] { 0, 9 })
             foreach (Allocator side in new[] { Allocator.Pools, Allocator.Baseline })

@@ -34,6 +34,12 @@ public unsafe partial struct PhysicalMemory
     /// <summary>Bumped when a pool is created or destroyed (<see cref="PoolTableChanged"/>); outdates every <see cref="_choiceMemo"/> entry. Starts at 1 (a zero entry never matches).</summary>
     internal uint _poolGeneration;
     internal ChoiceMemo _choiceMemo;
+    /// <summary>The container table (<see cref="AttachContainers"/>): <see cref="FrameOwner.Count"/> records indexed by owner number; null until attached.</summary>
+    internal Container* _containers;
+    /// <summary>Bit n set exactly while owner n is a live container: its allocations and frees are accounted (Owners/PhysicalMemory.Accounted.cs).</summary>
+    internal ulong _accountedOwners;
+    /// <summary>The owner that may read every container's accounting (the kernel); set by <see cref="AttachContainers"/>.</summary>
+    internal byte _supervisor;
 
     /// <summary>Where each part of the metadata block goes, derived from the map and the config.</summary>
     private struct Layout

@@ -18,6 +18,8 @@ namespace PoolKernel.Boot.CommandLine
         /// </summary>
         public const int MaxPoolSpecs = 16;
         public const int MaxReservedRanges = 16;
+        /// <summary><c>container=</c> requests kept; later ones are refused with <see cref="DiagnosticCode.TooManyContainers"/>.</summary>
+        public const int MaxContainers = 8;
         /// <summary>Tokens recorded; a 2 KiB line of one-letter words has 1024, real lines have a few dozen.</summary>
         public const int MaxTokens = 128;
         /// <summary>One per token, plus one each for <see cref="DiagnosticCode.TooManyTokens"/> and <see cref="DiagnosticCode.LineTooLong"/>.</summary>
@@ -52,6 +54,8 @@ namespace PoolKernel.Boot.CommandLine
         public DiagnosticCode RunDroppedBy;
 
         public int PoolCount;
+        /// <summary><c>container=</c> requests kept (<see cref="Container"/>).</summary>
+        public int ContainerCount;
         public int ReservedRangeCount;
         public int TokenCount;
         public int DiagnosticCount;
@@ -90,6 +94,7 @@ namespace PoolKernel.Boot.CommandLine
         private fixed ulong _reservedStart[MaxReservedRanges];
         private fixed ulong _reservedEnd[MaxReservedRanges];
         private fixed byte _pools[MaxPoolSpecs * PoolSpec.StorageSize];
+        private fixed byte _containers[MaxContainers * ContainerRequest.StorageSize];
         private fixed byte _tokens[MaxTokens * TokenRecord.StorageSize];
         private fixed byte _diagnostics[MaxDiagnostics * Diagnostic.StorageSize];
 
@@ -171,6 +176,26 @@ namespace PoolKernel.Boot.CommandLine
             length = pos - offset;
             cursor = pos - RunOffset;
             return length > 0;
+        }
+
+        /// <summary>Container request <paramref name="index"/> (0 &lt;= index &lt; MaxContainers; only ContainerCount are filled).</summary>
+        public ContainerRequest* Container(int index)
+        {
+            fixed (byte* containers = _containers)
+            {
+                return (ContainerRequest*)(containers + (uint)index % MaxContainers * ContainerRequest.StorageSize);
+            }
+        }
+
+        /// <summary>Index of the container named by <paramref name="length"/> bytes at <paramref name="name"/>, or -1.</summary>
+        public int FindContainer(byte* name, int length)
+        {
+            for (int i = 0; i < ContainerCount; i++)
+            {
+                if (Container(i)->NameEquals(name, length))
+                    return i;
+            }
+            return -1;
         }
 
         /// <summary>Index of the pool named by <paramref name="length"/> bytes at <paramref name="name"/>, or -1.</summary>

@@ -79,6 +79,9 @@ namespace PoolKernel.Boot.CommandLine
                     case TokenKind.NumaPolicy:
                         ParseNumaPolicy(valueOffset, valueLength);
                         break;
+                    case TokenKind.Container:
+                        ParseContainer(valueOffset, valueLength);
+                        break;
                 }
             }
 

@@ -223,6 +223,7 @@ namespace PoolKernel.Boot.CommandLine
             if (KeyEquals(key, length, "movablecore")) return TokenKind.MovableCore;
             if (KeyEquals(key, length, "numa")) return TokenKind.Numa;
             if (KeyEquals(key, length, "numa_policy")) return TokenKind.NumaPolicy;
+            if (KeyEquals(key, length, "container")) return TokenKind.Container;
             return TokenKind.Unknown;
         }
 

@@ -11,6 +11,7 @@ namespace PoolKernel.Boot.Reports
             MemoryStatus.Ok => "ok",
             MemoryStatus.OutOfMemory => "out of memory",
             MemoryStatus.NoPoolSatisfies => "no pool holds memory the rules allow",
+            MemoryStatus.QuotaExceeded => "over the container's quota",
             MemoryStatus.InvalidArgument => "invalid argument",
             MemoryStatus.InvalidOrder => "invalid order",
             MemoryStatus.Unaligned => "start not on a page-block edge",
@@ -66,6 +67,9 @@ namespace PoolKernel.Boot.Reports
             InvariantCode.IdleNodeLinked => "free-list node of no free block still linked",
             InvariantCode.BalloonBlockBad => "balloon block not a whole page block of a pool it may take from",
             InvariantCode.BalloonCount => "pool's lent frames miscounted or below its guarantee",
+            InvariantCode.ContainerHeld => "container's held pages disagree with its blocks or its per-pool/per-node counts",
+            InvariantCode.ContainerPoolHeld => "containers' pages in a pool disagree with their per-pool counts",
+            InvariantCode.ContainerRecord => "container record (quota, peak, guarantee pool, live bit) wrong",
             _ => "unknown frame kind",
         };
 

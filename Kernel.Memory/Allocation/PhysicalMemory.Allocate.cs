@@ -27,7 +27,7 @@ public unsafe partial struct PhysicalMemory
     /// cache included, goes to <see cref="AllocateSlow"/>, which makes every check again.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public MemoryStatus Allocate(Order order, in AllocRequest request, out Pfn pfn)
+    internal MemoryStatus AllocateUnaccounted(Order order, in AllocRequest request, out Pfn pfn)
     {
         int pool = request.Pool.Value;
         if (order.Value != 0 && !request.HasAddressRules)
@@ -517,7 +517,7 @@ public unsafe partial struct PhysicalMemory
     /// Anything else goes to <see cref="FreeSlow"/>.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public MemoryStatus Free(Pfn pfn, Order order, byte owner)
+    internal MemoryStatus FreeUnaccounted(Pfn pfn, Order order, byte owner)
     {
         if (order.Value != 0)
             return FreeBlock(pfn, order, owner);

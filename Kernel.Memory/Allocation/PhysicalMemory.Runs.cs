@@ -12,7 +12,7 @@ public unsafe partial struct PhysicalMemory
     /// <see cref="AllocRequest.Owner"/> on its first frame; free it with <see cref="FreeRun"/>, the
     /// same count and the same owner.
     /// </summary>
-    public MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
+    internal MemoryStatus AllocateRunUnaccounted(ulong pages, in AllocRequest request, out Pfn first)
     {
         first = Pfn.None;
         if (pages == 0 || pages > _buddy._spanPages)
@@ -156,7 +156,7 @@ public unsafe partial struct PhysicalMemory
     /// the count it was allocated with (WrongRunLength otherwise). Every piece is validated before
     /// any is freed, so a refused call changes nothing.
     /// </summary>
-    public MemoryStatus FreeRun(Pfn first, ulong pages, byte owner)
+    internal MemoryStatus FreeRunUnaccounted(Pfn first, ulong pages, byte owner)
     {
         ulong start = first.Value - _basePfn;
         if (first.Value < _basePfn || start >= _buddy._spanPages)

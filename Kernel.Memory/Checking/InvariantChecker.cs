@@ -23,13 +23,14 @@ namespace PoolKernel.Memory;
 ///   7. owners (<see cref="FrameOwner"/>): the head of every allocated block and run carries an owner
 ///      0..63 or, for a page block lent to the hypervisor, <see cref="FrameOwner.Balloon"/>; every other
 ///      frame the sentinel None;
-///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None.
+///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None;
+///   9. containers (<see cref="Container"/>): the pages each holds per the frames equal its counts.
 /// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedOrders"/>). Step 2 also
 /// counts lent page blocks (each one whole page block, in a pool the balloon may take from) and step 5
 /// compares them with <see cref="Pool.BalloonedPages"/> and the pool's guarantee.
 /// The first broken invariant is reported with the numbers that disagree.
 /// </summary>
-public static unsafe class InvariantChecker
+public static unsafe partial class InvariantChecker
 {
     public static InvariantReport Check(ref PhysicalMemory pm)
     {
@@ -246,7 +247,12 @@ public static unsafe class InvariantChecker
             return owners;
 
         // 8: free-list nodes of no listed block.
-        return CheckIdleNodes(ref pm);
+        InvariantReport idle = CheckIdleNodes(ref pm);
+        if (!idle.IsOk)
+            return idle;
+
+        // 9: containers' accounting against the frames (InvariantChecker.Containers.cs).
+        return CheckContainers(ref pm);
     }
 
     /// <summary>

@@ -74,4 +74,10 @@ public enum InvariantCode : byte
     /// guaranteed minimum (Order 1; Expected: the minimum, Actual: what is left).
     /// </summary>
     BalloonCount,
+    /// <summary>A container's held count differs from the pages whose block or run heads carry its owner number (Pool: the owner; Expected: from the frames, Actual: the count), or its per-pool or per-node counts do not add up to it (Order 1: pools, 2: nodes).</summary>
+    ContainerHeld,
+    /// <summary>In one pool (Pool), the pages held by containers per the frames differ from the sum of their per-pool counts.</summary>
+    ContainerPoolHeld,
+    /// <summary>A container's record disagrees with itself or the pools (Pool: the owner): held above quota (Order 1), peak below held (2), guarantee pool not live, not owner-masked to it alone or not at its guarantee (3), a live bit without a record or the reverse (4).</summary>
+    ContainerRecord,
 }

@@ -13,6 +13,8 @@ public enum MemoryStatus : byte
     // The caller handles these: retry elsewhere, reclaim, or give up.
     OutOfMemory = 1,
     NoPoolSatisfies = 2,
+    /// <summary>The allocation would take its container above its quota (Owners/Container.cs); nothing changed but the container's failure count.</summary>
+    QuotaExceeded = 3,
 
     // Caller mistakes: refused, nothing changed.
     InvalidArgument = 16,
@@ -61,6 +63,7 @@ public enum FailureKind : byte
     None,
     OutOfMemory,
     NoPoolSatisfies,
+    QuotaExceeded,
     CallerError,
     Corruption,
 }
@@ -75,6 +78,8 @@ public static class MemoryStatusKinds
             return FailureKind.OutOfMemory;
         if (status == MemoryStatus.NoPoolSatisfies)
             return FailureKind.NoPoolSatisfies;
+        if (status == MemoryStatus.QuotaExceeded)
+            return FailureKind.QuotaExceeded;
         if (status >= MemoryStatus.Corruption)
             return FailureKind.Corruption;
         return FailureKind.CallerError;

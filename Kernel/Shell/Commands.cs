@@ -42,6 +42,7 @@ namespace PoolKernel.Shell
             MemoryCommands.Register(ref n);
             DriverCommands.Register(ref n);
             NumaCommands.Register(ref n);
+            ContainerCommands.Register(ref n);
             s_count = n;
         }
 

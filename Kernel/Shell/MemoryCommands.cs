@@ -78,7 +78,7 @@ namespace PoolKernel.Shell
                 if (!line.NoMoreArgs(4))
                     return;
             }
-            request.Owner = Owners.Shell;
+            request.Owner = ShellOwner.Current;
             ulong start = Cpu.ReadTsc();
             MemoryStatus status = PhysicalMemoryOwner.Allocate(new Order((int)order), request, out Pfn pfn);
             ulong cycles = Cpu.ReadTsc() - start;
@@ -103,13 +103,13 @@ namespace PoolKernel.Shell
         {
             if (!line.Arg(1, "PFN", 0, MaxPfn, out ulong pfn) || !line.Arg(2, "ORDER", 0, (ulong)PhysicalMemoryOwner.MaxOrder, out ulong order) || !line.NoMoreArgs(3))
                 return;
-            MemoryStatus status = PhysicalMemoryOwner.Free(new Pfn(pfn), new Order((int)order), Owners.Shell);
+            MemoryStatus status = PhysicalMemoryOwner.Free(new Pfn(pfn), new Order((int)order), ShellOwner.Current);
             Console.Write("free: ");
             if (status == MemoryStatus.NotOwner)
             {
                 // The shell frees only what it allocated; say whose block it is.
                 byte owner = PhysicalMemoryOwner.OwnerOf(new Pfn(pfn));
-                Console.Write("refused, not the shell's: owned by ");
+                Console.Write(ShellOwner.Current == Owners.Shell ? "refused, not the shell's: owned by " : "refused, not this container's: owned by ");
                 Console.Write(Owners.Name(owner));
                 Console.Write(" (owner ");
                 Console.Write(owner);

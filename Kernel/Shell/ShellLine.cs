@@ -112,6 +112,30 @@ namespace PoolKernel.Shell
             return Length == length;
         }
 
+        /// <summary>
+        /// This line becomes <paramref name="source"/> from word <paramref name="index"/> on (the shell's
+        /// <c>as NAME CMD...</c> runs CMD...); false when there is no such word.
+        /// </summary>
+        internal bool SetFromWord(ref ShellLine source, int index)
+        {
+            if ((uint)index >= (uint)source.WordCount)
+                return false;
+            fixed (byte* text = source._text)
+            {
+                int start = source._wordStart[index];
+                Set(text + start, source.Length - start);
+            }
+            return true;
+        }
+
+        /// <summary>Word <paramref name="index"/> as a pointer into the line and a length (length 0 when there is no such word); valid while the line is.</summary>
+        internal byte* Word(int index, out int length)
+        {
+            length = (uint)index < (uint)WordCount ? _wordLength[index] : 0;
+            fixed (byte* text = _text)
+                return text + (length == 0 ? 0 : _wordStart[index]);
+        }
+
         private void Split()
         {
             WordCount = 0;
