@@ -63,6 +63,8 @@ namespace PoolKernel.Boot.Reports
             InvariantCode.CacheAboveHigh => "frame-cache high mark not sized to its pool, or exceeded",
             InvariantCode.ListedOrdersMask => "pool's non-empty-list mask disagrees with its lists",
             InvariantCode.IdleNodeLinked => "free-list node of no free block still linked",
+            InvariantCode.PageblockIndexBroken => "cheapest-block index disagrees with a page block",
+            InvariantCode.CachedFrameOfAnotherClass => "frame-cache entry in a page block of another class than its cache serves",
             _ => "unknown frame kind",
         };
 

@@ -23,10 +23,14 @@ namespace PoolKernel.Memory;
 ///   7. owners (<see cref="FrameOwner"/>): the head of every allocated block and run carries an owner
 ///      0..63, every other frame the sentinel None;
 ///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None.
-/// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedOrders"/>).
+/// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedSlots"/>); lists are by
+/// slot (order and mobility class, <see cref="BuddyAllocator.SlotOf"/>), each free block on the slot of
+/// its order and page block's class.
+///   9. mobility (InvariantChecker.Mobility.cs): the cheapest-block index files exactly the page blocks
+///      it should, in the right bucket, and every cached frame lies in an unmovable page block.
 /// The first broken invariant is reported with the numbers that disagree.
 /// </summary>
-public static unsafe class InvariantChecker
+public static unsafe partial class InvariantChecker
 {
     public static InvariantReport Check(ref PhysicalMemory pm)
     {
@@ -135,7 +139,7 @@ public static unsafe class InvariantChecker
                 }
                 if (!allocated)
                 {
-                    heads[info.Pool * b._listStride + order]++;
+                    heads[info.Pool * b._listStride + b.SlotOf(order, (int)info.Mobility)]++;
                     if (order < b._maxOrder)
                     {
                         ulong buddy = p ^ size;
@@ -174,14 +178,16 @@ public static unsafe class InvariantChecker
             if (pool >= pm._poolLimit)
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, (ulong)pm._poolLimit, (ulong)pool);
             ulong free = 0;
-            for (int order = 0; order <= b._maxOrder; order++)
+            for (int slot = 0; slot < b._listStride; slot++)
             {
-                FreeList* list = b.ListOf(pool, order);
-                ulong expected = heads[pool * b._listStride + order];
+                int order = b.OrderOfSlot(slot);
+                FreeList* list = b.ListAt(pool, slot);
+                ulong expected = heads[pool * b._listStride + slot];
                 ulong walked = 0, prev = FreeList.End;
                 for (ulong n = list->Head; n != FreeList.End; n = b._nodes.Of(n)->NextIndex)
                 {
-                    if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Free, order) || (int)b.PoolOfFrame(n) != pool)
+                    if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Free, order) || (int)b.PoolOfFrame(n) != pool ||
+                        b.SlotOfBlock(n, order) != slot)
                         return InvariantReport.Broken(InvariantCode.FreeListBadNode, n < b._spanPages ? pm._basePfn + n : n, pool, order, 0, 0);
                     FreeNode* node = b._nodes.Of(n);
                     if (node->PrevIndex != prev)
@@ -192,13 +198,13 @@ public static unsafe class InvariantChecker
                 }
                 if (walked != expected || list->Count != expected)
                     return InvariantReport.Broken(InvariantCode.FreeListCount, 0, pool, order, expected, list->Count != expected ? list->Count : walked);
-                ulong listedBit = (pl.ListedOrders >> order) & 1;
+                ulong listedBit = (pl.ListedSlots >> slot) & 1;
                 if (listedBit != (expected != 0 ? 1UL : 0UL))
-                    return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, order, expected != 0 ? 1UL : 0UL, listedBit);
+                    return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, slot, expected != 0 ? 1UL : 0UL, listedBit);
                 free += expected << order;
             }
-            if ((pl.ListedOrders >> b._listStride) != 0)
-                return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, b._listStride, 0, pl.ListedOrders >> b._listStride);
+            if ((pl.ListedSlots >> b._listStride) != 0)
+                return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, b._listStride, 0, pl.ListedSlots >> b._listStride);
             if (pl.FreePages != free)
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, free, pl.FreePages);
             if (pl.PresentPages != poolPresent[pool])
@@ -229,7 +235,12 @@ public static unsafe class InvariantChecker
             return owners;
 
         // 8: free-list nodes of no listed block.
-        return CheckIdleNodes(ref pm);
+        InvariantReport idle = CheckIdleNodes(ref pm);
+        if (!idle.IsOk)
+            return idle;
+
+        // 9: the cheapest-block index and the cache's class.
+        return CheckMobility(ref pm);
     }
 
     /// <summary>

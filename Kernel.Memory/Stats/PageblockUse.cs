@@ -12,4 +12,6 @@ public struct PageblockUse
     /// <summary>Free frames parked in the pool's order-0 frame cache (not on the buddy lists, so the block cannot merge whole until a drain).</summary>
     public uint CachedPages;
     public byte Node;
+    /// <summary>The class the page block is steered to (docs/antifrag.md); meaningless while it is wholly free.</summary>
+    public MobilityClass Mobility;
 }

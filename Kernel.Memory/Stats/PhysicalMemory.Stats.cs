@@ -55,7 +55,7 @@ public unsafe partial struct PhysicalMemory
     {
         if (!IsLive(id) || (uint)order.Value > (uint)_buddy._maxOrder)
             return 0;
-        return _buddy.ListOf(id.Value, order.Value)->Count;
+        return _buddy.ListedBlocks(id.Value, order.Value);
     }
 
     /// <summary>Page blocks the span covers; indices for <see cref="GetPageblock"/> are below it.</summary>
@@ -74,6 +74,7 @@ public unsafe partial struct PhysicalMemory
         use.CachedPages = info.Pool == PoolId.None.Value ? 0 : _buddy.CachedIn(info.Pool, index);
         use.InUsePages = info.Held - use.CachedPages;
         use.Node = info.Node;
+        use.Mobility = info.Mobility;
         return MemoryStatus.Ok;
     }
 
