@@ -86,6 +86,8 @@ public static class Program
                     string key = BulkBenchmarks.Key(side, order, half);
                     summary[key] = Ns(key);
                 }
+        foreach (KeyValuePair<string, double> churn in ChurnBenchmarks.Measure())
+            summary[churn.Key] = churn.Value;
         string json = SummaryJson(summary);
         File.WriteAllText(Path.Combine(outDir, "summary.json"), json);
         Console.WriteLine(json);
