@@ -64,6 +64,7 @@ namespace PoolKernel.Boot.Reports
             InvariantCode.ListedOrdersMask => "pool's non-empty-list mask disagrees with its lists",
             InvariantCode.IdleNodeLinked => "free-list node of no free block still linked",
             InvariantCode.PageblockIndexBroken => "cheapest-block index disagrees with a page block",
+            InvariantCode.PageblockClassRefused => "page block steered to a class its pool refuses",
             InvariantCode.CachedFrameOfAnotherClass => "frame-cache entry in a page block of another class than its cache serves",
             _ => "unknown frame kind",
         };

@@ -39,17 +39,21 @@ public unsafe partial struct PhysicalMemory
         if (!request.HasAddressRules)
         {
             bool admitted = false;
-            // The cache serves one class (an accepted one): a request of another takes its frame
-            // from its own lists on the slow path.
-            if (pool < _poolCapacity)
+            // The cache serves one class; only the unmovable class, the cache's class in every pool
+            // that accepts it, is served here (a constant compare): the others, and the movable class
+            // of a movable-only pool's cache, go to the slow path, which serves them by the pool's class.
+            if (request.Mobility != MobilityClass.Unmovable)
+            {
+            }
+            else if (pool < _poolCapacity)
             {
                 ref Pool p = ref _buddy._pools[pool];
-                admitted = p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && _buddy.CacheServes(pool, request.Mobility);
+                admitted = p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(MobilityClass.Unmovable);
             }
             else if (request.Pool.IsNone)
             {
                 pool = RememberedFirst(request);
-                admitted = pool >= 0 && _buddy.CacheServes(pool, request.Mobility);
+                admitted = pool >= 0; // a remembered pool qualified: it accepts the unmovable class, so caches it
             }
             FrameCache* cache = _buddy.CacheOf(pool);
             if (admitted && cache->Count != 0)
@@ -533,7 +537,9 @@ public unsafe partial struct PhysicalMemory
         {
             PageblockInfo* info = _buddy._pageblocks + (index >> _buddy._pageblockOrder);
             FrameCache* cache = _buddy.CacheOf(info->Pool);
-            if (cache->Count < cache->High && _buddy.CacheServes(info->Pool, info->Mobility))
+            // An unmovable page block lies in a pool that accepts the class (every page block's class
+            // is one its pool accepts), so the pool's cache serves it.
+            if (cache->Count < cache->High && info->Mobility == MobilityClass.Unmovable)
             {
                 _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
                 _buddy._owners[index] = FrameOwner.None;

@@ -71,4 +71,6 @@ public enum InvariantCode : byte
     PageblockIndexBroken,
     /// <summary>A frame-cache entry lies in a page block of another class than the one its cache serves (Expected: the cache's class, Actual: the page block's).</summary>
     CachedFrameOfAnotherClass,
+    /// <summary>A page block is steered to a class its pool does not accept (Expected: the pool's accepted mask, Actual: the class).</summary>
+    PageblockClassRefused,
 }

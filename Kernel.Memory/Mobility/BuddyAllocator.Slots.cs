@@ -75,7 +75,12 @@ public unsafe partial struct BuddyAllocator
 
     /// <summary>True when the pool lists a free block of at least <paramref name="order"/> in any list (stealing can reach it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool HasListedAtLeast(int pool, int order) { return (AnyView(_pools[pool].ListedSlots) >> order) != 0; }
+    internal bool HasListedAtLeast(int pool, int order)
+    {
+        ulong slots = _pools[pool].ListedSlots;
+        // Order 0 (the order-0 paths, a constant there): any listed block at all.
+        return order == 0 ? slots != 0 : (AnyView(slots) >> order) != 0;
+    }
 
     /// <summary>
     /// The class a pool's frame cache serves: the lowest class the pool accepts (unmovable for an open

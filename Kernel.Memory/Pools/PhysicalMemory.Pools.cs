@@ -284,6 +284,10 @@ public unsafe partial struct PhysicalMemory
         ushort present = _buddy._pageblocks[pb].Present;
         _buddy.Unfile(pb); // a page block with holes is filed even with nothing held
         _buddy._pageblocks[pb].Pool = (byte)to;
+        // Every page block's class is one its pool accepts (the fast paths rely on it): a class the
+        // new pool refuses becomes its cache class, while the free blocks are off the lists.
+        if (!_buddy._pools[to].Properties.Accepts(_buddy._pageblocks[pb].Mobility))
+            _buddy._pageblocks[pb].Mobility = _buddy._cacheClasses[to];
         _buddy.File(pb);
         _buddy._pools[from].PresentPages -= present;
         _buddy._pools[from].Pageblocks--;

@@ -17,6 +17,8 @@ namespace PoolKernel.Mm
         internal const byte Dma = 2;
         /// <summary>The shell's experiments: alloc/free, exhaust, stress, membench.</summary>
         internal const byte Shell = 3;
+        /// <summary>The movable memory of the shell's churn test (a mover registered for it: docs/antifrag.md).</summary>
+        internal const byte Churn = 4;
 
         /// <summary>The name of a well-known owner for messages; "owner" for the others (the caller prints the number).</summary>
         internal static string Name(byte owner) => owner switch
@@ -25,6 +27,7 @@ namespace PoolKernel.Mm
             Heap => "heap",
             Dma => "dma",
             Shell => "shell",
+            Churn => "churn",
             _ => "owner",
         };
     }
