@@ -116,6 +116,8 @@ public static class Program
                 }
         foreach (var kv in PolicyKeys(results))
             summary[kv.Key] = kv.Value;
+        foreach (KeyValuePair<string, double> churn in ChurnBenchmarks.Measure())
+            summary[churn.Key] = churn.Value;
         string json = SummaryJson(summary);
         File.WriteAllText(Path.Combine(outDir, "summary.json"), json);
         Console.WriteLine(json);

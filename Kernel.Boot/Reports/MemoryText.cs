@@ -70,6 +70,9 @@ namespace PoolKernel.Boot.Reports
             InvariantCode.ContainerHeld => "container's held pages disagree with its blocks or its per-pool/per-node counts",
             InvariantCode.ContainerPoolHeld => "containers' pages in a pool disagree with their per-pool counts",
             InvariantCode.ContainerRecord => "container record (quota, peak, guarantee pool, live bit) wrong",
+            InvariantCode.PageblockIndexBroken => "cheapest-block index disagrees with a page block",
+            InvariantCode.PageblockClassRefused => "page block steered to a class its pool refuses",
+            InvariantCode.CachedFrameOfAnotherClass => "frame-cache entry in a page block of another class than its cache serves",
             _ => "unknown frame kind",
         };
 

@@ -19,7 +19,7 @@ public unsafe partial struct PhysicalMemory
     /// This entry is inlined into its callers and holds only the fast paths: a rule-free request of a
     /// larger order goes to <see cref="AllocateBlock"/>, an order-0 request with rules by pool choice to
     /// <see cref="AllocateRuledByChoice"/>; for order 0, a request with
-    /// no address rule that names a live pool admitting its owner and mobility class, or that names
+    /// no address rule of the class the pool's frame cache serves (<see cref="BuddyAllocator.CacheClassFor"/>) that names a live pool admitting its owner, or that names
     /// none and whose shape has a remembered pool-choice order (<see cref="RememberedFirst"/>), takes the
     /// most recently freed frame from that pool's <see cref="FrameCache"/> (one pop, one frame-byte
     /// store and one owner-byte store; the page block's held count already covers a cached frame;
@@ -39,15 +39,21 @@ public unsafe partial struct PhysicalMemory
         if (!request.HasAddressRules)
         {
             bool admitted = false;
-            if (pool < _poolCapacity)
+            // The cache serves one class; only the unmovable class, the cache's class in every pool
+            // that accepts it, is served here (a constant compare): the others, and the movable class
+            // of a movable-only pool's cache, go to the slow path, which serves them by the pool's class.
+            if (request.Mobility != MobilityClass.Unmovable)
+            {
+            }
+            else if (pool < _poolCapacity)
             {
                 ref Pool p = ref _buddy._pools[pool];
-                admitted = p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility);
+                admitted = p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(MobilityClass.Unmovable);
             }
             else if (request.Pool.IsNone)
             {
                 pool = RememberedFirst(request);
-                admitted = pool >= 0;
+                admitted = pool >= 0; // a remembered pool qualified: it accepts the unmovable class, so caches it
             }
             FrameCache* cache = _buddy.CacheOf(pool);
             if (admitted && cache->Count != 0)
@@ -103,7 +109,7 @@ public unsafe partial struct PhysicalMemory
         if (admitted)
         {
             _buddy.CountPoolProbe();
-            ulong index = _buddy.TakeFirst(pool, order);
+            ulong index = _buddy.TakeFirst(pool, order, (int)request.Mobility);
             if (index != FreeList.End)
             {
                 ref BuddyAllocator b = ref _buddy;
@@ -134,7 +140,7 @@ public unsafe partial struct PhysicalMemory
         for (int i = 0; i < count; i++)
         {
             int pool = _choiceMemo.PoolAt(slot, i);
-            if ((_buddy._pools[pool].ListedOrders >> order) != 0)
+            if (_buddy.HasListedAtLeast(pool, order))
                 return pool;
             if (_buddy.CacheOf(pool)->Count != 0)
                 return -1;
@@ -184,7 +190,7 @@ public unsafe partial struct PhysicalMemory
             if (!HasFreeFrames(pool, 0))
                 continue;
             FrameCache* cache = _buddy.CacheOf(pool);
-            if (!_choiceMemo.CacheOk(slot, i) || cache->Count == 0 || !_choiceMemo.Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
+            if (!_choiceMemo.CacheOk(slot, i) || !_buddy.CacheServes(pool, request.Mobility) || cache->Count == 0 || !_choiceMemo.Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
                 return false;
             _buddy.CountPoolProbe();
             ulong frame = cache->Pop();
@@ -226,7 +232,8 @@ public unsafe partial struct PhysicalMemory
             {
                 // No rule to check, any block of the pool will do. Order 0 comes from the pool's
                 // frame cache, refilled from the buddy lists when empty.
-                ulong index = order.Value == 0 ? TakeCached(pool) : TakeFirstOrDrain(pool, order.Value);
+                int cls = (int)request.Mobility;
+                ulong index = order.Value == 0 ? TakeCached(pool, cls) : TakeFirstOrDrain(pool, order.Value, cls);
                 if (index == FreeList.End)
                     return MemoryStatus.OutOfMemory;
                 _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
@@ -247,7 +254,7 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
-        return AllocateInPool(pool, order.Value, rules, request.Owner, out pfn);
+        return AllocateInPool(pool, order.Value, rules, request.Owner, request.Mobility, out pfn);
     }
 
     /// <summary>
@@ -307,7 +314,7 @@ public unsafe partial struct PhysicalMemory
                     int pool = _choiceMemo.PoolAt(slot, i);
                     if (!HasFreeFrames(pool, order))
                         continue;
-                    MemoryStatus status = AllocateInPool(pool, order, rules, request.Owner, out pfn);
+                    MemoryStatus status = AllocateInPool(pool, order, rules, request.Owner, request.Mobility, out pfn);
                     if (status != MemoryStatus.OutOfMemory)
                         return status;
                 }
@@ -324,8 +331,8 @@ public unsafe partial struct PhysicalMemory
             if (order != RunOrder && !HasFreeFrames(pool, order))
                 continue;
             MemoryStatus status = order == RunOrder
-                ? AllocateRunInPool(pool, pages, rules, request.Owner, out pfn)
-                : AllocateInPool(pool, order, rules, request.Owner, out pfn);
+                ? AllocateRunInPool(pool, pages, rules, request.Owner, request.Mobility, out pfn)
+                : AllocateInPool(pool, order, rules, request.Owner, request.Mobility, out pfn);
             if (status != MemoryStatus.OutOfMemory)
             {
                 // Remembered only on success, so a refused request leaves the metadata as it was.
@@ -364,7 +371,7 @@ public unsafe partial struct PhysicalMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool HasFreeFrames(int pool, int order)
     {
-        return (_buddy._pools[pool].ListedOrders >> order) != 0 || _buddy.CacheOf(pool)->Count != 0;
+        return _buddy.HasListedAtLeast(pool, order) || _buddy.CacheOf(pool)->Count != 0;
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>
@@ -389,9 +396,10 @@ public unsafe partial struct PhysicalMemory
         return props.WindowStartPfn >= rules.LowPfn && props.WindowEndPfn <= rules.EndPfn;
     }
 
-    /// <summary>One pool, resolved rules: search, carve, mark (state and <paramref name="owner"/>), then check the result on the way out.</summary>
-    private MemoryStatus AllocateInPool(int pool, int order, in DmaRules rules, byte owner, out Pfn pfn)
+    /// <summary>One pool, resolved rules: search (in <paramref name="mobility"/>'s lists first), carve, mark (state and <paramref name="owner"/>), then check the result on the way out.</summary>
+    private MemoryStatus AllocateInPool(int pool, int order, in DmaRules rules, byte owner, MobilityClass mobility, out Pfn pfn)
     {
+        int cls = (int)mobility;
         pfn = Pfn.None;
         _buddy.CountPoolProbe();
         ulong pages = 1UL << order;
@@ -402,7 +410,7 @@ public unsafe partial struct PhysicalMemory
             // Natural alignment already meets the alignment, and a boundary of at least the block
             // size (Resolve refused smaller ones) is never crossed by an aligned block. So every
             // frame of the pool fits, cached ones included.
-            index = order == 0 ? TakeCached(pool) : TakeFirstOrDrain(pool, order);
+            index = order == 0 ? TakeCached(pool, cls) : TakeFirstOrDrain(pool, order, cls);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
             held = order == 0;
@@ -414,13 +422,13 @@ public unsafe partial struct PhysicalMemory
             // are. Only a larger block can need the cache drained first (its frames may merge into
             // a fitting block); an order-0 search has seen every cached frame already, so its
             // refusal leaves the cache as it was.
-            index = order == 0 ? TakeCachedFitting(pool, rules) : FreeList.End;
+            index = order == 0 && _buddy.CacheServes(pool, mobility) ? TakeCachedFitting(pool, rules) : FreeList.End;
             held = index != FreeList.End;
             if (index == FreeList.End)
             {
-                index = _buddy.FindFit(pool, order, rules, _basePfn);
+                index = _buddy.FindFit(pool, order, rules, _basePfn, cls);
                 if (index == FreeList.End && order > 0 && _buddy.Drain(pool))
-                    index = _buddy.FindFit(pool, order, rules, _basePfn);
+                    index = _buddy.FindFit(pool, order, rules, _basePfn, cls);
                 if (index == FreeList.End)
                     return MemoryStatus.OutOfMemory;
                 _buddy.CarveRange(pool, index, index + pages);
@@ -449,32 +457,33 @@ public unsafe partial struct PhysicalMemory
     /// the cache is drained (its frames may merge into a big enough block) and the lists tried again.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong TakeFirstOrDrain(int pool, int order)
+    private ulong TakeFirstOrDrain(int pool, int order, int cls)
     {
-        ulong index = _buddy.TakeFirst(pool, order);
-        return index != FreeList.End ? index : TakeFirstAfterDrain(pool, order);
+        ulong index = _buddy.TakeFirst(pool, order, cls);
+        return index != FreeList.End ? index : TakeFirstAfterDrain(pool, order, cls);
     }
 
     /// <summary>The lists had no block of <paramref name="order"/>: drain the pool's cache and try once more (End if the cache was empty).</summary>
-    private ulong TakeFirstAfterDrain(int pool, int order)
+    private ulong TakeFirstAfterDrain(int pool, int order, int cls)
     {
-        return _buddy.Drain(pool) ? _buddy.TakeFirst(pool, order) : FreeList.End;
+        return _buddy.Drain(pool) ? _buddy.TakeFirst(pool, order, cls) : FreeList.End;
     }
 
     /// <summary>
     /// An order-0 frame from the pool's cache, refilled from the buddy lists when empty; End when the
     /// pool has none. A pool too small for a cache (<see cref="FrameCache.HighFor"/>) takes the frame
     /// straight from its lists, as a plain buddy allocator would. Either way the returned frame is
-    /// counted in its page block's held count, as a cached frame is.
+    /// counted in its page block's held count, as a cached frame is. A class other than the one the
+    /// cache serves takes its frame from its own lists (stealing if it must).
     /// </summary>
-    private ulong TakeCached(int pool)
+    private ulong TakeCached(int pool, int cls)
     {
         FrameCache* cache = _buddy.CacheOf(pool);
-        if (cache->High == 0)
+        if (cache->High == 0 || !_buddy.CacheServes(pool, (MobilityClass)cls))
         {
-            ulong index = _buddy.TakeFirst(pool, 0);
+            ulong index = _buddy.TakeFirst(pool, 0, cls);
             if (index != FreeList.End)
-                _buddy._pageblocks[index >> _buddy._pageblockOrder].Held++;
+                _buddy.AddHeldOne(index, 1);
             return index;
         }
         if (cache->Count == 0 && _buddy.Refill(pool, cache) == 0)
@@ -513,7 +522,8 @@ public unsafe partial struct PhysicalMemory
     /// Inlined into callers with the fast paths only: a larger block goes to <see cref="FreeBlock"/>; a frame whose byte says "allocated,
     /// order 0" (the check that refuses double frees) and whose owner byte is the caller's is marked
     /// Cached, its owner byte cleared, and pushed on its pool's frame cache when the cache is below its
-    /// high mark (never, in a pool too small to have a cache).
+    /// high mark (never, in a pool too small to have a cache) and the frame's page block is of the
+    /// class the cache serves.
     /// Anything else goes to <see cref="FreeSlow"/>.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -525,8 +535,11 @@ public unsafe partial struct PhysicalMemory
         if (index < _buddy._spanPages && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, 0) &&
             _buddy._owners[index] == owner)
         {
-            FrameCache* cache = _buddy.CacheOf(_buddy.PoolOfFrame(index));
-            if (cache->Count < cache->High)
+            PageblockInfo* info = _buddy._pageblocks + (index >> _buddy._pageblockOrder);
+            FrameCache* cache = _buddy.CacheOf(info->Pool);
+            // An unmovable page block lies in a pool that accepts the class (every page block's class
+            // is one its pool accepts), so the pool's cache serves it.
+            if (cache->Count < cache->High && info->Mobility == MobilityClass.Unmovable)
             {
                 _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
                 _buddy._owners[index] = FrameOwner.None;
@@ -572,7 +585,7 @@ public unsafe partial struct PhysicalMemory
         _buddy._owners[index] = FrameOwner.None;
         int pool = _buddy.PoolOfFrame(index);
         FrameCache* cache = _buddy.CacheOf(pool);
-        if (order.Value == 0 && cache->High != 0)
+        if (order.Value == 0 && cache->High != 0 && _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility))
         {
             // Parked un-merged in the pool's cache (still held by its page block); a full cache
             // first drains its oldest batch back to the lists. A pool without a cache frees below.

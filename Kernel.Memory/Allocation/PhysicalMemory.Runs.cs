@@ -25,19 +25,20 @@ public unsafe partial struct PhysicalMemory
             MemoryStatus admitted = AdmitNamed(request);
             if (admitted != MemoryStatus.Ok)
                 return admitted;
-            return AllocateRunInPool(request.Pool.Value, pages, rules, request.Owner, out first);
+            return AllocateRunInPool(request.Pool.Value, pages, rules, request.Owner, request.Mobility, out first);
         }
         return WalkPools(RunOrder, pages, request, rules, out first);
     }
 
-    private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, byte owner, out Pfn first)
+    private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, byte owner, MobilityClass mobility, out Pfn first)
     {
+        int cls = (int)mobility;
         first = Pfn.None;
         ulong index = FreeList.End;
         int order = Order.Covering(pages).Value;
         if (order <= _buddy._maxOrder && WindowInside(pool, rules) && rules.AlignPages <= (1UL << order))
         {
-            index = TakeFirstOrDrain(pool, order);
+            index = TakeFirstOrDrain(pool, order, cls);
             if (index != FreeList.End)
             {
                 // The given-back tail's pieces each have their buddy inside the run: no merge
@@ -51,7 +52,7 @@ public unsafe partial struct PhysicalMemory
             // A covering block that obeys the rules, searched on the lists, before the scan; cached
             // frames go back to the lists first so the search sees them.
             _buddy.Drain(pool);
-            index = _buddy.FindFit(pool, order, rules, _basePfn);
+            index = _buddy.FindFit(pool, order, rules, _basePfn, cls);
             if (index != FreeList.End)
                 _buddy.CarveRange(pool, index, index + pages);
         }

@@ -8,6 +8,9 @@ namespace PoolKernel.Memory;
 /// counted in its cache, not in <see cref="Pool.FreePages"/> (which stays "frames on the buddy
 /// lists"), and in its page block's <see cref="PageblockInfo.Held"/> count: refill adds to it and
 /// drain takes from it, so allocating from and freeing to the cache leave it alone.
+/// The cache serves one class, the pool's cache class (<see cref="CacheClassFor"/>: unmovable in an
+/// open pool): refills take frames of that class, and only frames of page blocks of that class are
+/// parked, so the cache never carries a frame from one class's page blocks to another's (docs/antifrag.md).
 /// </summary>
 public unsafe partial struct BuddyAllocator
 {
@@ -35,11 +38,11 @@ public unsafe partial struct BuddyAllocator
         int batch = cache->BatchSize;
         while (n < batch && cache->Count < cache->High)
         {
-            ulong index = TakeFirst(pool, 0);
+            ulong index = TakeFirst(pool, 0, (int)_cacheClasses[pool]);
             if (index == FreeList.End)
                 break;
             _frames[index] = FrameState.Make(FrameKind.Cached, 0);
-            _pageblocks[index >> _pageblockOrder].Held++;
+            AddHeldOne(index, 1);
             cache->Push(index);
             n++;
         }
@@ -56,7 +59,7 @@ public unsafe partial struct BuddyAllocator
         for (int i = 0; i < n; i++)
         {
             ulong index = cache->At(i);
-            _pageblocks[index >> _pageblockOrder].Held--;
+            AddHeldOne(index, -1);
             FreeMerging(pool, index, 0);
         }
         cache->DropOldest(n);
@@ -112,6 +115,16 @@ public unsafe partial struct BuddyAllocator
             ushort held = _pageblocks[index >> _pageblockOrder].Held;
             Contract.Expect(held >= 1, _onBrokenContract, ContractCode.HeldUnderflow, pool, index, 1, held);
         }
+    }
+
+    /// <summary>Adds <paramref name="sign"/> (1 or -1) to the held count of frame <paramref name="index"/>'s page block, keeping the index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void AddHeldOne(ulong index, int sign)
+    {
+        ulong pb = index >> _pageblockOrder;
+        ushort old = _pageblocks[pb].Held;
+        _pageblocks[pb].Held = (ushort)(old + sign);
+        HeldChanged(pb, old);
     }
 
     /// <summary>Frames of page block <paramref name="pb"/> parked in the cache of <paramref name="pool"/>. O(cache).</summary>

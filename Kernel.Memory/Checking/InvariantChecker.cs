@@ -24,10 +24,14 @@ namespace PoolKernel.Memory;
 ///      0..63 or, for a page block lent to the hypervisor, <see cref="FrameOwner.Balloon"/>; every other
 ///      frame the sentinel None;
 ///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None;
-///   9. containers (<see cref="Container"/>): the pages each holds per the frames equal its counts.
-/// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedOrders"/>). Step 2 also
-/// counts lent page blocks (each one whole page block, in a pool the balloon may take from) and step 5
-/// compares them with <see cref="Pool.BalloonedPages"/> and the pool's guarantee.
+///   9. containers (<see cref="Container"/>): the pages each holds per the frames equal its counts;
+///  10. mobility (InvariantChecker.Mobility.cs): the cheapest-block index files exactly the page blocks
+///      it should, in the right bucket, and every cached frame lies in a page block of its cache's class.
+/// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedSlots"/>); lists are by
+/// slot (order and mobility class, <see cref="BuddyAllocator.SlotOf"/>), each free block on the slot of
+/// its order and page block's class. Step 2 also counts lent page blocks (each one whole page block, in
+/// a pool the balloon may take from) and step 5 compares them with <see cref="Pool.BalloonedPages"/>
+/// and the pool's guarantee.
 /// The first broken invariant is reported with the numbers that disagree.
 /// </summary>
 public static unsafe partial class InvariantChecker
@@ -149,7 +153,7 @@ public static unsafe partial class InvariantChecker
                 }
                 if (!allocated)
                 {
-                    heads[info.Pool * b._listStride + order]++;
+                    heads[info.Pool * b._listStride + b.SlotOf(order, (int)info.Mobility)]++;
                     if (order < b._maxOrder)
                     {
                         ulong buddy = p ^ size;
@@ -188,14 +192,16 @@ public static unsafe partial class InvariantChecker
             if (pool >= pm._poolLimit)
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, (ulong)pm._poolLimit, (ulong)pool);
             ulong free = 0;
-            for (int order = 0; order <= b._maxOrder; order++)
+            for (int slot = 0; slot < b._listStride; slot++)
             {
-                FreeList* list = b.ListOf(pool, order);
-                ulong expected = heads[pool * b._listStride + order];
+                int order = b.OrderOfSlot(slot);
+                FreeList* list = b.ListAt(pool, slot);
+                ulong expected = heads[pool * b._listStride + slot];
                 ulong walked = 0, prev = FreeList.End;
                 for (ulong n = list->Head; n != FreeList.End; n = b._nodes.Of(n)->NextIndex)
                 {
-                    if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Free, order) || (int)b.PoolOfFrame(n) != pool)
+                    if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Free, order) || (int)b.PoolOfFrame(n) != pool ||
+                        b.SlotOfBlock(n, order) != slot)
                         return InvariantReport.Broken(InvariantCode.FreeListBadNode, n < b._spanPages ? pm._basePfn + n : n, pool, order, 0, 0);
                     FreeNode* node = b._nodes.Of(n);
                     if (node->PrevIndex != prev)
@@ -206,13 +212,13 @@ public static unsafe partial class InvariantChecker
                 }
                 if (walked != expected || list->Count != expected)
                     return InvariantReport.Broken(InvariantCode.FreeListCount, 0, pool, order, expected, list->Count != expected ? list->Count : walked);
-                ulong listedBit = (pl.ListedOrders >> order) & 1;
+                ulong listedBit = (pl.ListedSlots >> slot) & 1;
                 if (listedBit != (expected != 0 ? 1UL : 0UL))
-                    return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, order, expected != 0 ? 1UL : 0UL, listedBit);
+                    return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, slot, expected != 0 ? 1UL : 0UL, listedBit);
                 free += expected << order;
             }
-            if ((pl.ListedOrders >> b._listStride) != 0)
-                return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, b._listStride, 0, pl.ListedOrders >> b._listStride);
+            if ((pl.ListedSlots >> b._listStride) != 0)
+                return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, b._listStride, 0, pl.ListedSlots >> b._listStride);
             if (pl.FreePages != free)
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, free, pl.FreePages);
             if (pl.PresentPages != poolPresent[pool])
@@ -252,7 +258,12 @@ public static unsafe partial class InvariantChecker
             return idle;
 
         // 9: containers' accounting against the frames (InvariantChecker.Containers.cs).
-        return CheckContainers(ref pm);
+        InvariantReport containers = CheckContainers(ref pm);
+        if (!containers.IsOk)
+            return containers;
+
+        // 10: the cheapest-block index and the cache's class.
+        return CheckMobility(ref pm);
     }
 
     /// <summary>

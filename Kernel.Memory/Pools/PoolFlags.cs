@@ -14,7 +14,7 @@ public enum PoolFlags : uint
     Reserved = 1 << 1,
     /// <summary>Realtime pool (bounded-latency behaviour: a later issue; carried now).</summary>
     Realtime = 1 << 2,
-    /// <summary>Accepts only movable allocations (compaction: a later issue; carried now).</summary>
+    /// <summary>Accepts only movable allocations (its accepted-class mask says so; docs/antifrag.md).</summary>
     MovableOnly = 1 << 3,
     /// <summary>
     /// Elastic memory: the balloon lends this pool's free page blocks to the hypervisor before any

@@ -14,4 +14,6 @@ public struct PageblockUse
     /// <summary>The whole page block is lent to the hypervisor (Kernel.Memory/Balloon); its frames count in <see cref="InUsePages"/> as held.</summary>
     public bool Ballooned;
     public byte Node;
+    /// <summary>The class the page block is steered to (docs/antifrag.md); meaningless while it is wholly free.</summary>
+    public MobilityClass Mobility;
 }

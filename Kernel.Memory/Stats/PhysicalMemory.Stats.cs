@@ -56,7 +56,7 @@ public unsafe partial struct PhysicalMemory
     {
         if (!IsLive(id) || (uint)order.Value > (uint)_buddy._maxOrder)
             return 0;
-        return _buddy.ListOf(id.Value, order.Value)->Count;
+        return _buddy.ListedBlocks(id.Value, order.Value);
     }
 
     /// <summary>Page blocks the span covers; indices for <see cref="GetPageblock"/> are below it.</summary>
@@ -77,6 +77,7 @@ public unsafe partial struct PhysicalMemory
         use.Node = info.Node;
         ulong first = index << _buddy._pageblockOrder;
         use.Ballooned = _buddy._frames[first] == FrameState.Make(FrameKind.Allocated, _buddy._pageblockOrder) && _buddy._owners[first] == FrameOwner.Balloon;
+        use.Mobility = info.Mobility;
         return MemoryStatus.Ok;
     }
 

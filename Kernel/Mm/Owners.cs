@@ -24,6 +24,8 @@ namespace PoolKernel.Mm
         /// containers, each created with the lowest free one; 4..15 stay for the kernel's own parts.
         /// </summary>
         internal const byte FirstContainer = 16;
+        /// <summary>The movable memory of the shell's churn test (a mover registered for it: docs/antifrag.md).</summary>
+        internal const byte Churn = 5;
 
         /// <summary>The name of a well-known owner for messages; "owner" for the others (the caller prints the number).</summary>
         internal static string Name(byte owner) => owner switch
@@ -34,6 +36,7 @@ namespace PoolKernel.Mm
             Shell => "shell",
             Balloon => "balloon",
             >= FirstContainer and < 64 => "container",
+            Churn => "churn",
             _ => "owner",
         };
     }

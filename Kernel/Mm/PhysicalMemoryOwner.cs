@@ -185,6 +185,53 @@ namespace PoolKernel.Mm
             return Passed(status);
         }
 
+        /// <summary>
+        /// <see cref="PhysicalMemory.AllocateCompacting"/> under the lock and the owner's policy. The
+        /// movers compaction calls run with the lock held (docs/antifrag.md): they must not allocate.
+        /// </summary>
+        internal static MemoryStatus AllocateCompacting(Order order, in AllocRequest request, out Pfn pfn)
+        {
+            ulong state = s_lock.Acquire();
+            MemoryStatus status = s_memory->AllocateCompacting(order, request, out pfn);
+            s_lock.Release(state);
+            return status == MemoryStatus.Ok ? status : Passed(status);
+        }
+
+        /// <summary><see cref="PhysicalMemory.Compact"/> under the lock (the movers run with it held).</summary>
+        internal static MemoryStatus Compact(PoolId id, int order, out CompactionResult result)
+        {
+            ulong state = s_lock.Acquire();
+            MemoryStatus status = s_memory->Compact(id, order, out result);
+            s_lock.Release(state);
+            return Passed(status);
+        }
+
+        /// <summary><see cref="PhysicalMemory.RegisterMover"/> under the lock.</summary>
+        internal static MemoryStatus RegisterMover(byte owner, in FrameMover mover)
+        {
+            ulong state = s_lock.Acquire();
+            MemoryStatus status = s_memory->RegisterMover(owner, mover);
+            s_lock.Release(state);
+            return Passed(status);
+        }
+
+        /// <summary><see cref="PhysicalMemory.UnregisterMover"/> under the lock.</summary>
+        internal static MemoryStatus UnregisterMover(byte owner)
+        {
+            ulong state = s_lock.Acquire();
+            MemoryStatus status = s_memory->UnregisterMover(owner);
+            s_lock.Release(state);
+            return Passed(status);
+        }
+
+        internal static MemoryStatus GetPoolStats(PoolId id, out PoolStats stats)
+        {
+            ulong state = s_lock.Acquire();
+            MemoryStatus status = s_memory->GetPoolStats(id, out stats);
+            s_lock.Release(state);
+            return Passed(status);
+        }
+
         internal static MemoryStatus GetPoolProperties(PoolId id, out PoolProperties properties)
         {
             ulong state = s_lock.Acquire();

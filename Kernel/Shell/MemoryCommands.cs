@@ -23,6 +23,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "stress", "stress N [SEED]: N (1..100000000) random allocations/frees across pools, checked; SEED 1 if not given", &Stress);
             Commands.Register(ref n, "membench", "membench [PAIRS]: PAIRS (1..100000000, default 20000) allocation/free pairs timed in TSC ticks (order 0 named and by choice, order 9, DMA32 + 64 KiB)", &PairBench.Run);
             Commands.Register(ref n, "exhaust", "exhaust [pool ID] [hold]: allocate until out of memory, then give it all back (hold: keep it until 'exhaust release')", &ExhaustCommand.Run);
+            CompactCommands.Register(ref n);
             HeapCommands.Register(ref n);
             Commands.Register(ref n, "dump", "the whole memory state, machine-readable, between markers", &MemoryReports.Dump);
         }
