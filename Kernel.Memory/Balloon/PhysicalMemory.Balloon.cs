@@ -83,11 +83,12 @@ public unsafe partial struct PhysicalMemory
     private ulong FreePageblockOf(int pool)
     {
         int pbo = _buddy._pageblockOrder;
-        uint listed = _buddy._pools[pool].ListedOrders >> pbo;
+        // The shared lists (orders from the page-block order up, any class) follow the 3 * pbo class slots.
+        ulong listed = _buddy._pools[pool].ListedSlots >> (BuddyAllocator.ClassCount * pbo);
         if (listed == 0)
             return FreeList.End;
         int order = pbo + System.Numerics.BitOperations.TrailingZeroCount(listed);
-        return _buddy.ListOf(pool, order)->Head >> pbo;
+        return _buddy.ListOf(pool, order, (int)MobilityClass.Unmovable)->Head >> pbo;
     }
 
     /// <summary>

@@ -49,15 +49,6 @@ namespace PoolKernel.Mm
             return pages;
         }
 
-        /// <summary><see cref="PhysicalMemory.GetPoolStats"/> under the lock.</summary>
-        internal static MemoryStatus GetPoolStats(PoolId id, out PoolStats stats)
-        {
-            ulong state = s_lock.Acquire();
-            MemoryStatus status = s_memory->GetPoolStats(id, out stats);
-            s_lock.Release(state);
-            return Passed(status);
-        }
-
         /// <summary>Free blocks of <paramref name="order"/> in pool <paramref name="id"/>, under the lock.</summary>
         internal static ulong FreeBlocks(PoolId id, Order order)
         {
