@@ -94,23 +94,32 @@ namespace PoolKernel.Drivers
         /// <summary>TSC cycles between two rounds of <see cref="PollIdle"/>: a few milliseconds at the GHz rates QEMU's TSC runs at.</summary>
         internal const ulong PollCycles = 10_000_000;
 
+        /// <summary>When the last round of polls started; written only by the CPU holding <see cref="s_polling"/>.</summary>
         private static ulong s_lastPoll;
 
+        /// <summary>1 while a CPU polls the drivers or unloads one: one poll round at a time, and no driver unloaded under its poll.</summary>
+        private static int s_polling;
+
         /// <summary>
-        /// The shell's idle loop calls this while it waits for input: every loaded driver's
-        /// <see cref="Driver.Poll"/>, once every <see cref="PollCycles"/> cycles.
+        /// Every loaded driver's <see cref="Driver.Poll"/>, once every <see cref="PollCycles"/> cycles.
+        /// Called by the housekeeping CPU's idle loop at every timer tick (Platform/Smp.cs) and by the
+        /// shell's idle loop while it waits for input; a call while another CPU polls returns at once.
         /// </summary>
         internal static void PollIdle()
         {
-            ulong now = Platform.Clock.ReadTsc();
-            if (now - s_lastPoll < PollCycles || s_drivers == null)
+            if (s_drivers == null || System.Threading.Interlocked.CompareExchange(ref s_polling, 1, 0) != 0)
                 return;
-            s_lastPoll = now;
-            for (int d = 0; d < s_driverCount; d++)
+            ulong now = Platform.Clock.ReadTsc();
+            if (now - s_lastPoll >= PollCycles)
             {
-                if (s_drivers[d].Loaded)
-                    s_drivers[d].Poll();
+                s_lastPoll = now;
+                for (int d = 0; d < s_driverCount; d++)
+                {
+                    if (s_drivers[d].Loaded)
+                        s_drivers[d].Poll();
+                }
             }
+            System.Threading.Volatile.Write(ref s_polling, 0);
         }
 
         internal static void RegisterDisk(BlockDevice disk)
@@ -154,11 +163,17 @@ namespace PoolKernel.Drivers
         /// <summary>Unloads a driver by name; its memory goes back and its DMA pool shrinks or goes away.</summary>
         internal static bool Unload(Driver driver)
         {
-            if (!driver.Loaded)
-                return false;
-            driver.Unload();
-            driver.Loaded = false;
-            return true;
+            // Not under a poll of another CPU (PollIdle): wait until it is done, and keep the next out.
+            while (System.Threading.Interlocked.CompareExchange(ref s_polling, 1, 0) != 0)
+                Platform.Clock.Pause();
+            bool loaded = driver.Loaded;
+            if (loaded)
+            {
+                driver.Unload();
+                driver.Loaded = false;
+            }
+            System.Threading.Volatile.Write(ref s_polling, 0);
+            return loaded;
         }
 
         internal static void WriteAddress(in PciFunction f)

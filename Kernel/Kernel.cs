@@ -32,6 +32,9 @@ namespace PoolKernel
             // Interrupts and the other CPUs; from here on interrupts are on (docs/smp.md).
             Platform.Smp.Start();
             Drivers.DriverManager.LoadAll();
+            // The drivers' polls (the balloon following the host) run on the last AP at every timer
+            // tick, so they go on while a shell command runs; with one CPU, the shell's idle loop polls.
+            Platform.Smp.StartHousekeeping(&Drivers.DriverManager.PollIdle);
             SelfTest.BootTestHooks.Run();
             Shell.KernelShell.Run();
         }

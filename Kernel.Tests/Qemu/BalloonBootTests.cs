@@ -106,6 +106,27 @@ public class BalloonBootTests
     }
 
     [Fact]
+    public void WhileTheShellRunsACommand_TheHousekeepingCpuFollowsTheTarget()
+    {
+        // Two CPUs: the drivers are polled by CPU 1 at its timer ticks, so the balloon follows the host
+        // while the boot CPU's shell is busy (here: sleeping 30 s without looking at its input).
+        using var s = new BalloonSession(_output, Pools, "deflate-on-oom=on", cpus: 2);
+        int from = s.Send("sleep 30000");
+        var clock = Stopwatch.StartNew();
+        s.Monitor("balloon 640");
+        s.WaitForBalloon(640);
+        long reached = clock.ElapsedMilliseconds;
+        _output.WriteLine($"balloon 640 during sleep: target reached after {reached} ms");
+        Assert.DoesNotContain("sleep: 30000 ms", s.Since(from));
+        Assert.True(reached < 25000, $"target reached only after {reached} ms");
+        string slept = s.Finish(from, TimeSpan.FromSeconds(90));
+        Assert.Contains("sleep: 30000 ms (3000 timer ticks; drivers polled by cpu 1)", slept);
+        Assert.Contains("balloon: target 384 MiB, actual 384 MiB (192 page blocks of 2048 kB)", s.Type("balloon"));
+        Assert.Contains("check: ok", s.Type("check"));
+        s.Halt();
+    }
+
+    [Fact]
     public void DeflateOnOom_ExhaustTakesTheLentMemory_ThenTheBalloonRefills_AndFreePageReportingDropsFreedMemory()
     {
         using var s = new BalloonSession(_output, Pools, "deflate-on-oom=on,free-page-reporting=on");
@@ -199,12 +220,12 @@ public class BalloonBootTests
         private readonly string _socket = Path.Combine(Path.GetTempPath(), $"pk-balloon-{Guid.NewGuid():N}.sock");
         private readonly QemuMonitor _monitor;
 
-        public BalloonSession(ITestOutputHelper output, string commandLine, string balloonOptions)
+        public BalloonSession(ITestOutputHelper output, string commandLine, string balloonOptions, int cpus = 1)
         {
             _output = output;
             var boot = new QemuBoot
             {
-                Machine = "q35", Memory = "1G", Input = "", KernelCommandLine = commandLine,
+                Machine = "q35", Memory = "1G", Input = "", KernelCommandLine = commandLine, Cpus = cpus,
                 ExtraArgs = new[] { "-device", "virtio-balloon-pci,id=balloon0,disable-modern=on," + balloonOptions },
             };
             List<string> args = boot.Arguments();
@@ -264,6 +285,26 @@ public class BalloonBootTests
         }
 
         public string Monitor(string command) => _monitor.Command(command);
+
+        /// <summary>Types <paramref name="command"/> and returns at once; <see cref="Finish"/> collects its output.</summary>
+        public int Send(string command)
+        {
+            int from = Console.Length;
+            _qemu.StandardInput.Write(command + "\n");
+            _qemu.StandardInput.Flush();
+            return from;
+        }
+
+        /// <summary>The output of the command <see cref="Send"/> typed at <paramref name="from"/>, once the next prompt is there.</summary>
+        public string Finish(int from, TimeSpan timeout)
+        {
+            string output = WaitFor(from, "\npk> ", timeout);
+            _output.WriteLine("pk> " + output.TrimStart());
+            return output;
+        }
+
+        /// <summary>The console so far, from <paramref name="from"/> on.</summary>
+        public string Since(int from) => Console.Substring(from);
 
         /// <summary>Waits until `info balloon` reports <paramref name="mib"/> MiB of guest memory (the guest reached the target).</summary>
         public void WaitForBalloon(int mib)

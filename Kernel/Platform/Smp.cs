@@ -319,6 +319,14 @@ namespace PoolKernel.Platform
                 if (posted == cpu->WorkDone)
                 {
                     Cpu.IdleHalt();
+                    // Woken (the timer ticks every 1/TimerHertz s): the housekeeping CPU runs the
+                    // kernel's periodic work, interrupts on.
+                    delegate*<void> housekeeping = s_housekeeping;
+                    if (housekeeping != null && cpu->Number == s_housekeeper)
+                    {
+                        Cpu.EnableInterrupts();
+                        housekeeping();
+                    }
                     continue;
                 }
                 Cpu.EnableInterrupts();
@@ -394,6 +402,40 @@ namespace PoolKernel.Platform
                 return;
             cpu->CallFunction(cpu->CallArgument);
             cpu->CallDone = ticket;
+        }
+
+        /// <summary>
+        /// The kernel's periodic work (today: the drivers' polls, <see cref="Drivers.DriverManager.PollIdle"/>,
+        /// through which the virtio balloon follows the host's target), run by <see cref="s_housekeeper"/>
+        /// from its idle loop whenever a timer tick wakes it, interrupts on, so it goes on while the
+        /// boot CPU's shell runs a command. Null until <see cref="StartHousekeeping"/>.
+        /// </summary>
+        private static delegate*<void> s_housekeeping;
+
+        /// <summary>The CPU that runs <see cref="s_housekeeping"/>: the highest-numbered online AP; -1 with one CPU (the shell's idle loop polls then).</summary>
+        private static int s_housekeeper = -1;
+
+        /// <summary>The housekeeping CPU's number, or -1 when there is none (one CPU online).</summary>
+        internal static int Housekeeper => s_housekeeper;
+
+        /// <summary>
+        /// Gives <paramref name="work"/> to the highest-numbered online AP, which runs it from its idle
+        /// loop at every timer tick from now on. Contract: boot CPU, once, after <see cref="Start"/>;
+        /// <paramref name="work"/> returns quickly when it has nothing to do, is safe to run beside the
+        /// shell (it guards itself), and is not run while the AP runs posted work. False with one CPU.
+        /// </summary>
+        internal static bool StartHousekeeping(delegate*<void> work)
+        {
+            for (int i = s_count - 1; i > 0; i--)
+            {
+                if (s_cpus[i]->State == CpuState.Online)
+                {
+                    s_housekeeper = i;
+                    s_housekeeping = work;
+                    return true;
+                }
+            }
+            return false;
         }
 
         /// <summary>The collector's stop: the generation last asked for and the one last released (equal: none is on).</summary>

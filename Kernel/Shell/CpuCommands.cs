@@ -10,6 +10,7 @@ namespace PoolKernel.Shell
         internal static void Register(ref int n)
         {
             Commands.Register(ref n, "cpus", "every CPU: number, APIC id, node, state, timer ticks, interrupts taken; each online CPU answers from itself", &Cpus);
+            Commands.Register(ref n, "sleep", "sleep MS: wait MS (1..600000) milliseconds on this CPU, interrupts on (timer ticks; the housekeeping CPU goes on polling the drivers)", &Sleep);
             Commands.Register(ref n, "cpu", "cpu N fault|irqalloc: a page fault on CPU N (0..CPUs-1), a test of the report (the machine ends, status 37); or a page and a heap block allocated and freed in CPU N's timer interrupt", &CpuCommand);
         }
 
@@ -26,6 +27,38 @@ namespace PoolKernel.Shell
             SelfReport* report = (SelfReport*)argument;
             report->Number = Cpu.CurrentPerCpu()->Number;
             report->ApicId = LocalApic.Id;
+        }
+
+        /// <summary>
+        /// 'sleep MS': halts between timer interrupts until MS milliseconds of this CPU's ticks have
+        /// passed (rounded up to whole ticks), then says how many ticks it waited. Without a running
+        /// timer it says so and waits for nothing.
+        /// </summary>
+        private static void Sleep(ref ShellLine line)
+        {
+            if (!line.Arg(1, "MS", 1, 600_000, out ulong ms) || !line.NoMoreArgs(2))
+                return;
+            if (!Smp.TimerRunning)
+            {
+                Console.WriteLine("sleep: no timer running; not waited");
+                return;
+            }
+            ulong ticks = (ms * (ulong)Smp.TimerHertz + 999) / 1000;
+            PerCpu* cpu = Cpu.CurrentPerCpu();
+            ulong start = cpu->TimerTicks;
+            while (cpu->TimerTicks - start < ticks)
+                Cpu.IdleHalt();
+            Console.Write("sleep: ");
+            Console.Write(ms);
+            Console.Write(" ms (");
+            Console.Write(ticks);
+            Console.Write(" timer ticks");
+            if (Smp.Housekeeper >= 0)
+            {
+                Console.Write("; drivers polled by cpu ");
+                Console.Write(Smp.Housekeeper);
+            }
+            Console.WriteLine(")");
         }
 
         private static void Cpus(ref ShellLine line)
