@@ -73,6 +73,8 @@ public class ShellCommandBootTests
             ("netloop 4294967306", "netloop: N '4294967306' is out of range; expected 1..1000000"),
             ("unload nosuchdriver", "unload: no driver 'nosuchdriver' (see drivers)"),
             ("pools now", "usage: pools [boot]"),
+            ("sleep 0", "sleep: MS '0' is out of range; expected 1..600000"),
+            ("sleep 600001", "sleep: MS '600001' is out of range; expected 1..600000"),
             ("pools boot 1", "pools: unexpected '1'"),
         };
         string script = string.Join(";", cases.Select(c => c.Command)) + ";check";
