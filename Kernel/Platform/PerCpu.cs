@@ -89,6 +89,18 @@ namespace PoolKernel.Platform
         public ulong Parks;
         public ulong Collections;
 
+        /// <summary>
+        /// TLB shootdown (<see cref="TlbShootdown"/>): NMIs sent to this CPU for shootdowns, counted by the
+        /// sender before it sends; the CPU's NMI handler takes every one up to this number as a shootdown NMI.
+        /// </summary>
+        public volatile uint TlbNmisSent;
+        /// <summary>Own: shootdown NMIs taken so far (the handler sets it to <see cref="TlbNmisSent"/>).</summary>
+        public uint TlbNmisTaken;
+        /// <summary>Own: the last shootdown generation this CPU carried out (a release store after its invlpg).</summary>
+        public volatile uint TlbDone;
+        /// <summary>Own: shootdowns this CPU carried out for other CPUs.</summary>
+        public ulong TlbShootdowns;
+
         /// <summary>The GDT: null, 0x08 code, 0x10 data, 0x18 TSS (two slots), as boot.S's.</summary>
         public fixed ulong Gdt[5];
         /// <summary>The GDT pointer as lgdt reads it: the 16-bit limit in [3], the 64-bit base in [4..7] (8-byte aligned); lgdt takes &amp;GdtPointer[3].</summary>

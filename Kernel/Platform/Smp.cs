@@ -481,6 +481,8 @@ namespace PoolKernel.Platform
             if (!s_started)
                 return false;
             PerCpu* cpu = Cpu.CurrentPerCpu();
+            if (TlbShootdown.OnNmi(cpu))
+                return true;
             uint generation = s_parkRequest;
             if (generation == s_parkRelease || cpu->ParkAsked != generation || cpu->ParkedGeneration == generation)
                 return false;
@@ -491,11 +493,16 @@ namespace PoolKernel.Platform
             {
                 if (System.Threading.Volatile.Read(ref s_fatal) != 0)
                     StopHere();
+                // A shootdown asked while parked (its NMI waits until this handler returns) is carried out here.
+                TlbShootdown.Poll(cpu);
                 Cpu.Pause();
             }
             cpu->ParkedFrame = null;
             return true;
         }
+
+        /// <summary>True once some CPU entered a fatal path (its NMI stops every other CPU for good).</summary>
+        internal static bool InFatalPath => System.Threading.Volatile.Read(ref s_fatal) != 0;
 
         /// <summary>
         /// Called first on every fatal path (panic, CPU exception, unhandled exception): the first CPU
