@@ -90,12 +90,14 @@ namespace PoolKernel.Platform
         public ulong Collections;
 
         /// <summary>
-        /// TLB shootdown (<see cref="TlbShootdown"/>): NMIs sent to this CPU for shootdowns, counted by the
-        /// sender before it sends; the CPU's NMI handler takes every one up to this number as a shootdown NMI.
+        /// NMIs other CPUs sent this CPU for work (the collector's stop, a TLB shootdown: <see cref="Smp.SendWorkNmi"/>),
+        /// counted atomically before each send. Two NMIs may arrive as one (one can be held pending while the
+        /// handler runs), so each NMI does all the work asked of this CPU, and an NMI is this CPU's only while
+        /// <see cref="NmisTaken"/> does not pass this count.
         /// </summary>
-        public volatile uint TlbNmisSent;
-        /// <summary>Own: shootdown NMIs taken so far (the handler sets it to <see cref="TlbNmisSent"/>).</summary>
-        public uint TlbNmisTaken;
+        public int NmisSent;
+        /// <summary>Own: NMIs taken (the fatal path's aside).</summary>
+        public int NmisTaken;
         /// <summary>Own: the last shootdown generation this CPU carried out (a release store after its invlpg).</summary>
         public volatile uint TlbDone;
         /// <summary>Own: shootdowns this CPU carried out for other CPUs.</summary>

@@ -6,9 +6,9 @@ namespace PoolKernel.Platform
 {
     /// <summary>
     /// Invalidates a kernel translation on every online CPU (docs/antifrag.md "Movable areas"): the
-    /// running CPU does its own <c>invlpg</c>, every other online CPU gets an NMI, carries out the
-    /// request in its NMI handler (<see cref="OnNmi"/>, called by <see cref="Smp.OnNmi"/>) and
-    /// acknowledges it; <see cref="Invalidate"/> returns when every one has.
+    /// running CPU does its own <c>invlpg</c>, every other online CPU gets an NMI (<see cref="Smp.SendWorkNmi"/>),
+    /// carries out the request in its NMI handler (<see cref="Poll"/>, called by <see cref="Smp.OnNmi"/>)
+    /// and acknowledges it; <see cref="Invalidate"/> returns when every one has.
     ///
     /// Why an NMI and not the 0xF0 call IPI (<see cref="Smp.RunOn"/>): the movers that rewrite a mapping
     /// run under the pools' lock with interrupts off (compaction), and another CPU may be spinning on
@@ -69,8 +69,7 @@ namespace PoolKernel.Platform
                 PerCpu* cpu = Smp.Get(i);
                 if (cpu == self || cpu->State != CpuState.Online)
                     continue;
-                cpu->TlbNmisSent = cpu->TlbNmisSent + 1;
-                LocalApic.SendNmi(cpu->ApicId);
+                Smp.SendWorkNmi(cpu);
             }
             for (int i = 0; i < Smp.Count; i++)
             {
@@ -90,21 +89,7 @@ namespace PoolKernel.Platform
             s_lock.Release(state);
         }
 
-        /// <summary>
-        /// The NMI handler's part: true when this NMI was a shootdown's (every one sent so far is taken
-        /// as such, and the current request carried out if this CPU has not yet); false: not ours.
-        /// </summary>
-        internal static bool OnNmi(PerCpu* cpu)
-        {
-            uint sent = cpu->TlbNmisSent;
-            if (sent == cpu->TlbNmisTaken)
-                return false;
-            cpu->TlbNmisTaken = sent;
-            Poll(cpu);
-            return true;
-        }
-
-        /// <summary>Carries out the current request if this CPU has not yet (from the NMI handler or the park loop).</summary>
+        /// <summary>Carries out the current request if this CPU has not yet: from every work NMI (<see cref="Smp.OnNmi"/>) and the collector's park loop.</summary>
         internal static void Poll(PerCpu* cpu)
         {
             uint generation = s_generation;
