@@ -40,6 +40,9 @@ namespace PoolKernel.Mm
     /// table itself (<see cref="s_areas"/>) is written by one CPU at a time, the shell's commands
     /// (nothing else creates or frees areas), and read by the mover under the pools' lock.
     /// Nothing here allocates from the heap.
+    ///
+    /// While a page moves it is not mapped: a CPU touching it then takes a page fault, which is fatal
+    /// (no wait-and-retry in the fault path yet). Only the shell touches areas, never during a move.
     /// </summary>
     internal static unsafe class VmAreas
     {
