@@ -242,6 +242,29 @@ namespace PoolKernel.Mm
         }
 
         /// <summary>
+        /// A block on <paramref name="node"/> only (a bind plan of that one node, as Linux's migration asks
+        /// for its target), counted in numastat when it succeeds; nothing is counted when it fails.
+        /// InvalidArgument (nothing done): a node outside the topology or without memory.
+        /// </summary>
+        internal static MemoryStatus AllocateOnNode(int node, int cpuNode, Order order, in AllocRequest request, out Pfn pfn)
+        {
+            pfn = Pfn.None;
+            ulong state = s_lock.Acquire();
+            NumaTopology topology = TopologyFor(cpuNode);
+            s_lock.Release(state);
+            if ((uint)node >= (uint)topology.NodeCount || ((topology.MemoryNodes >> node) & 1) == 0)
+                return MemoryStatus.InvalidArgument;
+            if (NumaPolicy.Make(PolicyMode.Bind, 1UL << node, null, 0, out NumaPolicy bind) != PolicyStatus.Ok)
+                return MemoryStatus.InvalidArgument;
+            InterleaveCursor unused = default;
+            PolicyPlan plan = PolicyPlan.For(bind, ref unused, cpuNode, topology);
+            MemoryStatus status = PhysicalMemoryOwner.AllocateByPlan(plan, order, request, out pfn, out int landed);
+            if (status == MemoryStatus.Ok)
+                Record(plan, landed);
+            return status;
+        }
+
+        /// <summary>
         /// The node the heap should take its next object from, for a CPU on <paramref name="cpuNode"/>:
         /// the intended node of the heap's effective policy (Linux's slab allocator asks the task policy
         /// per object the same way). Local (the default) answers <paramref name="cpuNode"/> without the lock.

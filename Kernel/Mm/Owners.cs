@@ -26,6 +26,8 @@ namespace PoolKernel.Mm
         internal const byte FirstContainer = 16;
         /// <summary>The movable memory of the shell's churn test (a mover registered for it: docs/antifrag.md).</summary>
         internal const byte Churn = 5;
+        /// <summary>The movable kernel virtual-memory areas (Mm/VmAreas.cs): their frames and page tables; a mover registered for it.</summary>
+        internal const byte VmArea = 6;
 
         /// <summary>The name of a well-known owner for messages; "owner" for the others (the caller prints the number).</summary>
         internal static string Name(byte owner) => owner switch
@@ -37,6 +39,7 @@ namespace PoolKernel.Mm
             Balloon => "balloon",
             >= FirstContainer and < 64 => "container",
             Churn => "churn",
+            VmArea => "vmarea",
             _ => "owner",
         };
     }

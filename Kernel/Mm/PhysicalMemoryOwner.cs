@@ -273,6 +273,15 @@ namespace PoolKernel.Mm
             return owner;
         }
 
+        /// <summary>The node of the page block holding <paramref name="pfn"/>; -1 outside the pools' span.</summary>
+        internal static int NodeOf(Pfn pfn)
+        {
+            ulong state = s_lock.Acquire();
+            int node = s_memory->NodeOf(pfn);
+            s_lock.Release(state);
+            return node;
+        }
+
         /// <summary>Fixed at set-up: read without the lock.</summary>
         internal static int MaxOrder => s_memory->MaxOrder;
 

@@ -89,6 +89,20 @@ namespace PoolKernel.Platform
         public ulong Parks;
         public ulong Collections;
 
+        /// <summary>
+        /// NMIs other CPUs sent this CPU for work (the collector's stop, a TLB shootdown: <see cref="Smp.SendWorkNmi"/>),
+        /// counted atomically before each send. Two NMIs may arrive as one (one can be held pending while the
+        /// handler runs), so each NMI does all the work asked of this CPU, and an NMI is this CPU's only while
+        /// <see cref="NmisTaken"/> does not pass this count.
+        /// </summary>
+        public int NmisSent;
+        /// <summary>Own: NMIs taken (the fatal path's aside).</summary>
+        public int NmisTaken;
+        /// <summary>Own: the last shootdown generation this CPU carried out (a release store after its invlpg).</summary>
+        public volatile uint TlbDone;
+        /// <summary>Own: shootdowns this CPU carried out for other CPUs.</summary>
+        public ulong TlbShootdowns;
+
         /// <summary>The GDT: null, 0x08 code, 0x10 data, 0x18 TSS (two slots), as boot.S's.</summary>
         public fixed ulong Gdt[5];
         /// <summary>The GDT pointer as lgdt reads it: the 16-bit limit in [3], the 64-bit base in [4..7] (8-byte aligned); lgdt takes &amp;GdtPointer[3].</summary>

@@ -474,7 +474,7 @@ namespace PoolKernel.Platform
             {
                 PerCpu* cpu = s_cpus[i];
                 if (cpu->ParkAsked == generation)
-                    LocalApic.SendNmi(cpu->ApicId);
+                    SendWorkNmi(cpu);
             }
             for (int i = 0; i < s_count; i++)
             {
@@ -508,8 +508,10 @@ namespace PoolKernel.Platform
         /// The NMI handler's decision (<see cref="Traps"/>), true when the NMI was handled and the CPU
         /// returns to what it was doing. Another CPU's fatal path: park for good. This CPU's own fatal
         /// path (a collector's NMI that came after this CPU started its report): ignore it, the report
-        /// stops the collector. A collector's stop asked of this CPU: park, the frame published, until
-        /// released. Anything else: false, a fatal NMI.
+        /// stops the collector. A work NMI (<see cref="SendWorkNmi"/>; counted, so one that arrives
+        /// after an earlier NMI already did its work is still known): a pending TLB shootdown is carried
+        /// out, and a collector's stop asked of this CPU parks it, the frame published, until released.
+        /// More NMIs than were sent: false, a fatal NMI.
         /// </summary>
         internal static bool OnNmi(TrapFrame* frame)
         {
@@ -523,9 +525,13 @@ namespace PoolKernel.Platform
             if (!s_started)
                 return false;
             PerCpu* cpu = Cpu.CurrentPerCpu();
+            if (++cpu->NmisTaken > System.Threading.Volatile.Read(ref cpu->NmisSent))
+                return false;
+            // Every piece of work asked of this CPU, whichever sender's NMI this is (see PerCpu.NmisSent).
+            TlbShootdown.Poll(cpu);
             uint generation = s_parkRequest;
             if (generation == s_parkRelease || cpu->ParkAsked != generation || cpu->ParkedGeneration == generation)
-                return false;
+                return true;
             cpu->ParkedFrame = frame;
             cpu->Parks++;
             cpu->ParkedGeneration = generation;
@@ -533,11 +539,31 @@ namespace PoolKernel.Platform
             {
                 if (System.Threading.Volatile.Read(ref s_fatal) != 0)
                     StopHere();
+                // A shootdown asked while parked (its NMI waits until this handler returns) is carried out here.
+                TlbShootdown.Poll(cpu);
                 Cpu.Pause();
             }
             cpu->ParkedFrame = null;
             return true;
         }
+
+        /// <summary>
+        /// An NMI asking <paramref name="cpu"/> to do work its NMI handler (<see cref="OnNmi"/>) looks for:
+        /// the collector's stop or a TLB shootdown. Counted first (<see cref="PerCpu.NmisSent"/>), so the
+        /// handler tells these NMIs from any other.
+        /// </summary>
+        internal static void SendWorkNmi(PerCpu* cpu)
+        {
+            int* sent = &cpu->NmisSent;
+            int seen;
+            do
+                seen = *sent;
+            while (Cpu.CompareExchange(sent, seen, seen + 1) != seen);
+            LocalApic.SendNmi(cpu->ApicId);
+        }
+
+        /// <summary>True once some CPU entered a fatal path (its NMI stops every other CPU for good).</summary>
+        internal static bool InFatalPath => System.Threading.Volatile.Read(ref s_fatal) != 0;
 
         /// <summary>
         /// Called first on every fatal path (panic, CPU exception, unhandled exception): the first CPU

@@ -43,6 +43,7 @@ namespace PoolKernel.Shell
             DriverCommands.Register(ref n);
             NumaCommands.Register(ref n);
             ContainerCommands.Register(ref n);
+            VmAreaCommands.Register(ref n);
             s_count = n;
         }
 

@@ -130,6 +130,26 @@ namespace PoolKernel.Shell
             string numa = NumaPolicies.Check();
             Console.Write("check: numa ");
             Console.WriteLine(numa == null ? "ok (policies valid, counters consistent)" : numa);
+            string areas = VmAreas.Check(out int areaCount, out ulong areaPages, out int area, out ulong page);
+            Console.Write("check: vmareas ");
+            if (areas == null)
+            {
+                Console.Write("ok (");
+                Console.Write(areaCount);
+                Console.Write(" areas, ");
+                Console.Write(areaPages);
+                Console.WriteLine(" pages: every frame owned by vmarea, reverse map and page tables agree)");
+            }
+            else
+            {
+                Console.Write("BROKEN: ");
+                Console.Write(areas);
+                Console.Write(" (area ");
+                Console.Write(area);
+                Console.Write(", page ");
+                Console.Write(page);
+                Console.WriteLine(")");
+            }
             Console.Write("check: ");
             Console.Write(cycles);
             Console.WriteLine(" cycles");
