@@ -33,6 +33,13 @@ public static class Program
             only = args[onlyAt + 1].Split(',');
             args = args[..onlyAt];
         }
+        if (Array.IndexOf(args, "--migration") >= 0)
+        {
+            // Only the migration keys, printed (for iterating on them).
+            foreach (KeyValuePair<string, double> kv in MigrationBenchmarks.Measure())
+                Console.WriteLine($"{kv.Key} {kv.Value}");
+            return 0;
+        }
         if (Array.IndexOf(args, "--accounting-ab") >= 0)
         {
             AccountingBenchmarks.Interleaved(41, 1 << 20);
@@ -118,6 +125,8 @@ public static class Program
             summary[kv.Key] = kv.Value;
         foreach (KeyValuePair<string, double> churn in ChurnBenchmarks.Measure())
             summary[churn.Key] = churn.Value;
+        foreach (KeyValuePair<string, double> migration in MigrationBenchmarks.Measure())
+            summary[migration.Key] = migration.Value;
         string json = SummaryJson(summary);
         File.WriteAllText(Path.Combine(outDir, "summary.json"), json);
         Console.WriteLine(json);
