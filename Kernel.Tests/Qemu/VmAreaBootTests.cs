@@ -73,6 +73,29 @@ public class VmAreaBootTests
     }
 
     [Fact]
+    public void TheAreaPolicy_PlacesAnAreasFrames_RefusedPolicyKeepsTheOld()
+    {
+        // The `area` NUMA context (issue 16): vmalloc's frames by its policy, counted in numastat.
+        QemuResult result = Boot(new QemuBoot
+        {
+            Machine = "q35", Memory = "1G", Nodes = 2, NodeMemory = new[] { "960M", "64M" }, CpuNodes = new[] { 0, 1 },
+            KernelCommandLine = "run=\"policy;policy area bind 1;vmalloc 4M;vareas 0;numastat;policy area bind 7;policy area default;vfree 0;check;halt\"",
+        });
+        Assert.Equal("policy: kernel local", ShellCommandBootTests.LineAfter(result, "policy"));
+        BootTests.AssertContains(result, "policy: area default (follows kernel: local)");
+        Assert.Equal("policy: area now bind 1 (new allocations)", ShellCommandBootTests.LineAfter(result, "policy area bind 1"));
+        Line(result, "vmalloc 4M", @"vmalloc: area 0, 1024 pages at 0xfffff00000000000 \(3 page-table pages\)");
+        Line(result, "vareas 0", @"vareas: area 0 at 0xfffff00000000000, 1024 pages: node0 0 node1 1024; moved 0 by compaction, 0 by migration");
+        Assert.Equal(new long[] { 0, 1024 }, NumaHits(result));
+        Assert.Matches(@"other_node +0 +1024", result.Console);
+        Assert.Equal("policy: refused, a node of the list is not a node of this machine; area keeps bind 1", ShellCommandBootTests.LineAfter(result, "policy area bind 7"));
+        Assert.Equal("policy: area now default (new allocations)", ShellCommandBootTests.LineAfter(result, "policy area default"));
+        Assert.Equal("vfree: area 0: 1024 frames and 3 page-table pages given back", ShellCommandBootTests.LineAfter(result, "vfree 0"));
+        ShellCommandBootTests.AssertLineAfter(result, "check", CheckPools);
+        BootTests.AssertContains(result, "check: numa ok (policies valid, counters consistent)");
+    }
+
+    [Fact]
     public void MigrateToNode1_EveryFrameInNode1sSratRange_ChecksumIntact_PagesThatCannotMoveStay()
     {
         QemuResult result = Boot(new QemuBoot
@@ -121,7 +144,9 @@ public class VmAreaBootTests
         Assert.Equal(3, hits.Length / 2);
         Assert.Equal(hits[0], hits[2]);             // node 0 unchanged by migrate 0 1
         Assert.Equal(hits[1] + 1024, hits[3]);
-        Assert.Equal(hits[2], hits[4]);
+        // vmalloc 64M between them: the area's frames come by the `area` policy (default: the kernel's,
+        // local), all 16384 from the CPU's node 0, each a numa_hit there.
+        Assert.Equal(hits[2] + 16384, hits[4]);
         Assert.Equal(hits[3] + moved, hits[5]);
 
         ShellCommandBootTests.AssertLineAfter(result, "check", CheckPools);

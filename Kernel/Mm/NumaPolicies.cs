@@ -21,11 +21,13 @@ namespace PoolKernel.Mm
     internal static unsafe class NumaPolicies
     {
         /// <summary>The allocation contexts that have a policy, by number: the kernel-wide one first.</summary>
-        internal const int KernelContext = 0, HeapContext = 1, ContextCount = 2;
+        internal const int KernelContext = 0, HeapContext = 1, AreaContext = 2, ContextCount = 3;
 
         private static SpinLock s_lock;
         private static PolicyContext s_kernel;
         private static PolicyContext s_heap;
+        /// <summary>The movable areas' policy (Mm/VmAreas.cs: the frames `vmalloc` backs an area with); Default follows the kernel-wide one.</summary>
+        private static PolicyContext s_area;
         private static NumaCounters s_counters;
         private static NumaTopology s_topology;
         private static bool s_installed;
@@ -48,7 +50,17 @@ namespace PoolKernel.Mm
         /// <summary>True when the heap's effective policy is local: <see cref="HeapNode"/> answers without the lock.</summary>
         private static volatile bool s_heapIsLocal = true;
 
-        internal static string ContextName(int context) => context == HeapContext ? "heap" : "kernel";
+        internal static string ContextName(int context) => context == HeapContext ? "heap" : context == AreaContext ? "area" : "kernel";
+
+        /// <summary>The policy context <paramref name="context"/> names (the lock held).</summary>
+        private static ref PolicyContext ContextLocked(int context)
+        {
+            if (context == HeapContext)
+                return ref s_heap;
+            if (context == AreaContext)
+                return ref s_area;
+            return ref s_kernel;
+        }
 
         /// <summary>The context named <paramref name="line"/>'s word <paramref name="index"/>, or -1.</summary>
         internal static int ContextOf(ref Shell.ShellLine line, int index)
@@ -75,6 +87,7 @@ namespace PoolKernel.Mm
             ReplicateDistances();
             s_kernel.Policy = NumaPolicy.Local;
             s_heap.Policy = NumaPolicy.Default;
+            s_area.Policy = NumaPolicy.Default;
             s_installed = true;
             Boot.CommandLine.BootOptions* o = KernelCommandLine.Options;
             if (o == null || !o->NumaPolicyGiven)
@@ -154,7 +167,7 @@ namespace PoolKernel.Mm
         internal static NumaPolicy Get(int context)
         {
             ulong state = s_lock.Acquire();
-            NumaPolicy p = context == HeapContext ? s_heap.Policy : s_kernel.Policy;
+            NumaPolicy p = ContextLocked(context).Policy;
             s_lock.Release(state);
             return p;
         }
@@ -169,7 +182,7 @@ namespace PoolKernel.Mm
             if (context == KernelContext && p.Mode == PolicyMode.Default)
                 p = NumaPolicy.Local;
             ulong state = s_lock.Acquire();
-            PolicyStatus status = context == HeapContext ? s_heap.Set(p, s_topology) : s_kernel.Set(p, s_topology);
+            PolicyStatus status = ContextLocked(context).Set(p, s_topology);
             s_lock.Release(state);
             if (status == PolicyStatus.Ok)
                 RefreshHeapIsLocal();
@@ -197,6 +210,8 @@ namespace PoolKernel.Mm
                 broken = "the kernel-wide policy is not valid on this machine";
             else if (s_heap.Policy.Validate(s_topology) != PolicyStatus.Ok)
                 broken = "the heap's policy is not valid on this machine";
+            else if (s_area.Policy.Validate(s_topology) != PolicyStatus.Ok)
+                broken = "the movable areas' policy is not valid on this machine";
             else if (!s_counters.Consistent())
                 broken = "numastat counters disagree (misses != foreigns, or hits + misses != local + other)";
             s_lock.Release(state);
@@ -215,7 +230,7 @@ namespace PoolKernel.Mm
         {
             ulong state = s_lock.Acquire();
             NumaTopology topology = TopologyFor(cpuNode);
-            PolicyPlan plan = context == HeapContext ? s_heap.Plan(ref s_kernel, cpuNode, topology) : s_kernel.Plan(ref s_kernel, cpuNode, topology);
+            PolicyPlan plan = ContextLocked(context).Plan(ref s_kernel, cpuNode, topology);
             s_lock.Release(state);
             return plan;
         }

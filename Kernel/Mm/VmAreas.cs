@@ -168,7 +168,13 @@ namespace PoolKernel.Mm
             AllocRequest mine = request;
             mine.Owner = Owners.VmArea;
             mine.Mobility = MobilityClass.Movable;
-            if (PhysicalMemoryOwner.Allocate(new Order(0), mine, out Pfn pfn) != MemoryStatus.Ok)
+            // No pool or node asked for: the movable areas' NUMA policy picks the node (the `area`
+            // context, docs/numa.md), counted in numastat; a named pool or node is taken as asked.
+            Pfn pfn;
+            MemoryStatus got = mine.Pool.IsNone && mine.PreferredNode == AllocRequest.NoNode
+                ? NumaPolicies.Allocate(NumaPolicies.AreaContext, Heap.KernelHeapGlue.CurrentNode, new Order(0), mine, out pfn, out _)
+                : PhysicalMemoryOwner.Allocate(new Order(0), mine, out pfn);
+            if (got != MemoryStatus.Ok)
                 return VmAreaStatus.OutOfMemory;
             ulong* frame = (ulong*)(pfn.Value << 12);
             for (int i = 0; i < 512; i++)

@@ -13,7 +13,7 @@ namespace PoolKernel.Shell
     {
         internal static void Register(ref int n)
         {
-            Commands.Register(ref n, "policy", "policy [CONTEXT] [MODE [NODES [WEIGHTS]]]: show or set a NUMA policy (CONTEXT kernel|heap, default kernel; MODE local|bind|preferred|preferred-many|interleave|weighted-interleave|default; NODES like 0-2 or 0,2; WEIGHTS 1..255 like 5,2)", &Policy);
+            Commands.Register(ref n, "policy", "policy [CONTEXT] [MODE [NODES [WEIGHTS]]]: show or set a NUMA policy (CONTEXT kernel|heap|area, default kernel; MODE local|bind|preferred|preferred-many|interleave|weighted-interleave|default; NODES like 0-2 or 0,2; WEIGHTS 1..255 like 5,2)", &Policy);
             Commands.Register(ref n, "numastat", "per node numa_hit, numa_miss, numa_foreign, interleave_hit, local_node, other_node (Linux numastat)", &Numastat);
             Commands.Register(ref n, "replicate", "replicate SIZE NODES: a copy of SIZE bytes (4K..16M) on each node of NODES (like 0-1), all or nothing; filled, each copy checked byte by byte and against the firmware's node ranges, freed", &Replicate);
             Commands.Register(ref n, "numaalloc", "numaalloc N [CONTEXT] [cpu C]: N (1..65536) pages by CONTEXT's policy (default kernel) on CPU C (default this one), counted per node, then freed", &NumaAlloc);
@@ -34,8 +34,8 @@ namespace PoolKernel.Shell
             {
                 if (at == 1)
                 {
-                    Show(NumaPolicies.KernelContext);
-                    Show(NumaPolicies.HeapContext);
+                    for (int c = 0; c < NumaPolicies.ContextCount; c++)
+                        Show(c);
                 }
                 else
                 {
@@ -265,7 +265,7 @@ namespace PoolKernel.Shell
                 job.Context = NumaPolicies.ContextOf(ref line, at);
                 if (job.Context < 0)
                 {
-                    Console.WriteLine("numaalloc: CONTEXT must be kernel or heap");
+                    Console.WriteLine("numaalloc: CONTEXT must be kernel, heap or area");
                     return;
                 }
                 at++;
