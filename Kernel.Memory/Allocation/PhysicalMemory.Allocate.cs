@@ -38,26 +38,28 @@ public unsafe partial struct PhysicalMemory
         }
         if (!request.HasAddressRules)
         {
-            bool admitted = false;
-            if (pool < _poolCapacity)
+            bool named = pool < _poolCapacity;
+            uint generation = 0;
+            if (!named && request.Pool.IsNone)
+                pool = RememberedFirst(request, out generation);
+            if ((uint)pool < (uint)_poolCapacity)
             {
-                ref Pool p = ref _buddy._pools[pool];
-                admitted = p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility);
-            }
-            else if (request.Pool.IsNone)
-            {
-                pool = RememberedFirst(request);
-                admitted = pool >= 0;
-            }
-            FrameCache* cache = _buddy.CacheOf(pool);
-            if (admitted && cache->Count != 0)
-            {
-                _buddy.CountPoolProbe();
-                ulong frame = cache->Pop();
-                _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
-                _buddy._owners[frame] = request.Owner;
-                pfn = new Pfn(_basePfn + frame);
-                return MemoryStatus.Ok;
+                ulong state = LockPool(pool);
+                if (AdmittedLocked(pool, named, generation, request))
+                {
+                    FrameCache* cache = _buddy.CacheOf(pool);
+                    if (cache->Count != 0)
+                    {
+                        _buddy.CountPoolProbe();
+                        ulong frame = cache->Pop();
+                        _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+                        _buddy._owners[frame] = request.Owner;
+                        UnlockPool(pool, state);
+                        pfn = new Pfn(_basePfn + frame);
+                        return MemoryStatus.Ok;
+                    }
+                }
+                UnlockPool(pool, state);
             }
         }
         else if (order.Value == 0 && request.Pool.IsNone)
@@ -86,32 +88,31 @@ public unsafe partial struct PhysicalMemory
     private MemoryStatus AllocateBlock(int order, in AllocRequest request, out Pfn pfn)
     {
         int pool = request.Pool.Value;
-        bool admitted = false;
+        bool named = pool < _poolCapacity;
+        uint generation = 0;
         if ((uint)order <= (uint)_buddy._maxOrder)
         {
-            if (pool < _poolCapacity)
+            if (!named && request.Pool.IsNone)
+                pool = RememberedFirstListed(order, request, out generation);
+            if ((uint)pool < (uint)_poolCapacity)
             {
-                ref Pool p = ref _buddy._pools[pool];
-                admitted = p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility);
-            }
-            else if (request.Pool.IsNone)
-            {
-                pool = RememberedFirstListed(order, request);
-                admitted = pool >= 0;
-            }
-        }
-        if (admitted)
-        {
-            _buddy.CountPoolProbe();
-            ulong index = _buddy.TakeFirst(pool, order);
-            if (index != FreeList.End)
-            {
-                ref BuddyAllocator b = ref _buddy;
-                b._frames[index] = FrameState.Make(FrameKind.Allocated, order);
-                b._owners[index] = request.Owner;
-                b.AddHeld(index, 1UL << order, 1);
-                pfn = new Pfn(_basePfn + index);
-                return MemoryStatus.Ok;
+                ulong state = LockPool(pool);
+                if (AdmittedLocked(pool, named, generation, request))
+                {
+                    _buddy.CountPoolProbe();
+                    ulong index = _buddy.TakeFirst(pool, order);
+                    if (index != FreeList.End)
+                    {
+                        ref BuddyAllocator b = ref _buddy;
+                        b._frames[index] = FrameState.Make(FrameKind.Allocated, order);
+                        b._owners[index] = request.Owner;
+                        b.AddHeld(index, 1UL << order, 1);
+                        UnlockPool(pool, state);
+                        pfn = new Pfn(_basePfn + index);
+                        return MemoryStatus.Ok;
+                    }
+                }
+                UnlockPool(pool, state);
             }
         }
         MemoryStatus status = AllocateSlow(new Order(order), request, out Pfn slowPfn);
@@ -125,15 +126,17 @@ public unsafe partial struct PhysicalMemory
     /// succeeds there and the walk would stop there); -1 otherwise: no memo entry, or the first
     /// remembered pool with free frames has only cached ones (the walk would drain them).
     /// </summary>
-    private int RememberedFirstListed(int order, in AllocRequest request)
+    private int RememberedFirstListed(int order, in AllocRequest request, out uint generation)
     {
-        int slot = _choiceMemo.Find(ChoiceMemo.Shape(order, request), request, _poolGeneration);
+        ChoiceMemo* memo = CpuMemo();
+        generation = _poolGeneration;
+        int slot = memo->Find(ChoiceMemo.Shape(order, request), request, generation);
         if (slot < 0)
             return -1;
-        int count = _choiceMemo.Count(slot);
+        int count = memo->Count(slot);
         for (int i = 0; i < count; i++)
         {
-            int pool = _choiceMemo.PoolAt(slot, i);
+            int pool = memo->PoolAt(slot, i);
             if ((_buddy._pools[pool].ListedOrders >> order) != 0)
                 return pool;
             if (_buddy.CacheOf(pool)->Count != 0)
@@ -146,22 +149,41 @@ public unsafe partial struct PhysicalMemory
     /// For a rule-free order-0 request by pool choice: the pool the walk would try first, from the
     /// <see cref="ChoiceMemo"/> entry of its shape (the first remembered pool with free frames); -1
     /// when there is no entry or the walk would need the pool table (no remembered pool has frames).
-    /// A pool in the entry qualified when it was written and the entry is of this pool table.
+    /// A pool in the entry qualified when it was written and the entry is of pool table
+    /// <paramref name="generation"/>, which the caller compares again under the pool's lock (<see cref="AdmittedLocked"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int RememberedFirst(in AllocRequest request)
+    private int RememberedFirst(in AllocRequest request, out uint generation)
     {
-        int slot = _choiceMemo.Find(ChoiceMemo.Shape(0, request), request, _poolGeneration);
+        ChoiceMemo* memo = CpuMemo();
+        generation = _poolGeneration;
+        int slot = memo->Find(ChoiceMemo.Shape(0, request), request, generation);
         if (slot < 0)
             return -1;
-        int count = _choiceMemo.Count(slot);
+        int count = memo->Count(slot);
         for (int i = 0; i < count; i++)
         {
-            int pool = _choiceMemo.PoolAt(slot, i);
+            int pool = memo->PoolAt(slot, i);
             if (HasFreeFrames(pool, 0))
                 return pool;
         }
         return -1;
+    }
+
+    /// <summary>
+    /// Under pool <paramref name="pool"/>'s lock, whether a rule-free request may take a block from it: a
+    /// <paramref name="named"/> pool must be live and admit the request's owner and mobility class; a pool
+    /// from the calling CPU's memo qualified in pool table <paramref name="generation"/>, which must still be
+    /// the current one (a pool is created or destroyed with its slot's lock held and the generation bumped
+    /// before that lock is released, so the slot still holds the pool that was remembered).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool AdmittedLocked(int pool, bool named, uint generation, in AllocRequest request)
+    {
+        if (!named)
+            return _poolGeneration == generation; // read after the lock's atomic: not moved before it
+        ref Pool p = ref _buddy._pools[pool];
+        return p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility);
     }
 
     /// <summary>
@@ -174,22 +196,31 @@ public unsafe partial struct PhysicalMemory
     private bool TakeRememberedCached(in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
-        int slot = _choiceMemo.Find(ChoiceMemo.Shape(0, request), request, _poolGeneration);
+        ChoiceMemo* memo = CpuMemo();
+        uint generation = _poolGeneration;
+        int slot = memo->Find(ChoiceMemo.Shape(0, request), request, generation);
         if (slot < 0)
             return false;
-        int count = _choiceMemo.Count(slot);
+        int count = memo->Count(slot);
         for (int i = 0; i < count; i++)
         {
-            int pool = _choiceMemo.PoolAt(slot, i);
+            int pool = memo->PoolAt(slot, i);
             if (!HasFreeFrames(pool, 0))
                 continue;
-            FrameCache* cache = _buddy.CacheOf(pool);
-            if (!_choiceMemo.CacheOk(slot, i) || cache->Count == 0 || !_choiceMemo.Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
+            if (!memo->CacheOk(slot, i))
                 return false;
+            ulong state = LockPool(pool);
+            FrameCache* cache = _buddy.CacheOf(pool);
+            if (!AdmittedLocked(pool, false, generation, request) || cache->Count == 0 || !memo->Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
+            {
+                UnlockPool(pool, state);
+                return false;
+            }
             _buddy.CountPoolProbe();
             ulong frame = cache->Pop();
             _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
             _buddy._owners[frame] = request.Owner;
+            UnlockPool(pool, state);
             pfn = new Pfn(_basePfn + frame);
             return true;
         }
@@ -218,36 +249,42 @@ public unsafe partial struct PhysicalMemory
             return MemoryStatus.InvalidOrder;
         if (!request.Pool.IsNone)
         {
-            MemoryStatus admitted = AdmitNamed(request);
-            if (admitted != MemoryStatus.Ok)
-                return admitted;
+            if (request.Pool.Value >= _poolCapacity)
+                return MemoryStatus.NoSuchPool;
             int pool = request.Pool.Value;
-            if (!request.HasAddressRules)
-            {
-                // No rule to check, any block of the pool will do. Order 0 comes from the pool's
-                // frame cache, refilled from the buddy lists when empty.
-                ulong index = order.Value == 0 ? TakeCached(pool) : TakeFirstOrDrain(pool, order.Value);
-                if (index == FreeList.End)
-                    return MemoryStatus.OutOfMemory;
-                _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
-                _buddy._owners[index] = request.Owner;
-                if (order.Value != 0)
-                    _buddy.AddHeld(index, 1UL << order.Value, 1);
-                pfn = new Pfn(_basePfn + index);
-                return MemoryStatus.Ok;
-            }
-            return AllocateNamedWithRules(pool, order, request, out pfn);
+            ulong state = LockPool(pool);
+            MemoryStatus status = AllocateNamedLocked(pool, order, request, out pfn);
+            UnlockPool(pool, state);
+            return status;
         }
         return AllocateByChoice(order, request, out pfn);
     }
 
-    private MemoryStatus AllocateNamedWithRules(int pool, Order order, in AllocRequest request, out Pfn pfn)
+    /// <summary>The named-pool case of <see cref="AllocateSlow"/>, under that pool's lock.</summary>
+    private MemoryStatus AllocateNamedLocked(int pool, Order order, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
+        MemoryStatus admitted = AdmitNamed(request);
+        if (admitted != MemoryStatus.Ok)
+            return admitted;
+        if (!request.HasAddressRules)
+        {
+            // No rule to check, any block of the pool will do. Order 0 comes from the pool's
+            // frame cache, refilled from the buddy lists when empty.
+            ulong index = order.Value == 0 ? TakeCachedLocked(pool) : TakeFirstOrDrainLocked(pool, order.Value);
+            if (index == FreeList.End)
+                return MemoryStatus.OutOfMemory;
+            _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
+            _buddy._owners[index] = request.Owner;
+            if (order.Value != 0)
+                _buddy.AddHeld(index, 1UL << order.Value, 1);
+            pfn = new Pfn(_basePfn + index);
+            return MemoryStatus.Ok;
+        }
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
-        return AllocateInPool(pool, order.Value, rules, request.Owner, out pfn);
+        return AllocateInPoolLocked(pool, order.Value, rules, request.Owner, out pfn);
     }
 
     /// <summary>
@@ -295,25 +332,26 @@ public unsafe partial struct PhysicalMemory
         if (order != RunOrder)
         {
             shape = ChoiceMemo.Shape(order, request);
-            int slot = _choiceMemo.Find(shape, request, _poolGeneration);
+            ChoiceMemo* memo = CpuMemo();
+            int slot = memo->Find(shape, request, _poolGeneration);
             if (slot < 0)
                 remember = true;
             else
             {
-                int count = _choiceMemo.Count(slot);
+                int count = memo->Count(slot);
                 qualified = count > 0;
                 for (int i = 0; i < count; i++)
                 {
-                    int pool = _choiceMemo.PoolAt(slot, i);
+                    int pool = memo->PoolAt(slot, i);
                     if (!HasFreeFrames(pool, order))
                         continue;
-                    MemoryStatus status = AllocateInPool(pool, order, rules, request.Owner, out pfn);
+                    MemoryStatus status = AllocateInQualifyingPool(pool, order, pages, request, rules, out pfn);
                     if (status != MemoryStatus.OutOfMemory)
                         return status;
                 }
-                if (_choiceMemo.Complete(slot))
+                if (memo->Complete(slot))
                     return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
-                minKey = _choiceMemo.LastKey(slot) + 1;
+                minKey = memo->LastKey(slot) + 1;
             }
         }
         for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); pool >= 0;
@@ -323,9 +361,7 @@ public unsafe partial struct PhysicalMemory
             minKey = key + 1;
             if (order != RunOrder && !HasFreeFrames(pool, order))
                 continue;
-            MemoryStatus status = order == RunOrder
-                ? AllocateRunInPool(pool, pages, rules, request.Owner, out pfn)
-                : AllocateInPool(pool, order, rules, request.Owner, out pfn);
+            MemoryStatus status = AllocateInQualifyingPool(pool, order, pages, request, rules, out pfn);
             if (status != MemoryStatus.OutOfMemory)
             {
                 // Remembered only on success, so a refused request leaves the metadata as it was.
@@ -337,10 +373,29 @@ public unsafe partial struct PhysicalMemory
         return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
-    /// <summary>Writes the <see cref="ChoiceMemo"/> entry of a block request: its first <see cref="ChoiceMemo.Ranked"/> qualifying pools in order.</summary>
+    /// <summary>
+    /// One pool of the walk, under its lock: the pool was found without the lock (a snapshot of the pool
+    /// table), so it is checked again under it (live and qualifying: a pool destroyed or replaced meanwhile
+    /// answers OutOfMemory and the walk goes on), then asked for a block or, with <see cref="RunOrder"/>, a run.
+    /// </summary>
+    private MemoryStatus AllocateInQualifyingPool(int pool, int order, ulong pages, in AllocRequest request, in DmaRules rules, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        ulong state = LockPool(pool);
+        MemoryStatus status = MemoryStatus.OutOfMemory;
+        if (PoolChoice.Qualifies(ref _buddy._pools[pool], request, rules, pages))
+            status = order == RunOrder
+                ? AllocateRunInPoolLocked(pool, pages, rules, request.Owner, out pfn)
+                : AllocateInPoolLocked(pool, order, rules, request.Owner, out pfn);
+        UnlockPool(pool, state);
+        return status;
+    }
+
+    /// <summary>Writes the calling CPU's <see cref="ChoiceMemo"/> entry of a block request: its first <see cref="ChoiceMemo.Ranked"/> qualifying pools in order.</summary>
     private void Remember(ulong shape, int order, in AllocRequest request, in DmaRules rules)
     {
-        int slot = _choiceMemo.Begin(shape, request, rules, _poolGeneration);
+        ChoiceMemo* memo = CpuMemo();
+        int slot = memo->Begin(shape, request, rules, _poolGeneration);
         ulong minKey = 0;
         ulong pages = 1UL << order;
         for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); ;
@@ -348,10 +403,10 @@ public unsafe partial struct PhysicalMemory
         {
             if (pool < 0)
             {
-                _choiceMemo.Finish(slot);
+                memo->Finish(slot);
                 return;
             }
-            if (!_choiceMemo.Add(slot, pool, key, WindowInside(pool, rules) && rules.AlignPages == 1))
+            if (!memo->Add(slot, pool, key, WindowInside(pool, rules) && rules.AlignPages == 1))
                 return;
             minKey = key + 1;
         }
@@ -390,7 +445,7 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>One pool, resolved rules: search, carve, mark (state and <paramref name="owner"/>), then check the result on the way out.</summary>
-    private MemoryStatus AllocateInPool(int pool, int order, in DmaRules rules, byte owner, out Pfn pfn)
+    private MemoryStatus AllocateInPoolLocked(int pool, int order, in DmaRules rules, byte owner, out Pfn pfn)
     {
         pfn = Pfn.None;
         _buddy.CountPoolProbe();
@@ -402,7 +457,7 @@ public unsafe partial struct PhysicalMemory
             // Natural alignment already meets the alignment, and a boundary of at least the block
             // size (Resolve refused smaller ones) is never crossed by an aligned block. So every
             // frame of the pool fits, cached ones included.
-            index = order == 0 ? TakeCached(pool) : TakeFirstOrDrain(pool, order);
+            index = order == 0 ? TakeCachedLocked(pool) : TakeFirstOrDrainLocked(pool, order);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
             held = order == 0;
@@ -414,7 +469,7 @@ public unsafe partial struct PhysicalMemory
             // are. Only a larger block can need the cache drained first (its frames may merge into
             // a fitting block); an order-0 search has seen every cached frame already, so its
             // refusal leaves the cache as it was.
-            index = order == 0 ? TakeCachedFitting(pool, rules) : FreeList.End;
+            index = order == 0 ? TakeCachedFittingLocked(pool, rules) : FreeList.End;
             held = index != FreeList.End;
             if (index == FreeList.End)
             {
@@ -449,14 +504,14 @@ public unsafe partial struct PhysicalMemory
     /// the cache is drained (its frames may merge into a big enough block) and the lists tried again.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong TakeFirstOrDrain(int pool, int order)
+    private ulong TakeFirstOrDrainLocked(int pool, int order)
     {
         ulong index = _buddy.TakeFirst(pool, order);
-        return index != FreeList.End ? index : TakeFirstAfterDrain(pool, order);
+        return index != FreeList.End ? index : TakeFirstAfterDrainLocked(pool, order);
     }
 
     /// <summary>The lists had no block of <paramref name="order"/>: drain the pool's cache and try once more (End if the cache was empty).</summary>
-    private ulong TakeFirstAfterDrain(int pool, int order)
+    private ulong TakeFirstAfterDrainLocked(int pool, int order)
     {
         return _buddy.Drain(pool) ? _buddy.TakeFirst(pool, order) : FreeList.End;
     }
@@ -467,7 +522,7 @@ public unsafe partial struct PhysicalMemory
     /// straight from its lists, as a plain buddy allocator would. Either way the returned frame is
     /// counted in its page block's held count, as a cached frame is.
     /// </summary>
-    private ulong TakeCached(int pool)
+    private ulong TakeCachedLocked(int pool)
     {
         FrameCache* cache = _buddy.CacheOf(pool);
         if (cache->High == 0)
@@ -486,7 +541,7 @@ public unsafe partial struct PhysicalMemory
     /// The most recently cached frame of the pool that obeys <paramref name="rules"/> as an order-0
     /// block, removed from the cache (the top entry takes its slot); End when none does. O(cache).
     /// </summary>
-    private ulong TakeCachedFitting(int pool, in DmaRules rules)
+    private ulong TakeCachedFittingLocked(int pool, in DmaRules rules)
     {
         FrameCache* cache = _buddy.CacheOf(pool);
         for (int i = cache->Count - 1; i >= 0; i--)
@@ -522,16 +577,26 @@ public unsafe partial struct PhysicalMemory
         if (order.Value != 0)
             return FreeBlock(pfn, order, owner);
         ulong index = pfn.Value - _basePfn;
-        if (index < _buddy._spanPages && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, 0) &&
-            _buddy._owners[index] == owner)
+        if (index < _buddy._spanPages)
         {
-            FrameCache* cache = _buddy.CacheOf(_buddy.PoolOfFrame(index));
-            if (cache->Count < cache->High)
+            int pool = _buddy.PoolOfFrame(index);
+            if ((uint)pool < (uint)_poolCapacity)
             {
-                _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
-                _buddy._owners[index] = FrameOwner.None;
-                cache->Push(index);
-                return MemoryStatus.Ok;
+                ulong state = LockPool(pool);
+                if (_buddy._frames[index] == FrameState.Make(FrameKind.Allocated, 0) && _buddy._owners[index] == owner &&
+                    _buddy.PoolOfFrame(index) == pool)
+                {
+                    FrameCache* cache = _buddy.CacheOf(pool);
+                    if (cache->Count < cache->High)
+                    {
+                        _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
+                        _buddy._owners[index] = FrameOwner.None;
+                        cache->Push(index);
+                        UnlockPool(pool, state);
+                        return MemoryStatus.Ok;
+                    }
+                }
+                UnlockPool(pool, state);
             }
         }
         return FreeSlow(pfn, order, owner);
@@ -547,18 +612,32 @@ public unsafe partial struct PhysicalMemory
     {
         ulong index = pfn.Value - _basePfn;
         ref BuddyAllocator b = ref _buddy;
-        if ((uint)order.Value <= (uint)b._maxOrder && index < b._spanPages &&
-            b._frames[index] == FrameState.Make(FrameKind.Allocated, order.Value) && b._owners[index] == owner)
+        if ((uint)order.Value <= (uint)b._maxOrder && index < b._spanPages)
         {
-            b._owners[index] = FrameOwner.None;
-            b.AddHeld(index, 1UL << order.Value, -1);
-            b.FreeMerging(b.PoolOfFrame(index), index, order.Value);
-            return MemoryStatus.Ok;
+            int pool = b.PoolOfFrame(index);
+            if ((uint)pool < (uint)_poolCapacity)
+            {
+                ulong state = LockPool(pool);
+                if (b._frames[index] == FrameState.Make(FrameKind.Allocated, order.Value) && b._owners[index] == owner && b.PoolOfFrame(index) == pool)
+                {
+                    b._owners[index] = FrameOwner.None;
+                    b.AddHeld(index, 1UL << order.Value, -1);
+                    b.FreeMerging(pool, index, order.Value);
+                    UnlockPool(pool, state);
+                    return MemoryStatus.Ok;
+                }
+                UnlockPool(pool, state);
+            }
         }
         return FreeSlow(pfn, order, owner);
     }
 
-    /// <summary>Every case of <see cref="Free"/>, the fast ones included (reached when the frame cache is full or the pool has none).</summary>
+    /// <summary>
+    /// Every case of <see cref="Free"/>, the fast ones included (reached when the frame cache is full or the pool has none):
+    /// under the lock of the frame's pool (found without it, then checked again under it: an allocated frame's page
+    /// block never moves, and a free one that moved meanwhile is looked up again). A frame in no pool is refused
+    /// without a lock: such frames never change.
+    /// </summary>
     private MemoryStatus FreeSlow(Pfn pfn, Order order, byte owner)
     {
         if ((uint)order.Value > (uint)_buddy._maxOrder)
@@ -566,6 +645,25 @@ public unsafe partial struct PhysicalMemory
         ulong index = pfn.Value - _basePfn;
         if (pfn.Value < _basePfn || index >= _buddy._spanPages)
             return MemoryStatus.OutsideEveryPool;
+        while (true)
+        {
+            int pool = _buddy.PoolOfFrame(index);
+            if ((uint)pool >= (uint)_poolCapacity)
+                return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
+            ulong lockState = LockPool(pool);
+            if (_buddy.PoolOfFrame(index) == pool)
+            {
+                MemoryStatus status = FreeLocked(index, order, owner);
+                UnlockPool(pool, lockState);
+                return status;
+            }
+            UnlockPool(pool, lockState);
+        }
+    }
+
+    /// <summary>The checks and the free of <see cref="FreeSlow"/>, under the lock of the frame's pool.</summary>
+    private MemoryStatus FreeLocked(ulong index, Order order, byte owner)
+    {
         byte state = _buddy._frames[index];
         if (state != FrameState.Make(FrameKind.Allocated, order.Value) || _buddy._owners[index] != owner)
             return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);

@@ -22,22 +22,25 @@ public unsafe partial struct PhysicalMemory
             return resolved;
         if (!request.Pool.IsNone)
         {
+            if (request.Pool.Value >= _poolCapacity)
+                return MemoryStatus.NoSuchPool;
+            ulong state = LockPool(request.Pool.Value);
             MemoryStatus admitted = AdmitNamed(request);
-            if (admitted != MemoryStatus.Ok)
-                return admitted;
-            return AllocateRunInPool(request.Pool.Value, pages, rules, request.Owner, out first);
+            MemoryStatus status = admitted != MemoryStatus.Ok ? admitted : AllocateRunInPoolLocked(request.Pool.Value, pages, rules, request.Owner, out first);
+            UnlockPool(request.Pool.Value, state);
+            return status;
         }
         return WalkPools(RunOrder, pages, request, rules, out first);
     }
 
-    private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, byte owner, out Pfn first)
+    private MemoryStatus AllocateRunInPoolLocked(int pool, ulong pages, in DmaRules rules, byte owner, out Pfn first)
     {
         first = Pfn.None;
         ulong index = FreeList.End;
         int order = Order.Covering(pages).Value;
         if (order <= _buddy._maxOrder && WindowInside(pool, rules) && rules.AlignPages <= (1UL << order))
         {
-            index = TakeFirstOrDrain(pool, order);
+            index = TakeFirstOrDrainLocked(pool, order);
             if (index != FreeList.End)
             {
                 // The given-back tail's pieces each have their buddy inside the run: no merge
@@ -161,6 +164,28 @@ public unsafe partial struct PhysicalMemory
         ulong start = first.Value - _basePfn;
         if (first.Value < _basePfn || start >= _buddy._spanPages)
             return MemoryStatus.OutsideEveryPool;
+        while (true)
+        {
+            int pool = _buddy.PoolOfFrame(start);
+            if ((uint)pool >= (uint)_poolCapacity)
+                return FreeRunLocked(start, pages, owner); // a frame in no pool: refused, and such frames never change
+            ulong state = LockPool(pool);
+            if (_buddy.PoolOfFrame(start) == pool)
+            {
+                MemoryStatus status = FreeRunLocked(start, pages, owner);
+                UnlockPool(pool, state);
+                return status;
+            }
+            UnlockPool(pool, state);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="FreeRun"/> under the lock of the pool of the run's first frame (a run lies in one pool; a
+    /// longer length claimed by the caller reads the next pool's frames without its lock, only to refuse).
+    /// </summary>
+    private MemoryStatus FreeRunLocked(ulong start, ulong pages, byte owner)
+    {
         if (FrameState.KindOf(_buddy._frames[start]) == FrameKind.RunFirst && _buddy._owners[start] != owner)
             return MemoryStatus.NotOwner;
         if (pages == 0 || pages > _buddy._spanPages - start)

@@ -210,16 +210,22 @@ public static unsafe class InvariantChecker
             return InvariantReport.Broken(InvariantCode.PresentNotConserved, 0, PoolId.None.Value, 0, pm._presentPages, present);
 
         // 6: remembered pool choices of the current generation name live pools.
-        for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
+        // Every CPU's memo (each written by its CPU without a lock, a new entry's generation last: one being
+        // written reads as outdated; pools are destroyed only under every lock, which the checker holds).
+        for (int cpu = 0; cpu < pm._maxCpus; cpu++)
         {
-            pm._choiceMemo.Entry(slot, out uint generation, out _);
-            if (generation != pm._poolGeneration)
-                continue;
-            for (int i = 0; i < pm._choiceMemo.Count(slot); i++)
+            ChoiceMemo* memo = pm._memos + cpu;
+            for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
             {
-                int memoPool = pm._choiceMemo.PoolAt(slot, i);
-                if ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0)
-                    return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+                memo->Entry(slot, out uint generation, out _);
+                if (generation != pm._poolGeneration)
+                    continue;
+                for (int i = 0; i < memo->Count(slot); i++)
+                {
+                    int memoPool = memo->PoolAt(slot, i);
+                    if ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0)
+                        return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+                }
             }
         }
 

@@ -2,7 +2,9 @@ namespace PoolKernel.Memory;
 
 /// <summary>
 /// Read-only views for reports: buddyinfo per pool, page-block use, totals, pool properties, and
-/// iteration over live pools. None of them changes state.
+/// iteration over live pools. None of them changes state, and none takes a lock: each is a snapshot
+/// while other CPUs allocate, exact under <see cref="LockAll"/> (the kernel's reports), except
+/// <see cref="DrainCaches"/> and <see cref="Check"/>, which take the locks they need.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
@@ -165,12 +167,28 @@ public unsafe partial struct PhysicalMemory
     public void DrainCaches()
     {
         for (int i = 0; i < _poolLimit; i++)
+        {
+            ulong state = LockPool(i);
             if (_buddy._pools[i].Live != 0)
                 _buddy.Drain(i);
+            UnlockPool(i, state);
+        }
     }
 
-    /// <summary>Runs the invariant checker over the whole instance (see <see cref="InvariantChecker"/>).</summary>
+    /// <summary>
+    /// Runs the invariant checker over the whole instance (see <see cref="InvariantChecker"/>) under every lock
+    /// (<see cref="LockAll"/>): the instance does not change while it is checked. Not to be called with any lock held.
+    /// </summary>
     public InvariantReport Check()
+    {
+        ulong state = LockAll();
+        InvariantReport report = InvariantChecker.Check(ref this);
+        UnlockAll(state);
+        return report;
+    }
+
+    /// <summary>The invariant checker, for a caller that already holds every lock (<see cref="LockAll"/>: a report that also checks).</summary>
+    public InvariantReport CheckLocked()
     {
         return InvariantChecker.Check(ref this);
     }

@@ -3,8 +3,8 @@ using System.Threading;
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// A spin lock that holds interrupts off while it is held, for the kernel layer that owns a
-/// <see cref="PhysicalMemory"/> or a heap (the allocator core takes no locks, STYLE.md 9): one word,
+/// A spin lock that holds interrupts off while it is held: the locks of a <see cref="PhysicalMemory"/>
+/// (a lock a pool and the pool table's, PhysicalMemory.Locks.cs) and of the kernel's heap glue: one word,
 /// taken with <see cref="Interlocked.CompareExchange(ref int, int, int)"/> (0 to 1) and released with
 /// <see cref="Volatile.Write(ref int, int)"/> (a release store), so every write made under the lock is
 /// seen by the next CPU that takes it.
