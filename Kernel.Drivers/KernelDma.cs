@@ -12,19 +12,7 @@ namespace PoolKernel.Drivers
     {
         internal static DmaPoolManager Pools;
 
-        /// <summary>
-        /// Taken by <see cref="Pools"/> around each of its calls into the pools (which lock themselves): it
-        /// keeps interrupts off there, as the pools' per-CPU state needs, and serialises the manager's page
-        /// requests. A leaf above the pools' locks: only pool locks are taken under it (docs/smp.md).
-        /// </summary>
-        private static Memory.SpinLock s_poolCallsLock;
-
-        internal static void Initialize()
-        {
-            s_poolCallsLock.SetInterruptHooks(&PoolKernel.Platform.Cpu.SaveAndDisableInterrupts, &PoolKernel.Platform.Cpu.RestoreInterrupts);
-            fixed (Memory.SpinLock* l = &s_poolCallsLock)
-                Pools = new DmaPoolManager(Mm.PhysicalMemoryOwner.Unguarded, null, Mm.Owners.Dma, &Mm.PhysicalMemoryOwner.FailFast, l);
-        }
+        internal static void Initialize() => Pools = new DmaPoolManager(Mm.PhysicalMemoryOwner.Unguarded, null, Mm.Owners.Dma, &Mm.PhysicalMemoryOwner.FailFast, Mm.PhysicalMemoryOwner.CallsLock);
 
         /// <summary>Prints and checks one address a device is about to use; false (and no transfer) on a violation.</summary>
         internal static bool Report(in DmaDevice device, string what, ulong physical, ulong length)

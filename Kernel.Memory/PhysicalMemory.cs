@@ -69,6 +69,7 @@ public unsafe partial struct PhysicalMemory
         public ulong ListsOffset;
         public ulong CachesOffset;
         public ulong LocksOffset;
+        public ulong CacheLocksOffset;
         public ulong MemosOffset;
         public ulong DistancesOffset;
         public ulong PageblocksOffset;
@@ -134,7 +135,9 @@ public unsafe partial struct PhysicalMemory
         layout.ListsOffset = at;
         at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)(config.MaxOrder + 1) * (ulong)sizeof(FreeList), 64);
         layout.CachesOffset = at;
-        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)sizeof(FrameCache), 64);
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)config.MaxCpus * (ulong)sizeof(FrameCache), 64);
+        layout.CacheLocksOffset = at;
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)config.MaxCpus * (ulong)sizeof(CacheLock), 64);
         layout.LocksOffset = at;
         at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)sizeof(SpinLock), 64);
         layout.MemosOffset = at;
@@ -223,6 +226,14 @@ public unsafe partial struct PhysicalMemory
         buddy._pools = (Pool*)(block + layout.PoolsOffset);
         buddy._lists = (FreeList*)(block + layout.ListsOffset);
         buddy._caches = (FrameCache*)(block + layout.CachesOffset);
+        buddy._cpus = config.MaxCpus;
+        buddy._cacheLocks = (CacheLock*)(block + layout.CacheLocksOffset);
+        for (int i = 0; i < config.PoolCapacity * config.MaxCpus; i++)
+        {
+            buddy._caches[i] = default;
+            buddy._cacheLocks[i] = default;
+            buddy._cacheLocks[i].Lock.SetInterruptHooks(config.SaveAndDisableInterrupts, config.RestoreInterrupts);
+        }
         buddy._pageblocks = (PageblockInfo*)(block + layout.PageblocksOffset);
         buddy._frames = block + layout.FramesOffset;
         buddy._owners = block + layout.OwnersOffset;
@@ -239,10 +250,7 @@ public unsafe partial struct PhysicalMemory
         buddy._poolProbes = config.PoolProbes;
 
         for (int p = 0; p < config.PoolCapacity; p++)
-        {
             buddy._pools[p] = default;
-            buddy._caches[p] = default;
-        }
         for (int i = 0; i < config.PoolCapacity * buddy._listStride; i++)
             buddy._lists[i].Reset();
         for (ulong pb = 0; pb < layout.Pageblocks; pb++)
@@ -376,8 +384,11 @@ public unsafe partial struct PhysicalMemory
             _poolLimit = slot + 1;
         for (int o = 0; o < _buddy._listStride; o++)
             _buddy.ListOf(slot, o)->Reset();
-        _buddy.CacheOf(slot)->Count = 0;
-        _buddy.CacheOf(slot)->High = 0; // no page block yet: no cache (SizeCache sets it as page blocks arrive)
+        for (int c = 0; c < _buddy._cpus; c++)
+        {
+            _buddy.CacheOf(slot, c)->Count = 0;
+            _buddy.CacheOf(slot, c)->High = 0; // no page block yet: no cache (SizeCache sets it as page blocks arrive)
+        }
     }
 
     /// <summary>

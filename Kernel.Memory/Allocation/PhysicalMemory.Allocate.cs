@@ -44,22 +44,23 @@ public unsafe partial struct PhysicalMemory
                 pool = RememberedFirst(request, out generation);
             if ((uint)pool < (uint)_poolCapacity)
             {
-                ulong state = LockPool(pool);
+                int cpu = CurrentCpu();
+                ulong state = LockCache(pool, cpu);
                 if (AdmittedLocked(pool, named, generation, request))
                 {
-                    FrameCache* cache = _buddy.CacheOf(pool);
+                    FrameCache* cache = _buddy.CacheOf(pool, cpu);
                     if (cache->Count != 0)
                     {
                         _buddy.CountPoolProbe();
                         ulong frame = cache->Pop();
-                        _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
                         _buddy._owners[frame] = request.Owner;
-                        UnlockPool(pool, state);
+                        _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+                        UnlockCache(pool, cpu, state);
                         pfn = new Pfn(_basePfn + frame);
                         return MemoryStatus.Ok;
                     }
                 }
-                UnlockPool(pool, state);
+                UnlockCache(pool, cpu, state);
             }
         }
         else if (order.Value == 0 && request.Pool.IsNone)
@@ -139,7 +140,7 @@ public unsafe partial struct PhysicalMemory
             int pool = memo->PoolAt(slot, i);
             if ((_buddy._pools[pool].ListedOrders >> order) != 0)
                 return pool;
-            if (_buddy.CacheOf(pool)->Count != 0)
+            if (_buddy.CachedCount(pool) != 0)
                 return -1;
         }
         return -1;
@@ -209,18 +210,19 @@ public unsafe partial struct PhysicalMemory
                 continue;
             if (!memo->CacheOk(slot, i))
                 return false;
-            ulong state = LockPool(pool);
-            FrameCache* cache = _buddy.CacheOf(pool);
+            int cpu = CurrentCpu();
+            ulong state = LockCache(pool, cpu);
+            FrameCache* cache = _buddy.CacheOf(pool, cpu);
             if (!AdmittedLocked(pool, false, generation, request) || cache->Count == 0 || !memo->Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
             {
-                UnlockPool(pool, state);
+                UnlockCache(pool, cpu, state);
                 return false;
             }
             _buddy.CountPoolProbe();
             ulong frame = cache->Pop();
-            _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
             _buddy._owners[frame] = request.Owner;
-            UnlockPool(pool, state);
+            _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+            UnlockCache(pool, cpu, state);
             pfn = new Pfn(_basePfn + frame);
             return true;
         }
@@ -252,16 +254,39 @@ public unsafe partial struct PhysicalMemory
             if (request.Pool.Value >= _poolCapacity)
                 return MemoryStatus.NoSuchPool;
             int pool = request.Pool.Value;
-            ulong state = LockPool(pool);
-            MemoryStatus status = AllocateNamedLocked(pool, order, request, out pfn);
-            UnlockPool(pool, state);
+            int cpu = CurrentCpu();
+            ulong state = LockCpuPool(pool, cpu);
+            MemoryStatus status = AllocateNamedLocked(pool, order, request, cpu, out pfn);
+            UnlockCpuPool(pool, cpu, state);
+            if (status == MemoryStatus.OutOfMemory && DrainOtherCpus(pool, cpu))
+            {
+                state = LockCpuPool(pool, cpu);
+                status = AllocateNamedLocked(pool, order, request, cpu, out pfn);
+                UnlockCpuPool(pool, cpu, state);
+            }
             return status;
         }
         return AllocateByChoice(order, request, out pfn);
     }
 
-    /// <summary>The named-pool case of <see cref="AllocateSlow"/>, under that pool's lock.</summary>
-    private MemoryStatus AllocateNamedLocked(int pool, Order order, in AllocRequest request, out Pfn pfn)
+    /// <summary>
+    /// The pool ran short while other CPUs' caches of it hold frames: every CPU's cache of it is drained
+    /// (with all its caches' locks and its own, <see cref="LockPoolWithCaches"/>; the caller holds none) so
+    /// the frames merge on its lists, and the caller tries once more. False (nothing done) when only
+    /// <paramref name="cpu"/>'s own cache held frames, which its own path has drained already, or none.
+    /// </summary>
+    private bool DrainOtherCpus(int pool, int cpu)
+    {
+        if (_buddy.CachedCount(pool) == (ulong)_buddy.CacheOf(pool, cpu)->Count)
+            return false;
+        ulong state = LockPoolWithCaches(pool);
+        bool drained = _buddy.Drain(pool);
+        UnlockPoolWithCaches(pool, state);
+        return drained;
+    }
+
+    /// <summary>The named-pool case of <see cref="AllocateSlow"/>, under <paramref name="cpu"/>'s cache lock and that pool's lock (<see cref="LockCpuPool"/>).</summary>
+    private MemoryStatus AllocateNamedLocked(int pool, Order order, in AllocRequest request, int cpu, out Pfn pfn)
     {
         pfn = Pfn.None;
         MemoryStatus admitted = AdmitNamed(request);
@@ -271,11 +296,11 @@ public unsafe partial struct PhysicalMemory
         {
             // No rule to check, any block of the pool will do. Order 0 comes from the pool's
             // frame cache, refilled from the buddy lists when empty.
-            ulong index = order.Value == 0 ? TakeCachedLocked(pool) : TakeFirstOrDrainLocked(pool, order.Value);
+            ulong index = order.Value == 0 ? TakeCachedLocked(pool, cpu) : TakeFirstOrDrainLocked(pool, order.Value, cpu);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
-            _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
             _buddy._owners[index] = request.Owner;
+            _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
             if (order.Value != 0)
                 _buddy.AddHeld(index, 1UL << order.Value, 1);
             pfn = new Pfn(_basePfn + index);
@@ -284,7 +309,7 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
-        return AllocateInPoolLocked(pool, order.Value, rules, request.Owner, out pfn);
+        return AllocateInPoolLocked(pool, order.Value, rules, request.Owner, cpu, out pfn);
     }
 
     /// <summary>
@@ -380,14 +405,23 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     private MemoryStatus AllocateInQualifyingPool(int pool, int order, ulong pages, in AllocRequest request, in DmaRules rules, out Pfn pfn)
     {
+        int cpu = CurrentCpu();
+        MemoryStatus status = AllocateInQualifyingPoolOnce(pool, order, pages, request, rules, cpu, out pfn);
+        if (status == MemoryStatus.OutOfMemory && DrainOtherCpus(pool, cpu))
+            status = AllocateInQualifyingPoolOnce(pool, order, pages, request, rules, cpu, out pfn);
+        return status;
+    }
+
+    private MemoryStatus AllocateInQualifyingPoolOnce(int pool, int order, ulong pages, in AllocRequest request, in DmaRules rules, int cpu, out Pfn pfn)
+    {
         pfn = Pfn.None;
-        ulong state = LockPool(pool);
+        ulong state = LockCpuPool(pool, cpu);
         MemoryStatus status = MemoryStatus.OutOfMemory;
         if (PoolChoice.Qualifies(ref _buddy._pools[pool], request, rules, pages))
             status = order == RunOrder
-                ? AllocateRunInPoolLocked(pool, pages, rules, request.Owner, out pfn)
-                : AllocateInPoolLocked(pool, order, rules, request.Owner, out pfn);
-        UnlockPool(pool, state);
+                ? AllocateRunInPoolLocked(pool, pages, rules, request.Owner, cpu, out pfn)
+                : AllocateInPoolLocked(pool, order, rules, request.Owner, cpu, out pfn);
+        UnlockCpuPool(pool, cpu, state);
         return status;
     }
 
@@ -413,13 +447,14 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// False when the pool certainly has no block of <paramref name="order"/>: no cached frame (a
-    /// drain could merge them into one) and no listed block of that order or above. One or two loads.
+    /// False when the pool certainly has no block of <paramref name="order"/>: no cached frame on any CPU (a
+    /// drain could merge them into one) and no listed block of that order or above. A snapshot, without locks:
+    /// the pool is asked under its lock.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool HasFreeFrames(int pool, int order)
     {
-        return (_buddy._pools[pool].ListedOrders >> order) != 0 || _buddy.CacheOf(pool)->Count != 0;
+        return (_buddy._pools[pool].ListedOrders >> order) != 0 || _buddy.CachedCount(pool) != 0;
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>
@@ -445,7 +480,7 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>One pool, resolved rules: search, carve, mark (state and <paramref name="owner"/>), then check the result on the way out.</summary>
-    private MemoryStatus AllocateInPoolLocked(int pool, int order, in DmaRules rules, byte owner, out Pfn pfn)
+    private MemoryStatus AllocateInPoolLocked(int pool, int order, in DmaRules rules, byte owner, int cpu, out Pfn pfn)
     {
         pfn = Pfn.None;
         _buddy.CountPoolProbe();
@@ -457,7 +492,7 @@ public unsafe partial struct PhysicalMemory
             // Natural alignment already meets the alignment, and a boundary of at least the block
             // size (Resolve refused smaller ones) is never crossed by an aligned block. So every
             // frame of the pool fits, cached ones included.
-            index = order == 0 ? TakeCachedLocked(pool) : TakeFirstOrDrainLocked(pool, order);
+            index = order == 0 ? TakeCachedLocked(pool, cpu) : TakeFirstOrDrainLocked(pool, order, cpu);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
             held = order == 0;
@@ -469,20 +504,20 @@ public unsafe partial struct PhysicalMemory
             // are. Only a larger block can need the cache drained first (its frames may merge into
             // a fitting block); an order-0 search has seen every cached frame already, so its
             // refusal leaves the cache as it was.
-            index = order == 0 ? TakeCachedFittingLocked(pool, rules) : FreeList.End;
+            index = order == 0 ? TakeCachedFittingLocked(pool, rules, cpu) : FreeList.End;
             held = index != FreeList.End;
             if (index == FreeList.End)
             {
                 index = _buddy.FindFit(pool, order, rules, _basePfn);
-                if (index == FreeList.End && order > 0 && _buddy.Drain(pool))
+                if (index == FreeList.End && order > 0 && _buddy.DrainCpu(pool, cpu))
                     index = _buddy.FindFit(pool, order, rules, _basePfn);
                 if (index == FreeList.End)
                     return MemoryStatus.OutOfMemory;
                 _buddy.CarveRange(pool, index, index + pages);
             }
         }
-        _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
         _buddy._owners[index] = owner;
+        _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
         if (!held)
             _buddy.AddHeld(index, pages, 1);
         ulong result = _basePfn + index;
@@ -504,16 +539,16 @@ public unsafe partial struct PhysicalMemory
     /// the cache is drained (its frames may merge into a big enough block) and the lists tried again.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong TakeFirstOrDrainLocked(int pool, int order)
+    private ulong TakeFirstOrDrainLocked(int pool, int order, int cpu)
     {
         ulong index = _buddy.TakeFirst(pool, order);
-        return index != FreeList.End ? index : TakeFirstAfterDrainLocked(pool, order);
+        return index != FreeList.End ? index : TakeFirstAfterDrainLocked(pool, order, cpu);
     }
 
     /// <summary>The lists had no block of <paramref name="order"/>: drain the pool's cache and try once more (End if the cache was empty).</summary>
-    private ulong TakeFirstAfterDrainLocked(int pool, int order)
+    private ulong TakeFirstAfterDrainLocked(int pool, int order, int cpu)
     {
-        return _buddy.Drain(pool) ? _buddy.TakeFirst(pool, order) : FreeList.End;
+        return _buddy.DrainCpu(pool, cpu) ? _buddy.TakeFirst(pool, order) : FreeList.End;
     }
 
     /// <summary>
@@ -522,9 +557,9 @@ public unsafe partial struct PhysicalMemory
     /// straight from its lists, as a plain buddy allocator would. Either way the returned frame is
     /// counted in its page block's held count, as a cached frame is.
     /// </summary>
-    private ulong TakeCachedLocked(int pool)
+    private ulong TakeCachedLocked(int pool, int cpu)
     {
-        FrameCache* cache = _buddy.CacheOf(pool);
+        FrameCache* cache = _buddy.CacheOf(pool, cpu);
         if (cache->High == 0)
         {
             ulong index = _buddy.TakeFirst(pool, 0);
@@ -541,9 +576,9 @@ public unsafe partial struct PhysicalMemory
     /// The most recently cached frame of the pool that obeys <paramref name="rules"/> as an order-0
     /// block, removed from the cache (the top entry takes its slot); End when none does. O(cache).
     /// </summary>
-    private ulong TakeCachedFittingLocked(int pool, in DmaRules rules)
+    private ulong TakeCachedFittingLocked(int pool, in DmaRules rules, int cpu)
     {
-        FrameCache* cache = _buddy.CacheOf(pool);
+        FrameCache* cache = _buddy.CacheOf(pool, cpu);
         for (int i = cache->Count - 1; i >= 0; i--)
         {
             ulong index = cache->At(i);
@@ -582,21 +617,18 @@ public unsafe partial struct PhysicalMemory
             int pool = _buddy.PoolOfFrame(index);
             if ((uint)pool < (uint)_poolCapacity)
             {
-                ulong state = LockPool(pool);
-                if (_buddy._frames[index] == FrameState.Make(FrameKind.Allocated, 0) && _buddy._owners[index] == owner &&
-                    _buddy.PoolOfFrame(index) == pool)
+                int cpu = CurrentCpu();
+                ulong state = LockCache(pool, cpu);
+                FrameCache* cache = _buddy.CacheOf(pool, cpu);
+                if (cache->Count < cache->High && _buddy._owners[index] == owner && _buddy.PoolOfFrame(index) == pool &&
+                    FrameState.TryChange(_buddy._frames, index, FrameState.Make(FrameKind.Allocated, 0), FrameState.Make(FrameKind.Cached, 0)))
                 {
-                    FrameCache* cache = _buddy.CacheOf(pool);
-                    if (cache->Count < cache->High)
-                    {
-                        _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
-                        _buddy._owners[index] = FrameOwner.None;
-                        cache->Push(index);
-                        UnlockPool(pool, state);
-                        return MemoryStatus.Ok;
-                    }
+                    _buddy._owners[index] = FrameOwner.None;
+                    cache->Push(index);
+                    UnlockCache(pool, cpu, state);
+                    return MemoryStatus.Ok;
                 }
-                UnlockPool(pool, state);
+                UnlockCache(pool, cpu, state);
             }
         }
         return FreeSlow(pfn, order, owner);
@@ -650,36 +682,45 @@ public unsafe partial struct PhysicalMemory
             int pool = _buddy.PoolOfFrame(index);
             if ((uint)pool >= (uint)_poolCapacity)
                 return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
-            ulong lockState = LockPool(pool);
+            int cpu = CurrentCpu();
+            ulong lockState = LockCpuPool(pool, cpu);
             if (_buddy.PoolOfFrame(index) == pool)
             {
-                MemoryStatus status = FreeLocked(index, order, owner);
-                UnlockPool(pool, lockState);
+                MemoryStatus status = FreeLocked(index, order, owner, cpu);
+                UnlockCpuPool(pool, cpu, lockState);
                 return status;
             }
-            UnlockPool(pool, lockState);
+            UnlockCpuPool(pool, cpu, lockState);
         }
     }
 
-    /// <summary>The checks and the free of <see cref="FreeSlow"/>, under the lock of the frame's pool.</summary>
-    private MemoryStatus FreeLocked(ulong index, Order order, byte owner)
+    /// <summary>
+    /// The checks and the free of <see cref="FreeSlow"/>, under <paramref name="cpu"/>'s cache lock and the lock of
+    /// the frame's pool. An order-0 frame of a pool with caches may at the same time be freed by another CPU
+    /// holding only its own cache's lock (the fast path of <see cref="Free"/>): both change its byte from
+    /// "allocated" to "cached" with one atomic compare-exchange (<see cref="FrameState.TryChange"/>), so exactly
+    /// one of them wins and the other is refused. Every other frame change happens under the pool's lock.
+    /// </summary>
+    private MemoryStatus FreeLocked(ulong index, Order order, byte owner, int cpu)
     {
         byte state = _buddy._frames[index];
         if (state != FrameState.Make(FrameKind.Allocated, order.Value) || _buddy._owners[index] != owner)
             return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);
-        _buddy._owners[index] = FrameOwner.None;
         int pool = _buddy.PoolOfFrame(index);
-        FrameCache* cache = _buddy.CacheOf(pool);
+        FrameCache* cache = _buddy.CacheOf(pool, cpu);
         if (order.Value == 0 && cache->High != 0)
         {
-            // Parked un-merged in the pool's cache (still held by its page block); a full cache
-            // first drains its oldest batch back to the lists. A pool without a cache frees below.
+            // Parked un-merged in this CPU's cache of the pool (still held by its page block); a full
+            // cache first drains its oldest batch back to the lists. A pool without a cache frees below.
+            if (!FrameState.TryChange(_buddy._frames, index, FrameState.Make(FrameKind.Allocated, 0), FrameState.Make(FrameKind.Cached, 0)))
+                return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
+            _buddy._owners[index] = FrameOwner.None;
             if (cache->Count >= cache->High)
                 _buddy.DrainOldest(pool, cache, cache->BatchSize);
-            _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
             cache->Push(index);
             return MemoryStatus.Ok;
         }
+        _buddy._owners[index] = FrameOwner.None;
         _buddy.AddHeld(index, order.Pages, -1);
         _buddy.FreeMerging(pool, index, order.Value);
         return MemoryStatus.Ok;

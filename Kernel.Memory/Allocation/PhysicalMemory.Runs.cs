@@ -24,23 +24,32 @@ public unsafe partial struct PhysicalMemory
         {
             if (request.Pool.Value >= _poolCapacity)
                 return MemoryStatus.NoSuchPool;
-            ulong state = LockPool(request.Pool.Value);
-            MemoryStatus admitted = AdmitNamed(request);
-            MemoryStatus status = admitted != MemoryStatus.Ok ? admitted : AllocateRunInPoolLocked(request.Pool.Value, pages, rules, request.Owner, out first);
-            UnlockPool(request.Pool.Value, state);
+            int pool = request.Pool.Value;
+            int cpu = CurrentCpu();
+            MemoryStatus status = MemoryStatus.OutOfMemory;
+            for (int attempt = 0; attempt < 2 && status == MemoryStatus.OutOfMemory; attempt++)
+            {
+                // The second attempt only when other CPUs' caches of the pool held frames, now drained.
+                if (attempt == 1 && !DrainOtherCpus(pool, cpu))
+                    break;
+                ulong state = LockCpuPool(pool, cpu);
+                MemoryStatus admitted = AdmitNamed(request);
+                status = admitted != MemoryStatus.Ok ? admitted : AllocateRunInPoolLocked(pool, pages, rules, request.Owner, cpu, out first);
+                UnlockCpuPool(pool, cpu, state);
+            }
             return status;
         }
         return WalkPools(RunOrder, pages, request, rules, out first);
     }
 
-    private MemoryStatus AllocateRunInPoolLocked(int pool, ulong pages, in DmaRules rules, byte owner, out Pfn first)
+    private MemoryStatus AllocateRunInPoolLocked(int pool, ulong pages, in DmaRules rules, byte owner, int cpu, out Pfn first)
     {
         first = Pfn.None;
         ulong index = FreeList.End;
         int order = Order.Covering(pages).Value;
         if (order <= _buddy._maxOrder && WindowInside(pool, rules) && rules.AlignPages <= (1UL << order))
         {
-            index = TakeFirstOrDrainLocked(pool, order);
+            index = TakeFirstOrDrainLocked(pool, order, cpu);
             if (index != FreeList.End)
             {
                 // The given-back tail's pieces each have their buddy inside the run: no merge
@@ -53,14 +62,14 @@ public unsafe partial struct PhysicalMemory
         {
             // A covering block that obeys the rules, searched on the lists, before the scan; cached
             // frames go back to the lists first so the search sees them.
-            _buddy.Drain(pool);
+            _buddy.DrainCpu(pool, cpu);
             index = _buddy.FindFit(pool, order, rules, _basePfn);
             if (index != FreeList.End)
                 _buddy.CarveRange(pool, index, index + pages);
         }
         if (index == FreeList.End)
         {
-            _buddy.Drain(pool);
+            _buddy.DrainCpu(pool, cpu);
             index = ScanForRun(pool, pages, rules);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;

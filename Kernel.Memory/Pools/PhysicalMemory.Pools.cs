@@ -4,9 +4,11 @@ namespace PoolKernel.Memory;
 /// Pool life cycle and page-block moves. Page blocks are the unit of membership: a move
 /// re-tags one page block and relinks its free blocks, O(blocks in the page block) and never
 /// more than O(2^PageblockOrder), independent of memory size.
-/// Locks (PhysicalMemory.Locks.cs): a move holds both pools' locks, lower slot first; creation holds the
-/// table lock, then the donor's and the new slot's; creation from a range and destruction, which may touch
-/// any pool's page blocks, hold the table lock and every pool lock (<see cref="LockAll"/>).
+/// Locks (PhysicalMemory.Locks.cs): a move holds both pools' locks and all their caches' (every CPU's cached
+/// frames of the source may have to be drained: a pool shrinks), lower slot first; creation holds the table
+/// lock, then the donor's and the new slot's; creation from a range and destruction, which may touch any
+/// pool's page blocks, hold every lock (<see cref="LockAll"/>), so they drain every CPU's caches of the pools
+/// they take from.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
@@ -72,9 +74,9 @@ public unsafe partial struct PhysicalMemory
             _tableLock.Release(table);
             return IsLive(donor) ? MemoryStatus.PoolTableFull : MemoryStatus.NoSuchPool;
         }
-        LockTwo(donor.Value, slot, out ulong low, out ulong high);
+        ulong state = LockTwo(donor.Value, slot);
         status = CreatePoolLocked(props, donor, pageblocks, slot, out id);
-        UnlockTwo(donor.Value, slot, low, high);
+        UnlockTwo(donor.Value, slot, state);
         _tableLock.Release(table);
         return status;
     }
@@ -203,7 +205,7 @@ public unsafe partial struct PhysicalMemory
         if (!IsLive(id))
             return MemoryStatus.NoSuchPool;
         ref Pool pool = ref _buddy._pools[id.Value];
-        if (pool.FreePages + (ulong)_buddy.CacheOf(id.Value)->Count != pool.PresentPages)
+        if (pool.FreePages + _buddy.CachedCount(id.Value) != pool.PresentPages)
             return MemoryStatus.PoolInUse;
         for (ulong pb = 0; pb < _pageblockCount; pb++)
             if (_buddy._pageblocks[pb].Home == id.Value)
@@ -229,9 +231,9 @@ public unsafe partial struct PhysicalMemory
     {
         if (from.Value >= _poolCapacity || to.Value >= _poolCapacity)
             return MemoryStatus.NoSuchPool;
-        LockTwo(from.Value, to.Value, out ulong low, out ulong high);
+        ulong state = LockTwo(from.Value, to.Value);
         MemoryStatus status = MovePageblocksLocked(from, to, count);
-        UnlockTwo(from.Value, to.Value, low, high);
+        UnlockTwo(from.Value, to.Value, state);
         return status;
     }
 

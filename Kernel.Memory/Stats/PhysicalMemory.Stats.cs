@@ -38,7 +38,7 @@ public unsafe partial struct PhysicalMemory
         if (!IsLive(id))
             return MemoryStatus.NoSuchPool;
         ref Pool pool = ref _buddy._pools[id.Value];
-        ulong cached = (ulong)_buddy.CacheOf(id.Value)->Count;
+        ulong cached = _buddy.CachedCount(id.Value);
         stats.PresentPages = pool.PresentPages;
         stats.FreePages = pool.FreePages + cached;
         stats.CachedPages = cached;
@@ -89,7 +89,7 @@ public unsafe partial struct PhysicalMemory
             if (_buddy._pools[i].Live == 0)
                 continue;
             t.LivePools++;
-            t.FreePages += _buddy._pools[i].FreePages + (ulong)_buddy.CacheOf(i)->Count;
+            t.FreePages += _buddy._pools[i].FreePages + _buddy.CachedCount(i);
         }
         t.InUsePages = _presentPages - t.FreePages;
         t.SpanPages = _buddy._spanPages;
@@ -160,7 +160,7 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// Gives every pool's cached order-0 frames back to the buddy lists (merging them). Nothing
+    /// Gives every pool's cached order-0 frames, every CPU's, back to the buddy lists (merging them). Nothing
     /// else changes: the same frames are free and allocated before and after. For shells, tests, and
     /// a kernel that wants buddyinfo to show every free frame merged.
     /// </summary>
@@ -168,10 +168,10 @@ public unsafe partial struct PhysicalMemory
     {
         for (int i = 0; i < _poolLimit; i++)
         {
-            ulong state = LockPool(i);
+            ulong state = LockPoolWithCaches(i);
             if (_buddy._pools[i].Live != 0)
                 _buddy.Drain(i);
-            UnlockPool(i, state);
+            UnlockPoolWithCaches(i, state);
         }
     }
 

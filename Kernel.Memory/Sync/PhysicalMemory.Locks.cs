@@ -4,55 +4,98 @@ namespace PoolKernel.Memory;
 
 /// <summary>
 /// The locks of an instance (docs/smp.md, "Locks"): one a pool slot (<see cref="_poolLocks"/>: what each
-/// guards is stated there) and the pool table's (<see cref="_tableLock"/>).
+/// guards is stated there), one a (pool slot, CPU) frame cache (<see cref="BuddyAllocator._cacheLocks"/>)
+/// and the pool table's (<see cref="_tableLock"/>).
 ///
-/// Order, the one rule that keeps them deadlock-free: the table lock before any pool lock, and pool locks
-/// in ascending slot number. Every path that holds more than one lock takes them in that order (two pools:
-/// <see cref="LockTwo"/>; all of them: <see cref="LockAll"/>), and a path holding a pool lock never waits
-/// for the table lock or a lower pool. So the "waits for" relation between lock holders only ever points
-/// from a lower rank to a higher one and cannot close a cycle. Allocation and free take one pool lock at a
-/// time (a walk over pools releases each before trying the next).
+/// Order, the one rule that keeps them deadlock-free: the table lock first; then pool slot by pool slot in
+/// ascending number, and within a slot its caches' locks in CPU order before the pool's own lock. Every
+/// path that holds more than one lock takes them in that order (a CPU's slow path: its cache, then the
+/// pool, <see cref="LockCpuPool"/>; two pools: <see cref="LockTwo"/>; all of them: <see cref="LockAll"/>),
+/// so a holder only ever waits for a lock ranked above every lock it holds, and the "waits for" relation
+/// cannot close a cycle. Allocation and free hold one pool's locks at a time (a walk over pools releases
+/// each before trying the next; a drain of other CPUs' caches releases the CPU's pair first).
 ///
 /// Each lock turns interrupts off while held (<see cref="MemoryConfig.SaveAndDisableInterrupts"/>), so an
 /// interrupt handler may allocate: the code it interrupted cannot be holding a lock on that CPU.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
-    /// <summary>Takes pool slot <paramref name="pool"/>'s lock; returns the interrupt state for <see cref="UnlockPool"/>.</summary>
+    /// <summary>Takes pool slot <paramref name="pool"/>'s lock alone (for paths that touch no cache); returns the interrupt state for <see cref="UnlockPool"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong LockPool(int pool) { return _poolLocks[pool].Acquire(); }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void UnlockPool(int pool, ulong state) { _poolLocks[pool].Release(state); }
 
-    /// <summary>Takes the locks of pools <paramref name="a"/> and <paramref name="b"/> (maybe equal), lower slot first.</summary>
-    internal void LockTwo(int a, int b, out ulong stateLow, out ulong stateHigh)
+    /// <summary>Takes CPU <paramref name="cpu"/>'s cache lock of <paramref name="pool"/> alone: that cache's fast paths.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong LockCache(int pool, int cpu) { return _buddy.CacheLockOf(pool, cpu)->Acquire(); }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void UnlockCache(int pool, int cpu, ulong state) { _buddy.CacheLockOf(pool, cpu)->Release(state); }
+
+    /// <summary>CPU <paramref name="cpu"/>'s cache lock of <paramref name="pool"/>, then the pool's lock: a slow path that may refill or drain that cache.</summary>
+    internal ulong LockCpuPool(int pool, int cpu)
+    {
+        ulong state = _buddy.CacheLockOf(pool, cpu)->Acquire();
+        _poolLocks[pool].Acquire();
+        return state;
+    }
+
+    internal void UnlockCpuPool(int pool, int cpu, ulong state)
+    {
+        _poolLocks[pool].ReleaseInner();
+        _buddy.CacheLockOf(pool, cpu)->Release(state);
+    }
+
+    /// <summary>Every CPU's cache lock of <paramref name="pool"/> in CPU order, then the pool's lock: the pool and all its caches stand still.</summary>
+    internal ulong LockPoolWithCaches(int pool)
+    {
+        ulong state = _buddy.CacheLockOf(pool, 0)->Acquire();
+        for (int c = 1; c < _buddy._cpus; c++)
+            _buddy.CacheLockOf(pool, c)->Acquire();
+        _poolLocks[pool].Acquire();
+        return state;
+    }
+
+    internal void UnlockPoolWithCaches(int pool, ulong state)
+    {
+        _poolLocks[pool].ReleaseInner();
+        for (int c = _buddy._cpus - 1; c >= 1; c--)
+            _buddy.CacheLockOf(pool, c)->ReleaseInner();
+        _buddy.CacheLockOf(pool, 0)->Release(state);
+    }
+
+    /// <summary>Pools <paramref name="a"/> and <paramref name="b"/> (maybe equal) with all their caches (<see cref="LockPoolWithCaches"/>), lower slot first.</summary>
+    internal ulong LockTwo(int a, int b)
     {
         int low = a < b ? a : b, high = a < b ? b : a;
-        stateLow = _poolLocks[low].Acquire();
-        stateHigh = low == high ? 0 : _poolLocks[high].Acquire();
+        ulong state = LockPoolWithCaches(low);
+        if (low != high)
+            LockPoolWithCaches(high);
+        return state;
     }
 
     /// <summary>Releases what <see cref="LockTwo"/> took, in reverse order.</summary>
-    internal void UnlockTwo(int a, int b, ulong stateLow, ulong stateHigh)
+    internal void UnlockTwo(int a, int b, ulong state)
     {
         int low = a < b ? a : b, high = a < b ? b : a;
         if (low != high)
-            _poolLocks[high].Release(stateHigh);
-        _poolLocks[low].Release(stateLow);
+            UnlockPoolWithCaches(high, 0);
+        UnlockPoolWithCaches(low, state);
     }
 
     /// <summary>
-    /// Takes the table lock and every pool slot's lock in ascending order: nothing in the instance changes
-    /// until <see cref="UnlockAll"/>. For the invariant checker and for reports that walk every pool (the
-    /// read methods of PhysicalMemory.Stats.cs take no lock: each is a snapshot, exact under this one).
-    /// Returns the interrupt state to hand back.
+    /// Takes the table lock and every pool slot's locks (its caches', then its own) in ascending slot order:
+    /// nothing in the instance changes until <see cref="UnlockAll"/>. For the invariant checker and for reports
+    /// that walk every pool (the read methods of PhysicalMemory.Stats.cs take no lock: each is a snapshot,
+    /// exact under this one). Returns the interrupt state to hand back.
     /// </summary>
     public ulong LockAll()
     {
         ulong state = _tableLock.Acquire();
         for (int p = 0; p < _poolCapacity; p++)
-            _poolLocks[p].Acquire(); // interrupts are already off: the state to restore is the table lock's
+            LockPoolWithCaches(p); // interrupts are already off: the state to restore is the table lock's
         return state;
     }
 
@@ -60,7 +103,11 @@ public unsafe partial struct PhysicalMemory
     public void UnlockAll(ulong state)
     {
         for (int p = _poolCapacity - 1; p >= 0; p--)
-            _poolLocks[p].Release(0);
+        {
+            _poolLocks[p].ReleaseInner();
+            for (int c = _buddy._cpus - 1; c >= 0; c--)
+                _buddy.CacheLockOf(p, c)->ReleaseInner();
+        }
         _tableLock.Release(state);
     }
 

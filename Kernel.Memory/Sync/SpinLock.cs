@@ -61,6 +61,15 @@ public unsafe struct SpinLock
             _restore(state);
     }
 
+    /// <summary>
+    /// Releases the lock and leaves interrupts as they are: for a lock taken under an outer lock of the same
+    /// holder (interrupts already off, the outer lock's release puts them back).
+    /// </summary>
+    public void ReleaseInner()
+    {
+        Volatile.Write(ref _held, 0);
+    }
+
     /// <summary>True while some CPU holds the lock (a snapshot: for assertions and reports, not for deciding to take it).</summary>
     public bool IsHeld => Volatile.Read(ref _held) != 0;
 }

@@ -41,6 +41,26 @@ namespace PoolKernel.Mm
             config.CurrentCpu = &CurrentCpu;
         }
 
+        /// <summary>
+        /// For a layer that calls the instance through its own pointer (the DMA pool manager, KernelDma): held
+        /// around each such call, it keeps interrupts off there, as the instance's per-CPU state needs, and
+        /// serialises that layer's calls. A leaf above the instance's locks: only they are taken under it.
+        /// </summary>
+        private static SpinLock s_callsLock;
+
+        /// <summary>The lock of <see cref="s_callsLock"/>, its interrupt hooks set.</summary>
+        internal static SpinLock* CallsLock
+        {
+            get
+            {
+                fixed (SpinLock* l = &s_callsLock)
+                {
+                    l->SetInterruptHooks(&Cpu.SaveAndDisableInterrupts, &Cpu.RestoreInterrupts);
+                    return l;
+                }
+            }
+        }
+
         /// <summary>The running CPU's number (<see cref="MemoryConfig.CurrentCpu"/>): 0 before the per-CPU blocks exist.</summary>
         private static int CurrentCpu() => Smp.CurrentNumber;
 
