@@ -48,6 +48,28 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
+    /// How full CPU <paramref name="cpu"/>'s frame cache of pool <paramref name="id"/> is: its frames and its high
+    /// mark (0: the pool is too small for caches). NoSuchPool for a dead id, InvalidArgument for a CPU outside
+    /// 0..MaxCpus - 1. A snapshot, without the cache's lock.
+    /// </summary>
+    public MemoryStatus GetCpuCache(PoolId id, int cpu, out int count, out int high)
+    {
+        count = 0;
+        high = 0;
+        if (!IsLive(id))
+            return MemoryStatus.NoSuchPool;
+        if ((uint)cpu >= (uint)_maxCpus)
+            return MemoryStatus.InvalidArgument;
+        FrameCache* cache = _buddy.CacheOf(id.Value, cpu);
+        count = cache->Count;
+        high = cache->High;
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>CPUs the instance keeps caches for (<see cref="MemoryConfig.MaxCpus"/>).</summary>
+    public int MaxCpus { get { return _maxCpus; } }
+
+    /// <summary>
     /// Free blocks of <paramref name="order"/> on a pool's buddy lists: one column of /proc/buddyinfo
     /// (0 for a dead pool or bad order). Frames in the pool's frame cache are not on the lists and
     /// not counted here (as Linux's buddyinfo leaves out per-CPU pages): see
