@@ -10,7 +10,9 @@
     run     iso, then boot it in QEMU with the serial console on this terminal
             (quit with Ctrl-A X, or type 'halt' at the shell); -Firmware uefi boots it with OVMF;
             -SerialLog FILE also saves the console to FILE (e.g. a 'dump' for
-            Kernel.Sim --dump FILE --picture x.svg)
+            Kernel.Sim --dump FILE --picture x.svg); -Balloon adds a virtio balloon
+            (id balloon0: deflate-on-oom, free page reporting) and -Monitor SOCKET a QEMU
+            monitor on a Unix socket besides Ctrl-A C (docs/balloon.md)
     test    iso, then run every test: host unit tests and boot tests in QEMU (Kernel.Tests)
     bench   run the allocator benchmarks (Kernel.Bench); summary in artifacts/bench/summary.json,
             charts (every X against baseline_X) in artifacts/bench/summary*.png
@@ -22,6 +24,8 @@
   dotnet pwsh ./build.ps1 run -Memory 4G -Nodes 4 -Cpus 4 -Cmdline "run=meminfo"
 .EXAMPLE
   dotnet pwsh ./build.ps1 run -Firmware uefi -Memory 6G
+.EXAMPLE
+  dotnet pwsh ./build.ps1 run -Nodes 1 -Balloon -Monitor iso/monitor.sock -Cmdline "pool=guest:256M,elastic"
 #>
 param(
     [Parameter(Position = 0)]
@@ -36,7 +40,9 @@ param(
     [string]$Cmdline = '',
     [string]$QemuArgs = '',
     [string]$TestFilter = '',
-    [string]$SerialLog = ''
+    [string]$SerialLog = '',
+    [switch]$Balloon,
+    [string]$Monitor = ''
 )
 
 $ErrorActionPreference = 'Stop'
@@ -148,6 +154,14 @@ switch ($Target) {
             Copy-Item '/usr/share/OVMF/OVMF_VARS_4M.fd' $vars -Force
             $qemu += '-drive', "if=pflash,format=raw,unit=0,readonly=on,file=$($Packages['ovmf'])",
                 '-drive', "if=pflash,format=raw,unit=1,file=$vars"
+        }
+        if ($Balloon) {
+            # Legacy virtio-pci (the driver's transport), the two optional features the driver uses.
+            $qemu += '-device', 'virtio-balloon-pci,id=balloon0,disable-modern=on,deflate-on-oom=on,free-page-reporting=on'
+        }
+        if ($Monitor) {
+            # A second monitor, on a socket: `socat - UNIX-CONNECT:SOCKET`, then e.g. `balloon 384`.
+            $qemu += '-monitor', "unix:$([IO.Path]::GetFullPath($Monitor)),server=on,wait=off"
         }
         if ($QemuArgs) { $qemu += ($QemuArgs -split '\s+' | Where-Object { $_ }) }
         Step "qemu-system-x86_64 $($qemu -join ' ')"

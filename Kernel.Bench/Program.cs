@@ -12,6 +12,8 @@ namespace PoolKernel.Bench;
 /// Runs the allocator benchmarks (a short job of 7 iterations, in process) and writes summary.json (medians) into the output
 /// directory given as the first argument (default artifacts/bench). With <c>--aot</c> first (the
 /// NativeAOT build of this project), runs <see cref="AotPairs"/> instead (<c>--only</c> SECTIONS after the directory: some of it).
+/// With <c>--accounting</c> anywhere, runs only <see cref="AccountingBenchmarks"/> and writes no summary;
+/// with <c>--accounting-ab</c>, its interleaved stopwatch comparison (<see cref="AccountingBenchmarks.Interleaved"/>).
 /// </summary>
 public static class Program
 {
@@ -22,11 +24,22 @@ public static class Program
             args = args[1..];
         string[] only = null;
         int onlyAt = Array.IndexOf(args, "--only");
+        // JIT, only the NUMA policy pairs (for iterating on them): `-- DIR --only policy` writes DIR/summary-policy.json.
+        bool policyOnly = !aot && onlyAt >= 0 && onlyAt + 1 < args.Length && args[onlyAt + 1] == "policy";
+        if (policyOnly)
+            args = args[..onlyAt];
         if (aot && onlyAt >= 0 && onlyAt + 1 < args.Length)
         {
             only = args[onlyAt + 1].Split(',');
             args = args[..onlyAt];
         }
+        if (Array.IndexOf(args, "--accounting-ab") >= 0)
+        {
+            AccountingBenchmarks.Interleaved(41, 1 << 20);
+            return 0;
+        }
+        bool accountingOnly = Array.IndexOf(args, "--accounting") >= 0;
+        args = args.Where(a => a != "--accounting").ToArray();
         string outDir = Path.GetFullPath(args.Length > 0 ? args[0] : Path.Combine("artifacts", "bench"));
         Directory.CreateDirectory(outDir);
         if (aot)
@@ -44,14 +57,26 @@ public static class Program
             .AddColumn(StatisticColumn.Median)
             .WithOptions(ConfigOptions.DisableOptimizationsValidator);
 
+        if (policyOnly)
+        {
+            Summary policyRun = BenchmarkRunner.Run<PolicyBenchmarks>(config);
+            var medians = policyRun.Reports.Where(r => r.ResultStatistics != null)
+                .ToDictionary(r => r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo, r => Math.Round(r.ResultStatistics.Median, 2));
+            File.WriteAllText(Path.Combine(outDir, "summary-policy.json"), SummaryJson(PolicyKeys(medians)));
+            return 0;
+        }
+        Summary accounting = BenchmarkRunner.Run<AccountingBenchmarks>(config);
+        if (accountingOnly)
+            return 0;
         Summary pairs = BenchmarkRunner.Run<PairBenchmarks>(config);
         Summary setup = BenchmarkRunner.Run<SetupBenchmarks>(config);
         Summary fill = BenchmarkRunner.Run<AlignedFillBenchmarks>(config);
         Summary bulk = BenchmarkRunner.Run<BulkBenchmarks>(config);
         Summary heap = BenchmarkRunner.Run<HeapBenchmarks>(config);
+        Summary policy = BenchmarkRunner.Run<PolicyBenchmarks>(config);
 
         var results = new Dictionary<string, double>();
-        foreach (Summary s in new[] { pairs, setup, fill, heap })
+        foreach (Summary s in new[] { pairs, setup, fill, heap, policy, accounting })
             foreach (BenchmarkReport r in s.Reports)
                 if (r.ResultStatistics != null)
                     results[r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo] = r.ResultStatistics.Median; // the median: one slowed iteration on a shared machine does not move it
@@ -85,6 +110,9 @@ public static class Program
             ["heap_mixed_ns"] = Ns("heap_mixed"),
             ["heap_zero_gib_s"] = Math.Round(HeapBenchmarks.ZeroGiBPerSecond(Ns("heap_zero_1m")), 2),
             ["metadata_bytes_per_page"] = Math.Round(SetupBenchmarks.MetadataBytesPerPage(), 4),
+            ["order0_pair_unaccounted_ns"] = Ns("order0_pair_unaccounted"),
+            ["order0_pair_accounting_check_ns"] = Ns("order0_pair_accounting_check"),
+            ["order0_pair_container_ns"] = Ns("order0_pair_container"),
         };
         foreach (int order in new[] { 0, 9 })
             foreach (Allocator side in new[] { Allocator.Pools, Allocator.Baseline })
@@ -93,6 +121,10 @@ public static class Program
                     string key = BulkBenchmarks.Key(side, order, half);
                     summary[key] = Ns(key);
                 }
+        foreach (var kv in PolicyKeys(results))
+            summary[kv.Key] = kv.Value;
+        foreach (KeyValuePair<string, double> churn in ChurnBenchmarks.Measure())
+            summary[churn.Key] = churn.Value;
         // Several threads at once (issue 13): a plain harness (BenchmarkDotNet times one thread).
         foreach (KeyValuePair<string, double> r in ThreadBenchmarks.Run())
             summary[r.Key] = r.Value;
@@ -100,6 +132,18 @@ public static class Program
         File.WriteAllText(Path.Combine(outDir, "summary.json"), json);
         Console.WriteLine(json);
         return 0;
+    }
+
+    /// <summary>The NUMA policy keys (issue 16) from the medians by benchmark name: each mode's pair, interleave over local, the weighted error.</summary>
+    private static List<KeyValuePair<string, double>> PolicyKeys(Dictionary<string, double> medians)
+    {
+        double Ns(string name) => medians.TryGetValue(name, out double v) ? Math.Round(v, 2) : double.NaN;
+        var keys = new List<KeyValuePair<string, double>>();
+        foreach (string mode in new[] { "local", "interleave", "weighted_interleave", "bind", "preferred" })
+            keys.Add(new($"policy_{mode}_pair_ns", Ns($"policy_{mode}_pair")));
+        keys.Add(new("policy_interleave_vs_local", Math.Round(Ns("policy_interleave_pair") / Ns("policy_local_pair"), 3)));
+        keys.Add(new("policy_weighted_error_pct", Math.Round(PolicyBenchmarks.WeightedErrorPercent(), 6)));
+        return keys;
     }
 
     /// <summary>A flat JSON object of numbers, in the given order (NaN, a missing result, as a string).</summary>

@@ -24,6 +24,13 @@ namespace PoolKernel.Drivers
         /// <summary>Stops the device and returns all its memory.</summary>
         public abstract void Unload();
 
+        /// <summary>
+        /// Background work of a loaded driver that has no interrupt yet (the balloon following its
+        /// target): called from the shell's idle loop, at most every <see cref="DriverManager.PollCycles"/>
+        /// cycles, on the boot CPU with no lock held. Must return soon (a bounded piece of work per call).
+        /// </summary>
+        public virtual void Poll() { }
+
         public bool Loaded { get; internal set; }
 
         public PciFunction* Function { get; internal set; }

@@ -37,6 +37,7 @@ namespace PoolKernel.Drivers
             Add(new Ata.PiixIdeDriver());
             Add(new VirtioBlock.VirtioBlockDriver());
             Add(new Floppy.FloppyDriver());
+            Add(new VirtioBalloon.VirtioBalloonDriver());
         }
 
         internal static void LoadAll()
@@ -88,6 +89,28 @@ namespace PoolKernel.Drivers
             Console.Write("driver: ");
             Console.Write(driver.Name);
             Console.WriteLine(" did not load (no usable device, or the reason above)");
+        }
+
+        /// <summary>TSC cycles between two rounds of <see cref="PollIdle"/>: a few milliseconds at the GHz rates QEMU's TSC runs at.</summary>
+        internal const ulong PollCycles = 10_000_000;
+
+        private static ulong s_lastPoll;
+
+        /// <summary>
+        /// The shell's idle loop calls this while it waits for input: every loaded driver's
+        /// <see cref="Driver.Poll"/>, once every <see cref="PollCycles"/> cycles.
+        /// </summary>
+        internal static void PollIdle()
+        {
+            ulong now = Platform.Clock.ReadTsc();
+            if (now - s_lastPoll < PollCycles || s_drivers == null)
+                return;
+            s_lastPoll = now;
+            for (int d = 0; d < s_driverCount; d++)
+            {
+                if (s_drivers[d].Loaded)
+                    s_drivers[d].Poll();
+            }
         }
 
         internal static void RegisterDisk(BlockDevice disk)

@@ -46,7 +46,7 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// One lock a pool slot (<see cref="PoolCapacity"/>), kept apart from <see cref="Pool"/> so that emptying a slot
     /// never clears a lock. Lock p guards pool p: its <see cref="Pool"/> counters, its free lists and
-    /// <see cref="Pool.ListedOrders"/>, its frame cache, the frame and owner bytes of every frame in its page blocks,
+    /// <see cref="Pool.ListedSlots"/>, its cheapest-block index entries, its frame cache, the frame and owner bytes of every frame in its page blocks,
     /// and the <see cref="PageblockInfo"/> of every page block it owns (a page block changes owner only with both pools' locks held).
     /// A pool's <see cref="Pool.Properties"/> and <see cref="Pool.Live"/> change only with its lock and <see cref="_tableLock"/> held.
     /// </summary>
@@ -56,6 +56,14 @@ public unsafe partial struct PhysicalMemory
     /// <see cref="_poolGeneration"/>. Taken before any pool lock (PhysicalMemory.Locks.cs), never under one.
     /// </summary>
     internal SpinLock _tableLock;
+    /// <summary>The container table (<see cref="AttachContainers"/>): <see cref="FrameOwner.Count"/> records indexed by owner number; null until attached.</summary>
+    internal Container* _containers;
+    /// <summary>Bit n set exactly while owner n is a live container: its allocations and frees are accounted (Owners/PhysicalMemory.Accounted.cs).</summary>
+    internal ulong _accountedOwners;
+    /// <summary>The owner that may read every container's accounting (the kernel); set by <see cref="AttachContainers"/>.</summary>
+    internal byte _supervisor;
+    /// <summary>Per owner 0..63: the mover compaction moves its blocks with (<see cref="RegisterMover"/>); unregistered: unmovable.</summary>
+    internal FrameMover* _movers;
 
     /// <summary>Where each part of the metadata block goes, derived from the map and the config.</summary>
     private struct Layout
@@ -77,6 +85,11 @@ public unsafe partial struct PhysicalMemory
         public ulong OwnersOffset;
         public ulong ChunksOffset;
         public ulong NodesOffset;
+        public ulong IndexHeadsOffset;
+        public ulong IndexMasksOffset;
+        public ulong IndexLinksOffset;
+        public ulong CacheClassesOffset;
+        public ulong MoversOffset;
         public ulong TotalBytes;
     }
 
@@ -133,7 +146,7 @@ public unsafe partial struct PhysicalMemory
         layout.PoolsOffset = at;
         at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)sizeof(Pool), 64);
         layout.ListsOffset = at;
-        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)(config.MaxOrder + 1) * (ulong)sizeof(FreeList), 64);
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)BuddyAllocator.SlotsFor(config.MaxOrder, config.PageblockOrder) * (ulong)sizeof(FreeList), 64);
         layout.CachesOffset = at;
         at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)config.MaxCpus * (ulong)sizeof(FrameCache), 64);
         layout.CacheLocksOffset = at;
@@ -154,6 +167,16 @@ public unsafe partial struct PhysicalMemory
         at = AlignUp(at + NodeTable.ChunksFor(layout.SpanPages) * (ulong)sizeof(FreeNode*), 64);
         layout.NodesOffset = at;
         at = AlignUp(at + PlaceNodes(map, layout, null, null) * (ulong)sizeof(FreeNode), 64);
+        layout.IndexHeadsOffset = at;
+        at = AlignUp(at + PageblockIndex.HeadsBytes(config.PoolCapacity, config.PageblockOrder), 64);
+        layout.IndexMasksOffset = at;
+        at = AlignUp(at + PageblockIndex.MasksBytes(config.PoolCapacity), 64);
+        layout.IndexLinksOffset = at;
+        at = AlignUp(at + PageblockIndex.LinksBytes(layout.Pageblocks), 64);
+        layout.CacheClassesOffset = at;
+        at = AlignUp(at + config.PoolCapacity, 64);
+        layout.MoversOffset = at;
+        at = AlignUp(at + (ulong)FrameOwner.Count * (ulong)sizeof(FrameMover), 64);
         layout.TotalBytes = at;
         return MemoryStatus.Ok;
     }
@@ -161,7 +184,7 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// How many bytes of metadata <see cref="Initialize"/> needs for this map: about six bytes a
     /// frame of the span (its state, its owner and half a free-list node, <see cref="NodeTable"/>) plus
-    /// 8 bytes a page block plus the pool table. Refuses the same bad input Initialize refuses
+    /// 16 bytes a page block (its info and its cheapest-block index links) plus the pool table. Refuses the same bad input Initialize refuses
     /// (overlapping, zero-length or wrapping ranges, bad nodes, bad config); RAM beyond
     /// <see cref="NodeTable.MaxSpanPages"/> frames from the base is trimmed, not sized (see Initialize).
     /// </summary>
@@ -244,13 +267,23 @@ public unsafe partial struct PhysicalMemory
         buddy._spanPages = layout.SpanPages;
         buddy._maxOrder = config.MaxOrder;
         buddy._pageblockOrder = config.PageblockOrder;
-        buddy._listStride = config.MaxOrder + 1;
+        buddy._listStride = BuddyAllocator.SlotsFor(config.MaxOrder, config.PageblockOrder);
+        buddy._index._heads = (uint*)(block + layout.IndexHeadsOffset);
+        buddy._index._masks = (uint*)(block + layout.IndexMasksOffset);
+        buddy._index._links = (uint*)(block + layout.IndexLinksOffset);
+        buddy._cacheClasses = (MobilityClass*)(block + layout.CacheClassesOffset);
+        pm->_movers = (FrameMover*)(block + layout.MoversOffset);
+        for (int i = 0; i < FrameOwner.Count; i++)
+            pm->_movers[i] = default;
         buddy._onBrokenContract = config.OnBrokenContract;
         buddy._fitVisits = config.FitVisits;
         buddy._poolProbes = config.PoolProbes;
 
         for (int p = 0; p < config.PoolCapacity; p++)
+        {
             buddy._pools[p] = default;
+            buddy._cacheClasses[p] = MobilityClass.Unmovable;
+        }
         for (int i = 0; i < config.PoolCapacity * buddy._listStride; i++)
             buddy._lists[i].Reset();
         for (ulong pb = 0; pb < layout.Pageblocks; pb++)
@@ -287,6 +320,7 @@ public unsafe partial struct PhysicalMemory
         status = pm->CreateDefaultPools();
         if (status != MemoryStatus.Ok)
             return status;
+        buddy.BuildIndex(config.PoolCapacity, layout.Pageblocks);
 
         // Free every run of present frames, cut where the owning pool changes.
         for (int k = 0; k < usable; )
@@ -383,7 +417,8 @@ public unsafe partial struct PhysicalMemory
         if (slot >= _poolLimit)
             _poolLimit = slot + 1;
         for (int o = 0; o < _buddy._listStride; o++)
-            _buddy.ListOf(slot, o)->Reset();
+            _buddy.ListAt(slot, o)->Reset();
+        _buddy._cacheClasses[slot] = BuddyAllocator.CacheClassFor(props);
         for (int c = 0; c < _buddy._cpus; c++)
         {
             _buddy.CacheOf(slot, c)->Count = 0;

@@ -22,6 +22,11 @@ namespace PoolKernel
             Mm.MemoryBringUp.Run();
             Mm.BootPools.Apply();
             Mm.MemoryBringUp.PrintSummary();
+            Mm.MemoryBringUp.KeepPoolsAtSetUp();
+            // The first allocations: the NUMA policies' copies of the distance table (after the
+            // set-up table is kept, which is what Kernel.Sim computes).
+            Mm.NumaPolicies.Install();
+            Mm.Containers.Apply();
             Heap.KernelHeapGlue.Initialize();
             SelfTest.CollectorSelfTest.Run();
             // Interrupts and the other CPUs; from here on interrupts are on (docs/smp.md).

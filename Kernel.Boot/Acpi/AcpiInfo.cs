@@ -35,6 +35,8 @@ namespace PoolKernel.Boot.Acpi
         public ulong MadtAddress;
         public ulong SratAddress;
         public ulong SlitAddress;
+        /// <summary>The DSDT the FADT points at (X_DSDT when set, else DSDT), 0 without a valid FADT; not validated here.</summary>
+        public ulong DsdtAddress;
 
         /// <summary>From the MADT header, or its type-5 override.</summary>
         public ulong LocalApicAddress;
@@ -67,6 +69,7 @@ namespace PoolKernel.Boot.Acpi
             MadtAddress = 0;
             SratAddress = 0;
             SlitAddress = 0;
+            DsdtAddress = 0;
             LocalApicAddress = 0;
             CpuCount = 0;
             DisabledCpuCount = 0;
@@ -137,6 +140,17 @@ namespace PoolKernel.Boot.Acpi
 
         /// <summary>The proximity domain the firmware gave node <paramref name="node"/>.</summary>
         public uint NodeDomain(int node) => (uint)node < (uint)NodeCount ? _nodeDomain[node] : 0;
+
+        /// <summary>The node of proximity domain <paramref name="domain"/> (a _PXM value), NoNode when the SRAT named no such domain.</summary>
+        public readonly int NodeOfDomain(uint domain)
+        {
+            for (int i = 0; i < NodeCount; i++)
+            {
+                if (_nodeDomain[i] == domain)
+                    return i;
+            }
+            return NoNode;
+        }
 
         /// <summary>
         /// The dense node for <paramref name="domain"/>, assigning the next id on first sight;

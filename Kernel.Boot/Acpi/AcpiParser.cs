@@ -94,11 +94,17 @@ namespace PoolKernel.Boot.Acpi
                 byte* table = (byte*)address;
                 uint signature = AcpiTables.SignatureOf(table);
                 // Only tables this parser reads are checksummed; others are the concern of their users.
-                if (signature != AcpiTables.SignatureMadt && signature != AcpiTables.SignatureSrat && signature != AcpiTables.SignatureSlit)
+                if (signature != AcpiTables.SignatureMadt && signature != AcpiTables.SignatureSrat && signature != AcpiTables.SignatureSlit
+                    && signature != AcpiTables.SignatureFadt)
                     continue;
                 uint length = AcpiTables.Validate(table, index, &info->Diagnostics);
                 if (length == 0)
                     continue;
+                if (signature == AcpiTables.SignatureFadt)
+                {
+                    info->DsdtAddress = DsdtOf(table, length);
+                    continue;
+                }
                 if (signature == AcpiTables.SignatureMadt)
                     Keep(table, length, index, ref madt, ref madtLength, ref madtIndex, info);
                 else if (signature == AcpiTables.SignatureSrat)
@@ -123,6 +129,39 @@ namespace PoolKernel.Boot.Acpi
 
             if (slit != null)
                 SlitParser.Parse(slit, slitLength, slitIndex, info);
+        }
+
+        /// <summary>FADT offsets (ACPI 6.5, table 5.9): DSDT (32-bit) at 40, X_DSDT (64-bit) at 140.</summary>
+        private const uint FadtDsdt = 40, FadtXDsdt = 140;
+
+        /// <summary>The FADT's DSDT address: X_DSDT when the table is long enough and it is set, else DSDT.</summary>
+        private static ulong DsdtOf(byte* fadt, uint length)
+        {
+            if (length >= FadtXDsdt + 8 && *(ulong*)(fadt + FadtXDsdt) != 0)
+                return *(ulong*)(fadt + FadtXDsdt);
+            return length >= FadtDsdt + 4 ? *(uint*)(fadt + FadtDsdt) : 0;
+        }
+
+        /// <summary>
+        /// Reads the PCI root bridges of the DSDT at <paramref name="info"/>'s <see cref="AcpiInfo.DsdtAddress"/>
+        /// (<see cref="AmlRootBridges"/>); NoDsdt when there is none or its header or checksum is bad.
+        /// </summary>
+        public static void ReadRootBridges(AcpiInfo* info, RootBridges* result)
+        {
+            *result = default;
+            byte* dsdt = (byte*)info->DsdtAddress;
+            if (dsdt == null || AcpiTables.SignatureOf(dsdt) != AcpiTables.SignatureDsdt)
+            {
+                result->Status = AmlStatus.NoDsdt;
+                return;
+            }
+            uint length = AcpiTables.Validate(dsdt, -1, &info->Diagnostics);
+            if (length == 0)
+            {
+                result->Status = AmlStatus.NoDsdt;
+                return;
+            }
+            AmlRootBridges.Read(dsdt + AcpiTables.HeaderSize, (int)(length - AcpiTables.HeaderSize), result);
         }
 
         private static uint ValidateRoot(byte* table, uint expected, AcpiInfo* info)

@@ -20,6 +20,8 @@ namespace PoolKernel.Boot.Acpi
         public const uint SignatureMadt = 0x43495041; // "APIC"
         public const uint SignatureSrat = 0x54415253; // "SRAT"
         public const uint SignatureSlit = 0x54494C53; // "SLIT"
+        public const uint SignatureFadt = 0x50434146; // "FACP"
+        public const uint SignatureDsdt = 0x54445344; // "DSDT"
 
         public static byte Sum(byte* p, uint length)
         {

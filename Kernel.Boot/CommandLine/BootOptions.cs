@@ -1,3 +1,5 @@
+using PoolKernel.Memory;
+
 namespace PoolKernel.Boot.CommandLine
 {
     /// <summary>
@@ -16,6 +18,8 @@ namespace PoolKernel.Boot.CommandLine
         /// </summary>
         public const int MaxPoolSpecs = 16;
         public const int MaxReservedRanges = 16;
+        /// <summary><c>container=</c> requests kept; later ones are refused with <see cref="DiagnosticCode.TooManyContainers"/>.</summary>
+        public const int MaxContainers = 8;
         /// <summary>Tokens recorded; a 2 KiB line of one-letter words has 1024, real lines have a few dozen.</summary>
         public const int MaxTokens = 128;
         /// <summary>One per token, plus one each for <see cref="DiagnosticCode.TooManyTokens"/> and <see cref="DiagnosticCode.LineTooLong"/>.</summary>
@@ -50,6 +54,8 @@ namespace PoolKernel.Boot.CommandLine
         public DiagnosticCode RunDroppedBy;
 
         public int PoolCount;
+        /// <summary><c>container=</c> requests kept (<see cref="Container"/>).</summary>
+        public int ContainerCount;
         public int ReservedRangeCount;
         public int TokenCount;
         public int DiagnosticCount;
@@ -69,6 +75,9 @@ namespace PoolKernel.Boot.CommandLine
         public bool NumaOff;
         /// <summary><c>numa=fake=N</c>: split memory into N (1..8) nodes, 0 = not given.</summary>
         public int FakeNodeCount;
+        /// <summary><c>numa_policy=</c>: the kernel-wide policy, shape-checked (the machine check is the kernel's); valid when <see cref="NumaPolicyGiven"/>.</summary>
+        public NumaPolicy NumaPolicy;
+        public bool NumaPolicyGiven;
 
         /// <summary><c>run=CMD;CMD</c>: the value (quotes removed) as offset and length in <see cref="Text"/>.</summary>
         public int RunOffset;
@@ -85,6 +94,7 @@ namespace PoolKernel.Boot.CommandLine
         private fixed ulong _reservedStart[MaxReservedRanges];
         private fixed ulong _reservedEnd[MaxReservedRanges];
         private fixed byte _pools[MaxPoolSpecs * PoolSpec.StorageSize];
+        private fixed byte _containers[MaxContainers * ContainerRequest.StorageSize];
         private fixed byte _tokens[MaxTokens * TokenRecord.StorageSize];
         private fixed byte _diagnostics[MaxDiagnostics * Diagnostic.StorageSize];
 
@@ -166,6 +176,26 @@ namespace PoolKernel.Boot.CommandLine
             length = pos - offset;
             cursor = pos - RunOffset;
             return length > 0;
+        }
+
+        /// <summary>Container request <paramref name="index"/> (0 &lt;= index &lt; MaxContainers; only ContainerCount are filled).</summary>
+        public ContainerRequest* Container(int index)
+        {
+            fixed (byte* containers = _containers)
+            {
+                return (ContainerRequest*)(containers + (uint)index % MaxContainers * ContainerRequest.StorageSize);
+            }
+        }
+
+        /// <summary>Index of the container named by <paramref name="length"/> bytes at <paramref name="name"/>, or -1.</summary>
+        public int FindContainer(byte* name, int length)
+        {
+            for (int i = 0; i < ContainerCount; i++)
+            {
+                if (Container(i)->NameEquals(name, length))
+                    return i;
+            }
+            return -1;
         }
 
         /// <summary>Index of the pool named by <paramref name="length"/> bytes at <paramref name="name"/>, or -1.</summary>

@@ -15,6 +15,7 @@ namespace PoolKernel.Boot.CommandLine
             Movable = 1 << 6,
             Guaranteed = 1 << 7,
             Max = 1 << 8,
+            Elastic = 1 << 9,
         }
 
         private partial struct State
@@ -202,6 +203,7 @@ namespace PoolKernel.Boot.CommandLine
                 else if (ValueEquals(key, keyLength, "owner")) option = PoolOption.Owner;
                 else if (ValueEquals(key, keyLength, "rt")) option = PoolOption.Realtime;
                 else if (ValueEquals(key, keyLength, "movable")) option = PoolOption.Movable;
+                else if (ValueEquals(key, keyLength, "elastic")) option = PoolOption.Elastic;
                 else if (ValueEquals(key, keyLength, "min")) option = PoolOption.Guaranteed;
                 else if (ValueEquals(key, keyLength, "max")) option = PoolOption.Max;
                 else
@@ -210,7 +212,7 @@ namespace PoolKernel.Boot.CommandLine
                     return;
                 }
 
-                bool isFlag = option == PoolOption.Realtime || option == PoolOption.Movable;
+                bool isFlag = option == PoolOption.Realtime || option == PoolOption.Movable || option == PoolOption.Elastic;
                 if (isFlag == hasValue || (!isFlag && valueLength == 0))
                 {
                     Adjust(DiagnosticCode.OptionValueInvalid, offset, length, 0, 0);
@@ -303,6 +305,10 @@ namespace PoolKernel.Boot.CommandLine
 
                     case PoolOption.Movable:
                         spec.Flags |= PoolSpecFlags.Movable;
+                        break;
+
+                    case PoolOption.Elastic:
+                        spec.Flags |= PoolSpecFlags.Elastic;
                         break;
                 }
 

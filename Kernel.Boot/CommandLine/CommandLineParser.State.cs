@@ -1,3 +1,5 @@
+using PoolKernel.Memory;
+
 namespace PoolKernel.Boot.CommandLine
 {
     public static unsafe partial class CommandLineParser
@@ -12,7 +14,7 @@ namespace PoolKernel.Boot.CommandLine
             /// <summary>Block size for the next <c>hugepages=</c>: the last <c>hugepagesz=</c>, else the default.</summary>
             public ulong HugePageSize;
             /// <summary>Token indices of the earlier occurrence of single-valued parameters, -1 = none yet.</summary>
-            public int LastRun, LastTest, LastMem, LastDefaultHuge, LastNuma;
+            public int LastRun, LastTest, LastMem, LastDefaultHuge, LastNuma, LastNumaPolicy;
 
             public void ParseToken(int start, int length, bool quoteOpen)
             {
@@ -73,6 +75,12 @@ namespace PoolKernel.Boot.CommandLine
                         break;
                     case TokenKind.Numa:
                         ParseNuma(valueOffset, valueLength);
+                        break;
+                    case TokenKind.NumaPolicy:
+                        ParseNumaPolicy(valueOffset, valueLength);
+                        break;
+                    case TokenKind.Container:
+                        ParseContainer(valueOffset, valueLength);
                         break;
                 }
             }
@@ -248,6 +256,24 @@ namespace PoolKernel.Boot.CommandLine
             }
 
             private static bool IsMemmapType(byte c) => c == (byte)'$' || c == (byte)'@' || c == (byte)'#' || c == (byte)'!' || c == (byte)'%';
+
+            /// <summary>
+            /// <c>numa_policy=MODE[:NODES[:WEIGHTS]]</c>: shape-checked here (<see cref="PolicyParser.Parse"/>);
+            /// the nodes are checked against the machine when the kernel applies it. A bad value is refused
+            /// whole (one diagnostic naming why) and the kernel-wide policy stays local; a later token replaces an earlier one.
+            /// </summary>
+            private void ParseNumaPolicy(int valueOffset, int valueLength)
+            {
+                PolicyStatus status = PolicyParser.Parse(Text + valueOffset, valueLength, out NumaPolicy policy);
+                if (status != PolicyStatus.Ok)
+                {
+                    Reject(DiagnosticCode.NumaPolicyInvalid, valueOffset, valueLength, (ulong)status, 0);
+                    return;
+                }
+                Options->NumaPolicy = policy;
+                Options->NumaPolicyGiven = true;
+                NoteRepeat(ref LastNumaPolicy);
+            }
 
             private void ParseNuma(int valueOffset, int valueLength)
             {

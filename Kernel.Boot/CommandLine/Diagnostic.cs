@@ -107,6 +107,25 @@ namespace PoolKernel.Boot.CommandLine
         ParameterOverridden,
         /// <summary><c>test=NAME</c> with a name that is not a known test (<see cref="BootTests.KnownNames"/>). Ignored.</summary>
         TestNameUnknown,
+        /// <summary>
+        /// <c>numa_policy=</c> is not a policy (<see cref="PoolKernel.Memory.PolicyParser.Parse"/>). Value0 = the
+        /// <see cref="PoolKernel.Memory.PolicyStatus"/> that says why. Ignored; the kernel-wide policy stays local.
+        /// </summary>
+        NumaPolicyInvalid,
+        /// <summary><c>container=</c> name empty, longer than 15 or not [a-z0-9_-]. Value0 = length. Container ignored.</summary>
+        ContainerNameInvalid,
+        /// <summary><c>container=NAME:</c> not followed by <c>quota=SIZE</c>. Container ignored.</summary>
+        ContainerQuotaMissing,
+        /// <summary>A container option other than one <c>guarantee=SIZE</c> and one <c>pools=P1+P2</c>. Container ignored.</summary>
+        ContainerOptionInvalid,
+        /// <summary><c>guarantee=</c> above <c>quota=</c>. Value0 = guarantee, Value1 = quota. Container ignored.</summary>
+        ContainerGuaranteeAboveQuota,
+        /// <summary><c>pools=</c> with an empty or malformed pool name. Container ignored.</summary>
+        ContainerPoolsInvalid,
+        /// <summary>A container with that name was given before. Container ignored.</summary>
+        ContainerDuplicate,
+        /// <summary>More than <see cref="BootOptions.MaxContainers"/> containers. Value0 = limit. Container ignored.</summary>
+        TooManyContainers,
     }
 
     /// <summary>One problem with one token. A token has at most one; see <see cref="MoreProblems"/>.</summary>
@@ -157,6 +176,8 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.MemmapSyntax: first = "start"; second = "size"; bytes = true; break;
                 case DiagnosticCode.TooManyReservedRanges: first = "limit"; break;
                 case DiagnosticCode.NumberOverflow: first = "count"; second = "block bytes"; break;
+                case DiagnosticCode.ContainerGuaranteeAboveQuota: first = "guarantee"; second = "quota"; bytes = true; break;
+                case DiagnosticCode.TooManyContainers: first = "limit"; break;
             }
         }
 
@@ -206,7 +227,15 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.CoreValueUnsupported: return "only a size or N% is supported here; ignored";
                 case DiagnosticCode.LineTooLong: return "command line longer than 4096 bytes; the rest is ignored";
                 case DiagnosticCode.ParameterOverridden: return "a later token of the same parameter replaces it; the replaced value is ignored";
+                case DiagnosticCode.NumaPolicyInvalid: return "numa_policy must be MODE[:NODES[:WEIGHTS]]; ignored, the policy stays local";
                 case DiagnosticCode.TestNameUnknown: return "unknown test name (known: fault, ud, divide, gp, doublefault, throw); ignored";
+                case DiagnosticCode.ContainerNameInvalid: return "container name must be 1..15 of a-z 0-9 _ -; container ignored";
+                case DiagnosticCode.ContainerQuotaMissing: return "container needs quota=SIZE after its name; container ignored";
+                case DiagnosticCode.ContainerOptionInvalid: return "container option must be guarantee=SIZE or pools=P1+P2, once each; container ignored";
+                case DiagnosticCode.ContainerGuaranteeAboveQuota: return "container guarantee is above its quota; container ignored";
+                case DiagnosticCode.ContainerPoolsInvalid: return "container pools must be pool names joined by +; container ignored";
+                case DiagnosticCode.ContainerDuplicate: return "a container with this name was given before; container ignored";
+                case DiagnosticCode.TooManyContainers: return "more than 8 containers; container ignored";
                 default: return "unknown diagnostic code";
             }
         }

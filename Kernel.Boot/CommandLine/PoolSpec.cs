@@ -35,6 +35,8 @@ namespace PoolKernel.Boot.CommandLine
         HasOwner = 1 << 3,
         /// <summary><see cref="PoolSpec.Prio"/> was given.</summary>
         HasPrio = 1 << 4,
+        /// <summary><c>,elastic</c>: ordinary memory anyone may allocate, lent to the hypervisor's balloon first (not reserved).</summary>
+        Elastic = 1 << 5,
     }
 
     /// <summary>

@@ -17,6 +17,9 @@ namespace PoolKernel.Boot.CommandLine
         KernelCore,
         MovableCore,
         Numa,
+        /// <summary><c>numa_policy=MODE[:NODES[:WEIGHTS]]</c>: the kernel-wide NUMA memory policy (docs/numa.md).</summary>
+        NumaPolicy,
+        Container,
     }
 
     /// <summary>What happened to a token. Accepted tokens have no diagnostic; the others have exactly one.</summary>

@@ -164,6 +164,14 @@ namespace PoolKernel.Boot.PoolPlan
                     props.Flags |= Memory.PoolFlags.MovableOnly;
                 if (s->DmaBits != 0)
                     props.Flags |= Memory.PoolFlags.Dma;
+                if ((s->Flags & CommandLine.PoolSpecFlags.Elastic) != 0)
+                {
+                    // Elastic: general memory the balloon lends first (Kernel.Memory/Balloon), so not
+                    // reserved, and open to every owner unless owner= names one.
+                    props.Flags = (props.Flags & ~Memory.PoolFlags.Reserved) | Memory.PoolFlags.Elastic;
+                    if (!hasOwner)
+                        props.OwnerMask = ulong.MaxValue;
+                }
                 if ((s->Flags & CommandLine.PoolSpecFlags.HasPrio) != 0)
                     props.Priority = s->Prio;
             }

@@ -509,6 +509,13 @@ namespace PoolKernel.Boot.Reports
         /// <summary>The diagnostic's numbers, each after the words that say what it is (Diagnostic.ValueNames).</summary>
         private void WriteValues(Diagnostic* d)
         {
+            if (d->Code == DiagnosticCode.NumaPolicyInvalid)
+            {
+                _w.Write(" (");
+                _w.Write(NumaText.Reason((PolicyStatus)d->Value0));
+                _w.Write(")");
+                return;
+            }
             Diagnostic.ValueNames(d->Code, out string first, out string second, out bool bytes);
             if (first.Length == 0 || (d->Value0 == 0 && d->Value1 == 0))
                 return;

@@ -42,6 +42,8 @@ namespace PoolKernel.Boot.Reports
             Row(w, "Pools present", poolBytes);
             Row(w, "  free", t.FreePages * 4096);
             Row(w, "  in use", t.InUsePages * 4096);
+            // Lent to the hypervisor by the balloon (Kernel.Memory/Balloon): present = free + in use + ballooned.
+            Row(w, "  ballooned", t.BalloonedPages * 4096);
             Row(w, "Reserved", reserved);
             for (int i = 0; i < reservations->Count; i++)
             {
@@ -127,6 +129,35 @@ namespace PoolKernel.Boot.Reports
                 w.Pad((long)s.Pageblocks, 12);
                 w.WriteLine();
             }
+            Ballooned(w, pm);
+        }
+
+        /// <summary>
+        /// The pools' line for memory lent to the hypervisor (Kernel.Memory/Balloon), after the table and
+        /// only while the balloon holds some (so the table alone is one row a pool for tools that read it):
+        /// the total, then each pool that lent some, by id; the present column above includes it, so
+        /// present = free + in use + ballooned still holds pool by pool.
+        /// </summary>
+        private static void Ballooned(TextOut w, PhysicalMemory* pm)
+        {
+            MemoryTotals t = pm->GetTotals();
+            if (t.BalloonedPages == 0)
+                return;
+            w.Write("ballooned: ");
+            w.Write(t.BalloonedPages * 4);
+            w.Write(" kB");
+            for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
+            {
+                pm->GetPoolStats(id, out PoolStats s);
+                if (s.BalloonedPages == 0)
+                    continue;
+                w.Write(", pool ");
+                w.Write(id.Value);
+                w.Write(" ");
+                w.Write(s.BalloonedPages * 4);
+                w.Write(" kB");
+            }
+            w.WriteLine();
         }
 
         private static void NodeMask(TextOut w, ulong mask, int width)
@@ -241,14 +272,14 @@ namespace PoolKernel.Boot.Reports
 
         /// <summary>
         /// Use of every page block, pool by pool: one character a page block
-        /// ('.' empty, '1'-'9' tenths in use, '#' full, ' ' absent), 64 to a line.
+        /// ('.' empty, '1'-'9' tenths in use, '#' full, 'b' lent to the hypervisor, ' ' absent), 64 to a line.
         /// </summary>
         public static void Pageblocks(TextOut w, PhysicalMemory* pm)
         {
             ulong count = pm->PageblockCount;
             for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
             {
-                ulong empty = 0, full = 0, partial = 0;
+                ulong empty = 0, full = 0, partial = 0, lent = 0;
                 w.Write("pool ");
                 MemoryText.PoolName(w, pm, id);
                 w.WriteLine(":");
@@ -265,6 +296,7 @@ namespace PoolKernel.Boot.Reports
                     }
                     char c;
                     if (u.PresentPages == 0) c = ' ';
+                    else if (u.Ballooned) { c = 'b'; lent++; }
                     else if (u.InUsePages == 0) { c = '.'; empty++; }
                     else if (u.InUsePages == u.PresentPages) { c = '#'; full++; }
                     else { c = (char)('1' + (int)(u.InUsePages * 9 / u.PresentPages) - (u.InUsePages * 9 / u.PresentPages == 9 ? 1 : 0)); partial++; }
@@ -283,6 +315,11 @@ namespace PoolKernel.Boot.Reports
                 w.Write(partial);
                 w.Write(", full ");
                 w.Write(full);
+                if (lent != 0)
+                {
+                    w.Write(", ballooned ");
+                    w.Write(lent);
+                }
                 w.WriteLine();
             }
         }
@@ -296,6 +333,7 @@ namespace PoolKernel.Boot.Reports
             Kv(w, "present_pages", t.PresentPages);
             Kv(w, "free_pages", t.FreePages);
             Kv(w, "inuse_pages", t.InUsePages);
+            Kv(w, "ballooned_pages", t.BalloonedPages);
             Kv(w, "span_pages", t.SpanPages);
             Kv(w, "pageblocks", t.Pageblocks);
             Kv(w, "pageblock_order", (ulong)pm->PageblockOrder);

@@ -11,6 +11,7 @@ namespace PoolKernel.Boot.Reports
             MemoryStatus.Ok => "ok",
             MemoryStatus.OutOfMemory => "out of memory",
             MemoryStatus.NoPoolSatisfies => "no pool holds memory the rules allow",
+            MemoryStatus.QuotaExceeded => "over the container's quota",
             MemoryStatus.InvalidArgument => "invalid argument",
             MemoryStatus.InvalidOrder => "invalid order",
             MemoryStatus.Unaligned => "start not on a page-block edge",
@@ -33,6 +34,7 @@ namespace PoolKernel.Boot.Reports
             MemoryStatus.RunFreedAsBlock => "a run freed as a block",
             MemoryStatus.BlockFreedAsRun => "a block freed as a run",
             MemoryStatus.NotOwner => "block belongs to another owner",
+            MemoryStatus.NotBallooned => "page block not lent to the balloon",
             MemoryStatus.Corruption => "CORRUPTION",
             _ => "memory map or configuration refused",
         };
@@ -63,6 +65,14 @@ namespace PoolKernel.Boot.Reports
             InvariantCode.CacheAboveHigh => "frame-cache high mark not sized to its pool, or exceeded",
             InvariantCode.ListedOrdersMask => "pool's non-empty-list mask disagrees with its lists",
             InvariantCode.IdleNodeLinked => "free-list node of no free block still linked",
+            InvariantCode.BalloonBlockBad => "balloon block not a whole page block of a pool it may take from",
+            InvariantCode.BalloonCount => "pool's lent frames miscounted or below its guarantee",
+            InvariantCode.ContainerHeld => "container's held pages disagree with its blocks or its per-pool/per-node counts",
+            InvariantCode.ContainerPoolHeld => "containers' pages in a pool disagree with their per-pool counts",
+            InvariantCode.ContainerRecord => "container record (quota, peak, guarantee pool, live bit) wrong",
+            InvariantCode.PageblockIndexBroken => "cheapest-block index disagrees with a page block",
+            InvariantCode.PageblockClassRefused => "page block steered to a class its pool refuses",
+            InvariantCode.CachedFrameOfAnotherClass => "frame-cache entry in a page block of another class than its cache serves",
             _ => "unknown frame kind",
         };
 

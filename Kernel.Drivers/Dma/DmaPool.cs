@@ -21,8 +21,9 @@ namespace PoolKernel.Drivers.Dma
         private readonly string[] _users = new string[MaxUsers];
         private readonly int[] _userBuffers = new int[MaxUsers];
 
-        internal DmaPool(DmaPoolManager manager, PoolId id, byte addressBits, int node, PoolId donor)
+        internal DmaPool(DmaPoolManager manager, PoolId id, byte addressBits, int node, PoolId donor, int deviceNode = -1)
         {
+            DeviceNode = deviceNode;
             _manager = manager;
             Id = id;
             AddressBits = addressBits;
@@ -35,6 +36,11 @@ namespace PoolKernel.Drivers.Dma
         /// <summary>Every page lies below 2^AddressBits.</summary>
         public byte AddressBits { get; }
         public int Node { get; }
+        /// <summary>
+        /// The node of the device the pool was made for (-1: it had none). When it differs from
+        /// <see cref="Node"/>, that node had no memory to give and the pool came from the nearest that had.
+        /// </summary>
+        public int DeviceNode { get; }
         /// <summary>The default pool it grew from first; shrinking gives page blocks back there.</summary>
         internal PoolId Donor { get; }
         public int UserCount { get; private set; }

@@ -159,10 +159,24 @@ namespace PoolKernel.Drivers.Dma
             if (pageblocks == 0)
                 pageblocks = 1;
             bool anyMatch = false;
-            for (int pass = 0; pass < 2; pass++)
+            // Donors on the device's node first, then on the other nodes by SLIT distance from it
+            // (issue 16: DMA memory on the device's node, falling back by distance), then on any
+            // node. A device without a node takes any node in both passes, as before.
+            ulong tried = 0;
+            int nodeCount = Memory->NodeCount;
+            for (int pass = 0; pass < nodeCount + 1; pass++)
             {
-                // Pass 0: donors on the device's node (any node if it has none); pass 1: any node.
-                PoolId donor = BestDonor(bits, pass == 0 ? device.Node : -1, out int node);
+                int onNode = -1;
+                if (device.Node >= 0 && device.Node < nodeCount && pass < nodeCount)
+                {
+                    onNode = NearestUntried(device.Node, tried, nodeCount);
+                    tried |= 1UL << onNode;
+                }
+                else if (pass > 1)
+                {
+                    break;
+                }
+                PoolId donor = BestDonor(bits, onNode, out int node);
                 while (!donor.IsNone)
                 {
                     PoolProperties props = Properties(bits, node);
@@ -178,15 +192,33 @@ namespace PoolKernel.Drivers.Dma
                         return DmaStatus.Corruption;
                     if (status == MemoryStatus.Ok)
                     {
-                        pool = new DmaPool(this, id, bits, node, donor);
+                        pool = new DmaPool(this, id, bits, node, donor, device.Node);
                         _pools[Count++] = pool;
                         return DmaStatus.Ok;
                     }
                     anyMatch = true;
-                    donor = NextDonor(donor, bits, pass == 0 ? device.Node : -1, out node);
+                    donor = NextDonor(donor, bits, onNode, out node);
                 }
             }
             return anyMatch ? DmaStatus.OutOfMemory : DmaStatus.NoMatchingMemory;
+        }
+
+        /// <summary>The node not in <paramref name="tried"/> nearest to <paramref name="from"/> (itself first; ties by number).</summary>
+        private int NearestUntried(int from, ulong tried, int nodeCount)
+        {
+            int best = -1, bestDistance = int.MaxValue;
+            for (int n = 0; n < nodeCount; n++)
+            {
+                if (((tried >> n) & 1) != 0)
+                    continue;
+                int d = n == from ? -1 : PoolChoice.Distance(ref *Memory, (byte)from, 1UL << n);
+                if (d < bestDistance)
+                {
+                    best = n;
+                    bestDistance = d;
+                }
+            }
+            return best;
         }
 
         private static PoolProperties Properties(byte bits, int node)

@@ -77,6 +77,7 @@ namespace PoolKernel.Drivers.Pci
             f->Bus = (byte)bus;
             f->Device = (byte)device;
             f->Function = (byte)function;
+            f->Node = Firmware.PciBusNode(bus);
             f->VendorId = (ushort)id;
             f->DeviceId = (ushort)(id >> 16);
             uint classReg = Read32(bus, device, function, 0x08);

@@ -14,6 +14,8 @@ namespace PoolKernel.Drivers.Pci
     internal unsafe struct PciFunction
     {
         public byte Bus, Device, Function;
+        /// <summary>The NUMA node of the function's bus, from the firmware (Startup/PciNodes: the root bridge's _PXM); -1 for none.</summary>
+        public int Node;
         public ushort VendorId, DeviceId;
         public byte Class, Subclass, ProgIf, Revision;
         public byte HeaderType;

@@ -20,9 +20,9 @@ namespace PoolKernel.Drivers.VirtioBlock
         private const uint BounceBytes = VirtioBlockDevice.MaxSectorsPerRequest * BlockDevice.SectorSize;
 
         // The queue region: one contiguous, 4 KiB-aligned run below 2^44.
-        private readonly DmaDevice _queueRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, LegacyVirtqueueLayout.RingAlignment);
+        private DmaDevice _queueRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, LegacyVirtqueueLayout.RingAlignment);
         // Headers, status bytes and data: the same reach, 16-byte aligned.
-        private readonly DmaDevice _bufferRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, 16);
+        private DmaDevice _bufferRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, 16);
 
         internal VirtioLegacy Registers;
         internal LegacyVirtqueue Queue;
@@ -65,6 +65,9 @@ namespace PoolKernel.Drivers.VirtioBlock
             if (!layout.IsValid || Registers.SelectedQueuePfn != 0)
                 return FailDevice("queue 0 is missing, malformed or already in use");
 
+            // The device's DMA memory on its node (the firmware's, -1 for none: any node).
+            _queueRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, LegacyVirtqueueLayout.RingAlignment, node: function->Node);
+            _bufferRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, 16, node: function->Node);
             DmaStatus status = KernelDma.Pools.Attach(_queueRules, layout.TotalBytes + BounceBytes + 4096, out DmaPool pool);
             if (status != DmaStatus.Ok)
                 return FailDevice(DmaStatusText.Describe(status));

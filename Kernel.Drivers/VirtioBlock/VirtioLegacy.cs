@@ -54,5 +54,7 @@ namespace PoolKernel.Drivers.VirtioBlock
         internal void Notify(ushort queue) => Ports.OutW((ushort)(_base + QueueNotify), queue);
 
         internal uint ReadConfig32(ushort offset) => Ports.InD((ushort)(_base + DeviceConfig + offset));
+
+        internal void WriteConfig32(ushort offset, uint value) => Ports.OutD((ushort)(_base + DeviceConfig + offset), value);
     }
 }

@@ -19,7 +19,7 @@ public unsafe partial struct PhysicalMemory
     /// This entry is inlined into its callers and holds only the fast paths: a rule-free request of a
     /// larger order goes to <see cref="AllocateBlock"/>, an order-0 request with rules by pool choice to
     /// <see cref="AllocateRuledByChoice"/>; for order 0, a request with
-    /// no address rule that names a live pool admitting its owner and mobility class, or that names
+    /// no address rule of the class the pool's frame cache serves (<see cref="BuddyAllocator.CacheClassFor"/>) that names a live pool admitting its owner, or that names
     /// none and whose shape has a remembered pool-choice order (<see cref="RememberedFirst"/>), takes the
     /// most recently freed frame from that pool's <see cref="FrameCache"/> (one pop, one frame-byte
     /// store and one owner-byte store; the page block's held count already covers a cached frame;
@@ -27,7 +27,7 @@ public unsafe partial struct PhysicalMemory
     /// cache included, goes to <see cref="AllocateSlow"/>, which makes every check again.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public MemoryStatus Allocate(Order order, in AllocRequest request, out Pfn pfn)
+    internal MemoryStatus AllocateUnaccounted(Order order, in AllocRequest request, out Pfn pfn)
     {
         int pool = request.Pool.Value;
         if (order.Value != 0 && !request.HasAddressRules)
@@ -38,29 +38,35 @@ public unsafe partial struct PhysicalMemory
         }
         if (!request.HasAddressRules)
         {
-            bool named = pool < _poolCapacity;
-            uint generation = 0;
-            if (!named && request.Pool.IsNone)
-                pool = RememberedFirst(request, out generation);
-            if ((uint)pool < (uint)_poolCapacity)
+            // Every CPU's cache of a pool serves one class; only the unmovable class, the caches' class in
+            // every pool that accepts it, is served here (a constant compare): the others, and the movable
+            // class of a movable-only pool's caches, go to the slow path, which serves them by the pool's class.
+            if (request.Mobility == MobilityClass.Unmovable)
             {
-                int cpu = CurrentCpu();
-                ulong state = LockCache(pool, cpu);
-                if (AdmittedLocked(pool, named, generation, request))
+                bool named = pool < _poolCapacity;
+                uint generation = 0;
+                if (!named && request.Pool.IsNone)
+                    pool = RememberedFirst(request, out generation);
+                if ((uint)pool < (uint)_poolCapacity)
                 {
-                    FrameCache* cache = _buddy.CacheOf(pool, cpu);
-                    if (cache->Count != 0)
+                    int cpu = CurrentCpu();
+                    ulong state = LockCache(pool, cpu);
+                    if (AdmittedLocked(pool, named, generation, request))
                     {
-                        _buddy.CountPoolProbe();
-                        ulong frame = cache->Pop();
-                        _buddy._owners[frame] = request.Owner;
-                        _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
-                        UnlockCache(pool, cpu, state);
-                        pfn = new Pfn(_basePfn + frame);
-                        return MemoryStatus.Ok;
+                        FrameCache* cache = _buddy.CacheOf(pool, cpu);
+                        if (cache->Count != 0)
+                        {
+                            _buddy.CountPoolProbe();
+                            ulong frame = cache->Pop();
+                            _buddy._owners[frame] = request.Owner;
+                            _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+                            UnlockCache(pool, cpu, state);
+                            pfn = new Pfn(_basePfn + frame);
+                            return MemoryStatus.Ok;
+                        }
                     }
+                    UnlockCache(pool, cpu, state);
                 }
-                UnlockCache(pool, cpu, state);
             }
         }
         else if (order.Value == 0 && request.Pool.IsNone)
@@ -101,7 +107,7 @@ public unsafe partial struct PhysicalMemory
                 if (AdmittedLocked(pool, named, generation, request))
                 {
                     _buddy.CountPoolProbe();
-                    ulong index = _buddy.TakeFirst(pool, order);
+                    ulong index = _buddy.TakeFirst(pool, order, (int)request.Mobility);
                     if (index != FreeList.End)
                     {
                         ref BuddyAllocator b = ref _buddy;
@@ -138,7 +144,7 @@ public unsafe partial struct PhysicalMemory
         for (int i = 0; i < count; i++)
         {
             int pool = memo->PoolAt(slot, i);
-            if ((_buddy._pools[pool].ListedOrders >> order) != 0)
+            if (_buddy.HasListedAtLeast(pool, order))
                 return pool;
             if (_buddy.CachedCount(pool) != 0)
                 return -1;
@@ -208,7 +214,7 @@ public unsafe partial struct PhysicalMemory
             int pool = memo->PoolAt(slot, i);
             if (!HasFreeFrames(pool, 0))
                 continue;
-            if (!memo->CacheOk(slot, i))
+            if (!memo->CacheOk(slot, i) || !_buddy.CacheServes(pool, request.Mobility))
                 return false;
             int cpu = CurrentCpu();
             ulong state = LockCache(pool, cpu);
@@ -296,7 +302,7 @@ public unsafe partial struct PhysicalMemory
         {
             // No rule to check, any block of the pool will do. Order 0 comes from the pool's
             // frame cache, refilled from the buddy lists when empty.
-            ulong index = order.Value == 0 ? TakeCachedLocked(pool, cpu) : TakeFirstOrDrainLocked(pool, order.Value, cpu);
+            ulong index = order.Value == 0 ? TakeCachedLocked(pool, cpu, (int)request.Mobility) : TakeFirstOrDrainLocked(pool, order.Value, cpu, (int)request.Mobility);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
             _buddy._owners[index] = request.Owner;
@@ -309,7 +315,7 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
-        return AllocateInPoolLocked(pool, order.Value, rules, request.Owner, cpu, out pfn);
+        return AllocateInPoolLocked(pool, order.Value, rules, request.Owner, request.Mobility, cpu, out pfn);
     }
 
     /// <summary>
@@ -419,8 +425,8 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus status = MemoryStatus.OutOfMemory;
         if (PoolChoice.Qualifies(ref _buddy._pools[pool], request, rules, pages))
             status = order == RunOrder
-                ? AllocateRunInPoolLocked(pool, pages, rules, request.Owner, cpu, out pfn)
-                : AllocateInPoolLocked(pool, order, rules, request.Owner, cpu, out pfn);
+                ? AllocateRunInPoolLocked(pool, pages, rules, request.Owner, request.Mobility, cpu, out pfn)
+                : AllocateInPoolLocked(pool, order, rules, request.Owner, request.Mobility, cpu, out pfn);
         UnlockCpuPool(pool, cpu, state);
         return status;
     }
@@ -454,7 +460,7 @@ public unsafe partial struct PhysicalMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool HasFreeFrames(int pool, int order)
     {
-        return (_buddy._pools[pool].ListedOrders >> order) != 0 || _buddy.CachedCount(pool) != 0;
+        return _buddy.HasListedAtLeast(pool, order) || _buddy.CachedCount(pool) != 0;
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>
@@ -479,9 +485,10 @@ public unsafe partial struct PhysicalMemory
         return props.WindowStartPfn >= rules.LowPfn && props.WindowEndPfn <= rules.EndPfn;
     }
 
-    /// <summary>One pool, resolved rules: search, carve, mark (state and <paramref name="owner"/>), then check the result on the way out.</summary>
-    private MemoryStatus AllocateInPoolLocked(int pool, int order, in DmaRules rules, byte owner, int cpu, out Pfn pfn)
+    /// <summary>One pool, resolved rules: search (in <paramref name="mobility"/>'s lists first), carve, mark (state and <paramref name="owner"/>), then check the result on the way out.</summary>
+    private MemoryStatus AllocateInPoolLocked(int pool, int order, in DmaRules rules, byte owner, MobilityClass mobility, int cpu, out Pfn pfn)
     {
+        int cls = (int)mobility;
         pfn = Pfn.None;
         _buddy.CountPoolProbe();
         ulong pages = 1UL << order;
@@ -492,7 +499,7 @@ public unsafe partial struct PhysicalMemory
             // Natural alignment already meets the alignment, and a boundary of at least the block
             // size (Resolve refused smaller ones) is never crossed by an aligned block. So every
             // frame of the pool fits, cached ones included.
-            index = order == 0 ? TakeCachedLocked(pool, cpu) : TakeFirstOrDrainLocked(pool, order, cpu);
+            index = order == 0 ? TakeCachedLocked(pool, cpu, cls) : TakeFirstOrDrainLocked(pool, order, cpu, cls);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
             held = order == 0;
@@ -504,13 +511,13 @@ public unsafe partial struct PhysicalMemory
             // are. Only a larger block can need the cache drained first (its frames may merge into
             // a fitting block); an order-0 search has seen every cached frame already, so its
             // refusal leaves the cache as it was.
-            index = order == 0 ? TakeCachedFittingLocked(pool, rules, cpu) : FreeList.End;
+            index = order == 0 && _buddy.CacheServes(pool, mobility) ? TakeCachedFittingLocked(pool, rules, cpu) : FreeList.End;
             held = index != FreeList.End;
             if (index == FreeList.End)
             {
-                index = _buddy.FindFit(pool, order, rules, _basePfn);
+                index = _buddy.FindFit(pool, order, rules, _basePfn, cls);
                 if (index == FreeList.End && order > 0 && _buddy.DrainCpu(pool, cpu))
-                    index = _buddy.FindFit(pool, order, rules, _basePfn);
+                    index = _buddy.FindFit(pool, order, rules, _basePfn, cls);
                 if (index == FreeList.End)
                     return MemoryStatus.OutOfMemory;
                 _buddy.CarveRange(pool, index, index + pages);
@@ -539,32 +546,33 @@ public unsafe partial struct PhysicalMemory
     /// the cache is drained (its frames may merge into a big enough block) and the lists tried again.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong TakeFirstOrDrainLocked(int pool, int order, int cpu)
+    private ulong TakeFirstOrDrainLocked(int pool, int order, int cpu, int cls)
     {
-        ulong index = _buddy.TakeFirst(pool, order);
-        return index != FreeList.End ? index : TakeFirstAfterDrainLocked(pool, order, cpu);
+        ulong index = _buddy.TakeFirst(pool, order, cls);
+        return index != FreeList.End ? index : TakeFirstAfterDrainLocked(pool, order, cpu, cls);
     }
 
-    /// <summary>The lists had no block of <paramref name="order"/>: drain the pool's cache and try once more (End if the cache was empty).</summary>
-    private ulong TakeFirstAfterDrainLocked(int pool, int order, int cpu)
+    /// <summary>The lists had no block of <paramref name="order"/>: drain <paramref name="cpu"/>'s cache of the pool and try once more (End if the cache was empty).</summary>
+    private ulong TakeFirstAfterDrainLocked(int pool, int order, int cpu, int cls)
     {
-        return _buddy.DrainCpu(pool, cpu) ? _buddy.TakeFirst(pool, order) : FreeList.End;
+        return _buddy.DrainCpu(pool, cpu) ? _buddy.TakeFirst(pool, order, cls) : FreeList.End;
     }
 
     /// <summary>
     /// An order-0 frame from the pool's cache, refilled from the buddy lists when empty; End when the
     /// pool has none. A pool too small for a cache (<see cref="FrameCache.HighFor"/>) takes the frame
     /// straight from its lists, as a plain buddy allocator would. Either way the returned frame is
-    /// counted in its page block's held count, as a cached frame is.
+    /// counted in its page block's held count, as a cached frame is. A class other than the one the
+    /// cache serves takes its frame from its own lists (stealing if it must).
     /// </summary>
-    private ulong TakeCachedLocked(int pool, int cpu)
+    private ulong TakeCachedLocked(int pool, int cpu, int cls)
     {
         FrameCache* cache = _buddy.CacheOf(pool, cpu);
-        if (cache->High == 0)
+        if (cache->High == 0 || !_buddy.CacheServes(pool, (MobilityClass)cls))
         {
-            ulong index = _buddy.TakeFirst(pool, 0);
+            ulong index = _buddy.TakeFirst(pool, 0, cls);
             if (index != FreeList.End)
-                _buddy._pageblocks[index >> _buddy._pageblockOrder].Held++;
+                _buddy.AddHeldOne(index, 1);
             return index;
         }
         if (cache->Count == 0 && _buddy.Refill(pool, cache) == 0)
@@ -603,11 +611,12 @@ public unsafe partial struct PhysicalMemory
     /// Inlined into callers with the fast paths only: a larger block goes to <see cref="FreeBlock"/>; a frame whose byte says "allocated,
     /// order 0" (the check that refuses double frees) and whose owner byte is the caller's is marked
     /// Cached, its owner byte cleared, and pushed on its pool's frame cache when the cache is below its
-    /// high mark (never, in a pool too small to have a cache).
+    /// high mark (never, in a pool too small to have a cache) and the frame's page block is of the
+    /// class the cache serves.
     /// Anything else goes to <see cref="FreeSlow"/>.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public MemoryStatus Free(Pfn pfn, Order order, byte owner)
+    internal MemoryStatus FreeUnaccounted(Pfn pfn, Order order, byte owner)
     {
         if (order.Value != 0)
             return FreeBlock(pfn, order, owner);
@@ -620,7 +629,10 @@ public unsafe partial struct PhysicalMemory
                 int cpu = CurrentCpu();
                 ulong state = LockCache(pool, cpu);
                 FrameCache* cache = _buddy.CacheOf(pool, cpu);
+                // Only a frame of a page block of the class the caches serve is parked (read under the cache
+                // lock: a restyle of its page block holds the pool's lock, see BuddyAllocator.Restyle).
                 if (cache->Count < cache->High && _buddy._owners[index] == owner && _buddy.PoolOfFrame(index) == pool &&
+                    _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility) &&
                     FrameState.TryChange(_buddy._frames, index, FrameState.Make(FrameKind.Allocated, 0), FrameState.Make(FrameKind.Cached, 0)))
                 {
                     _buddy._owners[index] = FrameOwner.None;
@@ -708,7 +720,7 @@ public unsafe partial struct PhysicalMemory
             return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);
         int pool = _buddy.PoolOfFrame(index);
         FrameCache* cache = _buddy.CacheOf(pool, cpu);
-        if (order.Value == 0 && cache->High != 0)
+        if (order.Value == 0 && cache->High != 0 && _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility))
         {
             // Parked un-merged in this CPU's cache of the pool (still held by its page block); a full
             // cache first drains its oldest batch back to the lists. A pool without a cache frees below.

@@ -12,7 +12,7 @@ public unsafe partial struct PhysicalMemory
     /// <see cref="AllocRequest.Owner"/> on its first frame; free it with <see cref="FreeRun"/>, the
     /// same count and the same owner.
     /// </summary>
-    public MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
+    internal MemoryStatus AllocateRunUnaccounted(ulong pages, in AllocRequest request, out Pfn first)
     {
         first = Pfn.None;
         if (pages == 0 || pages > _buddy._spanPages)
@@ -34,7 +34,7 @@ public unsafe partial struct PhysicalMemory
                     break;
                 ulong state = LockCpuPool(pool, cpu);
                 MemoryStatus admitted = AdmitNamed(request);
-                status = admitted != MemoryStatus.Ok ? admitted : AllocateRunInPoolLocked(pool, pages, rules, request.Owner, cpu, out first);
+                status = admitted != MemoryStatus.Ok ? admitted : AllocateRunInPoolLocked(pool, pages, rules, request.Owner, request.Mobility, cpu, out first);
                 UnlockCpuPool(pool, cpu, state);
             }
             return status;
@@ -42,14 +42,15 @@ public unsafe partial struct PhysicalMemory
         return WalkPools(RunOrder, pages, request, rules, out first);
     }
 
-    private MemoryStatus AllocateRunInPoolLocked(int pool, ulong pages, in DmaRules rules, byte owner, int cpu, out Pfn first)
+    private MemoryStatus AllocateRunInPoolLocked(int pool, ulong pages, in DmaRules rules, byte owner, MobilityClass mobility, int cpu, out Pfn first)
     {
+        int cls = (int)mobility;
         first = Pfn.None;
         ulong index = FreeList.End;
         int order = Order.Covering(pages).Value;
         if (order <= _buddy._maxOrder && WindowInside(pool, rules) && rules.AlignPages <= (1UL << order))
         {
-            index = TakeFirstOrDrainLocked(pool, order, cpu);
+            index = TakeFirstOrDrainLocked(pool, order, cpu, cls);
             if (index != FreeList.End)
             {
                 // The given-back tail's pieces each have their buddy inside the run: no merge
@@ -63,7 +64,7 @@ public unsafe partial struct PhysicalMemory
             // A covering block that obeys the rules, searched on the lists, before the scan; cached
             // frames go back to the lists first so the search sees them.
             _buddy.DrainCpu(pool, cpu);
-            index = _buddy.FindFit(pool, order, rules, _basePfn);
+            index = _buddy.FindFit(pool, order, rules, _basePfn, cls);
             if (index != FreeList.End)
                 _buddy.CarveRange(pool, index, index + pages);
         }
@@ -168,7 +169,7 @@ public unsafe partial struct PhysicalMemory
     /// the count it was allocated with (WrongRunLength otherwise). Every piece is validated before
     /// any is freed, so a refused call changes nothing.
     /// </summary>
-    public MemoryStatus FreeRun(Pfn first, ulong pages, byte owner)
+    internal MemoryStatus FreeRunUnaccounted(Pfn first, ulong pages, byte owner)
     {
         ulong start = first.Value - _basePfn;
         if (first.Value < _basePfn || start >= _buddy._spanPages)

@@ -20,7 +20,7 @@ public unsafe partial struct BuddyAllocator
     /// <summary>One byte per frame of the span (<see cref="FrameOwner"/>): the owner of an allocated head, else None.</summary>
     internal byte* _owners;
     internal PageblockInfo* _pageblocks;
-    /// <summary>Pool p's list of order k is _lists[p * _listStride + k].</summary>
+    /// <summary>Pool p's list of slot s is _lists[p * _listStride + s] (<see cref="SlotOf"/>: by order and mobility class).</summary>
     internal FreeList* _lists;
     internal Pool* _pools;
     /// <summary>Order-0 frame caches, one a (pool slot, CPU): pool p's cache of CPU c is _caches[p * _cpus + c] (<see cref="CacheOf(int, int)"/>).</summary>
@@ -46,9 +46,10 @@ public unsafe partial struct BuddyAllocator
     internal ulong* _fitVisits;
     /// <summary>Where allocation counts the pools it tries (<see cref="MemoryConfig.PoolProbes"/>); null: not counted.</summary>
     internal ulong* _poolProbes;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal FreeList* ListOf(int pool, int order) { return _lists + pool * _listStride + order; }
+    /// <summary>Page blocks with free frames on class lists, by pool, class and held count (<see cref="PageblockIndex"/>).</summary>
+    internal PageblockIndex _index;
+    /// <summary>Per pool slot: the one mobility class its frame cache serves (<see cref="CacheClassFor"/>).</summary>
+    internal MobilityClass* _cacheClasses;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int PoolOfFrame(ulong index) { return _pageblocks[index >> _pageblockOrder].Pool; }
@@ -58,10 +59,11 @@ public unsafe partial struct BuddyAllocator
     internal void Link(int pool, ulong index, int order)
     {
         CheckBlock(pool, index, order);
+        int slot = SlotOfBlock(index, order);
         _frames[index] = FrameState.Make(FrameKind.Free, order);
-        ListOf(pool, order)->Push(_nodes, index);
+        ListAt(pool, slot)->Push(_nodes, index);
         _pools[pool].FreePages += 1UL << order;
-        _pools[pool].ListedOrders |= 1u << order;
+        _pools[pool].ListedSlots |= 1UL << slot;
     }
 
     /// <summary>Unlinks a free block from its pool's list; its head byte is the caller's to rewrite.</summary>
@@ -70,17 +72,19 @@ public unsafe partial struct BuddyAllocator
     {
         CheckBlock(pool, index, order);
         CheckListedHead(pool, index, order);
-        FreeList* list = ListOf(pool, order);
+        int slot = SlotOfBlock(index, order);
+        FreeList* list = ListAt(pool, slot);
         list->Remove(_nodes, index);
         _pools[pool].FreePages -= 1UL << order;
         if (list->Head == FreeList.End)
-            _pools[pool].ListedOrders &= ~(1u << order);
+            _pools[pool].ListedSlots &= ~(1UL << slot);
     }
 
     /// <summary>
     /// Frees the block (index, order) of <paramref name="pool"/>, merging with free buddies of the
     /// same pool as far as <see cref="_maxOrder"/>. The block's frames must be in no list and its
-    /// tails must read Tail.
+    /// tails must read Tail. Below the page-block order the buddies share a page block and so a class's
+    /// lists; from it up the lists are shared (<see cref="SlotOf"/>).
     /// </summary>
     internal void FreeMerging(int pool, ulong index, int order)
     {
@@ -90,10 +94,12 @@ public unsafe partial struct BuddyAllocator
         ulong span = _spanPages;
         int max = _maxOrder;
         int pbo = _pageblockOrder;
-        FreeList* lists = ListOf(pool, 0);
+        FreeList* lists = ListAt(pool, 0);
+        FreeList* classLists = lists + (int)_pageblocks[index >> pbo].Mobility * pbo;
+        FreeList* sharedLists = lists + 2 * pbo;
         NodeTable nodes = _nodes;
         ulong freed = 0;
-        uint emptied = 0;
+        ulong emptied = 0;
         while (order < max)
         {
             ulong buddy = index ^ (1UL << order);
@@ -103,11 +109,11 @@ public unsafe partial struct BuddyAllocator
                 break;
             CheckBlock(pool, buddy, order);
             CheckListedHead(pool, buddy, order);
-            FreeList* list = lists + order;
+            FreeList* list = (order < pbo ? classLists : sharedLists) + order;
             list->Remove(nodes, buddy);
             freed += 1UL << order;
             if (list->Head == FreeList.End)
-                emptied |= 1u << order;
+                emptied |= 1UL << (int)(list - lists);
             frames[buddy] = FrameState.Tail;
             frames[index] = FrameState.Tail;
             index &= buddy;
@@ -115,48 +121,60 @@ public unsafe partial struct BuddyAllocator
         }
         CheckBlock(pool, index, order);
         frames[index] = FrameState.Make(FrameKind.Free, order);
-        lists[order].Push(nodes, index);
+        FreeList* into = (order < pbo ? classLists : sharedLists) + order;
+        into->Push(nodes, index);
         ref Pool p = ref _pools[pool];
         p.FreePages = p.FreePages - freed + (1UL << order);
-        p.ListedOrders = (p.ListedOrders & ~emptied) | (1u << order);
+        p.ListedSlots = (p.ListedSlots & ~emptied) | (1UL << (int)(into - lists));
     }
 
     /// <summary>
-    /// Takes the first block of at least <paramref name="order"/> from the pool's lists and splits
-    /// it down, returning the upper halves to the lists. Returns the block's index (its head byte is
-    /// the caller's to set) or <see cref="FreeList.End"/> when the pool has no such block. The first
-    /// non-empty list is found with one count of trailing zeros in <see cref="Pool.ListedOrders"/>,
-    /// not by reading the list heads in turn.
+    /// Takes the first block of at least <paramref name="order"/> that class <paramref name="cls"/>
+    /// allocates from and splits it down, returning the upper halves to the lists. Returns the
+    /// block's index (its head byte is the caller's to set) or <see cref="FreeList.End"/> when the
+    /// pool has no free block of that order at all. The first non-empty list is found with one count
+    /// of trailing zeros in the class's view of <see cref="Pool.ListedSlots"/> (its own lists, then
+    /// the shared lists of whole free page blocks, smallest first), not by reading the list heads in
+    /// turn. A whole page block split below the page-block order is claimed: steered to the class
+    /// before its pieces are listed. When neither has a block, one of another class's page blocks is
+    /// stolen (<see cref="TakeStolen"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ulong TakeFirst(int pool, int order)
+    internal ulong TakeFirst(int pool, int order, int cls)
     {
         ref Pool p = ref _pools[pool];
-        uint listed = p.ListedOrders >> order;
+        int pbo = _pageblockOrder;
+        ulong listed = ClassView(p.ListedSlots, cls) >> order;
         if (listed == 0)
-            return FreeList.End;
+            return order < pbo ? TakeStolen(pool, order, cls) : FreeList.End;
         // Fields in locals, as in FreeMerging: the byte stores below could alias them.
         int o = order + System.Numerics.BitOperations.TrailingZeroCount(listed);
         byte* frames = _frames;
-        FreeList* lists = ListOf(pool, 0);
+        FreeList* lists = ListAt(pool, 0);
+        FreeList* classLists = lists + cls * pbo;
+        FreeList* sharedLists = lists + 2 * pbo;
         NodeTable nodes = _nodes;
-        ulong index = lists[o].Head;
+        FreeList* from = (o < pbo ? classLists : sharedLists) + o;
+        ulong index = from->Head;
         CheckListedHead(pool, index, o);
-        lists[o].PopHead(nodes, index);
-        uint mask = p.ListedOrders;
-        if (lists[o].Head == FreeList.End)
-            mask &= ~(1u << o);
+        from->PopHead(nodes, index);
+        ulong mask = p.ListedSlots;
+        if (from->Head == FreeList.End)
+            mask &= ~(1UL << (int)(from - lists));
+        if (o >= pbo && order < pbo)
+            _pageblocks[index >> pbo].Mobility = (MobilityClass)cls; // claimed whole: free, so in no index bucket
         while (o > order)
         {
             o--;
             ulong half = index + (1UL << o);
             CheckBlock(pool, half, o);
             frames[half] = FrameState.Make(FrameKind.Free, o);
-            lists[o].Push(nodes, half);
-            mask |= 1u << o;
+            FreeList* into = (o < pbo ? classLists : sharedLists) + o;
+            into->Push(nodes, half);
+            mask |= 1UL << (int)(into - lists);
         }
         p.FreePages -= 1UL << order;
-        p.ListedOrders = mask;
+        p.ListedSlots = mask;
         return index;
     }
 
@@ -172,21 +190,34 @@ public unsafe partial struct BuddyAllocator
     /// and every later search walked them all again (issue 12). Cost otherwise: the length of the
     /// lists it walks (slow path only); each node visited counts in <see cref="MemoryConfig.FitVisits"/>.
     /// </summary>
-    internal ulong FindFit(int pool, int order, in DmaRules rules, ulong basePfn)
+    /// Class <paramref name="cls"/>'s lists (and the shared ones) are searched first, then the other
+    /// classes' (a ruled request takes a fitting block where there is one rather than fail).
+    internal ulong FindFit(int pool, int order, in DmaRules rules, ulong basePfn, int cls)
+    {
+        ulong index = FindFitFor(pool, order, rules, basePfn, cls);
+        // The other classes' own lists only: the shared lists above were walked already.
+        for (int c = 0; c < ClassCount && index == FreeList.End && order < _pageblockOrder; c++)
+            if (c != cls)
+                index = FindFitIn(pool, order, order, _pageblockOrder - 1, rules, basePfn, c);
+        return index;
+    }
+
+    /// <summary><see cref="FindFit"/> in the lists class <paramref name="cls"/> allocates from.</summary>
+    private ulong FindFitFor(int pool, int order, in DmaRules rules, ulong basePfn, int cls)
     {
         int alignOrder = System.Numerics.BitOperations.Log2(rules.AlignPages);
         int aligned = alignOrder < order ? order : alignOrder < _maxOrder ? alignOrder : _maxOrder;
-        ulong index = FindFitIn(pool, order, aligned, _maxOrder, rules, basePfn);
-        return index != FreeList.End || aligned == order ? index : FindFitIn(pool, order, order, aligned - 1, rules, basePfn);
+        ulong index = FindFitIn(pool, order, aligned, _maxOrder, rules, basePfn, cls);
+        return index != FreeList.End || aligned == order ? index : FindFitIn(pool, order, order, aligned - 1, rules, basePfn, cls);
     }
 
     /// <summary><see cref="FindFit"/> over the lists of orders <paramref name="from"/>..<paramref name="to"/>, each walked from its head.</summary>
-    private ulong FindFitIn(int pool, int order, int from, int to, in DmaRules rules, ulong basePfn)
+    private ulong FindFitIn(int pool, int order, int from, int to, in DmaRules rules, ulong basePfn, int cls)
     {
         ulong pages = 1UL << order;
         for (int o = from; o <= to; o++)
         {
-            FreeList* list = ListOf(pool, o);
+            FreeList* list = ListOf(pool, o, cls);
             ulong size = 1UL << o;
             for (ulong b = list->Head; b != FreeList.End; b = _nodes.Of(b)->NextIndex)
             {
@@ -316,7 +347,7 @@ public unsafe partial struct BuddyAllocator
     {
         byte expected = FrameState.Make(FrameKind.Free, order);
         Contract.Expect(_frames[index] == expected, _onBrokenContract, ContractCode.NotAFreeHead, pool, index, expected, _frames[index]);
-        FreeList* list = ListOf(pool, order);
+        FreeList* list = ListAt(pool, SlotOfBlock(index, order));
         Contract.Expect(list->Count > 0, _onBrokenContract, ContractCode.ListEmpty, pool, index, 1, list->Count);
         FreeNode* node = _nodes.Of(index);
         ulong back = node->PrevIndex == FreeList.End ? list->Head : _nodes.Of(node->Prev)->NextIndex;
@@ -335,9 +366,13 @@ public unsafe partial struct BuddyAllocator
         ulong pbPages = 1UL << _pageblockOrder;
         if (pages <= pbPages)
         {
-            _pageblocks[index >> _pageblockOrder].Held = (ushort)(_pageblocks[index >> _pageblockOrder].Held + sign * (int)pages);
+            ulong pb = index >> _pageblockOrder;
+            ushort old = _pageblocks[pb].Held;
+            _pageblocks[pb].Held = (ushort)(old + sign * (int)pages);
+            HeldChanged(pb, old);
             return;
         }
+        // Whole page blocks, all present, going from free to held or back: never in the index.
         for (ulong pb = index >> _pageblockOrder, last = (index + pages - 1) >> _pageblockOrder; pb <= last; pb++)
             _pageblocks[pb].Held = (ushort)(_pageblocks[pb].Held + sign * (int)pbPages);
     }

@@ -19,6 +19,14 @@ public static class FrameOwner
     /// <summary>The named sentinel "no owner": every frame that is not the head of an allocated block or run.</summary>
     public const byte None = 0xFF;
 
+    /// <summary>
+    /// The named sentinel "lent to the hypervisor": the head of a page block the balloon took
+    /// (<see cref="PhysicalMemory.InflatePageblock"/>), an Allocated block of the page-block order.
+    /// Not a valid owner, so no <see cref="PhysicalMemory.Free"/> can name it: only
+    /// <see cref="PhysicalMemory.DeflatePageblock"/> gives the block back.
+    /// </summary>
+    public const byte Balloon = 0xFE;
+
     /// <summary>True for an owner id a block can record (0..63).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsValid(byte owner) { return owner < Count; }

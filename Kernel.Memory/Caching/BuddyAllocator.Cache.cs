@@ -10,6 +10,9 @@ namespace PoolKernel.Memory;
 /// drain takes from it, so allocating from and freeing to the cache leave it alone. Refill and drain
 /// hold the pool's lock and the lock of every cache they touch; the pool's high mark is the same for
 /// every CPU's cache.
+/// Every CPU's cache of a pool serves one class, the pool's cache class (<see cref="CacheClassFor"/>:
+/// unmovable in an open pool): refills take frames of that class, and only frames of page blocks of
+/// that class are parked, so no cache carries a frame from one class's page blocks to another's (docs/antifrag.md).
 /// </summary>
 public unsafe partial struct BuddyAllocator
 {
@@ -51,11 +54,11 @@ public unsafe partial struct BuddyAllocator
         int batch = cache->BatchSize;
         while (n < batch && cache->Count < cache->High)
         {
-            ulong index = TakeFirst(pool, 0);
+            ulong index = TakeFirst(pool, 0, (int)_cacheClasses[pool]);
             if (index == FreeList.End)
                 break;
             _frames[index] = FrameState.Make(FrameKind.Cached, 0);
-            _pageblocks[index >> _pageblockOrder].Held++;
+            AddHeldOne(index, 1);
             cache->Push(index);
             n++;
         }
@@ -72,7 +75,7 @@ public unsafe partial struct BuddyAllocator
         for (int i = 0; i < n; i++)
         {
             ulong index = cache->At(i);
-            _pageblocks[index >> _pageblockOrder].Held--;
+            AddHeldOne(index, -1);
             FreeMerging(pool, index, 0);
         }
         cache->DropOldest(n);
@@ -140,6 +143,16 @@ public unsafe partial struct BuddyAllocator
             ushort held = _pageblocks[index >> _pageblockOrder].Held;
             Contract.Expect(held >= 1, _onBrokenContract, ContractCode.HeldUnderflow, pool, index, 1, held);
         }
+    }
+
+    /// <summary>Adds <paramref name="sign"/> (1 or -1) to the held count of frame <paramref name="index"/>'s page block, keeping the index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void AddHeldOne(ulong index, int sign)
+    {
+        ulong pb = index >> _pageblockOrder;
+        ushort old = _pageblocks[pb].Held;
+        _pageblocks[pb].Held = (ushort)(old + sign);
+        HeldChanged(pb, old);
     }
 
     /// <summary>Frames of page block <paramref name="pb"/> parked in any CPU's cache of <paramref name="pool"/>. O(caches).</summary>

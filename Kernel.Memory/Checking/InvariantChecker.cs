@@ -21,12 +21,20 @@ namespace PoolKernel.Memory;
 ///      cached ones) and the conservation of present frames;
 ///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools;
 ///   7. owners (<see cref="FrameOwner"/>): the head of every allocated block and run carries an owner
-///      0..63, every other frame the sentinel None;
-///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None.
-/// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedOrders"/>).
+///      0..63 or, for a page block lent to the hypervisor, <see cref="FrameOwner.Balloon"/>; every other
+///      frame the sentinel None;
+///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None;
+///   9. containers (<see cref="Container"/>): the pages each holds per the frames equal its counts;
+///  10. mobility (InvariantChecker.Mobility.cs): the cheapest-block index files exactly the page blocks
+///      it should, in the right bucket, and every cached frame lies in a page block of its cache's class.
+/// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedSlots"/>); lists are by
+/// slot (order and mobility class, <see cref="BuddyAllocator.SlotOf"/>), each free block on the slot of
+/// its order and page block's class. Step 2 also counts lent page blocks (each one whole page block, in
+/// a pool the balloon may take from) and step 5 compares them with <see cref="Pool.BalloonedPages"/>
+/// and the pool's guarantee.
 /// The first broken invariant is reported with the numbers that disagree.
 /// </summary>
-public static unsafe class InvariantChecker
+public static unsafe partial class InvariantChecker
 {
     public static InvariantReport Check(ref PhysicalMemory pm)
     {
@@ -38,6 +46,7 @@ public static unsafe class InvariantChecker
         ulong* poolPresent = stackalloc ulong[PoolId.MaxIds];
         ulong* poolBlocks = stackalloc ulong[PoolId.MaxIds];
         ulong* poolCached = stackalloc ulong[PoolId.MaxIds];
+        ulong* poolBallooned = stackalloc ulong[PoolId.MaxIds];
         for (int i = 0; i < lists; i++)
             heads[i] = 0;
         for (int i = 0; i < pm._poolCapacity; i++)
@@ -45,6 +54,7 @@ public static unsafe class InvariantChecker
             poolPresent[i] = 0;
             poolBlocks[i] = 0;
             poolCached[i] = 0;
+            poolBallooned[i] = 0;
         }
 
         // 1 and 2: page blocks and blocks, one page block at a time.
@@ -113,6 +123,14 @@ public static unsafe class InvariantChecker
                 if (notTail != p + size)
                     return InvariantReport.Broken(InvariantCode.BlockNotContiguous, pm._basePfn + notTail, info.Pool, order, FrameState.Tail, b._frames[notTail]);
                 bool allocated = kind != FrameKind.Free;
+                if (kind == FrameKind.Allocated && b._owners[p] == FrameOwner.Balloon)
+                {
+                    if (order != pbo)
+                        return InvariantReport.Broken(InvariantCode.BalloonBlockBad, pm._basePfn + p, info.Pool, order, (ulong)pbo, (ulong)order);
+                    if (!PhysicalMemory.MayBalloon(b._pools[info.Pool].Properties))
+                        return InvariantReport.Broken(InvariantCode.BalloonBlockBad, pm._basePfn + p, info.Pool, order, 0, (ulong)b._pools[info.Pool].Properties.Flags);
+                    poolBallooned[info.Pool] += size;
+                }
                 if (size > pbPages)
                 {
                     for (ulong q = pb; q < pb + (size >> pbo); q++)
@@ -135,7 +153,7 @@ public static unsafe class InvariantChecker
                 }
                 if (!allocated)
                 {
-                    heads[info.Pool * b._listStride + order]++;
+                    heads[info.Pool * b._listStride + b.SlotOf(order, (int)info.Mobility)]++;
                     if (order < b._maxOrder)
                     {
                         ulong buddy = p ^ size;
@@ -177,14 +195,16 @@ public static unsafe class InvariantChecker
             if (pool >= pm._poolLimit)
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, (ulong)pm._poolLimit, (ulong)pool);
             ulong free = 0;
-            for (int order = 0; order <= b._maxOrder; order++)
+            for (int slot = 0; slot < b._listStride; slot++)
             {
-                FreeList* list = b.ListOf(pool, order);
-                ulong expected = heads[pool * b._listStride + order];
+                int order = b.OrderOfSlot(slot);
+                FreeList* list = b.ListAt(pool, slot);
+                ulong expected = heads[pool * b._listStride + slot];
                 ulong walked = 0, prev = FreeList.End;
                 for (ulong n = list->Head; n != FreeList.End; n = b._nodes.Of(n)->NextIndex)
                 {
-                    if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Free, order) || (int)b.PoolOfFrame(n) != pool)
+                    if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Free, order) || (int)b.PoolOfFrame(n) != pool ||
+                        b.SlotOfBlock(n, order) != slot)
                         return InvariantReport.Broken(InvariantCode.FreeListBadNode, n < b._spanPages ? pm._basePfn + n : n, pool, order, 0, 0);
                     FreeNode* node = b._nodes.Of(n);
                     if (node->PrevIndex != prev)
@@ -195,19 +215,23 @@ public static unsafe class InvariantChecker
                 }
                 if (walked != expected || list->Count != expected)
                     return InvariantReport.Broken(InvariantCode.FreeListCount, 0, pool, order, expected, list->Count != expected ? list->Count : walked);
-                ulong listedBit = (pl.ListedOrders >> order) & 1;
+                ulong listedBit = (pl.ListedSlots >> slot) & 1;
                 if (listedBit != (expected != 0 ? 1UL : 0UL))
-                    return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, order, expected != 0 ? 1UL : 0UL, listedBit);
+                    return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, slot, expected != 0 ? 1UL : 0UL, listedBit);
                 free += expected << order;
             }
-            if ((pl.ListedOrders >> b._listStride) != 0)
-                return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, b._listStride, 0, pl.ListedOrders >> b._listStride);
+            if ((pl.ListedSlots >> b._listStride) != 0)
+                return InvariantReport.Broken(InvariantCode.ListedOrdersMask, 0, pool, b._listStride, 0, pl.ListedSlots >> b._listStride);
             if (pl.FreePages != free)
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, free, pl.FreePages);
             if (pl.PresentPages != poolPresent[pool])
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, poolPresent[pool], pl.PresentPages);
             if (pl.Pageblocks != poolBlocks[pool])
                 return InvariantReport.Broken(InvariantCode.PoolCounters, 0, pool, 0, poolBlocks[pool], pl.Pageblocks);
+            if (pl.BalloonedPages != poolBallooned[pool])
+                return InvariantReport.Broken(InvariantCode.BalloonCount, 0, pool, 0, poolBallooned[pool], pl.BalloonedPages);
+            if (pl.BalloonedPages != 0 && pl.PresentPages - pl.BalloonedPages < pl.Properties.MinimumPages)
+                return InvariantReport.Broken(InvariantCode.BalloonCount, 0, pool, 1, pl.Properties.MinimumPages, pl.PresentPages - pl.BalloonedPages);
         }
         if (present != pm._presentPages)
             return InvariantReport.Broken(InvariantCode.PresentNotConserved, 0, PoolId.None.Value, 0, pm._presentPages, present);
@@ -238,7 +262,17 @@ public static unsafe class InvariantChecker
             return owners;
 
         // 8: free-list nodes of no listed block.
-        return CheckIdleNodes(ref pm);
+        InvariantReport idle = CheckIdleNodes(ref pm);
+        if (!idle.IsOk)
+            return idle;
+
+        // 9: containers' accounting against the frames (InvariantChecker.Containers.cs).
+        InvariantReport containers = CheckContainers(ref pm);
+        if (!containers.IsOk)
+            return containers;
+
+        // 10: the cheapest-block index and the cache's class.
+        return CheckMobility(ref pm);
     }
 
     /// <summary>
@@ -283,7 +317,8 @@ public static unsafe class InvariantChecker
             byte owner = b._owners[i];
             FrameKind kind = FrameState.KindOf(b._frames[i]);
             bool owned = kind == FrameKind.Allocated || kind == FrameKind.RunFirst;
-            if (owned ? !FrameOwner.IsValid(owner) : owner != FrameOwner.None)
+            bool lent = kind == FrameKind.Allocated && owner == FrameOwner.Balloon;
+            if (owned ? !FrameOwner.IsValid(owner) && !lent : owner != FrameOwner.None)
                 return InvariantReport.Broken(InvariantCode.FrameOwnerBad, pm._basePfn + i, b.PoolOfFrame(i), FrameState.OrderOf(b._frames[i]),
                     owned ? (ulong)FrameOwner.Count : FrameOwner.None, owner);
         }

@@ -56,10 +56,39 @@ public enum InvariantCode : byte
     /// </summary>
     CacheAboveHigh,
     /// <summary>
-    /// A pool's <see cref="Pool.ListedOrders"/> bit disagrees with its list (Order: the list; Expected: 1
-    /// when the list holds blocks, Actual: the bit), or a bit above the max order is set (Order: max + 1).
+    /// A pool's <see cref="Pool.ListedSlots"/> bit disagrees with its list (Order: the list's slot; Expected: 1
+    /// when the list holds blocks, Actual: the bit), or a bit above the last slot is set (Order: the slot count).
     /// </summary>
     ListedOrdersMask,
     /// <summary>A free-list node whose frames hold no free head is not None, None (Pfn: the pair's first frame; Actual: Next &lt;&lt; 32 | Prev).</summary>
     IdleNodeLinked,
+    /// <summary>
+    /// A block lent to the hypervisor (owner <see cref="FrameOwner.Balloon"/>) that is not one whole
+    /// page block of the page-block order (Expected: that order, Actual: the block's), or lies in a pool
+    /// the balloon may not take from (Expected 0, Actual: the pool's flags).
+    /// </summary>
+    BalloonBlockBad,
+    /// <summary>
+    /// A pool's <see cref="Pool.BalloonedPages"/> differs from its lent blocks (Expected: the frames
+    /// found, Actual: the counter), or its present frames minus its lent frames are below its
+    /// guaranteed minimum (Order 1; Expected: the minimum, Actual: what is left).
+    /// </summary>
+    BalloonCount,
+    /// <summary>A container's held count differs from the pages whose block or run heads carry its owner number (Pool: the owner; Expected: from the frames, Actual: the count), or its per-pool or per-node counts do not add up to it (Order 1: pools, 2: nodes).</summary>
+    ContainerHeld,
+    /// <summary>In one pool (Pool), the pages held by containers per the frames differ from the sum of their per-pool counts.</summary>
+    ContainerPoolHeld,
+    /// <summary>A container's record disagrees with itself or the pools (Pool: the owner): held above quota (Order 1), peak below held (2), guarantee pool not live, not owner-masked to it alone or not at its guarantee (3), a live bit without a record or the reverse (4).</summary>
+    ContainerRecord,
+    /// <summary>
+    /// The cheapest-block index (<see cref="PageblockIndex"/>) disagrees with a page block: filed in a
+    /// bucket of another pool, class or held count, filed when it should not be or missing (Pfn: the
+    /// page block; Expected: the bucket it should be in, -1 as all ones for none; Actual: where it was
+    /// found), a broken back link, or a non-empty-bucket mask bit wrong (Order: the bucket).
+    /// </summary>
+    PageblockIndexBroken,
+    /// <summary>A frame-cache entry lies in a page block of another class than the one its cache serves (Expected: the cache's class, Actual: the page block's).</summary>
+    CachedFrameOfAnotherClass,
+    /// <summary>A page block is steered to a class its pool does not accept (Expected: the pool's accepted mask, Actual: the class).</summary>
+    PageblockClassRefused,
 }

@@ -235,12 +235,15 @@ public unsafe struct HeapCollector
     /// Every reference field of <paramref name="obj"/> (a reference: its MethodTable pointer's
     /// address), from its type's GC descriptor: ordinary series (fields; arrays of references, whose
     /// series covers the elements) or, for arrays of structs holding references, the repeating
-    /// series. Types without the HasPointers flag (strings, arrays of values) have none.
+    /// series. Types without the HasPointers flag (strings, arrays of values) have none. Nor has an
+    /// object whose type word is still null: a block the heap tagged for a CPU that was stopped
+    /// before it wrote the MethodTable (the runtime writes it after the heap lock is released); its
+    /// fields are still the heap's zeroes.
     /// </summary>
     private HeapStatus TraceObject(byte* obj)
     {
         byte* type = *(byte**)obj;
-        if (!GcLayout.HasPointers(type))
+        if (type == null || !GcLayout.HasPointers(type))
             return HeapStatus.Ok;
         ulong size = GcLayout.ObjectBytes(obj);
         long series = GcLayout.SeriesCount(type);

@@ -183,7 +183,7 @@ public unsafe partial struct KernelHeap
             }
             request.Flags = RequestFlags.None;
             ms = _memory->Allocate(order, request, out pfn);
-            if (ms == MemoryStatus.OutOfMemory && Trim() != 0)
+            if ((ms == MemoryStatus.OutOfMemory || ms == MemoryStatus.QuotaExceeded) && Trim() != 0)
                 ms = _memory->Allocate(order, request, out pfn);
             if (ms != MemoryStatus.Ok)
                 return Fail(FromPools(ms), ms, size, align, node, cls, order.Pages);
@@ -233,7 +233,7 @@ public unsafe partial struct KernelHeap
         request.Owner = _owner;
         request.Alignment = align > Pfn.PageSize ? align : 0;
         MemoryStatus ms = _memory->AllocateRun(pages, request, out Pfn first);
-        if (ms == MemoryStatus.OutOfMemory && Trim() != 0)
+        if ((ms == MemoryStatus.OutOfMemory || ms == MemoryStatus.QuotaExceeded) && Trim() != 0)
             ms = _memory->AllocateRun(pages, request, out first);
         if (ms != MemoryStatus.Ok)
             return Fail(FromPools(ms), ms, size, align, node, LargeClass, pages);
@@ -261,6 +261,8 @@ public unsafe partial struct KernelHeap
     {
         MemoryStatus.Ok => HeapStatus.Ok,
         MemoryStatus.OutOfMemory => HeapStatus.OutOfMemory,
+        // A heap of a container (its owner): freeing its own objects helps, as with out of memory.
+        MemoryStatus.QuotaExceeded => HeapStatus.OutOfMemory,
         MemoryStatus.NoPoolSatisfies => HeapStatus.NoPoolSatisfies,
         MemoryStatus.Corruption => HeapStatus.Corruption,
         _ => HeapStatus.PoolsRefused,

@@ -22,6 +22,10 @@ public struct PageblockInfo
     public ushort Present;
     /// <summary>Node of the block's lowest present frame.</summary>
     public byte Node;
-    /// <summary>Mobility class of the block (grouping by mobility: a later issue; carried now).</summary>
+    /// <summary>
+    /// The class the block is steered to (docs/antifrag.md): its free blocks below the page-block order
+    /// are on that class's lists. Set when an allocation claims the block whole or steals it; meaningless
+    /// while the block is wholly free (it is then one block of the shared lists).
+    /// </summary>
     public MobilityClass Mobility;
 }

@@ -1,8 +1,10 @@
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// How an allocation can be moved later (the Linux migratetype idea). Pools list the classes
-/// they accept; compaction and migration that use it are later issues.
+/// How an allocation can be moved later (the Linux migratetype idea). Every request says its class
+/// (<see cref="AllocRequest.Mobility"/>; the default, unmovable, is that of heap slabs, DMA buffers and
+/// page tables); page blocks are steered to one class and a class takes another's page block only
+/// when it has none left (docs/antifrag.md). Pools list the classes they accept.
 /// </summary>
 public enum MobilityClass : byte
 {

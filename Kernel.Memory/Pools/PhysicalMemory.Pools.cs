@@ -35,6 +35,7 @@ public unsafe partial struct PhysicalMemory
     private void CloseSlot(int slot)
     {
         _buddy._pools[slot] = default;
+        _buddy._cacheClasses[slot] = MobilityClass.Unmovable;
         while (_poolLimit > 0 && _buddy._pools[_poolLimit - 1].Live == 0)
             _poolLimit--;
     }
@@ -163,7 +164,7 @@ public unsafe partial struct PhysicalMemory
         for (int i = 0; i < _poolCapacity; i++)
         {
             ref Pool donor = ref _buddy._pools[i];
-            if (taken[i] != 0 && donor.PresentPages - taken[i] < donor.Properties.MinimumPages)
+            if (taken[i] != 0 && donor.PresentPages - donor.BalloonedPages - taken[i] < donor.Properties.MinimumPages)
                 return MemoryStatus.BelowMinimum;
         }
         if (total < props.MinimumPages)
@@ -249,7 +250,9 @@ public unsafe partial struct PhysicalMemory
         ref Pool source = ref _buddy._pools[from.Value];
         ref Pool target = ref _buddy._pools[to.Value];
         ulong pages = count * PageblockPages;
-        if (source.PresentPages < pages || source.PresentPages - pages < source.Properties.MinimumPages)
+        // Frames lent to the hypervisor do not count towards the guarantee (PhysicalMemory.Balloon.cs).
+        ulong usable = source.PresentPages - source.BalloonedPages;
+        if (usable < pages || usable - pages < source.Properties.MinimumPages)
             return MemoryStatus.BelowMinimum;
         if (target.Properties.MaximumPages != 0 && target.PresentPages + pages > target.Properties.MaximumPages)
             return MemoryStatus.AboveMaximum;
@@ -271,7 +274,7 @@ public unsafe partial struct PhysicalMemory
         int pbo = _buddy._pageblockOrder;
         for (int o = pbo; o <= _buddy._maxOrder && found < enough; o++)
         {
-            FreeList* list = _buddy.ListOf(from, o);
+            FreeList* list = _buddy.ListOf(from, o, 0); // o >= PageblockOrder: the shared list
             for (ulong b = list->Head; b != FreeList.End && found < enough; b = _buddy._nodes.Of(b)->NextIndex)
                 for (ulong pb = b >> pbo; pb < (b + (1UL << o)) >> pbo && found < enough; pb++)
                     if (Admits(to, pb))
@@ -286,7 +289,7 @@ public unsafe partial struct PhysicalMemory
         int pbo = _buddy._pageblockOrder;
         for (int o = pbo; o <= _buddy._maxOrder; o++)
         {
-            FreeList* list = _buddy.ListOf(from, o);
+            FreeList* list = _buddy.ListOf(from, o, 0); // o >= PageblockOrder: the shared list
             for (ulong b = list->Head; b != FreeList.End; b = _buddy._nodes.Of(b)->NextIndex)
                 for (ulong pb = b >> pbo; pb < (b + (1UL << o)) >> pbo; pb++)
                     if (Admits(to, pb))
@@ -336,7 +339,13 @@ public unsafe partial struct PhysicalMemory
         }
 
         ushort present = _buddy._pageblocks[pb].Present;
+        _buddy.Unfile(pb); // a page block with holes is filed even with nothing held
         _buddy._pageblocks[pb].Pool = (byte)to;
+        // Every page block's class is one its pool accepts (the fast paths rely on it): a class the
+        // new pool refuses becomes its cache class, while the free blocks are off the lists.
+        if (!_buddy._pools[to].Properties.Accepts(_buddy._pageblocks[pb].Mobility))
+            _buddy._pageblocks[pb].Mobility = _buddy._cacheClasses[to];
+        _buddy.File(pb);
         _buddy._pools[from].PresentPages -= present;
         _buddy._pools[from].Pageblocks--;
         _buddy._pools[to].PresentPages += present;

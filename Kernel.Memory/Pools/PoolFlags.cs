@@ -14,8 +14,11 @@ public enum PoolFlags : uint
     Reserved = 1 << 1,
     /// <summary>Realtime pool (bounded-latency behaviour: a later issue; carried now).</summary>
     Realtime = 1 << 2,
-    /// <summary>Accepts only movable allocations (compaction: a later issue; carried now).</summary>
+    /// <summary>Accepts only movable allocations (its accepted-class mask says so; docs/antifrag.md).</summary>
     MovableOnly = 1 << 3,
-    /// <summary>May lend free page blocks to others and take them back (a later issue; carried now).</summary>
+    /// <summary>
+    /// Elastic memory: the balloon lends this pool's free page blocks to the hypervisor before any
+    /// other pool's, above its <see cref="PoolProperties.MinimumPages"/> (Kernel.Memory/Balloon).
+    /// </summary>
     Elastic = 1 << 4,
 }

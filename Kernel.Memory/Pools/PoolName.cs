@@ -54,4 +54,13 @@ public unsafe struct PoolName
             name._bytes[at++] = (byte)suffix[i];
         return name;
     }
+
+    /// <summary>Byte-for-byte equal names.</summary>
+    public readonly bool SameAs(in PoolName other)
+    {
+        for (int i = 0; i < Capacity; i++)
+            if (_bytes[i] != other[i])
+                return false;
+        return true;
+    }
 }

@@ -16,7 +16,7 @@ namespace PoolKernel.Memory;
 /// when that is all of them, else the sort key of the last, from which the walk goes on). A hit
 /// skips the passes over all live pools; the walk tries the remembered pools in order and skips, with
 /// one load each, those that have no free frame at all (no cached frame, no listed block of the
-/// order or above: <see cref="Pool.ListedOrders"/>), so a remembered pool that ran dry costs nothing
+/// order or above: <see cref="Pool.ListedSlots"/>), so a remembered pool that ran dry costs nothing
 /// (issue 12: at 90% fill the empty first pool was searched on every request). Four entries,
 /// direct-mapped: the kernel heap asks with a handful of shapes (slab pages and large objects, per
 /// node), drivers with a DMA window or two.

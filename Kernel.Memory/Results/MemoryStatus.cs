@@ -13,6 +13,8 @@ public enum MemoryStatus : byte
     // The caller handles these: retry elsewhere, reclaim, or give up.
     OutOfMemory = 1,
     NoPoolSatisfies = 2,
+    /// <summary>The allocation would take its container above its quota (Owners/Container.cs); nothing changed but the container's failure count.</summary>
+    QuotaExceeded = 3,
 
     // Caller mistakes: refused, nothing changed.
     InvalidArgument = 16,
@@ -48,6 +50,8 @@ public enum MemoryStatus : byte
     BlockFreedAsRun = 43,
     /// <summary>A free that names another owner than the one the block or run was allocated as (<see cref="FrameOwner"/>).</summary>
     NotOwner = 44,
+    /// <summary>A deflate of a page block the balloon does not hold (<see cref="PhysicalMemory.DeflatePageblock"/>), or nothing is lent (<see cref="PhysicalMemory.NextBallooned"/>).</summary>
+    NotBallooned = 45,
 
     // The metadata contradicts itself.
     Corruption = 64,
@@ -59,6 +63,7 @@ public enum FailureKind : byte
     None,
     OutOfMemory,
     NoPoolSatisfies,
+    QuotaExceeded,
     CallerError,
     Corruption,
 }
@@ -73,6 +78,8 @@ public static class MemoryStatusKinds
             return FailureKind.OutOfMemory;
         if (status == MemoryStatus.NoPoolSatisfies)
             return FailureKind.NoPoolSatisfies;
+        if (status == MemoryStatus.QuotaExceeded)
+            return FailureKind.QuotaExceeded;
         if (status >= MemoryStatus.Corruption)
             return FailureKind.Corruption;
         return FailureKind.CallerError;

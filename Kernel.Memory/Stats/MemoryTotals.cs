@@ -11,7 +11,10 @@ public struct MemoryTotals
     /// </summary>
     public ulong BeyondLimitPages;
     public ulong FreePages;
+    /// <summary>Frames in use: present minus free minus <see cref="BalloonedPages"/>.</summary>
     public ulong InUsePages;
+    /// <summary>Frames lent to the hypervisor by the balloon: present = free + in use + ballooned.</summary>
+    public ulong BalloonedPages;
     /// <summary>Frames the span covers (first to last usable frame, aligned out).</summary>
     public ulong SpanPages;
     public ulong Pageblocks;

@@ -42,7 +42,8 @@ public unsafe partial struct PhysicalMemory
         stats.PresentPages = pool.PresentPages;
         stats.FreePages = pool.FreePages + cached;
         stats.CachedPages = cached;
-        stats.InUsePages = pool.PresentPages - stats.FreePages;
+        stats.BalloonedPages = pool.BalloonedPages;
+        stats.InUsePages = pool.PresentPages - stats.FreePages - pool.BalloonedPages;
         stats.Pageblocks = pool.Pageblocks;
         return MemoryStatus.Ok;
     }
@@ -79,7 +80,7 @@ public unsafe partial struct PhysicalMemory
     {
         if (!IsLive(id) || (uint)order.Value > (uint)_buddy._maxOrder)
             return 0;
-        return _buddy.ListOf(id.Value, order.Value)->Count;
+        return _buddy.ListedBlocks(id.Value, order.Value);
     }
 
     /// <summary>Page blocks the span covers; indices for <see cref="GetPageblock"/> are below it.</summary>
@@ -98,6 +99,9 @@ public unsafe partial struct PhysicalMemory
         use.CachedPages = info.Pool == PoolId.None.Value ? 0 : _buddy.CachedIn(info.Pool, index);
         use.InUsePages = info.Held - use.CachedPages;
         use.Node = info.Node;
+        ulong first = index << _buddy._pageblockOrder;
+        use.Ballooned = _buddy._frames[first] == FrameState.Make(FrameKind.Allocated, _buddy._pageblockOrder) && _buddy._owners[first] == FrameOwner.Balloon;
+        use.Mobility = info.Mobility;
         return MemoryStatus.Ok;
     }
 
@@ -112,8 +116,9 @@ public unsafe partial struct PhysicalMemory
                 continue;
             t.LivePools++;
             t.FreePages += _buddy._pools[i].FreePages + _buddy.CachedCount(i);
+            t.BalloonedPages += _buddy._pools[i].BalloonedPages;
         }
-        t.InUsePages = _presentPages - t.FreePages;
+        t.InUsePages = _presentPages - t.FreePages - t.BalloonedPages;
         t.SpanPages = _buddy._spanPages;
         t.Pageblocks = _pageblockCount;
         t.MetadataBytes = _metadataBytes;

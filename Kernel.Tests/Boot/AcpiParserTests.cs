@@ -521,10 +521,59 @@ public sealed unsafe class AcpiParserTests : IDisposable
     [Fact]
     public void UnrelatedTables_AreNotChecksummed()
     {
-        var facp = _acpi.Table("FACP", 6, new byte[200], corruptChecksum: true);
-        var info = ParseViaRsdt((ulong)facp, (ulong)Madt(Cpus(1)));
+        var hpet = _acpi.Table("HPET", 1, new byte[20], corruptChecksum: true);
+        var info = ParseViaRsdt((ulong)hpet, (ulong)Madt(Cpus(1)));
         Assert.Equal(0, info->Diagnostics.Count);
         Assert.Equal(1, info->CpuCount);
+    }
+
+    /// <summary>A FADT body (the table without its 36-byte header) with DSDT at offset 40 and X_DSDT at 140.</summary>
+    private static byte[] FadtBody(uint dsdt, ulong xDsdt, int tableLength)
+    {
+        var body = new byte[tableLength - 36];
+        BitConverter.GetBytes(dsdt).CopyTo(body, 40 - 36);
+        if (tableLength >= 148)
+            BitConverter.GetBytes(xDsdt).CopyTo(body, 140 - 36);
+        return body;
+    }
+
+    [Fact]
+    public void Fadt_GivesTheDsdt_XDsdtFirst()
+    {
+        var info = ParseViaRsdt((ulong)_acpi.Table("FACP", 6, FadtBody(0x1000, 0x123456000, 276)), (ulong)Madt(Cpus(1)));
+        Assert.Equal(0x123456000UL, info->DsdtAddress);
+        info = ParseViaRsdt((ulong)_acpi.Table("FACP", 1, FadtBody(0x7000, 0, 116)), (ulong)Madt(Cpus(1)));
+        Assert.Equal(0x7000UL, info->DsdtAddress);
+    }
+
+    [Fact]
+    public void Fadt_BadChecksum_Refused_NoDsdt()
+    {
+        var facp = _acpi.Table("FACP", 6, FadtBody(0x1000, 0, 276), corruptChecksum: true);
+        var info = ParseViaRsdt((ulong)facp, (ulong)Madt(Cpus(1)));
+        Assert.Equal(AcpiDiagnosticCode.BadTableChecksum, info->Diagnostics.Get(0).Code);
+        Assert.Equal(0UL, info->DsdtAddress);
+        RootBridges bridges;
+        AcpiParser.ReadRootBridges(info, &bridges);
+        Assert.Equal(AmlStatus.NoDsdt, bridges.Status);
+    }
+
+    [Fact]
+    public void Dsdt_RootBridgesRead_ThroughTheFadt()
+    {
+        // Device(\_SB.PC80) { Name(_HID, EisaId("PNP0A08")) Name(_BBN, 0x80) Name(_PXM, 1) }
+        byte[] device = { 0x5B, 0x82, 22, (byte)'P', (byte)'C', (byte)'8', (byte)'0',
+            0x08, (byte)'_', (byte)'H', (byte)'I', (byte)'D', 0x0C, 0x41, 0xD0, 0x0A, 0x08,
+            0x08, (byte)'_', (byte)'B', (byte)'B', (byte)'N', 0x0A, 0x80 };
+        byte[] aml = new byte[] { 0x10, (byte)(device.Length + 6), 0x5C, (byte)'_', (byte)'S', (byte)'B', (byte)'_' }.Concat(device).ToArray();
+        var dsdt = _acpi.Table("DSDT", 2, aml);
+        var info = ParseViaRsdt((ulong)_acpi.Table("FACP", 6, FadtBody(0, (ulong)dsdt, 276)), (ulong)Madt(Cpus(1)));
+        RootBridges bridges;
+        AcpiParser.ReadRootBridges(info, &bridges);
+        Assert.Equal(AmlStatus.Ok, bridges.Status);
+        Assert.Equal(1, bridges.Count);
+        Assert.Equal(0x80UL, bridges.BaseBus(0));
+        Assert.Equal(0, bridges.BridgeOfBus(0x81));
     }
 
     [Fact]

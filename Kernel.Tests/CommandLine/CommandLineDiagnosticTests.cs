@@ -19,6 +19,9 @@ public sealed unsafe class CommandLineDiagnosticTests
         { "pool=", DiagnosticCode.ValueMissing, TokenStatus.Rejected },
         { "mem=", DiagnosticCode.ValueMissing, TokenStatus.Rejected },
         { "run=\"\"", DiagnosticCode.ValueMissing, TokenStatus.Rejected },
+        { "numa_policy=", DiagnosticCode.ValueMissing, TokenStatus.Rejected },
+        { "numa_policy=bind:0-", DiagnosticCode.NumaPolicyInvalid, TokenStatus.Rejected },
+        { "numa_policy=weighted-interleave:0:0", DiagnosticCode.NumaPolicyInvalid, TokenStatus.Rejected },
 
         // Sizes.
         { "pool=a:4X", DiagnosticCode.SizeUnknownSuffix, TokenStatus.Rejected },
@@ -39,6 +42,22 @@ public sealed unsafe class CommandLineDiagnosticTests
         { "pool=a,rt", DiagnosticCode.SizeMissing, TokenStatus.Rejected },
         { "pool=a:@1", DiagnosticCode.SizeMissing, TokenStatus.Rejected },
         { "mem=50%", DiagnosticCode.PercentNotAllowed, TokenStatus.Rejected },
+
+        // container= (CommandLineContainerTests has the accepted forms).
+        { "container=:quota=4M", DiagnosticCode.ContainerNameInvalid, TokenStatus.Rejected },
+        { "container=Web:quota=4M", DiagnosticCode.ContainerNameInvalid, TokenStatus.Rejected },
+        { "container=web", DiagnosticCode.ContainerQuotaMissing, TokenStatus.Rejected },
+        { "container=web:guarantee=4M", DiagnosticCode.ContainerQuotaMissing, TokenStatus.Rejected },
+        { "container=web:quota", DiagnosticCode.ContainerQuotaMissing, TokenStatus.Rejected },
+        { "container=web:quota=4M,prio=3", DiagnosticCode.ContainerOptionInvalid, TokenStatus.Rejected },
+        { "container=web:quota=4M,guarantee=1M,guarantee=2M", DiagnosticCode.ContainerOptionInvalid, TokenStatus.Rejected },
+        { "container=web:quota=4M,quota=8M", DiagnosticCode.ContainerOptionInvalid, TokenStatus.Rejected },
+        { "container=web:quota=4M,guarantee=8M", DiagnosticCode.ContainerGuaranteeAboveQuota, TokenStatus.Rejected },
+        { "container=web:quota=4M,pools=a++b", DiagnosticCode.ContainerPoolsInvalid, TokenStatus.Rejected },
+        { "container=web:quota=4M,pools=", DiagnosticCode.ContainerPoolsInvalid, TokenStatus.Rejected },
+        { "container=web:quota=4X", DiagnosticCode.SizeUnknownSuffix, TokenStatus.Rejected },
+        { "container=web:quota=0", DiagnosticCode.SizeZero, TokenStatus.Rejected },
+        { "container=web:quota=50%", DiagnosticCode.PercentNotAllowed, TokenStatus.Rejected },
 
         // Names.
         { "pool=:4M", DiagnosticCode.NameEmpty, TokenStatus.Rejected },
@@ -373,6 +392,7 @@ public sealed unsafe class CommandLineDiagnosticTests
         DiagnosticCode.UnterminatedQuote, DiagnosticCode.TooManyTokens, DiagnosticCode.PoolNameDuplicate,
         DiagnosticCode.TooManyPools, DiagnosticCode.TooManyReservedRanges, DiagnosticCode.ParameterRepeated,
         DiagnosticCode.ParameterOverridden, DiagnosticCode.LineTooLong, DiagnosticCode.TestNameUnknown,
+        DiagnosticCode.ContainerDuplicate, DiagnosticCode.TooManyContainers,
     };
 
     [Fact]

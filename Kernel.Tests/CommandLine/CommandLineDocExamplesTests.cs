@@ -40,6 +40,17 @@ public sealed unsafe class CommandLineDocExamplesTests
     }
 
     [Fact]
+    public void AWebContainerWithAGuaranteeLimitedToNode0sDma32Memory()
+    {
+        using var p = Clean("container=web:quota=64M,guarantee=8M,pools=node0-dma32 container=db:quota=16M");
+        Assert.Equal(2, p.Options->ContainerCount);
+        ContainerRequest* web = p.Options->Container(0);
+        Assert.Equal((64UL << 20, 8UL << 20), (web->QuotaBytes, web->GuaranteeBytes));
+        Assert.Equal("node0-dma32", p.Slice(web->PoolsOffset, web->PoolsLength));
+        Assert.Equal((16UL << 20, 0UL, 0), (p.Options->Container(1)->QuotaBytes, p.Options->Container(1)->GuaranteeBytes, p.Options->Container(1)->PoolsLength));
+    }
+
+    [Fact]
     public void AQuarterOfNode0AsAMovableCachePool()
     {
         using var p = Clean("pool=cache:25%@0,movable,max=8G");

@@ -193,6 +193,32 @@ public unsafe class HeapCollectorTests
     }
 
     [Fact]
+    public void AnObjectWhoseTypeIsNotWrittenYetIsKeptFromAStackWordAndNotTraced()
+    {
+        // Another CPU was stopped between the heap's tagged block and the runtime's MethodTable
+        // store: the block holds the tag, a null type word and zeroes; a word in that CPU's
+        // registers or stack keeps it, tracing finds no fields, and the next collection frees it.
+        using var f = new Fixture();
+        byte* block = (byte*)f.H.Heap->AllocObject(48, 0);
+        Assert.True(block != null && KernelHeap.IsTagged(block));
+        byte* obj = block + 8;
+        Assert.True(*(byte**)obj == null);
+        byte* other = f.New(f.Types.Class(2, 8));
+        ulong* stack = stackalloc ulong[2] { (ulong)block + 16, 0 };
+        f.C->Begin();
+        f.C->MarkConservative((byte*)stack, (byte*)(stack + 2));
+        Assert.Equal(HeapStatus.Ok, f.C->Drain());
+        Assert.Equal(HeapStatus.Ok, f.C->Sweep(out HeapSweepResult r));
+        f.H.Consistent();
+        Assert.True(f.Alive(obj));
+        Assert.False(f.Alive(other));
+        Assert.Equal(1UL, r.LiveObjects);
+        Assert.Equal(1UL, r.FreedObjects);
+        Assert.Equal(0UL, f.Collect().LiveObjects);
+        Assert.False(f.Alive(obj));
+    }
+
+    [Fact]
     public void InteriorPointersFromAConservativeRangeKeepTheirObject()
     {
         using var f = new Fixture();

@@ -20,7 +20,7 @@ public unsafe class ContractTests
         PhysicalMemory* pm = host.Memory;
         PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
         int top = pm->MaxOrder;
-        FreeList* list = pm->_buddy.ListOf(dma32.Value, top);
+        FreeList* list = pm->_buddy.ListOf(dma32.Value, top, 0);
         Assert.True(list->Count >= 2, "the test needs two blocks of the max order");
         ulong head = list->Head;
         ulong second = FreeList.NodeOf(pm->_buddy._nodes, head)->NextIndex;
@@ -42,7 +42,7 @@ public unsafe class ContractTests
         PhysicalMemory* pm = host.Memory;
         PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
         int top = pm->MaxOrder;
-        ulong head = pm->_buddy.ListOf(dma32.Value, top)->Head;
+        ulong head = pm->_buddy.ListOf(dma32.Value, top, 0)->Head;
         byte wrong = FrameState.Make(FrameKind.Free, top - 1);
         pm->_buddy._frames[head] = wrong;
 

@@ -84,6 +84,26 @@ public sealed unsafe class PoolPlanFormTests
     }
 
     [Fact]
+    public void Elastic_IsOrdinaryMemoryTheBalloonLendsFirst_NotReserved()
+    {
+        using var a = new Applied("pool=guest:64M,elastic pool=mine:8M,elastic,owner=5,min=4M pool=bad:8M,elastic=1", "q35", 1024);
+        PoolProperties guest = a.Props(a.Created("guest"));
+        Assert.Equal(PoolFlags.Elastic, guest.Flags);
+        Assert.Equal(ulong.MaxValue, guest.OwnerMask);
+        Assert.True(PhysicalMemory.MayBalloon(guest));
+        PoolProperties mine = a.Props(a.Created("mine"));
+        Assert.Equal(PoolFlags.Elastic, mine.Flags);
+        Assert.Equal(1UL << 5, mine.OwnerMask);
+        Assert.Equal(4 * MiB / 4096, mine.MinimumPages);
+        // A flag with a value is refused like rt=1: the pool is made without it (reserved).
+        PoolFlags bad = a.Props(a.Created("bad")).Flags;
+        Assert.Equal(PoolFlags.Reserved, bad & (PoolFlags.Reserved | PoolFlags.Elastic));
+        Assert.Equal(MemoryStatus.Ok, a.Pm->InflatePageblock(out Pfn start, out PoolId from));
+        Assert.Equal(MemoryStatus.Ok, a.Pm->GetPoolProperties(from, out PoolProperties lent));
+        Assert.Equal(PoolFlags.Elastic, lent.Flags & PoolFlags.Elastic);
+    }
+
+    [Fact]
     public void MinAndMax_BecomeLimits_AndAreAdjustedAgainstTheSize()
     {
         using var a = new Applied("pool=a:64M,min=16M,max=128M pool=b:64M,max=32M pool=c:8M,min=8M,max=8M pool=d:3M,max=3M", "q35", 1024);

@@ -50,6 +50,114 @@ public class GcBootTests
         Assert.DoesNotContain("out of memory", result.Console);
     }
 
+    private static readonly Regex CpuStressLine = new(
+        @"^gcstress: cpu (\d+): (\d+) objects; ran (\d+) collections, parked (\d+) times; raw: (\d+) page allocs \((\d+) refused\), (\d+) heap allocs \((\d+) refused\), all intact and freed; records on node (\d+): (\d+)/(\d+); live set 64/64 intact$");
+
+    private static readonly Regex AllStressLine = new(
+        @"^gcstress: (\d+) MiB \((\d+) MiB extra live\) on each of (\d+) CPUs in (\d+) objects, (\d+) collections \(longest pause (\d+) ticks\); heap pages before (\d+), after (\d+); heap check ok; pool check ok; live set (\d+)/(\d+) intact$");
+
+    /// <summary>
+    /// `gcstress MIB LIVE all`: every CPU allocates managed objects around its own checksummed live set
+    /// while it also takes and frees raw pages and heap blocks (stress's kinds, stamped and checked);
+    /// collections run on whichever CPU crosses the threshold and park the others by NMI, whose stacks
+    /// and registers are scanned. 10x the machine's memory in all, multi-threaded TCG.
+    /// </summary>
+    [Theory]
+    [InlineData("pc", 2, 1, "64M", 640)]
+    [InlineData("q35", 4, 2, "256M", 640)]
+    [InlineData("pc", 2, 2, "128M", 640)]
+    public void GcStress_OnEveryCpuAtOnce_WithRawStress_CollectsFromAnyCpu_AndKeepsEveryLiveSetIntact(string machine, int cpus, int nodes, string memory, int totalMiB)
+    {
+        int mib = totalMiB / cpus;
+        QemuResult result = Boot(new QemuBoot
+        {
+            Machine = machine, Memory = memory, Cpus = cpus, Nodes = nodes,
+            KernelCommandLine = $"run=\"gcstress {mib} 2 all;gc;heap;check\"", Timeout = TimeSpan.FromSeconds(300),
+        });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, $"smp:      {cpus} of {cpus} CPUs online");
+        string[] lines = result.Lines;
+        int at = Array.IndexOf(lines, $"pk> gcstress {mib} 2 all");
+        Assert.True(at >= 0, "no gcstress echo");
+        long ran = 0, parked = 0;
+        int collectors = 0;
+        for (int c = 0; c < cpus; c++)
+        {
+            Match m = CpuStressLine.Match(lines[at + 1 + c]);
+            Assert.True(m.Success, $"cpu {c}'s gcstress line: '{lines[at + 1 + c]}'");
+            long N(int group) => long.Parse(m.Groups[group].Value);
+            Assert.Equal(c, N(1));
+            Assert.True(N(2) > 10000, $"cpu {c} made objects: {m.Value}");
+            Assert.True(N(4) > 0, $"cpu {c} was never parked by another CPU's collection: {m.Value}");
+            Assert.True(N(5) > 100 && N(7) > 100 && N(8) == 0, $"cpu {c}'s raw operations: {m.Value}");
+            // Managed objects from each CPU come from its node (CPUs dealt over the nodes round-robin).
+            Assert.Equal(nodes > 1 ? c % nodes : 0, N(9));
+            Assert.True(N(10) * 100 >= N(11) * 95 && N(11) >= 64, $"cpu {c}'s records on its node: {m.Value}");
+            ran += N(3);
+            parked += N(4);
+            if (N(3) > 0)
+                collectors++;
+        }
+        Match all = AllStressLine.Match(lines[at + 1 + cpus]);
+        Assert.True(all.Success, $"gcstress summary: '{lines[at + 1 + cpus]}'");
+        long A(int group) => long.Parse(all.Groups[group].Value);
+        Assert.True(A(1) == mib && A(2) == 2 && A(3) == cpus, all.Value);
+        Assert.Equal(ran, A(5));
+        Assert.True(A(5) >= totalMiB / 64, $"at least one collection per 64 MiB: {all.Value}");
+        Assert.True(collectors >= 2, $"collections ran on {collectors} CPU(s) only");
+        Assert.True(parked >= A(5), $"each collection parks every other CPU: {parked} parks for {A(5)} collections");
+        Assert.True(A(9) == 64L * cpus && A(10) == 64L * cpus, all.Value);
+        Assert.True(A(8) <= A(7) + ConservativeSlackPages, $"heap pages {A(7)} before gcstress, {A(8)} after it");
+
+        Match gc = GcLine.Match(ShellCommandBootTests.LineAfter(result, "gc"));
+        Assert.True(gc.Success, "gc line");
+        Assert.Matches($@"; other CPUs parked {cpus - 1} in \d+ ticks$", ShellCommandBootTests.LineAfter(result, "gc"));
+        Assert.True(long.Parse(gc.Groups[6].Value) <= A(7) + ConservativeSlackPages, gc.Value);
+        Assert.StartsWith("heap: ", ShellCommandBootTests.LineAfter(result, "heap"));
+        Assert.Matches(@"gc: \d+ collections, freed \d+ objects \(\d+ bytes\) in all; live after the last \d+ objects \(\d+ bytes\); pauses total \d+ ticks, longest \d+", result.Console);
+        Assert.Equal("check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)", ShellCommandBootTests.LineAfter(result, "check"));
+        BootTests.AssertContains(result, "heap check: ok");
+        Assert.DoesNotContain("out of memory", result.Console);
+    }
+
+    /// <summary>
+    /// `gc cpus`: objects that only other CPUs' stacks and registers hold, while those CPUs spin with
+    /// interrupts off (as on a lock), survive collections on the boot CPU and then on CPU 1 (the boot
+    /// CPU holding), with their contents, still allocated; twice, then a clean check.
+    /// </summary>
+    [Theory]
+    [InlineData("pc", 2, 1)]
+    [InlineData("q35", 4, 2)]
+    public void ObjectsOnlyOtherCpusHold_WithInterruptsOff_SurviveCollectionsOnEitherCpu(string machine, int cpus, int nodes)
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = machine, Memory = "256M", Cpus = cpus, Nodes = nodes, KernelCommandLine = "run=\"gc cpus;gc cpus;check\"" });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        string[] lines = result.Lines;
+        for (int nth = 0; nth < 2; nth++)
+        {
+            string first = ShellCommandBootTests.LineAfter(result, "gc cpus", nth);
+            int at = Array.IndexOf(lines, first);
+            for (int round = 0; round < 2; round++)
+            {
+                Match m = Regex.Match(lines[at + round],
+                    $@"^gc cpus: cpu {round} ran (\d+) collections while {cpus - 1} other CPUs held objects only in their stacks and registers, interrupts off: {cpus - 1} of {cpus - 1} intact$");
+                Assert.True(m.Success, $"round {round}: '{lines[at + round]}'");
+                Assert.True(long.Parse(m.Groups[1].Value) >= 2, m.Value);
+            }
+        }
+        Assert.Equal("check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)", ShellCommandBootTests.LineAfter(result, "check"));
+        BootTests.AssertContains(result, "heap check: ok");
+    }
+
+    [Fact]
+    public void GcCpus_OnOneCpu_SaysThereIsNothingToStop()
+    {
+        QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "64M", KernelCommandLine = "run=\"gc cpus;gc cpus x\"" });
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Assert.Equal("gc cpus: only one CPU online; nothing to stop", ShellCommandBootTests.LineAfter(result, "gc cpus"));
+        Assert.Equal("gc: unexpected 'x'", ShellCommandBootTests.LineAfter(result, "gc cpus x"));
+    }
+
     [Fact]
     public void GcStress_OnA16MiBMachine_CollectsBeforeTheHeapRunsOut()
     {

@@ -87,7 +87,7 @@ public class PoolBootTests
     }
 
     [Fact]
-    public void Membench_TimesEveryPairKind_AndLeavesMemoryAsItWas()
+    public void Membench_TimesEveryPairKind_OnEveryCpu_AndLeavesMemoryAsItWas()
     {
         QemuResult result = Boot(new QemuBoot { Machine = "q35", Memory = "1G", Nodes = 2, KernelCommandLine = "run=\"membench 5000;check\"", Timeout = TimeSpan.FromSeconds(120) });
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
@@ -97,6 +97,12 @@ public class PoolBootTests
             Match m = Regex.Match(result.Console, "  " + row + @" +(\d+) ticks/pair  (\d+)\.(\d)x empty");
             Assert.True(m.Success && long.Parse(m.Groups[1].Value) > 0, row + "\n" + result);
         }
+        // The other CPU (node 1) measured alone, on its own node's pool.
+        Match header = Regex.Match(result.Console, @"membench: 5000 pairs a row, TSC ticks per pair, pool (\d+)");
+        Match other = Regex.Match(result.Console,
+            @"membench: cpu 1 \(node 1, pool (\d+)\): empty \d+, order0_named \d+ \(\d+\.\dx\), order0_choice \d+ \(\d+\.\dx\), order9_named \d+ \(\d+\.\dx\), order0_dma32_64k \d+ \(\d+\.\dx\) ticks/pair");
+        Assert.True(header.Success && other.Success, result.ToString());
+        Assert.NotEqual(header.Groups[1].Value, other.Groups[1].Value);
         BootTests.AssertContains(result, "membench: ok, free pages unchanged, pool and heap checkers clean");
         Assert.DoesNotContain("FAILED", result.Console);
         Assert.DoesNotContain("BROKEN", result.Console);

@@ -37,6 +37,13 @@ public sealed class QemuBoot
     /// also sets the CPU count; null deals the CPUs out round-robin. Nodes without a CPU are memory-only.
     /// </summary>
     public int[] CpuNodes { get; init; }
+    /// <summary>
+    /// With <see cref="Nodes"/>: each node's memory (QEMU sizes such as "256M"; "0" = a node without
+    /// memory, declared without a memdev) instead of equal shares; they must add up to <see cref="Memory"/>.
+    /// </summary>
+    public string[] NodeMemory { get; init; }
+    /// <summary>With <see cref="Nodes"/>: the SLIT, row-major (Nodes x Nodes, 10 on the diagonal), instead of the default distances.</summary>
+    public int[] Distances { get; init; }
     /// <summary>Boot the GRUB ISO (multiboot2) instead of the multiboot1 image with -kernel.</summary>
     public bool FromIso { get; init; }
     /// <summary>
@@ -87,9 +94,14 @@ public sealed class QemuBoot
             long perNodeMiB = bytes / Nodes / (1024 * 1024);
             for (int n = 0; n < Nodes; n++)
             {
-                args.Add("-object");
-                args.Add($"memory-backend-ram,id=m{n},size={perNodeMiB}M");
-                var spec = new StringBuilder($"node,nodeid={n},memdev=m{n}");
+                string size = NodeMemory != null ? NodeMemory[n] : $"{perNodeMiB}M";
+                var spec = new StringBuilder($"node,nodeid={n}");
+                if (size != "0")
+                {
+                    args.Add("-object");
+                    args.Add($"memory-backend-ram,id=m{n},size={size}");
+                    spec.Append($",memdev=m{n}");
+                }
                 for (int c = 0; c < cpus; c++)
                 {
                     if ((CpuNodes != null ? CpuNodes[c] : c % Nodes) == n)
@@ -100,8 +112,17 @@ public sealed class QemuBoot
             }
             for (int a = 0; a < Nodes; a++)
             {
-                for (int b = a + 1; b < Nodes; b++)
+                for (int b = Distances != null ? 0 : a + 1; b < Nodes; b++)
                 {
+                    if (Distances != null)
+                    {
+                        if (a != b)
+                        {
+                            args.Add("-numa");
+                            args.Add($"dist,src={a},dst={b},val={Distances[a * Nodes + b]}");
+                        }
+                        continue;
+                    }
                     args.Add("-numa");
                     // Farther nodes are farther apart, up to 220 (SLIT distances are bytes).
                     args.Add($"dist,src={a},dst={b},val={20 + Math.Min(b - a - 1, 40) * 5}");

@@ -8,7 +8,8 @@ namespace PoolKernel.Tests.Qemu;
 /// Every CPU allocates (docs/smp.md): `stress` on all online CPUs at once, with frees of other CPUs'
 /// blocks, a clean check afterwards and one line a CPU; heap blocks from each CPU on that CPU's node;
 /// a page and a heap block allocated and freed in the timer interrupt of every CPU (`cpu N irqalloc`).
-/// Multi-threaded TCG (QemuBoot always asks for it), CPUs dealt over the nodes round-robin.
+/// Multi-threaded TCG (QemuBoot always asks for it), CPUs dealt over the nodes round-robin: pc and
+/// q35, 1, 2 and 4 CPUs, 1, 2 and 4 nodes.
 /// </summary>
 public class SmpAllocationBootTests
 {
@@ -29,6 +30,9 @@ public class SmpAllocationBootTests
     [InlineData("pc", 2, 1, 11)]
     [InlineData("q35", 4, 2, 12)]
     [InlineData("pc", 4, 2, 13)]
+    [InlineData("q35", 1, 1, 14)]
+    [InlineData("pc", 2, 2, 15)]
+    [InlineData("q35", 4, 4, 16)]
     public void EveryCpu_Stresses_AtOnce_AllocatesInItsTimerInterrupt_AndOnItsNode(string machine, int cpus, int nodes, int seed)
     {
         string irqallocs = string.Join(";", Enumerable.Range(0, cpus).Select(c => $"cpu {c} irqalloc"));
@@ -62,7 +66,7 @@ public class SmpAllocationBootTests
             Assert.True(N(12) > 0, $"cpu {c} cycles/op: {m.Value}");
             crossFrees += N(6);
         }
-        Assert.True(crossFrees > 0, $"no CPU freed another CPU's block\n{result}");
+        Assert.True(cpus == 1 || crossFrees > 0, $"no CPU freed another CPU's block\n{result}");
         Assert.Equal("stress: ok, all memory returned, pool and heap checkers clean", lines[at + 2 + cpus]);
 
         for (int c = 0; c < cpus; c++)

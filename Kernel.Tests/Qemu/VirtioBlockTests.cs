@@ -24,7 +24,7 @@ public class VirtioBlockTests
     internal static byte Pattern(int sector, int offset)
         => offset < 4 ? (byte)(sector >> (8 * offset)) : (byte)((sector * 7 + offset) & 0xFF);
 
-    private static string CreateImage()
+    internal static string CreateImage()
     {
         string path = Path.GetTempFileName();
         var image = new byte[ImageSectors * SectorSize];
@@ -193,7 +193,7 @@ public class VirtioBlockTests
     }
 
     /// <summary>The console lines a shell command printed (its <paramref name="occurrence"/>-th run), prompt excluded.</summary>
-    private static string[] Section(QemuResult result, string command, int occurrence = 0)
+    internal static string[] Section(QemuResult result, string command, int occurrence = 0)
     {
         string[] lines = result.Lines;
         int seen = 0;
@@ -211,7 +211,7 @@ public class VirtioBlockTests
     }
 
     /// <summary>The bytes of a `read` hex dump, checking its offsets run from <paramref name="offset"/> without gaps.</summary>
-    private static byte[] HexDumpOf(QemuResult result, string command, long offset, int length)
+    internal static byte[] HexDumpOf(QemuResult result, string command, long offset, int length)
     {
         var bytes = new List<byte>();
         foreach (string line in Section(result, command))

@@ -16,17 +16,17 @@ namespace PoolKernel.Heap
     /// Small objects come from size-class slabs, large ones from whole pages, all from the pools
     /// of the current CPU's node. Managed objects are collected (Runtime/Gc, docs/gc.md): when the
     /// bytes allocated since the last collection pass a threshold, and before an allocation would
-    /// fail for lack of memory. Managed <c>new</c> and collections run on the boot CPU only: the
-    /// collector scans the running CPU's stack, so an object another CPU held only in its registers
-    /// or stack would be freed under it (<see cref="AllocObject"/> stops the machine rather than allow it).
+    /// fail for lack of memory. Managed <c>new</c> and collections run on any CPU: a collection stops
+    /// every other CPU and scans their stacks and registers (docs/gc.md, docs/smp.md), never from an
+    /// interrupt handler.
     ///
     /// Locking: <see cref="s_lock"/> (the heap lock) around every call into <c>s_heap</c>, on any CPU
     /// and in interrupt handlers (interrupts stay off while it is held). KernelHeap takes and returns pages
     /// through its own <see cref="PhysicalMemory"/> pointer, whose calls take the pools' own locks inside
     /// the heap lock (and find interrupts off, as the pools' per-CPU state needs); the heap's frame-kind
     /// reads concern its own pages, which no other path changes. The order is always heap lock, then
-    /// the pools' locks (docs/smp.md). The runtime reserve (<see cref="RefillReserve"/>) is the managed allocator's and
-    /// is used on the boot CPU only (managed <c>new</c> runs there; other CPUs use <see cref="Alloc"/>).
+    /// the pools' locks (docs/smp.md). The runtime reserve (<see cref="RefillReserve"/>) is the managed allocator's;
+    /// its state is guarded by the heap lock (any CPU may run short and release it).
     /// </summary>
     internal static unsafe class KernelHeapGlue
     {
@@ -115,6 +115,7 @@ namespace PoolKernel.Heap
         /// </summary>
         internal const ulong ReservePages = 16;
 
+        /// <summary>The reserve's first page and whether it is held; guarded by <see cref="s_lock"/>.</summary>
         private static Pfn s_reserve;
         private static bool s_reserveHeld;
 
@@ -124,24 +125,26 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void RefillReserve()
         {
-            if (s_reserveHeld)
-                return;
             AllocRequest request = AllocRequest.Any;
             request.PreferredNode = (byte)CurrentNode;
             request.Owner = Owners.Heap;
-            s_reserveHeld = PhysicalMemoryOwner.AllocateRun(ReservePages, request, out s_reserve) == MemoryStatus.Ok;
+            ulong state = s_lock.Acquire();
+            if (!s_reserveHeld)
+                s_reserveHeld = PhysicalMemoryOwner.AllocateRun(ReservePages, request, out s_reserve) == MemoryStatus.Ok;
+            s_lock.Release(state);
         }
 
-        /// <summary>Gives the reserve to the pools; false when it was not held (already used, or never refilled).</summary>
+        /// <summary>Gives the reserve to the pools; false when it was not held (already used, or never refilled). Any CPU; the heap lock, then the pools'.</summary>
         internal static bool ReleaseReserve()
         {
-            if (!s_reserveHeld)
-                return false;
-            MemoryStatus status = PhysicalMemoryOwner.FreeRun(s_reserve, ReservePages, Owners.Heap);
+            ulong state = s_lock.Acquire();
+            bool held = s_reserveHeld;
+            MemoryStatus status = held ? PhysicalMemoryOwner.FreeRun(s_reserve, ReservePages, Owners.Heap) : MemoryStatus.Ok;
+            s_reserveHeld = false;
+            s_lock.Release(state);
             if (status != MemoryStatus.Ok)
                 Panic.Halt("heap: the pools refused the runtime reserve back", (ulong)status);
-            s_reserveHeld = false;
-            return true;
+            return held;
         }
 
         /// <summary>The interrupt state saved by the heap lock (<see cref="Lock"/>).</summary>
@@ -225,14 +228,11 @@ namespace PoolKernel.Heap
         /// (<see cref="KernelHeap.AllocObject(ulong, int)"/>), or null after printing why. Collects
         /// first when <see cref="NextCollectionBytes"/> were allocated since the last collection, and
         /// collects then retries when the heap is out of memory. <paramref name="align"/> is at most 8
-        /// (ObjectAllocator's), below every cell's. Boot CPU only (see the class comment): on another
-        /// CPU it stops the machine.
+        /// (ObjectAllocator's), below every cell's. Any CPU.
         /// </summary>
         internal static void* AllocObject(nuint size, nuint align)
         {
-            if (Smp.CurrentNumber != 0)
-                Panic.Halt("heap: managed new on a CPU other than the boot CPU (the collector scans only the boot CPU's stack), cpu", (ulong)Smp.CurrentNumber);
-            int node = CurrentNode;
+            int node = NumaPolicies.HeapNode(CurrentNode);
             LockState state = Lock();
             s_allocatedSinceCollection += size;
             if (s_allocatedSinceCollection >= NextCollectionBytes)
@@ -247,7 +247,7 @@ namespace PoolKernel.Heap
             return p;
         }
 
-        /// <summary>Runs a collection under the heap's locks; false when none ran (inside one, or not on the boot CPU).</summary>
+        /// <summary>Runs a collection under the heap's locks; false when none ran (no heap yet, inside one, or in an interrupt handler).</summary>
         internal static bool Collect()
         {
             LockState state = Lock();
@@ -256,10 +256,14 @@ namespace PoolKernel.Heap
             return ran;
         }
 
-        /// <summary>A collection (both locks held: the sweep gives pages back to the pools) and a restarted allocation count; boot CPU only.</summary>
+        /// <summary>
+        /// A collection (both locks held: the sweep gives pages back to the pools; no parked CPU can
+        /// hold either) and a restarted allocation count. Refused in an interrupt handler: the
+        /// allocation there (`cpu N irqalloc`) fails instead, as the issue asks.
+        /// </summary>
         private static bool CollectLocked()
         {
-            if (Smp.CurrentNumber != 0)
+            if (Smp.Started && Smp.Current->InterruptDepth != 0)
                 return false;
             s_allocatedSinceCollection = 0;
             return Gc.Collect();
@@ -300,13 +304,21 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static HeapStatus TryAlloc(nuint size, nuint align, out void* p)
         {
-            int node = CurrentNode;
+            int node = NumaPolicies.HeapNode(CurrentNode);
             LockState state = Lock();
             HeapStatus status = s_heap->Alloc(size, align, node, out p);
             // Collect only when objects were made since the last collection: otherwise it would find
             // about what the last one left (a loop of failing raw requests must not collect each time).
             if ((status == HeapStatus.OutOfMemory || status == HeapStatus.NoPoolSatisfies) && s_allocatedSinceCollection != 0 && CollectLocked())
                 status = s_heap->Alloc(size, align, node, out p);
+            // Then the kernel's shortage handlers (the balloon gives lent memory back), once; they take
+            // the pools' locks themselves, under the heap lock (it comes first).
+            if (status == HeapStatus.OutOfMemory)
+            {
+                ulong given = MemoryShortage.Relieve((ulong)(size + align) / 4096 + 1);
+                if (given != 0)
+                    status = s_heap->Alloc(size, align, node, out p);
+            }
             Unlock(state);
             return status;
         }

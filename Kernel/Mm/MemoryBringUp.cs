@@ -3,6 +3,7 @@ using PoolKernel.Boot.Acpi;
 using PoolKernel.Boot.Layout;
 using PoolKernel.Boot.MemoryMap;
 using PoolKernel.Boot.Multiboot;
+using PoolKernel.Boot.Text;
 using PoolKernel.Memory;
 using PoolKernel.Platform;
 using PoolKernel.Startup;
@@ -74,6 +75,32 @@ namespace PoolKernel.Mm
 
         internal static void PrintSummary()
             => Boot.Reports.MemoryReports.Summary(ConsoleOut.Instance, PhysicalMemoryOwner.Unguarded, Reservations.Table, UsableBytes, MetadataBytes);
+
+        /// <summary>
+        /// The pools table as it stood when set-up ended (the command line's pools carved, nothing
+        /// allocated yet), for `pools boot`; null until <see cref="KeepPoolsAtSetUp"/> ran.
+        /// </summary>
+        internal static TextBuffer* PoolsAtSetUp;
+
+        /// <summary>
+        /// Writes the pools table into boot-allocator memory, right after <see cref="PrintSummary"/> and
+        /// before the heap exists: what Kernel.Sim prints for the same machine and command line, free
+        /// column included. One line per pool at most 128 bytes, plus the header.
+        /// </summary>
+        internal static void KeepPoolsAtSetUp()
+        {
+            PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
+            int capacity = ((int)pm->GetTotals().LivePools + 1) * 128;
+            TextBuffer* buffer = (TextBuffer*)BootAllocator.AllocZeroed((nuint)(sizeof(TextBuffer) + capacity), 8);
+            if (buffer == null)
+            {
+                Console.WriteLine("pools:    boot arena too small to keep the set-up table; `pools boot` will say so");
+                return;
+            }
+            *buffer = new TextBuffer((byte*)(buffer + 1), capacity);
+            Boot.Reports.MemoryReports.Pools(TextBuffer.Out(buffer), pm);
+            PoolsAtSetUp = buffer;
+        }
 
         /// <summary>Usable RAM = pool memory + reservations; computes each reservation's share of RAM.</summary>
         private static void Account()

@@ -17,6 +17,15 @@ namespace PoolKernel.Mm
         internal const byte Dma = 2;
         /// <summary>The shell's experiments: alloc/free, exhaust, stress, membench.</summary>
         internal const byte Shell = 3;
+        /// <summary>The virtio balloon's free page reports: free blocks held while the host is told it may discard them (docs/balloon.md).</summary>
+        internal const byte Balloon = 4;
+        /// <summary>
+        /// The first owner number containers get (Mm/Containers.cs, docs/containers.md): 16..63 are for
+        /// containers, each created with the lowest free one; 4..15 stay for the kernel's own parts.
+        /// </summary>
+        internal const byte FirstContainer = 16;
+        /// <summary>The movable memory of the shell's churn test (a mover registered for it: docs/antifrag.md).</summary>
+        internal const byte Churn = 5;
 
         /// <summary>The name of a well-known owner for messages; "owner" for the others (the caller prints the number).</summary>
         internal static string Name(byte owner) => owner switch
@@ -25,6 +34,9 @@ namespace PoolKernel.Mm
             Heap => "heap",
             Dma => "dma",
             Shell => "shell",
+            Balloon => "balloon",
+            >= FirstContainer and < 64 => "container",
+            Churn => "churn",
             _ => "owner",
         };
     }

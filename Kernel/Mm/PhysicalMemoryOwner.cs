@@ -24,7 +24,7 @@ namespace PoolKernel.Mm
     /// lock (<see cref="Heap.KernelHeapGlue"/>) before the pools' locks, never the reverse; nothing is
     /// allocated from the heap while a pool lock is held.
     /// </summary>
-    internal static unsafe class PhysicalMemoryOwner
+    internal static unsafe partial class PhysicalMemoryOwner
     {
         /// <summary>Written once by <see cref="Install"/> (boot CPU, before the other CPUs start); read-only after.</summary>
         private static PhysicalMemory* s_memory;
@@ -71,6 +71,16 @@ namespace PoolKernel.Mm
                 Panic.Halt("pools: physical memory installed twice");
             s_memory = memory;
         }
+
+        /// <summary>
+        /// For a layer that calls the instance's self-locking methods through <see cref="Unguarded"/> (containers,
+        /// NUMA policies): interrupts off until <see cref="LeaveCalls"/>, as the instance's per-CPU state needs.
+        /// Takes no lock: the instance's methods take theirs.
+        /// </summary>
+        internal static ulong EnterCalls() => Cpu.SaveAndDisableInterrupts();
+
+        /// <summary>Ends what <see cref="EnterCalls"/> began.</summary>
+        internal static void LeaveCalls(ulong state) => Cpu.RestoreInterrupts(state);
 
         /// <summary>Releases every lock <see cref="LockForReport"/> took.</summary>
         internal static void Unlock(ulong state) => s_memory->UnlockAll(state);
@@ -127,7 +137,24 @@ namespace PoolKernel.Mm
             ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->Allocate(order, request, out pfn);
             Cpu.RestoreInterrupts(state);
-            return status == MemoryStatus.Ok ? status : Passed(status);
+            return status == MemoryStatus.Ok ? status : AfterFailure(status, order, request, out pfn);
+        }
+
+        /// <summary>
+        /// A failed <see cref="Allocate"/>: out of memory runs the shortage handlers
+        /// (<see cref="MemoryShortage"/>: the balloon deflates) and, if they gave memory back, tries once
+        /// more; any other status goes through the owner's policy.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static MemoryStatus AfterFailure(MemoryStatus status, Order order, in AllocRequest request, out Pfn pfn)
+        {
+            pfn = default;
+            if (status != MemoryStatus.OutOfMemory || MemoryShortage.Relieve(order.Pages) == 0)
+                return Passed(status);
+            ulong state = Cpu.SaveAndDisableInterrupts();
+            status = s_memory->Allocate(order, request, out pfn);
+            Cpu.RestoreInterrupts(state);
+            return Passed(status);
         }
 
         /// <summary><see cref="PhysicalMemory.Free"/> with interrupts off (the instance locks itself) and the owner's policy.</summary>
@@ -146,6 +173,30 @@ namespace PoolKernel.Mm
             ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->AllocateRun(pages, request, out first);
             Cpu.RestoreInterrupts(state);
+            if (status == MemoryStatus.OutOfMemory && MemoryShortage.Relieve(pages) != 0)
+            {
+                state = Cpu.SaveAndDisableInterrupts();
+                status = s_memory->AllocateRun(pages, request, out first);
+                Cpu.RestoreInterrupts(state);
+            }
+            return Passed(status);
+        }
+
+        /// <summary><see cref="PolicyAllocator.Allocate"/> (a NUMA policy's plan, <see cref="NumaPolicies"/>) with interrupts off (the instance locks itself) and the owner's policy.</summary>
+        internal static MemoryStatus AllocateByPlan(in PolicyPlan plan, Order order, in AllocRequest request, out Pfn pfn, out int node)
+        {
+            ulong state = Cpu.SaveAndDisableInterrupts();
+            MemoryStatus status = PolicyAllocator.Allocate(ref *s_memory, plan, order, request, out pfn, out node);
+            Cpu.RestoreInterrupts(state);
+            return Passed(status);
+        }
+
+        /// <summary><see cref="PolicyAllocator.AllocateRun"/> with interrupts off and the owner's policy.</summary>
+        internal static MemoryStatus AllocateRunByPlan(in PolicyPlan plan, ulong pages, in AllocRequest request, out Pfn first, out int node)
+        {
+            ulong state = Cpu.SaveAndDisableInterrupts();
+            MemoryStatus status = PolicyAllocator.AllocateRun(ref *s_memory, plan, pages, request, out first, out node);
+            Cpu.RestoreInterrupts(state);
             return Passed(status);
         }
 
@@ -154,6 +205,53 @@ namespace PoolKernel.Mm
         {
             ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->FreeRun(first, pages, owner);
+            Cpu.RestoreInterrupts(state);
+            return Passed(status);
+        }
+
+        /// <summary>
+        /// <see cref="PhysicalMemory.AllocateCompacting"/> with interrupts off (the instance locks itself) and the owner's policy. The
+        /// movers compaction calls run with the lock held (docs/antifrag.md): they must not allocate.
+        /// </summary>
+        internal static MemoryStatus AllocateCompacting(Order order, in AllocRequest request, out Pfn pfn)
+        {
+            ulong state = Cpu.SaveAndDisableInterrupts();
+            MemoryStatus status = s_memory->AllocateCompacting(order, request, out pfn);
+            Cpu.RestoreInterrupts(state);
+            return status == MemoryStatus.Ok ? status : Passed(status);
+        }
+
+        /// <summary><see cref="PhysicalMemory.Compact"/> with interrupts off (the instance locks itself; the movers run with its locks held).</summary>
+        internal static MemoryStatus Compact(PoolId id, int order, out CompactionResult result)
+        {
+            ulong state = Cpu.SaveAndDisableInterrupts();
+            MemoryStatus status = s_memory->Compact(id, order, out result);
+            Cpu.RestoreInterrupts(state);
+            return Passed(status);
+        }
+
+        /// <summary><see cref="PhysicalMemory.RegisterMover"/> with interrupts off (the instance locks itself).</summary>
+        internal static MemoryStatus RegisterMover(byte owner, in FrameMover mover)
+        {
+            ulong state = Cpu.SaveAndDisableInterrupts();
+            MemoryStatus status = s_memory->RegisterMover(owner, mover);
+            Cpu.RestoreInterrupts(state);
+            return Passed(status);
+        }
+
+        /// <summary><see cref="PhysicalMemory.UnregisterMover"/> with interrupts off (the instance locks itself).</summary>
+        internal static MemoryStatus UnregisterMover(byte owner)
+        {
+            ulong state = Cpu.SaveAndDisableInterrupts();
+            MemoryStatus status = s_memory->UnregisterMover(owner);
+            Cpu.RestoreInterrupts(state);
+            return Passed(status);
+        }
+
+        internal static MemoryStatus GetPoolStats(PoolId id, out PoolStats stats)
+        {
+            ulong state = Cpu.SaveAndDisableInterrupts();
+            MemoryStatus status = s_memory->GetPoolStats(id, out stats);
             Cpu.RestoreInterrupts(state);
             return Passed(status);
         }

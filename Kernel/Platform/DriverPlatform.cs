@@ -18,4 +18,10 @@ namespace PoolKernel.Drivers.Platform
         internal static partial ulong ReadTsc() => PoolKernel.Platform.Cpu.ReadTsc();
         internal static partial void Pause() => PoolKernel.Platform.Cpu.Pause();
     }
+
+    internal static partial class InterruptState
+    {
+        internal static partial ulong SaveAndDisable() => PoolKernel.Platform.Cpu.SaveAndDisableInterrupts();
+        internal static partial void Restore(ulong state) => PoolKernel.Platform.Cpu.RestoreInterrupts(state);
+    }
 }

@@ -24,6 +24,13 @@ namespace PoolKernel.Platform
         {
             PerCpu* cpu = Cpu.CurrentPerCpu();
             cpu->Interrupts++;
+            cpu->InterruptDepth++;
+            Dispatch(cpu, frame);
+            cpu->InterruptDepth--;
+        }
+
+        private static void Dispatch(PerCpu* cpu, TrapFrame* frame)
+        {
             ulong vector = frame->Vector;
             if (vector == TimerVector)
             {

@@ -135,6 +135,9 @@ namespace PoolKernel.Platform
         /// <summary>A fixed interrupt on <paramref name="vector"/> to one CPU.</summary>
         internal static void SendFixed(uint apicId, uint vector) => Send(apicId, DeliveryFixed | LevelAssert | (vector & 0xFF));
 
+        /// <summary>An NMI to one CPU (the collector's stop, <see cref="Smp.StopOthers"/>): it arrives even while that CPU has interrupts off.</summary>
+        internal static void SendNmi(uint apicId) => Send(apicId, DeliveryNmi | LevelAssert);
+
         /// <summary>
         /// An NMI to every CPU but this one (the panic stop). The wait for an earlier send is bounded:
         /// a panic must go on even if this APIC is stuck.

@@ -70,6 +70,25 @@ namespace PoolKernel.Platform
         /// <summary>Own: the statuses of the page free and the heap free in that interrupt (0 = ok).</summary>
         public int IrqAllocFreeStatus;
 
+        /// <summary>
+        /// Own: interrupt handlers (vectors 32..255) this CPU is inside now, 0 in ordinary code; the
+        /// collector refuses to run when it is not 0 (docs/gc.md: never from an interrupt handler).
+        /// </summary>
+        public int InterruptDepth;
+
+        /// <summary>
+        /// Stop-the-world (<see cref="Smp.StopOthers"/>): the generation the collecting CPU asked this
+        /// CPU to park for; written by that CPU, under the heap lock, before it sends the NMI.
+        /// </summary>
+        public volatile uint ParkAsked;
+        /// <summary>Own: the last generation this CPU parked for (a release store after <see cref="ParkedFrame"/>).</summary>
+        public volatile uint ParkedGeneration;
+        /// <summary>Own: while parked, the NMI's frame (on the IST2 stack): the registers and stack pointer the collector scans; null otherwise.</summary>
+        public TrapFrame* ParkedFrame;
+        /// <summary>Own: times this CPU was parked by another CPU's collection, and collections it ran itself.</summary>
+        public ulong Parks;
+        public ulong Collections;
+
         /// <summary>The GDT: null, 0x08 code, 0x10 data, 0x18 TSS (two slots), as boot.S's.</summary>
         public fixed ulong Gdt[5];
         /// <summary>The GDT pointer as lgdt reads it: the 16-bit limit in [3], the 64-bit base in [4..7] (8-byte aligned); lgdt takes &amp;GdtPointer[3].</summary>

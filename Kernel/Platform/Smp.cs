@@ -13,8 +13,8 @@ namespace PoolKernel.Platform
 {
     /// <summary>
     /// The CPUs: starts every CPU the MADT lists (docs/smp.md), gives each its per-CPU block, and
-    /// lets kernel code run a function on another CPU (<see cref="RunOn"/>) or stop them all (a
-    /// panic, <see cref="EnterFatal"/>).
+    /// lets kernel code run a function on another CPU (<see cref="RunOn"/>), park the others for a
+    /// collection (<see cref="StopOthers"/>) or stop them all (a panic, <see cref="EnterFatal"/>).
     ///
     /// Each CPU's block comes from the pools (owner kernel, the CPU's node preferred), before that CPU
     /// starts: <see cref="BlockOrder"/> pages = the <see cref="PerCpu"/> area (one page), the #DF stack
@@ -33,6 +33,8 @@ namespace PoolKernel.Platform
         private const ulong PageSize = 4096;
         /// <summary>Tops of the stacks in the block (stacks grow down): IST1 [4 KiB, 20 KiB), IST2 [20 KiB, 36 KiB), the stack [36 KiB, 128 KiB).</summary>
         private const ulong Ist1Top = 5 * PageSize, Ist2Top = 9 * PageSize;
+        /// <summary>Where an AP's own stack starts in its block (it grows down from <see cref="PerCpu.StackTop"/> to here).</summary>
+        internal const ulong StackBottomOffset = Ist2Top;
         private const ulong BlockBytes = PageSize << BlockOrder;
         private const uint GsBaseMsr = 0xC0000101;
         private const ushort TssSelector = 0x18;
@@ -394,6 +396,107 @@ namespace PoolKernel.Platform
             cpu->CallDone = ticket;
         }
 
+        /// <summary>The collector's stop: the generation last asked for and the one last released (equal: none is on).</summary>
+        private static volatile uint s_parkRequest;
+        private static volatile uint s_parkRelease;
+
+        /// <summary>How long <see cref="StopOthers"/> waits for a CPU to park, in TSC ticks (seconds at any TSC rate QEMU gives) before it panics.</summary>
+        private const ulong ParkTimeoutTicks = 1UL << 36;
+
+        /// <summary>
+        /// Stops every other online CPU for a collection (docs/smp.md "Stopping the world"): each gets an
+        /// NMI, which it takes even while spinning on a lock with interrupts off, and parks in its NMI
+        /// handler (<see cref="OnNmi"/>) with its registers in the handler's frame
+        /// (<see cref="PerCpu.ParkedFrame"/>) until <see cref="ResumeOthers"/>. Returns once all of them
+        /// are parked: the generation, which <see cref="IsParked"/> compares against. Contract: the caller
+        /// holds the heap lock (one stop at a time; no parked CPU holds it) and has interrupts off, and
+        /// calls <see cref="ResumeOthers"/> before it releases the lock. 0 when there is nothing to stop
+        /// (before the CPUs start, or only one is online).
+        /// </summary>
+        internal static uint StopOthers()
+        {
+            if (!s_started || s_online < 2)
+                return 0;
+            uint generation = s_parkRequest + 1;
+            if (generation == 0)
+                generation = 1;
+            PerCpu* self = Cpu.CurrentPerCpu();
+            for (int i = 0; i < s_count; i++)
+            {
+                PerCpu* cpu = s_cpus[i];
+                if (cpu != self && cpu->State == CpuState.Online)
+                    cpu->ParkAsked = generation;
+            }
+            s_parkRequest = generation;
+            for (int i = 0; i < s_count; i++)
+            {
+                PerCpu* cpu = s_cpus[i];
+                if (cpu->ParkAsked == generation)
+                    LocalApic.SendNmi(cpu->ApicId);
+            }
+            for (int i = 0; i < s_count; i++)
+            {
+                PerCpu* cpu = s_cpus[i];
+                if (cpu->ParkAsked != generation)
+                    continue;
+                ulong start = Cpu.ReadTsc();
+                while (cpu->ParkedGeneration != generation)
+                {
+                    // A CPU that entered a fatal path does not park: it stops this one by NMI.
+                    if (Cpu.ReadTsc() - start > ParkTimeoutTicks)
+                        Panic.Halt("smp: a CPU did not park for the collector, cpu", (ulong)i);
+                    Cpu.Pause();
+                }
+            }
+            return generation;
+        }
+
+        /// <summary>True when CPU <paramref name="cpu"/> is parked by stop <paramref name="generation"/> (its frame then valid until <see cref="ResumeOthers"/>).</summary>
+        internal static bool IsParked(PerCpu* cpu, uint generation)
+            => generation != 0 && cpu->ParkAsked == generation && cpu->ParkedGeneration == generation;
+
+        /// <summary>Lets the CPUs <see cref="StopOthers"/> parked go on (they return from their NMI handlers).</summary>
+        internal static void ResumeOthers(uint generation)
+        {
+            if (generation != 0)
+                s_parkRelease = generation;
+        }
+
+        /// <summary>
+        /// The NMI handler's decision (<see cref="Traps"/>), true when the NMI was handled and the CPU
+        /// returns to what it was doing. Another CPU's fatal path: park for good. This CPU's own fatal
+        /// path (a collector's NMI that came after this CPU started its report): ignore it, the report
+        /// stops the collector. A collector's stop asked of this CPU: park, the frame published, until
+        /// released. Anything else: false, a fatal NMI.
+        /// </summary>
+        internal static bool OnNmi(TrapFrame* frame)
+        {
+            int fatal = System.Threading.Volatile.Read(ref s_fatal);
+            if (fatal != 0)
+            {
+                if (fatal != CurrentNumber + 1)
+                    StopHere();
+                return true;
+            }
+            if (!s_started)
+                return false;
+            PerCpu* cpu = Cpu.CurrentPerCpu();
+            uint generation = s_parkRequest;
+            if (generation == s_parkRelease || cpu->ParkAsked != generation || cpu->ParkedGeneration == generation)
+                return false;
+            cpu->ParkedFrame = frame;
+            cpu->Parks++;
+            cpu->ParkedGeneration = generation;
+            while (s_parkRelease != generation)
+            {
+                if (System.Threading.Volatile.Read(ref s_fatal) != 0)
+                    StopHere();
+                Cpu.Pause();
+            }
+            cpu->ParkedFrame = null;
+            return true;
+        }
+
         /// <summary>
         /// Called first on every fatal path (panic, CPU exception, unhandled exception): the first CPU
         /// to get here stops the others with an NMI and returns, to print its report and end the
@@ -440,9 +543,6 @@ namespace PoolKernel.Platform
             }
             return n;
         }
-
-        /// <summary>True once a CPU has entered a fatal path: an NMI then means "stop".</summary>
-        internal static bool Stopping => s_fatal != 0;
 
         /// <summary>Parks the running CPU for good (interrupts off; an NMI wakes hlt, so it loops) and says so in its state.</summary>
         internal static void StopHere()

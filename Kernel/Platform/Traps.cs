@@ -14,8 +14,9 @@ namespace PoolKernel.Platform
 
     /// <summary>
     /// Every vector's C# entry (Arch/x64/traps.S), on whichever CPU took it. Vectors 32..255 are
-    /// interrupts (<see cref="Interrupts.Handle"/>) and return. An NMI while a CPU is in a fatal path
-    /// is the panic stop: this CPU parks (<see cref="Smp.StopHere"/>). Every other vector is a CPU
+    /// interrupts (<see cref="Interrupts.Handle"/>) and return. An NMI is either the panic stop (another
+    /// CPU is in a fatal path: this CPU parks for good, <see cref="Smp.StopHere"/>) or the collector's
+    /// stop (this CPU parks until the collection ends, then returns: <see cref="Smp.OnNmi"/>). Every other vector is a CPU
     /// exception, with nothing to resume to yet: the others are stopped (<see cref="Smp.EnterFatal"/>),
     /// a report (vector, name, error code, RIP, RSP, CR2, the CPU's number) is printed and the machine
     /// ends with ExitCode.CpuException.
@@ -54,8 +55,8 @@ namespace PoolKernel.Platform
                 Interrupts.Handle(frame);
                 return;
             }
-            if (frame->Vector == 2 && Smp.Stopping)
-                Smp.StopHere();
+            if (frame->Vector == 2 && Smp.OnNmi(frame))
+                return;
             Smp.EnterFatal();
             Console.Write("\n*** CPU EXCEPTION vector=");
             Console.Write(frame->Vector);

@@ -9,10 +9,11 @@ namespace PoolKernel.Runtime
 {
     /// <summary>
     /// The kernel's collector: stop-the-world mark and sweep of the managed objects in the kernel heap
-    /// (the pure core is Kernel.Memory/Heap/HeapCollector; docs/gc.md). It runs on the CPU that
-    /// allocates, which is the boot CPU: the other CPUs run no managed code that allocates or holds
-    /// heap references (docs/smp.md), so the world is already stopped and only this CPU's stack and
-    /// registers are scanned. Never from an interrupt handler (none allocates).
+    /// (the pure core is Kernel.Memory/Heap/HeapCollector; docs/gc.md). It runs on whichever CPU needs
+    /// it (an allocation there passed the threshold or ran short, or `gc`), holding the heap lock with
+    /// interrupts off; it takes every lock of the pools (<see cref="PhysicalMemory.LockAll"/>), parks every
+    /// other online CPU in its NMI handler (<see cref="Smp.StopOthers"/>), lets the pools' locks go, scans their stacks and saved registers too, and releases them
+    /// after the sweep. Never from an interrupt handler (<see cref="Heap.KernelHeapGlue"/> refuses it).
     ///
     /// Roots:
     /// * the GC static bases the module initializer set up, traced precisely through their types'
@@ -25,8 +26,12 @@ namespace PoolKernel.Runtime
     ///   (static cells) and .bss's non-GC statics that hold object addresses; all conservatively;
     ///   not .text and .rodata (constants such as 8 MiB look like addresses and kept objects alive),
     ///   not strings (their characters do too), not boot.S's page tables;
-    /// * this CPU's stack from the collector's own frame up (boot.S's stack: [rsp, boot_stack_top)),
-    ///   and its callee-saved registers (spilled into that frame by arch_save_context), conservatively;
+    /// * this CPU's stack from the collector's own frame up (boot.S's stack: [rsp, boot_stack_top), or
+    ///   an AP's in its per-CPU block), and its callee-saved registers (spilled into that frame by
+    ///   arch_save_context), conservatively;
+    /// * every parked CPU's registers (its NMI frame and saved SSE state) and its stack from the
+    ///   interrupted stack pointer up, interrupt frames on it included, conservatively
+    ///   (<see cref="MarkParkedCpu"/>);
     /// * the strong handle table (<see cref="GcHandles"/>), a static array: objects only native memory
     ///   points at are kept by a handle.
     /// Conservative, not precise, for stacks and registers: ilc does emit GC info (which stack slots and
@@ -56,17 +61,45 @@ namespace PoolKernel.Runtime
         private static HeapCollector* s_collector;
         private static bool s_collecting;
 
-        /// <summary>Collections so far, and the totals they freed.</summary>
-        internal static ulong Collections;
-        internal static ulong FreedObjectsTotal;
-        internal static ulong FreedBytesTotal;
+        /// <summary>
+        /// The collector's counters. They live in the collector's own pages (pool memory, which no root
+        /// scan reads), not in .bss: .bss is scanned conservatively, and on a small machine a tick count
+        /// or a byte total is as likely as not the address of some heap object, which it would then keep.
+        /// Written under the heap lock (by the collecting CPU).
+        /// </summary>
+        private struct Counters
+        {
+            public ulong Collections, FreedObjectsTotal, FreedBytesTotal;
+            public HeapSweepResult Last;
+            public ulong LastPauseTicks, LastOverflows, LastStopTicks;
+            public int LastParked;
+            public ulong TotalPauseTicks, MaxPauseTicks;
+        }
+
+        private static Counters* s_counters;
+
+        /// <summary>Collections so far, and the totals they freed (0 before the collector exists).</summary>
+        internal static ulong Collections => s_counters != null ? s_counters->Collections : 0;
+        internal static ulong FreedObjectsTotal => s_counters != null ? s_counters->FreedObjectsTotal : 0;
+        internal static ulong FreedBytesTotal => s_counters != null ? s_counters->FreedBytesTotal : 0;
         /// <summary>The last collection: what the sweep found, its pause in TSC ticks, the mark stack's overflows.</summary>
-        internal static HeapSweepResult Last;
-        internal static ulong LastPauseTicks;
-        internal static ulong LastOverflows;
-        /// <summary>Pauses of every collection so far: the total and the longest, in TSC ticks.</summary>
-        internal static ulong TotalPauseTicks;
-        internal static ulong MaxPauseTicks;
+        internal static HeapSweepResult Last => s_counters != null ? s_counters->Last : default;
+        internal static ulong LastPauseTicks => s_counters != null ? s_counters->LastPauseTicks : 0;
+        internal static ulong LastOverflows => s_counters != null ? s_counters->LastOverflows : 0;
+        /// <summary>The last collection: TSC ticks until every other CPU was parked (part of the pause), and how many were.</summary>
+        internal static ulong LastStopTicks => s_counters != null ? s_counters->LastStopTicks : 0;
+        internal static int LastParked => s_counters != null ? s_counters->LastParked : 0;
+        /// <summary>Pauses of every collection so far: the total and the longest, in TSC ticks (gcstress sets the longest aside for its run).</summary>
+        internal static ulong TotalPauseTicks => s_counters != null ? s_counters->TotalPauseTicks : 0;
+        internal static ulong MaxPauseTicks
+        {
+            get => s_counters != null ? s_counters->MaxPauseTicks : 0;
+            set
+            {
+                if (s_counters != null)
+                    s_counters->MaxPauseTicks = value;
+            }
+        }
 
         /// <summary>
         /// Sets up the collector over <paramref name="heap"/>: its state and mark stack in pages from
@@ -74,7 +107,7 @@ namespace PoolKernel.Runtime
         /// </summary>
         internal static void Initialize(KernelHeap* heap)
         {
-            ulong bytes = (ulong)sizeof(HeapCollector) + MarkStackEntries * 8;
+            ulong bytes = (ulong)sizeof(HeapCollector) + (ulong)sizeof(Counters) + 16 + MarkStackEntries * 8;
             ulong pages = (bytes + 4095) / 4096;
             AllocRequest request = AllocRequest.Any;
             request.Owner = Owners.Heap;
@@ -82,9 +115,12 @@ namespace PoolKernel.Runtime
                 Panic.Halt("gc: no pool memory for the mark stack, pages", pages);
             byte* block = (byte*)(first.Value << 12);
             HeapCollector* collector = (HeapCollector*)block;
-            byte* stack = block + (((ulong)sizeof(HeapCollector) + 15) & ~15UL);
+            Counters* counters = (Counters*)(block + (((ulong)sizeof(HeapCollector) + 15) & ~15UL));
+            *counters = default;
+            byte* stack = (byte*)counters + (((ulong)sizeof(Counters) + 15) & ~15UL);
             if (HeapCollector.Initialize(collector, heap, stack, MarkStackEntries, KernelStart(), KernelEnd()) != HeapStatus.Ok)
                 Panic.Halt("gc: set-up refused");
+            s_counters = counters;
             s_collector = collector;
         }
 
@@ -101,6 +137,16 @@ namespace PoolKernel.Runtime
                 return false;
             s_collecting = true;
             ulong start = Cpu.ReadTsc();
+            // Every other online CPU parks in its NMI handler (docs/smp.md): nothing mutates the heap
+            // or the objects while this runs, and their stacks and registers hold still to be scanned.
+            // Every pool and cache lock is taken first (the heap lock, held, ranks above them), so no
+            // CPU is parked holding one; they are let go once the others are parked, before the sweep
+            // gives pages back through them (a parked CPU cannot take one).
+            ulong pools = PhysicalMemoryOwner.Unguarded->LockAll();
+            uint stop = Smp.StopOthers();
+            PhysicalMemoryOwner.Unguarded->UnlockAll(pools);
+            Counters* counters = s_counters;
+            counters->LastStopTicks = Cpu.ReadTsc() - start;
             // Spill the callee-saved registers into this frame: the stack scan below covers them.
             ulong* registers = stackalloc ulong[8];
             SaveContext(registers);
@@ -134,21 +180,74 @@ namespace PoolKernel.Runtime
                     Panic.Halt("gc: collecting on a stack it does not know, rsp", (ulong)sp);
                 c->MarkConservative(sp, (byte*)cpu->StackTop);
             }
+            for (int i = 0; i < Smp.Count; i++)
+            {
+                PerCpu* other = Smp.Get(i);
+                if (Smp.IsParked(other, stop))
+                    MarkParkedCpu(c, other);
+            }
             if (c->Drain() != HeapStatus.Ok)
                 Corrupt(c);
             if (c->Sweep(out HeapSweepResult result) != HeapStatus.Ok)
                 Panic.Halt("gc: the pools refused a page the heap freed");
-            LastPauseTicks = Cpu.ReadTsc() - start;
-            TotalPauseTicks += LastPauseTicks;
-            if (LastPauseTicks > MaxPauseTicks)
-                MaxPauseTicks = LastPauseTicks;
-            LastOverflows = c->Overflows;
-            Last = result;
-            Collections++;
-            FreedObjectsTotal += result.FreedObjects;
-            FreedBytesTotal += result.FreedBytes;
+            Smp.ResumeOthers(stop);
+            if (Smp.Started)
+                Smp.Current->Collections++;
+            counters->LastParked = 0;
+            for (int i = 0; i < Smp.Count; i++)
+            {
+                if (Smp.IsParked(Smp.Get(i), stop))
+                    counters->LastParked++;
+            }
+            ulong pause = Cpu.ReadTsc() - start;
+            counters->LastPauseTicks = pause;
+            counters->TotalPauseTicks += pause;
+            if (pause > counters->MaxPauseTicks)
+                counters->MaxPauseTicks = pause;
+            counters->LastOverflows = c->Overflows;
+            counters->Last = result;
+            counters->Collections++;
+            counters->FreedObjectsTotal += result.FreedObjects;
+            counters->FreedBytesTotal += result.FreedBytes;
             s_collecting = false;
             return true;
+        }
+
+        /// <summary>
+        /// Bytes below a parked CPU's stack pointer that are scanned too: the System V red zone, which
+        /// leaf code may use without moving the stack pointer (the NMI runs on its own IST stack, so
+        /// the interrupted code's red zone is intact).
+        /// </summary>
+        private const ulong RedZoneBytes = 128;
+
+        /// <summary>
+        /// The roots of a CPU parked by <see cref="Smp.StopOthers"/>, conservatively: the registers its
+        /// NMI entry saved (the <see cref="TrapFrame"/> and, below it on the IST2 stack, the SSE state
+        /// that traps.S's fxsave wrote: xmm registers may hold references mid-copy), then its stack
+        /// from the interrupted stack pointer (less the red zone) to its top, which holds every frame
+        /// of the code it was running, and the frames and saved registers of any interrupt it was
+        /// handling (those run on the same stack).
+        /// </summary>
+        private static void MarkParkedCpu(HeapCollector* c, PerCpu* cpu)
+        {
+            TrapFrame* frame = cpu->ParkedFrame;
+            byte* sse = (byte*)(((ulong)frame - 512) & ~15UL);
+            c->MarkConservative(sse, (byte*)(frame + 1));
+            byte* low, high;
+            if (cpu->Number == 0)
+            {
+                low = BootStack();
+                high = BootStackTop();
+            }
+            else
+            {
+                low = (byte*)cpu + Smp.StackBottomOffset;
+                high = (byte*)cpu->StackTop;
+            }
+            byte* sp = (byte*)frame->Rsp;
+            if (sp < low || sp > high)
+                Panic.Halt("gc: a CPU was stopped on a stack the collector does not know, rsp", frame->Rsp);
+            c->MarkConservative(sp - low >= (long)RedZoneBytes ? sp - RedZoneBytes : low, high);
         }
 
         [MethodImpl(MethodImplOptions.InternalCall), RuntimeImport("arch_zero")] private static extern void ArchZero(byte* at, ulong bytes);

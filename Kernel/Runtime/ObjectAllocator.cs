@@ -105,10 +105,42 @@ namespace PoolKernel.Runtime
 
         internal static byte* ArrayData(Array a) => AddressOf(a) + ArrayDataOffset;
 
+        /// <summary>
+        /// Copies <paramref name="count"/> bytes; the ranges may overlap (an array copied within itself).
+        /// When both are 8-aligned it moves whole words: a reference is then never half copied, which
+        /// matters because another CPU's collection may stop this one between any two instructions and
+        /// trace the destination precisely (a torn reference would read as heap corruption).
+        /// </summary>
         internal static void Copy(byte* destination, byte* source, uint count)
         {
-            for (uint i = 0; i < count; i++)
-                destination[i] = source[i];
+            if ((((ulong)destination | (ulong)source) & 7) == 0)
+            {
+                ulong words = count >> 3;
+                ulong* d = (ulong*)destination, s = (ulong*)source;
+                uint tail = (uint)(words << 3);
+                if (destination <= source || destination >= source + count)
+                {
+                    for (ulong i = 0; i < words; i++)
+                        d[i] = s[i];
+                    for (uint i = tail; i < count; i++)
+                        destination[i] = source[i];
+                    return;
+                }
+                // Overlapping, destination above: from the end down, the tail bytes first.
+                for (uint i = count; i > tail; i--)
+                    destination[i - 1] = source[i - 1];
+                for (ulong i = words; i > 0; i--)
+                    d[i - 1] = s[i - 1];
+                return;
+            }
+            if (destination <= source || destination >= source + count)
+            {
+                for (uint i = 0; i < count; i++)
+                    destination[i] = source[i];
+                return;
+            }
+            for (uint i = count; i > 0; i--)
+                destination[i - 1] = source[i - 1];
         }
 
         [RuntimeExport("RhpNewFast")]

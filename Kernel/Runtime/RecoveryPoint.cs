@@ -29,13 +29,17 @@ namespace PoolKernel.Runtime
         private static extern void ResumeContext(ulong* context);
 
         private static ulong* s_armed;
+        /// <summary>The CPU that armed it: a context saved on one CPU's stack is resumed only there.</summary>
+        private static int s_armedCpu;
         private static delegate*<void> s_onAbandon;
 
-        internal static bool IsArmed => s_armed != null;
+        /// <summary>Armed, and by the running CPU (another CPU's managed allocation that fails does not return into the shell's frame).</summary>
+        internal static bool IsArmed => s_armed != null && s_armedCpu == Platform.Smp.CurrentNumber;
 
-        /// <summary>Makes <paramref name="context"/> (filled by <see cref="Save"/>) the place to return to.</summary>
+        /// <summary>Makes <paramref name="context"/> (filled by <see cref="Save"/>) the place to return to, on the running CPU.</summary>
         internal static void Arm(ulong* context)
         {
+            s_armedCpu = Platform.Smp.CurrentNumber;
             s_armed = context;
             s_onAbandon = null;
         }

@@ -88,6 +88,7 @@ namespace PoolKernel.Shell
             TokenKind.KernelCore => "kernelcore ",
             TokenKind.MovableCore => "movablecore",
             TokenKind.Numa => "numa       ",
+            TokenKind.Container => "container  ",
             _ => "unknown    ",
         };
     }

@@ -18,6 +18,8 @@ namespace PoolKernel.Shell
 
         private static void Add(ref int n, string name, string help, delegate*<ref ShellLine, void> handler)
         {
+            if (n == s_table.Length)
+                Runtime.Panic.Halt("shell: command table full; raise its size in Commands.Build");
             s_table[n].Name = name;
             s_table[n].Help = help;
             s_table[n].Handler = handler;
@@ -29,7 +31,7 @@ namespace PoolKernel.Shell
         {
             if (s_table != null)
                 return;
-            s_table = new Entry[40];
+            s_table = new Entry[64];
             int n = 0;
             Add(ref n, "help", "list the commands", &Help);
             Add(ref n, "numa", "NUMA nodes, their CPUs, memory and distances", &Numa);
@@ -39,6 +41,8 @@ namespace PoolKernel.Shell
             Add(ref n, "halt", "end the machine (QEMU exits with status 33)", &Halt);
             MemoryCommands.Register(ref n);
             DriverCommands.Register(ref n);
+            NumaCommands.Register(ref n);
+            ContainerCommands.Register(ref n);
             s_count = n;
         }
 

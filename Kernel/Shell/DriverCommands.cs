@@ -25,6 +25,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "write", "write DEV LBA BYTE COUNT: fill sectors with BYTE 0..255 (DMA); COUNT 1..256", &Write);
             Commands.Register(ref n, "netloop", "netloop [N]: send N (1..1000000, default 10) frames through the NIC, count the intact ones back", &NetLoop);
             Commands.Register(ref n, "dmapools", "DMA pools: rules, users, sizes", &DmaPools);
+            Commands.Register(ref n, "balloon", "virtio balloon: target, actual, memory lent per pool, stats sent, last free page report", &BalloonCommand.Run);
         }
 
         private static void Lspci(ref ShellLine line)
@@ -49,6 +50,12 @@ namespace PoolKernel.Shell
                     Console.Write(owner.Name);
                     Console.Write("]");
                 }
+                // The firmware's node of the function (its root bridge's _PXM), "-" for none.
+                Console.Write("  node ");
+                if (f->Node >= 0)
+                    Console.Write(f->Node);
+                else
+                    Console.Write("-");
                 Console.WriteLine();
                 for (int b = 0; b < 6; b++)
                 {
@@ -257,6 +264,16 @@ namespace PoolKernel.Shell
                 Console.Write(p.AddressBits);
                 Console.Write(", node ");
                 Console.Write(p.Node);
+                if (p.DeviceNode >= 0 && p.DeviceNode == p.Node)
+                {
+                    Console.Write(" (the device's node)");
+                }
+                else if (p.DeviceNode >= 0)
+                {
+                    Console.Write(" (device on node ");
+                    Console.Write(p.DeviceNode);
+                    Console.Write(", which had no memory for it: nearest by distance)");
+                }
                 Console.Write(", ");
                 Console.WriteSize(present * 4096);
                 Console.Write(" (");

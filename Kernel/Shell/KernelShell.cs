@@ -76,6 +76,7 @@ namespace PoolKernel.Shell
                 Console.WriteLine("out of memory: command ended");
                 return;
             }
+            ShellOwner.Current = Mm.Owners.Shell;
             RecoveryPoint.Arm(context);
             bool known = Commands.TryRun(ref s_line);
             RecoveryPoint.Disarm();

@@ -13,7 +13,7 @@ namespace PoolKernel.Shell
         internal static void Register(ref int n)
         {
             Commands.Register(ref n, "meminfo", "memory totals; pools + reservations = usable RAM", &MemoryReports.MemInfo);
-            Commands.Register(ref n, "pools", "pools: properties and sizes", &MemoryReports.Pools);
+            Commands.Register(ref n, "pools", "pools [boot]: properties and sizes, now or as set-up left them", &MemoryReports.Pools);
             Commands.Register(ref n, "buddyinfo", "free blocks per order per pool (/proc/buddyinfo)", &MemoryReports.BuddyInfo);
             Commands.Register(ref n, "zoneinfo", "the zone view (DMA, DMA32, Normal per node) derived from pools", &MemoryReports.ZoneInfo);
             Commands.Register(ref n, "pageblocks", "use of every page block, pool by pool", &MemoryReports.Pageblocks);
@@ -23,6 +23,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "stress", "stress N [SEED]: N (1..100000000) random allocations/frees across pools, checked; SEED 1 if not given", &Stress);
             Commands.Register(ref n, "membench", "membench [PAIRS]: PAIRS (1..100000000, default 20000) allocation/free pairs timed in TSC ticks (order 0 named and by choice, order 9, DMA32 + 64 KiB)", &PairBench.Run);
             Commands.Register(ref n, "exhaust", "exhaust [pool ID] [hold]: allocate until out of memory, then give it all back (hold: keep it until 'exhaust release')", &ExhaustCommand.Run);
+            CompactCommands.Register(ref n);
             HeapCommands.Register(ref n);
             Commands.Register(ref n, "dump", "the whole memory state, machine-readable, between markers", &MemoryReports.Dump);
         }
@@ -78,7 +79,7 @@ namespace PoolKernel.Shell
                 if (!line.NoMoreArgs(4))
                     return;
             }
-            request.Owner = Owners.Shell;
+            request.Owner = ShellOwner.Current;
             ulong start = Cpu.ReadTsc();
             MemoryStatus status = PhysicalMemoryOwner.Allocate(new Order((int)order), request, out Pfn pfn);
             ulong cycles = Cpu.ReadTsc() - start;
@@ -103,13 +104,13 @@ namespace PoolKernel.Shell
         {
             if (!line.Arg(1, "PFN", 0, MaxPfn, out ulong pfn) || !line.Arg(2, "ORDER", 0, (ulong)PhysicalMemoryOwner.MaxOrder, out ulong order) || !line.NoMoreArgs(3))
                 return;
-            MemoryStatus status = PhysicalMemoryOwner.Free(new Pfn(pfn), new Order((int)order), Owners.Shell);
+            MemoryStatus status = PhysicalMemoryOwner.Free(new Pfn(pfn), new Order((int)order), ShellOwner.Current);
             Console.Write("free: ");
             if (status == MemoryStatus.NotOwner)
             {
                 // The shell frees only what it allocated; say whose block it is.
                 byte owner = PhysicalMemoryOwner.OwnerOf(new Pfn(pfn));
-                Console.Write("refused, not the shell's: owned by ");
+                Console.Write(ShellOwner.Current == Owners.Shell ? "refused, not the shell's: owned by " : "refused, not this container's: owned by ");
                 Console.Write(Owners.Name(owner));
                 Console.Write(" (owner ");
                 Console.Write(owner);
@@ -126,6 +127,9 @@ namespace PoolKernel.Shell
             ulong cycles = Cpu.ReadTsc() - start;
             MemoryText.Report(ConsoleOut.Instance, report);
             HeapCommands.Report(Heap.KernelHeapGlue.Check());
+            string numa = NumaPolicies.Check();
+            Console.Write("check: numa ");
+            Console.WriteLine(numa == null ? "ok (policies valid, counters consistent)" : numa);
             Console.Write("check: ");
             Console.Write(cycles);
             Console.WriteLine(" cycles");

@@ -30,8 +30,25 @@ namespace PoolKernel.Shell
             Console.WriteLine(BootAllocator.Retired ? " kB used, retired (its arena is in the kernel image reservation)" : " kB used, active");
         }
 
+        /// <summary>`pools`: the table now; `pools boot`: the table as set-up left it (what Kernel.Sim computes).</summary>
         internal static void Pools(ref ShellLine line)
         {
+            if (line.WordCount > 1)
+            {
+                if (!line.WordIs(1, "boot"))
+                {
+                    Console.WriteLine("usage: pools [boot]");
+                    return;
+                }
+                if (!line.NoMoreArgs(2))
+                    return;
+                TextBuffer* atSetUp = MemoryBringUp.PoolsAtSetUp;
+                if (atSetUp == null)
+                    Console.WriteLine("pools: the set-up table was not kept (boot arena too small)");
+                else
+                    atSetUp->CopyTo(ConsoleOut.Instance);
+                return;
+            }
             PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
             Boot.Reports.MemoryReports.Pools(ConsoleOut.Instance, pm);
             PhysicalMemoryOwner.Unlock(state);

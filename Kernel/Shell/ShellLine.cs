@@ -82,7 +82,7 @@ namespace PoolKernel.Shell
                 Console.WriteAscii(text, (ulong)Length);
         }
 
-        /// <summary>Waits for the next byte from the serial port or the PS/2 keyboard.</summary>
+        /// <summary>Waits for the next byte from the serial port or the PS/2 keyboard, polling the drivers meanwhile (<see cref="Drivers.DriverManager.PollIdle"/>).</summary>
         private static byte NextInput()
         {
             while (true)
@@ -92,6 +92,8 @@ namespace PoolKernel.Shell
                 byte key = Ps2Keyboard.Poll();
                 if (key != 0)
                     return key;
+                // Idle: drivers without interrupts do their background work (the balloon follows its target).
+                Drivers.DriverManager.PollIdle();
                 Cpu.Pause();
             }
         }
@@ -108,6 +110,30 @@ namespace PoolKernel.Shell
                 _text[i] = text[i];
             Split();
             return Length == length;
+        }
+
+        /// <summary>
+        /// This line becomes <paramref name="source"/> from word <paramref name="index"/> on (the shell's
+        /// <c>as NAME CMD...</c> runs CMD...); false when there is no such word.
+        /// </summary>
+        internal bool SetFromWord(ref ShellLine source, int index)
+        {
+            if ((uint)index >= (uint)source.WordCount)
+                return false;
+            fixed (byte* text = source._text)
+            {
+                int start = source._wordStart[index];
+                Set(text + start, source.Length - start);
+            }
+            return true;
+        }
+
+        /// <summary>Word <paramref name="index"/> as a pointer into the line and a length (length 0 when there is no such word); valid while the line is.</summary>
+        internal byte* Word(int index, out int length)
+        {
+            length = (uint)index < (uint)WordCount ? _wordLength[index] : 0;
+            fixed (byte* text = _text)
+                return text + (length == 0 ? 0 : _wordStart[index]);
         }
 
         private void Split()
@@ -143,6 +169,17 @@ namespace PoolKernel.Shell
                     return false;
             }
             return true;
+        }
+
+        /// <summary>Copies word <paramref name="index"/> (at most <paramref name="capacity"/> bytes) to <paramref name="into"/>; its length, 0 for a missing word.</summary>
+        internal int CopyWord(int index, byte* into, int capacity)
+        {
+            if ((uint)index >= (uint)WordCount)
+                return 0;
+            int length = _wordLength[index] < capacity ? _wordLength[index] : capacity;
+            for (int i = 0; i < length; i++)
+                into[i] = _text[_wordStart[index] + i];
+            return length;
         }
 
         internal void WriteWord(int index)

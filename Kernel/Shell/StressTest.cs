@@ -145,7 +145,7 @@ namespace PoolKernel.Shell
                 if (exchange[i].Origin < 0)
                     continue;
                 drained++;
-                if (PhysicalMemoryOwner.Free(new Pfn(exchange[i].Pfn), new Order(exchange[i].Order), Owners.Shell) != MemoryStatus.Ok)
+                if (PhysicalMemoryOwner.Free(new Pfn(exchange[i].Pfn), new Order(exchange[i].Order), ShellOwner.Current) != MemoryStatus.Ok)
                     broken = true;
                 exchange[i].Origin = -1;
             }
@@ -248,7 +248,7 @@ namespace PoolKernel.Shell
                 request = AllocRequest.Dma(24);
             else
                 request.PreferredNode = (byte)w->Node;
-            request.Owner = Owners.Shell;
+            request.Owner = ShellOwner.Current;
             ulong t0 = Cpu.ReadTsc();
             MemoryStatus status = PhysicalMemoryOwner.Allocate(new Order(order), request, out Pfn pfn);
             w->Cycles += Cpu.ReadTsc() - t0;
@@ -276,7 +276,7 @@ namespace PoolKernel.Shell
         private static void FreeHeld(Worker* w, Held h)
         {
             ulong t0 = Cpu.ReadTsc();
-            MemoryStatus status = PhysicalMemoryOwner.Free(new Pfn(h.Pfn), new Order(h.Order), Owners.Shell);
+            MemoryStatus status = PhysicalMemoryOwner.Free(new Pfn(h.Pfn), new Order(h.Order), ShellOwner.Current);
             w->Cycles += Cpu.ReadTsc() - t0;
             w->PageFrees++;
             if (h.Origin != w->Cpu)

@@ -54,6 +54,8 @@ namespace PoolKernel.Startup
             if (rsdp == null)
                 rsdp = RsdpScanner.FindInBiosArea((byte*)0);
             AcpiParser.Parse(rsdp, Acpi);
+            // The DSDT's PCI root bridges, before the tables' memory is reclaimed.
+            PciNodes.Read(Acpi);
             BootDiagnostics.Print(ConsoleOut.Instance, &Acpi->Diagnostics);
             BootDiagnostics.ReclaimAcpi(ConsoleOut.Instance, Map);
 

@@ -1,0 +1,92 @@
+namespace PoolKernel.Memory;
+
+public static unsafe partial class InvariantChecker
+{
+    /// <summary>
+    /// Step 9: the containers' accounting (Owners/). One walk over the frames sums the pages held by
+    /// each owner (the frames of every block and run whose head carries it) and, per pool, by the
+    /// live containers; then, for every container, its held count equals its pages per the frames and
+    /// the sums of its per-pool and per-node counts; per pool, the containers' per-pool counts add up
+    /// to their pages there per the frames; held is within the quota and the peak; its guarantee pool
+    /// is live, owner-masked to it alone and as large as its guarantee. Nothing to do without a table.
+    /// The counts are exact only when no allocation is in flight (the caller holds the pools quiet).
+    /// </summary>
+    private static InvariantReport CheckContainers(ref PhysicalMemory pm)
+    {
+        if (pm._containers == null)
+            return pm._accountedOwners == 0 ? default : InvariantReport.Broken(InvariantCode.ContainerRecord, 0, 0, 4, 0, pm._accountedOwners);
+        ref BuddyAllocator b = ref pm._buddy;
+        ulong* byOwner = stackalloc ulong[FrameOwner.Count];
+        ulong* containersInPool = stackalloc ulong[PoolId.MaxIds];
+        for (int i = 0; i < FrameOwner.Count; i++)
+            byOwner[i] = 0;
+        for (int i = 0; i < PoolId.MaxIds; i++)
+            containersInPool[i] = 0;
+        byte runOwner = FrameOwner.None;
+        for (ulong i = 0; i < b._spanPages; )
+        {
+            byte state = b._frames[i];
+            FrameKind kind = FrameState.KindOf(state);
+            ulong pages = 1UL << FrameState.OrderOf(state);
+            byte owner;
+            if (kind == FrameKind.Allocated || kind == FrameKind.RunFirst)
+                owner = b._owners[i];
+            else if (kind == FrameKind.RunNext)
+                owner = runOwner;
+            else
+            {
+                i++;
+                continue;
+            }
+            runOwner = kind == FrameKind.Allocated ? FrameOwner.None : owner;
+            if (FrameOwner.IsValid(owner))
+            {
+                byOwner[owner] += pages;
+                if (((pm._accountedOwners >> owner) & 1) != 0)
+                    containersInPool[b.PoolOfFrame(i)] += pages;
+            }
+            i += pages;
+        }
+
+        for (int o = 0; o < FrameOwner.Count; o++)
+        {
+            Container* c = pm._containers + o;
+            bool live = ((pm._accountedOwners >> o) & 1) != 0;
+            if (live != (c->Live != 0))
+                return InvariantReport.Broken(InvariantCode.ContainerRecord, 0, o, 4, live ? 1UL : 0UL, c->Live);
+            if (!live)
+                continue;
+            ulong held = (ulong)c->_held;
+            if (held != byOwner[o])
+                return InvariantReport.Broken(InvariantCode.ContainerHeld, 0, o, 0, byOwner[o], held);
+            ulong inPools = 0, onNodes = 0;
+            for (int p = 0; p < PoolId.MaxIds; p++)
+            {
+                inPools += (ulong)c->_heldInPool[p];
+                containersInPool[p] -= (ulong)c->_heldInPool[p];
+            }
+            for (int n = 0; n < NodeDistances.MaxNodes; n++)
+                onNodes += (ulong)c->_heldOnNode[n];
+            if (inPools != held)
+                return InvariantReport.Broken(InvariantCode.ContainerHeld, 0, o, 1, held, inPools);
+            if (onNodes != held)
+                return InvariantReport.Broken(InvariantCode.ContainerHeld, 0, o, 2, held, onNodes);
+            if (c->_held > c->QuotaPages)
+                return InvariantReport.Broken(InvariantCode.ContainerRecord, 0, o, 1, (ulong)c->QuotaPages, held);
+            if (c->_peak < c->_held)
+                return InvariantReport.Broken(InvariantCode.ContainerRecord, 0, o, 2, held, (ulong)c->_peak);
+            if (!c->GuaranteePool.IsNone)
+            {
+                int g = c->GuaranteePool.Value;
+                if (!pm.IsLive(c->GuaranteePool) || b._pools[g].Properties.OwnerMask != 1UL << o ||
+                    b._pools[g].PresentPages < (ulong)c->GuaranteePages)
+                    return InvariantReport.Broken(InvariantCode.ContainerRecord, 0, o, 3, (ulong)c->GuaranteePages,
+                        g < pm._poolCapacity ? b._pools[g].PresentPages : 0);
+            }
+        }
+        for (int p = 0; p < PoolId.MaxIds; p++)
+            if (containersInPool[p] != 0)
+                return InvariantReport.Broken(InvariantCode.ContainerPoolHeld, 0, p, 0, 0, containersInPool[p]);
+        return default;
+    }
+}

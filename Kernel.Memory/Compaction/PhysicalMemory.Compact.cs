@@ -1,0 +1,127 @@
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// Compaction entry points (docs/antifrag.md): movers registered by owners, compaction of a pool on
+/// demand, for a failing request, and proactively above the fragmentation threshold. The pass
+/// itself is <see cref="CompactPool"/> (PhysicalMemory.Evacuate.cs). Same contracts as every
+/// entry point; refused calls change nothing. Locks (docs/smp.md): registration and every compaction
+/// pass hold every lock of the instance (<see cref="LockAll"/>), so a pass drains every CPU's cache of
+/// the pool and the movers run with every lock held: a mover must not call into the instance.
+/// </summary>
+public unsafe partial struct PhysicalMemory
+{
+    /// <summary>
+    /// Registers <paramref name="mover"/> for the blocks <paramref name="owner"/> allocates, replacing
+    /// any earlier one. Refused (InvalidArgument, nothing changed): an owner outside 0..63, or a mover
+    /// without both calls.
+    /// </summary>
+    public MemoryStatus RegisterMover(byte owner, in FrameMover mover)
+    {
+        if (!FrameOwner.IsValid(owner) || mover.Move == null || mover.CanMove == null)
+            return MemoryStatus.InvalidArgument;
+        ulong state = LockAll();
+        _movers[owner] = mover;
+        UnlockAll(state);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>Forgets <paramref name="owner"/>'s mover: its blocks are unmovable from now on. Refused (InvalidArgument): an owner outside 0..63.</summary>
+    public MemoryStatus UnregisterMover(byte owner)
+    {
+        if (!FrameOwner.IsValid(owner))
+            return MemoryStatus.InvalidArgument;
+        ulong state = LockAll();
+        _movers[owner] = default;
+        UnlockAll(state);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// Compacts pool <paramref name="id"/> until it lists a free block of <paramref name="order"/>, or,
+    /// with <paramref name="order"/> = -1, as far as it goes (the shell's <c>compact</c>). Refused:
+    /// NoSuchPool, InvalidOrder (nothing changed). Otherwise Ok with what was done in
+    /// <paramref name="result"/> (which may be nothing: <see cref="CompactionResult.Stop"/> says why).
+    /// The pool's frame cache is drained first (its frames are free memory compaction can use).
+    /// </summary>
+    public MemoryStatus Compact(PoolId id, int order, out CompactionResult result)
+    {
+        result = default;
+        if (!IsLive(id))
+            return MemoryStatus.NoSuchPool;
+        if (order < -1 || order > _buddy._maxOrder)
+            return MemoryStatus.InvalidOrder;
+        ulong state = LockAll();
+        if (IsLive(id))
+            CompactPool(id.Value, order < 0 ? _buddy._maxOrder + 1 : order, ref result);
+        UnlockAll(state);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// <see cref="Allocate"/>, and when that finds no block of an order above 0 (OutOfMemory), compaction
+    /// of the pools the request may use (the named one, or every pool that qualifies by
+    /// <see cref="PoolChoice"/>) until one lists a block of the order, then once more Allocate. An
+    /// order-0 failure is returned as it is: compaction makes no free frame, it only gathers them.
+    /// </summary>
+    public MemoryStatus AllocateCompacting(Order order, in AllocRequest request, out Pfn pfn)
+    {
+        MemoryStatus status = Allocate(order, request, out pfn);
+        if (status != MemoryStatus.OutOfMemory || order.Value == 0)
+            return status;
+        DmaRules rules = DmaRules.None;
+        if (request.HasAddressRules && DmaRules.Resolve(request, order.Pages, out rules) != MemoryStatus.Ok)
+            return status;
+        CompactionResult result = default;
+        ulong state = LockAll();
+        if (!request.Pool.IsNone)
+        {
+            if (IsLive(request.Pool))
+                CompactPool(request.Pool.Value, order.Value, ref result);
+        }
+        else
+        {
+            for (int pool = 0; pool < _poolLimit; pool++)
+            {
+                if (!PoolChoice.Qualifies(ref _buddy._pools[pool], request, rules, order.Pages))
+                    continue;
+                CompactPool(pool, order.Value, ref result);
+                if (result.Stop == CompactionStop.Satisfied)
+                    break;
+            }
+        }
+        UnlockAll(state);
+        if (result.PagesMoved == 0 && result.Stop != CompactionStop.Satisfied)
+            return status;
+        return Allocate(order, request, out pfn);
+    }
+
+    /// <summary>
+    /// Proactive compaction: when pool <paramref name="id"/>'s <see cref="FragmentationScore"/> is above
+    /// <see cref="ProactiveThreshold"/>, a full pass (as <c>compact</c>); otherwise nothing. True when a
+    /// pass ran. Refused: NoSuchPool.
+    /// </summary>
+    public MemoryStatus CompactIfFragmented(PoolId id, out bool ran, out CompactionResult result)
+    {
+        result = default;
+        ran = false;
+        if (!IsLive(id))
+            return MemoryStatus.NoSuchPool;
+        ulong state = LockAll();
+        if (IsLive(id) && FragmentationScore(id) > ProactiveThreshold)
+        {
+            ran = true;
+            CompactPool(id.Value, _buddy._maxOrder + 1, ref result);
+        }
+        UnlockAll(state);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// Per mille of a pool's free frames above which proactive compaction runs: more than half of the
+    /// free memory lies in blocks smaller than a page block (so cannot serve a page-block-sized request).
+    /// Linux's proactive compaction aims its score at 20% by default and its extfrag_threshold is the
+    /// same 500; half is where a page-block request is more likely to fail for fragmentation than for
+    /// want of memory, and below it a pass would mostly move frames for little gain.
+    /// </summary>
+    public const int ProactiveThreshold = 500;
+}

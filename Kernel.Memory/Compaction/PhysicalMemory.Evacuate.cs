@@ -1,0 +1,267 @@
+namespace PoolKernel.Memory;
+
+/// <summary>
+/// One compaction pass over a pool: page blocks of the movable and reclaimable classes are emptied,
+/// cheapest first (the cheapest-block index, <see cref="PageblockIndex"/>), by moving each allocated
+/// block through its owner's <see cref="FrameMover"/> into a page block of the same class at least as
+/// full as the one being emptied (so frames only ever move towards fuller page blocks, and the pass
+/// ends: each move raises the sum of the squares of the held counts). A page block holding any block
+/// that cannot move (no mover, declined, part of a run, or in an unmovable page block) is passed over
+/// before anything of it moves. docs/antifrag.md.
+/// </summary>
+public unsafe partial struct PhysicalMemory
+{
+    /// <summary>How emptying one page block ended.</summary>
+    private enum Evacuation : byte
+    {
+        Emptied,
+        NoTarget,
+        Declined,
+    }
+
+    /// <summary>Where targets are being taken from: a page block and the first frame of it that may still head a free block.</summary>
+    private struct TargetCursor
+    {
+        public ulong Pageblock;
+        public ulong Scan;
+    }
+
+    /// <summary>
+    /// The pass (see the type): until the pool lists a free block of <paramref name="order"/> (never,
+    /// for an order above the max), every whole page block of the movable, then the reclaimable class,
+    /// lowest bucket first. Adds what it did to <paramref name="result"/>.
+    /// </summary>
+    private void CompactPool(int pool, int order, ref CompactionResult result)
+    {
+        _buddy.Drain(pool);
+        if (Satisfied(pool, order))
+        {
+            result.Stop = CompactionStop.Satisfied;
+            return;
+        }
+        result.Stop = CompactionStop.NoCandidates;
+        for (int c = (int)MobilityClass.Movable; c <= (int)MobilityClass.Reclaimable; c++)
+        {
+            TargetCursor cursor;
+            cursor.Pageblock = FreeList.End;
+            cursor.Scan = 0;
+            for (int bucket = 0; bucket < _buddy._index._buckets; bucket++)
+            {
+                // Position in the bucket: an emptied page block leaves it (the next one takes its
+                // place), a passed-over one stays (the position moves on).
+                ulong position = 0;
+                for (ulong pb = NthFiled(pool, c, bucket, position); pb != FreeList.End; pb = NthFiled(pool, c, bucket, position))
+                {
+                    result.PageblocksScanned++;
+                    if (_buddy._pageblocks[pb].Present != PageblockPages || !Evacuable(pb))
+                    {
+                        position++;
+                        continue;
+                    }
+                    Evacuation outcome = Evacuate(pool, pb, ref cursor, ref result);
+                    if (outcome == Evacuation.NoTarget)
+                    {
+                        result.Stop = CompactionStop.NoTarget;
+                        goto nextClass;
+                    }
+                    if (outcome == Evacuation.Declined)
+                    {
+                        result.Stop = CompactionStop.MoverDeclined;
+                        position++;
+                        continue;
+                    }
+                    result.PageblocksFreed++;
+                    if (Satisfied(pool, order))
+                    {
+                        result.Stop = CompactionStop.Satisfied;
+                        return;
+                    }
+                }
+            }
+        nextClass:;
+        }
+    }
+
+    /// <summary>True when the pool lists a free block of <paramref name="order"/> or more (false for an order above the max).</summary>
+    private bool Satisfied(int pool, int order)
+    {
+        return order <= _buddy._maxOrder && _buddy.HasListedAtLeast(pool, order);
+    }
+
+    /// <summary>The page block at <paramref name="position"/> of an index bucket, or End.</summary>
+    private ulong NthFiled(int pool, int cls, int bucket, ulong position)
+    {
+        uint pb = *_buddy._index.HeadOf(pool, cls, bucket);
+        for (ulong i = 0; i < position && pb != PageblockIndex.None; i++)
+            pb = _buddy._index.Next(pb);
+        return pb == PageblockIndex.None ? FreeList.End : pb;
+    }
+
+    /// <summary>
+    /// True when every allocated block of page block <paramref name="pb"/> may move: a plain allocated
+    /// block (never a piece of a run, never a cached or isolated frame) whose owner registered a mover
+    /// that allows it. Changes nothing.
+    /// </summary>
+    private bool Evacuable(ulong pb)
+    {
+        int pbo = _buddy._pageblockOrder;
+        ulong start = pb << pbo, end = start + PageblockPages;
+        for (ulong p = start; p < end; )
+        {
+            byte s = _buddy._frames[p];
+            FrameKind kind = FrameState.KindOf(s);
+            int order = FrameState.OrderOf(s);
+            if (kind == FrameKind.Absent || kind == FrameKind.Tail)
+            {
+                p++;
+                continue;
+            }
+            if (kind == FrameKind.Allocated)
+            {
+                byte owner = _buddy._owners[p];
+                if (!FrameOwner.IsValid(owner) || !_movers[owner].IsRegistered ||
+                    !_movers[owner].CanMove(_movers[owner].Context, new Pfn(_basePfn + p), order))
+                    return false;
+            }
+            else if (kind != FrameKind.Free)
+                return false;
+            p += 1UL << (order < pbo ? order : pbo);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Moves every allocated block out of page block <paramref name="pb"/> (checked
+    /// <see cref="Evacuable"/>), in address order. Each move: a target block of the same order is
+    /// taken from a page block of the same class at least as full as this one was
+    /// (<see cref="TakeTarget"/>), marked allocated to the same owner, the owner's mover copies and
+    /// remaps, and the source is freed. A move the mover declines gives the target back and ends the
+    /// page block (what moved stays moved); so does a missing target.
+    /// </summary>
+    private Evacuation Evacuate(int pool, ulong pb, ref TargetCursor cursor, ref CompactionResult result)
+    {
+        ref BuddyAllocator b = ref _buddy;
+        int pbo = b._pageblockOrder;
+        int cls = (int)b._pageblocks[pb].Mobility;
+        uint minHeld = b._pageblocks[pb].Held;
+        ulong start = pb << pbo, end = start + PageblockPages;
+        for (ulong p = start; p < end; )
+        {
+            byte s = b._frames[p];
+            FrameKind kind = FrameState.KindOf(s);
+            int order = FrameState.OrderOf(s);
+            if (kind != FrameKind.Allocated)
+            {
+                p += kind == FrameKind.Free ? 1UL << (order < pbo ? order : pbo) : 1;
+                continue;
+            }
+            byte owner = b._owners[p];
+            ulong pages = 1UL << order;
+            ulong target = TakeTarget(pool, cls, order, pb, minHeld, ref cursor);
+            if (target == FreeList.End)
+                return Evacuation.NoTarget;
+            b._frames[target] = FrameState.Make(FrameKind.Allocated, order);
+            b._owners[target] = owner;
+            b.AddHeld(target, pages, 1);
+            FrameMover mover = _movers[owner];
+            if (!mover.Move(mover.Context, new Pfn(_basePfn + p), new Pfn(_basePfn + target), order))
+            {
+                b._owners[target] = FrameOwner.None;
+                b.AddHeld(target, pages, -1);
+                b.FreeMerging(pool, target, order);
+                return Evacuation.Declined;
+            }
+            b._owners[p] = FrameOwner.None;
+            b.AddHeld(p, pages, -1);
+            b.FreeMerging(pool, p, order);
+            result.BlocksMoved++;
+            result.PagesMoved += pages;
+            p += pages;
+        }
+        return Evacuation.Emptied;
+    }
+
+    /// <summary>
+    /// A free block of exactly <paramref name="order"/>, carved from a free block of a page block of
+    /// class <paramref name="cls"/> in <paramref name="pool"/> other than <paramref name="exclude"/>
+    /// holding at least <paramref name="minHeld"/> frames (the rest of the carved block is listed again,
+    /// as a run's tail is); End when there is none. Its head byte is the caller's to set. The cursor's page
+    /// block is used while it has room; otherwise the index is searched fullest bucket first.
+    /// </summary>
+    private ulong TakeTarget(int pool, int cls, int order, ulong exclude, uint minHeld, ref TargetCursor cursor)
+    {
+        ref BuddyAllocator b = ref _buddy;
+        if (cursor.Pageblock != FreeList.End && !TargetFits(pool, cls, cursor.Pageblock, exclude, minHeld))
+            cursor.Pageblock = FreeList.End;
+        ulong head = cursor.Pageblock != FreeList.End ? FreeHeadIn(cursor.Pageblock, order, ref cursor.Scan) : FreeList.End;
+        if (head == FreeList.End)
+        {
+            cursor.Pageblock = FreeList.End;
+            for (int bucket = b._index._buckets - 1; bucket >= 0 && head == FreeList.End; bucket--)
+            {
+                if (((b._index.Mask(pool, cls) >> bucket) & 1) == 0)
+                    continue;
+                for (uint pb = *b._index.HeadOf(pool, cls, bucket); pb != PageblockIndex.None; pb = b._index.Next(pb))
+                {
+                    if (!TargetFits(pool, cls, pb, exclude, minHeld))
+                        continue;
+                    ulong scan = (ulong)pb << b._pageblockOrder;
+                    head = FreeHeadIn(pb, order, ref scan);
+                    if (head != FreeList.End)
+                    {
+                        cursor.Pageblock = pb;
+                        cursor.Scan = scan;
+                        break;
+                    }
+                }
+            }
+            if (head == FreeList.End)
+                return FreeList.End;
+        }
+        int headOrder = FrameState.OrderOf(b._frames[head]);
+        b.Unlink(pool, head, headOrder);
+        b._frames[head] = FrameState.Tail;
+        // The pieces given back each have their buddy inside the taken block: no merge possible.
+        b.LinkPieces(pool, head + (1UL << order), head + (1UL << headOrder));
+        return head;
+    }
+
+    /// <summary>Page block <paramref name="pb"/> may take moved blocks: same pool and class, not the one being emptied, at least as full.</summary>
+    private bool TargetFits(int pool, int cls, ulong pb, ulong exclude, uint minHeld)
+    {
+        PageblockInfo info = _buddy._pageblocks[pb];
+        return pb != exclude && info.Pool == pool && (int)info.Mobility == cls && info.Held >= minHeld;
+    }
+
+    /// <summary>
+    /// The first free head of order <paramref name="order"/> or more (and below the page-block order)
+    /// in page block <paramref name="pb"/> from <paramref name="scan"/> on; End when none. Moves
+    /// <paramref name="scan"/> past frames that head no free block (a target page block only loses free
+    /// blocks during a pass, so they are never worth reading again).
+    /// </summary>
+    private ulong FreeHeadIn(ulong pb, int order, ref ulong scan)
+    {
+        int pbo = _buddy._pageblockOrder;
+        ulong end = (pb + 1) << pbo;
+        if (scan < pb << pbo || scan >= end)
+            scan = pb << pbo;
+        bool leading = true;
+        for (ulong p = scan; p < end; )
+        {
+            byte s = _buddy._frames[p];
+            FrameKind kind = FrameState.KindOf(s);
+            int o = FrameState.OrderOf(s);
+            ulong step = kind == FrameKind.Absent || kind == FrameKind.Tail ? 1UL : 1UL << (o < pbo ? o : pbo);
+            if (kind == FrameKind.Free)
+            {
+                leading = false;
+                if (o >= order && o < pbo)
+                    return p;
+            }
+            else if (leading)
+                scan = p + step;
+            p += step;
+        }
+        return FreeList.End;
+    }
+}

@@ -1,0 +1,16 @@
+namespace PoolKernel.Memory;
+
+/// <summary>A copy of one container's record and counters for reports (<see cref="PhysicalMemory.GetContainerUsage"/>).</summary>
+public unsafe struct ContainerUsage
+{
+    public PoolName Name;
+    public byte Owner;
+    public PoolId GuaranteePool;
+    public ulong QuotaPages;
+    public ulong GuaranteePages;
+    public ulong HeldPages;
+    public ulong PeakPages;
+    /// <summary>Pages held outside its guarantee pool: what pressure takes back first (<see cref="PhysicalMemory.ReclaimAboveGuarantees"/>).</summary>
+    public ulong AboveGuaranteePages;
+    public fixed ulong Failures[ContainerFailures.Count];
+}

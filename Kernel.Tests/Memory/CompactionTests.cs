@@ -1,0 +1,277 @@
+using PoolKernel.Memory;
+using PoolKernel.Memory.Testing;
+using PoolKernel.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PoolKernel.Tests.Memory;
+
+/// <summary>
+/// Compaction (docs/antifrag.md) on synthetic fragmented pools: page blocks emptied cheapest first
+/// through the owner's mover, the checker clean after every move, the host-side mapping pointing at
+/// the moved contents; unmovable and pinned blocks never moved; no target, no move; a declined move
+/// undone; compaction for a failing request; the proactive threshold.
+/// </summary>
+public unsafe class CompactionTests
+{
+    private const ulong MiB = 1UL << 20;
+    private const byte MovableOwner = 5;
+    private readonly ITestOutputHelper _output;
+
+    public CompactionTests(ITestOutputHelper output) { _output = output; }
+
+    /// <summary>A pool of <paramref name="pageblocks"/> page blocks carved from dma32 (under 8: no frame cache).</summary>
+    private static PoolId SmallPool(PhysicalMemory* pm, ulong pageblocks)
+    {
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        PoolProperties props = PoolProperties.Open("compact");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, dma32, pageblocks, out PoolId id));
+        return id;
+    }
+
+    /// <summary>Fills the pool with movable order-0 blocks, then frees all but every <paramref name="keepEvery"/>-th: every page block part used.</summary>
+    private static void Fragment(PhysicalMemory* pm, PoolId pool, HostMapping map, int keepEvery)
+    {
+        var pages = new List<ulong>();
+        while (map.Allocate(0, AllocRequest.InPool(pool), false, out ulong page) == MemoryStatus.Ok)
+            pages.Add(page);
+        for (int i = 0; i < pages.Count; i++)
+            if (i % keepEvery != 0)
+                Assert.Equal(MemoryStatus.Ok, map.Free(pages[i]));
+    }
+
+    private static void Intact(HostMapping map)
+    {
+        string wrong = map.Verify();
+        Assert.True(wrong == null, wrong);
+    }
+
+    [Fact]
+    public void AFragmentedPool_IsCompactedUntilAPageblockIsFree_CheckedAfterEveryMove()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 6);
+        using var map = new HostMapping(pm, MovableOwner);
+        Fragment(pm, pool, map, 8);
+        int pbo = pm->PageblockOrder;
+        AllocRequest big = AllocRequest.InPool(pool);
+        MemoryAssert.Refused(host, MemoryStatus.OutOfMemory, () => pm->Allocate(new Order(pbo), big, out _));
+        map.AfterMove = (from, to, order) =>
+        {
+            MemoryAssert.Consistent(pm);
+            Assert.NotEqual(from.Value >> pbo, to.Value >> pbo);
+        };
+
+        Assert.Equal(MemoryStatus.Ok, pm->Compact(pool, pbo, out CompactionResult r));
+        _output.WriteLine($"moved {r.PagesMoved} pages in {r.BlocksMoved} blocks, freed {r.PageblocksFreed} page blocks, scanned {r.PageblocksScanned}");
+        Assert.Equal(CompactionStop.Satisfied, r.Stop);
+        Assert.Equal(1UL, r.PageblocksFreed);
+        Assert.Equal(64UL, r.PagesMoved); // one page block's 512 / 8 frames
+        Assert.Equal(r.PagesMoved, map.Moves);
+        MemoryAssert.Consistent(pm);
+        Intact(map);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pbo), big, out Pfn block));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(block, new Order(pbo), MemoryAssert.DefaultOwner));
+
+        // A full pass empties all but the page blocks the remaining frames need: 6 * 64 frames fit in one.
+        Assert.Equal(MemoryStatus.Ok, pm->Compact(pool, -1, out CompactionResult all));
+        MemoryAssert.Consistent(pm);
+        Intact(map);
+        Assert.Equal(5UL, pm->FreeBlocks(pool, new Order(pbo)) + 2 * pm->FreeBlocks(pool, new Order(pbo + 1)));
+    }
+
+    [Fact]
+    public void UnmovableAndPinnedBlocksNeverMove_NorDoTheirPageblocksEmpty()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        using var map = new HostMapping(pm, MovableOwner);
+        Fragment(pm, pool, map, 16);
+        int pbo = pm->PageblockOrder;
+        // An owner without a mover holds a movable-class block in one page block; one block of
+        // every other page block is pinned.
+        AllocRequest stranger = AllocRequest.InPool(pool);
+        stranger.Owner = 9;
+        stranger.Mobility = MobilityClass.Movable;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), stranger, out Pfn foreign));
+        var pinned = new Dictionary<ulong, Pfn>();
+        foreach (var (page, (pfn, _)) in map.Map)
+        {
+            ulong pb = pfn.Value >> pbo;
+            if (pb != foreign.Value >> pbo && !pinned.ContainsKey(pb))
+                pinned[pb] = pfn;
+        }
+        Assert.Equal(3, pinned.Count);
+        foreach (Pfn pfn in pinned.Values)
+            map.Pinned.Add(pfn.Value);
+
+        Assert.Equal(MemoryStatus.Ok, pm->Compact(pool, -1, out CompactionResult r));
+        Assert.Equal(0UL, r.PageblocksFreed);
+        Assert.Equal(0UL, r.PagesMoved);
+        foreach (Pfn pfn in pinned.Values)
+            Assert.Contains(map.Map.Values, v => v.pfn == pfn);
+        Assert.Equal(FrameKind.Allocated, pm->KindOf(foreign, out _));
+        Assert.Equal(9, pm->OwnerOf(foreign));
+        MemoryAssert.Consistent(pm);
+        Intact(map);
+    }
+
+    [Fact]
+    public void WithNoTarget_NothingMoves()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        using var map = new HostMapping(pm, MovableOwner);
+        // One movable page block, part used; the rest wholly free (never a target: emptying one
+        // page block into another whole one gains nothing).
+        for (int i = 0; i < 10; i++)
+            Assert.Equal(MemoryStatus.Ok, map.Allocate(0, AllocRequest.InPool(pool), false, out _));
+        MemoryAssert.Refused(host, MemoryStatus.Ok, () => pm->Compact(pool, -1, out CompactionResult r) == MemoryStatus.Ok && r.Stop == CompactionStop.NoTarget && r.PagesMoved == 0
+            ? MemoryStatus.Ok : MemoryStatus.Corruption);
+        Intact(map);
+    }
+
+    [Fact]
+    public void ADeclinedMove_GivesTheTargetBack()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        using var map = new HostMapping(pm, MovableOwner);
+        Fragment(pm, pool, map, 4);
+        map.DeclineMoves = true;
+        ulong free = pm->GetTotals().FreePages;
+        Assert.Equal(MemoryStatus.Ok, pm->Compact(pool, -1, out CompactionResult r));
+        Assert.Equal(CompactionStop.MoverDeclined, r.Stop);
+        Assert.Equal(0UL, r.PagesMoved);
+        Assert.Equal(free, pm->GetTotals().FreePages);
+        MemoryAssert.Consistent(pm);
+        Intact(map);
+    }
+
+    [Fact]
+    public void AllocateCompacting_GetsTheBlockAllocateCouldNot()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        using var map = new HostMapping(pm, MovableOwner);
+        Fragment(pm, pool, map, 2);
+        int pbo = pm->PageblockOrder;
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(pbo), AllocRequest.InPool(pool), out _));
+        Assert.Equal(MemoryStatus.Ok, pm->AllocateCompacting(new Order(pbo), AllocRequest.InPool(pool), out Pfn pfn));
+        Assert.Equal(FrameKind.Allocated, pm->KindOf(pfn, out Order o));
+        Assert.Equal(pbo, o.Value);
+        // Order 0 is not helped by compaction: a full pool stays full.
+        MemoryAssert.Consistent(pm);
+        Intact(map);
+    }
+
+    [Fact]
+    public void ProactiveCompaction_RunsOnlyAboveTheThreshold()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        using var map = new HostMapping(pm, MovableOwner);
+        Assert.Equal(0, pm->FragmentationScore(pool));
+        Assert.Equal(MemoryStatus.Ok, pm->CompactIfFragmented(pool, out bool ran, out _));
+        Assert.False(ran);
+        Fragment(pm, pool, map, 4);
+        Assert.True(pm->FragmentationScore(pool) > PhysicalMemory.ProactiveThreshold);
+        Assert.True(pm->FragmentationIndex(pool, pm->PageblockOrder) > 500);
+        Assert.Equal(MemoryStatus.Ok, pm->CompactIfFragmented(pool, out ran, out CompactionResult r));
+        Assert.True(ran);
+        Assert.True(r.PageblocksFreed >= 2);
+        Assert.True(pm->FragmentationScore(pool) <= PhysicalMemory.ProactiveThreshold);
+        Assert.Equal(-1000, pm->FragmentationIndex(pool, pm->PageblockOrder));
+        MemoryAssert.Consistent(pm);
+        Intact(map);
+    }
+
+    [Fact]
+    public void BadArguments_AreRefusedWithNothingChanged()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        MemoryAssert.Refused(host, MemoryStatus.InvalidArgument, () => pm->RegisterMover(64, default));
+        MemoryAssert.Refused(host, MemoryStatus.InvalidArgument, () => pm->RegisterMover(3, default));
+        MemoryAssert.Refused(host, MemoryStatus.NoSuchPool, () => pm->Compact(new PoolId(200), -1, out _));
+        MemoryAssert.Refused(host, MemoryStatus.InvalidOrder, () => pm->Compact(pool, pm->MaxOrder + 1, out _));
+        MemoryAssert.Refused(host, MemoryStatus.InvalidOrder, () => pm->Compact(pool, -2, out _));
+    }
+
+    [Fact]
+    public void SeededAllocateFreeCompact_KeepsTheMappingConsistent()
+    {
+        SeededRuns.Run(_output, "allocate/free/compact", "COMPACTION", 6, 400, (seed, ops) =>
+        {
+            using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+            PhysicalMemory* pm = host.Memory;
+            PoolId pool = SmallPool(pm, 6);
+            using var map = new HostMapping(pm, MovableOwner);
+            var rng = new Random(seed);
+            var unmovable = new List<(Pfn, int)>();
+            int pbo = pm->PageblockOrder;
+            for (int op = 0; op < ops; op++)
+            {
+                int what = rng.Next(100);
+                string step;
+                if (what < 45)
+                {
+                    step = "alloc movable";
+                    MemoryStatus s = map.Allocate(rng.Next(4), AllocRequest.InPool(pool), false, out _);
+                    if (s != MemoryStatus.Ok && s != MemoryStatus.OutOfMemory)
+                        throw new Exception($"op {op}: {step} {s}");
+                }
+                else if (what < 55)
+                {
+                    step = "alloc unmovable";
+                    int order = rng.Next(3);
+                    if (pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn pfn) == MemoryStatus.Ok)
+                        unmovable.Add((pfn, order));
+                }
+                else if (what < 85)
+                {
+                    step = "free";
+                    if (map.Map.Count > 0 && (unmovable.Count == 0 || rng.Next(4) != 0))
+                    {
+                        ulong page = map.Map.Keys.ElementAt(rng.Next(map.Map.Count));
+                        if (map.Free(page) != MemoryStatus.Ok)
+                            throw new Exception($"op {op}: free movable");
+                    }
+                    else if (unmovable.Count > 0)
+                    {
+                        int i = rng.Next(unmovable.Count);
+                        if (pm->Free(unmovable[i].Item1, new Order(unmovable[i].Item2), MemoryAssert.DefaultOwner) != MemoryStatus.Ok)
+                            throw new Exception($"op {op}: free unmovable");
+                        unmovable.RemoveAt(i);
+                    }
+                }
+                else if (what < 95)
+                {
+                    step = "compact";
+                    if (pm->Compact(pool, rng.Next(3) == 0 ? -1 : rng.Next(pbo + 2), out _) != MemoryStatus.Ok)
+                        throw new Exception($"op {op}: compact refused");
+                }
+                else
+                {
+                    step = "allocate compacting";
+                    MemoryStatus s = map.Allocate(pbo, AllocRequest.InPool(pool), true, out _);
+                    if (s != MemoryStatus.Ok && s != MemoryStatus.OutOfMemory)
+                        throw new Exception($"op {op}: {step} {s}");
+                }
+                InvariantReport r = pm->Check();
+                if (!r.IsOk)
+                    throw new Exception($"op {op} ({step}): {MemoryAssert.Describe(r)}");
+                string wrong = map.Verify();
+                if (wrong != null)
+                    throw new Exception($"op {op} ({step}): {wrong}");
+            }
+        });
+    }
+}

@@ -1,0 +1,229 @@
+using PoolKernel.Memory;
+using PoolKernel.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PoolKernel.Tests.Memory;
+
+/// <summary>
+/// Grouping by mobility (docs/antifrag.md): page blocks steered to one class, a whole free page block
+/// claimed before another class's is stolen, the cheapest page block stolen, found through the
+/// cheapest-block index, and the checker's view of all of it.
+/// </summary>
+public unsafe class MobilityTests
+{
+    private const ulong MiB = 1UL << 20;
+    private readonly ITestOutputHelper _output;
+
+    public MobilityTests(ITestOutputHelper output) { _output = output; }
+
+    private static AllocRequest Of(PoolId pool, MobilityClass cls)
+    {
+        AllocRequest r = AllocRequest.InPool(pool);
+        r.Mobility = cls;
+        return r;
+    }
+
+    private static PageblockUse Pageblock(PhysicalMemory* pm, Pfn pfn)
+    {
+        ulong index = (pfn.Value - pm->BasePfn.Value) >> pm->PageblockOrder;
+        Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(index, out PageblockUse use));
+        return use;
+    }
+
+    /// <summary>A pool of <paramref name="pageblocks"/> page blocks carved from dma32 (under 8 page blocks: no frame cache).</summary>
+    private static PoolId SmallPool(PhysicalMemory* pm, ulong pageblocks)
+    {
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(PoolProperties.Open("mob"), dma32, pageblocks, out PoolId id));
+        return id;
+    }
+
+    [Fact]
+    public void EachClassFillsItsOwnPageblocks()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        var blocksOf = new HashSet<Pfn>[3];
+        for (int c = 0; c < 3; c++)
+            blocksOf[c] = new HashSet<Pfn>();
+        for (int i = 0; i < 600; i++)
+        {
+            var cls = (MobilityClass)(i % 3);
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(i % 4), Of(dma32, cls), out Pfn pfn));
+            PageblockUse use = Pageblock(pm, pfn);
+            Assert.Equal(cls, use.Mobility);
+            blocksOf[(int)cls].Add(use.Start);
+        }
+        MemoryAssert.Consistent(pm);
+        // Plenty of free page blocks: no class had to share one.
+        Assert.Empty(blocksOf[0].Intersect(blocksOf[1]));
+        Assert.Empty(blocksOf[0].Intersect(blocksOf[2]));
+        Assert.Empty(blocksOf[1].Intersect(blocksOf[2]));
+    }
+
+    [Fact]
+    public void AClassClaimsAWholeFreePageblockBeforeStealingOne()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        // One unmovable frame steers one page block; the movable allocation that follows takes a
+        // whole free page block of its own rather than the unmovable one's 511 free frames.
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), Of(pool, MobilityClass.Unmovable), out Pfn u));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), Of(pool, MobilityClass.Movable), out Pfn m));
+        Assert.NotEqual(Pageblock(pm, u).Start, Pageblock(pm, m).Start);
+        Assert.Equal(MobilityClass.Unmovable, Pageblock(pm, u).Mobility);
+        Assert.Equal(MobilityClass.Movable, Pageblock(pm, m).Mobility);
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void WithNoWholePageblockLeft_TheCheapestPageblockOfAnotherClassIsStolen()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        int pbPages = 1 << pm->PageblockOrder;
+        // Fill every page block with unmovable frames, then free all but 10 of the third one and all
+        // but 100 of the others: the third holds fewest.
+        var held = new List<Pfn>[4];
+        for (int i = 0; i < 4; i++)
+            held[i] = new List<Pfn>();
+        Pfn[] starts = new Pfn[4];
+        for (int i = 0; i < 4 * pbPages; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), Of(pool, MobilityClass.Unmovable), out Pfn pfn));
+            ulong pb = (pfn.Value - pm->BasePfn.Value) >> pm->PageblockOrder;
+            int slot = Array.IndexOf(starts, Pageblock(pm, pfn).Start);
+            if (slot < 0)
+            {
+                slot = Array.IndexOf(starts, default(Pfn));
+                starts[slot] = Pageblock(pm, pfn).Start;
+            }
+            held[slot].Add(pfn);
+        }
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(0), Of(pool, MobilityClass.Movable), out _));
+        for (int i = 0; i < 4; i++)
+        {
+            int keep = i == 2 ? 10 : 100;
+            foreach (Pfn pfn in held[i].Skip(keep))
+                Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0), MemoryAssert.DefaultOwner));
+        }
+        MemoryAssert.Consistent(pm);
+
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), Of(pool, MobilityClass.Movable), out Pfn stolen));
+        PageblockUse use = Pageblock(pm, stolen);
+        Assert.Equal(starts[2], use.Start);
+        Assert.Equal(MobilityClass.Movable, use.Mobility);
+        MemoryAssert.Consistent(pm);
+        // The next movable frames come from the stolen page block too: it is the class's now.
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(3), Of(pool, MobilityClass.Movable), out Pfn next));
+        Assert.Equal(starts[2], Pageblock(pm, next).Start);
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void AStealNeedsABigEnoughFreeBlock()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 2);
+        int pbPages = 1 << pm->PageblockOrder;
+        // Page block A: every other frame held (cheapest in count, 256, but no free order-1 block);
+        // page block B: 300 frames held in one run from its start (its free blocks are large).
+        var frames = new List<Pfn>();
+        for (int i = 0; i < 2 * pbPages; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), Of(pool, MobilityClass.Unmovable), out Pfn pfn));
+            frames.Add(pfn);
+        }
+        frames.Sort((a, b) => a.Value.CompareTo(b.Value));
+        for (int i = 0; i < pbPages; i += 2)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(frames[i], new Order(0), MemoryAssert.DefaultOwner));
+        for (int i = pbPages + 300; i < 2 * pbPages; i++)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(frames[i], new Order(0), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(2), Of(pool, MobilityClass.Reclaimable), out Pfn pfn4));
+        Assert.Equal(Pageblock(pm, frames[pbPages]).Start, Pageblock(pm, pfn4).Start);
+        Assert.Equal(MobilityClass.Reclaimable, Pageblock(pm, pfn4).Mobility);
+        MemoryAssert.Consistent(pm);
+        // An order-0 movable request can use the cheaper one.
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), Of(pool, MobilityClass.Movable), out Pfn one));
+        Assert.Equal(Pageblock(pm, frames[0]).Start, Pageblock(pm, one).Start);
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>The brute-force cheapest candidate: held count of the page block with the fewest held among those of another class holding a free block of the order.</summary>
+    private static int BruteCheapestHeld(PhysicalMemory* pm, int pool, int order, int except)
+    {
+        int best = -1;
+        for (ulong pb = 0; pb < pm->PageblockCount; pb++)
+        {
+            PageblockInfo info = pm->_buddy._pageblocks[pb];
+            if (info.Pool != pool || (int)info.Mobility == except || pm->_buddy.IndexKeyOf(pb) < 0)
+                continue;
+            if (pm->_buddy.LargestFreeIn(pb) < order || pm->_buddy.LargestFreeIn(pb) >= pm->PageblockOrder)
+                continue;
+            if (best < 0 || info.Held < best)
+                best = info.Held;
+        }
+        return best;
+    }
+
+    /// <summary>The index's bucket of a held count: within a factor of two.</summary>
+    private static int Bucket(int held) => held == 0 ? 0 : 1 + System.Numerics.BitOperations.Log2((uint)held);
+
+    [Fact]
+    public void SeededMixedClasses_KeepListsAndIndexConsistent_AndTheIndexFindsTheCheapest()
+    {
+        SeededRuns.Run(_output, "mixed-class alloc/free", "MOBILITY", 8, 1500, (seed, ops) =>
+        {
+            using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+            PhysicalMemory* pm = host.Memory;
+            PoolId pool = SmallPool(pm, 6);
+            var rng = new Random(seed);
+            var live = new List<(Pfn pfn, int order)>();
+            for (int op = 0; op < ops; op++)
+            {
+                if (live.Count > 0 && rng.Next(100) < 40)
+                {
+                    int i = rng.Next(live.Count);
+                    MemoryStatus freed = pm->Free(live[i].pfn, new Order(live[i].order), MemoryAssert.DefaultOwner);
+                    if (freed != MemoryStatus.Ok)
+                        throw new Exception($"op {op}: free {freed}");
+                    live[i] = live[^1];
+                    live.RemoveAt(live.Count - 1);
+                }
+                else
+                {
+                    int order = rng.Next(4);
+                    var cls = (MobilityClass)rng.Next(3);
+                    MemoryStatus s = pm->Allocate(new Order(order), Of(pool, cls), out Pfn pfn);
+                    if (s == MemoryStatus.Ok)
+                        live.Add((pfn, order));
+                    else if (s != MemoryStatus.OutOfMemory)
+                        throw new Exception($"op {op}: allocate {s}");
+                }
+                InvariantReport r = pm->Check();
+                if (!r.IsOk)
+                    throw new Exception($"op {op}: {MemoryAssert.Describe(r)}");
+                if (op % 50 == 0)
+                {
+                    for (int order = 0; order < 4; order++)
+                        for (int except = 0; except < 3; except++)
+                        {
+                            ulong pb = pm->_buddy.CheapestHolding(pool.Value, order, except);
+                            int brute = BruteCheapestHeld(pm, pool.Value, order, except);
+                            if ((pb == FreeList.End) != (brute < 0))
+                                throw new Exception($"op {op}: index found {pb:x}, brute force held {brute}");
+                            if (brute >= 0 && Bucket(pm->_buddy._pageblocks[pb].Held) != Bucket(brute))
+                                throw new Exception($"op {op}: index took held {pm->_buddy._pageblocks[pb].Held}, cheapest is {brute}");
+                        }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,116 @@
+using System.Text.RegularExpressions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PoolKernel.Tests.Qemu;
+
+/// <summary>
+/// Containers at boot (docs/containers.md): created from the command line (bad tokens refused with
+/// one line each, an unknown pool refused when applied), listed, created and destroyed from the
+/// shell, and the shell acting as a container with <c>as</c>: quota and permissions refused in the
+/// allocator's words, stress as a container checked clean. Every scripted command's line is asserted.
+/// </summary>
+public class ContainerBootTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public ContainerBootTests(ITestOutputHelper output) => _output = output;
+
+    private static void Line(QemuResult result, string pattern)
+    {
+        Assert.True(result.Lines.Any(l => Regex.IsMatch(l, "^" + pattern + "$")), $"no line matching /{pattern}/\n{result}");
+    }
+
+    /// <summary>The line right after the prompt line of <paramref name="command"/> (its <paramref name="occurrence"/>-th run) matches <paramref name="pattern"/>.</summary>
+    private static void Reply(QemuResult result, string command, string pattern, int occurrence = 0)
+    {
+        string[] lines = result.Lines;
+        int at = -1;
+        for (int seen = 0; seen <= occurrence; seen++)
+            at = Array.IndexOf(lines, "pk> " + command, at + 1);
+        Assert.True(at >= 0 && at + 1 < lines.Length, $"no prompt line for '{command}'\n{result}");
+        Assert.True(Regex.IsMatch(lines[at + 1], "^" + pattern + "$"), $"'{command}' answered '{lines[at + 1]}', not /{pattern}/\n{result}");
+    }
+
+    [Fact]
+    public void ContainersFromTheCommandLineAndTheShell_AndTheShellAsAContainer()
+    {
+        const string Run = "containers;as web alloc 3;as web alloc 0 pool 0;as db alloc 9;as db alloc 0;as nosuch alloc 0;as web;"
+            + "container create tmp:quota=64K;as tmp alloc 4;as tmp alloc 0;container create tmp:quota=1M;container create q:quota=1M,prio=2;"
+            + "container create r:quota=1M,pools=nosuch;containers;container destroy tmp;container destroy tmp;as web stress 2000 3;check;pools;halt";
+        QemuResult result = new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "512M",
+            KernelCommandLine = "container=web:quota=8M,guarantee=2M,pools=node0-dma32 container=db:quota=1M "
+                + "container=Bad:quota=1M container=x:quota=1M,guarantee=2M container=y:quota=1M,pools=nosuch run=\"" + Run + "\"",
+            Timeout = TimeSpan.FromSeconds(120),
+        }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+
+        // The command line: the bad tokens, one line each; the good ones created (web's guarantee is pool 2, after node0-dma and node0-dma32).
+        BootTests.AssertContains(result, "cmdline: 'container=Bad:quota=1M': container name must be 1..15 of a-z 0-9 _ -; container ignored");
+        BootTests.AssertContains(result, "cmdline: 'container=x:quota=1M,guarantee=2M': container guarantee is above its quota; container ignored (guarantee 2097152 B, quota 1048576 B)");
+        BootTests.AssertContains(result, "container web: owner 16, quota 2048 pages, guarantee 512 pages (pool 2), pools node0-dma32");
+        BootTests.AssertContains(result, "container db: owner 17, quota 256 pages, guarantee 0 pages, pools all");
+        BootTests.AssertContains(result, "container y: refused: no pool named nosuch");
+
+        // containers (first time: nothing held yet).
+        Line(result, @"owner name +quota +guarantee held +peak +above +fail: quota perm oom other");
+        Line(result, @"16 +web +2048 +512 +0 +0 +0 +0 +0 +0 +0");
+        Line(result, @"17 +db +256 +0 +0 +0 +0 +0 +0 +0 +0");
+        // as: allocations in the container's name, refused by its permissions and its quota.
+        Reply(result, "as web alloc 3", @"alloc: pfn 0x[0-9a-f]+ address 0x[0-9a-f]+ order 3 \(\d+ cycles\)");
+        Reply(result, "as web alloc 0 pool 0", "alloc: owner not allowed in the pool");
+        Reply(result, "as db alloc 9", "alloc: over the container's quota");
+        Reply(result, "as db alloc 0", @"alloc: pfn 0x[0-9a-f]+ address 0x[0-9a-f]+ order 0 \(\d+ cycles\)");
+        Reply(result, "as nosuch alloc 0", "as: no container named nosuch");
+        Reply(result, "as web", @"usage: as NAME CMD\.\.\.");
+        // container create / destroy.
+        Reply(result, "container create tmp:quota=64K", "container tmp: owner 18, quota 16 pages, guarantee 0 pages, pools all");
+        Reply(result, "as tmp alloc 4", @"alloc: pfn 0x[0-9a-f]+ address 0x[0-9a-f]+ order 4 \(\d+ cycles\)");
+        Reply(result, "as tmp alloc 0", "alloc: over the container's quota");
+        Reply(result, "container create tmp:quota=1M", "container tmp: refused: a container of that name exists");
+        Reply(result, "container create q:quota=1M,prio=2", "container: refused: container option must be guarantee=SIZE or pools=P1\\+P2, once each; container ignored");
+        Reply(result, "container create r:quota=1M,pools=nosuch", "container r: refused: no pool named nosuch");
+        Line(result, @"16 +web +2048 +512 +8 +8 +0 +0 +1 +0 +0");
+        Line(result, @"17 +db +256 +0 +1 +1 +1 +1 +0 +0 +0");
+        Line(result, @"18 +tmp +16 +0 +16 +16 +16 +1 +0 +0 +0");
+        Line(result, @"containers: 3 \(sizes in pages\)");
+        Reply(result, "container destroy tmp", "container tmp: destroyed, 16 pages given back");
+        Reply(result, "container destroy tmp", "container: no container named tmp", 1);
+        // stress as web: its quota refuses some, everything is given back, the checkers agree.
+        BootTests.AssertContains(result, "stress: 2000 operations (seed 3)");
+        BootTests.AssertContains(result, "stress: ok, all memory returned, pool and heap checkers clean");
+        BootTests.AssertContains(result, "check: ok");
+        // The guarantee pool: owner and owner mask web's, priority one above its donor.
+        Line(result, @" +2 web +0 +0x00001000000-0x00100000000 +- +1 +16 +2048 +\d+ +1");
+    }
+
+    /// <summary>
+    /// Both CPUs run stress as one container at once: the quota stops them together (the peak is the
+    /// quota exactly, never above), every refusal is counted as the quota's, all is given back and
+    /// the checkers (step 9 included, during and after) are clean.
+    /// </summary>
+    [Fact]
+    public void StressOnEveryCpuAsOneContainer_StopsAtItsQuota()
+    {
+        QemuResult result = new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "512M",
+            Cpus = 2,
+            KernelCommandLine = "container=web:quota=4M,guarantee=2M run=\"as web stress 20000 5;containers;check;halt\"",
+            Timeout = TimeSpan.FromSeconds(180),
+        }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, "container web: owner 16, quota 1024 pages, guarantee 512 pages (pool 2), pools all");
+        Line(result, @"stress: 20000 operations \(seed 5\) on each of 2 CPUs: \d+ allocs \((\d+) refused\).*");
+        BootTests.AssertContains(result, "stress: ok, all memory returned, pool and heap checkers clean");
+        Match refused = Regex.Match(result.Console, @"on each of 2 CPUs: \d+ allocs \((\d+) refused\)");
+        Line(result, @"16 +web +1024 +512 +0 +1024 +0 +" + refused.Groups[1].Value + " +0 +0 +0");
+        Reply(result, "check", @"check: ok \(.*\)");
+    }
+}

@@ -1,0 +1,156 @@
+using System.Text.RegularExpressions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PoolKernel.Tests.Qemu;
+
+/// <summary>
+/// NUMA policies on q35 machines with 3 and 4 nodes of unequal sizes and their own SLIT, one node
+/// without memory and nodes without CPUs (docs/numa.md): numa_policy= at boot, policy changed at run
+/// time (refusals keep the old one), pages landing where the policy says, numastat's counts matching
+/// exactly what was asked, and replicated buffers on their nodes. Every scripted command's line is asserted.
+/// </summary>
+public class NumaPolicyBootTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public NumaPolicyBootTests(ITestOutputHelper output) => _output = output;
+
+    private QemuResult Boot(QemuBoot boot)
+    {
+        QemuResult result = boot.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        return result;
+    }
+
+    /// <summary>The line right after the echo of the <paramref name="nth"/> (0-based) run of <paramref name="command"/>.</summary>
+    private static string[] After(QemuResult result, string command, int lines, int nth = 0)
+    {
+        string[] all = result.Lines;
+        int seen = 0;
+        for (int i = 0; i < all.Length; i++)
+        {
+            if (all[i] == "pk> " + command && seen++ == nth)
+                return all.Skip(i + 1).Take(lines).ToArray();
+        }
+        Assert.Fail($"no '{command}' #{nth}\n{result}");
+        return null;
+    }
+
+    private static void Line(QemuResult result, string command, string expected, int nth = 0)
+    {
+        string got = After(result, command, 1, nth)[0];
+        Assert.True(got == expected, $"after '{command}': expected\n  {expected}\ngot\n  {got}\n{result}");
+    }
+
+    /// <summary>numastat's table after the <paramref name="nth"/> numastat: counter name -> per-node values.</summary>
+    private static Dictionary<string, long[]> Numastat(QemuResult result, int nodes, int nth = 0)
+    {
+        string[] lines = After(result, "numastat", 7, nth);
+        Assert.Equal(string.Concat(Enumerable.Range(0, nodes).Select(n => $"node{n}".PadLeft(16))).PadLeft(16 + 16 * nodes), lines[0]);
+        var table = new Dictionary<string, long[]>();
+        foreach (string line in lines.Skip(1))
+        {
+            string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(nodes + 1, words.Length);
+            table[words[0]] = words.Skip(1).Select(long.Parse).ToArray();
+        }
+        Assert.Equal(new[] { "numa_hit", "numa_miss", "numa_foreign", "interleave_hit", "local_node", "other_node" }, table.Keys);
+        return table;
+    }
+
+    private static void ReplicaLines(QemuResult result, string command, int[] nodes, int readBy, int cpuNode)
+    {
+        string[] lines = After(result, command, nodes.Length + 1);
+        for (int i = 0; i < nodes.Length; i++)
+        {
+            string read = nodes[i] == readBy ? $" (read by this cpu, node {cpuNode})" : "";
+            Assert.Matches(new Regex($"^replicate: node {nodes[i]} copy at 0x[0-9a-f]+ on node {nodes[i]}: ok{Regex.Escape(read)}$"), lines[i]);
+        }
+        Assert.Matches(new Regex($"^replicate: {nodes.Length} copies of \\d+ bytes verified, freed: ok$"), lines[nodes.Length]);
+    }
+
+    [Fact]
+    public void ThreeNodes_PolicyChangedAtRunTime_NumastatCountsWhatWasAsked()
+    {
+        QemuResult result = Boot(new QemuBoot
+        {
+            Memory = "512M",
+            Nodes = 3,
+            NodeMemory = new[] { "256M", "96M", "160M" },
+            CpuNodes = new[] { 0, 1, 2 },
+            Distances = new[] { 10, 20, 12, 20, 10, 14, 12, 14, 10 },
+            KernelCommandLine = "numa_policy=interleave:0-2 run=\"policy;numaalloc 9;policy weighted-interleave 0,2 3,1;numaalloc 8;" +
+                "policy bind 5;policy interleave 0-;policy weighted-interleave 0-1 5,0;numaalloc 4;policy preferred 1;numaalloc 5;" +
+                "numaalloc 3 cpu 1;numastat;replicate 64K 0-2;policy heap local;policy;check;halt\"",
+        });
+        BootTests.AssertContains(result, "cmdline: 'numa_policy=interleave 0-2': kernel-wide policy set");
+        string[] shown = After(result, "policy", 2);
+        Assert.Equal("policy: kernel interleave 0-2", shown[0]);
+        Assert.Equal("policy: heap default (follows kernel: interleave 0-2)", shown[1]);
+        Line(result, "numaalloc 9", "numaalloc: 9 pages from cpu 0 (node 0): node0 3 node1 3 node2 3; freed");
+        Line(result, "policy weighted-interleave 0,2 3,1", "policy: kernel now weighted-interleave 0,2 3,1 (new allocations)");
+        Line(result, "numaalloc 8", "numaalloc: 8 pages from cpu 0 (node 0): node0 6 node1 0 node2 2; freed");
+        const string kept = "; kernel keeps weighted-interleave 0,2 3,1";
+        Line(result, "policy bind 5", "policy: refused, a node of the list is not a node of this machine" + kept);
+        Line(result, "policy interleave 0-", "policy: refused, nodes must be a node list such as 0-2 or 0,2" + kept);
+        Line(result, "policy weighted-interleave 0-1 5,0", "policy: refused, a weight is 0 (weights are 1..255)" + kept);
+        // The refusals changed nothing: the round goes on where it was (two whole rounds of 3 + 1 done).
+        Line(result, "numaalloc 4", "numaalloc: 4 pages from cpu 0 (node 0): node0 3 node1 0 node2 1; freed");
+        Line(result, "policy preferred 1", "policy: kernel now preferred 1 (new allocations)");
+        Line(result, "numaalloc 5", "numaalloc: 5 pages from cpu 0 (node 0): node0 0 node1 5 node2 0; freed");
+        Line(result, "numaalloc 3 cpu 1", "numaalloc: 3 pages from cpu 1 (node 1): node0 0 node1 3 node2 0; freed");
+
+        Dictionary<string, long[]> stat = Numastat(result, 3);
+        Assert.Equal(new long[] { 3 + 6 + 3, 3 + 5 + 3, 3 + 2 + 1 }, stat["numa_hit"]);
+        Assert.Equal(new long[] { 0, 0, 0 }, stat["numa_miss"]);
+        Assert.Equal(new long[] { 0, 0, 0 }, stat["numa_foreign"]);
+        Assert.Equal(new long[] { 12, 3, 6 }, stat["interleave_hit"]);
+        Assert.Equal(new long[] { 12, 3, 0 }, stat["local_node"]);
+        Assert.Equal(new long[] { 0, 8, 6 }, stat["other_node"]);
+
+        ReplicaLines(result, "replicate 64K 0-2", new[] { 0, 1, 2 }, 0, 0);
+        Line(result, "policy heap local", "policy: heap now local (new allocations)");
+        string[] after = After(result, "policy", 2, 1);
+        Assert.Equal("policy: kernel preferred 1", after[0]);
+        Assert.Equal("policy: heap local", after[1]);
+        Line(result, "check", "check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)");
+        Assert.Single(result.Lines, l => l == "check: numa ok (policies valid, counters consistent)");
+    }
+
+    [Fact]
+    public void FourNodes_NodeWithoutMemory_NodesWithoutCpus_FallBackByDistance()
+    {
+        // Node 2 has a CPU and no memory; nodes 1 and 3 have memory and no CPU. From node 2 the
+        // nearest memory is node 3 (15), then node 1 (18), then node 0 (30).
+        QemuResult result = Boot(new QemuBoot
+        {
+            Memory = "512M",
+            Nodes = 4,
+            NodeMemory = new[] { "256M", "128M", "0", "128M" },
+            CpuNodes = new[] { 0, 0, 2 },
+            Distances = new[] { 10, 20, 30, 25, 20, 10, 18, 40, 30, 18, 10, 15, 25, 40, 15, 10 },
+            KernelCommandLine = "numa_policy=bind:2 run=\"numa;policy bind 2;policy interleave 0-3;numaalloc 6;policy local;" +
+                "numaalloc 4 cpu 2;numaalloc 2;numastat;replicate 8K 0-3;replicate 8K 0,1,3;halt\"",
+        });
+        BootTests.AssertContains(result, "cmdline: 'numa_policy=bind 2': no node of the list has memory; ignored, the policy stays local");
+        Line(result, "numa", "cpus:     3 (apic ids 0@node0 1@node0 2@node2)");
+        BootTests.AssertContains(result, "numa:     4 nodes (SRAT)");
+        Line(result, "policy bind 2", "policy: refused, no node of the list has memory; kernel keeps local");
+        Line(result, "policy interleave 0-3", "policy: kernel now interleave 0-3 (new allocations)");
+        Line(result, "numaalloc 6", "numaalloc: 6 pages from cpu 0 (node 0): node0 2 node1 2 node2 0 node3 2; freed");
+        Line(result, "policy local", "policy: kernel now local (new allocations)");
+        Line(result, "numaalloc 4 cpu 2", "numaalloc: 4 pages from cpu 2 (node 2): node0 0 node1 0 node2 0 node3 4; freed");
+        Line(result, "numaalloc 2", "numaalloc: 2 pages from cpu 0 (node 0): node0 2 node1 0 node2 0 node3 0; freed");
+        Dictionary<string, long[]> stat = Numastat(result, 4);
+        Assert.Equal(new long[] { 4, 2, 0, 6 }, stat["numa_hit"]);
+        Assert.Equal(new long[] { 0, 0, 0, 0 }, stat["numa_miss"]);
+        Assert.Equal(new long[] { 2, 2, 0, 2 }, stat["interleave_hit"]);
+        // A CPU on a node without memory is never local to what it gets.
+        Assert.Equal(new long[] { 4, 0, 0, 0 }, stat["local_node"]);
+        Assert.Equal(new long[] { 0, 2, 0, 6 }, stat["other_node"]);
+        Line(result, "replicate 8K 0-3", "replicate: refused, invalid argument (every node must exist and have memory)");
+        ReplicaLines(result, "replicate 8K 0,1,3", new[] { 0, 1, 3 }, 0, 0);
+    }
+}

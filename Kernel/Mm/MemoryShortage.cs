@@ -1,0 +1,60 @@
+namespace PoolKernel.Mm
+{
+    /// <summary>
+    /// What the kernel does before it reports "out of memory": the handlers registered here may give
+    /// memory back to the pools (the virtio balloon deflates: docs/balloon.md). Where the pools answer
+    /// OutOfMemory to a kernel allocation (<see cref="PhysicalMemoryOwner.Allocate"/>,
+    /// <see cref="PhysicalMemoryOwner.AllocateRun"/>, and the heap after its collection,
+    /// <see cref="Heap.KernelHeapGlue.TryAlloc"/>), <see cref="Relieve"/> runs the handlers and the
+    /// allocation is tried once more if any of them gave memory back.
+    ///
+    /// A handler gets the frames the failed request asked for and returns the frames it gave back.
+    /// It is called with no pools lock held, perhaps with the heap lock held and perhaps in an
+    /// interrupt handler, on any CPU: it may take the pools' lock (the heap lock comes before it,
+    /// docs/smp.md) but must allocate nothing from the heap and must not wait for a device.
+    /// Registration happens at driver load and unload on the boot CPU's shell; the slots are read
+    /// without a lock (a handler is unregistered only after its driver stopped needing it).
+    /// </summary>
+    internal static unsafe class MemoryShortage
+    {
+        private static delegate*<ulong, ulong> s_first;
+        private static delegate*<ulong, ulong> s_second;
+
+        /// <summary>Adds a handler; its slot (for <see cref="Unregister"/>), or -1 when both slots are taken (nothing changed).</summary>
+        internal static int Register(delegate*<ulong, ulong> handler)
+        {
+            if (s_first == null)
+            {
+                s_first = handler;
+                return 0;
+            }
+            if (s_second == null)
+            {
+                s_second = handler;
+                return 1;
+            }
+            return -1;
+        }
+
+        /// <summary>Empties the slot <see cref="Register"/> returned (a negative slot: nothing).</summary>
+        internal static void Unregister(int slot)
+        {
+            if (slot == 0)
+                s_first = null;
+            else if (slot == 1)
+                s_second = null;
+        }
+
+        /// <summary>Runs the handlers for a request of <paramref name="pages"/> frames; the frames they gave back (0: retrying is useless).</summary>
+        internal static ulong Relieve(ulong pages)
+        {
+            delegate*<ulong, ulong> first = s_first, second = s_second;
+            ulong given = 0;
+            if (first != null)
+                given += first(pages);
+            if (second != null && given < pages)
+                given += second(pages);
+            return given;
+        }
+    }
+}

@@ -1,0 +1,161 @@
+using System;
+using PoolKernel.Boot.CommandLine;
+using PoolKernel.Boot.Reports;
+using PoolKernel.Memory;
+using PoolKernel.Mm;
+
+namespace PoolKernel.Shell
+{
+    /// <summary>
+    /// Containers from the shell (docs/containers.md): <c>container create NAME:quota=SIZE[,guarantee=SIZE][,pools=P1+P2]</c>
+    /// (the command line's syntax and parser, so the same forms are refused with the same words),
+    /// <c>container destroy NAME</c>, <c>containers</c> (the table), and <c>as NAME CMD...</c>.
+    /// </summary>
+    internal static unsafe class ContainerCommands
+    {
+        internal static void Register(ref int n)
+        {
+            Commands.Register(ref n, "container", "container create NAME:quota=SIZE[,guarantee=SIZE][,pools=P1+P2] | container destroy NAME", &Container);
+            Commands.Register(ref n, "containers", "every container: owner, quota, guarantee, pages held, peak, above guarantee, failures", &List);
+            Commands.Register(ref n, "as", "as NAME CMD...: run CMD with the shell's alloc/free/stress as container NAME", &As);
+        }
+
+        private const string Usage = "usage: container create NAME:quota=SIZE[,guarantee=SIZE][,pools=P1+P2] | container destroy NAME";
+
+        /// <summary>The parser's output for <c>container create</c>: too large for the shell's stack, made once.</summary>
+        private static byte[] s_options;
+
+        private static void Container(ref ShellLine line)
+        {
+            if (line.WordIs(1, "create") && line.WordCount == 3)
+                Create(ref line);
+            else if (line.WordIs(1, "destroy") && line.WordCount == 3)
+                Destroy(ref line);
+            else
+                Console.WriteLine(Usage);
+        }
+
+        private static void Create(ref ShellLine line)
+        {
+            const string Key = "container=";
+            byte* word = line.Word(2, out int length);
+            byte* text = stackalloc byte[ShellLine.Capacity + 16];
+            for (int i = 0; i < Key.Length; i++)
+                text[i] = (byte)Key[i];
+            for (int i = 0; i < length; i++)
+                text[Key.Length + i] = word[i];
+            if (s_options == null)
+                s_options = new byte[sizeof(BootOptions)];
+            fixed (byte* raw = s_options)
+            {
+                BootOptions* o = (BootOptions*)raw;
+                CommandLineParser.Parse(text, Key.Length + length, o);
+                if (o->DiagnosticCount != 0)
+                {
+                    Console.Write("container: refused: ");
+                    Console.WriteLine(Diagnostic.Describe(o->DiagnosticAt(0)->Code));
+                    return;
+                }
+                Containers.Create(o->Container(0), text);
+            }
+        }
+
+        private static void Destroy(ref ShellLine line)
+        {
+            byte* name = line.Word(2, out int length);
+            if (!Containers.Find(name, length, out byte owner))
+            {
+                Console.Write("container: no container named ");
+                line.WriteWord(2);
+                Console.WriteLine();
+                return;
+            }
+            MemoryStatus status = Containers.Destroy(owner, out ulong pages);
+            Console.Write("container ");
+            line.WriteWord(2);
+            if (status != MemoryStatus.Ok)
+            {
+                Console.Write(": refused: ");
+                Console.WriteLine(MemoryText.Status(status));
+                return;
+            }
+            Console.Write(": destroyed, ");
+            Console.Write(pages);
+            Console.WriteLine(" pages given back");
+        }
+
+        private static void List(ref ShellLine line)
+        {
+            if (!line.NoMoreArgs(1))
+                return;
+            Console.WriteLine("owner name            quota    guarantee held     peak     above    fail: quota perm oom other");
+            int count = 0;
+            for (int o = Owners.FirstContainer; o < FrameOwner.Count; o++)
+            {
+                if (!Containers.Usage((byte)o, out ContainerUsage u))
+                    continue;
+                count++;
+                Column((ulong)o, 6);
+                int n = u.Name.Length;
+                for (int i = 0; i < n; i++)
+                    Console.Write((char)u.Name[i]);
+                for (int i = n; i < 16; i++)
+                    Console.Write(' ');
+                Column(u.QuotaPages, 9);
+                Column(u.GuaranteePages, 10);
+                Column(u.HeldPages, 9);
+                Column(u.PeakPages, 9);
+                Column(u.AboveGuaranteePages, 15);
+                Column(u.Failures[(int)ContainerFailure.Quota], 6);
+                Column(u.Failures[(int)ContainerFailure.NotPermitted], 5);
+                Column(u.Failures[(int)ContainerFailure.OutOfMemory], 4);
+                Console.Write(u.Failures[(int)ContainerFailure.Other]);
+                Console.WriteLine();
+            }
+            Console.Write("containers: ");
+            Console.Write((ulong)count);
+            Console.WriteLine(" (sizes in pages)");
+        }
+
+        /// <summary>Writes <paramref name="value"/> left-aligned in <paramref name="width"/> characters (at least one space after).</summary>
+        private static void Column(ulong value, int width)
+        {
+            Console.Write(value);
+            int digits = 1;
+            for (ulong v = value; v >= 10; v /= 10)
+                digits++;
+            for (int i = digits; i < width; i++)
+                Console.Write(' ');
+            if (digits >= width)
+                Console.Write(' ');
+        }
+
+        private static void As(ref ShellLine line)
+        {
+            if (line.WordCount < 3)
+            {
+                Console.WriteLine("usage: as NAME CMD...");
+                return;
+            }
+            byte* name = line.Word(1, out int length);
+            if (!Containers.Find(name, length, out byte owner))
+            {
+                Console.Write("as: no container named ");
+                line.WriteWord(1);
+                Console.WriteLine();
+                return;
+            }
+            ShellLine command = default;
+            command.SetFromWord(ref line, 2);
+            ShellOwner.Current = owner;
+            bool known = Commands.TryRun(ref command);
+            ShellOwner.Current = Owners.Shell;
+            if (!known)
+            {
+                Console.Write("as: unknown command '");
+                command.WriteWord(0);
+                Console.WriteLine("'");
+            }
+        }
+    }
+}
