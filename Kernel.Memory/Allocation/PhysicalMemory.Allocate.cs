@@ -719,13 +719,16 @@ public unsafe partial struct PhysicalMemory
         if (state != FrameState.Make(FrameKind.Allocated, order.Value) || _buddy._owners[index] != owner)
             return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);
         int pool = _buddy.PoolOfFrame(index);
+        // An order-0 frame is claimed first, whichever way it is freed below: another CPU's fast path may
+        // be freeing it at the same time with only its cache lock (and it may take the cache branch when
+        // this one does not: the page block's class is read without the pool's lock there).
+        if (order.Value == 0 && !FrameState.TryChange(_buddy._frames, index, FrameState.Make(FrameKind.Allocated, 0), FrameState.Make(FrameKind.Cached, 0)))
+            return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
         FrameCache* cache = _buddy.CacheOf(pool, cpu);
         if (order.Value == 0 && cache->High != 0 && _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility))
         {
             // Parked un-merged in this CPU's cache of the pool (still held by its page block); a full
             // cache first drains its oldest batch back to the lists. A pool without a cache frees below.
-            if (!FrameState.TryChange(_buddy._frames, index, FrameState.Make(FrameKind.Allocated, 0), FrameState.Make(FrameKind.Cached, 0)))
-                return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
             _buddy._owners[index] = FrameOwner.None;
             if (cache->Count >= cache->High)
                 _buddy.DrainOldest(pool, cache, cache->BatchSize);

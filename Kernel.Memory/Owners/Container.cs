@@ -24,9 +24,10 @@ public unsafe struct Container
     /// <summary>Pages held now, allocations in flight included (reserved before the pools are asked, given back when they refuse).</summary>
     internal int _held;
     /// <summary>
-    /// Accounted allocations between their reservation and their commit or give-back: raised before the
-    /// quota is read, lowered after. <see cref="PhysicalMemory.DestroyContainer"/> closes the quota and then
-    /// waits for 0, so no block lands after its blocks were freed.
+    /// Accounted allocations between their reservation and their commit or give-back (raised before the
+    /// quota is read, lowered after), and accounted frees between their start and their count's drop.
+    /// <see cref="PhysicalMemory.DestroyContainer"/> closes the quota and then waits for 0 before it frees
+    /// what is left (no block lands after) and again before it reads the held count (no free is half counted).
     /// </summary>
     internal int _inFlight;
     /// <summary>Most pages ever held at once.</summary>

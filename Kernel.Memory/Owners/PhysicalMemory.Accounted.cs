@@ -67,10 +67,13 @@ public unsafe partial struct PhysicalMemory
     {
         if (((_accountedOwners >> owner) & 1) == 0 || !FrameOwner.IsValid(owner))
             return FreeRunUnaccounted(first, pages, owner);
+        Container* c = _containers + owner;
+        AtomicCount.Add(&c->_inFlight, 1);
         int pool = PoolBeforeFree(first);
         MemoryStatus status = FreeRunUnaccounted(first, pages, owner);
         if (status == MemoryStatus.Ok)
-            Commit(_containers + owner, pool, first.Value - _basePfn, pages, -1);
+            Commit(c, pool, first.Value - _basePfn, pages, -1);
+        AtomicCount.Add(&c->_inFlight, -1);
         return status;
     }
 
@@ -106,10 +109,13 @@ public unsafe partial struct PhysicalMemory
     {
         if (!FrameOwner.IsValid(owner))
             return FreeUnaccounted(pfn, order, owner);
+        Container* c = _containers + owner;
+        AtomicCount.Add(&c->_inFlight, 1);
         int pool = PoolBeforeFree(pfn);
         MemoryStatus status = FreeUnaccounted(pfn, order, owner);
         if (status == MemoryStatus.Ok)
-            Commit(_containers + owner, pool, pfn.Value - _basePfn, 1UL << order.Value, -1);
+            Commit(c, pool, pfn.Value - _basePfn, 1UL << order.Value, -1);
+        AtomicCount.Add(&c->_inFlight, -1);
         return status;
     }
 

@@ -151,6 +151,10 @@ public unsafe partial struct PhysicalMemory
             Volatile.Write(ref c->QuotaPages, quota);
             return status;
         }
+        // A free of the container's own that freed a block first is still taking it off the counts.
+        while (Volatile.Read(ref c->_inFlight) != 0)
+        {
+        }
         if (Volatile.Read(ref c->_held) != 0)
             return MemoryStatus.Corruption;
         if (!c->GuaranteePool.IsNone)

@@ -98,6 +98,40 @@ public unsafe class CpuCacheTests
     }
 
     [Fact]
+    public void InflatingTheBalloonDrainsEveryCpusCacheOfThePool()
+    {
+        using HostPhysicalMemory host = TwoCpus();
+        PhysicalMemory* pm = host.Memory;
+        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
+        PoolProperties props = PoolProperties.Open("elastic-cached");
+        props.Flags = PoolFlags.Elastic; // lent first: the balloon looks at it before any other pool
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, donor, CachedPoolPageblocks, out PoolId pool));
+        Assert.True(pm->_buddy.CacheOf(pool.Value, 1)->High > 0);
+        int pbo = pm->PageblockOrder;
+        // CPU 0 holds every page block but one; CPU 1 breaks the last one and parks its frames in its cache.
+        var held = new Pfn[CachedPoolPageblocks - 1];
+        for (int i = 0; i < held.Length; i++)
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pbo), AllocRequest.InPool(pool), out held[i]));
+        HostCpus.Enter(1);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn small));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(small, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.True(Cached(pm, pool, 1) > 0);
+        Assert.Equal(0UL, pm->FreeBlocks(pool, new Order(pbo)));
+
+        // CPU 0 inflates: the only whole free page block of the elastic pool appears once CPU 1's cache is drained.
+        HostCpus.Enter(0);
+        Assert.Equal(MemoryStatus.Ok, pm->InflatePageblock(out Pfn lent, out PoolId from));
+        Assert.Equal(pool, from);
+        Assert.Equal(0, Cached(pm, pool, 1));
+        Assert.Equal(small.Value >> pbo, lent.Value >> pbo);
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(MemoryStatus.Ok, pm->DeflatePageblock(lent));
+        foreach (Pfn p in held)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(pbo), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
     public void DestroyingAPoolDrainsEveryCpusCache()
     {
         using HostPhysicalMemory host = TwoCpus();
