@@ -633,7 +633,7 @@ public unsafe partial struct PhysicalMemory
                 // lock: a restyle of its page block holds the pool's lock, see BuddyAllocator.Restyle).
                 if (cache->Count < cache->High && _buddy._owners[index] == owner && _buddy.PoolOfFrame(index) == pool &&
                     _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility) &&
-                    FrameState.TryChange(_buddy._frames, index, FrameState.Make(FrameKind.Allocated, 0), FrameState.Make(FrameKind.Cached, 0)))
+                    ClaimFrame(index))
                 {
                     _buddy._owners[index] = FrameOwner.None;
                     cache->Push(index);
@@ -722,7 +722,7 @@ public unsafe partial struct PhysicalMemory
         // An order-0 frame is claimed first, whichever way it is freed below: another CPU's fast path may
         // be freeing it at the same time with only its cache lock (and it may take the cache branch when
         // this one does not: the page block's class is read without the pool's lock there).
-        if (order.Value == 0 && !FrameState.TryChange(_buddy._frames, index, FrameState.Make(FrameKind.Allocated, 0), FrameState.Make(FrameKind.Cached, 0)))
+        if (order.Value == 0 && !ClaimFrame(index))
             return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
         FrameCache* cache = _buddy.CacheOf(pool, cpu);
         if (order.Value == 0 && cache->High != 0 && _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility))

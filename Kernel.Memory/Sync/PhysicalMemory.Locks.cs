@@ -20,19 +20,52 @@ namespace PoolKernel.Memory;
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
-    /// <summary>Takes pool slot <paramref name="pool"/>'s lock alone (for paths that touch no cache); returns the interrupt state for <see cref="UnlockPool"/>.</summary>
+    /// <summary>
+    /// Takes pool slot <paramref name="pool"/>'s lock alone (the order &gt; 0 fast paths, which touch no cache);
+    /// returns the interrupt state for <see cref="UnlockPool"/>. None in an instance of one CPU, as <see cref="LockCache"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ulong LockPool(int pool) { return _poolLocks[pool].Acquire(); }
+    internal ulong LockPool(int pool) { return _maxCpus == 1 ? 0 : _poolLocks[pool].Acquire(); }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void UnlockPool(int pool, ulong state) { _poolLocks[pool].Release(state); }
+    internal void UnlockPool(int pool, ulong state)
+    {
+        if (_maxCpus != 1)
+            _poolLocks[pool].Release(state);
+    }
 
-    /// <summary>Takes CPU <paramref name="cpu"/>'s cache lock of <paramref name="pool"/> alone: that cache's fast paths.</summary>
+    /// <summary>
+    /// Takes CPU <paramref name="cpu"/>'s cache lock of <paramref name="pool"/> alone: that cache's fast paths.
+    /// An instance of one CPU (<see cref="MemoryConfig.MaxCpus"/> = 1) takes none: its one CPU is the only
+    /// caller (the kernel calls with interrupts off; host callers serialise their calls, as before the locks),
+    /// and no other CPU's path reaches its cache.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ulong LockCache(int pool, int cpu) { return _buddy.CacheLockOf(pool, cpu)->Acquire(); }
+    internal ulong LockCache(int pool, int cpu) { return _maxCpus == 1 ? 0 : _buddy.CacheLockOf(pool, cpu)->Acquire(); }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void UnlockCache(int pool, int cpu, ulong state) { _buddy.CacheLockOf(pool, cpu)->Release(state); }
+    internal void UnlockCache(int pool, int cpu, ulong state)
+    {
+        if (_maxCpus != 1)
+            _buddy.CacheLockOf(pool, cpu)->Release(state);
+    }
+
+    /// <summary>
+    /// Claims order-0 frame <paramref name="index"/> for a free: "allocated, order 0" to "cached", false when it
+    /// is not that. With several CPUs one atomic compare-exchange (<see cref="FrameState.TryChange"/>: two CPUs
+    /// freeing the frame at once hold different cache locks); with one, a plain check and store.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool ClaimFrame(ulong index)
+    {
+        byte allocated = FrameState.Make(FrameKind.Allocated, 0), cached = FrameState.Make(FrameKind.Cached, 0);
+        if (_maxCpus != 1)
+            return FrameState.TryChange(_buddy._frames, index, allocated, cached);
+        if (_buddy._frames[index] != allocated)
+            return false;
+        _buddy._frames[index] = cached;
+        return true;
+    }
 
     /// <summary>CPU <paramref name="cpu"/>'s cache lock of <paramref name="pool"/>, then the pool's lock: a slow path that may refill or drain that cache.</summary>
     internal ulong LockCpuPool(int pool, int cpu)
@@ -115,8 +148,8 @@ public unsafe partial struct PhysicalMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int CurrentCpu()
     {
-        if (_currentCpu == null)
-            return 0;
+        if (_currentCpu == null || _maxCpus == 1)
+            return 0; // one CPU: no hook call on the fast paths
         int cpu = _currentCpu();
         return (uint)cpu < (uint)_maxCpus ? cpu : FailCpu(cpu);
     }

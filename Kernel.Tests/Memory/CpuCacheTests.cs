@@ -97,6 +97,47 @@ public unsafe class CpuCacheTests
         MemoryAssert.Consistent(pm);
     }
 
+    [ThreadStatic]
+    private static int t_locksTaken;
+    private static ulong CountLock() { t_locksTaken++; return 0; }
+    private static void Restore(ulong state) { }
+
+    /// <summary>
+    /// An instance of one CPU takes no lock on its fast paths (its one CPU is the only caller), one of
+    /// several CPUs takes the CPU's cache lock (order 0) or the pool's lock (order 9) once per call: counted
+    /// through the locks' interrupt hook, which every acquisition calls.
+    /// </summary>
+    [Fact]
+    public void FastPathsTakeNoLockWithOneCpu_OneLockACallWithSeveral()
+    {
+        foreach (int cpus in new[] { 1, 2 })
+        {
+            HostCpus.Enter(0);
+            MemoryConfig config = HostCpus.Config(cpus);
+            config.SaveAndDisableInterrupts = &CountLock;
+            config.RestoreInterrupts = &Restore;
+            using HostPhysicalMemory host = QemuMaps.Boot("q35", 256 * MiB, 1, config);
+            Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+            PhysicalMemory* pm = host.Memory;
+            PoolId pool = CachedPool(pm);
+            int pbo = pm->PageblockOrder;
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn warm));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(warm, new Order(0), MemoryAssert.DefaultOwner));
+            Assert.True(Cached(pm, pool, 0) > 1);
+
+            t_locksTaken = 0;
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn frame));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(frame, new Order(0), MemoryAssert.DefaultOwner));
+            Assert.Equal(cpus == 1 ? 0 : 2, t_locksTaken);
+
+            t_locksTaken = 0;
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pbo), AllocRequest.InPool(pool), out Pfn block));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(block, new Order(pbo), MemoryAssert.DefaultOwner));
+            Assert.Equal(cpus == 1 ? 0 : 2, t_locksTaken);
+            MemoryAssert.Consistent(pm);
+        }
+    }
+
     [Fact]
     public void InflatingTheBalloonDrainsEveryCpusCacheOfThePool()
     {
