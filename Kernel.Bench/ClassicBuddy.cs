@@ -12,11 +12,14 @@ namespace PoolKernel.Bench;
 /// zone. Written for the comparison, not for use: no validation of frees, no counters.
 /// </summary>
 /// <remarks>
-/// Locking: single-threaded, and nothing here takes a lock. Linux took the zone lock only where the
-/// per-CPU list meets the buddy, once per batch (<c>rmqueue_bulk</c>, <c>free_pages_bulk</c>) and
-/// around a non-cached allocation or free; here those are <see cref="Refill"/>, <see cref="Drain"/>
-/// and the order > 0 paths of <see cref="Allocate"/> and <see cref="Free"/>, the places a zone lock
-/// would go. The per-CPU list itself was guarded by disabling interrupts on its own CPU.
+/// Locking: built for one CPU (the default) nothing here takes a lock. Built for several
+/// (<c>cpus</c> &gt; 1, the thread benchmarks), each CPU (a thread, numbered by <see cref="HostCpus"/>)
+/// has its own per-CPU list in front of each zone and the zone lock is taken where Linux took it:
+/// where the per-CPU list meets the buddy, once per batch (<c>rmqueue_bulk</c>, <c>free_pages_bulk</c>:
+/// <see cref="Refill"/>, <see cref="Drain"/>), and around a non-cached allocation or free (the
+/// order &gt; 0 paths of <see cref="Allocate"/> and <see cref="Free"/>, and every path of the plain
+/// buddy). The per-CPU list itself was guarded by disabling interrupts on its own CPU: here only
+/// its own thread touches it. The lock is the pool allocator's <see cref="SpinLock"/>, lock for lock.
 /// </remarks>
 public sealed unsafe class ClassicBuddy : IDisposable
 {
@@ -69,8 +72,12 @@ public sealed unsafe class ClassicBuddy : IDisposable
     private readonly Page* _pages;
     private readonly long* _heads;   // [zone][order]
     private readonly long* _counts;
-    /// <summary>One per zone; null when built without per-CPU lists.</summary>
+    /// <summary>One per zone and CPU (zone z's list of CPU c at z * cpus + c); null when built without per-CPU lists.</summary>
     private readonly PerCpuPages* _pcp;
+    /// <summary>CPUs the lists are kept for; above 1 the zone locks are taken.</summary>
+    private readonly int _cpus;
+    /// <summary>One per zone (Linux's <c>zone->lock</c>): guards the zone's buddy lists and counts; taken only when <see cref="_cpus"/> &gt; 1.</summary>
+    private readonly PoolKernel.Memory.SpinLock* _zoneLocks;
     private readonly ulong _frames;
     private readonly nuint _pagesBytes;
 
@@ -83,9 +90,12 @@ public sealed unsafe class ClassicBuddy : IDisposable
     /// Put a per-CPU order-0 list in front of each zone (the Linux 2.6.2x shape, the default
     /// baseline); false gives the plain buddy, the second baseline (<c>baseline_nopcp_*</c>).
     /// </param>
-    public ClassicBuddy(ulong frames, (ulong first, ulong end)[] ranges, bool perCpuLists = true)
+    /// <param name="cpus">CPUs (threads, <see cref="HostCpus"/>) that allocate at once: a per-CPU list each, and zone locks when more than 1.</param>
+    public ClassicBuddy(ulong frames, (ulong first, ulong end)[] ranges, bool perCpuLists = true, int cpus = 1)
     {
         _frames = frames;
+        _cpus = cpus;
+        _zoneLocks = (PoolKernel.Memory.SpinLock*)NativeMemory.AllocZeroed((nuint)(Zones * sizeof(PoolKernel.Memory.SpinLock)));
         // The descriptors on transparent 2 MiB pages, as Linux maps its `struct page` array (the
         // x86-64 vmemmap) and as the pool allocator's simulated memory is backed (HostPhysicalMemory).
         _pagesBytes = (nuint)(frames * 64);
@@ -114,14 +124,18 @@ public sealed unsafe class ClassicBuddy : IDisposable
             }
         if (perCpuLists)
         {
-            _pcp = (PerCpuPages*)NativeMemory.AllocZeroed((nuint)(Zones * sizeof(PerCpuPages)));
+            _pcp = (PerCpuPages*)NativeMemory.AllocZeroed((nuint)(Zones * cpus * sizeof(PerCpuPages)));
             for (int zone = 0; zone < Zones; zone++)
             {
                 long batch = ZoneBatchSize(present[zone]);
-                _pcp[zone].High = 6 * batch;
-                _pcp[zone].Batch = Math.Max(1, batch);
-                _pcp[zone].Head = None;
-                _pcp[zone].Tail = None;
+                for (int cpu = 0; cpu < cpus; cpu++)
+                {
+                    PerCpuPages* pcp = _pcp + zone * cpus + cpu;
+                    pcp->High = 6 * batch;
+                    pcp->Batch = Math.Max(1, batch);
+                    pcp->Head = None;
+                    pcp->Tail = None;
+                }
             }
         }
     }
@@ -146,7 +160,18 @@ public sealed unsafe class ClassicBuddy : IDisposable
     public bool HasPerCpuLists => _pcp != null;
 
     /// <summary>The per-CPU list's high mark and batch of a zone (0, 0 without per-CPU lists).</summary>
-    public (long High, long Batch) PerCpuSizing(int zone) => _pcp == null ? (0, 0) : (_pcp[zone].High, _pcp[zone].Batch);
+    public (long High, long Batch) PerCpuSizing(int zone) => _pcp == null ? (0, 0) : (_pcp[zone * _cpus].High, _pcp[zone * _cpus].Batch);
+
+    /// <summary>The running CPU's list of <paramref name="zone"/>.</summary>
+    private PerCpuPages* PerCpuOf(int zone) => _pcp + zone * _cpus + (_cpus == 1 ? 0 : HostCpus.Current());
+
+    private ulong LockZone(int zone) => _cpus == 1 ? 0 : _zoneLocks[zone].Acquire();
+
+    private void UnlockZone(int zone, ulong state)
+    {
+        if (_cpus != 1)
+            _zoneLocks[zone].Release(state);
+    }
 
     private static int ZoneOf(ulong pfn) => pfn < (16UL << 8) ? 0 : pfn < (4UL << 18) ? 1 : 2;
 
@@ -185,7 +210,15 @@ public sealed unsafe class ClassicBuddy : IDisposable
     {
         for (int zone = highestZone; zone >= 0; zone--)
         {
-            long p = order == 0 && _pcp != null ? AllocateFromPerCpu(zone) : AllocateFromBuddy(order, zone);
+            long p;
+            if (order == 0 && _pcp != null)
+                p = AllocateFromPerCpu(zone);
+            else
+            {
+                ulong state = LockZone(zone);
+                p = AllocateFromBuddy(order, zone);
+                UnlockZone(zone, state);
+            }
             if (p != None)
             {
                 _pages[p].RefCount = 1;
@@ -198,10 +231,12 @@ public sealed unsafe class ClassicBuddy : IDisposable
     /// <summary>Pops the hot end of the zone's per-CPU list, refilling it with a batch from the buddy when empty.</summary>
     private long AllocateFromPerCpu(int zone)
     {
-        PerCpuPages* pcp = _pcp + zone;
+        PerCpuPages* pcp = PerCpuOf(zone);
         if (pcp->Count == 0)
         {
+            ulong state = LockZone(zone);
             Refill(zone, pcp);
+            UnlockZone(zone, state);
             if (pcp->Count == 0)
                 return None;
         }
@@ -269,13 +304,18 @@ public sealed unsafe class ClassicBuddy : IDisposable
         if (order == 0 && _pcp != null)
             FreeToPerCpu(p);
         else
+        {
+            int zone = _pages[p].Zone;
+            ulong state = LockZone(zone);
             FreeToBuddy(p, order);
+            UnlockZone(zone, state);
+        }
     }
 
     private void FreeToPerCpu(long p)
     {
         int zone = _pages[p].Zone;
-        PerCpuPages* pcp = _pcp + zone;
+        PerCpuPages* pcp = PerCpuOf(zone);
         long head = pcp->Head;
         _pages[p].Next = head;
         _pages[p].Prev = None;
@@ -285,7 +325,11 @@ public sealed unsafe class ClassicBuddy : IDisposable
             _pages[head].Prev = p;
         pcp->Head = p;
         if (++pcp->Count >= pcp->High)
+        {
+            ulong state = LockZone(zone);
             Drain(zone, pcp);
+            UnlockZone(zone, state);
+        }
     }
 
     /// <summary><c>free_pages_bulk</c>: a batch of frames from the cold end back to the zone's buddy.</summary>
@@ -349,9 +393,9 @@ public sealed unsafe class ClassicBuddy : IDisposable
                 if (n != _counts[zone * (MaxOrder + 1) + order])
                     throw new InvalidOperationException($"ClassicBuddy: zone {zone} order {order} list holds {n} blocks, count says {_counts[zone * (MaxOrder + 1) + order]}");
             }
-            if (_pcp == null)
-                continue;
-            PerCpuPages* pcp = _pcp + zone;
+            for (int cpu = 0; _pcp != null && cpu < _cpus; cpu++)
+            {
+            PerCpuPages* pcp = _pcp + zone * _cpus + cpu;
             long length = 0, last = None;
             for (long p = pcp->Head; p != None; last = p, p = _pages[p].Next)
             {
@@ -363,6 +407,7 @@ public sealed unsafe class ClassicBuddy : IDisposable
                 throw new InvalidOperationException($"ClassicBuddy: zone {zone}'s per-CPU list holds {length} frames ending at {last}, count {pcp->Count}, tail {pcp->Tail}, high {pcp->High}");
             free += (ulong)length;
             cached += (ulong)length;
+            }
         }
         if (free != expectedFree)
             throw new InvalidOperationException($"ClassicBuddy: {free} frames free ({cached} on per-CPU lists), expected {expectedFree}");
@@ -415,5 +460,6 @@ public sealed unsafe class ClassicBuddy : IDisposable
         NativeMemory.Free(_counts);
         if (_pcp != null)
             NativeMemory.Free(_pcp);
+        NativeMemory.Free(_zoneLocks);
     }
 }

@@ -51,6 +51,13 @@ public static class Program
         Directory.CreateDirectory(outDir);
         if (aot)
             return AotPairs.Run(outDir, only);
+        if (args.Length > 1 && args[1] == "--threads")
+        {
+            // Only the thread benchmarks (for iterating on them): their keys alone.
+            File.WriteAllText(Path.Combine(outDir, "summary-threads.json"), SummaryJson(ThreadBenchmarks.Run()));
+            Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "summary-threads.json")));
+            return 0;
+        }
         IConfig config = DefaultConfig.Instance
             .AddJob(Job.ShortRun.WithIterationCount(7).WithToolchain(InProcessEmitToolchain.Instance))
             .WithArtifactsPath(Path.Combine(outDir, "BenchmarkDotNet"))
@@ -127,6 +134,9 @@ public static class Program
             summary[churn.Key] = churn.Value;
         foreach (KeyValuePair<string, double> migration in MigrationBenchmarks.Measure())
             summary[migration.Key] = migration.Value;
+        // Several threads at once (issue 13): a plain harness (BenchmarkDotNet times one thread).
+        foreach (KeyValuePair<string, double> r in ThreadBenchmarks.Run())
+            summary[r.Key] = r.Value;
         string json = SummaryJson(summary);
         File.WriteAllText(Path.Combine(outDir, "summary.json"), json);
         Console.WriteLine(json);

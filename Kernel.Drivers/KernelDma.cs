@@ -12,7 +12,7 @@ namespace PoolKernel.Drivers
     {
         internal static DmaPoolManager Pools;
 
-        internal static void Initialize() => Pools = new DmaPoolManager(Mm.PhysicalMemoryOwner.Unguarded, null, Mm.Owners.Dma, &Mm.PhysicalMemoryOwner.FailFast, Mm.PhysicalMemoryOwner.LockPointer);
+        internal static void Initialize() => Pools = new DmaPoolManager(Mm.PhysicalMemoryOwner.Unguarded, null, Mm.Owners.Dma, &Mm.PhysicalMemoryOwner.FailFast, Mm.PhysicalMemoryOwner.CallsLock);
 
         /// <summary>Prints and checks one address a device is about to use; false (and no transfer) on a violation.</summary>
         internal static bool Report(in DmaDevice device, string what, ulong physical, ulong length)

@@ -43,6 +43,31 @@ public unsafe struct MemoryConfig
     /// </summary>
     public ulong* PoolProbes;
 
+    /// <summary>
+    /// CPUs (or host threads) that may call into the instance at once, 1..<see cref="CpuLimit"/>: one
+    /// remembered pool choice (<see cref="ChoiceMemo"/>) a CPU. <see cref="CurrentCpu"/> must return
+    /// a number below it.
+    /// </summary>
+    public byte MaxCpus;
+
+    /// <summary>
+    /// The number of the CPU making the call, 0..<see cref="MaxCpus"/> - 1 (the kernel: the per-CPU block's
+    /// number through GS; host tests: a thread-static index). Null: always 0 (one CPU). Called on every
+    /// allocation by pool choice; a CPU's per-CPU state is touched only by that CPU, with its interrupts off
+    /// in the kernel (the kernel's owner disables them around the call).
+    /// </summary>
+    public delegate*<int> CurrentCpu;
+
+    /// <summary>
+    /// The interrupt hooks of every lock of the instance (<see cref="SpinLock.SetInterruptHooks"/>): save the
+    /// interrupt state and disable interrupts; put a saved state back. Both null (the host) or both set.
+    /// </summary>
+    public delegate*<ulong> SaveAndDisableInterrupts;
+    public delegate*<ulong, void> RestoreInterrupts;
+
+    /// <summary>The most CPUs an instance serves (<see cref="MaxCpus"/>).</summary>
+    public const int CpuLimit = 64;
+
     /// <summary>16 MiB = 2^12 frames: the ISA DMA line must fall on a page-block edge.</summary>
     public const int PageblockOrderLimit = 12;
 
@@ -57,6 +82,10 @@ public unsafe struct MemoryConfig
             c.OnBrokenContract = null;
             c.FitVisits = null;
             c.PoolProbes = null;
+            c.MaxCpus = 1;
+            c.CurrentCpu = null;
+            c.SaveAndDisableInterrupts = null;
+            c.RestoreInterrupts = null;
             return c;
         }
     }
@@ -66,7 +95,8 @@ public unsafe struct MemoryConfig
         get
         {
             return MaxOrder <= Order.Limit && PageblockOrder >= 1 && PageblockOrder <= PageblockOrderLimit && PageblockOrder <= MaxOrder &&
-                PoolCapacity >= 1 && PoolCapacity <= PoolId.MaxIds;
+                PoolCapacity >= 1 && PoolCapacity <= PoolId.MaxIds && MaxCpus >= 1 && MaxCpus <= CpuLimit &&
+                (SaveAndDisableInterrupts == null) == (RestoreInterrupts == null);
         }
     }
 }

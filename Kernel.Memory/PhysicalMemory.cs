@@ -11,8 +11,10 @@ namespace PoolKernel.Memory;
 ///   PhysicalMemory.Initialize(block, bytes, map, nodes, config, out PhysicalMemory* pm);
 ///   pm-&gt;Allocate(new Order(0), AllocRequest.Any, out Pfn pfn);
 /// </code>
-/// Contracts that hold for every method: no locks are taken (the caller serialises all calls on one
-/// instance); nothing is allocated; a refused call leaves every structure as it was; a result is
+/// Contracts that hold for every method: any number of CPUs (<see cref="MemoryConfig.MaxCpus"/>) may call
+/// at once; each public method takes the locks it needs (PhysicalMemory.Locks.cs: a lock a pool, the pool
+/// table's lock, in the order stated there) and helpers that need one held say so in their name
+/// (<c>...Locked</c>); nothing is allocated; a refused call leaves every structure as it was; a result is
 /// a <see cref="MemoryStatus"/>, never an exception.
 /// The methods are split by concept: set-up (this file), allocation, pools, statistics.
 /// </summary>
@@ -29,11 +31,31 @@ public unsafe partial struct PhysicalMemory
     internal byte* _distances;
     internal int _nodeCount;
     internal int _poolCapacity;
-    /// <summary>One past the highest live pool slot: loops over pools stop here.</summary>
+    /// <summary>One past the highest live pool slot: loops over pools stop here. Written under <see cref="_tableLock"/>; read without it (a snapshot: a pool found through it is checked again under its own lock).</summary>
     internal int _poolLimit;
-    /// <summary>Bumped when a pool is created or destroyed (<see cref="PoolTableChanged"/>); outdates every <see cref="_choiceMemo"/> entry. Starts at 1 (a zero entry never matches).</summary>
+    /// <summary>Bumped when a pool is created or destroyed (<see cref="PoolTableChanged"/>); outdates every remembered choice (<see cref="_memos"/>). Starts at 1 (a zero entry never matches). Written under <see cref="_tableLock"/>.</summary>
     internal uint _poolGeneration;
-    internal ChoiceMemo _choiceMemo;
+    /// <summary>
+    /// One <see cref="ChoiceMemo"/> a CPU (<see cref="MemoryConfig.MaxCpus"/>), indexed by <see cref="MemoryConfig.CurrentCpu"/>:
+    /// read and written only by its CPU, so it needs no lock (the kernel keeps that CPU's interrupts off around the call).
+    /// A pool it names may have changed since (destroyed, its slot reused): the pool is checked again under its lock.
+    /// </summary>
+    internal ChoiceMemo* _memos;
+    internal int _maxCpus;
+    internal delegate*<int> _currentCpu;
+    /// <summary>
+    /// One lock a pool slot (<see cref="PoolCapacity"/>), kept apart from <see cref="Pool"/> so that emptying a slot
+    /// never clears a lock. Lock p guards pool p: its <see cref="Pool"/> counters, its free lists and
+    /// <see cref="Pool.ListedSlots"/>, its cheapest-block index entries, its frame cache, the frame and owner bytes of every frame in its page blocks,
+    /// and the <see cref="PageblockInfo"/> of every page block it owns (a page block changes owner only with both pools' locks held).
+    /// A pool's <see cref="Pool.Properties"/> and <see cref="Pool.Live"/> change only with its lock and <see cref="_tableLock"/> held.
+    /// </summary>
+    internal SpinLock* _poolLocks;
+    /// <summary>
+    /// Guards the pool table's shape: which slots are live (creation and destruction), <see cref="_poolLimit"/>,
+    /// <see cref="_poolGeneration"/>. Taken before any pool lock (PhysicalMemory.Locks.cs), never under one.
+    /// </summary>
+    internal SpinLock _tableLock;
     /// <summary>The container table (<see cref="AttachContainers"/>): <see cref="FrameOwner.Count"/> records indexed by owner number; null until attached.</summary>
     internal Container* _containers;
     /// <summary>Bit n set exactly while owner n is a live container: its allocations and frees are accounted (Owners/PhysicalMemory.Accounted.cs).</summary>
@@ -54,6 +76,9 @@ public unsafe partial struct PhysicalMemory
         public ulong PoolsOffset;
         public ulong ListsOffset;
         public ulong CachesOffset;
+        public ulong LocksOffset;
+        public ulong CacheLocksOffset;
+        public ulong MemosOffset;
         public ulong DistancesOffset;
         public ulong PageblocksOffset;
         public ulong FramesOffset;
@@ -123,7 +148,13 @@ public unsafe partial struct PhysicalMemory
         layout.ListsOffset = at;
         at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)BuddyAllocator.SlotsFor(config.MaxOrder, config.PageblockOrder) * (ulong)sizeof(FreeList), 64);
         layout.CachesOffset = at;
-        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)sizeof(FrameCache), 64);
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)config.MaxCpus * (ulong)sizeof(FrameCache), 64);
+        layout.CacheLocksOffset = at;
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)config.MaxCpus * (ulong)sizeof(CacheLock), 64);
+        layout.LocksOffset = at;
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)sizeof(SpinLock), 64);
+        layout.MemosOffset = at;
+        at = AlignUp(at + (ulong)config.MaxCpus * (ulong)sizeof(ChoiceMemo), 64);
         layout.DistancesOffset = at;
         at = AlignUp(at + (ulong)(nodes.NodeCount * nodes.NodeCount), 64);
         layout.PageblocksOffset = at;
@@ -196,6 +227,18 @@ public unsafe partial struct PhysicalMemory
         pm->_nodeCount = nodes.NodeCount;
         pm->_poolCapacity = config.PoolCapacity;
         pm->_poolGeneration = 1;
+        pm->_maxCpus = config.MaxCpus;
+        pm->_currentCpu = config.CurrentCpu;
+        pm->_memos = (ChoiceMemo*)(block + layout.MemosOffset);
+        for (int c = 0; c < config.MaxCpus; c++)
+            pm->_memos[c] = default;
+        pm->_poolLocks = (SpinLock*)(block + layout.LocksOffset);
+        for (int p = 0; p < config.PoolCapacity; p++)
+        {
+            pm->_poolLocks[p] = default;
+            pm->_poolLocks[p].SetInterruptHooks(config.SaveAndDisableInterrupts, config.RestoreInterrupts);
+        }
+        pm->_tableLock.SetInterruptHooks(config.SaveAndDisableInterrupts, config.RestoreInterrupts);
         pm->_distances = block + layout.DistancesOffset;
         for (int i = 0; i < nodes.NodeCount * nodes.NodeCount; i++)
             pm->_distances[i] = nodes.NodeCount == 1 ? NodeDistances.Local : nodes.Table[i];
@@ -206,6 +249,14 @@ public unsafe partial struct PhysicalMemory
         buddy._pools = (Pool*)(block + layout.PoolsOffset);
         buddy._lists = (FreeList*)(block + layout.ListsOffset);
         buddy._caches = (FrameCache*)(block + layout.CachesOffset);
+        buddy._cpus = config.MaxCpus;
+        buddy._cacheLocks = (CacheLock*)(block + layout.CacheLocksOffset);
+        for (int i = 0; i < config.PoolCapacity * config.MaxCpus; i++)
+        {
+            buddy._caches[i] = default;
+            buddy._cacheLocks[i] = default;
+            buddy._cacheLocks[i].Lock.SetInterruptHooks(config.SaveAndDisableInterrupts, config.RestoreInterrupts);
+        }
         buddy._pageblocks = (PageblockInfo*)(block + layout.PageblocksOffset);
         buddy._frames = block + layout.FramesOffset;
         buddy._owners = block + layout.OwnersOffset;
@@ -231,7 +282,6 @@ public unsafe partial struct PhysicalMemory
         for (int p = 0; p < config.PoolCapacity; p++)
         {
             buddy._pools[p] = default;
-            buddy._caches[p] = default;
             buddy._cacheClasses[p] = MobilityClass.Unmovable;
         }
         for (int i = 0; i < config.PoolCapacity * buddy._listStride; i++)
@@ -353,20 +403,27 @@ public unsafe partial struct PhysicalMemory
         return MemoryStatus.Ok;
     }
 
-    /// <summary>Makes table slot <paramref name="slot"/> an empty live pool.</summary>
+    /// <summary>
+    /// Makes table slot <paramref name="slot"/> an empty live pool: at set-up, or under the table lock and the
+    /// slot's lock. Live is written last, so a reader without the lock never sees a live slot with old properties
+    /// (it checks again under the lock anyway).
+    /// </summary>
     private void OpenSlot(int slot, in PoolProperties props)
     {
         Pool pool = default;
         pool.Properties = props;
-        pool.Live = 1;
         _buddy._pools[slot] = pool;
+        _buddy._pools[slot].Live = 1; // a plain store after the others: x86 and both compilers keep stores in order
         if (slot >= _poolLimit)
             _poolLimit = slot + 1;
         for (int o = 0; o < _buddy._listStride; o++)
             _buddy.ListAt(slot, o)->Reset();
-        _buddy.CacheOf(slot)->Count = 0;
         _buddy._cacheClasses[slot] = BuddyAllocator.CacheClassFor(props);
-        _buddy.CacheOf(slot)->High = 0; // no page block yet: no cache (SizeCache sets it as page blocks arrive)
+        for (int c = 0; c < _buddy._cpus; c++)
+        {
+            _buddy.CacheOf(slot, c)->Count = 0;
+            _buddy.CacheOf(slot, c)->High = 0; // no page block yet: no cache (SizeCache sets it as page blocks arrive)
+        }
     }
 
     /// <summary>

@@ -91,7 +91,7 @@ public sealed unsafe class Simulation : IDisposable
         var pieces = (MemoryRegion*)_arena.High(sizeof(MemoryRegion) * PoolBringUp.MaxPieces);
         byte* distances = _arena.High(NodeDistances.MaxNodes * NodeDistances.MaxNodes);
         PoolMapPlan* plan = _arena.Struct<PoolMapPlan>();
-        PoolBringUp.Plan(Map, Reservations, Nodes, pieces, distances, plan);
+        PoolBringUp.Plan(Map, Reservations, Nodes, pieces, distances, plan, Acpi->CpuCount); // as the kernel: one remembered choice and cache a CPU
         if (plan->Status != BringUpStatus.Ok)
             throw new SimError($"the kernel would stop: {Refusal(plan->Status)} {plan->Value}", 3);
         var regions = new MemoryRegion[plan->PieceCount];

@@ -119,7 +119,8 @@ namespace PoolKernel.Boot.Layout
         /// On success the metadata range is reserved (<see cref="ReservationName.PoolMetadata"/>) and
         /// not in the pieces.
         /// </summary>
-        public static void Plan(SanitizedMemoryMap* map, ReservationTable* table, NodeLayout* nodes, MemoryRegion* pieces, byte* distances, PoolMapPlan* plan)
+        /// <remarks><paramref name="maxCpus"/>: the CPUs that will allocate at once (<see cref="MemoryConfig.MaxCpus"/>, clamped to 1..<see cref="MemoryConfig.CpuLimit"/>).</remarks>
+        public static void Plan(SanitizedMemoryMap* map, ReservationTable* table, NodeLayout* nodes, MemoryRegion* pieces, byte* distances, PoolMapPlan* plan, int maxCpus = 1)
         {
             *plan = default;
             int nodeCount = nodes->NodeCount;
@@ -129,6 +130,7 @@ namespace PoolKernel.Boot.Layout
             plan->Distances = new NodeDistances(distances, nodeCount);
             plan->Config = MemoryConfig.Default;
             plan->Config.PoolCapacity = PoolCapacity(nodeCount);
+            plan->Config.MaxCpus = (byte)(maxCpus < 1 ? 1 : maxCpus > MemoryConfig.CpuLimit ? MemoryConfig.CpuLimit : maxCpus);
 
             if (!BuildPieces(map, table, nodes, pieces, plan))
                 return;

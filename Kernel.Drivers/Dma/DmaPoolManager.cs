@@ -33,10 +33,10 @@ namespace PoolKernel.Drivers.Dma
         /// <paramref name="onCorruption"/> is the memory owner's fail-fast, called when the pools
         /// answer Corruption (the kernel passes its PhysicalMemoryOwner.FailFast, which does not
         /// return); with null, as in the host tests, the call returns <see cref="DmaStatus.Corruption"/>.
-        /// <paramref name="poolsLock"/> is the lock that guards <paramref name="memory"/> (the kernel's
-        /// PhysicalMemoryOwner lock): every call this manager and its pools make into the pools takes it,
-        /// and none allocates from the heap while holding it (docs/smp.md); null when nothing else uses
-        /// the pools (the host tests).
+        /// <paramref name="poolsLock"/> is taken around every call this manager and its pools make into the
+        /// pools (which take their own locks inside it), and none allocates from the heap while holding it
+        /// (docs/smp.md): the kernel passes a lock of its own (KernelDma) that keeps interrupts off there, as
+        /// the pools' per-CPU state needs; null on the host.
         /// The manager's own tables (its pools, their users and buffers) are not locked: drivers and the
         /// shell, its only callers, run on the boot CPU.
         /// </summary>
@@ -50,7 +50,7 @@ namespace PoolKernel.Drivers.Dma
         }
 
         private readonly delegate*<void> _onCorruption;
-        /// <summary>Guards everything <see cref="Memory"/> points to (not this manager's tables); taken by <see cref="LockPools"/>.</summary>
+        /// <summary>Held around each call into <see cref="Memory"/> (not this manager's tables); taken by <see cref="LockPools"/>.</summary>
         private readonly SpinLock* _poolsLock;
 
         /// <summary>Takes the pools' lock (when the manager has one); the state for <see cref="UnlockPools"/>.</summary>

@@ -38,32 +38,35 @@ public unsafe partial struct PhysicalMemory
         }
         if (!request.HasAddressRules)
         {
-            bool admitted = false;
-            // The cache serves one class; only the unmovable class, the cache's class in every pool
-            // that accepts it, is served here (a constant compare): the others, and the movable class
-            // of a movable-only pool's cache, go to the slow path, which serves them by the pool's class.
-            if (request.Mobility != MobilityClass.Unmovable)
+            // Every CPU's cache of a pool serves one class; only the unmovable class, the caches' class in
+            // every pool that accepts it, is served here (a constant compare): the others, and the movable
+            // class of a movable-only pool's caches, go to the slow path, which serves them by the pool's class.
+            if (request.Mobility == MobilityClass.Unmovable)
             {
-            }
-            else if (pool < _poolCapacity)
-            {
-                ref Pool p = ref _buddy._pools[pool];
-                admitted = p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(MobilityClass.Unmovable);
-            }
-            else if (request.Pool.IsNone)
-            {
-                pool = RememberedFirst(request);
-                admitted = pool >= 0; // a remembered pool qualified: it accepts the unmovable class, so caches it
-            }
-            FrameCache* cache = _buddy.CacheOf(pool);
-            if (admitted && cache->Count != 0)
-            {
-                _buddy.CountPoolProbe();
-                ulong frame = cache->Pop();
-                _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
-                _buddy._owners[frame] = request.Owner;
-                pfn = new Pfn(_basePfn + frame);
-                return MemoryStatus.Ok;
+                bool named = pool < _poolCapacity;
+                uint generation = 0;
+                if (!named && request.Pool.IsNone)
+                    pool = RememberedFirst(request, out generation);
+                if ((uint)pool < (uint)_poolCapacity)
+                {
+                    int cpu = CurrentCpu();
+                    ulong state = LockCache(pool, cpu);
+                    if (AdmittedLocked(pool, named, generation, request))
+                    {
+                        FrameCache* cache = _buddy.CacheOf(pool, cpu);
+                        if (cache->Count != 0)
+                        {
+                            _buddy.CountPoolProbe();
+                            ulong frame = cache->Pop();
+                            _buddy._owners[frame] = request.Owner;
+                            _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+                            UnlockCache(pool, cpu, state);
+                            pfn = new Pfn(_basePfn + frame);
+                            return MemoryStatus.Ok;
+                        }
+                    }
+                    UnlockCache(pool, cpu, state);
+                }
             }
         }
         else if (order.Value == 0 && request.Pool.IsNone)
@@ -92,32 +95,31 @@ public unsafe partial struct PhysicalMemory
     private MemoryStatus AllocateBlock(int order, in AllocRequest request, out Pfn pfn)
     {
         int pool = request.Pool.Value;
-        bool admitted = false;
+        bool named = pool < _poolCapacity;
+        uint generation = 0;
         if ((uint)order <= (uint)_buddy._maxOrder)
         {
-            if (pool < _poolCapacity)
+            if (!named && request.Pool.IsNone)
+                pool = RememberedFirstListed(order, request, out generation);
+            if ((uint)pool < (uint)_poolCapacity)
             {
-                ref Pool p = ref _buddy._pools[pool];
-                admitted = p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility);
-            }
-            else if (request.Pool.IsNone)
-            {
-                pool = RememberedFirstListed(order, request);
-                admitted = pool >= 0;
-            }
-        }
-        if (admitted)
-        {
-            _buddy.CountPoolProbe();
-            ulong index = _buddy.TakeFirst(pool, order, (int)request.Mobility);
-            if (index != FreeList.End)
-            {
-                ref BuddyAllocator b = ref _buddy;
-                b._frames[index] = FrameState.Make(FrameKind.Allocated, order);
-                b._owners[index] = request.Owner;
-                b.AddHeld(index, 1UL << order, 1);
-                pfn = new Pfn(_basePfn + index);
-                return MemoryStatus.Ok;
+                ulong state = LockPool(pool);
+                if (AdmittedLocked(pool, named, generation, request))
+                {
+                    _buddy.CountPoolProbe();
+                    ulong index = _buddy.TakeFirst(pool, order, (int)request.Mobility);
+                    if (index != FreeList.End)
+                    {
+                        ref BuddyAllocator b = ref _buddy;
+                        b._frames[index] = FrameState.Make(FrameKind.Allocated, order);
+                        b._owners[index] = request.Owner;
+                        b.AddHeld(index, 1UL << order, 1);
+                        UnlockPool(pool, state);
+                        pfn = new Pfn(_basePfn + index);
+                        return MemoryStatus.Ok;
+                    }
+                }
+                UnlockPool(pool, state);
             }
         }
         MemoryStatus status = AllocateSlow(new Order(order), request, out Pfn slowPfn);
@@ -131,18 +133,20 @@ public unsafe partial struct PhysicalMemory
     /// succeeds there and the walk would stop there); -1 otherwise: no memo entry, or the first
     /// remembered pool with free frames has only cached ones (the walk would drain them).
     /// </summary>
-    private int RememberedFirstListed(int order, in AllocRequest request)
+    private int RememberedFirstListed(int order, in AllocRequest request, out uint generation)
     {
-        int slot = _choiceMemo.Find(ChoiceMemo.Shape(order, request), request, _poolGeneration);
+        ChoiceMemo* memo = CpuMemo();
+        generation = _poolGeneration;
+        int slot = memo->Find(ChoiceMemo.Shape(order, request), request, generation);
         if (slot < 0)
             return -1;
-        int count = _choiceMemo.Count(slot);
+        int count = memo->Count(slot);
         for (int i = 0; i < count; i++)
         {
-            int pool = _choiceMemo.PoolAt(slot, i);
+            int pool = memo->PoolAt(slot, i);
             if (_buddy.HasListedAtLeast(pool, order))
                 return pool;
-            if (_buddy.CacheOf(pool)->Count != 0)
+            if (_buddy.CachedCount(pool) != 0)
                 return -1;
         }
         return -1;
@@ -152,22 +156,41 @@ public unsafe partial struct PhysicalMemory
     /// For a rule-free order-0 request by pool choice: the pool the walk would try first, from the
     /// <see cref="ChoiceMemo"/> entry of its shape (the first remembered pool with free frames); -1
     /// when there is no entry or the walk would need the pool table (no remembered pool has frames).
-    /// A pool in the entry qualified when it was written and the entry is of this pool table.
+    /// A pool in the entry qualified when it was written and the entry is of pool table
+    /// <paramref name="generation"/>, which the caller compares again under the pool's lock (<see cref="AdmittedLocked"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int RememberedFirst(in AllocRequest request)
+    private int RememberedFirst(in AllocRequest request, out uint generation)
     {
-        int slot = _choiceMemo.Find(ChoiceMemo.Shape(0, request), request, _poolGeneration);
+        ChoiceMemo* memo = CpuMemo();
+        generation = _poolGeneration;
+        int slot = memo->Find(ChoiceMemo.Shape(0, request), request, generation);
         if (slot < 0)
             return -1;
-        int count = _choiceMemo.Count(slot);
+        int count = memo->Count(slot);
         for (int i = 0; i < count; i++)
         {
-            int pool = _choiceMemo.PoolAt(slot, i);
+            int pool = memo->PoolAt(slot, i);
             if (HasFreeFrames(pool, 0))
                 return pool;
         }
         return -1;
+    }
+
+    /// <summary>
+    /// Under pool <paramref name="pool"/>'s lock, whether a rule-free request may take a block from it: a
+    /// <paramref name="named"/> pool must be live and admit the request's owner and mobility class; a pool
+    /// from the calling CPU's memo qualified in pool table <paramref name="generation"/>, which must still be
+    /// the current one (a pool is created or destroyed with its slot's lock held and the generation bumped
+    /// before that lock is released, so the slot still holds the pool that was remembered).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool AdmittedLocked(int pool, bool named, uint generation, in AllocRequest request)
+    {
+        if (!named)
+            return _poolGeneration == generation; // read after the lock's atomic: not moved before it
+        ref Pool p = ref _buddy._pools[pool];
+        return p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility);
     }
 
     /// <summary>
@@ -180,22 +203,32 @@ public unsafe partial struct PhysicalMemory
     private bool TakeRememberedCached(in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
-        int slot = _choiceMemo.Find(ChoiceMemo.Shape(0, request), request, _poolGeneration);
+        ChoiceMemo* memo = CpuMemo();
+        uint generation = _poolGeneration;
+        int slot = memo->Find(ChoiceMemo.Shape(0, request), request, generation);
         if (slot < 0)
             return false;
-        int count = _choiceMemo.Count(slot);
+        int count = memo->Count(slot);
         for (int i = 0; i < count; i++)
         {
-            int pool = _choiceMemo.PoolAt(slot, i);
+            int pool = memo->PoolAt(slot, i);
             if (!HasFreeFrames(pool, 0))
                 continue;
-            FrameCache* cache = _buddy.CacheOf(pool);
-            if (!_choiceMemo.CacheOk(slot, i) || !_buddy.CacheServes(pool, request.Mobility) || cache->Count == 0 || !_choiceMemo.Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
+            if (!memo->CacheOk(slot, i) || !_buddy.CacheServes(pool, request.Mobility))
                 return false;
+            int cpu = CurrentCpu();
+            ulong state = LockCache(pool, cpu);
+            FrameCache* cache = _buddy.CacheOf(pool, cpu);
+            if (!AdmittedLocked(pool, false, generation, request) || cache->Count == 0 || !memo->Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
+            {
+                UnlockCache(pool, cpu, state);
+                return false;
+            }
             _buddy.CountPoolProbe();
             ulong frame = cache->Pop();
-            _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
             _buddy._owners[frame] = request.Owner;
+            _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+            UnlockCache(pool, cpu, state);
             pfn = new Pfn(_basePfn + frame);
             return true;
         }
@@ -224,37 +257,65 @@ public unsafe partial struct PhysicalMemory
             return MemoryStatus.InvalidOrder;
         if (!request.Pool.IsNone)
         {
-            MemoryStatus admitted = AdmitNamed(request);
-            if (admitted != MemoryStatus.Ok)
-                return admitted;
+            if (request.Pool.Value >= _poolCapacity)
+                return MemoryStatus.NoSuchPool;
             int pool = request.Pool.Value;
-            if (!request.HasAddressRules)
+            int cpu = CurrentCpu();
+            ulong state = LockCpuPool(pool, cpu);
+            MemoryStatus status = AllocateNamedLocked(pool, order, request, cpu, out pfn);
+            UnlockCpuPool(pool, cpu, state);
+            if (status == MemoryStatus.OutOfMemory && DrainOtherCpus(pool, cpu))
             {
-                // No rule to check, any block of the pool will do. Order 0 comes from the pool's
-                // frame cache, refilled from the buddy lists when empty.
-                int cls = (int)request.Mobility;
-                ulong index = order.Value == 0 ? TakeCached(pool, cls) : TakeFirstOrDrain(pool, order.Value, cls);
-                if (index == FreeList.End)
-                    return MemoryStatus.OutOfMemory;
-                _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
-                _buddy._owners[index] = request.Owner;
-                if (order.Value != 0)
-                    _buddy.AddHeld(index, 1UL << order.Value, 1);
-                pfn = new Pfn(_basePfn + index);
-                return MemoryStatus.Ok;
+                state = LockCpuPool(pool, cpu);
+                status = AllocateNamedLocked(pool, order, request, cpu, out pfn);
+                UnlockCpuPool(pool, cpu, state);
             }
-            return AllocateNamedWithRules(pool, order, request, out pfn);
+            return status;
         }
         return AllocateByChoice(order, request, out pfn);
     }
 
-    private MemoryStatus AllocateNamedWithRules(int pool, Order order, in AllocRequest request, out Pfn pfn)
+    /// <summary>
+    /// The pool ran short while other CPUs' caches of it hold frames: every CPU's cache of it is drained
+    /// (with all its caches' locks and its own, <see cref="LockPoolWithCaches"/>; the caller holds none) so
+    /// the frames merge on its lists, and the caller tries once more. False (nothing done) when only
+    /// <paramref name="cpu"/>'s own cache held frames, which its own path has drained already, or none.
+    /// </summary>
+    private bool DrainOtherCpus(int pool, int cpu)
+    {
+        if (_buddy.CachedCount(pool) == (ulong)_buddy.CacheOf(pool, cpu)->Count)
+            return false;
+        ulong state = LockPoolWithCaches(pool);
+        bool drained = _buddy.Drain(pool);
+        UnlockPoolWithCaches(pool, state);
+        return drained;
+    }
+
+    /// <summary>The named-pool case of <see cref="AllocateSlow"/>, under <paramref name="cpu"/>'s cache lock and that pool's lock (<see cref="LockCpuPool"/>).</summary>
+    private MemoryStatus AllocateNamedLocked(int pool, Order order, in AllocRequest request, int cpu, out Pfn pfn)
     {
         pfn = Pfn.None;
+        MemoryStatus admitted = AdmitNamed(request);
+        if (admitted != MemoryStatus.Ok)
+            return admitted;
+        if (!request.HasAddressRules)
+        {
+            // No rule to check, any block of the pool will do. Order 0 comes from the pool's
+            // frame cache, refilled from the buddy lists when empty.
+            ulong index = order.Value == 0 ? TakeCachedLocked(pool, cpu, (int)request.Mobility) : TakeFirstOrDrainLocked(pool, order.Value, cpu, (int)request.Mobility);
+            if (index == FreeList.End)
+                return MemoryStatus.OutOfMemory;
+            _buddy._owners[index] = request.Owner;
+            _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
+            if (order.Value != 0)
+                _buddy.AddHeld(index, 1UL << order.Value, 1);
+            pfn = new Pfn(_basePfn + index);
+            return MemoryStatus.Ok;
+        }
         MemoryStatus resolved = DmaRules.Resolve(request, order.Pages, out DmaRules rules);
         if (resolved != MemoryStatus.Ok)
             return resolved;
-        return AllocateInPool(pool, order.Value, rules, request.Owner, request.Mobility, out pfn);
+        return AllocateInPoolLocked(pool, order.Value, rules, request.Owner, request.Mobility, cpu, out pfn);
     }
 
     /// <summary>
@@ -302,25 +363,26 @@ public unsafe partial struct PhysicalMemory
         if (order != RunOrder)
         {
             shape = ChoiceMemo.Shape(order, request);
-            int slot = _choiceMemo.Find(shape, request, _poolGeneration);
+            ChoiceMemo* memo = CpuMemo();
+            int slot = memo->Find(shape, request, _poolGeneration);
             if (slot < 0)
                 remember = true;
             else
             {
-                int count = _choiceMemo.Count(slot);
+                int count = memo->Count(slot);
                 qualified = count > 0;
                 for (int i = 0; i < count; i++)
                 {
-                    int pool = _choiceMemo.PoolAt(slot, i);
+                    int pool = memo->PoolAt(slot, i);
                     if (!HasFreeFrames(pool, order))
                         continue;
-                    MemoryStatus status = AllocateInPool(pool, order, rules, request.Owner, request.Mobility, out pfn);
+                    MemoryStatus status = AllocateInQualifyingPool(pool, order, pages, request, rules, out pfn);
                     if (status != MemoryStatus.OutOfMemory)
                         return status;
                 }
-                if (_choiceMemo.Complete(slot))
+                if (memo->Complete(slot))
                     return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
-                minKey = _choiceMemo.LastKey(slot) + 1;
+                minKey = memo->LastKey(slot) + 1;
             }
         }
         for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); pool >= 0;
@@ -330,9 +392,7 @@ public unsafe partial struct PhysicalMemory
             minKey = key + 1;
             if (order != RunOrder && !HasFreeFrames(pool, order))
                 continue;
-            MemoryStatus status = order == RunOrder
-                ? AllocateRunInPool(pool, pages, rules, request.Owner, request.Mobility, out pfn)
-                : AllocateInPool(pool, order, rules, request.Owner, request.Mobility, out pfn);
+            MemoryStatus status = AllocateInQualifyingPool(pool, order, pages, request, rules, out pfn);
             if (status != MemoryStatus.OutOfMemory)
             {
                 // Remembered only on success, so a refused request leaves the metadata as it was.
@@ -344,10 +404,38 @@ public unsafe partial struct PhysicalMemory
         return qualified && AnyQualifyingMemoryWithin(request, rules, pages) ? MemoryStatus.OutOfMemory : MemoryStatus.NoPoolSatisfies;
     }
 
-    /// <summary>Writes the <see cref="ChoiceMemo"/> entry of a block request: its first <see cref="ChoiceMemo.Ranked"/> qualifying pools in order.</summary>
+    /// <summary>
+    /// One pool of the walk, under its lock: the pool was found without the lock (a snapshot of the pool
+    /// table), so it is checked again under it (live and qualifying: a pool destroyed or replaced meanwhile
+    /// answers OutOfMemory and the walk goes on), then asked for a block or, with <see cref="RunOrder"/>, a run.
+    /// </summary>
+    private MemoryStatus AllocateInQualifyingPool(int pool, int order, ulong pages, in AllocRequest request, in DmaRules rules, out Pfn pfn)
+    {
+        int cpu = CurrentCpu();
+        MemoryStatus status = AllocateInQualifyingPoolOnce(pool, order, pages, request, rules, cpu, out pfn);
+        if (status == MemoryStatus.OutOfMemory && DrainOtherCpus(pool, cpu))
+            status = AllocateInQualifyingPoolOnce(pool, order, pages, request, rules, cpu, out pfn);
+        return status;
+    }
+
+    private MemoryStatus AllocateInQualifyingPoolOnce(int pool, int order, ulong pages, in AllocRequest request, in DmaRules rules, int cpu, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        ulong state = LockCpuPool(pool, cpu);
+        MemoryStatus status = MemoryStatus.OutOfMemory;
+        if (PoolChoice.Qualifies(ref _buddy._pools[pool], request, rules, pages))
+            status = order == RunOrder
+                ? AllocateRunInPoolLocked(pool, pages, rules, request.Owner, request.Mobility, cpu, out pfn)
+                : AllocateInPoolLocked(pool, order, rules, request.Owner, request.Mobility, cpu, out pfn);
+        UnlockCpuPool(pool, cpu, state);
+        return status;
+    }
+
+    /// <summary>Writes the calling CPU's <see cref="ChoiceMemo"/> entry of a block request: its first <see cref="ChoiceMemo.Ranked"/> qualifying pools in order.</summary>
     private void Remember(ulong shape, int order, in AllocRequest request, in DmaRules rules)
     {
-        int slot = _choiceMemo.Begin(shape, request, rules, _poolGeneration);
+        ChoiceMemo* memo = CpuMemo();
+        int slot = memo->Begin(shape, request, rules, _poolGeneration);
         ulong minKey = 0;
         ulong pages = 1UL << order;
         for (int pool = PoolChoice.Next(ref this, request, rules, pages, minKey, out ulong key); ;
@@ -355,23 +443,24 @@ public unsafe partial struct PhysicalMemory
         {
             if (pool < 0)
             {
-                _choiceMemo.Finish(slot);
+                memo->Finish(slot);
                 return;
             }
-            if (!_choiceMemo.Add(slot, pool, key, WindowInside(pool, rules) && rules.AlignPages == 1))
+            if (!memo->Add(slot, pool, key, WindowInside(pool, rules) && rules.AlignPages == 1))
                 return;
             minKey = key + 1;
         }
     }
 
     /// <summary>
-    /// False when the pool certainly has no block of <paramref name="order"/>: no cached frame (a
-    /// drain could merge them into one) and no listed block of that order or above. One or two loads.
+    /// False when the pool certainly has no block of <paramref name="order"/>: no cached frame on any CPU (a
+    /// drain could merge them into one) and no listed block of that order or above. A snapshot, without locks:
+    /// the pool is asked under its lock.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool HasFreeFrames(int pool, int order)
     {
-        return _buddy.HasListedAtLeast(pool, order) || _buddy.CacheOf(pool)->Count != 0;
+        return _buddy.HasListedAtLeast(pool, order) || _buddy.CachedCount(pool) != 0;
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>
@@ -397,7 +486,7 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>One pool, resolved rules: search (in <paramref name="mobility"/>'s lists first), carve, mark (state and <paramref name="owner"/>), then check the result on the way out.</summary>
-    private MemoryStatus AllocateInPool(int pool, int order, in DmaRules rules, byte owner, MobilityClass mobility, out Pfn pfn)
+    private MemoryStatus AllocateInPoolLocked(int pool, int order, in DmaRules rules, byte owner, MobilityClass mobility, int cpu, out Pfn pfn)
     {
         int cls = (int)mobility;
         pfn = Pfn.None;
@@ -410,7 +499,7 @@ public unsafe partial struct PhysicalMemory
             // Natural alignment already meets the alignment, and a boundary of at least the block
             // size (Resolve refused smaller ones) is never crossed by an aligned block. So every
             // frame of the pool fits, cached ones included.
-            index = order == 0 ? TakeCached(pool, cls) : TakeFirstOrDrain(pool, order, cls);
+            index = order == 0 ? TakeCachedLocked(pool, cpu, cls) : TakeFirstOrDrainLocked(pool, order, cpu, cls);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
             held = order == 0;
@@ -422,20 +511,20 @@ public unsafe partial struct PhysicalMemory
             // are. Only a larger block can need the cache drained first (its frames may merge into
             // a fitting block); an order-0 search has seen every cached frame already, so its
             // refusal leaves the cache as it was.
-            index = order == 0 && _buddy.CacheServes(pool, mobility) ? TakeCachedFitting(pool, rules) : FreeList.End;
+            index = order == 0 && _buddy.CacheServes(pool, mobility) ? TakeCachedFittingLocked(pool, rules, cpu) : FreeList.End;
             held = index != FreeList.End;
             if (index == FreeList.End)
             {
                 index = _buddy.FindFit(pool, order, rules, _basePfn, cls);
-                if (index == FreeList.End && order > 0 && _buddy.Drain(pool))
+                if (index == FreeList.End && order > 0 && _buddy.DrainCpu(pool, cpu))
                     index = _buddy.FindFit(pool, order, rules, _basePfn, cls);
                 if (index == FreeList.End)
                     return MemoryStatus.OutOfMemory;
                 _buddy.CarveRange(pool, index, index + pages);
             }
         }
-        _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
         _buddy._owners[index] = owner;
+        _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
         if (!held)
             _buddy.AddHeld(index, pages, 1);
         ulong result = _basePfn + index;
@@ -457,16 +546,16 @@ public unsafe partial struct PhysicalMemory
     /// the cache is drained (its frames may merge into a big enough block) and the lists tried again.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong TakeFirstOrDrain(int pool, int order, int cls)
+    private ulong TakeFirstOrDrainLocked(int pool, int order, int cpu, int cls)
     {
         ulong index = _buddy.TakeFirst(pool, order, cls);
-        return index != FreeList.End ? index : TakeFirstAfterDrain(pool, order, cls);
+        return index != FreeList.End ? index : TakeFirstAfterDrainLocked(pool, order, cpu, cls);
     }
 
-    /// <summary>The lists had no block of <paramref name="order"/>: drain the pool's cache and try once more (End if the cache was empty).</summary>
-    private ulong TakeFirstAfterDrain(int pool, int order, int cls)
+    /// <summary>The lists had no block of <paramref name="order"/>: drain <paramref name="cpu"/>'s cache of the pool and try once more (End if the cache was empty).</summary>
+    private ulong TakeFirstAfterDrainLocked(int pool, int order, int cpu, int cls)
     {
-        return _buddy.Drain(pool) ? _buddy.TakeFirst(pool, order, cls) : FreeList.End;
+        return _buddy.DrainCpu(pool, cpu) ? _buddy.TakeFirst(pool, order, cls) : FreeList.End;
     }
 
     /// <summary>
@@ -476,9 +565,9 @@ public unsafe partial struct PhysicalMemory
     /// counted in its page block's held count, as a cached frame is. A class other than the one the
     /// cache serves takes its frame from its own lists (stealing if it must).
     /// </summary>
-    private ulong TakeCached(int pool, int cls)
+    private ulong TakeCachedLocked(int pool, int cpu, int cls)
     {
-        FrameCache* cache = _buddy.CacheOf(pool);
+        FrameCache* cache = _buddy.CacheOf(pool, cpu);
         if (cache->High == 0 || !_buddy.CacheServes(pool, (MobilityClass)cls))
         {
             ulong index = _buddy.TakeFirst(pool, 0, cls);
@@ -495,9 +584,9 @@ public unsafe partial struct PhysicalMemory
     /// The most recently cached frame of the pool that obeys <paramref name="rules"/> as an order-0
     /// block, removed from the cache (the top entry takes its slot); End when none does. O(cache).
     /// </summary>
-    private ulong TakeCachedFitting(int pool, in DmaRules rules)
+    private ulong TakeCachedFittingLocked(int pool, in DmaRules rules, int cpu)
     {
-        FrameCache* cache = _buddy.CacheOf(pool);
+        FrameCache* cache = _buddy.CacheOf(pool, cpu);
         for (int i = cache->Count - 1; i >= 0; i--)
         {
             ulong index = cache->At(i);
@@ -532,19 +621,26 @@ public unsafe partial struct PhysicalMemory
         if (order.Value != 0)
             return FreeBlock(pfn, order, owner);
         ulong index = pfn.Value - _basePfn;
-        if (index < _buddy._spanPages && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, 0) &&
-            _buddy._owners[index] == owner)
+        if (index < _buddy._spanPages)
         {
-            PageblockInfo* info = _buddy._pageblocks + (index >> _buddy._pageblockOrder);
-            FrameCache* cache = _buddy.CacheOf(info->Pool);
-            // An unmovable page block lies in a pool that accepts the class (every page block's class
-            // is one its pool accepts), so the pool's cache serves it.
-            if (cache->Count < cache->High && info->Mobility == MobilityClass.Unmovable)
+            int pool = _buddy.PoolOfFrame(index);
+            if ((uint)pool < (uint)_poolCapacity)
             {
-                _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
-                _buddy._owners[index] = FrameOwner.None;
-                cache->Push(index);
-                return MemoryStatus.Ok;
+                int cpu = CurrentCpu();
+                ulong state = LockCache(pool, cpu);
+                FrameCache* cache = _buddy.CacheOf(pool, cpu);
+                // Only a frame of a page block of the class the caches serve is parked (read under the cache
+                // lock: a restyle of its page block holds the pool's lock, see BuddyAllocator.Restyle).
+                if (cache->Count < cache->High && _buddy._owners[index] == owner && _buddy.PoolOfFrame(index) == pool &&
+                    _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility) &&
+                    ClaimFrame(index))
+                {
+                    _buddy._owners[index] = FrameOwner.None;
+                    cache->Push(index);
+                    UnlockCache(pool, cpu, state);
+                    return MemoryStatus.Ok;
+                }
+                UnlockCache(pool, cpu, state);
             }
         }
         return FreeSlow(pfn, order, owner);
@@ -560,18 +656,32 @@ public unsafe partial struct PhysicalMemory
     {
         ulong index = pfn.Value - _basePfn;
         ref BuddyAllocator b = ref _buddy;
-        if ((uint)order.Value <= (uint)b._maxOrder && index < b._spanPages &&
-            b._frames[index] == FrameState.Make(FrameKind.Allocated, order.Value) && b._owners[index] == owner)
+        if ((uint)order.Value <= (uint)b._maxOrder && index < b._spanPages)
         {
-            b._owners[index] = FrameOwner.None;
-            b.AddHeld(index, 1UL << order.Value, -1);
-            b.FreeMerging(b.PoolOfFrame(index), index, order.Value);
-            return MemoryStatus.Ok;
+            int pool = b.PoolOfFrame(index);
+            if ((uint)pool < (uint)_poolCapacity)
+            {
+                ulong state = LockPool(pool);
+                if (b._frames[index] == FrameState.Make(FrameKind.Allocated, order.Value) && b._owners[index] == owner && b.PoolOfFrame(index) == pool)
+                {
+                    b._owners[index] = FrameOwner.None;
+                    b.AddHeld(index, 1UL << order.Value, -1);
+                    b.FreeMerging(pool, index, order.Value);
+                    UnlockPool(pool, state);
+                    return MemoryStatus.Ok;
+                }
+                UnlockPool(pool, state);
+            }
         }
         return FreeSlow(pfn, order, owner);
     }
 
-    /// <summary>Every case of <see cref="Free"/>, the fast ones included (reached when the frame cache is full or the pool has none).</summary>
+    /// <summary>
+    /// Every case of <see cref="Free"/>, the fast ones included (reached when the frame cache is full or the pool has none):
+    /// under the lock of the frame's pool (found without it, then checked again under it: an allocated frame's page
+    /// block never moves, and a free one that moved meanwhile is looked up again). A frame in no pool is refused
+    /// without a lock: such frames never change.
+    /// </summary>
     private MemoryStatus FreeSlow(Pfn pfn, Order order, byte owner)
     {
         if ((uint)order.Value > (uint)_buddy._maxOrder)
@@ -579,22 +689,53 @@ public unsafe partial struct PhysicalMemory
         ulong index = pfn.Value - _basePfn;
         if (pfn.Value < _basePfn || index >= _buddy._spanPages)
             return MemoryStatus.OutsideEveryPool;
+        while (true)
+        {
+            int pool = _buddy.PoolOfFrame(index);
+            if ((uint)pool >= (uint)_poolCapacity)
+                return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
+            int cpu = CurrentCpu();
+            ulong lockState = LockCpuPool(pool, cpu);
+            if (_buddy.PoolOfFrame(index) == pool)
+            {
+                MemoryStatus status = FreeLocked(index, order, owner, cpu);
+                UnlockCpuPool(pool, cpu, lockState);
+                return status;
+            }
+            UnlockCpuPool(pool, cpu, lockState);
+        }
+    }
+
+    /// <summary>
+    /// The checks and the free of <see cref="FreeSlow"/>, under <paramref name="cpu"/>'s cache lock and the lock of
+    /// the frame's pool. An order-0 frame of a pool with caches may at the same time be freed by another CPU
+    /// holding only its own cache's lock (the fast path of <see cref="Free"/>): both change its byte from
+    /// "allocated" to "cached" with one atomic compare-exchange (<see cref="FrameState.TryChange"/>), so exactly
+    /// one of them wins and the other is refused. Every other frame change happens under the pool's lock.
+    /// </summary>
+    private MemoryStatus FreeLocked(ulong index, Order order, byte owner, int cpu)
+    {
         byte state = _buddy._frames[index];
         if (state != FrameState.Make(FrameKind.Allocated, order.Value) || _buddy._owners[index] != owner)
             return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);
-        _buddy._owners[index] = FrameOwner.None;
         int pool = _buddy.PoolOfFrame(index);
-        FrameCache* cache = _buddy.CacheOf(pool);
+        // An order-0 frame is claimed first, whichever way it is freed below: another CPU's fast path may
+        // be freeing it at the same time with only its cache lock (and it may take the cache branch when
+        // this one does not: the page block's class is read without the pool's lock there).
+        if (order.Value == 0 && !ClaimFrame(index))
+            return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
+        FrameCache* cache = _buddy.CacheOf(pool, cpu);
         if (order.Value == 0 && cache->High != 0 && _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility))
         {
-            // Parked un-merged in the pool's cache (still held by its page block); a full cache
-            // first drains its oldest batch back to the lists. A pool without a cache frees below.
+            // Parked un-merged in this CPU's cache of the pool (still held by its page block); a full
+            // cache first drains its oldest batch back to the lists. A pool without a cache frees below.
+            _buddy._owners[index] = FrameOwner.None;
             if (cache->Count >= cache->High)
                 _buddy.DrainOldest(pool, cache, cache->BatchSize);
-            _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
             cache->Push(index);
             return MemoryStatus.Ok;
         }
+        _buddy._owners[index] = FrameOwner.None;
         _buddy.AddHeld(index, order.Pages, -1);
         _buddy.FreeMerging(pool, index, order.Value);
         return MemoryStatus.Ok;

@@ -22,15 +22,27 @@ public unsafe partial struct PhysicalMemory
             return resolved;
         if (!request.Pool.IsNone)
         {
-            MemoryStatus admitted = AdmitNamed(request);
-            if (admitted != MemoryStatus.Ok)
-                return admitted;
-            return AllocateRunInPool(request.Pool.Value, pages, rules, request.Owner, request.Mobility, out first);
+            if (request.Pool.Value >= _poolCapacity)
+                return MemoryStatus.NoSuchPool;
+            int pool = request.Pool.Value;
+            int cpu = CurrentCpu();
+            MemoryStatus status = MemoryStatus.OutOfMemory;
+            for (int attempt = 0; attempt < 2 && status == MemoryStatus.OutOfMemory; attempt++)
+            {
+                // The second attempt only when other CPUs' caches of the pool held frames, now drained.
+                if (attempt == 1 && !DrainOtherCpus(pool, cpu))
+                    break;
+                ulong state = LockCpuPool(pool, cpu);
+                MemoryStatus admitted = AdmitNamed(request);
+                status = admitted != MemoryStatus.Ok ? admitted : AllocateRunInPoolLocked(pool, pages, rules, request.Owner, request.Mobility, cpu, out first);
+                UnlockCpuPool(pool, cpu, state);
+            }
+            return status;
         }
         return WalkPools(RunOrder, pages, request, rules, out first);
     }
 
-    private MemoryStatus AllocateRunInPool(int pool, ulong pages, in DmaRules rules, byte owner, MobilityClass mobility, out Pfn first)
+    private MemoryStatus AllocateRunInPoolLocked(int pool, ulong pages, in DmaRules rules, byte owner, MobilityClass mobility, int cpu, out Pfn first)
     {
         int cls = (int)mobility;
         first = Pfn.None;
@@ -38,7 +50,7 @@ public unsafe partial struct PhysicalMemory
         int order = Order.Covering(pages).Value;
         if (order <= _buddy._maxOrder && WindowInside(pool, rules) && rules.AlignPages <= (1UL << order))
         {
-            index = TakeFirstOrDrain(pool, order, cls);
+            index = TakeFirstOrDrainLocked(pool, order, cpu, cls);
             if (index != FreeList.End)
             {
                 // The given-back tail's pieces each have their buddy inside the run: no merge
@@ -51,14 +63,14 @@ public unsafe partial struct PhysicalMemory
         {
             // A covering block that obeys the rules, searched on the lists, before the scan; cached
             // frames go back to the lists first so the search sees them.
-            _buddy.Drain(pool);
+            _buddy.DrainCpu(pool, cpu);
             index = _buddy.FindFit(pool, order, rules, _basePfn, cls);
             if (index != FreeList.End)
                 _buddy.CarveRange(pool, index, index + pages);
         }
         if (index == FreeList.End)
         {
-            _buddy.Drain(pool);
+            _buddy.DrainCpu(pool, cpu);
             index = ScanForRun(pool, pages, rules);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
@@ -162,6 +174,28 @@ public unsafe partial struct PhysicalMemory
         ulong start = first.Value - _basePfn;
         if (first.Value < _basePfn || start >= _buddy._spanPages)
             return MemoryStatus.OutsideEveryPool;
+        while (true)
+        {
+            int pool = _buddy.PoolOfFrame(start);
+            if ((uint)pool >= (uint)_poolCapacity)
+                return FreeRunLocked(start, pages, owner); // a frame in no pool: refused, and such frames never change
+            ulong state = LockPool(pool);
+            if (_buddy.PoolOfFrame(start) == pool)
+            {
+                MemoryStatus status = FreeRunLocked(start, pages, owner);
+                UnlockPool(pool, state);
+                return status;
+            }
+            UnlockPool(pool, state);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="FreeRun"/> under the lock of the pool of the run's first frame (a run lies in one pool; a
+    /// longer length claimed by the caller reads the next pool's frames without its lock, only to refuse).
+    /// </summary>
+    private MemoryStatus FreeRunLocked(ulong start, ulong pages, byte owner)
+    {
         if (FrameState.KindOf(_buddy._frames[start]) == FrameKind.RunFirst && _buddy._owners[start] != owner)
             return MemoryStatus.NotOwner;
         if (pages == 0 || pages > _buddy._spanPages - start)

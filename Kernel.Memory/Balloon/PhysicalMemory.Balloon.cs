@@ -39,6 +39,15 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     public MemoryStatus InflatePageblock(out Pfn start, out PoolId pool)
     {
+        ulong state = LockAll();
+        MemoryStatus status = InflatePageblockLocked(out start, out pool);
+        UnlockAll(state);
+        return status;
+    }
+
+    /// <summary><see cref="InflatePageblock"/> under every lock (<see cref="LockAll"/>): the drain of a pool's caches reaches every CPU's.</summary>
+    private MemoryStatus InflatePageblockLocked(out Pfn start, out PoolId pool)
+    {
         start = default;
         pool = PoolId.None;
         ulong pbPages = PageblockPages;
@@ -100,6 +109,15 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     public MemoryStatus DeflatePageblock(Pfn start)
     {
+        ulong state = LockAll();
+        MemoryStatus status = DeflatePageblockLocked(start);
+        UnlockAll(state);
+        return status;
+    }
+
+    /// <summary><see cref="DeflatePageblock"/> under every lock (<see cref="LockAll"/>).</summary>
+    private MemoryStatus DeflatePageblockLocked(Pfn start)
+    {
         ulong index = start.Value - _basePfn;
         if (start.Value < _basePfn || index >= _buddy._spanPages || _buddy.PoolOfFrame(index) == PoolId.None.Value)
             return MemoryStatus.OutsideEveryPool;
@@ -123,6 +141,15 @@ public unsafe partial struct PhysicalMemory
     /// deflates a few page blocks at a time.
     /// </summary>
     public MemoryStatus NextBallooned(out Pfn start, out PoolId pool)
+    {
+        ulong state = LockAll();
+        MemoryStatus status = NextBalloonedLocked(out start, out pool);
+        UnlockAll(state);
+        return status;
+    }
+
+    /// <summary><see cref="NextBallooned"/> under every lock (<see cref="LockAll"/>).</summary>
+    private MemoryStatus NextBalloonedLocked(out Pfn start, out PoolId pool)
     {
         start = default;
         pool = PoolId.None;
@@ -158,13 +185,22 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     public ulong BalloonablePages()
     {
+        ulong state = LockAll();
+        ulong pages = BalloonablePagesLocked();
+        UnlockAll(state);
+        return pages;
+    }
+
+    /// <summary><see cref="BalloonablePages"/> under every lock (<see cref="LockAll"/>).</summary>
+    private ulong BalloonablePagesLocked()
+    {
         ulong total = 0;
         for (int i = 0; i < _poolLimit; i++)
         {
             ref Pool p = ref _buddy._pools[i];
             if (p.Live == 0 || !MayBalloon(p.Properties))
                 continue;
-            ulong free = p.FreePages + (ulong)_buddy.CacheOf(i)->Count;
+            ulong free = p.FreePages + _buddy.CachedCount(i);
             ulong above = (p.PresentPages - p.BalloonedPages - p.Properties.MinimumPages) & ~(PageblockPages - 1);
             total += free < above ? free : above;
         }

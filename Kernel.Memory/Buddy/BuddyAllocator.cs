@@ -9,9 +9,9 @@ namespace PoolKernel.Memory;
 /// the largest block and the page block, so the buddy of index i at order k is i ^ 2^k.
 /// Buddies merge only when both are free heads of the same order in the same pool; below the
 /// page-block order they share a page block and so a pool, above it the page blocks are compared.
-/// Contract for every method: calls on the owning <see cref="PhysicalMemory"/> are serialised by its
-/// caller (Kernel.Memory takes no locks), and the arguments were validated (these are internal
-/// steps, not entry points).
+/// Contract for every method: the caller holds the locks of what it touches (the pool's lock for its
+/// lists and counters, a cache's lock for that cache: PhysicalMemory.Locks.cs), and the arguments were
+/// validated (these are internal steps, not entry points).
 /// </summary>
 public unsafe partial struct BuddyAllocator
 {
@@ -23,8 +23,17 @@ public unsafe partial struct BuddyAllocator
     /// <summary>Pool p's list of slot s is _lists[p * _listStride + s] (<see cref="SlotOf"/>: by order and mobility class).</summary>
     internal FreeList* _lists;
     internal Pool* _pools;
-    /// <summary>Order-0 frame caches, one a pool slot (<see cref="CacheOf"/>).</summary>
+    /// <summary>Order-0 frame caches, one a (pool slot, CPU): pool p's cache of CPU c is _caches[p * _cpus + c] (<see cref="CacheOf(int, int)"/>).</summary>
     internal FrameCache* _caches;
+    /// <summary>
+    /// One lock a (pool slot, CPU), laid out as <see cref="_caches"/>, each on a cache line of its own. Lock (p, c)
+    /// guards cache (p, c); CPU c takes it to allocate from and free to its own cache without the pool's lock
+    /// (uncontended: only drains of its cache by another CPU take it too), as Linux's per-CPU page lists do
+    /// since 5.19 (pcp->lock). Order: every cache lock of pool p before p's pool lock (PhysicalMemory.Locks.cs).
+    /// </summary>
+    internal CacheLock* _cacheLocks;
+    /// <summary>CPUs the caches are kept for (<see cref="MemoryConfig.MaxCpus"/>).</summary>
+    internal int _cpus;
     /// <summary>The free-list links, a node for every pair of frames (<see cref="NodeTable"/>).</summary>
     internal NodeTable _nodes;
     internal ulong _spanPages;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Threading;
 
 namespace PoolKernel.Memory;
 
@@ -6,7 +7,7 @@ namespace PoolKernel.Memory;
 /// The encoding of a frame's metadata byte: kind in the top 3 bits, block order in the low 5
 /// (orders up to <see cref="Order.Limit"/> = 20 fit). One byte a frame keeps the metadata budget.
 /// </summary>
-public static class FrameState
+public static unsafe class FrameState
 {
     private const int KindShift = 5;
     private const byte OrderMask = (1 << KindShift) - 1;
@@ -25,4 +26,29 @@ public static class FrameState
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int OrderOf(byte state) { return state & OrderMask; }
+
+    /// <summary>
+    /// Changes frame <paramref name="index"/>'s byte from <paramref name="from"/> to <paramref name="to"/> atomically:
+    /// false, with nothing written, when it is not <paramref name="from"/>. Of two CPUs changing the same byte at
+    /// once exactly one succeeds (a double free from two CPUs is refused once). A compare-exchange of the aligned
+    /// 32-bit word that holds the byte (the kernel's core library has no byte form), retried when only a
+    /// neighbour's byte changed meanwhile; a plain byte store by another CPU is atomic on x86, so it is either
+    /// seen or makes the exchange fail. <paramref name="frames"/> is 4-byte aligned (the metadata's 64) and its
+    /// array is padded to 64 bytes, so the word never leaves it.
+    /// </summary>
+    public static bool TryChange(byte* frames, ulong index, byte from, byte to)
+    {
+        byte* at = frames + index;
+        int* word = (int*)((ulong)at & ~3UL);
+        int shift = (int)(((ulong)at & 3) * 8);
+        while (true)
+        {
+            int old = Volatile.Read(ref *word);
+            if ((byte)(old >> shift) != from)
+                return false;
+            int changed = (old & ~(0xFF << shift)) | (to << shift);
+            if (Interlocked.CompareExchange(ref *word, changed, old) == old)
+                return true;
+        }
+    }
 }

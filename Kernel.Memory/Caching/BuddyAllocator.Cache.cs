@@ -4,22 +4,38 @@ using System.Runtime.CompilerServices;
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// Refill and drain of the order-0 frame caches (<see cref="FrameCache"/>). A cached frame is
-/// counted in its cache, not in <see cref="Pool.FreePages"/> (which stays "frames on the buddy
+/// Refill and drain of the order-0 frame caches (<see cref="FrameCache"/>), one a (pool, CPU). A cached
+/// frame is counted in its cache, not in <see cref="Pool.FreePages"/> (which stays "frames on the buddy
 /// lists"), and in its page block's <see cref="PageblockInfo.Held"/> count: refill adds to it and
-/// drain takes from it, so allocating from and freeing to the cache leave it alone.
-/// The cache serves one class, the pool's cache class (<see cref="CacheClassFor"/>: unmovable in an
-/// open pool): refills take frames of that class, and only frames of page blocks of that class are
-/// parked, so the cache never carries a frame from one class's page blocks to another's (docs/antifrag.md).
+/// drain takes from it, so allocating from and freeing to the cache leave it alone. Refill and drain
+/// hold the pool's lock and the lock of every cache they touch; the pool's high mark is the same for
+/// every CPU's cache.
+/// Every CPU's cache of a pool serves one class, the pool's cache class (<see cref="CacheClassFor"/>:
+/// unmovable in an open pool): refills take frames of that class, and only frames of page blocks of
+/// that class are parked, so no cache carries a frame from one class's page blocks to another's (docs/antifrag.md).
 /// </summary>
 public unsafe partial struct BuddyAllocator
 {
-    /// <summary>
-    /// The cache of <paramref name="pool"/>. The SMP issue turns this into (pool, cpu) with a
-    /// stride of the CPU count; callers already go through here.
-    /// </summary>
+    /// <summary>CPU <paramref name="cpu"/>'s cache of <paramref name="pool"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal FrameCache* CacheOf(int pool) { return _caches + pool; }
+    internal FrameCache* CacheOf(int pool, int cpu) { return _caches + pool * _cpus + cpu; }
+
+    /// <summary>CPU 0's cache of <paramref name="pool"/>: the only one of a single-CPU instance (tests).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal FrameCache* CacheOf(int pool) { return _caches + pool * _cpus; }
+
+    /// <summary>The lock of CPU <paramref name="cpu"/>'s cache of <paramref name="pool"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal SpinLock* CacheLockOf(int pool, int cpu) { return &_cacheLocks[pool * _cpus + cpu].Lock; }
+
+    /// <summary>Frames in every CPU's cache of <paramref name="pool"/> (exact under all of them; a snapshot otherwise).</summary>
+    internal ulong CachedCount(int pool)
+    {
+        ulong n = 0;
+        for (int c = 0; c < _cpus; c++)
+            n += (ulong)CacheOf(pool, c)->Count;
+        return n;
+    }
 
     /// <summary>
     /// Moves up to <see cref="FrameCache.BatchSize"/> order-0 frames from the pool's buddy lists into its
@@ -72,17 +88,29 @@ public unsafe partial struct BuddyAllocator
     /// </summary>
     internal void SizeCache(int pool)
     {
-        FrameCache* cache = CacheOf(pool);
         int high = FrameCache.HighFor(_pools[pool].PresentPages, _maxOrder);
-        if (cache->Count > high)
-            DrainOldest(pool, cache, cache->Count - high);
-        cache->High = high;
+        for (int c = 0; c < _cpus; c++)
+        {
+            FrameCache* cache = CacheOf(pool, c);
+            if (cache->Count > high)
+                DrainOldest(pool, cache, cache->Count - high);
+            cache->High = high;
+        }
     }
 
-    /// <summary>Gives every cached frame of the pool back to the buddy lists; true if there was any.</summary>
+    /// <summary>Gives every cached frame of the pool, of every CPU, back to the buddy lists; true if there was any. Under all the pool's cache locks.</summary>
     internal bool Drain(int pool)
     {
-        FrameCache* cache = CacheOf(pool);
+        bool any = false;
+        for (int c = 0; c < _cpus; c++)
+            any |= DrainCpu(pool, c);
+        return any;
+    }
+
+    /// <summary>Gives CPU <paramref name="cpu"/>'s cached frames of the pool back to the buddy lists; true if there was any. Under that cache's lock.</summary>
+    internal bool DrainCpu(int pool, int cpu)
+    {
+        FrameCache* cache = CacheOf(pool, cpu);
         if (cache->Count == 0)
             return false;
         DrainOldest(pool, cache, cache->Count);
@@ -127,14 +155,17 @@ public unsafe partial struct BuddyAllocator
         HeldChanged(pb, old);
     }
 
-    /// <summary>Frames of page block <paramref name="pb"/> parked in the cache of <paramref name="pool"/>. O(cache).</summary>
+    /// <summary>Frames of page block <paramref name="pb"/> parked in any CPU's cache of <paramref name="pool"/>. O(caches).</summary>
     internal uint CachedIn(int pool, ulong pb)
     {
-        FrameCache* cache = CacheOf(pool);
         uint n = 0;
-        for (int i = 0; i < cache->Count; i++)
-            if (cache->At(i) >> _pageblockOrder == pb)
-                n++;
+        for (int c = 0; c < _cpus; c++)
+        {
+            FrameCache* cache = CacheOf(pool, c);
+            for (int i = 0; i < cache->Count; i++)
+                if (cache->At(i) >> _pageblockOrder == pb)
+                    n++;
+        }
         return n;
     }
 }

@@ -13,11 +13,10 @@ namespace PoolKernel.Memory;
 /// pool's present frames (<see cref="HighFor"/>), as Linux sizes its per-CPU batches to the zone; a
 /// small pool has no cache at all (High 0) and behaves as a plain buddy allocator.
 /// Every entry's frame byte reads <see cref="FrameKind.Cached"/> and its page block belongs to the
-/// cache's pool. One cache a pool now; the SMP issue makes it one a (pool, CPU), found through
-/// <see cref="BuddyAllocator.CacheOf"/>, so nothing else changes shape.
-/// Contract: calls on one <see cref="PhysicalMemory"/> are serialised by its caller (today one CPU
-/// and no allocation from interrupt handlers; the SMP issue adds the lock in the kernel's owner,
-/// and per-CPU instances will need only the CPU's own interrupts off for the push and pop).
+/// cache's pool. One cache a (pool, CPU) (<see cref="BuddyAllocator.CacheOf(int, int)"/>), all of a pool's
+/// with the same high mark. Contract: a cache is touched only under its lock
+/// (<see cref="BuddyAllocator._cacheLocks"/>): its CPU's fast paths take that lock alone, refill and
+/// drain take it and the pool's lock, another CPU drains it holding it (docs/smp.md).
 /// </summary>
 public unsafe struct FrameCache
 {

@@ -29,6 +29,8 @@ public enum ContractCode : byte
     HeldUnderflow = 9,
     /// <summary>A frame index at or beyond the span (a cache entry). Expected: the span's frame count (an upper bound); found: the index.</summary>
     FrameOutsideSpan = 10,
+    /// <summary>The CPU hook (<see cref="MemoryConfig.CurrentCpu"/>) returned a number outside 0..MaxCpus - 1. Expected: MaxCpus (a bound); found: the number.</summary>
+    CpuOutOfRange = 11,
 }
 
 /// <summary>

@@ -71,9 +71,13 @@ public static unsafe partial class InvariantChecker
         if (walked != filed)
             return InvariantReport.Broken(InvariantCode.PageblockIndexBroken, 0, PoolId.None.Value, 0, filed, walked);
 
+        // With several CPUs' caches a page block may be restyled while another CPU's cache holds one of
+        // its frames (BuddyAllocator.Restyle): the rule holds exactly in an instance of one CPU.
+        if (b._cpus != 1)
+            return default;
         for (int pool = 0; pool < pm._poolCapacity; pool++)
         {
-            FrameCache* cache = b.CacheOf(pool);
+            FrameCache* cache = b.CacheOf(pool, 0);
             for (int i = 0; i < cache->Count; i++)
             {
                 ulong frame = cache->At(i);

@@ -13,7 +13,7 @@ namespace PoolKernel.Memory;
 ///   3. free lists: each node is a free head of that pool and order, links agree both ways, and the
 ///      list count equals both the walked length and the free heads seen in step 2 (so no block is
 ///      on two lists and none is missing);
-///   4. frame caches: each entry is a Cached frame of the cache's pool, no entry twice, high mark as
+///   4. frame caches, one a (pool, CPU): each entry is a Cached frame of the cache's pool, no entry twice, high mark as
 ///      the pool's present frames give it (<see cref="FrameCache.HighFor"/>) and count within it, and
 ///      the Cached frames seen in step 2 are exactly the entries (so a cached frame is on exactly one
 ///      cache and on no free list: a list node that is Cached fails step 3);
@@ -177,16 +177,19 @@ public static unsafe partial class InvariantChecker
         for (int pool = 0; pool < pm._poolCapacity; pool++)
         {
             ref Pool pl = ref b._pools[pool];
-            FrameCache* cache = b.CacheOf(pool);
             if (pl.Live == 0)
             {
-                if (cache->Count != 0)
-                    return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, 0, 0, (ulong)cache->Count);
-                if (cache->High != 0)
-                    return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, 0, (ulong)(uint)cache->High);
+                for (int cpu = 0; cpu < b._cpus; cpu++)
+                {
+                    FrameCache* cache = b.CacheOf(pool, cpu);
+                    if (cache->Count != 0)
+                        return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, 0, 0, (ulong)cache->Count);
+                    if (cache->High != 0)
+                        return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, 0, (ulong)(uint)cache->High);
+                }
                 continue;
             }
-            InvariantReport cacheReport = CheckCache(ref pm, pool, cache, poolCached[pool]);
+            InvariantReport cacheReport = CheckCaches(ref pm, pool, poolCached[pool]);
             if (!cacheReport.IsOk)
                 return cacheReport;
             if (pool >= pm._poolLimit)
@@ -234,16 +237,22 @@ public static unsafe partial class InvariantChecker
             return InvariantReport.Broken(InvariantCode.PresentNotConserved, 0, PoolId.None.Value, 0, pm._presentPages, present);
 
         // 6: remembered pool choices of the current generation name live pools.
-        for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
+        // Every CPU's memo (each written by its CPU without a lock, a new entry's generation last: one being
+        // written reads as outdated; pools are destroyed only under every lock, which the checker holds).
+        for (int cpu = 0; cpu < pm._maxCpus; cpu++)
         {
-            pm._choiceMemo.Entry(slot, out uint generation, out _);
-            if (generation != pm._poolGeneration)
-                continue;
-            for (int i = 0; i < pm._choiceMemo.Count(slot); i++)
+            ChoiceMemo* memo = pm._memos + cpu;
+            for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
             {
-                int memoPool = pm._choiceMemo.PoolAt(slot, i);
-                if ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0)
-                    return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+                memo->Entry(slot, out uint generation, out _);
+                if (generation != pm._poolGeneration)
+                    continue;
+                for (int i = 0; i < memo->Count(slot); i++)
+                {
+                    int memoPool = memo->PoolAt(slot, i);
+                    if ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0)
+                        return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+                }
             }
         }
 
@@ -317,32 +326,46 @@ public static unsafe partial class InvariantChecker
     }
 
     /// <summary>
-    /// One pool's cache: high mark sized to the pool's present frames, count within it and equal to
-    /// the Cached frames of the pool the frame
-    /// walk saw (<paramref name="seen"/>); every entry a Cached frame in a page block of the pool; no
-    /// entry twice (pairwise, O(Capacity^2) = 2 K comparisons at most, no scratch memory needed).
+    /// One pool's caches, one a CPU: each high mark sized to the pool's present frames and each count within
+    /// it; the counts of all CPUs together equal to the Cached frames of the pool the frame walk saw
+    /// (<paramref name="seen"/>), so every cached frame is in some CPU's cache; every entry a Cached frame in a
+    /// page block of the pool; no entry twice, within a cache or across two CPUs' (pairwise, no scratch
+    /// memory: O((CPUs x Capacity)^2), 64 K comparisons a pool at 4 CPUs).
     /// </summary>
-    private static InvariantReport CheckCache(ref PhysicalMemory pm, int pool, FrameCache* cache, ulong seen)
+    private static InvariantReport CheckCaches(ref PhysicalMemory pm, int pool, ulong seen)
     {
         ref BuddyAllocator b = ref pm._buddy;
-        int count = cache->Count;
         int high = FrameCache.HighFor(b._pools[pool].PresentPages, b._maxOrder);
-        if (cache->High != high)
-            return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, (ulong)(uint)high, (ulong)(uint)cache->High);
-        if ((uint)count > (uint)high)
-            return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, (ulong)(uint)high, (ulong)(uint)count);
-        if ((ulong)count != seen)
-            return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, 0, seen, (ulong)(uint)count);
-        for (int i = 0; i < count; i++)
+        ulong total = 0;
+        for (int cpu = 0; cpu < b._cpus; cpu++)
         {
-            ulong n = cache->At(i);
-            if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Cached, 0) || b.PoolOfFrame(n) != pool)
-                return InvariantReport.Broken(InvariantCode.CacheBadEntry, n < b._spanPages ? pm._basePfn + n : n, pool, 0,
-                    FrameState.Make(FrameKind.Cached, 0), n < b._spanPages ? b._frames[n] : 0UL);
-            for (int j = i + 1; j < count; j++)
-                if (cache->At(j) == n)
-                    return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, 0, (ulong)i, (ulong)j);
+            FrameCache* cache = b.CacheOf(pool, cpu);
+            int count = cache->Count;
+            if (cache->High != high)
+                return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, (ulong)(uint)high, (ulong)(uint)cache->High);
+            if ((uint)count > (uint)high)
+                return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, (ulong)(uint)high, (ulong)(uint)count);
+            total += (ulong)(uint)count;
+            for (int i = 0; i < count; i++)
+            {
+                ulong n = cache->At(i);
+                if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Cached, 0) || b.PoolOfFrame(n) != pool)
+                    return InvariantReport.Broken(InvariantCode.CacheBadEntry, n < b._spanPages ? pm._basePfn + n : n, pool, 0,
+                        FrameState.Make(FrameKind.Cached, 0), n < b._spanPages ? b._frames[n] : 0UL);
+                for (int j = i + 1; j < count; j++)
+                    if (cache->At(j) == n)
+                        return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, 0, (ulong)i, (ulong)j);
+                for (int other = cpu + 1; other < b._cpus; other++)
+                {
+                    FrameCache* second = b.CacheOf(pool, other);
+                    for (int j = 0; j < second->Count; j++)
+                        if (second->At(j) == n)
+                            return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, 0, (ulong)cpu, (ulong)other);
+                }
+            }
         }
+        if (total != seen)
+            return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, 0, seen, total);
         return default;
     }
 

@@ -4,7 +4,9 @@ namespace PoolKernel.Memory;
 /// Compaction entry points (docs/antifrag.md): movers registered by owners, compaction of a pool on
 /// demand, for a failing request, and proactively above the fragmentation threshold. The pass
 /// itself is <see cref="CompactPool"/> (PhysicalMemory.Evacuate.cs). Same contracts as every
-/// entry point: the caller serialises calls (the kernel's owner lock), refused calls change nothing.
+/// entry point; refused calls change nothing. Locks (docs/smp.md): registration and every compaction
+/// pass hold every lock of the instance (<see cref="LockAll"/>), so a pass drains every CPU's cache of
+/// the pool and the movers run with every lock held: a mover must not call into the instance.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
@@ -17,7 +19,9 @@ public unsafe partial struct PhysicalMemory
     {
         if (!FrameOwner.IsValid(owner) || mover.Move == null || mover.CanMove == null)
             return MemoryStatus.InvalidArgument;
+        ulong state = LockAll();
         _movers[owner] = mover;
+        UnlockAll(state);
         return MemoryStatus.Ok;
     }
 
@@ -26,7 +30,9 @@ public unsafe partial struct PhysicalMemory
     {
         if (!FrameOwner.IsValid(owner))
             return MemoryStatus.InvalidArgument;
+        ulong state = LockAll();
         _movers[owner] = default;
+        UnlockAll(state);
         return MemoryStatus.Ok;
     }
 
@@ -44,7 +50,10 @@ public unsafe partial struct PhysicalMemory
             return MemoryStatus.NoSuchPool;
         if (order < -1 || order > _buddy._maxOrder)
             return MemoryStatus.InvalidOrder;
-        CompactPool(id.Value, order < 0 ? _buddy._maxOrder + 1 : order, ref result);
+        ulong state = LockAll();
+        if (IsLive(id))
+            CompactPool(id.Value, order < 0 ? _buddy._maxOrder + 1 : order, ref result);
+        UnlockAll(state);
         return MemoryStatus.Ok;
     }
 
@@ -63,8 +72,12 @@ public unsafe partial struct PhysicalMemory
         if (request.HasAddressRules && DmaRules.Resolve(request, order.Pages, out rules) != MemoryStatus.Ok)
             return status;
         CompactionResult result = default;
+        ulong state = LockAll();
         if (!request.Pool.IsNone)
-            CompactPool(request.Pool.Value, order.Value, ref result);
+        {
+            if (IsLive(request.Pool))
+                CompactPool(request.Pool.Value, order.Value, ref result);
+        }
         else
         {
             for (int pool = 0; pool < _poolLimit; pool++)
@@ -76,6 +89,7 @@ public unsafe partial struct PhysicalMemory
                     break;
             }
         }
+        UnlockAll(state);
         if (result.PagesMoved == 0 && result.Stop != CompactionStop.Satisfied)
             return status;
         return Allocate(order, request, out pfn);
@@ -92,10 +106,13 @@ public unsafe partial struct PhysicalMemory
         ran = false;
         if (!IsLive(id))
             return MemoryStatus.NoSuchPool;
-        if (FragmentationScore(id) <= ProactiveThreshold)
-            return MemoryStatus.Ok;
-        ran = true;
-        CompactPool(id.Value, _buddy._maxOrder + 1, ref result);
+        ulong state = LockAll();
+        if (IsLive(id) && FragmentationScore(id) > ProactiveThreshold)
+        {
+            ran = true;
+            CompactPool(id.Value, _buddy._maxOrder + 1, ref result);
+        }
+        UnlockAll(state);
         return MemoryStatus.Ok;
     }
 

@@ -71,15 +71,19 @@ public unsafe partial struct BuddyAllocator
     /// <summary>
     /// Steers page block <paramref name="pb"/> of <paramref name="pool"/> to class <paramref name="cls"/>:
     /// its free blocks move from the old class's lists to the new one's, and it is refiled in the
-    /// index. A page block leaving the pool's cache class first has the pool's frame cache drained when
-    /// the cache holds one of its frames (the cache holds only frames of that class's page blocks).
-    /// O(frames of a page block).
+    /// index. Under the pool's lock. In an instance of one CPU, a page block leaving the pool's cache class
+    /// first has the pool's frame cache drained when the cache holds one of its frames (so the cache holds
+    /// only frames of that class's page blocks; the only CPU is the caller, its interrupts off, so no
+    /// fast path holds the cache). With several CPUs the other CPUs' caches cannot be taken here (their
+    /// locks rank below the pool's, docs/smp.md): frames of the page block they hold stay cached, are
+    /// handed out to the caches' class, and return to the lists of the page block's class of the time
+    /// when drained. O(frames of a page block).
     /// </summary>
     internal void Restyle(int pool, ulong pb, int cls)
     {
         if ((int)_pageblocks[pb].Mobility == cls)
             return;
-        if (CacheServes(pool, _pageblocks[pb].Mobility) && CachedIn(pool, pb) != 0)
+        if (_cpus == 1 && CacheServes(pool, _pageblocks[pb].Mobility) && CachedIn(pool, pb) != 0)
             Drain(pool);
         Unfile(pb);
         int pbo = _pageblockOrder;

@@ -23,6 +23,13 @@ public unsafe struct Container
     public int GuaranteePages;
     /// <summary>Pages held now, allocations in flight included (reserved before the pools are asked, given back when they refuse).</summary>
     internal int _held;
+    /// <summary>
+    /// Accounted allocations between their reservation and their commit or give-back (raised before the
+    /// quota is read, lowered after), and accounted frees between their start and their count's drop.
+    /// <see cref="PhysicalMemory.DestroyContainer"/> closes the quota and then waits for 0 before it frees
+    /// what is left (no block lands after) and again before it reads the held count (no free is half counted).
+    /// </summary>
+    internal int _inFlight;
     /// <summary>Most pages ever held at once.</summary>
     internal int _peak;
     /// <summary>Pools whose owner mask creation cleared the container's bit in (not permitted): set again on destroy.</summary>

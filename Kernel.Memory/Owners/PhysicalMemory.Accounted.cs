@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Threading;
 
 namespace PoolKernel.Memory;
 
@@ -44,20 +45,21 @@ public unsafe partial struct PhysicalMemory
         if (((_accountedOwners >> request.Owner) & 1) == 0 || !FrameOwner.IsValid(request.Owner) || pages == 0)
             return AllocateRunUnaccounted(pages, request, out first);
         Container* c = _containers + request.Owner;
-        if (pages > ContainerSpec.MaxQuotaPages || !AtomicCount.TryReserve(&c->_held, (int)pages, c->QuotaPages))
+        AtomicCount.Add(&c->_inFlight, 1);
+        if (pages > ContainerSpec.MaxQuotaPages || !AtomicCount.TryReserve(&c->_held, (int)pages, Volatile.Read(ref c->QuotaPages)))
         {
             AtomicCount.Add(&c->_failures[(int)ContainerFailure.Quota], 1);
+            AtomicCount.Add(&c->_inFlight, -1);
             first = Pfn.None;
             return MemoryStatus.QuotaExceeded;
         }
         MemoryStatus status = AllocateRunUnaccounted(pages, request, out first);
         if (status != MemoryStatus.Ok)
-        {
             Unreserve(c, (int)pages, status);
-            return status;
-        }
-        Commit(c, _buddy.PoolOfFrame(first.Value - _basePfn), first.Value - _basePfn, pages, 1);
-        return MemoryStatus.Ok;
+        else
+            Commit(c, _buddy.PoolOfFrame(first.Value - _basePfn), first.Value - _basePfn, pages, 1);
+        AtomicCount.Add(&c->_inFlight, -1);
+        return status;
     }
 
     /// <summary>Frees a run (<see cref="FreeRunUnaccounted"/>'s contract); a container's pages are taken off its counts when the free succeeds.</summary>
@@ -65,10 +67,13 @@ public unsafe partial struct PhysicalMemory
     {
         if (((_accountedOwners >> owner) & 1) == 0 || !FrameOwner.IsValid(owner))
             return FreeRunUnaccounted(first, pages, owner);
+        Container* c = _containers + owner;
+        AtomicCount.Add(&c->_inFlight, 1);
         int pool = PoolBeforeFree(first);
         MemoryStatus status = FreeRunUnaccounted(first, pages, owner);
         if (status == MemoryStatus.Ok)
-            Commit(_containers + owner, pool, first.Value - _basePfn, pages, -1);
+            Commit(c, pool, first.Value - _basePfn, pages, -1);
+        AtomicCount.Add(&c->_inFlight, -1);
         return status;
     }
 
@@ -83,30 +88,34 @@ public unsafe partial struct PhysicalMemory
             return AllocateUnaccounted(order, request, out pfn);
         Container* c = _containers + request.Owner;
         int pages = 1 << order.Value;
-        if (!AtomicCount.TryReserve(&c->_held, pages, c->QuotaPages))
+        AtomicCount.Add(&c->_inFlight, 1);
+        if (!AtomicCount.TryReserve(&c->_held, pages, Volatile.Read(ref c->QuotaPages)))
         {
             AtomicCount.Add(&c->_failures[(int)ContainerFailure.Quota], 1);
+            AtomicCount.Add(&c->_inFlight, -1);
             pfn = Pfn.None;
             return MemoryStatus.QuotaExceeded;
         }
         MemoryStatus status = AllocateUnaccounted(order, request, out pfn);
         if (status != MemoryStatus.Ok)
-        {
             Unreserve(c, pages, status);
-            return status;
-        }
-        Commit(c, _buddy.PoolOfFrame(pfn.Value - _basePfn), pfn.Value - _basePfn, (ulong)pages, 1);
-        return MemoryStatus.Ok;
+        else
+            Commit(c, _buddy.PoolOfFrame(pfn.Value - _basePfn), pfn.Value - _basePfn, (ulong)pages, 1);
+        AtomicCount.Add(&c->_inFlight, -1);
+        return status;
     }
 
     private MemoryStatus FreeAccounted(Pfn pfn, Order order, byte owner)
     {
         if (!FrameOwner.IsValid(owner))
             return FreeUnaccounted(pfn, order, owner);
+        Container* c = _containers + owner;
+        AtomicCount.Add(&c->_inFlight, 1);
         int pool = PoolBeforeFree(pfn);
         MemoryStatus status = FreeUnaccounted(pfn, order, owner);
         if (status == MemoryStatus.Ok)
-            Commit(_containers + owner, pool, pfn.Value - _basePfn, 1UL << order.Value, -1);
+            Commit(c, pool, pfn.Value - _basePfn, 1UL << order.Value, -1);
+        AtomicCount.Add(&c->_inFlight, -1);
         return status;
     }
 

@@ -7,7 +7,9 @@ namespace PoolKernel.Memory;
 /// guarantee pool carved from a default pool, and permissions written into the pools' owner masks
 /// (the mechanism that already refuses an owner a pool: OwnerRefused); destroyed by freeing every
 /// block the owner holds, sending the guarantee pool home and putting the masks back.
-/// Lifecycle calls, like pool creation, need the caller's pools lock; the counters do not.
+/// Lifecycle calls take the instance's locks themselves (owner masks change under every lock); the
+/// counters take none. Destruction is safe with the container's allocations in flight on other CPUs
+/// (<see cref="Container._inFlight"/>), not with a second lifecycle call at once (the caller serialises those).
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
@@ -91,6 +93,7 @@ public unsafe partial struct PhysicalMemory
         c->GuaranteePool = guarantee;
         c->QuotaPages = (int)spec.QuotaPages;
         c->GuaranteePages = (int)(blocks << _buddy._pageblockOrder);
+        ulong locks = LockAll(); // owner masks and the pool generation change under every lock
         if (!spec.Pools.IsAll)
         {
             ulong bit = 1UL << spec.Owner;
@@ -116,6 +119,7 @@ public unsafe partial struct PhysicalMemory
         _accountedOwners |= 1UL << spec.Owner;
         // Owner masks (and a new pool) changed: remembered pool choices are outdated.
         PoolTableChanged();
+        UnlockAll(locks);
         return MemoryStatus.Ok;
     }
 
@@ -132,9 +136,25 @@ public unsafe partial struct PhysicalMemory
         if (_containers == null || !IsContainer(owner))
             return MemoryStatus.InvalidArgument;
         Container* c = _containers + owner;
+        // Closed to new reservations first (a quota of 0 refuses every one; creation never gives 0),
+        // then the allocations already past their reservation are waited for: after this no block of
+        // the owner appears, and FreeEverything finds every one.
+        int quota = Volatile.Read(ref c->QuotaPages);
+        while (Interlocked.CompareExchange(ref c->QuotaPages, 0, quota) != quota)
+            quota = Volatile.Read(ref c->QuotaPages);
+        while (Volatile.Read(ref c->_inFlight) != 0)
+        {
+        }
         MemoryStatus status = FreeEverything(owner);
         if (status != MemoryStatus.Ok)
+        {
+            Volatile.Write(ref c->QuotaPages, quota);
             return status;
+        }
+        // A free of the container's own that freed a block first is still taking it off the counts.
+        while (Volatile.Read(ref c->_inFlight) != 0)
+        {
+        }
         if (Volatile.Read(ref c->_held) != 0)
             return MemoryStatus.Corruption;
         if (!c->GuaranteePool.IsNone)
@@ -144,6 +164,7 @@ public unsafe partial struct PhysicalMemory
                 return status == MemoryStatus.PoolInUse ? MemoryStatus.Corruption : status;
         }
         ulong bit = 1UL << owner;
+        ulong locks = LockAll(); // owner masks and the pool generation change under every lock
         for (int p = 0; p < _poolLimit; p++)
         {
             if (_buddy._pools[p].Live == 0)
@@ -156,6 +177,7 @@ public unsafe partial struct PhysicalMemory
         _accountedOwners &= ~bit;
         *c = default;
         PoolTableChanged();
+        UnlockAll(locks);
         return MemoryStatus.Ok;
     }
 
@@ -299,7 +321,7 @@ public unsafe partial struct PhysicalMemory
             ref Pool pool = ref _buddy._pools[p];
             if (pool.Live == 0 || (pool.Properties.Flags & (PoolFlags.Dma | PoolFlags.Reserved | PoolFlags.Realtime)) != 0)
                 continue;
-            ulong free = pool.FreePages + (ulong)_buddy.CacheOf(p)->Count;
+            ulong free = pool.FreePages + _buddy.CachedCount(p);
             if (donor < 0 || free > most)
             {
                 donor = p;

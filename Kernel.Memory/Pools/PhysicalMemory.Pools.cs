@@ -4,6 +4,11 @@ namespace PoolKernel.Memory;
 /// Pool life cycle and page-block moves. Page blocks are the unit of membership: a move
 /// re-tags one page block and relinks its free blocks, O(blocks in the page block) and never
 /// more than O(2^PageblockOrder), independent of memory size.
+/// Locks (PhysicalMemory.Locks.cs): a move holds both pools' locks and all their caches' (every CPU's cached
+/// frames of the source may have to be drained: a pool shrinks), lower slot first; creation holds the table
+/// lock, then the donor's and the new slot's; creation from a range and destruction, which may touch any
+/// pool's page blocks, hold every lock (<see cref="LockAll"/>), so they drain every CPU's caches of the pools
+/// they take from.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
@@ -26,7 +31,7 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     private void PoolTableChanged() { _poolGeneration++; }
 
-    /// <summary>Empties a pool slot (the pool owns no page block) and lowers the live limit.</summary>
+    /// <summary>Empties a pool slot (the pool owns no page block) and lowers the live limit. Under the table lock and the slot's lock.</summary>
     private void CloseSlot(int slot)
     {
         _buddy._pools[slot] = default;
@@ -61,20 +66,38 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus status = CheckProperties(props);
         if (status != MemoryStatus.Ok)
             return status;
+        if (donor.Value >= _poolCapacity)
+            return MemoryStatus.NoSuchPool;
+        ulong table = _tableLock.Acquire();
+        int slot = FreeSlot();
+        if (slot < 0)
+        {
+            _tableLock.Release(table);
+            return IsLive(donor) ? MemoryStatus.PoolTableFull : MemoryStatus.NoSuchPool;
+        }
+        ulong state = LockTwo(donor.Value, slot);
+        status = CreatePoolLocked(props, donor, pageblocks, slot, out id);
+        UnlockTwo(donor.Value, slot, state);
+        _tableLock.Release(table);
+        return status;
+    }
+
+    /// <summary><see cref="CreatePool"/> under the table lock and the locks of the donor and of free slot <paramref name="slot"/>.</summary>
+    private MemoryStatus CreatePoolLocked(in PoolProperties props, PoolId donor, ulong pageblocks, int slot, out PoolId id)
+    {
+        id = PoolId.None;
+        MemoryStatus status;
         if (!IsLive(donor))
             return MemoryStatus.NoSuchPool;
         if (pageblocks > _pageblockCount)
             return MemoryStatus.OutOfMemory;
-        int slot = FreeSlot();
-        if (slot < 0)
-            return MemoryStatus.PoolTableFull;
         ulong pages = pageblocks * PageblockPages;
         if (pages < props.MinimumPages)
             return MemoryStatus.BelowMinimum;
         if (props.MaximumPages != 0 && pages > props.MaximumPages)
             return MemoryStatus.AboveMaximum;
         OpenSlot(slot, props);
-        status = pageblocks == 0 ? MemoryStatus.Ok : MovePageblocks(donor, new PoolId((byte)slot), pageblocks);
+        status = pageblocks == 0 ? MemoryStatus.Ok : MovePageblocksLocked(donor, new PoolId((byte)slot), pageblocks);
         if (status != MemoryStatus.Ok)
         {
             // MovePageblocks moved nothing on failure; closing the slot undoes the rest.
@@ -108,6 +131,16 @@ public unsafe partial struct PhysicalMemory
         ulong firstPb = (start.Value - _basePfn) >> _buddy._pageblockOrder;
         if (firstPb >= _pageblockCount || pageblocks > _pageblockCount - firstPb)
             return MemoryStatus.OutsideEveryPool;
+        ulong state = LockAll();
+        status = CreatePoolFromRangeLocked(props, firstPb, pageblocks, out id);
+        UnlockAll(state);
+        return status;
+    }
+
+    /// <summary><see cref="CreatePoolFromRange"/> from page block <paramref name="firstPb"/> on, under every lock (<see cref="LockAll"/>).</summary>
+    private MemoryStatus CreatePoolFromRangeLocked(in PoolProperties props, ulong firstPb, ulong pageblocks, out PoolId id)
+    {
+        id = PoolId.None;
         int slot = FreeSlot();
         if (slot < 0)
             return MemoryStatus.PoolTableFull;
@@ -159,10 +192,21 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     public MemoryStatus DestroyPool(PoolId id)
     {
+        if (id.Value >= _poolCapacity)
+            return MemoryStatus.NoSuchPool;
+        ulong state = LockAll();
+        MemoryStatus status = DestroyPoolLocked(id);
+        UnlockAll(state);
+        return status;
+    }
+
+    /// <summary><see cref="DestroyPool"/> under every lock (<see cref="LockAll"/>).</summary>
+    private MemoryStatus DestroyPoolLocked(PoolId id)
+    {
         if (!IsLive(id))
             return MemoryStatus.NoSuchPool;
         ref Pool pool = ref _buddy._pools[id.Value];
-        if (pool.FreePages + (ulong)_buddy.CacheOf(id.Value)->Count != pool.PresentPages)
+        if (pool.FreePages + _buddy.CachedCount(id.Value) != pool.PresentPages)
             return MemoryStatus.PoolInUse;
         for (ulong pb = 0; pb < _pageblockCount; pb++)
             if (_buddy._pageblocks[pb].Home == id.Value)
@@ -185,6 +229,17 @@ public unsafe partial struct PhysicalMemory
     /// &gt;= PageblockOrder and merged into the destination's.
     /// </summary>
     public MemoryStatus MovePageblocks(PoolId from, PoolId to, ulong count)
+    {
+        if (from.Value >= _poolCapacity || to.Value >= _poolCapacity)
+            return MemoryStatus.NoSuchPool;
+        ulong state = LockTwo(from.Value, to.Value);
+        MemoryStatus status = MovePageblocksLocked(from, to, count);
+        UnlockTwo(from.Value, to.Value, state);
+        return status;
+    }
+
+    /// <summary><see cref="MovePageblocks"/> under both pools' locks.</summary>
+    private MemoryStatus MovePageblocksLocked(PoolId from, PoolId to, ulong count)
     {
         if (!IsLive(from) || !IsLive(to))
             return MemoryStatus.NoSuchPool;
@@ -251,7 +306,7 @@ public unsafe partial struct PhysicalMemory
     /// second pass merges only with blocks already in the new pool. Last, both pools' caches are
     /// sized to their new present frames (<see cref="BuddyAllocator.SizeCache"/>).
     /// </summary>
-    private void MovePageblock(ulong pb, int to)
+    private void MovePageblock(ulong pb, int to) // under both pools' locks
     {
         int pbo = _buddy._pageblockOrder;
         int from = _buddy._pageblocks[pb].Pool;

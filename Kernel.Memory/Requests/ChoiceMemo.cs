@@ -96,6 +96,8 @@ public unsafe struct ChoiceMemo
     public int Begin(ulong shape, in AllocRequest request, in DmaRules rules, uint generation)
     {
         int slot = Slot(shape, request);
+        _generation[slot] = 0; // outdated while it is rewritten (the checker reads other CPUs' memos)
+        _count[slot] = 0;
         _shape[slot] = shape;
         _lowest[slot] = request.Lowest.Value;
         _highest[slot] = request.Highest.Value;
@@ -105,11 +107,10 @@ public unsafe struct ChoiceMemo
         _rules[slot * 4 + 1] = rules.EndPfn;
         _rules[slot * 4 + 2] = rules.AlignPages;
         _rules[slot * 4 + 3] = rules.BoundaryPages;
-        _generation[slot] = generation;
-        _count[slot] = 0;
         _complete[slot] = 0;
         _cacheOk[slot] = 0;
         _lastKey[slot] = 0;
+        _generation[slot] = generation;
         return slot;
     }
 

@@ -2,7 +2,9 @@ namespace PoolKernel.Memory;
 
 /// <summary>
 /// Read-only views for reports: buddyinfo per pool, page-block use, totals, pool properties, and
-/// iteration over live pools. None of them changes state.
+/// iteration over live pools. None of them changes state, and none takes a lock: each is a snapshot
+/// while other CPUs allocate, exact under <see cref="LockAll"/> (the kernel's reports), except
+/// <see cref="DrainCaches"/> and <see cref="Check"/>, which take the locks they need.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
@@ -36,7 +38,7 @@ public unsafe partial struct PhysicalMemory
         if (!IsLive(id))
             return MemoryStatus.NoSuchPool;
         ref Pool pool = ref _buddy._pools[id.Value];
-        ulong cached = (ulong)_buddy.CacheOf(id.Value)->Count;
+        ulong cached = _buddy.CachedCount(id.Value);
         stats.PresentPages = pool.PresentPages;
         stats.FreePages = pool.FreePages + cached;
         stats.CachedPages = cached;
@@ -45,6 +47,28 @@ public unsafe partial struct PhysicalMemory
         stats.Pageblocks = pool.Pageblocks;
         return MemoryStatus.Ok;
     }
+
+    /// <summary>
+    /// How full CPU <paramref name="cpu"/>'s frame cache of pool <paramref name="id"/> is: its frames and its high
+    /// mark (0: the pool is too small for caches). NoSuchPool for a dead id, InvalidArgument for a CPU outside
+    /// 0..MaxCpus - 1. A snapshot, without the cache's lock.
+    /// </summary>
+    public MemoryStatus GetCpuCache(PoolId id, int cpu, out int count, out int high)
+    {
+        count = 0;
+        high = 0;
+        if (!IsLive(id))
+            return MemoryStatus.NoSuchPool;
+        if ((uint)cpu >= (uint)_maxCpus)
+            return MemoryStatus.InvalidArgument;
+        FrameCache* cache = _buddy.CacheOf(id.Value, cpu);
+        count = cache->Count;
+        high = cache->High;
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>CPUs the instance keeps caches for (<see cref="MemoryConfig.MaxCpus"/>).</summary>
+    public int MaxCpus { get { return _maxCpus; } }
 
     /// <summary>
     /// Free blocks of <paramref name="order"/> on a pool's buddy lists: one column of /proc/buddyinfo
@@ -91,7 +115,7 @@ public unsafe partial struct PhysicalMemory
             if (_buddy._pools[i].Live == 0)
                 continue;
             t.LivePools++;
-            t.FreePages += _buddy._pools[i].FreePages + (ulong)_buddy.CacheOf(i)->Count;
+            t.FreePages += _buddy._pools[i].FreePages + _buddy.CachedCount(i);
             t.BalloonedPages += _buddy._pools[i].BalloonedPages;
         }
         t.InUsePages = _presentPages - t.FreePages - t.BalloonedPages;
@@ -163,19 +187,35 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// Gives every pool's cached order-0 frames back to the buddy lists (merging them). Nothing
+    /// Gives every pool's cached order-0 frames, every CPU's, back to the buddy lists (merging them). Nothing
     /// else changes: the same frames are free and allocated before and after. For shells, tests, and
     /// a kernel that wants buddyinfo to show every free frame merged.
     /// </summary>
     public void DrainCaches()
     {
         for (int i = 0; i < _poolLimit; i++)
+        {
+            ulong state = LockPoolWithCaches(i);
             if (_buddy._pools[i].Live != 0)
                 _buddy.Drain(i);
+            UnlockPoolWithCaches(i, state);
+        }
     }
 
-    /// <summary>Runs the invariant checker over the whole instance (see <see cref="InvariantChecker"/>).</summary>
+    /// <summary>
+    /// Runs the invariant checker over the whole instance (see <see cref="InvariantChecker"/>) under every lock
+    /// (<see cref="LockAll"/>): the instance does not change while it is checked. Not to be called with any lock held.
+    /// </summary>
     public InvariantReport Check()
+    {
+        ulong state = LockAll();
+        InvariantReport report = InvariantChecker.Check(ref this);
+        UnlockAll(state);
+        return report;
+    }
+
+    /// <summary>The invariant checker, for a caller that already holds every lock (<see cref="LockAll"/>: a report that also checks).</summary>
+    public InvariantReport CheckLocked()
     {
         return InvariantChecker.Check(ref this);
     }

@@ -3,8 +3,8 @@ using System.Threading;
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// A spin lock that holds interrupts off while it is held, for the kernel layer that owns a
-/// <see cref="PhysicalMemory"/> or a heap (the allocator core takes no locks, STYLE.md 9): one word,
+/// A spin lock that holds interrupts off while it is held: the locks of a <see cref="PhysicalMemory"/>
+/// (a lock a pool and the pool table's, PhysicalMemory.Locks.cs) and of the kernel's heap glue: one word,
 /// taken with <see cref="Interlocked.CompareExchange(ref int, int, int)"/> (0 to 1) and released with
 /// <see cref="Volatile.Write(ref int, int)"/> (a release store), so every write made under the lock is
 /// seen by the next CPU that takes it.
@@ -59,6 +59,15 @@ public unsafe struct SpinLock
         Volatile.Write(ref _held, 0);
         if (_restore != null)
             _restore(state);
+    }
+
+    /// <summary>
+    /// Releases the lock and leaves interrupts as they are: for a lock taken under an outer lock of the same
+    /// holder (interrupts already off, the outer lock's release puts them back).
+    /// </summary>
+    public void ReleaseInner()
+    {
+        Volatile.Write(ref _held, 0);
     }
 
     /// <summary>True while some CPU holds the lock (a snapshot: for assertions and reports, not for deciding to take it).</summary>

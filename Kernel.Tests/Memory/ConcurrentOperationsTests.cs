@@ -7,14 +7,16 @@ using MemorySpinLock = PoolKernel.Memory.SpinLock;
 namespace PoolKernel.Tests.Memory;
 
 /// <summary>
-/// Kernel.Memory under real threads, behind one <see cref="MemorySpinLock"/> taken around every call
-/// as the kernel's PhysicalMemoryOwner does (docs/smp.md): N threads (2, 4, 8) of seeded random
-/// page operations over one <see cref="PhysicalMemory"/> (q35, 256 MiB, two nodes), frees of blocks
-/// other threads allocated (through a shared exchange array of atomically swapped slots) included.
-/// While a block is held, a shared page map proves no page is handed out twice; afterwards the
-/// checker is clean and every page is free again. And: two threads freeing the same block at once,
-/// exactly one is refused. Longer runs: POOLKERNEL_THREADS_SEEDS, POOLKERNEL_THREADS_OPS;
-/// replay one seed: POOLKERNEL_THREADS_SEED.
+/// Kernel.Memory under real threads, with nothing around its calls: the instance takes its own locks
+/// (a lock a pool, the pool table's; docs/smp.md), and each thread is a CPU of its own
+/// (<see cref="HostCpus"/>). N threads (2, 4, 8) of seeded random page operations over one
+/// <see cref="PhysicalMemory"/> (q35, 256 MiB, two nodes), on the shared pools and on pools of
+/// their own created for the run, frees of blocks other threads allocated (through a shared exchange
+/// array of atomically swapped slots) included, while other threads create, grow, shrink and destroy
+/// pools. While a block is held, a shared page map (atomic flags) proves no page is handed out twice;
+/// the checker runs meanwhile (it takes every lock); afterwards it is clean and every page is free
+/// again. And: two threads freeing the same block at once, exactly one is refused. Longer runs:
+/// POOLKERNEL_THREADS_SEEDS, POOLKERNEL_THREADS_OPS; replay one seed: POOLKERNEL_THREADS_SEED.
 /// </summary>
 public unsafe class ConcurrentOperationsTests
 {
@@ -22,26 +24,21 @@ public unsafe class ConcurrentOperationsTests
 
     public ConcurrentOperationsTests(ITestOutputHelper output) => _output = output;
 
-    /// <summary>The pools and the lock that guards them, as the kernel's owner holds them.</summary>
-    private sealed class LockedMemory : IDisposable
+    /// <summary>The pools for <paramref name="cpus"/> CPUs (threads), and a page map.</summary>
+    private sealed class SharedMemory : IDisposable
     {
-        private readonly HostPhysicalMemory _host = QemuMaps.Boot("q35", 256UL << 20, 2);
-        /// <summary>Guards everything <see cref="Memory"/> points to, and <see cref="Taken"/>.</summary>
-        private MemorySpinLock _lock;
+        private readonly HostPhysicalMemory _host;
 
         public PhysicalMemory* Memory => _host.Memory;
-        /// <summary>One flag a page of the span: set while some thread holds it. Guarded by the lock.</summary>
-        public readonly bool[] Taken;
+        /// <summary>One flag a page of the span: 1 while some thread holds it, set and cleared atomically.</summary>
+        public readonly int[] Taken;
 
-        public LockedMemory()
+        public SharedMemory(int cpus)
         {
+            _host = QemuMaps.Boot("q35", 256UL << 20, 2, HostCpus.Config(cpus));
             Assert.Equal(MemoryStatus.Ok, _host.InitStatus);
-            Taken = new bool[Memory->GetTotals().SpanPages];
+            Taken = new int[Memory->GetTotals().SpanPages];
         }
-
-        public ulong Acquire() => _lock.Acquire();
-
-        public void Release(ulong state) => _lock.Release(state);
 
         public void Dispose() => _host.Dispose();
     }
@@ -65,7 +62,8 @@ public unsafe class ConcurrentOperationsTests
 
     private static void RunSeed(int seed, int ops, int threads)
     {
-        using var memory = new LockedMemory();
+        using var memory = new SharedMemory(threads + 1);
+        HostCpus.Enter(0);
         PhysicalMemory* pm = memory.Memory;
         ulong freeBefore = pm->GetTotals().FreePages;
         ulong basePfn = pm->BasePfn.Value;
@@ -74,6 +72,7 @@ public unsafe class ConcurrentOperationsTests
         var exchange = new long[16];
         var failures = new List<string>();
         long crossFrees = 0;
+        long created = 0, moved = 0, destroyed = 0;
 
         void Fail(string what)
         {
@@ -81,37 +80,55 @@ public unsafe class ConcurrentOperationsTests
                 failures.Add(what);
         }
 
-        // Takes the pages of a block the pools just gave, under the lock: none may be held already.
+        // Takes the pages of a block the pools just gave: none may be held already.
         void Take(ulong pfn, int order)
         {
             for (ulong p = 0; p < 1UL << order; p++)
-            {
-                if (memory.Taken[pfn - basePfn + p])
+                if (Interlocked.Exchange(ref memory.Taken[pfn - basePfn + p], 1) != 0)
                     Fail($"page {pfn + p:x} handed out twice");
-                memory.Taken[pfn - basePfn + p] = true;
-            }
         }
 
+        // Before the free: once freed, another thread may get the pages at once.
         void Untake(ulong pfn, int order)
         {
             for (ulong p = 0; p < 1UL << order; p++)
-                memory.Taken[pfn - basePfn + p] = false;
+                Volatile.Write(ref memory.Taken[pfn - basePfn + p], 0);
         }
 
         void Free(ulong pfn, int order, byte owner)
         {
-            ulong state = memory.Acquire();
             Untake(pfn, order);
             MemoryStatus s = pm->Free(new Pfn(pfn), new Order(order), owner);
-            memory.Release(state);
             if (s != MemoryStatus.Ok)
                 Fail($"free of {pfn:x} order {order} answered {s}");
         }
 
+        PoolId PoolOf(ulong pfn) => pm->PoolOf(new Pfn(pfn));
+
+        // Each thread's own pool (created from a shared one, grown and shrunk by moves, destroyed at the
+        // end): page operations on it meet the moves and the creations and destructions of the others.
+        PoolId OwnPool(int thread, Random rng)
+        {
+            PoolProperties props = PoolProperties.Open("t" + thread);
+            props.Flags = PoolFlags.Reserved; // only requests naming it: its thread's, so it can empty and go
+            PoolId donor = new PoolId((byte)rng.Next(pm->PoolCapacity));
+            MemoryStatus s = pm->CreatePool(props, donor, (ulong)rng.Next(1, 4), out PoolId id);
+            if (s == MemoryStatus.Ok)
+            {
+                Interlocked.Increment(ref created);
+                return id;
+            }
+            if (s != MemoryStatus.OutOfMemory && s != MemoryStatus.NoSuchPool && s != MemoryStatus.BelowMinimum && s != MemoryStatus.PoolTableFull)
+                Fail($"create pool answered {s}");
+            return PoolId.None;
+        }
+
         void Worker(int thread)
         {
+            HostCpus.Enter(thread + 1);
             var rng = new Random(seed * 7919 + thread);
             var held = new List<(ulong Pfn, int Order, byte Owner)>();
+            PoolId own = PoolId.None;
             for (int op = 0; op < ops && failures.Count == 0; op++)
             {
                 int kind = rng.Next(100);
@@ -122,15 +139,44 @@ public unsafe class ConcurrentOperationsTests
                     req.Owner = (byte)(1 + thread % 3);
                     if (rng.Next(2) == 0)
                         req.PreferredNode = (byte)rng.Next(nodes);
-                    ulong state = memory.Acquire();
+                    if (!own.IsNone && rng.Next(3) == 0)
+                        req.Pool = own;
                     MemoryStatus s = pm->Allocate(new Order(order), req, out Pfn pfn);
                     if (s == MemoryStatus.Ok)
+                    {
                         Take(pfn.Value, order);
-                    memory.Release(state);
-                    if (s == MemoryStatus.Ok)
                         held.Add((pfn.Value, order, req.Owner));
-                    else if (s != MemoryStatus.OutOfMemory)
+                    }
+                    else if (s != MemoryStatus.OutOfMemory && !(req.Pool == own && s == MemoryStatus.NoSuchPool))
                         Fail($"allocate order {order} answered {s}");
+                }
+                else if (kind < 52)
+                {
+                    // The pool's life: create one, move page blocks in and out, destroy it when nothing of it is held.
+                    if (own.IsNone)
+                        own = OwnPool(thread, rng);
+                    else if (rng.Next(3) == 0 && !held.Exists(h => PoolOf(h.Pfn) == own))
+                    {
+                        MemoryStatus s = pm->DestroyPool(own);
+                        if (s == MemoryStatus.Ok)
+                        {
+                            own = PoolId.None;
+                            Interlocked.Increment(ref destroyed);
+                        }
+                        else if (s != MemoryStatus.PoolInUse)
+                            Fail($"destroy pool {own.Value} answered {s}");
+                    }
+                    else
+                    {
+                        PoolId other = new PoolId((byte)rng.Next(pm->PoolCapacity));
+                        bool give = rng.Next(2) == 0;
+                        MemoryStatus s = pm->MovePageblocks(give ? own : other, give ? other : own, 1);
+                        if (s == MemoryStatus.Ok)
+                            Interlocked.Increment(ref moved);
+                        if (s != MemoryStatus.Ok && s != MemoryStatus.OutOfMemory && s != MemoryStatus.NoSuchPool &&
+                            s != MemoryStatus.BelowMinimum && s != MemoryStatus.InvalidArgument && s != MemoryStatus.AboveMaximum)
+                            Fail($"move answered {s}");
+                    }
                 }
                 else if (kind < 85)
                 {
@@ -147,6 +193,11 @@ public unsafe class ConcurrentOperationsTests
                     var (pfn, order, owner) = held[i];
                     held[i] = held[^1];
                     held.RemoveAt(held.Count - 1);
+                    if (!own.IsNone && PoolOf(pfn) == own)
+                    {
+                        Free(pfn, order, owner); // its own pool's blocks stay with the thread, so the pool can go
+                        continue;
+                    }
                     long theirs = Interlocked.Exchange(ref exchange[rng.Next(exchange.Length)], Pack(pfn, order, owner) ^ (long)thread << 56);
                     if (theirs != 0)
                     {
@@ -159,15 +210,22 @@ public unsafe class ConcurrentOperationsTests
                 }
                 if (thread == 0 && op % 500 == 499)
                 {
-                    ulong state = memory.Acquire();
                     InvariantReport r = pm->Check();
-                    memory.Release(state);
                     if (!r.IsOk)
                         Fail($"checker after op {op}: {r.Code} at {r.Pfn.Value:x}");
                 }
             }
             foreach (var (pfn, order, owner) in held)
                 Free(pfn, order, owner);
+            // Its pool goes once everything is back (others' blocks from it may still be in the exchange: then it stays).
+            if (!own.IsNone)
+            {
+                MemoryStatus s = pm->DestroyPool(own);
+                if (s == MemoryStatus.Ok)
+                    Interlocked.Increment(ref destroyed);
+                else if (s != MemoryStatus.PoolInUse)
+                    Fail($"final destroy of pool {own.Value} answered {s}");
+            }
         }
 
         var workers = new Thread[threads];
@@ -199,10 +257,11 @@ public unsafe class ConcurrentOperationsTests
         }
         Assert.True(failures.Count == 0, string.Join("; ", failures));
         Assert.True(crossFrees > 0 || ops < 100, "no thread freed another thread's block");
+        Assert.True((created > 0 && moved > 0 && destroyed > 0) || ops < 1000, $"pool life cycle not exercised: {created} created, {moved} moved, {destroyed} destroyed");
         InvariantReport final = pm->Check();
         Assert.True(final.IsOk, $"checker: {final.Code} at {final.Pfn.Value:x}");
         Assert.Equal(freeBefore, pm->GetTotals().FreePages);
-        Assert.DoesNotContain(true, memory.Taken);
+        Assert.DoesNotContain(1, memory.Taken);
     }
 
     [Fact]
@@ -211,7 +270,8 @@ public unsafe class ConcurrentOperationsTests
 
     private static void RunDoubleFree(int seed, int rounds)
     {
-        using var memory = new LockedMemory();
+        using var memory = new SharedMemory(3);
+        HostCpus.Enter(0);
         PhysicalMemory* pm = memory.Memory;
         ulong freeBefore = pm->GetTotals().FreePages;
         var rng = new Random(seed);
@@ -229,8 +289,8 @@ public unsafe class ConcurrentOperationsTests
                 int me = t;
                 threads[t] = new Thread(() =>
                 {
+                    HostCpus.Enter(me + 1);
                     start.SignalAndWait();
-                    ulong state = memory.Acquire();
                     try
                     {
                         answers[me] = pm->Free(pfn, new Order(order), 2);
@@ -239,7 +299,6 @@ public unsafe class ConcurrentOperationsTests
                     {
                         answers[me] = MemoryStatus.Corruption;
                     }
-                    memory.Release(state);
                 });
                 threads[t].Start();
             }

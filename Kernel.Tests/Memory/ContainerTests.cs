@@ -45,6 +45,84 @@ public unsafe class ContainerTests
         }
     }
 
+    /// <summary>
+    /// Destroying a container while another CPU allocates and frees as it: the destruction closes the quota,
+    /// waits for the reservations in flight and frees what is left, every round Ok (before, a block that
+    /// landed after the frees left its count behind: Corruption, or a block of the owner after destroy).
+    /// The allocating CPU's frees may be refused where the destruction freed its block first. Also caught the
+    /// slow free's order-0 branch without a claim (two CPUs freeing one frame: on the lists and in a cache).
+    /// </summary>
+    [Fact]
+    public void DestroyWithAllocationsInFlightOnAnotherCpu_FreesEverythingEveryRound()
+    {
+        HostCpus.Enter(0);
+        using HostPhysicalMemory host = QemuMaps.Boot("q35", 256 * MiB, 2, HostCpus.Config(2));
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        void* table = NativeMemory.AlignedAlloc((nuint)PhysicalMemory.ContainerTableBytes, 64);
+        try
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->AttachContainers(table, PhysicalMemory.ContainerTableBytes, Kernel));
+            for (int round = 0; round < 40; round++)
+            {
+                Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("web", Web, 64, 0)));
+                int stop = 0, started = 0;
+                string failure = null;
+                var cpu1 = new Thread(() =>
+                {
+                    HostCpus.Enter(1);
+                    var mine = new Queue<(Pfn pfn, int order)>();
+                    var rng = new Random(round);
+                    Volatile.Write(ref started, 1);
+                    while (Volatile.Read(ref stop) == 0 || mine.Count > 0)
+                    {
+                        if (Volatile.Read(ref stop) == 0 && mine.Count < 16)
+                        {
+                            int order = rng.Next(3);
+                            MemoryStatus s = pm->Allocate(new Order(order), As(AllocRequest.Any, Web), out Pfn pfn);
+                            if (s == MemoryStatus.Ok)
+                                mine.Enqueue((pfn, order));
+                            else if (s != MemoryStatus.QuotaExceeded)
+                                failure ??= $"round {round}: allocate {s}";
+                        }
+                        else
+                        {
+                            (Pfn pfn, int order) = mine.Dequeue();
+                            MemoryStatus s = pm->Free(pfn, new Order(order), Web);
+                            // Refusals where the destruction freed the block first (and maybe this CPU got its
+                            // frames again since, as another block: WrongOrder); never anything else.
+                            if (s != MemoryStatus.Ok && s != MemoryStatus.AlreadyFree && s != MemoryStatus.NotAllocated && s != MemoryStatus.WrongOrder)
+                                failure ??= $"round {round}: free {s}";
+                        }
+                    }
+                });
+                cpu1.Start();
+                while (Volatile.Read(ref started) == 0)
+                    Thread.Yield();
+                Thread.SpinWait(20000 * (round % 8 + 1));
+                MemoryStatus destroyed = pm->DestroyContainer(Web);
+                Volatile.Write(ref stop, 1);
+                cpu1.Join();
+                Assert.Equal(MemoryStatus.Ok, destroyed);
+                Assert.True(failure == null, failure);
+                Assert.False(pm->IsContainer(Web));
+                Assert.Equal(0UL, OwnedPages(pm, Web));
+                MemoryAssert.Consistent(pm);
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(table);
+        }
+    }
+
+    private static ulong OwnedPages(PhysicalMemory* pm, byte owner)
+    {
+        ulong* pages = stackalloc ulong[FrameOwner.Count];
+        pm->GetOwnerPages(pages);
+        return pages[owner];
+    }
+
     private static AllocRequest As(AllocRequest request, byte owner)
     {
         request.Owner = owner;

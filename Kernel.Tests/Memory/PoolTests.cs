@@ -262,16 +262,16 @@ public unsafe class PoolTests
         int slotOfFirst = -1;
         for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
         {
-            pm->_choiceMemo.Entry(slot, out uint generation, out int memoPool);
+            pm->_memos[0].Entry(slot, out uint generation, out int memoPool);
             if (generation == pm->_poolGeneration && memoPool == normal.Value)
                 slotOfFirst = slot;
         }
         Assert.True(slotOfFirst >= 0);
-        pm->_choiceMemo.SetPool(slotOfFirst, 200);
+        pm->_memos[0].SetPool(slotOfFirst, 200);
         InvariantReport r = pm->Check();
         Assert.Equal(InvariantCode.ChoiceMemoStale, r.Code);
         Assert.Equal(200, r.Pool.Value);
-        pm->_choiceMemo.SetPool(slotOfFirst, normal.Value);
+        pm->_memos[0].SetPool(slotOfFirst, normal.Value);
         MemoryAssert.Consistent(pm);
     }
 

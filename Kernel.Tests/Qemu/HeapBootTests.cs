@@ -59,8 +59,17 @@ public class HeapBootTests
         QemuResult result = Boot(new QemuBoot { Machine = "pc", Memory = "256M", KernelCommandLine = "run=\"heaptest 4096 1048576;heap;check;heaptest 10 64;heaptest 1 1G\"" });
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
         Assert.Matches(@"heap: out of memory: asked 1048576 bytes \(align 16, 256 pages\) on node 0: pools answered 'out of memory'; free pages \d+ in all pools", result.Console);
+        // Over 3000 of the 1 MiB blocks are refused, one line each. Then heaptest's managed objects
+        // either find room in the heap's slabs (its summary line) or, when the boot's own objects left
+        // that size class's slab exactly full with no page free, end the command cleanly: which one
+        // depends on the image's static objects, not on the allocator. Both must leave the kernel going.
+        int refused = Regex.Matches(result.Console, @"heap: out of memory: asked 1048576 bytes").Count;
+        Assert.True(refused > 3000, result.ToString());
         Match m = Regex.Match(result.Console, @"heaptest: 4096 x 1048576 bytes .* failed (\d+)");
-        Assert.True(m.Success && int.Parse(m.Groups[1].Value) > 3000, result.ToString());
+        if (m.Success)
+            Assert.True(int.Parse(m.Groups[1].Value) > 3000, result.ToString());
+        else
+            Assert.Matches(@"heap: out of memory: asked \d+ bytes \(align 8[^\n]*\r?\nout of memory: command ended\r?\npk> heap\r?\n", result.Console);
         BootTests.AssertContains(result, "heap check: ok");
         BootTests.AssertContains(result, "check: ok");
         BootTests.AssertContains(result, "heaptest: 10 x 64 bytes from the CPU on node 0: by node 0=10, failed 0");

@@ -51,6 +51,23 @@ public class SmpBootTests
         return null;
     }
 
+    /// <summary>CPU <paramref name="cpu"/>'s "frame caches" line of the <paramref name="nth"/> 'cpus' report.</summary>
+    private static string CacheLine(QemuResult result, int nth, int cpu)
+    {
+        string[] lines = result.Lines;
+        int seen = 0;
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (lines[i] != "pk> cpus" || seen++ != nth)
+                continue;
+            for (int j = i + 1; j < lines.Length && !lines[j].StartsWith("pk> "); j++)
+                if (lines[j].StartsWith($"  cpu {cpu} frame caches:"))
+                    return lines[j];
+        }
+        Assert.Fail($"no frame caches line of cpu {cpu} in 'cpus' report #{nth}\n{result}");
+        return null;
+    }
+
     [Theory]
     [InlineData("pc", 1, 1)]
     [InlineData("q35", 2, 2)]
@@ -62,7 +79,7 @@ public class SmpBootTests
         QemuResult result = Boot(new QemuBoot
         {
             Machine = machine, Memory = "256M", Cpus = cpus, Nodes = nodes,
-            KernelCommandLine = "run=\"cpus;cpus;meminfo\"",
+            KernelCommandLine = "run=\"cpus;cpus;meminfo;stress 300;cpus\"",
         });
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
         BootTests.AssertContains(result, $"smp:      {cpus} of {cpus} CPUs online, trampoline at 0x");
@@ -86,6 +103,18 @@ public class SmpBootTests
             // The first report's call to that CPU came after its counters were read: an interrupt more.
             if (c > 0)
                 Assert.True(second[c].Interrupts > first[c].Interrupts, $"cpu {c}: the call IPI was not counted\n{result}");
+        }
+        // Every CPU's frame caches, one a pool (docs/smp.md): after stress, on which every CPU freed pages,
+        // each CPU's caches hold frames, within their high marks.
+        Assert.Contains("stress: ok, all memory returned, pool and heap checkers clean", result.Console);
+        for (int c = 0; c < cpus; c++)
+        {
+            string line = CacheLine(result, 2, c);
+            MatchCollection fills = Regex.Matches(line, @" (node\d+-\w+) (\d+)/(\d+)");
+            Assert.True(fills.Count > 0, $"cpu {c}: no pool with caches: '{line}'\n{result}");
+            foreach (Match f in fills)
+                Assert.True(int.Parse(f.Groups[2].Value) <= int.Parse(f.Groups[3].Value), $"cpu {c}: {f.Value} above its high mark\n{result}");
+            Assert.True(fills.Any(f => int.Parse(f.Groups[2].Value) > 0), $"cpu {c}: nothing cached after stress: '{line}'\n{result}");
         }
         Assert.Matches(new Regex(@"\n  SMP trampoline 0x0000000[0-9a-f]{5}-0x0000000[0-9a-f]{5}: 4 kB\r?\n"), result.Console);
         BootTests.AssertContains(result, "Sum: pools + reserved = ");

@@ -20,12 +20,12 @@ namespace PoolKernel.Heap
     /// every other CPU and scans their stacks and registers (docs/gc.md, docs/smp.md), never from an
     /// interrupt handler.
     ///
-    /// Locking: <see cref="s_lock"/> (the heap lock), then the pools' lock
-    /// (<see cref="PhysicalMemoryOwner.Lock"/>), both around every call into <c>s_heap</c>, on any CPU
-    /// and in interrupt handlers (interrupts stay off while they are held). The pools' lock is needed
-    /// too because KernelHeap takes and returns pages, and reads the pools' frame kinds, through its
-    /// own <see cref="PhysicalMemory"/> pointer. The order is always heap lock, then pools' lock
-    /// (docs/smp.md). The runtime reserve (<see cref="RefillReserve"/>) is the managed allocator's;
+    /// Locking: <see cref="s_lock"/> (the heap lock) around every call into <c>s_heap</c>, on any CPU
+    /// and in interrupt handlers (interrupts stay off while it is held). KernelHeap takes and returns pages
+    /// through its own <see cref="PhysicalMemory"/> pointer, whose calls take the pools' own locks inside
+    /// the heap lock (and find interrupts off, as the pools' per-CPU state needs); the heap's frame-kind
+    /// reads concern its own pages, which no other path changes. The order is always heap lock, then
+    /// the pools' locks (docs/smp.md). The runtime reserve (<see cref="RefillReserve"/>) is the managed allocator's;
     /// its state is guarded by the heap lock (any CPU may run short and release it).
     /// </summary>
     internal static unsafe class KernelHeapGlue
@@ -147,31 +147,28 @@ namespace PoolKernel.Heap
             return held;
         }
 
-        /// <summary>The interrupt states saved by the two locks <see cref="Lock"/> takes.</summary>
+        /// <summary>The interrupt state saved by the heap lock (<see cref="Lock"/>).</summary>
         internal struct LockState
         {
             public ulong Heap;
-            public ulong Pools;
         }
 
-        /// <summary>Takes the heap lock, then the pools' lock; the state to hand to <see cref="Unlock"/>.</summary>
+        /// <summary>Takes the heap lock; the state to hand to <see cref="Unlock"/>.</summary>
         private static LockState Lock()
         {
             LockState state;
             state.Heap = s_lock.Acquire();
-            state.Pools = PhysicalMemoryOwner.Lock();
             return state;
         }
 
-        /// <summary>Releases what <see cref="Lock"/> took, in the reverse order.</summary>
+        /// <summary>Releases what <see cref="Lock"/> took.</summary>
         private static void Unlock(LockState state)
         {
-            PhysicalMemoryOwner.Unlock(state.Pools);
             s_lock.Release(state.Heap);
         }
 
         /// <summary>
-        /// For the shell's heap report: takes both locks (<see cref="Lock"/>) and returns the heap, to be
+        /// For the shell's heap report: takes the heap lock (<see cref="Lock"/>) and returns the heap, to be
         /// read until <see cref="UnlockReport"/>; nothing may be allocated or printed meanwhile.
         /// </summary>
         internal static KernelHeap* LockForReport(out LockState state)
@@ -315,12 +312,10 @@ namespace PoolKernel.Heap
             if ((status == HeapStatus.OutOfMemory || status == HeapStatus.NoPoolSatisfies) && s_allocatedSinceCollection != 0 && CollectLocked())
                 status = s_heap->Alloc(size, align, node, out p);
             // Then the kernel's shortage handlers (the balloon gives lent memory back), once; they take
-            // the pools' lock themselves, so it is let go meanwhile (the heap lock stays: it comes first).
+            // the pools' locks themselves, under the heap lock (it comes first).
             if (status == HeapStatus.OutOfMemory)
             {
-                PhysicalMemoryOwner.Unlock(state.Pools);
                 ulong given = MemoryShortage.Relieve((ulong)(size + align) / 4096 + 1);
-                state.Pools = PhysicalMemoryOwner.Lock();
                 if (given != 0)
                     status = s_heap->Alloc(size, align, node, out p);
             }

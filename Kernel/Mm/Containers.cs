@@ -11,7 +11,7 @@ namespace PoolKernel.Mm
     /// memory, the owner numbers containers get (<see cref="Owners.FirstContainer"/>..63), creation from a
     /// parsed <c>container=</c> request (the command line's, or the shell's <c>container create</c>
     /// through the same parser) with the pool names resolved against the pool table, and destruction.
-    /// Every call into the pools takes the pools' lock (<see cref="PhysicalMemoryOwner.Lock"/>).
+    /// Every call into the pools runs with interrupts off (<see cref="PhysicalMemoryOwner.EnterCalls"/>); the pools lock themselves.
     /// </summary>
     internal static unsafe class Containers
     {
@@ -40,9 +40,9 @@ namespace PoolKernel.Mm
             request.Owner = Owners.Kernel;
             if (PhysicalMemoryOwner.AllocateRun(pages, request, out Pfn first) != MemoryStatus.Ok)
                 return false;
-            ulong state = PhysicalMemoryOwner.Lock();
+            ulong state = PhysicalMemoryOwner.EnterCalls();
             MemoryStatus status = PhysicalMemoryOwner.Unguarded->AttachContainers((void*)(first.Value << 12), pages * 4096, Owners.Kernel);
-            PhysicalMemoryOwner.Unlock(state);
+            PhysicalMemoryOwner.LeaveCalls(state);
             s_ready = status == MemoryStatus.Ok;
             if (!s_ready)
                 PhysicalMemoryOwner.FreeRun(first, pages, Owners.Kernel);
@@ -70,7 +70,7 @@ namespace PoolKernel.Mm
             spec.QuotaPages = (r->QuotaBytes + 4095) / 4096;
             spec.GuaranteePages = (r->GuaranteeBytes + 4095) / 4096;
             spec.Pools = r->PoolsLength == 0 ? PoolSet.All : default;
-            ulong state = PhysicalMemoryOwner.Lock();
+            ulong state = PhysicalMemoryOwner.EnterCalls();
             PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
             int unknownAt = ResolvePools(pm, text + r->PoolsOffset, r->PoolsLength, ref spec.Pools);
             MemoryStatus status = MemoryStatus.PoolTableFull;
@@ -81,7 +81,7 @@ namespace PoolKernel.Mm
             ContainerUsage usage = default;
             if (status == MemoryStatus.Ok)
                 pm->GetContainerUsage(Owners.Kernel, spec.Owner, out usage);
-            PhysicalMemoryOwner.Unlock(state);
+            PhysicalMemoryOwner.LeaveCalls(state);
             if (exists)
             {
                 Console.WriteLine("refused: a container of that name exists");
@@ -130,11 +130,11 @@ namespace PoolKernel.Mm
         /// <summary>Destroys container <paramref name="owner"/> under the lock; its held pages (what was given back) in <paramref name="pages"/>.</summary>
         internal static MemoryStatus Destroy(byte owner, out ulong pages)
         {
-            ulong state = PhysicalMemoryOwner.Lock();
+            ulong state = PhysicalMemoryOwner.EnterCalls();
             PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
             pages = pm->GetContainerUsage(Owners.Kernel, owner, out ContainerUsage usage) == MemoryStatus.Ok ? usage.HeldPages : 0;
             MemoryStatus status = pm->DestroyContainer(owner);
-            PhysicalMemoryOwner.Unlock(state);
+            PhysicalMemoryOwner.LeaveCalls(state);
             return PhysicalMemoryOwner.Passed(status);
         }
 
@@ -147,9 +147,9 @@ namespace PoolKernel.Mm
             PoolName n = default;
             for (int i = 0; i < length; i++)
                 n = WithByte(n, i, name[i]);
-            ulong state = PhysicalMemoryOwner.Lock();
+            ulong state = PhysicalMemoryOwner.EnterCalls();
             bool found = PhysicalMemoryOwner.Unguarded->FindContainer(n, out owner);
-            PhysicalMemoryOwner.Unlock(state);
+            PhysicalMemoryOwner.LeaveCalls(state);
             return found;
         }
 
@@ -159,9 +159,9 @@ namespace PoolKernel.Mm
             usage = default;
             if (!s_ready)
                 return false;
-            ulong state = PhysicalMemoryOwner.Lock();
+            ulong state = PhysicalMemoryOwner.EnterCalls();
             MemoryStatus status = PhysicalMemoryOwner.Unguarded->GetContainerUsage(Owners.Kernel, owner, out usage);
-            PhysicalMemoryOwner.Unlock(state);
+            PhysicalMemoryOwner.LeaveCalls(state);
             return status == MemoryStatus.Ok;
         }
 

@@ -39,7 +39,10 @@ namespace PoolKernel.Mm
             if (pieces == null || distances == null || plan == null)
                 Runtime.Panic.Halt("boot arena too small for the pool map");
 
-            PoolBringUp.Plan(Machine.Map, Reservations.Table, Machine.Nodes, pieces, distances, plan);
+            // Every CPU the MADT lists allocates: one remembered pool choice each (a CPU numbered beyond the
+            // MADT's count is never started).
+            PoolBringUp.Plan(Machine.Map, Reservations.Table, Machine.Nodes, pieces, distances, plan, Machine.Acpi->CpuCount);
+            PhysicalMemoryOwner.Configure(ref plan->Config);
             switch (plan->Status)
             {
                 case BringUpStatus.Ok:

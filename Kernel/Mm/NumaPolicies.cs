@@ -16,7 +16,7 @@ namespace PoolKernel.Mm
     ///
     /// Locking: <see cref="s_lock"/> guards every field below except <see cref="s_heapIsLocal"/> (written
     /// under it, read without it). It is a leaf: nothing else is taken while it is held; an allocation
-    /// takes it to plan, releases it, allocates under the pools' lock, then takes it again to count.
+    /// takes it to plan, releases it, allocates (the pools lock themselves), then takes it again to count.
     /// </summary>
     internal static unsafe class NumaPolicies
     {
@@ -81,9 +81,9 @@ namespace PoolKernel.Mm
         internal static void Install()
         {
             s_lock.SetInterruptHooks(&Cpu.SaveAndDisableInterrupts, &Cpu.RestoreInterrupts);
-            ulong state = PhysicalMemoryOwner.Lock();
+            ulong state = PhysicalMemoryOwner.EnterCalls();
             s_topology = NumaTopology.Of(ref *PhysicalMemoryOwner.Unguarded);
-            PhysicalMemoryOwner.Unlock(state);
+            PhysicalMemoryOwner.LeaveCalls(state);
             ReplicateDistances();
             s_kernel.Policy = NumaPolicy.Local;
             s_heap.Policy = NumaPolicy.Default;
@@ -140,23 +140,23 @@ namespace PoolKernel.Mm
         }
 
         /// <summary>
-        /// <see cref="Replication.Allocate"/> under the pools' lock and their owner's policy: a copy of
+        /// <see cref="Replication.Allocate"/> with interrupts off (the pools lock themselves) and their owner's policy: a copy of
         /// <paramref name="pages"/> frames on every node of <paramref name="nodes"/>, all or nothing.
         /// </summary>
         internal static MemoryStatus Replicate(ulong pages, ulong nodes, byte owner, out ReplicaSet set, out int failedNode)
         {
-            ulong state = PhysicalMemoryOwner.Lock();
+            ulong state = PhysicalMemoryOwner.EnterCalls();
             MemoryStatus status = Replication.Allocate(ref *PhysicalMemoryOwner.Unguarded, pages, nodes, owner, s_topology, out set, out failedNode);
-            PhysicalMemoryOwner.Unlock(state);
+            PhysicalMemoryOwner.LeaveCalls(state);
             return PhysicalMemoryOwner.Passed(status);
         }
 
-        /// <summary><see cref="Replication.Free"/> under the pools' lock and their owner's policy.</summary>
+        /// <summary><see cref="Replication.Free"/> with interrupts off and their owner's policy.</summary>
         internal static MemoryStatus FreeReplicas(ref ReplicaSet set, byte owner)
         {
-            ulong state = PhysicalMemoryOwner.Lock();
+            ulong state = PhysicalMemoryOwner.EnterCalls();
             MemoryStatus status = Replication.Free(ref *PhysicalMemoryOwner.Unguarded, ref set, owner);
-            PhysicalMemoryOwner.Unlock(state);
+            PhysicalMemoryOwner.LeaveCalls(state);
             return PhysicalMemoryOwner.Passed(status);
         }
 

@@ -15,10 +15,14 @@ namespace PoolKernel.Mm
     /// return through it: Corruption fails fast (the invariant checker runs, its report is printed,
     /// the kernel panics); every other status goes back to the caller as the pools gave it.
     ///
-    /// Locking: <see cref="s_lock"/>, one spin lock for the whole instance (interrupts off while held,
-    /// so interrupt handlers may allocate), taken around every call below; Kernel.Memory takes no locks
-    /// of its own. Lock order (docs/smp.md): the heap lock (<see cref="Heap.KernelHeapGlue"/>) before
-    /// this one, never the reverse; nothing is allocated from the heap while this lock is held.
+    /// Locking: the instance locks itself, a lock a pool and one for the pool table (Kernel.Memory,
+    /// PhysicalMemory.Locks.cs; interrupts off while held, so interrupt handlers may allocate). What stays
+    /// here: interrupts off around each call (<see cref="Cpu.SaveAndDisableInterrupts"/>), because the
+    /// instance's per-CPU state (its remembered pool choices) is touched without a lock by its own CPU only,
+    /// and an interrupt handler on that CPU must not find it half written; and the reports, which take every
+    /// lock of the instance in its order (<see cref="LockForReport"/>). Lock order (docs/smp.md): the heap
+    /// lock (<see cref="Heap.KernelHeapGlue"/>) before the pools' locks, never the reverse; nothing is
+    /// allocated from the heap while a pool lock is held.
     /// </summary>
     internal static unsafe partial class PhysicalMemoryOwner
     {
@@ -26,62 +30,90 @@ namespace PoolKernel.Mm
         private static PhysicalMemory* s_memory;
 
         /// <summary>
-        /// Guards everything <see cref="s_memory"/> points to: every pool, its buddy lists, frame cache,
-        /// descriptors and pageblock table, the pool table, and the DMA pools' calls into them. Taken by
-        /// every method below that reads or changes the pools, by <see cref="Heap.KernelHeapGlue"/> (after
-        /// the heap lock) around every heap call (the heap reaches the pools through its own pointer), and
-        /// by the shell's reports (<see cref="LockForReport"/>). Never held while allocating from the heap.
+        /// The kernel's settings of the instance's hooks (before <see cref="PhysicalMemory.Initialize"/>): its locks
+        /// turn interrupts off, the running CPU's number comes from the per-CPU block (GS), and it serves every
+        /// CPU the MADT lists.
         /// </summary>
-        private static SpinLock s_lock;
+        internal static void Configure(ref MemoryConfig config)
+        {
+            config.SaveAndDisableInterrupts = &Cpu.SaveAndDisableInterrupts;
+            config.RestoreInterrupts = &Cpu.RestoreInterrupts;
+            config.CurrentCpu = &CurrentCpu;
+        }
+
+        /// <summary>
+        /// For a layer that calls the instance through its own pointer (the DMA pool manager, KernelDma): held
+        /// around each such call, it keeps interrupts off there, as the instance's per-CPU state needs, and
+        /// serialises that layer's calls. A leaf above the instance's locks: only they are taken under it.
+        /// </summary>
+        private static SpinLock s_callsLock;
+
+        /// <summary>The lock of <see cref="s_callsLock"/>, its interrupt hooks set.</summary>
+        internal static SpinLock* CallsLock
+        {
+            get
+            {
+                fixed (SpinLock* l = &s_callsLock)
+                {
+                    l->SetInterruptHooks(&Cpu.SaveAndDisableInterrupts, &Cpu.RestoreInterrupts);
+                    return l;
+                }
+            }
+        }
+
+        /// <summary>The running CPU's number (<see cref="MemoryConfig.CurrentCpu"/>): 0 before the per-CPU blocks exist.</summary>
+        private static int CurrentCpu() => Smp.CurrentNumber;
 
         /// <summary>Takes the instance <see cref="MemoryBringUp"/> set up; once, before anything allocates.</summary>
         internal static void Install(PhysicalMemory* memory)
         {
             if (s_memory != null)
                 Panic.Halt("pools: physical memory installed twice");
-            s_lock.SetInterruptHooks(&Cpu.SaveAndDisableInterrupts, &Cpu.RestoreInterrupts);
             s_memory = memory;
         }
 
-        /// <summary>Takes the pools' lock (interrupts off); returns the interrupt state for <see cref="Unlock"/>.</summary>
-        internal static ulong Lock() => s_lock.Acquire();
+        /// <summary>
+        /// For a layer that calls the instance's self-locking methods through <see cref="Unguarded"/> (containers,
+        /// NUMA policies): interrupts off until <see cref="LeaveCalls"/>, as the instance's per-CPU state needs.
+        /// Takes no lock: the instance's methods take theirs.
+        /// </summary>
+        internal static ulong EnterCalls() => Cpu.SaveAndDisableInterrupts();
 
-        /// <summary>Releases the pools' lock taken by <see cref="Lock"/> or <see cref="LockForReport"/>.</summary>
-        internal static void Unlock(ulong state) => s_lock.Release(state);
+        /// <summary>Ends what <see cref="EnterCalls"/> began.</summary>
+        internal static void LeaveCalls(ulong state) => Cpu.RestoreInterrupts(state);
 
         /// <summary>
-        /// For the shell's reports, which walk the pools: takes the lock and returns the instance, to be
-        /// read until <see cref="Unlock"/>. The report must allocate nothing from the heap meanwhile (the
-        /// heap lock comes first, docs/smp.md); the pure reports (Kernel.Boot/Reports) allocate nothing.
+        /// Every lock of the instance in its order (<see cref="PhysicalMemory.LockAll"/>), interrupts off,
+        /// until <see cref="Unlock"/>: for a layer whose own state must not change under a mover or a
+        /// compaction (the movable areas' page tables and reverse map, Mm/VmAreas.cs: compaction and its
+        /// movers run under this same LockAll). Call no self-locking method of the instance meanwhile.
+        /// </summary>
+        internal static ulong Lock() => s_memory->LockAll();
+
+        /// <summary>Releases every lock <see cref="Lock"/> or <see cref="LockForReport"/> took.</summary>
+        internal static void Unlock(ulong state) => s_memory->UnlockAll(state);
+
+        /// <summary>
+        /// For the shell's reports, which walk the pools: takes every lock of the instance in its order
+        /// (<see cref="PhysicalMemory.LockAll"/>) and returns it, to be read until <see cref="Unlock"/>. The report
+        /// must allocate nothing from the heap meanwhile (the heap lock comes first, docs/smp.md) and must not
+        /// call a method that locks (use <see cref="PhysicalMemory.CheckLocked"/>); the pure reports
+        /// (Kernel.Boot/Reports) allocate nothing.
         /// </summary>
         internal static PhysicalMemory* LockForReport(out ulong state)
         {
-            state = s_lock.Acquire();
+            state = s_memory->LockAll();
             return s_memory;
         }
 
-        /// <summary>True while some CPU holds the pools' lock (a snapshot, for assertions).</summary>
-        internal static bool IsLocked => s_lock.IsHeld;
-
         /// <summary>
-        /// The instance itself, without the lock, for: the boot CPU's set-up before the other CPUs start
-        /// (PoolPlanner, the heap's and the DMA pools' construction, the boot summary); layers built over it
-        /// once at boot that keep the pointer (KernelHeap: its calls run under this lock, taken by
-        /// <see cref="Heap.KernelHeapGlue"/>; DmaPoolManager: given this lock, <see cref="LockPointer"/>);
-        /// <see cref="FailFast"/>'s checker; and values fixed at set-up (max order, pool capacity, node
-        /// count). Anything else takes the lock (<see cref="Lock"/>, <see cref="LockForReport"/>).
+        /// The instance itself, for: the boot CPU's set-up before the other CPUs start (PoolPlanner, the heap's
+        /// and the DMA pools' construction, the boot summary); layers built over it once at boot that keep the
+        /// pointer and call it with interrupts off (KernelHeap: under the heap lock; DmaPoolManager: under its
+        /// own lock, <see cref="Drivers.KernelDma"/>); <see cref="FailFast"/>'s checker; and values fixed at
+        /// set-up (max order, pool capacity, node count). Its methods take their own locks.
         /// </summary>
         internal static PhysicalMemory* Unguarded => s_memory;
-
-        /// <summary>The lock itself, for a layer that reaches the pools through its own pointer (the DMA pool manager).</summary>
-        internal static SpinLock* LockPointer
-        {
-            get
-            {
-                fixed (SpinLock* l = &s_lock)
-                    return l;
-            }
-        }
 
         /// <summary>
         /// The owner's error policy: Corruption fails fast (<see cref="FailFast"/>, does not return);
@@ -106,13 +138,13 @@ namespace PoolKernel.Mm
             Panic.Halt("physical memory metadata corrupt");
         }
 
-        /// <summary><see cref="PhysicalMemory.Allocate"/> under the lock and the owner's policy.</summary>
+        /// <summary><see cref="PhysicalMemory.Allocate"/> with interrupts off (the instance locks itself) and the owner's policy.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal static MemoryStatus Allocate(Order order, in AllocRequest request, out Pfn pfn)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->Allocate(order, request, out pfn);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return status == MemoryStatus.Ok ? status : AfterFailure(status, order, request, out pfn);
         }
 
@@ -127,158 +159,152 @@ namespace PoolKernel.Mm
             pfn = default;
             if (status != MemoryStatus.OutOfMemory || MemoryShortage.Relieve(order.Pages) == 0)
                 return Passed(status);
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             status = s_memory->Allocate(order, request, out pfn);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return Passed(status);
         }
 
-        /// <summary><see cref="PhysicalMemory.Free"/> under the lock and the owner's policy.</summary>
+        /// <summary><see cref="PhysicalMemory.Free"/> with interrupts off (the instance locks itself) and the owner's policy.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal static MemoryStatus Free(Pfn pfn, Order order, byte owner)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->Free(pfn, order, owner);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return status == MemoryStatus.Ok ? status : Passed(status);
         }
 
-        /// <summary><see cref="PhysicalMemory.AllocateRun"/> under the lock and the owner's policy.</summary>
+        /// <summary><see cref="PhysicalMemory.AllocateRun"/> with interrupts off (the instance locks itself) and the owner's policy.</summary>
         internal static MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->AllocateRun(pages, request, out first);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             if (status == MemoryStatus.OutOfMemory && MemoryShortage.Relieve(pages) != 0)
             {
-                state = s_lock.Acquire();
+                state = Cpu.SaveAndDisableInterrupts();
                 status = s_memory->AllocateRun(pages, request, out first);
-                s_lock.Release(state);
+                Cpu.RestoreInterrupts(state);
             }
             return Passed(status);
         }
 
-        /// <summary><see cref="PolicyAllocator.Allocate"/> (a NUMA policy's plan, <see cref="NumaPolicies"/>) under the lock and the owner's policy.</summary>
+        /// <summary><see cref="PolicyAllocator.Allocate"/> (a NUMA policy's plan, <see cref="NumaPolicies"/>) with interrupts off (the instance locks itself) and the owner's policy.</summary>
         internal static MemoryStatus AllocateByPlan(in PolicyPlan plan, Order order, in AllocRequest request, out Pfn pfn, out int node)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = PolicyAllocator.Allocate(ref *s_memory, plan, order, request, out pfn, out node);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return Passed(status);
         }
 
-        /// <summary><see cref="PolicyAllocator.AllocateRun"/> under the lock and the owner's policy.</summary>
+        /// <summary><see cref="PolicyAllocator.AllocateRun"/> with interrupts off and the owner's policy.</summary>
         internal static MemoryStatus AllocateRunByPlan(in PolicyPlan plan, ulong pages, in AllocRequest request, out Pfn first, out int node)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = PolicyAllocator.AllocateRun(ref *s_memory, plan, pages, request, out first, out node);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return Passed(status);
         }
 
-        /// <summary><see cref="PhysicalMemory.FreeRun"/> under the lock and the owner's policy.</summary>
+        /// <summary><see cref="PhysicalMemory.FreeRun"/> with interrupts off (the instance locks itself) and the owner's policy.</summary>
         internal static MemoryStatus FreeRun(Pfn first, ulong pages, byte owner)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->FreeRun(first, pages, owner);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return Passed(status);
         }
 
         /// <summary>
-        /// <see cref="PhysicalMemory.AllocateCompacting"/> under the lock and the owner's policy. The
+        /// <see cref="PhysicalMemory.AllocateCompacting"/> with interrupts off (the instance locks itself) and the owner's policy. The
         /// movers compaction calls run with the lock held (docs/antifrag.md): they must not allocate.
         /// </summary>
         internal static MemoryStatus AllocateCompacting(Order order, in AllocRequest request, out Pfn pfn)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->AllocateCompacting(order, request, out pfn);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return status == MemoryStatus.Ok ? status : Passed(status);
         }
 
-        /// <summary><see cref="PhysicalMemory.Compact"/> under the lock (the movers run with it held).</summary>
+        /// <summary><see cref="PhysicalMemory.Compact"/> with interrupts off (the instance locks itself; the movers run with its locks held).</summary>
         internal static MemoryStatus Compact(PoolId id, int order, out CompactionResult result)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->Compact(id, order, out result);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return Passed(status);
         }
 
-        /// <summary><see cref="PhysicalMemory.RegisterMover"/> under the lock.</summary>
+        /// <summary><see cref="PhysicalMemory.RegisterMover"/> with interrupts off (the instance locks itself).</summary>
         internal static MemoryStatus RegisterMover(byte owner, in FrameMover mover)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->RegisterMover(owner, mover);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return Passed(status);
         }
 
-        /// <summary><see cref="PhysicalMemory.UnregisterMover"/> under the lock.</summary>
+        /// <summary><see cref="PhysicalMemory.UnregisterMover"/> with interrupts off (the instance locks itself).</summary>
         internal static MemoryStatus UnregisterMover(byte owner)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->UnregisterMover(owner);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return Passed(status);
         }
 
         internal static MemoryStatus GetPoolStats(PoolId id, out PoolStats stats)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->GetPoolStats(id, out stats);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return Passed(status);
         }
 
         internal static MemoryStatus GetPoolProperties(PoolId id, out PoolProperties properties)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->GetPoolProperties(id, out properties);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return Passed(status);
         }
 
         internal static MemoryTotals GetTotals()
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryTotals totals = s_memory->GetTotals();
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return totals;
         }
 
-        /// <summary>The pools' invariant checker, under the lock; the report is the caller's to print (the shell's check).</summary>
-        internal static InvariantReport Check()
-        {
-            ulong state = s_lock.Acquire();
-            InvariantReport report = s_memory->Check();
-            s_lock.Release(state);
-            return report;
-        }
+        /// <summary>The pools' invariant checker, under every pool lock (it takes them); the report is the caller's to print (the shell's check).</summary>
+        internal static InvariantReport Check() => s_memory->Check();
 
         internal static PoolId PoolOf(Pfn pfn)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             PoolId id = s_memory->PoolOf(pfn);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return id;
         }
 
         internal static byte OwnerOf(Pfn pfn)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             byte owner = s_memory->OwnerOf(pfn);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return owner;
         }
 
         /// <summary>The node of the page block holding <paramref name="pfn"/>; -1 outside the pools' span.</summary>
         internal static int NodeOf(Pfn pfn)
         {
-            ulong state = s_lock.Acquire();
+            ulong state = Cpu.SaveAndDisableInterrupts();
             int node = s_memory->NodeOf(pfn);
-            s_lock.Release(state);
+            Cpu.RestoreInterrupts(state);
             return node;
         }
 

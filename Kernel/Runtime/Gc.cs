@@ -10,9 +10,9 @@ namespace PoolKernel.Runtime
     /// <summary>
     /// The kernel's collector: stop-the-world mark and sweep of the managed objects in the kernel heap
     /// (the pure core is Kernel.Memory/Heap/HeapCollector; docs/gc.md). It runs on whichever CPU needs
-    /// it (an allocation there passed the threshold or ran short, or `gc`), holding the heap lock and
-    /// the pools' lock with interrupts off; it first parks every other online CPU in its NMI handler
-    /// (<see cref="Smp.StopOthers"/>), scans their stacks and saved registers too, and releases them
+    /// it (an allocation there passed the threshold or ran short, or `gc`), holding the heap lock with
+    /// interrupts off; it takes every lock of the pools (<see cref="PhysicalMemory.LockAll"/>), parks every
+    /// other online CPU in its NMI handler (<see cref="Smp.StopOthers"/>), lets the pools' locks go, scans their stacks and saved registers too, and releases them
     /// after the sweep. Never from an interrupt handler (<see cref="Heap.KernelHeapGlue"/> refuses it).
     ///
     /// Roots:
@@ -139,7 +139,12 @@ namespace PoolKernel.Runtime
             ulong start = Cpu.ReadTsc();
             // Every other online CPU parks in its NMI handler (docs/smp.md): nothing mutates the heap
             // or the objects while this runs, and their stacks and registers hold still to be scanned.
+            // Every pool and cache lock is taken first (the heap lock, held, ranks above them), so no
+            // CPU is parked holding one; they are let go once the others are parked, before the sweep
+            // gives pages back through them (a parked CPU cannot take one).
+            ulong pools = PhysicalMemoryOwner.Unguarded->LockAll();
             uint stop = Smp.StopOthers();
+            PhysicalMemoryOwner.Unguarded->UnlockAll(pools);
             Counters* counters = s_counters;
             counters->LastStopTicks = Cpu.ReadTsc() - start;
             // Spill the callee-saved registers into this frame: the stack scan below covers them.

@@ -1,4 +1,7 @@
 using System;
+using PoolKernel.Boot.Reports;
+using PoolKernel.Memory;
+using PoolKernel.Mm;
 using PoolKernel.Platform;
 using PoolKernel.Startup;
 
@@ -9,7 +12,7 @@ namespace PoolKernel.Shell
     {
         internal static void Register(ref int n)
         {
-            Commands.Register(ref n, "cpus", "every CPU: number, APIC id, node, state, timer ticks, interrupts taken; each online CPU answers from itself", &Cpus);
+            Commands.Register(ref n, "cpus", "every CPU: number, APIC id, node, state, timer ticks, interrupts taken; each online CPU answers from itself; each CPU's frame cache fill per pool", &Cpus);
             Commands.Register(ref n, "sleep", "sleep MS: wait MS (1..600000) milliseconds on this CPU, interrupts on (timer ticks; the housekeeping CPU goes on polling the drivers)", &Sleep);
             Commands.Register(ref n, "cpu", "cpu N fault|irqalloc: a page fault on CPU N (0..CPUs-1), a test of the report (the machine ends, status 37); or a page and a heap block allocated and freed in CPU N's timer interrupt", &CpuCommand);
         }
@@ -111,6 +114,35 @@ namespace PoolKernel.Shell
                     Console.Write(report.ApicId);
                     Console.WriteLine();
                 }
+            }
+            CacheFill();
+        }
+
+        /// <summary>
+        /// Each CPU's order-0 frame caches (one a pool and CPU, docs/smp.md): "cached/high" for every pool
+        /// large enough to have caches. Snapshots, read without the caches' locks while the CPUs go on.
+        /// </summary>
+        private static void CacheFill()
+        {
+            PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
+            for (int i = 0; i < Smp.Count && i < pm->MaxCpus; i++)
+            {
+                Console.Write("  cpu ");
+                Console.Write(i);
+                Console.Write(" frame caches:");
+                int shown = 0;
+                for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
+                {
+                    if (pm->GetCpuCache(id, i, out int count, out int high) != MemoryStatus.Ok || high == 0)
+                        continue;
+                    Console.Write(shown++ == 0 ? " " : ", ");
+                    MemoryText.PoolName(ConsoleOut.Instance, pm, id);
+                    Console.Write(" ");
+                    Console.Write(count);
+                    Console.Write("/");
+                    Console.Write(high);
+                }
+                Console.WriteLine(shown == 0 ? " none (no pool large enough)" : "");
             }
         }
 

@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using PoolKernel.Memory;
+using PoolKernel.Memory.Testing;
+
+namespace PoolKernel.Bench;
+
+/// <summary>
+/// Allocation on several threads at once (issue 13), a plain harness shared by the JIT run
+/// (<see cref="Program"/>) and the ilc one (<see cref="AotPairs"/>): BenchmarkDotNet measures one
+/// thread. 1, 2 and 4 threads, each a CPU of its own (<see cref="HostCpus"/>), on one instance
+/// configured for <see cref="MaxThreads"/> CPUs (its hooks in, so the 1-thread figure pays what a
+/// multi-CPU kernel pays), on the QEMU `pc` 6 GiB two-node map of <see cref="PairBenchmarks"/>:
+/// order-0 and order-9 allocate/free pairs and the bulk shape (<see cref="BulkBlocks"/> order-0
+/// blocks allocated, then freed), on one shared pool (node 1's normal memory) and on node-local
+/// pools (thread t on node t mod 2: node 0's DMA32 pool, node 1's normal pool). The baseline is the
+/// classic buddy built for the same CPUs: its per-CPU lists and a lock a zone (lock for lock).
+/// Each figure is the best of <see cref="Rounds"/> rounds; a round starts every thread at a barrier
+/// and lasts until the slowest is done. Speedup at n threads = throughput at n / throughput at 1;
+/// "pair ns" is the round's time divided by the pairs one thread made (time per pair per thread).
+/// The machine these run on may have fewer cores than threads (then the figures show that).
+/// </summary>
+public static unsafe class ThreadBenchmarks
+{
+    public const int MaxThreads = 4;
+    private const int Rounds = 5;
+    private const int Order0Pairs = 100_000;
+    private const int Order9Pairs = 20_000;
+    private const int BulkBlocks = 64;
+    private const int BulkRepeats = 1_000;
+    private const byte Owner = 5;
+    private const ulong GiB = 1UL << 30;
+
+    private enum Shape { Order0, Order9, Bulk }
+
+    /// <summary>Every figure, keyed as summary.json names them.</summary>
+    public static List<KeyValuePair<string, double>> Run()
+    {
+        var results = new List<KeyValuePair<string, double>>();
+        HostCpus.Enter(0);
+        using var host = new HostPhysicalMemory(QemuMaps.Build("pc", 6 * GiB, 2), QemuMaps.TwoNodeDistances, HostCpus.Config(MaxThreads), hugePages: true);
+        PairBenchmarks.Check(host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        PoolId shared = FindPool(pm, "node1-normal");
+        PoolId node0 = FindPool(pm, "node0-dma32");
+        var ranges = host.Regions.Where(r => r.Type == MemoryType.Available)
+            .Select(r => ((r.Base.Value + 4095) >> 12, (r.Base.Value + r.Length) >> 12)).ToArray();
+        using var classic = new ClassicBuddy((ulong)host.BackingBytes / 4096, ranges, cpus: MaxThreads);
+
+        foreach (Shape shape in new[] { Shape.Order0, Shape.Order9, Shape.Bulk })
+        {
+            string name = shape == Shape.Order0 ? "order0" : shape == Shape.Order9 ? "order9" : "bulk";
+            double pools1 = 0, nodeLocal1 = 0, baseline1 = 0;
+            foreach (int threads in new[] { 1, 2, 4 })
+            {
+                double pools = Best(threads, t => PoolsLoop(pm, shape, shared));
+                double local = Best(threads, t => PoolsLoop(pm, shape, t % 2 == 0 ? node0 : shared));
+                double baseline = Best(threads, t => BaselineLoop(classic, shape));
+                if (threads == 1)
+                {
+                    pools1 = pools;
+                    nodeLocal1 = local;
+                    baseline1 = baseline;
+                }
+                // Per pair (per block for bulk) per thread, and throughput relative to 1 thread.
+                double per = PerThread(shape);
+                Add(results, $"threads{threads}_{name}_{(shape == Shape.Bulk ? "block" : "pair")}_ns", pools / per);
+                Add(results, $"baseline_threads{threads}_{name}_{(shape == Shape.Bulk ? "block" : "pair")}_ns", baseline / per);
+                Add(results, $"nodelocal_threads{threads}_{name}_{(shape == Shape.Bulk ? "block" : "pair")}_ns", local / per);
+                if (threads > 1)
+                {
+                    Add(results, $"threads{threads}_{name}_speedup", threads * pools1 / pools);
+                    Add(results, $"baseline_threads{threads}_{name}_speedup", threads * baseline1 / baseline);
+                    Add(results, $"nodelocal_threads{threads}_{name}_speedup", threads * nodeLocal1 / local);
+                }
+            }
+        }
+        if (!pm->Check().IsOk)
+            throw new InvalidOperationException("thread benchmarks: the pools' checker failed afterwards");
+        classic.CheckFree(classic.PresentFrames); // frames on per-CPU lists count as free
+        return results;
+    }
+
+    private static void Add(List<KeyValuePair<string, double>> results, string key, double value)
+        => results.Add(new KeyValuePair<string, double>(key, Math.Round(value, 2)));
+
+    private static double PerThread(Shape shape) => shape == Shape.Order0 ? Order0Pairs : shape == Shape.Order9 ? Order9Pairs : (double)BulkBlocks * BulkRepeats;
+
+    /// <summary>Nanoseconds of the best of <see cref="Rounds"/> rounds (after one untimed) of <paramref name="threads"/> threads running <paramref name="loop"/>, thread t as CPU t.</summary>
+    private static double Best(int threads, Action<int> loop)
+    {
+        double best = double.MaxValue;
+        for (int round = 0; round <= Rounds; round++)
+        {
+            using var start = new Barrier(threads + 1);
+            var ends = new long[threads];
+            var failures = new Exception[threads];
+            var workers = new Thread[threads];
+            for (int t = 0; t < threads; t++)
+            {
+                int me = t;
+                workers[t] = new Thread(() =>
+                {
+                    HostCpus.Enter(me);
+                    start.SignalAndWait();
+                    try
+                    {
+                        loop(me);
+                    }
+                    catch (Exception e)
+                    {
+                        failures[me] = e;
+                    }
+                    ends[me] = Stopwatch.GetTimestamp();
+                });
+                workers[t].Start();
+            }
+            start.SignalAndWait();
+            long begin = Stopwatch.GetTimestamp();
+            foreach (Thread w in workers)
+                w.Join();
+            foreach (Exception e in failures)
+                if (e != null)
+                    throw new InvalidOperationException("thread benchmark failed", e);
+            double ns = (ends.Max() - begin) * 1e9 / Stopwatch.Frequency;
+            if (round > 0 && ns < best)
+                best = ns;
+        }
+        HostCpus.Enter(0);
+        return best;
+    }
+
+    // Fully optimised at once: each loop is called once a round, too few calls for tiered compilation.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PoolsLoop(PhysicalMemory* pm, Shape shape, PoolId pool)
+    {
+        AllocRequest request = AllocRequest.InPool(pool);
+        request.Owner = Owner;
+        if (shape == Shape.Bulk)
+        {
+            Pfn* held = stackalloc Pfn[BulkBlocks];
+            for (int r = 0; r < BulkRepeats; r++)
+            {
+                for (int i = 0; i < BulkBlocks; i++)
+                    Expect(pm->Allocate(new Order(0), request, out held[i]));
+                for (int i = 0; i < BulkBlocks; i++)
+                    Expect(pm->Free(held[i], new Order(0), Owner));
+            }
+            return;
+        }
+        Order order = new Order(shape == Shape.Order0 ? 0 : 9);
+        int pairs = shape == Shape.Order0 ? Order0Pairs : Order9Pairs;
+        for (int i = 0; i < pairs; i++)
+        {
+            Expect(pm->Allocate(order, request, out Pfn pfn));
+            Expect(pm->Free(pfn, order, Owner));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BaselineLoop(ClassicBuddy classic, Shape shape)
+    {
+        const int Normal = 2;
+        if (shape == Shape.Bulk)
+        {
+            long* held = stackalloc long[BulkBlocks];
+            for (int r = 0; r < BulkRepeats; r++)
+            {
+                for (int i = 0; i < BulkBlocks; i++)
+                    held[i] = ExpectFrame(classic.Allocate(0, Normal));
+                for (int i = 0; i < BulkBlocks; i++)
+                    classic.Free((ulong)held[i], 0);
+            }
+            return;
+        }
+        int order = shape == Shape.Order0 ? 0 : 9;
+        int pairs = shape == Shape.Order0 ? Order0Pairs : Order9Pairs;
+        for (int i = 0; i < pairs; i++)
+            classic.Free((ulong)ExpectFrame(classic.Allocate(order, Normal)), order);
+    }
+
+    private static void Expect(MemoryStatus status)
+    {
+        if (status != MemoryStatus.Ok)
+            throw new InvalidOperationException($"thread benchmark: the pools answered {status}");
+    }
+
+    private static long ExpectFrame(long pfn) => pfn >= 0 ? pfn : throw new InvalidOperationException("thread benchmark: the baseline ran out");
+
+    private static PoolId FindPool(PhysicalMemory* pm, string name)
+    {
+        for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
+        {
+            pm->GetPoolProperties(id, out PoolProperties p);
+            string n = new string(Enumerable.Range(0, p.Name.Length).Select(i => (char)p.Name[i]).ToArray());
+            if (n == name)
+                return id;
+        }
+        throw new InvalidOperationException("no pool " + name);
+    }
+}
