@@ -18,35 +18,18 @@ namespace PoolKernel.Boot.CommandLine
         public int PoolsLength;
         /// <summary>Index of the token that asked for it.</summary>
         public int TokenIndex;
-        public byte NameLength;
-        private fixed byte _name[PoolSpec.MaxNameLength + 1];
+        private SpecName _name;
+
+        /// <summary>The name's length in bytes (1..<see cref="PoolSpec.MaxNameLength"/>).</summary>
+        public byte NameLength => _name.Length;
 
         /// <summary>Name byte <paramref name="index"/> (0 past the end).</summary>
-        public byte NameByte(int index)
-        {
-            fixed (byte* name = _name)
-                return (uint)index < (uint)NameLength ? name[index] : (byte)0;
-        }
+        public byte NameByte(int index) => _name.Byte(index);
 
-        public bool NameEquals(byte* text, int length)
-        {
-            if (length != NameLength)
-                return false;
-            for (int i = 0; i < length; i++)
-                if (NameByte(i) != text[i])
-                    return false;
-            return true;
-        }
+        /// <summary>True when the name equals <paramref name="length"/> bytes at <paramref name="text"/>.</summary>
+        public bool NameEquals(byte* text, int length) => _name.Equals(text, length);
 
-        internal void SetName(byte* text, int length)
-        {
-            fixed (byte* name = _name)
-            {
-                for (int i = 0; i < length; i++)
-                    name[i] = text[i];
-                name[length] = 0;
-            }
-            NameLength = (byte)length;
-        }
+        /// <summary>Copies a name the caller has already validated.</summary>
+        internal void SetName(byte* text, int length) => _name.Set(text, length);
     }
 }

@@ -84,46 +84,21 @@ namespace PoolKernel.Boot.CommandLine
         /// <summary>Addressing limit of the device in bits (1..64), 0 = none.</summary>
         public byte DmaBits;
         public byte Prio;
-        public byte NameLength;
         public PoolSpecFlags Flags;
         public PoolOrigin Origin;
-        private fixed byte _name[MaxNameLength + 1];
+        private SpecName _name;
 
-        public byte NameByte(int index)
-        {
-            fixed (byte* name = _name)
-            {
-                return (uint)index < (uint)NameLength ? name[index] : (byte)0;
-            }
-        }
+        /// <summary>The name's length in bytes (1..<see cref="MaxNameLength"/>).</summary>
+        public byte NameLength => _name.Length;
+
+        /// <summary>Name byte <paramref name="index"/> (0 past the end).</summary>
+        public byte NameByte(int index) => _name.Byte(index);
 
         /// <summary>True when the name equals <paramref name="length"/> bytes at <paramref name="text"/>.</summary>
-        public bool NameEquals(byte* text, int length)
-        {
-            if (length != NameLength)
-                return false;
-            fixed (byte* name = _name)
-            {
-                for (int i = 0; i < length; i++)
-                {
-                    if (name[i] != text[i])
-                        return false;
-                }
-            }
-            return true;
-        }
+        public bool NameEquals(byte* text, int length) => _name.Equals(text, length);
 
         /// <summary>Copies a name the caller has already validated (1..15 bytes).</summary>
-        internal void SetName(byte* text, int length)
-        {
-            fixed (byte* name = _name)
-            {
-                for (int i = 0; i < length; i++)
-                    name[i] = text[i];
-                name[length] = 0;
-            }
-            NameLength = (byte)length;
-        }
+        internal void SetName(byte* text, int length) => _name.Set(text, length);
 
         internal bool Has(PoolSpecFlags flag) => (Flags & flag) != 0;
     }
