@@ -127,6 +127,51 @@ namespace PoolKernel.Mm
             Console.WriteLine();
         }
 
+        /// <summary>
+        /// The quota of a driver's container when the command line made none of the driver's name:
+        /// 16 MiB, four times what the most demanding driver here takes (ata-piix: two 64 KiB bounce buffers
+        /// and its PRD tables; virtio-blk: its ring and bounce buffer), so an ordinary load never meets it.
+        /// </summary>
+        internal const ulong DriverQuotaPages = 4096;
+
+        /// <summary>
+        /// The container driver <paramref name="name"/> runs as (docs/drivers.md, "Drivers as containers"): the
+        /// one of that name when it exists (the command line's <c>container=NAME:quota=...</c>, which so sets
+        /// a driver's quota and permissions), else a new one with <see cref="DriverQuotaPages"/>, no guarantee,
+        /// every pool its mask admits, and the highest free owner number (63 down, so the containers the
+        /// command line and the shell create keep their numbers from 16 up). <paramref name="created"/> says
+        /// which; FrameOwner.None when neither (no table memory, every number taken).
+        /// </summary>
+        internal static byte ForDriver(string name, out bool created)
+        {
+            created = false;
+            if (!EnsureTable() || name.Length > PoolName.Capacity)
+                return FrameOwner.None;
+            PoolName n = default;
+            for (int i = 0; i < name.Length; i++)
+                n = WithByte(n, i, (byte)name[i]);
+            ulong state = PhysicalMemoryOwner.EnterCalls();
+            PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
+            byte owner = FrameOwner.None;
+            if (!pm->FindContainer(n, out owner))
+            {
+                owner = FrameOwner.None;
+                for (int o = FrameOwner.Count - 1; o >= Owners.FirstContainer && owner == FrameOwner.None; o--)
+                {
+                    if (!pm->IsContainer((byte)o))
+                        owner = (byte)o;
+                }
+                if (owner != FrameOwner.None)
+                {
+                    created = pm->CreateContainer(ContainerSpec.Of(n, owner, DriverQuotaPages)) == MemoryStatus.Ok;
+                    if (!created)
+                        owner = FrameOwner.None;
+                }
+            }
+            PhysicalMemoryOwner.LeaveCalls(state);
+            return owner;
+        }
+
         /// <summary>Destroys container <paramref name="owner"/> under the lock; its held pages (what was given back) in <paramref name="pages"/>.</summary>
         internal static MemoryStatus Destroy(byte owner, out ulong pages)
         {

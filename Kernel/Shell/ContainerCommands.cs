@@ -70,6 +70,13 @@ namespace PoolKernel.Shell
                 Console.WriteLine();
                 return;
             }
+            if (Drivers.DriverManager.IsDriverOwner(owner))
+            {
+                Console.Write("container ");
+                line.WriteWord(2);
+                Console.WriteLine(": refused: a loaded driver runs as it (unload the driver)");
+                return;
+            }
             MemoryStatus status = Containers.Destroy(owner, out ulong pages);
             Console.Write("container ");
             line.WriteWord(2);
@@ -143,6 +150,15 @@ namespace PoolKernel.Shell
                 Console.Write("as: no container named ");
                 line.WriteWord(1);
                 Console.WriteLine();
+                return;
+            }
+            if (Drivers.DriverManager.IsDriverOwner(owner))
+            {
+                // A driver's container holds the buffers its device reads and writes: the shell freeing
+                // or allocating in its name would break the isolation the container is for.
+                Console.Write("as: ");
+                line.WriteWord(1);
+                Console.WriteLine(" is a loaded driver's container: only the driver allocates as it");
                 return;
             }
             ShellLine command = default;
