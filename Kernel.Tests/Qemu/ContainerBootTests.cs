@@ -113,4 +113,43 @@ public class ContainerBootTests
         Line(result, @"16 +web +1024 +512 +0 +1024 +0 +" + refused.Groups[1].Value + " +0 +0 +0");
         Reply(result, "check", @"check: ok \(.*\)");
     }
+
+    /// <summary>
+    /// Pressure from the kernel's out-of-memory path (docs/containers.md "Pressure"): web (guarantee 512
+    /// pages) and db (none) keep reclaimable cache pages; <c>exhaust</c> runs the kernel out of memory, and
+    /// what each holds above its guarantee is taken back through its hook (web down to its guarantee
+    /// exactly, db to nothing), never the guarantee itself; the machine and the checker are clean after.
+    /// </summary>
+    [Fact]
+    public void OutOfMemory_TakesBackWhatContainersHoldAboveTheirGuarantees_NeverTheGuarantee()
+    {
+        const string Run = "container cache web 1000;container cache db 300;containers;exhaust;containers;"
+            + "container cache nosuch 3;container destroy web;check";
+        QemuResult result = new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "512M",
+            KernelCommandLine = "container=web:quota=64M,guarantee=2M container=db:quota=8M run=\"" + Run + "\"",
+            Timeout = TimeSpan.FromSeconds(120),
+        }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Reply(result, "container cache web 1000", "container web: 1000 pages kept as reclaimable cache");
+        Reply(result, "container cache db 300", "container db: 300 pages kept as reclaimable cache");
+        // Before: web holds its guarantee and 488 above it, db 300 (all above its zero guarantee).
+        Line(result, @"16 +web +16384 +512 +1000 +1000 +488 +0 +0 +0 +0");
+        Line(result, @"17 +db +2048 +0 +300 +300 +300 +0 +0 +0 +0");
+        Line(result, "cache web: 1000 pages, 0 taken back under pressure");
+        Line(result, "cache db: 300 pages, 0 taken back under pressure");
+        Line(result, @"exhaust: out of memory after taking \d+ pages: .*");
+        Line(result, @"exhaust: returned \d+ pages; free pages \d+ \(before \d+\)");
+        // After: everything above the guarantees went back, the guarantee stayed.
+        Line(result, @"16 +web +16384 +512 +512 +1000 +0 +0 +0 +0 +0");
+        Line(result, @"17 +db +2048 +0 +0 +300 +0 +0 +0 +0 +0");
+        Line(result, "cache web: 512 pages, 488 taken back under pressure");
+        Line(result, "cache db: 0 pages, 300 taken back under pressure");
+        Reply(result, "container cache nosuch 3", "container: no container named nosuch");
+        Reply(result, "container destroy web", "container web: destroyed, 512 pages given back");
+        Reply(result, "check", @"check: ok \(.*\)");
+    }
 }

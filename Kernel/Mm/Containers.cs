@@ -198,6 +198,30 @@ namespace PoolKernel.Mm
             return found;
         }
 
+        /// <summary>Installs container <paramref name="owner"/>'s reclaim hook (docs/containers.md "Pressure"); InvalidArgument when it is not a container.</summary>
+        internal static MemoryStatus SetReclaimHook(byte owner, in ReclaimHook hook)
+        {
+            if (!s_ready)
+                return MemoryStatus.InvalidArgument;
+            ulong state = PhysicalMemoryOwner.EnterCalls();
+            MemoryStatus status = PhysicalMemoryOwner.Unguarded->SetReclaimHook(owner, hook);
+            PhysicalMemoryOwner.LeaveCalls(state);
+            return status;
+        }
+
+        /// <summary>
+        /// The kernel's out-of-memory path (<see cref="MemoryShortage.Relieve"/>): memory containers hold above
+        /// their guarantees is asked back first, the container with most above its guarantee first, through
+        /// their reclaim hooks (<see cref="PhysicalMemory.ReclaimAboveGuarantees"/> with no pool: any pool but
+        /// a guarantee pool). The pages they freed; 0 without containers. No pools lock may be held (the hooks free).
+        /// </summary>
+        internal static ulong Reclaim(ulong pages)
+        {
+            if (!s_ready)
+                return 0;
+            return PhysicalMemoryOwner.Unguarded->ReclaimAboveGuarantees(PoolId.None, pages);
+        }
+
         /// <summary>Container <paramref name="owner"/>'s usage as the kernel reads it; false when it is not a container.</summary>
         internal static bool Usage(byte owner, out ContainerUsage usage)
         {
