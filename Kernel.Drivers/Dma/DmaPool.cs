@@ -259,6 +259,14 @@ namespace PoolKernel.Drivers.Dma
             return DmaStatus.Ok;
         }
 
+        /// <summary>Buffer <paramref name="slot"/> (0..<see cref="OutstandingBuffers"/>-1): its address, pages and owner.</summary>
+        internal void BufferAt(int slot, out ulong physical, out ulong pages, out byte owner)
+        {
+            physical = _outPhysical[slot];
+            pages = _outPages[slot];
+            owner = _userOwners[_outUser[slot]];
+        }
+
         private int Find(ulong physical)
         {
             for (int i = 0; i < _outstandingCount; i++)

@@ -381,6 +381,63 @@ namespace PoolKernel.Drivers.Dma
             return DmaStatus.Ok;
         }
 
+        /// <summary>
+        /// The DMA pools' ownership invariants, the drivers-as-containers part of `check`: every buffer a pool
+        /// handed out heads a run in that pool whose owner byte is its user's owner, and for every user that
+        /// is a container, its pages in the pool (the container's per-pool count) are exactly the pages of
+        /// its buffers there (a DMA pool is Reserved: only this manager allocates from it). Null when all
+        /// hold, else what broke, with the pool and the buffer's address (0 for a count). Reads the pools
+        /// under the pools' lock, pool by pool.
+        /// </summary>
+        public string Check(out int pools, out int buffers, out PoolId pool, out ulong physical)
+        {
+            pools = Count;
+            buffers = 0;
+            pool = PoolId.None;
+            physical = 0;
+            for (int i = 0; i < Count; i++)
+            {
+                DmaPool p = _pools[i];
+                pool = p.Id;
+                buffers += p.OutstandingBuffers;
+                ulong state = LockPools();
+                string broken = null;
+                for (int b = 0; b < p.OutstandingBuffers && broken == null; b++)
+                {
+                    p.BufferAt(b, out physical, out _, out byte owner);
+                    Pfn first = new Pfn(physical >> Pfn.PageShift);
+                    if (Memory->PoolOf(first) != p.Id)
+                        broken = "a buffer outside its DMA pool";
+                    else if (Memory->OwnerOf(first) != owner)
+                        broken = "a buffer whose frames name another owner than its user's";
+                }
+                for (int u = 0; u < p.UserCount && broken == null; u++)
+                {
+                    byte owner = p.OwnerOf(u);
+                    if (!Memory->IsContainer(owner) || Memory->GetContainerHeld(owner, owner, p.Id.Value, false, out ulong held) != MemoryStatus.Ok)
+                        continue;
+                    ulong tracked = 0;
+                    for (int b = 0; b < p.OutstandingBuffers; b++)
+                    {
+                        p.BufferAt(b, out _, out ulong pages, out byte o);
+                        if (o == owner)
+                            tracked += pages;
+                    }
+                    if (tracked != held)
+                    {
+                        physical = 0;
+                        broken = "a driver's container counts other pages in the DMA pool than its buffers";
+                    }
+                }
+                UnlockPools(state);
+                if (broken != null)
+                    return broken;
+            }
+            pool = PoolId.None;
+            physical = 0;
+            return null;
+        }
+
         private void Forget(DmaPool pool)
         {
             for (int i = 0; i < Count; i++)

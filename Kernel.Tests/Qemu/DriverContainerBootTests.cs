@@ -45,7 +45,7 @@ public class DriverContainerBootTests
             File.WriteAllBytes(ide, new byte[4 << 20]);
             File.WriteAllBytes(virtio, new byte[4 << 20]);
             File.WriteAllBytes(floppy, new byte[1474560]);
-            const string Run = "containers;drivers;dmapools;as ata-piix alloc 0;container destroy ata-piix;as floppy alloc 3;"
+            const string Run = "containers;drivers;dmapools;check;as ata-piix alloc 0;container destroy ata-piix;as floppy alloc 3;"
                 + "unload ata-piix;containers;unload virtio-blk;dmapools;containers;check";
             QemuResult result = new QemuBoot
             {
@@ -91,6 +91,9 @@ public class DriverContainerBootTests
             Assert.Contains(pools, l => Regex.IsMatch(l, @"^    user ata-piix: \d+ buffers, owner 63 \(container\)$"));
             Assert.Contains(pools, l => Regex.IsMatch(l, @"^    user virtio-blk: \d+ buffers, owner 62 \(container\)$"));
 
+            // check: the DMA pools' buffers each owned by its driver's container, which counts exactly them.
+            Assert.Contains(Reply(result, "check"), l => Regex.IsMatch(l, @"^check: dma ok \(1 pools, \d+ buffers: each owned by its driver's container, which counts exactly them\)$"));
+
             // The shell may neither act as a loaded driver's container nor destroy it; the floppy's (no driver) it may.
             Assert.Equal(new[] { "as: ata-piix is a loaded driver's container: only the driver allocates as it" }, Reply(result, "as ata-piix alloc 0"));
             Assert.Equal(new[] { "container ata-piix: refused: a loaded driver runs as it (unload the driver)" }, Reply(result, "container destroy ata-piix"));
@@ -113,6 +116,7 @@ public class DriverContainerBootTests
             Assert.Matches(@"^16 +floppy +4 +0 +0 +0 +0 +2 +0 +0 +0$", last[1]);
             Assert.Equal("containers: 1 (sizes in pages)", last[2]);
             Line(result, @"check: ok \(.*\)");
+            Assert.Contains("check: dma ok (0 pools, 0 buffers: each owned by its driver's container, which counts exactly them)", Reply(result, "check", 1));
             BootTests.AssertContains(result, "heap check: ok");
         }
         finally
