@@ -84,6 +84,8 @@ namespace PoolKernel.Shell
             }
             // The shell's cache of it goes first, through the container's frees (what it held stays counted in "given back").
             ulong cached = ContainerCache.Drop(owner);
+            // Its heap arena's pages are the container's: the destruction frees them with the rest.
+            Heap.ContainerArenas.Forget(owner);
             MemoryStatus status = Containers.Destroy(owner, out ulong pages);
             pages += cached;
             Console.Write("container ");
