@@ -1,5 +1,6 @@
 using PoolKernel.Drivers.Dma;
 using PoolKernel.Drivers.Pci;
+using PoolKernel.Memory;
 
 namespace PoolKernel.Drivers
 {
@@ -34,6 +35,17 @@ namespace PoolKernel.Drivers
         public bool Loaded { get; internal set; }
 
         public PciFunction* Function { get; internal set; }
+
+        /// <summary>
+        /// The container the driver runs as, set by <see cref="DriverManager"/> before <see cref="Load"/>:
+        /// every DMA buffer it takes is allocated and freed as this owner (pass it to
+        /// <c>KernelDma.Pools.Attach</c>), charged to it and limited by its quota (docs/drivers.md).
+        /// FrameOwner.None when the driver runs without one (then its buffers are the DMA pools' owner's).
+        /// </summary>
+        public byte Owner { get; internal set; } = FrameOwner.None;
+
+        /// <summary>True when the driver manager created <see cref="Owner"/> for this load (destroyed at unload); false for the command line's container of the driver's name.</summary>
+        internal bool OwnsContainer { get; set; }
 
         /// <summary>The DMA pool the driver took (for `dmapools`), or null.</summary>
         public DmaPool Pool { get; protected set; }

@@ -81,6 +81,14 @@ namespace PoolKernel.Drivers
             }
             Console.WriteLine();
             driver.Function = f;
+            driver.Owner = Containers.ForDriver(driver.Name, out bool created);
+            driver.OwnsContainer = created;
+            if (driver.Owner == Memory.FrameOwner.None)
+            {
+                Console.Write("driver: ");
+                Console.Write(driver.Name);
+                Console.WriteLine(" runs without a container (no container table, or every container number taken): its DMA memory is the dma owner's");
+            }
             if (driver.Load(f))
             {
                 driver.Loaded = true;
@@ -89,6 +97,43 @@ namespace PoolKernel.Drivers
             Console.Write("driver: ");
             Console.Write(driver.Name);
             Console.WriteLine(" did not load (no usable device, or the reason above)");
+            GiveBack(driver, out _, out _);
+        }
+
+        /// <summary>
+        /// After a driver stopped (or failed to load): whatever DMA memory is still charged to its container goes
+        /// back (<see cref="Dma.DmaPoolManager.ReleaseOwner"/>: <paramref name="takenBack"/> pages, 0 when the driver
+        /// returned everything itself), then the container the manager made for it is destroyed (its held pages then in
+        /// <paramref name="leftAtDestroy"/>: 0 unless memory outside the DMA pools was charged to it). A command-line
+        /// container of the driver's name stays, empty. False when the DMA pools or the container refused.
+        /// </summary>
+        private static bool GiveBack(Driver driver, out ulong takenBack, out ulong leftAtDestroy)
+        {
+            takenBack = 0;
+            leftAtDestroy = 0;
+            byte owner = driver.Owner;
+            if (owner == Memory.FrameOwner.None)
+                return true;
+            bool ok = KernelDma.Pools == null || KernelDma.Pools.ReleaseOwner(owner, out takenBack) == Dma.DmaStatus.Ok;
+            if (ok && driver.OwnsContainer)
+                ok = Containers.Destroy(owner, out leftAtDestroy) == Memory.MemoryStatus.Ok;
+            if (ok)
+            {
+                driver.Owner = Memory.FrameOwner.None;
+                driver.OwnsContainer = false;
+            }
+            return ok;
+        }
+
+        /// <summary>True when <paramref name="owner"/> is the container of a loaded driver: only that driver allocates and frees as it.</summary>
+        internal static bool IsDriverOwner(byte owner)
+        {
+            for (int d = 0; d < s_driverCount; d++)
+            {
+                if (s_drivers[d].Loaded && s_drivers[d].Owner == owner)
+                    return true;
+            }
+            return false;
         }
 
         /// <summary>TSC cycles between two rounds of <see cref="PollIdle"/>: a few milliseconds at the GHz rates QEMU's TSC runs at.</summary>
@@ -160,9 +205,33 @@ namespace PoolKernel.Drivers
             }
         }
 
-        /// <summary>Unloads a driver by name; its memory goes back and its DMA pool shrinks or goes away.</summary>
-        internal static bool Unload(Driver driver)
+        /// <summary>What unloading a driver gave back, for the shell's line.</summary>
+        internal struct UnloadReport
         {
+            /// <summary>The container the driver ran as (FrameOwner.None: none).</summary>
+            public byte Owner;
+            /// <summary>Pages the container held just before the driver stopped.</summary>
+            public ulong HeldBefore;
+            /// <summary>Pages of DMA buffers the driver had not returned, freed for it.</summary>
+            public ulong TakenBack;
+            /// <summary>Whether the container was destroyed (it was made for the driver) and that and the DMA pools agreed.</summary>
+            public bool Destroyed;
+            public bool Refused;
+        }
+
+        /// <summary>Unloads a driver by name; its memory goes back and its DMA pool shrinks or goes away.</summary>
+        internal static bool Unload(Driver driver) => Unload(driver, out _);
+
+        /// <summary>
+        /// Unloads a driver: its own Unload stops the device and returns its buffers, then <see cref="GiveBack"/>
+        /// takes back what it left and destroys the container made for it. False when it was not loaded.
+        /// </summary>
+        internal static bool Unload(Driver driver, out UnloadReport report)
+        {
+            report = default;
+            report.Owner = driver.Owner;
+            if (driver.Owner != Memory.FrameOwner.None && Containers.Usage(driver.Owner, out Memory.ContainerUsage usage))
+                report.HeldBefore = usage.HeldPages;
             // Not under a poll of another CPU (PollIdle): wait until it is done, and keep the next out.
             while (System.Threading.Interlocked.CompareExchange(ref s_polling, 1, 0) != 0)
                 Platform.Clock.Pause();
@@ -171,6 +240,9 @@ namespace PoolKernel.Drivers
             {
                 driver.Unload();
                 driver.Loaded = false;
+                bool owned = driver.OwnsContainer;
+                report.Refused = !GiveBack(driver, out report.TakenBack, out _);
+                report.Destroyed = owned && !report.Refused;
             }
             System.Threading.Volatile.Write(ref s_polling, 0);
             return loaded;

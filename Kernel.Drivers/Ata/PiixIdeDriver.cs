@@ -56,7 +56,8 @@ namespace PoolKernel.Drivers.Ata
                 return false;
             }
             ushort busMaster = (ushort)function->Bar(4).Address;
-            _rules = new DmaDevice(DriverName, 32, PrdMaxBytes, 0, PrdMaxBytes);
+            // The device's DMA memory on its node (the firmware's, -1 for none: any node).
+            _rules = new DmaDevice(DriverName, 32, PrdMaxBytes, 0, PrdMaxBytes, function->Node);
             _diskCount = 0;
 
             // Command and control blocks: legacy ports unless the programming interface says the
@@ -92,7 +93,7 @@ namespace PoolKernel.Drivers.Ata
                 return false;
             }
 
-            DmaStatus status = KernelDma.Pools.Attach(_rules, BounceCount * BounceBytes + 4096, out DmaPool pool);
+            DmaStatus status = KernelDma.Pools.Attach(_rules, BounceCount * BounceBytes + 4096, out DmaPool pool, Owner);
             if (status != DmaStatus.Ok)
             {
                 Console.Write("ata: no DMA pool: ");

@@ -20,6 +20,12 @@ namespace PoolKernel.Drivers.Dma
         private int _outstandingCount;
         private readonly string[] _users = new string[MaxUsers];
         private readonly int[] _userBuffers = new int[MaxUsers];
+        /// <summary>
+        /// The owner each user's buffers are allocated and freed as (docs/drivers.md, "Drivers as containers"):
+        /// the driver's container, so its buffers are charged to it and limited by its quota, or the manager's
+        /// owner for a user that named none. Pages of one DMA pool can so belong to several owners at once.
+        /// </summary>
+        private readonly byte[] _userOwners = new byte[MaxUsers];
 
         internal DmaPool(DmaPoolManager manager, PoolId id, byte addressBits, int node, PoolId donor, int deviceNode = -1)
         {
@@ -49,9 +55,18 @@ namespace PoolKernel.Drivers.Dma
 
         public string User(int i) => (uint)i < (uint)UserCount ? _users[i] : null;
 
+        /// <summary>The owner user <paramref name="i"/>'s buffers are allocated and freed as (FrameOwner.None for no such user).</summary>
+        public byte OwnerOf(int i) => (uint)i < (uint)UserCount ? _userOwners[i] : FrameOwner.None;
+
+        /// <summary>Nodes other than <see cref="Node"/> the pool took page blocks from when its own node had none left (bit n: node n).</summary>
+        public ulong GrownFromNodes { get; internal set; }
+
         public int BuffersOf(int user) => (uint)user < (uint)UserCount ? _userBuffers[user] : 0;
 
         internal bool HasUser(string name) => IndexOfUser(name) >= 0;
+
+        /// <summary>The index of user <paramref name="name"/>, or -1.</summary>
+        internal int IndexOf(string name) => IndexOfUser(name);
 
         private int IndexOfUser(string name)
         {
@@ -63,14 +78,17 @@ namespace PoolKernel.Drivers.Dma
             return -1;
         }
 
-        internal bool AddUser(string name)
+        /// <summary>Adds <paramref name="name"/> as a user whose buffers belong to <paramref name="owner"/>; true when it is one now. False: the table is full, or the name is a user of another owner.</summary>
+        internal bool AddUser(string name, byte owner)
         {
-            if (HasUser(name))
-                return true;
+            int at = IndexOfUser(name);
+            if (at >= 0)
+                return _userOwners[at] == owner;
             if (UserCount == MaxUsers)
                 return false;
             _users[UserCount] = name;
             _userBuffers[UserCount] = 0;
+            _userOwners[UserCount] = owner;
             UserCount++;
             return true;
         }
@@ -84,6 +102,7 @@ namespace PoolKernel.Drivers.Dma
             UserCount--;
             _users[i] = _users[UserCount];
             _userBuffers[i] = _userBuffers[UserCount];
+            _userOwners[i] = _userOwners[UserCount];
             _users[UserCount] = null;
             for (int b = 0; b < _outstandingCount; b++)
             {
@@ -127,7 +146,7 @@ namespace PoolKernel.Drivers.Dma
 
             ulong pages = (bytes + Pfn.PageSize - 1) >> Pfn.PageShift;
             AllocRequest request = AllocRequest.InPool(Id);
-            request.Owner = _manager.Owner;
+            request.Owner = _userOwners[user];
             request.Boundary = device.Boundary >= Pfn.PageSize ? device.Boundary : 0;
             request.Alignment = device.Alignment > Pfn.PageSize ? device.Alignment : 0;
             request.DmaAddressBits = device.AddressBits < 64 ? device.AddressBits : (byte)0;
@@ -141,7 +160,7 @@ namespace PoolKernel.Drivers.Dma
             if (!device.Admits(physical, bytes) || !Verify(physical, pages))
             {
                 _manager.RuleViolations++;
-                _manager.FreeRun(first, pages);
+                _manager.FreeRun(first, pages, _userOwners[user]);
                 return DmaStatus.RuleViolation;
             }
             Track(physical, pages, user);
@@ -159,7 +178,7 @@ namespace PoolKernel.Drivers.Dma
         /// <summary>
         /// What a refused <see cref="Allocate"/> tells the driver, from the pools' answer: only the
         /// answers a driver can act on get their own meaning (out of memory, no memory obeys the
-        /// rules, rules malformed or impossible for this size); Corruption stays Corruption, and any
+        /// rules, rules malformed or impossible for this size, the driver's container at its quota); Corruption stays Corruption, and any
         /// other refusal (a pool that is gone, an owner it does not admit) is PoolsRefused, never
         /// passed off as one of those.
         /// </summary>
@@ -171,6 +190,7 @@ namespace PoolKernel.Drivers.Dma
             MemoryStatus.InvalidArgument => DmaStatus.InvalidRules,
             MemoryStatus.ImpossibleRules => DmaStatus.TooLarge,
             MemoryStatus.Corruption => DmaStatus.Corruption,
+            MemoryStatus.QuotaExceeded => DmaStatus.QuotaExceeded,
             _ => DmaStatus.PoolsRefused,
         };
 
@@ -189,12 +209,19 @@ namespace PoolKernel.Drivers.Dma
             ulong pages = _outPages[slot];
             if (pages != buffer.Pages)
                 return DmaStatus.Foreign;
-            // The buffer is one this pool handed out, with its page count: the pools refusing it
-            // back means they and this pool disagree, which is not the caller's mistake.
-            MemoryStatus status = _manager.FreeRun(new Pfn(buffer.Physical >> Pfn.PageShift), pages);
+            return FreeSlot(slot, ref buffer);
+        }
+
+        /// <summary>Frees the buffer tracked in <paramref name="slot"/> as the owner of the user that took it, and forgets it.</summary>
+        private DmaStatus FreeSlot(int slot, ref DmaBuffer buffer)
+        {
+            ulong pages = _outPages[slot];
+            int user = _outUser[slot];
+            // The buffer is one this pool handed out, with its page count and its user's owner: the
+            // pools refusing it back means they and this pool disagree, which is not the caller's mistake.
+            MemoryStatus status = _manager.FreeRun(new Pfn(_outPhysical[slot] >> Pfn.PageShift), pages, _userOwners[user]);
             if (status != MemoryStatus.Ok)
                 return status == MemoryStatus.Corruption ? DmaStatus.Corruption : DmaStatus.PoolsRefused;
-            int user = _outUser[slot];
             if ((uint)user < (uint)UserCount && _userBuffers[user] > 0)
                 _userBuffers[user]--;
             _outstandingCount--;
@@ -203,6 +230,41 @@ namespace PoolKernel.Drivers.Dma
             _outUser[slot] = _outUser[_outstandingCount];
             buffer.Pool = null;
             return DmaStatus.Ok;
+        }
+
+        /// <summary>
+        /// Frees every buffer the users of <paramref name="owner"/> have not returned and removes those users
+        /// (a driver being unloaded: whatever its Unload left behind goes back). The pages freed in
+        /// <paramref name="pages"/>; a refusal of the pools stops it (PoolsRefused or Corruption), what was freed stays freed.
+        /// </summary>
+        internal DmaStatus ReleaseOwner(byte owner, out ulong pages)
+        {
+            pages = 0;
+            for (int slot = _outstandingCount - 1; slot >= 0; slot--)
+            {
+                if (_userOwners[_outUser[slot]] != owner)
+                    continue;
+                ulong slotPages = _outPages[slot];
+                DmaBuffer stale = default;
+                DmaStatus status = FreeSlot(slot, ref stale);
+                if (status != DmaStatus.Ok)
+                    return status;
+                pages += slotPages;
+            }
+            for (int u = UserCount - 1; u >= 0; u--)
+            {
+                if (_userOwners[u] == owner)
+                    RemoveUser(_users[u]);
+            }
+            return DmaStatus.Ok;
+        }
+
+        /// <summary>Buffer <paramref name="slot"/> (0..<see cref="OutstandingBuffers"/>-1): its address, pages and owner.</summary>
+        internal void BufferAt(int slot, out ulong physical, out ulong pages, out byte owner)
+        {
+            physical = _outPhysical[slot];
+            pages = _outPages[slot];
+            owner = _userOwners[_outUser[slot]];
         }
 
         private int Find(ulong physical)

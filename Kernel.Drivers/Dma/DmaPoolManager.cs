@@ -71,11 +71,11 @@ namespace PoolKernel.Drivers.Dma
             return Passed(status);
         }
 
-        /// <summary><see cref="PhysicalMemory.FreeRun"/> as this manager's owner, under the pools' lock, then the owner's policy.</summary>
-        internal MemoryStatus FreeRun(Pfn first, ulong pages)
+        /// <summary><see cref="PhysicalMemory.FreeRun"/> as <paramref name="owner"/> (the buffer's user's), under the pools' lock, then the owner's policy.</summary>
+        internal MemoryStatus FreeRun(Pfn first, ulong pages, byte owner)
         {
             ulong state = LockPools();
-            MemoryStatus status = Memory->FreeRun(first, pages, Owner);
+            MemoryStatus status = Memory->FreeRun(first, pages, owner);
             UnlockPools(state);
             return Passed(status);
         }
@@ -96,7 +96,7 @@ namespace PoolKernel.Drivers.Dma
         }
 
         internal PhysicalMemory* Memory { get; }
-        /// <summary>The owner every buffer is allocated and freed as.</summary>
+        /// <summary>The owner the buffers of a user that names none are allocated and freed as (the kernel: Owners.Dma).</summary>
         internal byte Owner { get; }
         internal byte* DirectMapBase { get; }
 
@@ -117,13 +117,24 @@ namespace PoolKernel.Drivers.Dma
 
         /// <summary>
         /// The pool <paramref name="device"/> allocates from: shared when one fits, else created with
-        /// room for <paramref name="expectedBytes"/> (at least one page block).
+        /// room for <paramref name="expectedBytes"/> (at least one page block). The device's buffers are
+        /// allocated and freed as <paramref name="owner"/> (its driver's container: charged to it and
+        /// limited by its quota), or as this manager's <see cref="Owner"/> when it is FrameOwner.None.
+        /// Refused (Foreign, nothing changed): the device's name is already a user of a pool as another owner.
         /// </summary>
-        public DmaStatus Attach(in DmaDevice device, ulong expectedBytes, out DmaPool pool)
+        public DmaStatus Attach(in DmaDevice device, ulong expectedBytes, out DmaPool pool, byte owner = FrameOwner.None)
         {
             pool = null;
             if (!device.IsValid || device.Name == null)
                 return DmaStatus.InvalidRules;
+            if (owner == FrameOwner.None)
+                owner = Owner;
+            for (int i = 0; i < Count; i++)
+            {
+                int user = _pools[i].IndexOf(device.Name);
+                if (user >= 0 && _pools[i].OwnerOf(user) != owner)
+                    return DmaStatus.Foreign;
+            }
             // Share the widest existing pool the device reaches; pools below 4 GiB's reach (ISA) are
             // kept for devices that cannot do better.
             DmaPool shared = null;
@@ -137,7 +148,7 @@ namespace PoolKernel.Drivers.Dma
                 if (shared == null || p.AddressBits > shared.AddressBits)
                     shared = p;
             }
-            if (shared != null && shared.AddUser(device.Name))
+            if (shared != null && shared.AddUser(device.Name, owner))
             {
                 pool = shared;
                 return DmaStatus.Ok;
@@ -146,7 +157,7 @@ namespace PoolKernel.Drivers.Dma
                 return DmaStatus.TooManyPools;
             DmaStatus status = Create(device, expectedBytes, out pool);
             if (status == DmaStatus.Ok)
-                pool.AddUser(device.Name);
+                pool.AddUser(device.Name, owner);
             return status;
         }
 
@@ -297,28 +308,147 @@ namespace PoolKernel.Drivers.Dma
             return false;
         }
 
-        /// <summary>Moves enough matching free page blocks into <paramref name="pool"/> for <paramref name="pages"/> more pages.</summary>
+        /// <summary>
+        /// Moves enough matching free page blocks into <paramref name="pool"/> for <paramref name="pages"/> more
+        /// pages: from donors on the pool's own node first, then on the other nodes nearest first by SLIT
+        /// distance from the device's node (the pool's, for a device without one). A page block of another
+        /// node widens the pool's node mask to it (<see cref="PhysicalMemory.MovePageblocksAcrossNodes"/>) and is recorded
+        /// in <see cref="DmaPool.GrownFromNodes"/>, which `dmapools` shows. On a one-node machine it is the
+        /// one pass it always was.
+        /// </summary>
         internal bool Grow(DmaPool pool, ulong pages)
         {
             ulong pageblockPages = PageblockBytes >> Pfn.PageShift;
             ulong count = (pages + pageblockPages - 1) / pageblockPages;
-            for (int pass = 0; pass < 2; pass++)
+            int nodeCount = Memory->NodeCount;
+            int from = pool.DeviceNode >= 0 && pool.DeviceNode < nodeCount ? pool.DeviceNode : pool.Node;
+            ulong tried = 0;
+            for (int pass = 0; pass < nodeCount; pass++)
             {
-                PoolId donor = BestDonor(pool.AddressBits, pass == 0 ? pool.Node : -1, out _);
+                // The pool's own node first (it is the device's, or the nearest that had memory), then by distance.
+                int node = pass == 0 ? pool.Node : NearestUntried(from, tried, nodeCount);
+                if (node < 0)
+                    break;
+                tried |= 1UL << node;
+                PoolId donor = BestDonor(pool.AddressBits, node, out _);
                 while (!donor.IsNone)
                 {
                     ulong state = LockPools();
-                    MemoryStatus moved = Memory->MovePageblocks(donor, pool.Id, count);
+                    MemoryStatus moved = node == pool.Node
+                        ? Memory->MovePageblocks(donor, pool.Id, count)
+                        : Memory->MovePageblocksAcrossNodes(donor, pool.Id, count);
                     UnlockPools(state);
                     if (Passed(moved) == MemoryStatus.Ok)
                     {
                         pool.GrowCount++;
+                        if (node != pool.Node)
+                            pool.GrownFromNodes |= 1UL << node;
                         return true;
                     }
-                    donor = NextDonor(donor, pool.AddressBits, pass == 0 ? pool.Node : -1, out _);
+                    donor = NextDonor(donor, pool.AddressBits, node, out _);
                 }
             }
             return false;
+        }
+
+        /// <summary>
+        /// Gives back everything <paramref name="owner"/> holds in the DMA pools: the buffers its users have
+        /// not returned are freed as it, its users removed, and a pool left without users destroyed (its page
+        /// blocks go home), as at the last <see cref="Detach"/>. What a driver's unload calls after the
+        /// driver's own Unload, so that nothing it forgot stays charged to it. The pages it had to free in
+        /// <paramref name="pages"/> (0 when the driver returned everything itself).
+        /// </summary>
+        public DmaStatus ReleaseOwner(byte owner, out ulong pages)
+        {
+            pages = 0;
+            for (int i = Count - 1; i >= 0; i--)
+            {
+                DmaPool pool = _pools[i];
+                DmaStatus status = pool.ReleaseOwner(owner, out ulong freed);
+                pages += freed;
+                if (status != DmaStatus.Ok)
+                    return status;
+                if (pool.UserCount == 0 && pool.OutstandingBuffers == 0)
+                {
+                    ulong lockState = LockPools();
+                    MemoryStatus destroyed = Memory->DestroyPool(pool.Id);
+                    UnlockPools(lockState);
+                    if (Passed(destroyed) != MemoryStatus.Ok)
+                        return DmaStatus.InUse;
+                    Forget(pool);
+                }
+            }
+            return DmaStatus.Ok;
+        }
+
+        /// <summary>
+        /// The DMA pools' ownership invariants, the drivers-as-containers part of `check`: every buffer a pool
+        /// handed out heads a run in that pool whose owner byte is its user's owner, and for every user that
+        /// is a container, its pages in the pool (the container's per-pool count) are exactly the pages of
+        /// its buffers there (a DMA pool is Reserved: only this manager allocates from it). Null when all
+        /// hold, else what broke, with the pool and the buffer's address (0 for a count). Reads the pools
+        /// under the pools' lock, pool by pool.
+        /// </summary>
+        public string Check(out int pools, out int buffers, out PoolId pool, out ulong physical)
+        {
+            pools = Count;
+            buffers = 0;
+            pool = PoolId.None;
+            physical = 0;
+            for (int i = 0; i < Count; i++)
+            {
+                DmaPool p = _pools[i];
+                pool = p.Id;
+                buffers += p.OutstandingBuffers;
+                ulong state = LockPools();
+                string broken = null;
+                for (int b = 0; b < p.OutstandingBuffers && broken == null; b++)
+                {
+                    p.BufferAt(b, out physical, out _, out byte owner);
+                    Pfn first = new Pfn(physical >> Pfn.PageShift);
+                    if (Memory->PoolOf(first) != p.Id)
+                        broken = "a buffer outside its DMA pool";
+                    else if (Memory->OwnerOf(first) != owner)
+                        broken = "a buffer whose frames name another owner than its user's";
+                }
+                for (int u = 0; u < p.UserCount && broken == null; u++)
+                {
+                    byte owner = p.OwnerOf(u);
+                    if (!Memory->IsContainer(owner) || Memory->GetContainerHeld(owner, owner, p.Id.Value, false, out ulong held) != MemoryStatus.Ok)
+                        continue;
+                    ulong tracked = 0;
+                    for (int b = 0; b < p.OutstandingBuffers; b++)
+                    {
+                        p.BufferAt(b, out _, out ulong pages, out byte o);
+                        if (o == owner)
+                            tracked += pages;
+                    }
+                    if (tracked != held)
+                    {
+                        physical = 0;
+                        broken = "a driver's container counts other pages in the DMA pool than its buffers";
+                    }
+                }
+                UnlockPools(state);
+                if (broken != null)
+                    return broken;
+            }
+            pool = PoolId.None;
+            physical = 0;
+            return null;
+        }
+
+        private void Forget(DmaPool pool)
+        {
+            for (int i = 0; i < Count; i++)
+            {
+                if (_pools[i] == pool)
+                {
+                    _pools[i] = _pools[--Count];
+                    _pools[Count] = null;
+                    return;
+                }
+            }
         }
 
         /// <summary>
@@ -342,15 +472,7 @@ namespace PoolKernel.Drivers.Dma
             UnlockPools(lockState);
             if (Passed(destroyed) != MemoryStatus.Ok)
                 return DmaStatus.InUse;
-            for (int i = 0; i < Count; i++)
-            {
-                if (_pools[i] == pool)
-                {
-                    _pools[i] = _pools[--Count];
-                    _pools[Count] = null;
-                    break;
-                }
-            }
+            Forget(pool);
             return DmaStatus.Ok;
         }
     }

@@ -26,6 +26,8 @@ namespace PoolKernel.Drivers.Dma
         PoolsRefused,
         /// <summary>The pools' metadata contradicts itself (in the kernel the memory owner has failed fast before this could be returned).</summary>
         Corruption,
+        /// <summary>The buffer would take the driver's container over its quota (docs/drivers.md, "Drivers as containers"); nothing changed.</summary>
+        QuotaExceeded,
     }
 
     public static class DmaStatusText
@@ -45,6 +47,7 @@ namespace PoolKernel.Drivers.Dma
                 case DmaStatus.InUse: return "device still holds buffers";
                 case DmaStatus.TooManyPools: return "DMA pool table full";
                 case DmaStatus.PoolsRefused: return "the pools refused the DMA pool's request";
+                case DmaStatus.QuotaExceeded: return "over the driver's container quota";
                 default: return "pool metadata corruption";
             }
         }

@@ -146,7 +146,7 @@ namespace PoolKernel.Drivers.Floppy
                 Console.WriteLine("floppy: no medium format detected");
                 return false;
             }
-            DmaStatus status = KernelDma.Pools.Attach(_rules, IsaDmaChannel2.MaxBytes, out DmaPool pool);
+            DmaStatus status = KernelDma.Pools.Attach(_rules, IsaDmaChannel2.MaxBytes, out DmaPool pool, Owner);
             if (status != DmaStatus.Ok)
             {
                 Console.Write("floppy: no DMA pool: ");

@@ -41,7 +41,8 @@ namespace PoolKernel.Drivers.Net
         private const int MaxReceiveLength = 1514 + Crc;
         private const int Spin = 2000000;
 
-        private readonly DmaDevice _rules = new DmaDevice(DeviceName, 32, boundary: 0, alignment: 4);
+        /// <summary>Set again at each load with the function's node.</summary>
+        private DmaDevice _rules = new DmaDevice(DeviceName, 32, boundary: 0, alignment: 4);
         private ushort _io;
         private byte* _mac;
         private DmaBuffer _ring;
@@ -70,6 +71,8 @@ namespace PoolKernel.Drivers.Net
                 return false;
             }
             _io = (ushort)function->Bar(0).Address;
+            // The device's DMA memory on its node (the firmware's, -1 for none: any node).
+            _rules = new DmaDevice(DeviceName, 32, boundary: 0, alignment: 4, node: function->Node);
             if (_mac == null)
                 _mac = (byte*)Heap.KernelHeapGlue.Alloc(8, 8);
             if (_nic == null)
@@ -165,7 +168,7 @@ namespace PoolKernel.Drivers.Net
         /// <summary>The pool, the receive ring and the four transmit buffers, each checked and reported. False = some failed (reason printed).</summary>
         private bool TakeMemory()
         {
-            DmaStatus status = KernelDma.Pools.Attach(_rules, RingBytes + 2 * 4096, out DmaPool pool);
+            DmaStatus status = KernelDma.Pools.Attach(_rules, RingBytes + 2 * 4096, out DmaPool pool, Owner);
             if (status != DmaStatus.Ok)
                 return Fail("attach", status);
             Pool = pool;

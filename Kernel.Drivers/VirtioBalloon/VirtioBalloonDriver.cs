@@ -45,7 +45,8 @@ namespace PoolKernel.Drivers.VirtioBalloon
         /// <summary>Polls of a used ring before a request is declared lost (the device answers at once under QEMU).</summary>
         private const ulong SpinLimit = 200_000_000;
 
-        private readonly DmaDevice _rules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, LegacyVirtqueueLayout.RingAlignment);
+        /// <summary>Set again at each load with the function's node.</summary>
+        private DmaDevice _rules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, LegacyVirtqueueLayout.RingAlignment);
 
         private static VirtioBalloonDriver s_active;
         private static SpinLock s_lock;
@@ -89,6 +90,8 @@ namespace PoolKernel.Drivers.VirtioBalloon
             if (function == null || !function->HasBar(0) || !function->Bar(0).IsIo)
                 return Fail("BAR0 is not an I/O window (is disable-modern=on set?)");
             _registers = new VirtioLegacy((ushort)function->Bar(0).Address);
+            // The device's DMA memory on its node (the firmware's, -1 for none: any node).
+            _rules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, LegacyVirtqueueLayout.RingAlignment, node: function->Node);
             PciBus.EnableBusMastering(*function);
             s_lock.SetInterruptHooks(&InterruptState.SaveAndDisable, &InterruptState.Restore);
             _pbPages = 1UL << PhysicalMemoryOwner.PageblockOrder;
@@ -105,7 +108,7 @@ namespace PoolKernel.Drivers.VirtioBalloon
             _registers.SetDriverFeatures(_accepted);
             _reportQueue = BalloonProtocol.ReportingQueue(_offered);
 
-            DmaStatus status = KernelDma.Pools.Attach(_rules, 96 * 1024, out DmaPool pool);
+            DmaStatus status = KernelDma.Pools.Attach(_rules, 96 * 1024, out DmaPool pool, Owner);
             if (status != DmaStatus.Ok)
                 return FailDevice(DmaStatusText.Describe(status));
             Pool = pool;

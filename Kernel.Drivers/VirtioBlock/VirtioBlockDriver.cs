@@ -68,7 +68,7 @@ namespace PoolKernel.Drivers.VirtioBlock
             // The device's DMA memory on its node (the firmware's, -1 for none: any node).
             _queueRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, LegacyVirtqueueLayout.RingAlignment, node: function->Node);
             _bufferRules = new DmaDevice(DeviceName, VirtioLegacy.QueueAddressBits, 0, 16, node: function->Node);
-            DmaStatus status = KernelDma.Pools.Attach(_queueRules, layout.TotalBytes + BounceBytes + 4096, out DmaPool pool);
+            DmaStatus status = KernelDma.Pools.Attach(_queueRules, layout.TotalBytes + BounceBytes + 4096, out DmaPool pool, Owner);
             if (status != DmaStatus.Ok)
                 return FailDevice(DmaStatusText.Describe(status));
             Pool = pool;

@@ -233,17 +233,19 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// Pressure: <paramref name="pool"/> ran short and wants <paramref name="pages"/> back. Memory a
-    /// container holds outside its guarantee pool is above its guarantee, and that is what is taken
-    /// first: containers with a hook are asked one at a time, the one holding most in the pool first,
-    /// each for at most what it holds there, until enough is freed or none is left. A container's
-    /// guarantee pool is never a victim (the guarantee is never broken), so a call for it asks no
-    /// one. Returns the pages the hooks say they freed. Must be called without the pools lock: the
-    /// hooks free through the ordinary frees, which take it.
+    /// Pressure: <paramref name="pool"/> ran short and wants <paramref name="pages"/> back, or, with
+    /// <see cref="PoolId.None"/>, an allocation that may take any pool failed (the kernel's out-of-memory
+    /// path: docs/containers.md "Pressure"). Memory a container holds outside its guarantee pool is above
+    /// its guarantee, and that is what is taken first: containers with a hook are asked one at a time,
+    /// the one holding most (in the pool; for None, above its guarantee over all pools) first, each for
+    /// at most that much, until enough is freed or none is left. A container's guarantee pool is never a
+    /// victim (the guarantee is never broken): a call for it asks no one, and a hook asked with None
+    /// frees only outside its guarantee pool. Returns the pages the hooks say they freed. Must be called
+    /// without the pools lock: the hooks free through the ordinary frees, which take it.
     /// </summary>
     public ulong ReclaimAboveGuarantees(PoolId pool, ulong pages)
     {
-        if (_containers == null || pool.Value >= PoolId.MaxIds)
+        if (_containers == null || (!pool.IsNone && pool.Value >= PoolId.MaxIds))
             return 0;
         ulong freed = 0;
         ulong asked = 0;
@@ -254,9 +256,9 @@ public unsafe partial struct PhysicalMemory
             for (int o = 0; o < FrameOwner.Count; o++)
             {
                 Container* c = _containers + o;
-                if (((_accountedOwners >> o) & 1) == 0 || ((asked >> o) & 1) != 0 || c->_reclaim.Function == null || c->GuaranteePool == pool)
+                if (((_accountedOwners >> o) & 1) == 0 || ((asked >> o) & 1) != 0 || c->_reclaim.Function == null || (!pool.IsNone && c->GuaranteePool == pool))
                     continue;
-                int held = Volatile.Read(ref c->_heldInPool[pool.Value]);
+                int held = pool.IsNone ? AboveGuarantee(c) : Volatile.Read(ref c->_heldInPool[pool.Value]);
                 if (held > most)
                 {
                     most = held;
@@ -271,6 +273,14 @@ public unsafe partial struct PhysicalMemory
             freed += hook.Function(hook.Context, (byte)victim, pool, want);
         }
         return freed;
+    }
+
+    /// <summary>Pages container <paramref name="c"/> holds outside its guarantee pool (a racy read of two counters; 0 when they cross).</summary>
+    private static int AboveGuarantee(Container* c)
+    {
+        int held = Volatile.Read(ref c->_held);
+        int inGuarantee = c->GuaranteePool.IsNone ? 0 : Volatile.Read(ref c->_heldInPool[c->GuaranteePool.Value]);
+        return held > inGuarantee ? held - inGuarantee : 0;
     }
 
     /// <summary>Whether any frame's owner byte names <paramref name="owner"/> (the head of an allocated block or run). O(span).</summary>

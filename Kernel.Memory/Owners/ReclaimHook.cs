@@ -12,7 +12,11 @@ namespace PoolKernel.Memory;
 /// </summary>
 public unsafe struct ReclaimHook
 {
-    /// <summary>(context, owner, pool, pages wanted) -&gt; pages freed. Called without any pool lock held.</summary>
+    /// <summary>
+    /// (context, owner, pool, pages wanted) -&gt; pages freed. Called without any pool lock held. With
+    /// pool <see cref="PoolId.None"/> (the kernel ran out of memory anywhere) the hook frees pages of any
+    /// pool but its own guarantee pool; otherwise pages of that pool.
+    /// </summary>
     public delegate*<void*, byte, PoolId, ulong, ulong> Function;
     public void* Context;
 }

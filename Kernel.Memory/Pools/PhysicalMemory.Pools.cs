@@ -238,6 +238,34 @@ public unsafe partial struct PhysicalMemory
         return status;
     }
 
+    /// <summary>
+    /// <see cref="MovePageblocks"/> into a pool of other nodes: the destination admits the source's nodes
+    /// from then on (its node mask widened by the source's), so it can take the page blocks of a pool on
+    /// another node. What a DMA pool whose node has no page block left grows by (falling back by distance:
+    /// docs/drivers.md). All or nothing: refused, the destination's node mask is as it was. A changed mask
+    /// outdates remembered pool choices, as a created pool does.
+    /// </summary>
+    public MemoryStatus MovePageblocksAcrossNodes(PoolId from, PoolId to, ulong count)
+    {
+        if (from.Value >= _poolCapacity || to.Value >= _poolCapacity)
+            return MemoryStatus.NoSuchPool;
+        ulong state = LockAll();
+        MemoryStatus status = MemoryStatus.NoSuchPool;
+        if (IsLive(from) && IsLive(to))
+        {
+            ref PoolProperties target = ref _buddy._pools[to.Value].Properties;
+            ulong before = target.NodeMask;
+            target.NodeMask = before | _buddy._pools[from.Value].Properties.NodeMask;
+            status = MovePageblocksLocked(from, to, count);
+            if (status != MemoryStatus.Ok)
+                target.NodeMask = before;
+            else if (target.NodeMask != before)
+                PoolTableChanged();
+        }
+        UnlockAll(state);
+        return status;
+    }
+
     /// <summary><see cref="MovePageblocks"/> under both pools' locks.</summary>
     private MemoryStatus MovePageblocksLocked(PoolId from, PoolId to, ulong count)
     {

@@ -220,6 +220,7 @@ public unsafe class DmaPoolTests : IDisposable
     [InlineData(MemoryStatus.InvalidArgument, DmaStatus.InvalidRules)]
     [InlineData(MemoryStatus.ImpossibleRules, DmaStatus.TooLarge)]
     [InlineData(MemoryStatus.Corruption, DmaStatus.Corruption)]
+    [InlineData(MemoryStatus.QuotaExceeded, DmaStatus.QuotaExceeded)]
     [InlineData(MemoryStatus.NoSuchPool, DmaStatus.PoolsRefused)]
     [InlineData(MemoryStatus.OwnerRefused, DmaStatus.PoolsRefused)]
     [InlineData(MemoryStatus.PropertiesMismatch, DmaStatus.PoolsRefused)]

@@ -564,13 +564,68 @@ public unsafe class ContainerTests
         List<Pfn> mine = s_blocks[owner];
         for (int i = mine.Count - 1; i >= 0 && freed < pages; i--)
         {
-            if (s_pm->PoolOf(mine[i]) != pool)
+            // Asked for a pool: only what is there. Asked with None (the kernel's out-of-memory path): anything but the guarantee pool.
+            PoolId at = s_pm->PoolOf(mine[i]);
+            if (pool.IsNone ? at == Usage(s_pm, owner).GuaranteePool : at != pool)
                 continue;
             Assert.Equal(MemoryStatus.Ok, s_pm->Free(mine[i], new Order(0), owner));
             mine.RemoveAt(i);
             freed++;
         }
         return freed;
+    }
+
+    /// <summary>
+    /// The kernel's out-of-memory path asks with no pool (<see cref="PoolId.None"/>): the victims are ranked by
+    /// what they hold above their guarantee over all pools, not by what they hold (web holds most, but
+    /// only 100 above its guarantee; db's 150 are all above its zero guarantee, so db is asked first),
+    /// each asked for at most that, and web's guarantee pool keeps every page.
+    /// </summary>
+    [Fact]
+    public void PressureFromAnyPool_RanksByPagesAboveTheGuarantee_AndNeverBreaksIt()
+    {
+        using var m = new Machine();
+        PhysicalMemory* pm = m.Pm;
+        PoolId node1 = MemoryAssert.FindPool(pm, "node1-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("web", Web, 4096, 512, node1)));
+        Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("db", Db, 4096, 0)));
+        PoolId webPool = Usage(pm, Web).GuaranteePool;
+        s_pm = pm;
+        s_asked.Clear();
+        s_blocks = new() { [Web] = new(), [Db] = new() };
+        for (int i = 0; i < 612; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), As(AllocRequest.Any, Web), out Pfn p));
+            s_blocks[Web].Add(p);
+        }
+        for (int i = 0; i < 150; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), As(AllocRequest.Any, Db), out Pfn p));
+            s_blocks[Db].Add(p);
+        }
+        Assert.Equal(MemoryStatus.Ok, pm->GetContainerHeld(Kernel, Web, webPool.Value, false, out ulong inGuarantee));
+        Assert.Equal(512UL, inGuarantee);
+        ReclaimHook hook;
+        hook.Function = &FreeSome;
+        hook.Context = null;
+        Assert.Equal(MemoryStatus.Ok, pm->SetReclaimHook(Web, hook));
+        Assert.Equal(MemoryStatus.Ok, pm->SetReclaimHook(Db, hook));
+
+        Assert.Equal(250UL, pm->ReclaimAboveGuarantees(PoolId.None, 1000));
+        Assert.Equal(new[] { (Db, PoolId.None.Value, 150UL), (Web, PoolId.None.Value, 100UL) }, s_asked.ToArray());
+        Assert.Equal(512UL, Usage(pm, Web).HeldPages);
+        Assert.Equal(0UL, Usage(pm, Web).AboveGuaranteePages);
+        Assert.Equal(0UL, Usage(pm, Db).HeldPages);
+        Assert.Equal(MemoryStatus.Ok, pm->GetContainerHeld(Kernel, Web, webPool.Value, false, out inGuarantee));
+        Assert.Equal(512UL, inGuarantee);
+        MemoryAssert.Consistent(pm);
+        // Nothing above any guarantee is left: a second call asks no one.
+        s_asked.Clear();
+        Assert.Equal(0UL, pm->ReclaimAboveGuarantees(PoolId.None, 10));
+        Assert.Empty(s_asked);
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyContainer(Web));
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyContainer(Db));
+        MemoryAssert.Consistent(pm);
     }
 
     [Fact]

@@ -21,15 +21,15 @@ public class ContainerBootTests
         Assert.True(result.Lines.Any(l => Regex.IsMatch(l, "^" + pattern + "$")), $"no line matching /{pattern}/\n{result}");
     }
 
-    /// <summary>The line right after the prompt line of <paramref name="command"/> (its <paramref name="occurrence"/>-th run) matches <paramref name="pattern"/>.</summary>
-    private static void Reply(QemuResult result, string command, string pattern, int occurrence = 0)
+    /// <summary>The <paramref name="line"/>-th line after the prompt line of <paramref name="command"/> (its <paramref name="occurrence"/>-th run) matches <paramref name="pattern"/>.</summary>
+    private static void Reply(QemuResult result, string command, string pattern, int occurrence = 0, int line = 1)
     {
         string[] lines = result.Lines;
         int at = -1;
         for (int seen = 0; seen <= occurrence; seen++)
             at = Array.IndexOf(lines, "pk> " + command, at + 1);
-        Assert.True(at >= 0 && at + 1 < lines.Length, $"no prompt line for '{command}'\n{result}");
-        Assert.True(Regex.IsMatch(lines[at + 1], "^" + pattern + "$"), $"'{command}' answered '{lines[at + 1]}', not /{pattern}/\n{result}");
+        Assert.True(at >= 0 && at + line < lines.Length, $"no prompt line for '{command}'\n{result}");
+        Assert.True(Regex.IsMatch(lines[at + line], "^" + pattern + "$"), $"'{command}' answered '{lines[at + line]}', not /{pattern}/\n{result}");
     }
 
     [Fact]
@@ -111,6 +111,89 @@ public class ContainerBootTests
         BootTests.AssertContains(result, "stress: ok, all memory returned, pool and heap checkers clean");
         Match refused = Regex.Match(result.Console, @"on each of 2 CPUs: \d+ allocs \((\d+) refused\)");
         Line(result, @"16 +web +1024 +512 +0 +1024 +0 +" + refused.Groups[1].Value + " +0 +0 +0");
+        Reply(result, "check", @"check: ok \(.*\)");
+    }
+
+    /// <summary>
+    /// Pressure from the kernel's out-of-memory path (docs/containers.md "Pressure"): web (guarantee 512
+    /// pages) and db (none) keep reclaimable cache pages; <c>exhaust</c> runs the kernel out of memory, and
+    /// what each holds above its guarantee is taken back through its hook (web down to its guarantee
+    /// exactly, db to nothing), never the guarantee itself; the machine and the checker are clean after.
+    /// </summary>
+    [Fact]
+    public void OutOfMemory_TakesBackWhatContainersHoldAboveTheirGuarantees_NeverTheGuarantee()
+    {
+        const string Run = "container cache web 1000;container cache db 300;containers;exhaust;containers;"
+            + "container cache nosuch 3;container destroy web;check";
+        QemuResult result = new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "512M",
+            KernelCommandLine = "container=web:quota=64M,guarantee=2M container=db:quota=8M run=\"" + Run + "\"",
+            Timeout = TimeSpan.FromSeconds(120),
+        }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Reply(result, "container cache web 1000", "container web: 1000 pages kept as reclaimable cache");
+        Reply(result, "container cache db 300", "container db: 300 pages kept as reclaimable cache");
+        // Before: web holds its guarantee and 488 above it, db 300 (all above its zero guarantee).
+        Line(result, @"16 +web +16384 +512 +1000 +1000 +488 +0 +0 +0 +0");
+        Line(result, @"17 +db +2048 +0 +300 +300 +300 +0 +0 +0 +0");
+        Line(result, "cache web: 1000 pages, 0 taken back under pressure");
+        Line(result, "cache db: 300 pages, 0 taken back under pressure");
+        Line(result, @"exhaust: out of memory after taking \d+ pages: .*");
+        Line(result, @"exhaust: returned \d+ pages; free pages \d+ \(before \d+\)");
+        // After: everything above the guarantees went back, the guarantee stayed.
+        Line(result, @"16 +web +16384 +512 +512 +1000 +0 +0 +0 +0 +0");
+        Line(result, @"17 +db +2048 +0 +0 +300 +0 +0 +0 +0 +0");
+        Line(result, "cache web: 512 pages, 488 taken back under pressure");
+        Line(result, "cache db: 0 pages, 300 taken back under pressure");
+        Reply(result, "container cache nosuch 3", "container: no container named nosuch");
+        Reply(result, "container destroy web", "container web: destroyed, 512 pages given back");
+        Reply(result, "check", @"check: ok \(.*\)");
+    }
+
+    /// <summary>
+    /// Heap arenas (docs/containers.md "Heap arenas"): raw heap blocks taken while acting as a container
+    /// come from its own arena, whose pages (metadata included) are charged to it and stop at its quota
+    /// (tiny: 16 pages, the arena's metadata and three one-page blocks, the fourth refused as the quota's);
+    /// the shell's own heaptest charges no container; destroying the containers gives every page back.
+    /// </summary>
+    [Fact]
+    public void RawHeapBlocksAsAContainer_ComeFromItsArena_ChargedAndLimited_GivenBackOnDestroy()
+    {
+        const string Run = "heaptest 4 4096;containers;as web heaptest 16 4096;containers;as tiny heaptest 4 4096;containers;"
+            + "container destroy web;container destroy tiny;check";
+        QemuResult result = new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "512M",
+            KernelCommandLine = "container=web:quota=64M container=tiny:quota=64K run=\"" + Run + "\"",
+            Timeout = TimeSpan.FromSeconds(120),
+        }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Reply(result, "heaptest 4 4096", @"heaptest: 4 x 4096 bytes from the CPU on node 0: by node 0=4, failed 0; managed objects on the local node 4/4");
+        // The shell's heaptest charged no one.
+        Reply(result, "containers", "16 +web +16384 +0 +0 +0 +0 +0 +0 +0 +0", 0, 2);
+        Reply(result, "containers", "17 +tiny +16 +0 +0 +0 +0 +0 +0 +0 +0", 0, 3);
+        Reply(result, "as web heaptest 16 4096", @"heaptest: 16 x 4096 bytes from the CPU on node 0: by node 0=16, failed 0; managed objects on the local node 16/16");
+        // web's arena: its metadata (M pages) stays, the 16 blocks came and went (peak M + 16).
+        int second = -1;
+        for (int seen = 0; seen < 2; seen++)
+            second = Array.IndexOf(result.Lines, "pk> containers", second + 1);
+        Match web = Regex.Match(result.Lines[second + 2], @"^16 +web +16384 +0 +(\d+) +(\d+) +\d+ +0 +0 +0 +0$");
+        Assert.True(web.Success, result.ToString());
+        int metadata = int.Parse(web.Groups[1].Value);
+        Assert.True(metadata > 0);
+        Assert.Equal(metadata + 16, int.Parse(web.Groups[2].Value));
+        // tiny: 16 pages hold the same metadata and 16 - M blocks; the rest refused by its quota.
+        int fits = 16 - metadata;
+        Assert.True(fits is > 0 and < 4, $"metadata {metadata} pages: the test needs 1..3 blocks to fit tiny's 16 pages");
+        Reply(result, "as tiny heaptest 4 4096", $@"heaptest: 4 x 4096 bytes from the CPU on node 0: by node 0={fits}, failed {4 - fits}; managed objects on the local node 4/4");
+        Reply(result, "containers", $@"17 +tiny +16 +0 +{metadata} +16 +{metadata} +{4 - fits} +0 +0 +0", 2, 3);
+        Reply(result, "container destroy web", $"container web: destroyed, {metadata} pages given back");
+        Reply(result, "container destroy tiny", $"container tiny: destroyed, {metadata} pages given back");
         Reply(result, "check", @"check: ok \(.*\)");
     }
 }

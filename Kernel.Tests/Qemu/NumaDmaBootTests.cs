@@ -35,6 +35,9 @@ public class NumaDmaBootTests
                     "-device", "pcie-root-port,id=rp1,bus=pxb1,chassis=1",
                     "-drive", $"file={image},if=none,id=d0,format=raw",
                     "-device", "virtio-blk-pci,drive=d0,disable-modern=on,disable-legacy=off,bus=rp1",
+                    // Every PCI driver passes its function's node: the NIC behind the same expander too.
+                    "-device", "pcie-root-port,id=rp2,bus=pxb1,chassis=2",
+                    "-nic", "none", "-netdev", "hubport,id=n0,hubid=0", "-device", "rtl8139,netdev=n0,bus=rp2",
                 },
             }.Run();
             _output.WriteLine(result.ToString());
@@ -49,6 +52,7 @@ public class NumaDmaBootTests
             string[] lspci = VirtioBlockTests.Section(result, "lspci");
             Assert.Contains(lspci, l => Regex.IsMatch(l, @"^81:00\.0 1af4:1001 class 0100 \S.*\[driver virtio-blk\]  node 1$"));
             Assert.Contains(lspci, l => Regex.IsMatch(l, @"^00:00\.0 .*  node -$"));
+            Assert.Contains(lspci, l => Regex.IsMatch(l, @"^82:00\.0 10ec:8139 class 0200 network controller  \[driver rtl8139\]  node 1$"));
             Assert.Equal("  vda  8192 sectors (4 MiB)  dma 44-bit boundary 0x0", VirtioBlockTests.Section(result, "disks").Single());
 
             byte[] read = VirtioBlockTests.HexDumpOf(result, "read vda 5 2", 5 * SectorSize, 2 * SectorSize);
@@ -57,9 +61,11 @@ public class NumaDmaBootTests
             Assert.Equal("write: ok", VirtioBlockTests.Section(result, "write vda 9 171 3").Last());
             Assert.All(VirtioBlockTests.HexDumpOf(result, "read vda 9 3", 9 * SectorSize, 3 * SectorSize), b => Assert.Equal(0xAB, b));
 
+            var nicDma = result.Lines.Where(l => l.StartsWith("dma: rtl8139 ")).ToList();
+            Assert.NotEmpty(nicDma);
             var dma = result.Lines.Where(l => l.StartsWith("dma: virtio-blk ")).ToList();
             Assert.Equal(10, dma.Count); // the queue, then header, data, status for each of the three requests
-            foreach (string line in dma)
+            foreach (string line in dma.Concat(nicDma))
             {
                 Match m = Regex.Match(line, @"phys=0x([0-9a-f]+) len=0x([0-9a-f]+) .* ok$");
                 Assert.True(m.Success, line);
@@ -69,8 +75,14 @@ public class NumaDmaBootTests
             }
 
             string[] pools = VirtioBlockTests.Section(result, "dmapools");
-            Assert.Matches(@"^dma pool dma44-n1 \(pool \d+\): below 2\^44, node 1 \(the device's node\), ", pools[0]);
-            Assert.Equal("    user virtio-blk: 3 buffers", pools[1]);
+            // The NIC (32-bit) has a pool of its own on node 1; each pool's user is its driver's container.
+            int virtioPool = Array.FindIndex(pools, l => l.StartsWith("dma pool dma44-n1 "));
+            int nicPool = Array.FindIndex(pools, l => l.StartsWith("dma pool dma32-n1 "));
+            Assert.True(virtioPool >= 0 && nicPool >= 0, string.Join("\n", pools));
+            Assert.Matches(@"^dma pool dma44-n1 \(pool \d+\): below 2\^44, node 1 \(the device's node\), ", pools[virtioPool]);
+            Assert.Matches(@"^    user virtio-blk: 3 buffers, owner \d+ \(container\)$", pools[virtioPool + 1]);
+            Assert.Matches(@"^dma pool dma32-n1 \(pool \d+\): below 2\^32, node 1 \(the device's node\), ", pools[nicPool]);
+            Assert.Matches(@"^    user rtl8139: \d+ buffers, owner \d+ \(container\)$", pools[nicPool + 1]);
         }
         finally
         {

@@ -127,6 +127,51 @@ namespace PoolKernel.Mm
             Console.WriteLine();
         }
 
+        /// <summary>
+        /// The quota of a driver's container when the command line made none of the driver's name:
+        /// 16 MiB, four times what the most demanding driver here takes (ata-piix: two 64 KiB bounce buffers
+        /// and its PRD tables; virtio-blk: its ring and bounce buffer), so an ordinary load never meets it.
+        /// </summary>
+        internal const ulong DriverQuotaPages = 4096;
+
+        /// <summary>
+        /// The container driver <paramref name="name"/> runs as (docs/drivers.md, "Drivers as containers"): the
+        /// one of that name when it exists (the command line's <c>container=NAME:quota=...</c>, which so sets
+        /// a driver's quota and permissions), else a new one with <see cref="DriverQuotaPages"/>, no guarantee,
+        /// every pool its mask admits, and the highest free owner number (63 down, so the containers the
+        /// command line and the shell create keep their numbers from 16 up). <paramref name="created"/> says
+        /// which; FrameOwner.None when neither (no table memory, every number taken).
+        /// </summary>
+        internal static byte ForDriver(string name, out bool created)
+        {
+            created = false;
+            if (!EnsureTable() || name.Length > PoolName.Capacity)
+                return FrameOwner.None;
+            PoolName n = default;
+            for (int i = 0; i < name.Length; i++)
+                n = WithByte(n, i, (byte)name[i]);
+            ulong state = PhysicalMemoryOwner.EnterCalls();
+            PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
+            byte owner = FrameOwner.None;
+            if (!pm->FindContainer(n, out owner))
+            {
+                owner = FrameOwner.None;
+                for (int o = FrameOwner.Count - 1; o >= Owners.FirstContainer && owner == FrameOwner.None; o--)
+                {
+                    if (!pm->IsContainer((byte)o))
+                        owner = (byte)o;
+                }
+                if (owner != FrameOwner.None)
+                {
+                    created = pm->CreateContainer(ContainerSpec.Of(n, owner, DriverQuotaPages)) == MemoryStatus.Ok;
+                    if (!created)
+                        owner = FrameOwner.None;
+                }
+            }
+            PhysicalMemoryOwner.LeaveCalls(state);
+            return owner;
+        }
+
         /// <summary>Destroys container <paramref name="owner"/> under the lock; its held pages (what was given back) in <paramref name="pages"/>.</summary>
         internal static MemoryStatus Destroy(byte owner, out ulong pages)
         {
@@ -151,6 +196,30 @@ namespace PoolKernel.Mm
             bool found = PhysicalMemoryOwner.Unguarded->FindContainer(n, out owner);
             PhysicalMemoryOwner.LeaveCalls(state);
             return found;
+        }
+
+        /// <summary>Installs container <paramref name="owner"/>'s reclaim hook (docs/containers.md "Pressure"); InvalidArgument when it is not a container.</summary>
+        internal static MemoryStatus SetReclaimHook(byte owner, in ReclaimHook hook)
+        {
+            if (!s_ready)
+                return MemoryStatus.InvalidArgument;
+            ulong state = PhysicalMemoryOwner.EnterCalls();
+            MemoryStatus status = PhysicalMemoryOwner.Unguarded->SetReclaimHook(owner, hook);
+            PhysicalMemoryOwner.LeaveCalls(state);
+            return status;
+        }
+
+        /// <summary>
+        /// The kernel's out-of-memory path (<see cref="MemoryShortage.Relieve"/>): memory containers hold above
+        /// their guarantees is asked back first, the container with most above its guarantee first, through
+        /// their reclaim hooks (<see cref="PhysicalMemory.ReclaimAboveGuarantees"/> with no pool: any pool but
+        /// a guarantee pool). The pages they freed; 0 without containers. No pools lock may be held (the hooks free).
+        /// </summary>
+        internal static ulong Reclaim(ulong pages)
+        {
+            if (!s_ready)
+                return 0;
+            return PhysicalMemoryOwner.Unguarded->ReclaimAboveGuarantees(PoolId.None, pages);
         }
 
         /// <summary>Container <paramref name="owner"/>'s usage as the kernel reads it; false when it is not a container.</summary>

@@ -45,15 +45,21 @@ namespace PoolKernel.Mm
                 s_second = null;
         }
 
-        /// <summary>Runs the handlers for a request of <paramref name="pages"/> frames; the frames they gave back (0: retrying is useless).</summary>
+        /// <summary>
+        /// Runs the handlers for a request of <paramref name="pages"/> frames; the frames they gave back (0:
+        /// retrying is useless). Memory containers hold above their guarantees is asked back first
+        /// (<see cref="Containers.Reclaim"/>, docs/containers.md "Pressure"), then the handlers, for what is still missing.
+        /// </summary>
         internal static ulong Relieve(ulong pages)
         {
             delegate*<ulong, ulong> first = s_first, second = s_second;
-            ulong given = 0;
+            ulong given = Containers.Reclaim(pages);
+            if (given >= pages)
+                return given;
             if (first != null)
-                given += first(pages);
+                given += first(pages - given);
             if (second != null && given < pages)
-                given += second(pages);
+                given += second(pages - given);
             return given;
         }
     }

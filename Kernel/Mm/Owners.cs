@@ -13,7 +13,7 @@ namespace PoolKernel.Mm
         internal const byte Kernel = 0;
         /// <summary>The kernel heap: its metadata, slab pages and large objects.</summary>
         internal const byte Heap = 1;
-        /// <summary>The DMA pools (Kernel.Drivers/Dma) and so every driver's DMA buffer.</summary>
+        /// <summary>The DMA pools' own owner (Kernel.Drivers/Dma): the buffers of a device attached without a container. Loaded drivers run as containers of their own (DriverManager; docs/drivers.md).</summary>
         internal const byte Dma = 2;
         /// <summary>The shell's experiments: alloc/free, exhaust, stress, membench.</summary>
         internal const byte Shell = 3;

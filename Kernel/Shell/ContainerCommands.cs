@@ -15,12 +15,15 @@ namespace PoolKernel.Shell
     {
         internal static void Register(ref int n)
         {
-            Commands.Register(ref n, "container", "container create NAME:quota=SIZE[,guarantee=SIZE][,pools=P1+P2] | container destroy NAME", &Container);
+            Commands.Register(ref n, "container", "container create NAME:quota=SIZE[,guarantee=SIZE][,pools=P1+P2] | container destroy NAME | container cache NAME PAGES", &Container);
             Commands.Register(ref n, "containers", "every container: owner, quota, guarantee, pages held, peak, above guarantee, failures", &List);
             Commands.Register(ref n, "as", "as NAME CMD...: run CMD with the shell's alloc/free/stress as container NAME", &As);
         }
 
-        private const string Usage = "usage: container create NAME:quota=SIZE[,guarantee=SIZE][,pools=P1+P2] | container destroy NAME";
+        private const string Usage = "usage: container create NAME:quota=SIZE[,guarantee=SIZE][,pools=P1+P2] | container destroy NAME | container cache NAME PAGES";
+
+        /// <summary>Most pages one <c>container cache</c> takes (the size of the largest machine's memory in 4 KiB pages would do; 2^24 pages = 64 GiB).</summary>
+        private const ulong MaxCachePages = 1UL << 24;
 
         /// <summary>The parser's output for <c>container create</c>: too large for the shell's stack, made once.</summary>
         private static byte[] s_options;
@@ -31,6 +34,8 @@ namespace PoolKernel.Shell
                 Create(ref line);
             else if (line.WordIs(1, "destroy") && line.WordCount == 3)
                 Destroy(ref line);
+            else if (line.WordIs(1, "cache") && line.WordCount == 4)
+                Cache(ref line);
             else
                 Console.WriteLine(Usage);
         }
@@ -70,7 +75,19 @@ namespace PoolKernel.Shell
                 Console.WriteLine();
                 return;
             }
+            if (Drivers.DriverManager.IsDriverOwner(owner))
+            {
+                Console.Write("container ");
+                line.WriteWord(2);
+                Console.WriteLine(": refused: a loaded driver runs as it (unload the driver)");
+                return;
+            }
+            // The shell's cache of it goes first, through the container's frees (what it held stays counted in "given back").
+            ulong cached = ContainerCache.Drop(owner);
+            // Its heap arena's pages are the container's: the destruction frees them with the rest.
+            Heap.ContainerArenas.Forget(owner);
             MemoryStatus status = Containers.Destroy(owner, out ulong pages);
+            pages += cached;
             Console.Write("container ");
             line.WriteWord(2);
             if (status != MemoryStatus.Ok)
@@ -82,6 +99,43 @@ namespace PoolKernel.Shell
             Console.Write(": destroyed, ");
             Console.Write(pages);
             Console.WriteLine(" pages given back");
+        }
+
+        /// <summary>
+        /// <c>container cache NAME PAGES</c>: PAGES order-0 pages allocated as NAME and kept as its reclaimable
+        /// cache (<see cref="ContainerCache"/>): what the kernel's out-of-memory path takes back above its guarantee.
+        /// </summary>
+        private static void Cache(ref ShellLine line)
+        {
+            byte* name = line.Word(2, out int length);
+            if (!Containers.Find(name, length, out byte owner))
+            {
+                Console.Write("container: no container named ");
+                line.WriteWord(2);
+                Console.WriteLine();
+                return;
+            }
+            if (Drivers.DriverManager.IsDriverOwner(owner))
+            {
+                Console.Write("container ");
+                line.WriteWord(2);
+                Console.WriteLine(": refused: a loaded driver runs as it (unload the driver)");
+                return;
+            }
+            if (!line.Arg(3, "PAGES", 1, MaxCachePages, out ulong pages))
+                return;
+            ulong kept = ContainerCache.Fill(owner, pages, out MemoryStatus stopped);
+            Console.Write("container ");
+            line.WriteWord(2);
+            Console.Write(": ");
+            Console.Write(kept);
+            Console.Write(" pages kept as reclaimable cache");
+            if (kept < pages)
+            {
+                Console.Write(", then ");
+                Console.Write(MemoryText.Status(stopped));
+            }
+            Console.WriteLine();
         }
 
         private static void List(ref ShellLine line)
@@ -115,6 +169,19 @@ namespace PoolKernel.Shell
             Console.Write("containers: ");
             Console.Write((ulong)count);
             Console.WriteLine(" (sizes in pages)");
+            for (int o = Owners.FirstContainer; o < FrameOwner.Count; o++)
+            {
+                if (!ContainerCache.Counts((byte)o, out ulong cached, out ulong reclaimed) || !Containers.Usage((byte)o, out ContainerUsage u))
+                    continue;
+                Console.Write("cache ");
+                for (int i = 0; i < u.Name.Length; i++)
+                    Console.Write((char)u.Name[i]);
+                Console.Write(": ");
+                Console.Write(cached);
+                Console.Write(" pages, ");
+                Console.Write(reclaimed);
+                Console.WriteLine(" taken back under pressure");
+            }
         }
 
         /// <summary>Writes <paramref name="value"/> left-aligned in <paramref name="width"/> characters (at least one space after).</summary>
@@ -143,6 +210,15 @@ namespace PoolKernel.Shell
                 Console.Write("as: no container named ");
                 line.WriteWord(1);
                 Console.WriteLine();
+                return;
+            }
+            if (Drivers.DriverManager.IsDriverOwner(owner))
+            {
+                // A driver's container holds the buffers its device reads and writes: the shell freeing
+                // or allocating in its name would break the isolation the container is for.
+                Console.Write("as: ");
+                line.WriteWord(1);
+                Console.WriteLine(" is a loaded driver's container: only the driver allocates as it");
                 return;
             }
             ShellLine command = default;

@@ -18,7 +18,7 @@ namespace PoolKernel.Shell
         internal static void Register(ref int n)
         {
             Commands.Register(ref n, "lspci", "PCI functions, their BARs and the driver that took each", &Lspci);
-            Commands.Register(ref n, "drivers", "drivers and whether they are loaded", &Drivers);
+            Commands.Register(ref n, "drivers", "drivers, whether they are loaded, the container each runs as and the pages it holds", &Drivers);
             Commands.Register(ref n, "unload", "unload NAME: stop a driver and give its memory back", &Unload);
             Commands.Register(ref n, "disks", "block devices", &Disks);
             Commands.Register(ref n, "read", "read DEV LBA COUNT: hex dump of sectors (DMA); COUNT 1..256", &Read);
@@ -101,7 +101,22 @@ namespace PoolKernel.Shell
                 Driver driver = DriverManager.GetDriver(d);
                 Console.Write("  ");
                 Console.Write(driver.Name);
-                Console.WriteLine(driver.Loaded ? "  loaded" : "  not loaded");
+                if (!driver.Loaded)
+                {
+                    Console.WriteLine("  not loaded");
+                    continue;
+                }
+                Console.Write("  loaded");
+                if (driver.Owner != FrameOwner.None && Containers.Usage(driver.Owner, out ContainerUsage u))
+                {
+                    Console.Write("  container owner ");
+                    Console.Write((ulong)driver.Owner);
+                    Console.Write(", ");
+                    Console.Write(u.HeldPages);
+                    Console.Write(" pages held, quota ");
+                    Console.Write(u.QuotaPages);
+                }
+                Console.WriteLine();
             }
         }
 
@@ -112,14 +127,35 @@ namespace PoolKernel.Shell
                 Driver driver = DriverManager.GetDriver(d);
                 if (!line.WordIs(1, driver.Name))
                     continue;
-                if (!DriverManager.Unload(driver))
+                if (!DriverManager.Unload(driver, out DriverManager.UnloadReport report))
                 {
                     Console.WriteLine("unload: driver not loaded");
                     return;
                 }
                 Console.Write("unload: ");
                 Console.Write(driver.Name);
-                Console.WriteLine(" stopped, memory returned");
+                Console.WriteLine(report.Refused ? " stopped; its memory could not all be given back (see check)" : " stopped, memory returned");
+                if (report.Owner == FrameOwner.None)
+                    return;
+                // The container's side: what it held, what had to be taken back, and that nothing is left.
+                Console.Write("unload: ");
+                Console.Write(driver.Name);
+                Console.Write("'s container (owner ");
+                Console.Write((ulong)report.Owner);
+                Console.Write(") held ");
+                Console.Write(report.HeldBefore);
+                Console.Write(" pages, ");
+                Console.Write(report.TakenBack);
+                Console.Write(" taken back from the DMA pools, ");
+                if (report.Destroyed)
+                {
+                    Console.WriteLine("container destroyed");
+                }
+                else
+                {
+                    Console.Write(Containers.Usage(report.Owner, out ContainerUsage after) ? after.HeldPages : 0);
+                    Console.WriteLine(" pages held now");
+                }
                 return;
             }
             if (line.WordCount < 2)
@@ -283,13 +319,33 @@ namespace PoolKernel.Shell
                 Console.Write(" buffers, grown ");
                 Console.Write(p.GrowCount);
                 Console.WriteLine(" times");
+                if (p.GrownFromNodes != 0)
+                {
+                    // Page blocks taken from other nodes when the pool's own had none left, nearest first.
+                    Console.Write("    grew from node");
+                    for (int n = 0; n < 64; n++)
+                    {
+                        if (((p.GrownFromNodes >> n) & 1) != 0)
+                        {
+                            Console.Write(' ');
+                            Console.Write(n);
+                        }
+                    }
+                    Console.Write(" (node ");
+                    Console.Write(p.Node);
+                    Console.WriteLine(" had no page block left: nearest by distance)");
+                }
                 for (int u = 0; u < p.UserCount; u++)
                 {
                     Console.Write("    user ");
                     Console.Write(p.User(u));
                     Console.Write(": ");
                     Console.Write(p.BuffersOf(u));
-                    Console.WriteLine(" buffers");
+                    Console.Write(" buffers, owner ");
+                    Console.Write((ulong)p.OwnerOf(u));
+                    Console.Write(" (");
+                    Console.Write(Owners.Name(p.OwnerOf(u)));
+                    Console.WriteLine(")");
                 }
             }
         }

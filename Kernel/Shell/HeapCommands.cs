@@ -109,6 +109,9 @@ namespace PoolKernel.Shell
         private static ulong s_count;
 
         /// <summary>Gives back the raw blocks the running heaptest took and their table.</summary>
+        /// <summary>The owner heaptest's raw blocks were taken for (the shell, or the container it acts as): their arena.</summary>
+        private static byte s_rawOwner;
+
         private static void ReleaseTestBlocks()
         {
             void** table = s_raw;
@@ -117,7 +120,7 @@ namespace PoolKernel.Shell
             for (ulong i = 0; i < s_count; i++)
             {
                 if (table[i] != null)
-                    KernelHeapGlue.Free(table[i]);
+                    ContainerArenas.Free(s_rawOwner, table[i]);
             }
             KernelHeapGlue.Free(table);
             s_raw = null;
@@ -138,6 +141,8 @@ namespace PoolKernel.Shell
             }
             s_raw = raw;
             s_count = count;
+            // Acting as a container (as NAME heaptest ...), the raw blocks come from its heap arena, charged to it.
+            s_rawOwner = ShellOwner.Current;
             RecoveryPoint.OnAbandon(&ReleaseTestBlocks);
             ulong* perNode = stackalloc ulong[8];
             for (int i = 0; i < 8; i++)
@@ -145,7 +150,7 @@ namespace PoolKernel.Shell
             ulong failed = 0;
             for (ulong i = 0; i < count; i++)
             {
-                raw[i] = KernelHeapGlue.Alloc((nuint)size, 16);
+                raw[i] = ContainerArenas.Alloc(s_rawOwner, (nuint)size, 16, out _);
                 if (raw[i] == null)
                 {
                     failed++;

@@ -120,6 +120,32 @@ namespace PoolKernel.Shell
             Console.WriteLine(MemoryText.Status(status));
         }
 
+        /// <summary>The DMA pools' ownership (drivers as containers: docs/drivers.md): one line, "check: dma ok (...)" or what broke.</summary>
+        private static void DmaCheck()
+        {
+            Drivers.Dma.DmaPoolManager dma = Drivers.KernelDma.Pools;
+            if (dma == null)
+                return;
+            string broken = dma.Check(out int pools, out int buffers, out PoolId pool, out ulong physical);
+            Console.Write("check: dma ");
+            if (broken == null)
+            {
+                Console.Write("ok (");
+                Console.Write(pools);
+                Console.Write(" pools, ");
+                Console.Write(buffers);
+                Console.WriteLine(" buffers: each owned by its driver's container, which counts exactly them)");
+                return;
+            }
+            Console.Write("BROKEN: ");
+            Console.Write(broken);
+            Console.Write(" (pool ");
+            Console.Write(pool.Value);
+            Console.Write(", phys ");
+            Console.WriteHex(physical);
+            Console.WriteLine(")");
+        }
+
         private static void Check(ref ShellLine line)
         {
             ulong start = Cpu.ReadTsc();
@@ -127,6 +153,7 @@ namespace PoolKernel.Shell
             ulong cycles = Cpu.ReadTsc() - start;
             MemoryText.Report(ConsoleOut.Instance, report);
             HeapCommands.Report(Heap.KernelHeapGlue.Check());
+            DmaCheck();
             string numa = NumaPolicies.Check();
             Console.Write("check: numa ");
             Console.WriteLine(numa == null ? "ok (policies valid, counters consistent)" : numa);
