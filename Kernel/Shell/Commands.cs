@@ -31,7 +31,7 @@ namespace PoolKernel.Shell
         {
             if (s_table != null)
                 return;
-            s_table = new Entry[64];
+            s_table = new Entry[96];
             int n = 0;
             Add(ref n, "help", "list the commands", &Help);
             Add(ref n, "numa", "NUMA nodes, their CPUs, memory and distances", &Numa);
