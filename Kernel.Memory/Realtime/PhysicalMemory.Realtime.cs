@@ -11,7 +11,7 @@ namespace PoolKernel.Memory;
 /// moves in, checked by the checker), and the path allocates only that class whatever the request says, so
 /// a block is found with one count of trailing zeros in the non-empty-order mask and never by stealing
 /// (which walks page blocks);</item>
-/// <item>batches: a refill takes at most one batch, a full cache drains one batch, and an allocation above
+/// <item>batches: a refill takes at most <see cref="RealtimeSteps.Batch"/> frames, a full cache drains as many, and an allocation above
 /// order 0 that finds no block drains only its own CPU's cache (at most <see cref="FrameCache.Capacity"/>
 /// frames), never the other CPUs' and never compaction;</item>
 /// <item>locks: the path holds its CPU's cache lock and the pool's lock. Pool choice never picks a realtime
@@ -90,7 +90,7 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// The realtime allocation: under <paramref name="cpu"/>'s cache lock and realtime pool
     /// <paramref name="pool"/>'s lock, the request admitted. Order 0 pops this CPU's cache, refilled by at most
-    /// one batch when empty (a pool too small for a cache takes from its lists); a larger order takes the
+    /// <see cref="RealtimeSteps.Batch"/> frames when empty (a pool too small for a cache takes from its lists); a larger order takes the
     /// first listed block of at least the order, and when there is none drains this CPU's cache and takes
     /// once more. The block is marked allocated as <paramref name="owner"/>.
     /// </summary>
@@ -131,7 +131,7 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// The realtime free of a checked block (allocated, of this order, owned by the caller, claimed when order 0)
     /// of realtime pool <paramref name="pool"/>, under <paramref name="cpu"/>'s cache lock and the pool's lock: an
-    /// order-0 frame is parked in this CPU's cache (a full cache first drains its oldest batch); a larger block,
+    /// order-0 frame is parked in this CPU's cache (a full cache first drains its <see cref="RealtimeSteps.Batch"/> oldest); a larger block,
     /// or a frame of a pool without a cache, is freed with merging.
     /// </summary>
     internal void FreeRealtimeLocked(int pool, ulong index, int order, int cpu)
@@ -142,7 +142,7 @@ public unsafe partial struct PhysicalMemory
         if (order == 0 && cache->High != 0)
         {
             if (cache->Count >= cache->High)
-                DrainOldestCountedLocked(pool, cache, cache->BatchSize, ref steps);
+                DrainOldestCountedLocked(pool, cache, cache->BatchSize < RealtimeSteps.Batch ? cache->BatchSize : RealtimeSteps.Batch, ref steps);
             cache->Push(index);
         }
         else
@@ -170,14 +170,15 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// <see cref="BuddyAllocator.Refill"/>, counted step by step (a take each, then half the batch swapped to
-    /// pop in list order): kept beside it rather than in it so the refill of every other pool pays no counting.
+    /// <see cref="BuddyAllocator.Refill"/> with the realtime batch (<see cref="RealtimeSteps.Batch"/>, at most the
+    /// pool's), counted step by step (a take each, then half the batch swapped to pop in list order): kept beside
+    /// it rather than in it so the refill of every other pool pays no counting.
     /// </summary>
     private void RefillCountedLocked(int pool, FrameCache* cache, int cls, ref ulong steps)
     {
         int start = cache->Count;
         int n = 0;
-        int batch = cache->BatchSize;
+        int batch = cache->BatchSize < RealtimeSteps.Batch ? cache->BatchSize : RealtimeSteps.Batch;
         while (n < batch && cache->Count < cache->High)
         {
             ulong index = TakeCountedLocked(pool, 0, cls, ref steps);

@@ -17,6 +17,14 @@ public struct RealtimeSteps
     /// <summary>Realtime operations this CPU made since the counts were reset.</summary>
     public ulong Operations;
 
+    /// <summary>
+    /// Frames a realtime refill takes and a full realtime cache drains: 4, not the pool's batch (up to
+    /// <see cref="FrameCache.Batch"/>, 16). Each frame of a batch is up to MaxOrder + 2 list steps on a
+    /// fragmented pool, so the batch is what an order-0 operation's worst case is made of; at 4 a refill or a
+    /// drain is about a quarter of the work, and still amortised over four operations.
+    /// </summary>
+    public const int Batch = 4;
+
     /// <summary>Records one operation of <paramref name="steps"/> steps.</summary>
     internal void Record(ulong steps)
     {
@@ -29,7 +37,7 @@ public struct RealtimeSteps
     /// <summary>
     /// The most steps one realtime allocation or free can take, whatever the memory size (docs/realtime.md
     /// derives it). With M = <paramref name="maxOrder"/>, P = <paramref name="pageblockOrder"/>,
-    /// C = <see cref="FrameCache.Capacity"/>, B = <see cref="FrameCache.Batch"/> and H = 2^(M - P) (1 when
+    /// C = <see cref="FrameCache.Capacity"/>, B = <see cref="Batch"/> and H = 2^(M - P) (1 when
     /// M = P), the largest of:
     /// an allocation above order 0 that finds no block, drains a full cache and takes again:
     /// 1 + C (1 + M) + 1 + (1 + M) + H; an order-0 allocation that refills an empty cache:
@@ -39,7 +47,7 @@ public struct RealtimeSteps
     public static ulong Bound(int maxOrder, int pageblockOrder)
     {
         ulong m = (ulong)maxOrder;
-        ulong c = FrameCache.Capacity, b = FrameCache.Batch;
+        ulong c = FrameCache.Capacity, b = Batch;
         ulong h = maxOrder > pageblockOrder ? 1UL << (maxOrder - pageblockOrder) : 1UL;
         ulong above = 1 + c * (1 + m) + 1 + (1 + m) + h;
         ulong refill = 1 + b * (2 + m) + 1 + b / 2;

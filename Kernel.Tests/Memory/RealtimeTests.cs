@@ -131,9 +131,9 @@ public unsafe class RealtimeTests
     {
         SeededRuns.Run(_output, "realtime step bound", "RT_STEPS", 4, 4000, (seed, ops) =>
         {
-            ulong small = AdversarialRun(512 * MiB, 16, seed, ops);
+            ulong small = AdversarialRun(512 * MiB, 32, seed, ops);
             ulong large = AdversarialRun(2048 * MiB, 256, seed, ops);
-            _output.WriteLine($"seed {seed}: most steps {small} (16 page blocks), {large} (256); bound {RealtimeSteps.Bound(10, 9)}");
+            _output.WriteLine($"seed {seed}: most steps {small} (32 page blocks), {large} (256); bound {RealtimeSteps.Bound(10, 9)}");
             Assert.True(small > 0 && large > 0);
         });
     }
