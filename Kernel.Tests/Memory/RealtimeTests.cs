@@ -290,6 +290,94 @@ public unsafe class RealtimeTests
         MemoryAssert.Consistent(pm);
     }
 
+    [Fact]
+    public void Checker_NamesAPageblockOfAnotherClassInARealtimePool()
+    {
+        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 4, out PoolId rt));
+        MemoryAssert.Consistent(pm);
+        // A wholly free page block of the pool (on the shared lists, in no index bucket) steered to another class.
+        ulong pb = 0;
+        while (pm->_buddy._pageblocks[pb].Pool != rt.Value)
+            pb++;
+        MobilityClass cls = pm->_buddy._pageblocks[pb].Mobility;
+        pm->_buddy._pageblocks[pb].Mobility = cls == MobilityClass.Movable ? MobilityClass.Unmovable : MobilityClass.Movable;
+        InvariantReport report = pm->Check();
+        Assert.Equal(InvariantCode.RealtimeClassMixed, report.Code);
+        Assert.Equal(rt, report.Pool);
+        Assert.Equal((ulong)cls, report.Expected);
+        pm->_buddy._pageblocks[pb].Mobility = cls;
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>What the mover of <see cref="CompactionAndTheBalloon_NeverHoldARealtimePoolsLock"/> saw: moves asked, and whether the realtime and the compacted pool's locks were held then.</summary>
+    private static PhysicalMemory* s_moverPm;
+    private static int s_moverRt, s_moverWork, s_moverCalls, s_moverSawRtHeld, s_moverSawWorkHeld;
+
+    private static bool MoverCanMove(void* context, Pfn pfn, int order)
+    {
+        s_moverCalls++;
+        if (s_moverPm->_poolLocks[s_moverRt].IsHeld)
+            s_moverSawRtHeld++;
+        if (s_moverPm->_poolLocks[s_moverWork].IsHeld)
+            s_moverSawWorkHeld++;
+        return true;
+    }
+
+    private static bool MoverMove(void* context, Pfn from, Pfn to, int order) => true;
+
+    /// <summary>
+    /// With two CPUs (real locks): a compaction pass of another pool runs its mover with that pool's lock held
+    /// and the realtime pool's free; balloon inflation and deflation leave it free too (checked after each, and
+    /// a realtime allocation succeeds right after).
+    /// </summary>
+    [Fact]
+    public void CompactionAndTheBalloon_NeverHoldARealtimePoolsLock()
+    {
+        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1, HostCpus.Config(2));
+        HostCpus.Enter(0);
+        PhysicalMemory* pm = host.Memory;
+        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 4, out PoolId rt));
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("work", PoolFlags.Reserved), donor, 8, out PoolId work));
+        const byte movableOwner = 5;
+        FrameMover mover = default;
+        mover.CanMove = &MoverCanMove;
+        mover.Move = &MoverMove;
+        Assert.Equal(MemoryStatus.Ok, pm->RegisterMover(movableOwner, mover));
+        // Movable frames over the work pool, every other one freed: page blocks half full, worth compacting.
+        AllocRequest request = AllocRequest.InPool(work);
+        request.Owner = movableOwner;
+        request.Mobility = MobilityClass.Movable;
+        var held = new List<Pfn>();
+        for (int i = 0; i < 3 * 512; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), request, out Pfn pfn));
+            held.Add(pfn);
+        }
+        for (int i = 0; i < held.Count; i += 2)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(held[i], new Order(0), movableOwner));
+        s_moverPm = pm;
+        s_moverRt = rt.Value;
+        s_moverWork = work.Value;
+        s_moverCalls = s_moverSawRtHeld = s_moverSawWorkHeld = 0;
+        Assert.Equal(MemoryStatus.Ok, pm->Compact(work, -1, out CompactionResult result));
+        _output.WriteLine($"compaction: {s_moverCalls} blocks asked, {result.PagesMoved} moved");
+        Assert.True(s_moverCalls > 0);
+        Assert.Equal(s_moverCalls, s_moverSawWorkHeld);
+        Assert.Equal(0, s_moverSawRtHeld);
+        Assert.False(pm->_poolLocks[rt.Value].IsHeld);
+        Assert.Equal(MemoryStatus.Ok, pm->InflatePageblock(out Pfn lent, out _));
+        Assert.Equal(MemoryStatus.Ok, pm->NextBallooned(out Pfn next, out _));
+        Assert.Equal(lent, next);
+        Assert.Equal(MemoryStatus.Ok, pm->DeflatePageblock(lent));
+        Assert.False(pm->_poolLocks[rt.Value].IsHeld);
+        Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out _));
+        MemoryAssert.Consistent(pm);
+    }
+
     /// <summary>Present frames of three donors before a step, to name the one that gave.</summary>
     private readonly struct PoolStatsSnapshot
     {
