@@ -40,6 +40,13 @@ public static class Program
                 Console.WriteLine($"{kv.Key} {kv.Value}");
             return 0;
         }
+        if (Array.IndexOf(args, "--realtime") >= 0)
+        {
+            // Only the realtime worst-case keys, printed (for iterating on them).
+            foreach (KeyValuePair<string, double> kv in RealtimeBenchmarks.Measure())
+                Console.WriteLine($"{kv.Key} {kv.Value}");
+            return 0;
+        }
         if (Array.IndexOf(args, "--accounting-ab") >= 0)
         {
             AccountingBenchmarks.Interleaved(41, 1 << 20);
@@ -134,6 +141,9 @@ public static class Program
             summary[churn.Key] = churn.Value;
         foreach (KeyValuePair<string, double> migration in MigrationBenchmarks.Measure())
             summary[migration.Key] = migration.Value;
+        // Worst-case latency of a realtime pool over 10^7 operations (issue 17): a plain harness, every operation timed.
+        foreach (KeyValuePair<string, double> r in RealtimeBenchmarks.Measure())
+            summary[r.Key] = r.Value;
         // Several threads at once (issue 13): a plain harness (BenchmarkDotNet times one thread).
         foreach (KeyValuePair<string, double> r in ThreadBenchmarks.Run())
             summary[r.Key] = r.Value;

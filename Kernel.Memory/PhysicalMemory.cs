@@ -41,6 +41,8 @@ public unsafe partial struct PhysicalMemory
     /// A pool it names may have changed since (destroyed, its slot reused): the pool is checked again under its lock.
     /// </summary>
     internal ChoiceMemo* _memos;
+    /// <summary>One <see cref="RealtimeSteps"/> a CPU: written only by its CPU (under the realtime pool's lock), read as a snapshot.</summary>
+    internal RealtimeSteps* _rtSteps;
     internal int _maxCpus;
     internal delegate*<int> _currentCpu;
     /// <summary>
@@ -79,6 +81,7 @@ public unsafe partial struct PhysicalMemory
         public ulong LocksOffset;
         public ulong CacheLocksOffset;
         public ulong MemosOffset;
+        public ulong RealtimeOffset;
         public ulong DistancesOffset;
         public ulong PageblocksOffset;
         public ulong FramesOffset;
@@ -155,6 +158,8 @@ public unsafe partial struct PhysicalMemory
         at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)sizeof(SpinLock), 64);
         layout.MemosOffset = at;
         at = AlignUp(at + (ulong)config.MaxCpus * (ulong)sizeof(ChoiceMemo), 64);
+        layout.RealtimeOffset = at;
+        at = AlignUp(at + (ulong)config.MaxCpus * (ulong)sizeof(RealtimeSteps), 64);
         layout.DistancesOffset = at;
         at = AlignUp(at + (ulong)(nodes.NodeCount * nodes.NodeCount), 64);
         layout.PageblocksOffset = at;
@@ -232,6 +237,9 @@ public unsafe partial struct PhysicalMemory
         pm->_memos = (ChoiceMemo*)(block + layout.MemosOffset);
         for (int c = 0; c < config.MaxCpus; c++)
             pm->_memos[c] = default;
+        pm->_rtSteps = (RealtimeSteps*)(block + layout.RealtimeOffset);
+        for (int c = 0; c < config.MaxCpus; c++)
+            pm->_rtSteps[c] = default;
         pm->_poolLocks = (SpinLock*)(block + layout.LocksOffset);
         for (int p = 0; p < config.PoolCapacity; p++)
         {

@@ -31,6 +31,7 @@ namespace PoolKernel.Boot.Reports
             MemoryStatus.MetadataTooSmall => "metadata too small",
             MemoryStatus.WrongRunLength => "run freed with the wrong length",
             MemoryStatus.PoolIsHome => "pool is a home pool",
+            MemoryStatus.RealtimeProtected => "realtime pool's memory is kept from lower priorities",
             MemoryStatus.RunFreedAsBlock => "a run freed as a block",
             MemoryStatus.BlockFreedAsRun => "a block freed as a run",
             MemoryStatus.NotOwner => "block belongs to another owner",
@@ -73,6 +74,7 @@ namespace PoolKernel.Boot.Reports
             InvariantCode.PageblockIndexBroken => "cheapest-block index disagrees with a page block",
             InvariantCode.PageblockClassRefused => "page block steered to a class its pool refuses",
             InvariantCode.CachedFrameOfAnotherClass => "frame-cache entry in a page block of another class than its cache serves",
+            InvariantCode.RealtimeClassMixed => "realtime pool page block of another class than its pool's",
             _ => "unknown frame kind",
         };
 

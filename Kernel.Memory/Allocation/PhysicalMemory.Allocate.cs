@@ -104,7 +104,8 @@ public unsafe partial struct PhysicalMemory
             if ((uint)pool < (uint)_poolCapacity)
             {
                 ulong state = LockPool(pool);
-                if (AdmittedLocked(pool, named, generation, request))
+                // A realtime pool allocates its own class only, on its counted path (AllocateNamedLocked).
+                if (AdmittedLocked(pool, named, generation, request) && !IsRealtime(pool))
                 {
                     _buddy.CountPoolProbe();
                     ulong index = _buddy.TakeFirst(pool, order, (int)request.Mobility);
@@ -264,7 +265,8 @@ public unsafe partial struct PhysicalMemory
             ulong state = LockCpuPool(pool, cpu);
             MemoryStatus status = AllocateNamedLocked(pool, order, request, cpu, out pfn);
             UnlockCpuPool(pool, cpu, state);
-            if (status == MemoryStatus.OutOfMemory && DrainOtherCpus(pool, cpu))
+            // Realtime pools drain only their own CPU's cache (Kernel.Memory/Realtime).
+            if (status == MemoryStatus.OutOfMemory && !IsRealtime(pool) && DrainOtherCpus(pool, cpu))
             {
                 state = LockCpuPool(pool, cpu);
                 status = AllocateNamedLocked(pool, order, request, cpu, out pfn);
@@ -298,6 +300,8 @@ public unsafe partial struct PhysicalMemory
         MemoryStatus admitted = AdmitNamed(request);
         if (admitted != MemoryStatus.Ok)
             return admitted;
+        if (IsRealtime(pool))
+            return AllocateRealtimeNamedLocked(pool, order.Value, request, cpu, out pfn);
         if (!request.HasAddressRules)
         {
             // No rule to check, any block of the pool will do. Order 0 comes from the pool's
@@ -724,6 +728,11 @@ public unsafe partial struct PhysicalMemory
         // this one does not: the page block's class is read without the pool's lock there).
         if (order.Value == 0 && !ClaimFrame(index))
             return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
+        if (IsRealtime(pool))
+        {
+            FreeRealtimeLocked(pool, index, order.Value, cpu);
+            return MemoryStatus.Ok;
+        }
         FrameCache* cache = _buddy.CacheOf(pool, cpu);
         if (order.Value == 0 && cache->High != 0 && _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility))
         {

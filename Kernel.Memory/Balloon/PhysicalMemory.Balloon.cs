@@ -39,13 +39,13 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     public MemoryStatus InflatePageblock(out Pfn start, out PoolId pool)
     {
-        ulong state = LockAll();
+        ulong state = LockAllButRealtime(); // it never lends a realtime pool's memory, and must not stall one
         MemoryStatus status = InflatePageblockLocked(out start, out pool);
-        UnlockAll(state);
+        UnlockAllButRealtime(state);
         return status;
     }
 
-    /// <summary><see cref="InflatePageblock"/> under every lock (<see cref="LockAll"/>): the drain of a pool's caches reaches every CPU's.</summary>
+    /// <summary><see cref="InflatePageblock"/> under every lock but the realtime pools' (<see cref="LockAllButRealtime"/>): the drain of a pool's caches reaches every CPU's.</summary>
     private MemoryStatus InflatePageblockLocked(out Pfn start, out PoolId pool)
     {
         start = default;
@@ -109,13 +109,13 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     public MemoryStatus DeflatePageblock(Pfn start)
     {
-        ulong state = LockAll();
+        ulong state = LockAllButRealtime(); // a realtime pool never holds a lent page block (its owner byte is never Balloon)
         MemoryStatus status = DeflatePageblockLocked(start);
-        UnlockAll(state);
+        UnlockAllButRealtime(state);
         return status;
     }
 
-    /// <summary><see cref="DeflatePageblock"/> under every lock (<see cref="LockAll"/>).</summary>
+    /// <summary><see cref="DeflatePageblock"/> under every lock but the realtime pools' (<see cref="LockAllButRealtime"/>).</summary>
     private MemoryStatus DeflatePageblockLocked(Pfn start)
     {
         ulong index = start.Value - _basePfn;
@@ -142,13 +142,13 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     public MemoryStatus NextBallooned(out Pfn start, out PoolId pool)
     {
-        ulong state = LockAll();
+        ulong state = LockAllButRealtime(); // a realtime pool never holds a lent page block (its owner byte is never Balloon)
         MemoryStatus status = NextBalloonedLocked(out start, out pool);
-        UnlockAll(state);
+        UnlockAllButRealtime(state);
         return status;
     }
 
-    /// <summary><see cref="NextBallooned"/> under every lock (<see cref="LockAll"/>).</summary>
+    /// <summary><see cref="NextBallooned"/> under every lock but the realtime pools' (<see cref="LockAllButRealtime"/>).</summary>
     private MemoryStatus NextBalloonedLocked(out Pfn start, out PoolId pool)
     {
         start = default;

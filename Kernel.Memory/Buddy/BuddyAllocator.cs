@@ -84,10 +84,12 @@ public unsafe partial struct BuddyAllocator
     /// Frees the block (index, order) of <paramref name="pool"/>, merging with free buddies of the
     /// same pool as far as <see cref="_maxOrder"/>. The block's frames must be in no list and its
     /// tails must read Tail. Below the page-block order the buddies share a page block and so a class's
-    /// lists; from it up the lists are shared (<see cref="SlotOf"/>).
+    /// lists; from it up the lists are shared (<see cref="SlotOf"/>). Returns the merges made (the realtime
+    /// path counts them as steps, Kernel.Memory/Realtime).
     /// </summary>
-    internal void FreeMerging(int pool, ulong index, int order)
+    internal int FreeMerging(int pool, ulong index, int order)
     {
+        int from = order;
         // Everything the loop reads is loaded once into locals: stores through the byte pointers
         // could alias this struct, so the compilers would reload each field after every store.
         byte* frames = _frames;
@@ -126,6 +128,7 @@ public unsafe partial struct BuddyAllocator
         ref Pool p = ref _pools[pool];
         p.FreePages = p.FreePages - freed + (1UL << order);
         p.ListedSlots = (p.ListedSlots & ~emptied) | (1UL << (int)(into - lists));
+        return order - from;
     }
 
     /// <summary>

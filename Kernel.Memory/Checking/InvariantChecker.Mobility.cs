@@ -7,7 +7,7 @@ public static unsafe partial class InvariantChecker
     /// Every page block is filed in the cheapest-block index exactly where its pool, class and held
     /// count put it (<see cref="PageblockIndex.Key"/>) or nowhere; each bucket's links agree both ways
     /// and hold only page blocks that belong there, as many as are counted; each bucket mask bit says
-    /// whether the bucket is empty; every page block's class is one its pool accepts (a pool accepting none excepted); every frame-cache entry lies in a page block of the class its cache serves.
+    /// whether the bucket is empty; every page block's class is one its pool accepts (a pool accepting none excepted), and a realtime pool's its cache class; every frame-cache entry lies in a page block of the class its cache serves.
     /// O(page blocks + cache entries).
     /// </summary>
     private static InvariantReport CheckMobility(ref PhysicalMemory pm)
@@ -26,6 +26,8 @@ public static unsafe partial class InvariantChecker
             if (info.Present != 0 && info.Pool < pm._poolCapacity && (b._pools[info.Pool].Properties.AcceptedMobility != 0) &&
                 !b._pools[info.Pool].Properties.Accepts(info.Mobility))
                 return InvariantReport.Broken(InvariantCode.PageblockClassRefused, pfn, info.Pool, 0, (ulong)b._pools[info.Pool].Properties.AcceptedMobility, (ulong)info.Mobility);
+            if (info.Present != 0 && info.Pool < pm._poolCapacity && pm.IsRealtime(info.Pool) && info.Mobility != b._cacheClasses[info.Pool])
+                return InvariantReport.Broken(InvariantCode.RealtimeClassMixed, pfn, info.Pool, 0, (ulong)b._cacheClasses[info.Pool], (ulong)info.Mobility);
             if (key < 0)
             {
                 if (index.Next(pb) != PageblockIndex.None || index.Prev(pb) != PageblockIndex.None)

@@ -91,4 +91,6 @@ public enum InvariantCode : byte
     CachedFrameOfAnotherClass,
     /// <summary>A page block is steered to a class its pool does not accept (Expected: the pool's accepted mask, Actual: the class).</summary>
     PageblockClassRefused,
+    /// <summary>A page block of a realtime pool is of another class than the pool's cache class, which its bounded path allocates (docs/realtime.md; Expected: the cache class, Actual: the page block's).</summary>
+    RealtimeClassMixed,
 }

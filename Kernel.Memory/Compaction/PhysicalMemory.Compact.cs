@@ -4,9 +4,10 @@ namespace PoolKernel.Memory;
 /// Compaction entry points (docs/antifrag.md): movers registered by owners, compaction of a pool on
 /// demand, for a failing request, and proactively above the fragmentation threshold. The pass
 /// itself is <see cref="CompactPool"/> (PhysicalMemory.Evacuate.cs). Same contracts as every
-/// entry point; refused calls change nothing. Locks (docs/smp.md): registration and every compaction
-/// pass hold every lock of the instance (<see cref="LockAll"/>), so a pass drains every CPU's cache of
-/// the pool and the movers run with every lock held: a mover must not call into the instance.
+/// entry point; refused calls change nothing. Locks (docs/smp.md): registration holds every lock of the
+/// instance (<see cref="LockAll"/>), every compaction pass every lock but the realtime pools'
+/// (<see cref="LockAllButRealtime"/>: a pass never touches a realtime pool, and must not stall one), so a pass
+/// drains every CPU's cache of the pool and the movers run with those locks held: a mover must not call into the instance.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
@@ -50,10 +51,10 @@ public unsafe partial struct PhysicalMemory
             return MemoryStatus.NoSuchPool;
         if (order < -1 || order > _buddy._maxOrder)
             return MemoryStatus.InvalidOrder;
-        ulong state = LockAll();
+        ulong state = LockAllButRealtime();
         if (IsLive(id))
             CompactPool(id.Value, order < 0 ? _buddy._maxOrder + 1 : order, ref result);
-        UnlockAll(state);
+        UnlockAllButRealtime(state);
         return MemoryStatus.Ok;
     }
 
@@ -72,7 +73,7 @@ public unsafe partial struct PhysicalMemory
         if (request.HasAddressRules && DmaRules.Resolve(request, order.Pages, out rules) != MemoryStatus.Ok)
             return status;
         CompactionResult result = default;
-        ulong state = LockAll();
+        ulong state = LockAllButRealtime();
         if (!request.Pool.IsNone)
         {
             if (IsLive(request.Pool))
@@ -89,7 +90,7 @@ public unsafe partial struct PhysicalMemory
                     break;
             }
         }
-        UnlockAll(state);
+        UnlockAllButRealtime(state);
         if (result.PagesMoved == 0 && result.Stop != CompactionStop.Satisfied)
             return status;
         return Allocate(order, request, out pfn);
@@ -106,13 +107,13 @@ public unsafe partial struct PhysicalMemory
         ran = false;
         if (!IsLive(id))
             return MemoryStatus.NoSuchPool;
-        ulong state = LockAll();
+        ulong state = LockAllButRealtime();
         if (IsLive(id) && FragmentationScore(id) > ProactiveThreshold)
         {
             ran = true;
             CompactPool(id.Value, _buddy._maxOrder + 1, ref result);
         }
-        UnlockAll(state);
+        UnlockAllButRealtime(state);
         return MemoryStatus.Ok;
     }
 

@@ -33,6 +33,12 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     private void CompactPool(int pool, int order, ref CompactionResult result)
     {
+        // A realtime pool is never compacted (its page blocks are of one class, and nothing may stall it).
+        if (IsRealtime(pool))
+        {
+            result.Stop = CompactionStop.NoCandidates;
+            return;
+        }
         _buddy.Drain(pool);
         if (Satisfied(pool, order))
         {

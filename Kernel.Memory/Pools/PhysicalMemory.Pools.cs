@@ -284,6 +284,9 @@ public unsafe partial struct PhysicalMemory
             return MemoryStatus.BelowMinimum;
         if (target.Properties.MaximumPages != 0 && target.PresentPages + pages > target.Properties.MaximumPages)
             return MemoryStatus.AboveMaximum;
+        // A realtime pool's memory is never taken for a pool of lower priority (DMA grow, any pressure).
+        if (IsRealtime(from.Value) && target.Properties.Priority < source.Properties.Priority)
+            return MemoryStatus.RealtimeProtected;
         // Cached frames are in no free list, so they can keep a page block from counting as free;
         // only when that makes the move fall short is the source's cache drained and counted again.
         // (A refusal for OutOfMemory may therefore have drained the cache: same free frames, merged.)
@@ -370,8 +373,9 @@ public unsafe partial struct PhysicalMemory
         _buddy.Unfile(pb); // a page block with holes is filed even with nothing held
         _buddy._pageblocks[pb].Pool = (byte)to;
         // Every page block's class is one its pool accepts (the fast paths rely on it): a class the
-        // new pool refuses becomes its cache class, while the free blocks are off the lists.
-        if (!_buddy._pools[to].Properties.Accepts(_buddy._pageblocks[pb].Mobility))
+        // new pool refuses becomes its cache class, while the free blocks are off the lists. Every page
+        // block of a realtime pool is of its cache class (its bounded path never steals, Kernel.Memory/Realtime).
+        if (!_buddy._pools[to].Properties.Accepts(_buddy._pageblocks[pb].Mobility) || IsRealtime(to))
             _buddy._pageblocks[pb].Mobility = _buddy._cacheClasses[to];
         _buddy.File(pb);
         _buddy._pools[from].PresentPages -= present;

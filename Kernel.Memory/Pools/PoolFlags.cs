@@ -12,7 +12,10 @@ public enum PoolFlags : uint
     Dma = 1 << 0,
     /// <summary>Preallocated/reserved: only requests that name the pool allocate from it.</summary>
     Reserved = 1 << 1,
-    /// <summary>Realtime pool (bounded-latency behaviour: a later issue; carried now).</summary>
+    /// <summary>
+    /// Realtime pool: allocation and free in a bounded number of steps, served only to requests that name it,
+    /// never compacted or taken by lower priorities (Kernel.Memory/Realtime, docs/realtime.md).
+    /// </summary>
     Realtime = 1 << 2,
     /// <summary>Accepts only movable allocations (its accepted-class mask says so; docs/antifrag.md).</summary>
     MovableOnly = 1 << 3,

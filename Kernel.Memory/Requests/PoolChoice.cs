@@ -4,7 +4,8 @@ namespace PoolKernel.Memory;
 
 /// <summary>
 /// The pool-choice rule for a request that names no pool. A pool qualifies when it is live, not
-/// Reserved (reserved pools serve only requests that name them), allows the request's owner,
+/// Reserved or Realtime (those serve only requests that name them: a realtime pool's lock is never held
+/// by a pool-choice search, docs/realtime.md), allows the request's owner,
 /// accepts its mobility class, its window overlaps the request's address rules by at least the
 /// block, and (with NodeStrict) it covers the preferred node. Qualifying pools are tried in this
 /// order, each key breaking ties of the one before:
@@ -65,7 +66,7 @@ public static unsafe class PoolChoice
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool Qualifies(ref Pool pool, in AllocRequest request, in DmaRules rules, ulong pages)
     {
-        if (pool.Live == 0 || (pool.Properties.Flags & PoolFlags.Reserved) != 0)
+        if (pool.Live == 0 || (pool.Properties.Flags & (PoolFlags.Reserved | PoolFlags.Realtime)) != 0)
             return false;
         if (!pool.Properties.AllowsOwner(request.Owner) || !pool.Properties.Accepts(request.Mobility))
             return false;

@@ -52,6 +52,8 @@ public enum MemoryStatus : byte
     NotOwner = 44,
     /// <summary>A deflate of a page block the balloon does not hold (<see cref="PhysicalMemory.DeflatePageblock"/>), or nothing is lent (<see cref="PhysicalMemory.NextBallooned"/>).</summary>
     NotBallooned = 45,
+    /// <summary>A move that would give a realtime pool's page blocks to a pool of lower priority (<see cref="PhysicalMemory.MovePageblocks"/>, docs/realtime.md).</summary>
+    RealtimeProtected = 46,
 
     // The metadata contradicts itself.
     Corruption = 64,

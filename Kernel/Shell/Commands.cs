@@ -44,6 +44,7 @@ namespace PoolKernel.Shell
             NumaCommands.Register(ref n);
             ContainerCommands.Register(ref n);
             VmAreaCommands.Register(ref n);
+            RtBench.Register(ref n);
             s_count = n;
         }
 

@@ -82,7 +82,14 @@ namespace PoolKernel.Shell
             CheckerBroken,
         }
 
-        internal static void Run(ulong operations, ulong seed)
+        internal static void Run(ulong operations, ulong seed) => Run(operations, seed, null, 0);
+
+        /// <summary>
+        /// <see cref="Run(ulong, ulong)"/> where the calling CPU, instead of its own share, runs
+        /// <paramref name="alongside"/>(<paramref name="argument"/>) while the other CPUs run theirs (rtbench:
+        /// a measurement with the others stressing the pools); null: the calling CPU runs its share too.
+        /// </summary>
+        internal static void Run(ulong operations, ulong seed, delegate*<ulong, void> alongside, ulong argument)
         {
             int cpus = Smp.Started ? Smp.Count : 1;
             Worker* workers = (Worker*)KernelHeapGlue.Alloc((nuint)(sizeof(Worker) * cpus), 8);
@@ -122,13 +129,16 @@ namespace PoolKernel.Shell
 
             ulong before = PagesAccounted(out ulong objectsBefore);
             int current = Smp.CurrentNumber;
-            workers[current].Ran = true;
+            workers[current].Ran = alongside == null;
             for (int i = 0; i < cpus; i++)
             {
                 if (i != current)
                     workers[i].Ran = Smp.Post(i, &Work, (ulong)&workers[i]);
             }
-            Work((ulong)&workers[current]);
+            if (alongside != null)
+                alongside(argument);
+            else
+                Work((ulong)&workers[current]);
             int started = 0;
             for (int i = 0; i < cpus; i++)
             {

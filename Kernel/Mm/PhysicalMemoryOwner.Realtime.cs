@@ -1,0 +1,48 @@
+using PoolKernel.Memory;
+using PoolKernel.Platform;
+
+namespace PoolKernel.Mm
+{
+    /// <summary>The realtime pools' calls (docs/realtime.md), with interrupts off around each and the owner's error policy.</summary>
+    internal static unsafe partial class PhysicalMemoryOwner
+    {
+        /// <summary>
+        /// <see cref="PhysicalMemory.AllocateRealtime"/> with interrupts off. Unlike <see cref="Allocate"/>, a
+        /// shortage runs no handler (a balloon deflation is not bounded): OutOfMemory goes back as it is.
+        /// </summary>
+        internal static MemoryStatus AllocateRealtime(PoolId pool, Order order, byte owner, out Pfn pfn)
+        {
+            ulong state = Cpu.SaveAndDisableInterrupts();
+            MemoryStatus status = s_memory->AllocateRealtime(pool, order, owner, out pfn);
+            Cpu.RestoreInterrupts(state);
+            return status == MemoryStatus.Ok ? status : Passed(status);
+        }
+
+        /// <summary><see cref="PhysicalMemory.FreeRealtime"/> with interrupts off and the owner's policy.</summary>
+        internal static MemoryStatus FreeRealtime(Pfn pfn, Order order, byte owner)
+        {
+            ulong state = Cpu.SaveAndDisableInterrupts();
+            MemoryStatus status = s_memory->FreeRealtime(pfn, order, owner);
+            Cpu.RestoreInterrupts(state);
+            return status == MemoryStatus.Ok ? status : Passed(status);
+        }
+
+        /// <summary>CPU <paramref name="cpu"/>'s realtime step counts (a snapshot).</summary>
+        internal static RealtimeSteps GetRealtimeSteps(int cpu) => s_memory->GetRealtimeSteps(cpu);
+
+        /// <summary>Zeroes CPU <paramref name="cpu"/>'s realtime step counts.</summary>
+        internal static void ResetRealtimeSteps(int cpu) => s_memory->ResetRealtimeSteps(cpu);
+
+        /// <summary>The step bound of the realtime path (<see cref="RealtimeSteps.Bound"/>).</summary>
+        internal static ulong RealtimeStepBound => s_memory->RealtimeStepBound;
+
+        /// <summary>The first live realtime pool, or None.</summary>
+        internal static PoolId FirstRealtimePool()
+        {
+            for (PoolId id = s_memory->FirstPool(); !id.IsNone; id = s_memory->NextPool(id))
+                if (GetPoolProperties(id, out PoolProperties props) == MemoryStatus.Ok && (props.Flags & PoolFlags.Realtime) != 0)
+                    return id;
+            return PoolId.None;
+        }
+    }
+}

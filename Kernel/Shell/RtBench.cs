@@ -1,0 +1,234 @@
+using System;
+using PoolKernel.Boot.Reports;
+using PoolKernel.Heap;
+using PoolKernel.Memory;
+using PoolKernel.Mm;
+using PoolKernel.Platform;
+using PoolKernel.Startup;
+
+namespace PoolKernel.Shell
+{
+    /// <summary>
+    /// `rtbench [N]` (docs/realtime.md): N seeded allocations and frees (orders 0-3, at most
+    /// <see cref="MaxHeld"/> blocks held) on the first realtime pool, as the kernel's owner, each timed alone in
+    /// TSC ticks, with the timer interrupt running and, when the other CPUs are up, those CPUs running the
+    /// `stress` sequence at the same time (<see cref="StressTest.Run(ulong, ulong, delegate*{ulong, void}, ulong)"/>).
+    /// Prints one line: `rtbench: N ops on POOL (cpu C, timer on|off, stress on K other CPUs): min A median B
+    /// p99.9 C max D ticks; steps max S (bound B)`, after the stress lines when stress ran. Percentiles come
+    /// from a histogram exact below <see cref="ExactTicks"/> ticks and to a power of two above (the bucket's
+    /// lower end); min and max are exact. Afterwards the pool's free frames must be what they were and the
+    /// checker clean, else a FAILED line.
+    /// </summary>
+    internal static unsafe class RtBench
+    {
+        private const ulong DefaultOperations = 100000;
+        /// <summary>The most operations (minutes under QEMU's TCG).</summary>
+        private const ulong MaxOperations = 10000000;
+        /// <summary>Blocks held at most: the sequence keeps the pool partly used, with a cache that fills and drains.</summary>
+        private const int MaxHeld = 256;
+        /// <summary>Ticks counted one by one in the histogram; larger ones by power of two.</summary>
+        private const int ExactTicks = 16384;
+        private const int LogBuckets = 64;
+
+        private struct Block
+        {
+            public ulong Pfn;
+            public int Order;
+        }
+
+        /// <summary>What the measuring CPU is given and fills in.</summary>
+        private struct Run
+        {
+            public PoolId Pool;
+            public ulong Operations;
+            public ulong Seed;
+            public Block* Held;
+            public uint* Exact;
+            public ulong* Log;
+            public ulong Min, Max, Counted;
+            public int Cpu;
+            /// <summary>0, or the status of the first refused call other than OutOfMemory.</summary>
+            public MemoryStatus Failed;
+            public ulong OutOfMemory;
+        }
+
+        internal static void Register(ref int n)
+        {
+            Commands.Register(ref n, "rtbench", "rtbench [N]: N (default 100000) timed alloc/free operations, orders 0-3, on the first realtime pool with the timer on and the other CPUs running stress; min, median, p99.9, max ticks and the most realtime steps", &Command);
+        }
+
+        private static void Command(ref ShellLine line)
+        {
+            if (!line.OptionalArg(1, "N", 1, MaxOperations, DefaultOperations, out ulong operations) || !line.NoMoreArgs(2))
+                return;
+            PoolId pool = PhysicalMemoryOwner.FirstRealtimePool();
+            if (pool.IsNone)
+            {
+                Console.WriteLine("rtbench: no realtime pool (boot with pool=NAME:SIZE,rt); nothing run");
+                return;
+            }
+            Run run = default;
+            run.Pool = pool;
+            run.Operations = operations;
+            run.Seed = 1;
+            run.Held = (Block*)KernelHeapGlue.Alloc((nuint)(sizeof(Block) * MaxHeld), 8);
+            run.Exact = (uint*)KernelHeapGlue.Alloc((nuint)(sizeof(uint) * ExactTicks), 8);
+            run.Log = (ulong*)KernelHeapGlue.Alloc((nuint)(sizeof(ulong) * LogBuckets), 8);
+            if (run.Held == null || run.Exact == null || run.Log == null)
+            {
+                Console.WriteLine("rtbench: no memory for the histogram; nothing run");
+                Release(ref run);
+                return;
+            }
+            for (int i = 0; i < ExactTicks; i++)
+                run.Exact[i] = 0;
+            for (int i = 0; i < LogBuckets; i++)
+                run.Log[i] = 0;
+            PhysicalMemoryOwner.GetPoolStats(pool, out PoolStats before);
+            int others = Smp.Started ? Smp.OnlineCount - 1 : 0;
+            if (others > 0)
+                StressTest.Run(operations, 1, &Measure, (ulong)&run);
+            else
+                Measure((ulong)&run);
+            PhysicalMemoryOwner.GetPoolStats(pool, out PoolStats after);
+            InvariantReport check = PhysicalMemoryOwner.Check();
+            RealtimeSteps steps = PhysicalMemoryOwner.GetRealtimeSteps(run.Cpu);
+
+            Console.Write("rtbench: ");
+            Console.Write(operations);
+            Console.Write(" ops on ");
+            PhysicalMemoryOwner.GetPoolProperties(pool, out PoolProperties props);
+            MemoryText.PoolName(ConsoleOut.Instance, props);
+            Console.Write(" (cpu ");
+            Console.Write(run.Cpu);
+            Console.Write(Smp.TimerRunning ? ", timer on, stress on " : ", timer off, stress on ");
+            Console.Write(others);
+            Console.Write(" other CPUs): min ");
+            Console.Write(run.Min);
+            Console.Write(" median ");
+            Console.Write(Percentile(ref run, 500));
+            Console.Write(" p99.9 ");
+            Console.Write(Percentile(ref run, 999));
+            Console.Write(" max ");
+            Console.Write(run.Max);
+            Console.Write(" ticks; steps max ");
+            Console.Write(steps.Max);
+            Console.Write(" (bound ");
+            Console.Write(PhysicalMemoryOwner.RealtimeStepBound);
+            Console.Write("); ");
+            Console.Write(run.OutOfMemory);
+            Console.WriteLine(" out of memory");
+            if (run.Failed != MemoryStatus.Ok || !check.IsOk || after.FreePages != before.FreePages)
+            {
+                MemoryText.Report(ConsoleOut.Instance, check);
+                Console.Write("rtbench: FAILED (status ");
+                Console.Write(MemoryText.Status(run.Failed));
+                Console.Write("; free frames before ");
+                Console.Write(before.FreePages);
+                Console.Write(", after ");
+                Console.Write(after.FreePages);
+                Console.WriteLine(")");
+            }
+            Release(ref run);
+        }
+
+        private static void Release(ref Run run)
+        {
+            if (run.Held != null)
+                KernelHeapGlue.Free(run.Held);
+            if (run.Exact != null)
+                KernelHeapGlue.Free(run.Exact);
+            if (run.Log != null)
+                KernelHeapGlue.Free(run.Log);
+        }
+
+        /// <summary>The measuring CPU's loop (this CPU, while the others stress): every call timed alone, then all freed.</summary>
+        private static void Measure(ulong argument)
+        {
+            Run* run = (Run*)argument;
+            run->Cpu = Smp.CurrentNumber;
+            PhysicalMemoryOwner.ResetRealtimeSteps(run->Cpu);
+            run->Min = ulong.MaxValue;
+            ulong state = run->Seed * 0x9E3779B97F4A7C15UL + 1;
+            int held = 0;
+            for (ulong op = 0; op < run->Operations && run->Failed == MemoryStatus.Ok; op++)
+            {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                ulong start, ticks;
+                if (held == 0 || (held < MaxHeld && (state & 1) == 0))
+                {
+                    int order = (int)((state >> 8) & 3);
+                    start = Cpu.ReadTsc();
+                    MemoryStatus status = PhysicalMemoryOwner.AllocateRealtime(run->Pool, new Order(order), Owners.Kernel, out Pfn pfn);
+                    ticks = Cpu.ReadTsc() - start;
+                    if (status == MemoryStatus.Ok)
+                    {
+                        run->Held[held].Pfn = pfn.Value;
+                        run->Held[held].Order = order;
+                        held++;
+                    }
+                    else if (status == MemoryStatus.OutOfMemory)
+                        run->OutOfMemory++;
+                    else
+                        run->Failed = status;
+                }
+                else
+                {
+                    int victim = (int)((state >> 16) % (ulong)held);
+                    Block b = run->Held[victim];
+                    run->Held[victim] = run->Held[--held];
+                    start = Cpu.ReadTsc();
+                    MemoryStatus status = PhysicalMemoryOwner.FreeRealtime(new Pfn(b.Pfn), new Order(b.Order), Owners.Kernel);
+                    ticks = Cpu.ReadTsc() - start;
+                    if (status != MemoryStatus.Ok)
+                        run->Failed = status;
+                }
+                Count(run, ticks);
+            }
+            while (held > 0)
+            {
+                held--;
+                MemoryStatus status = PhysicalMemoryOwner.FreeRealtime(new Pfn(run->Held[held].Pfn), new Order(run->Held[held].Order), Owners.Kernel);
+                if (status != MemoryStatus.Ok && run->Failed == MemoryStatus.Ok)
+                    run->Failed = status;
+            }
+        }
+
+        private static void Count(Run* run, ulong ticks)
+        {
+            if (ticks < run->Min)
+                run->Min = ticks;
+            if (ticks > run->Max)
+                run->Max = ticks;
+            run->Counted++;
+            if (ticks < ExactTicks)
+                run->Exact[ticks]++;
+            else
+                run->Log[63 - (int)System.Numerics.BitOperations.LeadingZeroCount(ticks)]++;
+        }
+
+        /// <summary>The tick count at <paramref name="perMille"/> of the counted operations (exact below <see cref="ExactTicks"/>, a power of two above).</summary>
+        private static ulong Percentile(ref Run run, ulong perMille)
+        {
+            if (run.Counted == 0)
+                return 0;
+            ulong rank = (run.Counted * perMille + 999) / 1000;
+            ulong seen = 0;
+            for (int t = 0; t < ExactTicks; t++)
+            {
+                seen += run.Exact[t];
+                if (seen >= rank)
+                    return (ulong)t;
+            }
+            for (int k = 0; k < LogBuckets; k++)
+            {
+                seen += run.Log[k];
+                if (seen >= rank)
+                    return 1UL << k;
+            }
+            return run.Max;
+        }
+    }
+}
