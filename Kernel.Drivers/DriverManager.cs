@@ -169,8 +169,11 @@ namespace PoolKernel.Drivers
             bool loaded = driver.Loaded;
             if (loaded)
             {
+                // The sector cache writes its pages back and forgets the disks first, and reaches no disk meanwhile.
+                BlockCache.SectorCache.BeginUnload();
                 driver.Unload();
                 driver.Loaded = false;
+                BlockCache.SectorCache.EndUnload();
             }
             System.Threading.Volatile.Write(ref s_polling, 0);
             return loaded;

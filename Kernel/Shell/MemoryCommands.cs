@@ -150,6 +150,7 @@ namespace PoolKernel.Shell
                 Console.Write(page);
                 Console.WriteLine(")");
             }
+            BlockCacheCommands.Report(false);
             Console.Write("check: ");
             Console.Write(cycles);
             Console.WriteLine(" cycles");
