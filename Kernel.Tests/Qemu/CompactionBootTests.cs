@@ -31,6 +31,9 @@ public class CompactionBootTests
         double plain = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
         double compacted = double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
         Assert.True(compacted >= plain + 30, $"compaction got {compacted}%, without {plain}%");
+        // The issue's goal: compaction fills the holes of unmovable page blocks first (docs/antifrag.md), so
+        // only the unmovable frames' own 4 KiB pieces stay out of reach.
+        Assert.True(compacted >= 90, $"compaction got {compacted}%, the goal is 90%");
         Assert.True(long.Parse(m.Groups[3].Value) > 0);
         Assert.Matches(@"compact: pool 0: \d+ pages moved in \d+ blocks, \d+ page blocks freed, \d+ scanned, stopped: [a-z ]+; \d+ ticks", result.Console);
         Assert.Matches(@"fragindex: pool 0:( -?\d+){11}  score \d+", result.Console);
