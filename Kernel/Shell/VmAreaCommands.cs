@@ -230,7 +230,7 @@ namespace PoolKernel.Shell
         /// 0-3 frames (seeded) of the movable class are taken by the shell, and all of them are given back
         /// once the area is backed, leaving the area's page blocks part-used, as churn would.
         /// </summary>
-        private static VmAreaStatus Scatter(ulong pages, ulong seed, out int id, out ulong fillers)
+        internal static VmAreaStatus Scatter(ulong pages, ulong seed, out int id, out ulong fillers)
         {
             fillers = 0;
             VmAreaStatus status = VmAreas.Reserve(pages, out id);
@@ -269,7 +269,7 @@ namespace PoolKernel.Shell
         }
 
         /// <summary>Writes a seeded pattern through the area's addresses; returns its checksum.</summary>
-        private static ulong Fill(int id, ulong pages, ulong seed)
+        internal static ulong Fill(int id, ulong pages, ulong seed)
         {
             ulong* words = (ulong*)VmAreas.AddressOf(id);
             ulong rng = seed * 0xD1B54A32D192ED03UL + 7;
@@ -279,7 +279,7 @@ namespace PoolKernel.Shell
         }
 
         /// <summary>A position-dependent checksum of the area's words, read through its addresses.</summary>
-        private static ulong Checksum(int id, ulong pages)
+        internal static ulong Checksum(int id, ulong pages)
         {
             ulong* words = (ulong*)VmAreas.AddressOf(id);
             ulong sum = 0;
