@@ -47,6 +47,13 @@ public static class Program
                 Console.WriteLine($"{kv.Key} {kv.Value}");
             return 0;
         }
+        if (Array.IndexOf(args, "--churn") >= 0)
+        {
+            // Only the churn keys, printed (for iterating on anti-fragmentation).
+            foreach (KeyValuePair<string, double> kv in ChurnBenchmarks.Measure())
+                Console.WriteLine($"{kv.Key} {kv.Value}");
+            return 0;
+        }
         if (Array.IndexOf(args, "--accounting-ab") >= 0)
         {
             AccountingBenchmarks.Interleaved(41, 1 << 20);

@@ -238,11 +238,14 @@ namespace PoolKernel.Drivers
             bool loaded = driver.Loaded;
             if (loaded)
             {
+                // The sector cache writes its pages back and forgets the disks first, and reaches no disk meanwhile.
+                BlockCache.SectorCache.BeginUnload();
                 driver.Unload();
                 driver.Loaded = false;
                 bool owned = driver.OwnsContainer;
                 report.Refused = !GiveBack(driver, out report.TakenBack, out _);
                 report.Destroyed = owned && !report.Refused;
+                BlockCache.SectorCache.EndUnload();
             }
             System.Threading.Volatile.Write(ref s_polling, 0);
             return loaded;

@@ -19,11 +19,18 @@ public unsafe partial struct PhysicalMemory
         Declined,
     }
 
-    /// <summary>Where targets are being taken from: a page block and the first frame of it that may still head a free block.</summary>
+    /// <summary>
+    /// Where targets are being taken from: a page block and the first frame of it that may still head a
+    /// free block; and the last search that found none (order and least held count asked for): targets
+    /// only lose free blocks during a pass, so a request of at least that order needing at least that
+    /// fullness would find none either and is answered without a search.
+    /// </summary>
     private struct TargetCursor
     {
         public ulong Pageblock;
         public ulong Scan;
+        public int FailedOrder;
+        public uint FailedMinHeld;
     }
 
     /// <summary>
@@ -46,11 +53,15 @@ public unsafe partial struct PhysicalMemory
             return;
         }
         result.Stop = CompactionStop.NoCandidates;
-        for (int c = (int)MobilityClass.Movable; c <= (int)MobilityClass.Reclaimable; c++)
+        bool noTarget = false;
+        for (int i = 0; i < SourceClasses; i++)
         {
+            int c = SourceClass(i);
             TargetCursor cursor;
             cursor.Pageblock = FreeList.End;
             cursor.Scan = 0;
+            cursor.FailedOrder = int.MaxValue;
+            cursor.FailedMinHeld = 0;
             for (int bucket = 0; bucket < _buddy._index._buckets; bucket++)
             {
                 // Position in the bucket: an emptied page block leaves it (the next one takes its
@@ -65,14 +76,14 @@ public unsafe partial struct PhysicalMemory
                         continue;
                     }
                     Evacuation outcome = Evacuate(pool, pb, ref cursor, ref result);
-                    if (outcome == Evacuation.NoTarget)
+                    if (outcome != Evacuation.Emptied)
                     {
-                        result.Stop = CompactionStop.NoTarget;
-                        goto nextClass;
-                    }
-                    if (outcome == Evacuation.Declined)
-                    {
-                        result.Stop = CompactionStop.MoverDeclined;
+                        // Passed over (what moved stays moved, towards fuller page blocks): a later
+                        // candidate may hold only blocks small enough for the holes that are left.
+                        if (outcome == Evacuation.NoTarget)
+                            noTarget = true;
+                        else
+                            result.Stop = CompactionStop.MoverDeclined;
                         position++;
                         continue;
                     }
@@ -84,8 +95,23 @@ public unsafe partial struct PhysicalMemory
                     }
                 }
             }
-        nextClass:;
         }
+        if (noTarget && result.Stop == CompactionStop.NoCandidates)
+            result.Stop = CompactionStop.NoTarget;
+    }
+
+    /// <summary>Classes whose page blocks a pass empties: movable, reclaimable, then unmovable (<see cref="SourceClass"/>).</summary>
+    private const int SourceClasses = 3;
+
+    /// <summary>
+    /// The <paramref name="i"/>-th class a pass takes page blocks from: movable and reclaimable page blocks
+    /// first; then the unmovable ones, of which only those whose every block has a mover qualify
+    /// (<see cref="Evacuable"/>: their unmovable frames were freed, the movable ones compaction put
+    /// into their holes remain).
+    /// </summary>
+    private static int SourceClass(int i)
+    {
+        return i == 0 ? (int)MobilityClass.Movable : i == 1 ? (int)MobilityClass.Reclaimable : (int)MobilityClass.Unmovable;
     }
 
     /// <summary>True when the pool lists a free block of <paramref name="order"/> or more (false for an order above the max).</summary>
@@ -203,26 +229,20 @@ public unsafe partial struct PhysicalMemory
         if (head == FreeList.End)
         {
             cursor.Pageblock = FreeList.End;
-            for (int bucket = b._index._buckets - 1; bucket >= 0 && head == FreeList.End; bucket--)
-            {
-                if (((b._index.Mask(pool, cls) >> bucket) & 1) == 0)
-                    continue;
-                for (uint pb = *b._index.HeadOf(pool, cls, bucket); pb != PageblockIndex.None; pb = b._index.Next(pb))
-                {
-                    if (!TargetFits(pool, cls, pb, exclude, minHeld))
-                        continue;
-                    ulong scan = (ulong)pb << b._pageblockOrder;
-                    head = FreeHeadIn(pb, order, ref scan);
-                    if (head != FreeList.End)
-                    {
-                        cursor.Pageblock = pb;
-                        cursor.Scan = scan;
-                        break;
-                    }
-                }
-            }
-            if (head == FreeList.End)
+            if (order >= cursor.FailedOrder && minHeld >= cursor.FailedMinHeld)
                 return FreeList.End;
+            // The holes of unmovable page blocks first: a pass never empties one that holds an
+            // unmovable frame, so its free frames serve no large request anyway; then the class's own
+            // (for an unmovable page block left with only movable frames: the movable class's).
+            head = SearchTarget(pool, (int)MobilityClass.Unmovable, order, exclude, minHeld, ref cursor);
+            if (head == FreeList.End)
+                head = SearchTarget(pool, cls == (int)MobilityClass.Unmovable ? (int)MobilityClass.Movable : cls, order, exclude, minHeld, ref cursor);
+            if (head == FreeList.End)
+            {
+                cursor.FailedOrder = order;
+                cursor.FailedMinHeld = minHeld;
+                return FreeList.End;
+            }
         }
         int headOrder = FrameState.OrderOf(b._frames[head]);
         b.Unlink(pool, head, headOrder);
@@ -232,11 +252,46 @@ public unsafe partial struct PhysicalMemory
         return head;
     }
 
-    /// <summary>Page block <paramref name="pb"/> may take moved blocks: same pool and class, not the one being emptied, at least as full.</summary>
+    /// <summary>
+    /// The first free head of <paramref name="order"/> or more in a page block of class <paramref name="tcls"/>
+    /// that may take moved blocks (<see cref="TargetFits"/>), fullest bucket first; the cursor is set to it.
+    /// End when there is none.
+    /// </summary>
+    private ulong SearchTarget(int pool, int tcls, int order, ulong exclude, uint minHeld, ref TargetCursor cursor)
+    {
+        ref BuddyAllocator b = ref _buddy;
+        for (int bucket = b._index._buckets - 1; bucket >= 0; bucket--)
+        {
+            if (((b._index.Mask(pool, tcls) >> bucket) & 1) == 0)
+                continue;
+            for (uint pb = *b._index.HeadOf(pool, tcls, bucket); pb != PageblockIndex.None; pb = b._index.Next(pb))
+            {
+                if (!TargetFits(pool, tcls, pb, exclude, minHeld))
+                    continue;
+                ulong scan = (ulong)pb << b._pageblockOrder;
+                ulong head = FreeHeadIn(pb, order, ref scan);
+                if (head != FreeList.End)
+                {
+                    cursor.Pageblock = pb;
+                    cursor.Scan = scan;
+                    return head;
+                }
+            }
+        }
+        return FreeList.End;
+    }
+
+    /// <summary>
+    /// Page block <paramref name="pb"/> may take blocks moved out of a page block of class <paramref name="cls"/>:
+    /// same pool, of that class or unmovable, or movable when the source is unmovable (see <see cref="TakeTarget"/>),
+    /// not the one being emptied, at least as full.
+    /// </summary>
     private bool TargetFits(int pool, int cls, ulong pb, ulong exclude, uint minHeld)
     {
         PageblockInfo info = _buddy._pageblocks[pb];
-        return pb != exclude && info.Pool == pool && (int)info.Mobility == cls && info.Held >= minHeld;
+        bool classFits = (int)info.Mobility == cls || info.Mobility == MobilityClass.Unmovable
+            || (cls == (int)MobilityClass.Unmovable && info.Mobility == MobilityClass.Movable);
+        return pb != exclude && info.Pool == pool && classFits && info.Held >= minHeld;
     }
 
     /// <summary>

@@ -120,6 +120,120 @@ public unsafe class CompactionTests
         Intact(map);
     }
 
+    /// <summary>
+    /// One unmovable page block half used (every other frame freed) and one movable page block a quarter
+    /// used: the movable frames go into the holes of the unmovable page block, which no pass can empty,
+    /// and their own page block is freed (a pass that only filled page blocks of the same class had no
+    /// target here). Then the unmovable frames are freed: the unmovable page block, left holding only
+    /// movable frames, is itself emptied by the next pass into a fuller movable page block.
+    /// </summary>
+    [Fact]
+    public void MovableBlocksFillTheHolesOfUnmovablePageblocks_WhichAreEmptiedOnceOnlyMovableFramesAreLeft()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        using var map = new HostMapping(pm, MovableOwner);
+        int pbo = pm->PageblockOrder;
+        int frames = 1 << pbo;
+        var unmovable = new List<Pfn>();
+        for (int i = 0; i < frames; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn pfn));
+            unmovable.Add(pfn);
+        }
+        ulong unmovablePb = unmovable[0].Value >> pbo;
+        Assert.All(unmovable, p => Assert.Equal(unmovablePb, p.Value >> pbo));
+        for (int i = 1; i < frames; i += 2)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(unmovable[i], new Order(0), MemoryAssert.DefaultOwner));
+        var pages = new List<ulong>();
+        for (int i = 0; i < frames; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, map.Allocate(0, AllocRequest.InPool(pool), false, out ulong page));
+            pages.Add(page);
+        }
+        ulong movablePb = map.Map[pages[0]].pfn.Value >> pbo;
+        Assert.All(pages, p => Assert.Equal(movablePb, map.Map[p].pfn.Value >> pbo));
+        for (int i = 0; i < frames; i++)
+            if (i % 4 != 0)
+                Assert.Equal(MemoryStatus.Ok, map.Free(pages[i]));
+        map.AfterMove = (from, to, order) =>
+        {
+            InvariantReport report = pm->CheckLocked();
+            Assert.True(report.IsOk, MemoryAssert.Describe(report));
+        };
+
+        Assert.Equal(MemoryStatus.Ok, pm->Compact(pool, -1, out CompactionResult r));
+        _output.WriteLine($"first pass: moved {r.PagesMoved}, freed {r.PageblocksFreed}, stop {r.Stop}");
+        Assert.Equal((ulong)frames / 4, r.PagesMoved);
+        Assert.Equal(1UL, r.PageblocksFreed);
+        Assert.All(map.Map.Values, v => Assert.Equal(unmovablePb, v.pfn.Value >> pbo));
+        Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(unmovablePb - (pm->BasePfn.Value >> pbo), out PageblockUse use));
+        Assert.Equal(MobilityClass.Unmovable, use.Mobility);
+        Assert.Equal((uint)(frames / 2 + frames / 4), use.InUsePages);
+        MemoryAssert.Consistent(pm);
+        Intact(map);
+
+        // The unmovable frames go; a movable page block fuller than what is left of the unmovable one appears.
+        for (int i = 0; i < frames; i += 2)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(unmovable[i], new Order(0), MemoryAssert.DefaultOwner));
+        var fuller = new List<ulong>();
+        for (int i = 0; i < frames / 2; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, map.Allocate(0, AllocRequest.InPool(pool), false, out ulong page));
+            fuller.Add(page);
+        }
+        ulong fullerPb = map.Map[fuller[0]].pfn.Value >> pbo;
+        Assert.NotEqual(unmovablePb, fullerPb);
+        Assert.Equal(MemoryStatus.Ok, pm->Compact(pool, -1, out CompactionResult second));
+        _output.WriteLine($"second pass: moved {second.PagesMoved}, freed {second.PageblocksFreed}, stop {second.Stop}");
+        Assert.Equal((ulong)frames / 4, second.PagesMoved);
+        Assert.Equal(1UL, second.PageblocksFreed);
+        Assert.DoesNotContain(map.Map.Values, v => v.pfn.Value >> pbo == unmovablePb);
+        MemoryAssert.Consistent(pm);
+        Intact(map);
+    }
+
+    /// <summary>
+    /// The cheapest page block holds an order-3 block no hole fits (every other free block is of order 0):
+    /// the pass passes it over and goes on, emptying one of the two half-used page blocks into the other.
+    /// </summary>
+    [Fact]
+    public void ACandidateWithoutATarget_IsPassedOver_AndThePassGoesOn()
+    {
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        using var map = new HostMapping(pm, MovableOwner);
+        int frames = 1 << pm->PageblockOrder;
+        var halves = new List<ulong>();
+        for (int i = 0; i < 2 * frames; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, map.Allocate(0, AllocRequest.InPool(pool), false, out ulong page));
+            halves.Add(page);
+        }
+        var large = new List<ulong>();
+        for (int i = 0; i < frames / 8; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, map.Allocate(3, AllocRequest.InPool(pool), false, out ulong page));
+            large.Add(page);
+        }
+        for (int i = 1; i < halves.Count; i += 2)
+            Assert.Equal(MemoryStatus.Ok, map.Free(halves[i]));
+        for (int i = 1; i < large.Count; i++)
+            Assert.Equal(MemoryStatus.Ok, map.Free(large[i]));
+        Pfn stays = map.Map[large[0]].pfn;
+
+        Assert.Equal(MemoryStatus.Ok, pm->Compact(pool, -1, out CompactionResult r));
+        _output.WriteLine($"moved {r.PagesMoved}, freed {r.PageblocksFreed}, scanned {r.PageblocksScanned}, stop {r.Stop}");
+        Assert.Equal(CompactionStop.NoTarget, r.Stop);
+        Assert.Equal(1UL, r.PageblocksFreed);
+        Assert.Equal((ulong)frames / 2, r.PagesMoved);
+        Assert.Equal(stays, map.Map[large[0]].pfn);
+        MemoryAssert.Consistent(pm);
+        Intact(map);
+    }
+
     [Fact]
     public void WithNoTarget_NothingMoves()
     {

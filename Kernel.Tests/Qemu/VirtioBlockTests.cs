@@ -120,7 +120,7 @@ public class VirtioBlockTests
     }
 
     /// <summary>After QEMU exited: sectors 9-11 of the file are 0xAB (when written), every other sector untouched.</summary>
-    private static void VerifyImageAndDelete(string image, bool written = true)
+    internal static void VerifyImageAndDelete(string image, bool written = true)
     {
         byte[] bytes = File.ReadAllBytes(image);
         File.Delete(image);
@@ -211,10 +211,10 @@ public class VirtioBlockTests
     }
 
     /// <summary>The bytes of a `read` hex dump, checking its offsets run from <paramref name="offset"/> without gaps.</summary>
-    internal static byte[] HexDumpOf(QemuResult result, string command, long offset, int length)
+    internal static byte[] HexDumpOf(QemuResult result, string command, long offset, int length, int occurrence = 0)
     {
         var bytes = new List<byte>();
-        foreach (string line in Section(result, command))
+        foreach (string line in Section(result, command, occurrence))
         {
             Match m = Regex.Match(line, @"^0x([0-9a-f]{8})  ((?:[0-9a-f]{2} ){15}[0-9a-f]{2})  \|");
             if (!m.Success)

@@ -39,6 +39,31 @@ public class VmAreaBootTests
 
     private const string CheckPools = "check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)";
 
+    /// <summary>
+    /// Migration entries: CPU 1 checksums a 1 MiB area sweep after sweep while CPU 0 moves every page of it
+    /// to a new frame 10 times. Reads of a page being moved fault on its migration entry and wait (counted;
+    /// on main such a fault ends the machine), every sweep's checksum is right, the area is given back.
+    /// </summary>
+    [Fact]
+    public void AnotherCpuReadingPagesBeingMoved_WaitsInTheFaultHandler_AndReadsTheRightContents()
+    {
+        QemuResult result = Boot(new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "512M",
+            Cpus = 2,
+            KernelCommandLine = "run=\"vareatouch 1M 10 3;check;halt\"",
+            Timeout = TimeSpan.FromSeconds(180),
+        });
+        Match m = Line(result, "vareatouch 1M 10 3",
+            @"vareatouch: area 0, 256 pages moved 10 times \(2560 moves, 0 without a frame\) while cpu 1 read it (\d+) times; (\d+) faults waited for a migration; 0 sweeps wrong; checksum intact");
+        Assert.True(long.Parse(m.Groups[1].Value) >= 1);
+        Assert.True(long.Parse(m.Groups[2].Value) > 0, "no read met a page being moved");
+        ShellCommandBootTests.AssertLineAfter(result, "check", CheckPools);
+        BootTests.AssertContains(result, "check: vmareas ok (0 areas, 0 pages: every frame owned by vmarea, reverse map and page tables agree)");
+        Assert.DoesNotContain("CPU EXCEPTION", result.Console);
+    }
+
     [Theory]
     [InlineData("pc", "256M", 1)]
     [InlineData("q35", "1G", 2)]

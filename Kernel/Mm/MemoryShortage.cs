@@ -11,7 +11,10 @@ namespace PoolKernel.Mm
     /// A handler gets the frames the failed request asked for and returns the frames it gave back.
     /// It is called with no pools lock held, perhaps with the heap lock held and perhaps in an
     /// interrupt handler, on any CPU: it may take the pools' lock (the heap lock comes before it,
-    /// docs/smp.md) but must allocate nothing from the heap and must not wait for a device.
+    /// docs/smp.md) but must allocate nothing from the heap and must not wait for a device, with one
+    /// exception: the sector cache (Kernel.Drivers/BlockCache) writes a dirty page back to its disk
+    /// before dropping it, only when it can take the flag every disk request is made under (so no
+    /// other request is in flight; the disks poll with bounded waits and allocate nothing).
     /// Registration happens at driver load and unload on the boot CPU's shell; the slots are read
     /// without a lock (a handler is unregistered only after its driver stopped needing it).
     /// </summary>

@@ -28,6 +28,8 @@ namespace PoolKernel.Mm
         internal const byte Churn = 5;
         /// <summary>The movable kernel virtual-memory areas (Mm/VmAreas.cs): their frames and page tables; a mover registered for it.</summary>
         internal const byte VmArea = 6;
+        /// <summary>The block-device sector cache (Kernel.Drivers/BlockCache): its pages, of the reclaimable class, dropped under pressure.</summary>
+        internal const byte BlockCache = 7;
 
         /// <summary>The name of a well-known owner for messages; "owner" for the others (the caller prints the number).</summary>
         internal static string Name(byte owner) => owner switch
@@ -40,6 +42,7 @@ namespace PoolKernel.Mm
             >= FirstContainer and < 64 => "container",
             Churn => "churn",
             VmArea => "vmarea",
+            BlockCache => "bcache",
             _ => "owner",
         };
     }

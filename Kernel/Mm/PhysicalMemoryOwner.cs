@@ -220,11 +220,29 @@ namespace PoolKernel.Mm
         /// <summary>
         /// <see cref="PhysicalMemory.AllocateCompacting"/> with interrupts off (the instance locks itself) and the owner's policy. The
         /// movers compaction calls run with the lock held (docs/antifrag.md): they must not allocate.
+        /// Reclaim comes before compaction: on out of memory the shortage handlers (<see cref="MemoryShortage"/>:
+        /// the sector cache drops pages, the balloon deflates) run first, and compaction only if the
+        /// request still fails after them.
         /// </summary>
         internal static MemoryStatus AllocateCompacting(Order order, in AllocRequest request, out Pfn pfn)
         {
             ulong state = Cpu.SaveAndDisableInterrupts();
-            MemoryStatus status = s_memory->AllocateCompacting(order, request, out pfn);
+            MemoryStatus status = s_memory->Allocate(order, request, out pfn);
+            Cpu.RestoreInterrupts(state);
+            if (status == MemoryStatus.Ok)
+                return status;
+            if (status == MemoryStatus.OutOfMemory && MemoryShortage.Relieve(order.Pages) != 0)
+            {
+                state = Cpu.SaveAndDisableInterrupts();
+                status = s_memory->Allocate(order, request, out pfn);
+                Cpu.RestoreInterrupts(state);
+                if (status == MemoryStatus.Ok)
+                    return status;
+            }
+            if (status != MemoryStatus.OutOfMemory)
+                return Passed(status);
+            state = Cpu.SaveAndDisableInterrupts();
+            status = s_memory->AllocateCompacting(order, request, out pfn);
             Cpu.RestoreInterrupts(state);
             return status == MemoryStatus.Ok ? status : Passed(status);
         }

@@ -41,8 +41,10 @@ namespace PoolKernel.Mm
     /// (nothing else creates or frees areas), and read by the mover under the pools' lock.
     /// Nothing here allocates from the heap.
     ///
-    /// While a page moves it is not mapped: a CPU touching it then takes a page fault, which is fatal
-    /// (no wait-and-retry in the fault path yet). Only the shell touches areas, never during a move.
+    /// While a page moves its entry is a <b>migration entry</b> (not present, <see cref="MigrationEntry"/>
+    /// set, the old frame's address kept): a CPU touching the page then takes a page fault, and the
+    /// fault handler (<see cref="WaitIfMigrating"/>, Platform/Traps.cs) waits until the entry is
+    /// present again and returns, so the access is retried on the new frame.
     /// </summary>
     internal static unsafe class VmAreas
     {
@@ -59,6 +61,16 @@ namespace PoolKernel.Mm
 
         private const ulong PageSize = 4096;
         private const ulong Present = 0x1, Writable = 0x2;
+        /// <summary>
+        /// A software bit of a not-present entry (the CPU ignores every other bit of one): the page is
+        /// being moved (<see cref="MoveLocked"/>), the fault handler waits for it (<see cref="WaitIfMigrating"/>).
+        /// </summary>
+        private const ulong MigrationEntry = 1UL << 62;
+
+        /// <summary>Page faults that waited for a migration entry to go (every CPU's), for `vareas`.</summary>
+        private static int s_migrationWaits;
+
+        internal static ulong MigrationWaits => (ulong)System.Threading.Volatile.Read(ref s_migrationWaits);
         private const ulong AddressMask = 0x000F_FFFF_FFFF_F000;
         private const int AreaShift = 24;
         private const uint IndexMask = (1u << AreaShift) - 1;
@@ -278,6 +290,13 @@ namespace PoolKernel.Mm
         /// topology or without memory), nothing changed.
         /// </summary>
         internal static VmAreaStatus Migrate(int id, int node, int cpuNode, out MigrationResult result)
+            => Migrate(id, node, cpuNode, false, out result);
+
+        /// <summary>
+        /// <see cref="Migrate"/>; <paramref name="everyPage"/>: pages already on the node move too, each to a new
+        /// frame there (`vareatouch`: moves while another CPU reads the area).
+        /// </summary>
+        internal static VmAreaStatus Migrate(int id, int node, int cpuNode, bool everyPage, out MigrationResult result)
         {
             result = default;
             if (PagesOf(id) == 0)
@@ -291,7 +310,7 @@ namespace PoolKernel.Mm
                 Pfn from = FrameOf(id, i);
                 if (from == Pfn.None)
                     continue;
-                if (PhysicalMemoryOwner.NodeOf(from) == node)
+                if (!everyPage && PhysicalMemoryOwner.NodeOf(from) == node)
                 {
                     result.AlreadyThere++;
                     continue;
@@ -379,7 +398,7 @@ namespace PoolKernel.Mm
         private static void MoveLocked(int id, ulong index, ulong* pte, Pfn from, Pfn to)
         {
             ulong address = AddressOf(id) + index * PageSize;
-            *pte = 0;
+            *pte = (from.Value << 12) | MigrationEntry;
             TlbShootdown.Invalidate(address);
             ulong* src = (ulong*)(from.Value << 12);
             ulong* dst = (ulong*)(to.Value << 12);
@@ -389,6 +408,49 @@ namespace PoolKernel.Mm
             s_reverse[to.Value - s_basePfn] = ((uint)(id + 1) << AreaShift) | (uint)index;
             *pte = (to.Value << 12) | Present | Writable;
             Cpu.InvalidatePage(address);
+        }
+
+        /// <summary>
+        /// The page-fault handler's question (Platform/Traps.cs, any CPU, interrupts off): does the fault at
+        /// <paramref name="address"/> hit an area page that is being moved? If so this waits until the mover
+        /// (another CPU, under the pools' lock, which this CPU does not hold: the mover holds it) maps the
+        /// copy, counts the wait and returns true: the faulting instruction is to be retried. Also true when
+        /// the entry became present between the fault and the look (the move ended meanwhile). False for any
+        /// other fault: outside the region, an area or page table that does not exist, an entry that is
+        /// neither (a real fault: the handler reports it). Reads the page tables without a lock: an area's
+        /// tables live as long as the area, and a CPU touching an area while the shell frees it is a bug the
+        /// report then names. The mover's own CPU never faults on the page (it copies through the identity map).
+        /// </summary>
+        internal static bool WaitIfMigrating(ulong address)
+        {
+            if (address < RegionBase || address >= RegionBase + MaxAreas * SlotBytes || s_pdpt == null)
+                return false;
+            int id = (int)((address - RegionBase) / SlotBytes);
+            ulong pdEntry = s_pdpt[id];
+            if ((pdEntry & Present) == 0)
+                return false;
+            ulong index = (address - AddressOf(id)) / PageSize;
+            ulong ptEntry = ((ulong*)(pdEntry & AddressMask))[index >> 9];
+            if ((ptEntry & Present) == 0)
+                return false;
+            ulong* pte = (ulong*)(ptEntry & AddressMask) + (index & 511);
+            // Plain reads of the entry: the loop calls out (Cpu.Pause) between them, so each is a new load,
+            // as in Smp.WaitForWork; the mover writes the entry whole (one aligned 8-byte store).
+            ulong entry = *pte;
+            if ((entry & Present) == 0 && (entry & MigrationEntry) == 0)
+                return false;
+            while ((entry & Present) == 0 && (entry & MigrationEntry) != 0)
+            {
+                Cpu.Pause();
+                entry = *pte;
+            }
+            if ((entry & Present) == 0)
+                return false;
+            int seen = System.Threading.Volatile.Read(ref s_migrationWaits);
+            while (System.Threading.Interlocked.CompareExchange(ref s_migrationWaits, seen + 1, seen) != seen)
+                seen = System.Threading.Volatile.Read(ref s_migrationWaits);
+            Cpu.InvalidatePage(address);
+            return true;
         }
 
         /// <summary>The mover's question: is this an area's frame (an order-0 block with a reverse entry)?</summary>

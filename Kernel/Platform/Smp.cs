@@ -355,6 +355,13 @@ namespace PoolKernel.Platform
             return true;
         }
 
+        /// <summary>True when CPU <paramref name="cpu"/> has no posted work outstanding (<see cref="WaitForWork"/> would return at once).</summary>
+        internal static bool WorkFinished(int cpu)
+        {
+            PerCpu* target = Get(cpu);
+            return target == null || target->WorkDone == target->WorkPosted;
+        }
+
         /// <summary>Spins until the work <see cref="Post"/> gave CPU <paramref name="cpu"/> has returned (at once when none is outstanding).</summary>
         internal static void WaitForWork(int cpu)
         {

@@ -16,7 +16,9 @@ namespace PoolKernel.Platform
     /// Every vector's C# entry (Arch/x64/traps.S), on whichever CPU took it. Vectors 32..255 are
     /// interrupts (<see cref="Interrupts.Handle"/>) and return. An NMI is either the panic stop (another
     /// CPU is in a fatal path: this CPU parks for good, <see cref="Smp.StopHere"/>) or the collector's
-    /// stop (this CPU parks until the collection ends, then returns: <see cref="Smp.OnNmi"/>). Every other vector is a CPU
+    /// stop (this CPU parks until the collection ends, then returns: <see cref="Smp.OnNmi"/>). A page fault on a
+    /// movable area's page being moved waits for the move and returns, retrying the access
+    /// (<see cref="Mm.VmAreas.WaitIfMigrating"/>). Every other vector is a CPU
     /// exception, with nothing to resume to yet: the others are stopped (<see cref="Smp.EnterFatal"/>),
     /// a report (vector, name, error code, RIP, RSP, CR2, the CPU's number) is printed and the machine
     /// ends with ExitCode.CpuException.
@@ -56,6 +58,9 @@ namespace PoolKernel.Platform
                 return;
             }
             if (frame->Vector == 2 && Smp.OnNmi(frame))
+                return;
+            // A movable area's page in the middle of a move: wait for its copy to be mapped, then retry.
+            if (frame->Vector == 14 && Mm.VmAreas.WaitIfMigrating(Cpu.ReadCr2()))
                 return;
             Smp.EnterFatal();
             Console.Write("\n*** CPU EXCEPTION vector=");

@@ -41,6 +41,7 @@ namespace PoolKernel.Shell
             Add(ref n, "halt", "end the machine (QEMU exits with status 33)", &Halt);
             MemoryCommands.Register(ref n);
             DriverCommands.Register(ref n);
+            BlockCacheCommands.Register(ref n);
             NumaCommands.Register(ref n);
             ContainerCommands.Register(ref n);
             VmAreaCommands.Register(ref n);

@@ -38,6 +38,17 @@ namespace PoolKernel.Shell
             }
             else if (!line.NoMoreArgs(1))
                 return;
+            // The reclaimable pages that can be dropped go first (written back if dirty): dropping frees
+            // their frames where moving would only shift them.
+            ulong dropped = Drivers.BlockCache.SectorCache.DropAll(out ulong written);
+            if (dropped != 0)
+            {
+                Console.Write("compact: sector cache dropped ");
+                Console.Write(dropped);
+                Console.Write(" pages (");
+                Console.Write(written);
+                Console.WriteLine(" written back)");
+            }
             for (int id = 0; id < PhysicalMemoryOwner.PoolCapacity; id++)
             {
                 PoolId pool = new PoolId((byte)id);

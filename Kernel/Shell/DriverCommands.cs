@@ -2,6 +2,7 @@ using System;
 using PoolKernel.Startup;
 using PoolKernel.Boot.Reports;
 using PoolKernel.Drivers;
+using PoolKernel.Drivers.BlockCache;
 using PoolKernel.Drivers.Dma;
 using PoolKernel.Drivers.Pci;
 using PoolKernel.Memory;
@@ -12,7 +13,7 @@ namespace PoolKernel.Shell
     /// <summary>Device commands: lspci, drivers, unload, disks, read, write, netloop, dmapools.</summary>
     internal static unsafe class DriverCommands
     {
-        private const uint MaxSectors = 256;   // the most one 28-bit ATA command moves
+        internal const uint MaxSectors = 256;   // the most one 28-bit ATA command moves
         private const ulong MaxFrames = 1000000;   // netloop N: each frame may wait 2M polls
 
         internal static void Register(ref int n)
@@ -189,7 +190,7 @@ namespace PoolKernel.Shell
                 Console.WriteLine("no disks");
         }
 
-        private static BlockDevice FindDisk(ref ShellLine line)
+        internal static BlockDevice FindDisk(ref ShellLine line)
         {
             for (int i = 0; i < DriverManager.DiskCount; i++)
             {
@@ -204,7 +205,7 @@ namespace PoolKernel.Shell
         /// The widest block address any disk here takes (LBA48). read/write check only the range;
         /// whether the sectors are on the disk is the driver's answer (a line of its own).
         /// </summary>
-        private const ulong MaxLba = (1UL << 48) - 1;
+        internal const ulong MaxLba = (1UL << 48) - 1;
 
         private static void Read(ref ShellLine line)
         {
@@ -214,7 +215,7 @@ namespace PoolKernel.Shell
             if (!line.Arg(2, "LBA", 0, MaxLba, out ulong lba) || !line.Arg(3, "COUNT", 1, MaxSectors, out ulong count) || !line.NoMoreArgs(4))
                 return;
             byte* data = (byte*)Heap.KernelHeapGlue.Alloc((nuint)(count * BlockDevice.SectorSize), 16);
-            if (data == null || !disk.Read(lba, (uint)count, data))
+            if (data == null || !SectorCache.ReadDirect(disk, lba, (uint)count, data))
             {
                 Console.WriteLine("read: failed");
                 Heap.KernelHeapGlue.Free(data);
@@ -240,7 +241,7 @@ namespace PoolKernel.Shell
             }
             for (ulong i = 0; i < count * BlockDevice.SectorSize; i++)
                 data[i] = (byte)value;
-            Console.WriteLine(disk.Write(lba, (uint)count, data) ? "write: ok" : "write: failed");
+            Console.WriteLine(SectorCache.WriteDirect(disk, lba, (uint)count, data) ? "write: ok" : "write: failed");
             Heap.KernelHeapGlue.Free(data);
         }
 

@@ -20,7 +20,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "alloc", "alloc ORDER [pool ID | node N | dma BITS]: allocate a block as the shell (ORDER 0..max order, BITS 12..63)", &Alloc);
             Commands.Register(ref n, "free", "free PFN ORDER: free a block the shell allocated", &Free);
             Commands.Register(ref n, "check", "run the invariant checker", &Check);
-            Commands.Register(ref n, "stress", "stress N [SEED]: N (1..100000000) random allocations/frees across pools, checked; SEED 1 if not given", &Stress);
+            Commands.Register(ref n, "stress", "stress N [SEED] [compact]: N (1..100000000) random allocations/frees across pools on every CPU, checked; SEED 1 if not given; compact: this CPU compacts every pool over a scattered movable area meanwhile, the area checksummed", &Stress);
             Commands.Register(ref n, "membench", "membench [PAIRS]: PAIRS (1..100000000, default 20000) allocation/free pairs timed in TSC ticks (order 0 named and by choice, order 9, DMA32 + 64 KiB)", &PairBench.Run);
             Commands.Register(ref n, "exhaust", "exhaust [pool ID] [hold]: allocate until out of memory, then give it all back (hold: keep it until 'exhaust release')", &ExhaustCommand.Run);
             CompactCommands.Register(ref n);
@@ -177,6 +177,7 @@ namespace PoolKernel.Shell
                 Console.Write(page);
                 Console.WriteLine(")");
             }
+            BlockCacheCommands.Report(false);
             Console.Write("check: ");
             Console.Write(cycles);
             Console.WriteLine(" cycles");
@@ -187,11 +188,20 @@ namespace PoolKernel.Shell
 
         private static void Stress(ref ShellLine line)
         {
-            if (!line.Arg(1, "N", 1, MaxStressOperations, out ulong operations)
-                || !line.OptionalArg(2, "SEED", 0, ulong.MaxValue, 1, out ulong seed)
-                || !line.NoMoreArgs(3))
+            // A last word "compact" (after N, and SEED if given) asks for compaction on this CPU meanwhile.
+            bool compact = line.WordCount >= 3 && line.WordIs(line.WordCount - 1, "compact");
+            int end = compact ? line.WordCount - 1 : line.WordCount;
+            if (!line.Arg(1, "N", 1, MaxStressOperations, out ulong operations))
                 return;
-            StressTest.Run(operations, seed);
+            ulong seed = 1;
+            if (end > 2 && !line.Arg(2, "SEED", 0, ulong.MaxValue, out seed))
+                return;
+            if (end > 3)
+            {
+                line.NoMoreArgs(3);
+                return;
+            }
+            StressTest.Run(operations, seed, compact);
         }
     }
 }

@@ -82,16 +82,35 @@ namespace PoolKernel.Shell
             CheckerBroken,
         }
 
-        internal static void Run(ulong operations, ulong seed) => Run(operations, seed, null, 0);
+        /// <summary>Pages of the movable area `stress ... compact` scatters and checksums (4 MiB).</summary>
+        private const ulong CompactAreaPages = 1024;
 
         /// <summary>
-        /// <see cref="Run(ulong, ulong)"/> where the calling CPU, instead of its own share, runs
+        /// The stress (see the type). <paramref name="compact"/>: this CPU runs no share of its own; it
+        /// scatters a movable area (as `vareatest` does: its page blocks part-used), fills it with a seeded
+        /// pattern, and while the other CPUs stress, compacts every pool pass after pass, running the pools'
+        /// checker after each; at the end the area's checksum is verified through its addresses and the area
+        /// given back. Needs another online CPU.
+        /// </summary>
+        internal static void Run(ulong operations, ulong seed, bool compact) => Run(operations, seed, compact, null, 0);
+
+        /// <summary>
+        /// The stress where the calling CPU, instead of its own share, runs
         /// <paramref name="alongside"/>(<paramref name="argument"/>) while the other CPUs run theirs (rtbench:
-        /// a measurement with the others stressing the pools); null: the calling CPU runs its share too.
+        /// a measurement with the others stressing the pools).
         /// </summary>
         internal static void Run(ulong operations, ulong seed, delegate*<ulong, void> alongside, ulong argument)
+            => Run(operations, seed, false, alongside, argument);
+
+        /// <summary>Both of the above: <paramref name="compact"/> and <paramref name="alongside"/> exclude each other.</summary>
+        private static void Run(ulong operations, ulong seed, bool compact, delegate*<ulong, void> alongside, ulong argument)
         {
             int cpus = Smp.Started ? Smp.Count : 1;
+            if (compact && Smp.OnlineCount < 2)
+            {
+                Console.WriteLine("stress: compact needs another online CPU to stress meanwhile");
+                return;
+            }
             Worker* workers = (Worker*)KernelHeapGlue.Alloc((nuint)(sizeof(Worker) * cpus), 8);
             Shared* shared = (Shared*)KernelHeapGlue.Alloc((nuint)sizeof(Shared), 8);
             Held* exchange = (Held*)KernelHeapGlue.Alloc((nuint)(sizeof(Held) * ExchangeSlots), 8);
@@ -127,15 +146,37 @@ namespace PoolKernel.Shell
                     w->State = 1;
             }
 
+            int area = -1;
+            ulong areaSum = 0;
+            ulong* areaFrames = null;
+            if (compact)
+            {
+                areaFrames = (ulong*)KernelHeapGlue.Alloc((nuint)(sizeof(ulong) * (long)CompactAreaPages), 8);
+                if (areaFrames == null || VmAreaCommands.Scatter(CompactAreaPages, seed, out area, out _) != VmAreaStatus.Ok)
+                {
+                    Console.WriteLine("stress: no memory for the movable area");
+                    if (areaFrames != null)
+                        KernelHeapGlue.Free(areaFrames);
+                    FreeBookkeeping(workers, cpus, shared, exchange);
+                    return;
+                }
+                areaSum = VmAreaCommands.Fill(area, CompactAreaPages, seed);
+                for (ulong i = 0; i < CompactAreaPages; i++)
+                    areaFrames[i] = VmAreas.FrameOf(area, i).Value;
+            }
+
             ulong before = PagesAccounted(out ulong objectsBefore);
             int current = Smp.CurrentNumber;
-            workers[current].Ran = alongside == null;
+            workers[current].Ran = !compact && alongside == null;
             for (int i = 0; i < cpus; i++)
             {
                 if (i != current)
                     workers[i].Ran = Smp.Post(i, &Work, (ulong)&workers[i]);
             }
-            if (alongside != null)
+            ulong passes = 0, moved = 0, brokenPasses = 0;
+            if (compact)
+                CompactWhileOthersRun(cpus, current, ref passes, ref moved, ref brokenPasses);
+            else if (alongside != null)
                 alongside(argument);
             else
                 Work((ulong)&workers[current]);
@@ -160,6 +201,33 @@ namespace PoolKernel.Shell
                 exchange[i].Origin = -1;
             }
             ulong after = PagesAccounted(out ulong objectsAfter);
+            if (compact)
+            {
+                ulong framesMoved = 0;
+                for (ulong i = 0; i < CompactAreaPages; i++)
+                {
+                    if (VmAreas.FrameOf(area, i).Value != areaFrames[i])
+                        framesMoved++;
+                }
+                bool intact = VmAreaCommands.Checksum(area, CompactAreaPages) == areaSum;
+                broken |= !intact || brokenPasses != 0;
+                VmAreas.Free(area);
+                KernelHeapGlue.Free(areaFrames);
+                Console.Write("stress: cpu ");
+                Console.Write(current);
+                Console.Write(" compacted every pool ");
+                Console.Write(passes);
+                Console.Write(" times while the others stressed: ");
+                Console.Write(moved);
+                Console.Write(" pages moved, ");
+                Console.Write(framesMoved);
+                Console.Write(" of the area's ");
+                Console.Write(CompactAreaPages);
+                Console.Write(" frames; checker ");
+                Console.Write(brokenPasses == 0 ? "clean after every pass" : "BROKEN after a pass");
+                Console.Write("; area checksum ");
+                Console.WriteLine(intact ? "intact" : "CORRUPTED");
+            }
             InvariantReport final = PhysicalMemoryOwner.Check();
             HeapCheckReport heapFinal = KernelHeapGlue.Check();
 
@@ -185,6 +253,35 @@ namespace PoolKernel.Shell
                 Console.WriteLine("stress: ok, all memory returned, pool and heap checkers clean");
             }
             FreeBookkeeping(workers, cpus, shared, exchange);
+        }
+
+        /// <summary>
+        /// `stress ... compact`'s own share: full compaction passes over every pool, the pools' checker after
+        /// each, until every other CPU's work has returned (at least one pass).
+        /// </summary>
+        private static void CompactWhileOthersRun(int cpus, int current, ref ulong passes, ref ulong moved, ref ulong brokenPasses)
+        {
+            bool others = true;
+            while (others || passes == 0)
+            {
+                for (int p = 0; p < PhysicalMemoryOwner.PoolCapacity; p++)
+                {
+                    PoolId pool = new PoolId((byte)p);
+                    if (PhysicalMemoryOwner.GetPoolProperties(pool, out _) != MemoryStatus.Ok)
+                        continue;
+                    PhysicalMemoryOwner.Compact(pool, -1, out CompactionResult r);
+                    moved += r.PagesMoved;
+                }
+                passes++;
+                if (!PhysicalMemoryOwner.Check().IsOk)
+                    brokenPasses++;
+                others = false;
+                for (int i = 0; i < cpus; i++)
+                {
+                    if (i != current && !Smp.WorkFinished(i))
+                        others = true;
+                }
+            }
         }
 
         /// <summary>The pools' free pages plus the pages the heap holds (a stress run moves pages between the two), and the heap's object count.</summary>

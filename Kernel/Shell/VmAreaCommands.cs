@@ -20,6 +20,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "vfree", "vfree ID: give area ID back (every frame and page table)", &Vfree);
             Commands.Register(ref n, "vareas", "vareas [ID]: the areas (pages per node, moves); with ID, its frames as runs", &Vareas);
             Commands.Register(ref n, "vareatest", "vareatest SIZE [SEED]: an area scattered between fillers, filled, compact, checksum verified, frames moved", &VareaTest);
+            Commands.Register(ref n, "vareatouch", "vareatouch SIZE ROUNDS [SEED]: an area moved page by page ROUNDS (1..100) times while another CPU reads it, checksummed (faults on moving pages wait)", &VareaTouch);
             Commands.Register(ref n, "migrate", "migrate AREA NODE: move an area's frames to NODE's pools page by page, checksummed", &Migrate);
         }
 
@@ -230,7 +231,7 @@ namespace PoolKernel.Shell
         /// 0-3 frames (seeded) of the movable class are taken by the shell, and all of them are given back
         /// once the area is backed, leaving the area's page blocks part-used, as churn would.
         /// </summary>
-        private static VmAreaStatus Scatter(ulong pages, ulong seed, out int id, out ulong fillers)
+        internal static VmAreaStatus Scatter(ulong pages, ulong seed, out int id, out ulong fillers)
         {
             fillers = 0;
             VmAreaStatus status = VmAreas.Reserve(pages, out id);
@@ -269,7 +270,7 @@ namespace PoolKernel.Shell
         }
 
         /// <summary>Writes a seeded pattern through the area's addresses; returns its checksum.</summary>
-        private static ulong Fill(int id, ulong pages, ulong seed)
+        internal static ulong Fill(int id, ulong pages, ulong seed)
         {
             ulong* words = (ulong*)VmAreas.AddressOf(id);
             ulong rng = seed * 0xD1B54A32D192ED03UL + 7;
@@ -279,13 +280,121 @@ namespace PoolKernel.Shell
         }
 
         /// <summary>A position-dependent checksum of the area's words, read through its addresses.</summary>
-        private static ulong Checksum(int id, ulong pages)
+        internal static ulong Checksum(int id, ulong pages)
         {
             ulong* words = (ulong*)VmAreas.AddressOf(id);
             ulong sum = 0;
             for (ulong w = 0; w < pages * 512; w++)
                 sum = (sum ^ words[w]) * 0x100000001B3UL + w;
             return sum;
+        }
+
+        /// <summary>What the reading CPU of `vareatouch` shares with the shell's: set before the post, read after the wait.</summary>
+        private struct Sweeper
+        {
+            public int Area;
+            public ulong Pages;
+            public ulong Expected;
+            /// <summary>Set by the shell's CPU when its moves are done; the sweeper stops after its current sweep.</summary>
+            public int Stop;
+            /// <summary>Set by the sweeper when its first sweep begins.</summary>
+            public int Started;
+            public ulong Sweeps;
+            public ulong Wrong;
+        }
+
+        /// <summary>Runs on the other CPU: checksums the area through its addresses, sweep after sweep, until told to stop.</summary>
+        private static void Sweep(ulong argument)
+        {
+            Sweeper* s = (Sweeper*)argument;
+            System.Threading.Volatile.Write(ref s->Started, 1);
+            do
+            {
+                if (Checksum(s->Area, s->Pages) != s->Expected)
+                    s->Wrong++;
+                s->Sweeps++;
+            }
+            while (System.Threading.Volatile.Read(ref s->Stop) == 0);
+        }
+
+        /// <summary>
+        /// `vareatouch SIZE ROUNDS [SEED]`: an area filled with a seeded pattern; the first other online CPU
+        /// reads it sweep after sweep (checksumming each) while this CPU moves every page of it to a new frame
+        /// ROUNDS times (<see cref="VmAreas.Migrate"/> with every page). A read of a page being moved faults on its
+        /// migration entry and waits (docs/antifrag.md). The area is given back at the end.
+        /// </summary>
+        private static void VareaTouch(ref ShellLine line)
+        {
+            if (!line.Arg(1, "SIZE", PageSize, MaxTestBytes, out ulong size)
+                || !line.Arg(2, "ROUNDS", 1, 100, out ulong rounds)
+                || !line.OptionalArg(3, "SEED", 0, ulong.MaxValue, 1, out ulong seed)
+                || !line.NoMoreArgs(4))
+                return;
+            int other = -1;
+            for (int c = 0; c < Smp.Count && other < 0; c++)
+            {
+                if (c != Smp.CurrentNumber && Smp.Get(c) != null && Smp.Get(c)->State == CpuState.Online)
+                    other = c;
+            }
+            if (other < 0)
+            {
+                Console.WriteLine("vareatouch: needs another online CPU to read the area");
+                return;
+            }
+            ulong pages = (size + PageSize - 1) / PageSize;
+            VmAreaStatus status = VmAreas.Allocate(pages, AllocRequest.Any, out int id);
+            if (status != VmAreaStatus.Ok)
+            {
+                Refused("vareatouch", status);
+                return;
+            }
+            Sweeper sweeper = default;
+            sweeper.Area = id;
+            sweeper.Pages = pages;
+            sweeper.Expected = Fill(id, pages, seed);
+            ulong waitsBefore = VmAreas.MigrationWaits;
+            if (!Smp.Post(other, &Sweep, (ulong)&sweeper))
+            {
+                VmAreas.Free(id);
+                Console.WriteLine("vareatouch: the other CPU is busy");
+                return;
+            }
+            while (System.Threading.Volatile.Read(ref sweeper.Started) == 0)
+                Cpu.Pause();
+            int cpuNode = Smp.Current != null ? Smp.Current->Node : 0;
+            int node = PhysicalMemoryOwner.NodeOf(VmAreas.FrameOf(id, 0));
+            ulong moved = 0, failed = 0;
+            for (ulong r = 0; r < rounds; r++)
+            {
+                VmAreas.Migrate(id, node, cpuNode, true, out VmAreas.MigrationResult result);
+                moved += result.Moved;
+                failed += result.Failed;
+            }
+            System.Threading.Volatile.Write(ref sweeper.Stop, 1);
+            Smp.WaitForWork(other);
+            bool intact = Checksum(id, pages) == sweeper.Expected;
+            ulong waits = VmAreas.MigrationWaits - waitsBefore;
+            VmAreas.Free(id);
+            Console.Write("vareatouch: area ");
+            Console.Write(id);
+            Console.Write(", ");
+            Console.Write(pages);
+            Console.Write(" pages moved ");
+            Console.Write(rounds);
+            Console.Write(" times (");
+            Console.Write(moved);
+            Console.Write(" moves, ");
+            Console.Write(failed);
+            Console.Write(" without a frame) while cpu ");
+            Console.Write(other);
+            Console.Write(" read it ");
+            Console.Write(sweeper.Sweeps);
+            Console.Write(" times; ");
+            Console.Write(waits);
+            Console.Write(" faults waited for a migration; ");
+            Console.Write(sweeper.Wrong);
+            Console.Write(" sweeps wrong; checksum ");
+            Console.WriteLine(intact && sweeper.Wrong == 0 ? "intact" : "CORRUPTED");
         }
 
         private static void Migrate(ref ShellLine line)
