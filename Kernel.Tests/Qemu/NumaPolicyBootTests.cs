@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Xunit;
 using Xunit.Abstractions;
@@ -152,5 +153,79 @@ public class NumaPolicyBootTests
         Assert.Equal(new long[] { 0, 2, 0, 6 }, stat["other_node"]);
         Line(result, "replicate 8K 0-3", "replicate: refused, invalid argument (every node must exist and have memory)");
         ReplicaLines(result, "replicate 8K 0,1,3", new[] { 0, 1, 3 }, 0, 0);
+    }
+
+    /// <summary>True when <paramref name="address"/> is inside one of <paramref name="node"/>'s ranges as the `numa` listing gives them (the SRAT).</summary>
+    private static bool OnNode(QemuResult result, int node, ulong address)
+    {
+        MatchCollection ranges = Regex.Matches(result.Console, $@"  node {node}: 0x([0-9a-f]+)-0x([0-9a-f]+) ");
+        Assert.NotEmpty(ranges);
+        return ranges.Any(r => address >= ulong.Parse(r.Groups[1].Value, NumberStyles.HexNumber) && address < ulong.Parse(r.Groups[2].Value, NumberStyles.HexNumber));
+    }
+
+    /// <summary>The address an `alloc` line after the <paramref name="nth"/> run of <paramref name="command"/> gives.</summary>
+    private static ulong AllocAddress(QemuResult result, string command, int nth = 0)
+    {
+        string line = After(result, command, 1, nth)[0];
+        Match m = Regex.Match(line, @"^alloc: pfn 0x[0-9a-f]+ address 0x([0-9a-f]+) order \d+ \(\d+ cycles\)$");
+        Assert.True(m.Success, $"after '{command}': {line}\n{result}");
+        return ulong.Parse(m.Groups[1].Value, NumberStyles.HexNumber);
+    }
+
+    [Fact]
+    public void ContainerPolicy_AllocationsAsTheContainerFollowIt_DestroyDropsIt()
+    {
+        // Two nodes of unequal size, the shell on node 0: a container bound to node 1 gets node 1's
+        // frames for `as web alloc` (blocks and a run), a node it names itself stays its own choice,
+        // numastat counts each policy allocation, and destroying the container drops its policy (the
+        // next container on the same owner number starts without one).
+        QemuResult result = Boot(new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "512M",
+            Nodes = 2,
+            NodeMemory = new[] { "384M", "128M" },
+            CpuNodes = new[] { 0, 1 },
+            KernelCommandLine = "run=\"numa;policy web bind 1;container create web:quota=4M;policy web bind 5;policy web bind 1;policy;" +
+                "as web alloc 0;as web alloc 2;as web alloc 0 node 0;alloc 0;numaalloc 3 web;policy web interleave 0-1;policy web;numaalloc 4 web;" +
+                "numastat;containers;check;container destroy web;policy;policy web bind 1;container create db:quota=1M;policy db;check;halt\"",
+        });
+        Line(result, "policy web bind 1", "policy: refused, no context named web (kernel, heap, area or a container's name); nothing changed");
+        Line(result, "container create web:quota=4M", "container web: owner 16, quota 1024 pages, guarantee 0 pages, pools all");
+        Line(result, "policy web bind 5", "policy: refused, a node of the list is not a node of this machine; web keeps default");
+        Line(result, "policy web bind 1", "policy: web now bind 1 (new allocations)", 1);
+        Assert.Equal(new[] { "policy: kernel local", "policy: heap default (follows kernel: local)", "policy: area default (follows kernel: local)", "policy: web bind 1" },
+            After(result, "policy", 4));
+        foreach (string command in new[] { "as web alloc 0", "as web alloc 2" })
+        {
+            ulong address = AllocAddress(result, command);
+            Assert.True(OnNode(result, 1, address), $"{command}: 0x{address:x} outside node 1\n{result}");
+        }
+        // A request that names its node keeps it; the shell itself is no container and has no policy.
+        ulong named = AllocAddress(result, "as web alloc 0 node 0"), shell = AllocAddress(result, "alloc 0");
+        Assert.True(OnNode(result, 0, named), $"0x{named:x} outside node 0\n{result}");
+        Assert.True(OnNode(result, 0, shell), $"0x{shell:x} outside node 0\n{result}");
+        Line(result, "numaalloc 3 web", "numaalloc: 3 pages from cpu 0 (node 0): node0 0 node1 3; freed");
+        Line(result, "policy web interleave 0-1", "policy: web now interleave 0-1 (new allocations)");
+        Line(result, "policy web", "policy: web interleave 0-1");
+        Line(result, "numaalloc 4 web", "numaalloc: 4 pages from cpu 0 (node 0): node0 2 node1 2; freed");
+        // Two alloc lines and three numaalloc pages under bind 1 (hits on node 1, other than the CPU's
+        // node 0), four pages interleaved; the named-node and the shell's allocations are no policy's.
+        Dictionary<string, long[]> stat = Numastat(result, 2);
+        Assert.Equal(new long[] { 2, 2 + 3 + 2 }, stat["numa_hit"]);
+        Assert.Equal(new long[] { 0, 0 }, stat["numa_miss"]);
+        Assert.Equal(new long[] { 0, 0 }, stat["numa_foreign"]);
+        Assert.Equal(new long[] { 2, 2 }, stat["interleave_hit"]);
+        Assert.Equal(new long[] { 2, 0 }, stat["local_node"]);
+        Assert.Equal(new long[] { 0, 7 }, stat["other_node"]);
+        Assert.Matches(@"^16 +web +1024 +0 +6 +10 ", After(result, "containers", 2)[1]);
+        Line(result, "check", "check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)");
+        Assert.Equal(2, result.Lines.Count(l => l == "check: numa ok (policies valid, counters consistent)"));
+        Line(result, "container destroy web", "container web: destroyed, 6 pages given back");
+        Assert.Equal(new[] { "policy: kernel local", "policy: heap default (follows kernel: local)", "policy: area default (follows kernel: local)", "pk> policy web bind 1" },
+            After(result, "policy", 4, 1));
+        Line(result, "policy web bind 1", "policy: refused, no context named web (kernel, heap, area or a container's name); nothing changed", 2);
+        Line(result, "container create db:quota=1M", "container db: owner 16, quota 256 pages, guarantee 0 pages, pools all");
+        Line(result, "policy db", "policy: db default (pool choice)");
     }
 }

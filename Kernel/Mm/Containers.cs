@@ -127,7 +127,7 @@ namespace PoolKernel.Mm
             Console.WriteLine();
         }
 
-        /// <summary>Destroys container <paramref name="owner"/> under the lock; its held pages (what was given back) in <paramref name="pages"/>.</summary>
+        /// <summary>Destroys container <paramref name="owner"/> under the lock, and its NUMA policy with it; its held pages (what was given back) in <paramref name="pages"/>.</summary>
         internal static MemoryStatus Destroy(byte owner, out ulong pages)
         {
             ulong state = PhysicalMemoryOwner.EnterCalls();
@@ -135,6 +135,8 @@ namespace PoolKernel.Mm
             pages = pm->GetContainerUsage(Owners.Kernel, owner, out ContainerUsage usage) == MemoryStatus.Ok ? usage.HeldPages : 0;
             MemoryStatus status = pm->DestroyContainer(owner);
             PhysicalMemoryOwner.LeaveCalls(state);
+            if (status == MemoryStatus.Ok)
+                NumaPolicies.DropOwner(owner);
             return PhysicalMemoryOwner.Passed(status);
         }
 
