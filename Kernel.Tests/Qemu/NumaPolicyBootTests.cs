@@ -45,10 +45,31 @@ public class NumaPolicyBootTests
         Assert.True(got == expected, $"after '{command}': expected\n  {expected}\ngot\n  {got}\n{result}");
     }
 
-    /// <summary>numastat's table after the <paramref name="nth"/> numastat: counter name -> per-node values.</summary>
-    private static Dictionary<string, long[]> Numastat(QemuResult result, int nodes, int nth = 0)
+    /// <summary>
+    /// numastat's counts after the <paramref name="nth"/> numastat, counter name -> per-node values, without
+    /// the heap's page refills (numastat's second table, "of which heap page refills"): what the scripted
+    /// commands asked for. <paramref name="heap"/> gets the heap's share.
+    /// </summary>
+    private static Dictionary<string, long[]> Numastat(QemuResult result, int nodes, int nth, out Dictionary<string, long[]> heap)
     {
-        string[] lines = After(result, "numastat", 7, nth);
+        string[] lines = After(result, "numastat", 15, nth);
+        Assert.Equal("of which heap page refills:", lines[7]);
+        Dictionary<string, long[]> all = Table(lines.Take(7).ToArray(), nodes);
+        heap = Table(lines.Skip(8).ToArray(), nodes);
+        var asked = new Dictionary<string, long[]>();
+        foreach (var (name, values) in all)
+        {
+            asked[name] = values.Zip(heap[name], (a, h) => a - h).ToArray();
+            Assert.True(asked[name].All(v => v >= 0), $"{name}: the heap's share above the total\n{result}");
+        }
+        return asked;
+    }
+
+    private static Dictionary<string, long[]> Numastat(QemuResult result, int nodes, int nth = 0) => Numastat(result, nodes, nth, out _);
+
+    /// <summary>One numastat table (a header of node names and six counter lines): counter name -> per-node values.</summary>
+    internal static Dictionary<string, long[]> Table(string[] lines, int nodes)
+    {
         Assert.Equal(string.Concat(Enumerable.Range(0, nodes).Select(n => $"node{n}".PadLeft(16))).PadLeft(16 + 16 * nodes), lines[0]);
         var table = new Dictionary<string, long[]>();
         foreach (string line in lines.Skip(1))
@@ -227,5 +248,51 @@ public class NumaPolicyBootTests
         Line(result, "policy web bind 1", "policy: refused, no context named web (kernel, heap, area or a container's name); nothing changed", 2);
         Line(result, "container create db:quota=1M", "container db: owner 16, quota 256 pages, guarantee 0 pages, pools all");
         Line(result, "policy db", "policy: db default (pool choice)");
+    }
+
+    [Fact]
+    public void HeapBind_RefillsOnlyFromTheBoundNode_FailsCleanlyWhenItIsFull_RefillsCountedInNumastat()
+    {
+        // Node 1 has 128 MiB: under `policy heap bind 1` a 200 MiB object cannot be had there and must
+        // fail, although node 0 has room; unbound again, the heap takes the CPU's node 0.
+        QemuResult result = Boot(new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "512M",
+            Nodes = 2,
+            NodeMemory = new[] { "384M", "128M" },
+            CpuNodes = new[] { 0, 1 },
+            KernelCommandLine = "run=\"numastat;policy heap bind 1;heaptest 8 1M;numastat;heaptest 1 200M;check;policy heap local;heaptest 2 1M;numastat;check;halt\"",
+        });
+        Numastat(result, 2, 0, out Dictionary<string, long[]> before);
+        Line(result, "policy heap bind 1", "policy: heap now bind 1 (new allocations)");
+        Line(result, "heaptest 8 1M", "heaptest: 8 x 1048576 bytes from the CPU on node 0: by node 0=0 1=8, failed 0; managed objects on the local node 0/8");
+        Dictionary<string, long[]> asked = Numastat(result, 2, 1, out Dictionary<string, long[]> bound);
+        // Every refill under bind 1 (the eight 1 MiB runs and whatever slabs the command needed) is a hit on
+        // node 1, other than the CPU's node; none on node 0, no miss.
+        long[] Delta(Dictionary<string, long[]> a, Dictionary<string, long[]> b, string name) => b[name].Zip(a[name], (x, y) => x - y).ToArray();
+        long[] hits = Delta(before, bound, "numa_hit");
+        Assert.Equal(0, hits[0]);
+        Assert.True(hits[1] >= 8, $"{hits[1]} refills on node 1\n{result}");
+        Assert.Equal(new long[] { 0, 0 }, Delta(before, bound, "numa_miss"));
+        Assert.Equal(new long[] { 0, 0 }, Delta(before, bound, "numa_foreign"));
+        Assert.Equal(new long[] { 0, 0 }, Delta(before, bound, "local_node"));
+        Assert.Equal(hits, Delta(before, bound, "other_node"));
+        // Nothing but the heap allocated through a policy.
+        Assert.All(asked.Values, v => Assert.Equal(new long[] { 0, 0 }, v));
+
+        string[] failed = After(result, "heaptest 1 200M", 2);
+        Assert.Matches(@"^heap: out of memory: asked 209715200 bytes \(align 16, 51200 pages\) on node 1: pools answered 'out of memory'; free pages \d+ in all pools, \d+ on node 1; the heap holds \d+ pages$", failed[0]);
+        Assert.Equal("heaptest: 1 x 209715200 bytes from the CPU on node 0: by node 0=0 1=0, failed 1; managed objects on the local node 0/1", failed[1]);
+        Line(result, "check", "check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)");
+        Line(result, "policy heap local", "policy: heap now local (new allocations)");
+        Line(result, "heaptest 2 1M", "heaptest: 2 x 1048576 bytes from the CPU on node 0: by node 0=2 1=0, failed 0; managed objects on the local node 2/2");
+        Numastat(result, 2, 2, out Dictionary<string, long[]> local);
+        long[] localHits = Delta(bound, local, "numa_hit");
+        Assert.True(localHits[0] >= 2, $"{localHits[0]} refills on node 0\n{result}");
+        Assert.Equal(localHits[0], Delta(bound, local, "local_node")[0]);
+        Assert.Equal(new long[] { 0, 0 }, Delta(bound, local, "numa_miss"));
+        Line(result, "check", "check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)", 1);
+        Assert.Equal(2, result.Lines.Count(l => l == "check: numa ok (policies valid, counters consistent)"));
     }
 }

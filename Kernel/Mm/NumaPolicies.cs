@@ -50,6 +50,8 @@ namespace PoolKernel.Mm
         /// </summary>
         private static ulong s_ownerPolicies;
         private static NumaCounters s_counters;
+        /// <summary>The heap's page refills alone (also counted in <see cref="s_counters"/>): numastat shows them apart so a reader can tell them from the allocations asked for.</summary>
+        private static NumaCounters s_heapCounters;
         private static NumaTopology s_topology;
         private static bool s_installed;
 
@@ -255,13 +257,30 @@ namespace PoolKernel.Mm
             return status;
         }
 
+        /// <summary>
+        /// Recomputes what the heap reads without the lock (local or not, the bind mask) from the heap's
+        /// effective policy, and hands the bind mask to the heap (<see cref="Heap.KernelHeapGlue.ApplyNodeBinding"/>,
+        /// outside this leaf lock: the heap's lock comes first).
+        /// </summary>
         private static void RefreshHeapIsLocal()
         {
             ulong state = s_lock.Acquire();
-            PolicyMode heap = s_heap.Policy.Mode == PolicyMode.Default ? s_kernel.Policy.Mode : s_heap.Policy.Mode;
-            s_heapIsLocal = heap == PolicyMode.Local || heap == PolicyMode.Default;
+            ref NumaPolicy heap = ref s_heap.Policy.Mode == PolicyMode.Default ? ref s_kernel.Policy : ref s_heap.Policy;
+            s_heapIsLocal = heap.Mode == PolicyMode.Local || heap.Mode == PolicyMode.Default;
+            s_heapBinding = heap.Mode == PolicyMode.Bind ? heap.Nodes & s_topology.MemoryNodes : 0;
             s_lock.Release(state);
+            Heap.KernelHeapGlue.ApplyNodeBinding();
         }
+
+        /// <summary>Written under the lock by <see cref="RefreshHeapIsLocal"/>; read by the heap's glue under the heap lock.</summary>
+        private static ulong s_heapBinding;
+
+        /// <summary>
+        /// The nodes the heap's page refills are bound to: the heap's effective policy's nodes with memory
+        /// when it is <c>bind</c>, else 0 (no binding). The heap reads it under its own lock
+        /// (<see cref="Heap.KernelHeapGlue.ApplyNodeBinding"/>), so the last policy set wins.
+        /// </summary>
+        internal static ulong HeapBinding => s_heapBinding;
 
         /// <summary>
         /// The policies' invariants, for the shell's <c>check</c>: both contexts' policies valid on the
@@ -278,7 +297,7 @@ namespace PoolKernel.Mm
                 broken = "the heap's policy is not valid on this machine";
             else if (s_area.Policy.Validate(s_topology) != PolicyStatus.Ok)
                 broken = "the movable areas' policy is not valid on this machine";
-            else if (!s_counters.Consistent())
+            else if (!s_counters.Consistent() || !s_heapCounters.Consistent())
                 broken = "numastat counters disagree (misses != foreigns, or hits + misses != local + other)";
             ulong owners = s_ownerPolicies;
             for (ulong m = owners; m != 0 && broken == null; m &= m - 1)
@@ -298,11 +317,12 @@ namespace PoolKernel.Mm
             return broken;
         }
 
-        /// <summary>A copy of the counters (for numastat and tests).</summary>
-        internal static void CopyCounters(NumaCounters* into)
+        /// <summary>A copy of the counters, and of the heap refills' share of them, taken together (for numastat and tests).</summary>
+        internal static void CopyCounters(NumaCounters* into, NumaCounters* heapInto)
         {
             ulong state = s_lock.Acquire();
             *into = s_counters;
+            *heapInto = s_heapCounters;
             s_lock.Release(state);
         }
 
@@ -413,15 +433,36 @@ namespace PoolKernel.Mm
         /// <summary>
         /// The node the heap should take its next object from, for a CPU on <paramref name="cpuNode"/>:
         /// the intended node of the heap's effective policy (Linux's slab allocator asks the task policy
-        /// per object the same way). Local (the default) answers <paramref name="cpuNode"/> without the lock.
-        /// The heap falls back from that node by its own rules (docs/heap.md); these choices are not numastat events.
+        /// per object the same way); <paramref name="interleaveNode"/> is that node when interleave picked it,
+        /// else -1. Local (the default) answers <paramref name="cpuNode"/> without the lock. The heap falls
+        /// back from that node by its own rules (docs/heap.md), inside the bound nodes under <c>bind</c>
+        /// (<see cref="HeapBinding"/>); its page refills are numastat events (<see cref="RecordHeapRefill"/>),
+        /// cells of slabs it holds are not.
         /// </summary>
-        internal static int HeapNode(int cpuNode)
+        internal static int HeapNode(int cpuNode, out int interleaveNode)
         {
+            interleaveNode = -1;
             if (s_heapIsLocal || !s_installed)
                 return cpuNode;
-            int node = Plan(HeapContext, cpuNode).Intended;
-            return node >= 0 ? node : cpuNode;
+            PolicyPlan plan = Plan(HeapContext, cpuNode);
+            interleaveNode = plan.InterleaveNode;
+            return plan.Intended >= 0 ? plan.Intended : cpuNode;
+        }
+
+        /// <summary>
+        /// Counts one heap page refill (a new slab or large run) that landed on <paramref name="landed"/>
+        /// for an object the heap was asked to place on <paramref name="intended"/> (<see cref="HeapNode"/>'s
+        /// answer) from a CPU on <paramref name="cpuNode"/>: a hit when it is the intended node, else a miss
+        /// there and a foreign on the intended node, as for any policy allocation.
+        /// </summary>
+        internal static void RecordHeapRefill(int intended, int interleaveNode, int cpuNode, int landed)
+        {
+            if (!s_installed)
+                return;
+            ulong state = s_lock.Acquire();
+            s_counters.Record(intended, interleaveNode, cpuNode, landed);
+            s_heapCounters.Record(intended, interleaveNode, cpuNode, landed);
+            s_lock.Release(state);
         }
     }
 }

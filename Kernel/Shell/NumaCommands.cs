@@ -14,7 +14,7 @@ namespace PoolKernel.Shell
         internal static void Register(ref int n)
         {
             Commands.Register(ref n, "policy", "policy [CONTEXT] [MODE [NODES [WEIGHTS]]]: show or set a NUMA policy (CONTEXT kernel|heap|area|a container's name, default kernel; MODE local|bind|preferred|preferred-many|interleave|weighted-interleave|default; NODES like 0-2 or 0,2; WEIGHTS 1..255 like 5,2)", &Policy);
-            Commands.Register(ref n, "numastat", "per node numa_hit, numa_miss, numa_foreign, interleave_hit, local_node, other_node (Linux numastat)", &Numastat);
+            Commands.Register(ref n, "numastat", "per node numa_hit, numa_miss, numa_foreign, interleave_hit, local_node, other_node (Linux numastat), then the heap's page refills' share of them", &Numastat);
             Commands.Register(ref n, "replicate", "replicate SIZE NODES: a copy of SIZE bytes (4K..16M) on each node of NODES (like 0-1), all or nothing; filled, each copy checked byte by byte and against the firmware's node ranges, freed", &Replicate);
             Commands.Register(ref n, "numaalloc", "numaalloc N [CONTEXT] [cpu C]: N (1..65536) pages by CONTEXT's policy (default kernel; a container's name: as that container) on CPU C (default this one), counted per node, then freed", &NumaAlloc);
         }
@@ -141,11 +141,13 @@ namespace PoolKernel.Shell
         {
             if (!line.NoMoreArgs(1))
                 return;
-            NumaCounters* copy = (NumaCounters*)KernelHeapGlue.Alloc((nuint)sizeof(NumaCounters), 8);
+            NumaCounters* copy = (NumaCounters*)KernelHeapGlue.Alloc((nuint)(2 * sizeof(NumaCounters)), 8);
             if (copy == null)
                 return;
-            NumaPolicies.CopyCounters(copy);
+            NumaPolicies.CopyCounters(copy, copy + 1);
             NumaText.WriteNumastat(ConsoleOut.Instance, *copy, NumaPolicies.Topology.NodeCount);
+            Console.WriteLine("of which heap page refills:");
+            NumaText.WriteNumastat(ConsoleOut.Instance, copy[1], NumaPolicies.Topology.NodeCount);
             KernelHeapGlue.Free(copy);
         }
 
