@@ -154,7 +154,7 @@ public class NumaPolicyBootTests
             CpuNodes = new[] { 0, 0, 2 },
             Distances = new[] { 10, 20, 30, 25, 20, 10, 18, 40, 30, 18, 10, 15, 25, 40, 15, 10 },
             KernelCommandLine = "numa_policy=bind:2 run=\"numa;policy bind 2;policy interleave 0-3;numaalloc 6;policy local;" +
-                "numaalloc 4 cpu 2;numaalloc 2;numastat;replicate 8K 0-3;replicate 8K 0,1,3;halt\"",
+                "numaalloc 4 cpu 2;numaalloc 2;numastat;replicate 8K 0-3;replicate 8K 0,1,3;policy preferred 1;numaalloc 40000;numastat;check;halt\"",
         });
         BootTests.AssertContains(result, "cmdline: 'numa_policy=bind 2': no node of the list has memory; ignored, the policy stays local");
         Line(result, "numa", "cpus:     3 (apic ids 0@node0 1@node0 2@node2)");
@@ -174,6 +174,26 @@ public class NumaPolicyBootTests
         Assert.Equal(new long[] { 0, 2, 0, 6 }, stat["other_node"]);
         Line(result, "replicate 8K 0-3", "replicate: refused, invalid argument (every node must exist and have memory)");
         ReplicaLines(result, "replicate 8K 0,1,3", new[] { 0, 1, 3 }, 0, 0);
+
+        // More pages than node 1 (128 MiB) holds, preferred there: node 1 until it is full, then by distance
+        // from node 1 (node 2 has no memory, so node 0 at 20, then node 3 at 40). Every page elsewhere is a
+        // miss where it landed and a foreign on node 1.
+        Line(result, "policy preferred 1", "policy: kernel now preferred 1 (new allocations)");
+        Match got = Regex.Match(After(result, "numaalloc 40000", 1)[0], @"^numaalloc: 40000 pages from cpu 0 \(node 0\): node0 (\d+) node1 (\d+) node2 0 node3 (\d+); freed$");
+        Assert.True(got.Success, result.ToString());
+        long on0 = long.Parse(got.Groups[1].Value), on1 = long.Parse(got.Groups[2].Value), on3 = long.Parse(got.Groups[3].Value);
+        Assert.True(on1 > 20000 && on1 < 32768 && on0 > 0, $"{on0} {on1} {on3}\n{result}");
+        Assert.Equal(40000, on0 + on1 + on3);
+        Dictionary<string, long[]> after = Numastat(result, 4, 1);
+        long[] Delta(string name) => after[name].Zip(stat[name], (a, b) => a - b).ToArray();
+        Assert.Equal(new long[] { 0, on1, 0, 0 }, Delta("numa_hit"));
+        Assert.Equal(new long[] { on0, 0, 0, on3 }, Delta("numa_miss"));
+        Assert.Equal(new long[] { 0, on0 + on3, 0, 0 }, Delta("numa_foreign"));
+        Assert.Equal(new long[] { 0, 0, 0, 0 }, Delta("interleave_hit"));
+        Assert.Equal(new long[] { on0, 0, 0, 0 }, Delta("local_node"));
+        Assert.Equal(new long[] { 0, on1, 0, on3 }, Delta("other_node"));
+        Line(result, "check", "check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)");
+        Assert.Single(result.Lines, l => l == "check: numa ok (policies valid, counters consistent)");
     }
 
     /// <summary>True when <paramref name="address"/> is inside one of <paramref name="node"/>'s ranges as the `numa` listing gives them (the SRAT).</summary>
