@@ -82,6 +82,20 @@ public unsafe class PolicyBenchmarks
         }
     }
 
+    /// <summary>The pair as a request strict on node 0 without the policy layer (what local's first try asks the pools): <c>--policy-ab</c> only.</summary>
+    public void Strict()
+    {
+        PhysicalMemory* pm = _pm;
+        AllocRequest strict = _request;
+        strict.PreferredNode = 0;
+        strict.Flags |= RequestFlags.NodeStrict;
+        for (int i = 0; i < Pairs; i++)
+        {
+            pm->Allocate(new Order(0), strict, out Pfn pfn);
+            pm->Free(pfn, new Order(0), Owner);
+        }
+    }
+
     [Benchmark(OperationsPerInvoke = Pairs, Description = "policy_local_pair")]
     public void Local() => Pairs_(ref _local);
 
@@ -99,7 +113,7 @@ public unsafe class PolicyBenchmarks
 
     /// <summary>
     /// Every pair above timed in interleaved rounds (named, local, interleave, weighted, bind, preferred,
-    /// named, ...) with a stopwatch, so a slow stretch of a shared machine hits all alike; prints min and
+    /// strict on node 0, named, ...) with a stopwatch, so a slow stretch of a shared machine hits all alike; prints min and
     /// median ns per pair of each and the ratios of the medians to the named pair and to local
     /// (<c>--policy-ab</c>).
     /// </summary>
@@ -107,8 +121,8 @@ public unsafe class PolicyBenchmarks
     {
         var b = new PolicyBenchmarks();
         b.Setup();
-        Action[] runs = { b.Named, b.Local, b.Interleave, b.Weighted, b.Bind, b.Preferred };
-        string[] names = { "named", "local", "interleave", "weighted_interleave", "bind", "preferred" };
+        Action[] runs = { b.Named, b.Local, b.Interleave, b.Weighted, b.Bind, b.Preferred, b.Strict };
+        string[] names = { "named", "local", "interleave", "weighted_interleave", "bind", "preferred", "strict_node0" };
         var times = runs.Select(_ => new List<double>()).ToArray();
         for (int r = 0; r < rounds; r++)
             for (int k = 0; k < runs.Length; k++)
