@@ -70,6 +70,32 @@ public unsafe class PolicyBenchmarks
         }
     }
 
+    /// <summary>The same order-0 pair without the policy layer (pool choice, no node named): the baseline of <c>policy_local_vs_named</c>.</summary>
+    [Benchmark(OperationsPerInvoke = Pairs, Description = "policy_named_pair")]
+    public void Named()
+    {
+        PhysicalMemory* pm = _pm;
+        for (int i = 0; i < Pairs; i++)
+        {
+            pm->Allocate(new Order(0), _request, out Pfn pfn);
+            pm->Free(pfn, new Order(0), Owner);
+        }
+    }
+
+    /// <summary>The pair as a request strict on node 0 without the policy layer (what local's first try asks the pools): <c>--policy-ab</c> only.</summary>
+    public void Strict()
+    {
+        PhysicalMemory* pm = _pm;
+        AllocRequest strict = _request;
+        strict.PreferredNode = 0;
+        strict.Flags |= RequestFlags.NodeStrict;
+        for (int i = 0; i < Pairs; i++)
+        {
+            pm->Allocate(new Order(0), strict, out Pfn pfn);
+            pm->Free(pfn, new Order(0), Owner);
+        }
+    }
+
     [Benchmark(OperationsPerInvoke = Pairs, Description = "policy_local_pair")]
     public void Local() => Pairs_(ref _local);
 
@@ -84,6 +110,39 @@ public unsafe class PolicyBenchmarks
 
     [Benchmark(OperationsPerInvoke = Pairs, Description = "policy_preferred_pair")]
     public void Preferred() => Pairs_(ref _preferred);
+
+    /// <summary>
+    /// Every pair above timed in interleaved rounds (named, local, interleave, weighted, bind, preferred,
+    /// strict on node 0, named, ...) with a stopwatch, so a slow stretch of a shared machine hits all alike; prints min and
+    /// median ns per pair of each and the ratios of the medians to the named pair and to local
+    /// (<c>--policy-ab</c>).
+    /// </summary>
+    public static void Interleaved(int rounds, int pairsPerRound)
+    {
+        var b = new PolicyBenchmarks();
+        b.Setup();
+        Action[] runs = { b.Named, b.Local, b.Interleave, b.Weighted, b.Bind, b.Preferred, b.Strict };
+        string[] names = { "named", "local", "interleave", "weighted_interleave", "bind", "preferred", "strict_node0" };
+        var times = runs.Select(_ => new List<double>()).ToArray();
+        for (int r = 0; r < rounds; r++)
+            for (int k = 0; k < runs.Length; k++)
+            {
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                for (int i = 0; i < pairsPerRound / Pairs; i++)
+                    runs[k]();
+                times[k].Add(sw.Elapsed.TotalNanoseconds / pairsPerRound);
+            }
+        double named = Median(times[0]), local = Median(times[1]);
+        for (int k = 0; k < runs.Length; k++)
+            Console.WriteLine($"policy_{names[k]}_pair: min {times[k].Min():F2} ns, median {Median(times[k]):F2} ns, vs named {Median(times[k]) / named:F3}, vs local {Median(times[k]) / local:F3}");
+        b.Cleanup();
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.OrderBy(v => v).ToList();
+        return sorted[sorted.Count / 2];
+    }
 
     /// <summary>
     /// Weighted interleave 5,2 over nodes 0-1 for 10^6 order-0 pages (each allocated, its node counted,

@@ -13,7 +13,8 @@ namespace PoolKernel.Bench;
 /// directory given as the first argument (default artifacts/bench). With <c>--aot</c> first (the
 /// NativeAOT build of this project), runs <see cref="AotPairs"/> instead (<c>--only</c> SECTIONS after the directory: some of it).
 /// With <c>--accounting</c> anywhere, runs only <see cref="AccountingBenchmarks"/> and writes no summary;
-/// with <c>--accounting-ab</c>, its interleaved stopwatch comparison (<see cref="AccountingBenchmarks.Interleaved"/>).
+/// with <c>--accounting-ab</c>, its interleaved stopwatch comparison (<see cref="AccountingBenchmarks.Interleaved"/>); with
+/// <c>--policy-ab</c>, the NUMA policy pairs' (<see cref="PolicyBenchmarks.Interleaved"/>).
 /// </summary>
 public static class Program
 {
@@ -52,6 +53,11 @@ public static class Program
             // Only the churn keys, printed (for iterating on anti-fragmentation).
             foreach (KeyValuePair<string, double> kv in ChurnBenchmarks.Measure())
                 Console.WriteLine($"{kv.Key} {kv.Value}");
+            return 0;
+        }
+        if (Array.IndexOf(args, "--policy-ab") >= 0)
+        {
+            PolicyBenchmarks.Interleaved(21, 1 << 18);
             return 0;
         }
         if (Array.IndexOf(args, "--accounting-ab") >= 0)
@@ -160,14 +166,15 @@ public static class Program
         return 0;
     }
 
-    /// <summary>The NUMA policy keys (issue 16) from the medians by benchmark name: each mode's pair, interleave over local, the weighted error.</summary>
+    /// <summary>The NUMA policy keys (issue 16) from the medians by benchmark name: each mode's pair and the same pair without the policy layer, interleave over local, local over that pair, the weighted error.</summary>
     private static List<KeyValuePair<string, double>> PolicyKeys(Dictionary<string, double> medians)
     {
         double Ns(string name) => medians.TryGetValue(name, out double v) ? Math.Round(v, 2) : double.NaN;
         var keys = new List<KeyValuePair<string, double>>();
-        foreach (string mode in new[] { "local", "interleave", "weighted_interleave", "bind", "preferred" })
+        foreach (string mode in new[] { "named", "local", "interleave", "weighted_interleave", "bind", "preferred" })
             keys.Add(new($"policy_{mode}_pair_ns", Ns($"policy_{mode}_pair")));
         keys.Add(new("policy_interleave_vs_local", Math.Round(Ns("policy_interleave_pair") / Ns("policy_local_pair"), 3)));
+        keys.Add(new("policy_local_vs_named", Math.Round(Ns("policy_local_pair") / Ns("policy_named_pair"), 3)));
         keys.Add(new("policy_weighted_error_pct", Math.Round(PolicyBenchmarks.WeightedErrorPercent(), 6)));
         return keys;
     }

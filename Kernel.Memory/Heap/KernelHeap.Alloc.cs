@@ -157,7 +157,10 @@ public unsafe partial struct KernelHeap
     /// number from node+1; PhysicalMemory does not expose distances yet); a new slab wherever pool
     /// choice finds one (the pools' distance rule); the same after releasing every cached empty
     /// slab. The slab is on the list of its own frames' node. A Corruption answer ends the search
-    /// at once (asking other pools would hide it).
+    /// at once (asking other pools would hide it). A bound heap (<see cref="BindNodes"/>) takes each
+    /// step only on its bound nodes: the node's own pools if it is one, partial slabs of bound nodes,
+    /// then a new slab strict on each bound node nearest first (<see cref="AllocateBound"/>); when
+    /// none has memory it fails with nothing changed but the failure record.
     /// </summary>
     private HeapStatus FindSlab(int cls, int node, ulong size, ulong align, out SlabHeader* slab)
     {
@@ -167,29 +170,49 @@ public unsafe partial struct KernelHeap
         request.Owner = _owner;
         request.Flags = RequestFlags.NodeStrict;
         Order order = new Order(_slabOrder[cls]);
-        MemoryStatus ms = _memory->Allocate(order, request, out Pfn pfn);
+        Pfn pfn = Pfn.None;
+        MemoryStatus ms = NodeAllowed(node) ? _memory->Allocate(order, request, out pfn) : MemoryStatus.NoPoolSatisfies;
+        MemoryStatus own = ms;
         if (ms == MemoryStatus.Corruption)
             return Fail(HeapStatus.Corruption, ms, size, align, node, cls, order.Pages);
         if (ms != MemoryStatus.Ok)
         {
             for (int i = 1; i < _nodeCount; i++)
             {
-                SlabList* other = ListOf((node + i) % _nodeCount, cls);
-                if (other->Head != null)
+                int otherNode = (node + i) % _nodeCount;
+                SlabList* other = ListOf(otherNode, cls);
+                if (other->Head != null && NodeAllowed(otherNode))
                 {
                     slab = other->Head;
                     return HeapStatus.Ok;
                 }
             }
             request.Flags = RequestFlags.None;
-            ms = _memory->Allocate(order, request, out pfn);
+            ms = NewPages(order, 0, request, node, own, out pfn);
             if ((ms == MemoryStatus.OutOfMemory || ms == MemoryStatus.QuotaExceeded) && Trim() != 0)
-                ms = _memory->Allocate(order, request, out pfn);
+                ms = NewPages(order, 0, request, node, own, out pfn);
             if (ms != MemoryStatus.Ok)
                 return Fail(FromPools(ms), ms, size, align, node, cls, order.Pages);
         }
+        CountRefill(pfn.Value);
         slab = MakeSlab(cls, pfn.Value);
         return HeapStatus.Ok;
+    }
+
+    /// <summary>
+    /// Pages for a refill after the node's own strict attempt answered <paramref name="own"/> (NoPoolSatisfies
+    /// when it was not made): unbound, wherever pool choice finds them (<paramref name="request"/> as given);
+    /// bound, from the bound nodes only (<see cref="AllocateBound"/>, the own node skipped when it was tried),
+    /// and OutOfMemory rather than NoPoolSatisfies when the own node had pools but no memory.
+    /// </summary>
+    private MemoryStatus NewPages(Order order, ulong runPages, in AllocRequest request, int node, MemoryStatus own, out Pfn pfn)
+    {
+        if (_boundNodes != 0)
+        {
+            MemoryStatus bound = AllocateBound(order, runPages, request, node, own != MemoryStatus.NoPoolSatisfies ? node : -1, out pfn);
+            return bound == MemoryStatus.NoPoolSatisfies && own == MemoryStatus.OutOfMemory ? own : bound;
+        }
+        return runPages == 0 ? _memory->Allocate(order, request, out pfn) : _memory->AllocateRun(runPages, request, out pfn);
     }
 
     /// <summary>Formats a fresh block as an empty slab of the class and puts it at the head of its node's list.</summary>
@@ -232,11 +255,12 @@ public unsafe partial struct KernelHeap
         request.PreferredNode = (byte)node;
         request.Owner = _owner;
         request.Alignment = align > Pfn.PageSize ? align : 0;
-        MemoryStatus ms = _memory->AllocateRun(pages, request, out Pfn first);
+        MemoryStatus ms = NewPages(default, pages, request, node, MemoryStatus.NoPoolSatisfies, out Pfn first);
         if ((ms == MemoryStatus.OutOfMemory || ms == MemoryStatus.QuotaExceeded) && Trim() != 0)
-            ms = _memory->AllocateRun(pages, request, out first);
+            ms = NewPages(default, pages, request, node, MemoryStatus.NoPoolSatisfies, out first);
         if (ms != MemoryStatus.Ok)
             return Fail(FromPools(ms), ms, size, align, node, LargeClass, pages);
+        CountRefill(first.Value);
         ulong index = first.Value - _basePfn;
         SetHeld(index);
         _runs[index >> 6] |= 1UL << (int)(index & 63);

@@ -72,6 +72,12 @@ public unsafe partial struct KernelHeap
     internal ulong _largePages;
     internal ulong _refusedFrees;
     internal HeapFailure _lastFailure;
+    /// <summary>Nodes page refills may come from (bit n = node n); 0 = any node (KernelHeap.Nodes.cs).</summary>
+    internal ulong _boundNodes;
+    /// <summary>Page refills since the heap was made (new slabs and large runs).</summary>
+    internal ulong _refills;
+    /// <summary>The node the last page refill's frames are on.</summary>
+    internal byte _lastRefillNode;
     /// <summary>The zeroing routine of the host or kernel (<see cref="SetZeroing"/>); null: <see cref="HeapZeroing.Portable"/>.</summary>
     internal delegate*<byte*, ulong, void> _zero;
 

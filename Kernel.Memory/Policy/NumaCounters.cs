@@ -27,9 +27,19 @@ public unsafe struct NumaCounters
     /// </summary>
     public void Record(in PolicyPlan plan, int actual)
     {
-        if ((uint)actual >= NodeDistances.MaxNodes)
+        Record(plan.Intended, plan.InterleaveNode, plan.CpuNode, actual);
+    }
+
+    /// <summary>
+    /// Counts one allocation that landed on <paramref name="actual"/> when the policy intended
+    /// <paramref name="intended"/> (-1: none), interleave picked <paramref name="interleaveNode"/> (-1: not
+    /// an interleave allocation), for a CPU on <paramref name="cpuNode"/>: for allocators that choose the
+    /// node by a policy but place by their own rules (the heap's page refills). A node out of range counts nothing.
+    /// </summary>
+    public void Record(int intended, int interleaveNode, int cpuNode, int actual)
+    {
+        if ((uint)actual >= NodeDistances.MaxNodes || intended >= NodeDistances.MaxNodes)
             return;
-        int intended = plan.Intended;
         if (intended < 0 || actual == intended)
             _counts[actual * Events + (int)NumaEvent.Hit]++;
         else
@@ -37,9 +47,9 @@ public unsafe struct NumaCounters
             _counts[actual * Events + (int)NumaEvent.Miss]++;
             _counts[intended * Events + (int)NumaEvent.Foreign]++;
         }
-        if (plan.InterleaveNode >= 0 && actual == plan.InterleaveNode)
+        if (interleaveNode >= 0 && actual == interleaveNode)
             _counts[actual * Events + (int)NumaEvent.InterleaveHit]++;
-        _counts[actual * Events + (int)(actual == plan.CpuNode ? NumaEvent.LocalNode : NumaEvent.OtherNode)]++;
+        _counts[actual * Events + (int)(actual == cpuNode ? NumaEvent.LocalNode : NumaEvent.OtherNode)]++;
     }
 
     /// <summary>

@@ -28,14 +28,46 @@ public static class PolicyAllocator
     /// <summary>The one walk: a block of <paramref name="order"/> when <paramref name="runPages"/> is 0, else a run.</summary>
     private static MemoryStatus Walk(ref PhysicalMemory pm, in PolicyPlan plan, Order order, ulong runPages, in AllocRequest request, out Pfn pfn, out int node)
     {
+        return WalkFrom(ref pm, plan, 0, false, order, runPages, request, out pfn, out node);
+    }
+
+    /// <summary>
+    /// A block of 2^<paramref name="order"/> frames on <paramref name="node"/> alone (the first node of a
+    /// plan, tried before the rest of it is copied: <see cref="PolicyContext.Allocate"/>). Results as
+    /// <see cref="Allocate"/> for a plan of that one node.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static MemoryStatus AllocateOn(ref PhysicalMemory pm, int node, Order order, in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        if (!request.Pool.IsNone)
+            return MemoryStatus.InvalidArgument;
+        AllocRequest strict = request;
+        strict.Flags |= RequestFlags.NodeStrict;
+        strict.PreferredNode = (byte)node;
+        return pm.Allocate(order, strict, out pfn);
+    }
+
+    /// <summary>
+    /// The rest of a block's walk after <see cref="AllocateOn"/> failed on the plan's first node with
+    /// <paramref name="first"/> (OutOfMemory or NoPoolSatisfies): the plan's other nodes; results as <see cref="Allocate"/>.
+    /// </summary>
+    public static MemoryStatus AllocateAfterFirst(ref PhysicalMemory pm, in PolicyPlan plan, MemoryStatus first, Order order, in AllocRequest request, out Pfn pfn, out int node)
+    {
+        return WalkFrom(ref pm, plan, 1, first == MemoryStatus.OutOfMemory, order, 0, request, out pfn, out node);
+    }
+
+    /// <summary>The walk from the plan's node <paramref name="start"/>, <paramref name="outOfMemory"/> carried from the nodes before it.</summary>
+    private static MemoryStatus WalkFrom(ref PhysicalMemory pm, in PolicyPlan plan, int start, bool outOfMemory, Order order, ulong runPages, in AllocRequest request,
+        out Pfn pfn, out int node)
+    {
         pfn = Pfn.None;
         node = -1;
         if (!request.Pool.IsNone)
             return MemoryStatus.InvalidArgument;
         AllocRequest strict = request;
         strict.Flags |= RequestFlags.NodeStrict;
-        bool outOfMemory = false;
-        for (int i = 0; i < plan.Count; i++)
+        for (int i = start; i < plan.Count; i++)
         {
             strict.PreferredNode = (byte)plan.NodeAt(i);
             MemoryStatus status = runPages == 0 ? pm.Allocate(order, strict, out pfn) : pm.AllocateRun(runPages, strict, out pfn);

@@ -12,7 +12,10 @@ namespace PoolKernel.Memory;
 /// </summary>
 public unsafe struct PolicyPlan
 {
-    private fixed byte _nodes[NodeDistances.MaxNodes];
+    /// <summary>The nodes in order, eight a word (node i in byte i % 8 of word i / 8): a plan is copied as eight words.</summary>
+    private fixed ulong _words[Words];
+    /// <summary>Words of <see cref="_words"/>: one byte a node, up to <see cref="NodeDistances.MaxNodes"/> nodes.</summary>
+    internal const int Words = NodeDistances.MaxNodes / 8;
     /// <summary>Nodes in the plan.</summary>
     public int Count;
     /// <summary>The requesting CPU's node, as the caller gave it (for the local/other counters).</summary>
@@ -22,10 +25,10 @@ public unsafe struct PolicyPlan
 
     /// <summary>The <paramref name="i"/>-th node to try (i below <see cref="Count"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly int NodeAt(int i) { return _nodes[i]; }
+    public readonly int NodeAt(int i) { return (byte)(_words[i >> 3] >> ((i & 7) * 8)); }
 
     /// <summary>The node the policy intended (the first of the plan), or -1 for an empty plan.</summary>
-    public readonly int Intended { get { return Count == 0 ? -1 : _nodes[0]; } }
+    public readonly int Intended { get { return Count == 0 ? -1 : (byte)_words[0]; } }
 
     /// <summary>
     /// The plan of one allocation under <paramref name="policy"/> (a validated policy; Default is
@@ -35,53 +38,91 @@ public unsafe struct PolicyPlan
     /// </summary>
     public static PolicyPlan For(in NumaPolicy policy, ref InterleaveCursor cursor, int cpuNode, in NumaTopology topology)
     {
-        PolicyPlan plan = default;
-        plan.InterleaveNode = -1;
         if ((uint)cpuNode >= (uint)topology.NodeCount)
             cpuNode = 0;
+        int from = KeyNode(policy, ref cursor, cpuNode, topology);
+        PolicyPlan plan = default;
+        plan.Build(policy, from, topology);
         plan.CpuNode = cpuNode;
+        plan.InterleaveNode = IsInterleave(policy.Mode) ? from : -1;
+        return plan;
+    }
+
+    /// <summary>True for the modes that take one node a step (interleave, weighted interleave).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool IsInterleave(PolicyMode mode) => mode == PolicyMode.Interleave || mode == PolicyMode.WeightedInterleave;
+
+    /// <summary>
+    /// The node a plan's order is built from (<see cref="Build"/>): interleave's next node of the
+    /// policy's nodes with memory (the cursor steps; -1 when none has memory), else the requesting
+    /// CPU's node (a valid node number). The nodes of a plan depend only on the policy, this node and
+    /// the topology, which is what lets <see cref="PlanCache"/> keep them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int KeyNode(in NumaPolicy policy, ref InterleaveCursor cursor, int cpuNode, in NumaTopology topology)
+    {
+        if (policy.Mode == PolicyMode.Interleave)
+            return cursor.Step(policy.Nodes & topology.MemoryNodes);
+        if (policy.Mode == PolicyMode.WeightedInterleave)
+            return cursor.StepWeighted(policy.Nodes & topology.MemoryNodes, policy);
+        return cpuNode;
+    }
+
+    /// <summary>
+    /// Fills this (empty) plan's nodes for <paramref name="policy"/> from node <paramref name="from"/>
+    /// (<see cref="KeyNode"/>'s answer): the selection by distance, the plan's one costly step.
+    /// </summary>
+    internal void Build(in NumaPolicy policy, int from, in NumaTopology topology)
+    {
         ulong memory = topology.MemoryNodes;
         ulong mask = policy.Nodes & memory;
         switch (policy.Mode)
         {
             case PolicyMode.Bind:
-                plan.AppendByDistance(cpuNode, mask, topology);
+                AppendByDistance(from, mask, topology);
                 break;
             case PolicyMode.Preferred:
-                plan.AppendByDistance(cpuNode, mask, topology);
-                plan.AppendByDistance(plan.Count != 0 ? plan._nodes[0] : cpuNode, memory, topology);
+                AppendByDistance(from, mask, topology);
+                AppendByDistance(Count != 0 ? NodeAt(0) : from, memory, topology);
                 break;
             case PolicyMode.PreferredMany:
-                plan.AppendByDistance(cpuNode, mask, topology);
-                plan.AppendByDistance(cpuNode, memory, topology);
+                AppendByDistance(from, mask, topology);
+                AppendByDistance(from, memory, topology);
                 break;
             case PolicyMode.Interleave:
             case PolicyMode.WeightedInterleave:
-                int node = policy.Mode == PolicyMode.Interleave ? cursor.Step(mask) : cursor.StepWeighted(mask, policy);
-                if (node >= 0)
+                if (from >= 0)
                 {
-                    plan.InterleaveNode = node;
-                    plan.Append(node);
-                    plan.AppendByDistance(node, memory, topology);
+                    Append(from);
+                    AppendByDistance(from, memory, topology);
                 }
                 break;
             default:
-                plan.AppendByDistance(cpuNode, memory, topology);
+                AppendByDistance(from, memory, topology);
                 break;
         }
-        return plan;
     }
 
+    /// <summary>Adds <paramref name="node"/> at the end (the plan's words beyond Count are zero).</summary>
     private void Append(int node)
     {
-        _nodes[Count++] = (byte)node;
+        _words[Count >> 3] |= (ulong)(byte)node << ((Count & 7) * 8);
+        Count++;
     }
+
+    /// <summary>Word <paramref name="i"/> (below <see cref="Words"/>) of the node order, for <see cref="PlanCache"/>'s copy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal readonly ulong Word(int i) { return _words[i]; }
+
+    /// <summary>Sets word <paramref name="i"/> of the node order (a copy of a built plan's, <see cref="PlanCache"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void SetWord(int i, ulong value) { _words[i] = value; }
 
     /// <summary>Appends the nodes of <paramref name="mask"/> not yet in the plan, nearest to <paramref name="from"/> first.</summary>
     private void AppendByDistance(int from, ulong mask, in NumaTopology topology)
     {
         for (int i = 0; i < Count; i++)
-            mask &= ~(1UL << _nodes[i]);
+            mask &= ~(1UL << NodeAt(i));
         while (mask != 0)
         {
             int node = topology.Nearest(from, mask);

@@ -64,6 +64,7 @@ namespace PoolKernel.Heap
             if (KernelHeap.Initialize(block, s_metadataPages * 4096, pm, null, Owners.Heap, out s_heap) != HeapStatus.Ok)
                 Panic.Halt("heap: set-up refused");
             s_heap->SetZeroing(&Zero);
+            s_heap->BindNodes(NumaPolicies.HeapBinding);
             s_lock.SetInterruptHooks(&Cpu.SaveAndDisableInterrupts, &Cpu.RestoreInterrupts);
             Gc.Initialize(s_heap);
             ObjectAllocator.SetHeap(&AllocObject, &ReleaseReserve);
@@ -232,19 +233,39 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void* AllocObject(nuint size, nuint align)
         {
-            int node = NumaPolicies.HeapNode(CurrentNode);
+            int cpuNode = CurrentNode;
+            int node = NumaPolicies.HeapNode(cpuNode, out int interleaveNode);
             LockState state = Lock();
             s_allocatedSinceCollection += size;
             if (s_allocatedSinceCollection >= NextCollectionBytes)
                 CollectLocked();
+            ulong refills = s_heap->Refills;
             void* p = s_heap->AllocObject(size, node);
             if (p == null && ShortOfMemoryLocked() && CollectLocked())
                 p = s_heap->AllocObject(size, node);
             HeapStatus failure = p == null ? s_heap->LastFailure.Status : HeapStatus.Ok;
+            bool refilled = s_heap->Refills != refills;
+            int landed = s_heap->LastRefillNode;
             Unlock(state);
+            if (refilled)
+                NumaPolicies.RecordHeapRefill(node, interleaveNode, cpuNode, landed);
             if (p == null)
                 ReportFailure(failure);
             return p;
+        }
+
+        /// <summary>
+        /// Hands the heap its NUMA binding (<see cref="NumaPolicies.HeapBinding"/>: the nodes its page refills
+        /// may come from under a <c>bind</c> heap policy, 0 = any), read under the heap lock so the last
+        /// policy set wins. <see cref="NumaPolicies"/> calls it after every policy change; nothing before the heap exists.
+        /// </summary>
+        internal static void ApplyNodeBinding()
+        {
+            if (s_heap == null)
+                return;
+            LockState state = Lock();
+            s_heap->BindNodes(NumaPolicies.HeapBinding);
+            Unlock(state);
         }
 
         /// <summary>Runs a collection under the heap's locks; false when none ran (no heap yet, inside one, or in an interrupt handler).</summary>
@@ -304,8 +325,11 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static HeapStatus TryAlloc(nuint size, nuint align, out void* p)
         {
-            int node = NumaPolicies.HeapNode(CurrentNode);
+            int cpuNode = CurrentNode;
+            int node = NumaPolicies.HeapNode(cpuNode, out int interleaveNode);
             LockState state = Lock();
+            // One page refill at most per call: a retry below follows only a failed attempt, which refilled nothing.
+            ulong refills = s_heap->Refills;
             HeapStatus status = s_heap->Alloc(size, align, node, out p);
             // Collect only when objects were made since the last collection: otherwise it would find
             // about what the last one left (a loop of failing raw requests must not collect each time).
@@ -319,7 +343,11 @@ namespace PoolKernel.Heap
                 if (given != 0)
                     status = s_heap->Alloc(size, align, node, out p);
             }
+            bool refilled = s_heap->Refills != refills;
+            int landed = s_heap->LastRefillNode;
             Unlock(state);
+            if (refilled)
+                NumaPolicies.RecordHeapRefill(node, interleaveNode, cpuNode, landed);
             return status;
         }
 

@@ -172,7 +172,7 @@ namespace PoolKernel.Mm
             return owner;
         }
 
-        /// <summary>Destroys container <paramref name="owner"/> under the lock; its held pages (what was given back) in <paramref name="pages"/>.</summary>
+        /// <summary>Destroys container <paramref name="owner"/> under the lock, and its NUMA policy with it; its held pages (what was given back) in <paramref name="pages"/>.</summary>
         internal static MemoryStatus Destroy(byte owner, out ulong pages)
         {
             ulong state = PhysicalMemoryOwner.EnterCalls();
@@ -180,6 +180,8 @@ namespace PoolKernel.Mm
             pages = pm->GetContainerUsage(Owners.Kernel, owner, out ContainerUsage usage) == MemoryStatus.Ok ? usage.HeldPages : 0;
             MemoryStatus status = pm->DestroyContainer(owner);
             PhysicalMemoryOwner.LeaveCalls(state);
+            if (status == MemoryStatus.Ok)
+                NumaPolicies.DropOwner(owner);
             return PhysicalMemoryOwner.Passed(status);
         }
 

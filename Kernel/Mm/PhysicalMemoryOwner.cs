@@ -138,10 +138,15 @@ namespace PoolKernel.Mm
             Panic.Halt("physical memory metadata corrupt");
         }
 
-        /// <summary><see cref="PhysicalMemory.Allocate"/> with interrupts off (the instance locks itself) and the owner's policy.</summary>
+        /// <summary>
+        /// <see cref="PhysicalMemory.Allocate"/> with interrupts off (the instance locks itself) and the owner's policy;
+        /// a container with a NUMA policy of its own has its node chosen by it (<see cref="NumaPolicies.PlacesForOwner"/>).
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal static MemoryStatus Allocate(Order order, in AllocRequest request, out Pfn pfn)
         {
+            if (NumaPolicies.PlacesForOwner(request))
+                return NumaPolicies.AllocateAsOwner(order, 0, request, out pfn);
             ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->Allocate(order, request, out pfn);
             Cpu.RestoreInterrupts(state);
@@ -175,9 +180,11 @@ namespace PoolKernel.Mm
             return status == MemoryStatus.Ok ? status : Passed(status);
         }
 
-        /// <summary><see cref="PhysicalMemory.AllocateRun"/> with interrupts off (the instance locks itself) and the owner's policy.</summary>
+        /// <summary><see cref="PhysicalMemory.AllocateRun"/> with interrupts off (the instance locks itself) and the owner's policy; a container's NUMA policy as <see cref="Allocate"/>.</summary>
         internal static MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
         {
+            if (NumaPolicies.PlacesForOwner(request))
+                return NumaPolicies.AllocateAsOwner(default, pages, request, out first);
             ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->AllocateRun(pages, request, out first);
             Cpu.RestoreInterrupts(state);

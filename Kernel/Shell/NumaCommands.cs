@@ -13,13 +13,13 @@ namespace PoolKernel.Shell
     {
         internal static void Register(ref int n)
         {
-            Commands.Register(ref n, "policy", "policy [CONTEXT] [MODE [NODES [WEIGHTS]]]: show or set a NUMA policy (CONTEXT kernel|heap|area, default kernel; MODE local|bind|preferred|preferred-many|interleave|weighted-interleave|default; NODES like 0-2 or 0,2; WEIGHTS 1..255 like 5,2)", &Policy);
-            Commands.Register(ref n, "numastat", "per node numa_hit, numa_miss, numa_foreign, interleave_hit, local_node, other_node (Linux numastat)", &Numastat);
+            Commands.Register(ref n, "policy", "policy [CONTEXT] [MODE [NODES [WEIGHTS]]]: show or set a NUMA policy (CONTEXT kernel|heap|area|a container's name, default kernel; MODE local|bind|preferred|preferred-many|interleave|weighted-interleave|default; NODES like 0-2 or 0,2; WEIGHTS 1..255 like 5,2)", &Policy);
+            Commands.Register(ref n, "numastat", "per node numa_hit, numa_miss, numa_foreign, interleave_hit, local_node, other_node (Linux numastat), then the heap's page refills' share of them", &Numastat);
             Commands.Register(ref n, "replicate", "replicate SIZE NODES: a copy of SIZE bytes (4K..16M) on each node of NODES (like 0-1), all or nothing; filled, each copy checked byte by byte and against the firmware's node ranges, freed", &Replicate);
-            Commands.Register(ref n, "numaalloc", "numaalloc N [CONTEXT] [cpu C]: N (1..65536) pages by CONTEXT's policy (default kernel) on CPU C (default this one), counted per node, then freed", &NumaAlloc);
+            Commands.Register(ref n, "numaalloc", "numaalloc N [CONTEXT] [cpu C]: N (1..65536) pages by CONTEXT's policy (default kernel; a container's name: as that container) on CPU C (default this one), counted per node, then freed", &NumaAlloc);
         }
 
-        private const string PolicyUsage = "usage: policy [kernel|heap] [MODE [NODES [WEIGHTS]]]";
+        private const string PolicyUsage = "usage: policy [kernel|heap|area|CONTAINER] [MODE [NODES [WEIGHTS]]]";
 
         /// <summary>Word <paramref name="index"/> of the line copied to <paramref name="into"/> (room for ShellLine.Capacity bytes); its length.</summary>
         private static int Word(ref ShellLine line, int index, byte* into) => line.CopyWord(index, into, ShellLine.Capacity);
@@ -36,6 +36,8 @@ namespace PoolKernel.Shell
                 {
                     for (int c = 0; c < NumaPolicies.ContextCount; c++)
                         Show(c);
+                    for (ulong m = NumaPolicies.OwnersWithPolicies; m != 0; m &= m - 1)
+                        Show(NumaPolicies.ContainerContext((byte)System.Numerics.BitOperations.TrailingZeroCount(m)));
                 }
                 else
                 {
@@ -52,6 +54,14 @@ namespace PoolKernel.Shell
             ushort* weights = stackalloc ushort[PolicyParser.MaxWeights];
             int length = Word(ref line, at, word);
             PolicyStatus status = PolicyParser.ParseMode(word, length, out PolicyMode mode);
+            if (status != PolicyStatus.Ok && at == 1 && line.WordCount > 2)
+            {
+                // More words after an unknown first word: it was meant as a context (a container not created yet, a typo).
+                Console.Write("policy: refused, no context named ");
+                line.WriteWord(1);
+                Console.WriteLine(" (kernel, heap, area or a container's name); nothing changed");
+                return;
+            }
             ulong nodes = 0;
             int weightCount = 0;
             if (status == PolicyStatus.Ok && at + 1 < line.WordCount)
@@ -74,27 +84,51 @@ namespace PoolKernel.Shell
                 Console.Write("policy: refused, ");
                 Console.Write(NumaText.Reason(status));
                 Console.Write("; ");
-                Console.Write(NumaPolicies.ContextName(context));
+                WriteContext(context);
                 Console.Write(" keeps ");
                 NumaText.WritePolicy(ConsoleOut.Instance, NumaPolicies.Get(context));
                 Console.WriteLine();
                 return;
             }
             Console.Write("policy: ");
-            Console.Write(NumaPolicies.ContextName(context));
+            WriteContext(context);
             Console.Write(" now ");
             NumaText.WritePolicy(ConsoleOut.Instance, NumaPolicies.Get(context));
             Console.WriteLine(" (new allocations)");
+        }
+
+        /// <summary>Writes a context's name: kernel, heap, area, or a container's own name.</summary>
+        private static void WriteContext(int context)
+        {
+            byte owner = NumaPolicies.OwnerOfContext(context);
+            if (owner == FrameOwner.None)
+            {
+                Console.Write(NumaPolicies.ContextName(context));
+                return;
+            }
+            if (!Containers.Usage(owner, out ContainerUsage usage))
+            {
+                Console.Write("owner ");
+                Console.Write((ulong)owner);
+                return;
+            }
+            for (int i = 0; i < usage.Name.Length; i++)
+                Console.Write((char)usage.Name[i]);
         }
 
         private static void Show(int context)
         {
             NumaPolicy p = NumaPolicies.Get(context);
             Console.Write("policy: ");
-            Console.Write(NumaPolicies.ContextName(context));
+            WriteContext(context);
             Console.Write(' ');
             NumaText.WritePolicy(ConsoleOut.Instance, p);
-            if (p.Mode == PolicyMode.Default)
+            if (p.Mode == PolicyMode.Default && NumaPolicies.OwnerOfContext(context) != FrameOwner.None)
+            {
+                // A container without a policy of its own: its pages are placed by pool choice, as any owner's.
+                Console.Write(" (pool choice)");
+            }
+            else if (p.Mode == PolicyMode.Default)
             {
                 Console.Write(" (follows kernel: ");
                 NumaText.WritePolicy(ConsoleOut.Instance, NumaPolicies.Get(NumaPolicies.KernelContext));
@@ -107,11 +141,13 @@ namespace PoolKernel.Shell
         {
             if (!line.NoMoreArgs(1))
                 return;
-            NumaCounters* copy = (NumaCounters*)KernelHeapGlue.Alloc((nuint)sizeof(NumaCounters), 8);
+            NumaCounters* copy = (NumaCounters*)KernelHeapGlue.Alloc((nuint)(2 * sizeof(NumaCounters)), 8);
             if (copy == null)
                 return;
-            NumaPolicies.CopyCounters(copy);
+            NumaPolicies.CopyCounters(copy, copy + 1);
             NumaText.WriteNumastat(ConsoleOut.Instance, *copy, NumaPolicies.Topology.NodeCount);
+            Console.WriteLine("of which heap page refills:");
+            NumaText.WriteNumastat(ConsoleOut.Instance, copy[1], NumaPolicies.Topology.NodeCount);
             KernelHeapGlue.Free(copy);
         }
 
@@ -239,7 +275,8 @@ namespace PoolKernel.Shell
             Job* job = (Job*)argument;
             job->CpuNode = KernelHeapGlue.CurrentNode;
             AllocRequest request = AllocRequest.Any;
-            request.Owner = Owners.Shell;
+            byte owner = NumaPolicies.OwnerOfContext(job->Context);
+            request.Owner = owner == FrameOwner.None ? Owners.Shell : owner;
             job->Status = MemoryStatus.Ok;
             for (job->Got = 0; job->Got < job->Count; job->Got++)
             {
@@ -250,7 +287,7 @@ namespace PoolKernel.Shell
                 job->PerNode[node]++;
             }
             for (ulong i = 0; i < job->Got; i++)
-                PhysicalMemoryOwner.Free(new Pfn(job->Frames[i]), new Order(0), Owners.Shell);
+                PhysicalMemoryOwner.Free(new Pfn(job->Frames[i]), new Order(0), request.Owner);
         }
 
         private static void NumaAlloc(ref ShellLine line)
@@ -265,7 +302,7 @@ namespace PoolKernel.Shell
                 job.Context = NumaPolicies.ContextOf(ref line, at);
                 if (job.Context < 0)
                 {
-                    Console.WriteLine("numaalloc: CONTEXT must be kernel, heap or area");
+                    Console.WriteLine("numaalloc: CONTEXT must be kernel, heap, area or a container's name");
                     return;
                 }
                 at++;
