@@ -217,6 +217,90 @@ namespace PoolKernel.Boot.Reports
             }
         }
 
+        /// <summary>
+        /// Linux's /proc/pagetypeinfo shape, pool by pool: free blocks per order on each mobility class's
+        /// lists (orders below the page-block order; a class's lists hold the free blocks inside its page
+        /// blocks), the whole free page blocks and larger blocks on the shared lists (no class: `whole`), then
+        /// the page blocks per class (a page block with no frame held counted as `free`, whatever it was
+        /// steered to). Columns are orders 0..MaxOrder; `-` where a list cannot exist.
+        /// </summary>
+        public static void PageTypeInfo(TextOut w, PhysicalMemory* pm)
+        {
+            int pbo = pm->PageblockOrder;
+            w.Write("Page block order: ");
+            w.Write(pbo);
+            w.Write(" (");
+            w.Write(1L << pbo);
+            w.WriteLine(" pages)");
+            w.Write("Free blocks per class      order");
+            for (int o = 0; o <= pm->MaxOrder; o++)
+                w.Pad(o, 7);
+            w.WriteLine();
+            for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
+            {
+                for (int cls = 0; cls <= 3; cls++)
+                {
+                    PoolLabel(w, pm, id, 22);
+                    string name = cls == 3 ? "whole" : ClassName((MobilityClass)cls);
+                    w.Write(' ');
+                    w.Write(name);
+                    for (int i = name.Length; i < 12; i++)
+                        w.Write(' ');
+                    for (int o = 0; o <= pm->MaxOrder; o++)
+                    {
+                        if ((cls == 3) != (o >= pbo))
+                            w.Write("      -");
+                        else if (cls == 3)
+                            w.Pad((long)pm->FreeBlocks(id, new Order(o)), 7);
+                        else
+                            w.Pad((long)pm->FreeBlocks(id, new Order(o), (MobilityClass)cls), 7);
+                    }
+                    w.WriteLine();
+                }
+            }
+            w.WriteLine();
+            w.WriteLine("Page blocks per class       unmovable    movable reclaimable       free");
+            ulong count = pm->PageblockCount;
+            for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
+            {
+                ulong unmovable = 0, movable = 0, reclaimable = 0, free = 0;
+                for (ulong i = 0; i < count; i++)
+                {
+                    if (pm->GetPageblock(i, out PageblockUse u) != MemoryStatus.Ok || u.Pool != id || u.PresentPages == 0)
+                        continue;
+                    if (u.InUsePages == 0 && u.CachedPages == 0)
+                        free++;
+                    else if (u.Mobility == MobilityClass.Movable)
+                        movable++;
+                    else if (u.Mobility == MobilityClass.Reclaimable)
+                        reclaimable++;
+                    else
+                        unmovable++;
+                }
+                PoolLabel(w, pm, id, 23);
+                w.Pad((long)unmovable, 14);
+                w.Pad((long)movable, 11);
+                w.Pad((long)reclaimable, 12);
+                w.Pad((long)free, 11);
+                w.WriteLine();
+            }
+        }
+
+        /// <summary>"pool NAME" padded with spaces to <paramref name="width"/> characters.</summary>
+        private static void PoolLabel(TextOut w, PhysicalMemory* pm, PoolId id, int width)
+        {
+            pm->GetPoolProperties(id, out PoolProperties p);
+            w.Write("pool ");
+            MemoryText.PoolName(w, p);
+            for (int n = 5 + p.Name.Length; n < width; n++)
+                w.Write(' ');
+        }
+
+        private static string ClassName(MobilityClass cls)
+        {
+            return cls == MobilityClass.Movable ? "movable" : cls == MobilityClass.Reclaimable ? "reclaimable" : "unmovable";
+        }
+
         private static int FirstNode(ulong mask)
         {
             for (int n = 0; n < 64; n++)

@@ -83,6 +83,20 @@ public unsafe partial struct PhysicalMemory
         return _buddy.ListedBlocks(id.Value, order.Value);
     }
 
+    /// <summary>
+    /// Free blocks of <paramref name="order"/> on class <paramref name="cls"/>'s own list of pool
+    /// <paramref name="id"/> (Linux's /proc/pagetypeinfo): below the page-block order, the free blocks
+    /// inside page blocks steered to that class. From the page-block order up a free block is a whole
+    /// page block of no class, on the pool's shared list: 0 here, counted by <see cref="FreeBlocks(PoolId, Order)"/>.
+    /// 0 for a dead pool or a bad order or class. Cached frames are not counted (as for FreeBlocks).
+    /// </summary>
+    public ulong FreeBlocks(PoolId id, Order order, MobilityClass cls)
+    {
+        if (!IsLive(id) || (uint)order.Value >= (uint)_buddy._pageblockOrder || (uint)cls >= BuddyAllocator.ClassCount)
+            return 0;
+        return _buddy.ListOf(id.Value, order.Value, (int)cls)->Count;
+    }
+
     /// <summary>Page blocks the span covers; indices for <see cref="GetPageblock"/> are below it.</summary>
     public ulong PageblockCount { get { return _pageblockCount; } }
 

@@ -22,7 +22,7 @@ public class CompactionBootTests
     [InlineData("q35", "1G", 2)]
     public void Churn_CompactionGetsMoreOrder9Blocks_AndMovedContentsAreIntact(string machine, string memory, int cpus)
     {
-        QemuResult result = new QemuBoot { Machine = machine, Memory = memory, Cpus = cpus, KernelCommandLine = "run=\"churn 7;compact;fragindex;check\"" }.Run();
+        QemuResult result = new QemuBoot { Machine = machine, Memory = memory, Cpus = cpus, KernelCommandLine = "run=\"churn 7;compact;fragindex;pagetypeinfo;check\"" }.Run();
         _output.WriteLine(result.ToString());
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
         Match m = Regex.Match(result.Console,
@@ -37,6 +37,10 @@ public class CompactionBootTests
         Assert.True(long.Parse(m.Groups[3].Value) > 0);
         Assert.Matches(@"compact: pool 0: \d+ pages moved in \d+ blocks, \d+ page blocks freed, \d+ scanned, stopped: [a-z ]+; \d+ ticks", result.Console);
         Assert.Matches(@"fragindex: pool 0:( -?\d+){11}  score \d+", result.Console);
+        // pagetypeinfo: a row per class per pool (orders 0-8 counted, 9-10 shared), then page blocks per class.
+        Assert.Matches(@"pool \S+ +movable( +\d+){9} +- +-", result.Console);
+        Assert.Matches(@"pool \S+ +whole( +-){9}( +\d+){2}", result.Console);
+        Assert.Matches(@"Page blocks per class +unmovable +movable +reclaimable +free\r?\n(pool \S+( +\d+){4}\r?\n)+", result.Console);
         BootTests.AssertContains(result, "check: ok");
         Assert.DoesNotContain("BROKEN", result.Console);
         Assert.DoesNotContain("CORRUPTED", result.Console);

@@ -17,6 +17,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "buddyinfo", "free blocks per order per pool (/proc/buddyinfo)", &MemoryReports.BuddyInfo);
             Commands.Register(ref n, "zoneinfo", "the zone view (DMA, DMA32, Normal per node) derived from pools", &MemoryReports.ZoneInfo);
             Commands.Register(ref n, "pageblocks", "use of every page block, pool by pool", &MemoryReports.Pageblocks);
+            Commands.Register(ref n, "pagetypeinfo", "free blocks per order per mobility class, page blocks per class, pool by pool (/proc/pagetypeinfo)", &MemoryReports.PageTypeInfo);
             Commands.Register(ref n, "alloc", "alloc ORDER [pool ID | node N | dma BITS]: allocate a block as the shell (ORDER 0..max order, BITS 12..63)", &Alloc);
             Commands.Register(ref n, "free", "free PFN ORDER: free a block the shell allocated", &Free);
             Commands.Register(ref n, "check", "run the invariant checker", &Check);

@@ -61,6 +61,13 @@ namespace PoolKernel.Shell
             PhysicalMemoryOwner.Unlock(state);
         }
 
+        internal static void PageTypeInfo(ref ShellLine line)
+        {
+            PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
+            Boot.Reports.MemoryReports.PageTypeInfo(ConsoleOut.Instance, pm);
+            PhysicalMemoryOwner.Unlock(state);
+        }
+
         internal static void ZoneInfo(ref ShellLine line)
         {
             PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
