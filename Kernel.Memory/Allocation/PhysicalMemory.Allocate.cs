@@ -102,10 +102,15 @@ public unsafe partial struct PhysicalMemory
         uint generation = 0;
         if ((uint)order <= (uint)_buddy._maxOrder)
         {
-            if (request.Mobility == MobilityClass.Unmovable && FrameCache.SlotOfOrder(order) >= 0 && TakeCachedBlock(order, request, out pfn))
-                return MemoryStatus.Ok;
             if (!named && request.Pool.IsNone)
-                pool = RememberedFirstListed(order, request, out generation);
+                pool = RememberedFirst(order, request, out generation);
+            if ((uint)pool < (uint)_poolCapacity && request.Mobility == MobilityClass.Unmovable && FrameCache.SlotOfOrder(order) >= 0 &&
+                TakeCachedBlock(pool, order, named, generation, request, out pfn))
+                return MemoryStatus.Ok;
+            // By pool choice the walk would try this pool first; with nothing listed there it would drain
+            // its caches (AllocateSlow does).
+            if (!named && (uint)pool < (uint)_poolCapacity && !_buddy.HasListedAtLeast(pool, order))
+                pool = -1;
             if ((uint)pool < (uint)_poolCapacity)
             {
                 ulong state = LockPool(pool);
@@ -134,23 +139,17 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// The cache-hit path of <see cref="AllocateBlock"/> for an unmovable rule-free request of an
-    /// <paramref name="order"/> that has per-CPU caches: the named pool, or by pool choice the first remembered
-    /// pool with free frames (<see cref="RememberedFirst"/>), admits the request under the calling CPU's cache
-    /// lock of it (<see cref="AdmittedLocked"/>) and that CPU's cache of the order holds a block: the newest
-    /// one is popped and marked allocated and owned (its page blocks' held counts already cover it). False,
-    /// with nothing changed, otherwise.
+    /// <paramref name="order"/> that has per-CPU caches: <paramref name="pool"/> (the <paramref name="named"/> pool,
+    /// or by pool choice the first remembered pool with free frames, <see cref="RememberedFirst"/>, of pool table
+    /// <paramref name="generation"/>) admits the request under the calling CPU's cache lock of it
+    /// (<see cref="AdmittedLocked"/>) and that CPU's cache of the order holds a block: the newest one is popped
+    /// and marked allocated and owned (its page blocks' held counts already cover it). False, with nothing
+    /// changed, otherwise.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TakeCachedBlock(int order, in AllocRequest request, out Pfn pfn)
+    private bool TakeCachedBlock(int pool, int order, bool named, uint generation, in AllocRequest request, out Pfn pfn)
     {
         pfn = Pfn.None;
-        int pool = request.Pool.Value;
-        bool named = pool < _poolCapacity;
-        uint generation = 0;
-        if (!named && request.Pool.IsNone)
-            pool = RememberedFirst(order, request, out generation);
-        if ((uint)pool >= (uint)_poolCapacity)
-            return false;
         int cpu = CurrentCpu();
         FrameCache* cache = _buddy.BlockCacheOf(pool, cpu, FrameCache.SlotOfOrder(order));
         if (cache->Count == 0)
@@ -168,31 +167,6 @@ public unsafe partial struct PhysicalMemory
         UnlockCache(pool, cpu, state);
         pfn = new Pfn(_basePfn + index);
         return true;
-    }
-
-    /// <summary>
-    /// For a rule-free request of <paramref name="order"/> &gt; 0 by pool choice: the pool the walk would
-    /// try first, when it has a listed block of that order or above (so <see cref="BuddyAllocator.TakeFirst"/>
-    /// succeeds there and the walk would stop there); -1 otherwise: no memo entry, or the first
-    /// remembered pool with free frames has only cached ones (the walk would drain them).
-    /// </summary>
-    private int RememberedFirstListed(int order, in AllocRequest request, out uint generation)
-    {
-        ChoiceMemo* memo = CpuMemo();
-        generation = _poolGeneration;
-        int slot = memo->Find(ChoiceMemo.Shape(order, request), request, generation);
-        if (slot < 0)
-            return -1;
-        int count = memo->Count(slot);
-        for (int i = 0; i < count; i++)
-        {
-            int pool = memo->PoolAt(slot, i);
-            if (_buddy.HasListedAtLeast(pool, order))
-                return pool;
-            if (_buddy.CachedCount(pool) != 0)
-                return -1;
-        }
-        return -1;
     }
 
     /// <summary>
@@ -715,9 +689,9 @@ public unsafe partial struct PhysicalMemory
     /// caller's, it is parked in the calling CPU's cache of its order and pool when that order has caches,
     /// the cache is below its high mark and the block's page block is of the class the caches serve
     /// (claimed first, <see cref="ClaimBlock"/>; held counts unchanged), as the order-0 fast path parks a
-    /// frame; otherwise its owner is cleared, its page blocks' held counts dropped, and it is freed with
-    /// merging (an order with caches claimed first here too). Anything else goes to <see cref="FreeSlow"/>,
-    /// which refuses it or drains a full cache. The free half of <see cref="AllocateBlock"/>'s trimmed path.
+    /// frame; otherwise (a full cache included) its owner is cleared, its page blocks' held counts dropped,
+    /// and it is freed with merging under the pool's lock (an order with caches claimed first here too).
+    /// Anything else goes to <see cref="FreeSlow"/>, which refuses it. The free half of <see cref="AllocateBlock"/>'s trimmed path.
     /// </summary>
     private MemoryStatus FreeBlock(Pfn pfn, Order order, byte owner)
     {
@@ -746,7 +720,9 @@ public unsafe partial struct PhysicalMemory
                         return MemoryStatus.Ok;
                     }
                     UnlockCache(pool, cpu, cacheState);
-                    return FreeSlow(pfn, order, owner);
+                    // A full cache (or a block it does not take) frees to the lists below, the cache left as it
+                    // is: a run of frees (the bulk shape) then costs what it cost without the cache, where
+                    // draining a batch at every free past the high mark cost a second lock and the drain.
                 }
                 ulong state = LockPool(pool);
                 if (b._frames[index] == FrameState.Make(FrameKind.Allocated, order.Value) && b._owners[index] == owner && b.PoolOfFrame(index) == pool &&
