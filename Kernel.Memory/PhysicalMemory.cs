@@ -78,6 +78,7 @@ public unsafe partial struct PhysicalMemory
         public ulong PoolsOffset;
         public ulong ListsOffset;
         public ulong CachesOffset;
+        public ulong BlockCachesOffset;
         public ulong LocksOffset;
         public ulong CacheLocksOffset;
         public ulong MemosOffset;
@@ -152,6 +153,8 @@ public unsafe partial struct PhysicalMemory
         at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)BuddyAllocator.SlotsFor(config.MaxOrder, config.PageblockOrder) * (ulong)sizeof(FreeList), 64);
         layout.CachesOffset = at;
         at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)config.MaxCpus * (ulong)sizeof(FrameCache), 64);
+        layout.BlockCachesOffset = at;
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)config.MaxCpus * FrameCache.BlockSlots * FrameCache.BlockBytes, 64);
         layout.CacheLocksOffset = at;
         at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)config.MaxCpus * (ulong)sizeof(CacheLock), 64);
         layout.LocksOffset = at;
@@ -257,11 +260,18 @@ public unsafe partial struct PhysicalMemory
         buddy._pools = (Pool*)(block + layout.PoolsOffset);
         buddy._lists = (FreeList*)(block + layout.ListsOffset);
         buddy._caches = (FrameCache*)(block + layout.CachesOffset);
+        buddy._blockCaches = block + layout.BlockCachesOffset;
         buddy._cpus = config.MaxCpus;
         buddy._cacheLocks = (CacheLock*)(block + layout.CacheLocksOffset);
         for (int i = 0; i < config.PoolCapacity * config.MaxCpus; i++)
         {
             buddy._caches[i] = default;
+            for (int s = 0; s < FrameCache.BlockSlots; s++)
+            {
+                FrameCache* blockCache = buddy.BlockCacheOf(i / config.MaxCpus, i % config.MaxCpus, s);
+                blockCache->Count = 0;
+                blockCache->High = 0;
+            }
             buddy._cacheLocks[i] = default;
             buddy._cacheLocks[i].Lock.SetInterruptHooks(config.SaveAndDisableInterrupts, config.RestoreInterrupts);
         }
@@ -431,6 +441,11 @@ public unsafe partial struct PhysicalMemory
         {
             _buddy.CacheOf(slot, c)->Count = 0;
             _buddy.CacheOf(slot, c)->High = 0; // no page block yet: no cache (SizeCache sets it as page blocks arrive)
+            for (int s = 0; s < FrameCache.BlockSlots; s++)
+            {
+                _buddy.BlockCacheOf(slot, c, s)->Count = 0;
+                _buddy.BlockCacheOf(slot, c, s)->High = 0;
+            }
         }
     }
 

@@ -46,7 +46,7 @@ public unsafe partial struct PhysicalMemory
                 bool named = pool < _poolCapacity;
                 uint generation = 0;
                 if (!named && request.Pool.IsNone)
-                    pool = RememberedFirst(request, out generation);
+                    pool = RememberedFirst(0, request, out generation);
                 if ((uint)pool < (uint)_poolCapacity)
                 {
                     int cpu = CurrentCpu();
@@ -87,6 +87,9 @@ public unsafe partial struct PhysicalMemory
     /// the request, or by pool choice the first remembered pool with free frames (<see cref="ChoiceMemo"/>,
     /// as <see cref="WalkPools"/> would try it), gives its first listed block of at least the order, split
     /// down (<see cref="BuddyAllocator.TakeFirst"/>); the block is marked allocated, owned and held.
+    /// Before that, an order with per-CPU caches (1, 2, 3, 9: <see cref="FrameCache.SlotOfOrder"/>) and an
+    /// unmovable request first tries the calling CPU's cache of that order in the pool the walk would try
+    /// first (<see cref="TakeCachedBlock"/>), as the order-0 fast path does.
     /// Anything else (no such block listed, so a drain of the frame cache may be needed; no memo entry;
     /// a refusal) goes to AllocateSlow, which decides every case again. Kept apart from AllocateSlow so
     /// this path's frame holds only what it uses: inside AllocateSlow, with the pool walk inlined there,
@@ -100,7 +103,14 @@ public unsafe partial struct PhysicalMemory
         if ((uint)order <= (uint)_buddy._maxOrder)
         {
             if (!named && request.Pool.IsNone)
-                pool = RememberedFirstListed(order, request, out generation);
+                pool = RememberedFirst(order, request, out generation);
+            if ((uint)pool < (uint)_poolCapacity && request.Mobility == MobilityClass.Unmovable && FrameCache.SlotOfOrder(order) >= 0 &&
+                TakeCachedBlock(pool, order, named, generation, request, out pfn))
+                return MemoryStatus.Ok;
+            // By pool choice the walk would try this pool first; with nothing listed there it would drain
+            // its caches (AllocateSlow does).
+            if (!named && (uint)pool < (uint)_poolCapacity && !_buddy.HasListedAtLeast(pool, order))
+                pool = -1;
             if ((uint)pool < (uint)_poolCapacity)
             {
                 ulong state = LockPool(pool);
@@ -129,12 +139,46 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// For a rule-free request of <paramref name="order"/> &gt; 0 by pool choice: the pool the walk would
-    /// try first, when it has a listed block of that order or above (so <see cref="BuddyAllocator.TakeFirst"/>
-    /// succeeds there and the walk would stop there); -1 otherwise: no memo entry, or the first
-    /// remembered pool with free frames has only cached ones (the walk would drain them).
+    /// The cache-hit path of <see cref="AllocateBlock"/> for an unmovable rule-free request of an
+    /// <paramref name="order"/> that has per-CPU caches: <paramref name="pool"/> (the <paramref name="named"/> pool,
+    /// or by pool choice the first remembered pool with free frames, <see cref="RememberedFirst"/>, of pool table
+    /// <paramref name="generation"/>) admits the request under the calling CPU's cache lock of it
+    /// (<see cref="AdmittedLocked"/>) and that CPU's cache of the order holds a block: the newest one is popped
+    /// and marked allocated and owned (its page blocks' held counts already cover it). False, with nothing
+    /// changed, otherwise.
     /// </summary>
-    private int RememberedFirstListed(int order, in AllocRequest request, out uint generation)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TakeCachedBlock(int pool, int order, bool named, uint generation, in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        int cpu = CurrentCpu();
+        FrameCache* cache = _buddy.BlockCacheOf(pool, cpu, FrameCache.SlotOfOrder(order));
+        if (cache->Count == 0)
+            return false; // a snapshot: only drains change another CPU's cache, and a miss is always correct
+        ulong state = LockCache(pool, cpu);
+        if (cache->Count == 0 || !AdmittedLocked(pool, named, generation, request))
+        {
+            UnlockCache(pool, cpu, state);
+            return false;
+        }
+        _buddy.CountPoolProbe();
+        ulong index = cache->Pop();
+        _buddy._owners[index] = request.Owner;
+        _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
+        UnlockCache(pool, cpu, state);
+        pfn = new Pfn(_basePfn + index);
+        return true;
+    }
+
+    /// <summary>
+    /// For a rule-free request of <paramref name="order"/> by pool choice: the pool the walk would try first, from the
+    /// <see cref="ChoiceMemo"/> entry of its shape (the first remembered pool with free frames, <see cref="HasFreeFrames"/>); -1
+    /// when there is no entry or the walk would need the pool table (no remembered pool has frames).
+    /// A pool in the entry qualified when it was written and the entry is of pool table
+    /// <paramref name="generation"/>, which the caller compares again under the pool's lock (<see cref="AdmittedLocked"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int RememberedFirst(int order, in AllocRequest request, out uint generation)
     {
         ChoiceMemo* memo = CpuMemo();
         generation = _poolGeneration;
@@ -145,34 +189,7 @@ public unsafe partial struct PhysicalMemory
         for (int i = 0; i < count; i++)
         {
             int pool = memo->PoolAt(slot, i);
-            if (_buddy.HasListedAtLeast(pool, order))
-                return pool;
-            if (_buddy.CachedCount(pool) != 0)
-                return -1;
-        }
-        return -1;
-    }
-
-    /// <summary>
-    /// For a rule-free order-0 request by pool choice: the pool the walk would try first, from the
-    /// <see cref="ChoiceMemo"/> entry of its shape (the first remembered pool with free frames); -1
-    /// when there is no entry or the walk would need the pool table (no remembered pool has frames).
-    /// A pool in the entry qualified when it was written and the entry is of pool table
-    /// <paramref name="generation"/>, which the caller compares again under the pool's lock (<see cref="AdmittedLocked"/>).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int RememberedFirst(in AllocRequest request, out uint generation)
-    {
-        ChoiceMemo* memo = CpuMemo();
-        generation = _poolGeneration;
-        int slot = memo->Find(ChoiceMemo.Shape(0, request), request, generation);
-        if (slot < 0)
-            return -1;
-        int count = memo->Count(slot);
-        for (int i = 0; i < count; i++)
-        {
-            int pool = memo->PoolAt(slot, i);
-            if (HasFreeFrames(pool, 0))
+            if (HasFreeFrames(pool, order))
                 return pool;
         }
         return -1;
@@ -285,7 +302,7 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     private bool DrainOtherCpus(int pool, int cpu)
     {
-        if (_buddy.CachedCount(pool) == (ulong)_buddy.CacheOf(pool, cpu)->Count)
+        if (_buddy.CachedCount(pool) == _buddy.CpuCachedCount(pool, cpu))
             return false;
         ulong state = LockPoolWithCaches(pool);
         bool drained = _buddy.Drain(pool);
@@ -304,15 +321,13 @@ public unsafe partial struct PhysicalMemory
             return AllocateRealtimeNamedLocked(pool, order.Value, request, cpu, out pfn);
         if (!request.HasAddressRules)
         {
-            // No rule to check, any block of the pool will do. Order 0 comes from the pool's
-            // frame cache, refilled from the buddy lists when empty.
-            ulong index = order.Value == 0 ? TakeCachedLocked(pool, cpu, (int)request.Mobility) : TakeFirstOrDrainLocked(pool, order.Value, cpu, (int)request.Mobility);
+            // No rule to check, any block of the pool will do. An order with caches comes from the
+            // CPU's cache of the pool, refilled from the buddy lists when empty.
+            ulong index = TakeHeldLocked(pool, order.Value, cpu, (int)request.Mobility);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
             _buddy._owners[index] = request.Owner;
             _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
-            if (order.Value != 0)
-                _buddy.AddHeld(index, 1UL << order.Value, 1);
             pfn = new Pfn(_basePfn + index);
             return MemoryStatus.Ok;
         }
@@ -503,10 +518,10 @@ public unsafe partial struct PhysicalMemory
             // Natural alignment already meets the alignment, and a boundary of at least the block
             // size (Resolve refused smaller ones) is never crossed by an aligned block. So every
             // frame of the pool fits, cached ones included.
-            index = order == 0 ? TakeCachedLocked(pool, cpu, cls) : TakeFirstOrDrainLocked(pool, order, cpu, cls);
+            index = TakeHeldLocked(pool, order, cpu, cls);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
-            held = order == 0;
+            held = true;
         }
         else
         {
@@ -563,6 +578,28 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
+    /// A block of <paramref name="order"/> for a rule-free request, counted in its page blocks' held counts: for
+    /// order 0 <see cref="TakeCachedLocked"/>; for an order with caches (<see cref="FrameCache.SlotOfOrder"/>) of
+    /// the class the pool's caches serve, the newest block of <paramref name="cpu"/>'s cache of that order,
+    /// refilled from the lists when empty; otherwise, or when the lists have no block of the order to refill
+    /// with, the first listed block after draining the CPU's caches if needed (<see cref="TakeFirstOrDrainLocked"/>).
+    /// End when the pool has none.
+    /// </summary>
+    private ulong TakeHeldLocked(int pool, int order, int cpu, int cls)
+    {
+        if (order == 0)
+            return TakeCachedLocked(pool, cpu, cls);
+        FrameCache* cache = _buddy.CacheFor(pool, cpu, order);
+        if (cache != null && cache->High != 0 && _buddy.CacheServes(pool, (MobilityClass)cls) &&
+            (cache->Count != 0 || _buddy.Refill(pool, cache, order) != 0))
+            return cache->Pop();
+        ulong index = TakeFirstOrDrainLocked(pool, order, cpu, cls);
+        if (index != FreeList.End)
+            _buddy.AddHeld(index, 1UL << order, 1);
+        return index;
+    }
+
+    /// <summary>
     /// An order-0 frame from the pool's cache, refilled from the buddy lists when empty; End when the
     /// pool has none. A pool too small for a cache (<see cref="FrameCache.HighFor"/>) takes the frame
     /// straight from its lists, as a plain buddy allocator would. Either way the returned frame is
@@ -574,12 +611,13 @@ public unsafe partial struct PhysicalMemory
         FrameCache* cache = _buddy.CacheOf(pool, cpu);
         if (cache->High == 0 || !_buddy.CacheServes(pool, (MobilityClass)cls))
         {
-            ulong index = _buddy.TakeFirst(pool, 0, cls);
+            ulong index = TakeFirstOrDrainLocked(pool, 0, cpu, cls);
             if (index != FreeList.End)
                 _buddy.AddHeldOne(index, 1);
             return index;
         }
-        if (cache->Count == 0 && _buddy.Refill(pool, cache) == 0)
+        // An empty list: the CPU's caches of larger orders may hold the frames (drained, then refilled from them).
+        if (cache->Count == 0 && _buddy.Refill(pool, cache, 0) == 0 && (!_buddy.DrainCpu(pool, cpu) || _buddy.Refill(pool, cache, 0) == 0))
             return FreeList.End;
         return cache->Pop();
     }
@@ -652,9 +690,12 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// A block of order &gt; 0: when its head reads "allocated, this order" and its owner byte is the
-    /// caller's, its owner is cleared, its page blocks' held counts dropped, and it is freed with
-    /// merging; anything else goes to <see cref="FreeSlow"/>, which refuses it. The free half of
-    /// <see cref="AllocateBlock"/>'s trimmed path.
+    /// caller's, it is parked in the calling CPU's cache of its order and pool when that order has caches,
+    /// the cache is below its high mark and the block's page block is of the class the caches serve
+    /// (claimed first, <see cref="ClaimBlock"/>; held counts unchanged), as the order-0 fast path parks a
+    /// frame; otherwise (a full cache included) its owner is cleared, its page blocks' held counts dropped,
+    /// and it is freed with merging under the pool's lock (an order with caches claimed first here too).
+    /// Anything else goes to <see cref="FreeSlow"/>, which refuses it. The free half of <see cref="AllocateBlock"/>'s trimmed path.
     /// </summary>
     private MemoryStatus FreeBlock(Pfn pfn, Order order, byte owner)
     {
@@ -665,8 +706,32 @@ public unsafe partial struct PhysicalMemory
             int pool = b.PoolOfFrame(index);
             if ((uint)pool < (uint)_poolCapacity)
             {
+                int slot = FrameCache.SlotOfOrder(order.Value);
+                int cpu = CurrentCpu();
+                FrameCache* cache = slot >= 0 ? b.BlockCacheOf(pool, cpu, slot) : null;
+                // The high mark read without the lock is a snapshot (it changes only with the pool's present
+                // frames); a pool without a cache of the order frees under its lock alone, claiming first.
+                if (cache != null && cache->High != 0)
+                {
+                    ulong cacheState = LockCache(pool, cpu);
+                    if (cache->Count < cache->High && b._owners[index] == owner && b.PoolOfFrame(index) == pool &&
+                        b.CacheServes(pool, b._pageblocks[index >> b._pageblockOrder].Mobility) &&
+                        ClaimBlock(index, order.Value))
+                    {
+                        b._owners[index] = FrameOwner.None;
+                        cache->Push(index);
+                        UnlockCache(pool, cpu, cacheState);
+                        return MemoryStatus.Ok;
+                    }
+                    UnlockCache(pool, cpu, cacheState);
+                    // A full cache (or a block it does not take) frees to the lists below, the cache left as it
+                    // is: a run of frees (the bulk shape) then costs what it cost without the cache, where
+                    // draining a batch at every free past the high mark cost a second lock and the drain.
+                }
                 ulong state = LockPool(pool);
-                if (b._frames[index] == FrameState.Make(FrameKind.Allocated, order.Value) && b._owners[index] == owner && b.PoolOfFrame(index) == pool)
+                // A realtime pool's blocks free on its counted path (FreeSlow, then FreeRealtimeLocked).
+                if (b._frames[index] == FrameState.Make(FrameKind.Allocated, order.Value) && b._owners[index] == owner && b.PoolOfFrame(index) == pool &&
+                    !IsRealtime(pool) && (cache == null || ClaimBlock(index, order.Value)))
                 {
                     b._owners[index] = FrameOwner.None;
                     b.AddHeld(index, 1UL << order.Value, -1);
@@ -723,24 +788,24 @@ public unsafe partial struct PhysicalMemory
         if (state != FrameState.Make(FrameKind.Allocated, order.Value) || _buddy._owners[index] != owner)
             return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);
         int pool = _buddy.PoolOfFrame(index);
-        // An order-0 frame is claimed first, whichever way it is freed below: another CPU's fast path may
-        // be freeing it at the same time with only its cache lock (and it may take the cache branch when
+        // A block of an order with caches is claimed first, whichever way it is freed below: another CPU's fast
+        // path may be freeing it at the same time with only its cache lock (and it may take the cache branch when
         // this one does not: the page block's class is read without the pool's lock there).
-        if (order.Value == 0 && !ClaimFrame(index))
+        FrameCache* cache = _buddy.CacheFor(pool, cpu, order.Value);
+        if (cache != null && !ClaimBlock(index, order.Value))
             return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
         if (IsRealtime(pool))
         {
             FreeRealtimeLocked(pool, index, order.Value, cpu);
             return MemoryStatus.Ok;
         }
-        FrameCache* cache = _buddy.CacheOf(pool, cpu);
-        if (order.Value == 0 && cache->High != 0 && _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility))
+        if (cache != null && cache->High != 0 && _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility))
         {
-            // Parked un-merged in this CPU's cache of the pool (still held by its page block); a full
+            // Parked un-merged in this CPU's cache of the pool (still held by its page blocks); a full
             // cache first drains its oldest batch back to the lists. A pool without a cache frees below.
             _buddy._owners[index] = FrameOwner.None;
             if (cache->Count >= cache->High)
-                _buddy.DrainOldest(pool, cache, cache->BatchSize);
+                _buddy.DrainOldest(pool, cache, cache->BatchSize, order.Value);
             cache->Push(index);
             return MemoryStatus.Ok;
         }

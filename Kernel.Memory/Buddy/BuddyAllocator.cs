@@ -26,6 +26,13 @@ public unsafe partial struct BuddyAllocator
     /// <summary>Order-0 frame caches, one a (pool slot, CPU): pool p's cache of CPU c is _caches[p * _cpus + c] (<see cref="CacheOf(int, int)"/>).</summary>
     internal FrameCache* _caches;
     /// <summary>
+    /// Block caches of orders 1, 2, 3 and 9, four a (pool slot, CPU): pool p's cache of CPU c in slot s
+    /// (<see cref="FrameCache.SlotOfOrder"/>) is the <see cref="FrameCache.BlockBytes"/> at index (p * _cpus + c) * 4 + s
+    /// (<see cref="BlockCacheOf"/>). Guarded, with the order-0 cache of the same (pool, CPU), by that pair's lock in
+    /// <see cref="_cacheLocks"/>.
+    /// </summary>
+    internal byte* _blockCaches;
+    /// <summary>
     /// One lock a (pool slot, CPU), laid out as <see cref="_caches"/>, each on a cache line of its own. Lock (p, c)
     /// guards cache (p, c); CPU c takes it to allocate from and free to its own cache without the pool's lock
     /// (uncontended: only drains of its cache by another CPU take it too), as Linux's per-CPU page lists do

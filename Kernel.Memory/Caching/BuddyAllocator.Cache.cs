@@ -4,12 +4,14 @@ using System.Runtime.CompilerServices;
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// Refill and drain of the order-0 frame caches (<see cref="FrameCache"/>), one a (pool, CPU). A cached
-/// frame is counted in its cache, not in <see cref="Pool.FreePages"/> (which stays "frames on the buddy
-/// lists"), and in its page block's <see cref="PageblockInfo.Held"/> count: refill adds to it and
-/// drain takes from it, so allocating from and freeing to the cache leave it alone. Refill and drain
-/// hold the pool's lock and the lock of every cache they touch; the pool's high mark is the same for
-/// every CPU's cache.
+/// Refill and drain of the per-(pool, CPU) caches (<see cref="FrameCache"/>): the order-0 frame cache and
+/// the block caches of orders 1, 2, 3 and 9 (<see cref="FrameCache.BlockSlots"/>), all five of a (pool, CPU)
+/// under that CPU's one cache lock of the pool. A cached block is counted in its cache, not in
+/// <see cref="Pool.FreePages"/> (which stays "frames on the buddy lists"), and in its page blocks'
+/// <see cref="PageblockInfo.Held"/> counts: refill adds to them and drain takes from them, so allocating
+/// from and freeing to a cache leave them alone. Its head's byte reads Cached with its order, its other
+/// frames Tail, as an allocated block's. Refill and drain hold the pool's lock and the lock of every
+/// cache they touch; a pool's high mark of an order is the same for every CPU's cache.
 /// Every CPU's cache of a pool serves one class, the pool's cache class (<see cref="CacheClassFor"/>:
 /// unmovable in an open pool): refills take frames of that class, and only frames of page blocks of
 /// that class are parked, so no cache carries a frame from one class's page blocks to another's (docs/antifrag.md).
@@ -24,41 +26,67 @@ public unsafe partial struct BuddyAllocator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal FrameCache* CacheOf(int pool) { return _caches + pool * _cpus; }
 
+    /// <summary>CPU <paramref name="cpu"/>'s block cache of <paramref name="pool"/> in slot <paramref name="slot"/> (<see cref="FrameCache.SlotOfOrder"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal FrameCache* BlockCacheOf(int pool, int cpu, int slot) { return (FrameCache*)(_blockCaches + ((((pool * _cpus + cpu) << 2) | slot) * FrameCache.BlockBytes)); }
+
+    /// <summary>CPU <paramref name="cpu"/>'s cache of <paramref name="pool"/> for blocks of <paramref name="order"/>; null when that order has none.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal FrameCache* CacheFor(int pool, int cpu, int order)
+    {
+        if (order == 0)
+            return CacheOf(pool, cpu);
+        int slot = FrameCache.SlotOfOrder(order);
+        return slot < 0 ? null : BlockCacheOf(pool, cpu, slot);
+    }
+
     /// <summary>The lock of CPU <paramref name="cpu"/>'s cache of <paramref name="pool"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal SpinLock* CacheLockOf(int pool, int cpu) { return &_cacheLocks[pool * _cpus + cpu].Lock; }
 
-    /// <summary>Frames in every CPU's cache of <paramref name="pool"/> (exact under all of them; a snapshot otherwise).</summary>
+    /// <summary>Frames in every CPU's caches of <paramref name="pool"/>, every order (exact under all of them; a snapshot otherwise).</summary>
     internal ulong CachedCount(int pool)
     {
         ulong n = 0;
         for (int c = 0; c < _cpus; c++)
-            n += (ulong)CacheOf(pool, c)->Count;
+            n += CpuCachedCount(pool, c);
+        return n;
+    }
+
+    /// <summary>Frames in CPU <paramref name="cpu"/>'s caches of <paramref name="pool"/>, every order.</summary>
+    internal ulong CpuCachedCount(int pool, int cpu)
+    {
+        ulong n = (ulong)CacheOf(pool, cpu)->Count;
+        for (int s = 0; s < FrameCache.BlockSlots; s++)
+            n += (ulong)BlockCacheOf(pool, cpu, s)->Count << FrameCache.OrderOfSlot(s);
         return n;
     }
 
     /// <summary>
-    /// Moves up to <see cref="FrameCache.BatchSize"/> order-0 frames from the pool's buddy lists into its
-    /// empty-enough cache (never past <see cref="FrameCache.High"/>), marking them Cached; returns how
-    /// many (0: the pool has no free frame, or no cache).
+    /// Moves up to <see cref="FrameCache.BatchSize"/> blocks of <paramref name="order"/> from the pool's buddy
+    /// lists into its empty-enough cache of that order (never past <see cref="FrameCache.High"/>), marking them
+    /// Cached; returns how many (0: the pool has no listed block of that order or above, or no cache).
     /// The batch is stacked so that it pops in the order the lists gave it (ascending addresses when
     /// it comes from splitting one block), like Linux's bulk refill: consecutive allocations then
     /// get consecutive frames as they did without the cache, which devices and callers merging
     /// adjacent pages may rely on.
     /// </summary>
-    internal int Refill(int pool, FrameCache* cache)
+    internal int Refill(int pool, FrameCache* cache, int order)
     {
-        CheckCache(pool, cache);
+        CheckCache(pool, cache, order);
         int start = cache->Count;
         int n = 0;
         int batch = cache->BatchSize;
         while (n < batch && cache->Count < cache->High)
         {
-            ulong index = TakeFirst(pool, 0, (int)_cacheClasses[pool]);
+            ulong index = TakeFirst(pool, order, (int)_cacheClasses[pool]);
             if (index == FreeList.End)
                 break;
-            _frames[index] = FrameState.Make(FrameKind.Cached, 0);
-            AddHeldOne(index, 1);
+            _frames[index] = FrameState.Make(FrameKind.Cached, order);
+            if (order == 0)
+                AddHeldOne(index, 1);
+            else
+                AddHeld(index, 1UL << order, 1);
             cache->Push(index);
             n++;
         }
@@ -66,39 +94,58 @@ public unsafe partial struct BuddyAllocator
         return n;
     }
 
-    /// <summary>Gives the <paramref name="n"/> oldest cached frames back to the buddy lists, with merging.</summary>
-    internal void DrainOldest(int pool, FrameCache* cache, int n)
+    /// <summary>Gives the <paramref name="n"/> oldest blocks of the cache of <paramref name="order"/> back to the buddy lists, with merging.</summary>
+    internal void DrainOldest(int pool, FrameCache* cache, int n, int order)
     {
-        CheckCache(pool, cache);
+        CheckCache(pool, cache, order);
         if (n > cache->Count)
             n = cache->Count;
         for (int i = 0; i < n; i++)
         {
             ulong index = cache->At(i);
-            AddHeldOne(index, -1);
-            FreeMerging(pool, index, 0);
+            if (order == 0)
+                AddHeldOne(index, -1);
+            else
+                AddHeld(index, 1UL << order, -1);
+            FreeMerging(pool, index, order);
         }
         cache->DropOldest(n);
     }
 
     /// <summary>
-    /// Sizes the pool's cache to its present frames (<see cref="FrameCache.HighFor"/>), first draining
-    /// the oldest entries above the new high mark. Called whenever a pool's present frames change
+    /// Sizes the pool's caches of every order to its present frames (<see cref="FrameCache.HighFor(ulong, int, int)"/>),
+    /// first draining the oldest entries above each new high mark. Called whenever a pool's present frames change
     /// (set-up, every page-block move: pool creation, moves and destruction all move page blocks).
     /// </summary>
     internal void SizeCache(int pool)
     {
-        int high = FrameCache.HighFor(_pools[pool].PresentPages, _maxOrder);
-        for (int c = 0; c < _cpus; c++)
+        for (int s = -1; s < FrameCache.BlockSlots; s++)
         {
-            FrameCache* cache = CacheOf(pool, c);
-            if (cache->Count > high)
-                DrainOldest(pool, cache, cache->Count - high);
-            cache->High = high;
+            int order = s < 0 ? 0 : FrameCache.OrderOfSlot(s);
+            int high = CacheHighFor(pool, order);
+            for (int c = 0; c < _cpus; c++)
+            {
+                FrameCache* cache = CacheFor(pool, c, order);
+                if (cache->Count > high)
+                    DrainOldest(pool, cache, cache->Count - high, order);
+                cache->High = high;
+            }
         }
     }
 
-    /// <summary>Gives every cached frame of the pool, of every CPU, back to the buddy lists; true if there was any. Under all the pool's cache locks.</summary>
+    /// <summary>
+    /// The high mark of <paramref name="pool"/>'s caches of <paramref name="order"/>: <see cref="FrameCache.HighFor(ulong, int, int)"/>
+    /// of its present frames, except that a realtime pool has no block caches (orders above 0): its bounded path
+    /// (Kernel.Memory/Realtime) counts the steps of its order-0 cache only, so no block may bypass it in a block cache.
+    /// </summary>
+    internal int CacheHighFor(int pool, int order)
+    {
+        if (order != 0 && (_pools[pool].Properties.Flags & PoolFlags.Realtime) != 0)
+            return 0;
+        return FrameCache.HighFor(_pools[pool].PresentPages, _maxOrder, order);
+    }
+
+    /// <summary>Gives every cached block of the pool, of every CPU and order, back to the buddy lists; true if there was any. Under all the pool's cache locks.</summary>
     internal bool Drain(int pool)
     {
         bool any = false;
@@ -107,31 +154,42 @@ public unsafe partial struct BuddyAllocator
         return any;
     }
 
-    /// <summary>Gives CPU <paramref name="cpu"/>'s cached frames of the pool back to the buddy lists; true if there was any. Under that cache's lock.</summary>
+    /// <summary>
+    /// Gives CPU <paramref name="cpu"/>'s cached blocks of the pool, every order, back to the buddy lists (the
+    /// order-0 frames first, so the larger blocks' merges meet the frames they may pair with); true if there
+    /// was any. Under that CPU's cache lock of the pool.
+    /// </summary>
     internal bool DrainCpu(int pool, int cpu)
     {
-        FrameCache* cache = CacheOf(pool, cpu);
-        if (cache->Count == 0)
-            return false;
-        DrainOldest(pool, cache, cache->Count);
-        return true;
+        bool any = false;
+        for (int s = -1; s < FrameCache.BlockSlots; s++)
+        {
+            int order = s < 0 ? 0 : FrameCache.OrderOfSlot(s);
+            FrameCache* cache = CacheFor(pool, cpu, order);
+            if (cache->Count == 0)
+                continue;
+            DrainOldest(pool, cache, cache->Count, order);
+            any = true;
+        }
+        return any;
     }
 
     /// <summary>
-    /// Contract of a cache about to be refilled or drained (<see cref="FrameCache"/>): its high mark
-    /// within <see cref="FrameCache.Capacity"/> and its count in 0..High, every entry's frame byte
-    /// Cached, and every entry's page block in <paramref name="pool"/>
-    /// holding at least that entry.
+    /// Contract of a cache of <paramref name="order"/> about to be refilled or drained (<see cref="FrameCache"/>): its
+    /// high mark within <see cref="FrameCache.Capacity"/> and its count in 0..High, every entry's head byte
+    /// Cached with that order, and every entry's page block in <paramref name="pool"/>
+    /// holding at least that entry's first frame.
     /// </summary>
     [Conditional("MEMORY_CONTRACTS")]
-    internal void CheckCache(int pool, FrameCache* cache)
+    internal void CheckCache(int pool, FrameCache* cache, int order)
     {
-        int high = (uint)cache->High <= FrameCache.Capacity ? cache->High : FrameCache.Capacity;
+        int capacity = order == 0 ? FrameCache.Capacity : FrameCache.BlockCapacity;
+        int high = (uint)cache->High <= (uint)capacity ? cache->High : capacity;
         bool counted = (uint)cache->Count <= (uint)high;
         Contract.Expect(counted, _onBrokenContract, ContractCode.CacheCountOutOfRange, pool, 0, (ulong)(uint)high, (ulong)(uint)cache->Count);
         if (!counted)
             return;
-        byte cached = FrameState.Make(FrameKind.Cached, 0);
+        byte cached = FrameState.Make(FrameKind.Cached, order);
         for (int i = 0; i < cache->Count; i++)
         {
             ulong index = cache->At(i);
@@ -155,16 +213,26 @@ public unsafe partial struct BuddyAllocator
         HeldChanged(pb, old);
     }
 
-    /// <summary>Frames of page block <paramref name="pb"/> parked in any CPU's cache of <paramref name="pool"/>. O(caches).</summary>
+    /// <summary>Frames of page block <paramref name="pb"/> parked in any CPU's caches of <paramref name="pool"/>, every order. O(caches).</summary>
     internal uint CachedIn(int pool, ulong pb)
     {
         uint n = 0;
         for (int c = 0; c < _cpus; c++)
         {
-            FrameCache* cache = CacheOf(pool, c);
-            for (int i = 0; i < cache->Count; i++)
-                if (cache->At(i) >> _pageblockOrder == pb)
-                    n++;
+            for (int s = -1; s < FrameCache.BlockSlots; s++)
+            {
+                int order = s < 0 ? 0 : FrameCache.OrderOfSlot(s);
+                FrameCache* cache = CacheFor(pool, c, order);
+                for (int i = 0; i < cache->Count; i++)
+                {
+                    // A block above the page-block order covers whole page blocks; one below it lies in one.
+                    ulong head = cache->At(i);
+                    if (order <= _pageblockOrder)
+                        n += head >> _pageblockOrder == pb ? 1u << order : 0u;
+                    else if (pb >= head >> _pageblockOrder && pb < (head + (1UL << order)) >> _pageblockOrder)
+                        n += 1u << _pageblockOrder;
+                }
+            }
         }
         return n;
     }

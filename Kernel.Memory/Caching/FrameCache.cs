@@ -4,7 +4,8 @@ using System.Runtime.CompilerServices;
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// A hot cache of order-0 frames: a LIFO stack of frame indices (relative to the span base) that
+/// A hot cache of order-0 frames (or, as a block cache, of blocks of one order above 0: the same stack of
+/// block heads, see <see cref="BlockSlots"/>): a LIFO stack of frame indices (relative to the span base) that
 /// were freed as order 0 and kept un-merged, the way Linux keeps per-CPU page lists. Allocating an
 /// order-0 frame pops the most recently freed one (still warm in the CPU caches) and freeing one
 /// pushes it, so neither touches the buddy lists. When the stack is empty it is refilled with
@@ -51,6 +52,73 @@ public unsafe struct FrameCache
     /// </summary>
     public const int MinLargestBlocks = 4;
 
+    /// <summary>
+    /// The orders above 0 that have caches of their own, as Linux keeps per-CPU lists for orders 1-3 and
+    /// for the huge-page order (2 MiB on x86-64): <see cref="BlockSlots"/> caches a (pool, CPU), slot s for
+    /// order <see cref="OrderOfSlot"/>(s) (<see cref="BuddyAllocator.BlockCacheOf"/>). Each is a
+    /// FrameCache whose entries are heads of cached blocks of its order.
+    /// </summary>
+    public const int BlockSlots = 4;
+    /// <summary>The huge-page order, the last slot's: a 2 MiB block, what page tables map with one entry.</summary>
+    public const int HugeOrder = 9;
+    /// <summary>
+    /// The most blocks a cache of an order above 0 holds: 7 (batch 2), so that a block cache fits in
+    /// <see cref="BlockBytes"/>. Linux bounds all orders of a CPU's lists together in pages; here each
+    /// order has its own bound, at most the order-0 cache's frames for orders 1-3
+    /// (<see cref="HighFor(ulong, int, int)"/>).
+    /// </summary>
+    public const int BlockCapacity = 7;
+    /// <summary>
+    /// The bytes a block cache takes: one cache line, the first 64 bytes of a FrameCache (count and high
+    /// mark 8, the newest entry 8, six older entries 48). A block cache is addressed as a FrameCache
+    /// (<see cref="BuddyAllocator.BlockCacheOf"/>) whose high mark never exceeds <see cref="BlockCapacity"/>,
+    /// so no operation reaches past its 64 bytes (Push writes entry Count - 1 &lt;= 5 of the older ones);
+    /// the four of a (pool, CPU) take 256 bytes instead of 2 KiB, which keeps the metadata within issue 12's
+    /// 8 bytes a page on small machines.
+    /// </summary>
+    public const int BlockBytes = 64;
+    /// <summary>
+    /// log2 of the pool frames per cached huge block: one per 2^17 frames (512 MiB), so the huge blocks
+    /// parked on one CPU are at most present / 256 frames, the order-0 cache's bound.
+    /// </summary>
+    public const int PagesPerHugeShift = 17;
+
+    /// <summary>The order of block-cache slot <paramref name="slot"/> (0..<see cref="BlockSlots"/> - 1): 1, 2, 3, then <see cref="HugeOrder"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int OrderOfSlot(int slot) { return slot < 3 ? slot + 1 : HugeOrder; }
+
+    /// <summary>The block-cache slot of <paramref name="order"/>, or -1 when that order has no cache (0 has the frame cache).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int SlotOfOrder(int order) { return (uint)(order - 1) < 3u ? order - 1 : order == HugeOrder ? 3 : -1; }
+
+    /// <summary>
+    /// The high mark, in blocks, of a pool's caches of <paramref name="order"/>: for order 0 <see cref="HighFor(ulong, int)"/>;
+    /// for orders 1-3 the order-0 mark shifted right by the order (so each parks at most as many frames
+    /// as the order-0 cache: 63 frames give 7, 7 and 7 blocks, 15 frames 7, 3 and 1), at most <see cref="BlockCapacity"/>; for
+    /// the huge order one block a 512 MiB of pool (<see cref="PagesPerHugeShift"/>) rounded down to 2^n - 1
+    /// (at least 1), at most <see cref="BlockCapacity"/>. 0 (no cache) wherever the order-0 cache has none
+    /// (a small pool, <see cref="MinLargestBlocks"/>) and for an order above <paramref name="maxOrder"/>.
+    /// </summary>
+    public static int HighFor(ulong presentPages, int maxOrder, int order)
+    {
+        int high0 = HighFor(presentPages, maxOrder);
+        if (order == 0 || high0 == 0)
+            return high0;
+        if (order > maxOrder)
+            return 0;
+        int high;
+        if (order < HugeOrder)
+            high = high0 >> order;
+        else
+        {
+                ulong blocks = presentPages >> PagesPerHugeShift;
+            if (blocks == 0)
+                return 0;
+            high = blocks < 2 ? 1 : (1 << BitOperations.Log2(blocks)) - 1;
+        }
+        return high > BlockCapacity ? BlockCapacity : high;
+    }
+
     /// <summary>Entries in use (0..<see cref="High"/>).</summary>
     internal int Count;
     /// <summary>
@@ -61,8 +129,11 @@ public unsafe struct FrameCache
     /// </summary>
     internal int High;
 
-    /// <summary>Frames a refill takes and a full cache drains: (High + 1) / 4, 0 without a cache.</summary>
-    internal int BatchSize { [MethodImpl(MethodImplOptions.AggressiveInlining)] get { return (High + 1) >> 2; } }
+    /// <summary>
+    /// Entries a refill takes and a full cache drains: (High + 1) / 4 for a high mark of 2^n - 1 of at least
+    /// 3, 1 for a high mark of 1 (a block cache of one entry, <see cref="HighFor(ulong, int, int)"/>).
+    /// </summary>
+    internal int BatchSize { [MethodImpl(MethodImplOptions.AggressiveInlining)] get { return (High + 4) >> 2; } }
 
     /// <summary>
     /// The high mark of a pool with <paramref name="presentPages"/> frames and largest order

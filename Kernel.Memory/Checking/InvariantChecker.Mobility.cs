@@ -79,13 +79,17 @@ public static unsafe partial class InvariantChecker
             return default;
         for (int pool = 0; pool < pm._poolCapacity; pool++)
         {
-            FrameCache* cache = b.CacheOf(pool, 0);
-            for (int i = 0; i < cache->Count; i++)
+            for (int slot = -1; slot < FrameCache.BlockSlots; slot++)
             {
-                ulong frame = cache->At(i);
-                if (frame < b._spanPages && !b.CacheServes(pool, b._pageblocks[frame >> pbo].Mobility))
-                    return InvariantReport.Broken(InvariantCode.CachedFrameOfAnotherClass, pm._basePfn + frame, pool, 0,
-                        (ulong)b._cacheClasses[pool], (ulong)b._pageblocks[frame >> pbo].Mobility);
+                int order = slot < 0 ? 0 : FrameCache.OrderOfSlot(slot);
+                FrameCache* cache = b.CacheFor(pool, 0, order);
+                for (int i = 0; i < cache->Count; i++)
+                {
+                    ulong frame = cache->At(i);
+                    if (frame < b._spanPages && !b.CacheServes(pool, b._pageblocks[frame >> pbo].Mobility))
+                        return InvariantReport.Broken(InvariantCode.CachedFrameOfAnotherClass, pm._basePfn + frame, pool, order,
+                            (ulong)b._cacheClasses[pool], (ulong)b._pageblocks[frame >> pbo].Mobility);
+                }
             }
         }
         return default;

@@ -13,10 +13,11 @@ namespace PoolKernel.Memory;
 ///   3. free lists: each node is a free head of that pool and order, links agree both ways, and the
 ///      list count equals both the walked length and the free heads seen in step 2 (so no block is
 ///      on two lists and none is missing);
-///   4. frame caches, one a (pool, CPU): each entry is a Cached frame of the cache's pool, no entry twice, high mark as
-///      the pool's present frames give it (<see cref="FrameCache.HighFor"/>) and count within it, and
-///      the Cached frames seen in step 2 are exactly the entries (so a cached frame is on exactly one
-///      cache and on no free list: a list node that is Cached fails step 3);
+///   4. caches, one a (pool, CPU, order: 0 and the block caches of 1, 2, 3, 9): each entry is the head of a
+///      Cached block of the cache's order and pool, no entry twice, high mark as the pool's present frames
+///      give it (<see cref="FrameCache.HighFor(ulong, int, int)"/>) and count within it, and the frames of the
+///      Cached blocks seen in step 2 are exactly the entries' (so a cached block is on exactly one cache, with
+///      its order, and on no free list: a list node that is Cached fails step 3);
 ///   5. pool counters (FreePages = frames on the lists; a pool's free frames are those plus its
 ///      cached ones) and the conservation of present frames;
 ///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools;
@@ -104,14 +105,19 @@ public static unsafe partial class InvariantChecker
                     return InvariantReport.Broken(InvariantCode.IsolatedLeft, pm._basePfn + p, info.Pool, FrameState.OrderOf(s), 0, 0);
                 if (kind == FrameKind.Cached)
                 {
-                    // Free but in no list: an order-0 frame, neither in use nor a buddy candidate.
-                    if (FrameState.OrderOf(s) != 0)
-                        return InvariantReport.Broken(InvariantCode.CacheBadEntry, pm._basePfn + p, info.Pool, FrameState.OrderOf(s), 0, (ulong)FrameState.OrderOf(s));
-                    poolCached[info.Pool]++;
-                    seenPresent++;
-                    seenHeld++;
-                    p++;
-                    continue;
+                    // Free but in no list: a block of an order with caches (0, or a block-cache slot), held like an
+                    // allocated block and checked as one below, neither in use nor a buddy candidate.
+                    int cachedOrder = FrameState.OrderOf(s);
+                    if (cachedOrder != 0 && FrameCache.SlotOfOrder(cachedOrder) < 0)
+                        return InvariantReport.Broken(InvariantCode.CacheBadEntry, pm._basePfn + p, info.Pool, cachedOrder, 0, (ulong)cachedOrder);
+                    poolCached[info.Pool] += 1UL << cachedOrder;
+                    if (cachedOrder == 0)
+                    {
+                        seenPresent++;
+                        seenHeld++;
+                        p++;
+                        continue;
+                    }
                 }
                 int order = FrameState.OrderOf(s);
                 ulong size = 1UL << order;
@@ -181,11 +187,15 @@ public static unsafe partial class InvariantChecker
             {
                 for (int cpu = 0; cpu < b._cpus; cpu++)
                 {
-                    FrameCache* cache = b.CacheOf(pool, cpu);
-                    if (cache->Count != 0)
-                        return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, 0, 0, (ulong)cache->Count);
-                    if (cache->High != 0)
-                        return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, 0, (ulong)(uint)cache->High);
+                    for (int slot = -1; slot < FrameCache.BlockSlots; slot++)
+                    {
+                        int order = slot < 0 ? 0 : FrameCache.OrderOfSlot(slot);
+                        FrameCache* cache = b.CacheFor(pool, cpu, order);
+                        if (cache->Count != 0)
+                            return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, order, 0, (ulong)cache->Count);
+                        if (cache->High != 0)
+                            return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, order, 0, (ulong)(uint)cache->High);
+                    }
                 }
                 continue;
             }
@@ -326,41 +336,48 @@ public static unsafe partial class InvariantChecker
     }
 
     /// <summary>
-    /// One pool's caches, one a CPU: each high mark sized to the pool's present frames and each count within
-    /// it; the counts of all CPUs together equal to the Cached frames of the pool the frame walk saw
-    /// (<paramref name="seen"/>), so every cached frame is in some CPU's cache; every entry a Cached frame in a
-    /// page block of the pool; no entry twice, within a cache or across two CPUs' (pairwise, no scratch
-    /// memory: O((CPUs x Capacity)^2), 64 K comparisons a pool at 4 CPUs).
+    /// One pool's caches, one a (CPU, order): each high mark sized to the pool's present frames for its order
+    /// (<see cref="FrameCache.HighFor(ulong, int, int)"/>) and each count within it; the frames of all entries
+    /// of all CPUs and orders together equal to the frames of Cached heads of the pool the frame walk saw
+    /// (<paramref name="seen"/>), so every cached block is in some CPU's cache; every entry the head of a Cached
+    /// block of the cache's order in a page block of the pool; no entry twice, within a cache or across two
+    /// CPUs' caches of one order (pairwise, no scratch memory: O((CPUs x Capacity)^2), 64 K comparisons a pool
+    /// at 4 CPUs); a head is in caches of its own order only, so no block is counted twice or with another order.
     /// </summary>
     private static InvariantReport CheckCaches(ref PhysicalMemory pm, int pool, ulong seen)
     {
         ref BuddyAllocator b = ref pm._buddy;
-        int high = FrameCache.HighFor(b._pools[pool].PresentPages, b._maxOrder);
         ulong total = 0;
-        for (int cpu = 0; cpu < b._cpus; cpu++)
+        for (int slot = -1; slot < FrameCache.BlockSlots; slot++)
         {
-            FrameCache* cache = b.CacheOf(pool, cpu);
-            int count = cache->Count;
-            if (cache->High != high)
-                return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, (ulong)(uint)high, (ulong)(uint)cache->High);
-            if ((uint)count > (uint)high)
-                return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, 0, (ulong)(uint)high, (ulong)(uint)count);
-            total += (ulong)(uint)count;
-            for (int i = 0; i < count; i++)
+            int order = slot < 0 ? 0 : FrameCache.OrderOfSlot(slot);
+            int high = b.CacheHighFor(pool, order);
+            byte cached = FrameState.Make(FrameKind.Cached, order);
+            for (int cpu = 0; cpu < b._cpus; cpu++)
             {
-                ulong n = cache->At(i);
-                if (n >= b._spanPages || b._frames[n] != FrameState.Make(FrameKind.Cached, 0) || b.PoolOfFrame(n) != pool)
-                    return InvariantReport.Broken(InvariantCode.CacheBadEntry, n < b._spanPages ? pm._basePfn + n : n, pool, 0,
-                        FrameState.Make(FrameKind.Cached, 0), n < b._spanPages ? b._frames[n] : 0UL);
-                for (int j = i + 1; j < count; j++)
-                    if (cache->At(j) == n)
-                        return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, 0, (ulong)i, (ulong)j);
-                for (int other = cpu + 1; other < b._cpus; other++)
+                FrameCache* cache = b.CacheFor(pool, cpu, order);
+                int count = cache->Count;
+                if (cache->High != high)
+                    return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, order, (ulong)(uint)high, (ulong)(uint)cache->High);
+                if ((uint)count > (uint)high)
+                    return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, order, (ulong)(uint)high, (ulong)(uint)count);
+                total += (ulong)(uint)count << order;
+                for (int i = 0; i < count; i++)
                 {
-                    FrameCache* second = b.CacheOf(pool, other);
-                    for (int j = 0; j < second->Count; j++)
-                        if (second->At(j) == n)
-                            return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, 0, (ulong)cpu, (ulong)other);
+                    ulong n = cache->At(i);
+                    if (n >= b._spanPages || b._frames[n] != cached || b.PoolOfFrame(n) != pool)
+                        return InvariantReport.Broken(InvariantCode.CacheBadEntry, n < b._spanPages ? pm._basePfn + n : n, pool, order,
+                            cached, n < b._spanPages ? b._frames[n] : 0UL);
+                    for (int j = i + 1; j < count; j++)
+                        if (cache->At(j) == n)
+                            return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, order, (ulong)i, (ulong)j);
+                    for (int other = cpu + 1; other < b._cpus; other++)
+                    {
+                        FrameCache* second = b.CacheFor(pool, other, order);
+                        for (int j = 0; j < second->Count; j++)
+                            if (second->At(j) == n)
+                                return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, order, (ulong)cpu, (ulong)other);
+                    }
                 }
             }
         }

@@ -56,9 +56,18 @@ public unsafe partial struct PhysicalMemory
     /// freeing the frame at once hold different cache locks); with one, a plain check and store.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool ClaimFrame(ulong index)
+    internal bool ClaimFrame(ulong index) { return ClaimBlock(index, 0); }
+
+    /// <summary>
+    /// Claims the head of a block of <paramref name="order"/> for a free, as <see cref="ClaimFrame"/> does a frame:
+    /// "allocated, that order" to "cached, that order". Every free of an order that has per-CPU caches
+    /// (<see cref="FrameCache.SlotOfOrder"/>) claims first, whichever way it then goes, because another CPU may be
+    /// freeing the same block to its own cache holding only that cache's lock.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool ClaimBlock(ulong index, int order)
     {
-        byte allocated = FrameState.Make(FrameKind.Allocated, 0), cached = FrameState.Make(FrameKind.Cached, 0);
+        byte allocated = FrameState.Make(FrameKind.Allocated, order), cached = FrameState.Make(FrameKind.Cached, order);
         if (_maxCpus != 1)
             return FrameState.TryChange(_buddy._frames, index, allocated, cached);
         if (_buddy._frames[index] != allocated)

@@ -33,9 +33,9 @@ public unsafe class ConcurrentOperationsTests
         /// <summary>One flag a page of the span: 1 while some thread holds it, set and cleared atomically.</summary>
         public readonly int[] Taken;
 
-        public SharedMemory(int cpus)
+        public SharedMemory(int cpus, ulong bytes = 256UL << 20, int nodes = 2)
         {
-            _host = QemuMaps.Boot("q35", 256UL << 20, 2, HostCpus.Config(cpus));
+            _host = QemuMaps.Boot("q35", bytes, nodes, HostCpus.Config(cpus));
             Assert.Equal(MemoryStatus.Ok, _host.InitStatus);
             Taken = new int[Memory->GetTotals().SpanPages];
         }
@@ -58,11 +58,23 @@ public unsafe class ConcurrentOperationsTests
     [InlineData(4)]
     [InlineData(8)]
     public void ThreadsAllocatingAndFreeingAtOnceKeepEveryPageAccounted(int threads)
-        => SeededRuns.Run(_output, $"{threads} threads of page operations", "POOLKERNEL_THREADS", 6, 3000, (seed, ops) => RunSeed(seed, ops, threads));
+        => SeededRuns.Run(_output, $"{threads} threads of page operations", "POOLKERNEL_THREADS", 6, 3000, (seed, ops) => RunSeed(seed, ops, threads, huge: false));
 
-    private static void RunSeed(int seed, int ops, int threads)
+    /// <summary>
+    /// The same on a 2 GiB machine of two nodes, whose shared pools have per-CPU caches of every order, the
+    /// huge order 9 included (<see cref="FrameCache.HighFor(ulong, int, int)"/>), and a sixth of the requests
+    /// of order 9: blocks of orders 1-3 and 9 are freed to one CPU's cache while others allocate, drain and free
+    /// them (cross-thread frees through the exchange), and pools are created and destroyed meanwhile.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void ThreadsWithCachesOfEveryOrderKeepEveryPageAccounted(int threads)
+        => SeededRuns.Run(_output, $"{threads} threads of page operations, order-9 caches", "POOLKERNEL_THREADS", 4, 5000, (seed, ops) => RunSeed(seed, ops, threads, huge: true));
+
+    private static void RunSeed(int seed, int ops, int threads, bool huge)
     {
-        using var memory = new SharedMemory(threads + 1);
+        using var memory = huge ? new SharedMemory(threads + 1, 2UL << 30) : new SharedMemory(threads + 1);
         HostCpus.Enter(0);
         PhysicalMemory* pm = memory.Memory;
         ulong freeBefore = pm->GetTotals().FreePages;
@@ -134,7 +146,8 @@ public unsafe class ConcurrentOperationsTests
                 int kind = rng.Next(100);
                 if (kind < 50 || held.Count == 0)
                 {
-                    int order = rng.Next(8) == 0 ? rng.Next(maxOrder + 1) : rng.Next(Math.Min(3, maxOrder) + 1);
+                    int order = huge && rng.Next(6) == 0 ? FrameCache.HugeOrder
+                        : rng.Next(8) == 0 ? rng.Next(maxOrder + 1) : rng.Next(Math.Min(3, maxOrder) + 1);
                     AllocRequest req = AllocRequest.Any;
                     req.Owner = (byte)(1 + thread % 3);
                     if (rng.Next(2) == 0)
@@ -264,20 +277,24 @@ public unsafe class ConcurrentOperationsTests
         Assert.DoesNotContain(1, memory.Taken);
     }
 
-    [Fact]
-    public void TwoThreadsFreeingTheSameBlockAtOnceOneIsRefused()
-        => SeededRuns.Run(_output, "double free from two threads", "POOLKERNEL_DOUBLEFREE", 20, 50, RunDoubleFree);
+    /// <summary>On 256 MiB (caches of orders 0-3) and on 2 GiB of one node (order 9 too, a third of the rounds).</summary>
+    [Theory]
+    [InlineData(256)]
+    [InlineData(2048)]
+    public void TwoThreadsFreeingTheSameBlockAtOnceOneIsRefused(int mib)
+        => SeededRuns.Run(_output, $"double free from two threads, {mib} MiB", "POOLKERNEL_DOUBLEFREE", 20, 50, (seed, rounds) => RunDoubleFree(seed, rounds, mib));
 
-    private static void RunDoubleFree(int seed, int rounds)
+    private static void RunDoubleFree(int seed, int rounds, int mib)
     {
-        using var memory = new SharedMemory(3);
+        bool huge = mib > 256;
+        using var memory = huge ? new SharedMemory(3, (ulong)mib << 20, 1) : new SharedMemory(3);
         HostCpus.Enter(0);
         PhysicalMemory* pm = memory.Memory;
         ulong freeBefore = pm->GetTotals().FreePages;
         var rng = new Random(seed);
         for (int round = 0; round < rounds; round++)
         {
-            int order = rng.Next(pm->MaxOrder + 1);
+            int order = huge && rng.Next(3) == 0 ? FrameCache.HugeOrder : rng.Next(pm->MaxOrder + 1);
             AllocRequest req = AllocRequest.Any;
             req.Owner = 2;
             Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), req, out Pfn pfn));

@@ -37,6 +37,9 @@ public unsafe class CpuCacheTests
 
     private static int Cached(PhysicalMemory* pm, PoolId id, int cpu) => pm->_buddy.CacheOf(id.Value, cpu)->Count;
 
+    /// <summary>Frames in CPU <paramref name="cpu"/>'s caches of the pool, every order (0 and the block caches of 1, 2, 3, 9).</summary>
+    private static ulong CachedFrames(PhysicalMemory* pm, PoolId id, int cpu) => pm->_buddy.CpuCachedCount(id.Value, cpu);
+
     [Fact]
     public void EachCpuFreesToAndAllocatesFromItsOwnCache()
     {
@@ -77,22 +80,26 @@ public unsafe class CpuCacheTests
         MemoryAssert.Consistent(pm);
     }
 
-    [Fact]
-    public void ShrinkingAPoolDrainsEveryCpusCache()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ShrinkingAPoolDrainsEveryCpusCache(int order)
     {
         using HostPhysicalMemory host = TwoCpus();
         PhysicalMemory* pm = host.Memory;
         PoolId pool = CachedPool(pm);
         PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
         HostCpus.Enter(1);
-        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn pfn));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0), MemoryAssert.DefaultOwner));
-        Assert.True(Cached(pm, pool, 1) > 0);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn pfn));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
+        Assert.True(CachedFrames(pm, pool, 1) > 0);
 
         // CPU 0 gives every page block back: the frames parked in CPU 1's cache have to merge first.
         HostCpus.Enter(0);
         Assert.Equal(MemoryStatus.Ok, pm->MovePageblocks(pool, donor, CachedPoolPageblocks));
-        Assert.Equal(0, Cached(pm, pool, 1));
+        Assert.Equal(0UL, CachedFrames(pm, pool, 1));
         Assert.Equal(0, pm->_buddy.CacheOf(pool.Value, 1)->High); // an empty pool has no cache
         MemoryAssert.Consistent(pm);
     }
@@ -104,7 +111,8 @@ public unsafe class CpuCacheTests
 
     /// <summary>
     /// An instance of one CPU takes no lock on its fast paths (its one CPU is the only caller), one of
-    /// several CPUs takes the CPU's cache lock (order 0) or the pool's lock (order 9) once per call: counted
+    /// several CPUs takes the CPU's cache lock (order 0) or the pool's lock (order 9 in a pool too small
+    /// for a cache of that order) once per call: counted
     /// through the locks' interrupt hook, which every acquisition calls.
     /// </summary>
     [Fact]
@@ -138,8 +146,12 @@ public unsafe class CpuCacheTests
         }
     }
 
-    [Fact]
-    public void InflatingTheBalloonDrainsEveryCpusCacheOfThePool()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void InflatingTheBalloonDrainsEveryCpusCacheOfThePool(int order)
     {
         using HostPhysicalMemory host = TwoCpus();
         PhysicalMemory* pm = host.Memory;
@@ -154,16 +166,16 @@ public unsafe class CpuCacheTests
         for (int i = 0; i < held.Length; i++)
             Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pbo), AllocRequest.InPool(pool), out held[i]));
         HostCpus.Enter(1);
-        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn small));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(small, new Order(0), MemoryAssert.DefaultOwner));
-        Assert.True(Cached(pm, pool, 1) > 0);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn small));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(small, new Order(order), MemoryAssert.DefaultOwner));
+        Assert.True(CachedFrames(pm, pool, 1) > 0);
         Assert.Equal(0UL, pm->FreeBlocks(pool, new Order(pbo)));
 
         // CPU 0 inflates: the only whole free page block of the elastic pool appears once CPU 1's cache is drained.
         HostCpus.Enter(0);
         Assert.Equal(MemoryStatus.Ok, pm->InflatePageblock(out Pfn lent, out PoolId from));
         Assert.Equal(pool, from);
-        Assert.Equal(0, Cached(pm, pool, 1));
+        Assert.Equal(0UL, CachedFrames(pm, pool, 1));
         Assert.Equal(small.Value >> pbo, lent.Value >> pbo);
         MemoryAssert.Consistent(pm);
         Assert.Equal(MemoryStatus.Ok, pm->DeflatePageblock(lent));
@@ -172,28 +184,36 @@ public unsafe class CpuCacheTests
         MemoryAssert.Consistent(pm);
     }
 
-    [Fact]
-    public void DestroyingAPoolDrainsEveryCpusCache()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void DestroyingAPoolDrainsEveryCpusCache(int order)
     {
         using HostPhysicalMemory host = TwoCpus();
         PhysicalMemory* pm = host.Memory;
         ulong freeBefore = pm->GetTotals().FreePages;
         PoolId pool = CachedPool(pm);
         HostCpus.Enter(1);
-        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn pfn));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(0), MemoryAssert.DefaultOwner));
-        Assert.True(Cached(pm, pool, 1) > 0);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn pfn));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
+        Assert.True(CachedFrames(pm, pool, 1) > 0);
 
         HostCpus.Enter(0);
         Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(pool));
-        Assert.Equal(0, Cached(pm, pool, 1));
+        Assert.Equal(0UL, CachedFrames(pm, pool, 1));
         Assert.NotEqual(FrameKind.Cached, pm->KindOf(pfn, out _));
         Assert.Equal(freeBefore, pm->GetTotals().FreePages);
         MemoryAssert.Consistent(pm);
     }
 
-    [Fact]
-    public void APoolRunningShortDrainsTheOtherCpusCaches()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void APoolRunningShortDrainsTheOtherCpusCaches(int order)
     {
         using HostPhysicalMemory host = TwoCpus();
         PhysicalMemory* pm = host.Memory;
@@ -207,16 +227,16 @@ public unsafe class CpuCacheTests
             Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(max), AllocRequest.InPool(pool), out held[i]));
         // CPU 1 breaks the last one: a refill splits it, the frame goes back to CPU 1's cache.
         HostCpus.Enter(1);
-        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn small));
-        Assert.Equal(MemoryStatus.Ok, pm->Free(small, new Order(0), MemoryAssert.DefaultOwner));
-        Assert.True(Cached(pm, pool, 1) > 0);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn small));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(small, new Order(order), MemoryAssert.DefaultOwner));
+        Assert.True(CachedFrames(pm, pool, 1) > 0);
         for (int o = max; o <= pm->MaxOrder; o++)
             Assert.Equal(0UL, pm->FreeBlocks(pool, new Order(o)));
 
         // CPU 0 asks for a page block's worth: its own cache is empty, so CPU 1's is drained and the block merges.
         HostCpus.Enter(0);
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(max), AllocRequest.InPool(pool), out Pfn last));
-        Assert.Equal(0, Cached(pm, pool, 1));
+        Assert.Equal(0UL, CachedFrames(pm, pool, 1));
         MemoryAssert.Consistent(pm);
         Assert.Equal(MemoryStatus.Ok, pm->Free(last, new Order(max), MemoryAssert.DefaultOwner));
         foreach (Pfn p in held)

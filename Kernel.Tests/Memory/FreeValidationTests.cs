@@ -100,10 +100,10 @@ public unsafe class FreeValidationTests
     {
         using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
         PhysicalMemory* pm = host.Memory;
-        // An order-1 block (order 0 would come from the frame cache, whose frames' buddies are cached too).
-        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(1), AllocRequest.Any, out Pfn again));
+        // An order-4 block (orders 0-3 would come from the CPU's caches, whose blocks' buddies are cached too).
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(4), AllocRequest.Any, out Pfn again));
         // Scribble over the free buddy's node in the metadata's node table (what a stray metadata write would do).
-        Pfn buddy = new Pfn(again.Value ^ 2);
+        Pfn buddy = new Pfn(again.Value ^ 16);
         Assert.Equal(FrameKind.Free, pm->KindOf(buddy, out _));
         FreeNode* node = FreeList.NodeOf(pm->_buddy._nodes, buddy.Value - pm->BasePfn.Value);
         node->Next = 12345;
@@ -124,13 +124,13 @@ public unsafe class FreeValidationTests
     {
         using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
         PhysicalMemory* pm = host.Memory;
-        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(1), AllocRequest.Any, out Pfn again));
-        Pfn buddy = new Pfn(again.Value ^ 2);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(4), AllocRequest.Any, out Pfn again));
+        Pfn buddy = new Pfn(again.Value ^ 16);
         Assert.Equal(FrameKind.Free, pm->KindOf(buddy, out _));
         for (int at = 0; at < 2 * 4096; at += 8)
             *(ulong*)(host.FrameMemory(buddy) + at) = 12345;
         MemoryAssert.Consistent(pm);
-        Assert.Equal(MemoryStatus.Ok, pm->Free(again, new Order(1), MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(again, new Order(4), MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
     }
 

@@ -195,6 +195,31 @@ public unsafe class RealtimeTests
         }
     }
 
+    /// <summary>
+    /// A realtime pool large enough for per-CPU caches has none above order 0: every allocation and free of
+    /// orders 1-3 and 9 through the general entries is a counted realtime operation (none parked in, or taken
+    /// from, a block cache that would bypass the count).
+    /// </summary>
+    [Fact]
+    public void BlockOrders_OnALargeRealtimePool_AreCountedOperations_NoBlockCacheBypassesThem()
+    {
+        using var host = QemuMaps.Boot("q35", 2048 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 512, out PoolId rt));
+        foreach (int order in new[] { 1, 2, 3, 9 })
+        {
+            for (int round = 0; round < 3; round++)
+            {
+                ulong before = pm->GetRealtimeSteps(0).Operations;
+                Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(rt), out Pfn a));
+                Assert.Equal(MemoryStatus.Ok, pm->Free(a, new Order(order), Owner));
+                Assert.Equal(before + 2, pm->GetRealtimeSteps(0).Operations);
+            }
+        }
+        MemoryAssert.Consistent(pm);
+    }
+
     [Fact]
     public void Refusals_LeaveStateUnchanged()
     {
