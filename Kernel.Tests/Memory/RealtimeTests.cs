@@ -1,4 +1,6 @@
+using PoolKernel.Boot.PoolPlan;
 using PoolKernel.Memory;
+using PoolKernel.Tests.PoolPlan;
 using PoolKernel.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
@@ -391,6 +393,31 @@ public unsafe class RealtimeTests
             Assert.Equal(4 * pb, Present(pm, rt));
             Assert.Equal(0, pm->RebalanceRealtimePools());
         });
+    }
+
+    /// <summary>
+    /// From the command line: an rt pool whose min= is above its size is made at its size with that minimum (a
+    /// note says it grows to it; any other pool's minimum is lowered to its size), and housekeeping passes grow it.
+    /// </summary>
+    [Fact]
+    public void BootPool_RealtimeWithItsMinimumAboveItsSize_KeepsTheMinimum_AndThePassesGrowItToIt()
+    {
+        const OutcomeNotes minNotes = OutcomeNotes.GrowsToMinimum | OutcomeNotes.GuaranteedClamped;
+        using var a = new Applied("pool=audio_rt:8M,rt,prio=10,min=16M pool=plain:8M,min=16M");
+        PoolOutcome rt = a.Created("audio_rt");
+        Assert.Equal(OutcomeNotes.GrowsToMinimum, rt.Notes & minNotes);
+        Assert.Equal(16 * MiB / 4096, a.Props(rt).MinimumPages);
+        Assert.Equal(8 * MiB / 4096, a.Stats(rt).PresentPages);
+        PoolOutcome plain = a.Created("plain");
+        Assert.Equal(OutcomeNotes.GuaranteedClamped, plain.Notes & minNotes);
+        Assert.Equal(8 * MiB / 4096, a.Props(plain).MinimumPages);
+        a.AssertConsistent();
+        // 8 MiB short: 4 page blocks, 2 a pass.
+        Assert.Equal(PhysicalMemory.HousekeepingRebalanceBatch, a.Pm->RebalanceRealtimePools());
+        Assert.Equal(PhysicalMemory.HousekeepingRebalanceBatch, a.Pm->RebalanceRealtimePools());
+        Assert.Equal(0, a.Pm->RebalanceRealtimePools());
+        Assert.Equal(16 * MiB / 4096, a.Stats(rt).PresentPages);
+        a.AssertConsistent();
     }
 
     [Fact]
