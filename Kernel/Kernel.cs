@@ -32,9 +32,10 @@ namespace PoolKernel
             // Interrupts and the other CPUs; from here on interrupts are on (docs/smp.md).
             Platform.Smp.Start();
             Drivers.DriverManager.LoadAll();
-            // The drivers' polls (the balloon following the host) run on the last AP at every timer
-            // tick, so they go on while a shell command runs; with one CPU, the shell's idle loop polls.
-            Platform.Smp.StartHousekeeping(&Drivers.DriverManager.PollIdle);
+            // The drivers' polls (the balloon following the host) and the realtime pools' resize pass run
+            // on the last AP at every timer tick, so they go on while a shell command runs; with one CPU,
+            // the shell's idle loop runs them.
+            Platform.Smp.StartHousekeeping(&Platform.Housekeeping.Run);
             SelfTest.BootTestHooks.Run();
             Shell.KernelShell.Run();
         }

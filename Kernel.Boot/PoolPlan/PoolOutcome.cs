@@ -72,6 +72,8 @@ namespace PoolKernel.Boot.PoolPlan
         MaxOverflow = 1 << 8,
         /// <summary>min= rounded up to whole pages does not fit in 64 bits: min ignored (the pool has no minimum).</summary>
         GuaranteedOverflow = 1 << 9,
+        /// <summary>min= was above the size of a realtime pool: it is made at its size with that minimum, and grows to it (docs/realtime.md).</summary>
+        GrowsToMinimum = 1 << 10,
     }
 
     /// <summary>One pool spec's result, in the order of <see cref="CommandLine.BootOptions.Pool"/>.</summary>
@@ -142,6 +144,7 @@ namespace PoolKernel.Boot.PoolPlan
                 case OutcomeNotes.Percent: return "percentage resolved";
                 case OutcomeNotes.LimitedByMax: return "size limited to max";
                 case OutcomeNotes.GuaranteedClamped: return "min above the size, lowered to the size";
+                case OutcomeNotes.GrowsToMinimum: return "min above the size: the rt pool grows to it from lower priorities";
                 case OutcomeNotes.RangeTrimmed: return "range trimmed to whole page blocks";
                 case OutcomeNotes.RulesRecorded: return "boundary/align recorded for allocations";
                 case OutcomeNotes.Pieces: return "in several pieces";

@@ -287,14 +287,26 @@ namespace PoolKernel.Boot.PoolPlan
                     o->Notes |= OutcomeNotes.MaxOverflow;
                 }
             }
+            ulong growTo = 0; // pages: a realtime pool's minimum above its size, set once it is made
             if (s->Guaranteed != 0)
             {
                 if (CheckedMath.RoundUp(s->Guaranteed, PageSize, out ulong min))
                 {
                     if (min > planned)
                     {
+                        // A realtime pool is made at its size and then given the minimum it asked for, which
+                        // the housekeeping pass grows it to from lower priorities (docs/realtime.md); any other
+                        // pool's minimum is lowered to its size.
+                        if ((props.Flags & Memory.PoolFlags.Realtime) != 0)
+                        {
+                            growTo = min / PageSize;
+                            o->Notes |= OutcomeNotes.GrowsToMinimum;
+                        }
+                        else
+                        {
+                            o->Notes |= OutcomeNotes.GuaranteedClamped;
+                        }
                         min = planned;
-                        o->Notes |= OutcomeNotes.GuaranteedClamped;
                     }
                     props.MinimumPages = min / PageSize;
                 }
@@ -307,6 +319,8 @@ namespace PoolKernel.Boot.PoolPlan
 
             Carve(ref ctx, index, in props, planned / PageSize, unitBytes / PageSize, s->BlockSize != 0,
                 (s->Flags & CommandLine.PoolSpecFlags.HasRange) != 0, kernelCore, o);
+            if (growTo != 0 && o->Pool != NoPool)
+                pm->SetRealtimeLimits(new Memory.PoolId((byte)o->Pool), growTo, props.MaximumPages);
         }
 
         /// <summary>Refuses a spec whose size, made exact in <paramref name="unit"/>s, does not fit in 64 bits.</summary>

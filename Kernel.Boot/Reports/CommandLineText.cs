@@ -376,6 +376,7 @@ namespace PoolKernel.Boot.Reports
             }
             WriteNote(r, OutcomeNotes.LimitedByMax);
             WriteNote(r, OutcomeNotes.GuaranteedClamped);
+            WriteNote(r, OutcomeNotes.GrowsToMinimum);
             WriteNote(r, OutcomeNotes.MaxOverflow);
             WriteNote(r, OutcomeNotes.GuaranteedOverflow);
             WriteNote(r, OutcomeNotes.RangeTrimmed);

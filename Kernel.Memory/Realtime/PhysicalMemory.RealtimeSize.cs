@@ -21,6 +21,32 @@ public unsafe partial struct PhysicalMemory
     private const int FreePageblockProbes = 4;
 
     /// <summary>
+    /// Page blocks each realtime pool may move in one housekeeping pass (<see cref="RebalanceRealtimePools"/>): 2,
+    /// 4 MiB at 2 MiB page blocks, 400 MiB a second at the timer's 100 Hz: a pool short by its minimum is
+    /// whole within a few ticks, and a pass holds two pools' locks for at most two moves a pool.
+    /// </summary>
+    public const int HousekeepingRebalanceBatch = 2;
+
+    /// <summary>
+    /// The periodic resize (docs/realtime.md, "Resizable and prioritised"): <see cref="RebalanceRealtime"/> with
+    /// <see cref="HousekeepingRebalanceBatch"/> for every live realtime pool, in slot order. The kernel runs it
+    /// at every timer tick of its housekeeping CPU, not on the allocation path: a move takes a donor's lock,
+    /// which non-realtime paths (compaction, the balloon) hold for as long as they run. Returns the page blocks
+    /// moved; nothing to do costs one look at each pool slot. Takes its locks itself, one move at a time.
+    /// </summary>
+    public int RebalanceRealtimePools()
+    {
+        int total = 0;
+        for (int p = 0; p < _poolLimit; p++)
+        {
+            PoolId id = new PoolId((byte)p);
+            if (IsLive(id) && IsRealtime(p) && RebalanceRealtime(id, HousekeepingRebalanceBatch, out int moved) == MemoryStatus.Ok)
+                total += moved;
+        }
+        return total;
+    }
+
+    /// <summary>
     /// Sets realtime pool <paramref name="id"/>'s minimum and maximum (pages; a maximum of 0: none). Nothing
     /// moves until <see cref="RebalanceRealtime"/>. Refused, nothing changed: NoSuchPool, PropertiesMismatch
     /// (not a realtime pool), InvalidArgument (minimum above a non-zero maximum).
@@ -88,7 +114,7 @@ public unsafe partial struct PhysicalMemory
             bool done = false;
             ref Pool d = ref _buddy._pools[donor];
             ref Pool r = ref _buddy._pools[rt];
-            if (IsDonorFor(donor, rt) && r.PresentPages - r.BalloonedPages < r.Properties.MinimumPages &&
+            if (IsDonorFor(donor, rt) && r.Live != 0 && IsRealtime(rt) && r.PresentPages - r.BalloonedPages < r.Properties.MinimumPages &&
                 d.PresentPages - d.BalloonedPages >= PageblockPages + d.Properties.MinimumPages)
             {
                 ulong pb = FreePageblockFor(donor, rt);
@@ -121,7 +147,7 @@ public unsafe partial struct PhysicalMemory
             bool done = false;
             ref Pool r = ref _buddy._pools[rt];
             ulong pb = FreePageblockFor(rt, home);
-            if (pb != FreeList.End && _buddy._pageblocks[pb].Home == home && _buddy._pools[home].Live != 0 &&
+            if (pb != FreeList.End && r.Live != 0 && IsRealtime(rt) && _buddy._pageblocks[pb].Home == home && _buddy._pools[home].Live != 0 &&
                 r.Properties.MaximumPages != 0 && r.PresentPages > r.Properties.MaximumPages &&
                 r.PresentPages - r.BalloonedPages >= PageblockPages + r.Properties.MinimumPages)
             {

@@ -1,4 +1,6 @@
+using PoolKernel.Boot.PoolPlan;
 using PoolKernel.Memory;
+using PoolKernel.Tests.PoolPlan;
 using PoolKernel.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
@@ -313,6 +315,109 @@ public unsafe class RealtimeTests
         Assert.Equal(0, moved);
         Assert.True(Present(pm, dma32) > dma32Before - 12 * pb);
         MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
+    /// The housekeeping pass (<see cref="PhysicalMemory.RebalanceRealtimePools"/>) with no explicit call: a realtime
+    /// pool of 2 page blocks with a minimum of 12 reaches it in ceil(10 / batch) passes, taking from the elastic pool
+    /// first, then the set-up pool, never from higher priorities; seeded realtime allocations and frees between the
+    /// passes stay within the step bound; above a new maximum the passes give page blocks home, a batch each.
+    /// </summary>
+    [Fact]
+    public void HousekeepingPasses_GrowAPoolBelowItsMinimum_DonorsInGiveOrder_AndShrinkItAboveItsMaximum_OperationsWithinTheBound()
+    {
+        SeededRuns.Run(_output, "realtime housekeeping", "RT_HOUSEKEEPING", 4, 200, (seed, ops) =>
+        {
+            using var host = QemuMaps.Boot("q35", 1024 * MiB, 1);
+            PhysicalMemory* pm = host.Memory;
+            PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+            ulong pb = 1UL << pm->PageblockOrder;
+            int batch = PhysicalMemory.HousekeepingRebalanceBatch;
+            Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), dma32, 2, out PoolId rt));
+            Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("guest", PoolFlags.Elastic, 5), dma32, 3, out PoolId elastic));
+            Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("high", PoolFlags.None, 200), dma32, 4, out PoolId high));
+            ulong highBefore = Present(pm, high);
+            Assert.Equal(0, pm->RebalanceRealtimePools()); // within its limits: nothing moves
+            Assert.Equal(MemoryStatus.Ok, pm->SetRealtimeLimits(rt, 12 * pb, 0));
+
+            var rng = new Random(seed);
+            var held = new List<Held>();
+            var givers = new List<string>();
+            int passes = 0;
+            while (Present(pm, rt) < 12 * pb)
+            {
+                for (int i = 0; i < ops / 10; i++)
+                {
+                    if (held.Count == 0 || rng.Next(2) == 0)
+                    {
+                        int order = rng.Next(4);
+                        if (pm->AllocateRealtime(rt, new Order(order), Owner, out Pfn pfn) == MemoryStatus.Ok)
+                            held.Add(new Held(pfn, order));
+                    }
+                    else
+                    {
+                        int k = rng.Next(held.Count);
+                        Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(held[k].Pfn, new Order(held[k].Order), Owner));
+                        held.RemoveAt(k);
+                    }
+                    StepsWithinBound(pm, $"seed {seed} pass {passes} op {i}");
+                }
+                ulong guestBefore = Present(pm, elastic), setupBefore = Present(pm, dma32);
+                int moved = pm->RebalanceRealtimePools();
+                passes++;
+                Assert.InRange(moved, 1, batch);
+                for (ulong g = (guestBefore - Present(pm, elastic)) / pb; g > 0; g--)
+                    givers.Add("guest");
+                for (ulong g = (setupBefore - Present(pm, dma32)) / pb; g > 0; g--)
+                    givers.Add("node0-dma32");
+                Assert.True(passes <= 10, $"seed {seed}: not at its minimum after {passes} passes");
+                MemoryAssert.Consistent(pm);
+            }
+            Assert.Equal((10 + batch - 1) / batch, passes);
+            Assert.Equal(new[] { "guest", "guest", "guest", "node0-dma32", "node0-dma32", "node0-dma32", "node0-dma32", "node0-dma32", "node0-dma32", "node0-dma32" }, givers);
+            Assert.Equal(highBefore, Present(pm, high));
+            Assert.Equal(0, pm->RebalanceRealtimePools());
+
+            foreach (Held h in held)
+                Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(h.Pfn, new Order(h.Order), Owner));
+            pm->DrainCaches();
+            Assert.Equal(MemoryStatus.Ok, pm->SetRealtimeLimits(rt, 0, 4 * pb));
+            passes = 0;
+            while (Present(pm, rt) > 4 * pb)
+            {
+                Assert.Equal(batch, pm->RebalanceRealtimePools());
+                passes++;
+                MemoryAssert.Consistent(pm);
+            }
+            Assert.Equal(4, passes);
+            Assert.Equal(4 * pb, Present(pm, rt));
+            Assert.Equal(0, pm->RebalanceRealtimePools());
+        });
+    }
+
+    /// <summary>
+    /// From the command line: an rt pool whose min= is above its size is made at its size with that minimum (a
+    /// note says it grows to it; any other pool's minimum is lowered to its size), and housekeeping passes grow it.
+    /// </summary>
+    [Fact]
+    public void BootPool_RealtimeWithItsMinimumAboveItsSize_KeepsTheMinimum_AndThePassesGrowItToIt()
+    {
+        const OutcomeNotes minNotes = OutcomeNotes.GrowsToMinimum | OutcomeNotes.GuaranteedClamped;
+        using var a = new Applied("pool=audio_rt:8M,rt,prio=10,min=16M pool=plain:8M,min=16M");
+        PoolOutcome rt = a.Created("audio_rt");
+        Assert.Equal(OutcomeNotes.GrowsToMinimum, rt.Notes & minNotes);
+        Assert.Equal(16 * MiB / 4096, a.Props(rt).MinimumPages);
+        Assert.Equal(8 * MiB / 4096, a.Stats(rt).PresentPages);
+        PoolOutcome plain = a.Created("plain");
+        Assert.Equal(OutcomeNotes.GuaranteedClamped, plain.Notes & minNotes);
+        Assert.Equal(8 * MiB / 4096, a.Props(plain).MinimumPages);
+        a.AssertConsistent();
+        // 8 MiB short: 4 page blocks, 2 a pass.
+        Assert.Equal(PhysicalMemory.HousekeepingRebalanceBatch, a.Pm->RebalanceRealtimePools());
+        Assert.Equal(PhysicalMemory.HousekeepingRebalanceBatch, a.Pm->RebalanceRealtimePools());
+        Assert.Equal(0, a.Pm->RebalanceRealtimePools());
+        Assert.Equal(16 * MiB / 4096, a.Stats(rt).PresentPages);
+        a.AssertConsistent();
     }
 
     [Fact]

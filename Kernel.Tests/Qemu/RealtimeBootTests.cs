@@ -49,6 +49,52 @@ public class RealtimeBootTests
         BootTests.AssertContains(result, "check: ok");
     }
 
+    private static readonly Regex GrownLine = new(
+        @"^\s+\d+ audio_rt\s+any\s+\S+\s+resv rt\s+10 kern\s+32768\s+32768\s+16$");
+
+    private static readonly Regex IrqLine = new(
+        @"^cpu (\d) irqalloc: realtime pool audio_rt orders 0-3 allocated and freed in the timer interrupt, steps max (\d+) \(bound 708\)$");
+
+    /// <summary>
+    /// An rt pool made smaller than its min= at boot (16 MiB of 32) grows to it with no command: the housekeeping
+    /// CPU's timer ticks move page blocks from the set-up pool (`pools` shows 32768 kB after a sleep); then
+    /// `cpu N irqalloc` on both CPUs also takes and frees a block of orders 0-3 on the rt pool in the timer
+    /// interrupt, within the step bound.
+    /// </summary>
+    [Fact]
+    public void RtPoolBelowItsMinimumAtBoot_GrowsOnTheHousekeepingTicks_AndServesTheTimerInterrupt()
+    {
+        QemuResult result = new QemuBoot
+        {
+            Machine = "q35", Memory = "512M", Cpus = 2, Nodes = 1,
+            KernelCommandLine = "pool=audio_rt:16M,rt,prio=10,min=32M run=\"sleep 300;pools;cpu 0 irqalloc;cpu 1 irqalloc;check\"",
+            Timeout = TimeSpan.FromSeconds(120),
+        }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        string[] lines = result.Lines;
+        BootTests.AssertContains(result, "cmdline: pool audio_rt: created 16 MiB in node0-dma32; min above the size: the rt pool grows to it from lower priorities");
+        int at = Array.IndexOf(lines, "pk> sleep 300");
+        Assert.True(at >= 0, $"no sleep echo\n{result}");
+        Assert.Equal("sleep: 300 ms (30 timer ticks; drivers polled by cpu 1)", lines[at + 1]);
+        Assert.Equal("pk> pools", lines[at + 2]);
+        Assert.StartsWith(" id name ", lines[at + 3]);
+        int end = Array.IndexOf(lines, "pk> cpu 0 irqalloc", at);
+        Assert.True(end > at, $"no irqalloc echo\n{result}");
+        Assert.Single(lines[(at + 4)..end], l => GrownLine.IsMatch(l));
+        for (int c = 0; c < 2; c++)
+        {
+            int i = Array.IndexOf(lines, $"pk> cpu {c} irqalloc");
+            Assert.Matches($@"^cpu {c} irqalloc: page 0x[0-9a-f]+ and heap block 0x[0-9a-f]+ \(node 0\) allocated and freed in the timer interrupt$", lines[i + 1]);
+            Match m = IrqLine.Match(lines[i + 2]);
+            Assert.True(m.Success, $"rt irqalloc line: '{lines[i + 2]}'\n{result}");
+            Assert.Equal(c.ToString(), m.Groups[1].Value);
+            ulong steps = ulong.Parse(m.Groups[2].Value);
+            Assert.True(steps > 0 && steps <= 708, $"steps {steps}");
+        }
+        BootTests.AssertContains(result, "check: ok");
+    }
+
     [Fact]
     public void RtBench_WithoutARealtimePool_RunsNothing()
     {

@@ -36,6 +36,12 @@ namespace PoolKernel.Mm
         /// <summary>The step bound of the realtime path (<see cref="RealtimeSteps.Bound"/>).</summary>
         internal static ulong RealtimeStepBound => s_memory->RealtimeStepBound;
 
+        /// <summary>
+        /// <see cref="PhysicalMemory.RebalanceRealtimePools"/>: the housekeeping pass (<see cref="Housekeeping"/>);
+        /// it takes its locks, interrupts off, one page-block move at a time. Returns the page blocks moved.
+        /// </summary>
+        internal static int RebalanceRealtimePools() => s_memory == null ? 0 : s_memory->RebalanceRealtimePools();
+
         /// <summary>The first live realtime pool, or None.</summary>
         internal static PoolId FirstRealtimePool()
         {

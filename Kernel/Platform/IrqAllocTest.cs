@@ -12,6 +12,8 @@ namespace PoolKernel.Platform
     /// through their owners' locks, writes to both, frees both, and records what it got and how the
     /// frees went, so the shell can print it. Proves that allocating in interrupt context works on
     /// every CPU: the locks save and disable interrupts, so the interrupted code holds none of them.
+    /// When a realtime pool exists it also takes and frees a block of orders 0-3 through the realtime path
+    /// (<see cref="RunRealtime"/>).
     /// </summary>
     internal static unsafe class IrqAllocTest
     {
@@ -41,7 +43,49 @@ namespace PoolKernel.Platform
                 freeStatus |= (int)KernelHeapGlue.TryFree(block) << 8;
             }
             cpu->IrqAllocFreeStatus = freeStatus;
+            RunRealtime(cpu);
             cpu->IrqAllocPending = 0;
+        }
+
+        /// <summary>The realtime orders the hook tries: 0 (the cache) to 3 (the lists, split and merged).</summary>
+        private const int RealtimeOrders = 4;
+
+        /// <summary>
+        /// When a realtime pool exists (docs/realtime.md): a block of each order 0..3 from the first one through
+        /// the counted realtime path, written and freed, in this timer interrupt; records the orders served, the
+        /// first refusal and the most steps an operation took (this CPU's <see cref="RealtimeSteps.Last"/>).
+        /// </summary>
+        private static void RunRealtime(PerCpu* cpu)
+        {
+            cpu->IrqAllocRtOrders = 0;
+            cpu->IrqAllocRtStatus = 0;
+            cpu->IrqAllocRtSteps = 0;
+            PoolId pool = PhysicalMemoryOwner.FirstRealtimePool();
+            cpu->IrqAllocRtPool = pool.IsNone ? -1 : pool.Value;
+            if (pool.IsNone)
+                return;
+            for (int order = 0; order < RealtimeOrders && cpu->IrqAllocRtStatus == 0; order++)
+            {
+                MemoryStatus status = PhysicalMemoryOwner.AllocateRealtime(pool, new Order(order), Owners.Kernel, out Pfn pfn);
+                NoteSteps(cpu);
+                if (status == MemoryStatus.Ok)
+                {
+                    *(ulong*)(pfn.Value << 12) = pfn.Value;
+                    status = PhysicalMemoryOwner.FreeRealtime(pfn, new Order(order), Owners.Kernel);
+                    NoteSteps(cpu);
+                }
+                if (status == MemoryStatus.Ok)
+                    cpu->IrqAllocRtOrders |= 1 << order;
+                else
+                    cpu->IrqAllocRtStatus = (int)status;
+            }
+        }
+
+        private static void NoteSteps(PerCpu* cpu)
+        {
+            ulong last = PhysicalMemoryOwner.GetRealtimeSteps(cpu->Number).Last;
+            if (last > cpu->IrqAllocRtSteps)
+                cpu->IrqAllocRtSteps = last;
         }
     }
 }

@@ -69,6 +69,15 @@ namespace PoolKernel.Platform
         public int IrqAllocHeapNode;
         /// <summary>Own: the statuses of the page free and the heap free in that interrupt (0 = ok).</summary>
         public int IrqAllocFreeStatus;
+        /// <summary>
+        /// Own, written by that timer interrupt when a realtime pool exists: the pool's slot (-1: none), the
+        /// orders (bit k: order k) whose block it allocated and freed through the realtime path, the status of the
+        /// first refused call (0 = ok), and the most realtime steps one of those operations took.
+        /// </summary>
+        public int IrqAllocRtPool;
+        public int IrqAllocRtOrders;
+        public int IrqAllocRtStatus;
+        public ulong IrqAllocRtSteps;
 
         /// <summary>
         /// Own: interrupt handlers (vectors 32..255) this CPU is inside now, 0 in ordinary code; the

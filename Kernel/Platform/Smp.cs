@@ -412,8 +412,8 @@ namespace PoolKernel.Platform
         }
 
         /// <summary>
-        /// The kernel's periodic work (today: the drivers' polls, <see cref="Drivers.DriverManager.PollIdle"/>,
-        /// through which the virtio balloon follows the host's target), run by <see cref="s_housekeeper"/>
+        /// The kernel's periodic work (today <see cref="Housekeeping.Run"/>: the drivers' polls, through which
+        /// the virtio balloon follows the host's target, and the realtime pools' resize pass), run by <see cref="s_housekeeper"/>
         /// from its idle loop whenever a timer tick wakes it, interrupts on, so it goes on while the
         /// boot CPU's shell runs a command. Null until <see cref="StartHousekeeping"/>.
         /// </summary>

@@ -207,6 +207,41 @@ namespace PoolKernel.Shell
             Console.Write(" (node ");
             Console.Write(cpu->IrqAllocHeapNode);
             Console.WriteLine(") allocated and freed in the timer interrupt");
+            if (cpu->IrqAllocRtPool >= 0)
+                IrqAllocRealtimeLine(n, cpu);
+        }
+
+        /// <summary>
+        /// The second line when a realtime pool exists (docs/realtime.md):
+        /// `cpu N irqalloc: realtime pool NAME orders 0-3 allocated and freed in the timer interrupt, steps max S (bound B)`,
+        /// or a FAILED line with the orders served and the first refusal.
+        /// </summary>
+        private static void IrqAllocRealtimeLine(int n, PerCpu* cpu)
+        {
+            Console.Write("cpu ");
+            Console.Write(n);
+            Console.Write(" irqalloc: realtime pool ");
+            PhysicalMemoryOwner.GetPoolProperties(new PoolId((byte)cpu->IrqAllocRtPool), out PoolProperties props);
+            MemoryText.PoolName(ConsoleOut.Instance, props);
+            ulong bound = PhysicalMemoryOwner.RealtimeStepBound;
+            if (cpu->IrqAllocRtOrders != 0xF || cpu->IrqAllocRtStatus != 0 || cpu->IrqAllocRtSteps > bound)
+            {
+                Console.Write(" FAILED orders served ");
+                Console.WriteHex((ulong)cpu->IrqAllocRtOrders);
+                Console.Write(", status ");
+                Console.Write(cpu->IrqAllocRtStatus);
+                Console.Write(", steps max ");
+                Console.Write(cpu->IrqAllocRtSteps);
+                Console.Write(" (bound ");
+                Console.Write(bound);
+                Console.WriteLine(")");
+                return;
+            }
+            Console.Write(" orders 0-3 allocated and freed in the timer interrupt, steps max ");
+            Console.Write(cpu->IrqAllocRtSteps);
+            Console.Write(" (bound ");
+            Console.Write(bound);
+            Console.WriteLine(")");
         }
 
         private static void CpuCommand(ref ShellLine line)

@@ -82,7 +82,7 @@ namespace PoolKernel.Shell
                 Console.WriteAscii(text, (ulong)Length);
         }
 
-        /// <summary>Waits for the next byte from the serial port or the PS/2 keyboard, polling the drivers meanwhile (<see cref="Drivers.DriverManager.PollIdle"/>).</summary>
+        /// <summary>Waits for the next byte from the serial port or the PS/2 keyboard, running the kernel's periodic work meanwhile (<see cref="Platform.Housekeeping.Run"/>).</summary>
         private static byte NextInput()
         {
             while (true)
@@ -92,8 +92,9 @@ namespace PoolKernel.Shell
                 byte key = Ps2Keyboard.Poll();
                 if (key != 0)
                     return key;
-                // Idle: drivers without interrupts do their background work (the balloon follows its target).
-                Drivers.DriverManager.PollIdle();
+                // Idle: drivers without interrupts do their background work (the balloon follows its target),
+                // and the realtime pools move towards their limits.
+                Platform.Housekeeping.Run();
                 Cpu.Pause();
             }
         }
