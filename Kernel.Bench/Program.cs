@@ -60,6 +60,12 @@ public static class Program
             PolicyBenchmarks.Interleaved(21, 1 << 18);
             return 0;
         }
+        if (Array.IndexOf(args, "--threads-ab") >= 0)
+        {
+            int at = Array.IndexOf(args, "--threads-ab");
+            ThreadBenchmarks.Interleaved(9, at + 1 < args.Length ? int.Parse(args[at + 1]) : 100_000);
+            return 0;
+        }
         if (Array.IndexOf(args, "--accounting-ab") >= 0)
         {
             AccountingBenchmarks.Interleaved(41, 1 << 20);

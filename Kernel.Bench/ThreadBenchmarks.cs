@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using PoolKernel.Memory;
 using PoolKernel.Memory.Testing;
 
@@ -24,7 +25,9 @@ public static unsafe class ThreadBenchmarks
 {
     public const int MaxThreads = 4;
     private const int Rounds = 5;
-    private const int Order0Pairs = 100_000;
+    private const int DefaultOrder0Pairs = 100_000;
+    /// <summary>Order-0 pairs a thread makes in a round: <see cref="DefaultOrder0Pairs"/>, or what <see cref="Interleaved"/> was given.</summary>
+    private static int Order0Pairs = DefaultOrder0Pairs;
     private const int Order9Pairs = 20_000;
     private const int BulkBlocks = 64;
     private const int BulkRepeats = 1_000;
@@ -54,8 +57,10 @@ public static unsafe class ThreadBenchmarks
             foreach (int threads in new[] { 1, 2, 4 })
             {
                 double pools = Best(threads, t => PoolsLoop(pm, shape, shared));
+                double poolsCpu = LastCpuNs;
                 double local = Best(threads, t => PoolsLoop(pm, shape, t % 2 == 0 ? node0 : shared));
                 double baseline = Best(threads, t => BaselineLoop(classic, shape));
+                double baselineCpu = LastCpuNs;
                 if (threads == 1)
                 {
                     pools1 = pools;
@@ -67,6 +72,9 @@ public static unsafe class ThreadBenchmarks
                 Add(results, $"threads{threads}_{name}_{(shape == Shape.Bulk ? "block" : "pair")}_ns", pools / per);
                 Add(results, $"baseline_threads{threads}_{name}_{(shape == Shape.Bulk ? "block" : "pair")}_ns", baseline / per);
                 Add(results, $"nodelocal_threads{threads}_{name}_{(shape == Shape.Bulk ? "block" : "pair")}_ns", local / per);
+                // The same per thread in CPU time: flat from 1 to more threads when the threads do not slow each other.
+                Add(results, $"threads{threads}_{name}_cpu_ns", poolsCpu / per);
+                Add(results, $"baseline_threads{threads}_{name}_cpu_ns", baselineCpu / per);
                 if (threads > 1)
                 {
                     Add(results, $"threads{threads}_{name}_speedup", threads * pools1 / pools);
@@ -79,6 +87,72 @@ public static unsafe class ThreadBenchmarks
             throw new InvalidOperationException("thread benchmarks: the pools' checker failed afterwards");
         classic.CheckFree(classic.PresentFrames); // frames on per-CPU lists count as free
         return results;
+    }
+
+    /// <summary>
+    /// <c>--threads-ab</c>: the order-0 pair at 1 and 2 threads, shared pool, node-local pools and the locked
+    /// baseline, interleaved for <paramref name="rounds"/> rounds (each figure the best of <see cref="Rounds"/>), so a
+    /// slow stretch of a shared machine hits all of them alike; prints each round's speedups and their medians.
+    /// <paramref name="pairs"/> pairs a thread a round: a round shorter than the scheduler's time slice is less
+    /// likely to see one of the two threads descheduled on a loaded machine.
+    /// </summary>
+    public static void Interleaved(int rounds, int pairs)
+    {
+        Order0Pairs = pairs;
+        HostCpus.Enter(0);
+        using var host = new HostPhysicalMemory(QemuMaps.Build("pc", 6 * GiB, 2), QemuMaps.TwoNodeDistances, HostCpus.Config(MaxThreads), hugePages: true);
+        PairBenchmarks.Check(host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        PoolId shared = FindPool(pm, "node1-normal");
+        PoolId node0 = FindPool(pm, "node0-dma32");
+        var ranges = host.Regions.Where(r => r.Type == MemoryType.Available)
+            .Select(r => ((r.Base.Value + 4095) >> 12, (r.Base.Value + r.Length) >> 12)).ToArray();
+        using var classic = new ClassicBuddy((ulong)host.BackingBytes / 4096, ranges, cpus: MaxThreads);
+        var speedups = new List<double>[3] { new(), new(), new() };
+        var bests = new double[6] { double.MaxValue, double.MaxValue, double.MaxValue, double.MaxValue, double.MaxValue, double.MaxValue };
+        Console.WriteLine("round  pools1_ns pools2_ns speedup  local1_ns local2_ns speedup  base1_ns base2_ns speedup");
+        for (int r = 0; r < rounds; r++)
+        {
+            double p1 = Best(1, t => PoolsLoop(pm, Shape.Order0, shared)) / Order0Pairs, c1 = LastCpuNs / Order0Pairs;
+            double p2 = Best(2, t => PoolsLoop(pm, Shape.Order0, shared)) / Order0Pairs, c2 = LastCpuNs / Order0Pairs;
+            double l1 = Best(1, t => PoolsLoop(pm, Shape.Order0, node0)) / Order0Pairs;
+            double l2 = Best(2, t => PoolsLoop(pm, Shape.Order0, t % 2 == 0 ? node0 : shared)) / Order0Pairs, cl2 = LastCpuNs / Order0Pairs;
+            double b1 = Best(1, t => BaselineLoop(classic, Shape.Order0)) / Order0Pairs, cb1 = LastCpuNs / Order0Pairs;
+            double b2 = Best(2, t => BaselineLoop(classic, Shape.Order0)) / Order0Pairs, cb2 = LastCpuNs / Order0Pairs;
+            Console.WriteLine($"       cpu ns a pair a thread: pools {c1:F2} -> {c2:F2}, node-local 2 threads {cl2:F2}, baseline {cb1:F2} -> {cb2:F2}");
+            double[] now = { p1, p2, l1, l2, b1, b2 };
+            for (int i = 0; i < 6; i++)
+                bests[i] = Math.Min(bests[i], now[i]);
+            speedups[0].Add(2 * p1 / p2);
+            speedups[1].Add(2 * l1 / l2);
+            speedups[2].Add(2 * b1 / b2);
+            Console.WriteLine($"{r,5}  {p1,9:F2} {p2,9:F2} {2 * p1 / p2,7:F2}  {l1,9:F2} {l2,9:F2} {2 * l1 / l2,7:F2}  {b1,8:F2} {b2,8:F2} {2 * b1 / b2,7:F2}");
+        }
+        double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
+        Console.WriteLine($"median speedup at 2 threads: pools {Median(speedups[0]):F2}, node-local {Median(speedups[1]):F2}, baseline {Median(speedups[2]):F2}");
+        Console.WriteLine($"best ns (1 / 2 threads): pools {bests[0]:F2} / {bests[1]:F2} ({2 * bests[0] / bests[1]:F2}x), node-local {bests[2]:F2} / {bests[3]:F2} ({2 * bests[2] / bests[3]:F2}x), baseline {bests[4]:F2} / {bests[5]:F2} ({2 * bests[4] / bests[5]:F2}x)");
+        if (!pm->Check().IsOk)
+            throw new InvalidOperationException("thread benchmarks: the pools' checker failed afterwards");
+    }
+
+    /// <summary>
+    /// The least, over the rounds of the last <see cref="Best"/>, of the threads' mean CPU time in a round (ns): what the
+    /// loop cost on the CPU, without the time a thread waited for one. When it stays flat from 1 to 2 threads while the
+    /// round's time doubles, the threads were time-sliced, not slowed by each other.
+    /// </summary>
+    private static double LastCpuNs;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec { public long Seconds; public long Nanoseconds; }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    /// <summary>The calling thread's CPU time in ns (Linux CLOCK_THREAD_CPUTIME_ID).</summary>
+    private static long ThreadCpuNs()
+    {
+        const int ThreadCpuTime = 3;
+        return ClockGetTime(ThreadCpuTime, out TimeSpec t) == 0 ? t.Seconds * 1_000_000_000 + t.Nanoseconds : 0;
     }
 
     private static void Add(List<KeyValuePair<string, double>> results, string key, double value)
@@ -94,6 +168,7 @@ public static unsafe class ThreadBenchmarks
         {
             using var start = new Barrier(threads + 1);
             var ends = new long[threads];
+            var cpuNs = new long[threads];
             var failures = new Exception[threads];
             var workers = new Thread[threads];
             for (int t = 0; t < threads; t++)
@@ -103,6 +178,7 @@ public static unsafe class ThreadBenchmarks
                 {
                     HostCpus.Enter(me);
                     start.SignalAndWait();
+                    long cpu0 = ThreadCpuNs();
                     try
                     {
                         loop(me);
@@ -112,6 +188,7 @@ public static unsafe class ThreadBenchmarks
                         failures[me] = e;
                     }
                     ends[me] = Stopwatch.GetTimestamp();
+                    cpuNs[me] = ThreadCpuNs() - cpu0;
                 });
                 workers[t].Start();
             }
@@ -125,6 +202,8 @@ public static unsafe class ThreadBenchmarks
             double ns = (ends.Max() - begin) * 1e9 / Stopwatch.Frequency;
             if (round > 0 && ns < best)
                 best = ns;
+            if (round > 0)
+                LastCpuNs = Math.Min(round == 1 ? double.MaxValue : LastCpuNs, cpuNs.Average());
         }
         HostCpus.Enter(0);
         return best;

@@ -51,8 +51,9 @@ public unsafe partial struct PhysicalMemory
     /// <see cref="Pool.ListedSlots"/>, its cheapest-block index entries, its frame cache, the frame and owner bytes of every frame in its page blocks,
     /// and the <see cref="PageblockInfo"/> of every page block it owns (a page block changes owner only with both pools' locks held).
     /// A pool's <see cref="Pool.Properties"/> and <see cref="Pool.Live"/> change only with its lock and <see cref="_tableLock"/> held.
+    /// Each lock alone on a cache line (<see cref="CacheLock"/>): CPUs on different pools never write one line.
     /// </summary>
-    internal SpinLock* _poolLocks;
+    internal CacheLock* _poolLocks;
     /// <summary>
     /// Guards the pool table's shape: which slots are live (creation and destruction), <see cref="_poolLimit"/>,
     /// <see cref="_poolGeneration"/>. Taken before any pool lock (PhysicalMemory.Locks.cs), never under one.
@@ -158,7 +159,7 @@ public unsafe partial struct PhysicalMemory
         layout.CacheLocksOffset = at;
         at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)config.MaxCpus * (ulong)sizeof(CacheLock), 64);
         layout.LocksOffset = at;
-        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)sizeof(SpinLock), 64);
+        at = AlignUp(at + (ulong)config.PoolCapacity * (ulong)sizeof(CacheLock), 64);
         layout.MemosOffset = at;
         at = AlignUp(at + (ulong)config.MaxCpus * (ulong)sizeof(ChoiceMemo), 64);
         layout.RealtimeOffset = at;
@@ -243,7 +244,7 @@ public unsafe partial struct PhysicalMemory
         pm->_rtSteps = (RealtimeSteps*)(block + layout.RealtimeOffset);
         for (int c = 0; c < config.MaxCpus; c++)
             pm->_rtSteps[c] = default;
-        pm->_poolLocks = (SpinLock*)(block + layout.LocksOffset);
+        pm->_poolLocks = (CacheLock*)(block + layout.LocksOffset);
         for (int p = 0; p < config.PoolCapacity; p++)
         {
             pm->_poolLocks[p] = default;

@@ -277,4 +277,41 @@ public unsafe class CpuCacheTests
         cpu1->Push(dropped);
         MemoryAssert.Consistent(pm);
     }
+
+    /// <summary>
+    /// What a CPU writes on its fast paths and under locks sits on cache lines no other CPU's or pool's writes share
+    /// (issue 13, false sharing): in an instance built for 4 CPUs, each (pool, CPU) cache lock and each pool lock is
+    /// alone on its 64-byte line, each (pool, CPU) frame cache and block-cache set spans lines of its own, and no lock
+    /// line is a cache's line.
+    /// </summary>
+    [Fact]
+    public void LocksAndCachesOfDifferentCpusAndPoolsShareNoCacheLine()
+    {
+        const int Cpus = 4;
+        HostCpus.Enter(0);
+        using HostPhysicalMemory host = QemuMaps.Boot("q35", 256 * MiB, 1, HostCpus.Config(Cpus));
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        Assert.Equal(64, sizeof(CacheLock));
+        var owners = new Dictionary<ulong, string>(); // line -> the one thing written on it
+        void Claim(void* at, int bytes, string what)
+        {
+            for (ulong line = (ulong)at >> 6; line <= ((ulong)at + (ulong)bytes - 1) >> 6; line++)
+            {
+                Assert.False(owners.TryGetValue(line, out string other), $"{what} shares line {line:x} with {other}");
+                owners[line] = what;
+            }
+        }
+        for (int pool = 0; pool < pm->_poolCapacity; pool++)
+        {
+            Assert.Equal(0UL, (ulong)&pm->_poolLocks[pool] & 63);
+            Claim(&pm->_poolLocks[pool], sizeof(PoolKernel.Memory.SpinLock), $"pool {pool}'s lock");
+            for (int cpu = 0; cpu < Cpus; cpu++)
+            {
+                Claim(pm->_buddy.CacheLockOf(pool, cpu), sizeof(PoolKernel.Memory.SpinLock), $"cache lock ({pool}, {cpu})");
+                Claim(pm->_buddy.CacheOf(pool, cpu), sizeof(FrameCache), $"frame cache ({pool}, {cpu})");
+                Claim(pm->_buddy.BlockCacheOf(pool, cpu, 0), FrameCache.BlockSlots * FrameCache.BlockBytes, $"block caches ({pool}, {cpu})");
+            }
+        }
+    }
 }
