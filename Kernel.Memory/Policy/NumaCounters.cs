@@ -36,24 +36,20 @@ public unsafe struct NumaCounters
     /// an interleave allocation), for a CPU on <paramref name="cpuNode"/>: for allocators that choose the
     /// node by a policy but place by their own rules (the heap's page refills). A node out of range counts nothing.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Record(int intended, int interleaveNode, int cpuNode, int actual)
     {
         if ((uint)actual >= NodeDistances.MaxNodes || intended >= NodeDistances.MaxNodes)
             return;
-        // actual is a node here (0..63), so it never equals -1: "none" needs no test of its own below
-        // except intended's (-1 counts a hit).
-        int at = actual * Events;
-        if (actual == intended || intended < 0)
-            _counts[at + (int)NumaEvent.Hit]++;
+        if (intended < 0 || actual == intended)
+            _counts[actual * Events + (int)NumaEvent.Hit]++;
         else
         {
-            _counts[at + (int)NumaEvent.Miss]++;
+            _counts[actual * Events + (int)NumaEvent.Miss]++;
             _counts[intended * Events + (int)NumaEvent.Foreign]++;
         }
-        if (actual == interleaveNode)
-            _counts[at + (int)NumaEvent.InterleaveHit]++;
-        _counts[at + (actual == cpuNode ? (int)NumaEvent.LocalNode : (int)NumaEvent.OtherNode)]++;
+        if (interleaveNode >= 0 && actual == interleaveNode)
+            _counts[actual * Events + (int)NumaEvent.InterleaveHit]++;
+        _counts[actual * Events + (int)(actual == cpuNode ? NumaEvent.LocalNode : NumaEvent.OtherNode)]++;
     }
 
     /// <summary>

@@ -41,7 +41,6 @@ public unsafe struct PlanCache
     /// its "from" node if it is not kept, and answers the plan's first node and counters' fields without
     /// copying the order; <see cref="Fill"/> gives the whole plan, while nothing else has used the cache.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public PlanHead Head(in NumaPolicy policy, ref InterleaveCursor cursor, int cpuNode, in NumaTopology topology)
     {
         if ((uint)cpuNode >= (uint)topology.NodeCount)

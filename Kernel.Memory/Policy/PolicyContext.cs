@@ -47,55 +47,29 @@ public struct PolicyContext
     /// The plan's first node is tried from the kept plan's head alone (<see cref="PlanCache.Head"/>); the
     /// whole plan is copied only when that node cannot give the block.
     /// </summary>
-    /// <remarks>
-    /// Shaped for the common case, the first node giving the block (issue 16's cost: the pair through
-    /// this layer against the same pair without it): inlined, the request checked once and copied once
-    /// with the node made strict, the pools' entry inlined here, the count inlined; every other case (an empty plan, a named pool, the first
-    /// node failing) leaves through <see cref="NotOnFirst"/>, outside this frame, with the first try's
-    /// status (the first node is never asked twice).
-    /// </remarks>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public MemoryStatus Allocate(ref PhysicalMemory pm, in NumaTopology topology, int cpuNode, Order order, in AllocRequest request,
         ref NumaCounters counters, out Pfn pfn, out int node)
     {
         PlanHead head = Plans.Head(Policy, ref Cursor, cpuNode, topology);
-        MemoryStatus status = MemoryStatus.NoPoolSatisfies;
-        if (head.Intended >= 0 && request.Pool.IsNone)
-        {
-            AllocRequest strict = request;
-            strict.Flags |= RequestFlags.NodeStrict;
-            strict.PreferredNode = (byte)head.Intended;
-            status = pm.Allocate(order, strict, out pfn);
-            if (status == MemoryStatus.Ok)
-            {
-                node = pm.NodeOf(pfn);
-                counters.Record(head.Intended, head.InterleaveNode, head.CpuNode, node);
-                return status;
-            }
-        }
-        return NotOnFirst(ref pm, head, status, order, request, ref counters, out pfn, out node);
-    }
-
-    /// <summary>
-    /// <see cref="Allocate"/> when the plan's first node did not give the block (<paramref name="first"/>: its
-    /// status; NoPoolSatisfies when it was not asked: an empty plan or a named pool): a named pool refused,
-    /// a failure other than OutOfMemory or NoPoolSatisfies passed on, else the plan's other nodes (the plan
-    /// is 76 bytes: copied here, outside Allocate's frame), counted when one gives the block.
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private readonly MemoryStatus NotOnFirst(ref PhysicalMemory pm, in PlanHead head, MemoryStatus first, Order order, in AllocRequest request,
-        ref NumaCounters counters, out Pfn pfn, out int node)
-    {
-        pfn = Pfn.None;
         node = -1;
-        if (!request.Pool.IsNone)
-            return MemoryStatus.InvalidArgument;
-        if (first != MemoryStatus.OutOfMemory && first != MemoryStatus.NoPoolSatisfies)
-            return first;
-        Plans.Fill(head, out PolicyPlan plan);
-        MemoryStatus status = PolicyAllocator.AllocateAfterFirst(ref pm, plan, first, order, request, out pfn, out node);
+        pfn = Pfn.None;
+        MemoryStatus status = head.Intended < 0 ? MemoryStatus.NoPoolSatisfies : PolicyAllocator.AllocateOn(ref pm, head.Intended, order, request, out pfn);
+        if (status == MemoryStatus.Ok)
+            node = pm.NodeOf(pfn);
+        else if (status == MemoryStatus.OutOfMemory || status == MemoryStatus.NoPoolSatisfies)
+            status = AfterFirst(ref pm, head, status, order, request, out pfn, out node);
+        else
+            pfn = Pfn.None;
         if (status == MemoryStatus.Ok)
             counters.Record(head.Intended, head.InterleaveNode, head.CpuNode, node);
         return status;
+    }
+
+    /// <summary>The plan's other nodes when its first could not give the block: kept out of <see cref="Allocate"/>'s frame (the plan is 76 bytes).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private readonly MemoryStatus AfterFirst(ref PhysicalMemory pm, in PlanHead head, MemoryStatus first, Order order, in AllocRequest request, out Pfn pfn, out int node)
+    {
+        Plans.Fill(head, out PolicyPlan plan);
+        return PolicyAllocator.AllocateAfterFirst(ref pm, plan, first, order, request, out pfn, out node);
     }
 }
