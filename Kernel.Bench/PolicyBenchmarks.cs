@@ -138,6 +138,29 @@ public unsafe class PolicyBenchmarks
         b.Cleanup();
     }
 
+    /// <summary>
+    /// The ilc harness's policy pairs (<see cref="AotPairs"/>, section <c>policy</c>): the named pair, local's
+    /// pair through the policy layer and the strict node-0 pair without it, each the best of
+    /// <paramref name="best"/>'s rounds, in the same process; then local over named.
+    /// </summary>
+    public static List<KeyValuePair<string, double>> TimeAot(Func<Action, int, int, double> best)
+    {
+        const int Invocations = 2000;
+        var b = new PolicyBenchmarks();
+        b.Setup();
+        double named = best(b.Named, Invocations, Pairs);
+        double local = best(b.Local, Invocations, Pairs);
+        double strict = best(b.Strict, Invocations, Pairs);
+        b.Cleanup();
+        return new List<KeyValuePair<string, double>>
+        {
+            new("policy_named_pair_ns", Math.Round(named, 2)),
+            new("policy_local_pair_ns", Math.Round(local, 2)),
+            new("policy_strict_node0_pair_ns", Math.Round(strict, 2)),
+            new("policy_local_vs_named", Math.Round(local / named, 3)),
+        };
+    }
+
     private static double Median(List<double> values)
     {
         var sorted = values.OrderBy(v => v).ToList();
