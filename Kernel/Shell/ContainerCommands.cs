@@ -65,23 +65,34 @@ namespace PoolKernel.Shell
             }
         }
 
-        private static void Destroy(ref ShellLine line)
+        /// <summary>
+        /// The container named by word 2, when it exists and is not a loaded driver's (only the driver acts as that
+        /// one); otherwise false, the refusal printed.
+        /// </summary>
+        private static bool UserContainer(ref ShellLine line, out byte owner)
         {
             byte* name = line.Word(2, out int length);
-            if (!Containers.Find(name, length, out byte owner))
+            if (!Containers.Find(name, length, out owner))
             {
                 Console.Write("container: no container named ");
                 line.WriteWord(2);
                 Console.WriteLine();
-                return;
+                return false;
             }
             if (Drivers.DriverManager.IsDriverOwner(owner))
             {
                 Console.Write("container ");
                 line.WriteWord(2);
                 Console.WriteLine(": refused: a loaded driver runs as it (unload the driver)");
-                return;
+                return false;
             }
+            return true;
+        }
+
+        private static void Destroy(ref ShellLine line)
+        {
+            if (!UserContainer(ref line, out byte owner))
+                return;
             // The shell's cache of it goes first, through the container's frees (what it held stays counted in "given back").
             ulong cached = ContainerCache.Drop(owner);
             // Its heap arena's pages are the container's: the destruction frees them with the rest.
@@ -107,21 +118,8 @@ namespace PoolKernel.Shell
         /// </summary>
         private static void Cache(ref ShellLine line)
         {
-            byte* name = line.Word(2, out int length);
-            if (!Containers.Find(name, length, out byte owner))
-            {
-                Console.Write("container: no container named ");
-                line.WriteWord(2);
-                Console.WriteLine();
+            if (!UserContainer(ref line, out byte owner))
                 return;
-            }
-            if (Drivers.DriverManager.IsDriverOwner(owner))
-            {
-                Console.Write("container ");
-                line.WriteWord(2);
-                Console.WriteLine(": refused: a loaded driver runs as it (unload the driver)");
-                return;
-            }
             if (!line.Arg(3, "PAGES", 1, MaxCachePages, out ulong pages))
                 return;
             ulong kept = ContainerCache.Fill(owner, pages, out MemoryStatus stopped);
