@@ -204,7 +204,7 @@ public unsafe partial struct PhysicalMemory
         ulong inGuarantee = c->GuaranteePool.IsNone ? 0 : (ulong)Volatile.Read(ref c->_heldInPool[c->GuaranteePool.Value]);
         usage.AboveGuaranteePages = usage.HeldPages > inGuarantee ? usage.HeldPages - inGuarantee : 0;
         usage.MovedUnderPressurePages = (ulong)Volatile.Read(ref c->_pressureMoved);
-        usage.NoRoomUnderPressurePages = (ulong)Volatile.Read(ref c->_pressureNoRoom);
+        usage.PressureNoRoomStops = (ulong)Volatile.Read(ref c->_pressureNoRoomStops);
         for (int i = 0; i < ContainerFailures.Count; i++)
             usage.Failures[i] = (ulong)Volatile.Read(ref c->_failures[i]);
         return MemoryStatus.Ok;

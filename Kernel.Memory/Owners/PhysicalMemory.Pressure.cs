@@ -137,7 +137,7 @@ public unsafe partial struct PhysicalMemory
             {
                 moves.NoRoom += size;
                 moves.NoRoomOwner = owner;
-                AtomicCount.Add(&c->_pressureNoRoom, (int)size);
+                AtomicCount.Add(&c->_pressureNoRoomStops, 1);
                 return;
             }
             ulong target = to.Value - _basePfn;

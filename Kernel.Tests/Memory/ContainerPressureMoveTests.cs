@@ -180,7 +180,7 @@ public unsafe class ContainerPressureMoveTests
         Assert.True(snapshot.AsSpan().SequenceEqual(m.Host.Snapshot()), "a call that moved nothing changed the metadata");
         Assert.Equal(50UL, Held(pm, Web, guarantee.Value));
         Assert.Equal(50UL, Held(pm, Db, m.A.Value));
-        Assert.Equal(1UL, Usage(pm, Db).NoRoomUnderPressurePages);
+        Assert.Equal(1UL, Usage(pm, Db).PressureNoRoomStops);
         Assert.Equal(0UL, Usage(pm, Db).MovedUnderPressurePages);
         Assert.Null(web.Verify());
         Assert.Null(db.Verify());
