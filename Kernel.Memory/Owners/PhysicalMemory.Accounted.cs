@@ -155,6 +155,7 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary><paramref name="sign"/> x the pages [index, index + pages) on their nodes' counts, page block by page block (a page block's node never changes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void AddOnNodes(Container* c, ulong index, ulong pages, int sign)
     {
         int pbo = _buddy._pageblockOrder;
