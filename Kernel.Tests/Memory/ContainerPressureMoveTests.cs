@@ -196,4 +196,75 @@ public unsafe class ContainerPressureMoveTests
         MemoryAssert.Refused(bare, MemoryStatus.InvalidArgument, () => bare.Memory->MoveAboveGuarantees(MemoryAssert.FindPool(bare.Memory, "node0-dma32"), 10, out _));
         MemoryAssert.Consistent(pm);
     }
+
+    /// <summary>
+    /// Seeded: two containers with movers (db with a guarantee) allocate and free blocks of orders 0-2 in both
+    /// pools and in db's guarantee pool; now and then a random pool is made short by a random amount. After every
+    /// step: the checker clean (counts = blocks), each container's held count unchanged by the moves, the pages
+    /// moved = what the short pool's containers lost there, nothing of db's guarantee pool moved, every mapping's
+    /// contents intact. POOLKERNEL_PRESSURE_MOVES_SEEDS / _OPS; replay: POOLKERNEL_PRESSURE_MOVES_SEED.
+    /// </summary>
+    [Fact]
+    public void SeededAllocationsAndShortages_KeepCountsContentsAndGuarantees()
+    {
+        SeededRuns.Run(_output, "pressure moves", "POOLKERNEL_PRESSURE_MOVES", 6, 600, RunSeed);
+    }
+
+    private static void RunSeed(int seed, int ops)
+    {
+        var rng = new Random(seed);
+        using var m = new Machine();
+        PhysicalMemory* pm = m.Pm;
+        Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("web", Web, 8192, 0, m.A, m.B)));
+        Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("db", Db, 8192, 512, m.A, m.B)));
+        PoolId guarantee = Usage(pm, Db).GuaranteePool;
+        using var web = new HostMapping(pm, Web);
+        using var db = new HostMapping(pm, Db);
+        HostMapping[] maps = { web, db };
+        PoolId[] pools = { m.A, m.B, PoolId.None, guarantee };
+        ulong movedInAll = 0;
+        for (int op = 0; op < ops; op++)
+        {
+            HostMapping map = maps[rng.Next(2)];
+            int roll = rng.Next(100);
+            if (roll < 60)
+            {
+                PoolId pool = pools[rng.Next(map == db ? 4 : 3)];
+                AllocRequest request = pool.IsNone ? AllocRequest.Any : AllocRequest.InPool(pool);
+                MemoryStatus status = map.Allocate(rng.Next(3), request, false, out _);
+                Assert.True(status == MemoryStatus.Ok || status == MemoryStatus.OutOfMemory, $"seed {seed} op {op}: {status}");
+            }
+            else if (roll < 90 && map.Map.Count > 0)
+            {
+                ulong page = map.Map.Keys.ElementAt(rng.Next(map.Map.Count));
+                Assert.Equal(MemoryStatus.Ok, map.Free(page));
+            }
+            else
+            {
+                PoolId shortPool = rng.Next(2) == 0 ? m.A : m.B;
+                ulong want = (ulong)rng.Next(1, 200);
+                ulong webHeld = Usage(pm, Web).HeldPages, dbHeld = Usage(pm, Db).HeldPages;
+                ulong inShort = Held(pm, Web, shortPool.Value) + Held(pm, Db, shortPool.Value);
+                ulong inGuarantee = Held(pm, Db, guarantee.Value);
+                Assert.Equal(MemoryStatus.Ok, pm->MoveAboveGuarantees(shortPool, want, out PressureMoves moves));
+                movedInAll += moves.PagesMoved;
+                Assert.Equal(webHeld, Usage(pm, Web).HeldPages);
+                Assert.Equal(dbHeld, Usage(pm, Db).HeldPages);
+                Assert.Equal(inShort - moves.PagesMoved, Held(pm, Web, shortPool.Value) + Held(pm, Db, shortPool.Value));
+                Assert.True(moves.PagesMoved == 0 || moves.PagesMoved >= Math.Min(want, inShort) || moves.NoRoom != 0 || moves.Declined != 0,
+                    $"seed {seed} op {op}: moved {moves.PagesMoved} of {want} wanted, {inShort} there");
+                // db's guarantee pool is never a source; it may receive db's blocks from the short pool.
+                Assert.True(Held(pm, Db, guarantee.Value) >= inGuarantee, $"seed {seed} op {op}: the guarantee pool lost pages");
+            }
+            InvariantReport report = pm->Check();
+            Assert.True(report.IsOk, $"seed {seed} op {op}: {MemoryAssert.Describe(report)}");
+            Assert.Null(web.Verify());
+            Assert.Null(db.Verify());
+        }
+        // The run exercised the step (its shortages found blocks to move).
+        Assert.True(ops < 100 || movedInAll > 0, $"seed {seed}: nothing moved in {ops} operations");
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyContainer(Web));
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyContainer(Db));
+        MemoryAssert.Consistent(pm);
+    }
 }
