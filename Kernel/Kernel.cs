@@ -36,6 +36,8 @@ namespace PoolKernel
             // on the last AP at every timer tick, so they go on while a shell command runs; with one CPU,
             // the shell's idle loop runs them.
             Platform.Smp.StartHousekeeping(&Platform.Housekeeping.Run);
+            // rtcpu=N: known to exist (or not) and not to be the housekeeping CPU only now.
+            Platform.RealtimeCpu.Apply(KernelCommandLine.Options);
             SelfTest.BootTestHooks.Run();
             Shell.KernelShell.Run();
         }

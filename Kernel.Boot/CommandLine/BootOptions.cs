@@ -75,6 +75,9 @@ namespace PoolKernel.Boot.CommandLine
         public bool NumaOff;
         /// <summary><c>numa=fake=N</c>: split memory into N (1..8) nodes, 0 = not given.</summary>
         public int FakeNodeCount;
+        /// <summary><c>rtcpu=N</c>: the realtime CPU's number, 0 when none was given (0, the boot CPU, is refused); the token's index in <see cref="RealtimeCpuToken"/>.</summary>
+        public int RealtimeCpu;
+        public int RealtimeCpuToken;
         /// <summary><c>numa_policy=</c>: the kernel-wide policy, shape-checked (the machine check is the kernel's); valid when <see cref="NumaPolicyGiven"/>.</summary>
         public NumaPolicy NumaPolicy;
         public bool NumaPolicyGiven;

@@ -14,7 +14,7 @@ namespace PoolKernel.Boot.CommandLine
             /// <summary>Block size for the next <c>hugepages=</c>: the last <c>hugepagesz=</c>, else the default.</summary>
             public ulong HugePageSize;
             /// <summary>Token indices of the earlier occurrence of single-valued parameters, -1 = none yet.</summary>
-            public int LastRun, LastTest, LastMem, LastDefaultHuge, LastNuma, LastNumaPolicy;
+            public int LastRun, LastTest, LastMem, LastDefaultHuge, LastNuma, LastNumaPolicy, LastRtCpu;
 
             public void ParseToken(int start, int length, bool quoteOpen)
             {
@@ -81,6 +81,9 @@ namespace PoolKernel.Boot.CommandLine
                         break;
                     case TokenKind.Container:
                         ParseContainer(valueOffset, valueLength);
+                        break;
+                    case TokenKind.RtCpu:
+                        ParseRtCpu(valueOffset, valueLength);
                         break;
                 }
             }
@@ -273,6 +276,28 @@ namespace PoolKernel.Boot.CommandLine
                 Options->NumaPolicy = policy;
                 Options->NumaPolicyGiven = true;
                 NoteRepeat(ref LastNumaPolicy);
+            }
+
+            /// <summary>
+            /// <c>rtcpu=N</c>: the realtime CPU (docs/realtime.md). N is a CPU number (decimal or 0x hex); 0, the boot
+            /// CPU, is refused here (it runs the shell and collects); whether CPU N exists and is not the housekeeping
+            /// CPU is known only once the CPUs are up (Platform/Smp.cs refuses it then, naming this token). A later
+            /// rtcpu= replaces this one.
+            /// </summary>
+            private void ParseRtCpu(int valueOffset, int valueLength)
+            {
+                DiagnosticCode code = SizeParser.ParseNumber(Text + valueOffset, valueLength, out ulong cpu);
+                if (code == DiagnosticCode.None && cpu == 0)
+                    code = DiagnosticCode.RtCpuIsBootCpu;
+                if (code != DiagnosticCode.None)
+                {
+                    Reject(code, valueOffset, valueLength, cpu, 0);
+                    return;
+                }
+                // A number no machine has CPUs for is kept as the largest int: refused as absent when applied.
+                Options->RealtimeCpu = cpu > int.MaxValue ? int.MaxValue : (int)cpu;
+                Options->RealtimeCpuToken = TokenIndex;
+                NoteRepeat(ref LastRtCpu);
             }
 
             private void ParseNuma(int valueOffset, int valueLength)

@@ -48,7 +48,7 @@ namespace PoolKernel.Boot.CommandLine
             State state = default;
             state.Options = result;
             state.Text = text;
-            state.LastRun = state.LastTest = state.LastMem = state.LastDefaultHuge = state.LastNuma = state.LastNumaPolicy = -1;
+            state.LastRun = state.LastTest = state.LastMem = state.LastDefaultHuge = state.LastNuma = state.LastNumaPolicy = state.LastRtCpu = -1;
             state.HugePageSize = FindDefaultHugePageSize(text, parseEnd);
 
             int firstDropped = -1;
@@ -224,6 +224,7 @@ namespace PoolKernel.Boot.CommandLine
             if (KeyEquals(key, length, "numa")) return TokenKind.Numa;
             if (KeyEquals(key, length, "numa_policy")) return TokenKind.NumaPolicy;
             if (KeyEquals(key, length, "container")) return TokenKind.Container;
+            if (KeyEquals(key, length, "rtcpu")) return TokenKind.RtCpu;
             return TokenKind.Unknown;
         }
 

@@ -126,6 +126,8 @@ namespace PoolKernel.Boot.CommandLine
         ContainerDuplicate,
         /// <summary>More than <see cref="BootOptions.MaxContainers"/> containers. Value0 = limit. Container ignored.</summary>
         TooManyContainers,
+        /// <summary><c>rtcpu=0</c>: the boot CPU runs the shell and the collector, so it cannot be the realtime CPU. Ignored.</summary>
+        RtCpuIsBootCpu,
     }
 
     /// <summary>One problem with one token. A token has at most one; see <see cref="MoreProblems"/>.</summary>
@@ -233,6 +235,7 @@ namespace PoolKernel.Boot.CommandLine
                 case DiagnosticCode.ContainerQuotaMissing: return "container needs quota=SIZE after its name; container ignored";
                 case DiagnosticCode.ContainerOptionInvalid: return "container option must be guarantee=SIZE or pools=P1+P2, once each; container ignored";
                 case DiagnosticCode.ContainerGuaranteeAboveQuota: return "container guarantee is above its quota; container ignored";
+                case DiagnosticCode.RtCpuIsBootCpu: return "rtcpu cannot be CPU 0, the boot CPU (it runs the shell and the collector); rtcpu ignored";
                 case DiagnosticCode.ContainerPoolsInvalid: return "container pools must be pool names joined by +; container ignored";
                 case DiagnosticCode.ContainerDuplicate: return "a container with this name was given before; container ignored";
                 case DiagnosticCode.TooManyContainers: return "more than 8 containers; container ignored";

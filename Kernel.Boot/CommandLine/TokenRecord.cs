@@ -20,6 +20,8 @@ namespace PoolKernel.Boot.CommandLine
         /// <summary><c>numa_policy=MODE[:NODES[:WEIGHTS]]</c>: the kernel-wide NUMA memory policy (docs/numa.md).</summary>
         NumaPolicy,
         Container,
+        /// <summary><c>rtcpu=N</c>: CPU N runs realtime work only, and the collector neither parks it nor scans it (docs/realtime.md).</summary>
+        RtCpu,
     }
 
     /// <summary>What happened to a token. Accepted tokens have no diagnostic; the others have exactly one.</summary>

@@ -5,8 +5,10 @@ namespace PoolKernel.Memory;
 /// registered per owner (<see cref="PhysicalMemory.RegisterMover"/>). Compaction never moves a block
 /// whose owner registered no mover, nor one the mover declines; so the mover is where "pinned"
 /// (a frame a device or another CPU may reach by its physical address: DMA, a page table in use) is
-/// decided. A block is moved only inside its own pool, so the pool's window and nodes hold for the
-/// copy; a block handed to a device under an address rule narrower than its pool's must be declined.
+/// decided. Compaction moves a block only inside its own pool, so the pool's window and nodes hold for
+/// the copy; pressure on a container (<see cref="PhysicalMemory.MoveAboveGuarantees"/>) moves a container's
+/// block to another pool the container may use, whose window may differ. So a block handed to a device
+/// under an address rule narrower than its pool's, or any block that must stay in its pool, must be declined.
 /// Both calls run under the caller's serialisation of the <see cref="PhysicalMemory"/> (the kernel's
 /// owner lock) and must not call back into it.
 /// </summary>
@@ -24,7 +26,7 @@ public unsafe struct FrameMover
 
     /// <summary>
     /// Copy the block (from, order) to the block at <paramref name="to"/> (already allocated to the owner,
-    /// same order, same pool) and rewrite every mapping of it to point at the copy, invalidating stale
+    /// same order; the same pool for compaction, another pool for pressure) and rewrite every mapping of it to point at the copy, invalidating stale
     /// translations; true when done. False: nothing was changed (the source stays mapped and allocated,
     /// the target is given back).
     /// </summary>

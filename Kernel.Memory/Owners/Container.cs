@@ -42,6 +42,10 @@ public unsafe struct Container
     internal fixed int _heldOnNode[NodeDistances.MaxNodes];
     /// <summary>Failed allocations by <see cref="ContainerFailure"/>.</summary>
     internal fixed int _failures[ContainerFailures.Count];
+    /// <summary>Pages migrated out of short pools by pressure's movable step (<see cref="PhysicalMemory.MoveAboveGuarantees"/>), since creation.</summary>
+    internal int _pressureMoved;
+    /// <summary>Calls of that step that stopped at one of the container's blocks: no other pool the container may use had room for it.</summary>
+    internal int _pressureNoRoomStops;
     /// <summary>The container's reclaim hook (<see cref="ReclaimHook"/>), or null.</summary>
     internal ReclaimHook _reclaim;
 }

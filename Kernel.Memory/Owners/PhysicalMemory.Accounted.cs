@@ -146,8 +146,19 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     private void Commit(Container* c, int pool, ulong index, ulong pages, int sign)
     {
-        int pbo = _buddy._pageblockOrder;
         AtomicCount.Add(&c->_heldInPool[pool], sign * (int)pages);
+        AddOnNodes(c, index, pages, sign);
+        if (sign > 0)
+            AtomicCount.RaiseTo(&c->_peak, System.Threading.Volatile.Read(ref c->_held));
+        else
+            AtomicCount.Add(&c->_held, -(int)pages);
+    }
+
+    /// <summary><paramref name="sign"/> x the pages [index, index + pages) on their nodes' counts, page block by page block (a page block's node never changes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AddOnNodes(Container* c, ulong index, ulong pages, int sign)
+    {
+        int pbo = _buddy._pageblockOrder;
         for (ulong at = index, end = index + pages; at < end; )
         {
             ulong next = ((at >> pbo) + 1) << pbo;
@@ -156,9 +167,5 @@ public unsafe partial struct PhysicalMemory
             AtomicCount.Add(&c->_heldOnNode[_buddy._pageblocks[at >> pbo].Node], sign * (int)(next - at));
             at = next;
         }
-        if (sign > 0)
-            AtomicCount.RaiseTo(&c->_peak, System.Threading.Volatile.Read(ref c->_held));
-        else
-            AtomicCount.Add(&c->_held, -(int)pages);
     }
 }

@@ -203,6 +203,8 @@ public unsafe partial struct PhysicalMemory
         usage.PeakPages = (ulong)Volatile.Read(ref c->_peak);
         ulong inGuarantee = c->GuaranteePool.IsNone ? 0 : (ulong)Volatile.Read(ref c->_heldInPool[c->GuaranteePool.Value]);
         usage.AboveGuaranteePages = usage.HeldPages > inGuarantee ? usage.HeldPages - inGuarantee : 0;
+        usage.MovedUnderPressurePages = (ulong)Volatile.Read(ref c->_pressureMoved);
+        usage.PressureNoRoomStops = (ulong)Volatile.Read(ref c->_pressureNoRoomStops);
         for (int i = 0; i < ContainerFailures.Count; i++)
             usage.Failures[i] = (ulong)Volatile.Read(ref c->_failures[i]);
         return MemoryStatus.Ok;

@@ -138,6 +138,8 @@ public sealed unsafe class CommandLineDiagnosticTests
         { "kernelcore=0", DiagnosticCode.SizeZero, TokenStatus.Rejected },
         { "movablecore=150%", DiagnosticCode.PercentOutOfRange, TokenStatus.Rejected },
         { "numa=on", DiagnosticCode.NumaOptionUnknown, TokenStatus.Rejected },
+        { "rtcpu=0", DiagnosticCode.RtCpuIsBootCpu, TokenStatus.Rejected },
+        { "rtcpu=one", DiagnosticCode.NumberSyntax, TokenStatus.Rejected },
         { "numa=fake=", DiagnosticCode.NumaOptionUnknown, TokenStatus.Rejected },
         { "numa=fake=0", DiagnosticCode.SizeZero, TokenStatus.Rejected },
         { "numa=fake=512M", DiagnosticCode.NumberSyntax, TokenStatus.Rejected },

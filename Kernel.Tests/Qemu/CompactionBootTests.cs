@@ -70,6 +70,6 @@ public class CompactionBootTests
         Assert.Equal(4, stress.Length);
         string[] check = VirtioBlockTests.Section(result, "check");
         Assert.Contains("check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)", check);
-        Assert.Contains("check: vmareas ok (0 areas, 0 pages: every frame owned by vmarea, reverse map and page tables agree)", check);
+        Assert.Contains("check: vmareas ok (0 areas, 0 pages: every frame owned by its area's owner, reverse map and page tables agree)", check);
     }
 }

@@ -60,7 +60,7 @@ public class VmAreaBootTests
         Assert.True(long.Parse(m.Groups[1].Value) >= 1);
         Assert.True(long.Parse(m.Groups[2].Value) > 0, "no read met a page being moved");
         ShellCommandBootTests.AssertLineAfter(result, "check", CheckPools);
-        BootTests.AssertContains(result, "check: vmareas ok (0 areas, 0 pages: every frame owned by vmarea, reverse map and page tables agree)");
+        BootTests.AssertContains(result, "check: vmareas ok (0 areas, 0 pages: every frame owned by its area's owner, reverse map and page tables agree)");
         Assert.DoesNotContain("CPU EXCEPTION", result.Console);
     }
 
@@ -89,12 +89,12 @@ public class VmAreaBootTests
         // With a second CPU every move is shot down on it; alone, there is nobody to tell.
         Assert.Equal(cpus > 1 ? moved : 0, long.Parse(shootdowns.Groups[1].Value));
         ShellCommandBootTests.AssertLineAfter(result, "check", CheckPools);
-        BootTests.AssertContains(result, "check: vmareas ok (1 areas, 1024 pages: every frame owned by vmarea, reverse map and page tables agree)");
+        BootTests.AssertContains(result, "check: vmareas ok (1 areas, 1024 pages: every frame owned by its area's owner, reverse map and page tables agree)");
         Assert.Equal("vfree: area 0: 1024 frames and 3 page-table pages given back", ShellCommandBootTests.LineAfter(result, "vfree 0"));
         Assert.Equal("vfree: no such area (see vareas)", ShellCommandBootTests.LineAfter(result, "vfree 0", 1));
         Line(result, "vareas", @"vareas: 0 areas; \d+ pages of reverse map and tables; \d+ shootdowns sent", 1);
         Assert.Equal(CheckPools, ShellCommandBootTests.LineAfter(result, "check", 1));
-        BootTests.AssertContains(result, "check: vmareas ok (0 areas, 0 pages: every frame owned by vmarea, reverse map and page tables agree)");
+        BootTests.AssertContains(result, "check: vmareas ok (0 areas, 0 pages: every frame owned by its area's owner, reverse map and page tables agree)");
     }
 
     [Fact]
@@ -175,12 +175,12 @@ public class VmAreaBootTests
         Assert.Equal(hits[3] + moved, hits[5]);
 
         ShellCommandBootTests.AssertLineAfter(result, "check", CheckPools);
-        BootTests.AssertContains(result, "check: vmareas ok (2 areas, 17408 pages: every frame owned by vmarea, reverse map and page tables agree)");
+        BootTests.AssertContains(result, "check: vmareas ok (2 areas, 17408 pages: every frame owned by its area's owner, reverse map and page tables agree)");
         Assert.Equal("migrate: no such area (see vareas)", ShellCommandBootTests.LineAfter(result, "migrate 2 1"));
         Assert.Equal("vfree: area 1: 16384 frames and 33 page-table pages given back", ShellCommandBootTests.LineAfter(result, "vfree 1"));
         Assert.Equal("vfree: area 0: 1024 frames and 3 page-table pages given back", ShellCommandBootTests.LineAfter(result, "vfree 0"));
         Assert.Equal(CheckPools, ShellCommandBootTests.LineAfter(result, "check", 1));
-        BootTests.AssertContains(result, "check: vmareas ok (0 areas, 0 pages: every frame owned by vmarea, reverse map and page tables agree)");
+        BootTests.AssertContains(result, "check: vmareas ok (0 areas, 0 pages: every frame owned by its area's owner, reverse map and page tables agree)");
     }
 
     /// <summary>

@@ -233,6 +233,8 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void* AllocObject(nuint size, nuint align)
         {
+            if (RealtimeCpu.IsCurrent)
+                RealtimeCpu.RefuseHeap();
             int cpuNode = CurrentNode;
             int node = NumaPolicies.HeapNode(cpuNode, out int interleaveNode);
             LockState state = Lock();
@@ -325,6 +327,8 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static HeapStatus TryAlloc(nuint size, nuint align, out void* p)
         {
+            if (RealtimeCpu.IsCurrent)
+                RealtimeCpu.RefuseHeap();
             int cpuNode = CurrentNode;
             int node = NumaPolicies.HeapNode(cpuNode, out int interleaveNode);
             LockState state = Lock();
@@ -354,6 +358,8 @@ namespace PoolKernel.Heap
         /// <summary>Frees quietly (any CPU, interrupt handlers too): the heap's status, nothing printed.</summary>
         internal static HeapStatus TryFree(void* pointer)
         {
+            if (RealtimeCpu.IsCurrent)
+                RealtimeCpu.RefuseHeap();
             LockState state = Lock();
             HeapStatus status = s_heap->Free(pointer);
             Unlock(state);

@@ -172,12 +172,19 @@ namespace PoolKernel.Mm
             return owner;
         }
 
-        /// <summary>Destroys container <paramref name="owner"/> under the lock, and its NUMA policy with it; its held pages (what was given back) in <paramref name="pages"/>.</summary>
+        /// <summary>
+        /// Destroys container <paramref name="owner"/> under the lock, and its NUMA policy with it; its held pages (what was
+        /// given back) in <paramref name="pages"/>. The movable areas made for it go first (<see cref="VmAreas.FreeOwnedBy"/>:
+        /// unmapped before their frames are freed, which the destruction alone would free while still mapped).
+        /// </summary>
         internal static MemoryStatus Destroy(byte owner, out ulong pages)
         {
-            ulong state = PhysicalMemoryOwner.EnterCalls();
             PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
+            ulong state = PhysicalMemoryOwner.EnterCalls();
             pages = pm->GetContainerUsage(Owners.Kernel, owner, out ContainerUsage usage) == MemoryStatus.Ok ? usage.HeldPages : 0;
+            PhysicalMemoryOwner.LeaveCalls(state);
+            VmAreas.FreeOwnedBy(owner);
+            state = PhysicalMemoryOwner.EnterCalls();
             MemoryStatus status = pm->DestroyContainer(owner);
             PhysicalMemoryOwner.LeaveCalls(state);
             if (status == MemoryStatus.Ok)
@@ -213,15 +220,37 @@ namespace PoolKernel.Mm
 
         /// <summary>
         /// The kernel's out-of-memory path (<see cref="MemoryShortage.Relieve"/>): memory containers hold above
-        /// their guarantees is asked back first, the container with most above its guarantee first, through
-        /// their reclaim hooks (<see cref="PhysicalMemory.ReclaimAboveGuarantees"/> with no pool: any pool but
-        /// a guarantee pool). The pages they freed; 0 without containers. No pools lock may be held (the hooks free).
+        /// their guarantees is asked back first. Reclaimable first: the container with most there (in
+        /// <paramref name="pool"/>, or above its guarantee over all pools for <see cref="PoolId.None"/>) first, through
+        /// their reclaim hooks (<see cref="PhysicalMemory.ReclaimAboveGuarantees"/>). Then movable, for a named pool
+        /// only: containers' movable pages are migrated out of it to other pools they may use that have room
+        /// (<see cref="PhysicalMemory.MoveAboveGuarantees"/>; for None every pool the request could take is short, so
+        /// there is nowhere to migrate to). The pages freed in the pool; 0 without containers. No pools lock may be
+        /// held (the hooks free; the migration takes every lock but the realtime pools').
         /// </summary>
-        internal static ulong Reclaim(ulong pages)
+        internal static ulong Reclaim(PoolId pool, ulong pages)
         {
             if (!s_ready)
                 return 0;
-            return PhysicalMemoryOwner.Unguarded->ReclaimAboveGuarantees(PoolId.None, pages);
+            PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
+            ulong freed = pm->ReclaimAboveGuarantees(pool, pages);
+            if (freed >= pages || pool.IsNone)
+                return freed;
+            ulong state = PhysicalMemoryOwner.EnterCalls();
+            MemoryStatus status = pm->MoveAboveGuarantees(pool, pages - freed, out PressureMoves moves);
+            PhysicalMemoryOwner.LeaveCalls(state);
+            return status == MemoryStatus.Ok ? freed + moves.PagesMoved : freed;
+        }
+
+        /// <summary>True when <paramref name="owner"/> is a live container.</summary>
+        internal static bool IsContainer(byte owner)
+        {
+            if (!s_ready)
+                return false;
+            ulong state = PhysicalMemoryOwner.EnterCalls();
+            bool live = PhysicalMemoryOwner.Unguarded->IsContainer(owner);
+            PhysicalMemoryOwner.LeaveCalls(state);
+            return live;
         }
 
         /// <summary>Container <paramref name="owner"/>'s usage as the kernel reads it; false when it is not a container.</summary>

@@ -1,3 +1,5 @@
+using PoolKernel.Memory;
+
 namespace PoolKernel.Mm
 {
     /// <summary>
@@ -48,15 +50,20 @@ namespace PoolKernel.Mm
                 s_second = null;
         }
 
+        /// <summary>Relieves a shortage that is not one pool's (<see cref="Relieve(PoolId, ulong)"/> with no pool).</summary>
+        internal static ulong Relieve(ulong pages) => Relieve(PoolId.None, pages);
+
         /// <summary>
-        /// Runs the handlers for a request of <paramref name="pages"/> frames; the frames they gave back (0:
-        /// retrying is useless). Memory containers hold above their guarantees is asked back first
-        /// (<see cref="Containers.Reclaim"/>, docs/containers.md "Pressure"), then the handlers, for what is still missing.
+        /// Runs the handlers for a request of <paramref name="pages"/> frames that failed in <paramref name="pool"/>
+        /// (the pool it named; <see cref="PoolId.None"/> when pool choice could take any); the frames they gave
+        /// back (0: retrying is useless). Memory containers hold above their guarantees is asked back first
+        /// (<see cref="Containers.Reclaim"/>, docs/containers.md "Pressure": reclaimable pages, then, for a named
+        /// pool, movable pages migrated out of it), then the handlers, for what is still missing.
         /// </summary>
-        internal static ulong Relieve(ulong pages)
+        internal static ulong Relieve(PoolId pool, ulong pages)
         {
             delegate*<ulong, ulong> first = s_first, second = s_second;
-            ulong given = Containers.Reclaim(pages);
+            ulong given = Containers.Reclaim(pool, pages);
             if (given >= pages)
                 return given;
             if (first != null)

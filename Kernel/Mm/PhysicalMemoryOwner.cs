@@ -162,7 +162,7 @@ namespace PoolKernel.Mm
         private static MemoryStatus AfterFailure(MemoryStatus status, Order order, in AllocRequest request, out Pfn pfn)
         {
             pfn = default;
-            if (status != MemoryStatus.OutOfMemory || MemoryShortage.Relieve(order.Pages) == 0)
+            if (status != MemoryStatus.OutOfMemory || MemoryShortage.Relieve(request.Pool, order.Pages) == 0)
                 return Passed(status);
             ulong state = Cpu.SaveAndDisableInterrupts();
             status = s_memory->Allocate(order, request, out pfn);
@@ -188,7 +188,7 @@ namespace PoolKernel.Mm
             ulong state = Cpu.SaveAndDisableInterrupts();
             MemoryStatus status = s_memory->AllocateRun(pages, request, out first);
             Cpu.RestoreInterrupts(state);
-            if (status == MemoryStatus.OutOfMemory && MemoryShortage.Relieve(pages) != 0)
+            if (status == MemoryStatus.OutOfMemory && MemoryShortage.Relieve(request.Pool, pages) != 0)
             {
                 state = Cpu.SaveAndDisableInterrupts();
                 status = s_memory->AllocateRun(pages, request, out first);
@@ -238,7 +238,7 @@ namespace PoolKernel.Mm
             Cpu.RestoreInterrupts(state);
             if (status == MemoryStatus.Ok)
                 return status;
-            if (status == MemoryStatus.OutOfMemory && MemoryShortage.Relieve(order.Pages) != 0)
+            if (status == MemoryStatus.OutOfMemory && MemoryShortage.Relieve(request.Pool, order.Pages) != 0)
             {
                 state = Cpu.SaveAndDisableInterrupts();
                 status = s_memory->Allocate(order, request, out pfn);

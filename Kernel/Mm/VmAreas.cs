@@ -15,6 +15,10 @@ namespace PoolKernel.Mm
         NoSlot,
         /// <summary>The pools had no frame (for the page, or a page table); what the call took is given back.</summary>
         OutOfMemory,
+        /// <summary>A container's frame would pass its quota; what the call took is given back.</summary>
+        QuotaExceeded,
+        /// <summary>The pool named is not one the container may use; what the call took is given back.</summary>
+        NotPermitted,
     }
 
     /// <summary>
@@ -79,12 +83,16 @@ namespace PoolKernel.Mm
         private struct Area
         {
             public bool Live;
+            /// <summary>The owner its frames are allocated as: <see cref="Owners.VmArea"/>, or the container it was made for (charged to it).</summary>
+            public byte Owner;
             public ulong Pages;
             /// <summary>Page tables (PTs and the PD) the area holds.</summary>
             public ulong TablePages;
             /// <summary>Pages moved by compaction (the mover) and by migration, since the area was made.</summary>
             public ulong CompactionMoves;
             public ulong MigrationMoves;
+            /// <summary>Pages moved to another pool by container pressure (PhysicalMemory.MoveAboveGuarantees).</summary>
+            public ulong PressureMoves;
         }
 
         private static Area* s_areas;
@@ -100,33 +108,41 @@ namespace PoolKernel.Mm
         /// <summary>Area <paramref name="id"/>'s size in pages, or 0 when it is not live.</summary>
         internal static ulong PagesOf(int id) => (uint)id < MaxAreas && s_areas != null && s_areas[id].Live ? s_areas[id].Pages : 0;
 
-        /// <summary>Pages of area <paramref name="id"/> moved by compaction and by migration so far.</summary>
-        internal static void MovesOf(int id, out ulong compaction, out ulong migration)
+        /// <summary>Pages of area <paramref name="id"/> moved by compaction, by migration and by container pressure so far.</summary>
+        internal static void MovesOf(int id, out ulong compaction, out ulong migration, out ulong pressure)
         {
-            compaction = migration = 0;
+            compaction = migration = pressure = 0;
             if (PagesOf(id) == 0)
                 return;
             ulong state = PhysicalMemoryOwner.Lock();
             compaction = s_areas[id].CompactionMoves;
             migration = s_areas[id].MigrationMoves;
+            pressure = s_areas[id].PressureMoves;
             PhysicalMemoryOwner.Unlock(state);
         }
+
+        /// <summary>The owner area <paramref name="id"/>'s frames belong to (FrameOwner.None when it is not live).</summary>
+        internal static byte OwnerOf(int id) => PagesOf(id) == 0 ? FrameOwner.None : s_areas[id].Owner;
 
         /// <summary>Page-table pages area <paramref name="id"/> holds (0 when not live).</summary>
         internal static ulong TablePagesOf(int id) => PagesOf(id) == 0 ? 0 : s_areas[id].TablePages;
 
         /// <summary>
         /// Reserves an area of <paramref name="pages"/> pages (addresses and page tables only, no frame
-        /// yet: <see cref="Populate"/> backs it page by page). Refused: 0 or more than MaxPages pages
-        /// (InvalidArgument), every slot taken (NoSlot); OutOfMemory when a page table or the reverse map
-        /// could not be had (what was taken is given back).
+        /// yet: <see cref="Populate"/> backs it page by page) whose frames will be allocated as
+        /// <paramref name="owner"/>: <see cref="Owners.VmArea"/>, or a container, which is then charged for
+        /// them (its quota, its accounting; docs/containers.md "Movable areas of a container"); its page
+        /// tables stay vmarea's. The area mover is registered for that owner (compaction and pressure move
+        /// its frames). Refused: 0 or more than MaxPages pages, an owner that is neither (InvalidArgument),
+        /// every slot taken (NoSlot); OutOfMemory when a page table or the reverse map could not be had (what
+        /// was taken is given back).
         /// </summary>
-        internal static VmAreaStatus Reserve(ulong pages, out int id)
+        internal static VmAreaStatus Reserve(ulong pages, byte owner, out int id)
         {
             id = -1;
-            if (pages == 0 || pages > MaxPages)
+            if (pages == 0 || pages > MaxPages || (owner != Owners.VmArea && !Containers.IsContainer(owner)))
                 return VmAreaStatus.InvalidArgument;
-            if (!SetUp())
+            if (!SetUp() || !MoverFor(owner))
                 return VmAreaStatus.OutOfMemory;
             int slot = -1;
             for (int i = 0; i < MaxAreas && slot < 0; i++)
@@ -152,9 +168,11 @@ namespace PoolKernel.Mm
             }
             ulong state = PhysicalMemoryOwner.Lock();
             s_areas[slot].Pages = pages;
+            s_areas[slot].Owner = owner;
             s_areas[slot].TablePages = tables;
             s_areas[slot].CompactionMoves = 0;
             s_areas[slot].MigrationMoves = 0;
+            s_areas[slot].PressureMoves = 0;
             s_pdpt[slot] = (ulong)pd | Present | Writable;
             s_areas[slot].Live = true;
             PhysicalMemoryOwner.Unlock(state);
@@ -164,7 +182,8 @@ namespace PoolKernel.Mm
 
         /// <summary>
         /// Backs page <paramref name="index"/> of area <paramref name="id"/> with a zeroed order-0 frame of
-        /// the movable class (owner vmarea, <paramref name="request"/>'s pool and node wishes) unless it
+        /// the movable class (the area's owner, <paramref name="request"/>'s pool and node wishes; a container
+        /// owner's quota and permissions apply) unless it
         /// is backed already (Ok, nothing done). Refused: NoSuchArea, InvalidArgument (index outside);
         /// OutOfMemory: no frame (nothing changed).
         /// </summary>
@@ -178,7 +197,7 @@ namespace PoolKernel.Mm
             if ((*pte & Present) != 0)
                 return VmAreaStatus.Ok;
             AllocRequest mine = request;
-            mine.Owner = Owners.VmArea;
+            mine.Owner = s_areas[id].Owner;
             mine.Mobility = MobilityClass.Movable;
             // No pool or node asked for: the movable areas' NUMA policy picks the node (the `area`
             // context, docs/numa.md), counted in numastat; a named pool or node is taken as asked.
@@ -186,6 +205,8 @@ namespace PoolKernel.Mm
             MemoryStatus got = mine.Pool.IsNone && mine.PreferredNode == AllocRequest.NoNode
                 ? NumaPolicies.Allocate(NumaPolicies.AreaContext, Heap.KernelHeapGlue.CurrentNode, new Order(0), mine, out pfn, out _)
                 : PhysicalMemoryOwner.Allocate(new Order(0), mine, out pfn);
+            if (got == MemoryStatus.QuotaExceeded || got == MemoryStatus.OwnerRefused)
+                return got == MemoryStatus.QuotaExceeded ? VmAreaStatus.QuotaExceeded : VmAreaStatus.NotPermitted;
             if (got != MemoryStatus.Ok)
                 return VmAreaStatus.OutOfMemory;
             ulong* frame = (ulong*)(pfn.Value << 12);
@@ -198,10 +219,14 @@ namespace PoolKernel.Mm
             return VmAreaStatus.Ok;
         }
 
-        /// <summary>An area of <paramref name="pages"/> pages, every page backed (<see cref="Reserve"/>, then <see cref="Populate"/> each); all or nothing.</summary>
+        /// <summary>An area of <paramref name="pages"/> pages owned by vmarea, every page backed (<see cref="Reserve"/>, then <see cref="Populate"/> each); all or nothing.</summary>
         internal static VmAreaStatus Allocate(ulong pages, in AllocRequest request, out int id)
+            => Allocate(pages, request, Owners.VmArea, out id);
+
+        /// <summary>An area of <paramref name="pages"/> pages whose frames <paramref name="owner"/> holds (<see cref="Reserve"/>), every page backed; all or nothing.</summary>
+        internal static VmAreaStatus Allocate(ulong pages, in AllocRequest request, byte owner, out int id)
         {
-            VmAreaStatus status = Reserve(pages, out id);
+            VmAreaStatus status = Reserve(pages, owner, out id);
             if (status != VmAreaStatus.Ok)
                 return status;
             for (ulong i = 0; i < pages; i++)
@@ -228,6 +253,7 @@ namespace PoolKernel.Mm
             if (PagesOf(id) == 0)
                 return VmAreaStatus.NoSuchArea;
             ulong pages = s_areas[id].Pages;
+            byte owner = s_areas[id].Owner;
             ulong* pd = (ulong*)(s_pdpt[id] & AddressMask);
             for (ulong i = 0; i < pages; i++)
             {
@@ -251,7 +277,7 @@ namespace PoolKernel.Mm
                 ulong entry = pt[i & 511];
                 if ((entry & AddressMask) != 0)
                 {
-                    PhysicalMemoryOwner.Free(new Pfn((entry & AddressMask) >> 12), new Order(0), Owners.VmArea);
+                    PhysicalMemoryOwner.Free(new Pfn((entry & AddressMask) >> 12), new Order(0), owner);
                     frames++;
                 }
             }
@@ -302,7 +328,8 @@ namespace PoolKernel.Mm
             if (PagesOf(id) == 0)
                 return VmAreaStatus.NoSuchArea;
             AllocRequest request = AllocRequest.Any;
-            request.Owner = Owners.VmArea;
+            byte owner = s_areas[id].Owner;
+            request.Owner = owner;
             request.Mobility = MobilityClass.Movable;
             ulong pages = s_areas[id].Pages;
             for (ulong i = 0; i < pages; i++)
@@ -331,7 +358,7 @@ namespace PoolKernel.Mm
                 MoveLocked(id, i, pte, from, to);
                 s_areas[id].MigrationMoves++;
                 PhysicalMemoryOwner.Unlock(state);
-                PhysicalMemoryOwner.Free(from, new Order(0), Owners.VmArea);
+                PhysicalMemoryOwner.Free(from, new Order(0), owner);
                 result.Moved++;
             }
             return VmAreaStatus.Ok;
@@ -339,7 +366,7 @@ namespace PoolKernel.Mm
 
         /// <summary>
         /// The consistency of every area with the pools (for <c>check</c>): each backed page's frame is
-        /// owned by vmarea and its reverse entry names the page; every reverse entry names a backed page
+        /// owned by the area's owner and its reverse entry names the page; every reverse entry names a backed page
         /// that maps its frame. Null when consistent, else the broken invariant; the area and page in
         /// <paramref name="area"/>, <paramref name="page"/>. <paramref name="areas"/> and
         /// <paramref name="pages"/> count what was checked.
@@ -370,8 +397,8 @@ namespace PoolKernel.Mm
                     page = i;
                     if (pfn < s_basePfn || pfn - s_basePfn >= s_frames)
                         broken = "a page maps a frame outside the pools' span";
-                    else if (pm->OwnerOf(new Pfn(pfn)) != Owners.VmArea)
-                        broken = "a page maps a frame vmarea does not own";
+                    else if (pm->OwnerOf(new Pfn(pfn)) != s_areas[id].Owner)
+                        broken = "a page maps a frame its area's owner does not own";
                     else if (s_reverse[pfn - s_basePfn] != (((uint)(id + 1) << AreaShift) | (uint)i))
                         broken = "a page's frame has a reverse entry naming another page";
                 }
@@ -393,7 +420,7 @@ namespace PoolKernel.Mm
         /// <summary>
         /// The move itself, under the pools' lock: the entry is taken away and shot down on every CPU
         /// (so no CPU writes the old frame during the copy), the frame copied, the copy mapped, the
-        /// reverse map updated. <paramref name="to"/> is a frame vmarea owns.
+        /// reverse map updated. <paramref name="to"/> is a frame the area's owner owns.
         /// </summary>
         private static void MoveLocked(int id, ulong index, ulong* pte, Pfn from, Pfn to)
         {
@@ -459,7 +486,10 @@ namespace PoolKernel.Mm
             return order == 0 && pfn.Value >= s_basePfn && pfn.Value - s_basePfn < s_frames && s_reverse[pfn.Value - s_basePfn] != 0;
         }
 
-        /// <summary>The mover: compaction's target frame (same pool, already vmarea's) takes the page's place.</summary>
+        /// <summary>
+        /// The mover: compaction's target frame (same pool) or pressure's (another pool the container may use,
+        /// PhysicalMemory.MoveAboveGuarantees), already the area owner's, takes the page's place.
+        /// </summary>
         private static bool Move(void* context, Pfn from, Pfn to, int order)
         {
             if (!CanMove(context, from, order) || to.Value < s_basePfn || to.Value - s_basePfn >= s_frames)
@@ -471,7 +501,12 @@ namespace PoolKernel.Mm
             if ((*pte & AddressMask) != from.Value << 12)
                 return false;
             MoveLocked(id, index, pte, from, to);
-            s_areas[id].CompactionMoves++;
+            // Compaction moves inside a pool; pressure moves to another (a read of two page blocks' pool bytes).
+            PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
+            if (pm->PoolOf(from).Value == pm->PoolOf(to).Value)
+                s_areas[id].CompactionMoves++;
+            else
+                s_areas[id].PressureMoves++;
             return true;
         }
 
@@ -520,11 +555,47 @@ namespace PoolKernel.Mm
             s_mapPages = mapPages;
             s_pdpt = (ulong*)pdpt;
             Cpu.Pml4()[Pml4Slot] = pdpt | Present | Writable;
+            return MoverFor(Owners.VmArea);
+        }
+
+        /// <summary>Owners the area mover is registered for (bit per owner number): vmarea, and each container an area was made for.</summary>
+        private static ulong s_moverOwners;
+
+        /// <summary>Registers the area mover for <paramref name="owner"/> unless it is already; false when refused.</summary>
+        private static bool MoverFor(byte owner)
+        {
+            if (((s_moverOwners >> owner) & 1) != 0)
+                return true;
             FrameMover mover = default;
             mover.CanMove = &CanMove;
             mover.Move = &Move;
-            PhysicalMemoryOwner.RegisterMover(Owners.VmArea, mover);
+            if (PhysicalMemoryOwner.RegisterMover(owner, mover) != MemoryStatus.Ok)
+                return false;
+            s_moverOwners |= 1UL << owner;
             return true;
+        }
+
+        /// <summary>
+        /// Before container <paramref name="owner"/> is destroyed (Containers.Destroy): every area made for it is
+        /// freed (its frames through the container's frees: counted off it) and the mover forgotten for the owner
+        /// number, which may be an ordinary owner afterwards. The frames given back.
+        /// </summary>
+        internal static ulong FreeOwnedBy(byte owner)
+        {
+            if (owner == Owners.VmArea || s_areas == null)
+                return 0;
+            ulong frames = 0;
+            for (int id = 0; id < MaxAreas; id++)
+            {
+                if (OwnerOf(id) == owner && Free(id, out ulong f) == VmAreaStatus.Ok)
+                    frames += f;
+            }
+            if (((s_moverOwners >> owner) & 1) != 0)
+            {
+                PhysicalMemoryOwner.UnregisterMover(owner);
+                s_moverOwners &= ~(1UL << owner);
+            }
+            return frames;
         }
 
         /// <summary>The set-up's frames: the reverse map's run, the area table and the PDPT (0 before the first area).</summary>

@@ -344,6 +344,16 @@ namespace PoolKernel.Platform
         /// time for a given target (the boot CPU's shell), and no lock held until <see cref="WaitForWork"/>.
         /// </summary>
         internal static bool Post(int cpu, delegate*<ulong, void> function, ulong argument)
+            => !RealtimeCpu.Is(cpu) && PostAny(cpu, function, argument);
+
+        /// <summary>
+        /// <see cref="Post"/> for work that keeps the realtime CPU's contract (<see cref="RealtimeCpu"/>: no kernel heap,
+        /// no managed reference held across a collection); the only way to give the realtime CPU work.
+        /// </summary>
+        internal static bool PostRealtime(int cpu, delegate*<ulong, void> function, ulong argument)
+            => PostAny(cpu, function, argument);
+
+        private static bool PostAny(int cpu, delegate*<ulong, void> function, ulong argument)
         {
             PerCpu* target = Get(cpu);
             if (target == null || target == Current || target->State != CpuState.Online || target->WorkPosted != target->WorkDone)
@@ -457,7 +467,8 @@ namespace PoolKernel.Platform
         /// NMI, which it takes even while spinning on a lock with interrupts off, and parks in its NMI
         /// handler (<see cref="OnNmi"/>) with its registers in the handler's frame
         /// (<see cref="PerCpu.ParkedFrame"/>) until <see cref="ResumeOthers"/>. Returns once all of them
-        /// are parked: the generation, which <see cref="IsParked"/> compares against. Contract: the caller
+        /// are parked: the generation, which <see cref="IsParked"/> compares against. The realtime CPU
+        /// (<see cref="RealtimeCpu"/>) is not asked: it runs on through the collection. Contract: the caller
         /// holds the heap lock (one stop at a time; no parked CPU holds it) and has interrupts off, and
         /// calls <see cref="ResumeOthers"/> before it releases the lock. 0 when there is nothing to stop
         /// (before the CPUs start, or only one is online).
@@ -473,7 +484,7 @@ namespace PoolKernel.Platform
             for (int i = 0; i < s_count; i++)
             {
                 PerCpu* cpu = s_cpus[i];
-                if (cpu != self && cpu->State == CpuState.Online)
+                if (cpu != self && cpu->State == CpuState.Online && !RealtimeCpu.Is(i))
                     cpu->ParkAsked = generation;
             }
             s_parkRequest = generation;

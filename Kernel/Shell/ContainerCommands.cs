@@ -180,6 +180,19 @@ namespace PoolKernel.Shell
                 Console.Write(reclaimed);
                 Console.WriteLine(" taken back under pressure");
             }
+            for (int o = Owners.FirstContainer; o < FrameOwner.Count; o++)
+            {
+                if (!Containers.Usage((byte)o, out ContainerUsage u) || (u.MovedUnderPressurePages | u.PressureNoRoomStops) == 0)
+                    continue;
+                Console.Write("movable ");
+                for (int i = 0; i < u.Name.Length; i++)
+                    Console.Write((char)u.Name[i]);
+                Console.Write(": ");
+                Console.Write(u.MovedUnderPressurePages);
+                Console.Write(" pages migrated out of short pools under pressure; no room elsewhere ");
+                Console.Write(u.PressureNoRoomStops);
+                Console.WriteLine(" times");
+            }
         }
 
         /// <summary>Writes <paramref name="value"/> left-aligned in <paramref name="width"/> characters (at least one space after).</summary>

@@ -64,6 +64,9 @@ namespace PoolKernel.Shell
             if (!line.NoMoreArgs(next))
                 return;
             request.Owner = Owners.Shell;
+            ulong* movedBefore = stackalloc ulong[FrameOwner.Count];
+            ulong* noRoomBefore = stackalloc ulong[FrameOwner.Count];
+            PressureCounts(movedBefore, noRoomBefore);
             ulong freeAtStart = PhysicalMemoryOwner.GetTotals().FreePages;
             Link* chain = null;
             ulong taken = 0;
@@ -87,6 +90,7 @@ namespace PoolKernel.Shell
             Console.Write("' with ");
             Console.Write(t.FreePages);
             Console.WriteLine(" pages free in all pools");
+            ReportMoves(request.Pool, movedBefore, noRoomBefore);
             if (hold)
             {
                 while (chain != null)
@@ -110,6 +114,53 @@ namespace PoolKernel.Shell
             Console.Write(freeAtStart);
             Console.WriteLine(")");
             MemoryText.Report(ConsoleOut.Instance, PhysicalMemoryOwner.Check());
+        }
+
+        /// <summary>Every container's pages migrated under pressure and pages that found no room, so far (0 for other owners).</summary>
+        private static void PressureCounts(ulong* moved, ulong* noRoom)
+        {
+            for (int o = 0; o < FrameOwner.Count; o++)
+            {
+                moved[o] = noRoom[o] = 0;
+                if (o >= Owners.FirstContainer && Containers.Usage((byte)o, out ContainerUsage u))
+                {
+                    moved[o] = u.MovedUnderPressurePages;
+                    noRoom[o] = u.PressureNoRoomStops;
+                }
+            }
+        }
+
+        /// <summary>
+        /// One line per container whose movable pages the shortage migrated out of <paramref name="pool"/> (docs/containers.md
+        /// "Pressure"): <c>exhaust: web: 1024 movable pages migrated out of pool 1 to pools it may use</c>, with how many times no other pool it may use had room.
+        /// </summary>
+        private static void ReportMoves(PoolId pool, ulong* movedBefore, ulong* noRoomBefore)
+        {
+            ulong* moved = stackalloc ulong[FrameOwner.Count];
+            ulong* noRoom = stackalloc ulong[FrameOwner.Count];
+            PressureCounts(moved, noRoom);
+            for (int o = Owners.FirstContainer; o < FrameOwner.Count; o++)
+            {
+                if (moved[o] == movedBefore[o] && noRoom[o] == noRoomBefore[o])
+                    continue;
+                if (!Containers.Usage((byte)o, out ContainerUsage u))
+                    continue;
+                Console.Write("exhaust: ");
+                for (int i = 0; i < u.Name.Length; i++)
+                    Console.Write((char)u.Name[i]);
+                Console.Write(": ");
+                Console.Write(moved[o] - movedBefore[o]);
+                Console.Write(" movable pages migrated out of pool ");
+                Console.Write(pool.Value);
+                Console.Write(" to pools it may use");
+                if (noRoom[o] != noRoomBefore[o])
+                {
+                    Console.Write("; no other pool it may use had room, ");
+                    Console.Write(noRoom[o] - noRoomBefore[o]);
+                    Console.Write(" times: its pages there stay");
+                }
+                Console.WriteLine();
+            }
         }
 
         /// <summary>Frees every block of <paramref name="chain"/> (emptied); returns the pages the pools took back.</summary>

@@ -166,7 +166,7 @@ namespace PoolKernel.Shell
                 Console.Write(areaCount);
                 Console.Write(" areas, ");
                 Console.Write(areaPages);
-                Console.WriteLine(" pages: every frame owned by vmarea, reverse map and page tables agree)");
+                Console.WriteLine(" pages: every frame owned by its area's owner, reverse map and page tables agree)");
             }
             else
             {

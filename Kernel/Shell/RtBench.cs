@@ -4,6 +4,7 @@ using PoolKernel.Heap;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
 using PoolKernel.Platform;
+using PoolKernel.Runtime;
 using PoolKernel.Startup;
 
 namespace PoolKernel.Shell
@@ -50,15 +51,30 @@ namespace PoolKernel.Shell
             /// <summary>0, or the status of the first refused call other than OutOfMemory.</summary>
             public MemoryStatus Failed;
             public ulong OutOfMemory;
+            /// <summary>Nonzero on the realtime CPU (`rtbench N rtcpu CMD`): go on past Operations until <see cref="Stop"/> (at most MaxOperations).</summary>
+            public int UntilStopped;
+            /// <summary>Set by the shell's CPU when its command has ended.</summary>
+            public int Stop;
         }
 
         internal static void Register(ref int n)
         {
-            Commands.Register(ref n, "rtbench", "rtbench [N]: N (default 100000) timed alloc/free operations, orders 0-3, on the first realtime pool with the timer on and the other CPUs running stress; min, median, p99.9, max ticks and the most realtime steps", &Command);
+            Commands.Register(ref n, "rtbench", "rtbench [N] | rtbench N rtcpu CMD...: N (default 100000) timed alloc/free operations, orders 0-3, on the first realtime pool with the timer on and the other CPUs running stress (or: on the realtime CPU while this CPU runs CMD, e.g. gcstress 64); min, median, p99.9, max ticks and the most realtime steps", &Command);
         }
 
         private static void Command(ref ShellLine line)
         {
+            if (line.WordIs(2, "rtcpu"))
+            {
+                OnRealtimeCpu(ref line);
+                return;
+            }
+            if (line.WordIs(1, "heap"))
+            {
+                if (line.NoMoreArgs(2))
+                    BreakTheContract();
+                return;
+            }
             if (!line.OptionalArg(1, "N", 1, MaxOperations, DefaultOperations, out ulong operations) || !line.NoMoreArgs(2))
                 return;
             PoolId pool = PhysicalMemoryOwner.FirstRealtimePool();
@@ -132,6 +148,165 @@ namespace PoolKernel.Shell
             Release(ref run);
         }
 
+        /// <summary>
+        /// `rtbench N rtcpu CMD...` (docs/realtime.md "The realtime CPU"): the measuring loop runs on the realtime CPU
+        /// (<see cref="RealtimeCpu"/>, posted with <see cref="Smp.PostRealtime"/>: raw pages from the realtime pool, TSC
+        /// reads, the histogram in raw memory allocated here, no heap call), for at least N operations and until CMD,
+        /// run meanwhile on this CPU (`gcstress 64`: collections that park every other CPU), has ended. Prints CMD's
+        /// lines, then one `rtbench:` line with the operations run, the distribution, the most steps, the collections
+        /// that ran meanwhile and how many times they parked the realtime CPU (0 is the contract).
+        /// </summary>
+        private static void OnRealtimeCpu(ref ShellLine line)
+        {
+            if (!line.Arg(1, "N", 1, MaxOperations, out ulong operations))
+                return;
+            if (line.WordCount < 4)
+            {
+                Console.WriteLine("usage: rtbench N rtcpu CMD... (CMD runs on this CPU meanwhile, e.g. gcstress 64)");
+                return;
+            }
+            int cpu = RealtimeCpu.Number;
+            if (cpu < 0)
+            {
+                Console.WriteLine("rtbench: no realtime CPU (boot with rtcpu=N); nothing run");
+                return;
+            }
+            PoolId pool = PhysicalMemoryOwner.FirstRealtimePool();
+            if (pool.IsNone)
+            {
+                Console.WriteLine("rtbench: no realtime pool (boot with pool=NAME:SIZE,rt); nothing run");
+                return;
+            }
+            // In raw memory, not this frame: if CMD ends the command through the recovery point, the realtime CPU
+            // still writes here until it stops (at MaxOperations); the block is then left to it.
+            Run* run = (Run*)KernelHeapGlue.Alloc((nuint)sizeof(Run), 8);
+            if (run == null)
+            {
+                Console.WriteLine("rtbench: no memory for the run; nothing run");
+                return;
+            }
+            *run = default;
+            run->Pool = pool;
+            run->Operations = operations;
+            run->Seed = 1;
+            run->UntilStopped = 1;
+            run->Held = (Block*)KernelHeapGlue.Alloc((nuint)(sizeof(Block) * MaxHeld), 8);
+            run->Exact = (uint*)KernelHeapGlue.Alloc((nuint)(sizeof(uint) * ExactTicks), 8);
+            run->Log = (ulong*)KernelHeapGlue.Alloc((nuint)(sizeof(ulong) * LogBuckets), 8);
+            if (run->Held == null || run->Exact == null || run->Log == null)
+            {
+                Console.WriteLine("rtbench: no memory for the histogram; nothing run");
+                Release(ref *run);
+                KernelHeapGlue.Free(run);
+                return;
+            }
+            PhysicalMemoryOwner.GetPoolStats(pool, out PoolStats before);
+            PerCpu* rt = Smp.Get(cpu);
+            ulong parksBefore = rt->Parks;
+            ulong collectionsBefore = Gc.Collections;
+            if (!Smp.PostRealtime(cpu, &Measure, (ulong)run))
+            {
+                Console.WriteLine("rtbench: the realtime CPU is still running earlier work; nothing run");
+                Release(ref *run);
+                KernelHeapGlue.Free(run);
+                return;
+            }
+            ShellLine command = default;
+            command.SetFromWord(ref line, 3);
+            bool known = Commands.TryRun(ref command);
+            System.Threading.Volatile.Write(ref run->Stop, 1);
+            Smp.WaitForWork(cpu);
+            ulong collections = Gc.Collections - collectionsBefore;
+            ulong parks = rt->Parks - parksBefore;
+            PhysicalMemoryOwner.GetPoolStats(pool, out PoolStats after);
+            InvariantReport check = PhysicalMemoryOwner.Check();
+            RealtimeSteps steps = PhysicalMemoryOwner.GetRealtimeSteps(cpu);
+            if (!known)
+            {
+                Console.Write("rtbench: unknown command '");
+                command.WriteWord(0);
+                Console.WriteLine("' (the realtime CPU ran meanwhile all the same)");
+            }
+            Console.Write("rtbench: ");
+            Console.Write(run->Counted);
+            Console.Write(" ops on ");
+            PhysicalMemoryOwner.GetPoolProperties(pool, out PoolProperties props);
+            MemoryText.PoolName(ConsoleOut.Instance, props);
+            Console.Write(" (cpu ");
+            Console.Write(run->Cpu);
+            Console.Write(", the realtime CPU, timer ");
+            Console.Write(Smp.TimerRunning ? "on" : "off");
+            Console.Write(", while cpu ");
+            Console.Write(Smp.CurrentNumber);
+            Console.Write(" ran '");
+            for (int w = 0; w < command.WordCount; w++)
+            {
+                if (w > 0)
+                    Console.Write(' ');
+                command.WriteWord(w);
+            }
+            Console.Write("'): min ");
+            Console.Write(run->Min);
+            Console.Write(" median ");
+            Console.Write(Percentile(ref *run, 500));
+            Console.Write(" p99.9 ");
+            Console.Write(Percentile(ref *run, 999));
+            Console.Write(" max ");
+            Console.Write(run->Max);
+            Console.Write(" ticks; steps max ");
+            Console.Write(steps.Max);
+            Console.Write(" (bound ");
+            Console.Write(PhysicalMemoryOwner.RealtimeStepBound);
+            Console.Write("); ");
+            Console.Write(run->OutOfMemory);
+            Console.Write(" out of memory; ");
+            Console.Write(collections);
+            Console.Write(" collections meanwhile parked it ");
+            Console.Write(parks);
+            Console.WriteLine(" times");
+            if (run->Failed != MemoryStatus.Ok || !check.IsOk || after.FreePages != before.FreePages)
+            {
+                MemoryText.Report(ConsoleOut.Instance, check);
+                Console.Write("rtbench: FAILED (status ");
+                Console.Write(MemoryText.Status(run->Failed));
+                Console.Write("; free frames before ");
+                Console.Write(before.FreePages);
+                Console.Write(", after ");
+                Console.Write(after.FreePages);
+                Console.WriteLine(")");
+            }
+            Release(ref *run);
+            KernelHeapGlue.Free(run);
+        }
+
+        /// <summary>Where <see cref="MakeAnObject"/> keeps what it made (so the allocation is not optimised away).</summary>
+        private static object s_madeOnRealtimeCpu;
+
+        /// <summary>
+        /// `rtbench heap` (a test command): the realtime CPU is given work that breaks its contract, a managed object;
+        /// the heap refuses it and the machine stops (panic, status 35) naming the CPU. Refused without a realtime CPU.
+        /// </summary>
+        private static void BreakTheContract()
+        {
+            int cpu = RealtimeCpu.Number;
+            if (cpu < 0)
+            {
+                Console.WriteLine("rtbench heap: no realtime CPU (boot with rtcpu=N); nothing run");
+                return;
+            }
+            Console.Write("rtbench heap: cpu ");
+            Console.Write(cpu);
+            Console.WriteLine(", the realtime CPU, makes a managed object");
+            if (Smp.PostRealtime(cpu, &MakeAnObject, 0))
+                Smp.WaitForWork(cpu);
+            Console.WriteLine("rtbench heap: the object was made: the contract was not enforced");
+        }
+
+        private static void MakeAnObject(ulong argument)
+        {
+            s_madeOnRealtimeCpu = new byte[16];
+        }
+
         private static void Release(ref Run run)
         {
             if (run.Held != null)
@@ -151,7 +326,8 @@ namespace PoolKernel.Shell
             run->Min = ulong.MaxValue;
             ulong state = run->Seed * 0x9E3779B97F4A7C15UL + 1;
             int held = 0;
-            for (ulong op = 0; op < run->Operations && run->Failed == MemoryStatus.Ok; op++)
+            for (ulong op = 0; run->Failed == MemoryStatus.Ok && (op < run->Operations ||
+                (run->UntilStopped != 0 && op < MaxOperations && System.Threading.Volatile.Read(ref run->Stop) == 0)); op++)
             {
                 state ^= state << 13;
                 state ^= state >> 7;

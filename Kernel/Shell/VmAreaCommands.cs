@@ -21,15 +21,37 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "vareas", "vareas [ID]: the areas (pages per node, moves); with ID, its frames as runs", &Vareas);
             Commands.Register(ref n, "vareatest", "vareatest SIZE [SEED]: an area scattered between fillers, filled, compact, checksum verified, frames moved", &VareaTest);
             Commands.Register(ref n, "vareatouch", "vareatouch SIZE ROUNDS [SEED]: an area moved page by page ROUNDS (1..100) times while another CPU reads it, checksummed (faults on moving pages wait)", &VareaTouch);
+            Commands.Register(ref n, "vfill", "vfill ID SEED: write a seeded pattern through area ID's addresses", &Vfill);
+            Commands.Register(ref n, "vverify", "vverify ID SEED: check area ID holds SEED's pattern (after moves: compaction, migration, pressure)", &Vverify);
             Commands.Register(ref n, "migrate", "migrate AREA NODE: move an area's frames to NODE's pools page by page, checksummed", &Migrate);
         }
 
         private static void Vmalloc(ref ShellLine line)
         {
-            if (!line.Arg(1, "SIZE", 1, VmAreas.MaxPages * PageSize, out ulong size) || !line.NoMoreArgs(2))
+            if (!line.Arg(1, "SIZE", 1, VmAreas.MaxPages * PageSize, out ulong size))
+                return;
+            AllocRequest request = AllocRequest.Any;
+            int next = 2;
+            if (line.WordIs(next, "pool"))
+            {
+                if (!MemoryCommands.PoolArg(ref line, next + 1, out PoolId pool))
+                    return;
+                if (PhysicalMemoryOwner.GetPoolProperties(pool, out _) != MemoryStatus.Ok)
+                {
+                    Console.Write("vmalloc: no pool ");
+                    Console.Write(pool.Value);
+                    Console.WriteLine(" (see pools)");
+                    return;
+                }
+                request = AllocRequest.InPool(pool);
+                next += 2;
+            }
+            if (!line.NoMoreArgs(next))
                 return;
             ulong pages = (size + PageSize - 1) / PageSize;
-            VmAreaStatus status = VmAreas.Allocate(pages, AllocRequest.Any, out int id);
+            // As the shell: the area is vmarea's. As a container (`as NAME vmalloc ...`): its frames are the container's.
+            byte owner = ShellOwner.Current == Owners.Shell ? Owners.VmArea : ShellOwner.Current;
+            VmAreaStatus status = VmAreas.Allocate(pages, request, owner, out int id);
             if (status != VmAreaStatus.Ok)
             {
                 Refused("vmalloc", status);
@@ -43,13 +65,83 @@ namespace PoolKernel.Shell
             Console.WriteHex(VmAreas.AddressOf(id));
             Console.Write(" (");
             Console.Write(VmAreas.TablePagesOf(id));
-            Console.WriteLine(" page-table pages)");
+            Console.Write(" page-table pages)");
+            if (owner != Owners.VmArea && Containers.Usage(owner, out ContainerUsage u))
+            {
+                Console.Write(", charged to ");
+                for (int i = 0; i < u.Name.Length; i++)
+                    Console.Write((char)u.Name[i]);
+            }
+            Console.WriteLine();
+        }
+
+        /// <summary>`vfill ID SEED`: a seeded pattern written through the area's addresses (for `vverify` after moves).</summary>
+        private static void Vfill(ref ShellLine line)
+        {
+            if (!line.Arg(1, "ID", 0, VmAreas.MaxAreas - 1, out ulong id) || !line.Arg(2, "SEED", 1, ulong.MaxValue, out ulong seed) || !line.NoMoreArgs(3))
+                return;
+            ulong pages = VmAreas.PagesOf((int)id);
+            if (pages == 0)
+            {
+                Refused("vfill", VmAreaStatus.NoSuchArea);
+                return;
+            }
+            ulong sum = Fill((int)id, pages, seed);
+            Console.Write("vfill: area ");
+            Console.Write(id);
+            Console.Write(", ");
+            Console.Write(pages);
+            Console.Write(" pages filled with seed ");
+            Console.Write(seed);
+            Console.Write(", checksum ");
+            Console.WriteHex(sum);
+            Console.WriteLine();
+        }
+
+        /// <summary>`vverify ID SEED`: the area's checksum read through its addresses against the one of the seed's pattern.</summary>
+        private static void Vverify(ref ShellLine line)
+        {
+            if (!line.Arg(1, "ID", 0, VmAreas.MaxAreas - 1, out ulong id) || !line.Arg(2, "SEED", 1, ulong.MaxValue, out ulong seed) || !line.NoMoreArgs(3))
+                return;
+            ulong pages = VmAreas.PagesOf((int)id);
+            if (pages == 0)
+            {
+                Refused("vverify", VmAreaStatus.NoSuchArea);
+                return;
+            }
+            ulong sum = Checksum((int)id, pages);
+            ulong expected = PatternChecksum(pages, seed);
+            Console.Write("vverify: area ");
+            Console.Write(id);
+            Console.Write(", ");
+            Console.Write(pages);
+            Console.Write(" pages, checksum ");
+            Console.WriteHex(sum);
+            Console.WriteLine(sum == expected ? ": intact (seed's pattern)" : ": CORRUPTED (not the seed's pattern)");
+        }
+
+        /// <summary>The checksum <see cref="Fill"/> leaves for <paramref name="pages"/> pages and <paramref name="seed"/>, computed without an area.</summary>
+        private static ulong PatternChecksum(ulong pages, ulong seed)
+        {
+            ulong rng = seed * 0xD1B54A32D192ED03UL + 7;
+            ulong sum = 0;
+            for (ulong w = 0; w < pages * 512; w++)
+                sum = (sum ^ Next(ref rng)) * 0x100000001B3UL + w;
+            return sum;
         }
 
         private static void Vfree(ref ShellLine line)
         {
             if (!line.Arg(1, "ID", 0, VmAreas.MaxAreas - 1, out ulong id) || !line.NoMoreArgs(2))
                 return;
+            if (ShellOwner.Current != Owners.Shell && VmAreas.PagesOf((int)id) != 0 && VmAreas.OwnerOf((int)id) != ShellOwner.Current)
+            {
+                // Isolation: acting as a container, only its own areas may be given back.
+                Console.Write("vfree: area ");
+                Console.Write(id);
+                Console.WriteLine(" is not this container's");
+                return;
+            }
             ulong tables = VmAreas.TablePagesOf((int)id);
             VmAreaStatus status = VmAreas.Free((int)id, out ulong frames);
             if (status != VmAreaStatus.Ok)
@@ -124,12 +216,25 @@ namespace PoolKernel.Shell
                 Console.Write(' ');
                 Console.Write(on);
             }
-            VmAreas.MovesOf(id, out ulong compaction, out ulong migration);
+            VmAreas.MovesOf(id, out ulong compaction, out ulong migration, out ulong pressure);
             Console.Write("; moved ");
             Console.Write(compaction);
             Console.Write(" by compaction, ");
             Console.Write(migration);
-            Console.WriteLine(" by migration");
+            Console.Write(" by migration");
+            if (pressure != 0)
+            {
+                Console.Write(", ");
+                Console.Write(pressure);
+                Console.Write(" out of short pools by pressure");
+            }
+            if (VmAreas.OwnerOf(id) != Owners.VmArea && Containers.Usage(VmAreas.OwnerOf(id), out ContainerUsage u))
+            {
+                Console.Write("; charged to ");
+                for (int i = 0; i < u.Name.Length; i++)
+                    Console.Write((char)u.Name[i]);
+            }
+            Console.WriteLine();
         }
 
         /// <summary>The area's frames as runs of consecutive frames backing consecutive pages, one line each.</summary>
@@ -234,7 +339,7 @@ namespace PoolKernel.Shell
         internal static VmAreaStatus Scatter(ulong pages, ulong seed, out int id, out ulong fillers)
         {
             fillers = 0;
-            VmAreaStatus status = VmAreas.Reserve(pages, out id);
+            VmAreaStatus status = VmAreas.Reserve(pages, Owners.VmArea, out id);
             if (status != VmAreaStatus.Ok)
                 return status;
             AllocRequest filler = AllocRequest.Any;
@@ -478,6 +583,8 @@ namespace PoolKernel.Shell
             Console.WriteLine(status == VmAreaStatus.NoSuchArea ? "no such area (see vareas)"
                 : status == VmAreaStatus.NoSlot ? "every area slot is in use"
                 : status == VmAreaStatus.OutOfMemory ? "out of memory (nothing kept)"
+                : status == VmAreaStatus.QuotaExceeded ? "over the container's quota (nothing kept)"
+                : status == VmAreaStatus.NotPermitted ? "owner not allowed in the pool (nothing kept)"
                 : "invalid argument (node without memory?)");
         }
 
