@@ -47,6 +47,7 @@ namespace PoolKernel.Boot.Reports
             InvariantCode.PageblockPresentCount => "page block present count",
             InvariantCode.PageblockHeldCount => "page block held count",
             InvariantCode.ChoiceMemoStale => "remembered pool choice names a dead pool",
+            InvariantCode.ChoiceMemoNotImplied => "remembered pool choice marks a pool as obeying rules it does not imply",
             InvariantCode.FrameOwnerBad => "frame owner byte wrong (allocated head without an owner 0..63, or an owner on another frame)",
             InvariantCode.PageblockOutsideWindow => "page block outside its pool's window or nodes",
             InvariantCode.OrphanTail => "tail frame where a block head was expected",

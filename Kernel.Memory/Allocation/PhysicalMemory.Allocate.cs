@@ -16,64 +16,59 @@ public unsafe partial struct PhysicalMemory
     /// OwnerRefused); Corruption.
     /// </summary>
     /// <remarks>
-    /// This entry is inlined into its callers and holds only the fast paths: a rule-free request of a
-    /// larger order goes to <see cref="AllocateBlock"/>, an order-0 request with rules by pool choice to
-    /// <see cref="AllocateRuledByChoice"/>; for order 0, a request with
-    /// no address rule of the class the pool's frame cache serves (<see cref="BuddyAllocator.CacheClassFor"/>) that names a live pool admitting its owner, or that names
-    /// none and whose shape has a remembered pool-choice order (<see cref="RememberedFirst"/>), takes the
-    /// most recently freed frame from that pool's <see cref="FrameCache"/> (one pop, one frame-byte
-    /// store and one owner-byte store; the page block's held count already covers a cached frame;
-    /// AllowsOwner has refused owners above 63, so the recorded owner is valid). Anything else, an empty
-    /// cache included, goes to <see cref="AllocateSlow"/>, which makes every check again.
+    /// This entry is inlined into its callers and holds only the fast paths: a block of a larger order, rule-free
+    /// or by pool choice, goes to <see cref="AllocateBlock"/>; for order 0, an unmovable request (the class the
+    /// pools' frame caches serve, <see cref="BuddyAllocator.CacheClassFor"/>) with no address rule that names a
+    /// live pool admitting its owner, or that names none and whose shape has a remembered pool-choice order whose
+    /// first pool with free frames implies every rule of the request (<see cref="RememberedFirst"/>: any rule-free
+    /// request; a ruled one whose rules that pool's every frame obeys, such as DMA32 + 64 KiB from the dma32 pool,
+    /// checked once when the memo entry was written, <see cref="ChoiceMemo.Implied"/>), takes the most recently
+    /// freed frame from that pool's <see cref="FrameCache"/> (one pop, one frame-byte store and one owner-byte
+    /// store; the page block's held count already covers a cached frame; AllowsOwner has refused owners above 63,
+    /// so the recorded owner is valid). Anything else, an empty cache included, goes to <see cref="AllocateSlow"/>,
+    /// which makes every check again and checks a ruled result on the way out.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal MemoryStatus AllocateUnaccounted(Order order, in AllocRequest request, out Pfn pfn)
     {
         int pool = request.Pool.Value;
-        if (order.Value != 0 && !request.HasAddressRules)
+        bool ruled = request.HasAddressRules;
+        if (order.Value != 0 && (!ruled || request.Pool.IsNone))
         {
             MemoryStatus blockStatus = AllocateBlock(order.Value, request, out Pfn blockPfn);
             pfn = blockPfn;
             return blockStatus;
         }
-        if (!request.HasAddressRules)
+        // Every CPU's cache of a pool serves one class; only the unmovable class, the caches' class in
+        // every pool that accepts it, is served here (a constant compare): the others, and the movable
+        // class of a movable-only pool's caches, go to the slow path, which serves them by the pool's class.
+        // A ruled request naming a pool is never served here (only rule-free ones are taken as named).
+        if (request.Mobility == MobilityClass.Unmovable)
         {
-            // Every CPU's cache of a pool serves one class; only the unmovable class, the caches' class in
-            // every pool that accepts it, is served here (a constant compare): the others, and the movable
-            // class of a movable-only pool's caches, go to the slow path, which serves them by the pool's class.
-            if (request.Mobility == MobilityClass.Unmovable)
+            bool named = pool < _poolCapacity && !ruled;
+            uint generation = 0;
+            if (!named)
+                pool = request.Pool.IsNone ? RememberedFirst(0, request, out generation) : -1;
+            if ((uint)pool < (uint)_poolCapacity)
             {
-                bool named = pool < _poolCapacity;
-                uint generation = 0;
-                if (!named && request.Pool.IsNone)
-                    pool = RememberedFirst(0, request, out generation);
-                if ((uint)pool < (uint)_poolCapacity)
+                int cpu = CurrentCpu();
+                ulong state = LockCache(pool, cpu);
+                if (AdmittedLocked(pool, named, generation, request))
                 {
-                    int cpu = CurrentCpu();
-                    ulong state = LockCache(pool, cpu);
-                    if (AdmittedLocked(pool, named, generation, request))
+                    FrameCache* cache = _buddy.CacheOf(pool, cpu);
+                    if (cache->Count != 0)
                     {
-                        FrameCache* cache = _buddy.CacheOf(pool, cpu);
-                        if (cache->Count != 0)
-                        {
-                            _buddy.CountPoolProbe();
-                            ulong frame = cache->Pop();
-                            _buddy._owners[frame] = request.Owner;
-                            _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
-                            UnlockCache(pool, cpu, state);
-                            pfn = new Pfn(_basePfn + frame);
-                            return MemoryStatus.Ok;
-                        }
+                        _buddy.CountPoolProbe();
+                        ulong frame = cache->Pop();
+                        _buddy._owners[frame] = request.Owner;
+                        _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+                        UnlockCache(pool, cpu, state);
+                        pfn = new Pfn(_basePfn + frame);
+                        return MemoryStatus.Ok;
                     }
-                    UnlockCache(pool, cpu, state);
                 }
+                UnlockCache(pool, cpu, state);
             }
-        }
-        else if (order.Value == 0 && request.Pool.IsNone)
-        {
-            MemoryStatus ruledStatus = AllocateRuledByChoice(request, out Pfn ruledPfn);
-            pfn = ruledPfn;
-            return ruledStatus;
         }
         // A separate local keeps the caller's pfn out of memory on the fast path.
         MemoryStatus status = AllocateSlow(order, request, out Pfn slowPfn);
@@ -82,10 +77,12 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// A rule-free request of order &gt; 0 (whatever <paramref name="order"/> is: an invalid one goes on
-    /// to <see cref="AllocateSlow"/>). The path of a classic buddy allocation: a named pool that admits
-    /// the request, or by pool choice the first remembered pool with free frames (<see cref="ChoiceMemo"/>,
-    /// as <see cref="WalkPools"/> would try it), gives its first listed block of at least the order, split
+    /// A request of order &gt; 0 (whatever <paramref name="order"/> is: an invalid one goes on to
+    /// <see cref="AllocateSlow"/>) without address rules, or by pool choice with or without them. The path of a
+    /// classic buddy allocation: a named pool that admits the request, or by pool choice the first remembered
+    /// pool with free frames when it implies every rule of the request (<see cref="RememberedFirst"/>, as
+    /// <see cref="WalkPools"/> would try it: a ruled block then obeys the rules whichever block of the pool it
+    /// is, <see cref="ChoiceMemo.Implied"/>), gives its first listed block of at least the order, split
     /// down (<see cref="BuddyAllocator.TakeFirst"/>); the block is marked allocated, owned and held.
     /// Before that, an order with per-CPU caches (1, 2, 3, 9: <see cref="FrameCache.SlotOfOrder"/>) and an
     /// unmovable request first tries the calling CPU's cache of that order in the pool the walk would try
@@ -171,9 +168,12 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// For a rule-free request of <paramref name="order"/> by pool choice: the pool the walk would try first, from the
-    /// <see cref="ChoiceMemo"/> entry of its shape (the first remembered pool with free frames, <see cref="HasFreeFrames"/>); -1
-    /// when there is no entry or the walk would need the pool table (no remembered pool has frames).
+    /// For a request of <paramref name="order"/> by pool choice: the pool the walk would try first, from the
+    /// <see cref="ChoiceMemo"/> entry of its shape (the first remembered pool with free frames, <see cref="HasFreeFrames"/>),
+    /// when that pool implies every rule of the request (<see cref="ChoiceMemo.Implied"/>; always, for a rule-free
+    /// request), so any of its blocks of the order may be handed out unchecked; -1 when there is no entry, the walk
+    /// would need the pool table (no remembered pool has frames) or that pool does not imply the rules (the walk
+    /// then searches it for a block that obeys them).
     /// A pool in the entry qualified when it was written and the entry is of pool table
     /// <paramref name="generation"/>, which the caller compares again under the pool's lock (<see cref="AdmittedLocked"/>).
     /// </summary>
@@ -190,7 +190,7 @@ public unsafe partial struct PhysicalMemory
         {
             int pool = memo->PoolAt(slot, i);
             if (HasFreeFrames(pool, order))
-                return pool;
+                return memo->Implied(slot, i) ? pool : -1;
         }
         return -1;
     }
@@ -209,62 +209,6 @@ public unsafe partial struct PhysicalMemory
             return _poolGeneration == generation; // read after the lock's atomic: not moved before it
         ref Pool p = ref _buddy._pools[pool];
         return p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility);
-    }
-
-    /// <summary>
-    /// An order-0 request with address rules by pool choice whose shape is remembered
-    /// (<see cref="ChoiceMemo"/>): when the first remembered pool with free frames is one whose every
-    /// frame obeys the rules (its window inside the rules' window; natural alignment; a boundary is
-    /// never crossed by one frame) and its cache holds a frame, that frame is checked against the
-    /// remembered rules and taken: no rule resolving, no search. False (nothing changed) otherwise.
-    /// </summary>
-    private bool TakeRememberedCached(in AllocRequest request, out Pfn pfn)
-    {
-        pfn = Pfn.None;
-        ChoiceMemo* memo = CpuMemo();
-        uint generation = _poolGeneration;
-        int slot = memo->Find(ChoiceMemo.Shape(0, request), request, generation);
-        if (slot < 0)
-            return false;
-        int count = memo->Count(slot);
-        for (int i = 0; i < count; i++)
-        {
-            int pool = memo->PoolAt(slot, i);
-            if (!HasFreeFrames(pool, 0))
-                continue;
-            if (!memo->CacheOk(slot, i) || !_buddy.CacheServes(pool, request.Mobility))
-                return false;
-            int cpu = CurrentCpu();
-            ulong state = LockCache(pool, cpu);
-            FrameCache* cache = _buddy.CacheOf(pool, cpu);
-            if (!AdmittedLocked(pool, false, generation, request) || cache->Count == 0 || !memo->Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
-            {
-                UnlockCache(pool, cpu, state);
-                return false;
-            }
-            _buddy.CountPoolProbe();
-            ulong frame = cache->Pop();
-            _buddy._owners[frame] = request.Owner;
-            _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
-            UnlockCache(pool, cpu, state);
-            pfn = new Pfn(_basePfn + frame);
-            return true;
-        }
-        return false;
-    }
-
-    /// <summary>
-    /// An order-0 request with address rules by pool choice: a cached frame of the first remembered
-    /// pool when the memo allows it (<see cref="TakeRememberedCached"/>), else <see cref="AllocateSlow"/>.
-    /// Apart from AllocateSlow so the hit does not pay for that frame's set-up (the DMA32 + 64 KiB pair).
-    /// </summary>
-    private MemoryStatus AllocateRuledByChoice(in AllocRequest request, out Pfn pfn)
-    {
-        if (TakeRememberedCached(request, out pfn))
-            return MemoryStatus.Ok;
-        MemoryStatus status = AllocateSlow(new Order(0), request, out Pfn slowPfn);
-        pfn = slowPfn;
-        return status;
     }
 
     /// <summary>Every case of <see cref="Allocate"/>, the fast ones included (reached when they do not apply: an empty frame cache, a refusal, no memo entry).</summary>
@@ -465,7 +409,7 @@ public unsafe partial struct PhysicalMemory
                 memo->Finish(slot);
                 return;
             }
-            if (!memo->Add(slot, pool, key, WindowInside(pool, rules) && rules.AlignPages == 1))
+            if (!memo->Add(slot, pool, key, Implies(pool, rules, pages)))
                 return;
             minKey = key + 1;
         }
@@ -496,12 +440,12 @@ public unsafe partial struct PhysicalMemory
         return MemoryStatus.Ok;
     }
 
-    /// <summary>True when every block of the pool obeys the rules' window, so only alignment may need a search.</summary>
+    /// <summary>True when the pool implies <paramref name="rules"/> for blocks of <paramref name="pages"/> frames: every such block it can hand out obeys them (<see cref="DmaRules.ImpliedBy"/>; its frames lie in its window).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool WindowInside(int pool, in DmaRules rules)
+    private bool Implies(int pool, in DmaRules rules, ulong pages)
     {
         ref PoolProperties props = ref _buddy._pools[pool].Properties;
-        return props.WindowStartPfn >= rules.LowPfn && props.WindowEndPfn <= rules.EndPfn;
+        return rules.ImpliedBy(props.WindowStartPfn, props.WindowEndPfn, pages);
     }
 
     /// <summary>One pool, resolved rules: search (in <paramref name="mobility"/>'s lists first), carve, mark (state and <paramref name="owner"/>), then check the result on the way out.</summary>
@@ -513,7 +457,7 @@ public unsafe partial struct PhysicalMemory
         ulong pages = 1UL << order;
         ulong index;
         bool held; // a cached frame: its page block's held count already covers it
-        if (WindowInside(pool, rules) && rules.AlignPages <= pages)
+        if (Implies(pool, rules, pages))
         {
             // Natural alignment already meets the alignment, and a boundary of at least the block
             // size (Resolve refused smaller ones) is never crossed by an aligned block. So every

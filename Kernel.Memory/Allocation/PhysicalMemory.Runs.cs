@@ -48,7 +48,7 @@ public unsafe partial struct PhysicalMemory
         first = Pfn.None;
         ulong index = FreeList.End;
         int order = Order.Covering(pages).Value;
-        if (order <= _buddy._maxOrder && WindowInside(pool, rules) && rules.AlignPages <= (1UL << order))
+        if (order <= _buddy._maxOrder && Implies(pool, rules, 1UL << order))
         {
             index = TakeFirstOrDrainLocked(pool, order, cpu, cls);
             if (index != FreeList.End)

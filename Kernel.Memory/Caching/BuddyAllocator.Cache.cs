@@ -100,14 +100,16 @@ public unsafe partial struct BuddyAllocator
         CheckCache(pool, cache, order);
         if (n > cache->Count)
             n = cache->Count;
-        for (int i = 0; i < n; i++)
+        if (order == 0)
+            FreeCachedFrames(pool, cache, n); // runs of consecutive frames as whole blocks (Buddy/BuddyAllocator.Drain.cs)
+        else
         {
-            ulong index = cache->At(i);
-            if (order == 0)
-                AddHeldOne(index, -1);
-            else
+            for (int i = 0; i < n; i++)
+            {
+                ulong index = cache->At(i);
                 AddHeld(index, 1UL << order, -1);
-            FreeMerging(pool, index, order);
+                FreeMerging(pool, index, order);
+            }
         }
         cache->DropOldest(n);
     }

@@ -20,7 +20,8 @@ namespace PoolKernel.Memory;
 ///      its order, and on no free list: a list node that is Cached fails step 3);
 ///   5. pool counters (FreePages = frames on the lists; a pool's free frames are those plus its
 ///      cached ones) and the conservation of present frames;
-///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools;
+///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools, and a pool
+///      marked as implying an entry's rules does (its window inside them, alignment at most the entry's blocks');
 ///   7. owners (<see cref="FrameOwner"/>): the head of every allocated block and run carries an owner
 ///      0..63 or, for a page block lent to the hypervisor, <see cref="FrameOwner.Balloon"/>; every other
 ///      frame the sentinel None;
@@ -262,6 +263,12 @@ public static unsafe partial class InvariantChecker
                     int memoPool = memo->PoolAt(slot, i);
                     if ((uint)memoPool >= (uint)pm._poolCapacity || b._pools[memoPool].Live == 0)
                         return InvariantReport.Broken(InvariantCode.ChoiceMemoStale, 0, memoPool, 0, (ulong)slot, generation);
+                    // The fast path hands out any block of an implied pool unchecked (PhysicalMemory.Allocate.cs).
+                    ref PoolProperties props = ref b._pools[memoPool].Properties;
+                    DmaRules rules = memo->Rules(slot);
+                    int memoOrder = memo->OrderOf(slot);
+                    if (memo->Implied(slot, i) && !rules.ImpliedBy(props.WindowStartPfn, props.WindowEndPfn, 1UL << memoOrder))
+                        return InvariantReport.Broken(InvariantCode.ChoiceMemoNotImplied, 0, memoPool, memoOrder, rules.LowPfn, props.WindowStartPfn);
                 }
             }
         }

@@ -93,4 +93,11 @@ public enum InvariantCode : byte
     PageblockClassRefused,
     /// <summary>A page block of a realtime pool is of another class than the pool's cache class, which its bounded path allocates (docs/realtime.md; Expected: the cache class, Actual: the page block's).</summary>
     RealtimeClassMixed,
+    /// <summary>
+    /// A remembered pool choice of the current generation marks a pool as implying the entry's rules
+    /// (<see cref="ChoiceMemo.Implied"/>) whose window does not lie inside them or whose blocks of the entry's order are
+    /// not aligned enough (Pool: the pool; Order: the entry's order; Expected: the rules' first frame; Actual: the
+    /// pool's window's first frame).
+    /// </summary>
+    ChoiceMemoNotImplied,
 }

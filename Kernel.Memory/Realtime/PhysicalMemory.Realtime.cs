@@ -230,7 +230,7 @@ public unsafe partial struct PhysicalMemory
             MemoryStatus resolved = DmaRules.Resolve(request, 1UL << order, out DmaRules rules);
             if (resolved != MemoryStatus.Ok)
                 return resolved;
-            if (!WindowInside(pool, rules) || rules.AlignPages > 1UL << order)
+            if (!Implies(pool, rules, 1UL << order))
                 return MemoryStatus.PropertiesMismatch;
         }
         return AllocateRealtimeLocked(pool, order, request.Owner, cpu, out pfn);

@@ -34,8 +34,11 @@ public unsafe struct ChoiceMemo
     private fixed ulong _boundary[Entries];
     /// <summary>The resolved rules of each entry: LowPfn, EndPfn, AlignPages, BoundaryPages.</summary>
     private fixed ulong _rules[Entries * 4];
-    /// <summary>Bit i: every frame of the entry's i-th pool obeys the rules as an order-0 block, so its cached frames serve without a search.</summary>
-    private fixed byte _cacheOk[Entries];
+    /// <summary>
+    /// Bit i: the entry's i-th pool implies every rule of the entry (<see cref="Implied"/>), so any block of the
+    /// entry's order it hands out, cached ones included, serves without a search or a check.
+    /// </summary>
+    private fixed byte _implied[Entries];
     private fixed ulong _lastKey[Entries];
     private fixed uint _generation[Entries];
     private fixed byte _count[Entries];
@@ -71,9 +74,17 @@ public unsafe struct ChoiceMemo
         return r;
     }
 
-    /// <summary>True when every frame of the entry's <paramref name="i"/>-th pool obeys its rules as an order-0 block.</summary>
+    /// <summary>
+    /// True when the entry's <paramref name="i"/>-th pool implies every rule of the entry: every block of the entry's
+    /// order that the pool can hand out obeys them (<see cref="DmaRules.ImpliedBy"/>), checked once when the entry was
+    /// written. Always true in an entry without rules. Such a pool serves the shape as a named pool serves a
+    /// rule-free request (PhysicalMemory.Allocate.cs).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly bool CacheOk(int slot, int i) { return ((_cacheOk[slot] >> i) & 1) != 0; }
+    public readonly bool Implied(int slot, int i) { return ((_implied[slot] >> i) & 1) != 0; }
+
+    /// <summary>The order of the requests entry <paramref name="slot"/> remembers (the low byte of its shape, <see cref="Shape"/>).</summary>
+    public readonly int OrderOf(int slot) { return (int)(_shape[slot] & 0xFF); }
 
     /// <summary>Pools remembered in entry <paramref name="slot"/> (0 for an empty entry).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -108,22 +119,22 @@ public unsafe struct ChoiceMemo
         _rules[slot * 4 + 2] = rules.AlignPages;
         _rules[slot * 4 + 3] = rules.BoundaryPages;
         _complete[slot] = 0;
-        _cacheOk[slot] = 0;
+        _implied[slot] = 0;
         _lastKey[slot] = 0;
         _generation[slot] = generation;
         return slot;
     }
 
     /// <summary>
-    /// Appends <paramref name="pool"/> (sort key <paramref name="key"/>; <paramref name="cacheOk"/>: see
-    /// <see cref="CacheOk"/>) to entry <paramref name="slot"/>; false when it is full.
+    /// Appends <paramref name="pool"/> (sort key <paramref name="key"/>; <paramref name="implied"/>: see
+    /// <see cref="Implied"/>) to entry <paramref name="slot"/>; false when it is full.
     /// </summary>
-    public bool Add(int slot, int pool, ulong key, bool cacheOk)
+    public bool Add(int slot, int pool, ulong key, bool implied)
     {
         if (_count[slot] == Ranked)
             return false;
-        if (cacheOk)
-            _cacheOk[slot] |= (byte)(1 << _count[slot]);
+        if (implied)
+            _implied[slot] |= (byte)(1 << _count[slot]);
         _pools[slot * Ranked + _count[slot]] = (byte)pool;
         _count[slot]++;
         _lastKey[slot] = key;
@@ -142,6 +153,9 @@ public unsafe struct ChoiceMemo
 
     /// <summary>Overwrites entry <paramref name="slot"/>'s first pool (tests of the checker).</summary>
     internal void SetPool(int slot, int pool) { _pools[slot * Ranked] = (byte)pool; }
+
+    /// <summary>Marks entry <paramref name="slot"/>'s first pool implied (tests of the checker).</summary>
+    internal void SetImplied(int slot) { _implied[slot] |= 1; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Slot(ulong shape, in AllocRequest request)

@@ -82,6 +82,19 @@ public struct DmaRules
         return MemoryStatus.Ok;
     }
 
+    /// <summary>
+    /// True when the rules are implied by a pool whose frames all lie in [<paramref name="windowStartPfn"/>,
+    /// <paramref name="windowEndPfn"/>): every buddy block of <paramref name="pages"/> frames (a power of two) the
+    /// pool can hand out obeys them. The window lies inside the rules' range, the alignment is at most the
+    /// block's natural one, and a boundary needs nothing: <see cref="Resolve"/> refuses one smaller than the
+    /// block, and a naturally aligned block never crosses a larger one (an order-0 frame never crosses 64 KiB).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly bool ImpliedBy(ulong windowStartPfn, ulong windowEndPfn, ulong pages)
+    {
+        return windowStartPfn >= LowPfn && windowEndPfn <= EndPfn && AlignPages <= pages;
+    }
+
     /// <summary>The exit check: does [pfn, pfn + pages) obey every rule?</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool Admits(ulong pfn, ulong pages)

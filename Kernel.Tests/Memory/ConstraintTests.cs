@@ -1,5 +1,7 @@
 using PoolKernel.Memory;
+using PoolKernel.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace PoolKernel.Tests.Memory;
 
@@ -7,6 +9,9 @@ namespace PoolKernel.Tests.Memory;
 public unsafe class ConstraintTests
 {
     private const ulong MiB = 1UL << 20, GiB = 1UL << 30, KiB = 1UL << 10;
+    private readonly ITestOutputHelper _output;
+
+    public ConstraintTests(ITestOutputHelper output) => _output = output;
 
     private static void Obeys(Pfn pfn, ulong pages, ulong lowest, ulong highest, ulong align, ulong boundary)
     {
@@ -81,6 +86,130 @@ public unsafe class ConstraintTests
         foreach (Pfn p in taken)
             Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0), MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
+    /// Issue 12's implied rules: a ruled request by pool choice whose remembered pool implies every rule (its window
+    /// inside the rules, alignment at most the block's) takes that pool's blocks unchecked, as a named request
+    /// does; every other one must still get only blocks that obey its rules. Randomized over a pc 1 GiB map (pools
+    /// dma below 16 MiB and dma32 above it): per seed six request shapes (so the memo remembers them and hits),
+    /// some implied (DMA32 with a boundary, DMA24) and some not: a highest or lowest address cutting the dma32
+    /// pool (a pool crossing the rule's limit, as one crossing 4 GiB would), an alignment above the block's
+    /// (orders 1-3 at 16-256 KiB), a boundary; random allocations and frees of those shapes, every result checked
+    /// against its request's rules, the checker every 64 operations and at the end. Defaults: 16 seeds x 1,500
+    /// operations; POOLKERNEL_IMPLIED_SEEDS / _OPS / _SEED.
+    /// </summary>
+    [Fact]
+    public void RuledRequestsByChoice_GetOnlyBlocksThatObeyTheirRules_WhetherOrNotTheirPoolImpliesThem()
+        => SeededRuns.Run(_output, "ruled requests by choice, implied or not", "POOLKERNEL_IMPLIED", 16, 1500, RunImpliedSeed);
+
+    private static void RunImpliedSeed(int seed, int ops)
+    {
+        var rng = new Random(seed);
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        var shapes = new (AllocRequest Request, int Order, ulong Low, ulong High, ulong Align, ulong Boundary)[6];
+        for (int k = 0; k < shapes.Length; k++)
+        {
+            AllocRequest r = AllocRequest.Dma(32);
+            int order = rng.Next(4);
+            ulong low = 0, high = (4 * GiB) - 1, align = 0, boundary = 0;
+            switch (k)
+            {
+                case 0: // implied by dma32 (and dma): the benchmark's shape
+                    r.Boundary = boundary = 64 * KiB;
+                    order = 0;
+                    break;
+                case 1: // implied by dma
+                    r = AllocRequest.Dma(24);
+                    high = (16 * MiB) - 1;
+                    break;
+                case 2: // the dma32 pool crosses the highest address
+                    r.Highest = new PhysAddr(high = ((ulong)rng.Next(64, 900) * MiB) - 1);
+                    break;
+                case 3: // and the lowest
+                    r.Lowest = new PhysAddr(low = (ulong)rng.Next(20, 900) * MiB + (ulong)rng.Next(256) * 4096);
+                    break;
+                case 4: // alignment above the block's
+                    order = 1 + rng.Next(3);
+                    r.Alignment = align = (16 * KiB) << rng.Next(5);
+                    break;
+                default: // a boundary, and a cut
+                    r.Boundary = boundary = (4 * KiB << order) << rng.Next(6);
+                    r.Highest = new PhysAddr(high = ((ulong)rng.Next(32, 1000) * MiB) - 1);
+                    break;
+            }
+            shapes[k] = (r, order, low, high, align, boundary);
+        }
+        var held = new List<(Pfn Pfn, int Order)>();
+        for (int op = 0; op < ops; op++)
+        {
+            if (held.Count > 0 && rng.Next(100) < 45)
+            {
+                int i = rng.Next(held.Count);
+                Assert.Equal(MemoryStatus.Ok, pm->Free(held[i].Pfn, new Order(held[i].Order), MemoryAssert.DefaultOwner));
+                held[i] = held[^1];
+                held.RemoveAt(held.Count - 1);
+            }
+            else
+            {
+                var (request, order, low, high, align, boundary) = shapes[rng.Next(shapes.Length)];
+                MemoryStatus s = pm->Allocate(new Order(order), request, out Pfn pfn);
+                if (s == MemoryStatus.OutOfMemory)
+                    continue;
+                Assert.Equal(MemoryStatus.Ok, s);
+                Obeys(pfn, 1UL << order, low, high, align, boundary);
+                if (align == 0)
+                    Assert.Equal(0UL, pfn.Value & ((1UL << order) - 1));
+                held.Add((pfn, order));
+            }
+            if (op % 64 == 63)
+                MemoryAssert.Consistent(pm);
+        }
+        foreach (var (p, o) in held)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(o), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
+    /// The memo's implied bits are what the fast path trusts: a remembered DMA32 + 64 KiB shape marks the dma32 pool
+    /// implied, a shape whose highest address cuts that pool does not, and the checker names an entry that claims
+    /// a pool implies rules it does not (<see cref="InvariantCode.ChoiceMemoNotImplied"/>).
+    /// </summary>
+    [Fact]
+    public void TheMemoMarksAPoolImpliedOnlyWhenItsEveryBlockObeysTheRules_AndTheCheckerNamesAFalseMark()
+    {
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        AllocRequest whole = AllocRequest.Dma(32);
+        whole.Boundary = 64 * KiB;
+        AllocRequest cut = AllocRequest.Dma(32);
+        cut.Highest = new PhysAddr((512 * MiB) - 1);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), whole, out Pfn a));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), cut, out Pfn b));
+        int wholeSlot = -1, cutSlot = -1;
+        for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
+        {
+            pm->_memos[0].Entry(slot, out uint generation, out int pool);
+            if (generation != pm->_poolGeneration || pool != dma32.Value)
+                continue;
+            if (pm->_memos[0].Rules(slot).EndPfn == (512 * MiB) >> 12)
+                cutSlot = slot;
+            else
+                wholeSlot = slot;
+        }
+        Assert.True(wholeSlot >= 0 && cutSlot >= 0 && wholeSlot != cutSlot, $"slots {wholeSlot}, {cutSlot}");
+        Assert.True(pm->_memos[0].Implied(wholeSlot, 0));
+        Assert.False(pm->_memos[0].Implied(cutSlot, 0));
+        MemoryAssert.Consistent(pm);
+
+        pm->_memos[0].SetImplied(cutSlot);
+        InvariantReport r = pm->Check();
+        Assert.Equal(InvariantCode.ChoiceMemoNotImplied, r.Code);
+        Assert.Equal(dma32, r.Pool);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(a, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(0), MemoryAssert.DefaultOwner));
     }
 
     /// <summary>The rules a rule-free request by pool choice takes without resolving (issue 12's shortcut) are what Resolve gives it.</summary>
