@@ -101,6 +101,7 @@ public unsafe partial struct PhysicalMemory
                     Section found = CompactSection(pool, c, bucket, order, ref position, ref cursor, ref noTarget, ref result);
                     UnlockPoolWithCaches(pool, state);
                     StepTaken();
+                    Breathe(pool);
                     if (found == Section.Satisfied)
                     {
                         result.Stop = CompactionStop.Satisfied;
@@ -113,6 +114,30 @@ public unsafe partial struct PhysicalMemory
         }
         if (noTarget && result.Stop == CompactionStop.NoCandidates)
             result.Stop = CompactionStop.NoTarget;
+    }
+
+    /// <summary>
+    /// Reads of the pool's locks a pass makes between two sections while no other CPU takes one
+    /// (<see cref="Breathe"/>). A CPU spinning for one of them sees it free within a few reads; without this wait the
+    /// pass, which takes them again at once, wins nearly every time (the locks are not fair), and a CPU allocating
+    /// from the pool got in about once a pass (docs/antifrag.md, "Compaction while the other CPUs stress"). The cost
+    /// with nobody waiting: this many reads a candidate page block, in an instance of several CPUs only.
+    /// </summary>
+    private const int BreathReads = 64;
+
+    /// <summary>
+    /// Between two sections, with several CPUs: waits until another CPU holds one of the pool's locks (it was
+    /// waiting: the next section waits for it in turn) or <see cref="BreathReads"/> reads found none held.
+    /// </summary>
+    private void Breathe(int pool)
+    {
+        if (_maxCpus == 1)
+            return;
+        for (int i = 0; i < BreathReads; i++)
+        {
+            if (PoolOrCacheLockHeld(pool))
+                return;
+        }
     }
 
     /// <summary>
