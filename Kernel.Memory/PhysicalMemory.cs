@@ -304,6 +304,7 @@ public unsafe partial struct PhysicalMemory
         buddy._onBrokenContract = config.OnBrokenContract;
         buddy._fitVisits = config.FitVisits;
         buddy._poolProbes = config.PoolProbes;
+        buddy._oneClass = config.OneMobilityClass;
 
         for (int p = 0; p < config.PoolCapacity; p++)
         {
