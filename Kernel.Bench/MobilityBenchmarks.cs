@@ -8,10 +8,12 @@ namespace PoolKernel.Bench;
 /// What carrying the mobility class costs the pair benchmarks (issue 15's rule: not more than 5%): the same pairs
 /// of <see cref="PairBenchmarks"/> on two instances in one process, one as configured everywhere (grouping by
 /// mobility on) and one with <see cref="MemoryConfig.OneMobilityClass"/> (every request served as its pool's one
-/// class: no steering, no stealing), timed in interleaved rounds (the arm that goes first alternates; warm-up rounds
-/// first, so both run the optimised code). Keys: <c>mobility_&lt;pair&gt;_ratio</c>, the median over the rounds of
-/// on / off within the round (above 1: grouping costs): a round's two arms run back to back, so the ratio of the
-/// pair stands up to the other load of a shared machine better than the arms' bests do, which are printed too. Under the JIT: <c>Kernel.Bench --mobility-ab</c>; compiled by ilc: the <c>mobility</c> section of the
+/// class: no steering, no stealing), and a third instance with grouping on as a control, timed in interleaved rounds
+/// (the order of the arms rotates; warm-up rounds first, so all run the optimised code). Keys:
+/// <c>mobility_&lt;pair&gt;_ratio</c>, the median over the rounds of on / off within the round (above 1: grouping
+/// costs), and <c>mobility_&lt;pair&gt;_control_ratio</c>, on / on again: the same code on another instance, what
+/// placement and the machine make of a ratio. A round's arms run back to back, so a ratio within the round stands up
+/// to the other load of a shared machine better than the arms' bests do, which are printed too. Under the JIT: <c>Kernel.Bench --mobility-ab</c>; compiled by ilc: the <c>mobility</c> section of the
 /// harness (<see cref="AotPairs"/>). docs/antifrag.md, "What grouping costs the pairs".
 /// </summary>
 public static class MobilityBenchmarks
@@ -27,48 +29,49 @@ public static class MobilityBenchmarks
     {
         MemoryConfig off = MemoryConfig.Default;
         off.OneMobilityClass = true;
+        // Three instances: grouping on, grouping off, and on again as a control: the same code on another instance
+        // (other addresses), whose ratio to the first shows what placement and the machine alone make of a ratio.
         var on = new PairBenchmarks();
         var flat = new PairBenchmarks { Config = off };
+        var again = new PairBenchmarks();
         on.Setup();
         flat.Setup();
-        var cases = new (string Name, Action On, Action Off)[]
+        again.Setup();
+        var cases = new (string Name, Action[] Arms)[]
         {
-            ("order0_pair", on.Order0Pair, flat.Order0Pair),
-            ("order0_pair_fragmented", on.Order0PairFragmented, flat.Order0PairFragmented),
-            ("order9_pair", on.Order9Pair, flat.Order9Pair),
+            ("order0_pair", new Action[] { on.Order0Pair, flat.Order0Pair, again.Order0Pair }),
+            ("order0_pair_fragmented", new Action[] { on.Order0PairFragmented, flat.Order0PairFragmented, again.Order0PairFragmented }),
+            ("order9_pair", new Action[] { on.Order9Pair, flat.Order9Pair, again.Order9Pair }),
         };
         var results = new List<KeyValuePair<string, double>>();
-        foreach (var (name, runOn, runOff) in cases)
+        foreach (var (name, arms) in cases)
         {
-            var onTimes = new List<double>();
-            var offTimes = new List<double>();
-            var ratios = new List<double>();
+            var times = new List<double>[] { new(), new(), new() };
+            var offRatios = new List<double>();
+            var controlRatios = new List<double>();
             for (int w = 0; w < WarmupRounds; w++)
-            {
-                Time(runOn, invocations);
-                Time(runOff, invocations);
-            }
+                foreach (Action arm in arms)
+                    Time(arm, invocations);
             for (int r = 0; r < rounds; r++)
             {
-                if ((r & 1) == 0)
+                // The arms in a rotating order, so none is always first or last.
+                for (int k = 0; k < arms.Length; k++)
                 {
-                    onTimes.Add(Time(runOn, invocations));
-                    offTimes.Add(Time(runOff, invocations));
+                    int a = (r + k) % arms.Length;
+                    times[a].Add(Time(arms[a], invocations));
                 }
-                else
-                {
-                    offTimes.Add(Time(runOff, invocations));
-                    onTimes.Add(Time(runOn, invocations));
-                }
-                ratios.Add(onTimes[r] / offTimes[r]);
+                offRatios.Add(times[0][r] / times[1][r]);
+                controlRatios.Add(times[0][r] / times[2][r]);
             }
-            double ratio = Median(ratios);
+            double ratio = Median(offRatios), control = Median(controlRatios);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name,-24} grouping on: best {onTimes.Min():F2} ns, median {Median(onTimes):F2} ns; off: best {offTimes.Min():F2} ns, median {Median(offTimes):F2} ns; on/off of the bests {onTimes.Min() / offTimes.Min():F3}, median of the rounds' {ratio:F3}"));
+                $"{name,-24} on: best {times[0].Min():F2} ns, median {Median(times[0]):F2}; off: best {times[1].Min():F2}, median {Median(times[1]):F2}; on again: best {times[2].Min():F2}, median {Median(times[2]):F2}; on/off {ratio:F3} (bests {times[0].Min() / times[1].Min():F3}), control on/on-again {control:F3}"));
             results.Add(new KeyValuePair<string, double>($"mobility_{name}_ratio", Math.Round(ratio, 3)));
+            results.Add(new KeyValuePair<string, double>($"mobility_{name}_control_ratio", Math.Round(control, 3)));
         }
         on.Cleanup();
         flat.Cleanup();
+        again.Cleanup();
         return results;
     }
 

@@ -7,8 +7,10 @@ namespace PoolKernel.Memory;
 /// (a frame a device or another CPU may reach by its physical address: DMA, a page table in use) is
 /// decided. A block is moved only inside its own pool, so the pool's window and nodes hold for the
 /// copy; a block handed to a device under an address rule narrower than its pool's must be declined.
-/// Both calls run under the caller's serialisation of the <see cref="PhysicalMemory"/> (the kernel's
-/// owner lock) and must not call back into it.
+/// Both calls run in a section of a compaction pass: the pool table's lock and the block's pool's locks with its
+/// caches' held, so nothing of that pool changes and no other call of any mover runs meanwhile (one pass at a time);
+/// they must not call back into the instance. Between two sections the owner's blocks may be freed and others
+/// allocated: CanMove is asked again in every section that moves a block.
 /// </summary>
 public unsafe struct FrameMover
 {
