@@ -11,7 +11,7 @@ namespace PoolKernel.Bench;
 /// the same states), the best of <see cref="Rounds"/> timed rounds of <see cref="Invocations"/>
 /// invocations, after one untimed round; then the aligned fill and the bulk shapes (<see cref="BulkBenchmarks"/>).
 /// Writes summary-aot.json with the keys of summary.json. <c>--only</c> and a comma-separated list of
-/// sections (pairs, heap, fill, bulk0, bulk9, churn, realtime: <see cref="RealtimeBenchmarks"/>, policy: <see cref="PolicyBenchmarks.TimeAot"/>, threads: <see cref="ThreadBenchmarks"/>) runs only those: for iterating on one shape (the
+/// sections (pairs, heap, fill, bulk0, bulk9, churn, realtime: <see cref="RealtimeBenchmarks"/>, policy: <see cref="PolicyBenchmarks.TimeAot"/>, mobility: <see cref="MobilityBenchmarks"/>, threads: <see cref="ThreadBenchmarks"/>) runs only those: for iterating on one shape (the
 /// summary then holds only their keys; the full run is what the docs quote).
 /// </summary>
 public static class AotPairs
@@ -93,6 +93,8 @@ public static class AotPairs
             results.Add(r);
             Console.WriteLine($"{r.Key,-42} {r.Value.ToString("F2", CultureInfo.InvariantCulture)}");
         }
+        foreach (KeyValuePair<string, double> r in Runs("mobility") ? MobilityBenchmarks.Interleaved() : [])
+            results.Add(r);
         foreach (KeyValuePair<string, double> r in Runs("threads") ? ThreadBenchmarks.Run() : [])
         {
             results.Add(r);

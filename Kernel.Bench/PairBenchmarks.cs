@@ -36,10 +36,16 @@ public unsafe class PairBenchmarks
     private ClassicBuddy _freshClassicNoPcp;
     private AllocRequest _freshNamed;
 
+    /// <summary>
+    /// The config of the instance every pool benchmark here runs on (null: the default). Set before <see cref="Setup"/>:
+    /// <see cref="MobilityBenchmarks"/> runs the same pairs with grouping by mobility off (<see cref="MemoryConfig.OneMobilityClass"/>).
+    /// </summary>
+    internal MemoryConfig? Config { get; init; }
+
     [GlobalSetup]
     public void Setup()
     {
-        _host = Host(QemuMaps.Build("pc", 6 * GiB, 2), hugePages: true);
+        _host = Host(QemuMaps.Build("pc", 6 * GiB, 2), hugePages: true, Config);
         _pm = _host.Memory;
         _normal = FindPool("node1-normal"); // pc 6G in two nodes: node 0 is the low 3 GiB, node 1 all RAM above 4 GiB
         PoolId dma32 = FindPool("node0-dma32");
@@ -61,7 +67,7 @@ public unsafe class PairBenchmarks
         FragmentClassic(_classicNoPcp, 2);
         FragmentClassic(_classicNoPcp, 1);
 
-        _freshHost = Host(QemuMaps.Build("pc", 6 * GiB, 2), hugePages: true);
+        _freshHost = Host(QemuMaps.Build("pc", 6 * GiB, 2), hugePages: true, Config);
         _freshNamed = Owned(AllocRequest.InPool(_normal));
         _freshClassic = new ClassicBuddy(_host.BackingBytes / 4096, ranges);
         _freshClassicNoPcp = new ClassicBuddy(_host.BackingBytes / 4096, ranges, perCpuLists: false);
@@ -104,9 +110,9 @@ public unsafe class PairBenchmarks
     }
 
     /// <summary>A two-node host memory over <paramref name="map"/> (the shared fixture), which must set up.</summary>
-    internal static HostPhysicalMemory Host(MemoryRegion[] map, bool hugePages = false)
+    internal static HostPhysicalMemory Host(MemoryRegion[] map, bool hugePages = false, MemoryConfig? config = null)
     {
-        var host = new HostPhysicalMemory(map, QemuMaps.TwoNodeDistances, hugePages: hugePages);
+        var host = new HostPhysicalMemory(map, QemuMaps.TwoNodeDistances, config, hugePages);
         Check(host.InitStatus);
         return host;
     }

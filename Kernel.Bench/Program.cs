@@ -14,7 +14,8 @@ namespace PoolKernel.Bench;
 /// NativeAOT build of this project), runs <see cref="AotPairs"/> instead (<c>--only</c> SECTIONS after the directory: some of it).
 /// With <c>--accounting</c> anywhere, runs only <see cref="AccountingBenchmarks"/> and writes no summary;
 /// with <c>--accounting-ab</c>, its interleaved stopwatch comparison (<see cref="AccountingBenchmarks.Interleaved"/>); with
-/// <c>--policy-ab</c>, the NUMA policy pairs' (<see cref="PolicyBenchmarks.Interleaved"/>).
+/// <c>--policy-ab</c>, the NUMA policy pairs' (<see cref="PolicyBenchmarks.Interleaved"/>); with <c>--mobility-ab</c>, the pairs
+/// with grouping by mobility on and off (<see cref="MobilityBenchmarks.Interleaved"/>).
 /// </summary>
 public static class Program
 {
@@ -64,6 +65,11 @@ public static class Program
         {
             int at = Array.IndexOf(args, "--threads-ab");
             ThreadBenchmarks.Interleaved(9, at + 1 < args.Length ? int.Parse(args[at + 1]) : 100_000);
+            return 0;
+        }
+        if (Array.IndexOf(args, "--mobility-ab") >= 0)
+        {
+            MobilityBenchmarks.Interleaved();
             return 0;
         }
         if (Array.IndexOf(args, "--accounting-ab") >= 0)

@@ -65,6 +65,15 @@ public unsafe struct MemoryConfig
     public delegate*<ulong> SaveAndDisableInterrupts;
     public delegate*<ulong, void> RestoreInterrupts;
 
+    /// <summary>
+    /// Grouping by mobility off (docs/antifrag.md, "One class"): every request is served as its pool's frame-cache
+    /// class (<see cref="BuddyAllocator.CacheClassFor"/>: unmovable in an open pool), so every page block a request
+    /// claims is of that one class and no page block is ever stolen. Which classes a pool accepts is still
+    /// enforced on the request's own class. For the same-process comparison of the pair benchmarks with and
+    /// without grouping (Kernel.Bench, <c>--mobility-ab</c>); false (grouping on) everywhere else.
+    /// </summary>
+    public bool OneMobilityClass;
+
     /// <summary>The most CPUs an instance serves (<see cref="MaxCpus"/>).</summary>
     public const int CpuLimit = 64;
 
@@ -86,6 +95,7 @@ public unsafe struct MemoryConfig
             c.CurrentCpu = null;
             c.SaveAndDisableInterrupts = null;
             c.RestoreInterrupts = null;
+            c.OneMobilityClass = false;
             return c;
         }
     }

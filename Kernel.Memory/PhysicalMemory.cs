@@ -67,6 +67,13 @@ public unsafe partial struct PhysicalMemory
     internal byte _supervisor;
     /// <summary>Per owner 0..63: the mover compaction moves its blocks with (<see cref="RegisterMover"/>); unregistered: unmovable.</summary>
     internal FrameMover* _movers;
+    /// <summary>
+    /// Called after every section of a compaction pass (<see cref="CompactPool"/>), with the table lock held and no
+    /// pool lock: null but in tests, which allocate and free there to interleave with a pass
+    /// (<see cref="SetCompactionStep"/>). Written while no pass runs.
+    /// </summary>
+    internal delegate*<void*, void> _compactionStep;
+    internal void* _compactionStepContext;
 
     /// <summary>Where each part of the metadata block goes, derived from the map and the config.</summary>
     private struct Layout
@@ -297,6 +304,7 @@ public unsafe partial struct PhysicalMemory
         buddy._onBrokenContract = config.OnBrokenContract;
         buddy._fitVisits = config.FitVisits;
         buddy._poolProbes = config.PoolProbes;
+        buddy._oneClass = config.OneMobilityClass;
 
         for (int p = 0; p < config.PoolCapacity; p++)
         {

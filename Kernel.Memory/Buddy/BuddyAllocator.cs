@@ -57,6 +57,8 @@ public unsafe partial struct BuddyAllocator
     internal PageblockIndex _index;
     /// <summary>Per pool slot: the one mobility class its frame cache serves (<see cref="CacheClassFor"/>).</summary>
     internal MobilityClass* _cacheClasses;
+    /// <summary><see cref="MemoryConfig.OneMobilityClass"/>: <see cref="TakeFirst"/> serves every class as the pool's cache class.</summary>
+    internal bool _oneClass;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int PoolOfFrame(ulong index) { return _pageblocks[index >> _pageblockOrder].Pool; }
@@ -147,11 +149,14 @@ public unsafe partial struct BuddyAllocator
     /// the shared lists of whole free page blocks, smallest first), not by reading the list heads in
     /// turn. A whole page block split below the page-block order is claimed: steered to the class
     /// before its pieces are listed. When neither has a block, one of another class's page blocks is
-    /// stolen (<see cref="TakeStolen"/>).
+    /// stolen (<see cref="TakeStolen"/>). With grouping off (<see cref="_oneClass"/>) the pool's cache class
+    /// stands for <paramref name="cls"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong TakeFirst(int pool, int order, int cls)
     {
+        if (_oneClass)
+            cls = (int)_cacheClasses[pool];
         ref Pool p = ref _pools[pool];
         int pbo = _pageblockOrder;
         ulong listed = ClassView(p.ListedSlots, cls) >> order;

@@ -9,8 +9,11 @@ namespace PoolKernel.Memory;
 /// the copy; pressure on a container (<see cref="PhysicalMemory.MoveAboveGuarantees"/>) moves a container's
 /// block to another pool the container may use, whose window may differ. So a block handed to a device
 /// under an address rule narrower than its pool's, or any block that must stay in its pool, must be declined.
-/// Both calls run under the caller's serialisation of the <see cref="PhysicalMemory"/> (the kernel's
-/// owner lock) and must not call back into it.
+/// In compaction both calls run in a section of a pass: the pool table's lock and the block's pool's locks with
+/// its caches' held, so nothing of that pool changes and no other call of any mover runs meanwhile (one pass at a
+/// time); between two sections the owner's blocks may be freed and others allocated, so CanMove is asked again in
+/// every section that moves a block. Under pressure they run under every lock but the realtime pools' (the
+/// table lock included, <see cref="PhysicalMemory.LockAllButRealtime"/>). Either way they must not call back into the instance.
 /// </summary>
 public unsafe struct FrameMover
 {

@@ -4,13 +4,34 @@ namespace PoolKernel.Memory;
 /// Compaction entry points (docs/antifrag.md): movers registered by owners, compaction of a pool on
 /// demand, for a failing request, and proactively above the fragmentation threshold. The pass
 /// itself is <see cref="CompactPool"/> (PhysicalMemory.Evacuate.cs). Same contracts as every
-/// entry point; refused calls change nothing. Locks (docs/smp.md): registration holds every lock of the
-/// instance (<see cref="LockAll"/>), every compaction pass every lock but the realtime pools'
-/// (<see cref="LockAllButRealtime"/>: a pass never touches a realtime pool, and must not stall one), so a pass
-/// drains every CPU's cache of the pool and the movers run with those locks held: a mover must not call into the instance.
+/// entry point; refused calls change nothing. Locks (docs/smp.md, docs/antifrag.md "Locks"): registration holds
+/// every lock of the instance (<see cref="LockAll"/>). A compaction pass holds the pool table's lock from start to
+/// end (the pool stays live with the same properties, passes run one at a time, so movers are called one at a
+/// time), and the lock of the pool it compacts with its caches' (<see cref="LockPoolWithCaches"/>) only in
+/// sections: one a candidate page block (<see cref="CompactPool"/>). Between sections the pool is free for every
+/// CPU's allocations and frees, and each section looks at the pool afresh. A realtime pool is never compacted nor
+/// locked. Movers run in a section: the pool's locks and the table lock held, so a mover must not call into the instance.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
+    /// <summary>
+    /// Sets the hook <see cref="CompactPool"/> calls between its sections (null: none). The hook may allocate and
+    /// free, but must take no lock the pass holds (the table lock: no pool creation or destruction, no
+    /// <see cref="LockAll"/>, no <see cref="Check"/>; <see cref="CheckLocked"/> when nothing else runs).
+    /// </summary>
+    internal void SetCompactionStep(delegate*<void*, void> step, void* context)
+    {
+        _compactionStep = step;
+        _compactionStepContext = context;
+    }
+
+    /// <summary>Between two sections of a pass: the hook, when set.</summary>
+    private void StepTaken()
+    {
+        if (_compactionStep != null)
+            _compactionStep(_compactionStepContext);
+    }
+
     /// <summary>
     /// Registers <paramref name="mover"/> for the blocks <paramref name="owner"/> allocates, replacing
     /// any earlier one. Refused (InvalidArgument, nothing changed): an owner outside 0..63, or a mover
@@ -51,10 +72,10 @@ public unsafe partial struct PhysicalMemory
             return MemoryStatus.NoSuchPool;
         if (order < -1 || order > _buddy._maxOrder)
             return MemoryStatus.InvalidOrder;
-        ulong state = LockAllButRealtime();
+        ulong state = _tableLock.Acquire();
         if (IsLive(id))
             CompactPool(id.Value, order < 0 ? _buddy._maxOrder + 1 : order, ref result);
-        UnlockAllButRealtime(state);
+        _tableLock.Release(state);
         return MemoryStatus.Ok;
     }
 
@@ -73,7 +94,8 @@ public unsafe partial struct PhysicalMemory
         if (request.HasAddressRules && DmaRules.Resolve(request, order.Pages, out rules) != MemoryStatus.Ok)
             return status;
         CompactionResult result = default;
-        ulong state = LockAllButRealtime();
+        // The table lock keeps every pool's liveness and properties as Qualifies read them, for the whole walk.
+        ulong state = _tableLock.Acquire();
         if (!request.Pool.IsNone)
         {
             if (IsLive(request.Pool))
@@ -90,7 +112,7 @@ public unsafe partial struct PhysicalMemory
                     break;
             }
         }
-        UnlockAllButRealtime(state);
+        _tableLock.Release(state);
         if (result.PagesMoved == 0 && result.Stop != CompactionStop.Satisfied)
             return status;
         return Allocate(order, request, out pfn);
@@ -107,13 +129,13 @@ public unsafe partial struct PhysicalMemory
         ran = false;
         if (!IsLive(id))
             return MemoryStatus.NoSuchPool;
-        ulong state = LockAllButRealtime();
-        if (IsLive(id) && FragmentationScore(id) > ProactiveThreshold)
+        ulong state = _tableLock.Acquire();
+        if (IsLive(id) && FragmentationScoreForPass(id.Value) > ProactiveThreshold)
         {
             ran = true;
             CompactPool(id.Value, _buddy._maxOrder + 1, ref result);
         }
-        UnlockAllButRealtime(state);
+        _tableLock.Release(state);
         return MemoryStatus.Ok;
     }
 

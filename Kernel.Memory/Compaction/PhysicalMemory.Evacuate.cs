@@ -7,7 +7,8 @@ namespace PoolKernel.Memory;
 /// full as the one being emptied (so frames only ever move towards fuller page blocks, and the pass
 /// ends: each move raises the sum of the squares of the held counts). A page block holding any block
 /// that cannot move (no mover, declined, part of a run, or in an unmovable page block) is passed over
-/// before anything of it moves. docs/antifrag.md.
+/// before anything of it moves. A pass holds the pool's locks one page block at a time (<see cref="CompactPool"/>).
+/// docs/antifrag.md.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
@@ -21,9 +22,11 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// Where targets are being taken from: a page block and the first frame of it that may still head a
-    /// free block; and the last search that found none (order and least held count asked for): targets
-    /// only lose free blocks during a pass, so a request of at least that order needing at least that
-    /// fullness would find none either and is answered without a search.
+    /// free block; and the last search that found none (order and least held count asked for): the pass
+    /// only takes free blocks from targets, so a request of at least that order needing at least that
+    /// fullness would find none either and is answered without a search. Kept across sections: blocks other
+    /// CPUs free between sections are then not used by this pass (the next one finds them), and a cursor page
+    /// block is checked again before use (<see cref="TargetFits"/>: its pool, class and fullness may have changed).
     /// </summary>
     private struct TargetCursor
     {
@@ -33,10 +36,27 @@ public unsafe partial struct PhysicalMemory
         public uint FailedMinHeld;
     }
 
+    /// <summary>What one section of a pass (<see cref="CompactSection"/>) found.</summary>
+    private enum Section : byte
+    {
+        /// <summary>A candidate was looked at (emptied or passed over): the walk goes on in the same bucket.</summary>
+        Next,
+        /// <summary>The bucket has no page block at the walk's position: the walk goes on with the next bucket.</summary>
+        BucketDone,
+        /// <summary>The pool lists a free block of the order asked for: the pass ends.</summary>
+        Satisfied,
+    }
+
     /// <summary>
-    /// The pass (see the type): until the pool lists a free block of <paramref name="order"/> (never,
-    /// for an order above the max), every whole page block of the movable, then the reclaimable class,
-    /// lowest bucket first. Adds what it did to <paramref name="result"/>.
+    /// The pass (see the type), with the table lock held (the pool stays live and keeps its properties) and no
+    /// lock of the pool: it takes the pool's locks with its caches' (<see cref="LockPoolWithCaches"/>) for one
+    /// section at a time, so the pool's other users wait for one page block at most, never for the pass. The first
+    /// section drains the pool's caches and looks whether the order is already there; each of the others takes
+    /// the next candidate afresh from the index (<see cref="CompactSection"/>): what other CPUs allocated and freed
+    /// between sections is seen, a candidate that changed is judged as it is now. Until the pool lists a free
+    /// block of <paramref name="order"/> (never, for an order above the max), every whole page block of the
+    /// movable, then the reclaimable, then the unmovable class, lowest bucket first. Adds what it did to
+    /// <paramref name="result"/>.
     /// </summary>
     private void CompactPool(int pool, int order, ref CompactionResult result)
     {
@@ -46,8 +66,15 @@ public unsafe partial struct PhysicalMemory
             result.Stop = CompactionStop.NoCandidates;
             return;
         }
+        ulong state = LockPoolWithCaches(pool);
         _buddy.Drain(pool);
-        if (Satisfied(pool, order))
+        bool satisfied = Satisfied(pool, order);
+        // Termination whatever other CPUs do between sections: a class's walk looks at no more candidates than
+        // the pool could file in every bucket (alone, a walk meets a page block at most once a bucket).
+        ulong budget = _buddy._pools[pool].Pageblocks * (ulong)_buddy._index._buckets;
+        UnlockPoolWithCaches(pool, state);
+        StepTaken();
+        if (satisfied)
         {
             result.Stop = CompactionStop.Satisfied;
             return;
@@ -62,42 +89,90 @@ public unsafe partial struct PhysicalMemory
             cursor.Scan = 0;
             cursor.FailedOrder = int.MaxValue;
             cursor.FailedMinHeld = 0;
-            for (int bucket = 0; bucket < _buddy._index._buckets; bucket++)
+            ulong looked = 0;
+            for (int bucket = 0; bucket < _buddy._index._buckets && looked < budget; bucket++)
             {
                 // Position in the bucket: an emptied page block leaves it (the next one takes its
                 // place), a passed-over one stays (the position moves on).
                 ulong position = 0;
-                for (ulong pb = NthFiled(pool, c, bucket, position); pb != FreeList.End; pb = NthFiled(pool, c, bucket, position))
+                for (; looked < budget; looked++)
                 {
-                    result.PageblocksScanned++;
-                    if (_buddy._pageblocks[pb].Present != PageblockPages || !Evacuable(pb))
-                    {
-                        position++;
-                        continue;
-                    }
-                    Evacuation outcome = Evacuate(pool, pb, ref cursor, ref result);
-                    if (outcome != Evacuation.Emptied)
-                    {
-                        // Passed over (what moved stays moved, towards fuller page blocks): a later
-                        // candidate may hold only blocks small enough for the holes that are left.
-                        if (outcome == Evacuation.NoTarget)
-                            noTarget = true;
-                        else
-                            result.Stop = CompactionStop.MoverDeclined;
-                        position++;
-                        continue;
-                    }
-                    result.PageblocksFreed++;
-                    if (Satisfied(pool, order))
+                    state = LockPoolWithCaches(pool);
+                    Section found = CompactSection(pool, c, bucket, order, ref position, ref cursor, ref noTarget, ref result);
+                    UnlockPoolWithCaches(pool, state);
+                    StepTaken();
+                    Breathe(pool);
+                    if (found == Section.Satisfied)
                     {
                         result.Stop = CompactionStop.Satisfied;
                         return;
                     }
+                    if (found == Section.BucketDone)
+                        break;
                 }
             }
         }
         if (noTarget && result.Stop == CompactionStop.NoCandidates)
             result.Stop = CompactionStop.NoTarget;
+    }
+
+    /// <summary>
+    /// Reads of the pool's locks a pass makes between two sections while no other CPU takes one
+    /// (<see cref="Breathe"/>). A CPU spinning for one of them sees it free within a few reads; without this wait the
+    /// pass, which takes them again at once, wins nearly every time (the locks are not fair), and a CPU allocating
+    /// from the pool got in about once a pass (docs/antifrag.md, "Compaction while the other CPUs stress"). The cost
+    /// with nobody waiting: this many reads a candidate page block, in an instance of several CPUs only.
+    /// </summary>
+    private const int BreathReads = 64;
+
+    /// <summary>
+    /// Between two sections, with several CPUs: waits until another CPU holds one of the pool's locks (it was
+    /// waiting: the next section waits for it in turn) or <see cref="BreathReads"/> reads found none held.
+    /// </summary>
+    private void Breathe(int pool)
+    {
+        if (_maxCpus == 1)
+            return;
+        for (int i = 0; i < BreathReads; i++)
+        {
+            if (PoolOrCacheLockHeld(pool))
+                return;
+        }
+    }
+
+    /// <summary>
+    /// One section of <see cref="CompactPool"/>, under the pool's lock and its caches' (nothing of the pool changes
+    /// meanwhile): the page block at <paramref name="position"/> of class <paramref name="cls"/>'s bucket, as it is
+    /// now, emptied if it is whole and every block in it may move (<see cref="Evacuable"/>, asked now: a block
+    /// allocated or pinned since the last section keeps the page block), else passed over (the position moves
+    /// on). A page block emptied part-way (no target, a declined move) keeps what it still holds, and what moved
+    /// stays moved, towards fuller page blocks.
+    /// </summary>
+    private Section CompactSection(int pool, int cls, int bucket, int order, ref ulong position, ref TargetCursor cursor,
+        ref bool noTarget, ref CompactionResult result)
+    {
+        ulong pb = NthFiled(pool, cls, bucket, position);
+        if (pb == FreeList.End)
+            return Section.BucketDone;
+        result.PageblocksScanned++;
+        if (_buddy._pageblocks[pb].Present != PageblockPages || !Evacuable(pb))
+        {
+            position++;
+            return Section.Next;
+        }
+        Evacuation outcome = Evacuate(pool, pb, ref cursor, ref result);
+        if (outcome != Evacuation.Emptied)
+        {
+            // Passed over: a later candidate may hold only blocks small enough for the holes that are left.
+            if (outcome == Evacuation.NoTarget)
+                noTarget = true;
+            else
+                result.Stop = CompactionStop.MoverDeclined;
+            position++;
+            return Section.Next;
+        }
+        result.PageblocksFreed++;
+        return Satisfied(pool, order) ? Section.Satisfied : Section.Next;
     }
 
     /// <summary>Classes whose page blocks a pass empties: movable, reclaimable, then unmovable (<see cref="SourceClass"/>).</summary>

@@ -50,4 +50,18 @@ public unsafe partial struct PhysicalMemory
             return -1000;
         return (int)(1000 - (1000 + free * 1000 / (1UL << order)) / blocks);
     }
+
+    /// <summary>
+    /// <see cref="FragmentationScore"/> for <see cref="CompactIfFragmented"/> (the table lock held): read under the pool's
+    /// own lock, so its counters agree with its lists; a realtime pool's, which is never locked here, as a snapshot.
+    /// </summary>
+    private int FragmentationScoreForPass(int pool)
+    {
+        if (IsRealtime(pool))
+            return FragmentationScore(new PoolId((byte)pool));
+        ulong state = LockPool(pool);
+        int score = FragmentationScore(new PoolId((byte)pool));
+        UnlockPool(pool, state);
+        return score;
+    }
 }

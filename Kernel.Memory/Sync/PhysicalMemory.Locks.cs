@@ -108,6 +108,21 @@ public unsafe partial struct PhysicalMemory
         _buddy.CacheLockOf(pool, 0)->Release(state);
     }
 
+    /// <summary>
+    /// True while some CPU holds pool <paramref name="pool"/>'s lock or one of its caches' (a snapshot, as
+    /// <see cref="SpinLock.IsHeld"/>): for a holder of <see cref="LockPoolWithCaches"/> that let go, to see whether
+    /// another CPU waiting for them got in (compaction between its sections).
+    /// </summary>
+    internal bool PoolOrCacheLockHeld(int pool)
+    {
+        if (_poolLocks[pool].IsHeld)
+            return true;
+        for (int c = 0; c < _buddy._cpus; c++)
+            if (_buddy.CacheLockOf(pool, c)->IsHeld)
+                return true;
+        return false;
+    }
+
     /// <summary>Pools <paramref name="a"/> and <paramref name="b"/> (maybe equal) with all their caches (<see cref="LockPoolWithCaches"/>), lower slot first.</summary>
     internal ulong LockTwo(int a, int b)
     {

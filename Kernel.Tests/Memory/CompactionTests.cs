@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using PoolKernel.Memory;
 using PoolKernel.Memory.Testing;
 using PoolKernel.Tests.Support;
@@ -10,7 +11,9 @@ namespace PoolKernel.Tests.Memory;
 /// Compaction (docs/antifrag.md) on synthetic fragmented pools: page blocks emptied cheapest first
 /// through the owner's mover, the checker clean after every move, the host-side mapping pointing at
 /// the moved contents; unmovable and pinned blocks never moved; no target, no move; a declined move
-/// undone; compaction for a failing request; the proactive threshold.
+/// undone; compaction for a failing request; the proactive threshold. A pass holds the pool's locks one
+/// page block at a time: allocations, frees and pins between its sections (the step hook, seeded) and from
+/// another thread (a second CPU) leave it correct.
 /// </summary>
 public unsafe class CompactionTests
 {
@@ -59,7 +62,8 @@ public unsafe class CompactionTests
         MemoryAssert.Refused(host, MemoryStatus.OutOfMemory, () => pm->Allocate(new Order(pbo), big, out _));
         map.AfterMove = (from, to, order) =>
         {
-            // A mover runs with every lock of the instance held (docs/smp.md): the checker that expects them.
+            // A mover runs in a section of the pass (the table lock and the pool's locks held); nothing else runs
+            // in this test, so the checker that expects every lock held may read the whole instance.
             InvariantReport report = pm->CheckLocked();
             Assert.True(report.IsOk, MemoryAssert.Describe(report));
             Assert.NotEqual(from.Value >> pbo, to.Value >> pbo);
@@ -388,6 +392,196 @@ public unsafe class CompactionTests
                 if (wrong != null)
                     throw new Exception($"op {op} ({step}): {wrong}");
             }
+        });
+    }
+    /// <summary>What the step hook of <see cref="APass_InterleavedWithAllocationsFreesAndPinsBetweenSections_StaysCorrect"/> does between sections.</summary>
+    private sealed class Interleaving
+    {
+        public PhysicalMemory* Pm;
+        public PoolId Pool;
+        public HostMapping Map;
+        public Random Rng;
+        public readonly List<(Pfn pfn, int order)> Unmovable = new();
+        public int Steps;
+        public string Broken;
+
+        public void Step()
+        {
+            Steps++;
+            for (int k = Rng.Next(4); k > 0; k--)
+            {
+                int what = Rng.Next(100);
+                if (what < 30)
+                    Map.Allocate(Rng.Next(3), AllocRequest.InPool(Pool), false, out _);
+                else if (what < 50)
+                {
+                    int order = Rng.Next(3);
+                    if (Pm->Allocate(new Order(order), AllocRequest.InPool(Pool), out Pfn pfn) == MemoryStatus.Ok)
+                        Unmovable.Add((pfn, order));
+                }
+                else if (what < 75 && Map.Map.Count > 0)
+                {
+                    ulong page = Map.Map.Keys.ElementAt(Rng.Next(Map.Map.Count));
+                    if (Map.Free(page) != MemoryStatus.Ok)
+                        Broken ??= $"step {Steps}: free of movable page {page} refused";
+                }
+                else if (what < 90 && Unmovable.Count > 0)
+                {
+                    int i = Rng.Next(Unmovable.Count);
+                    if (Pm->Free(Unmovable[i].pfn, new Order(Unmovable[i].order), MemoryAssert.DefaultOwner) != MemoryStatus.Ok)
+                        Broken ??= $"step {Steps}: free of unmovable 0x{Unmovable[i].pfn.Value:x} refused";
+                    Unmovable.RemoveAt(i);
+                }
+                else if (Map.Map.Count > 0)
+                    Map.Pinned.Add(Map.Map.Values.ElementAt(Rng.Next(Map.Map.Count)).pfn.Value);
+            }
+            // Between sections no pool lock is held and nothing else runs: the checker may read everything.
+            InvariantReport r = Pm->CheckLocked();
+            if (!r.IsOk)
+                Broken ??= $"step {Steps}: {MemoryAssert.Describe(r)}";
+            string wrong = Map.Verify();
+            if (wrong != null)
+                Broken ??= $"step {Steps}: {wrong}";
+        }
+
+        public static void Hook(void* context) => ((Interleaving)GCHandle.FromIntPtr((IntPtr)context).Target).Step();
+    }
+
+    [Fact]
+    public void APass_InterleavedWithAllocationsFreesAndPinsBetweenSections_StaysCorrect()
+    {
+        SeededRuns.Run(_output, "compaction interleaved with allocate/free/pin", "COMPACTION_STEPS", 6, 3, (seed, passes) =>
+        {
+            using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+            PhysicalMemory* pm = host.Memory;
+            PoolId pool = SmallPool(pm, 6);
+            using var map = new HostMapping(pm, MovableOwner);
+            var rng = new Random(seed);
+            var life = new Interleaving { Pm = pm, Pool = pool, Map = map, Rng = rng };
+            Fragment(pm, pool, map, 3);
+            for (int i = 0; i < 40; i++)
+            {
+                int order = rng.Next(2);
+                if (pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn pfn) == MemoryStatus.Ok)
+                    life.Unmovable.Add((pfn, order));
+            }
+            GCHandle handle = GCHandle.Alloc(life);
+            pm->SetCompactionStep(&Interleaving.Hook, (void*)GCHandle.ToIntPtr(handle));
+            map.AfterMove = (from, to, order) =>
+            {
+                // A moved block is never pinned, and never an unmovable one.
+                if (map.Pinned.Contains(from.Value))
+                    life.Broken ??= $"pinned 0x{from.Value:x} moved";
+            };
+            try
+            {
+                ulong moved = 0;
+                for (int pass = 0; pass < passes; pass++)
+                {
+                    var pinnedBefore = map.Map.Where(e => map.Pinned.Contains(e.Value.pfn.Value)).ToDictionary(e => e.Key, e => e.Value.pfn.Value);
+                    Assert.Equal(MemoryStatus.Ok, pm->Compact(pool, pass == passes - 1 ? pm->PageblockOrder : -1, out CompactionResult r));
+                    Assert.True(life.Broken == null, life.Broken);
+                    moved += r.PagesMoved;
+                    foreach (var (page, pfn) in pinnedBefore)
+                        if (map.Map.TryGetValue(page, out var now))
+                            Assert.Equal(pfn, now.pfn.Value);
+                    MemoryAssert.Consistent(pm);
+                    Intact(map);
+                }
+                map.Pinned.Clear();
+                MemoryStatus got = map.Allocate(pm->PageblockOrder, AllocRequest.InPool(pool), true, out _);
+                Assert.True(got == MemoryStatus.Ok || got == MemoryStatus.OutOfMemory, got.ToString());
+                Assert.True(life.Broken == null, life.Broken);
+                MemoryAssert.Consistent(pm);
+                Intact(map);
+                // The hook ran between sections, not once a pass: the pass let go of the pool again and again.
+                Assert.True(life.Steps > passes * 2, $"{life.Steps} steps");
+                Assert.True(moved > 0, "nothing moved");
+                foreach (var (pfn, order) in life.Unmovable)
+                    Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
+            }
+            finally
+            {
+                pm->SetCompactionStep(null, null);
+                handle.Free();
+            }
+        });
+    }
+
+    [Fact]
+    public void APass_WhileAnotherCpuAllocatesAndFrees_KeepsEveryBlockAndTheMapping()
+    {
+        SeededRuns.Run(_output, "compaction while another CPU allocates and frees", "COMPACTION_THREADS", 4, 6, (seed, passes) =>
+        {
+            using var host = QemuMaps.Boot("q35", 256 * MiB, 1, HostCpus.Config(2));
+            Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+            HostCpus.Enter(0);
+            PhysicalMemory* pm = host.Memory;
+            PoolId pool = SmallPool(pm, 16);
+            using var map = new HostMapping(pm, MovableOwner);
+            Fragment(pm, pool, map, 4);
+            int stop = 0;
+            string broken = null;
+            long otherOps = 0;
+            var other = new Thread(() =>
+            {
+                HostCpus.Enter(1);
+                var rng = new Random(seed * 7919);
+                var held = new List<(Pfn pfn, int order)>();
+                while (Volatile.Read(ref stop) == 0 || held.Count > 0)
+                {
+                    bool stopping = Volatile.Read(ref stop) != 0;
+                    if (!stopping && (held.Count < 200 && rng.Next(2) == 0))
+                    {
+                        int order = rng.Next(4);
+                        AllocRequest request = rng.Next(3) == 0 ? AllocRequest.Any : AllocRequest.InPool(pool);
+                        request.Mobility = rng.Next(4) == 0 ? MobilityClass.Reclaimable : MobilityClass.Unmovable;
+                        if (pm->Allocate(new Order(order), request, out Pfn pfn) == MemoryStatus.Ok)
+                            held.Add((pfn, order));
+                    }
+                    else if (held.Count > 0)
+                    {
+                        int i = rng.Next(held.Count);
+                        MemoryStatus s = pm->Free(held[i].pfn, new Order(held[i].order), MemoryAssert.DefaultOwner);
+                        if (s != MemoryStatus.Ok)
+                            broken ??= $"free of 0x{held[i].pfn.Value:x} order {held[i].order}: {s}";
+                        held.RemoveAt(i);
+                    }
+                    otherOps++;
+                    if (rng.Next(500) == 0)
+                    {
+                        // The checker takes every lock: it waits for a pass to end.
+                        InvariantReport r = pm->Check();
+                        if (!r.IsOk)
+                            broken ??= MemoryAssert.Describe(r);
+                    }
+                }
+            });
+            other.Start();
+            ulong moved = 0;
+            try
+            {
+                for (int pass = 0; pass < passes; pass++)
+                {
+                    Assert.Equal(MemoryStatus.Ok, pm->Compact(pool, -1, out CompactionResult r));
+                    moved += r.PagesMoved;
+                    InvariantReport report = pm->Check();
+                    Assert.True(report.IsOk, MemoryAssert.Describe(report));
+                    Intact(map);
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref stop, 1);
+                other.Join();
+            }
+            Assert.True(broken == null, broken);
+            Assert.True(moved > 0, "nothing moved");
+            MemoryAssert.Consistent(pm);
+            Intact(map);
+            foreach (ulong page in map.Map.Keys.ToList())
+                Assert.Equal(MemoryStatus.Ok, map.Free(page));
+            _output.WriteLine($"seed {seed}: {moved} pages moved, {otherOps} operations of the other CPU");
         });
     }
 }

@@ -8,7 +8,8 @@ namespace PoolKernel.Tests.Memory;
 /// <summary>
 /// Grouping by mobility (docs/antifrag.md): page blocks steered to one class, a whole free page block
 /// claimed before another class's is stolen, the cheapest page block stolen, found through the
-/// cheapest-block index, and the checker's view of all of it.
+/// cheapest-block index, and the checker's view of all of it. With grouping off
+/// (<see cref="MemoryConfig.OneMobilityClass"/>, the benchmarks' comparison): one class, no steering, no stealing.
 /// </summary>
 public unsafe class MobilityTests
 {
@@ -225,5 +226,81 @@ public unsafe class MobilityTests
                 }
             }
         });
+    }
+    [Fact]
+    public void WithGroupingOff_EveryRequestTakesItsPoolsOneClass_NoPageblockIsSteeredOrStolen()
+    {
+        MemoryConfig config = MemoryConfig.Default;
+        config.OneMobilityClass = true;
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1, config);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        var rng = new Random(15);
+        var held = new List<(Pfn pfn, int order)>();
+        for (int i = 0; i < 3000; i++)
+        {
+            if (held.Count > 0 && rng.Next(3) == 0)
+            {
+                int k = rng.Next(held.Count);
+                Assert.Equal(MemoryStatus.Ok, pm->Free(held[k].pfn, new Order(held[k].order), MemoryAssert.DefaultOwner));
+                held.RemoveAt(k);
+                continue;
+            }
+            int order = rng.Next(4);
+            if (pm->Allocate(new Order(order), Of(pool, (MobilityClass)rng.Next(3)), out Pfn pfn) == MemoryStatus.Ok)
+            {
+                held.Add((pfn, order));
+                // Whatever the request's class, the page block is the pool's cache class (unmovable in an open pool).
+                Assert.Equal(MobilityClass.Unmovable, Pageblock(pm, pfn).Mobility);
+            }
+        }
+        MemoryAssert.Consistent(pm);
+        for (ulong pb = 0; pb < pm->PageblockCount; pb++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(pb, out PageblockUse use));
+            if (use.Pool == pool)
+                Assert.Equal(MobilityClass.Unmovable, use.Mobility);
+        }
+        // A pool that accepts only movable requests still refuses the others, and serves movable ones in its one class.
+        PoolProperties props = PoolProperties.Open("movonly");
+        props.AcceptedMobility = MobilityMask.Movable;
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, MemoryAssert.FindPool(pm, "node0-dma32"), 2, out PoolId movable));
+        MemoryAssert.Refused(host, MemoryStatus.PropertiesMismatch, () => pm->Allocate(new Order(0), Of(movable, MobilityClass.Unmovable), out _));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(1), Of(movable, MobilityClass.Movable), out Pfn m));
+        Assert.Equal(MobilityClass.Movable, Pageblock(pm, m).Mobility);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(m, new Order(1), MemoryAssert.DefaultOwner));
+        foreach (var (pfn, order) in held)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
+    [Fact]
+    public void WithGroupingOn_TheSameSequenceSteersPageblocksToEveryClass()
+    {
+        // The control of the test above: the same seeded sequence on a default instance uses page blocks of every class.
+        using var host = QemuMaps.Boot("pc", 128 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = SmallPool(pm, 4);
+        var rng = new Random(15);
+        var held = new List<(Pfn pfn, int order)>();
+        var seen = new HashSet<MobilityClass>();
+        for (int i = 0; i < 3000; i++)
+        {
+            if (held.Count > 0 && rng.Next(3) == 0)
+            {
+                int k = rng.Next(held.Count);
+                Assert.Equal(MemoryStatus.Ok, pm->Free(held[k].pfn, new Order(held[k].order), MemoryAssert.DefaultOwner));
+                held.RemoveAt(k);
+                continue;
+            }
+            int order = rng.Next(4);
+            if (pm->Allocate(new Order(order), Of(pool, (MobilityClass)rng.Next(3)), out Pfn pfn) == MemoryStatus.Ok)
+            {
+                held.Add((pfn, order));
+                seen.Add(Pageblock(pm, pfn).Mobility);
+            }
+        }
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(3, seen.Count);
     }
 }
