@@ -51,6 +51,12 @@ public unsafe partial struct PhysicalMemory
                 {
                     int cpu = CurrentCpu();
                     ulong state = LockCache(pool, cpu);
+                    if (state == NestedEntry)
+                    {
+                        MemoryStatus nested = AllocateBypassingCache(0, pool, named, generation, request, out Pfn nestedPfn);
+                        pfn = nestedPfn;
+                        return nested;
+                    }
                     if (AdmittedLocked(pool, named, generation, request))
                     {
                         FrameCache* cache = _buddy.CacheOf(pool, cpu);
@@ -105,8 +111,8 @@ public unsafe partial struct PhysicalMemory
             if (!named && request.Pool.IsNone)
                 pool = RememberedFirst(order, request, out generation);
             if ((uint)pool < (uint)_poolCapacity && request.Mobility == MobilityClass.Unmovable && FrameCache.SlotOfOrder(order) >= 0 &&
-                TakeCachedBlock(pool, order, named, generation, request, out pfn))
-                return MemoryStatus.Ok;
+                TakeCachedBlock(pool, order, named, generation, request, out pfn, out MemoryStatus cached))
+                return cached;
             // By pool choice the walk would try this pool first; with nothing listed there it would drain
             // its caches (AllocateSlow does).
             if (!named && (uint)pool < (uint)_poolCapacity && !_buddy.HasListedAtLeast(pool, order))
@@ -145,17 +151,24 @@ public unsafe partial struct PhysicalMemory
     /// <paramref name="generation"/>) admits the request under the calling CPU's cache lock of it
     /// (<see cref="AdmittedLocked"/>) and that CPU's cache of the order holds a block: the newest one is popped
     /// and marked allocated and owned (its page blocks' held counts already cover it). False, with nothing
-    /// changed, otherwise.
+    /// changed, otherwise. True with <paramref name="status"/> also when the call is nested in this CPU's own
+    /// lock-free section on the cache (<see cref="NestedEntry"/>): then the pool's lists answered (<see cref="AllocateBypassingCache"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TakeCachedBlock(int pool, int order, bool named, uint generation, in AllocRequest request, out Pfn pfn)
+    private bool TakeCachedBlock(int pool, int order, bool named, uint generation, in AllocRequest request, out Pfn pfn, out MemoryStatus status)
     {
         pfn = Pfn.None;
+        status = MemoryStatus.Ok;
         int cpu = CurrentCpu();
         FrameCache* cache = _buddy.BlockCacheOf(pool, cpu, FrameCache.SlotOfOrder(order));
         if (cache->Count == 0)
             return false; // a snapshot: only drains change another CPU's cache, and a miss is always correct
         ulong state = LockCache(pool, cpu);
+        if (state == NestedEntry)
+        {
+            status = AllocateBypassingCache(order, pool, named, generation, request, out pfn);
+            return true;
+        }
         if (cache->Count == 0 || !AdmittedLocked(pool, named, generation, request))
         {
             UnlockCache(pool, cpu, state);
@@ -216,11 +229,14 @@ public unsafe partial struct PhysicalMemory
     /// (<see cref="ChoiceMemo"/>): when the first remembered pool with free frames is one whose every
     /// frame obeys the rules (its window inside the rules' window; natural alignment; a boundary is
     /// never crossed by one frame) and its cache holds a frame, that frame is checked against the
-    /// remembered rules and taken: no rule resolving, no search. False (nothing changed) otherwise.
+    /// remembered rules and taken: no rule resolving, no search. False (nothing changed) otherwise. True with
+    /// <paramref name="status"/> when the call is nested in this CPU's lock-free section on that cache: the pool's
+    /// lists answered (<see cref="AllocateBypassingCache"/>; every frame of the pool obeys the rules).
     /// </summary>
-    private bool TakeRememberedCached(in AllocRequest request, out Pfn pfn)
+    private bool TakeRememberedCached(in AllocRequest request, out Pfn pfn, out MemoryStatus status)
     {
         pfn = Pfn.None;
+        status = MemoryStatus.Ok;
         ChoiceMemo* memo = CpuMemo();
         uint generation = _poolGeneration;
         int slot = memo->Find(ChoiceMemo.Shape(0, request), request, generation);
@@ -236,6 +252,11 @@ public unsafe partial struct PhysicalMemory
                 return false;
             int cpu = CurrentCpu();
             ulong state = LockCache(pool, cpu);
+            if (state == NestedEntry)
+            {
+                status = AllocateBypassingCache(0, pool, false, generation, request, out pfn);
+                return true;
+            }
             FrameCache* cache = _buddy.CacheOf(pool, cpu);
             if (!AdmittedLocked(pool, false, generation, request) || cache->Count == 0 || !memo->Rules(slot).Admits(_basePfn + cache->At(cache->Count - 1), 1))
             {
@@ -260,8 +281,8 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     private MemoryStatus AllocateRuledByChoice(in AllocRequest request, out Pfn pfn)
     {
-        if (TakeRememberedCached(request, out pfn))
-            return MemoryStatus.Ok;
+        if (TakeRememberedCached(request, out pfn, out MemoryStatus cached))
+            return cached;
         MemoryStatus status = AllocateSlow(new Order(0), request, out Pfn slowPfn);
         pfn = slowPfn;
         return status;
@@ -670,6 +691,8 @@ public unsafe partial struct PhysicalMemory
             {
                 int cpu = CurrentCpu();
                 ulong state = LockCache(pool, cpu);
+                if (state == NestedEntry)
+                    return FreeBypassingCache(index, pool, 0, owner);
                 FrameCache* cache = _buddy.CacheOf(pool, cpu);
                 // Only a frame of a page block of the class the caches serve is parked (read under the cache
                 // lock: a restyle of its page block holds the pool's lock, see BuddyAllocator.Restyle).
@@ -714,6 +737,8 @@ public unsafe partial struct PhysicalMemory
                 if (cache != null && cache->High != 0)
                 {
                     ulong cacheState = LockCache(pool, cpu);
+                    if (cacheState == NestedEntry)
+                        return FreeBypassingCache(index, pool, order.Value, owner);
                     if (cache->Count < cache->High && b._owners[index] == owner && b.PoolOfFrame(index) == pool &&
                         b.CacheServes(pool, b._pageblocks[index >> b._pageblockOrder].Mobility) &&
                         ClaimBlock(index, order.Value))
@@ -813,6 +838,64 @@ public unsafe partial struct PhysicalMemory
         _buddy.AddHeld(index, order.Pages, -1);
         _buddy.FreeMerging(pool, index, order.Value);
         return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// An allocation of a cached order nested in the calling CPU's own lock-free section on its cache of
+    /// <paramref name="pool"/> (<see cref="NestedEntry"/>: an interrupt handler that interrupted a pop or a push):
+    /// it touches no cache and no cache lock (a drain may hold this CPU's cache lock and be waiting for the
+    /// interrupted section), only the pool's lock: the first listed block of the order, split down, of the pool's
+    /// class for a realtime pool and of the request's otherwise. A named pool is admitted as <see cref="AdmitNamed"/>
+    /// admits it; a remembered one must still be of pool table <paramref name="generation"/>. OutOfMemory when
+    /// nothing is listed: a nested call drains no cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private MemoryStatus AllocateBypassingCache(int order, int pool, bool named, uint generation, in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        ulong state = LockPool(pool);
+        MemoryStatus status = named ? AdmitNamed(request) : _poolGeneration == generation ? MemoryStatus.Ok : MemoryStatus.OutOfMemory;
+        if (status == MemoryStatus.Ok)
+        {
+            int cls = IsRealtime(pool) ? (int)_buddy._cacheClasses[pool] : (int)request.Mobility;
+            ulong index = _buddy.TakeFirst(pool, order, cls);
+            if (index == FreeList.End)
+                status = MemoryStatus.OutOfMemory;
+            else
+            {
+                _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
+                _buddy._owners[index] = request.Owner;
+                _buddy.AddHeld(index, 1UL << order, 1);
+                pfn = new Pfn(_basePfn + index);
+            }
+        }
+        UnlockPool(pool, state);
+        return status;
+    }
+
+    /// <summary>
+    /// A free nested in the calling CPU's own lock-free section on its cache of <paramref name="pool"/>
+    /// (<see cref="NestedEntry"/>), as <see cref="AllocateBypassingCache"/>: under the pool's lock alone, the block
+    /// is checked as <see cref="FreeLocked"/> checks it, claimed (another CPU may be freeing it to its cache), and
+    /// freed to the lists with merging; refused, nothing changed, otherwise.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private MemoryStatus FreeBypassingCache(ulong index, int pool, int order, byte owner)
+    {
+        ulong state = LockPool(pool);
+        MemoryStatus status;
+        if (_buddy.PoolOfFrame(index) == pool && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, order) &&
+            _buddy._owners[index] == owner && ClaimBlock(index, order))
+        {
+            _buddy._owners[index] = FrameOwner.None;
+            _buddy.AddHeld(index, 1UL << order, -1);
+            _buddy.FreeMerging(pool, index, order);
+            status = MemoryStatus.Ok;
+        }
+        else
+            status = Diagnose(index, _buddy._frames[index], order, FrameKind.Allocated, owner);
+        UnlockPool(pool, state);
+        return status;
     }
 
     /// <summary>

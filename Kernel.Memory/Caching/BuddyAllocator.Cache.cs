@@ -42,7 +42,7 @@ public unsafe partial struct BuddyAllocator
 
     /// <summary>The lock of CPU <paramref name="cpu"/>'s cache of <paramref name="pool"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal SpinLock* CacheLockOf(int pool, int cpu) { return &_cacheLocks[pool * _cpus + cpu].Lock; }
+    internal CacheLock* CacheLockOf(int pool, int cpu) { return _cacheLocks + pool * _cpus + cpu; }
 
     /// <summary>Frames in every CPU's caches of <paramref name="pool"/>, every order (exact under all of them; a snapshot otherwise).</summary>
     internal ulong CachedCount(int pool)
