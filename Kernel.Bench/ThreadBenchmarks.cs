@@ -136,6 +136,63 @@ public static unsafe class ThreadBenchmarks
     }
 
     /// <summary>
+    /// <c>--lockfree-ab</c>: the lock-free own cache against the locked one and against an instance of one CPU, in one
+    /// process, interleaved for <paramref name="rounds"/> rounds (each figure the best of <see cref="Rounds"/>): three
+    /// instances over the same map, one built for <see cref="MaxThreads"/> CPUs with the host's process-wide barrier
+    /// (the lock-free own cache, what <see cref="HostCpus.Config"/> gives), one for as many CPUs without it (each
+    /// own-cache call takes the cache's lock: main's shape before the lock-free round), and one for one CPU (no lock at
+    /// all). Order-0 pairs (<paramref name="pairs"/> a thread) at 1 thread on all three and at 2 threads on the two
+    /// multi-CPU ones, order-9 pairs likewise, on the shared pool (node 1's normal memory); per round the ns a pair a
+    /// thread, then the medians and the ratios of the medians.
+    /// </summary>
+    public static void LockFreeInterleaved(int rounds, int pairs)
+    {
+        Order0Pairs = pairs;
+        HostCpus.Enter(0);
+        MemoryConfig locked = HostCpus.Config(MaxThreads);
+        locked.ProcessWideBarrier = null;
+        using var free = new HostPhysicalMemory(QemuMaps.Build("pc", 6 * GiB, 2), QemuMaps.TwoNodeDistances, HostCpus.Config(MaxThreads), hugePages: true);
+        using var lck = new HostPhysicalMemory(QemuMaps.Build("pc", 6 * GiB, 2), QemuMaps.TwoNodeDistances, locked, hugePages: true);
+        using var one = new HostPhysicalMemory(QemuMaps.Build("pc", 6 * GiB, 2), QemuMaps.TwoNodeDistances, HostCpus.Config(1), hugePages: true);
+        PairBenchmarks.Check(free.InitStatus);
+        PairBenchmarks.Check(lck.InitStatus);
+        PairBenchmarks.Check(one.InitStatus);
+        PhysicalMemory* pf = free.Memory, pl = lck.Memory, p1 = one.Memory;
+        PoolId sf = FindPool(pf, "node1-normal"), sl = FindPool(pl, "node1-normal"), s1 = FindPool(p1, "node1-normal");
+        string[] names = { "o0 free1", "o0 locked1", "o0 onecpu1", "o0 free2", "o0 locked2", "o9 free1", "o9 locked1", "o9 onecpu1", "o9 free2", "o9 locked2" };
+        var figures = new List<double>[names.Length];
+        for (int i = 0; i < names.Length; i++)
+            figures[i] = new List<double>();
+        Console.WriteLine("ns a pair a thread: " + string.Join(" | ", names));
+        for (int r = 0; r < rounds; r++)
+        {
+            double[] now =
+            {
+                Best(1, t => PoolsLoop(pf, Shape.Order0, sf)) / Order0Pairs,
+                Best(1, t => PoolsLoop(pl, Shape.Order0, sl)) / Order0Pairs,
+                Best(1, t => PoolsLoop(p1, Shape.Order0, s1)) / Order0Pairs,
+                Best(2, t => PoolsLoop(pf, Shape.Order0, sf)) / Order0Pairs,
+                Best(2, t => PoolsLoop(pl, Shape.Order0, sl)) / Order0Pairs,
+                Best(1, t => PoolsLoop(pf, Shape.Order9, sf)) / Order9Pairs,
+                Best(1, t => PoolsLoop(pl, Shape.Order9, sl)) / Order9Pairs,
+                Best(1, t => PoolsLoop(p1, Shape.Order9, s1)) / Order9Pairs,
+                Best(2, t => PoolsLoop(pf, Shape.Order9, sf)) / Order9Pairs,
+                Best(2, t => PoolsLoop(pl, Shape.Order9, sl)) / Order9Pairs,
+            };
+            for (int i = 0; i < names.Length; i++)
+                figures[i].Add(now[i]);
+            Console.WriteLine($"{r,3}: " + string.Join(" | ", now.Select(v => v.ToString("F2"))));
+        }
+        double[] median = figures.Select(v => { v.Sort(); return v[v.Count / 2]; }).ToArray();
+        Console.WriteLine("median: " + string.Join(" | ", names.Zip(median, (n, v) => $"{n} {v:F2}")));
+        Console.WriteLine($"order 0, 1 thread: lock-free / one CPU {median[0] / median[2]:F2}, locked / one CPU {median[1] / median[2]:F2}, lock-free / locked {median[0] / median[1]:F2}");
+        Console.WriteLine($"order 0, 2 threads: speedup lock-free {2 * median[0] / median[3]:F2}, locked {2 * median[1] / median[4]:F2}");
+        Console.WriteLine($"order 9, 1 thread: lock-free / one CPU {median[5] / median[7]:F2}, locked / one CPU {median[6] / median[7]:F2}; 2 threads: speedup lock-free {2 * median[5] / median[8]:F2}, locked {2 * median[6] / median[9]:F2}");
+        if (!pf->Check().IsOk || !pl->Check().IsOk || !p1->Check().IsOk)
+            throw new InvalidOperationException("lock-free A/B: a checker failed afterwards");
+    }
+
+    /// <summary>
     /// The least, over the rounds of the last <see cref="Best"/>, of the threads' mean CPU time in a round (ns): what the
     /// loop cost on the CPU, without the time a thread waited for one. When it stays flat from 1 to 2 threads while the
     /// round's time doubles, the threads were time-sliced, not slowed by each other.

@@ -15,9 +15,11 @@ namespace PoolKernel.Memory;
 /// small pool has no cache at all (High 0) and behaves as a plain buddy allocator.
 /// Every entry's frame byte reads <see cref="FrameKind.Cached"/> and its page block belongs to the
 /// cache's pool. One cache a (pool, CPU) (<see cref="BuddyAllocator.CacheOf(int, int)"/>), all of a pool's
-/// with the same high mark. Contract: a cache is touched only under its lock
-/// (<see cref="BuddyAllocator._cacheLocks"/>): its CPU's fast paths take that lock alone, refill and
-/// drain take it and the pool's lock, another CPU drains it holding it (docs/smp.md).
+/// with the same high mark. Contract: a cache is touched by its own CPU's fast paths inside a lock-free
+/// section (its <see cref="CacheLock.Active"/> word raised, the cache not frozen) or, in an instance without
+/// the process-wide barrier, under its lock; otherwise only under its lock (<see cref="BuddyAllocator._cacheLocks"/>):
+/// refill and drain take it and the pool's lock, another CPU freezes the cache and waits its owner out
+/// holding it (PhysicalMemory.Locks.cs, docs/smp.md).
 /// </summary>
 public unsafe struct FrameCache
 {
