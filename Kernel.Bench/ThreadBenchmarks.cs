@@ -19,6 +19,8 @@ namespace PoolKernel.Bench;
 /// Each figure is the best of <see cref="Rounds"/> rounds; a round starts every thread at a barrier
 /// and lasts until the slowest is done. Speedup at n threads = throughput at n / throughput at 1;
 /// "pair ns" is the round's time divided by the pairs one thread made (time per pair per thread).
+/// The 1-thread figures also run on the same map built for one CPU (keys <c>onecpu_threads1_SHAPE_pair_ns</c>):
+/// what an instance of several CPUs costs one thread over one without locks or CPU hook.
 /// The machine these run on may have fewer cores than threads (then the figures show that).
 /// </summary>
 public static unsafe class ThreadBenchmarks
@@ -49,6 +51,11 @@ public static unsafe class ThreadBenchmarks
         var ranges = host.Regions.Where(r => r.Type == MemoryType.Available)
             .Select(r => ((r.Base.Value + 4095) >> 12, (r.Base.Value + r.Length) >> 12)).ToArray();
         using var classic = new ClassicBuddy((ulong)host.BackingBytes / 4096, ranges, cpus: MaxThreads);
+        // The same map built for one CPU (no lock, no CPU hook): the 1-thread figures' yardstick (issue 13: within 10%).
+        using var oneCpu = new HostPhysicalMemory(QemuMaps.Build("pc", 6 * GiB, 2), QemuMaps.TwoNodeDistances, HostCpus.Config(1), hugePages: true);
+        PairBenchmarks.Check(oneCpu.InitStatus);
+        PhysicalMemory* one = oneCpu.Memory;
+        PoolId sharedOne = FindPool(one, "node1-normal");
 
         foreach (Shape shape in new[] { Shape.Order0, Shape.Order9, Shape.Bulk })
         {
@@ -63,6 +70,7 @@ public static unsafe class ThreadBenchmarks
                 double baselineCpu = LastCpuNs;
                 if (threads == 1)
                 {
+                    Add(results, $"onecpu_threads1_{name}_{(shape == Shape.Bulk ? "block" : "pair")}_ns", Best(1, t => PoolsLoop(one, shape, sharedOne)) / PerThread(shape));
                     pools1 = pools;
                     nodeLocal1 = local;
                     baseline1 = baseline;
@@ -83,7 +91,7 @@ public static unsafe class ThreadBenchmarks
                 }
             }
         }
-        if (!pm->Check().IsOk)
+        if (!pm->Check().IsOk || !one->Check().IsOk)
             throw new InvalidOperationException("thread benchmarks: the pools' checker failed afterwards");
         classic.CheckFree(classic.PresentFrames); // frames on per-CPU lists count as free
         return results;
