@@ -55,6 +55,13 @@ public unsafe struct FrameCache
     public const int MinLargestBlocks = 4;
 
     /// <summary>
+    /// The order of a block of 64 frames: their frame-state bytes (and their owner bytes) fill one 64-byte line. An
+    /// instance of several CPUs refills an empty full-size order-0 cache with one such block
+    /// (<see cref="BuddyAllocator.RefillLine"/>), so no two CPUs' cached frames share those lines.
+    /// </summary>
+    public const int LineOrder = 6;
+
+    /// <summary>
     /// The orders above 0 that have caches of their own, as Linux keeps per-CPU lists for orders 1-3 and
     /// for the huge-page order (2 MiB on x86-64): <see cref="BlockSlots"/> caches a (pool, CPU), slot s for
     /// order <see cref="OrderOfSlot"/>(s) (<see cref="BuddyAllocator.BlockCacheOf"/>). Each is a
