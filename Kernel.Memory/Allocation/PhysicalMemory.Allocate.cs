@@ -148,7 +148,7 @@ public unsafe partial struct PhysicalMemory
     /// The cache-hit path of <see cref="AllocateBlock"/> for an unmovable rule-free request of an
     /// <paramref name="order"/> that has per-CPU caches: <paramref name="pool"/> (the <paramref name="named"/> pool,
     /// or by pool choice the first remembered pool with free frames, <see cref="RememberedFirst"/>, of pool table
-    /// <paramref name="generation"/>) admits the request under the calling CPU's cache lock of it
+    /// <paramref name="generation"/>) admits the request inside the calling CPU's section on its cache (<see cref="LockCache"/>)
     /// (<see cref="AdmittedLocked"/>) and that CPU's cache of the order holds a block: the newest one is popped
     /// and marked allocated and owned (its page blocks' held counts already cover it). False, with nothing
     /// changed, otherwise. True with <paramref name="status"/> also when the call is nested in this CPU's own
@@ -803,7 +803,7 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// The checks and the free of <see cref="FreeSlow"/>, under <paramref name="cpu"/>'s cache lock and the lock of
     /// the frame's pool. An order-0 frame of a pool with caches may at the same time be freed by another CPU
-    /// holding only its own cache's lock (the fast path of <see cref="Free"/>): both change its byte from
+    /// to its own cache, holding no lock of this pool (the fast path of <see cref="Free"/>): both change its byte from
     /// "allocated" to "cached" with one atomic compare-exchange (<see cref="FrameState.TryChange"/>), so exactly
     /// one of them wins and the other is refused. Every other frame change happens under the pool's lock.
     /// </summary>
@@ -814,7 +814,7 @@ public unsafe partial struct PhysicalMemory
             return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);
         int pool = _buddy.PoolOfFrame(index);
         // A block of an order with caches is claimed first, whichever way it is freed below: another CPU's fast
-        // path may be freeing it at the same time with only its cache lock (and it may take the cache branch when
+        // path may be freeing it at the same time to its own cache (and it may take the cache branch when
         // this one does not: the page block's class is read without the pool's lock there).
         FrameCache* cache = _buddy.CacheFor(pool, cpu, order.Value);
         if (cache != null && !ClaimBlock(index, order.Value))

@@ -14,8 +14,9 @@ namespace PoolKernel.Memory;
 /// pool, <see cref="LockCpuPool"/>; two pools: both pools' caches, then both pools, <see cref="LockTwo"/>; all of
 /// them: <see cref="LockAll"/>), so a holder only ever waits for a lock ranked above every lock it holds, and
 /// the "waits for" relation cannot close a cycle. Cache locks rank below every pool lock so that a party that
-/// freezes caches (lock-free mode, <see cref="FreezeCachesLocked"/>) waits for their owners holding no pool lock. Allocation and free hold one pool's locks at a time (a walk over pools releases
-/// each before trying the next; a drain of other CPUs' caches releases the CPU's pair first).
+/// freezes caches (lock-free mode, <see cref="FreezeCachesLocked"/>) waits for their owners holding no pool lock.
+/// Allocation and free hold one pool's locks at a time (a walk over pools releases each before trying the
+/// next; a drain of other CPUs' caches releases the CPU's pair first).
 ///
 /// Each lock turns interrupts off while held (<see cref="MemoryConfig.SaveAndDisableInterrupts"/>), so an
 /// interrupt handler may allocate: the code it interrupted cannot be holding a lock on that CPU.
