@@ -72,6 +72,12 @@ public static class Program
             MobilityBenchmarks.Interleaved();
             return 0;
         }
+        if (Array.IndexOf(args, "--lockfree-ab") >= 0)
+        {
+            int at = Array.IndexOf(args, "--lockfree-ab");
+            ThreadBenchmarks.LockFreeInterleaved(9, at + 1 < args.Length ? int.Parse(args[at + 1]) : 100_000);
+            return 0;
+        }
         if (Array.IndexOf(args, "--accounting-ab") >= 0)
         {
             AccountingBenchmarks.Interleaved(41, 1 << 20);

@@ -19,6 +19,8 @@ namespace PoolKernel.Bench;
 /// Each figure is the best of <see cref="Rounds"/> rounds; a round starts every thread at a barrier
 /// and lasts until the slowest is done. Speedup at n threads = throughput at n / throughput at 1;
 /// "pair ns" is the round's time divided by the pairs one thread made (time per pair per thread).
+/// The 1-thread figures also run on the same map built for one CPU (keys <c>onecpu_threads1_SHAPE_pair_ns</c>):
+/// what an instance of several CPUs costs one thread over one without locks or CPU hook.
 /// The machine these run on may have fewer cores than threads (then the figures show that).
 /// </summary>
 public static unsafe class ThreadBenchmarks
@@ -49,6 +51,11 @@ public static unsafe class ThreadBenchmarks
         var ranges = host.Regions.Where(r => r.Type == MemoryType.Available)
             .Select(r => ((r.Base.Value + 4095) >> 12, (r.Base.Value + r.Length) >> 12)).ToArray();
         using var classic = new ClassicBuddy((ulong)host.BackingBytes / 4096, ranges, cpus: MaxThreads);
+        // The same map built for one CPU (no lock, no CPU hook): the 1-thread figures' yardstick (issue 13: within 10%).
+        using var oneCpu = new HostPhysicalMemory(QemuMaps.Build("pc", 6 * GiB, 2), QemuMaps.TwoNodeDistances, HostCpus.Config(1), hugePages: true);
+        PairBenchmarks.Check(oneCpu.InitStatus);
+        PhysicalMemory* one = oneCpu.Memory;
+        PoolId sharedOne = FindPool(one, "node1-normal");
 
         foreach (Shape shape in new[] { Shape.Order0, Shape.Order9, Shape.Bulk })
         {
@@ -63,6 +70,7 @@ public static unsafe class ThreadBenchmarks
                 double baselineCpu = LastCpuNs;
                 if (threads == 1)
                 {
+                    Add(results, $"onecpu_threads1_{name}_{(shape == Shape.Bulk ? "block" : "pair")}_ns", Best(1, t => PoolsLoop(one, shape, sharedOne)) / PerThread(shape));
                     pools1 = pools;
                     nodeLocal1 = local;
                     baseline1 = baseline;
@@ -83,7 +91,7 @@ public static unsafe class ThreadBenchmarks
                 }
             }
         }
-        if (!pm->Check().IsOk)
+        if (!pm->Check().IsOk || !one->Check().IsOk)
             throw new InvalidOperationException("thread benchmarks: the pools' checker failed afterwards");
         classic.CheckFree(classic.PresentFrames); // frames on per-CPU lists count as free
         return results;
@@ -133,6 +141,63 @@ public static unsafe class ThreadBenchmarks
         Console.WriteLine($"best ns (1 / 2 threads): pools {bests[0]:F2} / {bests[1]:F2} ({2 * bests[0] / bests[1]:F2}x), node-local {bests[2]:F2} / {bests[3]:F2} ({2 * bests[2] / bests[3]:F2}x), baseline {bests[4]:F2} / {bests[5]:F2} ({2 * bests[4] / bests[5]:F2}x)");
         if (!pm->Check().IsOk)
             throw new InvalidOperationException("thread benchmarks: the pools' checker failed afterwards");
+    }
+
+    /// <summary>
+    /// <c>--lockfree-ab</c>: the lock-free own cache against the locked one and against an instance of one CPU, in one
+    /// process, interleaved for <paramref name="rounds"/> rounds (each figure the best of <see cref="Rounds"/>): three
+    /// instances over the same map, one built for <see cref="MaxThreads"/> CPUs with the host's process-wide barrier
+    /// (the lock-free own cache, what <see cref="HostCpus.Config"/> gives), one for as many CPUs without it (each
+    /// own-cache call takes the cache's lock: main's shape before the lock-free round), and one for one CPU (no lock at
+    /// all). Order-0 pairs (<paramref name="pairs"/> a thread) at 1 thread on all three and at 2 threads on the two
+    /// multi-CPU ones, order-9 pairs likewise, on the shared pool (node 1's normal memory); per round the ns a pair a
+    /// thread, then the medians and the ratios of the medians.
+    /// </summary>
+    public static void LockFreeInterleaved(int rounds, int pairs)
+    {
+        Order0Pairs = pairs;
+        HostCpus.Enter(0);
+        MemoryConfig locked = HostCpus.Config(MaxThreads);
+        locked.ProcessWideBarrier = null;
+        using var free = new HostPhysicalMemory(QemuMaps.Build("pc", 6 * GiB, 2), QemuMaps.TwoNodeDistances, HostCpus.Config(MaxThreads), hugePages: true);
+        using var lck = new HostPhysicalMemory(QemuMaps.Build("pc", 6 * GiB, 2), QemuMaps.TwoNodeDistances, locked, hugePages: true);
+        using var one = new HostPhysicalMemory(QemuMaps.Build("pc", 6 * GiB, 2), QemuMaps.TwoNodeDistances, HostCpus.Config(1), hugePages: true);
+        PairBenchmarks.Check(free.InitStatus);
+        PairBenchmarks.Check(lck.InitStatus);
+        PairBenchmarks.Check(one.InitStatus);
+        PhysicalMemory* pf = free.Memory, pl = lck.Memory, p1 = one.Memory;
+        PoolId sf = FindPool(pf, "node1-normal"), sl = FindPool(pl, "node1-normal"), s1 = FindPool(p1, "node1-normal");
+        string[] names = { "o0 free1", "o0 locked1", "o0 onecpu1", "o0 free2", "o0 locked2", "o9 free1", "o9 locked1", "o9 onecpu1", "o9 free2", "o9 locked2" };
+        var figures = new List<double>[names.Length];
+        for (int i = 0; i < names.Length; i++)
+            figures[i] = new List<double>();
+        Console.WriteLine("ns a pair a thread: " + string.Join(" | ", names));
+        for (int r = 0; r < rounds; r++)
+        {
+            double[] now =
+            {
+                Best(1, t => PoolsLoop(pf, Shape.Order0, sf)) / Order0Pairs,
+                Best(1, t => PoolsLoop(pl, Shape.Order0, sl)) / Order0Pairs,
+                Best(1, t => PoolsLoop(p1, Shape.Order0, s1)) / Order0Pairs,
+                Best(2, t => PoolsLoop(pf, Shape.Order0, sf)) / Order0Pairs,
+                Best(2, t => PoolsLoop(pl, Shape.Order0, sl)) / Order0Pairs,
+                Best(1, t => PoolsLoop(pf, Shape.Order9, sf)) / Order9Pairs,
+                Best(1, t => PoolsLoop(pl, Shape.Order9, sl)) / Order9Pairs,
+                Best(1, t => PoolsLoop(p1, Shape.Order9, s1)) / Order9Pairs,
+                Best(2, t => PoolsLoop(pf, Shape.Order9, sf)) / Order9Pairs,
+                Best(2, t => PoolsLoop(pl, Shape.Order9, sl)) / Order9Pairs,
+            };
+            for (int i = 0; i < names.Length; i++)
+                figures[i].Add(now[i]);
+            Console.WriteLine($"{r,3}: " + string.Join(" | ", now.Select(v => v.ToString("F2"))));
+        }
+        double[] median = figures.Select(v => { v.Sort(); return v[v.Count / 2]; }).ToArray();
+        Console.WriteLine("median: " + string.Join(" | ", names.Zip(median, (n, v) => $"{n} {v:F2}")));
+        Console.WriteLine($"order 0, 1 thread: lock-free / one CPU {median[0] / median[2]:F2}, locked / one CPU {median[1] / median[2]:F2}, lock-free / locked {median[0] / median[1]:F2}");
+        Console.WriteLine($"order 0, 2 threads: speedup lock-free {2 * median[0] / median[3]:F2}, locked {2 * median[1] / median[4]:F2}");
+        Console.WriteLine($"order 9, 1 thread: lock-free / one CPU {median[5] / median[7]:F2}, locked / one CPU {median[6] / median[7]:F2}; 2 threads: speedup lock-free {2 * median[5] / median[8]:F2}, locked {2 * median[6] / median[9]:F2}");
+        if (!pf->Check().IsOk || !pl->Check().IsOk || !p1->Check().IsOk)
+            throw new InvalidOperationException("lock-free A/B: a checker failed afterwards");
     }
 
     /// <summary>

@@ -17,12 +17,22 @@ public static unsafe class HostCpus
     /// <summary>Makes the calling thread CPU <paramref name="cpu"/> from now on.</summary>
     public static void Enter(int cpu) => t_cpu = cpu;
 
-    /// <summary>The default config for <paramref name="cpus"/> CPUs, numbered by <see cref="Current"/>.</summary>
+    /// <summary>
+    /// The process-wide barrier of <see cref="MemoryConfig.ProcessWideBarrier"/> on the host: every other thread of
+    /// the process executes a full memory barrier before it returns (Linux membarrier, or the runtime's fallback).
+    /// </summary>
+    public static void Barrier() => System.Threading.Interlocked.MemoryBarrierProcessWide();
+
+    /// <summary>
+    /// The default config for <paramref name="cpus"/> CPUs, numbered by <see cref="Current"/>, with the host's
+    /// process-wide barrier (<see cref="Barrier"/>): each thread uses its own caches without a lock.
+    /// </summary>
     public static MemoryConfig Config(int cpus)
     {
         MemoryConfig config = MemoryConfig.Default;
         config.MaxCpus = (byte)cpus;
         config.CurrentCpu = &Current;
+        config.ProcessWideBarrier = &Barrier;
         return config;
     }
 }

@@ -73,6 +73,16 @@ public unsafe struct MemoryConfig
     /// without grouping (Kernel.Bench, <c>--mobility-ab</c>); false (grouping on) everywhere else.
     /// </summary>
     public bool OneMobilityClass;
+    /// A process-wide memory barrier: returns once every other CPU (host: every other thread of the process) has
+    /// executed a full memory barrier after the call began. The kernel sends an NMI to every other online CPU and
+    /// waits for each acknowledgement (Kernel/Platform/NmiBarrier.cs); the host glue calls
+    /// <c>Interlocked.MemoryBarrierProcessWide</c>. It lets each CPU use its own per-CPU caches with no lock
+    /// (docs/smp.md, "A lock-free own cache"): a party that needs another CPU's cache raises the cache's frozen
+    /// word, calls this, then waits for the owner to leave the cache. Called with locks held and interrupts off;
+    /// it must take no lock of the instance. Null: an instance of several CPUs takes each cache's lock on its
+    /// fast paths (the locked path); one of one CPU takes none either way.
+    /// </summary>
+    public delegate*<void> ProcessWideBarrier;
 
     /// <summary>The most CPUs an instance serves (<see cref="MaxCpus"/>).</summary>
     public const int CpuLimit = 64;
@@ -96,6 +106,7 @@ public unsafe struct MemoryConfig
             c.SaveAndDisableInterrupts = null;
             c.RestoreInterrupts = null;
             c.OneMobilityClass = false;
+            c.ProcessWideBarrier = null;
             return c;
         }
     }

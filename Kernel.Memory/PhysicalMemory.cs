@@ -45,6 +45,13 @@ public unsafe partial struct PhysicalMemory
     internal RealtimeSteps* _rtSteps;
     internal int _maxCpus;
     internal delegate*<int> _currentCpu;
+    /// <summary><see cref="MemoryConfig.ProcessWideBarrier"/>; null without one.</summary>
+    internal delegate*<void> _processWideBarrier;
+    /// <summary>
+    /// True when each CPU uses its own caches without their lock (several CPUs and a <see cref="_processWideBarrier"/>:
+    /// PhysicalMemory.Locks.cs); false: one CPU (no lock at all), or several without the barrier (the cache locks).
+    /// </summary>
+    internal bool _lockFreeCaches;
     /// <summary>
     /// One lock a pool slot (<see cref="PoolCapacity"/>), kept apart from <see cref="Pool"/> so that emptying a slot
     /// never clears a lock. Lock p guards pool p: its <see cref="Pool"/> counters, its free lists and
@@ -245,6 +252,8 @@ public unsafe partial struct PhysicalMemory
         pm->_poolGeneration = 1;
         pm->_maxCpus = config.MaxCpus;
         pm->_currentCpu = config.CurrentCpu;
+        pm->_processWideBarrier = config.ProcessWideBarrier;
+        pm->_lockFreeCaches = config.MaxCpus > 1 && config.ProcessWideBarrier != null;
         pm->_memos = (ChoiceMemo*)(block + layout.MemosOffset);
         for (int c = 0; c < config.MaxCpus; c++)
             pm->_memos[c] = default;

@@ -53,6 +53,12 @@ public unsafe partial struct PhysicalMemory
             {
                 int cpu = CurrentCpu();
                 ulong state = LockCache(pool, cpu);
+                if (state == NestedEntry)
+                {
+                    MemoryStatus nested = AllocateBypassingCache(0, pool, named, generation, request, out Pfn nestedPfn);
+                    pfn = nestedPfn;
+                    return nested;
+                }
                 if (AdmittedLocked(pool, named, generation, request))
                 {
                     FrameCache* cache = _buddy.CacheOf(pool, cpu);
@@ -102,8 +108,8 @@ public unsafe partial struct PhysicalMemory
             if (!named && request.Pool.IsNone)
                 pool = RememberedFirst(order, request, out generation);
             if ((uint)pool < (uint)_poolCapacity && request.Mobility == MobilityClass.Unmovable && FrameCache.SlotOfOrder(order) >= 0 &&
-                TakeCachedBlock(pool, order, named, generation, request, out pfn))
-                return MemoryStatus.Ok;
+                TakeCachedBlock(pool, order, named, generation, request, out pfn, out MemoryStatus cached))
+                return cached;
             // By pool choice the walk would try this pool first; with nothing listed there it would drain
             // its caches (AllocateSlow does).
             if (!named && (uint)pool < (uint)_poolCapacity && !_buddy.HasListedAtLeast(pool, order))
@@ -139,20 +145,27 @@ public unsafe partial struct PhysicalMemory
     /// The cache-hit path of <see cref="AllocateBlock"/> for an unmovable rule-free request of an
     /// <paramref name="order"/> that has per-CPU caches: <paramref name="pool"/> (the <paramref name="named"/> pool,
     /// or by pool choice the first remembered pool with free frames, <see cref="RememberedFirst"/>, of pool table
-    /// <paramref name="generation"/>) admits the request under the calling CPU's cache lock of it
+    /// <paramref name="generation"/>) admits the request inside the calling CPU's section on its cache (<see cref="LockCache"/>)
     /// (<see cref="AdmittedLocked"/>) and that CPU's cache of the order holds a block: the newest one is popped
     /// and marked allocated and owned (its page blocks' held counts already cover it). False, with nothing
-    /// changed, otherwise.
+    /// changed, otherwise. True with <paramref name="status"/> also when the call is nested in this CPU's own
+    /// lock-free section on the cache (<see cref="NestedEntry"/>): then the pool's lists answered (<see cref="AllocateBypassingCache"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TakeCachedBlock(int pool, int order, bool named, uint generation, in AllocRequest request, out Pfn pfn)
+    private bool TakeCachedBlock(int pool, int order, bool named, uint generation, in AllocRequest request, out Pfn pfn, out MemoryStatus status)
     {
         pfn = Pfn.None;
+        status = MemoryStatus.Ok;
         int cpu = CurrentCpu();
         FrameCache* cache = _buddy.BlockCacheOf(pool, cpu, FrameCache.SlotOfOrder(order));
         if (cache->Count == 0)
             return false; // a snapshot: only drains change another CPU's cache, and a miss is always correct
         ulong state = LockCache(pool, cpu);
+        if (state == NestedEntry)
+        {
+            status = AllocateBypassingCache(order, pool, named, generation, request, out pfn);
+            return true;
+        }
         if (cache->Count == 0 || !AdmittedLocked(pool, named, generation, request))
         {
             UnlockCache(pool, cpu, state);
@@ -614,6 +627,8 @@ public unsafe partial struct PhysicalMemory
             {
                 int cpu = CurrentCpu();
                 ulong state = LockCache(pool, cpu);
+                if (state == NestedEntry)
+                    return FreeBypassingCache(index, pool, 0, owner);
                 FrameCache* cache = _buddy.CacheOf(pool, cpu);
                 // Only a frame of a page block of the class the caches serve is parked (read under the cache
                 // lock: a restyle of its page block holds the pool's lock, see BuddyAllocator.Restyle).
@@ -658,6 +673,8 @@ public unsafe partial struct PhysicalMemory
                 if (cache != null && cache->High != 0)
                 {
                     ulong cacheState = LockCache(pool, cpu);
+                    if (cacheState == NestedEntry)
+                        return FreeBypassingCache(index, pool, order.Value, owner);
                     if (cache->Count < cache->High && b._owners[index] == owner && b.PoolOfFrame(index) == pool &&
                         b.CacheServes(pool, b._pageblocks[index >> b._pageblockOrder].Mobility) &&
                         ClaimBlock(index, order.Value))
@@ -722,7 +739,7 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// The checks and the free of <see cref="FreeSlow"/>, under <paramref name="cpu"/>'s cache lock and the lock of
     /// the frame's pool. An order-0 frame of a pool with caches may at the same time be freed by another CPU
-    /// holding only its own cache's lock (the fast path of <see cref="Free"/>): both change its byte from
+    /// to its own cache, holding no lock of this pool (the fast path of <see cref="Free"/>): both change its byte from
     /// "allocated" to "cached" with one atomic compare-exchange (<see cref="FrameState.TryChange"/>), so exactly
     /// one of them wins and the other is refused. Every other frame change happens under the pool's lock.
     /// </summary>
@@ -733,7 +750,7 @@ public unsafe partial struct PhysicalMemory
             return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);
         int pool = _buddy.PoolOfFrame(index);
         // A block of an order with caches is claimed first, whichever way it is freed below: another CPU's fast
-        // path may be freeing it at the same time with only its cache lock (and it may take the cache branch when
+        // path may be freeing it at the same time to its own cache (and it may take the cache branch when
         // this one does not: the page block's class is read without the pool's lock there).
         FrameCache* cache = _buddy.CacheFor(pool, cpu, order.Value);
         if (cache != null && !ClaimBlock(index, order.Value))
@@ -757,6 +774,64 @@ public unsafe partial struct PhysicalMemory
         _buddy.AddHeld(index, order.Pages, -1);
         _buddy.FreeMerging(pool, index, order.Value);
         return MemoryStatus.Ok;
+    }
+
+    /// <summary>
+    /// An allocation of a cached order nested in the calling CPU's own lock-free section on its cache of
+    /// <paramref name="pool"/> (<see cref="NestedEntry"/>: an interrupt handler that interrupted a pop or a push):
+    /// it touches no cache and no cache lock (a drain may hold this CPU's cache lock and be waiting for the
+    /// interrupted section), only the pool's lock: the first listed block of the order, split down, of the pool's
+    /// class for a realtime pool and of the request's otherwise. A named pool is admitted as <see cref="AdmitNamed"/>
+    /// admits it; a remembered one must still be of pool table <paramref name="generation"/>. OutOfMemory when
+    /// nothing is listed: a nested call drains no cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private MemoryStatus AllocateBypassingCache(int order, int pool, bool named, uint generation, in AllocRequest request, out Pfn pfn)
+    {
+        pfn = Pfn.None;
+        ulong state = LockPool(pool);
+        MemoryStatus status = named ? AdmitNamed(request) : _poolGeneration == generation ? MemoryStatus.Ok : MemoryStatus.OutOfMemory;
+        if (status == MemoryStatus.Ok)
+        {
+            int cls = IsRealtime(pool) ? (int)_buddy._cacheClasses[pool] : (int)request.Mobility;
+            ulong index = _buddy.TakeFirst(pool, order, cls);
+            if (index == FreeList.End)
+                status = MemoryStatus.OutOfMemory;
+            else
+            {
+                _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
+                _buddy._owners[index] = request.Owner;
+                _buddy.AddHeld(index, 1UL << order, 1);
+                pfn = new Pfn(_basePfn + index);
+            }
+        }
+        UnlockPool(pool, state);
+        return status;
+    }
+
+    /// <summary>
+    /// A free nested in the calling CPU's own lock-free section on its cache of <paramref name="pool"/>
+    /// (<see cref="NestedEntry"/>), as <see cref="AllocateBypassingCache"/>: under the pool's lock alone, the block
+    /// is checked as <see cref="FreeLocked"/> checks it, claimed (another CPU may be freeing it to its cache), and
+    /// freed to the lists with merging; refused, nothing changed, otherwise.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private MemoryStatus FreeBypassingCache(ulong index, int pool, int order, byte owner)
+    {
+        ulong state = LockPool(pool);
+        MemoryStatus status;
+        if (_buddy.PoolOfFrame(index) == pool && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, order) &&
+            _buddy._owners[index] == owner && ClaimBlock(index, order))
+        {
+            _buddy._owners[index] = FrameOwner.None;
+            _buddy.AddHeld(index, 1UL << order, -1);
+            _buddy.FreeMerging(pool, index, order);
+            status = MemoryStatus.Ok;
+        }
+        else
+            status = Diagnose(index, _buddy._frames[index], order, FrameKind.Allocated, owner);
+        UnlockPool(pool, state);
+        return status;
     }
 
     /// <summary>

@@ -33,10 +33,12 @@ public unsafe partial struct BuddyAllocator
     /// </summary>
     internal byte* _blockCaches;
     /// <summary>
-    /// One lock a (pool slot, CPU), laid out as <see cref="_caches"/>, each on a cache line of its own. Lock (p, c)
-    /// guards cache (p, c); CPU c takes it to allocate from and free to its own cache without the pool's lock
-    /// (uncontended: only drains of its cache by another CPU take it too), as Linux's per-CPU page lists do
-    /// since 5.19 (pcp->lock). Order: every cache lock of pool p before p's pool lock (PhysicalMemory.Locks.cs).
+    /// One lock a (pool slot, CPU), laid out as <see cref="_caches"/>, each on a cache line of its own with the
+    /// cache's active and frozen words (<see cref="CacheLock"/>). Lock (p, c) guards cache (p, c) against everyone but
+    /// CPU c's lock-free sections: CPU c pops and pushes its own cache without it (lock-free mode) or under it (several
+    /// CPUs without a process-wide barrier), and takes it for refill and drain with the pool's lock; another CPU
+    /// takes it, freezes the cache and waits CPU c out before touching the cache (PhysicalMemory.Locks.cs). Order:
+    /// every cache lock of every pool before any pool lock.
     /// </summary>
     internal CacheLock* _cacheLocks;
     /// <summary>CPUs the caches are kept for (<see cref="MemoryConfig.MaxCpus"/>).</summary>

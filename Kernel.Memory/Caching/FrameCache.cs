@@ -15,9 +15,11 @@ namespace PoolKernel.Memory;
 /// small pool has no cache at all (High 0) and behaves as a plain buddy allocator.
 /// Every entry's frame byte reads <see cref="FrameKind.Cached"/> and its page block belongs to the
 /// cache's pool. One cache a (pool, CPU) (<see cref="BuddyAllocator.CacheOf(int, int)"/>), all of a pool's
-/// with the same high mark. Contract: a cache is touched only under its lock
-/// (<see cref="BuddyAllocator._cacheLocks"/>): its CPU's fast paths take that lock alone, refill and
-/// drain take it and the pool's lock, another CPU drains it holding it (docs/smp.md).
+/// with the same high mark. Contract: a cache is touched by its own CPU's fast paths inside a lock-free
+/// section (its <see cref="CacheLock.Active"/> word raised, the cache not frozen) or, in an instance without
+/// the process-wide barrier, under its lock; otherwise only under its lock (<see cref="BuddyAllocator._cacheLocks"/>):
+/// refill and drain take it and the pool's lock, another CPU freezes the cache and waits its owner out
+/// holding it (PhysicalMemory.Locks.cs, docs/smp.md).
 /// </summary>
 public unsafe struct FrameCache
 {
@@ -51,6 +53,13 @@ public unsafe struct FrameCache
     /// could satisfy is met by the drain-and-retry on the slow path.
     /// </summary>
     public const int MinLargestBlocks = 4;
+
+    /// <summary>
+    /// The order of a block of 64 frames: their frame-state bytes (and their owner bytes) fill one 64-byte line. An
+    /// instance of several CPUs refills an empty full-size order-0 cache with one such block
+    /// (<see cref="BuddyAllocator.RefillLine"/>), so no two CPUs' cached frames share those lines.
+    /// </summary>
+    public const int LineOrder = 6;
 
     /// <summary>
     /// The orders above 0 that have caches of their own, as Linux keeps per-CPU lists for orders 1-3 and

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Threading;
 
 namespace PoolKernel.Memory;
 
@@ -7,13 +8,15 @@ namespace PoolKernel.Memory;
 /// guards is stated there), one a (pool slot, CPU) frame cache (<see cref="BuddyAllocator._cacheLocks"/>)
 /// and the pool table's (<see cref="_tableLock"/>).
 ///
-/// Order, the one rule that keeps them deadlock-free: the table lock first; then pool slot by pool slot in
-/// ascending number, and within a slot its caches' locks in CPU order before the pool's own lock. Every
+/// Order, the one rule that keeps them deadlock-free: the table lock first; then cache locks, by pool slot in
+/// ascending number and within a slot in CPU order; then pool locks in ascending slot number. Every
 /// path that holds more than one lock takes them in that order (a CPU's slow path: its cache, then the
-/// pool, <see cref="LockCpuPool"/>; two pools: <see cref="LockTwo"/>; all of them: <see cref="LockAll"/>),
-/// so a holder only ever waits for a lock ranked above every lock it holds, and the "waits for" relation
-/// cannot close a cycle. Allocation and free hold one pool's locks at a time (a walk over pools releases
-/// each before trying the next; a drain of other CPUs' caches releases the CPU's pair first).
+/// pool, <see cref="LockCpuPool"/>; two pools: both pools' caches, then both pools, <see cref="LockTwo"/>; all of
+/// them: <see cref="LockAll"/>), so a holder only ever waits for a lock ranked above every lock it holds, and
+/// the "waits for" relation cannot close a cycle. Cache locks rank below every pool lock so that a party that
+/// freezes caches (lock-free mode, <see cref="FreezeCachesLocked"/>) waits for their owners holding no pool lock.
+/// Allocation and free hold one pool's locks at a time (a walk over pools releases each before trying the
+/// next; a drain of other CPUs' caches releases the CPU's pair first).
 ///
 /// Each lock turns interrupts off while held (<see cref="MemoryConfig.SaveAndDisableInterrupts"/>), so an
 /// interrupt handler may allocate: the code it interrupted cannot be holding a lock on that CPU.
@@ -35,19 +38,67 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// Takes CPU <paramref name="cpu"/>'s cache lock of <paramref name="pool"/> alone: that cache's fast paths.
-    /// An instance of one CPU (<see cref="MemoryConfig.MaxCpus"/> = 1) takes none: its one CPU is the only
-    /// caller (the kernel calls with interrupts off; host callers serialise their calls, as before the locks),
-    /// and no other CPU's path reaches its cache.
+    /// <see cref="LockCache"/>'s answer when the calling CPU entered its cache without the lock (lock-free mode, the
+    /// cache not frozen): <see cref="UnlockCache"/> then only lowers the cache's <see cref="CacheLock.Active"/> word.
+    /// A saved interrupt state (RFLAGS: its upper half is reserved, 0; the host's is 0) is never this value.
+    /// </summary>
+    internal const ulong LockFreeEntry = ulong.MaxValue;
+
+    /// <summary>
+    /// <see cref="LockCache"/>'s answer when the call is nested in the calling CPU's own lock-free section on that
+    /// cache (an interrupt handler that interrupted it): the caller must not touch the CPU's cache or take its lock,
+    /// and goes to the pool under the pool's lock alone (<see cref="AllocateBypassingCache"/>, <see cref="FreeBypassingCache"/>).
+    /// </summary>
+    internal const ulong NestedEntry = ulong.MaxValue - 1;
+
+    /// <summary>
+    /// Enters CPU <paramref name="cpu"/>'s cache of <paramref name="pool"/> for its fast paths (a pop or a push by
+    /// the cache's own CPU); leave with <see cref="UnlockCache"/> and the answer. Three ways:
+    /// <list type="bullet">
+    /// <item>one CPU (<see cref="MemoryConfig.MaxCpus"/> = 1): nothing (0): its one CPU is the only caller (the kernel
+    /// calls with interrupts off; host callers serialise their calls), and no other CPU's path reaches its cache;</item>
+    /// <item>lock-free (several CPUs and a <see cref="MemoryConfig.ProcessWideBarrier"/>): a plain store of 1 to the
+    /// cache's <see cref="CacheLock.Active"/> word, then a read of its <see cref="CacheLock.Frozen"/> word. Not
+    /// frozen: <see cref="LockFreeEntry"/>, no lock and no locked instruction. Frozen (a drain or the checker holds
+    /// the lock): Active back to 0 and the lock is taken as in the locked mode, so no CPU waits for a lock with
+    /// Active raised. Active already 1: <see cref="NestedEntry"/>. Why the owner and a freezer never both touch the
+    /// cache: <see cref="FreezeCachesLocked"/>;</item>
+    /// <item>locked (several CPUs, no barrier): the cache's lock, as every other party takes it.</item>
+    /// </list>
+    /// The lock-free and nested answers leave interrupts as they are: the kernel's callers keep them off around every
+    /// call (PhysicalMemoryOwner), and a handler that does interrupt a lock-free section is told so.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ulong LockCache(int pool, int cpu) { return _maxCpus == 1 ? 0 : _buddy.CacheLockOf(pool, cpu)->Acquire(); }
+    internal ulong LockCache(int pool, int cpu)
+    {
+        if (_maxCpus == 1)
+            return 0;
+        CacheLock* l = _buddy.CacheLockOf(pool, cpu);
+        if (_lockFreeCaches)
+        {
+            if (l->Active != 0)
+                return NestedEntry; // only this CPU writes it: a section of its own is under way
+            // Volatile accesses: the compiler keeps the store before the read and the cache accesses after the
+            // read; the CPU may still let the read pass the store, which the freezer's barrier answers.
+            Volatile.Write(ref l->Active, 1);
+            if (Volatile.Read(ref l->Frozen) == 0)
+                return LockFreeEntry;
+            Volatile.Write(ref l->Active, 0);
+        }
+        return l->Acquire();
+    }
 
+    /// <summary>Leaves what <see cref="LockCache"/> entered, given its answer.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void UnlockCache(int pool, int cpu, ulong state)
     {
-        if (_maxCpus != 1)
-            _buddy.CacheLockOf(pool, cpu)->Release(state);
+        if (_maxCpus == 1)
+            return;
+        CacheLock* l = _buddy.CacheLockOf(pool, cpu);
+        if (state == LockFreeEntry)
+            Volatile.Write(ref l->Active, 0); // a release store: the section's cache writes are seen before it
+        else if (state != NestedEntry)
+            l->Release(state);
     }
 
     /// <summary>
@@ -76,7 +127,12 @@ public unsafe partial struct PhysicalMemory
         return true;
     }
 
-    /// <summary>CPU <paramref name="cpu"/>'s cache lock of <paramref name="pool"/>, then the pool's lock: a slow path that may refill or drain that cache.</summary>
+    /// <summary>
+    /// CPU <paramref name="cpu"/>'s cache lock of <paramref name="pool"/>, then the pool's lock: the CPU's own slow
+    /// path that may refill or drain that cache. Not frozen: the cache's own CPU holds the lock, which every party
+    /// that freezes the cache takes first, and it is not in a lock-free section of that cache (it is here instead,
+    /// and an interrupt handler's nested call goes to the pool's lock alone, <see cref="NestedEntry"/>).
+    /// </summary>
     internal ulong LockCpuPool(int pool, int cpu)
     {
         ulong state = _buddy.CacheLockOf(pool, cpu)->Acquire();
@@ -90,12 +146,90 @@ public unsafe partial struct PhysicalMemory
         _buddy.CacheLockOf(pool, cpu)->Release(state);
     }
 
-    /// <summary>Every CPU's cache lock of <paramref name="pool"/> in CPU order, then the pool's lock: the pool and all its caches stand still.</summary>
-    internal ulong LockPoolWithCaches(int pool)
+    /// <summary>Takes every CPU's cache lock of <paramref name="pool"/> in CPU order; returns the first one's interrupt state.</summary>
+    private ulong LockCachesOf(int pool)
     {
         ulong state = _buddy.CacheLockOf(pool, 0)->Acquire();
         for (int c = 1; c < _buddy._cpus; c++)
             _buddy.CacheLockOf(pool, c)->Acquire();
+        return state;
+    }
+
+    /// <summary>
+    /// In lock-free mode, raises <see cref="CacheLock.Frozen"/> on every CPU's cache of <paramref name="pool"/>; the
+    /// caller holds their locks (<see cref="LockCachesOf"/>) and then calls <see cref="AwaitCachesFrozen"/> (after
+    /// one <see cref="MemoryConfig.ProcessWideBarrier"/> for all the pools it froze).
+    ///
+    /// Why the owner and the freezer never both touch a cache (an asymmetric Dekker handshake, as Linux's
+    /// membarrier and .NET's suspension use): the owner stores Active = 1 and then reads Frozen; the freezer
+    /// stores Frozen = 1, runs the barrier, then reads Active. The barrier makes every other CPU execute a full
+    /// memory barrier at some point P of its own instruction stream while the freezer waits. Whatever the owner
+    /// did before P is visible to the freezer after the barrier, and whatever it does after P sees Frozen = 1
+    /// (stored before the barrier began). So if the owner read Frozen = 0, that read came before P, and so did its
+    /// store of Active = 1, which the freezer then sees and waits out (the owner's release store of 0 comes after
+    /// its last cache access); if its store came after P, it reads Frozen = 1 and backs off. The owner pays two
+    /// plain stores and a plain read; all the cost of a fence is on the freezer's side, which is rare (drains,
+    /// the checker, pool administration).
+    /// </summary>
+    private void FreezeCachesLocked(int pool)
+    {
+        for (int c = 0; c < _buddy._cpus; c++)
+            Volatile.Write(ref _buddy.CacheLockOf(pool, c)->Frozen, 1);
+    }
+
+    /// <summary>Waits until no CPU is in a lock-free section of any of its caches of <paramref name="pool"/> (frozen, the barrier run): none can enter one until they thaw.</summary>
+    private void AwaitCachesFrozen(int pool)
+    {
+        for (int c = 0; c < _buddy._cpus; c++)
+        {
+            CacheLock* l = _buddy.CacheLockOf(pool, c);
+            while (Volatile.Read(ref l->Active) != 0)
+            {
+            }
+        }
+    }
+
+    /// <summary>
+    /// Lowers the frozen words of <paramref name="pool"/>'s caches (before their locks are released, so an owner that
+    /// waited for a lock finds them down) and releases the cache locks in reverse order; the last one puts back
+    /// interrupt state <paramref name="state"/> when <paramref name="outer"/> (it was the first lock taken), else
+    /// leaves interrupts off.
+    /// </summary>
+    private void UnlockCachesOf(int pool, bool outer, ulong state)
+    {
+        for (int c = _buddy._cpus - 1; c >= 0; c--)
+        {
+            CacheLock* l = _buddy.CacheLockOf(pool, c);
+            if (_lockFreeCaches)
+                Volatile.Write(ref l->Frozen, 0);
+            if (c == 0 && outer)
+                l->Release(state);
+            else
+                l->ReleaseInner();
+        }
+    }
+
+    /// <summary>The barrier between freezing caches and waiting for their owners (<see cref="FreezeCachesLocked"/>); nothing in the other modes.</summary>
+    private void FreezeBarrier()
+    {
+        if (_lockFreeCaches)
+            _processWideBarrier();
+    }
+
+    /// <summary>
+    /// Every CPU's cache of <paramref name="pool"/> (locked and, in lock-free mode, frozen and waited out), then the
+    /// pool's lock: the pool and all its caches stand still. The wait for the owners comes before the pool's lock,
+    /// so no CPU can be waiting for a lock this holds while it waits for that CPU (a nested call goes to a pool's lock).
+    /// </summary>
+    internal ulong LockPoolWithCaches(int pool)
+    {
+        ulong state = LockCachesOf(pool);
+        if (_lockFreeCaches)
+        {
+            FreezeCachesLocked(pool);
+            FreezeBarrier();
+            AwaitCachesFrozen(pool);
+        }
         _poolLocks[pool].Acquire();
         return state;
     }
@@ -103,9 +237,7 @@ public unsafe partial struct PhysicalMemory
     internal void UnlockPoolWithCaches(int pool, ulong state)
     {
         _poolLocks[pool].ReleaseInner();
-        for (int c = _buddy._cpus - 1; c >= 1; c--)
-            _buddy.CacheLockOf(pool, c)->ReleaseInner();
-        _buddy.CacheLockOf(pool, 0)->Release(state);
+        UnlockCachesOf(pool, true, state);
     }
 
     /// <summary>
@@ -123,13 +255,29 @@ public unsafe partial struct PhysicalMemory
         return false;
     }
 
-    /// <summary>Pools <paramref name="a"/> and <paramref name="b"/> (maybe equal) with all their caches (<see cref="LockPoolWithCaches"/>), lower slot first.</summary>
+    /// <summary>
+    /// Pools <paramref name="a"/> and <paramref name="b"/> (maybe equal) with all their caches, as <see cref="LockPoolWithCaches"/>:
+    /// the caches of the lower slot, then of the higher, frozen with one barrier, then the two pool locks, lower first.
+    /// </summary>
     internal ulong LockTwo(int a, int b)
     {
         int low = a < b ? a : b, high = a < b ? b : a;
-        ulong state = LockPoolWithCaches(low);
+        ulong state = LockCachesOf(low);
         if (low != high)
-            LockPoolWithCaches(high);
+            LockCachesOf(high);
+        if (_lockFreeCaches)
+        {
+            FreezeCachesLocked(low);
+            if (low != high)
+                FreezeCachesLocked(high);
+            FreezeBarrier();
+            AwaitCachesFrozen(low);
+            if (low != high)
+                AwaitCachesFrozen(high);
+        }
+        _poolLocks[low].Acquire();
+        if (low != high)
+            _poolLocks[high].Acquire();
         return state;
     }
 
@@ -138,21 +286,36 @@ public unsafe partial struct PhysicalMemory
     {
         int low = a < b ? a : b, high = a < b ? b : a;
         if (low != high)
-            UnlockPoolWithCaches(high, 0);
-        UnlockPoolWithCaches(low, state);
+            _poolLocks[high].ReleaseInner();
+        _poolLocks[low].ReleaseInner();
+        if (low != high)
+            UnlockCachesOf(high, false, 0);
+        UnlockCachesOf(low, true, state);
     }
 
     /// <summary>
-    /// Takes the table lock and every pool slot's locks (its caches', then its own) in ascending slot order:
-    /// nothing in the instance changes until <see cref="UnlockAll"/>. For the invariant checker and for reports
-    /// that walk every pool (the read methods of PhysicalMemory.Stats.cs take no lock: each is a snapshot,
-    /// exact under this one). Returns the interrupt state to hand back.
+    /// Takes the table lock, every pool slot's cache locks in ascending slot order, and then every pool lock in
+    /// ascending order: nothing in the instance changes until <see cref="UnlockAll"/>. In lock-free mode every
+    /// cache is frozen, one barrier runs for all of them, and every owner is waited out before the first pool
+    /// lock. For the invariant checker and for reports that walk every pool (the read methods of
+    /// PhysicalMemory.Stats.cs take no lock: each is a snapshot, exact under this one). Returns the interrupt
+    /// state to hand back.
     /// </summary>
     public ulong LockAll()
     {
         ulong state = _tableLock.Acquire();
         for (int p = 0; p < _poolCapacity; p++)
-            LockPoolWithCaches(p); // interrupts are already off: the state to restore is the table lock's
+            LockCachesOf(p); // interrupts are already off: the state to restore is the table lock's
+        if (_lockFreeCaches)
+        {
+            for (int p = 0; p < _poolCapacity; p++)
+                FreezeCachesLocked(p);
+            FreezeBarrier();
+            for (int p = 0; p < _poolCapacity; p++)
+                AwaitCachesFrozen(p);
+        }
+        for (int p = 0; p < _poolCapacity; p++)
+            _poolLocks[p].Acquire();
         return state;
     }
 
@@ -160,11 +323,9 @@ public unsafe partial struct PhysicalMemory
     public void UnlockAll(ulong state)
     {
         for (int p = _poolCapacity - 1; p >= 0; p--)
-        {
             _poolLocks[p].ReleaseInner();
-            for (int c = _buddy._cpus - 1; c >= 0; c--)
-                _buddy.CacheLockOf(p, c)->ReleaseInner();
-        }
+        for (int p = _poolCapacity - 1; p >= 0; p--)
+            UnlockCachesOf(p, false, 0);
         _tableLock.Release(state);
     }
 

@@ -284,6 +284,197 @@ public unsafe class ConcurrentOperationsTests
     public void TwoThreadsFreeingTheSameBlockAtOnceOneIsRefused(int mib)
         => SeededRuns.Run(_output, $"double free from two threads, {mib} MiB", "POOLKERNEL_DOUBLEFREE", 20, 50, (seed, rounds) => RunDoubleFree(seed, rounds, mib));
 
+    /// <summary>
+    /// The lock-free own caches against every kind of remote access at once: worker threads hammer their own
+    /// caches (pairs of orders 0-3 and 9 on the shared pool, frees of other threads' blocks through the exchange),
+    /// while one more thread, CPU 0, drains every CPU's caches, runs the checker, shrinks and regrows the workers'
+    /// pool (page blocks moved to a pool of its own and back) and destroys and recreates that pool, each of which
+    /// freezes the workers' caches and waits them out. Afterwards the checker is clean and every page is free.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void RemoteDrainsWhileOwnersHammerTheirCachesKeepEveryPageAccounted(int threads)
+        => SeededRuns.Run(_output, $"{threads} threads on their caches, drains from another", "POOLKERNEL_DRAINS", 4, 4000, (seed, ops) => RunRemoteDrains(seed, ops, threads));
+
+    private static void RunRemoteDrains(int seed, int ops, int threads)
+    {
+        using var memory = new SharedMemory(threads + 1, 2UL << 30, 1);
+        HostCpus.Enter(0);
+        PhysicalMemory* pm = memory.Memory;
+        ulong freeBefore = pm->GetTotals().FreePages;
+        ulong basePfn = pm->BasePfn.Value;
+        PoolId shared = MemoryAssert.FindPool(pm, "node0-dma32");
+        var exchange = new long[8];
+        var failures = new List<string>();
+        long crossFrees = 0, adminRounds = 0;
+        int running = threads;
+
+        void Fail(string what)
+        {
+            lock (failures)
+                failures.Add(what);
+        }
+
+        void Free(ulong pfn, int order, byte owner)
+        {
+            for (ulong p = 0; p < 1UL << order; p++)
+                Volatile.Write(ref memory.Taken[pfn - basePfn + p], 0);
+            MemoryStatus s = pm->Free(new Pfn(pfn), new Order(order), owner);
+            if (s != MemoryStatus.Ok)
+                Fail($"free of {pfn:x} order {order} answered {s}");
+        }
+
+        void Worker(int thread)
+        {
+            HostCpus.Enter(thread + 1);
+            var rng = new Random(seed * 7919 + thread);
+            var held = new List<(ulong Pfn, int Order, byte Owner)>();
+            int[] orders = { 0, 0, 0, 0, 1, 2, 3, FrameCache.HugeOrder };
+            for (int op = 0; op < ops && failures.Count == 0; op++)
+            {
+                int kind = rng.Next(100);
+                if (kind < 50 || held.Count == 0)
+                {
+                    int order = orders[rng.Next(orders.Length)];
+                    AllocRequest req = AllocRequest.InPool(shared);
+                    req.Owner = (byte)(1 + thread % 3);
+                    MemoryStatus s = pm->Allocate(new Order(order), req, out Pfn pfn);
+                    if (s == MemoryStatus.Ok)
+                    {
+                        for (ulong p = 0; p < 1UL << order; p++)
+                            if (Interlocked.Exchange(ref memory.Taken[pfn.Value - basePfn + p], 1) != 0)
+                                Fail($"page {pfn.Value + p:x} handed out twice");
+                        held.Add((pfn.Value, order, req.Owner));
+                    }
+                    else if (s != MemoryStatus.OutOfMemory)
+                        Fail($"allocate order {order} answered {s}");
+                }
+                else
+                {
+                    int i = rng.Next(held.Count);
+                    var (pfn, order, owner) = held[i];
+                    held[i] = held[^1];
+                    held.RemoveAt(held.Count - 1);
+                    if (kind < 85)
+                    {
+                        Free(pfn, order, owner);
+                        continue;
+                    }
+                    long theirs = Interlocked.Exchange(ref exchange[rng.Next(exchange.Length)], Pack(pfn, order, owner) ^ (long)thread << 56);
+                    if (theirs != 0)
+                    {
+                        if ((int)((ulong)theirs >> 56) != thread)
+                            Interlocked.Increment(ref crossFrees);
+                        Unpack(theirs & 0x00FFFFFFFFFFFFFF, out ulong tp, out int to, out byte towner);
+                        Free(tp, to, towner);
+                    }
+                }
+            }
+            foreach (var (pfn, order, owner) in held)
+                Free(pfn, order, owner);
+        }
+
+        void Admin()
+        {
+            var rng = new Random(seed);
+            PoolId side = PoolId.None;
+            while (Volatile.Read(ref running) > 0 && failures.Count == 0)
+            {
+                switch (rng.Next(4))
+                {
+                    case 0:
+                        pm->DrainCaches();
+                        break;
+                    case 1:
+                        InvariantReport r = pm->Check();
+                        if (!r.IsOk)
+                            Fail($"checker: {r.Code} at {r.Pfn.Value:x}");
+                        break;
+                    case 2:
+                        if (side.IsNone)
+                        {
+                            PoolProperties props = PoolProperties.Open("side");
+                            props.Flags = PoolFlags.Reserved;
+                            MemoryStatus c = pm->CreatePool(props, shared, 1, out side);
+                            if (c != MemoryStatus.Ok && c != MemoryStatus.OutOfMemory)
+                                Fail($"create answered {c}");
+                        }
+                        else
+                        {
+                            MemoryStatus d = pm->DestroyPool(side);
+                            if (d == MemoryStatus.Ok)
+                                side = PoolId.None;
+                            else
+                                Fail($"destroy answered {d}");
+                        }
+                        break;
+                    default:
+                        if (side.IsNone)
+                            break;
+                        bool shrink = rng.Next(2) == 0;
+                        MemoryStatus m = pm->MovePageblocks(shrink ? shared : side, shrink ? side : shared, 1);
+                        if (m != MemoryStatus.Ok && m != MemoryStatus.OutOfMemory && m != MemoryStatus.BelowMinimum)
+                            Fail($"move answered {m}");
+                        break;
+                }
+                Interlocked.Increment(ref adminRounds);
+            }
+            if (!side.IsNone && pm->DestroyPool(side) != MemoryStatus.Ok)
+                Fail("final destroy of the side pool refused");
+        }
+
+        var admin = new Thread(() =>
+        {
+            HostCpus.Enter(0);
+            try
+            {
+                Admin();
+            }
+            catch (Exception e)
+            {
+                Fail($"admin: {e}");
+            }
+        });
+        var workers = new Thread[threads];
+        for (int t = 0; t < threads; t++)
+        {
+            int thread = t;
+            workers[t] = new Thread(() =>
+            {
+                try
+                {
+                    Worker(thread);
+                }
+                catch (Exception e)
+                {
+                    Fail($"thread {thread}: {e}");
+                }
+                Interlocked.Decrement(ref running);
+            });
+        }
+        admin.Start();
+        foreach (Thread w in workers)
+            w.Start();
+        foreach (Thread w in workers)
+            w.Join();
+        admin.Join();
+        for (int i = 0; i < exchange.Length; i++)
+        {
+            if (exchange[i] == 0)
+                continue;
+            Unpack(exchange[i] & 0x00FFFFFFFFFFFFFF, out ulong pfn, out int order, out byte owner);
+            Free(pfn, order, owner);
+        }
+        Assert.True(failures.Count == 0, string.Join("; ", failures));
+        Assert.True(adminRounds > 0, "no remote access ran while the owners worked");
+        Assert.True(crossFrees > 0 || ops < 100, "no thread freed another thread's block");
+        InvariantReport final = pm->Check();
+        Assert.True(final.IsOk, $"checker: {final.Code} at {final.Pfn.Value:x}");
+        Assert.Equal(freeBefore, pm->GetTotals().FreePages);
+        Assert.DoesNotContain(1, memory.Taken);
+    }
+
     private static void RunDoubleFree(int seed, int rounds, int mib)
     {
         bool huge = mib > 256;

@@ -110,40 +110,132 @@ public unsafe class CpuCacheTests
     private static void Restore(ulong state) { }
 
     /// <summary>
-    /// An instance of one CPU takes no lock on its fast paths (its one CPU is the only caller), one of
-    /// several CPUs takes the CPU's cache lock (order 0) or the pool's lock (order 9 in a pool too small
-    /// for a cache of that order) once per call: counted
-    /// through the locks' interrupt hook, which every acquisition calls.
+    /// An own-cache hit (an order-0 pair on a CPU's own cache) takes no lock in an instance of one CPU (its one CPU
+    /// is the only caller) nor in one of several CPUs with a process-wide barrier (the lock-free own cache, what
+    /// <see cref="HostCpus.Config"/> sets); without the barrier, one of several CPUs takes the CPU's cache lock
+    /// once per call. The pool's lock (order 9 in a pool too small for a cache of that order) is taken once per
+    /// call with several CPUs either way. Counted through the locks' interrupt hook, which every acquisition calls.
+    /// </summary>
+    [Theory]
+    [InlineData(1, true, 0, 0)]
+    [InlineData(2, true, 0, 2)]
+    [InlineData(2, false, 2, 2)]
+    public void OwnCacheHitsTakeNoLockWithOneCpuOrTheBarrier_OneLockACallWithout(int cpus, bool barrier, int cacheLocks, int poolLocks)
+    {
+        HostCpus.Enter(0);
+        MemoryConfig config = HostCpus.Config(cpus);
+        if (!barrier)
+            config.ProcessWideBarrier = null;
+        config.SaveAndDisableInterrupts = &CountLock;
+        config.RestoreInterrupts = &Restore;
+        using HostPhysicalMemory host = QemuMaps.Boot("q35", 256 * MiB, 1, config);
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = CachedPool(pm);
+        int pbo = pm->PageblockOrder;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn warm));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(warm, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.True(Cached(pm, pool, 0) > 1);
+
+        t_locksTaken = 0;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn frame));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(frame, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.Equal(cacheLocks, t_locksTaken);
+
+        t_locksTaken = 0;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pbo), AllocRequest.InPool(pool), out Pfn block));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(block, new Order(pbo), MemoryAssert.DefaultOwner));
+        Assert.Equal(poolLocks, t_locksTaken);
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
+    /// The lock-free own cache, shown by what a lock would do: another thread holds CPU 1's cache lock of the pool
+    /// (as a drain that has not yet frozen the cache would), and CPU 1's thread still makes a thousand order-0 and
+    /// order-1 pairs on its own cache (each a hit: the cache was warmed, a pair leaves it as it was). With a cache
+    /// lock on the hit (main before issue 13's lock-free round) the thread would wait for the lock.
     /// </summary>
     [Fact]
-    public void FastPathsTakeNoLockWithOneCpu_OneLockACallWithSeveral()
+    public void OwnCacheHitsGoOnWhileAnotherCpuHoldsTheCacheLock()
     {
-        foreach (int cpus in new[] { 1, 2 })
+        using HostPhysicalMemory host = TwoCpus();
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = CachedPool(pm);
+        Exception failure = null;
+        int pairs = 0;
+        var warmed = new ManualResetEventSlim();
+        var go = new ManualResetEventSlim();
+        var owner = new Thread(() =>
         {
-            HostCpus.Enter(0);
-            MemoryConfig config = HostCpus.Config(cpus);
-            config.SaveAndDisableInterrupts = &CountLock;
-            config.RestoreInterrupts = &Restore;
-            using HostPhysicalMemory host = QemuMaps.Boot("q35", 256 * MiB, 1, config);
-            Assert.Equal(MemoryStatus.Ok, host.InitStatus);
-            PhysicalMemory* pm = host.Memory;
-            PoolId pool = CachedPool(pm);
-            int pbo = pm->PageblockOrder;
-            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn warm));
-            Assert.Equal(MemoryStatus.Ok, pm->Free(warm, new Order(0), MemoryAssert.DefaultOwner));
-            Assert.True(Cached(pm, pool, 0) > 1);
+            try
+            {
+                HostCpus.Enter(1);
+                for (int order = 0; order <= 1; order++)
+                {
+                    Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn w));
+                    Assert.Equal(MemoryStatus.Ok, pm->Free(w, new Order(order), MemoryAssert.DefaultOwner));
+                }
+                warmed.Set();
+                go.Wait();
+                for (int i = 0; i < 1000; i++)
+                {
+                    int order = i & 1;
+                    Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn p));
+                    Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(order), MemoryAssert.DefaultOwner));
+                    pairs++;
+                }
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        owner.Start();
+        Assert.True(warmed.Wait(TimeSpan.FromSeconds(60)));
+        ulong state = pm->_buddy.CacheLockOf(pool.Value, 1)->Acquire();
+        go.Set();
+        bool finished = owner.Join(TimeSpan.FromSeconds(20));
+        pm->_buddy.CacheLockOf(pool.Value, 1)->Release(state);
+        owner.Join();
+        Assert.Null(failure);
+        Assert.True(finished, $"CPU 1 made {pairs} of 1000 pairs while its cache lock was held elsewhere");
+        MemoryAssert.Consistent(pm);
+    }
 
-            t_locksTaken = 0;
-            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn frame));
-            Assert.Equal(MemoryStatus.Ok, pm->Free(frame, new Order(0), MemoryAssert.DefaultOwner));
-            Assert.Equal(cpus == 1 ? 0 : 2, t_locksTaken);
-
-            t_locksTaken = 0;
-            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(pbo), AllocRequest.InPool(pool), out Pfn block));
-            Assert.Equal(MemoryStatus.Ok, pm->Free(block, new Order(pbo), MemoryAssert.DefaultOwner));
-            Assert.Equal(cpus == 1 ? 0 : 2, t_locksTaken);
-            MemoryAssert.Consistent(pm);
+    /// <summary>
+    /// A call nested in the CPU's own lock-free section on its cache (an interrupt handler that interrupted a pop or
+    /// a push: its <see cref="CacheLock.Active"/> word found raised) neither touches that cache nor takes its lock:
+    /// order-0 and order-1 pairs are served by the pool's lists under the pool's lock, the cache left as it was.
+    /// </summary>
+    [Fact]
+    public void ACallNestedInTheOwnCachesSectionBypassesTheCache()
+    {
+        using HostPhysicalMemory host = TwoCpus();
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = CachedPool(pm);
+        HostCpus.Enter(1);
+        for (int order = 0; order <= 1; order++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn w));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(w, new Order(order), MemoryAssert.DefaultOwner));
         }
+        ulong cachedBefore = CachedFrames(pm, pool, 1);
+        ulong freeBefore = pm->GetTotals().FreePages;
+        CacheLock* l = pm->_buddy.CacheLockOf(pool.Value, 1);
+        ulong state = l->Acquire(); // held elsewhere: a nested call must not wait for it
+        l->Active = 1;
+        for (int order = 0; order <= 1; order++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn p));
+            Assert.Equal(cachedBefore, CachedFrames(pm, pool, 1));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(order), MemoryAssert.DefaultOwner));
+            Assert.Equal(MemoryStatus.AlreadyFree, pm->Free(p, new Order(order), MemoryAssert.DefaultOwner));
+            Assert.Equal(cachedBefore, CachedFrames(pm, pool, 1));
+        }
+        l->Active = 0;
+        l->Release(state);
+        Assert.Equal(freeBefore, pm->GetTotals().FreePages);
+        MemoryAssert.Consistent(pm);
     }
 
     [Theory]
@@ -308,7 +400,7 @@ public unsafe class CpuCacheTests
             Claim(&pm->_poolLocks[pool], sizeof(PoolKernel.Memory.SpinLock), $"pool {pool}'s lock");
             for (int cpu = 0; cpu < Cpus; cpu++)
             {
-                Claim(pm->_buddy.CacheLockOf(pool, cpu), sizeof(PoolKernel.Memory.SpinLock), $"cache lock ({pool}, {cpu})");
+                Claim(pm->_buddy.CacheLockOf(pool, cpu), sizeof(CacheLock), $"cache lock ({pool}, {cpu}) with its active and frozen words");
                 Claim(pm->_buddy.CacheOf(pool, cpu), sizeof(FrameCache), $"frame cache ({pool}, {cpu})");
                 Claim(pm->_buddy.BlockCacheOf(pool, cpu, 0), FrameCache.BlockSlots * FrameCache.BlockBytes, $"block caches ({pool}, {cpu})");
             }

@@ -80,4 +80,47 @@ public class SmpAllocationBootTests
         Assert.Equal("check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)", ShellCommandBootTests.LineAfter(result, "check"));
         BootTests.AssertContains(result, "heap check: ok");
     }
+
+    /// <summary>
+    /// Remote drains while every other CPU works its own caches (docs/smp.md, "A lock-free own cache"):
+    /// `stress 3000 21 compact` on 4 CPUs, 2 nodes: CPUs 1-3 stress (their own caches' pops and pushes take no
+    /// lock) while CPU 0 compacts every pool pass after pass and runs the checker after each, each pass and each
+    /// check freezing every CPU's caches with one NMI barrier, waiting their owners out and draining them. Every
+    /// stressing CPU's line, the compactor's line, a clean end and a clean `check`.
+    /// </summary>
+    [Fact]
+    public void ThreeCpusStress_WhileTheFourthFreezesAndDrainsTheirCachesPassAfterPass_CheckerClean()
+    {
+        QemuResult result = new QemuBoot
+        {
+            Machine = "q35", Memory = "512M", Cpus = 4, Nodes = 2,
+            KernelCommandLine = "run=\"stress 3000 21 compact;check\"",
+            Timeout = TimeSpan.FromSeconds(240),
+        }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        BootTests.AssertContains(result, "smp:      4 of 4 CPUs online");
+        string[] stress = VirtioBlockTests.Section(result, "stress 3000 21 compact");
+        Match compact = Regex.Match(stress[0],
+            @"^stress: cpu 0 compacted every pool (\d+) times while the others stressed: (\d+) pages moved, (\d+) of the area's 1024 frames; checker clean after every pass; area checksum intact$");
+        Assert.True(compact.Success, $"compactor's line: '{stress[0]}'\n{result}");
+        Assert.True(long.Parse(compact.Groups[1].Value) >= 1, stress[0]);
+        Assert.Matches(@"^stress: 3000 operations \(seed 21\) on each of 3 CPUs: \d+ allocs \(\d+ refused\), \d+ frees \(\d+ left in the exchange\), \d+ checks; \d+ cycles/op$", stress[1]);
+        long crossFrees = 0;
+        for (int c = 1; c <= 3; c++)
+        {
+            Match m = CpuLine.Match(stress[1 + c]);
+            Assert.True(m.Success, $"cpu {c}'s stress line: '{stress[1 + c]}'\n{result}");
+            long N(int group) => long.Parse(m.Groups[group].Value);
+            Assert.True(N(1) == c && N(2) == c % 2, $"cpu {c} on node {c % 2}: {m.Value}");
+            Assert.True(N(3) > 3000 / 4 && N(4) < N(3), $"cpu {c} allocated pages: {m.Value}");
+            Assert.True(N(8) == 0 && N(11) == N(7), $"cpu {c} heap: {m.Value}");
+            crossFrees += N(6);
+        }
+        Assert.True(crossFrees > 0, $"no CPU freed another CPU's block\n{result}");
+        Assert.Equal("stress: ok, all memory returned, pool and heap checkers clean", stress[5]);
+        Assert.Equal(6, stress.Length);
+        Assert.Equal("check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)", ShellCommandBootTests.LineAfter(result, "check"));
+        BootTests.AssertContains(result, "heap check: ok");
+    }
 }

@@ -31,14 +31,16 @@ namespace PoolKernel.Mm
 
         /// <summary>
         /// The kernel's settings of the instance's hooks (before <see cref="PhysicalMemory.Initialize"/>): its locks
-        /// turn interrupts off, the running CPU's number comes from the per-CPU block (GS), and it serves every
-        /// CPU the MADT lists.
+        /// turn interrupts off, the running CPU's number comes from the per-CPU block (GS), it serves every
+        /// CPU the MADT lists, and each CPU uses its own caches without a lock, other CPUs' drains reaching them
+        /// through an NMI barrier (<see cref="NmiBarrier"/>, docs/smp.md "A lock-free own cache").
         /// </summary>
         internal static void Configure(ref MemoryConfig config)
         {
             config.SaveAndDisableInterrupts = &Cpu.SaveAndDisableInterrupts;
             config.RestoreInterrupts = &Cpu.RestoreInterrupts;
             config.CurrentCpu = &CurrentCpu;
+            config.ProcessWideBarrier = &NmiBarrier.Run;
         }
 
         /// <summary>

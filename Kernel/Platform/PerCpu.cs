@@ -118,5 +118,7 @@ namespace PoolKernel.Platform
         public fixed ushort GdtPointer[8];
         /// <summary>The 64-bit TSS (104 bytes): IST1 (#DF) at +0x24, IST2 (NMI) at +0x2C, the I/O map base at +0x66.</summary>
         public fixed byte Tss[104];
+        /// <summary>Own: the newest process-wide barrier request this CPU answered (<see cref="NmiBarrier.Poll"/>, a release store after its barrier).</summary>
+        public int BarrierDone;
     }
 }

@@ -528,7 +528,7 @@ namespace PoolKernel.Platform
         /// path (a collector's NMI that came after this CPU started its report): ignore it, the report
         /// stops the collector. A work NMI (<see cref="SendWorkNmi"/>; counted, so one that arrives
         /// after an earlier NMI already did its work is still known): a pending TLB shootdown is carried
-        /// out, and a collector's stop asked of this CPU parks it, the frame published, until released.
+        /// out, a process-wide barrier answered (<see cref="NmiBarrier"/>), and a collector's stop asked of this CPU parks it, the frame published, until released.
         /// More NMIs than were sent: false, a fatal NMI.
         /// </summary>
         internal static bool OnNmi(TrapFrame* frame)
@@ -547,6 +547,7 @@ namespace PoolKernel.Platform
                 return false;
             // Every piece of work asked of this CPU, whichever sender's NMI this is (see PerCpu.NmisSent).
             TlbShootdown.Poll(cpu);
+            NmiBarrier.Poll(cpu);
             uint generation = s_parkRequest;
             if (generation == s_parkRelease || cpu->ParkAsked != generation || cpu->ParkedGeneration == generation)
                 return true;
@@ -559,6 +560,7 @@ namespace PoolKernel.Platform
                     StopHere();
                 // A shootdown asked while parked (its NMI waits until this handler returns) is carried out here.
                 TlbShootdown.Poll(cpu);
+                NmiBarrier.Poll(cpu);
                 Cpu.Pause();
             }
             cpu->ParkedFrame = null;
