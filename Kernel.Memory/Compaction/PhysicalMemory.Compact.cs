@@ -4,8 +4,8 @@ namespace PoolKernel.Memory;
 /// Compaction entry points (docs/antifrag.md): movers registered by owners, compaction of a pool on
 /// demand, for a failing request, and proactively above the fragmentation threshold. The pass
 /// itself is <see cref="CompactPool"/> (PhysicalMemory.Evacuate.cs). Same contracts as every
-/// entry point; refused calls change nothing. Locks (docs/smp.md): registration holds every lock of the
-/// instance (<see cref="LockAll"/>), every compaction pass every lock but the realtime pools'
+/// entry point; refused calls change nothing. Locks (docs/smp.md): registration holds the table lock alone
+/// (the movers are read only by passes, which hold it; no pool's lock, docs/realtime.md), every compaction pass every lock but the realtime pools'
 /// (<see cref="LockAllButRealtime"/>: a pass never touches a realtime pool, and must not stall one), so a pass
 /// drains every CPU's cache of the pool and the movers run with those locks held: a mover must not call into the instance.
 /// </summary>
@@ -20,9 +20,9 @@ public unsafe partial struct PhysicalMemory
     {
         if (!FrameOwner.IsValid(owner) || mover.Move == null || mover.CanMove == null)
             return MemoryStatus.InvalidArgument;
-        ulong state = LockAll();
+        ulong state = _tableLock.Acquire(); // passes read the movers under it (LockAllButRealtime): no pool's lock
         _movers[owner] = mover;
-        UnlockAll(state);
+        _tableLock.Release(state);
         return MemoryStatus.Ok;
     }
 
@@ -31,9 +31,9 @@ public unsafe partial struct PhysicalMemory
     {
         if (!FrameOwner.IsValid(owner))
             return MemoryStatus.InvalidArgument;
-        ulong state = LockAll();
+        ulong state = _tableLock.Acquire();
         _movers[owner] = default;
-        UnlockAll(state);
+        _tableLock.Release(state);
         return MemoryStatus.Ok;
     }
 

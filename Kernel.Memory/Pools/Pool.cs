@@ -30,4 +30,14 @@ public struct Pool
     /// size is PresentPages minus these, and it never drops below <see cref="PoolProperties.MinimumPages"/>.
     /// </summary>
     public ulong BalloonedPages;
+    /// <summary>
+    /// The pool's modification generation: bumped under the pool's lock by every change of the pool that the
+    /// checker's bounded sections could see half-way (<see cref="PhysicalMemory.Modified"/>): its lists, counters,
+    /// page blocks, properties, caches refilled or drained, and the slot opened or closed (kept across both, so
+    /// a slot emptied and filled again never reads an old value). A cache's own push and pop, which take only
+    /// the cache's lock, do not bump it (docs/realtime.md, "Administration"). Read by the bounded checker
+    /// (InvariantChecker.Realtime.cs): a realtime pool checked in several sections is consistent when it did
+    /// not move between the first and the last.
+    /// </summary>
+    public uint Modifications;
 }

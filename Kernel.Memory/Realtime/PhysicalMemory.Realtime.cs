@@ -113,6 +113,7 @@ public unsafe partial struct PhysicalMemory
             index = TakeCountedLocked(pool, order, cls, ref steps);
             if (index == FreeList.End && cache->Count != 0)
             {
+                Modified(pool);
                 DrainOldestCountedLocked(pool, cache, cache->Count, ref steps);
                 index = TakeCountedLocked(pool, order, cls, ref steps);
             }
@@ -122,6 +123,7 @@ public unsafe partial struct PhysicalMemory
         _rtSteps[cpu].Record(steps);
         if (index == FreeList.End)
             return MemoryStatus.OutOfMemory;
+        Modified(pool);
         _buddy._owners[index] = owner;
         _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
         pfn = new Pfn(_basePfn + index);
@@ -136,6 +138,7 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     internal void FreeRealtimeLocked(int pool, ulong index, int order, int cpu)
     {
+        Modified(pool);
         ulong steps = 1;
         _buddy._owners[index] = FrameOwner.None;
         FrameCache* cache = _buddy.CacheOf(pool, cpu);

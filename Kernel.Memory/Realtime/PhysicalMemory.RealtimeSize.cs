@@ -68,6 +68,7 @@ public unsafe partial struct PhysicalMemory
         {
             _buddy._pools[id.Value].Properties.MinimumPages = minimumPages;
             _buddy._pools[id.Value].Properties.MaximumPages = maximumPages;
+            Modified(id.Value);
         }
         UnlockPool(id.Value, state);
         _tableLock.Release(table);
