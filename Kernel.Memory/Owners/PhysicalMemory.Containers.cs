@@ -96,8 +96,7 @@ public unsafe partial struct PhysicalMemory
         // Owner masks and the pool generation change under the table lock and the locks of every pool but the
         // realtime ones whose mask does not change (docs/realtime.md, "Administration"): a realtime pool's lock
         // is taken only when its own mask changes.
-        PoolSet realtime = default;
-        ulong locks = LockForMasks(spec.Owner, spec.Pools, guarantee, ref realtime);
+        ulong locks = LockForMasks(spec.Owner, spec.Pools, guarantee, out PoolSet skipped);
         if (!spec.Pools.IsAll)
         {
             ulong bit = 1UL << spec.Owner;
@@ -125,7 +124,7 @@ public unsafe partial struct PhysicalMemory
         _accountedOwners |= 1UL << spec.Owner;
         // Owner masks (and a new pool) changed: remembered pool choices are outdated.
         PoolTableChanged();
-        UnlockAllButRealtimeAnd(in realtime, locks);
+        UnlockAllBut(in skipped, locks);
         return MemoryStatus.Ok;
     }
 
@@ -176,7 +175,7 @@ public unsafe partial struct PhysicalMemory
         for (int p = 0; p < _poolCapacity; p++)
             if (c->_closed.Contains(p) || c->_opened.Contains(p))
                 realtime.Add(new PoolId((byte)p));
-        ulong locks = LockAllButRealtimeAnd(in realtime);
+        ulong locks = LockAllButRealtimeAnd(in realtime, out PoolSet skipped);
         for (int p = 0; p < _poolLimit; p++)
         {
             if (_buddy._pools[p].Live == 0)
@@ -191,7 +190,7 @@ public unsafe partial struct PhysicalMemory
         _accountedOwners &= ~bit;
         *c = default;
         PoolTableChanged();
-        UnlockAllButRealtimeAnd(in realtime, locks);
+        UnlockAllBut(in skipped, locks);
         return MemoryStatus.Ok;
     }
 
@@ -369,13 +368,14 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// For <see cref="CreateContainer"/>: the table lock and every pool's locks but those of the realtime pools
-    /// whose owner mask the container's <paramref name="pools"/> leaves as it is; the realtime pools taken are
-    /// returned in <paramref name="realtime"/> (to unlock with). Which realtime masks change is read without
+    /// whose owner mask the container's <paramref name="pools"/> leaves as it is; the slots whose locks were
+    /// left out are returned in <paramref name="skipped"/> (to unlock with, <see cref="UnlockAllBut"/>). Which realtime masks change is read without
     /// their locks and checked again under the table lock (masks change only under it): a pool found to need a
     /// change that was not taken (created meanwhile) has the locks taken again with it, at most once a pool slot.
     /// </summary>
-    private ulong LockForMasks(byte owner, in PoolSet pools, PoolId guarantee, ref PoolSet realtime)
+    private ulong LockForMasks(byte owner, in PoolSet pools, PoolId guarantee, out PoolSet skipped)
     {
+        PoolSet realtime = default;
         while (true)
         {
             if (!pools.IsAll)
@@ -383,10 +383,10 @@ public unsafe partial struct PhysicalMemory
                     if (_buddy._pools[p].Live != 0 && p != guarantee.Value && IsRealtime(p) &&
                         pools.Contains(p) != _buddy._pools[p].Properties.AllowsOwner(owner))
                         realtime.Add(new PoolId((byte)p));
-            ulong state = LockAllButRealtimeAnd(in realtime);
+            ulong state = LockAllButRealtimeAnd(in realtime, out skipped);
             if (RealtimeMasksTaken(owner, pools, guarantee, in realtime))
                 return state;
-            UnlockAllButRealtimeAnd(in realtime, state);
+            UnlockAllBut(in skipped, state);
         }
     }
 

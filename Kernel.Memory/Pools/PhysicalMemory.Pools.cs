@@ -142,14 +142,14 @@ public unsafe partial struct PhysicalMemory
         {
             for (ulong pb = firstPb; pb < firstPb + pageblocks; pb++)
                 AddIfRealtime(ref realtime, pb);
-            ulong state = LockAllButRealtimeAnd(in realtime);
+            ulong state = LockAllButRealtimeAnd(in realtime, out PoolSet skipped);
             if (RangeOwnersTaken(firstPb, pageblocks, in realtime))
             {
                 status = CreatePoolFromRangeLocked(props, firstPb, pageblocks, out id);
-                UnlockAllButRealtimeAnd(in realtime, state);
+                UnlockAllBut(in skipped, state);
                 return status;
             }
-            UnlockAllButRealtimeAnd(in realtime, state);
+            UnlockAllBut(in skipped, state);
         }
     }
 
@@ -235,14 +235,14 @@ public unsafe partial struct PhysicalMemory
             for (ulong pb = 0; pb < _pageblockCount; pb++)
                 if (_buddy._pageblocks[pb].Pool == id.Value && _buddy._pageblocks[pb].Home < _poolCapacity && IsRealtime(_buddy._pageblocks[pb].Home))
                     realtime.Add(new PoolId(_buddy._pageblocks[pb].Home));
-            ulong state = LockAllButRealtimeAnd(in realtime);
+            ulong state = LockAllButRealtimeAnd(in realtime, out PoolSet skipped);
             if (DestroyLocksTaken(id.Value, in realtime))
             {
                 MemoryStatus status = DestroyPoolLocked(id);
-                UnlockAllButRealtimeAnd(in realtime, state);
+                UnlockAllBut(in skipped, state);
                 return status;
             }
-            UnlockAllButRealtimeAnd(in realtime, state);
+            UnlockAllBut(in skipped, state);
         }
     }
 
@@ -313,7 +313,7 @@ public unsafe partial struct PhysicalMemory
         PoolSet realtime = default; // the two pools' locks, and no other realtime pool's
         realtime.Add(from);
         realtime.Add(to);
-        ulong state = LockAllButRealtimeAnd(in realtime);
+        ulong state = LockAllButRealtimeAnd(in realtime, out PoolSet skipped);
         MemoryStatus status = MemoryStatus.NoSuchPool;
         if (IsLive(from) && IsLive(to))
         {
@@ -326,7 +326,7 @@ public unsafe partial struct PhysicalMemory
             else if (target.NodeMask != before)
                 PoolTableChanged();
         }
-        UnlockAllButRealtimeAnd(in realtime, state);
+        UnlockAllBut(in skipped, state);
         return status;
     }
 

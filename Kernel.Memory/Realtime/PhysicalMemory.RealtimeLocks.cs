@@ -21,7 +21,7 @@ public unsafe partial struct PhysicalMemory
     /// The most steps (frames, page-block table entries, list nodes or cache entries looked at) a non-realtime
     /// path processes while it holds a realtime pool's lock: 2^MaxOrder + 2^(MaxOrder - PageblockOrder) + 1 at
     /// most (<see cref="AdminSectionBound"/>), so that the largest block of the pool and the page blocks under it
-    /// are looked at in one section; 1026 at the default configuration (M = 10, P = 9), whatever the memory size.
+    /// are looked at in one section; 1027 at the default configuration (M = 10, P = 9: 1024 + 2 + 1), whatever the memory size.
     /// </summary>
     public ulong AdminSectionSteps { get { return AdminSectionBound(_buddy._maxOrder, _buddy._pageblockOrder); } }
 
@@ -59,30 +59,48 @@ public unsafe partial struct PhysicalMemory
     internal void Modified(int pool) { _buddy._pools[pool].Modifications++; }
 
     /// <summary>The table lock and every non-realtime pool's locks with its caches'; returns the interrupt state to hand back.</summary>
-    public ulong LockAllButRealtime() { PoolSet none = default; return LockAllButRealtimeAnd(in none); }
+    public ulong LockAllButRealtime()
+    {
+        PoolSet none = default;
+        return LockAllButRealtimeAnd(in none, out _);
+    }
 
-    /// <summary>Releases what <see cref="LockAllButRealtime"/> took.</summary>
-    public void UnlockAllButRealtime(ulong state) { PoolSet none = default; UnlockAllButRealtimeAnd(in none, state); }
+    /// <summary>Releases what <see cref="LockAllButRealtime"/> took (its holder changes no pool's flags or liveness, so the slots skipped are the realtime ones still).</summary>
+    public void UnlockAllButRealtime(ulong state)
+    {
+        PoolSet skipped = default;
+        for (int p = 0; p < _poolCapacity; p++)
+            if (IsRealtime(p))
+                skipped.Add(new PoolId((byte)p));
+        UnlockAllBut(in skipped, state);
+    }
 
     /// <summary>
     /// The table lock, every non-realtime pool's locks with its caches', and those of the realtime slots in
-    /// <paramref name="realtime"/> (other slots in it ignored), in ascending slot order.
+    /// <paramref name="realtime"/> (other slots in it ignored), in ascending slot order. <paramref name="skipped"/>: the
+    /// slots whose locks were not taken, to hand to <see cref="UnlockAllBut"/> (a holder that opens a realtime pool
+    /// in a slot it locked, or closes one, changes what <see cref="IsRealtime"/> says of it meanwhile).
     /// </summary>
-    internal ulong LockAllButRealtimeAnd(in PoolSet realtime)
+    internal ulong LockAllButRealtimeAnd(in PoolSet realtime, out PoolSet skipped)
     {
+        skipped = default;
         ulong state = _tableLock.Acquire();
         for (int p = 0; p < _poolCapacity; p++)
+        {
             if (!IsRealtime(p) || realtime.Contains(p))
                 LockPoolWithCaches(p); // interrupts are already off: the state to restore is the table lock's
+            else
+                skipped.Add(new PoolId((byte)p));
+        }
         return state;
     }
 
-    /// <summary>Releases what <see cref="LockAllButRealtimeAnd"/> took with the same <paramref name="realtime"/>.</summary>
-    internal void UnlockAllButRealtimeAnd(in PoolSet realtime, ulong state)
+    /// <summary>Releases the pool locks of every slot but those in <paramref name="skipped"/>, then the table lock (what <see cref="LockAllButRealtimeAnd"/> took).</summary>
+    internal void UnlockAllBut(in PoolSet skipped, ulong state)
     {
         for (int p = _poolCapacity - 1; p >= 0; p--)
         {
-            if (IsRealtime(p) && !realtime.Contains(p))
+            if (skipped.Contains(p))
                 continue;
             _poolLocks[p].ReleaseInner();
             for (int c = _buddy._cpus - 1; c >= 0; c--)
