@@ -433,7 +433,7 @@ public unsafe partial struct PhysicalMemory
     {
         Pool pool = default;
         pool.Properties = props;
-        pool.Modifications = _buddy._pools[slot].Modifications + 1;
+        pool.Modifications = _buddy._pools[slot].Modifications; // kept across the slot's lives (Pool.Modifications)
         _buddy._pools[slot] = pool;
         _buddy._pools[slot].Live = 1; // a plain store after the others: x86 and both compilers keep stores in order
         if (slot >= _poolLimit)

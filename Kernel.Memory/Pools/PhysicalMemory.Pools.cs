@@ -35,7 +35,7 @@ public unsafe partial struct PhysicalMemory
     /// <summary>Empties a pool slot (the pool owns no page block) and lowers the live limit. Under the table lock and the slot's lock.</summary>
     private void CloseSlot(int slot)
     {
-        uint modifications = _buddy._pools[slot].Modifications + 1;
+        uint modifications = _buddy._pools[slot].Modifications; // kept across the slot's lives (Pool.Modifications)
         _buddy._pools[slot] = default;
         _buddy._pools[slot].Modifications = modifications;
         _buddy._cacheClasses[slot] = MobilityClass.Unmovable;

@@ -17,9 +17,9 @@ namespace PoolKernel.Memory;
 /// <item>locks: the path holds its CPU's cache lock and the pool's lock. Pool choice never picks a realtime
 /// pool (<see cref="PoolChoice"/>), compaction passes it over, the balloon and container pressure never
 /// take from it, and no move gives its page blocks to a pool of lower priority
-/// (<see cref="MemoryStatus.RealtimeProtected"/>), so the pool's lock is held by realtime paths and by
-/// administration that takes every lock (the checker, reports, pool creation from a range and
-/// destruction, and compaction of other pools under <see cref="LockAll"/>: docs/realtime.md, limits).</item>
+/// (<see cref="MemoryStatus.RealtimeProtected"/>), so the pool's lock is held by realtime paths, by its resizing
+/// one page block a step, and by administration only in bounded sections or when it acts on the pool
+/// (<see cref="AdminSectionSteps"/>, PhysicalMemory.RealtimeLocks.cs: docs/realtime.md, "Administration").</item>
 /// </list>
 /// Every step is counted in the calling CPU's <see cref="RealtimeSteps"/>.
 /// </summary>

@@ -315,4 +315,22 @@ public unsafe class RealtimeAdminTests
             MemoryAssert.Consistent(pm);
         });
     }
+
+    /// <summary>
+    /// The shell's `check` line for a report that left realtime pools busy says so and names them: neither the clean
+    /// line nor a breach.
+    /// </summary>
+    [Fact]
+    public void ACheckWithABusyRealtimePool_SaysBusyNotChecked_NotCleanAndNotBroken()
+    {
+        InvariantReport report = default;
+        report.NotChecked.Add(new PoolId(3));
+        report.NotChecked.Add(new PoolId(70));
+        using var text = new PoolKernel.Sim.StringOut();
+        PoolKernel.Boot.Reports.MemoryText.Report(text.Out, report);
+        Assert.Equal("check: busy, not checked: realtime pool 3 70; every other invariant ok\n", text.ToString());
+        using var clean = new PoolKernel.Sim.StringOut();
+        PoolKernel.Boot.Reports.MemoryText.Report(clean.Out, default);
+        Assert.StartsWith("check: ok (", clean.ToString());
+    }
 }
