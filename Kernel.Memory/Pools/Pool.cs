@@ -31,7 +31,7 @@ public struct Pool
     /// </summary>
     public ulong BalloonedPages;
     /// <summary>
-    /// The pool's modification generation: bumped under the pool's lock by every change of the pool that the
+    /// A realtime pool's modification generation (other pools leave it as it is): bumped under the pool's lock by every change of the pool that the
     /// checker's bounded sections could see half-way (<see cref="PhysicalMemory.Modified"/>): its lists, counters,
     /// page blocks (a pool destroyed gives every page block home: moves), properties, caches refilled or drained.
     /// Kept across a slot's lives (opening and closing it leave it as it was, so a creation refused after the

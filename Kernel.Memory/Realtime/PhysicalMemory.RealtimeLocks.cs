@@ -55,8 +55,16 @@ public unsafe partial struct PhysicalMemory
         }
     }
 
-    /// <summary>Bumps pool slot <paramref name="pool"/>'s modification generation (<see cref="Pool.Modifications"/>); under its lock.</summary>
-    internal void Modified(int pool) { _buddy._pools[pool].Modifications++; }
+    /// <summary>
+    /// Bumps pool slot <paramref name="pool"/>'s modification generation (<see cref="Pool.Modifications"/>) when it is a
+    /// realtime pool, the only pools the checker reads in sections (another pool's stays as it is, so an allocation
+    /// and its free leave its metadata as they found it); under its lock.
+    /// </summary>
+    internal void Modified(int pool)
+    {
+        if (IsRealtime(pool))
+            _buddy._pools[pool].Modifications++;
+    }
 
     /// <summary>The table lock and every non-realtime pool's locks with its caches'; returns the interrupt state to hand back.</summary>
     public ulong LockAllButRealtime()
