@@ -11,7 +11,7 @@ namespace PoolKernel.Bench;
 /// the same states), the best of <see cref="Rounds"/> timed rounds of <see cref="Invocations"/>
 /// invocations, after one untimed round; then the aligned fill and the bulk shapes (<see cref="BulkBenchmarks"/>).
 /// Writes summary-aot.json with the keys of summary.json. <c>--only</c> and a comma-separated list of
-/// sections (pairs, heap, fill, bulk0, bulk9, churn, realtime: <see cref="RealtimeBenchmarks"/>, policy: <see cref="PolicyBenchmarks.TimeAot"/>, mobility: <see cref="MobilityBenchmarks"/>, threads: <see cref="ThreadBenchmarks"/>) runs only those: for iterating on one shape (the
+/// sections (pairs, heap, fill, bulk0, bulk9, churn, realtime: <see cref="RealtimeBenchmarks"/>, policy: <see cref="PolicyBenchmarks.TimeAot"/>, mobility: <see cref="MobilityBenchmarks"/>, accounting: <see cref="AccountingBenchmarks.TimeAot"/>, threads: <see cref="ThreadBenchmarks"/>) runs only those: for iterating on one shape (the
 /// summary then holds only their keys; the full run is what the docs quote).
 /// </summary>
 public static class AotPairs
@@ -22,6 +22,8 @@ public static class AotPairs
     private const int FillRounds = 3;
     /// <summary>The bulk shapes (<see cref="BulkBenchmarks.TimeRounds"/>): the best of this many rounds at order 0 (tens of ms a half) and at order 9 (tens of µs).</summary>
     private const int BulkRounds0 = 7, BulkRounds9 = 200;
+    /// <summary>Interleaved rounds of the accounting A/B/C (<see cref="AccountingBenchmarks.TimeAot"/>), 2^20 pairs each: as <c>--accounting-ab</c> does under the JIT.</summary>
+    private const int AccountingRounds = 41;
 
     public static int Run(string outDir, string[] only = null)
     {
@@ -95,6 +97,11 @@ public static class AotPairs
         }
         foreach (KeyValuePair<string, double> r in Runs("mobility") ? MobilityBenchmarks.Interleaved() : [])
             results.Add(r);
+        foreach (KeyValuePair<string, double> r in Runs("accounting") ? AccountingBenchmarks.TimeAot(AccountingRounds, 1 << 20) : [])
+        {
+            results.Add(r);
+            Console.WriteLine($"{r.Key,-42} {r.Value.ToString("F3", CultureInfo.InvariantCulture)}");
+        }
         foreach (KeyValuePair<string, double> r in Runs("threads") ? ThreadBenchmarks.Run() : [])
         {
             results.Add(r);

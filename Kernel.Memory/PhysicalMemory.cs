@@ -43,6 +43,8 @@ public unsafe partial struct PhysicalMemory
     internal ChoiceMemo* _memos;
     /// <summary>One <see cref="RealtimeSteps"/> a CPU: written only by its CPU (under the realtime pool's lock), read as a snapshot.</summary>
     internal RealtimeSteps* _rtSteps;
+    /// <summary>The longest section a non-realtime path held a realtime pool's lock, in steps (<see cref="RealtimeAdminHoldMax"/>): compare-exchanged, no lock.</summary>
+    internal int _rtAdminHoldMax;
     internal int _maxCpus;
     internal delegate*<int> _currentCpu;
     /// <summary><see cref="MemoryConfig.ProcessWideBarrier"/>; null without one.</summary>
@@ -448,6 +450,7 @@ public unsafe partial struct PhysicalMemory
     {
         Pool pool = default;
         pool.Properties = props;
+        pool.Modifications = _buddy._pools[slot].Modifications; // kept across the slot's lives (Pool.Modifications)
         _buddy._pools[slot] = pool;
         _buddy._pools[slot].Live = 1; // a plain store after the others: x86 and both compilers keep stores in order
         if (slot >= _poolLimit)

@@ -263,6 +263,7 @@ public unsafe partial struct PhysicalMemory
             return false;
         ulong state = LockPoolWithCaches(pool);
         bool drained = _buddy.Drain(pool);
+        Modified(pool);
         UnlockPoolWithCaches(pool, state);
         return drained;
     }

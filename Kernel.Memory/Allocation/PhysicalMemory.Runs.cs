@@ -34,7 +34,10 @@ public unsafe partial struct PhysicalMemory
                     break;
                 ulong state = LockCpuPool(pool, cpu);
                 MemoryStatus admitted = AdmitNamed(request);
+                ulong cachedBefore = _buddy.CpuCachedCount(pool, cpu);
                 status = admitted != MemoryStatus.Ok ? admitted : AllocateRunInPoolLocked(pool, pages, rules, request.Owner, request.Mobility, cpu, out first);
+                if (status == MemoryStatus.Ok || _buddy.CpuCachedCount(pool, cpu) != cachedBefore)
+                    Modified(pool);
                 UnlockCpuPool(pool, cpu, state);
             }
             return status;
@@ -183,6 +186,8 @@ public unsafe partial struct PhysicalMemory
             if (_buddy.PoolOfFrame(start) == pool)
             {
                 MemoryStatus status = FreeRunLocked(start, pages, owner);
+                if (status == MemoryStatus.Ok)
+                    Modified(pool);
                 UnlockPool(pool, state);
                 return status;
             }

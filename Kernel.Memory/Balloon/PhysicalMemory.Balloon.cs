@@ -185,13 +185,13 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     public ulong BalloonablePages()
     {
-        ulong state = LockAll();
+        ulong state = LockAllButRealtime(); // it never counts a realtime pool (MayBalloon), and must not stall one
         ulong pages = BalloonablePagesLocked();
-        UnlockAll(state);
+        UnlockAllButRealtime(state);
         return pages;
     }
 
-    /// <summary><see cref="BalloonablePages"/> under every lock (<see cref="LockAll"/>).</summary>
+    /// <summary><see cref="BalloonablePages"/> under every lock but the realtime pools' (<see cref="LockAllButRealtime"/>).</summary>
     private ulong BalloonablePagesLocked()
     {
         ulong total = 0;

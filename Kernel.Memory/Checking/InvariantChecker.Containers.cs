@@ -13,7 +13,7 @@ public static unsafe partial class InvariantChecker
     /// is live, owner-masked to it alone and as large as its guarantee. Nothing to do without a table.
     /// The counts are exact only when no allocation is in flight (the caller holds the pools quiet).
     /// </summary>
-    private static InvariantReport CheckContainers(ref PhysicalMemory pm)
+    private static InvariantReport CheckContainers(ref PhysicalMemory pm, bool butRealtime)
     {
         if (pm._containers == null)
             return pm._accountedOwners == 0 ? default : InvariantReport.Broken(InvariantCode.ContainerRecord, 0, 0, 4, 0, pm._accountedOwners);
@@ -40,6 +40,13 @@ public static unsafe partial class InvariantChecker
                 i++;
                 continue;
             }
+            if (SkipFrame(ref pm, butRealtime, i))
+            {
+                // A realtime pool's block (a run never spans pools: its next pieces are skipped the same way).
+                runOwner = kind == FrameKind.Allocated ? FrameOwner.None : owner;
+                i += pages;
+                continue;
+            }
             runOwner = kind == FrameKind.Allocated ? FrameOwner.None : owner;
             if (FrameOwner.IsValid(owner))
             {
@@ -63,7 +70,7 @@ public static unsafe partial class InvariantChecker
                 return InvariantReport.Broken(InvariantCode.ContainerRecord, 0, o, 4, live ? 1UL : 0UL, c->Live);
             if (!live)
                 continue;
-            if (Volatile.Read(ref c->_inFlight) != 0)
+            if (Volatile.Read(ref c->_inFlight) != 0 || (butRealtime && AdmittedByRealtime(ref pm, (byte)o)))
             {
                 allQuiet = false;
                 continue;
@@ -100,5 +107,14 @@ public static unsafe partial class InvariantChecker
             if (containersInPool[p] != 0)
                 return InvariantReport.Broken(InvariantCode.ContainerPoolHeld, 0, p, 0, 0, containersInPool[p]);
         return default;
+    }
+
+    /// <summary>True when a live realtime pool admits <paramref name="owner"/>: its pages there change under that pool's locks alone.</summary>
+    private static bool AdmittedByRealtime(ref PhysicalMemory pm, byte owner)
+    {
+        for (int p = 0; p < pm._poolCapacity; p++)
+            if (pm._buddy._pools[p].Live != 0 && pm.IsRealtime(p) && pm._buddy._pools[p].Properties.AllowsOwner(owner))
+                return true;
+        return false;
     }
 }

@@ -10,7 +10,7 @@ public static unsafe partial class InvariantChecker
     /// whether the bucket is empty; every page block's class is one its pool accepts (a pool accepting none excepted), and a realtime pool's its cache class; every frame-cache entry lies in a page block of the class its cache serves.
     /// O(page blocks + cache entries).
     /// </summary>
-    private static InvariantReport CheckMobility(ref PhysicalMemory pm)
+    private static InvariantReport CheckMobility(ref PhysicalMemory pm, bool butRealtime)
     {
         ref BuddyAllocator b = ref pm._buddy;
         ref PageblockIndex index = ref b._index;
@@ -28,6 +28,8 @@ public static unsafe partial class InvariantChecker
                 return InvariantReport.Broken(InvariantCode.PageblockClassRefused, pfn, info.Pool, 0, (ulong)b._pools[info.Pool].Properties.AcceptedMobility, (ulong)info.Mobility);
             if (info.Present != 0 && info.Pool < pm._poolCapacity && pm.IsRealtime(info.Pool) && info.Mobility != b._cacheClasses[info.Pool])
                 return InvariantReport.Broken(InvariantCode.RealtimeClassMixed, pfn, info.Pool, 0, (ulong)b._cacheClasses[info.Pool], (ulong)info.Mobility);
+            if (butRealtime && IsRealtimeSlot(ref pm, info.Pool))
+                continue; // filed by its held count, which changes under the realtime pool's lock alone
             if (key < 0)
             {
                 if (index.Next(pb) != PageblockIndex.None || index.Prev(pb) != PageblockIndex.None)
@@ -52,7 +54,7 @@ public static unsafe partial class InvariantChecker
         // reached from a head is filed where it should be) and the mask says which are not empty.
         ulong walked = 0;
         for (int pool = 0; pool < pm._poolCapacity; pool++)
-            for (int cls = 0; cls < BuddyAllocator.ClassCount; cls++)
+            for (int cls = 0; cls < BuddyAllocator.ClassCount && !(butRealtime && pm.IsRealtime(pool)); cls++)
                 for (int bucket = 0; bucket < index._buckets; bucket++)
                 {
                     uint head = *index.HeadOf(pool, cls, bucket);
@@ -79,6 +81,8 @@ public static unsafe partial class InvariantChecker
             return default;
         for (int pool = 0; pool < pm._poolCapacity; pool++)
         {
+            if (butRealtime && pm.IsRealtime(pool))
+                continue;
             for (int slot = -1; slot < FrameCache.BlockSlots; slot++)
             {
                 int order = slot < 0 ? 0 : FrameCache.OrderOfSlot(slot);

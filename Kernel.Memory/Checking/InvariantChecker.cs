@@ -38,7 +38,19 @@ namespace PoolKernel.Memory;
 /// </summary>
 public static unsafe partial class InvariantChecker
 {
-    public static InvariantReport Check(ref PhysicalMemory pm)
+    public static InvariantReport Check(ref PhysicalMemory pm) { return Check(ref pm, false); }
+
+    /// <summary>
+    /// The checker; with <paramref name="butRealtime"/>, every invariant but the realtime pools' own, for a
+    /// caller that holds every lock but theirs (<see cref="PhysicalMemory.LockAllButRealtime"/>): a realtime pool's
+    /// frames, lists, caches, counters, owner bytes, free-list nodes and index entries are left to
+    /// <see cref="CheckRealtimePool"/>. What spans pools still holds over all of them: each page block's
+    /// pool is live and admits it, and the present frames of every page block, a realtime pool's included, add
+    /// up to the instance's (a realtime page block's pool and present count change only in a move, which holds a
+    /// non-realtime pool's lock or the table lock). Containers that a live realtime pool admits are compared with
+    /// the frames only by the full checker (their pages there move under the realtime pools' locks alone).
+    /// </summary>
+    internal static InvariantReport Check(ref PhysicalMemory pm, bool butRealtime)
     {
         ref BuddyAllocator b = ref pm._buddy;
         int pbo = b._pageblockOrder;
@@ -80,6 +92,8 @@ public static unsafe partial class InvariantChecker
             else if (info.Pool != PoolId.None.Value)
                 return InvariantReport.Broken(InvariantCode.PageblockOwnership, pfn, info.Pool, 0, 0, 1);
             present += info.Present;
+            if (butRealtime && IsRealtimeSlot(ref pm, info.Pool))
+                continue;
 
             if (carryPb != ulong.MaxValue && pb <= carryPb)
             {
@@ -200,6 +214,8 @@ public static unsafe partial class InvariantChecker
                 }
                 continue;
             }
+            if (butRealtime && pm.IsRealtime(pool))
+                continue;
             InvariantReport cacheReport = CheckCaches(ref pm, pool, poolCached[pool]);
             if (!cacheReport.IsOk)
                 return cacheReport;
@@ -274,22 +290,34 @@ public static unsafe partial class InvariantChecker
         }
 
         // 7: owner bytes.
-        InvariantReport owners = CheckOwners(ref pm);
+        InvariantReport owners = CheckOwners(ref pm, butRealtime);
         if (!owners.IsOk)
             return owners;
 
         // 8: free-list nodes of no listed block.
-        InvariantReport idle = CheckIdleNodes(ref pm);
+        InvariantReport idle = CheckIdleNodes(ref pm, butRealtime);
         if (!idle.IsOk)
             return idle;
 
         // 9: containers' accounting against the frames (InvariantChecker.Containers.cs).
-        InvariantReport containers = CheckContainers(ref pm);
+        InvariantReport containers = CheckContainers(ref pm, butRealtime);
         if (!containers.IsOk)
             return containers;
 
         // 10: the cheapest-block index and the cache's class.
-        return CheckMobility(ref pm);
+        return CheckMobility(ref pm, butRealtime);
+    }
+
+    /// <summary>True when <paramref name="pool"/> is a slot of the table holding a realtime pool.</summary>
+    private static bool IsRealtimeSlot(ref PhysicalMemory pm, int pool)
+    {
+        return (uint)pool < (uint)pm._poolCapacity && pm.IsRealtime(pool);
+    }
+
+    /// <summary>True when frame <paramref name="i"/> lies in a page block of a realtime pool (with <paramref name="butRealtime"/>): left to the realtime check.</summary>
+    private static bool SkipFrame(ref PhysicalMemory pm, bool butRealtime, ulong i)
+    {
+        return butRealtime && IsRealtimeSlot(ref pm, pm._buddy._pageblocks[i >> pm._buddy._pageblockOrder].Pool);
     }
 
     /// <summary>
@@ -297,7 +325,7 @@ public static unsafe partial class InvariantChecker
     /// heads were checked with their lists; frames with no memory may have no node.) The report
     /// names the pair's first frame, Actual: the node's two links as one number.
     /// </summary>
-    private static InvariantReport CheckIdleNodes(ref PhysicalMemory pm)
+    private static InvariantReport CheckIdleNodes(ref PhysicalMemory pm, bool butRealtime)
     {
         ref BuddyAllocator b = ref pm._buddy;
         ulong step = 1UL << NodeTable.Shift;
@@ -311,7 +339,8 @@ public static unsafe partial class InvariantChecker
             {
                 // Absent is the byte 0 and a free head the kind 2 in the top bits (FrameState).
                 byte first = b._frames[i], second = b._frames[i + 1];
-                if ((first | second) == 0 || FrameState.KindOf(first) == FrameKind.Free || FrameState.KindOf(second) == FrameKind.Free)
+                if ((first | second) == 0 || FrameState.KindOf(first) == FrameKind.Free || FrameState.KindOf(second) == FrameKind.Free ||
+                    SkipFrame(ref pm, butRealtime, i))
                     continue;
                 if (*(ulong*)node != ulong.MaxValue)
                     return InvariantReport.Broken(InvariantCode.IdleNodeLinked, pm._basePfn + i, b.PoolOfFrame(i), 0, ulong.MaxValue,
@@ -326,11 +355,13 @@ public static unsafe partial class InvariantChecker
     /// <see cref="FrameOwner.None"/>. The report names the frame, Expected = the sentinel for a frame
     /// that must have none (else <see cref="FrameOwner.Count"/>, the bound), Actual = the byte found.
     /// </summary>
-    private static InvariantReport CheckOwners(ref PhysicalMemory pm)
+    private static InvariantReport CheckOwners(ref PhysicalMemory pm, bool butRealtime)
     {
         ref BuddyAllocator b = ref pm._buddy;
         for (ulong i = 0; i < b._spanPages; i++)
         {
+            if (SkipFrame(ref pm, butRealtime, i))
+                continue;
             byte owner = b._owners[i];
             FrameKind kind = FrameState.KindOf(b._frames[i]);
             bool owned = kind == FrameKind.Allocated || kind == FrameKind.RunFirst;

@@ -12,12 +12,18 @@ public struct InvariantReport
     public byte Order;
     public ulong Expected;
     public ulong Actual;
+    /// <summary>
+    /// Realtime pools the bounded checker (<see cref="PhysicalMemory.Check"/>) did not check: each changed under its
+    /// check more than <see cref="InvariantChecker.RealtimeRestarts"/> times ("busy, not checked", neither clean
+    /// nor broken). Empty from the full checker.
+    /// </summary>
+    public PoolSet NotChecked;
 
     public bool IsOk { get { return Code == InvariantCode.Ok; } }
 
     public static InvariantReport Broken(InvariantCode code, ulong pfn, int pool, int order, ulong expected, ulong actual)
     {
-        InvariantReport r;
+        InvariantReport r = default;
         r.Code = code;
         r.Pfn = new Pfn(pfn);
         r.Pool = new PoolId((byte)pool);

@@ -5,7 +5,8 @@ namespace PoolKernel.Memory;
 /// demand, for a failing request, and proactively above the fragmentation threshold. The pass
 /// itself is <see cref="CompactPool"/> (PhysicalMemory.Evacuate.cs). Same contracts as every
 /// entry point; refused calls change nothing. Locks (docs/smp.md, docs/antifrag.md "Locks"): registration holds
-/// every lock of the instance (<see cref="LockAll"/>). A compaction pass holds the pool table's lock from start to
+/// the table lock alone (the movers are read only under it: by passes and by pressure's movable step; no pool's
+/// lock, docs/realtime.md). A compaction pass holds the pool table's lock from start to
 /// end (the pool stays live with the same properties, passes run one at a time, so movers are called one at a
 /// time), and the lock of the pool it compacts with its caches' (<see cref="LockPoolWithCaches"/>) only in
 /// sections: one a candidate page block (<see cref="CompactPool"/>). Between sections the pool is free for every
@@ -41,9 +42,9 @@ public unsafe partial struct PhysicalMemory
     {
         if (!FrameOwner.IsValid(owner) || mover.Move == null || mover.CanMove == null)
             return MemoryStatus.InvalidArgument;
-        ulong state = LockAll();
+        ulong state = _tableLock.Acquire(); // passes read the movers under it (LockAllButRealtime): no pool's lock
         _movers[owner] = mover;
-        UnlockAll(state);
+        _tableLock.Release(state);
         return MemoryStatus.Ok;
     }
 
@@ -52,9 +53,9 @@ public unsafe partial struct PhysicalMemory
     {
         if (!FrameOwner.IsValid(owner))
             return MemoryStatus.InvalidArgument;
-        ulong state = LockAll();
+        ulong state = _tableLock.Acquire();
         _movers[owner] = default;
-        UnlockAll(state);
+        _tableLock.Release(state);
         return MemoryStatus.Ok;
     }
 

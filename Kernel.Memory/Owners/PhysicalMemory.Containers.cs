@@ -93,7 +93,10 @@ public unsafe partial struct PhysicalMemory
         c->GuaranteePool = guarantee;
         c->QuotaPages = (int)spec.QuotaPages;
         c->GuaranteePages = (int)(blocks << _buddy._pageblockOrder);
-        ulong locks = LockAll(); // owner masks and the pool generation change under every lock
+        // Owner masks and the pool generation change under the table lock and the locks of every pool but the
+        // realtime ones whose mask does not change (docs/realtime.md, "Administration"): a realtime pool's lock
+        // is taken only when its own mask changes.
+        ulong locks = LockForMasks(spec.Owner, spec.Pools, guarantee, out PoolSet skipped);
         if (!spec.Pools.IsAll)
         {
             ulong bit = 1UL << spec.Owner;
@@ -107,11 +110,13 @@ public unsafe partial struct PhysicalMemory
                 {
                     props.OwnerMask |= bit;
                     c->_opened.Add(new PoolId((byte)p));
+                    Modified(p);
                 }
                 else if (!spec.Pools.Contains(p) && allowed)
                 {
                     props.OwnerMask &= ~bit;
                     c->_closed.Add(new PoolId((byte)p));
+                    Modified(p);
                 }
             }
         }
@@ -119,7 +124,7 @@ public unsafe partial struct PhysicalMemory
         _accountedOwners |= 1UL << spec.Owner;
         // Owner masks (and a new pool) changed: remembered pool choices are outdated.
         PoolTableChanged();
-        UnlockAll(locks);
+        UnlockAllBut(in skipped, locks);
         return MemoryStatus.Ok;
     }
 
@@ -164,7 +169,13 @@ public unsafe partial struct PhysicalMemory
                 return status == MemoryStatus.PoolInUse ? MemoryStatus.Corruption : status;
         }
         ulong bit = 1UL << owner;
-        ulong locks = LockAll(); // owner masks and the pool generation change under every lock
+        // As at creation: the table lock, every pool's but the realtime ones', and the realtime pools whose mask
+        // this puts back (the pools creation opened or closed).
+        PoolSet realtime = default;
+        for (int p = 0; p < _poolCapacity; p++)
+            if (c->_closed.Contains(p) || c->_opened.Contains(p))
+                realtime.Add(new PoolId((byte)p));
+        ulong locks = LockAllButRealtimeAnd(in realtime, out PoolSet skipped);
         for (int p = 0; p < _poolLimit; p++)
         {
             if (_buddy._pools[p].Live == 0)
@@ -173,11 +184,13 @@ public unsafe partial struct PhysicalMemory
                 _buddy._pools[p].Properties.OwnerMask |= bit;
             if (c->_opened.Contains(p))
                 _buddy._pools[p].Properties.OwnerMask &= ~bit;
+            if (c->_closed.Contains(p) || c->_opened.Contains(p))
+                Modified(p);
         }
         _accountedOwners &= ~bit;
         *c = default;
         PoolTableChanged();
-        UnlockAll(locks);
+        UnlockAllBut(in skipped, locks);
         return MemoryStatus.Ok;
     }
 
@@ -353,5 +366,41 @@ public unsafe partial struct PhysicalMemory
         props.OwnerMask = 1UL << spec.Owner;
         props.MinimumPages = blocks << _buddy._pageblockOrder;
         return CreatePool(props, new PoolId((byte)donor), blocks, out id);
+    }
+
+    /// <summary>
+    /// For <see cref="CreateContainer"/>: the table lock and every pool's locks but those of the realtime pools
+    /// whose owner mask the container's <paramref name="pools"/> leaves as it is; the slots whose locks were
+    /// left out are returned in <paramref name="skipped"/> (to unlock with, <see cref="UnlockAllBut"/>). Which realtime masks change is read without
+    /// their locks and checked again under the table lock (masks change only under it): a pool found to need a
+    /// change that was not taken (created meanwhile) has the locks taken again with it, at most once a pool slot.
+    /// </summary>
+    private ulong LockForMasks(byte owner, in PoolSet pools, PoolId guarantee, out PoolSet skipped)
+    {
+        PoolSet realtime = default;
+        while (true)
+        {
+            if (!pools.IsAll)
+                for (int p = 0; p < _poolCapacity; p++)
+                    if (_buddy._pools[p].Live != 0 && p != guarantee.Value && IsRealtime(p) &&
+                        pools.Contains(p) != _buddy._pools[p].Properties.AllowsOwner(owner))
+                        realtime.Add(new PoolId((byte)p));
+            ulong state = LockAllButRealtimeAnd(in realtime, out skipped);
+            if (RealtimeMasksTaken(owner, pools, guarantee, in realtime))
+                return state;
+            UnlockAllBut(in skipped, state);
+        }
+    }
+
+    /// <summary>True when every live realtime pool whose mask <see cref="CreateContainer"/> changes is in <paramref name="realtime"/> (under the table lock).</summary>
+    private bool RealtimeMasksTaken(byte owner, in PoolSet pools, PoolId guarantee, in PoolSet realtime)
+    {
+        if (pools.IsAll)
+            return true;
+        for (int p = 0; p < _poolCapacity; p++)
+            if (_buddy._pools[p].Live != 0 && p != guarantee.Value && IsRealtime(p) &&
+                pools.Contains(p) != _buddy._pools[p].Properties.AllowsOwner(owner) && !realtime.Contains(p))
+                return false;
+        return true;
     }
 }

@@ -7,8 +7,9 @@ namespace PoolKernel.Memory;
 /// Locks (PhysicalMemory.Locks.cs): a move holds both pools' locks and all their caches' (every CPU's cached
 /// frames of the source may have to be drained: a pool shrinks), lower slot first; creation holds the table
 /// lock, then the donor's and the new slot's; creation from a range and destruction, which may touch any
-/// pool's page blocks, hold every lock (<see cref="LockAll"/>), so they drain every CPU's caches of the pools
-/// they take from.
+/// pool's page blocks, hold the table lock and every pool's lock but the realtime pools' they do not touch
+/// (<see cref="LockAllButRealtimeAnd"/>, docs/realtime.md "Administration"), so they drain every CPU's caches
+/// of the pools they take from.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
@@ -34,7 +35,9 @@ public unsafe partial struct PhysicalMemory
     /// <summary>Empties a pool slot (the pool owns no page block) and lowers the live limit. Under the table lock and the slot's lock.</summary>
     private void CloseSlot(int slot)
     {
+        uint modifications = _buddy._pools[slot].Modifications; // kept across the slot's lives (Pool.Modifications)
         _buddy._pools[slot] = default;
+        _buddy._pools[slot].Modifications = modifications;
         _buddy._cacheClasses[slot] = MobilityClass.Unmovable;
         while (_poolLimit > 0 && _buddy._pools[_poolLimit - 1].Live == 0)
             _poolLimit--;
@@ -131,13 +134,38 @@ public unsafe partial struct PhysicalMemory
         ulong firstPb = (start.Value - _basePfn) >> _buddy._pageblockOrder;
         if (firstPb >= _pageblockCount || pageblocks > _pageblockCount - firstPb)
             return MemoryStatus.OutsideEveryPool;
-        ulong state = LockAll();
-        status = CreatePoolFromRangeLocked(props, firstPb, pageblocks, out id);
-        UnlockAll(state);
-        return status;
+        // The realtime pools the range takes from are the only realtime pools whose locks it takes (docs/realtime.md,
+        // "Administration"). Which pools own the range is read without their locks, then again under the table lock:
+        // a realtime owner not taken (a page block moved meanwhile) has the locks taken again with it.
+        PoolSet realtime = default;
+        while (true)
+        {
+            for (ulong pb = firstPb; pb < firstPb + pageblocks; pb++)
+                AddIfRealtime(ref realtime, pb);
+            ulong state = LockAllButRealtimeAnd(in realtime, out PoolSet skipped);
+            if (RangeOwnersTaken(firstPb, pageblocks, in realtime))
+            {
+                status = CreatePoolFromRangeLocked(props, firstPb, pageblocks, out id);
+                UnlockAllBut(in skipped, state);
+                return status;
+            }
+            UnlockAllBut(in skipped, state);
+        }
     }
 
-    /// <summary><see cref="CreatePoolFromRange"/> from page block <paramref name="firstPb"/> on, under every lock (<see cref="LockAll"/>).</summary>
+    /// <summary>True when every realtime pool owning a page block of the range is in <paramref name="realtime"/> (its lock held).</summary>
+    private bool RangeOwnersTaken(ulong firstPb, ulong pageblocks, in PoolSet realtime)
+    {
+        for (ulong pb = firstPb; pb < firstPb + pageblocks; pb++)
+        {
+            byte pool = _buddy._pageblocks[pb].Pool;
+            if (pool < _poolCapacity && IsRealtime(pool) && !realtime.Contains(pool))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary><see cref="CreatePoolFromRange"/> from page block <paramref name="firstPb"/> on, under the table lock and the locks of every pool but the realtime ones that own none of the range.</summary>
     private MemoryStatus CreatePoolFromRangeLocked(in PoolProperties props, ulong firstPb, ulong pageblocks, out PoolId id)
     {
         id = PoolId.None;
@@ -176,7 +204,10 @@ public unsafe partial struct PhysicalMemory
         // of the range is on a free list (a move relinks free blocks, it does not know caches).
         for (int i = 0; i < _poolCapacity; i++)
             if (taken[i] != 0)
+            {
                 _buddy.Drain(i);
+                Modified(i);
+            }
         OpenSlot(slot, props);
         for (ulong pb = firstPb; pb < firstPb + pageblocks; pb++)
             MovePageblock(pb, slot);
@@ -194,13 +225,42 @@ public unsafe partial struct PhysicalMemory
     {
         if (id.Value >= _poolCapacity)
             return MemoryStatus.NoSuchPool;
-        ulong state = LockAll();
-        MemoryStatus status = DestroyPoolLocked(id);
-        UnlockAll(state);
-        return status;
+        // The realtime pools it touches are the only realtime pools whose locks it takes: the pool itself and
+        // the homes its page blocks go back to (read without their locks, again under them, as for a range).
+        PoolSet realtime = default;
+        while (true)
+        {
+            if (IsRealtime(id.Value))
+                realtime.Add(id);
+            for (ulong pb = 0; pb < _pageblockCount; pb++)
+                if (_buddy._pageblocks[pb].Pool == id.Value && _buddy._pageblocks[pb].Home < _poolCapacity && IsRealtime(_buddy._pageblocks[pb].Home))
+                    realtime.Add(new PoolId(_buddy._pageblocks[pb].Home));
+            ulong state = LockAllButRealtimeAnd(in realtime, out PoolSet skipped);
+            if (DestroyLocksTaken(id.Value, in realtime))
+            {
+                MemoryStatus status = DestroyPoolLocked(id);
+                UnlockAllBut(in skipped, state);
+                return status;
+            }
+            UnlockAllBut(in skipped, state);
+        }
     }
 
-    /// <summary><see cref="DestroyPool"/> under every lock (<see cref="LockAll"/>).</summary>
+    /// <summary>True when pool <paramref name="pool"/> and the homes of its page blocks are non-realtime or in <paramref name="realtime"/>.</summary>
+    private bool DestroyLocksTaken(int pool, in PoolSet realtime)
+    {
+        if (IsRealtime(pool) && !realtime.Contains(pool))
+            return false;
+        for (ulong pb = 0; pb < _pageblockCount; pb++)
+        {
+            PageblockInfo info = _buddy._pageblocks[pb];
+            if (info.Pool == pool && info.Home < _poolCapacity && IsRealtime(info.Home) && !realtime.Contains(info.Home))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary><see cref="DestroyPool"/> under the table lock and every pool's lock but the realtime pools' it does not touch.</summary>
     private MemoryStatus DestroyPoolLocked(PoolId id)
     {
         if (!IsLive(id))
@@ -212,6 +272,7 @@ public unsafe partial struct PhysicalMemory
             if (_buddy._pageblocks[pb].Home == id.Value)
                 return MemoryStatus.PoolIsHome;
         _buddy.Drain(id.Value);
+        Modified(id.Value);
         for (ulong pb = 0; pb < _pageblockCount; pb++)
             if (_buddy._pageblocks[pb].Pool == id.Value)
                 MovePageblock(pb, _buddy._pageblocks[pb].Home);
@@ -249,7 +310,10 @@ public unsafe partial struct PhysicalMemory
     {
         if (from.Value >= _poolCapacity || to.Value >= _poolCapacity)
             return MemoryStatus.NoSuchPool;
-        ulong state = LockAll();
+        PoolSet realtime = default; // the two pools' locks, and no other realtime pool's
+        realtime.Add(from);
+        realtime.Add(to);
+        ulong state = LockAllButRealtimeAnd(in realtime, out PoolSet skipped);
         MemoryStatus status = MemoryStatus.NoSuchPool;
         if (IsLive(from) && IsLive(to))
         {
@@ -262,7 +326,7 @@ public unsafe partial struct PhysicalMemory
             else if (target.NodeMask != before)
                 PoolTableChanged();
         }
-        UnlockAll(state);
+        UnlockAllBut(in skipped, state);
         return status;
     }
 
@@ -290,9 +354,14 @@ public unsafe partial struct PhysicalMemory
         // Cached frames are in no free list, so they can keep a page block from counting as free;
         // only when that makes the move fall short is the source's cache drained and counted again.
         // (A refusal for OutOfMemory may therefore have drained the cache: same free frames, merged.)
-        if (CountMovable(from.Value, to.Value, count) < count &&
-            (!_buddy.Drain(from.Value) || CountMovable(from.Value, to.Value, count) < count))
-            return MemoryStatus.OutOfMemory;
+        if (CountMovable(from.Value, to.Value, count) < count)
+        {
+            if (!_buddy.Drain(from.Value))
+                return MemoryStatus.OutOfMemory;
+            Modified(from.Value);
+            if (CountMovable(from.Value, to.Value, count) < count)
+                return MemoryStatus.OutOfMemory;
+        }
         for (ulong i = 0; i < count; i++)
             MovePageblock(NextMovable(from.Value, to.Value), to.Value);
         return MemoryStatus.Ok;
@@ -370,6 +439,8 @@ public unsafe partial struct PhysicalMemory
         }
 
         ushort present = _buddy._pageblocks[pb].Present;
+        Modified(from);
+        Modified(to);
         _buddy.Unfile(pb); // a page block with holes is filed even with nothing held
         _buddy._pageblocks[pb].Pool = (byte)to;
         // Every page block's class is one its pool accepts (the fast paths rely on it): a class the

@@ -30,4 +30,16 @@ public struct Pool
     /// size is PresentPages minus these, and it never drops below <see cref="PoolProperties.MinimumPages"/>.
     /// </summary>
     public ulong BalloonedPages;
+    /// <summary>
+    /// A realtime pool's modification generation (other pools leave it as it is): bumped under the pool's lock by every change of the pool that the
+    /// checker's bounded sections could see half-way (<see cref="PhysicalMemory.Modified"/>): its lists, counters,
+    /// page blocks (a pool destroyed gives every page block home: moves), properties, caches refilled or drained.
+    /// Kept across a slot's lives (opening and closing it leave it as it was, so a creation refused after the
+    /// slot was opened changes nothing; a pool destroyed with page blocks moved them home, which bumped it, and
+    /// one without any has nothing a section could see half-way). A cache's own push and pop, which take only
+    /// the cache's lock, do not bump it (docs/realtime.md, "Administration"). Read by the bounded checker
+    /// (InvariantChecker.Realtime.cs): a realtime pool checked in several sections is consistent when it did
+    /// not move between the first and the last.
+    /// </summary>
+    public uint Modifications;
 }

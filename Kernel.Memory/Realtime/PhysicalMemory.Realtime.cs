@@ -17,9 +17,9 @@ namespace PoolKernel.Memory;
 /// <item>locks: the path holds its CPU's cache lock and the pool's lock. Pool choice never picks a realtime
 /// pool (<see cref="PoolChoice"/>), compaction passes it over, the balloon and container pressure never
 /// take from it, and no move gives its page blocks to a pool of lower priority
-/// (<see cref="MemoryStatus.RealtimeProtected"/>), so the pool's lock is held by realtime paths and by
-/// administration that takes every lock (the checker, reports, pool creation from a range and
-/// destruction, and compaction of other pools under <see cref="LockAll"/>: docs/realtime.md, limits).</item>
+/// (<see cref="MemoryStatus.RealtimeProtected"/>), so the pool's lock is held by realtime paths, by its resizing
+/// one page block a step, and by administration only in bounded sections or when it acts on the pool
+/// (<see cref="AdminSectionSteps"/>, PhysicalMemory.RealtimeLocks.cs: docs/realtime.md, "Administration").</item>
 /// </list>
 /// Every step is counted in the calling CPU's <see cref="RealtimeSteps"/>.
 /// </summary>
@@ -113,6 +113,7 @@ public unsafe partial struct PhysicalMemory
             index = TakeCountedLocked(pool, order, cls, ref steps);
             if (index == FreeList.End && cache->Count != 0)
             {
+                Modified(pool);
                 DrainOldestCountedLocked(pool, cache, cache->Count, ref steps);
                 index = TakeCountedLocked(pool, order, cls, ref steps);
             }
@@ -122,6 +123,7 @@ public unsafe partial struct PhysicalMemory
         _rtSteps[cpu].Record(steps);
         if (index == FreeList.End)
             return MemoryStatus.OutOfMemory;
+        Modified(pool);
         _buddy._owners[index] = owner;
         _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
         pfn = new Pfn(_basePfn + index);
@@ -136,6 +138,7 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     internal void FreeRealtimeLocked(int pool, ulong index, int order, int cpu)
     {
+        Modified(pool);
         ulong steps = 1;
         _buddy._owners[index] = FrameOwner.None;
         FrameCache* cache = _buddy.CacheOf(pool, cpu);

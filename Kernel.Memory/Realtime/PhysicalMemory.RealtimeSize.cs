@@ -68,6 +68,7 @@ public unsafe partial struct PhysicalMemory
         {
             _buddy._pools[id.Value].Properties.MinimumPages = minimumPages;
             _buddy._pools[id.Value].Properties.MaximumPages = maximumPages;
+            Modified(id.Value);
         }
         UnlockPool(id.Value, state);
         _tableLock.Release(table);
@@ -112,6 +113,7 @@ public unsafe partial struct PhysicalMemory
         {
             ulong state = LockTwo(donor, rt);
             bool done = false;
+            ulong held = 0;
             ref Pool d = ref _buddy._pools[donor];
             ref Pool r = ref _buddy._pools[rt];
             if (IsDonorFor(donor, rt) && r.Live != 0 && IsRealtime(rt) && r.PresentPages - r.BalloonedPages < r.Properties.MinimumPages &&
@@ -120,11 +122,12 @@ public unsafe partial struct PhysicalMemory
                 ulong pb = FreePageblockFor(donor, rt);
                 if (pb != FreeList.End)
                 {
-                    MovePageblock(pb, rt);
+                    held = MoveSteps(pb, donor, rt);
                     done = true;
                 }
             }
             UnlockTwo(donor, rt, state);
+            NoteRealtimeHold(held);
             if (done)
                 return true;
         }
@@ -145,16 +148,18 @@ public unsafe partial struct PhysicalMemory
                 return false;
             ulong state = LockTwo(rt, home);
             bool done = false;
+            ulong held = 0;
             ref Pool r = ref _buddy._pools[rt];
             ulong pb = FreePageblockFor(rt, home);
             if (pb != FreeList.End && r.Live != 0 && IsRealtime(rt) && _buddy._pageblocks[pb].Home == home && _buddy._pools[home].Live != 0 &&
                 r.Properties.MaximumPages != 0 && r.PresentPages > r.Properties.MaximumPages &&
                 r.PresentPages - r.BalloonedPages >= PageblockPages + r.Properties.MinimumPages)
             {
-                MovePageblock(pb, home);
+                held = MoveSteps(pb, rt, home);
                 done = true;
             }
             UnlockTwo(rt, home, state);
+            NoteRealtimeHold(held);
             return done;
         }
         return false;
@@ -218,5 +223,18 @@ public unsafe partial struct PhysicalMemory
                         return pb;
         }
         return FreeList.End;
+    }
+
+    /// <summary>
+    /// <see cref="MovePageblock"/> of <paramref name="pb"/> from <paramref name="from"/> to <paramref name="to"/> (one of them
+    /// realtime), under both pools' locks; returns the steps it held them, for <see cref="NoteRealtimeHold"/>: the
+    /// page block's frames and the cached frames the two pools' caches gave back when they were sized again.
+    /// </summary>
+    private ulong MoveSteps(ulong pb, int from, int to)
+    {
+        ulong cached = _buddy.CachedCount(from) + _buddy.CachedCount(to);
+        MovePageblock(pb, to);
+        ulong after = _buddy.CachedCount(from) + _buddy.CachedCount(to);
+        return PageblockPages + (cached > after ? cached - after : 0);
     }
 }

@@ -41,7 +41,11 @@ public unsafe partial struct PhysicalMemory
         ulong cached = _buddy.CachedCount(id.Value);
         stats.PresentPages = pool.PresentPages;
         stats.FreePages = pool.FreePages + cached;
-        stats.CachedPages = cached;
+        // Without the pool's locks (a realtime pool's row in a report, docs/realtime.md) the list count and the
+        // caches' are read at two moments, and a refill between them counts its frames twice: kept within the pool.
+        if (stats.FreePages > pool.PresentPages - pool.BalloonedPages)
+            stats.FreePages = pool.PresentPages - pool.BalloonedPages;
+        stats.CachedPages = cached < stats.FreePages ? cached : stats.FreePages;
         stats.BalloonedPages = pool.BalloonedPages;
         stats.InUsePages = pool.PresentPages - stats.FreePages - pool.BalloonedPages;
         stats.Pageblocks = pool.Pageblocks;
@@ -132,6 +136,8 @@ public unsafe partial struct PhysicalMemory
             t.FreePages += _buddy._pools[i].FreePages + _buddy.CachedCount(i);
             t.BalloonedPages += _buddy._pools[i].BalloonedPages;
         }
+        if (t.FreePages > _presentPages - t.BalloonedPages)
+            t.FreePages = _presentPages - t.BalloonedPages; // realtime pools read without their locks (GetPoolStats)
         t.InUsePages = _presentPages - t.FreePages - t.BalloonedPages;
         t.SpanPages = _buddy._spanPages;
         t.Pageblocks = _pageblockCount;
@@ -211,20 +217,46 @@ public unsafe partial struct PhysicalMemory
         {
             ulong state = LockPoolWithCaches(i);
             if (_buddy._pools[i].Live != 0)
+            {
                 _buddy.Drain(i);
+                Modified(i);
+            }
             UnlockPoolWithCaches(i, state);
         }
     }
 
     /// <summary>
-    /// Runs the invariant checker over the whole instance (see <see cref="InvariantChecker"/>) under every lock
-    /// (<see cref="LockAll"/>): the instance does not change while it is checked. Not to be called with any lock held.
+    /// Runs the invariant checker over the whole instance (see <see cref="InvariantChecker"/>) without holding a
+    /// realtime pool's lock for longer than a bounded section (docs/realtime.md, "Administration"): every invariant
+    /// but the realtime pools' own under every lock but theirs (<see cref="LockAllButRealtime"/>: the rest of the
+    /// instance does not change meanwhile, and what spans pools, present frames conserved and each page block in
+    /// one live pool, is checked over all of them), then each realtime pool in sections of at most
+    /// <see cref="AdminSectionSteps"/> steps, consistent through its modification generation
+    /// (<see cref="InvariantChecker.CheckRealtimePool"/>). The first broken invariant is reported; a realtime pool
+    /// that kept changing under its check is named in <see cref="InvariantReport.NotChecked"/> (the report is Ok
+    /// otherwise: busy, not checked, which is neither clean nor broken). Not to be called with any lock held.
     /// </summary>
     public InvariantReport Check()
     {
-        ulong state = LockAll();
-        InvariantReport report = InvariantChecker.Check(ref this);
-        UnlockAll(state);
+        ulong state = LockAllButRealtime();
+        InvariantReport report = InvariantChecker.Check(ref this, true);
+        PoolSet realtime = default;
+        for (int p = 0; p < _poolCapacity; p++)
+            if (_buddy._pools[p].Live != 0 && IsRealtime(p))
+                realtime.Add(new PoolId((byte)p));
+        UnlockAllButRealtime(state);
+        if (!report.IsOk)
+            return report;
+        for (int p = 0; p < _poolCapacity; p++)
+        {
+            if (!realtime.Contains(p))
+                continue;
+            InvariantReport pool = InvariantChecker.CheckRealtimePool(ref this, p, out bool busy);
+            if (busy)
+                report.NotChecked.Add(new PoolId((byte)p));
+            else if (!pool.IsOk)
+                return pool;
+        }
         return report;
     }
 

@@ -13,10 +13,31 @@ public static unsafe class MemoryAssert
         $"{r.Code} at pfn 0x{r.Pfn.Value:x} pool {r.Pool.Value} order {r.Order}: expected {r.Expected}, actual {r.Actual}";
 
     /// <summary>The checker finds nothing broken.</summary>
+    /// <summary>
+    /// The checker is clean: the bounded one (<see cref="PhysicalMemory.Check"/>, realtime pools in sections), with no
+    /// realtime pool left "busy, not checked" (callers of this check a quiet instance), and, when there is a realtime
+    /// pool, the full one under every lock too (it also compares the cached frames with the caches' entries).
+    /// </summary>
     public static void Consistent(PhysicalMemory* pm)
     {
         InvariantReport report = pm->Check();
         Assert.True(report.IsOk, Describe(report));
+        Assert.True(report.NotChecked.IsEmpty, "a realtime pool was busy, not checked, on a quiet instance");
+        if (!HasRealtimePool(pm))
+            return;
+        ulong state = pm->LockAll();
+        InvariantReport full = pm->CheckLocked();
+        pm->UnlockAll(state);
+        Assert.True(full.IsOk, Describe(full));
+    }
+
+    /// <summary>True when a live pool of <paramref name="pm"/> is realtime.</summary>
+    public static bool HasRealtimePool(PhysicalMemory* pm)
+    {
+        for (PoolId id = pm->FirstPool(); !id.IsNone; id = pm->NextPool(id))
+            if (pm->GetPoolProperties(id, out PoolProperties props) == MemoryStatus.Ok && (props.Flags & PoolFlags.Realtime) != 0)
+                return true;
+        return false;
     }
 
     public static void Status(MemoryStatus expected, MemoryStatus actual) => Assert.Equal(expected, actual);

@@ -49,6 +49,48 @@ public class RealtimeBootTests
         BootTests.AssertContains(result, "check: ok");
     }
 
+    private static readonly Regex RtCheckLine = new(
+        @"^rtbench: 20000 ops on audio_rt \(cpu 0, timer on, check on cpu 1\): min (\d+) median (\d+) p99\.9 (\d+) max (\d+) ticks; steps max (\d+) \(bound (\d+)\); (\d+) out of memory$");
+
+    private static readonly Regex CheckLoopLine = new(
+        @"^rtbench: check on cpu 1 meanwhile: (\d+) runs, (\d+) clean, (\d+) busy \(realtime pool not checked\), (\d+) broken; longest realtime-lock section (\d+) steps \(bound (\d+)\)$");
+
+    /// <summary>
+    /// `rtbench N check` (docs/realtime.md, "Administration"): while CPU 0 times realtime operations, CPU 1 runs the
+    /// pools' checker in a loop. The realtime operations stay within their step bound, every checker run is clean
+    /// or names the realtime pool busy (never broken), and the longest section any non-realtime path held the
+    /// realtime pool's lock is within the stated bound (1027 steps); afterwards `check` is clean.
+    /// </summary>
+    [Fact]
+    public void RtBench_WithTheCheckerLoopingOnTheOtherCpu_HoldsTheRealtimePoolInBoundedSections()
+    {
+        QemuResult result = new QemuBoot
+        {
+            Machine = "q35", Memory = "512M", Cpus = 2, Nodes = 1,
+            KernelCommandLine = "pool=audio_rt:64M,rt,prio=10,min=16M run=\"rtbench 20000 check;check\"",
+            Timeout = TimeSpan.FromSeconds(180),
+        }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        string[] lines = result.Lines;
+        int at = Array.IndexOf(lines, "pk> rtbench 20000 check");
+        Assert.True(at >= 0, $"no rtbench echo\n{result}");
+        Match m = RtCheckLine.Match(lines[at + 1]);
+        Assert.True(m.Success, $"rtbench line: '{lines[at + 1]}'\n{result}");
+        ulong N(Match match, int group) => ulong.Parse(match.Groups[group].Value);
+        Assert.True(N(m, 5) > 0 && N(m, 5) <= N(m, 6), $"steps {N(m, 5)} within the bound {N(m, 6)}");
+        Assert.Equal(708UL, N(m, 6));
+        Assert.Equal(0UL, N(m, 7));
+        Match c = CheckLoopLine.Match(lines[at + 2]);
+        Assert.True(c.Success, $"check loop line: '{lines[at + 2]}'\n{result}");
+        Assert.True(N(c, 1) >= 1 && N(c, 2) + N(c, 3) == N(c, 1), $"runs clean or busy: {c.Value}");
+        Assert.Equal(0UL, N(c, 4));
+        Assert.Equal(1027UL, N(c, 6));
+        Assert.True(N(c, 5) > 0 && N(c, 5) <= N(c, 6), $"longest section {N(c, 5)} within the bound {N(c, 6)}");
+        Assert.Equal("pk> check", lines[at + 3]);
+        Assert.Equal("check: ok (buddies aligned, no page in two pools, counts conserved, free lists consistent)", lines[at + 4]);
+    }
+
     private static readonly Regex GrownLine = new(
         @"^\s+\d+ audio_rt\s+any\s+\S+\s+resv rt\s+10 kern\s+32768\s+32768\s+16$");
 

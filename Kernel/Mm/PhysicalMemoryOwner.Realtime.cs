@@ -33,6 +33,15 @@ namespace PoolKernel.Mm
         /// <summary>Zeroes CPU <paramref name="cpu"/>'s realtime step counts.</summary>
         internal static void ResetRealtimeSteps(int cpu) => s_memory->ResetRealtimeSteps(cpu);
 
+        /// <summary>The longest section a non-realtime path held a realtime pool's lock, in steps (<see cref="PhysicalMemory.RealtimeAdminHoldMax"/>).</summary>
+        internal static ulong RealtimeAdminHoldMax => s_memory->RealtimeAdminHoldMax;
+
+        /// <summary>Zeroes <see cref="RealtimeAdminHoldMax"/>.</summary>
+        internal static void ResetRealtimeAdminHold() => s_memory->ResetRealtimeAdminHold();
+
+        /// <summary>The bound of such a section (<see cref="PhysicalMemory.AdminSectionSteps"/>).</summary>
+        internal static ulong AdminSectionSteps => s_memory->AdminSectionSteps;
+
         /// <summary>The step bound of the realtime path (<see cref="RealtimeSteps.Bound"/>).</summary>
         internal static ulong RealtimeStepBound => s_memory->RealtimeStepBound;
 

@@ -109,6 +109,23 @@ namespace PoolKernel.Mm
         }
 
         /// <summary>
+        /// For the pool reports (`pools`, `meminfo`, `buddyinfo`, `pagetypeinfo`, `zoneinfo`, `pageblocks`, `dump`):
+        /// every lock but the realtime pools' (<see cref="PhysicalMemory.LockAllButRealtime"/>), so a report never
+        /// holds a realtime pool's lock (docs/realtime.md, "Administration"); a realtime pool's rows are read as a
+        /// snapshot without its lock (each counter a word, read once; <see cref="PhysicalMemory.GetPoolStats"/> keeps
+        /// the rows within the pool's size). Released with <see cref="UnlockPoolReport"/>; the rules of
+        /// <see cref="LockForReport"/> apply.
+        /// </summary>
+        internal static PhysicalMemory* LockForPoolReport(out ulong state)
+        {
+            state = s_memory->LockAllButRealtime();
+            return s_memory;
+        }
+
+        /// <summary>Releases what <see cref="LockForPoolReport"/> took.</summary>
+        internal static void UnlockPoolReport(ulong state) => s_memory->UnlockAllButRealtime(state);
+
+        /// <summary>
         /// The instance itself, for: the boot CPU's set-up before the other CPUs start (PoolPlanner, the heap's
         /// and the DMA pools' construction, the boot summary); layers built over it once at boot that keep the
         /// pointer and call it with interrupts off (KernelHeap: under the heap lock; DmaPoolManager: under its

@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using PoolKernel.Boot.Reports;
 using PoolKernel.Heap;
 using PoolKernel.Memory;
@@ -59,7 +60,7 @@ namespace PoolKernel.Shell
 
         internal static void Register(ref int n)
         {
-            Commands.Register(ref n, "rtbench", "rtbench [N] | rtbench N rtcpu CMD...: N (default 100000) timed alloc/free operations, orders 0-3, on the first realtime pool with the timer on and the other CPUs running stress (or: on the realtime CPU while this CPU runs CMD, e.g. gcstress 64); min, median, p99.9, max ticks and the most realtime steps", &Command);
+            Commands.Register(ref n, "rtbench", "rtbench [N [check]] | rtbench N rtcpu CMD...: N (default 100000) timed alloc/free operations, orders 0-3, on the first realtime pool with the timer on and the other CPUs running stress (with check: another CPU running the checker in a loop; with rtcpu: on the realtime CPU while this CPU runs CMD, e.g. gcstress 64); min, median, p99.9, max ticks and the most realtime steps", &Command);
         }
 
         private static void Command(ref ShellLine line)
@@ -75,7 +76,10 @@ namespace PoolKernel.Shell
                     BreakTheContract();
                 return;
             }
-            if (!line.OptionalArg(1, "N", 1, MaxOperations, DefaultOperations, out ulong operations) || !line.NoMoreArgs(2))
+            if (!line.OptionalArg(1, "N", 1, MaxOperations, DefaultOperations, out ulong operations))
+                return;
+            bool checkMode = line.WordCount > 2 && line.WordIs(2, "check");
+            if (!line.NoMoreArgs(checkMode ? 3 : 2))
                 return;
             PoolId pool = PhysicalMemoryOwner.FirstRealtimePool();
             if (pool.IsNone)
@@ -102,7 +106,24 @@ namespace PoolKernel.Shell
                 run.Log[i] = 0;
             PhysicalMemoryOwner.GetPoolStats(pool, out PoolStats before);
             int others = Smp.Started ? Smp.OnlineCount - 1 : 0;
-            if (others > 0)
+            CheckLoop loop = default;
+            int checker = -1;
+            if (checkMode)
+            {
+                checker = OtherOnlineCpu();
+                if (checker < 0)
+                {
+                    Console.WriteLine("rtbench: check needs another online CPU to run the checker; nothing run");
+                    Release(ref run);
+                    return;
+                }
+                PhysicalMemoryOwner.ResetRealtimeAdminHold();
+                Smp.Post(checker, &CheckUntilStopped, (ulong)&loop);
+                Measure((ulong)&run);
+                Volatile.Write(ref loop.Stop, 1);
+                Smp.WaitForWork(checker);
+            }
+            else if (others > 0)
                 StressTest.Run(operations, 1, &Measure, (ulong)&run);
             else
                 Measure((ulong)&run);
@@ -117,9 +138,18 @@ namespace PoolKernel.Shell
             MemoryText.PoolName(ConsoleOut.Instance, props);
             Console.Write(" (cpu ");
             Console.Write(run.Cpu);
-            Console.Write(Smp.TimerRunning ? ", timer on, stress on " : ", timer off, stress on ");
-            Console.Write(others);
-            Console.Write(" other CPUs): min ");
+            if (checkMode)
+            {
+                Console.Write(Smp.TimerRunning ? ", timer on, check on cpu " : ", timer off, check on cpu ");
+                Console.Write(checker);
+                Console.Write("): min ");
+            }
+            else
+            {
+                Console.Write(Smp.TimerRunning ? ", timer on, stress on " : ", timer off, stress on ");
+                Console.Write(others);
+                Console.Write(" other CPUs): min ");
+            }
             Console.Write(run.Min);
             Console.Write(" median ");
             Console.Write(Percentile(ref run, 500));
@@ -134,7 +164,9 @@ namespace PoolKernel.Shell
             Console.Write("); ");
             Console.Write(run.OutOfMemory);
             Console.WriteLine(" out of memory");
-            if (run.Failed != MemoryStatus.Ok || !check.IsOk || after.FreePages != before.FreePages)
+            if (checkMode)
+                ReportCheckLoop(ref loop, checker);
+            if (run.Failed != MemoryStatus.Ok || !check.IsOk || !check.NotChecked.IsEmpty || after.FreePages != before.FreePages || loop.Broken != 0)
             {
                 MemoryText.Report(ConsoleOut.Instance, check);
                 Console.Write("rtbench: FAILED (status ");
@@ -305,6 +337,70 @@ namespace PoolKernel.Shell
         private static void MakeAnObject(ulong argument)
         {
             s_madeOnRealtimeCpu = new byte[16];
+        }
+
+        /// <summary>What the checking CPU of `rtbench N check` counts: checker runs, clean, busy (a realtime pool not checked), broken.</summary>
+        private struct CheckLoop
+        {
+            public int Stop;
+            public ulong Runs, Clean, Busy, Broken;
+            public InvariantReport FirstBroken;
+        }
+
+        /// <summary>The first online CPU other than this one, or -1.</summary>
+        private static int OtherOnlineCpu()
+        {
+            if (!Smp.Started)
+                return -1;
+            for (int c = 0; c < Smp.Count; c++)
+            {
+                PerCpu* cpu = Smp.Get(c);
+                if (cpu != null && cpu != Smp.Current && cpu->State == CpuState.Online)
+                    return c;
+            }
+            return -1;
+        }
+
+        /// <summary>Posted to the checking CPU: the pools' checker again and again until the measuring CPU is done (<see cref="CheckLoop.Stop"/>).</summary>
+        private static void CheckUntilStopped(ulong argument)
+        {
+            CheckLoop* loop = (CheckLoop*)argument;
+            while (Volatile.Read(ref loop->Stop) == 0)
+            {
+                InvariantReport report = PhysicalMemoryOwner.Check();
+                loop->Runs++;
+                if (!report.IsOk)
+                {
+                    if (loop->Broken++ == 0)
+                        loop->FirstBroken = report;
+                }
+                else if (!report.NotChecked.IsEmpty)
+                    loop->Busy++;
+                else
+                    loop->Clean++;
+            }
+        }
+
+        /// <summary>`rtbench: check on cpu C meanwhile: R runs, A clean, B busy, K broken; longest realtime-lock section S steps (bound X)`, and the first breach.</summary>
+        private static void ReportCheckLoop(ref CheckLoop loop, int cpu)
+        {
+            Console.Write("rtbench: check on cpu ");
+            Console.Write(cpu);
+            Console.Write(" meanwhile: ");
+            Console.Write(loop.Runs);
+            Console.Write(" runs, ");
+            Console.Write(loop.Clean);
+            Console.Write(" clean, ");
+            Console.Write(loop.Busy);
+            Console.Write(" busy (realtime pool not checked), ");
+            Console.Write(loop.Broken);
+            Console.Write(" broken; longest realtime-lock section ");
+            Console.Write(PhysicalMemoryOwner.RealtimeAdminHoldMax);
+            Console.Write(" steps (bound ");
+            Console.Write(PhysicalMemoryOwner.AdminSectionSteps);
+            Console.WriteLine(")");
+            if (loop.Broken != 0)
+                MemoryText.Report(ConsoleOut.Instance, loop.FirstBroken);
         }
 
         private static void Release(ref Run run)
