@@ -360,23 +360,9 @@ public static unsafe partial class InvariantChecker
         {
             int order = slot < 0 ? 0 : FrameCache.OrderOfSlot(slot);
             int high = b.CacheHighFor(pool, order);
-            FrameCache* cache = b.CacheFor(pool, cpu, order);
-            int count = cache->Count;
-            if (cache->High != high)
-                return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, order, (ulong)(uint)high, (ulong)(uint)cache->High);
-            if ((uint)count > (uint)high)
-                return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, order, (ulong)(uint)high, (ulong)(uint)count);
-            byte cached = FrameState.Make(FrameKind.Cached, order);
-            for (int i = 0; i < count; i++)
-            {
-                ulong n = cache->At(i);
-                if (n >= b._spanPages || b._frames[n] != cached || b.PoolOfFrame(n) != pool)
-                    return InvariantReport.Broken(InvariantCode.CacheBadEntry, n < b._spanPages ? pm._basePfn + n : n, pool, order,
-                        cached, n < b._spanPages ? b._frames[n] : 0UL);
-                for (int j = i + 1; j < count; j++)
-                    if (cache->At(j) == n)
-                        return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, order, (ulong)i, (ulong)j);
-            }
+            InvariantReport own = CheckCache(ref pm, pool, order, high, b.CacheFor(pool, cpu, order));
+            if (!own.IsOk)
+                return own;
         }
         return default;
     }

@@ -390,25 +390,17 @@ public static unsafe partial class InvariantChecker
         {
             int order = slot < 0 ? 0 : FrameCache.OrderOfSlot(slot);
             int high = b.CacheHighFor(pool, order);
-            byte cached = FrameState.Make(FrameKind.Cached, order);
             for (int cpu = 0; cpu < b._cpus; cpu++)
             {
                 FrameCache* cache = b.CacheFor(pool, cpu, order);
+                InvariantReport own = CheckCache(ref pm, pool, order, high, cache);
+                if (!own.IsOk)
+                    return own;
                 int count = cache->Count;
-                if (cache->High != high)
-                    return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, order, (ulong)(uint)high, (ulong)(uint)cache->High);
-                if ((uint)count > (uint)high)
-                    return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, order, (ulong)(uint)high, (ulong)(uint)count);
                 total += (ulong)(uint)count << order;
                 for (int i = 0; i < count; i++)
                 {
                     ulong n = cache->At(i);
-                    if (n >= b._spanPages || b._frames[n] != cached || b.PoolOfFrame(n) != pool)
-                        return InvariantReport.Broken(InvariantCode.CacheBadEntry, n < b._spanPages ? pm._basePfn + n : n, pool, order,
-                            cached, n < b._spanPages ? b._frames[n] : 0UL);
-                    for (int j = i + 1; j < count; j++)
-                        if (cache->At(j) == n)
-                            return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, order, (ulong)i, (ulong)j);
                     for (int other = cpu + 1; other < b._cpus; other++)
                     {
                         FrameCache* second = b.CacheFor(pool, other, order);
@@ -421,6 +413,33 @@ public static unsafe partial class InvariantChecker
         }
         if (total != seen)
             return InvariantReport.Broken(InvariantCode.CacheCount, 0, pool, 0, seen, total);
+        return default;
+    }
+
+    /// <summary>
+    /// One cache of <paramref name="pool"/> of order <paramref name="order"/> on its own: its high mark equal to
+    /// <paramref name="high"/> and its count within it, each entry the head of a Cached block of that order in a page
+    /// block of the pool, no entry twice. The checks across CPUs' caches and the count of cached frames are the caller's.
+    /// </summary>
+    private static InvariantReport CheckCache(ref PhysicalMemory pm, int pool, int order, int high, FrameCache* cache)
+    {
+        ref BuddyAllocator b = ref pm._buddy;
+        int count = cache->Count;
+        if (cache->High != high)
+            return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, order, (ulong)(uint)high, (ulong)(uint)cache->High);
+        if ((uint)count > (uint)high)
+            return InvariantReport.Broken(InvariantCode.CacheAboveHigh, 0, pool, order, (ulong)(uint)high, (ulong)(uint)count);
+        byte cached = FrameState.Make(FrameKind.Cached, order);
+        for (int i = 0; i < count; i++)
+        {
+            ulong n = cache->At(i);
+            if (n >= b._spanPages || b._frames[n] != cached || b.PoolOfFrame(n) != pool)
+                return InvariantReport.Broken(InvariantCode.CacheBadEntry, n < b._spanPages ? pm._basePfn + n : n, pool, order,
+                    cached, n < b._spanPages ? b._frames[n] : 0UL);
+            for (int j = i + 1; j < count; j++)
+                if (cache->At(j) == n)
+                    return InvariantReport.Broken(InvariantCode.CacheDuplicate, pm._basePfn + n, pool, order, (ulong)i, (ulong)j);
+        }
         return default;
     }
 
