@@ -252,19 +252,30 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// The pool ran short while other CPUs' caches of it hold frames: every CPU's cache of it is drained
-    /// (with all its caches' locks and its own, <see cref="LockPoolWithCaches"/>; the caller holds none) so
-    /// the frames merge on its lists, and the caller tries once more. False (nothing done) when only
-    /// <paramref name="cpu"/>'s own cache held frames, which its own path has drained already, or none.
+    /// The pool ran short while other CPUs' caches of it hold frames: those caches are drained (with their locks,
+    /// frozen and their owners waited out, and the pool's lock, <see cref="LockPoolWithCachesOf"/>; the caller holds
+    /// none) so the frames merge on its lists, and the caller tries once more. False (nothing locked, no barrier)
+    /// when no other CPU's cache of the pool holds a frame (its own path has drained <paramref name="cpu"/>'s own).
+    ///
+    /// Which caches hold frames is read without their locks (<see cref="BuddyAllocator.CpusHoldingFrames"/>), a
+    /// filter: a cache that read empty and was refilled meanwhile keeps its frames (the caller's retry may then
+    /// refuse, as it would have had that refill come a moment after the drain); one that read full and was emptied
+    /// meanwhile is frozen for nothing. Only the caches found holding frames are frozen, so one freeze costs one
+    /// barrier and waits for those owners only. The calling CPU's own cache is drained with them when it holds
+    /// frames again (an interrupt handler's frees), as the drain of every CPU's cache did.
     /// </summary>
     private bool DrainOtherCpus(int pool, int cpu)
     {
-        if (_buddy.CachedCount(pool) == _buddy.CpuCachedCount(pool, cpu))
+        ulong holders = _buddy.CpusHoldingFrames(pool);
+        if ((holders & ~(1UL << cpu)) == 0)
             return false;
-        ulong state = LockPoolWithCaches(pool);
-        bool drained = _buddy.Drain(pool);
+        ulong state = LockPoolWithCachesOf(pool, holders);
+        bool drained = false;
+        for (int c = 0; c < _buddy._cpus; c++)
+            if ((holders & (1UL << c)) != 0)
+                drained |= _buddy.DrainCpu(pool, c);
         Modified(pool);
-        UnlockPoolWithCaches(pool, state);
+        UnlockPoolWithCachesOf(pool, holders, state);
         return drained;
     }
 

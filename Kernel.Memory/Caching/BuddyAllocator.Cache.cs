@@ -53,6 +53,20 @@ public unsafe partial struct BuddyAllocator
         return n;
     }
 
+    /// <summary>
+    /// The CPUs whose caches of <paramref name="pool"/> (any order) hold a block, bit c for CPU c: counts read
+    /// without the caches' locks, so a snapshot that a filter may use (a CPU's count may change right after) and
+    /// exact under the pool's cache locks.
+    /// </summary>
+    internal ulong CpusHoldingFrames(int pool)
+    {
+        ulong cpus = 0;
+        for (int c = 0; c < _cpus; c++)
+            if (CpuCachedCount(pool, c) != 0)
+                cpus |= 1UL << c;
+        return cpus;
+    }
+
     /// <summary>Frames in CPU <paramref name="cpu"/>'s caches of <paramref name="pool"/>, every order.</summary>
     internal ulong CpuCachedCount(int pool, int cpu)
     {
