@@ -395,6 +395,60 @@ public unsafe class CpuCacheTests
         MemoryAssert.Consistent(pm);
     }
 
+    /// <summary>
+    /// The rate limit of drains of a short pool (Pool.FutileDrainFrames): CPU 0 holds every page block but one, CPU 1
+    /// holds a frame of that one and caches some of its other frames. CPU 0's page-block request drains CPU 1's
+    /// cache (one barrier) and is still refused (the held frame keeps the block from merging); CPU 1 caches frames
+    /// again, and CPU 0's next request as large skips the drain (no barrier: CPU 1 caches fewer frames than it asks
+    /// for; main drained again), while an order-0 request of CPU 0 is served. The checker stays clean.
+    /// </summary>
+    [Fact]
+    public void ARequestRefusedRightAfterADrainDoesNotDrainAgainForTheSameSize()
+    {
+        HostCpus.Enter(0);
+        MemoryConfig config = HostCpus.Config(2);
+        config.ProcessWideBarrier = &CountingBarrier;
+        using HostPhysicalMemory host = QemuMaps.Boot("q35", 256 * MiB, 1, config);
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = CachedPool(pm);
+        int max = pm->PageblockOrder;
+        var held = new Pfn[CachedPoolPageblocks - 1];
+        for (int i = 0; i < held.Length; i++)
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(max), AllocRequest.InPool(pool), out held[i]));
+        HostCpus.Enter(1);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn pinned));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn f));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(f, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.True(CachedFrames(pm, pool, 1) > 0);
+
+        HostCpus.Enter(0);
+        Volatile.Write(ref s_barriers, 0);
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(max), AllocRequest.InPool(pool), out _));
+        Assert.Equal(1, Volatile.Read(ref s_barriers));
+        Assert.Equal(0UL, CachedFrames(pm, pool, 1));
+
+        HostCpus.Enter(1);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out f));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(f, new Order(0), MemoryAssert.DefaultOwner));
+        ulong parked = CachedFrames(pm, pool, 1);
+        Assert.True(parked > 0 && parked < 1UL << max);
+        HostCpus.Enter(0);
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(max), AllocRequest.InPool(pool), out _));
+        Assert.Equal(1, Volatile.Read(ref s_barriers));
+        Assert.Equal(parked, CachedFrames(pm, pool, 1));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn small));
+        MemoryAssert.Consistent(pm);
+
+        Assert.Equal(MemoryStatus.Ok, pm->Free(small, new Order(0), MemoryAssert.DefaultOwner));
+        HostCpus.Enter(1);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pinned, new Order(0), MemoryAssert.DefaultOwner));
+        HostCpus.Enter(0);
+        foreach (Pfn p in held)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(max), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
     [Fact]
     public void TheCheckerAccountsForEveryCpusCachedFrames()
     {
