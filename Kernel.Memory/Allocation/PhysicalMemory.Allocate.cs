@@ -240,11 +240,12 @@ public unsafe partial struct PhysicalMemory
             MemoryStatus status = AllocateNamedLocked(pool, order, request, cpu, out pfn);
             UnlockCpuPool(pool, cpu, state);
             // Realtime pools drain only their own CPU's cache (Kernel.Memory/Realtime).
-            if (status == MemoryStatus.OutOfMemory && !IsRealtime(pool) && DrainOtherCpus(pool, cpu))
+            if (status == MemoryStatus.OutOfMemory && !IsRealtime(pool) && DrainOtherCpus(pool, cpu, order.Pages))
             {
                 state = LockCpuPool(pool, cpu);
                 status = AllocateNamedLocked(pool, order, request, cpu, out pfn);
                 UnlockCpuPool(pool, cpu, state);
+                NoteDrainOutcome(pool, order.Pages, status);
             }
             return status;
         }
@@ -252,20 +253,55 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// The pool ran short while other CPUs' caches of it hold frames: every CPU's cache of it is drained
-    /// (with all its caches' locks and its own, <see cref="LockPoolWithCaches"/>; the caller holds none) so
-    /// the frames merge on its lists, and the caller tries once more. False (nothing done) when only
-    /// <paramref name="cpu"/>'s own cache held frames, which its own path has drained already, or none.
+    /// The pool ran short (a request of <paramref name="frames"/> frames refused) while other CPUs' caches of it hold
+    /// frames: those caches are drained (with their locks, frozen and their owners waited out, and the pool's lock,
+    /// <see cref="LockPoolWithCachesOf"/>; the caller holds none) so the frames merge on its lists, and the caller
+    /// tries once more and reports how that went (<see cref="NoteDrainOutcome"/>). False (nothing locked, no
+    /// barrier) when no other CPU's cache of the pool holds a frame (its own path has drained
+    /// <paramref name="cpu"/>'s own), or when rate-limited: a request at least as large as one refused right after
+    /// the pool's last drain (<see cref="Pool.FutileDrainFrames"/>) skips the drain while the other CPUs' caches hold
+    /// fewer frames than it asks for. Those caches may still hold the few frames that would complete a block with
+    /// listed ones; the next drain (a smaller request's, or once they hold as many frames as asked) frees them.
+    ///
+    /// Which caches hold frames is read without their locks (<see cref="BuddyAllocator.CpusHoldingFrames"/>), a
+    /// filter: a cache that read empty and was refilled meanwhile keeps its frames (the caller's retry may then
+    /// refuse, as it would have had that refill come a moment after the drain); one that read full and was emptied
+    /// meanwhile is frozen for nothing. Only the caches found holding frames are frozen, so one freeze costs one
+    /// barrier and waits for those owners only. The calling CPU's own cache is drained with them when it holds
+    /// frames again (an interrupt handler's frees), as the drain of every CPU's cache did.
     /// </summary>
-    private bool DrainOtherCpus(int pool, int cpu)
+    private bool DrainOtherCpus(int pool, int cpu, ulong frames)
     {
-        if (_buddy.CachedCount(pool) == _buddy.CpuCachedCount(pool, cpu))
+        ulong holders = _buddy.CpusHoldingFrames(pool, cpu, out ulong othersCached);
+        if ((holders & ~(1UL << cpu)) == 0)
             return false;
-        ulong state = LockPoolWithCaches(pool);
-        bool drained = _buddy.Drain(pool);
+        ulong futile = _buddy._pools[pool].FutileDrainFrames;
+        if (futile != 0 && frames >= futile && othersCached < frames)
+            return false;
+        ulong state = LockPoolWithCachesOf(pool, holders);
+        bool drained = false;
+        for (int c = 0; c < _buddy._cpus; c++)
+            if ((holders & (1UL << c)) != 0)
+                drained |= _buddy.DrainCpu(pool, c);
+        _buddy._pools[pool].FutileDrainFrames = 0;
         Modified(pool);
-        UnlockPoolWithCaches(pool, state);
+        UnlockPoolWithCachesOf(pool, holders, state);
         return drained;
+    }
+
+    /// <summary>
+    /// After <see cref="DrainOtherCpus"/> and the retry: a request of <paramref name="frames"/> frames still refused
+    /// marks the pool (<see cref="Pool.FutileDrainFrames"/>, the smallest such request since the last drain), so
+    /// that requests as large skip the drain until one runs again. A hint written without the pool's lock: a lost
+    /// update costs at most one drain more or one fewer.
+    /// </summary>
+    private void NoteDrainOutcome(int pool, ulong frames, MemoryStatus status)
+    {
+        if (status != MemoryStatus.OutOfMemory)
+            return;
+        ulong futile = _buddy._pools[pool].FutileDrainFrames;
+        if (futile == 0 || frames < futile)
+            _buddy._pools[pool].FutileDrainFrames = frames; // an aligned 8-byte store: never torn
     }
 
     /// <summary>The named-pool case of <see cref="AllocateSlow"/>, under <paramref name="cpu"/>'s cache lock and that pool's lock (<see cref="LockCpuPool"/>).</summary>
@@ -390,8 +426,12 @@ public unsafe partial struct PhysicalMemory
     {
         int cpu = CurrentCpu();
         MemoryStatus status = AllocateInQualifyingPoolOnce(pool, order, pages, request, rules, cpu, out pfn);
-        if (status == MemoryStatus.OutOfMemory && DrainOtherCpus(pool, cpu))
+        ulong frames = order == RunOrder ? pages : 1UL << order;
+        if (status == MemoryStatus.OutOfMemory && DrainOtherCpus(pool, cpu, frames))
+        {
             status = AllocateInQualifyingPoolOnce(pool, order, pages, request, rules, cpu, out pfn);
+            NoteDrainOutcome(pool, frames, status);
+        }
         return status;
     }
 

@@ -30,7 +30,7 @@ public unsafe partial struct PhysicalMemory
             for (int attempt = 0; attempt < 2 && status == MemoryStatus.OutOfMemory; attempt++)
             {
                 // The second attempt only when other CPUs' caches of the pool held frames, now drained.
-                if (attempt == 1 && !DrainOtherCpus(pool, cpu))
+                if (attempt == 1 && !DrainOtherCpus(pool, cpu, pages))
                     break;
                 ulong state = LockCpuPool(pool, cpu);
                 MemoryStatus admitted = AdmitNamed(request);
@@ -39,6 +39,8 @@ public unsafe partial struct PhysicalMemory
                 if (status == MemoryStatus.Ok || _buddy.CpuCachedCount(pool, cpu) != cachedBefore)
                     Modified(pool);
                 UnlockCpuPool(pool, cpu, state);
+                if (attempt == 1)
+                    NoteDrainOutcome(pool, pages, status);
             }
             return status;
         }

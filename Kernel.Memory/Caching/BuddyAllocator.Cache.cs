@@ -53,6 +53,27 @@ public unsafe partial struct BuddyAllocator
         return n;
     }
 
+    /// <summary>
+    /// The CPUs whose caches of <paramref name="pool"/> (any order) hold a block, bit c for CPU c, and the frames
+    /// cached by all of them but <paramref name="except"/>: counts read without the caches' locks, so a snapshot that
+    /// a filter may use (a CPU's count may change right after) and exact under the pool's cache locks.
+    /// </summary>
+    internal ulong CpusHoldingFrames(int pool, int except, out ulong othersFrames)
+    {
+        ulong cpus = 0;
+        othersFrames = 0;
+        for (int c = 0; c < _cpus; c++)
+        {
+            ulong n = CpuCachedCount(pool, c);
+            if (n == 0)
+                continue;
+            cpus |= 1UL << c;
+            if (c != except)
+                othersFrames += n;
+        }
+        return cpus;
+    }
+
     /// <summary>Frames in CPU <paramref name="cpu"/>'s caches of <paramref name="pool"/>, every order.</summary>
     internal ulong CpuCachedCount(int pool, int cpu)
     {

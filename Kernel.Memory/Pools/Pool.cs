@@ -42,4 +42,11 @@ public struct Pool
     /// not move between the first and the last.
     /// </summary>
     public uint Modifications;
+    /// <summary>
+    /// Frames of the smallest request that still refused right after a drain of other CPUs' caches of the pool
+    /// (PhysicalMemory.DrainOtherCpus), since the pool's last such drain; 0: none. A rate limit's hint, read and
+    /// written without a lock: a request as large skips that drain while the other CPUs' caches hold fewer frames
+    /// than it asks for, so a pool that stays short does not freeze its caches (a barrier each) on every refusal.
+    /// </summary>
+    public ulong FutileDrainFrames;
 }

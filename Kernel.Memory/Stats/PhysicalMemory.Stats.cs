@@ -207,22 +207,53 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary>
-    /// Gives every pool's cached order-0 frames, every CPU's, back to the buddy lists (merging them). Nothing
-    /// else changes: the same frames are free and allocated before and after. For shells, tests, and
-    /// a kernel that wants buddyinfo to show every free frame merged.
+    /// Gives every pool's cached blocks, every CPU's and every order's, back to the buddy lists (merging them).
+    /// Nothing else changes: the same frames are free and allocated before and after. For shells, tests, and a
+    /// kernel that wants buddyinfo to show every free frame merged.
+    ///
+    /// One freeze for all: under the table lock (the slots stay what they are), the caches of every pool slot whose
+    /// caches hold a block are locked (slots ascending), frozen, one barrier runs and their owners are waited out;
+    /// then each such pool in turn takes its lock, drains and lets go of its lock and its caches (cache locks rank
+    /// below every pool lock, so a pool lock taken while later slots' cache locks are still held keeps the order). Which slots hold blocks is read without
+    /// their locks (a filter, as <see cref="DrainOtherCpus"/>'s): a slot whose caches read empty and were refilled
+    /// meanwhile keeps those blocks; with no other caller at once (tests, a quiet shell) every cache ends empty.
     /// </summary>
     public void DrainCaches()
     {
-        for (int i = 0; i < _poolLimit; i++)
+        PoolSet holding = default;
+        for (int p = 0; p < _poolLimit; p++)
+            if (_buddy.CachedCount(p) != 0)
+                holding.Add(new PoolId((byte)p));
+        if (holding.IsEmpty)
+            return;
+        ulong state = _tableLock.Acquire();
+        for (int p = 0; p < _poolLimit; p++)
+            if (holding.Contains(p))
+                LockCachesOf(p); // interrupts are already off: the state to restore is the table lock's
+        if (_lockFreeCaches)
         {
-            ulong state = LockPoolWithCaches(i);
-            if (_buddy._pools[i].Live != 0)
-            {
-                _buddy.Drain(i);
-                Modified(i);
-            }
-            UnlockPoolWithCaches(i, state);
+            for (int p = 0; p < _poolLimit; p++)
+                if (holding.Contains(p))
+                    FreezeCachesLocked(p);
+            FreezeBarrier();
+            for (int p = 0; p < _poolLimit; p++)
+                if (holding.Contains(p))
+                    AwaitCachesFrozen(p);
         }
+        for (int p = 0; p < _poolLimit; p++)
+        {
+            if (!holding.Contains(p))
+                continue;
+            _poolLocks[p].Acquire();
+            if (_buddy._pools[p].Live != 0)
+            {
+                _buddy.Drain(p);
+                Modified(p);
+            }
+            _poolLocks[p].ReleaseInner();
+            UnlockCachesOf(p, false, 0);
+        }
+        _tableLock.Release(state);
     }
 
     /// <summary>

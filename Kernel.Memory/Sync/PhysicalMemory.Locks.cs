@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
@@ -238,6 +239,63 @@ public unsafe partial struct PhysicalMemory
     {
         _poolLocks[pool].ReleaseInner();
         UnlockCachesOf(pool, true, state);
+    }
+
+    /// <summary>
+    /// As <see cref="LockPoolWithCaches"/>, for the caches of <paramref name="pool"/> of the CPUs in
+    /// <paramref name="cpus"/> only (bit c: CPU c; at least one bit, every bit below the instance's CPU count): their
+    /// locks in CPU order (a subset of the pool's cache locks in their rank order), frozen, one barrier, their owners
+    /// waited out, then the pool's lock. The other CPUs' caches of the pool go on unfrozen and must not be touched.
+    /// </summary>
+    internal ulong LockPoolWithCachesOf(int pool, ulong cpus)
+    {
+        ulong state = 0;
+        bool first = true;
+        for (int c = 0; c < _buddy._cpus; c++)
+        {
+            if ((cpus & (1UL << c)) == 0)
+                continue;
+            ulong s = _buddy.CacheLockOf(pool, c)->Acquire();
+            if (first)
+                state = s;
+            first = false;
+        }
+        if (_lockFreeCaches)
+        {
+            for (int c = 0; c < _buddy._cpus; c++)
+                if ((cpus & (1UL << c)) != 0)
+                    Volatile.Write(ref _buddy.CacheLockOf(pool, c)->Frozen, 1);
+            FreezeBarrier();
+            for (int c = 0; c < _buddy._cpus; c++)
+            {
+                CacheLock* l = _buddy.CacheLockOf(pool, c);
+                if ((cpus & (1UL << c)) != 0)
+                    while (Volatile.Read(ref l->Active) != 0)
+                    {
+                    }
+            }
+        }
+        _poolLocks[pool].Acquire();
+        return state;
+    }
+
+    /// <summary>Releases what <see cref="LockPoolWithCachesOf"/> took (the same <paramref name="cpus"/>), frozen words lowered before their locks.</summary>
+    internal void UnlockPoolWithCachesOf(int pool, ulong cpus, ulong state)
+    {
+        _poolLocks[pool].ReleaseInner();
+        int lowest = BitOperations.TrailingZeroCount(cpus);
+        for (int c = _buddy._cpus - 1; c >= 0; c--)
+        {
+            if ((cpus & (1UL << c)) == 0)
+                continue;
+            CacheLock* l = _buddy.CacheLockOf(pool, c);
+            if (_lockFreeCaches)
+                Volatile.Write(ref l->Frozen, 0);
+            if (c == lowest)
+                l->Release(state);
+            else
+                l->ReleaseInner();
+        }
     }
 
     /// <summary>

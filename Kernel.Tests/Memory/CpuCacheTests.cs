@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+using System.Threading;
 using PoolKernel.Memory;
 using PoolKernel.Memory.Testing;
 using Xunit;
@@ -331,6 +333,117 @@ public unsafe class CpuCacheTests
         Assert.Equal(0UL, CachedFrames(pm, pool, 1));
         MemoryAssert.Consistent(pm);
         Assert.Equal(MemoryStatus.Ok, pm->Free(last, new Order(max), MemoryAssert.DefaultOwner));
+        foreach (Pfn p in held)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(max), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
+    private static int s_barriers;
+    private static void CountingBarrier() { Interlocked.Increment(ref s_barriers); HostCpus.Barrier(); }
+
+    /// <summary>
+    /// What a drain costs in process-wide barriers (the kernel's NMI round trips, docs/smp.md "A lock-free own
+    /// cache"), counted through the barrier hook: <see cref="PhysicalMemory.DrainCaches"/> with nothing cached runs
+    /// none (main: one a pool slot), with two CPUs' caches of two pools holding frames one for all of them, and they
+    /// end empty; a pool that runs short while no other CPU's cache of it holds a frame runs none per refusal.
+    /// </summary>
+    [Fact]
+    public void DrainsRunOneBarrierForAllCachesHoldingFramesAndNoneWhenNoneDo()
+    {
+        HostCpus.Enter(0);
+        MemoryConfig config = HostCpus.Config(3);
+        config.ProcessWideBarrier = &CountingBarrier;
+        using HostPhysicalMemory host = QemuMaps.Boot("q35", 256 * MiB, 1, config);
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = CachedPool(pm);
+        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
+        pm->DrainCaches();
+        Volatile.Write(ref s_barriers, 0);
+        pm->DrainCaches();
+        Assert.Equal(0, Volatile.Read(ref s_barriers));
+
+        foreach (int cpu in new[] { 1, 2 })
+        {
+            HostCpus.Enter(cpu);
+            foreach (PoolId id in new[] { pool, donor })
+            {
+                Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(id), out Pfn f));
+                Assert.Equal(MemoryStatus.Ok, pm->Free(f, new Order(0), MemoryAssert.DefaultOwner));
+                Assert.True(CachedFrames(pm, id, cpu) > 0);
+            }
+        }
+        HostCpus.Enter(0);
+        Volatile.Write(ref s_barriers, 0);
+        pm->DrainCaches();
+        Assert.Equal(1, Volatile.Read(ref s_barriers));
+        for (int cpu = 0; cpu < 3; cpu++)
+            foreach (PoolId id in new[] { pool, donor })
+                Assert.Equal(0UL, CachedFrames(pm, id, cpu));
+        MemoryAssert.Consistent(pm);
+
+        // The pool runs short (CPU 0 takes every page block) with no cache of it holding a frame: no barrier.
+        int max = pm->PageblockOrder;
+        var held = new List<Pfn>();
+        Volatile.Write(ref s_barriers, 0);
+        while (pm->Allocate(new Order(max), AllocRequest.InPool(pool), out Pfn b) == MemoryStatus.Ok)
+            held.Add(b);
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out _));
+        Assert.Equal(0, Volatile.Read(ref s_barriers));
+        foreach (Pfn b in held)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(max), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
+    /// The rate limit of drains of a short pool (Pool.FutileDrainFrames): CPU 0 holds every page block but one, CPU 1
+    /// holds a frame of that one and caches some of its other frames. CPU 0's page-block request drains CPU 1's
+    /// cache (one barrier) and is still refused (the held frame keeps the block from merging); CPU 1 caches frames
+    /// again, and CPU 0's next request as large skips the drain (no barrier: CPU 1 caches fewer frames than it asks
+    /// for; main drained again), while an order-0 request of CPU 0 is served. The checker stays clean.
+    /// </summary>
+    [Fact]
+    public void ARequestRefusedRightAfterADrainDoesNotDrainAgainForTheSameSize()
+    {
+        HostCpus.Enter(0);
+        MemoryConfig config = HostCpus.Config(2);
+        config.ProcessWideBarrier = &CountingBarrier;
+        using HostPhysicalMemory host = QemuMaps.Boot("q35", 256 * MiB, 1, config);
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = CachedPool(pm);
+        int max = pm->PageblockOrder;
+        var held = new Pfn[CachedPoolPageblocks - 1];
+        for (int i = 0; i < held.Length; i++)
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(max), AllocRequest.InPool(pool), out held[i]));
+        HostCpus.Enter(1);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn pinned));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn f));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(f, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.True(CachedFrames(pm, pool, 1) > 0);
+
+        HostCpus.Enter(0);
+        Volatile.Write(ref s_barriers, 0);
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(max), AllocRequest.InPool(pool), out _));
+        Assert.Equal(1, Volatile.Read(ref s_barriers));
+        Assert.Equal(0UL, CachedFrames(pm, pool, 1));
+
+        HostCpus.Enter(1);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out f));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(f, new Order(0), MemoryAssert.DefaultOwner));
+        ulong parked = CachedFrames(pm, pool, 1);
+        Assert.True(parked > 0 && parked < 1UL << max);
+        HostCpus.Enter(0);
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->Allocate(new Order(max), AllocRequest.InPool(pool), out _));
+        Assert.Equal(1, Volatile.Read(ref s_barriers));
+        Assert.Equal(parked, CachedFrames(pm, pool, 1));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn small));
+        MemoryAssert.Consistent(pm);
+
+        Assert.Equal(MemoryStatus.Ok, pm->Free(small, new Order(0), MemoryAssert.DefaultOwner));
+        HostCpus.Enter(1);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(pinned, new Order(0), MemoryAssert.DefaultOwner));
+        HostCpus.Enter(0);
         foreach (Pfn p in held)
             Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(max), MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);

@@ -86,6 +86,9 @@ public class SmpBootTests
         Assert.Matches(new Regex(@"timer:    local APIC 100 Hz on every CPU \(\d+ counts of bus/16 a period, calibrated against PIT channel 2\)"), result.Console);
         Assert.Contains($"cpus: {cpus} of {cpus} online; timer 100 Hz", ShellCommandBootTests.LineAfter(result, "cpus"));
         Assert.Contains($"cpus: {cpus} of {cpus} online; timer 100 Hz", ShellCommandBootTests.LineAfter(result, "cpus", 1));
+        // The process-wide barriers run so far (NmiBarrier.Sent): none reach another CPU with one online.
+        foreach (int k in new[] { 0, 1 })
+            Assert.Matches(cpus == 1 ? @"; 0 barriers sent$" : @"; \d+ barriers sent$", ShellCommandBootTests.LineAfter(result, "cpus", k));
         List<Row> first = CpusReport(result, 0), second = CpusReport(result, 1);
         Assert.Equal(cpus, first.Count);
         Assert.Equal(cpus, second.Count);

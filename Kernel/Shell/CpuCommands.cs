@@ -74,12 +74,16 @@ namespace PoolKernel.Shell
             if (Smp.TimerRunning)
             {
                 Console.Write(Smp.TimerHertz);
-                Console.WriteLine(" Hz");
+                Console.Write(" Hz");
             }
             else
             {
-                Console.WriteLine("not running");
+                Console.Write("not running");
             }
+            // Process-wide barriers the allocator's freezes ran since boot (docs/smp.md, "A lock-free own cache").
+            Console.Write("; ");
+            Console.Write(NmiBarrier.Sent);
+            Console.WriteLine(" barriers sent");
             Console.WriteLine("  cpu  apic  node  state     timer ticks  interrupts  answers");
             for (int i = 0; i < Smp.Count; i++)
             {
