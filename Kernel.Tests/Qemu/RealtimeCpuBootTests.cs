@@ -48,6 +48,62 @@ public class RealtimeCpuBootTests
         return m;
     }
 
+    private const string UnderTheHold = "': it ended under the hold";
+
+    /// <summary>`rtbench hold CMD`'s last line: CMD ran on cpu 0 while cpu 2 held the realtime pool's locks.</summary>
+    private static void AssertHeld(QemuResult result, string command, int line, string end = UnderTheHold)
+        => Assert.Equal($"rtbench hold: cpu 2 held audio_rt's locks while cpu 0 ran '{command}" + end, Reply(result, "rtbench hold " + command, line));
+
+    /// <summary>
+    /// The reports and the movable areas (docs/realtime.md, "Administration"): while cpu 2 holds the realtime pool's
+    /// locks as its realtime path does (`rtbench hold`), an area made, compacted (its mover), listed and freed, and the
+    /// `fragindex`, `dmapools`, `heaptest` (the pool named) and `bcache` reports each end on cpu 0 under the hold: none
+    /// takes a realtime pool's lock (on main each took every lock and waited for the hold to run out). `check`, which
+    /// reads the realtime pool in bounded sections under its lock, waits for it: the hold is real. Then rtbench on the
+    /// realtime CPU runs through a `vareatest` on cpu 0 within its step bound, and everything is clean afterwards.
+    /// </summary>
+    [Fact]
+    public void ReportsAndMovableAreas_EndWhileAnotherCpuHoldsTheRealtimePoolsLocks_AndRtBenchStaysWithinItsBound()
+    {
+        QemuResult result = Boot("pool=audio_rt:64M,rt,prio=10 rtcpu=1 run=\"rtbench hold vareatest 4M 3;rtbench hold vareas;" +
+            "rtbench hold fragindex;rtbench hold dmapools;rtbench hold heaptest 4;rtbench hold bcache;rtbench hold vfree 0;" +
+            "rtbench hold check;rtbench 20000 rtcpu vareatest 4M 3;vfree 0;check;halt\"");
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Matches(result, "rtbench hold vareatest 4M 3",
+            @"vareatest: area 0, 1024 pages between \d+ fillers \(freed\); compact moved [1-9]\d* pages, [1-9]\d* of the area's frames; checksum intact");
+        AssertHeld(result, "vareatest 4M 3", 2);
+        Matches(result, "rtbench hold vareas", @"vareas: area 0 at 0xfffff00000000000, 1024 pages: node0 1024; moved \d+ by compaction, 0 by migration");
+        Matches(result, "rtbench hold vareas", @"vareas: 1 areas; \d+ pages of reverse map and tables; \d+ shootdowns sent", 2);
+        AssertHeld(result, "vareas", 3);
+        // Three pools (the two set-up pools and audio_rt): a row each, the realtime pool's read as a snapshot.
+        for (int pool = 0; pool < 3; pool++)
+            Matches(result, "rtbench hold fragindex", $@"fragindex: pool {pool}:( -?\d+){{11}}  score \d+", 1 + pool);
+        AssertHeld(result, "fragindex", 4);
+        Assert.Equal("no DMA pools", Reply(result, "rtbench hold dmapools"));
+        AssertHeld(result, "dmapools", 2);
+        Matches(result, "rtbench hold heaptest 4", @"heaptest: 4 x 64 bytes from the CPU on node 0: by node 0=4, failed 0; managed objects on the local node \d/4");
+        Matches(result, "rtbench hold heaptest 4", @"heaptest: first object in pool node0-\w+", 2);
+        AssertHeld(result, "heaptest 4", 3);
+        Assert.Equal("bcache: 0 pages (0 KiB, reclaimable, 0 in reclaimable page blocks), 0 dirty; 0 hits, 0 misses, 0 dropped, 0 written back, 0 lost",
+            Reply(result, "rtbench hold bcache"));
+        AssertHeld(result, "bcache", 2);
+        Assert.Equal("vfree: area 0: 1024 frames and 3 page-table pages given back", Reply(result, "rtbench hold vfree 0"));
+        AssertHeld(result, "vfree 0", 2);
+        Matches(result, "rtbench hold check", @"check: ok \(.*\)");
+        Matches(result, "rtbench hold check", @"check: \d+ cycles", 7);
+        AssertHeld(result, "check", 8, "': the hold ran out first (it waited for the realtime pool's locks)");
+        Matches(result, "rtbench 20000 rtcpu vareatest 4M 3",
+            @"vareatest: area 0, 1024 pages between \d+ fillers \(freed\); compact moved \d+ pages, \d+ of the area's frames; checksum intact");
+        Match rt = Matches(result, "rtbench 20000 rtcpu vareatest 4M 3",
+            @"rtbench: (\d+) ops on audio_rt \(cpu 1, the realtime CPU, timer on, while cpu 0 ran 'vareatest 4M 3'\): min (\d+) median \d+ p99\.9 \d+ max (\d+) ticks; steps max (\d+) \(bound (\d+)\); 0 out of memory; \d+ collections meanwhile parked it 0 times", 2);
+        Assert.True(long.Parse(rt.Groups[1].Value) >= 20000, result.ToString());
+        Assert.True(long.Parse(rt.Groups[2].Value) <= long.Parse(rt.Groups[3].Value), result.ToString());
+        Assert.Equal("708", rt.Groups[5].Value);
+        Assert.True(int.Parse(rt.Groups[4].Value) > 0 && int.Parse(rt.Groups[4].Value) <= 708, $"steps above the bound\n{result}");
+        Assert.Equal("vfree: area 0: 1024 frames and 3 page-table pages given back", Reply(result, "vfree 0"));
+        Matches(result, "check", @"check: ok \(.*\)");
+    }
+
     [Fact]
     public void RtBenchOnTheRealtimeCpu_RunsThroughGcstressCollections_NeverParked_WithinTheStepBound()
     {
