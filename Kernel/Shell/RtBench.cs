@@ -317,11 +317,11 @@ namespace PoolKernel.Shell
         }
 
         /// <summary>
-        /// How long the holding CPU of `rtbench hold` keeps the realtime pool's locks at most, in TSC ticks (2^35: seconds
-        /// at any TSC rate QEMU or a machine gives, far above what the reports take): a command that waits for them
-        /// therefore ends after the hold, not never, and the line says so.
+        /// How long the holding CPU of `rtbench hold` keeps the realtime pool's locks at most, in TSC ticks (2^40: minutes at
+        /// any TSC rate QEMU or a machine gives, so that a command slowed by a loaded host still ends under the hold): a
+        /// command that waits for them ends after the hold, not never, and the line says so.
         /// </summary>
-        private const ulong HoldTicks = 1UL << 35;
+        private const ulong HoldTicks = 1UL << 40;
 
         /// <summary>What the holding CPU of `rtbench hold` is given and fills in.</summary>
         private struct Hold
