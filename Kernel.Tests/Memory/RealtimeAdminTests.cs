@@ -127,6 +127,7 @@ public unsafe class RealtimeAdminTests
     /// <summary>
     /// While a realtime CPU holds the realtime pool's locks (its cache's and the pool's, as its bounded path does),
     /// every administrative path that does not act on the pool runs to its end on another CPU: the pool reports' lock set,
+    /// the other reports' reads of the realtime pool under it (its properties, fragmentation, page blocks, owner bytes),
     /// a pool created from a range and destroyed, a container with a guarantee created and destroyed, a mover registered
     /// and forgotten, the balloon's count. On main each of them took every pool's lock and would wait for the realtime
     /// CPU for as long as it held it. Afterwards the checker is clean.
@@ -155,6 +156,29 @@ public unsafe class RealtimeAdminTests
                 Assert.Equal(MemoryStatus.Ok, pm->GetPoolStats(rt, out PoolStats s));
                 pm->UnlockAllButRealtime(state);
                 Assert.True(s.FreePages <= s.PresentPages && totals.FreePages <= totals.PresentPages);
+            });
+            Path("the other reports' reads (fragindex, churn's pool choice, dmapools and heaptest pool names, bcache and area checks)", () =>
+            {
+                ulong state = pm->LockAllButRealtime();
+                Assert.Equal(MemoryStatus.Ok, pm->GetPoolProperties(rt, out PoolProperties props));
+                Assert.NotEqual(PoolFlags.None, props.Flags & PoolFlags.Realtime);
+                int index = pm->FragmentationIndex(rt, 3);
+                int score = pm->FragmentationScore(rt);
+                ulong rtPageblocks = 0, owned = 0;
+                for (ulong pb = 0; pb < pm->PageblockCount; pb++)
+                {
+                    Assert.Equal(MemoryStatus.Ok, pm->GetPageblock(pb, out PageblockUse use));
+                    if (use.Pool == rt)
+                        rtPageblocks++;
+                }
+                foreach ((Pfn pfn, int _) in m.Held)
+                    if (pm->OwnerOf(pfn) == Kernel && pm->PoolOf(pfn) == rt)
+                        owned++;
+                pm->UnlockAllButRealtime(state);
+                Assert.InRange(index, -1000, 1000);
+                Assert.InRange(score, 0, 1000);
+                Assert.Equal((ulong)Pageblocks, rtPageblocks);
+                Assert.Equal((ulong)m.Held.Count, owned);
             });
             Path("pool from a range, destroyed", () =>
             {

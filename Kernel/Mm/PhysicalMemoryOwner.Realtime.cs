@@ -51,6 +51,16 @@ namespace PoolKernel.Mm
         /// </summary>
         internal static int RebalanceRealtimePools() => s_memory == null ? 0 : s_memory->RebalanceRealtimePools();
 
+        /// <summary>
+        /// Takes what the realtime path holds on the running CPU (<paramref name="pool"/>'s lock with that CPU's cache
+        /// lock, PhysicalMemory.LockCpuPool), interrupts off, until <see cref="UnholdRealtimePath"/>: for `rtbench hold`,
+        /// which shows that another CPU's path does not wait for it. The holder calls nothing of the instance meanwhile.
+        /// </summary>
+        internal static ulong HoldRealtimePath(PoolId pool) => s_memory->LockCpuPool(pool.Value, Smp.CurrentNumber);
+
+        /// <summary>Releases what <see cref="HoldRealtimePath"/> took (on the same CPU).</summary>
+        internal static void UnholdRealtimePath(PoolId pool, ulong state) => s_memory->UnlockCpuPool(pool.Value, Smp.CurrentNumber, state);
+
         /// <summary>The first live realtime pool, or None.</summary>
         internal static PoolId FirstRealtimePool()
         {

@@ -20,7 +20,7 @@ namespace PoolKernel.Mm
     /// here: interrupts off around each call (<see cref="Cpu.SaveAndDisableInterrupts"/>), because the
     /// instance's per-CPU state (its remembered pool choices) is touched without a lock by its own CPU only,
     /// and an interrupt handler on that CPU must not find it half written; and the reports, which take every
-    /// lock of the instance in its order (<see cref="LockForReport"/>). Lock order (docs/smp.md): the heap
+    /// lock of the instance in its order but the realtime pools' (<see cref="LockForReport"/>). Lock order (docs/smp.md): the heap
     /// lock (<see cref="Heap.KernelHeapGlue"/>) before the pools' locks, never the reverse; nothing is
     /// allocated from the heap while a pool lock is held.
     /// </summary>
@@ -85,45 +85,33 @@ namespace PoolKernel.Mm
         internal static void LeaveCalls(ulong state) => Cpu.RestoreInterrupts(state);
 
         /// <summary>
-        /// Every lock of the instance in its order (<see cref="PhysicalMemory.LockAll"/>), interrupts off,
-        /// until <see cref="Unlock"/>: for a layer whose own state must not change under a mover or a
-        /// compaction (the movable areas' page tables and reverse map, Mm/VmAreas.cs: compaction and its
-        /// movers run under this same LockAll). Call no self-locking method of the instance meanwhile.
+        /// The table lock and every non-realtime pool's locks with their caches' (<see cref="PhysicalMemory.LockAllButRealtime"/>),
+        /// interrupts off, until <see cref="Unlock"/>: for a layer whose own state must not change under a mover (the movable
+        /// areas' page tables and reverse map, Mm/VmAreas.cs). Every mover runs under the table lock: a compaction pass holds
+        /// it from start to end, pressure's movable step under LockAllButRealtime; neither ever acts on a realtime pool, so
+        /// no realtime pool's lock is needed (docs/realtime.md, "Administration"). Call no self-locking method of the instance meanwhile.
         /// </summary>
-        internal static ulong Lock() => s_memory->LockAll();
+        internal static ulong Lock() => s_memory->LockAllButRealtime();
 
-        /// <summary>Releases every lock <see cref="Lock"/> or <see cref="LockForReport"/> took.</summary>
-        internal static void Unlock(ulong state) => s_memory->UnlockAll(state);
+        /// <summary>Releases what <see cref="Lock"/> or <see cref="LockForReport"/> took.</summary>
+        internal static void Unlock(ulong state) => s_memory->UnlockAllButRealtime(state);
 
         /// <summary>
-        /// For the shell's reports, which walk the pools: takes every lock of the instance in its order
-        /// (<see cref="PhysicalMemory.LockAll"/>) and returns it, to be read until <see cref="Unlock"/>. The report
-        /// must allocate nothing from the heap meanwhile (the heap lock comes first, docs/smp.md) and must not
-        /// call a method that locks (use <see cref="PhysicalMemory.CheckLocked"/>); the pure reports
-        /// (Kernel.Boot/Reports) allocate nothing.
+        /// For the shell's reports, which walk the pools (the pool reports `pools`, `meminfo`, `buddyinfo`, `pagetypeinfo`,
+        /// `zoneinfo`, `pageblocks`, `dump`; `fragindex`, churn's pool choice, `dmapools`, `heaptest`, `bcache`'s and the
+        /// movable areas' checks): the table lock and every lock but the realtime pools' (<see cref="Lock"/>), so a report
+        /// never holds a realtime pool's lock (docs/realtime.md, "Administration"). What a report reads of a realtime pool
+        /// is a snapshot without its lock: its properties and liveness (changed only under the table lock, held), each
+        /// counter one word read once (<see cref="PhysicalMemory.GetPoolStats"/> and <see cref="PhysicalMemory.GetTotals"/>
+        /// keep free within present), its list counts, a page block's bytes and a frame's owner byte. Returned to be
+        /// read until <see cref="Unlock"/>. The report must allocate nothing from the heap meanwhile (the heap lock comes
+        /// first, docs/smp.md) and must not call a method that locks; the pure reports (Kernel.Boot/Reports) allocate nothing.
         /// </summary>
         internal static PhysicalMemory* LockForReport(out ulong state)
-        {
-            state = s_memory->LockAll();
-            return s_memory;
-        }
-
-        /// <summary>
-        /// For the pool reports (`pools`, `meminfo`, `buddyinfo`, `pagetypeinfo`, `zoneinfo`, `pageblocks`, `dump`):
-        /// every lock but the realtime pools' (<see cref="PhysicalMemory.LockAllButRealtime"/>), so a report never
-        /// holds a realtime pool's lock (docs/realtime.md, "Administration"); a realtime pool's rows are read as a
-        /// snapshot without its lock (each counter a word, read once; <see cref="PhysicalMemory.GetPoolStats"/> keeps
-        /// the rows within the pool's size). Released with <see cref="UnlockPoolReport"/>; the rules of
-        /// <see cref="LockForReport"/> apply.
-        /// </summary>
-        internal static PhysicalMemory* LockForPoolReport(out ulong state)
         {
             state = s_memory->LockAllButRealtime();
             return s_memory;
         }
-
-        /// <summary>Releases what <see cref="LockForPoolReport"/> took.</summary>
-        internal static void UnlockPoolReport(ulong state) => s_memory->UnlockAllButRealtime(state);
 
         /// <summary>
         /// The instance itself, for: the boot CPU's set-up before the other CPUs start (PoolPlanner, the heap's

@@ -39,8 +39,10 @@ namespace PoolKernel.Mm
     /// index in bits 0-23; 0 = not an area's frame), so the mover finds a frame's entry without
     /// walking the areas. Allocated (owner vmarea) at the first area and kept.
     ///
-    /// Locking: every page-table entry of the region and every reverse-map entry is written under the
-    /// pools' lock (<see cref="PhysicalMemoryOwner.Lock"/>), the lock the mover runs under; the area
+    /// Locking: every page-table entry of the region and every reverse-map entry is written under
+    /// <see cref="PhysicalMemoryOwner.Lock"/> (the table lock and every pool's but the realtime pools'): the mover
+    /// runs under the table lock (compaction, pressure), and never for a realtime pool's frame (neither compacts
+    /// nor presses one), so a realtime CPU never waits for an area operation (docs/realtime.md). The area
     /// table itself (<see cref="s_areas"/>) is written by one CPU at a time, the shell's commands
     /// (nothing else creates or frees areas), and read by the mover under the pools' lock.
     /// Nothing here allocates from the heap.

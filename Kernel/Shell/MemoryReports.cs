@@ -9,7 +9,7 @@ namespace PoolKernel.Shell
     /// <summary>
     /// The shell's memory reports: the pure ones (Kernel.Boot/Reports/MemoryReports.cs) on the
     /// kernel's pools, reservations and console, and the heap's rows that only the kernel has.
-    /// Each pool report runs under every pool's lock but the realtime pools' (<see cref="PhysicalMemoryOwner.LockForPoolReport"/>: a realtime pool's rows are a snapshot),
+    /// Each pool report runs under every pool's lock but the realtime pools' (<see cref="PhysicalMemoryOwner.LockForReport"/>: a realtime pool's rows are a snapshot),
     /// printing as it walks: the pure reports allocate nothing, so no heap lock is wanted inside it.
     /// </summary>
     internal static unsafe class MemoryReports
@@ -19,9 +19,9 @@ namespace PoolKernel.Shell
             TextOut w = ConsoleOut.Instance;
             // The heap's figures first: they take the heap lock, which comes before the pools' lock.
             ulong heapPages = Heap.KernelHeapGlue.PagesHeld, heapBytes = Heap.KernelHeapGlue.BytesInUse;
-            PhysicalMemory* pm = PhysicalMemoryOwner.LockForPoolReport(out ulong state);
+            PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
             Boot.Reports.MemoryReports.MemInfo(w, pm, Reservations.Table, MemoryBringUp.UsableBytes);
-            PhysicalMemoryOwner.UnlockPoolReport(state);
+            PhysicalMemoryOwner.Unlock(state);
             Boot.Reports.MemoryReports.Row(w, "Heap pages held", heapPages * 4096);
             Boot.Reports.MemoryReports.Row(w, "Heap bytes in use", heapBytes);
             Boot.Reports.MemoryReports.Row(w, "Heap metadata", Heap.KernelHeapGlue.MetadataBytes);
@@ -49,44 +49,44 @@ namespace PoolKernel.Shell
                     atSetUp->CopyTo(ConsoleOut.Instance);
                 return;
             }
-            PhysicalMemory* pm = PhysicalMemoryOwner.LockForPoolReport(out ulong state);
+            PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
             Boot.Reports.MemoryReports.Pools(ConsoleOut.Instance, pm);
-            PhysicalMemoryOwner.UnlockPoolReport(state);
+            PhysicalMemoryOwner.Unlock(state);
         }
 
         internal static void BuddyInfo(ref ShellLine line)
         {
-            PhysicalMemory* pm = PhysicalMemoryOwner.LockForPoolReport(out ulong state);
+            PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
             Boot.Reports.MemoryReports.BuddyInfo(ConsoleOut.Instance, pm);
-            PhysicalMemoryOwner.UnlockPoolReport(state);
+            PhysicalMemoryOwner.Unlock(state);
         }
 
         internal static void PageTypeInfo(ref ShellLine line)
         {
-            PhysicalMemory* pm = PhysicalMemoryOwner.LockForPoolReport(out ulong state);
+            PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
             Boot.Reports.MemoryReports.PageTypeInfo(ConsoleOut.Instance, pm);
-            PhysicalMemoryOwner.UnlockPoolReport(state);
+            PhysicalMemoryOwner.Unlock(state);
         }
 
         internal static void ZoneInfo(ref ShellLine line)
         {
-            PhysicalMemory* pm = PhysicalMemoryOwner.LockForPoolReport(out ulong state);
+            PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
             Boot.Reports.MemoryReports.ZoneInfo(ConsoleOut.Instance, pm, Machine.NodeCount);
-            PhysicalMemoryOwner.UnlockPoolReport(state);
+            PhysicalMemoryOwner.Unlock(state);
         }
 
         internal static void Pageblocks(ref ShellLine line)
         {
-            PhysicalMemory* pm = PhysicalMemoryOwner.LockForPoolReport(out ulong state);
+            PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
             Boot.Reports.MemoryReports.Pageblocks(ConsoleOut.Instance, pm);
-            PhysicalMemoryOwner.UnlockPoolReport(state);
+            PhysicalMemoryOwner.Unlock(state);
         }
 
         internal static void Dump(ref ShellLine line)
         {
-            PhysicalMemory* pm = PhysicalMemoryOwner.LockForPoolReport(out ulong state);
+            PhysicalMemory* pm = PhysicalMemoryOwner.LockForReport(out ulong state);
             Boot.Reports.MemoryReports.Dump(ConsoleOut.Instance, pm, Reservations.Table, MemoryBringUp.UsableBytes, Machine.NodeCount);
-            PhysicalMemoryOwner.UnlockPoolReport(state);
+            PhysicalMemoryOwner.Unlock(state);
         }
     }
 }

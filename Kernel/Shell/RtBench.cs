@@ -60,7 +60,7 @@ namespace PoolKernel.Shell
 
         internal static void Register(ref int n)
         {
-            Commands.Register(ref n, "rtbench", "rtbench [N [check]] | rtbench N rtcpu CMD...: N (default 100000) timed alloc/free operations, orders 0-3, on the first realtime pool with the timer on and the other CPUs running stress (with check: another CPU running the checker in a loop; with rtcpu: on the realtime CPU while this CPU runs CMD, e.g. gcstress 64); min, median, p99.9, max ticks and the most realtime steps", &Command);
+            Commands.Register(ref n, "rtbench", "rtbench [N [check]] | rtbench N rtcpu CMD... | rtbench hold CMD...: N (default 100000) timed alloc/free operations, orders 0-3, on the first realtime pool with the timer on and the other CPUs running stress (with check: another CPU running the checker in a loop; with rtcpu: on the realtime CPU while this CPU runs CMD, e.g. gcstress 64); min, median, p99.9, max ticks and the most realtime steps; with hold: another CPU holds the realtime pool's locks as its realtime path does while this CPU runs CMD (did CMD end under the hold?)", &Command);
         }
 
         private static void Command(ref ShellLine line)
@@ -68,6 +68,11 @@ namespace PoolKernel.Shell
             if (line.WordIs(2, "rtcpu"))
             {
                 OnRealtimeCpu(ref line);
+                return;
+            }
+            if (line.WordIs(1, "hold"))
+            {
+                HoldWhile(ref line);
                 return;
             }
             if (line.WordIs(1, "heap"))
@@ -309,6 +314,108 @@ namespace PoolKernel.Shell
             }
             Release(ref *run);
             KernelHeapGlue.Free(run);
+        }
+
+        /// <summary>
+        /// How long the holding CPU of `rtbench hold` keeps the realtime pool's locks at most, in TSC ticks (2^40: minutes at
+        /// any TSC rate QEMU or a machine gives, so that a command slowed by a loaded host still ends under the hold): a
+        /// command that waits for them ends after the hold, not never, and the line says so.
+        /// </summary>
+        private const ulong HoldTicks = 1UL << 40;
+
+        /// <summary>What the holding CPU of `rtbench hold` is given and fills in.</summary>
+        private struct Hold
+        {
+            public PoolId Pool;
+            /// <summary>Set by the holder once it holds the locks.</summary>
+            public int Held;
+            /// <summary>Set by the shell's CPU when its command has ended.</summary>
+            public int Stop;
+            /// <summary>Set by the holder: 1 when it saw <see cref="Stop"/> while holding, 0 when the hold ran out first.</summary>
+            public int EndedUnderHold;
+        }
+
+        /// <summary>
+        /// `rtbench hold CMD...` (docs/realtime.md, "Administration"): another online CPU (not the realtime CPU) takes the first realtime pool's
+        /// locks as that pool's realtime path takes them (the pool's and the CPU's cache lock) and keeps them until CMD,
+        /// run meanwhile on this CPU, has ended, or <see cref="HoldTicks"/> ticks have passed. Prints CMD's lines, then
+        /// `rtbench hold: cpu H held POOL's locks while cpu C ran 'CMD': it ended under the hold` when CMD took none
+        /// of the realtime pool's locks, or `...: the hold ran out first (it waited for the realtime pool's locks)`.
+        /// Refused: no realtime pool, no other online CPU (nothing run).
+        /// </summary>
+        private static void HoldWhile(ref ShellLine line)
+        {
+            if (line.WordCount < 3)
+            {
+                Console.WriteLine("usage: rtbench hold CMD... (CMD runs on this CPU while another holds the realtime pool's locks)");
+                return;
+            }
+            PoolId pool = PhysicalMemoryOwner.FirstRealtimePool();
+            if (pool.IsNone)
+            {
+                Console.WriteLine("rtbench: no realtime pool (boot with pool=NAME:SIZE,rt); nothing run");
+                return;
+            }
+            int holder = -1;
+            for (int c = 0; c < Smp.Count && holder < 0 && Smp.Started; c++)
+            {
+                PerCpu* cpu = Smp.Get(c);
+                if (cpu != null && cpu != Smp.Current && cpu->State == CpuState.Online && !RealtimeCpu.Is(c))
+                    holder = c;
+            }
+            if (holder < 0)
+            {
+                Console.WriteLine("rtbench hold: needs another online CPU, not the realtime CPU, to hold the locks; nothing run");
+                return;
+            }
+            Hold hold = default;
+            hold.Pool = pool;
+            if (!Smp.Post(holder, &HoldUntilStopped, (ulong)&hold))
+            {
+                Console.WriteLine("rtbench hold: the other CPU is still running earlier work; nothing run");
+                return;
+            }
+            while (Volatile.Read(ref hold.Held) == 0)
+                Cpu.Pause();
+            ShellLine command = default;
+            command.SetFromWord(ref line, 2);
+            bool known = Commands.TryRun(ref command);
+            Volatile.Write(ref hold.Stop, 1);
+            Smp.WaitForWork(holder);
+            if (!known)
+            {
+                Console.Write("rtbench hold: unknown command '");
+                command.WriteWord(0);
+                Console.WriteLine("'");
+            }
+            Console.Write("rtbench hold: cpu ");
+            Console.Write(holder);
+            Console.Write(" held ");
+            PhysicalMemoryOwner.GetPoolProperties(pool, out PoolProperties props);
+            MemoryText.PoolName(ConsoleOut.Instance, props);
+            Console.Write("'s locks while cpu ");
+            Console.Write(Smp.CurrentNumber);
+            Console.Write(" ran '");
+            for (int w = 0; w < command.WordCount; w++)
+            {
+                if (w > 0)
+                    Console.Write(' ');
+                command.WriteWord(w);
+            }
+            Console.WriteLine(hold.EndedUnderHold != 0 ? "': it ended under the hold" : "': the hold ran out first (it waited for the realtime pool's locks)");
+        }
+
+        /// <summary>Posted to the holding CPU: the realtime path's locks, kept until <see cref="Hold.Stop"/> or <see cref="HoldTicks"/> ticks.</summary>
+        private static void HoldUntilStopped(ulong argument)
+        {
+            Hold* hold = (Hold*)argument;
+            ulong state = PhysicalMemoryOwner.HoldRealtimePath(hold->Pool);
+            Volatile.Write(ref hold->Held, 1);
+            ulong start = Cpu.ReadTsc();
+            while (Volatile.Read(ref hold->Stop) == 0 && Cpu.ReadTsc() - start < HoldTicks)
+                Cpu.Pause();
+            hold->EndedUnderHold = Volatile.Read(ref hold->Stop);
+            PhysicalMemoryOwner.UnholdRealtimePath(hold->Pool, state);
         }
 
         /// <summary>Where <see cref="MakeAnObject"/> keeps what it made (so the allocation is not optimised away).</summary>
