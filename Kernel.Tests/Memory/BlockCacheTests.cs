@@ -105,6 +105,68 @@ public unsafe class BlockCacheTests
     }
 
     /// <summary>
+    /// A free to a full block cache goes straight to the lists, as Linux's pcp frees past its high mark, and the
+    /// cache keeps its blocks (issue 12: the bulk order-9 shape then costs what a free to the lists costs, with no
+    /// drain and no section on the cache). A CPU allocates its cache's high mark of blocks and two more and frees
+    /// them all: the first High park in its cache of the order, the last two are freed to the lists (neither
+    /// Allocated nor Cached, the pool's listed pages grown by them), the cache holds exactly the blocks it parked,
+    /// the checker is clean and a second free of a listed block is refused. The next High requests are then
+    /// cache hits, newest first.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(9)]
+    public void AFreeToAFullBlockCacheGoesToTheListsAndTheCacheKeepsItsBlocks(int order)
+    {
+        using HostPhysicalMemory host = TwoCpus(order == 9 ? 2 * GiB : 256 * MiB);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = order == 9 ? MemoryAssert.FindPool(pm, "node0-dma32") : SmallCachedPool(pm);
+        HostCpus.Enter(1);
+        FrameCache* cache = CacheOf(pm, pool, 1, order);
+        int high = cache->High;
+        Assert.True(high >= 1);
+        var blocks = new List<Pfn>();
+        for (int i = 0; i < high + 2; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn block));
+            blocks.Add(block);
+        }
+        Assert.Equal(0, cache->Count);
+        for (int i = 0; i < high; i++)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(blocks[i], new Order(order), MemoryAssert.DefaultOwner));
+        Assert.Equal(high, cache->Count);
+        var parked = new List<ulong>();
+        for (int i = 0; i < high; i++)
+            parked.Add(cache->At(i));
+        ulong listedBefore = pm->_buddy._pools[pool.Value].FreePages;
+
+        for (int i = high; i < high + 2; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Free(blocks[i], new Order(order), MemoryAssert.DefaultOwner));
+            FrameKind kind = pm->KindOf(blocks[i], out _);
+            Assert.NotEqual(FrameKind.Allocated, kind);
+            Assert.NotEqual(FrameKind.Cached, kind);
+            MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->Free(blocks[i], new Order(order), MemoryAssert.DefaultOwner));
+        }
+        Assert.Equal(listedBefore + (2UL << order), pm->_buddy._pools[pool.Value].FreePages);
+        Assert.Equal(high, cache->Count);
+        for (int i = 0; i < high; i++)
+            Assert.Equal(parked[i], cache->At(i));
+        Assert.Equal(0, CacheOf(pm, pool, 0, order)->Count);
+        MemoryAssert.Consistent(pm);
+
+        for (int i = high - 1; i >= 0; i--)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), AllocRequest.InPool(pool), out Pfn hit));
+            Assert.Equal(blocks[i], hit);
+            Assert.Equal(i, cache->Count);
+        }
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
     /// The drain-on-short rule for the block caches (issue 12: a cache never makes a request fail that draining
     /// and merging could meet): a full pool with one order-4 block free; two blocks of order 1, one of 2 and one of
     /// 3 are allocated from it and freed again, each to the CPU's cache of its order, so all its 16 frames sit in
