@@ -24,17 +24,8 @@ namespace PoolKernel.Shell
             PoolId only = PoolId.None;
             if (line.WordIs(1, "pool"))
             {
-                if (!MemoryCommands.PoolArg(ref line, 2, out only))
+                if (!MemoryCommands.LivePoolArg(ref line, 2, "compact", out only) || !line.NoMoreArgs(3))
                     return;
-                if (!line.NoMoreArgs(3))
-                    return;
-                if (PhysicalMemoryOwner.GetPoolProperties(only, out _) != MemoryStatus.Ok)
-                {
-                    Console.Write("compact: no pool ");
-                    Console.Write(only.Value);
-                    Console.WriteLine(" (see pools)");
-                    return;
-                }
             }
             else if (!line.NoMoreArgs(1))
                 return;

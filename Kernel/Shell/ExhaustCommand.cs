@@ -46,15 +46,8 @@ namespace PoolKernel.Shell
             int next = 1;
             if (line.WordIs(next, "pool"))
             {
-                if (!MemoryCommands.PoolArg(ref line, next + 1, out PoolId pool))
+                if (!MemoryCommands.LivePoolArg(ref line, next + 1, "exhaust", out PoolId pool))
                     return;
-                if (PhysicalMemoryOwner.GetPoolProperties(pool, out _) != MemoryStatus.Ok)
-                {
-                    Console.Write("exhaust: no pool ");
-                    Console.Write(pool.Value);
-                    Console.WriteLine(" (see pools)");
-                    return;
-                }
                 request = AllocRequest.InPool(pool);
                 next += 2;
             }

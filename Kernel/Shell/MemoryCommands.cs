@@ -47,6 +47,23 @@ namespace PoolKernel.Shell
             return true;
         }
 
+        /// <summary>
+        /// Word <paramref name="index"/> as the ID of a live pool (<see cref="PoolArg"/>, then the pool looked up):
+        /// false, with the usage error or "<paramref name="command"/>: no pool N (see pools)" printed, when it is not.
+        /// </summary>
+        internal static bool LivePoolArg(ref ShellLine line, int index, string command, out PoolId pool)
+        {
+            if (!PoolArg(ref line, index, out pool))
+                return false;
+            if (PhysicalMemoryOwner.GetPoolProperties(pool, out _) == MemoryStatus.Ok)
+                return true;
+            Console.Write(command);
+            Console.Write(": no pool ");
+            Console.Write(pool.Value);
+            Console.WriteLine(" (see pools)");
+            return false;
+        }
+
         private static void Alloc(ref ShellLine line)
         {
             if (!line.Arg(1, "ORDER", 0, (ulong)PhysicalMemoryOwner.MaxOrder, out ulong order))

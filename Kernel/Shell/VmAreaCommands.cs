@@ -34,15 +34,8 @@ namespace PoolKernel.Shell
             int next = 2;
             if (line.WordIs(next, "pool"))
             {
-                if (!MemoryCommands.PoolArg(ref line, next + 1, out PoolId pool))
+                if (!MemoryCommands.LivePoolArg(ref line, next + 1, "vmalloc", out PoolId pool))
                     return;
-                if (PhysicalMemoryOwner.GetPoolProperties(pool, out _) != MemoryStatus.Ok)
-                {
-                    Console.Write("vmalloc: no pool ");
-                    Console.Write(pool.Value);
-                    Console.WriteLine(" (see pools)");
-                    return;
-                }
                 request = AllocRequest.InPool(pool);
                 next += 2;
             }
