@@ -19,9 +19,10 @@ public static unsafe class HostCpus
 
     /// <summary>
     /// The process-wide barrier of <see cref="MemoryConfig.ProcessWideBarrier"/> on the host: every other thread of
-    /// the process executes a full memory barrier before it returns (Linux membarrier, or the runtime's fallback).
+    /// the process executes a full memory barrier before it returns (Linux membarrier, or the runtime's fallback),
+    /// whichever CPUs <paramref name="cpus"/> names (a thread is not tied to one CPU number).
     /// </summary>
-    public static void Barrier() => System.Threading.Interlocked.MemoryBarrierProcessWide();
+    public static void Barrier(ulong cpus) => System.Threading.Interlocked.MemoryBarrierProcessWide();
 
     /// <summary>
     /// The default config for <paramref name="cpus"/> CPUs, numbered by <see cref="Current"/>, with the host's

@@ -73,16 +73,19 @@ public unsafe struct MemoryConfig
     /// without grouping (Kernel.Bench, <c>--mobility-ab</c>); false (grouping on) everywhere else.
     /// </summary>
     public bool OneMobilityClass;
-    /// A process-wide memory barrier: returns once every other CPU (host: every other thread of the process) has
-    /// executed a full memory barrier after the call began. The kernel sends an NMI to every other online CPU and
-    /// waits for each acknowledgement (Kernel/Platform/NmiBarrier.cs); the host glue calls
-    /// <c>Interlocked.MemoryBarrierProcessWide</c>. It lets each CPU use its own per-CPU caches with no lock
-    /// (docs/smp.md, "A lock-free own cache"): a party that needs another CPU's cache raises the cache's frozen
-    /// word, calls this, then waits for the owner to leave the cache. Called with locks held and interrupts off;
-    /// it must take no lock of the instance. Null: an instance of several CPUs takes each cache's lock on its
-    /// fast paths (the locked path); one of one CPU takes none either way.
+    /// <summary>
+    /// A process-wide memory barrier: returns once every CPU in its argument (bit c: CPU c as
+    /// <see cref="CurrentCpu"/> numbers it; never 0) other than the caller has executed a full memory barrier after
+    /// the call began. Other CPUs may execute one too. The kernel sends an NMI to each of those CPUs that is online
+    /// and waits for each acknowledgement (Kernel/Platform/NmiBarrier.cs); the host glue calls
+    /// <c>Interlocked.MemoryBarrierProcessWide</c>, which reaches every thread. It lets each CPU use its own
+    /// per-CPU caches with no lock (docs/smp.md, "A lock-free own cache"): a party that needs another CPU's cache
+    /// raises the cache's frozen word, calls this for the owners of the caches it froze, then waits for them to
+    /// leave the caches. A CPU that takes its caches' locks (<see cref="PhysicalMemory.UseLockedCaches"/>) is never
+    /// asked. Called with locks held and interrupts off; it must take no lock of the instance. Null: an instance of
+    /// several CPUs takes each cache's lock on its fast paths (the locked path); one of one CPU takes none either way.
     /// </summary>
-    public delegate*<void> ProcessWideBarrier;
+    public delegate*<ulong, void> ProcessWideBarrier;
 
     /// <summary>The most CPUs an instance serves (<see cref="MaxCpus"/>).</summary>
     public const int CpuLimit = 64;

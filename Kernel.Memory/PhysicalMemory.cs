@@ -48,7 +48,13 @@ public unsafe partial struct PhysicalMemory
     internal int _maxCpus;
     internal delegate*<int> _currentCpu;
     /// <summary><see cref="MemoryConfig.ProcessWideBarrier"/>; null without one.</summary>
-    internal delegate*<void> _processWideBarrier;
+    internal delegate*<ulong, void> _processWideBarrier;
+    /// <summary>
+    /// The CPUs that take their caches' locks on their own fast paths although the instance is lock-free
+    /// (<see cref="UseLockedCaches"/>, bit c: CPU c): their caches' frozen words stay raised at rest, and no freeze
+    /// sends them a barrier. Bits are only ever added, each under every cache lock of its CPU (PhysicalMemory.Locks.cs).
+    /// </summary>
+    internal ulong _lockedCpus;
     /// <summary>
     /// True when each CPU uses its own caches without their lock (several CPUs and a <see cref="_processWideBarrier"/>:
     /// PhysicalMemory.Locks.cs); false: one CPU (no lock at all), or several without the barrier (the cache locks).

@@ -202,7 +202,7 @@ public unsafe partial struct PhysicalMemory
         {
             CacheLock* l = _buddy.CacheLockOf(pool, c);
             if (_lockFreeCaches)
-                Volatile.Write(ref l->Frozen, 0);
+                Volatile.Write(ref l->Frozen, FrozenAtRest(c));
             if (c == 0 && outer)
                 l->Release(state);
             else
@@ -210,12 +210,75 @@ public unsafe partial struct PhysicalMemory
         }
     }
 
-    /// <summary>The barrier between freezing caches and waiting for their owners (<see cref="FreezeCachesLocked"/>); nothing in the other modes.</summary>
-    private void FreezeBarrier()
+    /// <summary><see cref="FreezeBarrier(ulong)"/> for every CPU's caches.</summary>
+    private void FreezeBarrier() { FreezeBarrier(_buddy._cpus == 64 ? ulong.MaxValue : (1UL << _buddy._cpus) - 1); }
+
+    /// <summary>
+    /// The barrier between freezing caches and waiting for their owners (<see cref="FreezeCachesLocked"/>), for the
+    /// CPUs in <paramref name="cpus"/> whose caches the caller froze, less those that take their caches' locks
+    /// (<see cref="_lockedCpus"/>, a plain read after the caller's locked acquisitions of the cache locks: a CPU whose
+    /// bit it reads was made one under those locks, before they were last released); none when no CPU is left.
+    /// Nothing in the other modes.
+    /// </summary>
+    private void FreezeBarrier(ulong cpus)
     {
-        if (_lockFreeCaches)
-            _processWideBarrier();
+        if (!_lockFreeCaches)
+            return;
+        cpus &= ~_lockedCpus;
+        if (cpus != 0)
+            _processWideBarrier(cpus);
     }
+
+    /// <summary>
+    /// What CPU <paramref name="cpu"/>'s caches' frozen words read when no one holds their locks: 1 for a CPU that takes
+    /// its caches' locks (<see cref="UseLockedCaches"/>), so that its lock-free attempt always backs off to the lock; 0
+    /// for the others.
+    /// </summary>
+    private int FrozenAtRest(int cpu) { return (int)((_lockedCpus >> cpu) & 1); }
+
+    /// <summary>
+    /// From now on CPU <paramref name="cpu"/> takes its caches' locks on its own fast paths, as every CPU of an
+    /// instance without a barrier does, and no freeze of its caches sends it a barrier (the kernel's realtime CPU,
+    /// docs/realtime.md: a drain or the collector on another CPU then never interrupts it with an NMI). How: under
+    /// the table lock and every cache lock of the CPU (slots ascending, a subset of the rank order), each of its
+    /// caches is frozen, one barrier reaches that CPU alone, it is waited out of every cache, its bit is set in
+    /// <see cref="_lockedCpus"/>, and the locks are released with the frozen words left raised
+    /// (<see cref="FrozenAtRest"/>). An owner that reads a raised frozen word takes the lock instead of entering, so it
+    /// never again enters a cache without its lock; a freezer that reads the bit holds that cache's lock, taken after
+    /// these were released, so the bit was set before. Ok, also when the CPU already does or the instance takes every
+    /// cache lock anyway (one CPU, or no barrier); InvalidArgument for a CPU the instance has no caches for. Not to
+    /// be called with any lock held. A CPU cannot go back: the bit is kept for the instance's life.
+    /// </summary>
+    public MemoryStatus UseLockedCaches(int cpu)
+    {
+        if ((uint)cpu >= (uint)_buddy._cpus)
+            return MemoryStatus.InvalidArgument;
+        if (!_lockFreeCaches || ((_lockedCpus >> cpu) & 1) != 0)
+            return MemoryStatus.Ok;
+        ulong state = _tableLock.Acquire();
+        for (int p = 0; p < _poolCapacity; p++)
+        {
+            CacheLock* l = _buddy.CacheLockOf(p, cpu);
+            l->Acquire(); // interrupts are already off: the state to restore is the table lock's
+            Volatile.Write(ref l->Frozen, 1);
+        }
+        _processWideBarrier(1UL << cpu);
+        for (int p = 0; p < _poolCapacity; p++)
+        {
+            CacheLock* l = _buddy.CacheLockOf(p, cpu);
+            while (Volatile.Read(ref l->Active) != 0)
+            {
+            }
+        }
+        _lockedCpus |= 1UL << cpu; // before the locks' release stores, which publish it
+        for (int p = _poolCapacity - 1; p >= 0; p--)
+            _buddy.CacheLockOf(p, cpu)->ReleaseInner();
+        _tableLock.Release(state);
+        return MemoryStatus.Ok;
+    }
+
+    /// <summary>The CPUs that take their caches' locks (<see cref="UseLockedCaches"/>), bit c: CPU c.</summary>
+    public ulong LockedCacheCpus => _lockedCpus;
 
     /// <summary>
     /// Every CPU's cache of <paramref name="pool"/> (locked and, in lock-free mode, frozen and waited out), then the
@@ -265,7 +328,7 @@ public unsafe partial struct PhysicalMemory
             for (int c = 0; c < _buddy._cpus; c++)
                 if ((cpus & (1UL << c)) != 0)
                     Volatile.Write(ref _buddy.CacheLockOf(pool, c)->Frozen, 1);
-            FreezeBarrier();
+            FreezeBarrier(cpus);
             for (int c = 0; c < _buddy._cpus; c++)
             {
                 CacheLock* l = _buddy.CacheLockOf(pool, c);
@@ -290,7 +353,7 @@ public unsafe partial struct PhysicalMemory
                 continue;
             CacheLock* l = _buddy.CacheLockOf(pool, c);
             if (_lockFreeCaches)
-                Volatile.Write(ref l->Frozen, 0);
+                Volatile.Write(ref l->Frozen, FrozenAtRest(c));
             if (c == lowest)
                 l->Release(state);
             else

@@ -295,9 +295,20 @@ public unsafe class ConcurrentOperationsTests
     [InlineData(2)]
     [InlineData(4)]
     public void RemoteDrainsWhileOwnersHammerTheirCachesKeepEveryPageAccounted(int threads)
-        => SeededRuns.Run(_output, $"{threads} threads on their caches, drains from another", "POOLKERNEL_DRAINS", 4, 4000, (seed, ops) => RunRemoteDrains(seed, ops, threads));
+        => SeededRuns.Run(_output, $"{threads} threads on their caches, drains from another", "POOLKERNEL_DRAINS", 4, 4000, (seed, ops) => RunRemoteDrains(seed, ops, threads, false));
 
-    private static void RunRemoteDrains(int seed, int ops, int threads)
+    /// <summary>
+    /// As <see cref="RemoteDrainsWhileOwnersHammerTheirCachesKeepEveryPageAccounted"/>, with CPU 1 switched to locked
+    /// caches (<see cref="PhysicalMemory.UseLockedCaches"/>, the kernel's realtime CPU) by CPU 0 while it works: from
+    /// then on the freezes skip its barrier, and nothing may be lost or handed out twice across the switch.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void OneCpuSwitchedToLockedCachesWhileItAndTheOthersWork_KeepsEveryPageAccounted(int threads)
+        => SeededRuns.Run(_output, $"{threads} threads, CPU 1 switched to locked caches", "POOLKERNEL_DRAINS", 4, 4000, (seed, ops) => RunRemoteDrains(seed, ops, threads, true));
+
+    private static void RunRemoteDrains(int seed, int ops, int threads, bool lockCpu1)
     {
         using var memory = new SharedMemory(threads + 1, 2UL << 30, 1);
         HostCpus.Enter(0);
@@ -379,8 +390,11 @@ public unsafe class ConcurrentOperationsTests
         {
             var rng = new Random(seed);
             PoolId side = PoolId.None;
+            int switchAt = lockCpu1 ? rng.Next(3) : -1;
             while (Volatile.Read(ref running) > 0 && failures.Count == 0)
             {
+                if (Interlocked.Read(ref adminRounds) == switchAt && pm->UseLockedCaches(1) != MemoryStatus.Ok)
+                    Fail("switching CPU 1 to locked caches refused");
                 switch (rng.Next(4))
                 {
                     case 0:
@@ -468,6 +482,8 @@ public unsafe class ConcurrentOperationsTests
         }
         Assert.True(failures.Count == 0, string.Join("; ", failures));
         Assert.True(adminRounds > 0, "no remote access ran while the owners worked");
+        if (lockCpu1)
+            Assert.Equal(2UL, pm->LockedCacheCpus & 2);
         Assert.True(crossFrees > 0 || ops < 100, "no thread freed another thread's block");
         InvariantReport final = pm->Check();
         Assert.True(final.IsOk, $"checker: {final.Code} at {final.Pfn.Value:x}");

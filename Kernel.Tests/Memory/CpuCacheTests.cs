@@ -339,7 +339,7 @@ public unsafe class CpuCacheTests
     }
 
     private static int s_barriers;
-    private static void CountingBarrier() { Interlocked.Increment(ref s_barriers); HostCpus.Barrier(); }
+    private static void CountingBarrier(ulong cpus) { Interlocked.Increment(ref s_barriers); HostCpus.Barrier(cpus); }
 
     /// <summary>
     /// What a drain costs in process-wide barriers (the kernel's NMI round trips, docs/smp.md "A lock-free own
@@ -393,6 +393,85 @@ public unsafe class CpuCacheTests
         foreach (Pfn b in held)
             Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(max), MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
+    }
+
+    private static long s_barrierCpus;
+    private static void RecordingBarrier(ulong cpus)
+    {
+        Interlocked.Increment(ref s_barriers);
+        Interlocked.Or(ref s_barrierCpus, (long)cpus);
+        HostCpus.Barrier(cpus);
+    }
+
+    /// <summary>
+    /// A CPU on locked caches (<see cref="PhysicalMemory.UseLockedCaches"/>, the kernel's realtime CPU): switching
+    /// it runs one barrier, for that CPU alone; afterwards its own cache hits take its cache lock (one a call, the
+    /// locked path) while another CPU's stay lock-free; drains of caches that hold frames on both CPUs send one
+    /// barrier, to the others only (main: to every CPU), also when only its caches hold frames; the checker and a
+    /// pool-wide freeze never name it; its cached frames are still drained. Asking again changes
+    /// nothing; a CPU the instance has no caches for is refused.
+    /// </summary>
+    [Fact]
+    public void ACpuOnLockedCaches_TakesItsCacheLockOnHits_AndFreezesNeverSendItABarrier()
+    {
+        HostCpus.Enter(0);
+        MemoryConfig config = HostCpus.Config(3);
+        config.ProcessWideBarrier = &RecordingBarrier;
+        config.SaveAndDisableInterrupts = &CountLock;
+        config.RestoreInterrupts = &Restore;
+        using HostPhysicalMemory host = QemuMaps.Boot("q35", 256 * MiB, 1, config);
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        PoolId pool = CachedPool(pm);
+
+        Volatile.Write(ref s_barriers, 0);
+        Volatile.Write(ref s_barrierCpus, 0);
+        Assert.Equal(MemoryStatus.Ok, pm->UseLockedCaches(2));
+        Assert.Equal(4UL, pm->LockedCacheCpus);
+        Assert.Equal(1, Volatile.Read(ref s_barriers));
+        Assert.Equal(4L, Volatile.Read(ref s_barrierCpus));
+        Assert.Equal(MemoryStatus.Ok, pm->UseLockedCaches(2));
+        Assert.Equal(1, Volatile.Read(ref s_barriers));
+        Assert.Equal(MemoryStatus.InvalidArgument, pm->UseLockedCaches(3));
+        Assert.Equal(4UL, pm->LockedCacheCpus);
+
+        foreach (int cpu in new[] { 1, 2 })
+        {
+            HostCpus.Enter(cpu);
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn warm));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(warm, new Order(0), MemoryAssert.DefaultOwner));
+            Assert.True(Cached(pm, pool, cpu) > 1);
+            t_locksTaken = 0;
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn frame));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(frame, new Order(0), MemoryAssert.DefaultOwner));
+            Assert.Equal(cpu == 2 ? 2 : 0, t_locksTaken);
+        }
+
+        HostCpus.Enter(0);
+        Volatile.Write(ref s_barriers, 0);
+        Volatile.Write(ref s_barrierCpus, 0);
+        pm->DrainCaches();
+        Assert.Equal(1, Volatile.Read(ref s_barriers));
+        Assert.Equal(0L, Volatile.Read(ref s_barrierCpus) & 4);
+        Assert.Equal(0UL, CachedFrames(pm, pool, 1));
+        Assert.Equal(0UL, CachedFrames(pm, pool, 2));
+
+        HostCpus.Enter(2);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn only));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(only, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.True(CachedFrames(pm, pool, 2) > 0);
+        HostCpus.Enter(0);
+        Volatile.Write(ref s_barrierCpus, 0);
+        pm->DrainCaches();
+        Assert.Equal(3L, Volatile.Read(ref s_barrierCpus));
+        Assert.Equal(0UL, CachedFrames(pm, pool, 2));
+
+        Volatile.Write(ref s_barrierCpus, 0);
+        MemoryAssert.Consistent(pm);
+        ulong state = pm->LockAll();
+        pm->UnlockAll(state);
+        Assert.Equal(0L, Volatile.Read(ref s_barrierCpus) & 4);
+        Assert.NotEqual(0L, Volatile.Read(ref s_barrierCpus));
     }
 
     /// <summary>

@@ -69,5 +69,11 @@ namespace PoolKernel.Mm
                     return id;
             return PoolId.None;
         }
+
+        /// <summary>
+        /// CPU <paramref name="cpu"/> takes its caches' locks from now on, and no freeze of its caches sends it a barrier NMI
+        /// (<see cref="PhysicalMemory.UseLockedCaches"/>; the realtime CPU, docs/realtime.md). Takes its locks itself.
+        /// </summary>
+        internal static MemoryStatus UseLockedCaches(int cpu) => s_memory->UseLockedCaches(cpu);
     }
 }

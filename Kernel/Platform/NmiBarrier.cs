@@ -29,11 +29,13 @@ namespace PoolKernel.Platform
         internal static int Sent => s_sent;
 
         /// <summary>
-        /// Returns once every other online CPU has executed a full barrier after this call began. May be called with
-        /// interrupts off and any lock held; takes none and allocates nothing. Before the other CPUs start, or with
-        /// one online, only this CPU's own barrier (the compare-exchange).
+        /// Returns once every online CPU in <paramref name="cpus"/> (bit i: CPU i) other than this one has executed a
+        /// full barrier after this call began; only those get the NMI (the allocator names the owners of the caches it
+        /// froze, never a CPU that takes its caches' locks such as the realtime CPU). May be called with interrupts off
+        /// and any lock held; takes none and allocates nothing. Before the other CPUs start, or with one online, only
+        /// this CPU's own barrier (the compare-exchange).
         /// </summary>
-        internal static void Run()
+        internal static void Run(ulong cpus)
         {
             int request;
             fixed (int* r = &s_request)
@@ -47,17 +49,24 @@ namespace PoolKernel.Platform
             if (!Smp.Started || Smp.OnlineCount < 2)
                 return;
             PerCpu* self = Cpu.CurrentPerCpu();
-            for (int i = 0; i < Smp.Count; i++)
+            bool sent = false;
+            for (int i = 0; i < Smp.Count && i < 64; i++)
             {
                 PerCpu* cpu = Smp.Get(i);
-                if (cpu != self && cpu->State == CpuState.Online)
+                if (cpu != self && cpu->State == CpuState.Online && ((cpus >> i) & 1) != 0)
+                {
+                    Smp.AddAtomic(&cpu->BarrierNmis, 1);
                     Smp.SendWorkNmi(cpu);
+                    sent = true;
+                }
             }
+            if (!sent)
+                return;
             s_sent++;
-            for (int i = 0; i < Smp.Count; i++)
+            for (int i = 0; i < Smp.Count && i < 64; i++)
             {
                 PerCpu* cpu = Smp.Get(i);
-                if (cpu == self || cpu->State != CpuState.Online)
+                if (cpu == self || cpu->State != CpuState.Online || ((cpus >> i) & 1) == 0)
                     continue;
                 ulong start = Cpu.ReadTsc();
                 while (Volatile.Read(ref cpu->BarrierDone) - request < 0)

@@ -120,5 +120,7 @@ namespace PoolKernel.Platform
         public fixed byte Tss[104];
         /// <summary>Own: the newest process-wide barrier request this CPU answered (<see cref="NmiBarrier.Poll"/>, a release store after its barrier).</summary>
         public int BarrierDone;
+        /// <summary>Process-wide barriers other CPUs sent this CPU (<see cref="NmiBarrier.Run"/>), counted atomically before each NMI.</summary>
+        public int BarrierNmis;
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using PoolKernel.Boot.CommandLine;
+using PoolKernel.Memory;
 
 namespace PoolKernel.Platform
 {
@@ -77,9 +78,11 @@ namespace PoolKernel.Platform
                 return;
             }
             s_number = cpu;
+            MemoryStatus locked = Mm.PhysicalMemoryOwner.UseLockedCaches(cpu);
             Console.Write("smp:      cpu ");
             Console.Write(cpu);
-            Console.WriteLine(" is the realtime CPU: collections neither park it nor scan its stack; it runs no heap code");
+            Console.Write(" is the realtime CPU: collections neither park it nor scan its stack; it runs no heap code; ");
+            Console.WriteLine(locked == MemoryStatus.Ok ? "cache freezes send it no NMI" : "its caches stay lock-free (the allocator refused)");
         }
     }
 }

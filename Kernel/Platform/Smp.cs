@@ -574,12 +574,17 @@ namespace PoolKernel.Platform
         /// </summary>
         internal static void SendWorkNmi(PerCpu* cpu)
         {
-            int* sent = &cpu->NmisSent;
+            AddAtomic(&cpu->NmisSent, 1);
+            LocalApic.SendNmi(cpu->ApicId);
+        }
+
+        /// <summary>Adds <paramref name="value"/> to <paramref name="count"/> with a compare-exchange loop (the core library's one atomic).</summary>
+        internal static void AddAtomic(int* count, int value)
+        {
             int seen;
             do
-                seen = *sent;
-            while (Cpu.CompareExchange(sent, seen, seen + 1) != seen);
-            LocalApic.SendNmi(cpu->ApicId);
+                seen = *count;
+            while (Cpu.CompareExchange(count, seen, seen + value) != seen);
         }
 
         /// <summary>True once some CPU entered a fatal path (its NMI stops every other CPU for good).</summary>

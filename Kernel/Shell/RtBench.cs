@@ -191,7 +191,9 @@ namespace PoolKernel.Shell
         /// reads, the histogram in raw memory allocated here, no heap call), for at least N operations and until CMD,
         /// run meanwhile on this CPU (`gcstress 64`: collections that park every other CPU), has ended. Prints CMD's
         /// lines, then one `rtbench:` line with the operations run, the distribution, the most steps, the collections
-        /// that ran meanwhile and how many times they parked the realtime CPU (0 is the contract).
+        /// that ran meanwhile and how many times they parked the realtime CPU (0 is the contract), and the process-wide
+        /// barriers (cache freezes: drains, compaction, the collector's locks) sent to it meanwhile (0: it takes its
+        /// caches' locks, <see cref="PhysicalMemory.UseLockedCaches"/>).
         /// </summary>
         private static void OnRealtimeCpu(ref ShellLine line)
         {
@@ -240,6 +242,7 @@ namespace PoolKernel.Shell
             PhysicalMemoryOwner.GetPoolStats(pool, out PoolStats before);
             PerCpu* rt = Smp.Get(cpu);
             ulong parksBefore = rt->Parks;
+            int barriersBefore = System.Threading.Volatile.Read(ref rt->BarrierNmis);
             ulong collectionsBefore = Gc.Collections;
             if (!Smp.PostRealtime(cpu, &Measure, (ulong)run))
             {
@@ -255,6 +258,7 @@ namespace PoolKernel.Shell
             Smp.WaitForWork(cpu);
             ulong collections = Gc.Collections - collectionsBefore;
             ulong parks = rt->Parks - parksBefore;
+            int barriers = System.Threading.Volatile.Read(ref rt->BarrierNmis) - barriersBefore;
             PhysicalMemoryOwner.GetPoolStats(pool, out PoolStats after);
             InvariantReport check = PhysicalMemoryOwner.Check();
             RealtimeSteps steps = PhysicalMemoryOwner.GetRealtimeSteps(cpu);
@@ -300,7 +304,9 @@ namespace PoolKernel.Shell
             Console.Write(collections);
             Console.Write(" collections meanwhile parked it ");
             Console.Write(parks);
-            Console.WriteLine(" times");
+            Console.Write(" times; ");
+            Console.Write(barriers);
+            Console.WriteLine(" barrier NMIs reached it");
             if (run->Failed != MemoryStatus.Ok || !check.IsOk || after.FreePages != before.FreePages)
             {
                 MemoryText.Report(ConsoleOut.Instance, check);
