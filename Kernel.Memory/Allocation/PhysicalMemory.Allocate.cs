@@ -14,6 +14,9 @@ public unsafe partial struct PhysicalMemory
     /// only that owner may free it. Results: Ok; OutOfMemory (qualifying pools exist but none has a
     /// fitting block); NoPoolSatisfies; caller errors (InvalidOrder, InvalidArgument, ImpossibleRules,
     /// OwnerRefused); Corruption.
+    /// This is <see cref="Allocate"/>'s body: the fast paths serve only owners that are not containers (a named pool
+    /// admits on <see cref="Pool.UnaccountedOwners"/>, a remembered choice of a container's is never found by its
+    /// plain shape), so a container's request always misses them and <see cref="AllocateMissed"/> accounts it.
     /// </summary>
     /// <remarks>
     /// This entry is inlined into its callers and holds only the fast paths: a block of a larger order, rule-free
@@ -649,6 +652,9 @@ public unsafe partial struct PhysicalMemory
     /// freed twice or never handed out, the allocator cannot tell which), a frame that is not the
     /// head of an allocated block (NotAllocated), a block of another owner (NotOwner, whatever the
     /// order), the wrong order (WrongOrder), a piece of a run (RunFreedAsBlock).
+    /// This is <see cref="Free"/>'s body: a container's block records the accounted form of its owner, which the fast
+    /// paths' compare never matches (<see cref="FrameOwner.Frees"/>), so its free reaches the slow path, which takes
+    /// its pages off the container's counts (<see cref="TakeOffContainerLocked"/>).
     /// </summary>
     /// <remarks>
     /// Inlined into callers with the fast paths only: a larger block goes to <see cref="FreeBlock"/>; a frame whose byte says "allocated,

@@ -264,6 +264,28 @@ public unsafe class AccountedEntryTests
     }
 
     /// <summary>
+    /// The balloon's sentinel (<see cref="FrameOwner.Balloon"/>, 0xFE) as a caller's owner frees no page block lent to
+    /// the hypervisor: the free's compare reads the byte signed (-2), which no owner read unsigned equals, and the slow
+    /// path's expected byte for 0xFE is 254. Fails on main, whose byte compare matched the sentinel and freed the lent
+    /// page block through the pool-lock fast path (a lent block back on the lists, the pool's ballooned count wrong).
+    /// </summary>
+    [Fact]
+    public void TheBalloonsSentinelAsACallersOwner_FreesNoLentPageblock()
+    {
+        using var host = QemuMaps.Boot("pc", 256 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolProperties props = PoolProperties.Open("guest");
+        props.Flags = PoolFlags.Elastic;
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, MemoryAssert.FindPool(pm, "node0-dma32"), 1, out PoolId elastic));
+        Assert.Equal(MemoryStatus.Ok, pm->InflatePageblock(out Pfn start, out PoolId from));
+        Assert.Equal(elastic, from);
+        MemoryAssert.Refused(host, MemoryStatus.NotOwner, () => pm->Free(start, new Order(pm->PageblockOrder), FrameOwner.Balloon));
+        MemoryAssert.Refused(host, MemoryStatus.NotOwner, () => pm->Free(start, new Order(0), FrameOwner.Balloon));
+        Assert.Equal(MemoryStatus.Ok, pm->DeflatePageblock(start));
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
     /// The checker names what would let a fast path serve a container (<see cref="InvariantCode.AccountedOwnerForm"/>):
     /// a pool's fast owner mask that still admits it (order 1), a container's head in the plain form (order 0), a
     /// remembered choice of the current generation with a container's plain owner byte (order 2).
