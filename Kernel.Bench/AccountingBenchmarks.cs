@@ -7,11 +7,14 @@ namespace PoolKernel.Bench;
 /// <summary>
 /// What container accounting (Kernel.Memory/Owners) costs the named order-0 pair, the headline
 /// <c>order0_pair</c> of <see cref="PairBenchmarks"/> (fresh `pc` 6 GiB two-node map, node 1's normal
-/// pool), in one process: <c>order0_pair_unaccounted</c> calls the entries under the accounting
-/// (AllocateUnaccounted/FreeUnaccounted: the code before containers); <c>order0_pair_accounting_check</c>
-/// the public entries for an owner that is not a container, with a container live so the owner
-/// test is real (what every kernel allocation pays); <c>order0_pair_container</c> the same pair as
-/// a container (reserve, allocate, commit; free, uncommit). Per pair.
+/// pool), in one process: <c>order0_pair_unaccounted</c> calls the fast paths by their own names
+/// (AllocateUnaccounted/FreeUnaccounted); <c>order0_pair_accounting_check</c> the public entries for an
+/// owner that is not a container, with a container live (what every kernel allocation pays). Since
+/// issue 17's fold (docs/containers.md, "What accounting costs") the public entries are those fast paths
+/// and test no owner, so the two arms run the same instructions: their ratio is the A/B's own noise, and
+/// what accounting cost before is read against main's harness. <c>order0_pair_container</c> is the same
+/// pair as a container (every call misses the fast paths: reserve, slow allocation, commit; slow free,
+/// uncommit under the pool's lock). Per pair.
 /// </summary>
 [MemoryDiagnoser(false)]
 public unsafe class AccountingBenchmarks

@@ -76,7 +76,12 @@ public unsafe partial struct PhysicalMemory
     internal SpinLock _tableLock;
     /// <summary>The container table (<see cref="AttachContainers"/>): <see cref="FrameOwner.Count"/> records indexed by owner number; null until attached.</summary>
     internal Container* _containers;
-    /// <summary>Bit n set exactly while owner n is a live container: its allocations and frees are accounted (Owners/PhysicalMemory.Accounted.cs).</summary>
+    /// <summary>
+    /// Bit n set exactly while owner n is a live container: its allocations and frees are accounted (Owners/PhysicalMemory.Accounted.cs).
+    /// Read by the slow paths only; the fast paths miss a container through <see cref="Pool.UnaccountedOwners"/> and the
+    /// accounted form of its owner bytes (<see cref="FrameOwner.Accounted"/>). Written under the table lock and every pool's lock
+    /// but the realtime pools' whose owner mask does not change (<see cref="CreateContainer"/>).
+    /// </summary>
     internal ulong _accountedOwners;
     /// <summary>The owner that may read every container's accounting (the kernel); set by <see cref="AttachContainers"/>.</summary>
     internal byte _supervisor;
@@ -456,6 +461,7 @@ public unsafe partial struct PhysicalMemory
     {
         Pool pool = default;
         pool.Properties = props;
+        pool.UnaccountedOwners = props.OwnerMask & ~_accountedOwners;
         pool.Modifications = _buddy._pools[slot].Modifications; // kept across the slot's lives (Pool.Modifications)
         _buddy._pools[slot] = pool;
         _buddy._pools[slot].Live = 1; // a plain store after the others: x86 and both compilers keep stores in order

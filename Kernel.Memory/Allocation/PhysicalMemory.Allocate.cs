@@ -14,6 +14,9 @@ public unsafe partial struct PhysicalMemory
     /// only that owner may free it. Results: Ok; OutOfMemory (qualifying pools exist but none has a
     /// fitting block); NoPoolSatisfies; caller errors (InvalidOrder, InvalidArgument, ImpossibleRules,
     /// OwnerRefused); Corruption.
+    /// This is <see cref="Allocate"/>'s body: the fast paths serve only owners that are not containers (a named pool
+    /// admits on <see cref="Pool.UnaccountedOwners"/>, a remembered choice of a container's is never found by its
+    /// plain shape), so a container's request always misses them and <see cref="AllocateMissed"/> accounts it.
     /// </summary>
     /// <remarks>
     /// This entry is inlined into its callers and holds only the fast paths: a block of a larger order, rule-free
@@ -77,7 +80,7 @@ public unsafe partial struct PhysicalMemory
             }
         }
         // A separate local keeps the caller's pfn out of memory on the fast path.
-        MemoryStatus status = AllocateSlow(order, request, out Pfn slowPfn);
+        MemoryStatus status = AllocateMissed(order, request, out Pfn slowPfn);
         pfn = slowPfn;
         return status;
     }
@@ -136,7 +139,7 @@ public unsafe partial struct PhysicalMemory
                 UnlockPool(pool, state);
             }
         }
-        MemoryStatus status = AllocateSlow(new Order(order), request, out Pfn slowPfn);
+        MemoryStatus status = AllocateMissed(new Order(order), request, out Pfn slowPfn);
         pfn = slowPfn;
         return status;
     }
@@ -210,7 +213,9 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// Under pool <paramref name="pool"/>'s lock, whether a rule-free request may take a block from it: a
-    /// <paramref name="named"/> pool must be live and admit the request's owner and mobility class; a pool
+    /// <paramref name="named"/> pool must be live and admit the request's owner among its owners that are not
+    /// containers (<see cref="Pool.UnaccountedOwners"/>: a container's request misses here and is accounted on
+    /// the slow path) and its mobility class; a pool
     /// from the calling CPU's memo qualified in pool table <paramref name="generation"/>, which must still be
     /// the current one (a pool is created or destroyed with its slot's lock held and the generation bumped
     /// before that lock is released, so the slot still holds the pool that was remembered).
@@ -221,7 +226,7 @@ public unsafe partial struct PhysicalMemory
         if (!named)
             return _poolGeneration == generation; // read after the lock's atomic: not moved before it
         ref Pool p = ref _buddy._pools[pool];
-        return p.Live != 0 && p.Properties.AllowsOwner(request.Owner) && p.Properties.Accepts(request.Mobility);
+        return p.Live != 0 && p.AllowsUnaccounted(request.Owner) && p.Properties.Accepts(request.Mobility);
     }
 
     /// <summary>Every case of <see cref="Allocate"/>, the fast ones included (reached when they do not apply: an empty frame cache, a refusal, no memo entry).</summary>
@@ -320,7 +325,7 @@ public unsafe partial struct PhysicalMemory
             ulong index = TakeHeldLocked(pool, order.Value, cpu, (int)request.Mobility);
             if (index == FreeList.End)
                 return MemoryStatus.OutOfMemory;
-            _buddy._owners[index] = request.Owner;
+            _buddy._owners[index] = RecordedOwner(request.Owner);
             _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order.Value);
             pfn = new Pfn(_basePfn + index);
             return MemoryStatus.Ok;
@@ -375,7 +380,8 @@ public unsafe partial struct PhysicalMemory
         ulong shape = 0;
         if (order != RunOrder)
         {
-            shape = ChoiceMemo.Shape(order, request);
+            // A container's entries carry the accounted form in their owner byte: the fast paths look up plain shapes.
+            shape = ChoiceMemo.Shape(order, request) | AccountedShape(request.Owner);
             ChoiceMemo* memo = CpuMemo();
             int slot = memo->Find(shape, request, _poolGeneration);
             if (slot < 0)
@@ -540,7 +546,7 @@ public unsafe partial struct PhysicalMemory
                 _buddy.CarveRange(pool, index, index + pages);
             }
         }
-        _buddy._owners[index] = owner;
+        _buddy._owners[index] = RecordedOwner(owner);
         _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
         if (!held)
             _buddy.AddHeld(index, pages, 1);
@@ -646,6 +652,9 @@ public unsafe partial struct PhysicalMemory
     /// freed twice or never handed out, the allocator cannot tell which), a frame that is not the
     /// head of an allocated block (NotAllocated), a block of another owner (NotOwner, whatever the
     /// order), the wrong order (WrongOrder), a piece of a run (RunFreedAsBlock).
+    /// This is <see cref="Free"/>'s body: a container's block records the accounted form of its owner, which the fast
+    /// paths' compare never matches (<see cref="FrameOwner.Frees"/>), so its free reaches the slow path, which takes
+    /// its pages off the container's counts (<see cref="TakeOffContainerLocked"/>).
     /// </summary>
     /// <remarks>
     /// Inlined into callers with the fast paths only: a larger block goes to <see cref="FreeBlock"/>; a frame whose byte says "allocated,
@@ -673,7 +682,7 @@ public unsafe partial struct PhysicalMemory
                 FrameCache* cache = _buddy.CacheOf(pool, cpu);
                 // Only a frame of a page block of the class the caches serve is parked (read under the cache
                 // lock: a restyle of its page block holds the pool's lock, see BuddyAllocator.Restyle).
-                if (cache->Count < cache->High && _buddy._owners[index] == owner && _buddy.PoolOfFrame(index) == pool &&
+                if (cache->Count < cache->High && FrameOwner.Frees(_buddy._owners[index], owner) && _buddy.PoolOfFrame(index) == pool &&
                     _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility) &&
                     ClaimFrame(index))
                 {
@@ -716,7 +725,7 @@ public unsafe partial struct PhysicalMemory
                     ulong cacheState = LockCache(pool, cpu);
                     if (cacheState == NestedEntry)
                         return FreeBypassingCache(index, pool, order.Value, owner);
-                    if (cache->Count < cache->High && b._owners[index] == owner && b.PoolOfFrame(index) == pool &&
+                    if (cache->Count < cache->High && FrameOwner.Frees(b._owners[index], owner) && b.PoolOfFrame(index) == pool &&
                         b.CacheServes(pool, b._pageblocks[index >> b._pageblockOrder].Mobility) &&
                         ClaimBlock(index, order.Value))
                     {
@@ -732,7 +741,7 @@ public unsafe partial struct PhysicalMemory
                 }
                 ulong state = LockPool(pool);
                 // A realtime pool's blocks free on its counted path (FreeSlow, then FreeRealtimeLocked).
-                if (b._frames[index] == FrameState.Make(FrameKind.Allocated, order.Value) && b._owners[index] == owner && b.PoolOfFrame(index) == pool &&
+                if (b._frames[index] == FrameState.Make(FrameKind.Allocated, order.Value) && FrameOwner.Frees(b._owners[index], owner) && b.PoolOfFrame(index) == pool &&
                     !IsRealtime(pool) && (cache == null || ClaimBlock(index, order.Value)))
                 {
                     b._owners[index] = FrameOwner.None;
@@ -787,7 +796,8 @@ public unsafe partial struct PhysicalMemory
     private MemoryStatus FreeLocked(ulong index, Order order, byte owner, int cpu)
     {
         byte state = _buddy._frames[index];
-        if (state != FrameState.Make(FrameKind.Allocated, order.Value) || _buddy._owners[index] != owner)
+        byte recorded = _buddy._owners[index];
+        if (state != FrameState.Make(FrameKind.Allocated, order.Value) || !FrameOwner.Frees(recorded, ExpectedOwner(owner)))
             return Diagnose(index, state, order.Value, FrameKind.Allocated, owner);
         int pool = _buddy.PoolOfFrame(index);
         // A block of an order with caches is claimed first, whichever way it is freed below: another CPU's fast
@@ -796,6 +806,9 @@ public unsafe partial struct PhysicalMemory
         FrameCache* cache = _buddy.CacheFor(pool, cpu, order.Value);
         if (cache != null && !ClaimBlock(index, order.Value))
             return Diagnose(index, _buddy._frames[index], order.Value, FrameKind.Allocated, owner);
+        // A container's block (its owner byte in the accounted form, which only the container's own free matches
+        // above) comes off its counts in this section, whichever way it is freed below.
+        TakeOffContainerLocked(recorded, pool, index, order.Pages);
         if (IsRealtime(pool))
         {
             FreeRealtimeLocked(pool, index, order.Value, cpu);
@@ -829,6 +842,15 @@ public unsafe partial struct PhysicalMemory
     [MethodImpl(MethodImplOptions.NoInlining)]
     private MemoryStatus AllocateBypassingCache(int order, int pool, bool named, uint generation, in AllocRequest request, out Pfn pfn)
     {
+        // Reached before the fast paths' admission: a container's call is accounted around the same bypass.
+        if (IsAccountedOwner(request.Owner))
+            return AllocateAccounted(new Order(order), request, pool, named, generation, out pfn);
+        return AllocateBypassingCacheCore(order, pool, named, generation, request, out pfn);
+    }
+
+    /// <summary><see cref="AllocateBypassingCache"/> for any owner, unaccounted: the owner byte recorded as <see cref="RecordedOwner"/> says.</summary>
+    private MemoryStatus AllocateBypassingCacheCore(int order, int pool, bool named, uint generation, in AllocRequest request, out Pfn pfn)
+    {
         pfn = Pfn.None;
         ulong state = LockPool(pool);
         MemoryStatus status = named ? AdmitNamed(request) : _poolGeneration == generation ? MemoryStatus.Ok : MemoryStatus.OutOfMemory;
@@ -841,7 +863,7 @@ public unsafe partial struct PhysicalMemory
             else
             {
                 _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
-                _buddy._owners[index] = request.Owner;
+                _buddy._owners[index] = RecordedOwner(request.Owner);
                 _buddy.AddHeld(index, 1UL << order, 1);
                 pfn = new Pfn(_basePfn + index);
             }
@@ -861,9 +883,11 @@ public unsafe partial struct PhysicalMemory
     {
         ulong state = LockPool(pool);
         MemoryStatus status;
+        byte recorded = _buddy._owners[index];
         if (_buddy.PoolOfFrame(index) == pool && _buddy._frames[index] == FrameState.Make(FrameKind.Allocated, order) &&
-            _buddy._owners[index] == owner && ClaimBlock(index, order))
+            FrameOwner.Frees(recorded, ExpectedOwner(owner)) && ClaimBlock(index, order))
         {
+            TakeOffContainerLocked(recorded, pool, index, 1UL << order);
             _buddy._owners[index] = FrameOwner.None;
             _buddy.AddHeld(index, 1UL << order, -1);
             _buddy.FreeMerging(pool, index, order);
@@ -885,7 +909,7 @@ public unsafe partial struct PhysicalMemory
         FrameKind actual = FrameState.KindOf(state);
         if (actual == FrameKind.Absent || _buddy.PoolOfFrame(index) == PoolId.None.Value)
             return MemoryStatus.OutsideEveryPool;
-        if ((actual == FrameKind.Allocated || actual == FrameKind.RunFirst) && _buddy._owners[index] != owner)
+        if ((actual == FrameKind.Allocated || actual == FrameKind.RunFirst) && !FrameOwner.Frees(_buddy._owners[index], ExpectedOwner(owner)))
             return MemoryStatus.NotOwner;
         if (actual == FrameKind.Free || actual == FrameKind.Cached)
             return MemoryStatus.AlreadyFree;

@@ -81,7 +81,7 @@ public unsafe partial struct PhysicalMemory
                 return MemoryStatus.OutOfMemory;
             _buddy.CarveRange(pool, index, index + pages);
         }
-        MarkRun(index, index + pages, owner);
+        MarkRun(index, index + pages, RecordedOwner(owner));
         if (!rules.Admits(_basePfn + index, pages))
         {
             UnmarkRun(pool, index, index + pages);
@@ -140,7 +140,7 @@ public unsafe partial struct PhysicalMemory
         return FreeList.End;
     }
 
-    /// <summary>Marks [start, end) as a run of <paramref name="owner"/>: maximal aligned pieces, the first RunFirst (carrying the owner), the rest RunNext.</summary>
+    /// <summary>Marks [start, end) as a run of <paramref name="owner"/> (the byte to record: <see cref="RecordedOwner"/>): maximal aligned pieces, the first RunFirst (carrying the owner), the rest RunNext.</summary>
     private void MarkRun(ulong start, ulong end, byte owner)
     {
         _buddy._owners[start] = owner;
@@ -203,7 +203,8 @@ public unsafe partial struct PhysicalMemory
     /// </summary>
     private MemoryStatus FreeRunLocked(ulong start, ulong pages, byte owner)
     {
-        if (FrameState.KindOf(_buddy._frames[start]) == FrameKind.RunFirst && _buddy._owners[start] != owner)
+        byte recorded = _buddy._owners[start];
+        if (FrameState.KindOf(_buddy._frames[start]) == FrameKind.RunFirst && !FrameOwner.Frees(recorded, ExpectedOwner(owner)))
             return MemoryStatus.NotOwner;
         if (pages == 0 || pages > _buddy._spanPages - start)
             return MemoryStatus.WrongRunLength;
@@ -224,7 +225,9 @@ public unsafe partial struct PhysicalMemory
         }
         if (end < _buddy._spanPages && FrameState.KindOf(_buddy._frames[end]) == FrameKind.RunNext)
             return MemoryStatus.WrongRunLength;
-        UnmarkRun(_buddy.PoolOfFrame(start), start, end);
+        int pool = _buddy.PoolOfFrame(start);
+        TakeOffContainerLocked(recorded, pool, start, pages); // a container's run: off its counts in this section
+        UnmarkRun(pool, start, end);
         return MemoryStatus.Ok;
     }
 }

@@ -10,11 +10,21 @@ public static unsafe partial class InvariantChecker
     /// live containers; then, for every container, its held count equals its pages per the frames and
     /// the sums of its per-pool and per-node counts; per pool, the containers' per-pool counts add up
     /// to their pages there per the frames; held is within the quota and the peak; its guarantee pool
-    /// is live, owner-masked to it alone and as large as its guarantee. Nothing to do without a table.
+    /// is live, owner-masked to it alone and as large as its guarantee; every head records its owner in the accounted
+    /// form exactly when the owner is a live container, and every live pool's <see cref="Pool.UnaccountedOwners"/> is its
+    /// owner mask less the containers (what keeps the fast paths from serving a container, <see cref="InvariantCode.AccountedOwnerForm"/>).
     /// The counts are exact only when no allocation is in flight (the caller holds the pools quiet).
     /// </summary>
     private static InvariantReport CheckContainers(ref PhysicalMemory pm, bool butRealtime)
     {
+        // The fast paths' owner masks: every live pool's, realtime pools' too (written under the table lock, which the checker holds).
+        for (int p = 0; p < pm._poolLimit; p++)
+        {
+            ref Pool pool = ref pm._buddy._pools[p];
+            ulong unaccounted = pool.Properties.OwnerMask & ~pm._accountedOwners;
+            if (pool.Live != 0 && pool.UnaccountedOwners != unaccounted)
+                return InvariantReport.Broken(InvariantCode.AccountedOwnerForm, 0, p, 1, unaccounted, pool.UnaccountedOwners);
+        }
         if (pm._containers == null)
             return pm._accountedOwners == 0 ? default : InvariantReport.Broken(InvariantCode.ContainerRecord, 0, 0, 4, 0, pm._accountedOwners);
         ref BuddyAllocator b = ref pm._buddy;
@@ -32,7 +42,15 @@ public static unsafe partial class InvariantChecker
             ulong pages = 1UL << FrameState.OrderOf(state);
             byte owner;
             if (kind == FrameKind.Allocated || kind == FrameKind.RunFirst)
-                owner = b._owners[i];
+            {
+                byte recorded = b._owners[i];
+                owner = FrameOwner.OwnerOf(recorded);
+                // The accounted form exactly on a live container's heads: the fast paths serve every plain one.
+                if (FrameOwner.IsValid(owner) && FrameOwner.IsAccountedForm(recorded) != (((pm._accountedOwners >> owner) & 1) != 0) &&
+                    !SkipFrame(ref pm, butRealtime, i))
+                    return InvariantReport.Broken(InvariantCode.AccountedOwnerForm, pm._basePfn + i, b.PoolOfFrame(i), 0,
+                        (ulong)(recorded ^ FrameOwner.Accounted), recorded);
+            }
             else if (kind == FrameKind.RunNext)
                 owner = runOwner;
             else

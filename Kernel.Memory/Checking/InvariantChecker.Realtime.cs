@@ -254,8 +254,10 @@ public static unsafe partial class InvariantChecker
             if (notTail != p + size)
                 return InvariantReport.Broken(InvariantCode.BlockNotContiguous, pm._basePfn + notTail, pool, order, FrameState.Tail, b._frames[notTail]);
             bool owned = kind == FrameKind.Allocated || kind == FrameKind.RunFirst;
-            if (owned ? !FrameOwner.IsValid(owner) : owner != FrameOwner.None)
+            if (owned ? !FrameOwner.IsValid(FrameOwner.OwnerOf(owner)) : owner != FrameOwner.None)
                 return InvariantReport.Broken(InvariantCode.FrameOwnerBad, pm._basePfn + p, pool, order, owned ? (ulong)FrameOwner.Count : FrameOwner.None, owner);
+            if (owned && FrameOwner.IsAccountedForm(owner) != pm.IsContainer(FrameOwner.OwnerOf(owner)))
+                return InvariantReport.Broken(InvariantCode.AccountedOwnerForm, pm._basePfn + p, pool, 0, (ulong)(owner ^ FrameOwner.Accounted), owner);
             for (ulong t = p + 1; t < p + size; t++)
                 if (b._owners[t] != FrameOwner.None)
                     return InvariantReport.Broken(InvariantCode.FrameOwnerBad, pm._basePfn + t, pool, 0, FrameOwner.None, b._owners[t]);

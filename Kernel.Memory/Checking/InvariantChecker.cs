@@ -274,6 +274,10 @@ public static unsafe partial class InvariantChecker
                 memo->Entry(slot, out uint generation, out _);
                 if (generation != pm._poolGeneration)
                     continue;
+                // The fast paths look up plain shapes: an entry of a container's must carry the accounted form (and only such an entry).
+                byte memoOwner = (byte)(memo->ShapeOf(slot) >> 16);
+                if (FrameOwner.IsAccountedForm(memoOwner) != pm.IsContainer(FrameOwner.OwnerOf(memoOwner)))
+                    return InvariantReport.Broken(InvariantCode.AccountedOwnerForm, 0, PoolId.None.Value, 2, (ulong)(memoOwner ^ FrameOwner.Accounted), memoOwner);
                 for (int i = 0; i < memo->Count(slot); i++)
                 {
                     int memoPool = memo->PoolAt(slot, i);
@@ -366,7 +370,7 @@ public static unsafe partial class InvariantChecker
             FrameKind kind = FrameState.KindOf(b._frames[i]);
             bool owned = kind == FrameKind.Allocated || kind == FrameKind.RunFirst;
             bool lent = kind == FrameKind.Allocated && owner == FrameOwner.Balloon;
-            if (owned ? !FrameOwner.IsValid(owner) && !lent : owner != FrameOwner.None)
+            if (owned ? !FrameOwner.IsValid(FrameOwner.OwnerOf(owner)) && !lent : owner != FrameOwner.None)
                 return InvariantReport.Broken(InvariantCode.FrameOwnerBad, pm._basePfn + i, b.PoolOfFrame(i), FrameState.OrderOf(b._frames[i]),
                     owned ? (ulong)FrameOwner.Count : FrameOwner.None, owner);
         }

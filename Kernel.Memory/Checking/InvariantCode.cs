@@ -100,4 +100,13 @@ public enum InvariantCode : byte
     /// pool's window's first frame).
     /// </summary>
     ChoiceMemoNotImplied,
+    /// <summary>
+    /// A fast path could serve a container (docs/containers.md, "What accounting costs"): the head of a block or run
+    /// records its owner in the accounted form (<see cref="FrameOwner.Accounted"/>) while the owner is not a live
+    /// container, or in the plain form while it is (Order 0; Pfn: the head; Expected: the byte it should be; Actual: the
+    /// byte), a live pool's <see cref="Pool.UnaccountedOwners"/> is not its owner mask less the containers (Order 1; Pool:
+    /// the pool; Expected: that mask; Actual: the word), or a remembered pool choice of the current generation has the
+    /// other form of its owner (Order 2; Expected, Actual: the owner bytes).
+    /// </summary>
+    AccountedOwnerForm,
 }

@@ -225,7 +225,7 @@ public unsafe partial struct PhysicalMemory
             }
             if (kind == FrameKind.Allocated)
             {
-                byte owner = _buddy._owners[p];
+                byte owner = FrameOwner.OwnerOf(_buddy._owners[p]); // a container's block: its owner's mover
                 if (!FrameOwner.IsValid(owner) || !_movers[owner].IsRegistered ||
                     !_movers[owner].CanMove(_movers[owner].Context, new Pfn(_basePfn + p), order))
                     return false;
@@ -262,7 +262,7 @@ public unsafe partial struct PhysicalMemory
                 p += kind == FrameKind.Free ? 1UL << (order < pbo ? order : pbo) : 1;
                 continue;
             }
-            byte owner = b._owners[p];
+            byte owner = b._owners[p]; // recorded as it is: a container's target in the accounted form too
             ulong pages = 1UL << order;
             ulong target = TakeTarget(pool, cls, order, pb, minHeld, ref cursor);
             if (target == FreeList.End)
@@ -270,7 +270,7 @@ public unsafe partial struct PhysicalMemory
             b._frames[target] = FrameState.Make(FrameKind.Allocated, order);
             b._owners[target] = owner;
             b.AddHeld(target, pages, 1);
-            FrameMover mover = _movers[owner];
+            FrameMover mover = _movers[FrameOwner.OwnerOf(owner)];
             if (!mover.Move(mover.Context, new Pfn(_basePfn + p), new Pfn(_basePfn + target), order))
             {
                 b._owners[target] = FrameOwner.None;

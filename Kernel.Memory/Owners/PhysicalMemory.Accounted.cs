@@ -4,45 +4,51 @@ using System.Threading;
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// The public allocation and free entries: each asks whether the owner is a container (one bit of
-/// <see cref="_accountedOwners"/>) and, for an owner that is not, goes straight to the unaccounted
-/// path (Allocation/*.cs), so owners without a record pay one load, shift and branch. A container's
-/// allocation reserves its pages on the container's held count first (an atomic
-/// compare-and-swap that never passes the quota, <see cref="AtomicCount.TryReserve"/>), then asks
-/// the pools, then commits the pages to the per-pool and per-node counts, or gives the reservation
-/// back when the pools refused. No step takes a lock, so the quota holds whatever lock (one for all
-/// pools, one per pool) the caller serialises the pools with, with every CPU allocating for the same
-/// container at once.
+/// The public allocation and free entries, and how a container's calls are accounted without a test on the
+/// fast paths (docs/containers.md, "What accounting costs"). The entries are the fast paths themselves
+/// (Allocation/*.cs), which serve only owners that are not containers, because every check they already make
+/// misses a container:
+/// <list type="bullet">
+/// <item>a named pool admits on its <see cref="Pool.UnaccountedOwners"/>, the owner mask less the containers;</item>
+/// <item>a remembered pool choice is looked up by a shape whose owner byte is plain, while a container's entries
+/// are written with the accounted form (<see cref="AccountedShape"/>) and creating or destroying a container bumps
+/// the pool generation, which outdates every entry written before;</item>
+/// <item>a container's blocks and runs record its owner in the accounted form (<see cref="FrameOwner.Accounted"/>),
+/// which the frees' owner compare never matches on a fast path (<see cref="FrameOwner.Frees"/>).</item>
+/// </list>
+/// So a container's call always reaches a slow path, and the slow paths account it:
+/// an allocation's miss goes to <see cref="AllocateMissed"/> (or <see cref="AllocateBypassingCache"/> when nested),
+/// which for a container reserves its pages on the held count first (an atomic compare-and-swap that never passes
+/// the quota, <see cref="AtomicCount.TryReserve"/>), then asks the pools, then commits the pages to the per-pool and
+/// per-node counts, or gives the reservation back when the pools refused; a free that frees an accounted head takes
+/// its pages off the container's counts under the pool's lock it frees under (<see cref="TakeOffContainerLocked"/>).
+/// The quota holds with every CPU allocating for the same container at once: no step but the reservation decides it.
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
     /// <summary>
-    /// Allocates a block of 2^order frames as <see cref="AllocRequest.Owner"/> (the unaccounted path's
-    /// contract, <see cref="AllocateUnaccounted"/>). For a container, also: QuotaExceeded when the
+    /// Allocates a block of 2^order frames as <see cref="AllocRequest.Owner"/> (the contract of
+    /// <see cref="AllocateUnaccounted"/>, which is this entry's body). For a container, also: QuotaExceeded when the
     /// block would take it above its quota (nothing changed but its failure count), and every failure
     /// counted by cause (<see cref="ContainerFailure"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public MemoryStatus Allocate(Order order, in AllocRequest request, out Pfn pfn)
     {
-        if (((_accountedOwners >> request.Owner) & 1) == 0)
-            return AllocateUnaccounted(order, request, out pfn);
-        return AllocateAccounted(order, request, out pfn);
+        return AllocateUnaccounted(order, request, out pfn);
     }
 
-    /// <summary>Frees a block (<see cref="FreeUnaccounted"/>'s contract); a container's pages are taken off its counts when the free succeeds.</summary>
+    /// <summary>Frees a block (the contract of <see cref="FreeUnaccounted"/>, this entry's body); a container's pages are taken off its counts when the free succeeds.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public MemoryStatus Free(Pfn pfn, Order order, byte owner)
     {
-        if (((_accountedOwners >> owner) & 1) == 0)
-            return FreeUnaccounted(pfn, order, owner);
-        return FreeAccounted(pfn, order, owner);
+        return FreeUnaccounted(pfn, order, owner);
     }
 
     /// <summary>Allocates a run of pages (<see cref="AllocateRunUnaccounted"/>'s contract), accounted and limited like <see cref="Allocate"/>.</summary>
     public MemoryStatus AllocateRun(ulong pages, in AllocRequest request, out Pfn first)
     {
-        if (((_accountedOwners >> request.Owner) & 1) == 0 || !FrameOwner.IsValid(request.Owner) || pages == 0)
+        if (!IsAccountedOwner(request.Owner) || pages == 0)
             return AllocateRunUnaccounted(pages, request, out first);
         Container* c = _containers + request.Owner;
         AtomicCount.Add(&c->_inFlight, 1);
@@ -62,30 +68,68 @@ public unsafe partial struct PhysicalMemory
         return status;
     }
 
-    /// <summary>Frees a run (<see cref="FreeRunUnaccounted"/>'s contract); a container's pages are taken off its counts when the free succeeds.</summary>
+    /// <summary>Frees a run (<see cref="FreeRunUnaccounted"/>'s contract); a container's pages are taken off its counts by the free (<see cref="TakeOffContainerLocked"/>).</summary>
     public MemoryStatus FreeRun(Pfn first, ulong pages, byte owner)
     {
-        if (((_accountedOwners >> owner) & 1) == 0 || !FrameOwner.IsValid(owner))
-            return FreeRunUnaccounted(first, pages, owner);
-        Container* c = _containers + owner;
-        AtomicCount.Add(&c->_inFlight, 1);
-        int pool = PoolBeforeFree(first);
-        MemoryStatus status = FreeRunUnaccounted(first, pages, owner);
-        if (status == MemoryStatus.Ok)
-            Commit(c, pool, first.Value - _basePfn, pages, -1);
-        AtomicCount.Add(&c->_inFlight, -1);
-        return status;
+        return FreeRunUnaccounted(first, pages, owner);
+    }
+
+    /// <summary>True when <paramref name="owner"/> is a live container (0..63 and its bit set): the slow paths' test.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool IsAccountedOwner(byte owner)
+    {
+        return owner < FrameOwner.Count && ((_accountedOwners >> owner) & 1) != 0;
+    }
+
+    /// <summary>The byte a block or run allocated for <paramref name="owner"/> records: the accounted form for a container, the owner otherwise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal byte RecordedOwner(byte owner)
+    {
+        return IsAccountedOwner(owner) ? (byte)(owner | FrameOwner.Accounted) : owner;
     }
 
     /// <summary>
-    /// A container's block: reserve, allocate, commit (or give the reservation back). An owner above
-    /// 63 (its shift wrapped onto a container's bit) or a bad order is left to the unaccounted path,
-    /// which refuses it as it always has.
+    /// What a slow path compares a head's owner byte with (<see cref="FrameOwner.Frees"/>) for a free by
+    /// <paramref name="owner"/>: the accounted form read signed for a container, the owner read unsigned otherwise
+    /// (an owner above 63 then matches no head: recorded bytes read signed lie in -128..127, and 64..127 are never recorded).
     /// </summary>
-    private MemoryStatus AllocateAccounted(Order order, in AllocRequest request, out Pfn pfn)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int ExpectedOwner(byte owner)
     {
-        if (!FrameOwner.IsValid(request.Owner) || (uint)order.Value > (uint)_buddy._maxOrder)
-            return AllocateUnaccounted(order, request, out pfn);
+        return IsAccountedOwner(owner) ? (sbyte)(owner | FrameOwner.Accounted) : owner;
+    }
+
+    /// <summary>
+    /// What a pool-choice shape (<see cref="ChoiceMemo.Shape"/>) of a slow path adds for <paramref name="owner"/>: the
+    /// accounted bit in its owner byte for a container, so the fast paths' plain-shape lookups never find its entries.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong AccountedShape(byte owner)
+    {
+        return IsAccountedOwner(owner) ? (ulong)FrameOwner.Accounted << 16 : 0;
+    }
+
+    /// <summary>
+    /// Where an allocation goes when the fast paths missed (<see cref="AllocateUnaccounted"/>, <see cref="AllocateBlock"/>):
+    /// a container's to <see cref="AllocateAccounted"/>, any other to <see cref="AllocateSlow"/>.
+    /// </summary>
+    private MemoryStatus AllocateMissed(Order order, in AllocRequest request, out Pfn pfn)
+    {
+        if (IsAccountedOwner(request.Owner))
+            return AllocateAccounted(order, request, -1, false, 0, out pfn);
+        return AllocateSlow(order, request, out pfn);
+    }
+
+    /// <summary>
+    /// A container's block: reserve, allocate, commit (or give the reservation back). The pools are asked by
+    /// <see cref="AllocateSlow"/>, or, for a call nested in the calling CPU's own section on its cache of
+    /// <paramref name="nestedPool"/> (not -1), by <see cref="AllocateBypassingCacheCore"/> with
+    /// <paramref name="named"/> and <paramref name="generation"/>. A bad order is left to AllocateSlow, which refuses it.
+    /// </summary>
+    private MemoryStatus AllocateAccounted(Order order, in AllocRequest request, int nestedPool, bool named, uint generation, out Pfn pfn)
+    {
+        if ((uint)order.Value > (uint)_buddy._maxOrder)
+            return AllocateSlow(order, request, out pfn);
         Container* c = _containers + request.Owner;
         int pages = 1 << order.Value;
         AtomicCount.Add(&c->_inFlight, 1);
@@ -96,7 +140,9 @@ public unsafe partial struct PhysicalMemory
             pfn = Pfn.None;
             return MemoryStatus.QuotaExceeded;
         }
-        MemoryStatus status = AllocateUnaccounted(order, request, out pfn);
+        MemoryStatus status = nestedPool < 0
+            ? AllocateSlow(order, request, out pfn)
+            : AllocateBypassingCacheCore(order.Value, nestedPool, named, generation, request, out pfn);
         if (status != MemoryStatus.Ok)
             Unreserve(c, pages, status);
         else
@@ -105,29 +151,17 @@ public unsafe partial struct PhysicalMemory
         return status;
     }
 
-    private MemoryStatus FreeAccounted(Pfn pfn, Order order, byte owner)
-    {
-        if (!FrameOwner.IsValid(owner))
-            return FreeUnaccounted(pfn, order, owner);
-        Container* c = _containers + owner;
-        AtomicCount.Add(&c->_inFlight, 1);
-        int pool = PoolBeforeFree(pfn);
-        MemoryStatus status = FreeUnaccounted(pfn, order, owner);
-        if (status == MemoryStatus.Ok)
-            Commit(c, pool, pfn.Value - _basePfn, 1UL << order.Value, -1);
-        AtomicCount.Add(&c->_inFlight, -1);
-        return status;
-    }
-
     /// <summary>
-    /// The pool of the block a free names, read before the free: once freed, its page block may move
-    /// to another pool (on another CPU, under another pool's lock) before the counts are taken off.
-    /// Any value for a frame outside the span: the free refuses it and the value is not used.
+    /// A free just freed the head at <paramref name="index"/> of <paramref name="pages"/> frames in
+    /// <paramref name="pool"/>, whose owner byte was <paramref name="recorded"/>; the caller holds the pool's lock.
+    /// An accounted form: its container's counts drop by the pages (in the same section as the free, so a checker
+    /// or a destroy holding the pool's lock sees both or neither).
     /// </summary>
-    private int PoolBeforeFree(Pfn pfn)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void TakeOffContainerLocked(byte recorded, int pool, ulong index, ulong pages)
     {
-        ulong index = pfn.Value - _basePfn;
-        return index < _buddy._spanPages ? _buddy.PoolOfFrame(index) : 0;
+        if (FrameOwner.IsAccountedForm(recorded))
+            Commit(_containers + FrameOwner.OwnerOf(recorded), pool, index, pages, -1);
     }
 
     /// <summary>The pools refused a reserved allocation: the reservation goes back and the failure is counted by cause.</summary>
@@ -142,7 +176,7 @@ public unsafe partial struct PhysicalMemory
     /// counted in their <paramref name="pool"/> and, page block by page block, on their nodes; the peak follows.
     /// <paramref name="sign"/> = -1: they were freed; the held count drops with the others. A page
     /// block's node never changes; its pool is read while the block is allocated (allocated blocks'
-    /// page blocks do not move: <see cref="PoolBeforeFree"/>), so a free counts off the pool the allocation counted in.
+    /// page blocks do not move), or, for a free, under the pool's lock, so a free counts off the pool the allocation counted in.
     /// </summary>
     private void Commit(Container* c, int pool, ulong index, ulong pages, int sign)
     {
@@ -167,5 +201,19 @@ public unsafe partial struct PhysicalMemory
             AtomicCount.Add(&c->_heldOnNode[_buddy._pageblocks[at >> pbo].Node], sign * (int)(next - at));
             at = next;
         }
+    }
+
+    /// <summary>
+    /// Under the table lock and the locks the owner masks and the container set change under (<see cref="CreateContainer"/>,
+    /// <see cref="DestroyContainer"/>): every live pool's <see cref="Pool.UnaccountedOwners"/> set to its owner mask less
+    /// the containers. A realtime pool whose lock was left out (its mask unchanged) gets one 8-byte store, never torn: its fast
+    /// path reads the word either way, and the owner whose bit changes is being created or destroyed, so it has no
+    /// call of its own under way (<see cref="CreateContainer"/>: it holds nothing; <see cref="DestroyContainer"/>: its quota is 0).
+    /// </summary>
+    private void RefreshUnaccountedOwners()
+    {
+        for (int p = 0; p < _poolLimit; p++)
+            if (_buddy._pools[p].Live != 0)
+                _buddy._pools[p].UnaccountedOwners = _buddy._pools[p].Properties.OwnerMask & ~_accountedOwners; // one aligned 8-byte store
     }
 }

@@ -122,7 +122,9 @@ public unsafe partial struct PhysicalMemory
         }
         c->Live = 1;
         _accountedOwners |= 1UL << spec.Owner;
-        // Owner masks (and a new pool) changed: remembered pool choices are outdated.
+        // From here the fast paths miss the owner: no pool admits it on them, and remembered pool choices (its plain
+        // entries among them) are outdated with the masks (and a new pool).
+        RefreshUnaccountedOwners();
         PoolTableChanged();
         UnlockAllBut(in skipped, locks);
         return MemoryStatus.Ok;
@@ -156,7 +158,8 @@ public unsafe partial struct PhysicalMemory
             Volatile.Write(ref c->QuotaPages, quota);
             return status;
         }
-        // A free of the container's own that freed a block first is still taking it off the counts.
+        // No reservation is taken any more (quota 0) and frees take their pages off under the pool's lock; an
+        // allocation that had reserved was waited for above, so this finds none: kept as the guard of the count check.
         while (Volatile.Read(ref c->_inFlight) != 0)
         {
         }
@@ -189,6 +192,7 @@ public unsafe partial struct PhysicalMemory
         }
         _accountedOwners &= ~bit;
         *c = default;
+        RefreshUnaccountedOwners(); // the owner is an ordinary one again: the fast paths serve it
         PoolTableChanged();
         UnlockAllBut(in skipped, locks);
         return MemoryStatus.Ok;
@@ -298,11 +302,11 @@ public unsafe partial struct PhysicalMemory
         return held > inGuarantee ? held - inGuarantee : 0;
     }
 
-    /// <summary>Whether any frame's owner byte names <paramref name="owner"/> (the head of an allocated block or run). O(span).</summary>
+    /// <summary>Whether any frame's owner byte names <paramref name="owner"/>, in either form (the head of an allocated block or run). O(span).</summary>
     private bool HoldsAnyBlock(byte owner)
     {
         for (ulong i = 0; i < _buddy._spanPages; i++)
-            if (_buddy._owners[i] == owner)
+            if (FrameOwner.OwnerOf(_buddy._owners[i]) == owner)
                 return true;
         return false;
     }
@@ -312,7 +316,7 @@ public unsafe partial struct PhysicalMemory
     {
         for (ulong i = 0; i < _buddy._spanPages; i++)
         {
-            if (_buddy._owners[i] != owner)
+            if (FrameOwner.OwnerOf(_buddy._owners[i]) != owner)
                 continue;
             byte state = _buddy._frames[i];
             MemoryStatus status;

@@ -120,7 +120,7 @@ public unsafe partial struct PhysicalMemory
                 continue;
             }
             ulong size = 1UL << order;
-            if (b._owners[p] != owner)
+            if (FrameOwner.OwnerOf(b._owners[p]) != owner)
             {
                 p += size;
                 continue;

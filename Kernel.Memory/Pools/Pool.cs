@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace PoolKernel.Memory;
 
 /// <summary>
@@ -10,6 +12,14 @@ public struct Pool
     public PoolProperties Properties;
     /// <summary>Nonzero while the table slot holds a pool.</summary>
     public byte Live;
+    /// <summary>
+    /// <see cref="PoolProperties.OwnerMask"/> less the live containers (<see cref="PhysicalMemory._accountedOwners"/>):
+    /// the owners the fast paths admit to a named pool (<see cref="AllowsUnaccounted"/>), so a container's request
+    /// misses them and its slow path accounts it, with no test of its own on the fast paths. Written with the
+    /// mask or the container set, under the table lock and the locks they change under
+    /// (PhysicalMemory.RefreshUnaccountedOwners); the checker compares it with the two.
+    /// </summary>
+    public ulong UnaccountedOwners;
     /// <summary>Present frames in the pool's page blocks.</summary>
     public ulong PresentPages;
     /// <summary>Frames on the pool's free lists (kept by the list primitives); cached frames are counted in its <see cref="FrameCache"/>, not here.</summary>
@@ -49,4 +59,11 @@ public struct Pool
     /// than it asks for, so a pool that stays short does not freeze its caches (a barrier each) on every refusal.
     /// </summary>
     public ulong FutileDrainFrames;
+
+    /// <summary><see cref="PoolProperties.AllowsOwner"/> for the fast paths: an owner 0..63 of <see cref="UnaccountedOwners"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly bool AllowsUnaccounted(byte owner)
+    {
+        return owner < 64 && ((UnaccountedOwners >> owner) & 1) != 0;
+    }
 }

@@ -40,8 +40,8 @@ public unsafe partial struct PhysicalMemory
     {
         AllocRequest request = AllocRequest.InPool(id);
         request.Owner = owner;
-        if (((_accountedOwners >> owner) & 1) != 0 && id.Value < _poolCapacity && IsRealtime(id.Value))
-            return AllocateAccounted(order, request, out pfn);
+        if (IsAccountedOwner(owner) && id.Value < _poolCapacity && IsRealtime(id.Value))
+            return AllocateAccounted(order, request, -1, false, 0, out pfn);
         pfn = Pfn.None;
         if ((uint)order.Value > (uint)_buddy._maxOrder)
             return MemoryStatus.InvalidOrder;
@@ -61,13 +61,11 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// Frees a block of a realtime pool (<see cref="Free"/>'s contract and refusals) through the slow path,
-    /// whose realtime branch counts its steps (<see cref="FreeRealtimeLocked"/>). A block of another pool is
-    /// freed as <see cref="Free"/> frees it.
+    /// whose realtime branch counts its steps (<see cref="FreeRealtimeLocked"/>) and which takes a container's
+    /// block off its counts. A block of another pool is freed as <see cref="Free"/> frees it.
     /// </summary>
     public MemoryStatus FreeRealtime(Pfn pfn, Order order, byte owner)
     {
-        if (((_accountedOwners >> owner) & 1) != 0)
-            return FreeAccounted(pfn, order, owner);
         return FreeSlow(pfn, order, owner);
     }
 
@@ -124,7 +122,7 @@ public unsafe partial struct PhysicalMemory
         if (index == FreeList.End)
             return MemoryStatus.OutOfMemory;
         Modified(pool);
-        _buddy._owners[index] = owner;
+        _buddy._owners[index] = RecordedOwner(owner);
         _buddy._frames[index] = FrameState.Make(FrameKind.Allocated, order);
         pfn = new Pfn(_basePfn + index);
         return MemoryStatus.Ok;

@@ -151,6 +151,9 @@ public unsafe struct ChoiceMemo
         pool = _pools[slot * Ranked];
     }
 
+    /// <summary>Entry <paramref name="slot"/>'s shape (<see cref="Shape"/>; a container's with the accounted form in its owner byte), for the checker.</summary>
+    public readonly ulong ShapeOf(int slot) { return _shape[slot]; }
+
     /// <summary>Overwrites entry <paramref name="slot"/>'s first pool (tests of the checker).</summary>
     internal void SetPool(int slot, int pool) { _pools[slot * Ranked] = (byte)pool; }
 

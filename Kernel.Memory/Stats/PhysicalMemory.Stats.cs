@@ -168,14 +168,15 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// The owner recorded for a frame (<see cref="FrameOwner"/>): the allocating owner at the head of
-    /// an allocated block or run, <see cref="FrameOwner.None"/> anywhere else and outside the span.
+    /// an allocated block or run (a container's too: its accounted form read as the owner, <see cref="FrameOwner.OwnerOf"/>),
+    /// <see cref="FrameOwner.None"/> anywhere else and outside the span.
     /// </summary>
     public byte OwnerOf(Pfn pfn)
     {
         ulong index = pfn.Value - _basePfn;
         if (pfn.Value < _basePfn || index >= _buddy._spanPages)
             return FrameOwner.None;
-        return _buddy._owners[index];
+        return FrameOwner.OwnerOf(_buddy._owners[index]);
     }
 
     /// <summary>
@@ -199,7 +200,7 @@ public unsafe partial struct PhysicalMemory
             }
             ulong size = 1UL << FrameState.OrderOf(s);
             if (kind == FrameKind.Allocated || kind == FrameKind.RunFirst)
-                runOwner = _buddy._owners[p];
+                runOwner = FrameOwner.OwnerOf(_buddy._owners[p]);
             if ((kind == FrameKind.Allocated || kind == FrameKind.RunFirst || kind == FrameKind.RunNext) && FrameOwner.IsValid(runOwner))
                 pages[runOwner] += size;
             p += size;
