@@ -8,7 +8,7 @@ using PoolKernel.Startup;
 
 namespace PoolKernel.Shell
 {
-    /// <summary>'heap' (statistics by size class) and 'heaptest N SIZE' (where fresh allocations land).</summary>
+    /// <summary>'heap' (statistics by size class), 'heaptest N SIZE' (where fresh allocations land), 'objects N SIZE' / 'objects drop' (managed objects held, as a container with 'as').</summary>
     internal static unsafe class HeapCommands
     {
         internal static void Register(ref int n)
@@ -16,6 +16,63 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "heap", "kernel heap: size classes, pages, overhead, checker", &Heap);
             GcCommands.Register(ref n);
             Commands.Register(ref n, "heaptest", "heaptest [N] [SIZE]: N (1..4096, default 64) raw blocks of SIZE bytes (1..1G, default 64) and N managed objects: their nodes and pools; raw blocks given back, objects left to the collector", &HeapTest);
+            Commands.Register(ref n, "objects", "objects N SIZE: N (1..1000000) managed byte arrays of SIZE (0..1M) bytes made and held until 'objects drop' (as NAME objects ...: in container NAME's heap arena, charged to it)", &Objects);
+        }
+
+        /// <summary>The most objects one <c>objects</c> command makes, and the largest SIZE.</summary>
+        internal const ulong MaxObjects = 1_000_000;
+        internal const ulong MaxObjectSize = 1UL << 20;
+
+        /// <summary>What <c>objects N SIZE</c> made: held (a static, traced by the collector) until <c>objects drop</c>.</summary>
+        private static object[] s_objects;
+
+        /// <summary>
+        /// <c>objects N SIZE</c>: N byte arrays of SIZE bytes and the array holding them, made by the running CPU (as the
+        /// container <c>as</c> names: from its heap arena, charged to it and limited by its quota; an object refused ends the
+        /// command, and what it made so far is garbage), then held until <c>objects drop</c>, which lets the collector have them.
+        /// </summary>
+        private static void Objects(ref ShellLine line)
+        {
+            if (line.WordIs(1, "drop") && line.WordCount == 2)
+            {
+                object[] held = s_objects;
+                s_objects = null;
+                Console.Write("objects: ");
+                if (held == null)
+                {
+                    Console.WriteLine("none held");
+                    return;
+                }
+                Console.Write((ulong)held.Length);
+                Console.WriteLine(" dropped; the next collection takes them back");
+                return;
+            }
+            if (!line.Arg(1, "N", 1, MaxObjects, out ulong count) || !line.Arg(2, "SIZE", 0, MaxObjectSize, out ulong size) || !line.NoMoreArgs(3))
+                return;
+            if (s_objects != null)
+            {
+                Console.Write("objects: already holding ");
+                Console.Write((ulong)s_objects.Length);
+                Console.WriteLine("; 'objects drop' first");
+                return;
+            }
+            byte owner = ContainerArenas.ActingOwner;
+            object[] made = new object[count];
+            for (ulong i = 0; i < count; i++)
+                made[i] = new byte[size];
+            s_objects = made;
+            Console.Write("objects: ");
+            Console.Write(count);
+            Console.Write(" x ");
+            Console.Write(size);
+            Console.Write(" bytes held, in ");
+            if (owner == Owners.Kernel)
+            {
+                Console.WriteLine("the kernel's heap");
+                return;
+            }
+            ContainerArenas.WriteName(owner);
+            Console.WriteLine("'s heap arena");
         }
 
         private static void Heap(ref ShellLine line)
