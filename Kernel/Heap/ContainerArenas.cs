@@ -70,6 +70,8 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void* Alloc(byte owner, nuint size, nuint align, out HeapStatus status)
         {
+            if (RealtimeCpu.IsCurrent)
+                RealtimeCpu.RefuseHeap();
             if (!Containers.Usage(owner, out _))
             {
                 void* p = KernelHeapGlue.Alloc(size, align);
@@ -91,6 +93,8 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static HeapStatus Free(byte owner, void* pointer)
         {
+            if (RealtimeCpu.IsCurrent)
+                RealtimeCpu.RefuseHeap();
             KernelHeapGlue.LockState state = KernelHeapGlue.Lock();
             KernelHeap* arena = s_ready ? (KernelHeap*)s_arenas[owner] : null;
             HeapStatus status = arena == null ? HeapStatus.Ok : arena->Free(pointer);
