@@ -207,20 +207,22 @@ public class ContainerBootTests
     /// (naming the live objects and bytes), nothing changed; after <c>objects drop</c> and <c>gc</c> web holds only its
     /// arena's metadata (M pages); tiny's 16-page quota refuses an object, which ends that command cleanly (one line
     /// naming the quota, the shell's out-of-memory line) and the shell goes on, holding nothing; a destroy after
-    /// dropping collects first and gives back every page; the checkers are clean.
+    /// dropping collects first and gives back every page; <c>as gcs gcstress 64 2</c> keeps its checksummed live set intact
+    /// in gcs's arena through the threshold collections; the checkers are clean.
     /// </summary>
     [Fact]
     public void ManagedObjectsAsAContainer_ComeFromItsArena_ChargedLimitedCollected_DestroyGivesEveryPageBack()
     {
         const string Run = "containers;as web objects 1000 256;containers;container destroy web;containers;objects drop;gc;containers;"
             + "as tiny objects 100 256;containers;objects drop;container destroy tiny;"
-            + "as web objects 10 64;container destroy web;objects drop;container destroy web;containers;check";
+            + "as web objects 10 64;container destroy web;objects drop;container destroy web;containers;"
+            + "as gcs gcstress 64 2;containers;container destroy gcs;check";
         QemuResult result = new QemuBoot
         {
             Machine = "q35",
             Memory = "512M",
-            KernelCommandLine = "container=web:quota=64M container=tiny:quota=64K run=\"" + Run + "\"",
-            Timeout = TimeSpan.FromSeconds(120),
+            KernelCommandLine = "container=web:quota=64M container=tiny:quota=64K container=gcs:quota=64M run=\"" + Run + "\"",
+            Timeout = TimeSpan.FromSeconds(180),
         }.Run();
         _output.WriteLine(result.ToString());
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
@@ -253,7 +255,14 @@ public class ContainerBootTests
         Reply(result, "container destroy web", @"container web: refused: its heap arena holds 11 live managed objects \(\d+ bytes\) after a collection; drop the references and destroy again", 1);
         Reply(result, "objects drop", "objects: 10 dropped; the next collection takes them back", 2);
         Reply(result, "container destroy web", $"container web: destroyed, {metadata} pages given back", 2);
-        Reply(result, "containers", @"containers: 0 \(sizes in pages\)", 5, 2);
+        Reply(result, "containers", "18 +gcs +16384 +0 +0 +0 +0 +0 +0 +0 +0", 5, 2);
+        Reply(result, "containers", @"containers: 1 \(sizes in pages\)", 5, 3);
+        // gcstress as a container: its objects (64 MiB of them, a checksummed live set and 2 MiB more in an object graph)
+        // live in gcs's arena through every threshold collection, intact; the last collection leaves the metadata only.
+        Reply(result, "as gcs gcstress 64 2", @"gcstress: 64 MiB \(2 MiB extra live\) in \d+ objects, ([2-9]|\d\d+) collections .*; heap check ok; live set 64/64 intact");
+        Match gcs = Regex.Match(Line(result, "containers", 6, 2), $@"^18 +gcs +16384 +0 +{metadata} +(\d+) +{metadata} +0 +0 +0 +0$");
+        Assert.True(gcs.Success && int.Parse(gcs.Groups[1].Value) > 64 * 256 / 8, result.ToString());
+        Reply(result, "container destroy gcs", $"container gcs: destroyed, {metadata} pages given back");
         Reply(result, "check", @"check: ok \(.*\)");
         Reply(result, "check", "heap check: ok", 0, 2);
     }
