@@ -203,7 +203,8 @@ public class ContainerBootTests
 
     /// <summary>
     /// Managed objects as a container (docs/containers.md "Heap arenas"): <c>as web objects 1000 256</c> makes them in
-    /// web's arena, so its held pages rise by their slabs and runs; a destroy is refused while they are referenced
+    /// web's arena, so its held pages rise by their slabs and runs; linked between two batches in the kernel's heap
+    /// (kernel heap to arena and back), every pattern is intact after a collection; a destroy is refused while they are referenced
     /// (naming the live objects and bytes), nothing changed; after <c>objects drop</c> and <c>gc</c> web holds only its
     /// arena's metadata (M pages); tiny's 16-page quota refuses an object, which ends that command cleanly (one line
     /// naming the quota, the shell's out-of-memory line) and the shell goes on, holding nothing; a destroy after
@@ -213,7 +214,8 @@ public class ContainerBootTests
     [Fact]
     public void ManagedObjectsAsAContainer_ComeFromItsArena_ChargedLimitedCollected_DestroyGivesEveryPageBack()
     {
-        const string Run = "containers;as web objects 1000 256;containers;container destroy web;containers;objects drop;gc;containers;"
+        const string Run = "containers;objects 10 64;as web objects 1000 256;objects 20 64;containers;container destroy web;containers;gc;objects check;"
+            + "objects drop;gc;containers;"
             + "as tiny objects 100 256;containers;objects drop;container destroy tiny;"
             + "as web objects 10 64;container destroy web;objects drop;container destroy web;containers;"
             + "as gcs gcstress 64 2;containers;container destroy gcs;check";
@@ -228,7 +230,10 @@ public class ContainerBootTests
         BootTests.AssertStatus(result, QemuResult.CleanHalt);
         Reply(result, "containers", "16 +web +16384 +0 +0 +0 +0 +0 +0 +0 +0", 0, 2);
         Reply(result, "containers", "17 +tiny +16 +0 +0 +0 +0 +0 +0 +0 +0", 0, 3);
-        Reply(result, "as web objects 1000 256", "objects: 1000 x 256 bytes held, in web's heap arena");
+        // Three batches, each linked to the one before: the kernel heap's (10), web's arena's (1000), the kernel heap's (20).
+        Reply(result, "objects 10 64", "objects: 10 x 64 bytes held, in the kernel's heap; 1 batch held");
+        Reply(result, "as web objects 1000 256", "objects: 1000 x 256 bytes held, in web's heap arena; 2 batches held");
+        Reply(result, "objects 20 64", "objects: 20 x 64 bytes held, in the kernel's heap; 3 batches held");
         // 1000 cells of 320 bytes (24 + 256 asked) on 12 a page, and the array of 1000 references (a two-page run).
         Match held = Regex.Match(Line(result, "containers", 1, 2), @"^16 +web +16384 +0 +(\d+) +(\d+) +\d+ +0 +0 +0 +0$");
         Assert.True(held.Success, result.ToString());
@@ -236,8 +241,11 @@ public class ContainerBootTests
         Assert.Equal(withObjects, int.Parse(held.Groups[2].Value));
         Reply(result, "container destroy web", @"container web: refused: its heap arena holds 1001 live managed objects \(328192 bytes\) after a collection; drop the references and destroy again");
         Reply(result, "containers", $@"16 +web +16384 +0 +{withObjects} +{withObjects} +{withObjects} +0 +0 +0 +0", 2, 2);
-        Reply(result, "objects drop", "objects: 1000 dropped; the next collection takes them back");
+        // A collection with the kernel heap -> arena -> kernel heap chain: every batch's pattern intact after it.
         Reply(result, "gc", @"gc: freed \d+ objects \(\d+ bytes\); live .*");
+        Reply(result, "objects check", @"objects: 3 batches \(1030 objects\), every pattern intact");
+        Reply(result, "objects drop", @"objects: 3 batches \(1030 objects\) dropped; the next collection takes them back");
+        Reply(result, "gc", @"gc: freed \d+ objects \(\d+ bytes\); live .*", 1);
         Match after = Regex.Match(Line(result, "containers", 3, 2), @"^16 +web +16384 +0 +(\d+) +(\d+) +(\d+) +0 +0 +0 +0$");
         Assert.True(after.Success, result.ToString());
         int metadata = int.Parse(after.Groups[1].Value);
@@ -251,9 +259,9 @@ public class ContainerBootTests
         Reply(result, "objects drop", "objects: none held", 1);
         // Destroy collects first: tiny's garbage goes, then everything it held, web's too once its objects are dropped.
         Reply(result, "container destroy tiny", $"container tiny: destroyed, {metadata} pages given back");
-        Reply(result, "as web objects 10 64", "objects: 10 x 64 bytes held, in web's heap arena");
+        Reply(result, "as web objects 10 64", "objects: 10 x 64 bytes held, in web's heap arena; 1 batch held");
         Reply(result, "container destroy web", @"container web: refused: its heap arena holds 11 live managed objects \(\d+ bytes\) after a collection; drop the references and destroy again", 1);
-        Reply(result, "objects drop", "objects: 10 dropped; the next collection takes them back", 2);
+        Reply(result, "objects drop", @"objects: 1 batch \(10 objects\) dropped; the next collection takes them back", 2);
         Reply(result, "container destroy web", $"container web: destroyed, {metadata} pages given back", 2);
         Reply(result, "containers", "18 +gcs +16384 +0 +0 +0 +0 +0 +0 +0 +0", 5, 2);
         Reply(result, "containers", @"containers: 1 \(sizes in pages\)", 5, 3);
