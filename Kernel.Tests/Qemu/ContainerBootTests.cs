@@ -24,12 +24,8 @@ public class ContainerBootTests
     /// <summary>The <paramref name="line"/>-th line after the prompt line of <paramref name="command"/> (its <paramref name="occurrence"/>-th run) matches <paramref name="pattern"/>.</summary>
     private static void Reply(QemuResult result, string command, string pattern, int occurrence = 0, int line = 1)
     {
-        string[] lines = result.Lines;
-        int at = -1;
-        for (int seen = 0; seen <= occurrence; seen++)
-            at = Array.IndexOf(lines, "pk> " + command, at + 1);
-        Assert.True(at >= 0 && at + line < lines.Length, $"no prompt line for '{command}'\n{result}");
-        Assert.True(Regex.IsMatch(lines[at + line], "^" + pattern + "$"), $"'{command}' answered '{lines[at + line]}', not /{pattern}/\n{result}");
+        string answer = Line(result, command, occurrence, line);
+        Assert.True(Regex.IsMatch(answer, "^" + pattern + "$"), $"'{command}' answered '{answer}', not /{pattern}/\n{result}");
     }
 
     [Fact]
