@@ -9,6 +9,8 @@ namespace PoolKernel.Memory.Testing;
 /// pools. A set-up the heap refuses throws (a fixture that cannot be built is a broken test, not a result).
 /// The heap zeroes with <see cref="Zero"/> (the runtime's vectorised clear), as the kernel's heap does with
 /// <c>rep stos</c>; <c>portableZeroing</c> leaves the heap's own <see cref="HeapZeroing.Portable"/> in place.
+/// A second heap over the same pools (a container's arena, as the kernel makes them) is made with
+/// <c>ownsHost: false</c>: disposing it leaves the pools to the first.
 /// </summary>
 public sealed unsafe class HostHeap : IDisposable
 {
@@ -17,12 +19,14 @@ public sealed unsafe class HostHeap : IDisposable
     public PhysicalMemory* Memory => Host.Memory;
     public ulong HeapBytes { get; }
     private readonly void* _block;
+    private readonly bool _ownsHost;
     /// <summary>Where frame 0 would be: the heap's direct-map base.</summary>
     public byte* DirectMapBase { get; }
 
-    public HostHeap(HostPhysicalMemory host, byte owner = 0, bool portableZeroing = false)
+    public HostHeap(HostPhysicalMemory host, byte owner = 0, bool portableZeroing = false, bool ownsHost = true)
     {
         Host = host;
+        _ownsHost = ownsHost;
         if (host.InitStatus != MemoryStatus.Ok)
             throw new InvalidOperationException($"host memory set-up: {host.InitStatus}");
         Require(KernelHeap.ComputeSize(host.Memory, out ulong bytes), "ComputeSize");
@@ -87,6 +91,7 @@ public sealed unsafe class HostHeap : IDisposable
     public void Dispose()
     {
         NativeMemory.AlignedFree(_block);
-        Host.Dispose();
+        if (_ownsHost)
+            Host.Dispose();
     }
 }

@@ -3,7 +3,12 @@ using System.Runtime.CompilerServices;
 namespace PoolKernel.Memory;
 
 /// <summary>
-/// Mark and sweep over a <see cref="KernelHeap"/>'s managed blocks (docs/gc.md). Objects are laid out
+/// Mark and sweep over the managed blocks of one or more <see cref="KernelHeap"/> instances (docs/gc.md):
+/// the kernel's heap and the containers' arenas (docs/containers.md "Heap arenas"), which
+/// <see cref="Attach"/> adds and <see cref="Detach"/> removes. Every instance over the same pools holds
+/// pages no other one holds, so an address belongs to at most one of them: a reference is resolved by
+/// asking the instances whose held bounds contain it, and marks, the overflow walk and the sweep run over
+/// every instance, so a reference from one into another and back keeps both objects. Objects are laid out
 /// the way ilc lays them out: a header word, then the MethodTable pointer (where a reference points),
 /// then the fields; the references inside an object are found from the type's GC descriptor, the
 /// series ilc places just before the MethodTable (<see cref="GcLayout"/>). A collection is:
@@ -22,14 +27,22 @@ namespace PoolKernel.Memory;
 /// </summary>
 public unsafe struct HeapCollector
 {
-    private KernelHeap* _heap;
+    /// <summary>Most heap instances one collector covers: one for every owner number (<see cref="FrameOwner.Count"/>).</summary>
+    public const int MaxHeaps = FrameOwner.Count;
+
+    /// <summary>The instances, [0, _heapCount): the first is the one <see cref="Initialize"/> was given.</summary>
+    private fixed ulong _heaps[MaxHeaps];
+    /// <summary>Each instance's held bounds at <see cref="Begin"/> (<see cref="KernelHeap.HeldBounds"/>).</summary>
+    private fixed ulong _lows[MaxHeaps];
+    private fixed ulong _highs[MaxHeaps];
+    private int _heapCount;
     private byte** _stack;
     private ulong _capacity;
     private ulong _count;
     private bool _overflowed;
     private byte* _imageStart;
     private byte* _imageEnd;
-    /// <summary>The heap's held memory at <see cref="Begin"/>: conservative words outside it are rejected at once.</summary>
+    /// <summary>The held memory of every instance at <see cref="Begin"/> (lowest to highest): conservative words outside it are rejected at once.</summary>
     private byte* _heldLow;
     private byte* _heldHigh;
 
@@ -51,7 +64,8 @@ public unsafe struct HeapCollector
         if (collector == null || heap == null || stack == null || capacity == 0 || imageEnd < imageStart)
             return HeapStatus.InvalidArgument;
         *collector = default;
-        collector->_heap = heap;
+        collector->_heaps[0] = (ulong)heap;
+        collector->_heapCount = 1;
         collector->_stack = (byte**)stack;
         collector->_capacity = capacity;
         collector->_imageStart = imageStart;
@@ -59,7 +73,51 @@ public unsafe struct HeapCollector
         return HeapStatus.Ok;
     }
 
-    /// <summary>Starts a collection: counters and the stack reset. Marks are clear between collections (the sweep clears them).</summary>
+    /// <summary>Heap instances covered (at least 1).</summary>
+    public int HeapCount { get { return _heapCount; } }
+
+    /// <summary>
+    /// Adds <paramref name="heap"/> (a heap over the same pools as the others, e.g. a container's arena) to
+    /// what the collections mark and sweep, from the next <see cref="Begin"/> on. Refused, nothing changed:
+    /// InvalidArgument for null or an instance already covered, OutOfMemory when <see cref="MaxHeaps"/> are.
+    /// Not during a collection (the caller's lock, as for every call).
+    /// </summary>
+    public HeapStatus Attach(KernelHeap* heap)
+    {
+        if (heap == null || IndexOf(heap) >= 0)
+            return HeapStatus.InvalidArgument;
+        if (_heapCount == MaxHeaps)
+            return HeapStatus.OutOfMemory;
+        _heaps[_heapCount++] = (ulong)heap;
+        return HeapStatus.Ok;
+    }
+
+    /// <summary>
+    /// Removes <paramref name="heap"/>: collections no longer read or free anything of it, so its objects
+    /// must no longer be referenced (the caller's rule; the kernel detaches an arena that holds no managed
+    /// object). InvalidArgument when it is not covered or is the last one. Not during a collection.
+    /// </summary>
+    public HeapStatus Detach(KernelHeap* heap)
+    {
+        int i = heap == null ? -1 : IndexOf(heap);
+        if (i < 0 || _heapCount == 1)
+            return HeapStatus.InvalidArgument;
+        _heaps[i] = _heaps[--_heapCount];
+        _heaps[_heapCount] = 0;
+        return HeapStatus.Ok;
+    }
+
+    private int IndexOf(KernelHeap* heap)
+    {
+        for (int i = 0; i < _heapCount; i++)
+        {
+            if (_heaps[i] == (ulong)heap)
+                return i;
+        }
+        return -1;
+    }
+
+    /// <summary>Starts a collection: counters and the stack reset, every instance's held bounds read. Marks are clear between collections (the sweep clears them).</summary>
     public void Begin()
     {
         _count = 0;
@@ -68,7 +126,43 @@ public unsafe struct HeapCollector
         Marked = 0;
         Overflows = 0;
         Rescans = 0;
-        _heap->HeldBounds(out _heldLow, out _heldHigh);
+        _heldLow = null;
+        _heldHigh = null;
+        for (int i = 0; i < _heapCount; i++)
+        {
+            ((KernelHeap*)_heaps[i])->HeldBounds(out byte* low, out byte* high);
+            _lows[i] = (ulong)low;
+            _highs[i] = (ulong)high;
+            if (low == high)
+                continue;
+            if (_heldLow == null || low < _heldLow)
+                _heldLow = low;
+            if (high > _heldHigh)
+                _heldHigh = high;
+        }
+    }
+
+    /// <summary>
+    /// The managed block containing <paramref name="p"/> in whichever instance holds its page
+    /// (<see cref="KernelHeap.ManagedBlockContaining"/>), or null; <paramref name="heap"/> is that instance.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* BlockContaining(byte* p, out KernelHeap* heap, out SlabHeader* slab, out int cell, out ulong runHead)
+    {
+        for (int i = 0; i < _heapCount; i++)
+        {
+            if ((ulong)p < _lows[i] || (ulong)p >= _highs[i])
+                continue;
+            heap = (KernelHeap*)_heaps[i];
+            byte* block = heap->ManagedBlockContaining(p, out slab, out cell, out runHead);
+            if (block != null)
+                return block;
+        }
+        heap = null;
+        slab = null;
+        cell = -1;
+        runHead = ulong.MaxValue;
+        return null;
     }
 
     /// <summary>
@@ -85,8 +179,8 @@ public unsafe struct HeapCollector
             byte* value = (byte*)*w;
             if (value < _heldLow || value >= _heldHigh)
                 continue;
-            byte* block = _heap->ManagedBlockContaining(value, out SlabHeader* slab, out int cell, out ulong runHead);
-            if (block != null && _heap->SetMark(slab, cell, runHead))
+            byte* block = BlockContaining(value, out KernelHeap* heap, out SlabHeader* slab, out int cell, out ulong runHead);
+            if (block != null && heap->SetMark(slab, cell, runHead))
                 Push(block + KernelHeap.ObjectHeaderBytes);
         }
     }
@@ -100,7 +194,7 @@ public unsafe struct HeapCollector
     {
         if (reference == null || (reference >= _imageStart && reference < _imageEnd))
             return HeapStatus.Ok;
-        byte* block = _heap->ManagedBlockContaining(reference - KernelHeap.ObjectHeaderBytes, out SlabHeader* slab, out int cell, out ulong runHead);
+        byte* block = BlockContaining(reference - KernelHeap.ObjectHeaderBytes, out KernelHeap* heap, out SlabHeader* slab, out int cell, out ulong runHead);
         if (block == null || block + KernelHeap.ObjectHeaderBytes != reference)
         {
             if (Corruption.Reason == GcCorruptionReason.None)
@@ -113,7 +207,7 @@ public unsafe struct HeapCollector
             }
             return HeapStatus.Corruption;
         }
-        if (_heap->SetMark(slab, cell, runHead))
+        if (heap->SetMark(slab, cell, runHead))
             Push(reference);
         return HeapStatus.Ok;
     }
@@ -205,8 +299,11 @@ public unsafe struct HeapCollector
             {
                 _overflowed = false;
                 Rescans++;
-                if (_heap->RescanMarked(self) != HeapStatus.Ok)
-                    return HeapStatus.Corruption;
+                for (int i = 0; i < _heapCount; i++)
+                {
+                    if (((KernelHeap*)_heaps[i])->RescanMarked(self) != HeapStatus.Ok)
+                        return HeapStatus.Corruption;
+                }
             }
         }
         return HeapStatus.Ok;
@@ -283,11 +380,28 @@ public unsafe struct HeapCollector
         return HeapStatus.Ok;
     }
 
-    /// <summary>The sweep (<see cref="KernelHeap.Sweep"/>): only after a <see cref="Drain"/> that returned Ok.</summary>
+    /// <summary>
+    /// The sweep of every instance (<see cref="KernelHeap.Sweep"/>), its counts summed (pages before and after:
+    /// all instances together): only after a <see cref="Drain"/> that returned Ok. Corruption when any
+    /// instance's sweep found it; the others are swept all the same (their marks must be cleared).
+    /// </summary>
     public HeapStatus Sweep(out HeapSweepResult result)
     {
         result = default;
-        return _heap->Sweep(ref result);
+        HeapStatus status = HeapStatus.Ok;
+        for (int i = 0; i < _heapCount; i++)
+        {
+            HeapSweepResult one = default;
+            if (((KernelHeap*)_heaps[i])->Sweep(ref one) != HeapStatus.Ok)
+                status = HeapStatus.Corruption;
+            result.LiveObjects += one.LiveObjects;
+            result.LiveBytes += one.LiveBytes;
+            result.FreedObjects += one.FreedObjects;
+            result.FreedBytes += one.FreedBytes;
+            result.PagesBefore += one.PagesBefore;
+            result.PagesAfter += one.PagesAfter;
+        }
+        return status;
     }
 }
 

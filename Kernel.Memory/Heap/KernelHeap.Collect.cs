@@ -177,6 +177,53 @@ public unsafe partial struct KernelHeap
     }
 
     /// <summary>
+    /// The managed blocks the heap holds now (tagged cells and runs; raw blocks not counted): how many and
+    /// their bytes (cell or run sizes, as the sweep counts them). Reads only. Right after a collection it is
+    /// what the collection kept: the kernel refuses to drop a container's arena while it is not zero.
+    /// </summary>
+    public void ManagedInUse(out ulong objects, out ulong bytes)
+    {
+        objects = 0;
+        bytes = 0;
+        for (ulong w = 0; w < _bitmapWords; w++)
+        {
+            ulong bits = _held[w];
+            while (bits != 0)
+            {
+                int b = BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+                ulong index = (w << 6) + (ulong)b;
+                byte* start = AddressOf(_basePfn + index);
+                if (IsRun(index))
+                {
+                    if (IsTagged(start))
+                    {
+                        objects++;
+                        bytes += RunPages(_basePfn + index) << Pfn.PageShift;
+                    }
+                    continue;
+                }
+                SlabHeader* slab = (SlabHeader*)start;
+                byte* cells = start + slab->FirstOffset;
+                for (int i = 0; i < SlabHeader.MaxObjects / 64; i++)
+                {
+                    ulong inUse = slab->InUse[i];
+                    while (inUse != 0)
+                    {
+                        ulong c = (ulong)((i << 6) + BitOperations.TrailingZeroCount(inUse));
+                        inUse &= inUse - 1;
+                        if (IsTagged(cells + c * slab->ObjectSize))
+                        {
+                            objects++;
+                            bytes += slab->ObjectSize;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// The sweep: every managed block whose mark is clear is freed (cells to their slab, runs to
     /// their pool); every mark is cleared; raw blocks are not touched. Then the cached empty slabs
     /// go back to their pools (<see cref="Trim"/>), so a collection returns every page it emptied.

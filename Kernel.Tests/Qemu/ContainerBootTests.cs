@@ -24,12 +24,8 @@ public class ContainerBootTests
     /// <summary>The <paramref name="line"/>-th line after the prompt line of <paramref name="command"/> (its <paramref name="occurrence"/>-th run) matches <paramref name="pattern"/>.</summary>
     private static void Reply(QemuResult result, string command, string pattern, int occurrence = 0, int line = 1)
     {
-        string[] lines = result.Lines;
-        int at = -1;
-        for (int seen = 0; seen <= occurrence; seen++)
-            at = Array.IndexOf(lines, "pk> " + command, at + 1);
-        Assert.True(at >= 0 && at + line < lines.Length, $"no prompt line for '{command}'\n{result}");
-        Assert.True(Regex.IsMatch(lines[at + line], "^" + pattern + "$"), $"'{command}' answered '{lines[at + line]}', not /{pattern}/\n{result}");
+        string answer = Line(result, command, occurrence, line);
+        Assert.True(Regex.IsMatch(answer, "^" + pattern + "$"), $"'{command}' answered '{answer}', not /{pattern}/\n{result}");
     }
 
     [Fact]
@@ -156,8 +152,10 @@ public class ContainerBootTests
     /// <summary>
     /// Heap arenas (docs/containers.md "Heap arenas"): raw heap blocks taken while acting as a container
     /// come from its own arena, whose pages (metadata included) are charged to it and stop at its quota
-    /// (tiny: 16 pages, the arena's metadata and three one-page blocks, the fourth refused as the quota's);
-    /// the shell's own heaptest charges no container; destroying the containers gives every page back.
+    /// (tiny: 16 pages, the arena's metadata and the blocks that fit, the next refused as the quota's); heaptest's
+    /// managed objects come from the arena too (web: two slabs of them stay until a collection; tiny: its
+    /// quota refuses the first object, which ends the command); the shell's own heaptest charges no container;
+    /// destroying the containers gives every page back.
     /// </summary>
     [Fact]
     public void RawHeapBlocksAsAContainer_ComeFromItsArena_ChargedAndLimited_GivenBackOnDestroy()
@@ -178,22 +176,109 @@ public class ContainerBootTests
         Reply(result, "containers", "16 +web +16384 +0 +0 +0 +0 +0 +0 +0 +0", 0, 2);
         Reply(result, "containers", "17 +tiny +16 +0 +0 +0 +0 +0 +0 +0 +0", 0, 3);
         Reply(result, "as web heaptest 16 4096", @"heaptest: 16 x 4096 bytes from the CPU on node 0: by node 0=16, failed 0; managed objects on the local node 16/16");
-        // web's arena: its metadata (M pages) stays, the 16 blocks came and went (peak M + 16).
-        int second = -1;
-        for (int seen = 0; seen < 2; seen++)
-            second = Array.IndexOf(result.Lines, "pk> containers", second + 1);
-        Match web = Regex.Match(result.Lines[second + 2], @"^16 +web +16384 +0 +(\d+) +(\d+) +\d+ +0 +0 +0 +0$");
+        // web's arena: its metadata (M pages) and the two slabs of heaptest's objects (the array, the 16 payloads) stay
+        // until a collection; the 16 blocks came and went (peak M + 2 + 16).
+        Match web = Regex.Match(Line(result, "containers", 1, 2), @"^16 +web +16384 +0 +(\d+) +(\d+) +\d+ +0 +0 +0 +0$");
         Assert.True(web.Success, result.ToString());
-        int metadata = int.Parse(web.Groups[1].Value);
+        int metadata = int.Parse(web.Groups[1].Value) - 2;
         Assert.True(metadata > 0);
-        Assert.Equal(metadata + 16, int.Parse(web.Groups[2].Value));
-        // tiny: 16 pages hold the same metadata and 16 - M blocks; the rest refused by its quota.
+        Assert.Equal(metadata + 2 + 16, int.Parse(web.Groups[2].Value));
+        // tiny: 16 pages hold the same metadata and 16 - M blocks; the rest refused by its quota, then its first
+        // managed object (the array of 4): the command ends at the shell's recovery point, its blocks given back.
         int fits = 16 - metadata;
         Assert.True(fits is > 0 and < 4, $"metadata {metadata} pages: the test needs 1..3 blocks to fit tiny's 16 pages");
-        Reply(result, "as tiny heaptest 4 4096", $@"heaptest: 4 x 4096 bytes from the CPU on node 0: by node 0={fits}, failed {4 - fits}; managed objects on the local node 4/4");
-        Reply(result, "containers", $@"17 +tiny +16 +0 +{metadata} +16 +{metadata} +{4 - fits} +0 +0 +0", 2, 3);
+        Reply(result, "as tiny heaptest 4 4096", "heap: an object of 56 bytes for container tiny refused: over the container's quota");
+        Reply(result, "as tiny heaptest 4 4096", "out of memory: command ended", 0, 2);
+        // The collection tried before that refusal took web's garbage back too: web holds its metadata only.
+        Reply(result, "containers", $@"16 +web +16384 +0 +{metadata} +{metadata + 18} +{metadata} +0 +0 +0 +0", 2, 2);
+        Reply(result, "containers", $@"17 +tiny +16 +0 +{metadata} +16 +{metadata} +[1-9]\d* +0 +0 +0", 2, 3);
         Reply(result, "container destroy web", $"container web: destroyed, {metadata} pages given back");
         Reply(result, "container destroy tiny", $"container tiny: destroyed, {metadata} pages given back");
         Reply(result, "check", @"check: ok \(.*\)");
+    }
+
+    /// <summary>
+    /// Managed objects as a container (docs/containers.md "Heap arenas"): <c>as web objects 1000 256</c> makes them in
+    /// web's arena, so its held pages rise by their slabs and runs; linked between two batches in the kernel's heap
+    /// (kernel heap to arena and back), every pattern is intact after a collection; a destroy is refused while they are referenced
+    /// (naming the live objects and bytes), nothing changed; after <c>objects drop</c> and <c>gc</c> web holds only its
+    /// arena's metadata (M pages); tiny's 16-page quota refuses an object, which ends that command cleanly (one line
+    /// naming the quota, the shell's out-of-memory line) and the shell goes on, holding nothing; a destroy after
+    /// dropping collects first and gives back every page; <c>as gcs gcstress 64 2</c> keeps its checksummed live set intact
+    /// in gcs's arena through the threshold collections; the checkers are clean.
+    /// </summary>
+    [Fact]
+    public void ManagedObjectsAsAContainer_ComeFromItsArena_ChargedLimitedCollected_DestroyGivesEveryPageBack()
+    {
+        const string Run = "containers;objects 10 64;as web objects 1000 256;objects 20 64;containers;container destroy web;containers;gc;objects check;"
+            + "objects drop;gc;containers;"
+            + "as tiny objects 100 256;containers;objects drop;container destroy tiny;"
+            + "as web objects 10 64;container destroy web;objects drop;container destroy web;containers;"
+            + "as gcs gcstress 64 2;containers;container destroy gcs;check";
+        QemuResult result = new QemuBoot
+        {
+            Machine = "q35",
+            Memory = "512M",
+            KernelCommandLine = "container=web:quota=64M container=tiny:quota=64K container=gcs:quota=64M run=\"" + Run + "\"",
+            Timeout = TimeSpan.FromSeconds(180),
+        }.Run();
+        _output.WriteLine(result.ToString());
+        BootTests.AssertStatus(result, QemuResult.CleanHalt);
+        Reply(result, "containers", "16 +web +16384 +0 +0 +0 +0 +0 +0 +0 +0", 0, 2);
+        Reply(result, "containers", "17 +tiny +16 +0 +0 +0 +0 +0 +0 +0 +0", 0, 3);
+        // Three batches, each linked to the one before: the kernel heap's (10), web's arena's (1000), the kernel heap's (20).
+        Reply(result, "objects 10 64", "objects: 10 x 64 bytes held, in the kernel's heap; 1 batch held");
+        Reply(result, "as web objects 1000 256", "objects: 1000 x 256 bytes held, in web's heap arena; 2 batches held");
+        Reply(result, "objects 20 64", "objects: 20 x 64 bytes held, in the kernel's heap; 3 batches held");
+        // 1000 cells of 320 bytes (24 + 256 asked) on 12 a page, and the array of 1000 references (a two-page run).
+        Match held = Regex.Match(Line(result, "containers", 1, 2), @"^16 +web +16384 +0 +(\d+) +(\d+) +\d+ +0 +0 +0 +0$");
+        Assert.True(held.Success, result.ToString());
+        int withObjects = int.Parse(held.Groups[1].Value);
+        Assert.Equal(withObjects, int.Parse(held.Groups[2].Value));
+        Reply(result, "container destroy web", @"container web: refused: its heap arena holds 1001 live managed objects \(328192 bytes\) after a collection; drop the references and destroy again");
+        Reply(result, "containers", $@"16 +web +16384 +0 +{withObjects} +{withObjects} +{withObjects} +0 +0 +0 +0", 2, 2);
+        // A collection with the kernel heap -> arena -> kernel heap chain: every batch's pattern intact after it.
+        Reply(result, "gc", @"gc: freed \d+ objects \(\d+ bytes\); live .*");
+        Reply(result, "objects check", @"objects: 3 batches \(1030 objects\), every pattern intact");
+        Reply(result, "objects drop", @"objects: 3 batches \(1030 objects\) dropped; the next collection takes them back");
+        Reply(result, "gc", @"gc: freed \d+ objects \(\d+ bytes\); live .*", 1);
+        Match after = Regex.Match(Line(result, "containers", 3, 2), @"^16 +web +16384 +0 +(\d+) +(\d+) +(\d+) +0 +0 +0 +0$");
+        Assert.True(after.Success, result.ToString());
+        int metadata = int.Parse(after.Groups[1].Value);
+        Assert.Equal(withObjects, int.Parse(after.Groups[2].Value));
+        Assert.True(metadata > 0 && withObjects - metadata >= 1000 / 12 + 2, $"web held {withObjects} pages with the objects, {metadata} after");
+        Assert.True(metadata < 16, $"the arena's metadata ({metadata} pages) must leave tiny's 16 pages room for a slab");
+        // tiny: its quota refuses an object; the command ends, the shell goes on and holds nothing of it.
+        Reply(result, "as tiny objects 100 256", @"heap: an object of \d+ bytes for container tiny refused: over the container's quota");
+        Reply(result, "as tiny objects 100 256", "out of memory: command ended", 0, 2);
+        Reply(result, "containers", @"17 +tiny +16 +0 +\d+ +16 +\d+ +[1-9]\d* +0 +0 +0", 4, 3);
+        Reply(result, "objects drop", "objects: none held", 1);
+        // Destroy collects first: tiny's garbage goes, then everything it held, web's too once its objects are dropped.
+        Reply(result, "container destroy tiny", $"container tiny: destroyed, {metadata} pages given back");
+        Reply(result, "as web objects 10 64", "objects: 10 x 64 bytes held, in web's heap arena; 1 batch held");
+        Reply(result, "container destroy web", @"container web: refused: its heap arena holds 11 live managed objects \(\d+ bytes\) after a collection; drop the references and destroy again", 1);
+        Reply(result, "objects drop", @"objects: 1 batch \(10 objects\) dropped; the next collection takes them back", 2);
+        Reply(result, "container destroy web", $"container web: destroyed, {metadata} pages given back", 2);
+        Reply(result, "containers", "18 +gcs +16384 +0 +0 +0 +0 +0 +0 +0 +0", 5, 2);
+        Reply(result, "containers", @"containers: 1 \(sizes in pages\)", 5, 3);
+        // gcstress as a container: its objects (64 MiB of them, a checksummed live set and 2 MiB more in an object graph)
+        // live in gcs's arena through every threshold collection, intact; the last collection leaves the metadata only.
+        Reply(result, "as gcs gcstress 64 2", @"gcstress: 64 MiB \(2 MiB extra live\) in \d+ objects, ([2-9]|\d\d+) collections .*; heap check ok; live set 64/64 intact");
+        Match gcs = Regex.Match(Line(result, "containers", 6, 2), $@"^18 +gcs +16384 +0 +{metadata} +(\d+) +{metadata} +0 +0 +0 +0$");
+        Assert.True(gcs.Success && int.Parse(gcs.Groups[1].Value) > 64 * 256 / 8, result.ToString());
+        Reply(result, "container destroy gcs", $"container gcs: destroyed, {metadata} pages given back");
+        Reply(result, "check", @"check: ok \(.*\)");
+        Reply(result, "check", "heap check: ok", 0, 2);
+    }
+
+    /// <summary>The <paramref name="line"/>-th line after the <paramref name="occurrence"/>-th prompt line of <paramref name="command"/>.</summary>
+    private static string Line(QemuResult result, string command, int occurrence, int line)
+    {
+        string[] lines = result.Lines;
+        int at = -1;
+        for (int seen = 0; seen <= occurrence; seen++)
+            at = Array.IndexOf(lines, "pk> " + command, at + 1);
+        Assert.True(at >= 0 && at + line < lines.Length, $"no prompt line for '{command}'\n{result}");
+        return lines[at + line];
     }
 }

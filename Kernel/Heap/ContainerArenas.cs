@@ -1,39 +1,66 @@
+using System;
 using PoolKernel.Memory;
 using PoolKernel.Mm;
 using PoolKernel.Platform;
+using PoolKernel.Runtime;
 
 namespace PoolKernel.Heap
 {
     /// <summary>
-    /// Per-container heap arenas for raw blocks (docs/containers.md "Heap arenas"): a raw heap block
-    /// allocated while acting as a container comes from that container's own <see cref="KernelHeap"/>
-    /// instance, whose pages (its metadata, its slabs, its large blocks) are allocated as the container,
-    /// so they are charged to it and limited by its quota (a refusal is the heap's OutOfMemory with the
-    /// pools' QuotaExceeded behind it). The arena is made at the container's first block and forgotten
-    /// when the container is destroyed, whose destruction frees every page the owner holds: the arena
-    /// needs no teardown of its own. Any other owner's blocks go to the kernel's heap
-    /// (<see cref="KernelHeapGlue"/>), as before.
+    /// Per-container heap arenas (docs/containers.md "Heap arenas"): a raw heap block allocated as a
+    /// container, and a managed object allocated while the CPU acts as one (<see cref="ActAs"/>: the shell's
+    /// <c>as NAME CMD</c>), come from that container's own <see cref="KernelHeap"/> instance, whose pages (its
+    /// metadata, its slabs, its large blocks) are allocated as the container, so they are charged to it and
+    /// limited by its quota (a refusal is the heap's OutOfMemory with the pools' QuotaExceeded behind it). The
+    /// arena is made at the container's first block or object and attached to the collector
+    /// (<see cref="Gc.AttachHeap"/>), which marks through and sweeps it with the kernel's heap. Any other
+    /// owner's blocks and objects go to the kernel's heap (<see cref="KernelHeapGlue"/>), as before.
     ///
-    /// Raw blocks only: managed objects stay in the kernel's one collected heap (the collector marks and
-    /// sweeps one instance). Locking: <see cref="s_lock"/> guards the table and every arena (the arenas
-    /// take the pools' locks inside it, as the kernel heap does under its own lock). Nothing here is called
-    /// from an interrupt handler.
+    /// Destroy (<see cref="Retire"/>): an arena is dropped only when it holds no managed object, after a
+    /// collection if it held some; otherwise the destroy is refused, naming the live objects and bytes, since
+    /// the kernel still references them. Its raw blocks and empty slabs go with the container's pages.
+    ///
+    /// Locking: the heap lock (<see cref="KernelHeapGlue.Lock"/>) guards the table and every arena, as it
+    /// guards the kernel's heap: a collection (which runs under it) never finds an arena half changed.
+    /// The acting owner (<see cref="s_actingOwner"/>, <see cref="s_actingCpu"/>) is the shell's, written only by the
+    /// CPU that runs the shell. Nothing here is called from an interrupt handler.
     /// </summary>
     internal static unsafe class ContainerArenas
     {
-        private static SpinLock s_lock;
         private static bool s_ready;
-        /// <summary>Each owner number's arena, or null. Written under <see cref="s_lock"/>.</summary>
+        /// <summary>Each owner number's arena, or null. Guarded by the heap lock.</summary>
         private static nint[] s_arenas;
 
-        private static void EnsureTable()
+        /// <summary>
+        /// The container whose arena the managed objects of CPU <see cref="s_actingCpu"/> come from; 0 (the kernel):
+        /// none, every object from the kernel's heap. The kernel's object path reads only this byte.
+        /// </summary>
+        internal static byte s_actingOwner;
+        private static int s_actingCpu;
+
+        /// <summary>Called by <see cref="KernelHeapGlue.Initialize"/>, before any container exists.</summary>
+        internal static void Initialize()
         {
-            if (s_ready)
-                return;
-            s_lock.SetInterruptHooks(&Cpu.SaveAndDisableInterrupts, &Cpu.RestoreInterrupts);
             s_arenas = new nint[FrameOwner.Count];
             s_ready = true;
         }
+
+        /// <summary>
+        /// From now on the running CPU's managed objects come from container <paramref name="owner"/>'s arena (the
+        /// shell's <c>as</c>, within a command: an object refused by the quota ends the command at the shell's
+        /// recovery point). Other CPUs' objects still come from the kernel's heap.
+        /// </summary>
+        internal static void ActAs(byte owner)
+        {
+            s_actingCpu = Smp.CurrentNumber;
+            s_actingOwner = owner;
+        }
+
+        /// <summary>The running CPU's objects from the kernel's heap again (the end of <c>as</c>, and the shell's recovery).</summary>
+        internal static void StopActing() => s_actingOwner = Owners.Kernel;
+
+        /// <summary>The container the running CPU's managed objects are charged to; 0 (the kernel) when none.</summary>
+        internal static byte ActingOwner => s_actingOwner != Owners.Kernel && s_actingCpu == Smp.CurrentNumber ? s_actingOwner : Owners.Kernel;
 
         /// <summary>
         /// A zeroed raw block of <paramref name="size"/> bytes for <paramref name="owner"/>: from its arena when it is a
@@ -43,6 +70,8 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static void* Alloc(byte owner, nuint size, nuint align, out HeapStatus status)
         {
+            if (RealtimeCpu.IsCurrent)
+                RealtimeCpu.RefuseHeap();
             if (!Containers.Usage(owner, out _))
             {
                 void* p = KernelHeapGlue.Alloc(size, align);
@@ -50,15 +79,11 @@ namespace PoolKernel.Heap
                 return p;
             }
             void* pointer = null;
-            EnsureTable();
-            ulong state = s_lock.Acquire();
-            KernelHeap* arena = (KernelHeap*)s_arenas[owner];
-            status = HeapStatus.Ok;
-            if (arena == null)
-                status = Create(owner, out arena);
-            if (status == HeapStatus.Ok)
+            KernelHeapGlue.LockState state = KernelHeapGlue.Lock();
+            KernelHeap* arena = ArenaLocked(owner, out status, out _);
+            if (arena != null)
                 status = arena->Alloc(size, align, KernelHeapGlue.CurrentNode, out pointer);
-            s_lock.Release(state);
+            KernelHeapGlue.Unlock(state);
             return status == HeapStatus.Ok ? pointer : null;
         }
 
@@ -68,52 +93,101 @@ namespace PoolKernel.Heap
         /// </summary>
         internal static HeapStatus Free(byte owner, void* pointer)
         {
-            if (!s_ready || s_arenas[owner] == 0)
-            {
+            if (RealtimeCpu.IsCurrent)
+                RealtimeCpu.RefuseHeap();
+            KernelHeapGlue.LockState state = KernelHeapGlue.Lock();
+            KernelHeap* arena = s_ready ? (KernelHeap*)s_arenas[owner] : null;
+            HeapStatus status = arena == null ? HeapStatus.Ok : arena->Free(pointer);
+            KernelHeapGlue.Unlock(state);
+            if (arena == null)
                 KernelHeapGlue.Free(pointer);
-                return HeapStatus.Ok;
-            }
-            ulong state = s_lock.Acquire();
-            KernelHeap* arena = (KernelHeap*)s_arenas[owner];
-            HeapStatus status = arena == null ? HeapStatus.InvalidArgument : arena->Free(pointer);
-            s_lock.Release(state);
             return status;
         }
 
         /// <summary>
-        /// Forgets <paramref name="owner"/>'s arena, right before its container is destroyed (which frees the
-        /// arena's pages with everything else the owner holds). The arena's pages, 0 without one.
+        /// <paramref name="owner"/>'s arena, made (its metadata allocated as the container, quota-limited) and attached to
+        /// the collector at the first call; null when that was refused (<paramref name="status"/> says why, and
+        /// <paramref name="pools"/> what the pools answered for the metadata). The heap lock held.
         /// </summary>
-        internal static ulong Forget(byte owner)
+        internal static KernelHeap* ArenaLocked(byte owner, out HeapStatus status, out MemoryStatus pools)
         {
-            if (!s_ready)
-                return 0;
-            ulong state = s_lock.Acquire();
             KernelHeap* arena = (KernelHeap*)s_arenas[owner];
-            ulong pages = arena == null ? 0 : arena->GetTotals().PagesHeld;
-            s_arenas[owner] = 0;
-            s_lock.Release(state);
-            return pages;
+            status = HeapStatus.Ok;
+            pools = MemoryStatus.Ok;
+            if (arena == null)
+                status = Create(owner, out arena, out pools);
+            return arena;
         }
 
-        /// <summary>The pages <paramref name="owner"/>'s arena holds besides its metadata; false without an arena.</summary>
-        internal static bool PagesOf(byte owner, out ulong pages)
+        /// <summary>
+        /// Before container <paramref name="owner"/> is destroyed: drops its arena (detached from the collector, forgotten;
+        /// the destruction frees its pages with everything else the owner holds) when it holds no managed object, after a
+        /// collection when it held some. False, nothing changed but what the collection freed, when objects the kernel still
+        /// references are left: <paramref name="objects"/> and <paramref name="bytes"/> name them. True without an arena.
+        /// </summary>
+        internal static bool Retire(byte owner, out ulong objects, out ulong bytes)
         {
-            pages = 0;
+            objects = 0;
+            bytes = 0;
             if (!s_ready)
-                return false;
-            ulong state = s_lock.Acquire();
+                return true;
+            KernelHeapGlue.LockState state = KernelHeapGlue.Lock();
             KernelHeap* arena = (KernelHeap*)s_arenas[owner];
             if (arena != null)
-                pages = arena->GetTotals().PagesHeld;
-            s_lock.Release(state);
-            return arena != null;
+            {
+                arena->ManagedInUse(out objects, out bytes);
+                if (objects != 0 && KernelHeapGlue.CollectLocked())
+                    arena->ManagedInUse(out objects, out bytes);
+                if (objects == 0)
+                {
+                    Gc.DetachHeap(arena);
+                    s_arenas[owner] = 0;
+                }
+            }
+            KernelHeapGlue.Unlock(state);
+            return objects == 0;
         }
 
-        /// <summary>Makes <paramref name="owner"/>'s arena: its metadata pages allocated as the container (quota-limited). Under the lock.</summary>
-        private static HeapStatus Create(byte owner, out KernelHeap* arena)
+        /// <summary>Every arena's checker; the first report that is not clean (its owner in <paramref name="owner"/>), else a clean one. The heap lock held.</summary>
+        internal static HeapCheckReport CheckLocked(out byte owner)
+        {
+            HeapCheckReport report = default;
+            owner = Owners.Kernel;
+            if (!s_ready)
+                return report;
+            for (int o = 0; o < FrameOwner.Count; o++)
+            {
+                KernelHeap* arena = (KernelHeap*)s_arenas[o];
+                if (arena == null)
+                    continue;
+                report = arena->Check();
+                if (!report.IsOk)
+                {
+                    owner = (byte)o;
+                    return report;
+                }
+            }
+            return report;
+        }
+
+        /// <summary>Writes container <paramref name="owner"/>'s name (its number when it has none).</summary>
+        internal static void WriteName(byte owner)
+        {
+            if (!Containers.Usage(owner, out ContainerUsage u))
+            {
+                Console.Write("owner ");
+                Console.Write((ulong)owner);
+                return;
+            }
+            for (int i = 0; i < u.Name.Length; i++)
+                Console.Write((char)u.Name[i]);
+        }
+
+        /// <summary>Makes <paramref name="owner"/>'s arena: its metadata pages allocated as the container (quota-limited), then attached to the collector. The heap lock held.</summary>
+        private static HeapStatus Create(byte owner, out KernelHeap* arena, out MemoryStatus status)
         {
             arena = null;
+            status = MemoryStatus.Ok;
             PhysicalMemory* pm = PhysicalMemoryOwner.Unguarded;
             if (KernelHeap.ComputeSize(pm, out ulong bytes) != HeapStatus.Ok)
                 return HeapStatus.InvalidArgument;
@@ -121,13 +195,15 @@ namespace PoolKernel.Heap
             AllocRequest request = AllocRequest.Any;
             request.PreferredNode = (byte)KernelHeapGlue.CurrentNode;
             request.Owner = owner;
-            MemoryStatus status = PhysicalMemoryOwner.AllocateRun(pages, request, out Pfn first);
+            status = PhysicalMemoryOwner.AllocateRun(pages, request, out Pfn first);
             if (status != MemoryStatus.Ok)
                 return status == MemoryStatus.Corruption ? HeapStatus.Corruption : HeapStatus.OutOfMemory;
             byte* block = (byte*)(first.Value << 12);
             for (ulong i = 0; i < pages * 4096; i++)
                 block[i] = 0;
             HeapStatus made = KernelHeap.Initialize(block, pages * 4096, pm, null, owner, out arena);
+            if (made == HeapStatus.Ok)
+                made = Gc.AttachHeap(arena);
             if (made != HeapStatus.Ok)
             {
                 PhysicalMemoryOwner.FreeRun(first, pages, owner);

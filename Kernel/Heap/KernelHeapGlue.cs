@@ -68,6 +68,7 @@ namespace PoolKernel.Heap
             s_lock.SetInterruptHooks(&Cpu.SaveAndDisableInterrupts, &Cpu.RestoreInterrupts);
             Gc.Initialize(s_heap);
             ObjectAllocator.SetHeap(&AllocObject, &ReleaseReserve);
+            ContainerArenas.Initialize();
             BootAllocator.Retire();
             RefillReserve();
         }
@@ -154,8 +155,8 @@ namespace PoolKernel.Heap
             public ulong Heap;
         }
 
-        /// <summary>Takes the heap lock; the state to hand to <see cref="Unlock"/>.</summary>
-        private static LockState Lock()
+        /// <summary>Takes the heap lock (it guards the kernel's heap and the containers' arenas); the state to hand to <see cref="Unlock"/>.</summary>
+        internal static LockState Lock()
         {
             LockState state;
             state.Heap = s_lock.Acquire();
@@ -163,7 +164,7 @@ namespace PoolKernel.Heap
         }
 
         /// <summary>Releases what <see cref="Lock"/> took.</summary>
-        private static void Unlock(LockState state)
+        internal static void Unlock(LockState state)
         {
             s_lock.Release(state.Heap);
         }
@@ -180,11 +181,13 @@ namespace PoolKernel.Heap
 
         internal static void UnlockReport(LockState state) => Unlock(state);
 
-        /// <summary>The heap's checker, under the locks.</summary>
+        /// <summary>The heap's checker, then every container arena's (<see cref="ContainerArenas.CheckLocked"/>), under the locks: the first finding.</summary>
         internal static HeapCheckReport Check()
         {
             LockState state = Lock();
             HeapCheckReport report = s_heap->Check();
+            if (report.IsOk)
+                report = ContainerArenas.CheckLocked(out _);
             Unlock(state);
             return report;
         }
@@ -235,6 +238,12 @@ namespace PoolKernel.Heap
         {
             if (RealtimeCpu.IsCurrent)
                 RealtimeCpu.RefuseHeap();
+            if (ContainerArenas.s_actingOwner != Owners.Kernel)
+            {
+                byte owner = ContainerArenas.ActingOwner;
+                if (owner != Owners.Kernel)
+                    return AllocArenaObject(owner, size);
+            }
             int cpuNode = CurrentNode;
             int node = NumaPolicies.HeapNode(cpuNode, out int interleaveNode);
             LockState state = Lock();
@@ -253,6 +262,54 @@ namespace PoolKernel.Heap
                 NumaPolicies.RecordHeapRefill(node, interleaveNode, cpuNode, landed);
             if (p == null)
                 ReportFailure(failure);
+            return p;
+        }
+
+        /// <summary>
+        /// A managed object's block while the running CPU acts as container <paramref name="owner"/>
+        /// (<see cref="ContainerArenas.ActAs"/>): from its arena (made at the first one), charged to it and limited by
+        /// its quota; counted towards the next collection like the kernel heap's objects, and, when refused for want of
+        /// memory (the quota's included), retried once after a collection (which sweeps the arena too). Null after
+        /// printing one line naming the container and the pools' answer: the runtime's out of memory for the command.
+        /// </summary>
+        private static void* AllocArenaObject(byte owner, nuint size)
+        {
+            int node = NumaPolicies.HeapNode(CurrentNode, out _);
+            LockState state = Lock();
+            s_allocatedSinceCollection += size;
+            if (s_allocatedSinceCollection >= NextCollectionBytes)
+                CollectLocked();
+            void* p = null;
+            KernelHeap* arena = ContainerArenas.ArenaLocked(owner, out HeapStatus made, out MemoryStatus pools);
+            HeapFailure failure = default;
+            failure.Status = made;
+            failure.MemoryStatus = pools;
+            if (arena != null)
+            {
+                p = arena->AllocObject(size, node);
+                HeapStatus status = p == null ? arena->LastFailure.Status : HeapStatus.Ok;
+                if (p == null && (status == HeapStatus.OutOfMemory || status == HeapStatus.NoPoolSatisfies) && CollectLocked())
+                    p = arena->AllocObject(size, node);
+                if (p == null)
+                    failure = arena->LastFailure;
+            }
+            Unlock(state);
+            if (p == null)
+            {
+                Console.Write("heap: an object of ");
+                Console.Write((ulong)size);
+                Console.Write(" bytes for container ");
+                ContainerArenas.WriteName(owner);
+                Console.Write(" refused: ");
+                Console.WriteLine(failure.Status == HeapStatus.OutOfMemory ? MemoryText.Status(failure.MemoryStatus) : StatusText(failure.Status));
+                if (failure.MemoryStatus == MemoryStatus.Corruption)
+                    PhysicalMemoryOwner.FailFast();
+                if (failure.Status == HeapStatus.Corruption)
+                {
+                    Shell.HeapCommands.Report(Check());
+                    Panic.Halt("container heap arena corrupt");
+                }
+            }
             return p;
         }
 
@@ -284,7 +341,7 @@ namespace PoolKernel.Heap
         /// hold either) and a restarted allocation count. Refused in an interrupt handler: the
         /// allocation there (`cpu N irqalloc`) fails instead, as the issue asks.
         /// </summary>
-        private static bool CollectLocked()
+        internal static bool CollectLocked()
         {
             if (Smp.Started && Smp.Current->InterruptDepth != 0)
                 return false;

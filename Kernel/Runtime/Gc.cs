@@ -9,6 +9,7 @@ namespace PoolKernel.Runtime
 {
     /// <summary>
     /// The kernel's collector: stop-the-world mark and sweep of the managed objects in the kernel heap
+    /// and in every container's heap arena (<see cref="AttachHeap"/>; docs/containers.md "Heap arenas")
     /// (the pure core is Kernel.Memory/Heap/HeapCollector; docs/gc.md). It runs on whichever CPU needs
     /// it (an allocation there passed the threshold or ran short, or `gc`), holding the heap lock with
     /// interrupts off; it takes every lock of the pools (<see cref="PhysicalMemory.LockAll"/>), parks every
@@ -125,6 +126,15 @@ namespace PoolKernel.Runtime
         }
 
         internal static bool Ready => s_collector != null;
+
+        /// <summary>
+        /// Adds a container's heap arena to what every collection marks through and sweeps
+        /// (<see cref="HeapCollector.Attach"/>); the heap lock held (collections run under it). InvalidArgument before the collector exists.
+        /// </summary>
+        internal static HeapStatus AttachHeap(KernelHeap* heap) => s_collector == null ? HeapStatus.InvalidArgument : s_collector->Attach(heap);
+
+        /// <summary>Removes an arena that holds no managed object any more (<see cref="HeapCollector.Detach"/>); the heap lock held.</summary>
+        internal static HeapStatus DetachHeap(KernelHeap* heap) => s_collector == null ? HeapStatus.InvalidArgument : s_collector->Detach(heap);
 
         /// <summary>
         /// One collection. Returns false (and does nothing) before the heap exists or when called from

@@ -93,10 +93,21 @@ namespace PoolKernel.Shell
         {
             if (!UserContainer(ref line, out byte owner))
                 return;
-            // The shell's cache of it goes first, through the container's frees (what it held stays counted in "given back").
+            // Its heap arena first: dropped (its pages are the container's: the destruction frees them with the rest) only
+            // when no managed object is left in it after a collection; objects the kernel still references refuse the destroy.
+            if (!Heap.ContainerArenas.Retire(owner, out ulong liveObjects, out ulong liveBytes))
+            {
+                Console.Write("container ");
+                line.WriteWord(2);
+                Console.Write(": refused: its heap arena holds ");
+                Console.Write(liveObjects);
+                Console.Write(" live managed objects (");
+                Console.Write(liveBytes);
+                Console.WriteLine(" bytes) after a collection; drop the references and destroy again");
+                return;
+            }
+            // The shell's cache of it goes next, through the container's frees (what it held stays counted in "given back").
             ulong cached = ContainerCache.Drop(owner);
-            // Its heap arena's pages are the container's: the destruction frees them with the rest.
-            Heap.ContainerArenas.Forget(owner);
             MemoryStatus status = Containers.Destroy(owner, out ulong pages);
             pages += cached;
             Console.Write("container ");
@@ -234,8 +245,12 @@ namespace PoolKernel.Shell
             }
             ShellLine command = default;
             command.SetFromWord(ref line, 2);
+            // The command's allocations as the container: the shell's alloc/free/stress/vmalloc through ShellOwner, raw
+            // heap blocks and managed objects through the container's heap arena (docs/containers.md "Heap arenas").
             ShellOwner.Current = owner;
+            Heap.ContainerArenas.ActAs(owner);
             bool known = Commands.TryRun(ref command);
+            Heap.ContainerArenas.StopActing();
             ShellOwner.Current = Owners.Shell;
             if (!known)
             {

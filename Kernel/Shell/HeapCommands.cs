@@ -8,7 +8,7 @@ using PoolKernel.Startup;
 
 namespace PoolKernel.Shell
 {
-    /// <summary>'heap' (statistics by size class) and 'heaptest N SIZE' (where fresh allocations land).</summary>
+    /// <summary>'heap' (statistics by size class), 'heaptest N SIZE' (where fresh allocations land), 'objects N SIZE' / 'objects drop' (managed objects held, as a container with 'as').</summary>
     internal static unsafe class HeapCommands
     {
         internal static void Register(ref int n)
@@ -16,6 +16,130 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "heap", "kernel heap: size classes, pages, overhead, checker", &Heap);
             GcCommands.Register(ref n);
             Commands.Register(ref n, "heaptest", "heaptest [N] [SIZE]: N (1..4096, default 64) raw blocks of SIZE bytes (1..1G, default 64) and N managed objects: their nodes and pools; raw blocks given back, objects left to the collector", &HeapTest);
+            Commands.Register(ref n, "objects", "objects N SIZE: N (1..1000000) managed byte arrays of SIZE (0..1M) bytes, patterned, made as a batch linked to the batches made before and held until 'objects drop' (as NAME objects ...: in container NAME's heap arena, charged to it); 'objects check': every batch's pattern", &Objects);
+        }
+
+        /// <summary>The most objects one <c>objects</c> command makes, and the largest SIZE.</summary>
+        internal const ulong MaxObjects = 1_000_000;
+        internal const ulong MaxObjectSize = 1UL << 20;
+
+        /// <summary>
+        /// The batches <c>objects N SIZE</c> made, newest first: a batch is an array of its N byte arrays and, in its last
+        /// element, the batch made before it (so a batch made in a container's arena links the kernel heap's batches
+        /// above and below it: kernel heap to arena and back). Held by this static until <c>objects drop</c>.
+        /// </summary>
+        private static object[] s_objects;
+        private static ulong s_batches;
+
+        /// <summary>The pattern byte at <paramref name="i"/> of array <paramref name="index"/> in batch <paramref name="batch"/> (1 = the oldest).</summary>
+        private static byte Pattern(ulong batch, ulong index, ulong i) => (byte)(batch * 31 + index * 7 + i);
+
+        /// <summary>
+        /// <c>objects N SIZE</c>: a batch of N byte arrays of SIZE bytes, each filled with its pattern, made by the running
+        /// CPU (as the container <c>as</c> names: from its heap arena, charged to it and limited by its quota; an object
+        /// refused ends the command and the batch is garbage), linked to the batches before and held until
+        /// <c>objects drop</c>, which lets the collector have them all; <c>objects check</c> reads every pattern back.
+        /// </summary>
+        private static void Objects(ref ShellLine line)
+        {
+            if (line.WordIs(1, "drop") && line.WordCount == 2)
+            {
+                ulong batches = s_batches, held = CountObjects();
+                s_objects = null;
+                s_batches = 0;
+                Console.Write("objects: ");
+                if (batches == 0)
+                {
+                    Console.WriteLine("none held");
+                    return;
+                }
+                WriteBatches(batches, held);
+                Console.WriteLine(" dropped; the next collection takes them back");
+                return;
+            }
+            if (line.WordIs(1, "check") && line.WordCount == 2)
+            {
+                Check();
+                return;
+            }
+            if (!line.Arg(1, "N", 1, MaxObjects, out ulong count) || !line.Arg(2, "SIZE", 0, MaxObjectSize, out ulong size) || !line.NoMoreArgs(3))
+                return;
+            byte owner = ContainerArenas.ActingOwner;
+            ulong batch = s_batches + 1;
+            object[] made = new object[count + 1];
+            for (ulong i = 0; i < count; i++)
+            {
+                byte[] data = new byte[size];
+                for (ulong b = 0; b < size; b++)
+                    data[b] = Pattern(batch, i, b);
+                made[i] = data;
+            }
+            made[count] = s_objects;
+            s_objects = made;
+            s_batches = batch;
+            Console.Write("objects: ");
+            Console.Write(count);
+            Console.Write(" x ");
+            Console.Write(size);
+            Console.Write(" bytes held, in ");
+            if (owner == Owners.Kernel)
+            {
+                Console.Write("the kernel's heap");
+            }
+            else
+            {
+                ContainerArenas.WriteName(owner);
+                Console.Write("'s heap arena");
+            }
+            Console.Write("; ");
+            Console.Write(batch);
+            Console.WriteLine(batch == 1 ? " batch held" : " batches held");
+        }
+
+        /// <summary>Objects in every batch held.</summary>
+        private static ulong CountObjects()
+        {
+            ulong count = 0;
+            for (object[] b = s_objects; b != null; b = (object[])b[b.Length - 1])
+                count += (ulong)b.Length - 1;
+            return count;
+        }
+
+        private static void WriteBatches(ulong batches, ulong count)
+        {
+            Console.Write(batches);
+            Console.Write(batches == 1 ? " batch (" : " batches (");
+            Console.Write(count);
+            Console.Write(" objects)");
+        }
+
+        /// <summary><c>objects check</c>: every byte of every batch's arrays against its pattern; the first difference named.</summary>
+        private static void Check()
+        {
+            ulong batch = s_batches;
+            for (object[] b = s_objects; b != null; b = (object[])b[b.Length - 1], batch--)
+            {
+                for (ulong i = 0; i < (ulong)b.Length - 1; i++)
+                {
+                    byte[] data = (byte[])b[i];
+                    for (ulong at = 0; at < (ulong)data.Length; at++)
+                    {
+                        if (data[at] == Pattern(batch, i, at))
+                            continue;
+                        Console.Write("objects: CORRUPT: batch ");
+                        Console.Write(batch);
+                        Console.Write(", array ");
+                        Console.Write(i);
+                        Console.Write(", byte ");
+                        Console.Write(at);
+                        Console.WriteLine(" differs from its pattern");
+                        return;
+                    }
+                }
+            }
+            Console.Write("objects: ");
+            WriteBatches(s_batches, CountObjects());
+            Console.WriteLine(", every pattern intact");
         }
 
         private static void Heap(ref ShellLine line)

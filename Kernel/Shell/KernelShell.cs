@@ -72,11 +72,14 @@ namespace PoolKernel.Shell
             Gc.ClearDeadStack();
             if (RecoveryPoint.Save(context) != 0)
             {
+                // An `as` command ended here: the shell's own objects come from the kernel's heap again, before the hook allocates.
+                ContainerArenas.StopActing();
                 RecoveryPoint.RunAbandonHook();
                 Console.WriteLine("out of memory: command ended");
                 return;
             }
             ShellOwner.Current = Mm.Owners.Shell;
+            ContainerArenas.StopActing();
             RecoveryPoint.Arm(context);
             bool known = Commands.TryRun(ref s_line);
             RecoveryPoint.Disarm();
