@@ -718,9 +718,11 @@ public unsafe partial struct PhysicalMemory
                 int slot = FrameCache.SlotOfOrder(order.Value);
                 int cpu = CurrentCpu();
                 FrameCache* cache = slot >= 0 ? b.BlockCacheOf(pool, cpu, slot) : null;
-                // The high mark read without the lock is a snapshot (it changes only with the pool's present
-                // frames); a pool without a cache of the order frees under its lock alone, claiming first.
-                if (cache != null && cache->High != 0)
+                // The count and high mark read without the lock are snapshots (the high mark changes only with the
+                // pool's present frames, the count only by this CPU or a drain); a pool without a cache of the order,
+                // and a cache read full, free under the pool's lock alone, claiming first: what the section below does
+                // for a full cache, without entering it (a run of frees, the bulk shape, mostly finds it full).
+                if (cache != null && cache->Count < cache->High)
                 {
                     ulong cacheState = LockCache(pool, cpu);
                     if (cacheState == NestedEntry)

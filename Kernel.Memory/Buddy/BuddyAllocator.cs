@@ -116,9 +116,14 @@ public unsafe partial struct BuddyAllocator
         while (order < max)
         {
             ulong buddy = index ^ (1UL << order);
-            if (buddy >= span || frames[buddy] != FrameState.Make(FrameKind.Free, order))
+            if (buddy >= span)
                 break;
-            if (order >= pbo && _pageblocks[buddy >> pbo].Pool != pool)
+            // From the page-block order up the buddy is whole page blocks, free only if the first of them holds no
+            // frame: that dense 8-byte entry answers most of these tests without the buddy's frame byte, a cold
+            // line of its own for every 2 MiB (the bulk order-9 free, docs/memory-bench.md).
+            if (order >= pbo && (_pageblocks[buddy >> pbo].Held != 0 || _pageblocks[buddy >> pbo].Pool != pool))
+                break;
+            if (frames[buddy] != FrameState.Make(FrameKind.Free, order))
                 break;
             CheckBlock(pool, buddy, order);
             CheckListedHead(pool, buddy, order);
@@ -161,7 +166,7 @@ public unsafe partial struct BuddyAllocator
             cls = (int)_cacheClasses[pool];
         ref Pool p = ref _pools[pool];
         int pbo = _pageblockOrder;
-        ulong listed = ClassView(p.ListedSlots, cls) >> order;
+        ulong listed = ClassViewFrom(p.ListedSlots, cls, order);
         if (listed == 0)
             return order < pbo ? TakeStolen(pool, order, cls) : FreeList.End;
         // Fields in locals, as in FreeMerging: the byte stores below could alias them.
@@ -376,12 +381,17 @@ public unsafe partial struct BuddyAllocator
         }
     }
 
-    /// <summary>Adds (<paramref name="sign"/> = 1) or removes (-1) the frames of block [index, index + pages) to the held counts of the page blocks under it.</summary>
+    /// <summary>
+    /// Adds (<paramref name="sign"/> = 1) or removes (-1) the frames of block [index, index + pages) to the held counts of the page blocks under it.
+    /// A block of a page block or more (aligned, as every block is) covers its page blocks whole, and they go from
+    /// wholly free to wholly held or back: filed in the index at neither end (<see cref="PageblockIndex.Key"/>), so
+    /// only a smaller block refiles (<see cref="HeldChanged"/>); an order-9 allocation or free skips the index.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void AddHeld(ulong index, ulong pages, int sign)
     {
         ulong pbPages = 1UL << _pageblockOrder;
-        if (pages <= pbPages)
+        if (pages < pbPages)
         {
             ulong pb = index >> _pageblockOrder;
             ushort old = _pageblocks[pb].Held;

@@ -64,6 +64,20 @@ public unsafe partial struct BuddyAllocator
         return ((slots >> (cls * pbo)) & ((1UL << pbo) - 1)) | ((slots >> (3 * pbo)) << pbo);
     }
 
+    /// <summary>
+    /// <see cref="ClassView"/> shifted down by <paramref name="order"/>: bit k set when the list class <paramref name="cls"/>
+    /// would take a block of order + k from is not empty. From the page-block order up every class takes from the
+    /// shared lists, whose slots are 2 * PageblockOrder + order (<see cref="SlotOf"/>) and the highest of a pool: one
+    /// shift of <see cref="Pool.ListedSlots"/> then, where the full view costs a dozen shifts and masks on every
+    /// order-9 allocation (issue 12, the bulk order-9 profile in docs/memory-bench.md).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong ClassViewFrom(ulong slots, int cls, int order)
+    {
+        int pbo = _pageblockOrder;
+        return order >= pbo ? slots >> (2 * pbo + order) : ClassView(slots, cls) >> order;
+    }
+
     /// <summary>Bit o set when any list of order o of the pool (any class, or shared) is not empty.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong AnyView(ulong slots)
@@ -78,8 +92,12 @@ public unsafe partial struct BuddyAllocator
     internal bool HasListedAtLeast(int pool, int order)
     {
         ulong slots = _pools[pool].ListedSlots;
-        // Order 0 (the order-0 paths, a constant there): any listed block at all.
-        return order == 0 ? slots != 0 : (AnyView(slots) >> order) != 0;
+        // Order 0 (the order-0 paths, a constant there): any listed block at all. From the page-block order up only
+        // the shared lists hold such blocks (ClassViewFrom).
+        if (order == 0)
+            return slots != 0;
+        int pbo = _pageblockOrder;
+        return order >= pbo ? (slots >> (2 * pbo + order)) != 0 : (AnyView(slots) >> order) != 0;
     }
 
     /// <summary>

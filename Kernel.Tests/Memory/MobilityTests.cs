@@ -303,4 +303,83 @@ public unsafe class MobilityTests
         MemoryAssert.Consistent(pm);
         Assert.Equal(3, seen.Count);
     }
+
+    /// <summary>
+    /// The one-shift views of the listed lists from the page-block order up (issue 12's order-9 path:
+    /// <see cref="BuddyAllocator.ClassViewFrom"/>, <see cref="BuddyAllocator.HasListedAtLeast"/>) say what the lists
+    /// say: after every seeded allocation or free of any order (so the shared lists of whole page blocks fill and
+    /// empty, and class lists below them too), for every pool, class and order, bit k of a class's view is set exactly
+    /// when the list that class takes order + k from is not empty, and a pool lists a block of at least an order
+    /// exactly when one of its lists of that order or above is not empty. Three shapes: the default (page blocks of
+    /// order 9, largest block 10), page blocks of order 3 under a largest block of 5, and page blocks as large as the
+    /// largest block (4).
+    /// </summary>
+    [Fact]
+    public void ListedViewsOfEveryOrder_SayWhatTheListsSay_WhileBlocksOfEveryOrderComeAndGo()
+    {
+        SeededRuns.Run(_output, "listed views against the lists", "LISTED_VIEWS", 6, 300, (seed, ops) =>
+        {
+            var rng = new Random(seed);
+            MemoryConfig cfg = MemoryConfig.Default;
+            if (seed % 3 == 1)
+            {
+                cfg.MaxOrder = 5;
+                cfg.PageblockOrder = 3;
+            }
+            else if (seed % 3 == 2)
+            {
+                cfg.MaxOrder = 4;
+                cfg.PageblockOrder = 4;
+            }
+            using var host = QemuMaps.Boot("pc", 64 * MiB, 1, cfg);
+            Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+            PhysicalMemory* pm = host.Memory;
+            ref BuddyAllocator b = ref pm->_buddy;
+            var live = new List<(Pfn Pfn, int Order, MobilityClass Cls)>();
+            for (int op = 0; op < ops; op++)
+            {
+                if (live.Count == 0 || rng.Next(100) < 60)
+                {
+                    int order = rng.Next(b._maxOrder + 1);
+                    var cls = (MobilityClass)rng.Next(3);
+                    AllocRequest request = AllocRequest.Any;
+                    request.Mobility = cls;
+                    if (pm->Allocate(new Order(order), request, out Pfn pfn) == MemoryStatus.Ok)
+                        live.Add((pfn, order, cls));
+                }
+                else
+                {
+                    int i = rng.Next(live.Count);
+                    Assert.Equal(MemoryStatus.Ok, pm->Free(live[i].Pfn, new Order(live[i].Order), MemoryAssert.DefaultOwner));
+                    live.RemoveAt(i);
+                }
+                for (int pool = 0; pool < pm->_poolCapacity; pool++)
+                {
+                    if (b._pools[pool].Live == 0)
+                        continue;
+                    ulong slots = b._pools[pool].ListedSlots;
+                    for (int order = 0; order <= b._maxOrder; order++)
+                    {
+                        bool any = false;
+                        for (int o = order; o <= b._maxOrder; o++)
+                            any |= b.ListedBlocks(pool, o) != 0;
+                        Assert.True(any == b.HasListedAtLeast(pool, order), $"seed {seed} op {op}: pool {pool} order {order}: listed {any}");
+                        for (int cls = 0; cls < 3; cls++)
+                        {
+                            ulong view = b.ClassViewFrom(slots, cls, order);
+                            for (int o = order; o <= b._maxOrder; o++)
+                            {
+                                bool listed = b.ListOf(pool, o, cls)->Head != FreeList.End;
+                                Assert.True(listed == (((view >> (o - order)) & 1) != 0), $"seed {seed} op {op}: pool {pool} class {cls} order {order}, bit of {o}");
+                            }
+                            Assert.Equal(0UL, view >> (b._maxOrder + 1 - order));
+                        }
+                    }
+                }
+            }
+            foreach (var (pfn, order, _) in live)
+                Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
+            MemoryAssert.Consistent(pm);
+        });
+    }
 }
