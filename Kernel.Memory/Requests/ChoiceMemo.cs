@@ -20,9 +20,6 @@ namespace PoolKernel.Memory;
 /// (issue 12: at 90% fill the empty first pool was searched on every request). Four entries,
 /// direct-mapped: the kernel heap asks with a handful of shapes (slab pages and large objects, per
 /// node), drivers with a DMA window or two.
-/// Layout: each entry's key, state and pools are one 64-byte line of eight words (<see cref="Words"/>), so a probe and
-/// the hit's walk of the remembered pools read one line and compare the key with one branch; the resolved rules,
-/// read only on the slow walk and by the checker, lie apart.
 /// </summary>
 public unsafe struct ChoiceMemo
 {
@@ -30,21 +27,23 @@ public unsafe struct ChoiceMemo
     /// <summary>Pools remembered a shape: default set-up makes at most three a node, so eight cover two nodes' worth.</summary>
     public const int Ranked = 8;
 
-    /// <summary>
-    /// Words an entry: shape, lowest, highest, alignment, boundary (the key), then <see cref="StateWord"/>, <see cref="PoolsWord"/>
-    /// and <see cref="LastKeyWord"/>: 64 bytes, one cache line (the memos start on lines and are 384 bytes each).
-    /// </summary>
-    private const int Words = 8;
-    /// <summary>Bits 0-31 the generation, 32-39 the pool count, 40-47 complete (0 or 1), 48-55 the implied mask (<see cref="Implied"/>).</summary>
-    private const int StateWord = 5;
-    /// <summary>The remembered pools' slot numbers, pool i in byte i (<see cref="Ranked"/> = 8 bytes).</summary>
-    private const int PoolsWord = 6;
-    private const int LastKeyWord = 7;
-    private const int CountShift = 32, CompleteShift = 40, ImpliedShift = 48;
-
-    private fixed ulong _entries[Entries * Words];
+    private fixed ulong _shape[Entries];
+    private fixed ulong _lowest[Entries];
+    private fixed ulong _highest[Entries];
+    private fixed ulong _alignment[Entries];
+    private fixed ulong _boundary[Entries];
     /// <summary>The resolved rules of each entry: LowPfn, EndPfn, AlignPages, BoundaryPages.</summary>
     private fixed ulong _rules[Entries * 4];
+    /// <summary>
+    /// Bit i: the entry's i-th pool implies every rule of the entry (<see cref="Implied"/>), so any block of the
+    /// entry's order it hands out, cached ones included, serves without a search or a check.
+    /// </summary>
+    private fixed byte _implied[Entries];
+    private fixed ulong _lastKey[Entries];
+    private fixed uint _generation[Entries];
+    private fixed byte _count[Entries];
+    private fixed byte _complete[Entries];
+    private fixed byte _pools[Entries * Ranked];
 
     /// <summary>The shape of a request as one number (its other address fields are compared apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -54,18 +53,13 @@ public unsafe struct ChoiceMemo
             ((ulong)request.Mobility << 24) | ((ulong)request.Flags << 32) | ((ulong)request.DmaAddressBits << 40);
     }
 
-    /// <summary>
-    /// The entry slot remembered for (<paramref name="shape"/>, the request's address fields) in <paramref name="generation"/>, or -1.
-    /// The six compares are folded into one test (an OR of differences), so a probe takes one branch.
-    /// </summary>
+    /// <summary>The entry slot remembered for (<paramref name="shape"/>, the request's address fields) in <paramref name="generation"/>, or -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly int Find(ulong shape, in AllocRequest request, uint generation)
     {
         int slot = Slot(shape, request);
-        int e = slot * Words;
-        ulong differs = (_entries[e] ^ shape) | (_entries[e + 1] ^ request.Lowest.Value) | (_entries[e + 2] ^ request.Highest.Value) |
-            (_entries[e + 3] ^ request.Alignment) | (_entries[e + 4] ^ request.Boundary) | ((uint)_entries[e + StateWord] ^ generation);
-        return differs == 0 ? slot : -1;
+        return _generation[slot] == generation && _shape[slot] == shape && _lowest[slot] == request.Lowest.Value &&
+            _highest[slot] == request.Highest.Value && _alignment[slot] == request.Alignment && _boundary[slot] == request.Boundary ? slot : -1;
     }
 
     /// <summary>The resolved rules of entry <paramref name="slot"/>.</summary>
@@ -87,24 +81,24 @@ public unsafe struct ChoiceMemo
     /// rule-free request (PhysicalMemory.Allocate.cs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly bool Implied(int slot, int i) { return ((_entries[slot * Words + StateWord] >> (ImpliedShift + i)) & 1) != 0; }
+    public readonly bool Implied(int slot, int i) { return ((_implied[slot] >> i) & 1) != 0; }
 
     /// <summary>The order of the requests entry <paramref name="slot"/> remembers (the low byte of its shape, <see cref="Shape"/>).</summary>
-    public readonly int OrderOf(int slot) { return (int)(_entries[slot * Words] & 0xFF); }
+    public readonly int OrderOf(int slot) { return (int)(_shape[slot] & 0xFF); }
 
     /// <summary>Pools remembered in entry <paramref name="slot"/> (0 for an empty entry).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly int Count(int slot) { return (byte)(_entries[slot * Words + StateWord] >> CountShift); }
+    public readonly int Count(int slot) { return _count[slot]; }
 
     /// <summary>The <paramref name="i"/>-th remembered pool of entry <paramref name="slot"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly int PoolAt(int slot, int i) { return (byte)(_entries[slot * Words + PoolsWord] >> (i * 8)); }
+    public readonly int PoolAt(int slot, int i) { return _pools[slot * Ranked + i]; }
 
     /// <summary>True when the entry holds every qualifying pool; else the walk goes on after <see cref="LastKey"/>.</summary>
-    public readonly bool Complete(int slot) { return (byte)(_entries[slot * Words + StateWord] >> CompleteShift) != 0; }
+    public readonly bool Complete(int slot) { return _complete[slot] != 0; }
 
     /// <summary>The sort key of the entry's last remembered pool.</summary>
-    public readonly ulong LastKey(int slot) { return _entries[slot * Words + LastKeyWord]; }
+    public readonly ulong LastKey(int slot) { return _lastKey[slot]; }
 
     /// <summary>
     /// Starts the entry for (shape, window) in <paramref name="generation"/> with no pool; <see cref="Add"/>
@@ -113,20 +107,21 @@ public unsafe struct ChoiceMemo
     public int Begin(ulong shape, in AllocRequest request, in DmaRules rules, uint generation)
     {
         int slot = Slot(shape, request);
-        int e = slot * Words;
-        _entries[e + StateWord] = 0; // generation 0: outdated while it is rewritten (the checker reads other CPUs' memos)
-        _entries[e] = shape;
-        _entries[e + 1] = request.Lowest.Value;
-        _entries[e + 2] = request.Highest.Value;
-        _entries[e + 3] = request.Alignment;
-        _entries[e + 4] = request.Boundary;
-        _entries[e + PoolsWord] = 0;
-        _entries[e + LastKeyWord] = 0;
+        _generation[slot] = 0; // outdated while it is rewritten (the checker reads other CPUs' memos)
+        _count[slot] = 0;
+        _shape[slot] = shape;
+        _lowest[slot] = request.Lowest.Value;
+        _highest[slot] = request.Highest.Value;
+        _alignment[slot] = request.Alignment;
+        _boundary[slot] = request.Boundary;
         _rules[slot * 4] = rules.LowPfn;
         _rules[slot * 4 + 1] = rules.EndPfn;
         _rules[slot * 4 + 2] = rules.AlignPages;
         _rules[slot * 4 + 3] = rules.BoundaryPages;
-        _entries[e + StateWord] = generation;
+        _complete[slot] = 0;
+        _implied[slot] = 0;
+        _lastKey[slot] = 0;
+        _generation[slot] = generation;
         return slot;
     }
 
@@ -136,38 +131,31 @@ public unsafe struct ChoiceMemo
     /// </summary>
     public bool Add(int slot, int pool, ulong key, bool implied)
     {
-        int e = slot * Words;
-        int count = Count(slot);
-        if (count == Ranked)
+        if (_count[slot] == Ranked)
             return false;
-        ulong state = _entries[e + StateWord] + (1UL << CountShift);
         if (implied)
-            state |= 1UL << (ImpliedShift + count);
-        _entries[e + PoolsWord] |= (ulong)(byte)pool << (count * 8);
-        _entries[e + LastKeyWord] = key;
-        _entries[e + StateWord] = state;
+            _implied[slot] |= (byte)(1 << _count[slot]);
+        _pools[slot * Ranked + _count[slot]] = (byte)pool;
+        _count[slot]++;
+        _lastKey[slot] = key;
         return true;
     }
 
     /// <summary>Marks entry <paramref name="slot"/> as holding every qualifying pool.</summary>
-    public void Finish(int slot) { _entries[slot * Words + StateWord] |= 1UL << CompleteShift; }
+    public void Finish(int slot) { _complete[slot] = 1; }
 
     /// <summary>Entry <paramref name="slot"/> (0..<see cref="Entries"/> - 1) for the checker: its generation and first pool.</summary>
     public readonly void Entry(int slot, out uint generation, out int pool)
     {
-        generation = (uint)_entries[slot * Words + StateWord];
-        pool = PoolAt(slot, 0);
+        generation = _generation[slot];
+        pool = _pools[slot * Ranked];
     }
 
     /// <summary>Overwrites entry <paramref name="slot"/>'s first pool (tests of the checker).</summary>
-    internal void SetPool(int slot, int pool)
-    {
-        int e = slot * Words + PoolsWord;
-        _entries[e] = (_entries[e] & ~0xFFUL) | (byte)pool;
-    }
+    internal void SetPool(int slot, int pool) { _pools[slot * Ranked] = (byte)pool; }
 
     /// <summary>Marks entry <paramref name="slot"/>'s first pool implied (tests of the checker).</summary>
-    internal void SetImplied(int slot) { _entries[slot * Words + StateWord] |= 1UL << ImpliedShift; }
+    internal void SetImplied(int slot) { _implied[slot] |= 1; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Slot(ulong shape, in AllocRequest request)

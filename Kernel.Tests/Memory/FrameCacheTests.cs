@@ -212,11 +212,10 @@ public unsafe class FrameCacheTests
                         live.Add((pa, order));
                     }
                 }
-                // Every other round, frames are allocated until the lists below the batch's order are empty (each refill
-                // on the way takes from them first); then until the cache has room for a batch (pops touch no list).
+                // Frames are allocated towards emptying the lists below the batch's order (each refill on the way takes from
+                // them first), each step going on with probability 1/2; then until the cache has room for a batch (pops touch no list).
                 ulong low = (1UL << batchOrder) - 1;
-                bool emptyLow = rng.Next(2) == 0;
-                for (int i = 0; i < 4096 && emptyLow && (ListedView(a, pool) & low) != 0; i++)
+                for (int i = 0; i < 4096 && rng.Next(2) == 0 && (ListedView(a, pool) & low) != 0; i++)
                     AllocateBoth(a, b, dma32, live);
                 while (cacheA->Count + cacheA->BatchSize > cacheA->High)
                     AllocateBoth(a, b, dma32, live);
