@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace PoolKernel.Memory;
@@ -90,7 +91,8 @@ public unsafe partial struct BuddyAllocator
     /// The batch is stacked so that it pops in the order the lists gave it (ascending addresses when
     /// it comes from splitting one block), like Linux's bulk refill: consecutive allocations then
     /// get consecutive frames as they did without the cache, which devices and callers merging
-    /// adjacent pages may rely on.
+    /// adjacent pages may rely on. An order-0 batch that frame-by-frame taking would split off one block
+    /// is taken as that block (<see cref="RefillBlock"/>); otherwise block by block (<see cref="RefillFrames"/>).
     /// </summary>
     internal int Refill(int pool, FrameCache* cache, int order)
     {
@@ -101,6 +103,22 @@ public unsafe partial struct BuddyAllocator
             if (lined != 0)
                 return lined;
         }
+        if (order == 0)
+        {
+            int whole = RefillBlock(pool, cache);
+            if (whole != 0)
+                return whole;
+        }
+        return RefillFrames(pool, cache, order);
+    }
+
+    /// <summary>
+    /// <see cref="Refill"/> one block at a time: up to <see cref="FrameCache.BatchSize"/> first listed blocks of
+    /// <paramref name="order"/> (<see cref="TakeFirst"/>, each split down from the smallest listed order that has one),
+    /// stacked to pop in the order they were taken; returns how many.
+    /// </summary>
+    internal int RefillFrames(int pool, FrameCache* cache, int order)
+    {
         int start = cache->Count;
         int n = 0;
         int batch = cache->BatchSize;
@@ -122,6 +140,40 @@ public unsafe partial struct BuddyAllocator
     }
 
     /// <summary>
+    /// The order-0 batch (<see cref="FrameCache.BatchSize"/> = 2^b frames, b at least 1 and below the page-block
+    /// order) in one step, when the pool's cache-class view lists no block below order b and one of order b or
+    /// above (<see cref="ClassView"/>): then <see cref="RefillFrames"/> would split the first block of the lowest
+    /// listed order down to frames and take the 2^b frames of its first order-b piece one by one, leaving the lists
+    /// as taking that piece whole does (<see cref="TakeFirst"/> of order b). So the piece is taken whole, its frames
+    /// marked Cached and stacked to pop in ascending order, and its page block's held count changed once: one list
+    /// pop and one held-count change a batch instead of one each a frame (issue 12, bulk order-0 allocation: the
+    /// frame-by-frame refill was 47% of the allocation half's cycles). Returns 2^b, or 0 (nothing changed) when the
+    /// lists or the cache's room do not allow it.
+    /// </summary>
+    private int RefillBlock(int pool, FrameCache* cache)
+    {
+        int batch = cache->BatchSize;
+        int b = BitOperations.Log2((uint)batch);
+        if (b < 1 || b >= _pageblockOrder || batch != 1 << b || cache->Count + batch > cache->High)
+            return 0;
+        int cls = (int)_cacheClasses[pool];
+        ulong view = ClassView(_pools[pool].ListedSlots, cls);
+        if ((view & ((1UL << b) - 1)) != 0 || view >> b == 0)
+            return 0;
+        ulong head = TakeFirst(pool, b, cls);
+        if (head == FreeList.End)
+            return 0;
+        byte cached = FrameState.Make(FrameKind.Cached, 0);
+        for (int i = batch - 1; i >= 0; i--)
+        {
+            _frames[head + (ulong)i] = cached;
+            cache->Push(head + (ulong)i);
+        }
+        AddHeld(head, (ulong)batch, 1);
+        return batch;
+    }
+
+    /// <summary>
     /// The order-0 refill of an empty full-size cache in an instance of several CPUs: one aligned block of
     /// <see cref="FrameCache.LineOrder"/> (64 frames, whose frame-state bytes and owner bytes are each exactly one
     /// 64-byte line: the metadata arrays start on lines) is split into the cache, its first 63 frames cached
@@ -137,15 +189,14 @@ public unsafe partial struct BuddyAllocator
         if (head == FreeList.End)
             return 0;
         const int cached = FrameCache.Capacity;
-        for (int i = 0; i < cached; i++)
+        for (int i = cached - 1; i >= 0; i--)
         {
             ulong index = head + (ulong)i;
             _frames[index] = FrameState.Make(FrameKind.Cached, 0);
-            AddHeldOne(index, 1);
             cache->Push(index);
         }
+        AddHeld(head, cached, 1); // one page block: LineOrder is at most the page-block order
         FreeMerging(pool, head + cached, 0);
-        cache->Reverse(0, cached);
         return cached;
     }
 

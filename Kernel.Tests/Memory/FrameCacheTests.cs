@@ -164,6 +164,112 @@ public unsafe class FrameCacheTests
             Assert.Equal(before, MemoryAssert.BuddyInfo(pm));
         });
 
+    /// <summary>
+    /// A refill that takes its batch as one block (BuddyAllocator.RefillBlock, reached through Refill) leaves the pool
+    /// as taking the batch frame by frame (RefillFrames) does. Two instances of the pc 128 MiB map go through the same
+    /// seeded allocations (orders 0-5) and frees, so the lists below the batch's order are now empty, now not; then both
+    /// drain their caches and refill the dma32 pool's cache, one with Refill, the other with RefillFrames. Compared: the
+    /// cached frames in pop order, every frame's state and owner byte, the pool's free count and listed-slot mask, every
+    /// page block's held count and index bucket, the free blocks per order; both checkers clean; and the next
+    /// allocations hand out the same frames. Both ways must have been taken. Defaults: 8 seeds of 48 rounds;
+    /// POOLKERNEL_REFILLBLOCK_SEEDS / _SEED.
+    /// </summary>
+    [Fact]
+    public void ARefillTakingItsBatchAsOneBlock_LeavesThePoolAsTakingItFrameByFrame()
+        => SeededRuns.Run(_output, "refill by block", "POOLKERNEL_REFILLBLOCK", 8, 48, (seed, rounds) =>
+        {
+            using var hostA = QemuMaps.Boot("pc", 128 * MiB, 1);
+            using var hostB = QemuMaps.Boot("pc", 128 * MiB, 1);
+            PhysicalMemory* a = hostA.Memory, b = hostB.Memory;
+            PoolId dma32 = MemoryAssert.FindPool(a, "node0-dma32");
+            Assert.Equal(dma32, MemoryAssert.FindPool(b, "node0-dma32"));
+            int pool = dma32.Value;
+            FrameCache* cacheA = a->_buddy.CacheOf(pool), cacheB = b->_buddy.CacheOf(pool);
+            Assert.Equal(FrameCache.Capacity, cacheA->High);
+            int batchOrder = System.Numerics.BitOperations.Log2((uint)cacheA->BatchSize);
+            var rng = new Random(seed);
+            var live = new List<(Pfn Pfn, int Order)>();
+            int whole = 0, byFrames = 0;
+            for (int round = 0; round < rounds; round++)
+            {
+                for (int op = rng.Next(1, 200); op > 0; op--)
+                {
+                    if (live.Count > 0 && rng.Next(3) == 0)
+                    {
+                        int i = rng.Next(live.Count);
+                        (Pfn pfn, int order) = live[i];
+                        live[i] = live[^1];
+                        live.RemoveAt(live.Count - 1);
+                        Assert.Equal(MemoryStatus.Ok, a->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
+                        Assert.Equal(MemoryStatus.Ok, b->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
+                    }
+                    else
+                    {
+                        int order = rng.Next(4) == 0 ? rng.Next(1, 6) : 0;
+                        Assert.Equal(MemoryStatus.Ok, a->Allocate(new Order(order), AllocRequest.InPool(dma32), out Pfn pa));
+                        Assert.Equal(MemoryStatus.Ok, b->Allocate(new Order(order), AllocRequest.InPool(dma32), out Pfn pb));
+                        Assert.Equal(pa, pb);
+                        live.Add((pa, order));
+                    }
+                }
+                // Frames are allocated towards emptying the lists below the batch's order (each refill on the way takes from
+                // them first), each step going on with probability 1/2; then until the cache has room for a batch (pops touch no list).
+                ulong low = (1UL << batchOrder) - 1;
+                for (int i = 0; i < 4096 && rng.Next(2) == 0 && (ListedView(a, pool) & low) != 0; i++)
+                    AllocateBoth(a, b, dma32, live);
+                while (cacheA->Count + cacheA->BatchSize > cacheA->High)
+                    AllocateBoth(a, b, dma32, live);
+                ulong view = ListedView(a, pool);
+                bool asBlock = (view & ((1UL << batchOrder) - 1)) == 0 && view >> batchOrder != 0;
+                whole += asBlock ? 1 : 0;
+                byFrames += asBlock ? 0 : 1;
+                Assert.Equal(cacheB->Count, cacheA->Count);
+                Assert.Equal(cacheA->BatchSize, a->_buddy.Refill(pool, cacheA, 0));
+                Assert.Equal(cacheB->BatchSize, b->_buddy.RefillFrames(pool, cacheB, 0));
+
+                Assert.Equal(cacheB->Count, cacheA->Count);
+                for (int i = 0; i < cacheA->Count; i++)
+                    Assert.Equal(cacheB->At(i), cacheA->At(i));
+                for (ulong f = 0; f < a->_buddy._spanPages; f++)
+                {
+                    Assert.Equal(b->_buddy._frames[f], a->_buddy._frames[f]);
+                    Assert.Equal(b->_buddy._owners[f], a->_buddy._owners[f]);
+                }
+                Assert.Equal(b->_buddy._pools[pool].FreePages, a->_buddy._pools[pool].FreePages);
+                Assert.Equal(b->_buddy._pools[pool].ListedSlots, a->_buddy._pools[pool].ListedSlots);
+                for (ulong pb = 0; pb < a->_buddy._spanPages >> a->_buddy._pageblockOrder; pb++)
+                {
+                    Assert.Equal(b->_buddy._pageblocks[pb].Held, a->_buddy._pageblocks[pb].Held);
+                    Assert.Equal(b->_buddy.IndexKeyOf(pb), a->_buddy.IndexKeyOf(pb));
+                }
+                Assert.Equal(MemoryAssert.BuddyInfo(b), MemoryAssert.BuddyInfo(a));
+                MemoryAssert.Consistent(a);
+                MemoryAssert.Consistent(b);
+            }
+            // The lists' order too: the same frames come off them from here on.
+            for (int i = 0; i < 256; i++)
+            {
+                int order = i % 3;
+                Assert.Equal(MemoryStatus.Ok, a->Allocate(new Order(order), AllocRequest.InPool(dma32), out Pfn pa));
+                Assert.Equal(MemoryStatus.Ok, b->Allocate(new Order(order), AllocRequest.InPool(dma32), out Pfn pb));
+                Assert.Equal(pa, pb);
+            }
+            Assert.True(whole > 0 && byFrames > 0, $"seed {seed}: {whole} refills as one block, {byFrames} frame by frame; both are needed");
+        });
+
+    /// <summary>The dma32 pool's cache class's view of its listed slots (BuddyAllocator.ClassView): bit o, a block of order o listed.</summary>
+    private static ulong ListedView(PhysicalMemory* pm, int pool)
+        => pm->_buddy.ClassView(pm->_buddy._pools[pool].ListedSlots, (int)pm->_buddy._cacheClasses[pool]);
+
+    /// <summary>One order-0 frame from <paramref name="pool"/> in both instances, which must hand out the same frame.</summary>
+    private static void AllocateBoth(PhysicalMemory* a, PhysicalMemory* b, PoolId pool, List<(Pfn, int)> live)
+    {
+        Assert.Equal(MemoryStatus.Ok, a->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn pa));
+        Assert.Equal(MemoryStatus.Ok, b->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn pb));
+        Assert.Equal(pa, pb);
+        live.Add((pa, 0));
+    }
+
     [Fact]
     public void FreesOfCachedFramesAreRefusedWithNothingChanged()
     {
