@@ -311,21 +311,39 @@ public unsafe partial struct PhysicalMemory
         return false;
     }
 
-    /// <summary>Frees every block and run whose head names <paramref name="owner"/>, through the accounted frees. Any refusal is Corruption: the frames said the owner holds it.</summary>
+    /// <summary>
+    /// Frees every block and run whose head names <paramref name="owner"/>, through the accounted frees, while the
+    /// owner's own CPUs may still be freeing its blocks (its allocations have ended: the caller closed its quota and
+    /// waited them out). The scan reads each head without a lock, so a block the owner is freeing at the same moment
+    /// is skipped when its head reads claimed (cached: that free is inside its pool's locked section), and a refusal
+    /// is Corruption only when the head still reads as it did: otherwise that free came first. Then every pool's lock
+    /// is taken and let go once, one at a time: a free of the owner's that was under way ends in its pool's locked
+    /// section, where it takes its pages off the counts (<see cref="TakeOffContainerLocked"/>), so afterwards the
+    /// counts hold every free. Each section is empty, so a realtime pool's lock is held for no step of work.
+    /// </summary>
     private MemoryStatus FreeEverything(byte owner)
     {
         for (ulong i = 0; i < _buddy._spanPages; i++)
         {
-            if (FrameOwner.OwnerOf(_buddy._owners[i]) != owner)
+            byte recorded = _buddy._owners[i];
+            if (FrameOwner.OwnerOf(recorded) != owner)
                 continue;
             byte state = _buddy._frames[i];
+            FrameKind kind = FrameState.KindOf(state);
+            if (kind != FrameKind.Allocated && kind != FrameKind.RunFirst)
+                continue; // claimed by the owner's own free, under way
             MemoryStatus status;
-            if (FrameState.KindOf(state) == FrameKind.RunFirst)
+            if (kind == FrameKind.RunFirst)
                 status = FreeRun(new Pfn(_basePfn + i), RunLength(i), owner);
             else
                 status = Free(new Pfn(_basePfn + i), new Order(FrameState.OrderOf(state)), owner);
-            if (status != MemoryStatus.Ok)
+            if (status != MemoryStatus.Ok && _buddy._frames[i] == state && _buddy._owners[i] == recorded)
                 return MemoryStatus.Corruption;
+        }
+        for (int p = 0; p < _poolLimit; p++)
+        {
+            ulong state = LockPool(p);
+            UnlockPool(p, state);
         }
         return MemoryStatus.Ok;
     }
