@@ -316,18 +316,22 @@ public unsafe partial struct PhysicalMemory
     /// owner's own CPUs may still be freeing its blocks (its allocations have ended: the caller closed its quota and
     /// waited them out). The scan reads each head without a lock, so a block the owner is freeing at the same moment
     /// is skipped when its head reads claimed (cached: that free is inside its pool's locked section), and a refusal
-    /// is Corruption only when the head still reads as it did: otherwise that free came first. Then every pool's lock
-    /// is taken and let go once, one at a time: a free of the owner's that was under way ends in its pool's locked
-    /// section, where it takes its pages off the counts (<see cref="TakeOffContainerLocked"/>), so afterwards the
-    /// counts hold every free. Each section is empty, so a realtime pool's lock is held for no step of work.
+    /// is Corruption only when the head still reads as it did: otherwise that free came first. Then the lock of every
+    /// pool where the scan found a head of the owner's is taken and let go once, one at a time: a free of the owner's
+    /// that was under way ends in its pool's locked section, where it takes its pages off the counts
+    /// (<see cref="TakeOffContainerLocked"/>), before the head stops naming the owner, so the scan saw its head and
+    /// afterwards the counts hold every free. Other pools' locks, a realtime pool's the owner holds nothing in
+    /// included, are not taken (docs/realtime.md, "Administration"); each section taken is empty.
     /// </summary>
     private MemoryStatus FreeEverything(byte owner)
     {
+        PoolSet seen = default;
         for (ulong i = 0; i < _buddy._spanPages; i++)
         {
             byte recorded = _buddy._owners[i];
             if (FrameOwner.OwnerOf(recorded) != owner)
                 continue;
+            seen.Add(new PoolId((byte)_buddy.PoolOfFrame(i)));
             byte state = _buddy._frames[i];
             FrameKind kind = FrameState.KindOf(state);
             if (kind != FrameKind.Allocated && kind != FrameKind.RunFirst)
@@ -342,6 +346,8 @@ public unsafe partial struct PhysicalMemory
         }
         for (int p = 0; p < _poolLimit; p++)
         {
+            if (!seen.Contains(p))
+                continue;
             ulong state = LockPool(p);
             UnlockPool(p, state);
         }
