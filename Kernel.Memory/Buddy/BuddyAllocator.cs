@@ -292,6 +292,23 @@ public unsafe partial struct BuddyAllocator
         return FreeList.End;
     }
 
+    /// <summary>
+    /// One step of a walk over a page block's frames in search of allocated blocks (compaction's evacuation, the
+    /// pressure step's migration): true when frame <paramref name="p"/> heads an allocated block, of
+    /// <paramref name="order"/>; false otherwise, with how far the walk steps on: a free block's size (capped at the
+    /// page block: a free block of a larger order covers it whole), else one frame. Reads only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool AllocatedHeadAt(ulong p, out int order, out ulong step)
+    {
+        byte s = _frames[p];
+        FrameKind kind = FrameState.KindOf(s);
+        order = FrameState.OrderOf(s);
+        int pbo = _pageblockOrder;
+        step = kind == FrameKind.Free ? 1UL << (order < pbo ? order : pbo) : 1;
+        return kind == FrameKind.Allocated;
+    }
+
     /// <summary>Links [start, end) as maximal aligned free blocks without merging (see callers for why no merge is possible).</summary>
     internal void LinkPieces(int pool, ulong start, ulong end)
     {

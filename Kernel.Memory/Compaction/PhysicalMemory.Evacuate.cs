@@ -254,12 +254,9 @@ public unsafe partial struct PhysicalMemory
         ulong start = pb << pbo, end = start + PageblockPages;
         for (ulong p = start; p < end; )
         {
-            byte s = b._frames[p];
-            FrameKind kind = FrameState.KindOf(s);
-            int order = FrameState.OrderOf(s);
-            if (kind != FrameKind.Allocated)
+            if (!b.AllocatedHeadAt(p, out int order, out ulong step))
             {
-                p += kind == FrameKind.Free ? 1UL << (order < pbo ? order : pbo) : 1;
+                p += step;
                 continue;
             }
             byte owner = b._owners[p]; // recorded as it is: a container's target in the accounted form too

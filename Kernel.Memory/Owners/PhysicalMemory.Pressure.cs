@@ -111,12 +111,9 @@ public unsafe partial struct PhysicalMemory
                 p = ((p >> pbo) + 1) << pbo;
                 continue;
             }
-            byte s = b._frames[p];
-            FrameKind kind = FrameState.KindOf(s);
-            int order = FrameState.OrderOf(s);
-            if (kind != FrameKind.Allocated)
+            if (!b.AllocatedHeadAt(p, out int order, out ulong step))
             {
-                p += kind == FrameKind.Free ? 1UL << (order < pbo ? order : pbo) : 1;
+                p += step;
                 continue;
             }
             ulong size = 1UL << order;
