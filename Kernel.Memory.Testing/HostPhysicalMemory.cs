@@ -7,7 +7,7 @@ namespace PoolKernel.Memory.Testing;
 /// of the span (so a 64 GiB map costs only the pages its users touch: the allocator itself never touches
 /// it, its free-list links live in the metadata; mapped from the lowest usable
 /// frame up, so a map near 2^52 needs no 4 PiB of address space) and native memory for the allocator's
-/// metadata. Not part of Kernel.Memory: the kernel passes its identity map instead.
+/// metadata (with <c>hugePages</c>, its own mapping on transparent 2 MiB pages). Not part of Kernel.Memory: the kernel passes its identity map instead.
 /// A config without a contract hook gets <see cref="ThrowOnBrokenContract"/>, so a contract check of a
 /// Debug build of Kernel.Memory surfaces in a test as a <see cref="BrokenContractException"/>; one without a
 /// search counter gets <see cref="FitVisits"/>, one without a pool-probe counter <see cref="PoolProbes"/>.
@@ -32,6 +32,9 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
     private readonly byte* _mapping;
     private readonly nuint _mappedBytes;
     private readonly void* _metadata;
+    /// <summary>The metadata's own mapping (huge pages; the metadata starts at its first 2 MiB boundary) and its bytes, 0 when the metadata came from <see cref="NativeMemory.AlignedAlloc"/>.</summary>
+    private readonly byte* _metadataMapping;
+    private readonly nuint _metadataMapped;
     private readonly MemoryConfig _config;
     private readonly ulong* _fitVisits;
     private readonly ulong* _poolProbes;
@@ -56,6 +59,8 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
     /// Back the simulated memory with transparent 2 MiB pages, like the kernel's direct map (its
     /// identity map uses 2 MiB pages), so users of the frames (heap slabs, benchmarks that touch the
     /// memory) do not pay host 4 KiB TLB misses the kernel would not. Off for sparse maps: each touched frame commits 2 MiB.
+    /// The metadata gets the same: the kernel's lies in that identity map too (and the classic baseline's
+    /// descriptors are on 2 MiB pages), so its lookups do not pay 4 KiB misses either.
     /// </param>
     public HostPhysicalMemory(MemoryRegion[] regions, byte[] distances = null, MemoryConfig? config = null, bool hugePages = false)
     {
@@ -103,7 +108,20 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
                 return;
             MetadataBytes = metaBytes;
         }
-        _metadata = NativeMemory.AlignedAlloc((nuint)MetadataBytes, 64);
+        if (hugePages)
+        {
+            const ulong huge = 1UL << 21;
+            _metadataMapped = (nuint)(((MetadataBytes + huge - 1) & ~(huge - 1)) + huge);
+            _metadataMapping = (byte*)mmap(null, _metadataMapped, ProtRead | ProtWrite, MapPrivate | MapAnonymous, -1, 0);
+            if (_metadataMapping == (byte*)-1)
+                throw new InvalidOperationException("mmap of the allocator's metadata failed");
+            madvise(_metadataMapping, _metadataMapped, MadvHugepage);
+            _metadata = (void*)(((ulong)_metadataMapping + huge - 1) & ~(huge - 1));
+        }
+        else
+        {
+            _metadata = NativeMemory.AlignedAlloc((nuint)MetadataBytes, 64);
+        }
         Initialize();
     }
 
@@ -137,7 +155,9 @@ public sealed unsafe class HostPhysicalMemory : IDisposable
 
     public void Dispose()
     {
-        if (_metadata != null)
+        if (_metadataMapped != 0)
+            munmap(_metadataMapping, _metadataMapped);
+        else if (_metadata != null)
             NativeMemory.AlignedFree(_metadata);
         munmap(_mapping, _mappedBytes);
         if (_fitVisits != null)

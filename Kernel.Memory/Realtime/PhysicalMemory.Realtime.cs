@@ -21,7 +21,11 @@ namespace PoolKernel.Memory;
 /// one page block a step, and by administration only in bounded sections or when it acts on the pool
 /// (<see cref="AdminSectionSteps"/>, PhysicalMemory.RealtimeLocks.cs: docs/realtime.md, "Administration").</item>
 /// </list>
-/// Every step is counted in the calling CPU's <see cref="RealtimeSteps"/>.
+/// Every step is counted in the calling CPU's <see cref="RealtimeSteps"/>. Every method of the path here is
+/// <see cref="MethodImplOptions.AggressiveOptimization"/>: ilc compiles all code optimized anyway, but under a
+/// tiering JIT (the host build) a method called fewer than its call-count threshold, such as the drain of an
+/// allocation above order 0 that finds no block, would run unoptimized tier-0 code for the life of the process,
+/// and that rare branch is the worst case (docs/realtime.md, "Latency on the host").
 /// </summary>
 public unsafe partial struct PhysicalMemory
 {
@@ -36,6 +40,7 @@ public unsafe partial struct PhysicalMemory
     /// when the pool has no block of the order (after draining this CPU's cache for an order above 0).
     /// A container's owner is accounted as by <see cref="Allocate"/>, whose slow path runs the same steps.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public MemoryStatus AllocateRealtime(PoolId id, Order order, byte owner, out Pfn pfn)
     {
         AllocRequest request = AllocRequest.InPool(id);
@@ -92,6 +97,7 @@ public unsafe partial struct PhysicalMemory
     /// first listed block of at least the order, and when there is none drains this CPU's cache and takes
     /// once more. The block is marked allocated as <paramref name="owner"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal MemoryStatus AllocateRealtimeLocked(int pool, int order, byte owner, int cpu, out Pfn pfn)
     {
         pfn = Pfn.None;
@@ -134,6 +140,7 @@ public unsafe partial struct PhysicalMemory
     /// order-0 frame is parked in this CPU's cache (a full cache first drains its <see cref="RealtimeSteps.Batch"/> oldest); a larger block,
     /// or a frame of a pool without a cache, is freed with merging.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void FreeRealtimeLocked(int pool, ulong index, int order, int cpu)
     {
         Modified(pool);
@@ -160,6 +167,7 @@ public unsafe partial struct PhysicalMemory
     /// down to <paramref name="order"/>). An empty mask answers End without stealing: every page block of a
     /// realtime pool is of the class, so no other class's page block could be stolen.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong TakeCountedLocked(int pool, int order, int cls, ref ulong steps)
     {
         steps++;
@@ -175,6 +183,7 @@ public unsafe partial struct PhysicalMemory
     /// pool's), counted step by step (a take each, then half the batch swapped to pop in list order): kept beside
     /// it rather than in it so the refill of every other pool pays no counting.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RefillCountedLocked(int pool, FrameCache* cache, int cls, ref ulong steps)
     {
         int start = cache->Count;
@@ -195,6 +204,7 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary><see cref="BuddyAllocator.DrainOldest"/>, counted: each drained frame 1 + its merges, then each entry slid down.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainOldestCountedLocked(int pool, FrameCache* cache, int n, ref ulong steps)
     {
         if (n > cache->Count)
@@ -210,6 +220,7 @@ public unsafe partial struct PhysicalMemory
     }
 
     /// <summary><see cref="BuddyAllocator.AddHeld"/> of a block of <paramref name="order"/>; returns its steps (the page blocks it touches).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong HeldCountedLocked(ulong index, int order, int sign)
     {
         _buddy.AddHeld(index, 1UL << order, sign);
@@ -223,6 +234,7 @@ public unsafe partial struct PhysicalMemory
     /// window inside the rules' and natural alignment), it is <see cref="AllocateRealtimeLocked"/>; rules that
     /// would need a search of the lists are refused (PropertiesMismatch): a search is not bounded.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private MemoryStatus AllocateRealtimeNamedLocked(int pool, int order, in AllocRequest request, int cpu, out Pfn pfn)
     {
         pfn = Pfn.None;
