@@ -52,37 +52,64 @@ public unsafe partial struct PhysicalMemory
             uint generation = 0;
             if (!named)
                 pool = request.Pool.IsNone ? RememberedFirst(0, request, out generation) : -1;
-            if ((uint)pool < (uint)_poolCapacity)
+            // One copy of the hit for an instance of one CPU and one for several (see TakeCachedFrame); a local of
+            // its own keeps the caller's pfn out of memory.
+            if ((uint)pool < (uint)_poolCapacity &&
+                (_maxCpus == 1 ? TakeCachedFrame(pool, named, generation, request, true, out Pfn hitPfn, out MemoryStatus hit) :
+                    TakeCachedFrame(pool, named, generation, request, false, out hitPfn, out hit)))
             {
-                int cpu = CurrentCpu();
-                ulong state = LockCache(pool, cpu);
-                if (state == NestedEntry)
-                {
-                    MemoryStatus nested = AllocateBypassingCache(0, pool, named, generation, request, out Pfn nestedPfn);
-                    pfn = nestedPfn;
-                    return nested;
-                }
-                if (AdmittedLocked(pool, named, generation, request))
-                {
-                    FrameCache* cache = _buddy.CacheOf(pool, cpu);
-                    if (cache->Count != 0)
-                    {
-                        _buddy.CountPoolProbe();
-                        ulong frame = cache->Pop();
-                        _buddy._owners[frame] = request.Owner;
-                        _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
-                        UnlockCache(pool, cpu, state);
-                        pfn = new Pfn(_basePfn + frame);
-                        return MemoryStatus.Ok;
-                    }
-                }
-                UnlockCache(pool, cpu, state);
+                pfn = hitPfn;
+                return hit;
             }
         }
         // A separate local keeps the caller's pfn out of memory on the fast path.
         MemoryStatus status = AllocateMissed(order, request, out Pfn slowPfn);
         pfn = slowPfn;
         return status;
+    }
+
+    /// <summary>
+    /// The order-0 hit of <see cref="AllocateUnaccounted"/>: <paramref name="pool"/> (named, or remembered in pool
+    /// table <paramref name="generation"/>) admits the request inside the calling CPU's section on its frame cache
+    /// (<see cref="LockCache"/>, <see cref="AdmittedLocked"/>) and that cache holds a frame: the newest is popped
+    /// and marked allocated and owned. False, nothing changed, otherwise; true with <paramref name="status"/> also
+    /// when the call is nested in the CPU's own lock-free section (<see cref="AllocateBypassingCache"/> answered).
+    /// <paramref name="oneCpu"/> is a constant at each call site, true only when the instance has one CPU
+    /// (<see cref="MemoryConfig.MaxCpus"/> = 1): that copy has CPU 0, no section, no nesting and no call on its
+    /// path, so none of its values lives across a call (the copy for several CPUs kept the pool, the cache and
+    /// the frame in stack slots around the hook and lock calls: ilc, issue 12).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TakeCachedFrame(int pool, bool named, uint generation, in AllocRequest request, bool oneCpu, out Pfn pfn, out MemoryStatus status)
+    {
+        status = MemoryStatus.Ok;
+        int cpu = oneCpu ? 0 : CurrentCpu();
+        ulong state = oneCpu ? 0 : LockCache(pool, cpu);
+        if (!oneCpu && state == NestedEntry)
+        {
+            status = AllocateBypassingCache(0, pool, named, generation, request, out Pfn nestedPfn);
+            pfn = nestedPfn;
+            return true;
+        }
+        if (AdmittedLocked(pool, named, generation, request))
+        {
+            FrameCache* cache = oneCpu ? _buddy._caches + pool : _buddy.CacheOf(pool, cpu); // one CPU: one cache a pool
+            if (cache->Count != 0)
+            {
+                _buddy.CountPoolProbe();
+                ulong frame = cache->Pop();
+                _buddy._owners[frame] = request.Owner;
+                _buddy._frames[frame] = FrameState.Make(FrameKind.Allocated, 0);
+                if (!oneCpu)
+                    UnlockCache(pool, cpu, state);
+                pfn = new Pfn(_basePfn + frame);
+                return true;
+            }
+        }
+        if (!oneCpu)
+            UnlockCache(pool, cpu, state);
+        pfn = Pfn.None;
+        return false;
     }
 
     /// <summary>
@@ -673,28 +700,52 @@ public unsafe partial struct PhysicalMemory
         if (index < _buddy._spanPages)
         {
             int pool = _buddy.PoolOfFrame(index);
-            if ((uint)pool < (uint)_poolCapacity)
-            {
-                int cpu = CurrentCpu();
-                ulong state = LockCache(pool, cpu);
-                if (state == NestedEntry)
-                    return FreeBypassingCache(index, pool, 0, owner);
-                FrameCache* cache = _buddy.CacheOf(pool, cpu);
-                // Only a frame of a page block of the class the caches serve is parked (read under the cache
-                // lock: a restyle of its page block holds the pool's lock, see BuddyAllocator.Restyle).
-                if (cache->Count < cache->High && FrameOwner.Frees(_buddy._owners[index], owner) && _buddy.PoolOfFrame(index) == pool &&
-                    _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility) &&
-                    ClaimFrame(index))
-                {
-                    _buddy._owners[index] = FrameOwner.None;
-                    cache->Push(index);
-                    UnlockCache(pool, cpu, state);
-                    return MemoryStatus.Ok;
-                }
-                UnlockCache(pool, cpu, state);
-            }
+            // One copy of the push for an instance of one CPU and one for several (see ParkFrame).
+            if ((uint)pool < (uint)_poolCapacity &&
+                (_maxCpus == 1 ? ParkFrame(index, pool, owner, true, out MemoryStatus parked) : ParkFrame(index, pool, owner, false, out parked)))
+                return parked;
         }
         return FreeSlow(pfn, order, owner);
+    }
+
+    /// <summary>
+    /// The order-0 push of <see cref="FreeUnaccounted"/>, for frame <paramref name="index"/> of <paramref name="pool"/>
+    /// (its page block's pool read without a lock): inside the calling CPU's section on its frame cache
+    /// (<see cref="LockCache"/>), when the cache is below its high mark, the owner byte is <paramref name="owner"/>'s,
+    /// the page block is still the pool's and of the class the cache serves and the frame is claimed from
+    /// "allocated, order 0" (<see cref="ClaimFrame"/>: what refuses a double free), the frame is parked with its
+    /// owner byte cleared. False, nothing changed, otherwise; true with <paramref name="status"/> also when the
+    /// call is nested in the CPU's own lock-free section (<see cref="FreeBypassingCache"/> answered).
+    /// <paramref name="oneCpu"/> as for <see cref="TakeCachedFrame"/>: with one CPU nothing else runs between the
+    /// page-block read and the push, so the pool is not read again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool ParkFrame(ulong index, int pool, byte owner, bool oneCpu, out MemoryStatus status)
+    {
+        status = MemoryStatus.Ok;
+        int cpu = oneCpu ? 0 : CurrentCpu();
+        ulong state = oneCpu ? 0 : LockCache(pool, cpu);
+        if (!oneCpu && state == NestedEntry)
+        {
+            status = FreeBypassingCache(index, pool, 0, owner);
+            return true;
+        }
+        FrameCache* cache = oneCpu ? _buddy._caches + pool : _buddy.CacheOf(pool, cpu); // one CPU: one cache a pool
+        // Only a frame of a page block of the class the caches serve is parked (read under the cache
+        // lock: a restyle of its page block holds the pool's lock, see BuddyAllocator.Restyle).
+        if (cache->Count < cache->High && FrameOwner.Frees(_buddy._owners[index], owner) && (oneCpu || _buddy.PoolOfFrame(index) == pool) &&
+            _buddy.CacheServes(pool, _buddy._pageblocks[index >> _buddy._pageblockOrder].Mobility) &&
+            ClaimFrame(index, oneCpu))
+        {
+            _buddy._owners[index] = FrameOwner.None;
+            cache->Push(index);
+            if (!oneCpu)
+                UnlockCache(pool, cpu, state);
+            return true;
+        }
+        if (!oneCpu)
+            UnlockCache(pool, cpu, state);
+        return false;
     }
 
     /// <summary>

@@ -108,7 +108,7 @@ public unsafe partial struct PhysicalMemory
     /// freeing the frame at once hold different cache locks); with one, a plain check and store.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool ClaimFrame(ulong index) { return ClaimBlock(index, 0); }
+    internal bool ClaimFrame(ulong index, bool oneCpu = false) { return ClaimBlock(index, 0, oneCpu); }
 
     /// <summary>
     /// Claims the head of a block of <paramref name="order"/> for a free, as <see cref="ClaimFrame"/> does a frame:
@@ -116,11 +116,13 @@ public unsafe partial struct PhysicalMemory
     /// (<see cref="FrameCache.SlotOfOrder"/>) claims first, whichever way it then goes, because another CPU may be
     /// freeing the same block to its own cache holding only that cache's lock.
     /// </summary>
+    /// <param name="oneCpu">True when the caller knows the instance has one CPU (a constant at its call site): the
+    /// test of <see cref="_maxCpus"/> is then left out.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool ClaimBlock(ulong index, int order)
+    internal bool ClaimBlock(ulong index, int order, bool oneCpu = false)
     {
         byte allocated = FrameState.Make(FrameKind.Allocated, order), cached = FrameState.Make(FrameKind.Cached, order);
-        if (_maxCpus != 1)
+        if (!oneCpu && _maxCpus != 1)
             return FrameState.TryChange(_buddy._frames, index, allocated, cached);
         if (_buddy._frames[index] != allocated)
             return false;
@@ -454,8 +456,8 @@ public unsafe partial struct PhysicalMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int CurrentCpu()
     {
-        if (_currentCpu == null || _maxCpus == 1)
-            return 0; // one CPU: no hook call on the fast paths
+        if (_maxCpus == 1 || _currentCpu == null)
+            return 0; // one CPU: no hook call on the fast paths (tested first: the word every lock helper reads)
         int cpu = _currentCpu();
         return (uint)cpu < (uint)_maxCpus ? cpu : FailCpu(cpu);
     }

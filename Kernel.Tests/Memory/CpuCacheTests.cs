@@ -82,6 +82,51 @@ public unsafe class CpuCacheTests
         MemoryAssert.Consistent(pm);
     }
 
+    /// <summary>
+    /// The order-0 hit and push have a copy for an instance of one CPU and one for several
+    /// (<c>TakeCachedFrame</c>, <c>ParkFrame</c>): with either, a named allocation takes the CPU's cache's newest
+    /// frame and a free parks it there, and each refuses, with nothing changed, a free by another owner, a free of
+    /// the wrong order, a second free of the parked frame and an allocation by an owner the pool does not admit.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void TheOrder0HitAndPushRefuseTheSameCallsWithOneCpuAndWithSeveral(int cpus)
+    {
+        int cpu = cpus - 1;
+        HostCpus.Enter(cpu);
+        using HostPhysicalMemory host = QemuMaps.Boot("q35", 256 * MiB, 1, HostCpus.Config(cpus));
+        Assert.Equal(MemoryStatus.Ok, host.InitStatus);
+        PhysicalMemory* pm = host.Memory;
+        PoolProperties props = PoolProperties.Open("owner0-cached");
+        props.Flags = PoolFlags.Reserved;
+        props.OwnerMask = 1UL << MemoryAssert.DefaultOwner;
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(props, MemoryAssert.FindPool(pm, "node0-dma32"), CachedPoolPageblocks, out PoolId pool));
+        Assert.True(pm->_buddy.CacheOf(pool.Value, cpu)->High > 0);
+        AllocRequest mine = AllocRequest.InPool(pool);
+        AllocRequest stranger = mine;
+        stranger.Owner = 3;
+
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), mine, out Pfn refilled));
+        int cached = Cached(pm, pool, cpu);
+        Assert.True(cached > 0);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), mine, out Pfn frame));
+        Assert.Equal(cached - 1, Cached(pm, pool, cpu));
+        MemoryAssert.Refused(host, MemoryStatus.OwnerRefused, () => pm->Allocate(new Order(0), stranger, out _));
+        MemoryAssert.Refused(host, MemoryStatus.NotOwner, () => pm->Free(frame, new Order(0), 3));
+        MemoryAssert.Refused(host, MemoryStatus.WrongOrder, () => pm->Free(frame, new Order(1), MemoryAssert.DefaultOwner));
+
+        Assert.Equal(MemoryStatus.Ok, pm->Free(frame, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.Equal(cached, Cached(pm, pool, cpu));
+        Assert.Equal(FrameKind.Cached, pm->KindOf(frame, out _));
+        MemoryAssert.Refused(host, MemoryStatus.AlreadyFree, () => pm->Free(frame, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), mine, out Pfn again));
+        Assert.Equal(frame, again);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(again, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(refilled, new Order(0), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
