@@ -96,7 +96,8 @@ public unsafe partial struct BuddyAllocator
     /// same pool as far as <see cref="_maxOrder"/>. The block's frames must be in no list and its
     /// tails must read Tail. Below the page-block order the buddies share a page block and so a class's
     /// lists; from it up the lists are shared (<see cref="SlotOf"/>). Returns the merges made (the realtime
-    /// path counts them as steps, Kernel.Memory/Realtime).
+    /// path counts them as steps, Kernel.Memory/Realtime). A block of at least the page-block order takes
+    /// <see cref="FreeMergingWhole"/>, any other <see cref="FreeMergingBelow"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int FreeMerging(int pool, ulong index, int order)
@@ -159,9 +160,9 @@ public unsafe partial struct BuddyAllocator
     /// <summary>
     /// <see cref="FreeMerging"/> of a block of at least the page-block order: whole page blocks, whose buddies are
     /// whole page blocks too and whose lists are the shared ones (slot 2 * PageblockOrder + order), so no class
-    /// list, no page-block class and no slot arithmetic beyond one shift: the bulk order-9 free ran about 160
-    /// instructions in the general loop, most of them setting up the class lists it never used (issue 12, the
-    /// bulk order-9 profile in docs/memory-bench.md). Same contract and result as <see cref="FreeMerging"/>.
+    /// list, no page-block class and no slot arithmetic beyond one shift: the general loop's set-up of lists it
+    /// never uses here cost the bulk order-9 free 27 of its 163 instructions (issue 12, callgrind of the ilc
+    /// harness, docs/memory-bench.md). Same contract and result as <see cref="FreeMerging"/>.
     /// </summary>
     private int FreeMergingWhole(int pool, ulong index, int order)
     {
@@ -182,7 +183,7 @@ public unsafe partial struct BuddyAllocator
             ulong buddy = index ^ (1UL << order);
             if (buddy >= span)
                 break;
-            // The buddy's first page block holds no frame and is of this pool before its frame byte is read (FreeMerging).
+            // The buddy's first page block holds no frame and is of this pool before its frame byte is read (as FreeMergingBelow does).
             PageblockInfo* first = pageblocks + (buddy >> pbo);
             if (first->Held != 0 || first->Pool != pool || frames[buddy] != FrameState.Make(FrameKind.Free, order))
                 break;
@@ -217,7 +218,8 @@ public unsafe partial struct BuddyAllocator
     /// turn. A whole page block split below the page-block order is claimed: steered to the class
     /// before its pieces are listed. When neither has a block, one of another class's page blocks is
     /// stolen (<see cref="TakeStolen"/>). With grouping off (<see cref="_oneClass"/>) the pool's cache class
-    /// stands for <paramref name="cls"/>.
+    /// stands for <paramref name="cls"/>. A block of at least the page-block order, which every class takes from
+    /// the shared lists, takes <see cref="TakeFirstWhole"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong TakeFirst(int pool, int order, int cls)
