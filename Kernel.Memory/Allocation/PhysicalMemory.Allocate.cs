@@ -510,7 +510,7 @@ public unsafe partial struct PhysicalMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool HasFreeFrames(int pool, int order)
     {
-        return _buddy.HasListedAtLeast(pool, order) || _buddy.CachedCount(pool) != 0;
+        return _buddy.HasListedAtLeast(pool, order) || _buddy.AnyCached(pool);
     }
 
     /// <summary>Checks that a request may use the pool it names.</summary>

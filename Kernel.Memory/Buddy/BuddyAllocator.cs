@@ -96,9 +96,19 @@ public unsafe partial struct BuddyAllocator
     /// same pool as far as <see cref="_maxOrder"/>. The block's frames must be in no list and its
     /// tails must read Tail. Below the page-block order the buddies share a page block and so a class's
     /// lists; from it up the lists are shared (<see cref="SlotOf"/>). Returns the merges made (the realtime
-    /// path counts them as steps, Kernel.Memory/Realtime).
+    /// path counts them as steps, Kernel.Memory/Realtime). A block of at least the page-block order takes
+    /// <see cref="FreeMergingWhole"/>, any other <see cref="FreeMergingBelow"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int FreeMerging(int pool, ulong index, int order)
+    {
+        // Dispatched at the call site: a test inside one function paid its whole prologue first (about 20 instructions
+        // of the bulk order-9 free, ilc).
+        return order >= _pageblockOrder ? FreeMergingWhole(pool, index, order) : FreeMergingBelow(pool, index, order);
+    }
+
+    /// <summary><see cref="FreeMerging"/> of a block below the page-block order, merged as far as its buddies allow (through the page-block order and up).</summary>
+    private int FreeMergingBelow(int pool, ulong index, int order)
     {
         int from = order;
         // Everything the loop reads is loaded once into locals: stores through the byte pointers
@@ -148,6 +158,57 @@ public unsafe partial struct BuddyAllocator
     }
 
     /// <summary>
+    /// <see cref="FreeMerging"/> of a block of at least the page-block order: whole page blocks, whose buddies are
+    /// whole page blocks too and whose lists are the shared ones (slot 2 * PageblockOrder + order), so no class
+    /// list, no page-block class and no slot arithmetic beyond one shift: the general loop's set-up of lists it
+    /// never uses here cost the bulk order-9 free 27 of its 163 instructions (issue 12, callgrind of the ilc
+    /// harness, docs/memory-bench.md). Same contract and result as <see cref="FreeMerging"/>.
+    /// </summary>
+    private int FreeMergingWhole(int pool, ulong index, int order)
+    {
+        int from = order;
+        // Fields in locals, as in FreeMerging: the byte stores below could alias them.
+        byte* frames = _frames;
+        PageblockInfo* pageblocks = _pageblocks;
+        ulong span = _spanPages;
+        int max = _maxOrder;
+        int pbo = _pageblockOrder;
+        int shared = 2 * pbo;
+        FreeList* lists = ListAt(pool, shared);
+        NodeTable nodes = _nodes;
+        ulong freed = 0;
+        ulong emptied = 0;
+        while (order < max)
+        {
+            ulong buddy = index ^ (1UL << order);
+            if (buddy >= span)
+                break;
+            // The buddy's first page block holds no frame and is of this pool before its frame byte is read (as FreeMergingBelow does).
+            PageblockInfo* first = pageblocks + (buddy >> pbo);
+            if (first->Held != 0 || first->Pool != pool || frames[buddy] != FrameState.Make(FrameKind.Free, order))
+                break;
+            CheckBlock(pool, buddy, order);
+            CheckListedHead(pool, buddy, order);
+            FreeList* list = lists + order;
+            list->Remove(nodes, buddy);
+            freed += 1UL << order;
+            if (list->Head == FreeList.End)
+                emptied |= 1UL << order;
+            frames[buddy] = FrameState.Tail;
+            frames[index] = FrameState.Tail;
+            index &= buddy;
+            order++;
+        }
+        CheckBlock(pool, index, order);
+        frames[index] = FrameState.Make(FrameKind.Free, order);
+        lists[order].Push(nodes, index);
+        ref Pool p = ref _pools[pool];
+        p.FreePages = p.FreePages - freed + (1UL << order);
+        p.ListedSlots = (p.ListedSlots & ~(emptied << shared)) | (1UL << (shared + order));
+        return order - from;
+    }
+
+    /// <summary>
     /// Takes the first block of at least <paramref name="order"/> that class <paramref name="cls"/>
     /// allocates from and splits it down, returning the upper halves to the lists. Returns the
     /// block's index (its head byte is the caller's to set) or <see cref="FreeList.End"/> when the
@@ -157,11 +218,14 @@ public unsafe partial struct BuddyAllocator
     /// turn. A whole page block split below the page-block order is claimed: steered to the class
     /// before its pieces are listed. When neither has a block, one of another class's page blocks is
     /// stolen (<see cref="TakeStolen"/>). With grouping off (<see cref="_oneClass"/>) the pool's cache class
-    /// stands for <paramref name="cls"/>.
+    /// stands for <paramref name="cls"/>. A block of at least the page-block order, which every class takes from
+    /// the shared lists, takes <see cref="TakeFirstWhole"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong TakeFirst(int pool, int order, int cls)
     {
+        if (order >= _pageblockOrder)
+            return TakeFirstWhole(pool, order);
         if (_oneClass)
             cls = (int)_cacheClasses[pool];
         ref Pool p = ref _pools[pool];
@@ -194,6 +258,46 @@ public unsafe partial struct BuddyAllocator
             FreeList* into = (o < pbo ? classLists : sharedLists) + o;
             into->Push(nodes, half);
             mask |= 1UL << (int)(into - lists);
+        }
+        p.FreePages -= 1UL << order;
+        p.ListedSlots = mask;
+        return index;
+    }
+
+    /// <summary>
+    /// <see cref="TakeFirst"/> for a block of at least the page-block order: every class takes such blocks from the
+    /// shared lists (slots 2 * PageblockOrder + order and up, the highest of the pool), whole free page blocks in no
+    /// class's index bucket, so there is no class view, no claim and no steal; the halves split off go back to the
+    /// shared lists. Same contract and result as <see cref="TakeFirst"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong TakeFirstWhole(int pool, int order)
+    {
+        ref Pool p = ref _pools[pool];
+        int shared = 2 * _pageblockOrder;
+        ulong mask = p.ListedSlots;
+        ulong listed = mask >> (shared + order);
+        if (listed == 0)
+            return FreeList.End;
+        // Fields in locals, as in FreeMerging: the byte stores below could alias them.
+        int o = order + System.Numerics.BitOperations.TrailingZeroCount(listed);
+        byte* frames = _frames;
+        FreeList* lists = ListAt(pool, shared);
+        NodeTable nodes = _nodes;
+        FreeList* from = lists + o;
+        ulong index = from->Head;
+        CheckListedHead(pool, index, o);
+        from->PopHead(nodes, index);
+        if (from->Head == FreeList.End)
+            mask &= ~(1UL << (shared + o));
+        while (o > order)
+        {
+            o--;
+            ulong half = index + (1UL << o);
+            CheckBlock(pool, half, o);
+            frames[half] = FrameState.Make(FrameKind.Free, o);
+            lists[o].Push(nodes, half);
+            mask |= 1UL << (shared + o);
         }
         p.FreePages -= 1UL << order;
         p.ListedSlots = mask;
@@ -416,8 +520,12 @@ public unsafe partial struct BuddyAllocator
             HeldChanged(pb, old);
             return;
         }
-        // Whole page blocks, all present, going from free to held or back: never in the index.
-        for (ulong pb = index >> _pageblockOrder, last = (index + pages - 1) >> _pageblockOrder; pb <= last; pb++)
-            _pageblocks[pb].Held = (ushort)(_pageblocks[pb].Held + sign * (int)pbPages);
+        // Whole page blocks, all present, going from free to held or back: never in the index. The entries through a
+        // local pointer: each store could alias the field, which the compilers reloaded every page block.
+        PageblockInfo* entry = _pageblocks + (index >> _pageblockOrder);
+        PageblockInfo* end = entry + (pages >> _pageblockOrder);
+        ushort delta = (ushort)(sign * (int)pbPages);
+        for (; entry < end; entry++)
+            entry->Held = (ushort)(entry->Held + delta);
     }
 }

@@ -55,6 +55,29 @@ public unsafe partial struct BuddyAllocator
     }
 
     /// <summary>
+    /// True when some CPU's cache of <paramref name="pool"/> (any order) holds a block: <see cref="CachedCount"/> != 0
+    /// without the sum (the counts or-ed, one CPU at a time, stopping at the first that holds one). A snapshot
+    /// without the caches' locks, as CachedCount. The pool walk asks it of every remembered pool with nothing
+    /// listed (<see cref="PhysicalMemory"/>'s HasFreeFrames), on every bulk order-9 allocation once the first pool is out.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool AnyCached(int pool)
+    {
+        // A (pool, CPU)'s block caches are consecutive (BlockCacheOf): one address a CPU, the slots at fixed offsets.
+        FrameCache* frames = CacheOf(pool, 0);
+        byte* blocks = (byte*)BlockCacheOf(pool, 0, 0);
+        for (int c = 0; c < _cpus; c++, frames++, blocks += FrameCache.BlockSlots * FrameCache.BlockBytes)
+        {
+            int n = frames->Count;
+            for (int s = 0; s < FrameCache.BlockSlots; s++)
+                n |= ((FrameCache*)(blocks + s * FrameCache.BlockBytes))->Count;
+            if (n != 0)
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>
     /// The CPUs whose caches of <paramref name="pool"/> (any order) hold a block, bit c for CPU c, and the frames
     /// cached by all of them but <paramref name="except"/>: counts read without the caches' locks, so a snapshot that
     /// a filter may use (a CPU's count may change right after) and exact under the pool's cache locks.
