@@ -198,7 +198,7 @@ public unsafe partial struct PhysicalMemory
     {
         ChoiceMemo* memo = CpuMemo();
         generation = _poolGeneration;
-        int slot = memo->Find(ChoiceMemo.Shape(order, request), request, generation);
+        int slot = memo->FindRequest(order, request, generation);
         if (slot < 0)
             return -1;
         int count = memo->Count(slot);
