@@ -201,20 +201,29 @@ public unsafe partial struct PhysicalMemory
         int slot = memo->FindRequest(order, request, generation);
         if (slot < 0)
             return -1;
-        // The common case inline: the first remembered pool has a listed block of the order or above.
-        int first = memo->PoolAt(slot, 0);
-        if (memo->Count(slot) != 0 && _buddy.HasListedAtLeast(first, order))
-            return memo->Implied(slot, 0) ? first : -1;
-        return RememberedWithFrames(memo, slot, order);
+        if (order == 0)
+        {
+            // The order-0 fast path (a constant there): the first remembered pool nearly always has a listed frame,
+            // and the walk over the others is kept out of its frame. A larger order walks inline: by pool choice
+            // (the bulk shapes) its first pool runs dry half the time.
+            int first = memo->PoolAt(slot, 0);
+            if (memo->Count(slot) != 0 && _buddy.HasListedAtLeast(first, 0))
+                return memo->Implied(slot, 0) ? first : -1;
+            return RememberedWithFrames(memo, slot, 0);
+        }
+        return FirstWithFrames(memo, slot, order);
     }
 
-    /// <summary>
-    /// The rest of <see cref="RememberedFirst"/>, apart so the fast paths' frames do not hold the walk: the first pool
-    /// of entry <paramref name="slot"/> with free frames (<see cref="HasFreeFrames"/>: cached ones count), when it
-    /// implies the entry's rules; else -1.
-    /// </summary>
+    /// <summary><see cref="FirstWithFrames"/> out of line, for the order-0 fast path's rare case.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private int RememberedWithFrames(ChoiceMemo* memo, int slot, int order)
+    private int RememberedWithFrames(ChoiceMemo* memo, int slot, int order) { return FirstWithFrames(memo, slot, order); }
+
+    /// <summary>
+    /// The first pool of entry <paramref name="slot"/> with free frames (<see cref="HasFreeFrames"/>: cached ones
+    /// count), when it implies the entry's rules; else -1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int FirstWithFrames(ChoiceMemo* memo, int slot, int order)
     {
         int count = memo->Count(slot);
         for (int i = 0; i < count; i++)
