@@ -31,7 +31,6 @@ public struct AllocRequest
     public ulong Alignment;
     /// <summary>The block must not cross a multiple of this many bytes (power of two); 0 = no boundary.</summary>
     public ulong Boundary;
-    // PreferredNode, Owner, Mobility and Flags stay four consecutive bytes: ChoiceMemo compares them as one word.
     /// <summary>Node to allocate near; <see cref="NoNode"/> = no preference.</summary>
     public byte PreferredNode;
     /// <summary>The allocating owner (0..63); pools refuse owners outside their owner mask.</summary>
