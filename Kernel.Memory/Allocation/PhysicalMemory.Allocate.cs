@@ -198,19 +198,23 @@ public unsafe partial struct PhysicalMemory
     {
         ChoiceMemo* memo = CpuMemo();
         generation = _poolGeneration;
-        int slot = memo->FindRequest(order, request, generation);
-        if (slot < 0)
-            return -1;
         if (order == 0)
         {
-            // The order-0 fast path (a constant there): the first remembered pool nearly always has a listed frame,
-            // and the walk over the others is kept out of its frame. A larger order walks inline: by pool choice
-            // (the bulk shapes) its first pool runs dry half the time.
-            int first = memo->PoolAt(slot, 0);
-            if (memo->Count(slot) != 0 && _buddy.HasListedAtLeast(first, 0))
-                return memo->Implied(slot, 0) ? first : -1;
-            return RememberedWithFrames(memo, slot, 0);
+            // The order-0 fast path (a constant there): the last request found answers a repeated request, the first
+            // remembered pool nearly always has a listed frame, and the walk over the others is kept out of its frame.
+            // A larger order looks its entry up and walks inline as before: by pool choice (the bulk shapes) its first
+            // pool runs dry half the time, and the bulk9 shape read slower with the last request (ilc, alternating runs).
+            int slot0 = memo->FindRequest(0, request, generation);
+            if (slot0 < 0)
+                return -1;
+            int first = memo->PoolAt(slot0, 0);
+            if (memo->Count(slot0) != 0 && _buddy.HasListedAtLeast(first, 0))
+                return memo->Implied(slot0, 0) ? first : -1;
+            return RememberedWithFrames(memo, slot0, 0);
         }
+        int slot = memo->Find(ChoiceMemo.Shape(order, request), request, generation);
+        if (slot < 0)
+            return -1;
         return FirstWithFrames(memo, slot, order);
     }
 
