@@ -48,6 +48,7 @@ namespace PoolKernel.Boot.Reports
             InvariantCode.PageblockHeldCount => "page block held count",
             InvariantCode.ChoiceMemoStale => "remembered pool choice names a dead pool",
             InvariantCode.ChoiceMemoNotImplied => "remembered pool choice marks a pool as obeying rules it does not imply",
+            InvariantCode.ChoiceMemoLastRequest => "last request found names a remembered pool choice of another request",
             InvariantCode.AccountedOwnerForm => "a fast path could serve a container: owner form, pool's unaccounted owners or remembered choice wrong",
             InvariantCode.FrameOwnerBad => "frame owner byte wrong (allocated head without an owner 0..63, or an owner on another frame)",
             InvariantCode.PageblockOutsideWindow => "page block outside its pool's window or nodes",

@@ -22,6 +22,7 @@ namespace PoolKernel.Memory;
 ///      cached ones) and the conservation of present frames;
 ///   6. remembered pool choices (<see cref="ChoiceMemo"/>) of the current generation name live pools, and a pool
 ///      marked as implying an entry's rules does (its window inside them, alignment at most the entry's blocks');
+///      a CPU's last request found (<see cref="ChoiceMemo.FindRequest"/>) names the entry a lookup of it finds;
 ///   7. owners (<see cref="FrameOwner"/>): the head of every allocated block and run carries an owner
 ///      0..63 or, for a page block lent to the hypervisor, <see cref="FrameOwner.Balloon"/>; every other
 ///      frame the sentinel None;
@@ -269,6 +270,10 @@ public static unsafe partial class InvariantChecker
         for (int cpu = 0; cpu < pm._maxCpus; cpu++)
         {
             ChoiceMemo* memo = pm._memos + cpu;
+            // The last request found is served from its slot without the entry's key being compared: it must be that entry's request.
+            if (memo->LastRequest(pm._poolGeneration, out AllocRequest last, out int lastOrder, out int lastSlot) &&
+                ((uint)lastSlot >= (uint)ChoiceMemo.Entries || memo->Find(ChoiceMemo.Shape(lastOrder, last), last, pm._poolGeneration) != lastSlot))
+                return InvariantReport.Broken(InvariantCode.ChoiceMemoLastRequest, 0, PoolId.None.Value, lastOrder, (ulong)cpu, (ulong)(uint)lastSlot);
             for (int slot = 0; slot < ChoiceMemo.Entries; slot++)
             {
                 memo->Entry(slot, out uint generation, out _);

@@ -109,4 +109,9 @@ public enum InvariantCode : byte
     /// other form of its owner (Order 2; Expected, Actual: the owner bytes).
     /// </summary>
     AccountedOwnerForm,
+    /// <summary>
+    /// A CPU's last request found (<see cref="ChoiceMemo.FindRequest"/>), kept for the current generation, names a slot
+    /// that a lookup of that request by its shape does not find (Order: its order; Expected: the CPU; Actual: the slot).
+    /// </summary>
+    ChoiceMemoLastRequest,
 }

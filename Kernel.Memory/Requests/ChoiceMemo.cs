@@ -20,6 +20,10 @@ namespace PoolKernel.Memory;
 /// (issue 12: at 90% fill the empty first pool was searched on every request). Four entries,
 /// direct-mapped: the kernel heap asks with a handful of shapes (slab pages and large objects, per
 /// node), drivers with a DMA window or two.
+/// In front of the entries, the last request a fast-path lookup found (<see cref="FindRequest"/>): its fields as
+/// given and the slot it hit, so a caller that asks again with the same request (a driver's DMA window, the
+/// heap's slab pages) compares its fields once and skips packing the shape, hashing it and comparing the entry
+/// (issue 12: that lookup was about 100 instructions of every order-0 and order-9 request by pool choice).
 /// </summary>
 public unsafe struct ChoiceMemo
 {
@@ -45,6 +49,18 @@ public unsafe struct ChoiceMemo
     private fixed byte _complete[Entries];
     private fixed byte _pools[Entries * Ranked];
 
+    /// <summary>
+    /// The last request <see cref="FindRequest"/> found, as given (every field <see cref="Find"/> compares; the pool
+    /// is not one of them), with its order and the slot of the entry it found. Valid while <see cref="_lastGeneration"/>
+    /// is the current pool generation: <see cref="Begin"/> clears it, since the entry it rewrites may be this one, so
+    /// a valid last request always names an entry that <see cref="Find"/> would find for it.
+    /// </summary>
+    private AllocRequest _lastRequest;
+    private int _lastOrder;
+    private int _lastSlot;
+    /// <summary>The generation of the entry <see cref="_lastSlot"/> when the last request found it; 0 (never a generation): none.</summary>
+    private uint _lastGeneration;
+
     /// <summary>The shape of a request as one number (its other address fields are compared apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Shape(int order, in AllocRequest request)
@@ -61,6 +77,62 @@ public unsafe struct ChoiceMemo
         return _generation[slot] == generation && _shape[slot] == shape && _lowest[slot] == request.Lowest.Value &&
             _highest[slot] == request.Highest.Value && _alignment[slot] == request.Alignment && _boundary[slot] == request.Boundary ? slot : -1;
     }
+
+    /// <summary>
+    /// <see cref="Find"/> for the fast paths: the slot remembered for (<paramref name="order"/>, <paramref name="request"/>)
+    /// in <paramref name="generation"/>, or -1. When the request and order are those of the last request found, in
+    /// the same generation, the answer is that request's slot without the shape or the entry's key being read
+    /// (field compares only); otherwise <see cref="FindAndKeep"/> looks the entry up and keeps the request when it is there.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int FindRequest(int order, in AllocRequest request, uint generation)
+    {
+        if (_lastGeneration == generation && _lastOrder == order && SameFields(_lastRequest, request))
+            return _lastSlot;
+        return FindAndKeep(order, request, generation);
+    }
+
+    /// <summary>
+    /// The miss of <see cref="FindRequest"/>: <see cref="Find"/> by the request's shape, and on a hit the request kept
+    /// as the last one found. Apart from the fast paths so their frames hold only the compares.
+    /// The last request is written with its generation cleared first and set last, as <see cref="Begin"/> writes an
+    /// entry; a CPU's memo is written only by calls on that CPU, which the kernel makes with interrupts off.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int FindAndKeep(int order, in AllocRequest request, uint generation)
+    {
+        int slot = Find(Shape(order, request), request, generation);
+        if (slot >= 0)
+        {
+            _lastGeneration = 0;
+            _lastRequest = request;
+            _lastOrder = order;
+            _lastSlot = slot;
+            _lastGeneration = generation;
+        }
+        return slot;
+    }
+
+    /// <summary>True when <paramref name="a"/> and <paramref name="b"/> agree in every field <see cref="Find"/> compares (<see cref="Shape"/>'s and the address fields).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool SameFields(in AllocRequest a, in AllocRequest b)
+    {
+        return a.Lowest.Value == b.Lowest.Value && a.Highest.Value == b.Highest.Value && a.Alignment == b.Alignment &&
+            a.Boundary == b.Boundary && a.DmaAddressBits == b.DmaAddressBits && a.PreferredNode == b.PreferredNode &&
+            a.Owner == b.Owner && a.Mobility == b.Mobility && a.Flags == b.Flags;
+    }
+
+    /// <summary>For the checker: the last request found and its order and slot, and whether it is kept for <paramref name="generation"/>.</summary>
+    public readonly bool LastRequest(uint generation, out AllocRequest request, out int order, out int slot)
+    {
+        request = _lastRequest;
+        order = _lastOrder;
+        slot = _lastSlot;
+        return _lastGeneration != 0 && _lastGeneration == generation;
+    }
+
+    /// <summary>Overwrites the last request's slot (tests of the checker).</summary>
+    internal void SetLastSlot(int slot) { _lastSlot = slot; }
 
     /// <summary>The resolved rules of entry <paramref name="slot"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -107,6 +179,7 @@ public unsafe struct ChoiceMemo
     public int Begin(ulong shape, in AllocRequest request, in DmaRules rules, uint generation)
     {
         int slot = Slot(shape, request);
+        _lastGeneration = 0; // the last request may name this slot
         _generation[slot] = 0; // outdated while it is rewritten (the checker reads other CPUs' memos)
         _count[slot] = 0;
         _shape[slot] = shape;

@@ -96,6 +96,68 @@ public unsafe class ChoiceMemoTests
             }
         });
 
+    /// <summary>
+    /// Seeded: the fast paths' lookup (<see cref="ChoiceMemo.FindRequest"/>, with its last request found in front of
+    /// the entries) always answers what <see cref="ChoiceMemo.Find"/> answers, over random sequences of probes and
+    /// rewrites: requests drawn from a few shapes, each probe repeated or changed in one field, entries rewritten
+    /// (<see cref="ChoiceMemo.Begin"/>, colliding slots included) and generations moved on between them. A last
+    /// request kept across a rewrite of its slot, a generation change or a changed field would answer a slot that
+    /// Find does not. Defaults: 16 seeds x 2,000 operations; POOLKERNEL_MEMO_LAST_SEEDS / _OPS / _SEED.
+    /// </summary>
+    [Fact]
+    public void TheLastRequestFound_AnswersWhatTheEntriesAnswer_AcrossRewritesChangedFieldsAndGenerations()
+        => SeededRuns.Run(_output, "choice memo last request", "POOLKERNEL_MEMO_LAST", 16, 2000, (seed, ops) =>
+        {
+            var rng = new Random(seed);
+            ChoiceMemo memo = default;
+            var shapes = new (AllocRequest Request, int Order)[6];
+            for (int k = 0; k < shapes.Length; k++)
+                shapes[k] = (RandomRequest(rng), rng.Next(11));
+            uint generation = 1;
+            int hits = 0;
+            for (int op = 0; op < ops; op++)
+            {
+                var (r, order) = shapes[rng.Next(shapes.Length)];
+                int action = rng.Next(100);
+                if (action < 5)
+                    generation++;
+                else if (action < 25)
+                {
+                    // Rewrite the entry this request maps to (or, with a changed field, likely another's).
+                    if (rng.Next(2) == 0)
+                        ChangeOneField(rng, ref r, ref order);
+                    int slot = memo.Begin(ChoiceMemo.Shape(order, r), r, default, generation);
+                    memo.Add(slot, rng.Next(256), (ulong)op, rng.Next(2) == 0);
+                    continue;
+                }
+                else if (action < 45)
+                    ChangeOneField(rng, ref r, ref order);
+                int expected = memo.Find(ChoiceMemo.Shape(order, r), r, generation);
+                Assert.Equal(expected, memo.FindRequest(order, r, generation));
+                Assert.Equal(expected, memo.FindRequest(order, r, generation)); // again: now from the last request when found
+                if (expected >= 0)
+                    hits++;
+            }
+            Assert.True(hits > ops / 50, $"{hits} hits in {ops} operations: the sequence did not exercise the last request");
+        });
+
+    private static void ChangeOneField(Random rng, ref AllocRequest v, ref int order)
+    {
+        switch (rng.Next(10))
+        {
+            case 0: order ^= 1 + rng.Next(7); break;
+            case 1: v.PreferredNode ^= (byte)(1 + rng.Next(255)); break;
+            case 2: v.Owner ^= (byte)(1 + rng.Next(255)); break;
+            case 3: v.Mobility = (MobilityClass)((int)v.Mobility ^ (1 + rng.Next(3))); break;
+            case 4: v.Flags ^= RequestFlags.NodeStrict; break;
+            case 5: v.DmaAddressBits ^= (byte)(1 + rng.Next(63)); break;
+            case 6: v.Lowest = new PhysAddr(v.Lowest.Value ^ (1UL << rng.Next(64))); break;
+            case 7: v.Highest = new PhysAddr(v.Highest.Value ^ (1UL << rng.Next(64))); break;
+            case 8: v.Alignment ^= 1UL << rng.Next(64); break;
+            default: v.Boundary ^= 1UL << rng.Next(64); break;
+        }
+    }
+
     private static AllocRequest RandomRequest(Random rng)
     {
         AllocRequest r = AllocRequest.Any;

@@ -212,6 +212,197 @@ public unsafe class ConstraintTests
         Assert.Equal(MemoryStatus.Ok, pm->Free(b, new Order(0), MemoryAssert.DefaultOwner));
     }
 
+    /// <summary>
+    /// The last request found (<see cref="ChoiceMemo.FindRequest"/>) is kept by its fields, not by the caller's variable:
+    /// a driver's request changed in place after it was served (its highest address lowered, DMA32 to DMA24, a boundary
+    /// added) is looked up again and never served from the pool its old rules remembered; and after a pool change
+    /// that puts a pool whose window breaks the rules into the remembered pool's slot (destroyed and created again,
+    /// its cache full), the same request is not served from that slot. The checker names a last request whose
+    /// slot a lookup of it does not find (<see cref="InvariantCode.ChoiceMemoLastRequest"/>).
+    /// </summary>
+    [Fact]
+    public void ARequestChangedInPlaceOrAfterAPoolChange_IsNeverServedByItsOldRememberedPool()
+    {
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        AllocRequest r = AllocRequest.Dma(32);
+        r.Boundary = 64 * KiB;
+        for (int i = 0; i < 3; i++) // the first call remembers, the next ones take the last request
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), r, out Pfn p));
+            Obeys(p, 1, 16 * MiB, (4 * GiB) - 1, 0, 64 * KiB);
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0), MemoryAssert.DefaultOwner));
+        }
+        Assert.True(pm->_memos[0].LastRequest(pm->_poolGeneration, out _, out _, out int lastSlot));
+        MemoryAssert.Consistent(pm);
+
+        r.Highest = new PhysAddr((64 * MiB) - 1); // dma32 no longer implied: searched and checked
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), r, out Pfn cut));
+        Obeys(cut, 1, 0, (64 * MiB) - 1, 0, 64 * KiB);
+        r.Highest = default;
+        r.DmaAddressBits = 24; // the dma pool's
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), r, out Pfn low));
+        Obeys(low, 1, 0, (16 * MiB) - 1, 0, 64 * KiB);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(cut, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(low, new Order(0), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+
+        // A pool inside the rules, first in the order, remembered as implied; then destroyed, and a pool outside them
+        // created in its slot with frames in this CPU's cache.
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        AllocRequest below512 = AllocRequest.Dma(32);
+        below512.Highest = new PhysAddr((512 * MiB) - 1);
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Window("inside", 16 * MiB, 512 * MiB), dma32, 8, out PoolId inside));
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), below512, out Pfn p));
+            Assert.Equal(inside, pm->PoolOf(p));
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0), MemoryAssert.DefaultOwner));
+        }
+        Assert.True(pm->_memos[0].LastRequest(pm->_poolGeneration, out _, out _, out _));
+        Assert.Equal(MemoryStatus.Ok, pm->DestroyPool(inside));
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Window("outside", 512 * MiB, 1 * GiB), dma32, 8, out PoolId outside));
+        Assert.Equal(inside, outside); // the same slot: only the generation tells them apart
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(outside), out Pfn named));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(named, new Order(0), MemoryAssert.DefaultOwner)); // its cache now holds frames
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), below512, out Pfn p));
+            Obeys(p, 1, 0, (512 * MiB) - 1, 0, 0);
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(0), MemoryAssert.DefaultOwner));
+            MemoryAssert.Consistent(pm);
+        }
+
+        Assert.True(pm->_memos[0].LastRequest(pm->_poolGeneration, out _, out _, out lastSlot));
+        pm->_memos[0].SetLastSlot((lastSlot + 1) % ChoiceMemo.Entries);
+        Assert.Equal(InvariantCode.ChoiceMemoLastRequest, pm->Check().Code);
+    }
+
+    /// <summary>
+    /// Seeded: a driver's way of asking, on a map with dma and dma32 pools: four request variables (DMA32 + 64 KiB, DMA24,
+    /// rule-free, DMA32 below a random highest address; orders 0-3 and 9, owners 0-2) reused call after call and
+    /// changed in place now and then (DMA bits, highest and lowest address, boundary, alignment, owner, node), pools of
+    /// priority 1 created from dma32 with windows inside and outside the rules and destroyed again, random frees. Every
+    /// result obeys the rules its request had when it was made, every free succeeds, and the checker is clean after
+    /// every operation. Defaults: 8 seeds x 600 operations; POOLKERNEL_LASTREQ_SEEDS / _OPS / _SEED.
+    /// </summary>
+    [Fact]
+    public void RequestsReusedAndChangedInPlace_AcrossPoolChanges_GetOnlyFramesThatObeyTheirRules()
+        => SeededRuns.Run(_output, "requests reused and changed in place", "POOLKERNEL_LASTREQ", 8, 600, RunReusedRequestsSeed);
+
+    private static void RunReusedRequestsSeed(int seed, int ops)
+    {
+        var rng = new Random(seed);
+        using var host = QemuMaps.Boot("pc", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId dma32 = MemoryAssert.FindPool(pm, "node0-dma32");
+        var requests = new AllocRequest[4];
+        var orders = new int[4];
+        requests[0] = AllocRequest.Dma(32);
+        requests[0].Boundary = 64 * KiB;
+        requests[1] = AllocRequest.Dma(24);
+        requests[2] = AllocRequest.Any;
+        requests[3] = AllocRequest.Dma(32);
+        requests[3].Highest = new PhysAddr(((ulong)rng.Next(32, 1000) * MiB) - 1);
+        var created = new List<PoolId>();
+        var held = new List<(Pfn Pfn, int Order, byte Owner)>();
+        for (int op = 0; op < ops; op++)
+        {
+            int action = rng.Next(100);
+            if (action < 35 && held.Count > 0)
+            {
+                int i = rng.Next(held.Count);
+                Assert.Equal(MemoryStatus.Ok, pm->Free(held[i].Pfn, new Order(held[i].Order), held[i].Owner));
+                held[i] = held[^1];
+                held.RemoveAt(held.Count - 1);
+            }
+            else if (action < 45)
+            {
+                int k = rng.Next(requests.Length);
+                ChangeInPlace(rng, ref requests[k], ref orders[k]);
+            }
+            else if (action < 49)
+            {
+                if (created.Count > 0 && rng.Next(2) == 0)
+                {
+                    int i = rng.Next(created.Count);
+                    MemoryStatus d = pm->DestroyPool(created[i]);
+                    Assert.True(d == MemoryStatus.Ok || d == MemoryStatus.PoolInUse, d.ToString());
+                    if (d == MemoryStatus.Ok)
+                        created.RemoveAt(i);
+                }
+                else
+                {
+                    ulong from = (ulong)rng.Next(1, 8) * 64 * MiB;
+                    PoolProperties props = Window("p" + op, from, from + (ulong)rng.Next(1, 4) * 64 * MiB);
+                    if (rng.Next(3) == 0)
+                        props = PoolProperties.Open("open" + op);
+                    props.Priority = 1;
+                    if (pm->CreatePool(props, dma32, (ulong)rng.Next(1, 9), out PoolId id) == MemoryStatus.Ok)
+                        created.Add(id);
+                }
+            }
+            else
+            {
+                int k = rng.Next(requests.Length);
+                AllocRequest r = requests[k];
+                int order = orders[k];
+                int repeats = 1 + rng.Next(3); // the same request again: the last request found
+                for (int j = 0; j < repeats; j++)
+                {
+                    MemoryStatus s = pm->Allocate(new Order(order), requests[k], out Pfn pfn);
+                    if (s != MemoryStatus.Ok)
+                    {
+                        // Impossible only as asked: a boundary below the block, or the lowest address above the highest.
+                        bool impossible = (r.Boundary != 0 && r.Boundary < (4096UL << order)) ||
+                            (r.Highest.Value != 0 && r.Lowest.Value > r.Highest.Value) || (r.DmaAddressBits != 0 && r.Lowest.Value >> r.DmaAddressBits != 0);
+                        Assert.True(s == MemoryStatus.OutOfMemory || s == MemoryStatus.NoPoolSatisfies || (s == MemoryStatus.ImpossibleRules && impossible), s.ToString());
+                        break;
+                    }
+                    ObeysRequest(pfn, order, r);
+                    held.Add((pfn, order, r.Owner));
+                }
+            }
+            MemoryAssert.Consistent(pm);
+        }
+        foreach (var (p, o, owner) in held)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(o), owner));
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>One field of a reused request changed, as a driver reconfiguring its device would.</summary>
+    private static void ChangeInPlace(Random rng, ref AllocRequest r, ref int order)
+    {
+        switch (rng.Next(7))
+        {
+            case 0: r.DmaAddressBits = (byte)(rng.Next(3) switch { 0 => 0, 1 => 24, _ => 32 }); break;
+            case 1: r.Highest = new PhysAddr(rng.Next(2) == 0 ? 0 : ((ulong)rng.Next(20, 1100) * MiB) - 1); break;
+            case 2: r.Lowest = new PhysAddr(rng.Next(2) == 0 ? 0 : (ulong)rng.Next(0, 900) * MiB); break;
+            case 3: r.Boundary = rng.Next(2) == 0 ? 0 : (64 * KiB) << rng.Next(8); break;
+            case 4: r.Alignment = rng.Next(2) == 0 ? 0 : (4 * KiB) << rng.Next(6); break;
+            case 5: r.Owner = (byte)rng.Next(3); break;
+            default: order = rng.Next(5) == 4 ? 9 : rng.Next(4); break;
+        }
+    }
+
+    /// <summary>The block at <paramref name="pfn"/> of <paramref name="order"/> obeys every address rule of <paramref name="r"/>.</summary>
+    private static void ObeysRequest(Pfn pfn, int order, in AllocRequest r)
+    {
+        ulong high = r.Highest.Value == 0 ? ulong.MaxValue : r.Highest.Value;
+        if (r.DmaAddressBits != 0)
+            high = Math.Min(high, (1UL << r.DmaAddressBits) - 1);
+        Obeys(pfn, 1UL << order, r.Lowest.Value, high, Math.Max(r.Alignment, 4096UL << order), r.Boundary);
+    }
+
+    private static PoolProperties Window(string name, ulong low, ulong high)
+    {
+        PoolProperties p = PoolProperties.Open(name);
+        p.WindowLow = new PhysAddr(low);
+        p.WindowHigh = new PhysAddr(high);
+        p.Priority = 1;
+        return p;
+    }
+
     /// <summary>The rules a rule-free request by pool choice takes without resolving (issue 12's shortcut) are what Resolve gives it.</summary>
     [Fact]
     public void NoRulesAreWhatResolveGivesARuleFreeRequest()
