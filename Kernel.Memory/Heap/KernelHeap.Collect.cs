@@ -143,37 +143,60 @@ public unsafe partial struct KernelHeap
     /// </summary>
     internal HeapStatus RescanMarked(HeapCollector* collector)
     {
-        for (ulong w = 0; w < _bitmapWords; w++)
+        HeldWalk walk = default;
+        while (NextHeld(ref walk, out ulong index))
         {
-            ulong bits = _held[w];
-            while (bits != 0)
+            byte* start = AddressOf(_basePfn + index);
+            if (IsRun(index))
             {
-                int b = BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
-                ulong index = (w << 6) + (ulong)b;
-                byte* start = AddressOf(_basePfn + index);
-                if (IsRun(index))
+                if ((_largeMarks[index >> 6] & (1UL << (int)(index & 63))) != 0 && collector->TraceAndDrain(start + ObjectHeaderBytes) != HeapStatus.Ok)
+                    return HeapStatus.Corruption;
+                continue;
+            }
+            SlabHeader* slab = (SlabHeader*)start;
+            for (int i = 0; i < SlabHeader.MaxObjects / 64; i++)
+            {
+                ulong marks = slab->Marks[i];
+                while (marks != 0)
                 {
-                    if ((_largeMarks[w] & (1UL << b)) != 0 && collector->TraceAndDrain(start + ObjectHeaderBytes) != HeapStatus.Ok)
+                    int c = (i << 6) + BitOperations.TrailingZeroCount(marks);
+                    marks &= marks - 1;
+                    byte* block = start + slab->FirstOffset + (ulong)c * slab->ObjectSize;
+                    if (collector->TraceAndDrain(block + ObjectHeaderBytes) != HeapStatus.Ok)
                         return HeapStatus.Corruption;
-                    continue;
-                }
-                SlabHeader* slab = (SlabHeader*)start;
-                for (int i = 0; i < SlabHeader.MaxObjects / 64; i++)
-                {
-                    ulong marks = slab->Marks[i];
-                    while (marks != 0)
-                    {
-                        int c = (i << 6) + BitOperations.TrailingZeroCount(marks);
-                        marks &= marks - 1;
-                        byte* block = start + slab->FirstOffset + (ulong)c * slab->ObjectSize;
-                        if (collector->TraceAndDrain(block + ObjectHeaderBytes) != HeapStatus.Ok)
-                            return HeapStatus.Corruption;
-                    }
                 }
             }
         }
         return HeapStatus.Ok;
+    }
+
+    /// <summary>A walk over the held bitmap's set bits (<see cref="NextHeld"/>): the next word to read and the current word's bits not yet given.</summary>
+    private struct HeldWalk
+    {
+        internal ulong NextWord;
+        internal ulong Bits;
+    }
+
+    /// <summary>
+    /// The next held page's index (a slab or a run head) of <paramref name="walk"/>, in address order; false at the
+    /// end. Each word of the bitmap is read once, when the walk reaches it, so the caller may clear bits of the
+    /// current word and of the words behind it (a page it frees) without the walk seeing the change.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool NextHeld(ref HeldWalk walk, out ulong index)
+    {
+        while (walk.Bits == 0)
+        {
+            if (walk.NextWord >= _bitmapWords)
+            {
+                index = 0;
+                return false;
+            }
+            walk.Bits = _held[walk.NextWord++];
+        }
+        index = ((walk.NextWord - 1) << 6) + (ulong)BitOperations.TrailingZeroCount(walk.Bits);
+        walk.Bits &= walk.Bits - 1;
+        return true;
     }
 
     /// <summary>
@@ -185,38 +208,32 @@ public unsafe partial struct KernelHeap
     {
         objects = 0;
         bytes = 0;
-        for (ulong w = 0; w < _bitmapWords; w++)
+        HeldWalk walk = default;
+        while (NextHeld(ref walk, out ulong index))
         {
-            ulong bits = _held[w];
-            while (bits != 0)
+            byte* start = AddressOf(_basePfn + index);
+            if (IsRun(index))
             {
-                int b = BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
-                ulong index = (w << 6) + (ulong)b;
-                byte* start = AddressOf(_basePfn + index);
-                if (IsRun(index))
+                if (IsTagged(start))
                 {
-                    if (IsTagged(start))
+                    objects++;
+                    bytes += RunPages(_basePfn + index) << Pfn.PageShift;
+                }
+                continue;
+            }
+            SlabHeader* slab = (SlabHeader*)start;
+            byte* cells = start + slab->FirstOffset;
+            for (int i = 0; i < SlabHeader.MaxObjects / 64; i++)
+            {
+                ulong inUse = slab->InUse[i];
+                while (inUse != 0)
+                {
+                    ulong c = (ulong)((i << 6) + BitOperations.TrailingZeroCount(inUse));
+                    inUse &= inUse - 1;
+                    if (IsTagged(cells + c * slab->ObjectSize))
                     {
                         objects++;
-                        bytes += RunPages(_basePfn + index) << Pfn.PageShift;
-                    }
-                    continue;
-                }
-                SlabHeader* slab = (SlabHeader*)start;
-                byte* cells = start + slab->FirstOffset;
-                for (int i = 0; i < SlabHeader.MaxObjects / 64; i++)
-                {
-                    ulong inUse = slab->InUse[i];
-                    while (inUse != 0)
-                    {
-                        ulong c = (ulong)((i << 6) + BitOperations.TrailingZeroCount(inUse));
-                        inUse &= inUse - 1;
-                        if (IsTagged(cells + c * slab->ObjectSize))
-                        {
-                            objects++;
-                            bytes += slab->ObjectSize;
-                        }
+                        bytes += slab->ObjectSize;
                     }
                 }
             }
