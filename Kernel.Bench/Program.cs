@@ -12,6 +12,9 @@ namespace PoolKernel.Bench;
 /// Runs the allocator benchmarks (a short job of 7 iterations, in process) and writes summary.json (medians) into the output
 /// directory given as the first argument (default artifacts/bench). With <c>--aot</c> first (the
 /// NativeAOT build of this project), runs <see cref="AotPairs"/> instead (<c>--only</c> SECTIONS after the directory: some of it).
+/// Without <c>--aot</c>, <c>--only</c> SECTIONS (comma-separated: pairs, setup, fill, bulk, heap, policy, accounting) runs only
+/// those BenchmarkDotNet classes and writes their keys alone into <c>summary-SECTIONS.json</c> (SECTIONS joined by '-'),
+/// e.g. <c>summary-policy.json</c>; the plain harnesses (churn, migration, realtime, threads) are not run then.
 /// With <c>--accounting</c> anywhere, runs only <see cref="AccountingBenchmarks"/> and writes no summary;
 /// with <c>--accounting-ab</c>, its interleaved stopwatch comparison (<see cref="AccountingBenchmarks.Interleaved"/>); with
 /// <c>--policy-ab</c>, the NUMA policy pairs' (<see cref="PolicyBenchmarks.Interleaved"/>); with <c>--mobility-ab</c>, the pairs
@@ -26,11 +29,7 @@ public static class Program
             args = args[1..];
         string[] only = null;
         int onlyAt = Array.IndexOf(args, "--only");
-        // JIT, only the NUMA policy pairs (for iterating on them): `-- DIR --only policy` writes DIR/summary-policy.json.
-        bool policyOnly = !aot && onlyAt >= 0 && onlyAt + 1 < args.Length && args[onlyAt + 1] == "policy";
-        if (policyOnly)
-            args = args[..onlyAt];
-        if (aot && onlyAt >= 0 && onlyAt + 1 < args.Length)
+        if (onlyAt >= 0 && onlyAt + 1 < args.Length)
         {
             only = args[onlyAt + 1].Split(',');
             args = args[..onlyAt];
@@ -102,31 +101,24 @@ public static class Program
             .AddColumn(StatisticColumn.Median)
             .WithOptions(ConfigOptions.DisableOptimizationsValidator);
 
-        if (policyOnly)
-        {
-            Summary policyRun = BenchmarkRunner.Run<PolicyBenchmarks>(config);
-            var medians = policyRun.Reports.Where(r => r.ResultStatistics != null)
-                .ToDictionary(r => r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo, r => Math.Round(r.ResultStatistics.Median, 2));
-            File.WriteAllText(Path.Combine(outDir, "summary-policy.json"), SummaryJson(PolicyKeys(medians)));
-            return 0;
-        }
-        Summary accounting = BenchmarkRunner.Run<AccountingBenchmarks>(config);
+        bool Runs(string section) => only == null || Array.IndexOf(only, section) >= 0;
+        Summary accounting = Runs("accounting") ? BenchmarkRunner.Run<AccountingBenchmarks>(config) : null;
         if (accountingOnly)
             return 0;
-        Summary pairs = BenchmarkRunner.Run<PairBenchmarks>(config);
-        Summary setup = BenchmarkRunner.Run<SetupBenchmarks>(config);
-        Summary fill = BenchmarkRunner.Run<AlignedFillBenchmarks>(config);
-        Summary bulk = BenchmarkRunner.Run<BulkBenchmarks>(config);
-        Summary heap = BenchmarkRunner.Run<HeapBenchmarks>(config);
-        Summary policy = BenchmarkRunner.Run<PolicyBenchmarks>(config);
+        Summary pairs = Runs("pairs") ? BenchmarkRunner.Run<PairBenchmarks>(config) : null;
+        Summary setup = Runs("setup") ? BenchmarkRunner.Run<SetupBenchmarks>(config) : null;
+        Summary fill = Runs("fill") ? BenchmarkRunner.Run<AlignedFillBenchmarks>(config) : null;
+        Summary bulk = Runs("bulk") ? BenchmarkRunner.Run<BulkBenchmarks>(config) : null;
+        Summary heap = Runs("heap") ? BenchmarkRunner.Run<HeapBenchmarks>(config) : null;
+        Summary policy = Runs("policy") ? BenchmarkRunner.Run<PolicyBenchmarks>(config) : null;
 
         var results = new Dictionary<string, double>();
         foreach (Summary s in new[] { pairs, setup, fill, heap, policy, accounting })
-            foreach (BenchmarkReport r in s.Reports)
+            foreach (BenchmarkReport r in s?.Reports ?? [])
                 if (r.ResultStatistics != null)
                     results[r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo] = r.ResultStatistics.Median; // the median: one slowed iteration on a shared machine does not move it
         // A bulk invocation is one half of one side at one order: its summary key from the parameters, per block.
-        foreach (BenchmarkReport r in bulk.Reports)
+        foreach (BenchmarkReport r in bulk?.Reports ?? [])
             if (r.ResultStatistics != null)
             {
                 int order = (int)r.BenchmarkCase.Parameters[nameof(BulkBenchmarks.BlockOrder)];
@@ -168,6 +160,16 @@ public static class Program
                 }
         foreach (var kv in PolicyKeys(results))
             summary[kv.Key] = kv.Value;
+        if (only != null)
+        {
+            // Some classes only: the keys they measured (the metadata size and the policy's weighted error are computed, not run: kept with their class).
+            string name = "summary-" + string.Join("-", only) + ".json";
+            string part = SummaryJson(summary.Where(kv => double.IsFinite(kv.Value) &&
+                (kv.Key != "metadata_bytes_per_page" || setup != null) && (kv.Key != "policy_weighted_error_pct" || policy != null)));
+            File.WriteAllText(Path.Combine(outDir, name), part);
+            Console.WriteLine(part);
+            return 0;
+        }
         foreach (KeyValuePair<string, double> churn in ChurnBenchmarks.Measure())
             summary[churn.Key] = churn.Value;
         foreach (KeyValuePair<string, double> migration in MigrationBenchmarks.Measure())
