@@ -116,7 +116,7 @@ namespace PoolKernel.Drivers
                 return true;
             bool ok = KernelDma.Pools == null || KernelDma.Pools.ReleaseOwner(owner, out takenBack) == Dma.DmaStatus.Ok;
             if (ok && driver.OwnsContainer)
-                ok = Heap.ContainerArenas.Retire(owner, out _, out _);
+                ok = Heap.ContainerArenas.Retire(owner, out _, out _, out _);
             if (ok && driver.OwnsContainer)
                 ok = Containers.Destroy(owner, out leftAtDestroy) == Memory.MemoryStatus.Ok;
             if (ok)

@@ -16,9 +16,9 @@ namespace PoolKernel.Heap
     /// (<see cref="Gc.AttachHeap"/>), which marks through and sweeps it with the kernel's heap. Any other
     /// owner's blocks and objects go to the kernel's heap (<see cref="KernelHeapGlue"/>), as before.
     ///
-    /// Destroy (<see cref="Retire"/>): an arena is dropped only when it holds no managed object, after a
-    /// collection if it held some; otherwise the destroy is refused, naming the live objects and bytes, since
-    /// the kernel still references them. Its raw blocks and empty slabs go with the container's pages.
+    /// Destroy (<see cref="Retire"/>): after a collection, the objects the kernel still references are adopted by the
+    /// kernel's heap (their pages re-owned off the container), and the arena is dropped; its raw blocks and the slabs
+    /// without an object go with the container's pages.
     ///
     /// Locking: the heap lock (<see cref="KernelHeapGlue.Lock"/>) guards the table and every arena, as it
     /// guards the kernel's heap: a collection (which runs under it) never finds an arena half changed.
@@ -120,32 +120,41 @@ namespace PoolKernel.Heap
         }
 
         /// <summary>
-        /// Before container <paramref name="owner"/> is destroyed: drops its arena (detached from the collector, forgotten;
-        /// the destruction frees its pages with everything else the owner holds) when it holds no managed object, after a
-        /// collection when it held some. False, nothing changed but what the collection freed, when objects the kernel still
-        /// references are left: <paramref name="objects"/> and <paramref name="bytes"/> name them. True without an arena.
+        /// Before container <paramref name="owner"/> is destroyed: its arena's managed objects are counted, and when there are
+        /// any a collection runs; the survivors (objects the kernel still references) are adopted by the kernel's heap
+        /// (<see cref="KernelHeapGlue.AdoptLocked"/>: their slabs and runs re-owned from the container to the heap owner, in
+        /// place, so every reference stays valid), then the arena is detached from the collector and forgotten; the
+        /// destruction frees what is left of it (its metadata, raw blocks, slabs without an object) with everything else the
+        /// owner holds. <paramref name="adopted"/> says what the kernel's heap took. False, nothing changed but what the
+        /// collection freed, when the adoption was refused (<paramref name="adopted"/>.Refusal: a survivor in a pool the
+        /// heap owner may not use, i.e. the container's guarantee pool): <paramref name="objects"/> and
+        /// <paramref name="bytes"/> then name the survivors. True without an arena.
         /// </summary>
-        internal static bool Retire(byte owner, out ulong objects, out ulong bytes)
+        internal static bool Retire(byte owner, out HeapAdoption adopted, out ulong objects, out ulong bytes)
         {
+            adopted = default;
             objects = 0;
             bytes = 0;
             if (!s_ready)
                 return true;
             KernelHeapGlue.LockState state = KernelHeapGlue.Lock();
             KernelHeap* arena = (KernelHeap*)s_arenas[owner];
+            bool ok = true;
             if (arena != null)
             {
                 arena->ManagedInUse(out objects, out bytes);
                 if (objects != 0 && KernelHeapGlue.CollectLocked())
                     arena->ManagedInUse(out objects, out bytes);
-                if (objects == 0)
+                if (objects != 0)
+                    ok = KernelHeapGlue.AdoptLocked(arena, out adopted) == HeapStatus.Ok;
+                if (ok)
                 {
                     Gc.DetachHeap(arena);
                     s_arenas[owner] = 0;
                 }
             }
             KernelHeapGlue.Unlock(state);
-            return objects == 0;
+            return ok;
         }
 
         /// <summary>Every arena's checker; the first report that is not clean (its owner in <paramref name="owner"/>), else a clean one. The heap lock held.</summary>

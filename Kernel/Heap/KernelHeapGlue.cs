@@ -181,6 +181,19 @@ namespace PoolKernel.Heap
 
         internal static void UnlockReport(LockState state) => Unlock(state);
 
+        /// <summary>
+        /// The kernel's heap adopts <paramref name="arena"/>'s managed objects (<see cref="KernelHeap.Adopt"/>: their slabs and
+        /// runs re-owned to the heap owner in place). The heap lock held, outside a collection. A Corruption answer (the
+        /// pools refused a re-own they had just allowed) is fatal.
+        /// </summary>
+        internal static HeapStatus AdoptLocked(KernelHeap* arena, out HeapAdoption adopted)
+        {
+            HeapStatus status = s_heap->Adopt(arena, out adopted);
+            if (status == HeapStatus.Corruption)
+                Panic.Halt("heap: adopting a container's objects: the pools refused a block they had allowed, status", (ulong)adopted.Refusal);
+            return status;
+        }
+
         /// <summary>The heap's checker, then every container arena's (<see cref="ContainerArenas.CheckLocked"/>), under the locks: the first finding.</summary>
         internal static HeapCheckReport Check()
         {
