@@ -22,8 +22,9 @@ namespace PoolKernel.Heap
     ///
     /// Locking: the heap lock (<see cref="KernelHeapGlue.Lock"/>) guards the table and every arena, as it
     /// guards the kernel's heap: a collection (which runs under it) never finds an arena half changed.
-    /// The acting owner (<see cref="s_actingOwner"/>, <see cref="s_actingCpu"/>) is the shell's, written only by the
-    /// CPU that runs the shell. Nothing here is called from an interrupt handler.
+    /// The acting owner is each CPU's own (<see cref="PerCpu.ActingOwner"/>, written only by that CPU: the shell's <c>as</c>
+    /// and a driver's entry points, <see cref="Act"/>); <see cref="s_actingCpus"/> counts the CPUs acting. Nothing here is
+    /// called from an interrupt handler.
     /// </summary>
     internal static unsafe class ContainerArenas
     {
@@ -32,11 +33,10 @@ namespace PoolKernel.Heap
         private static nint[] s_arenas;
 
         /// <summary>
-        /// The container whose arena the managed objects of CPU <see cref="s_actingCpu"/> come from; 0 (the kernel):
-        /// none, every object from the kernel's heap. The kernel's object path reads only this byte.
+        /// How many CPUs act as a container now (their <see cref="PerCpu.ActingOwner"/> is not the kernel); the kernel's
+        /// object path reads only this word before its unchanged code, and asks the running CPU only when it is not 0.
         /// </summary>
-        internal static byte s_actingOwner;
-        private static int s_actingCpu;
+        internal static int s_actingCpus;
 
         /// <summary>Called by <see cref="KernelHeapGlue.Initialize"/>, before any container exists.</summary>
         internal static void Initialize()
@@ -46,21 +46,82 @@ namespace PoolKernel.Heap
         }
 
         /// <summary>
-        /// From now on the running CPU's managed objects come from container <paramref name="owner"/>'s arena (the
-        /// shell's <c>as</c>, within a command: an object refused by the quota ends the command at the shell's
-        /// recovery point). Other CPUs' objects still come from the kernel's heap.
+        /// From now on the running CPU's managed objects come from container <paramref name="owner"/>'s arena (0, the
+        /// kernel: from the kernel's heap again); other CPUs' are not affected. <paramref name="driver"/>: the scope is a
+        /// driver's entry point, which an object refused by the container's quota must not end (no recovery point may
+        /// abandon a driver's frames mid-I/O): such an object is made in the kernel's heap instead, and said so
+        /// (<see cref="KernelHeapGlue.AllocObject"/>). Returns what the CPU acted as before, for <see cref="Restore"/> when
+        /// the scope ends: scopes nest (a driver's I/O inside the shell's <c>as</c>). Objects made inside an interrupt
+        /// handler are the kernel's whatever the CPU acts as (<see cref="ActingOwner"/>). Before the CPUs are started
+        /// nothing acts (the call does nothing; the shell and the drivers run after).
         /// </summary>
-        internal static void ActAs(byte owner)
+        internal static ushort Act(byte owner, bool driver)
         {
-            s_actingCpu = Smp.CurrentNumber;
-            s_actingOwner = owner;
+            PerCpu* cpu = Smp.Current;
+            if (cpu == null)
+                return Owners.Kernel;
+            byte previous = cpu->ActingOwner;
+            ushort saved = (ushort)(previous | (cpu->ActingForDriver << 8));
+            cpu->ActingForDriver = driver ? (byte)1 : (byte)0;
+            if (previous == owner)
+                return saved;
+            if (previous == Owners.Kernel)
+                AddActing(1);
+            cpu->ActingOwner = owner;
+            if (owner == Owners.Kernel)
+                AddActing(-1);
+            return saved;
         }
 
-        /// <summary>The running CPU's objects from the kernel's heap again (the end of <c>as</c>, and the shell's recovery).</summary>
-        internal static void StopActing() => s_actingOwner = Owners.Kernel;
+        /// <summary>Ends a scope <see cref="Act"/> began: the running CPU acts as it did before.</summary>
+        internal static void Restore(ushort saved) => Act((byte)saved, (saved >> 8) != 0);
 
-        /// <summary>The container the running CPU's managed objects are charged to; 0 (the kernel) when none.</summary>
-        internal static byte ActingOwner => s_actingOwner != Owners.Kernel && s_actingCpu == Smp.CurrentNumber ? s_actingOwner : Owners.Kernel;
+        /// <summary><see cref="s_actingCpus"/> += <paramref name="delta"/>, atomically (the kernel's core library has a compare-and-swap only).</summary>
+        private static void AddActing(int delta)
+        {
+            int seen = System.Threading.Volatile.Read(ref s_actingCpus);
+            while (System.Threading.Interlocked.CompareExchange(ref s_actingCpus, seen + delta, seen) != seen)
+                seen = System.Threading.Volatile.Read(ref s_actingCpus);
+        }
+
+        /// <summary>The shell's <c>as</c>: the running CPU acts as <paramref name="owner"/> (see <see cref="Act"/>) for a command, which a refused object ends.</summary>
+        internal static void ActAs(byte owner) => Act(owner, false);
+
+        /// <summary>The running CPU's objects from the kernel's heap again (the end of <c>as</c>, and the shell's recovery, which ends every scope).</summary>
+        internal static void StopActing()
+        {
+            if (Smp.Started)
+                Act(Owners.Kernel, false);
+        }
+
+        /// <summary>The container the running CPU's managed objects are charged to; 0 (the kernel) when none, and inside an interrupt handler.</summary>
+        internal static byte ActingOwner
+        {
+            get
+            {
+                if (System.Threading.Volatile.Read(ref s_actingCpus) == 0 || !Smp.Started)
+                    return Owners.Kernel;
+                PerCpu* cpu = Smp.Current;
+                return cpu->InterruptDepth != 0 ? Owners.Kernel : cpu->ActingOwner;
+            }
+        }
+
+        /// <summary>True when the running CPU acts for a driver's entry point (<see cref="Act"/>): a refused object is the kernel heap's instead.</summary>
+        internal static bool ActingForDriver => Smp.Started && Smp.Current->ActingForDriver != 0;
+
+        /// <summary>Pages container <paramref name="owner"/>'s arena takes now (its metadata and what its heap holds); 0 without one.</summary>
+        internal static ulong PagesOf(byte owner)
+        {
+            if (!s_ready)
+                return 0;
+            ulong pages = 0;
+            KernelHeapGlue.LockState state = KernelHeapGlue.Lock();
+            KernelHeap* arena = (KernelHeap*)s_arenas[owner];
+            if (arena != null && KernelHeap.ComputeSize(PhysicalMemoryOwner.Unguarded, out ulong bytes) == HeapStatus.Ok)
+                pages = (bytes + 4095) / 4096 + arena->PagesHeld;
+            KernelHeapGlue.Unlock(state);
+            return pages;
+        }
 
         /// <summary>
         /// A zeroed raw block of <paramref name="size"/> bytes for <paramref name="owner"/>: from its arena when it is a
