@@ -33,6 +33,13 @@ namespace PoolKernel.Heap
         private static nint[] s_arenas;
 
         /// <summary>
+        /// Bit o: container o's arena was retired and its destruction is under way (<see cref="Retire"/> to
+        /// <see cref="EndRetire"/>): no arena is made for it meanwhile, so none is left behind over freed pages.
+        /// Guarded by the heap lock.
+        /// </summary>
+        private static ulong s_retiring;
+
+        /// <summary>
         /// How many CPUs act as a container now (their <see cref="PerCpu.ActingOwner"/> is not the kernel); the kernel's
         /// object path reads only this word before its unchanged code, and asks the running CPU only when it is not 0.
         /// </summary>
@@ -175,8 +182,15 @@ namespace PoolKernel.Heap
             KernelHeap* arena = (KernelHeap*)s_arenas[owner];
             status = HeapStatus.Ok;
             pools = MemoryStatus.Ok;
-            if (arena == null)
+            if (arena == null && ((s_retiring >> owner) & 1) != 0)
+            {
+                status = HeapStatus.OutOfMemory;
+                pools = MemoryStatus.QuotaExceeded; // its destruction has closed it, as the destruction's quota of 0 would
+            }
+            else if (arena == null)
+            {
                 status = Create(owner, out arena, out pools);
+            }
             return arena;
         }
 
@@ -214,11 +228,27 @@ namespace PoolKernel.Heap
                     s_arenas[owner] = 0;
                 }
             }
+            if (ok)
+                s_retiring |= 1UL << owner;
             KernelHeapGlue.Unlock(state);
             return ok;
         }
 
-        /// <summary>Every arena's checker; the first report that is not clean (its owner in <paramref name="owner"/>), else a clean one. The heap lock held.</summary>
+        /// <summary>After the destruction <see cref="Retire"/> began has been tried (done or refused): arenas may be made for the owner number again.</summary>
+        internal static void EndRetire(byte owner)
+        {
+            if (!s_ready)
+                return;
+            KernelHeapGlue.LockState state = KernelHeapGlue.Lock();
+            s_retiring &= ~(1UL << owner);
+            KernelHeapGlue.Unlock(state);
+        }
+
+        /// <summary>
+        /// Every arena's checker, after checking the arena is a live container's and not one whose destruction is under way
+        /// (<see cref="HeapInvariant.ArenaOfNoContainer"/>); the first report that is not clean (its owner in
+        /// <paramref name="owner"/>), else a clean one. The heap lock held.
+        /// </summary>
         internal static HeapCheckReport CheckLocked(out byte owner)
         {
             HeapCheckReport report = default;
@@ -230,6 +260,11 @@ namespace PoolKernel.Heap
                 KernelHeap* arena = (KernelHeap*)s_arenas[o];
                 if (arena == null)
                     continue;
+                if (!PhysicalMemoryOwner.Unguarded->IsContainer((byte)o) || ((s_retiring >> o) & 1) != 0)
+                {
+                    owner = (byte)o;
+                    return HeapCheckReport.Broken(HeapInvariant.ArenaOfNoContainer, (ulong)arena, KernelHeap.LargeClass, 0, 1, 0);
+                }
                 report = arena->Check();
                 if (!report.IsOk)
                 {
