@@ -49,6 +49,19 @@ namespace PoolKernel.Drivers
 
         /// <summary>The DMA pool the driver took (for `dmapools`), or null.</summary>
         public DmaPool Pool { get; protected set; }
+
+        /// <summary>
+        /// Around each of a driver's entry points (load, poll, its devices' I/O, unload; <see cref="DriverManager"/> and the
+        /// device classes call it): the running CPU acts as <paramref name="driver"/>'s container (<see cref="Owner"/>; the
+        /// kernel when it has none or <paramref name="driver"/> is null), so the managed objects its code makes come from
+        /// that container's heap arena, charged to it (docs/containers.md "A driver's objects"). Returns what the CPU
+        /// acted as before, for <see cref="Leave"/>: entries nest (a disk read inside the shell's <c>as</c>).
+        /// </summary>
+        internal static ushort Enter(Driver driver)
+            => Heap.ContainerArenas.Act(driver == null || driver.Owner == FrameOwner.None ? Mm.Owners.Kernel : driver.Owner, true);
+
+        /// <summary>The end of an entry point: the CPU acts as it did before <see cref="Enter"/> again.</summary>
+        internal static void Leave(ushort previous) => Heap.ContainerArenas.Restore(previous);
     }
 
     /// <summary>A disk: 512-byte sectors read and written by DMA.</summary>
@@ -58,11 +71,32 @@ namespace PoolKernel.Drivers
         public abstract ulong SectorCount { get; }
         public const int SectorSize = 512;
 
-        /// <summary>Reads <paramref name="count"/> sectors at <paramref name="lba"/> into <paramref name="destination"/>.</summary>
-        public abstract bool Read(ulong lba, uint count, byte* destination);
+        /// <summary>The driver that registered the disk (<see cref="DriverManager.RegisterDisk"/>): its I/O runs as that driver's container.</summary>
+        internal Driver Driver { get; set; }
 
-        /// <summary>Writes <paramref name="count"/> sectors at <paramref name="lba"/> from <paramref name="source"/>.</summary>
-        public abstract bool Write(ulong lba, uint count, byte* source);
+        /// <summary>Reads <paramref name="count"/> sectors at <paramref name="lba"/> into <paramref name="destination"/>, as the driver's container.</summary>
+        public bool Read(ulong lba, uint count, byte* destination)
+        {
+            ushort previous = Driver.Enter(Driver);
+            bool ok = ReadSectors(lba, count, destination);
+            Driver.Leave(previous);
+            return ok;
+        }
+
+        /// <summary>Writes <paramref name="count"/> sectors at <paramref name="lba"/> from <paramref name="source"/>, as the driver's container.</summary>
+        public bool Write(ulong lba, uint count, byte* source)
+        {
+            ushort previous = Driver.Enter(Driver);
+            bool ok = WriteSectors(lba, count, source);
+            Driver.Leave(previous);
+            return ok;
+        }
+
+        /// <summary>The driver's read (<see cref="Read"/>'s body).</summary>
+        protected abstract bool ReadSectors(ulong lba, uint count, byte* destination);
+
+        /// <summary>The driver's write (<see cref="Write"/>'s body).</summary>
+        protected abstract bool WriteSectors(ulong lba, uint count, byte* source);
 
         /// <summary>The device rules its DMA buffers obey (printed with every transfer).</summary>
         public abstract DmaDevice Rules { get; }
@@ -74,11 +108,32 @@ namespace PoolKernel.Drivers
         public abstract string Name { get; }
         public abstract byte* MacAddress { get; }
 
-        /// <summary>Queues one frame for sending; false when the transmitter is busy.</summary>
-        public abstract bool Send(byte* frame, int length);
+        /// <summary>The driver that registered the interface (<see cref="DriverManager.RegisterNic"/>): its I/O runs as that driver's container.</summary>
+        internal Driver Driver { get; set; }
 
-        /// <summary>Copies one received frame into <paramref name="buffer"/>; returns its length, or 0 when none is waiting.</summary>
-        public abstract int Receive(byte* buffer, int capacity);
+        /// <summary>Queues one frame for sending, as the driver's container; false when the transmitter is busy.</summary>
+        public bool Send(byte* frame, int length)
+        {
+            ushort previous = Driver.Enter(Driver);
+            bool ok = SendFrame(frame, length);
+            Driver.Leave(previous);
+            return ok;
+        }
+
+        /// <summary>Copies one received frame into <paramref name="buffer"/>, as the driver's container; returns its length, or 0 when none is waiting.</summary>
+        public int Receive(byte* buffer, int capacity)
+        {
+            ushort previous = Driver.Enter(Driver);
+            int length = ReceiveFrame(buffer, capacity);
+            Driver.Leave(previous);
+            return length;
+        }
+
+        /// <summary>The driver's send (<see cref="Send"/>'s body).</summary>
+        protected abstract bool SendFrame(byte* frame, int length);
+
+        /// <summary>The driver's receive (<see cref="Receive"/>'s body).</summary>
+        protected abstract int ReceiveFrame(byte* buffer, int capacity);
 
         public abstract DmaDevice Rules { get; }
     }

@@ -27,6 +27,9 @@ namespace PoolKernel.Drivers
 
         private static void Add(Driver driver) => s_drivers[s_driverCount++] = driver;
 
+        /// <summary>The driver whose <see cref="Driver.Load"/> runs now (its disks and interfaces are registered as its), or null.</summary>
+        private static Driver s_loading;
+
         /// <summary>Every driver the kernel has, in probe order.</summary>
         private static void CreateDrivers()
         {
@@ -89,7 +92,12 @@ namespace PoolKernel.Drivers
                 Console.Write(driver.Name);
                 Console.WriteLine(" runs without a container (no container table, or every container number taken): its DMA memory is the dma owner's");
             }
-            if (driver.Load(f))
+            s_loading = driver;
+            ushort acting = Driver.Enter(driver);
+            bool loaded = driver.Load(f);
+            Driver.Leave(acting);
+            s_loading = null;
+            if (loaded)
             {
                 driver.Loaded = true;
                 return;
@@ -97,26 +105,30 @@ namespace PoolKernel.Drivers
             Console.Write("driver: ");
             Console.Write(driver.Name);
             Console.WriteLine(" did not load (no usable device, or the reason above)");
-            GiveBack(driver, out _, out _);
+            GiveBack(driver, out _, out _, out _);
         }
 
         /// <summary>
         /// After a driver stopped (or failed to load): whatever DMA memory is still charged to its container goes
         /// back (<see cref="Dma.DmaPoolManager.ReleaseOwner"/>: <paramref name="takenBack"/> pages, 0 when the driver
-        /// returned everything itself), then the container the manager made for it is destroyed (its held pages then in
-        /// <paramref name="leftAtDestroy"/>: 0 unless memory outside the DMA pools was charged to it). A command-line
-        /// container of the driver's name stays, empty. False when the DMA pools or the container refused.
+        /// returned everything itself); then, for the container the manager made for it, the managed objects its code
+        /// made that the kernel still references (the driver's tables keep them past its unload) are adopted by the
+        /// kernel's heap (<see cref="Heap.ContainerArenas.Retire"/>: <paramref name="adopted"/>), and the container is
+        /// destroyed (its held pages then, its heap arena's metadata and what the adoption left, in
+        /// <paramref name="leftAtDestroy"/>). A command-line container of the driver's name stays, with its arena.
+        /// False when the DMA pools, the adoption or the container refused.
         /// </summary>
-        private static bool GiveBack(Driver driver, out ulong takenBack, out ulong leftAtDestroy)
+        private static bool GiveBack(Driver driver, out ulong takenBack, out ulong leftAtDestroy, out Memory.HeapAdoption adopted)
         {
             takenBack = 0;
             leftAtDestroy = 0;
+            adopted = default;
             byte owner = driver.Owner;
             if (owner == Memory.FrameOwner.None)
                 return true;
             bool ok = KernelDma.Pools == null || KernelDma.Pools.ReleaseOwner(owner, out takenBack) == Dma.DmaStatus.Ok;
             if (ok && driver.OwnsContainer)
-                ok = Heap.ContainerArenas.Retire(owner, out _, out _);
+                ok = Heap.ContainerArenas.Retire(owner, out adopted, out _, out _);
             if (ok && driver.OwnsContainer)
                 ok = Containers.Destroy(owner, out leftAtDestroy) == Memory.MemoryStatus.Ok;
             if (ok)
@@ -163,7 +175,11 @@ namespace PoolKernel.Drivers
                 for (int d = 0; d < s_driverCount; d++)
                 {
                     if (s_drivers[d].Loaded)
+                    {
+                        ushort acting = Driver.Enter(s_drivers[d]);
                         s_drivers[d].Poll();
+                        Driver.Leave(acting);
+                    }
                 }
             }
             System.Threading.Volatile.Write(ref s_polling, 0);
@@ -171,12 +187,14 @@ namespace PoolKernel.Drivers
 
         internal static void RegisterDisk(BlockDevice disk)
         {
+            disk.Driver = s_loading;
             if (s_diskCount < s_disks.Length)
                 s_disks[s_diskCount++] = disk;
         }
 
         internal static void RegisterNic(NetworkDevice nic)
         {
+            nic.Driver = s_loading;
             if (s_nicCount < s_nics.Length)
                 s_nics[s_nicCount++] = nic;
         }
@@ -219,6 +237,10 @@ namespace PoolKernel.Drivers
             /// <summary>Whether the container was destroyed (it was made for the driver) and that and the DMA pools agreed.</summary>
             public bool Destroyed;
             public bool Refused;
+            /// <summary>What the kernel's heap adopted of the container's heap arena (the objects its code made that are still referenced).</summary>
+            public Memory.HeapAdoption Adopted;
+            /// <summary>Pages the container still held when it was destroyed (its arena's metadata and what the adoption left), given back.</summary>
+            public ulong GivenBack;
         }
 
         /// <summary>Unloads a driver by name; its memory goes back and its DMA pool shrinks or goes away.</summary>
@@ -242,10 +264,12 @@ namespace PoolKernel.Drivers
             {
                 // The sector cache writes its pages back and forgets the disks first, and reaches no disk meanwhile.
                 BlockCache.SectorCache.BeginUnload();
+                ushort acting = Driver.Enter(driver);
                 driver.Unload();
+                Driver.Leave(acting);
                 driver.Loaded = false;
                 bool owned = driver.OwnsContainer;
-                report.Refused = !GiveBack(driver, out report.TakenBack, out _);
+                report.Refused = !GiveBack(driver, out report.TakenBack, out report.GivenBack, out report.Adopted);
                 report.Destroyed = owned && !report.Refused;
                 BlockCache.SectorCache.EndUnload();
             }

@@ -29,9 +29,9 @@ namespace PoolKernel.Drivers.Ata
         public override ulong SectorCount => _sectors;
         public override DmaDevice Rules => _driver.Rules;
 
-        public override bool Read(ulong lba, uint count, byte* destination) => _driver.Transfer(this, lba, count, destination, false);
+        protected override bool ReadSectors(ulong lba, uint count, byte* destination) => _driver.Transfer(this, lba, count, destination, false);
 
-        public override bool Write(ulong lba, uint count, byte* source) => _driver.Transfer(this, lba, count, source, true);
+        protected override bool WriteSectors(ulong lba, uint count, byte* source) => _driver.Transfer(this, lba, count, source, true);
 
         /// <summary>hda..hdd by channel and position, as Linux's old IDE driver named them.</summary>
         public static string NameOf(int channel, bool slave)

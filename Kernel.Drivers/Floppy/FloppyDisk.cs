@@ -45,9 +45,9 @@ namespace PoolKernel.Drivers.Floppy
         /// <summary>The bounce buffer, handed back by the driver at unload.</summary>
         internal ref DmaBuffer Buffer => ref _buffer;
 
-        public override bool Read(ulong lba, uint count, byte* destination) => Transfer(lba, count, destination, false);
+        protected override bool ReadSectors(ulong lba, uint count, byte* destination) => Transfer(lba, count, destination, false);
 
-        public override bool Write(ulong lba, uint count, byte* source) => Transfer(lba, count, source, true);
+        protected override bool WriteSectors(ulong lba, uint count, byte* source) => Transfer(lba, count, source, true);
 
         /// <summary>
         /// Reads sector <paramref name="lba"/> into the bounce buffer only: the driver's check that

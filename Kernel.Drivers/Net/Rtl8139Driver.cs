@@ -331,8 +331,8 @@ namespace PoolKernel.Drivers.Net
 
         public override string Name => _driver.Name;
         public override byte* MacAddress => _driver.MacAddress;
-        public override bool Send(byte* frame, int length) => _driver.Send(frame, length);
-        public override int Receive(byte* buffer, int capacity) => _driver.Receive(buffer, capacity);
+        protected override bool SendFrame(byte* frame, int length) => _driver.Send(frame, length);
+        protected override int ReceiveFrame(byte* buffer, int capacity) => _driver.Receive(buffer, capacity);
         public override DmaDevice Rules => _driver.Rules;
     }
 }

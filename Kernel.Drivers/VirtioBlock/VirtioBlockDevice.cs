@@ -37,9 +37,9 @@ namespace PoolKernel.Drivers.VirtioBlock
         public override ulong SectorCount => _sectors;
         public override DmaDevice Rules => _rules;
 
-        public override bool Read(ulong lba, uint count, byte* destination) => Transfer(lba, count, destination, false);
+        protected override bool ReadSectors(ulong lba, uint count, byte* destination) => Transfer(lba, count, destination, false);
 
-        public override bool Write(ulong lba, uint count, byte* source) => Transfer(lba, count, source, true);
+        protected override bool WriteSectors(ulong lba, uint count, byte* source) => Transfer(lba, count, source, true);
 
         private bool Transfer(ulong lba, uint count, byte* memory, bool write)
         {

@@ -48,6 +48,12 @@ public enum HeapInvariant : byte
     /// whether the bit should be set, Actual: the bit). Free's fast path relies on it to tell a slab from a run.
     /// </summary>
     RunBitWrong,
+    /// <summary>
+    /// Not the heap's own (the kernel checks it over its heap instances): a container's heap arena whose owner is
+    /// not a live container, or one made after its destruction began (Expected: 1, a live container; Actual: 0).
+    /// Such an arena's pages are freed by the destruction under it.
+    /// </summary>
+    ArenaOfNoContainer,
 }
 
 /// <summary>The heap checker's verdict: Ok, or the first broken invariant, where, and the two numbers that disagree.</summary>

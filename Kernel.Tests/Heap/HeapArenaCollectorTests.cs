@@ -15,7 +15,7 @@ namespace PoolKernel.Tests.Heap;
 /// arena's managed objects are counted (the kernel refuses to drop an arena that still holds any), charged
 /// to the container and stopped by its quota; a detached arena is no longer read; both checkers stay clean.
 /// </summary>
-public unsafe class HeapArenaCollectorTests
+public unsafe partial class HeapArenaCollectorTests
 {
     private const ulong MiB = 1UL << 20;
     private const byte Kernel = 0;
@@ -35,12 +35,14 @@ public unsafe class HeapArenaCollectorTests
         private readonly void* _table;
         public readonly byte* Image;
 
-        public Fixture(ulong quotaPages = 1UL << 20, ulong stackEntries = 1024)
+        public Fixture(ulong quotaPages = 1UL << 20, ulong stackEntries = 1024, ulong guaranteePages = 0)
         {
             Kernel = new HostHeap(QemuMaps.Boot("q35", 256 * MiB, 2), owner: 1);
             _table = NativeMemory.AlignedAlloc((nuint)PhysicalMemory.ContainerTableBytes, 64);
             Assert.Equal(MemoryStatus.Ok, Pm->AttachContainers(_table, PhysicalMemory.ContainerTableBytes, HeapArenaCollectorTests.Kernel));
-            Assert.Equal(MemoryStatus.Ok, Pm->CreateContainer(ContainerSpec.Of(PoolName.From("web"), Web, quotaPages)));
+            ContainerSpec spec = ContainerSpec.Of(PoolName.From("web"), Web, quotaPages);
+            spec.GuaranteePages = guaranteePages;
+            Assert.Equal(MemoryStatus.Ok, Pm->CreateContainer(spec));
             Arena = new HostHeap(Kernel.Host, Web, ownsHost: false);
             _stack = NativeMemory.Alloc((nuint)(stackEntries * 8));
             C = (HeapCollector*)NativeMemory.AllocZeroed((nuint)sizeof(HeapCollector));

@@ -16,14 +16,15 @@ namespace PoolKernel.Heap
     /// (<see cref="Gc.AttachHeap"/>), which marks through and sweeps it with the kernel's heap. Any other
     /// owner's blocks and objects go to the kernel's heap (<see cref="KernelHeapGlue"/>), as before.
     ///
-    /// Destroy (<see cref="Retire"/>): an arena is dropped only when it holds no managed object, after a
-    /// collection if it held some; otherwise the destroy is refused, naming the live objects and bytes, since
-    /// the kernel still references them. Its raw blocks and empty slabs go with the container's pages.
+    /// Destroy (<see cref="Retire"/>): after a collection, the objects the kernel still references are adopted by the
+    /// kernel's heap (their pages re-owned off the container), and the arena is dropped; its raw blocks and the slabs
+    /// without an object go with the container's pages.
     ///
     /// Locking: the heap lock (<see cref="KernelHeapGlue.Lock"/>) guards the table and every arena, as it
     /// guards the kernel's heap: a collection (which runs under it) never finds an arena half changed.
-    /// The acting owner (<see cref="s_actingOwner"/>, <see cref="s_actingCpu"/>) is the shell's, written only by the
-    /// CPU that runs the shell. Nothing here is called from an interrupt handler.
+    /// The acting owner is each CPU's own (<see cref="PerCpu.ActingOwner"/>, written only by that CPU: the shell's <c>as</c>
+    /// and a driver's entry points, <see cref="Act"/>); <see cref="s_actingCpus"/> counts the CPUs acting. Nothing here is
+    /// called from an interrupt handler.
     /// </summary>
     internal static unsafe class ContainerArenas
     {
@@ -32,11 +33,17 @@ namespace PoolKernel.Heap
         private static nint[] s_arenas;
 
         /// <summary>
-        /// The container whose arena the managed objects of CPU <see cref="s_actingCpu"/> come from; 0 (the kernel):
-        /// none, every object from the kernel's heap. The kernel's object path reads only this byte.
+        /// Bit o: container o's arena was retired and its destruction is under way (<see cref="Retire"/> to
+        /// <see cref="EndRetire"/>): no arena is made for it meanwhile, so none is left behind over freed pages.
+        /// Guarded by the heap lock.
         /// </summary>
-        internal static byte s_actingOwner;
-        private static int s_actingCpu;
+        private static ulong s_retiring;
+
+        /// <summary>
+        /// How many CPUs act as a container now (their <see cref="PerCpu.ActingOwner"/> is not the kernel); the kernel's
+        /// object path reads only this word before its unchanged code, and asks the running CPU only when it is not 0.
+        /// </summary>
+        internal static int s_actingCpus;
 
         /// <summary>Called by <see cref="KernelHeapGlue.Initialize"/>, before any container exists.</summary>
         internal static void Initialize()
@@ -46,21 +53,82 @@ namespace PoolKernel.Heap
         }
 
         /// <summary>
-        /// From now on the running CPU's managed objects come from container <paramref name="owner"/>'s arena (the
-        /// shell's <c>as</c>, within a command: an object refused by the quota ends the command at the shell's
-        /// recovery point). Other CPUs' objects still come from the kernel's heap.
+        /// From now on the running CPU's managed objects come from container <paramref name="owner"/>'s arena (0, the
+        /// kernel: from the kernel's heap again); other CPUs' are not affected. <paramref name="driver"/>: the scope is a
+        /// driver's entry point, which an object refused by the container's quota must not end (no recovery point may
+        /// abandon a driver's frames mid-I/O): such an object is made in the kernel's heap instead, and said so
+        /// (<see cref="KernelHeapGlue.AllocObject"/>). Returns what the CPU acted as before, for <see cref="Restore"/> when
+        /// the scope ends: scopes nest (a driver's I/O inside the shell's <c>as</c>). Objects made inside an interrupt
+        /// handler are the kernel's whatever the CPU acts as (<see cref="ActingOwner"/>). Before the CPUs are started
+        /// nothing acts (the call does nothing; the shell and the drivers run after).
         /// </summary>
-        internal static void ActAs(byte owner)
+        internal static ushort Act(byte owner, bool driver)
         {
-            s_actingCpu = Smp.CurrentNumber;
-            s_actingOwner = owner;
+            PerCpu* cpu = Smp.Current;
+            if (cpu == null)
+                return Owners.Kernel;
+            byte previous = cpu->ActingOwner;
+            ushort saved = (ushort)(previous | (cpu->ActingForDriver << 8));
+            cpu->ActingForDriver = driver ? (byte)1 : (byte)0;
+            if (previous == owner)
+                return saved;
+            if (previous == Owners.Kernel)
+                AddActing(1);
+            cpu->ActingOwner = owner;
+            if (owner == Owners.Kernel)
+                AddActing(-1);
+            return saved;
         }
 
-        /// <summary>The running CPU's objects from the kernel's heap again (the end of <c>as</c>, and the shell's recovery).</summary>
-        internal static void StopActing() => s_actingOwner = Owners.Kernel;
+        /// <summary>Ends a scope <see cref="Act"/> began: the running CPU acts as it did before.</summary>
+        internal static void Restore(ushort saved) => Act((byte)saved, (saved >> 8) != 0);
 
-        /// <summary>The container the running CPU's managed objects are charged to; 0 (the kernel) when none.</summary>
-        internal static byte ActingOwner => s_actingOwner != Owners.Kernel && s_actingCpu == Smp.CurrentNumber ? s_actingOwner : Owners.Kernel;
+        /// <summary><see cref="s_actingCpus"/> += <paramref name="delta"/>, atomically (the kernel's core library has a compare-and-swap only).</summary>
+        private static void AddActing(int delta)
+        {
+            int seen = System.Threading.Volatile.Read(ref s_actingCpus);
+            while (System.Threading.Interlocked.CompareExchange(ref s_actingCpus, seen + delta, seen) != seen)
+                seen = System.Threading.Volatile.Read(ref s_actingCpus);
+        }
+
+        /// <summary>The shell's <c>as</c>: the running CPU acts as <paramref name="owner"/> (see <see cref="Act"/>) for a command, which a refused object ends.</summary>
+        internal static void ActAs(byte owner) => Act(owner, false);
+
+        /// <summary>The running CPU's objects from the kernel's heap again (the end of <c>as</c>, and the shell's recovery, which ends every scope).</summary>
+        internal static void StopActing()
+        {
+            if (Smp.Started)
+                Act(Owners.Kernel, false);
+        }
+
+        /// <summary>The container the running CPU's managed objects are charged to; 0 (the kernel) when none, and inside an interrupt handler.</summary>
+        internal static byte ActingOwner
+        {
+            get
+            {
+                if (System.Threading.Volatile.Read(ref s_actingCpus) == 0 || !Smp.Started)
+                    return Owners.Kernel;
+                PerCpu* cpu = Smp.Current;
+                return cpu->InterruptDepth != 0 ? Owners.Kernel : cpu->ActingOwner;
+            }
+        }
+
+        /// <summary>True when the running CPU acts for a driver's entry point (<see cref="Act"/>): a refused object is the kernel heap's instead.</summary>
+        internal static bool ActingForDriver => Smp.Started && Smp.Current->ActingForDriver != 0;
+
+        /// <summary>Pages container <paramref name="owner"/>'s arena takes now (its metadata and what its heap holds); 0 without one.</summary>
+        internal static ulong PagesOf(byte owner)
+        {
+            if (!s_ready)
+                return 0;
+            ulong pages = 0;
+            KernelHeapGlue.LockState state = KernelHeapGlue.Lock();
+            KernelHeap* arena = (KernelHeap*)s_arenas[owner];
+            if (arena != null && KernelHeap.ComputeSize(PhysicalMemoryOwner.Unguarded, out ulong bytes) == HeapStatus.Ok)
+                pages = (bytes + 4095) / 4096 + arena->PagesHeld;
+            KernelHeapGlue.Unlock(state);
+            return pages;
+        }
 
         /// <summary>
         /// A zeroed raw block of <paramref name="size"/> bytes for <paramref name="owner"/>: from its arena when it is a
@@ -114,41 +182,73 @@ namespace PoolKernel.Heap
             KernelHeap* arena = (KernelHeap*)s_arenas[owner];
             status = HeapStatus.Ok;
             pools = MemoryStatus.Ok;
-            if (arena == null)
+            if (arena == null && ((s_retiring >> owner) & 1) != 0)
+            {
+                status = HeapStatus.OutOfMemory;
+                pools = MemoryStatus.QuotaExceeded; // its destruction has closed it, as the destruction's quota of 0 would
+            }
+            else if (arena == null)
+            {
                 status = Create(owner, out arena, out pools);
+            }
             return arena;
         }
 
         /// <summary>
-        /// Before container <paramref name="owner"/> is destroyed: drops its arena (detached from the collector, forgotten;
-        /// the destruction frees its pages with everything else the owner holds) when it holds no managed object, after a
-        /// collection when it held some. False, nothing changed but what the collection freed, when objects the kernel still
-        /// references are left: <paramref name="objects"/> and <paramref name="bytes"/> name them. True without an arena.
+        /// Before container <paramref name="owner"/> is destroyed: its arena's managed objects are counted, and when there are
+        /// any a collection runs; the survivors (objects the kernel still references) are adopted by the kernel's heap
+        /// (<see cref="KernelHeapGlue.AdoptLocked"/>: their slabs and runs re-owned from the container to the heap owner, in
+        /// place, so every reference stays valid), then the arena is detached from the collector and forgotten; the
+        /// destruction frees what is left of it (its metadata, raw blocks, slabs without an object) with everything else the
+        /// owner holds. <paramref name="adopted"/> says what the kernel's heap took. False, nothing changed but what the
+        /// collection freed, when the adoption was refused (<paramref name="adopted"/>.Refusal: a survivor in a pool the
+        /// heap owner may not use, i.e. the container's guarantee pool): <paramref name="objects"/> and
+        /// <paramref name="bytes"/> then name the survivors. True without an arena.
         /// </summary>
-        internal static bool Retire(byte owner, out ulong objects, out ulong bytes)
+        internal static bool Retire(byte owner, out HeapAdoption adopted, out ulong objects, out ulong bytes)
         {
+            adopted = default;
             objects = 0;
             bytes = 0;
             if (!s_ready)
                 return true;
             KernelHeapGlue.LockState state = KernelHeapGlue.Lock();
             KernelHeap* arena = (KernelHeap*)s_arenas[owner];
+            bool ok = true;
             if (arena != null)
             {
                 arena->ManagedInUse(out objects, out bytes);
                 if (objects != 0 && KernelHeapGlue.CollectLocked())
                     arena->ManagedInUse(out objects, out bytes);
-                if (objects == 0)
+                if (objects != 0)
+                    ok = KernelHeapGlue.AdoptLocked(arena, out adopted) == HeapStatus.Ok;
+                if (ok)
                 {
                     Gc.DetachHeap(arena);
                     s_arenas[owner] = 0;
                 }
             }
+            if (ok)
+                s_retiring |= 1UL << owner;
             KernelHeapGlue.Unlock(state);
-            return objects == 0;
+            return ok;
         }
 
-        /// <summary>Every arena's checker; the first report that is not clean (its owner in <paramref name="owner"/>), else a clean one. The heap lock held.</summary>
+        /// <summary>After the destruction <see cref="Retire"/> began has been tried (done or refused): arenas may be made for the owner number again.</summary>
+        internal static void EndRetire(byte owner)
+        {
+            if (!s_ready)
+                return;
+            KernelHeapGlue.LockState state = KernelHeapGlue.Lock();
+            s_retiring &= ~(1UL << owner);
+            KernelHeapGlue.Unlock(state);
+        }
+
+        /// <summary>
+        /// Every arena's checker, after checking the arena is a live container's and not one whose destruction is under way
+        /// (<see cref="HeapInvariant.ArenaOfNoContainer"/>); the first report that is not clean (its owner in
+        /// <paramref name="owner"/>), else a clean one. The heap lock held.
+        /// </summary>
         internal static HeapCheckReport CheckLocked(out byte owner)
         {
             HeapCheckReport report = default;
@@ -160,6 +260,11 @@ namespace PoolKernel.Heap
                 KernelHeap* arena = (KernelHeap*)s_arenas[o];
                 if (arena == null)
                     continue;
+                if (!PhysicalMemoryOwner.Unguarded->IsContainer((byte)o) || ((s_retiring >> o) & 1) != 0)
+                {
+                    owner = (byte)o;
+                    return HeapCheckReport.Broken(HeapInvariant.ArenaOfNoContainer, (ulong)arena, KernelHeap.LargeClass, 0, 1, 0);
+                }
                 report = arena->Check();
                 if (!report.IsOk)
                 {

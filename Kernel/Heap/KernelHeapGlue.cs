@@ -181,6 +181,19 @@ namespace PoolKernel.Heap
 
         internal static void UnlockReport(LockState state) => Unlock(state);
 
+        /// <summary>
+        /// The kernel's heap adopts <paramref name="arena"/>'s managed objects (<see cref="KernelHeap.Adopt"/>: their slabs and
+        /// runs re-owned to the heap owner in place). The heap lock held, outside a collection. A Corruption answer (the
+        /// pools refused a re-own they had just allowed) is fatal.
+        /// </summary>
+        internal static HeapStatus AdoptLocked(KernelHeap* arena, out HeapAdoption adopted)
+        {
+            HeapStatus status = s_heap->Adopt(arena, out adopted);
+            if (status == HeapStatus.Corruption)
+                Panic.Halt("heap: adopting a container's objects: the pools refused a block they had allowed, status", (ulong)adopted.Refusal);
+            return status;
+        }
+
         /// <summary>The heap's checker, then every container arena's (<see cref="ContainerArenas.CheckLocked"/>), under the locks: the first finding.</summary>
         internal static HeapCheckReport Check()
         {
@@ -238,11 +251,16 @@ namespace PoolKernel.Heap
         {
             if (RealtimeCpu.IsCurrent)
                 RealtimeCpu.RefuseHeap();
-            if (ContainerArenas.s_actingOwner != Owners.Kernel)
+            if (ContainerArenas.s_actingCpus != 0)
             {
+                // An owner that is no longer a container (a driver's, destroyed at its unload) has no arena: the kernel's heap.
                 byte owner = ContainerArenas.ActingOwner;
-                if (owner != Owners.Kernel)
-                    return AllocArenaObject(owner, size);
+                if (owner != Owners.Kernel && PhysicalMemoryOwner.Unguarded->IsContainer(owner))
+                {
+                    void* inArena = AllocArenaObject(owner, size, out bool fallBack);
+                    if (inArena != null || !fallBack)
+                        return inArena;
+                }
             }
             int cpuNode = CurrentNode;
             int node = NumaPolicies.HeapNode(cpuNode, out int interleaveNode);
@@ -270,10 +288,13 @@ namespace PoolKernel.Heap
         /// (<see cref="ContainerArenas.ActAs"/>): from its arena (made at the first one), charged to it and limited by
         /// its quota; counted towards the next collection like the kernel heap's objects, and, when refused for want of
         /// memory (the quota's included), retried once after a collection (which sweeps the arena too). Null after
-        /// printing one line naming the container and the pools' answer: the runtime's out of memory for the command.
+        /// printing one line naming the container and the pools' answer: the runtime's out of memory for the command; or,
+        /// inside a driver's entry point (<see cref="ContainerArenas.ActingForDriver"/>), which must not be ended, the line
+        /// says the object is made in the kernel's heap instead and <paramref name="fallBack"/> asks the caller to.
         /// </summary>
-        private static void* AllocArenaObject(byte owner, nuint size)
+        private static void* AllocArenaObject(byte owner, nuint size, out bool fallBack)
         {
+            fallBack = false;
             int node = NumaPolicies.HeapNode(CurrentNode, out _);
             LockState state = Lock();
             s_allocatedSinceCollection += size;
@@ -301,7 +322,9 @@ namespace PoolKernel.Heap
                 Console.Write(" bytes for container ");
                 ContainerArenas.WriteName(owner);
                 Console.Write(" refused: ");
-                Console.WriteLine(failure.Status == HeapStatus.OutOfMemory ? MemoryText.Status(failure.MemoryStatus) : StatusText(failure.Status));
+                Console.Write(failure.Status == HeapStatus.OutOfMemory ? MemoryText.Status(failure.MemoryStatus) : StatusText(failure.Status));
+                fallBack = ContainerArenas.ActingForDriver && failure.Status != HeapStatus.Corruption && failure.MemoryStatus != MemoryStatus.Corruption;
+                Console.WriteLine(fallBack ? "; made in the kernel's heap instead (a driver's entry point is not ended)" : "");
                 if (failure.MemoryStatus == MemoryStatus.Corruption)
                     PhysicalMemoryOwner.FailFast();
                 if (failure.Status == HeapStatus.Corruption)

@@ -187,6 +187,7 @@ namespace PoolKernel.Mm
             state = PhysicalMemoryOwner.EnterCalls();
             MemoryStatus status = pm->DestroyContainer(owner);
             PhysicalMemoryOwner.LeaveCalls(state);
+            Heap.ContainerArenas.EndRetire(owner);
             if (status == MemoryStatus.Ok)
                 NumaPolicies.DropOwner(owner);
             return PhysicalMemoryOwner.Passed(status);

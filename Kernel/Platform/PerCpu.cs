@@ -122,5 +122,12 @@ namespace PoolKernel.Platform
         public int BarrierDone;
         /// <summary>Process-wide barriers other CPUs sent this CPU (<see cref="NmiBarrier.Run"/>), counted atomically before each NMI.</summary>
         public int BarrierNmis;
+        /// <summary>
+        /// Own: the container this CPU's managed objects are charged to (<see cref="Heap.ContainerArenas.Act"/>: the shell's
+        /// <c>as</c>, a driver's entry points), 0 (the kernel) when none; read only outside interrupt handlers.
+        /// </summary>
+        public byte ActingOwner;
+        /// <summary>Own: 1 while the acting scope is a driver's entry point (an object its container refuses comes from the kernel's heap instead).</summary>
+        public byte ActingForDriver;
     }
 }

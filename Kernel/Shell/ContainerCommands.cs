@@ -93,9 +93,10 @@ namespace PoolKernel.Shell
         {
             if (!UserContainer(ref line, out byte owner))
                 return;
-            // Its heap arena first: dropped (its pages are the container's: the destruction frees them with the rest) only
-            // when no managed object is left in it after a collection; objects the kernel still references refuse the destroy.
-            if (!Heap.ContainerArenas.Retire(owner, out ulong liveObjects, out ulong liveBytes))
+            // Its heap arena first: after a collection the objects the kernel still references are adopted by the kernel's heap
+            // (re-owned off the container in place), then the arena is dropped (what is left of it is the container's: the
+            // destruction frees it with the rest). Refused only when a survivor lies where the kernel's heap may not hold it.
+            if (!Heap.ContainerArenas.Retire(owner, out HeapAdoption adopted, out ulong liveObjects, out ulong liveBytes))
             {
                 Console.Write("container ");
                 line.WriteWord(2);
@@ -103,7 +104,9 @@ namespace PoolKernel.Shell
                 Console.Write(liveObjects);
                 Console.Write(" live managed objects (");
                 Console.Write(liveBytes);
-                Console.WriteLine(" bytes) after a collection; drop the references and destroy again");
+                Console.Write(" bytes) the kernel's heap cannot adopt (");
+                Console.Write(MemoryText.Status(adopted.Refusal));
+                Console.WriteLine("); drop the references and destroy again");
                 return;
             }
             // The shell's cache of it goes next, through the container's frees (what it held stays counted in "given back").
@@ -120,7 +123,23 @@ namespace PoolKernel.Shell
             }
             Console.Write(": destroyed, ");
             Console.Write(pages);
-            Console.WriteLine(" pages given back");
+            Console.Write(" pages given back");
+            WriteAdopted(adopted);
+            Console.WriteLine();
+        }
+
+        /// <summary>"; N live managed objects (B bytes, P pages) adopted by the kernel's heap" when the destroy adopted any.</summary>
+        internal static void WriteAdopted(in HeapAdoption adopted)
+        {
+            if (adopted.Objects == 0)
+                return;
+            Console.Write("; ");
+            Console.Write(adopted.Objects);
+            Console.Write(" live managed objects (");
+            Console.Write(adopted.Bytes);
+            Console.Write(" bytes, ");
+            Console.Write(adopted.Pages);
+            Console.Write(" pages) adopted by the kernel's heap");
         }
 
         /// <summary>

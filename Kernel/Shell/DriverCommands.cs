@@ -114,7 +114,9 @@ namespace PoolKernel.Shell
                     Console.Write((ulong)driver.Owner);
                     Console.Write(", ");
                     Console.Write(u.HeldPages);
-                    Console.Write(" pages held, quota ");
+                    Console.Write(" pages held (");
+                    Console.Write(Heap.ContainerArenas.PagesOf(driver.Owner));
+                    Console.Write(" in its heap arena), quota ");
                     Console.Write(u.QuotaPages);
                 }
                 Console.WriteLine();
@@ -150,7 +152,11 @@ namespace PoolKernel.Shell
                 Console.Write(" taken back from the DMA pools, ");
                 if (report.Destroyed)
                 {
-                    Console.WriteLine("container destroyed");
+                    Console.Write("container destroyed, ");
+                    Console.Write(report.GivenBack);
+                    Console.Write(" pages given back");
+                    ContainerCommands.WriteAdopted(report.Adopted);
+                    Console.WriteLine();
                 }
                 else
                 {
