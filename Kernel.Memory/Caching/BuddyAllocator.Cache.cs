@@ -186,6 +186,17 @@ public unsafe partial struct BuddyAllocator
         ulong head = TakeFirst(pool, b, cls);
         if (head == FreeList.End)
             return 0;
+        CacheBlock(cache, head, batch);
+        return batch;
+    }
+
+    /// <summary>
+    /// The frames of block <paramref name="head"/> of <paramref name="batch"/> frames, just taken from the lists, into
+    /// <paramref name="cache"/>: marked Cached, stacked to pop in ascending order, their page block's held count
+    /// changed once. Contract: the block lies in one page block and the cache has room for it.
+    /// </summary>
+    internal void CacheBlock(FrameCache* cache, ulong head, int batch)
+    {
         byte cached = FrameState.Make(FrameKind.Cached, 0);
         for (int i = batch - 1; i >= 0; i--)
         {
@@ -193,7 +204,6 @@ public unsafe partial struct BuddyAllocator
             cache->Push(head + (ulong)i);
         }
         AddHeld(head, (ulong)batch, 1);
-        return batch;
     }
 
     /// <summary>

@@ -11,7 +11,8 @@ namespace PoolKernel.Memory;
 /// moves in, checked by the checker), and the path allocates only that class whatever the request says, so
 /// a block is found with one count of trailing zeros in the non-empty-order mask and never by stealing
 /// (which walks page blocks);</item>
-/// <item>batches: a refill takes at most <see cref="RealtimeSteps.Batch"/> frames, a full cache drains as many, and an allocation above
+/// <item>batches: a refill takes at most <see cref="RealtimeSteps.Batch"/> frames (one block of them when one is listed), a
+/// free finding the cache full frees its frame past the cache, and an allocation above
 /// order 0 that finds no block drains only its own CPU's cache (at most <see cref="FrameCache.Capacity"/>
 /// frames), never the other CPUs' and never compaction;</item>
 /// <item>locks: the path holds its CPU's cache lock and the pool's lock. Pool choice never picks a realtime
@@ -93,7 +94,7 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// The realtime allocation: under <paramref name="cpu"/>'s cache lock and realtime pool
     /// <paramref name="pool"/>'s lock, the request admitted. Order 0 pops this CPU's cache, refilled by at most
-    /// <see cref="RealtimeSteps.Batch"/> frames when empty (a pool too small for a cache takes from its lists); a larger order takes the
+    /// <see cref="RealtimeSteps.Batch"/> frames when empty (<see cref="RefillCountedLocked"/>; a pool too small for a cache takes from its lists); a larger order takes the
     /// first listed block of at least the order, and when there is none drains this CPU's cache and takes
     /// once more. The block is marked allocated as <paramref name="owner"/>.
     /// </summary>
@@ -137,8 +138,12 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// The realtime free of a checked block (allocated, of this order, owned by the caller, claimed when order 0)
     /// of realtime pool <paramref name="pool"/>, under <paramref name="cpu"/>'s cache lock and the pool's lock: an
-    /// order-0 frame is parked in this CPU's cache (a full cache first drains its <see cref="RealtimeSteps.Batch"/> oldest); a larger block,
-    /// or a frame of a pool without a cache, is freed with merging.
+    /// order-0 frame is parked in this CPU's cache when it has room; a larger block, a frame of a pool without a
+    /// cache or a frame finding the cache full is freed with merging, the cache left as it is (as
+    /// <see cref="Free"/> leaves a full cache of any pool). Why not drain the cache's oldest entries to make room:
+    /// they are the coldest lines of the pool's metadata, each with its own merges, and that drain (a batch of
+    /// them, then the rest slid down) was the slowest realtime free on the host, where the frame being freed has
+    /// its lines warm from the checks just made (docs/realtime.md, "Latency on the host").
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void FreeRealtimeLocked(int pool, ulong index, int order, int cpu)
@@ -147,12 +152,8 @@ public unsafe partial struct PhysicalMemory
         ulong steps = 1;
         _buddy._owners[index] = FrameOwner.None;
         FrameCache* cache = _buddy.CacheOf(pool, cpu);
-        if (order == 0 && cache->High != 0)
-        {
-            if (cache->Count >= cache->High)
-                DrainOldestCountedLocked(pool, cache, cache->BatchSize < RealtimeSteps.Batch ? cache->BatchSize : RealtimeSteps.Batch, ref steps);
+        if (order == 0 && cache->Count < cache->High)
             cache->Push(index);
-        }
         else
         {
             steps += HeldCountedLocked(index, order, -1);
@@ -180,8 +181,14 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// <see cref="BuddyAllocator.Refill"/> with the realtime batch (<see cref="RealtimeSteps.Batch"/>, at most the
-    /// pool's), counted step by step (a take each, then half the batch swapped to pop in list order): kept beside
-    /// it rather than in it so the refill of every other pool pays no counting.
+    /// pool's), counted step by step: kept beside it rather than in it so the refill of every other pool pays no
+    /// counting. When a block of at least the batch's order is listed (and the batch is a power of two with room for
+    /// it) the batch is one block of that order, taken whole: the mask, one pop and its split, one step an entry,
+    /// its frames' bytes on one line and one page block's held count changed once. Otherwise (the mask said no) a
+    /// take a frame (the mask, the pop and the split of each) and half the batch swapped to pop in list order. Why
+    /// the block first, although frames listed below its order are then left listed: the frame-by-frame batch chases four list heads, each a dependent load of a line no
+    /// recent operation touched, and the frames' bytes and page blocks are four more lines; that refill was the
+    /// slowest realtime allocation on the host (docs/realtime.md, "Latency on the host").
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RefillCountedLocked(int pool, FrameCache* cache, int cls, ref ulong steps)
@@ -189,6 +196,17 @@ public unsafe partial struct PhysicalMemory
         int start = cache->Count;
         int n = 0;
         int batch = cache->BatchSize < RealtimeSteps.Batch ? cache->BatchSize : RealtimeSteps.Batch;
+        int b = System.Numerics.BitOperations.Log2((uint)batch);
+        if (batch == 1 << b && b < _buddy._pageblockOrder && start + batch <= cache->High)
+        {
+            ulong head = TakeCountedLocked(pool, b, cls, ref steps);
+            if (head != FreeList.End)
+            {
+                steps += 1 + (ulong)batch;
+                _buddy.CacheBlock(cache, head, batch);
+                return;
+            }
+        }
         while (n < batch && cache->Count < cache->High)
         {
             ulong index = TakeCountedLocked(pool, 0, cls, ref steps);

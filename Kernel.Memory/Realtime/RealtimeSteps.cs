@@ -18,10 +18,11 @@ public struct RealtimeSteps
     public ulong Operations;
 
     /// <summary>
-    /// Frames a realtime refill takes and a full realtime cache drains: 4, not the pool's batch (up to
-    /// <see cref="FrameCache.Batch"/>, 16). Each frame of a batch is up to MaxOrder + 2 list steps on a
-    /// fragmented pool, so the batch is what an order-0 operation's worst case is made of; at 4 a refill or a
-    /// drain is about a quarter of the work, and still amortised over four operations.
+    /// Frames a realtime refill takes: 4, not the pool's batch (up to <see cref="FrameCache.Batch"/>, 16). A refill
+    /// takes one block of this many frames when the lists hold one of at least that order (one pop and its split);
+    /// only a pool with no such block left takes it a frame at a time, each frame up to MaxOrder + 2 list steps, so
+    /// the batch is what an order-0 allocation's worst case is made of; at 4 it is about a quarter of the pool's,
+    /// still amortised over four operations.
     /// </summary>
     public const int Batch = 4;
 
@@ -38,10 +39,11 @@ public struct RealtimeSteps
     /// The most steps one realtime allocation or free can take, whatever the memory size (docs/realtime.md
     /// derives it). With M = <paramref name="maxOrder"/>, P = <paramref name="pageblockOrder"/>,
     /// C = <see cref="FrameCache.Capacity"/>, B = <see cref="Batch"/> and H = 2^(M - P) (1 when
-    /// M = P), the largest of:
+    /// M = P), the larger of:
     /// an allocation above order 0 that finds no block, drains a full cache and takes again:
-    /// 1 + C (1 + M) + 1 + (1 + M) + H; an order-0 allocation that refills an empty cache:
-    /// 1 + B (2 + M) + 1 + B / 2; an order-0 free into a full cache: 1 + B (1 + M) + (C - B).
+    /// 1 + C (1 + M) + 1 + (1 + M) + H; an order-0 allocation that refills an empty cache and finds no block of
+    /// the batch's order (the mask), so takes it a frame at a time: 1 + 1 + B (2 + M) + 1 + B / 2. (A refill with
+    /// a block, 1 + (2 + M) + 1 + B, and every free, at most 1 + H + M, are less than either.)
     /// (M = 10, P = 9: 1 + 693 + 1 + 11 + 2 = 708.)
     /// </summary>
     public static ulong Bound(int maxOrder, int pageblockOrder)
@@ -50,9 +52,7 @@ public struct RealtimeSteps
         ulong c = FrameCache.Capacity, b = Batch;
         ulong h = maxOrder > pageblockOrder ? 1UL << (maxOrder - pageblockOrder) : 1UL;
         ulong above = 1 + c * (1 + m) + 1 + (1 + m) + h;
-        ulong refill = 1 + b * (2 + m) + 1 + b / 2;
-        ulong free = 1 + b * (1 + m) + (c - b);
-        ulong most = above > refill ? above : refill;
-        return most > free ? most : free;
+        ulong refill = 1 + 1 + b * (2 + m) + 1 + b / 2;
+        return above > refill ? above : refill;
     }
 }

@@ -174,6 +174,106 @@ public unsafe class RealtimeTests
         Assert.True(small > 2 * FrameCache.Batch, $"{small} steps: the cache was drained");
     }
 
+    /// <summary>
+    /// An order-0 refill takes one block of the realtime batch's order whole when one is listed (one pop: the
+    /// worst allocation on the host was the frame-by-frame refill's chase through four list heads), even with
+    /// frames listed below it; with no block of that order left it takes the batch a frame at a time, in the steps
+    /// the bound counts for it.
+    /// </summary>
+    [Fact]
+    public void AnOrderZeroRefill_TakesOneBlockOfTheBatchWhole_AndFrameByFrameOnlyWhenNoneIsListed()
+    {
+        using var host = QemuMaps.Boot("q35", 512 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 32, out PoolId rt));
+        FrameCache* cache = pm->_buddy.CacheOf(rt.Value, 0);
+        Assert.Equal(FrameCache.Capacity, cache->High);
+        // Frames listed at order 0: sixteen frames allocated, the even ones freed into the cache and drained back,
+        // their odd buddies held.
+        var frames = new List<Pfn>();
+        for (int i = 0; i < 16; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn pfn));
+            frames.Add(pfn);
+        }
+        var listed = new HashSet<ulong>();
+        foreach (Pfn pfn in frames)
+            if (pfn.Value % 2 == 0)
+            {
+                Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(pfn, new Order(0), Owner));
+                listed.Add(pfn.Value);
+            }
+        pm->DrainCaches();
+        foreach (ulong pfn in listed)
+        {
+            Assert.Equal(FrameKind.Free, pm->KindOf(new Pfn(pfn), out Order o));
+            Assert.Equal(0, o.Value);
+        }
+
+        // The refill: one block of RealtimeSteps.Batch frames, the order-0 frames left listed.
+        Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn first));
+        StepsWithinBound(pm, "block refill");
+        Assert.Equal(0UL, first.Value % RealtimeSteps.Batch);
+        Assert.Equal(RealtimeSteps.Batch - 1, cache->Count);
+        for (int i = 1; i < RealtimeSteps.Batch; i++)
+            Assert.Equal(FrameKind.Cached, pm->KindOf(new Pfn(first.Value + (ulong)i), out _));
+        foreach (ulong pfn in listed)
+            Assert.Equal(FrameKind.Free, pm->KindOf(new Pfn(pfn), out _));
+        MemoryAssert.Consistent(pm);
+
+        // No block of the batch's order left (order 2 refused: the pool drained this CPU's cache and found none),
+        // only order-0 frames listed: the refill takes four of them, one look, the failed mask, two steps a frame
+        // and two swaps.
+        while (pm->AllocateRealtime(rt, new Order(2), Owner, out _) == MemoryStatus.Ok)
+        {
+        }
+        Assert.Equal(0, cache->Count);
+        Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn frame));
+        Assert.Equal(1UL + 1 + 2 * RealtimeSteps.Batch + RealtimeSteps.Batch / 2, StepsWithinBound(pm, "frame refill"));
+        Assert.Equal(RealtimeSteps.Batch - 1, cache->Count);
+        Assert.Equal(FrameKind.Allocated, pm->KindOf(frame, out _));
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
+    /// An order-0 free finding this CPU's cache full frees that frame with merging and leaves the cache as it is:
+    /// no drain of its oldest (coldest) entries, no slide of the rest (the slowest realtime free on the host).
+    /// </summary>
+    [Fact]
+    public void AnOrderZeroFree_IntoAFullCache_FreesThatFrameToTheLists_TheCacheLeftAsItIs()
+    {
+        using var host = QemuMaps.Boot("q35", 512 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 32, out PoolId rt));
+        FrameCache* cache = pm->_buddy.CacheOf(rt.Value, 0);
+        var frames = new List<Pfn>();
+        for (int i = 0; i <= cache->High; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn pfn));
+            frames.Add(pfn);
+        }
+        Assert.Equal(0, cache->Count);
+        for (int i = 0; i < cache->High; i++)
+            Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(frames[i], new Order(0), Owner));
+        Assert.Equal(cache->High, cache->Count);
+        ulong[] entries = new ulong[cache->Count];
+        for (int i = 0; i < entries.Length; i++)
+            entries[i] = cache->At(i);
+
+        Pfn last = frames[^1];
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(last, new Order(0), Owner));
+        // The look and the held count; its buddy is cached, so no merge.
+        Assert.Equal(2UL, StepsWithinBound(pm, "free into a full cache"));
+        Assert.Equal(FrameKind.Free, pm->KindOf(last, out Order o));
+        Assert.Equal(0, o.Value);
+        Assert.Equal(entries.Length, cache->Count);
+        for (int i = 0; i < entries.Length; i++)
+            Assert.Equal(entries[i], cache->At(i));
+        MemoryAssert.Consistent(pm);
+    }
+
     [Fact]
     public void ABlockOfEveryOrder_AllocatedAndFreed_WithinTheBound_AndOfThePoolsClassOnly()
     {
