@@ -102,7 +102,7 @@ public unsafe partial struct PhysicalMemory
     /// its page block is in a pool, the block is parked in the CPU's cache of its order and pool when that order has
     /// caches, the cache is below its high mark and the page block is of the class the caches serve (head "cached",
     /// owner cleared, held counts unchanged); otherwise, outside a realtime pool, its owner is cleared, its page
-    /// blocks' held counts dropped and it is freed with merging (<see cref="BuddyAllocator.FreeMergingWhole"/>).
+    /// blocks' held counts dropped and it is freed with merging (<see cref="BuddyAllocator.FreeMergingWholeInline"/>).
     /// Anything else goes to <see cref="FreeSlow"/>, which refuses it with nothing changed or frees it on the counted path.
     /// </summary>
     private MemoryStatus FreeWholeOneCpu(Pfn pfn, int order, byte owner)
@@ -133,7 +133,7 @@ public unsafe partial struct PhysicalMemory
                 {
                     b._owners[index] = FrameOwner.None;
                     b.AddHeldWhole(index, order, -1);
-                    b.FreeMergingWhole(pool, index, order);
+                    b.FreeMergingWholeInline(pool, index, order);
                     return MemoryStatus.Ok;
                 }
             }
