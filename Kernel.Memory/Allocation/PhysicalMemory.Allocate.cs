@@ -38,7 +38,9 @@ public unsafe partial struct PhysicalMemory
         bool ruled = request.HasAddressRules;
         if (order.Value != 0 && (!ruled || request.Pool.IsNone))
         {
-            MemoryStatus blockStatus = AllocateBlock(order.Value, request, out Pfn blockPfn);
+            // One CPU and whole page blocks: the trimmed copy (PhysicalMemory.Whole.cs).
+            MemoryStatus blockStatus = _maxCpus == 1 && order.Value >= _buddy._pageblockOrder ?
+                AllocateWholeOneCpu(order.Value, request, out Pfn blockPfn) : AllocateBlock(order.Value, request, out blockPfn);
             pfn = blockPfn;
             return blockStatus;
         }
@@ -723,7 +725,7 @@ public unsafe partial struct PhysicalMemory
     internal MemoryStatus FreeUnaccounted(Pfn pfn, Order order, byte owner)
     {
         if (order.Value != 0)
-            return FreeBlock(pfn, order, owner);
+            return _maxCpus == 1 && order.Value >= _buddy._pageblockOrder ? FreeWholeOneCpu(pfn, order.Value, owner) : FreeBlock(pfn, order, owner);
         ulong index = pfn.Value - _basePfn;
         if (index < _buddy._spanPages)
         {

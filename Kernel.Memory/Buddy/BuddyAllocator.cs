@@ -164,7 +164,15 @@ public unsafe partial struct BuddyAllocator
     /// never uses here cost the bulk order-9 free 27 of its 163 instructions (issue 12, callgrind of the ilc
     /// harness, docs/memory-bench.md). Same contract and result as <see cref="FreeMerging"/>.
     /// </summary>
-    private int FreeMergingWhole(int pool, ulong index, int order)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int FreeMergingWhole(int pool, ulong index, int order) { return FreeMergingWholeInline(pool, index, order); }
+
+    /// <summary>
+    /// <see cref="FreeMergingWhole"/>'s body, inlined into the one-CPU whole-block free (PhysicalMemory.Whole.cs), which
+    /// then shares one prologue and one load of the fields with it (a call cost that free about 25 of its instructions).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int FreeMergingWholeInline(int pool, ulong index, int order)
     {
         int from = order;
         // Fields in locals, as in FreeMerging: the byte stores below could alias them.
@@ -271,7 +279,7 @@ public unsafe partial struct BuddyAllocator
     /// shared lists. Same contract and result as <see cref="TakeFirst"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong TakeFirstWhole(int pool, int order)
+    internal ulong TakeFirstWhole(int pool, int order)
     {
         ref Pool p = ref _pools[pool];
         int shared = 2 * _pageblockOrder;
@@ -527,5 +535,22 @@ public unsafe partial struct BuddyAllocator
         ushort delta = (ushort)(sign * (int)pbPages);
         for (; entry < end; entry++)
             entry->Held = (ushort)(entry->Held + delta);
+    }
+
+    /// <summary>
+    /// <see cref="AddHeld"/> for a block of <paramref name="order"/> at least the page-block order (the caller knows it):
+    /// its page blocks go from wholly free to wholly held (<paramref name="sign"/> = 1) or back (-1), in no index bucket
+    /// at either end, so only their held counts change. The one-CPU whole-block paths (PhysicalMemory.Whole.cs).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void AddHeldWhole(ulong index, int order, int sign)
+    {
+        int pbo = _pageblockOrder;
+        PageblockInfo* entry = _pageblocks + (index >> pbo);
+        PageblockInfo* end = entry + (1UL << (order - pbo));
+        ushort delta = (ushort)(sign << pbo);
+        do
+            entry->Held = (ushort)(entry->Held + delta);
+        while (++entry < end);
     }
 }

@@ -150,6 +150,13 @@ public unsafe partial struct BuddyAllocator
             ulong index = TakeFirst(pool, order, (int)_cacheClasses[pool]);
             if (index == FreeList.End)
                 break;
+            // A block of at least the page-block order comes whole from the shared lists, its page blocks' class as
+            // the last claim left it: they become the cache's class (wholly free until now, so in no index bucket), or
+            // the cache would hold a block of another class (CachedFrameOfAnotherClass; issue 12, found by the
+            // one-CPU whole-block runs with page blocks of order 2).
+            if (order >= _pageblockOrder)
+                for (ulong pb = index >> _pageblockOrder, end = (index + (1UL << order)) >> _pageblockOrder; pb < end; pb++)
+                    _pageblocks[pb].Mobility = _cacheClasses[pool];
             _frames[index] = FrameState.Make(FrameKind.Cached, order);
             if (order == 0)
                 AddHeldOne(index, 1);

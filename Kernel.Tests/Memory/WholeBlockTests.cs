@@ -99,12 +99,80 @@ public unsafe class WholeBlockTests
     /// </summary>
     [Fact]
     public void WholeAndSmallerBlocksComeAndGoOnTwoCpus_EveryInvariantHolds()
-        => SeededRuns.Run(_output, "whole and smaller blocks", "WHOLE_BLOCKS", 16, 400, RunSeed);
+        => SeededRuns.Run(_output, "whole and smaller blocks", "WHOLE_BLOCKS", 16, 400, (seed, ops) => RunSeed(seed, ops, 2));
 
-    private static void RunSeed(int seed, int ops)
+    /// <summary>
+    /// The same runs on an instance of one CPU, where blocks of at least the page-block order take the one-CPU copies
+    /// of the block paths (<see cref="PhysicalMemory"/>'s AllocateWholeOneCpu and FreeWholeOneCpu): every invariant after
+    /// every operation, and every refusal (wrong owner, second free, wrong order, a frame inside the block, a frame
+    /// past the last one) with nothing changed.
+    /// </summary>
+    [Fact]
+    public void WholeAndSmallerBlocksComeAndGoOnOneCpu_EveryInvariantHolds()
+        => SeededRuns.Run(_output, "whole and smaller blocks, one CPU", "WHOLE_BLOCKS_ONE_CPU", 16, 400, (seed, ops) => RunSeed(seed, ops, 1));
+
+    /// <summary>
+    /// The one-CPU whole-block paths hand out what the general paths hand out: one seeded sequence of allocations
+    /// (orders at or above the page-block order; by pool choice and named; unmovable and movable)
+    /// and frees, run on an instance of one CPU and on one of two CPUs whose calls all come from CPU 0 (the general
+    /// paths), returns the same status and block for every call and leaves the same free blocks per order in every
+    /// pool after every operation.
+    /// </summary>
+    [Fact]
+    public void TheOneCpuWholeBlockPathsHandOutWhatTheGeneralPathsHandOut()
+        => SeededRuns.Run(_output, "one CPU against two", "WHOLE_BLOCKS_SAME", 8, 600, SameSeed);
+
+    private static void SameSeed(int seed, int ops)
+    {
+        HostCpus.Enter(0);
+        using var one = QemuMaps.Boot("q35", 128 * MiB, 1);
+        using var two = QemuMaps.Boot("q35", 128 * MiB, 1, HostCpus.Config(2));
+        Assert.Equal(MemoryStatus.Ok, one.InitStatus);
+        Assert.Equal(MemoryStatus.Ok, two.InitStatus);
+        Assert.Equal(1, one.Memory->_maxCpus);
+        PhysicalMemory*[] pms = { one.Memory, two.Memory };
+        int pbo = one.Memory->_buddy._pageblockOrder;
+        int max = one.Memory->_buddy._maxOrder;
+        PoolId dma32 = MemoryAssert.FindPool(one.Memory, "node0-dma32");
+        Assert.Equal(dma32, MemoryAssert.FindPool(two.Memory, "node0-dma32"));
+        var live = new List<(Pfn Pfn, int Order)>();
+        var rng = new Random(seed);
+        for (int op = 0; op < ops; op++)
+        {
+            string at = $"seed {seed} op {op}";
+            if (live.Count == 0 || rng.Next(100) < 55)
+            {
+                int order = pbo + rng.Next(max - pbo + 1);
+                AllocRequest request = rng.Next(3) == 0 ? AllocRequest.InPool(dma32) : AllocRequest.Any;
+                request.Mobility = rng.Next(4) == 0 ? MobilityClass.Movable : MobilityClass.Unmovable;
+                MemoryStatus s1 = pms[0]->Allocate(new Order(order), request, out Pfn p1);
+                MemoryStatus s2 = pms[1]->Allocate(new Order(order), request, out Pfn p2);
+                Assert.Equal(s2, s1);
+                Assert.True(p1 == p2, $"{at}: order {order}: {p1.Value} on one CPU, {p2.Value} on two");
+                if (s1 == MemoryStatus.Ok)
+                    live.Add((p1, order));
+            }
+            else
+            {
+                int i = rng.Next(live.Count);
+                var (pfn, order) = live[i];
+                live.RemoveAt(i);
+                Assert.Equal(MemoryStatus.Ok, pms[0]->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
+                Assert.Equal(MemoryStatus.Ok, pms[1]->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
+            }
+            MemoryAssert.Consistent(pms[0]);
+            MemoryAssert.Consistent(pms[1]);
+            ulong[][] info1 = MemoryAssert.BuddyInfo(pms[0]), info2 = MemoryAssert.BuddyInfo(pms[1]);
+            Assert.Equal(info2.Length, info1.Length);
+            for (int p = 0; p < info1.Length; p++)
+                Assert.True(info1[p].AsSpan().SequenceEqual(info2[p]), $"{at}: pool row {p} differs");
+        }
+    }
+
+    private static void RunSeed(int seed, int ops, int cpus)
     {
         var rng = new Random(seed);
-        MemoryConfig cfg = HostCpus.Config(2);
+        MemoryConfig cfg = cpus == 1 ? MemoryConfig.Default : HostCpus.Config(cpus);
         switch (seed % 4)
         {
             case 1:
@@ -131,7 +199,7 @@ public unsafe class WholeBlockTests
         for (int op = 0; op < ops; op++)
         {
             string at = $"seed {seed} op {op}";
-            HostCpus.Enter(rng.Next(2));
+            HostCpus.Enter(rng.Next(cpus));
             int r = rng.Next(100);
             if (live.Count == 0 || r < 55)
             {
@@ -158,6 +226,12 @@ public unsafe class WholeBlockTests
             {
                 var (pfn, order) = live[rng.Next(live.Count)];
                 MemoryAssert.Refused(host, MemoryStatus.NotOwner, () => pm->Free(pfn, new Order(order), 7));
+                int other = order == b._maxOrder ? order - 1 : order + 1;
+                MemoryAssert.Refused(host, MemoryStatus.WrongOrder, () => pm->Free(pfn, new Order(other), MemoryAssert.DefaultOwner));
+                if (order > 0)
+                    MemoryAssert.Refused(host, MemoryStatus.NotAllocated, () => pm->Free(new Pfn(pfn.Value + 1), new Order(order), MemoryAssert.DefaultOwner));
+                ulong past = pm->_basePfn + b._spanPages + ((ulong)rng.Next(4) << order);
+                MemoryAssert.Refused(host, MemoryStatus.OutsideEveryPool, () => pm->Free(new Pfn(past), new Order(order), MemoryAssert.DefaultOwner));
             }
             else
             {
