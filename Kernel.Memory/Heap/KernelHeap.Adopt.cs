@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace PoolKernel.Memory;
 
 /// <summary>
@@ -122,18 +120,10 @@ public unsafe partial struct KernelHeap
         if (IsRun(index))
             return IsTagged(start);
         SlabHeader* slab = (SlabHeader*)start;
-        byte* cells = start + slab->FirstOffset;
-        for (int i = 0; i < SlabHeader.MaxObjects / 64; i++)
-        {
-            ulong inUse = slab->InUse[i];
-            while (inUse != 0)
-            {
-                ulong c = (ulong)((i << 6) + BitOperations.TrailingZeroCount(inUse));
-                inUse &= inUse - 1;
-                if (IsTagged(cells + c * slab->ObjectSize))
-                    return true;
-            }
-        }
+        CellWalk cells = default;
+        while (NextInUse(slab, ref cells, out ulong cell))
+            if (IsTaggedCell(slab, cell))
+                return true;
         return false;
     }
 
@@ -141,21 +131,13 @@ public unsafe partial struct KernelHeap
     private ulong FreeRawCells(SlabHeader* slab)
     {
         ulong freed = 0;
-        byte* cells = (byte*)slab + slab->FirstOffset;
-        for (int i = 0; i < SlabHeader.MaxObjects / 64; i++)
-        {
-            ulong inUse = slab->InUse[i];
-            while (inUse != 0)
+        CellWalk cells = default;
+        while (NextInUse(slab, ref cells, out ulong cell))
+            if (!IsTaggedCell(slab, cell))
             {
-                ulong c = (ulong)((i << 6) + BitOperations.TrailingZeroCount(inUse));
-                inUse &= inUse - 1;
-                if (!IsTagged(cells + c * slab->ObjectSize))
-                {
-                    FreeCell(slab, slab->Class, c);
-                    freed++;
-                }
+                FreeCell(slab, slab->Class, cell);
+                freed++;
             }
-        }
         return freed;
     }
 }

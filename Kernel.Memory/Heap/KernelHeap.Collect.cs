@@ -199,6 +199,41 @@ public unsafe partial struct KernelHeap
         return true;
     }
 
+    /// <summary>A walk over a slab's in-use bits (<see cref="NextInUse"/>): the next word to read and the current word's bits not yet given.</summary>
+    private struct CellWalk
+    {
+        internal int NextWord;
+        internal ulong Bits;
+    }
+
+    /// <summary>
+    /// The next in-use cell of <paramref name="slab"/> for <paramref name="walk"/>, in address order; false at the end.
+    /// Each in-use word is read once, when the walk reaches it, so the caller may free cells of the current word
+    /// (<see cref="FreeCell"/>) without the walk seeing the change.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool NextInUse(SlabHeader* slab, ref CellWalk walk, out ulong cell)
+    {
+        while (walk.Bits == 0)
+        {
+            if (walk.NextWord == SlabHeader.MaxObjects / 64)
+            {
+                cell = 0;
+                return false;
+            }
+            walk.Bits = slab->InUse[walk.NextWord++];
+        }
+        cell = (ulong)(((walk.NextWord - 1) << 6) + BitOperations.TrailingZeroCount(walk.Bits));
+        walk.Bits &= walk.Bits - 1;
+        return true;
+    }
+
+    /// <summary>Whether cell <paramref name="cell"/> of <paramref name="slab"/> holds a managed object (<see cref="IsTagged"/>).</summary>
+    private static bool IsTaggedCell(SlabHeader* slab, ulong cell)
+    {
+        return IsTagged((byte*)slab + slab->FirstOffset + cell * slab->ObjectSize);
+    }
+
     /// <summary>
     /// The managed blocks the heap holds now (tagged cells and runs; raw blocks not counted): how many and
     /// their bytes (cell or run sizes, as the sweep counts them). Reads only. Right after a collection it is
@@ -222,21 +257,13 @@ public unsafe partial struct KernelHeap
                 continue;
             }
             SlabHeader* slab = (SlabHeader*)start;
-            byte* cells = start + slab->FirstOffset;
-            for (int i = 0; i < SlabHeader.MaxObjects / 64; i++)
-            {
-                ulong inUse = slab->InUse[i];
-                while (inUse != 0)
+            CellWalk cells = default;
+            while (NextInUse(slab, ref cells, out ulong cell))
+                if (IsTaggedCell(slab, cell))
                 {
-                    ulong c = (ulong)((i << 6) + BitOperations.TrailingZeroCount(inUse));
-                    inUse &= inUse - 1;
-                    if (IsTagged(cells + c * slab->ObjectSize))
-                    {
-                        objects++;
-                        bytes += slab->ObjectSize;
-                    }
+                    objects++;
+                    bytes += slab->ObjectSize;
                 }
-            }
         }
     }
 
