@@ -3,6 +3,7 @@ using PoolKernel.Memory;
 using PoolKernel.Memory.Testing;
 using PoolKernel.Tests.Support;
 using Xunit;
+using static PoolKernel.Tests.Memory.ContainerHelpers;
 using Xunit.Abstractions;
 
 namespace PoolKernel.Tests.Memory;
@@ -42,25 +43,6 @@ public unsafe class ContainerPressureMoveTests
             Host.Dispose();
             NativeMemory.AlignedFree(_table);
         }
-    }
-
-    private static ContainerSpec Spec(string name, byte owner, ulong quota, ulong guarantee, params PoolId[] pools)
-    {
-        ContainerSpec s = ContainerSpec.Of(PoolName.From(name), owner, quota);
-        s.GuaranteePages = guarantee;
-        if (pools.Length > 0)
-        {
-            s.Pools = default;
-            foreach (PoolId p in pools)
-                s.Pools.Add(p);
-        }
-        return s;
-    }
-
-    private static ContainerUsage Usage(PhysicalMemory* pm, byte owner)
-    {
-        Assert.Equal(MemoryStatus.Ok, pm->GetContainerUsage(Kernel, owner, out ContainerUsage u));
-        return u;
     }
 
     private static ulong Held(PhysicalMemory* pm, byte owner, int index, bool byNode = false)

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using PoolKernel.Memory;
 using PoolKernel.Tests.Support;
 using Xunit;
+using static PoolKernel.Tests.Memory.ContainerHelpers;
 using Xunit.Abstractions;
 using MemorySpinLock = PoolKernel.Memory.SpinLock;
 
@@ -127,25 +128,6 @@ public unsafe class ContainerTests
     {
         request.Owner = owner;
         return request;
-    }
-
-    private static ContainerSpec Spec(string name, byte owner, ulong quota, ulong guarantee, params PoolId[] pools)
-    {
-        ContainerSpec s = ContainerSpec.Of(PoolName.From(name), owner, quota);
-        s.GuaranteePages = guarantee;
-        if (pools.Length > 0)
-        {
-            s.Pools = default;
-            foreach (PoolId p in pools)
-                s.Pools.Add(p);
-        }
-        return s;
-    }
-
-    private static ContainerUsage Usage(PhysicalMemory* pm, byte owner)
-    {
-        Assert.Equal(MemoryStatus.Ok, pm->GetContainerUsage(Kernel, owner, out ContainerUsage u));
-        return u;
     }
 
     private static ulong[] OwnerMasks(PhysicalMemory* pm)
