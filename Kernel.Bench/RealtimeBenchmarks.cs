@@ -21,6 +21,11 @@ namespace PoolKernel.Bench;
 /// sequence, which is deterministic, runs <see cref="Rounds"/> times on fresh instances and each operation
 /// counts with the least of its times (the <c>_max_ns</c> and <c>_p99999_ns</c> keys, noise likewise); the
 /// maximum of the first round alone is kept as <c>_max_raw_ns</c>.
+/// Cold and warm: the set-up ends with some 16,000 frees and no allocation, which push the allocation path's code
+/// out of the caches, so the first allocation after it is timed alone as the cold case (<c>rt_alloc_cold_ns</c>,
+/// <c>baseline_alloc_cold_ns</c>: least of the rounds, an order-0 allocation, freed untimed); then one untimed
+/// allocation and free of each order 0-3 warm the paths, as a realtime task runs its loop once before its
+/// deadlines count, and the sequence's keys are the steady state (docs/realtime.md, "No caches").
 /// </summary>
 public static unsafe class RealtimeBenchmarks
 {
@@ -72,6 +77,8 @@ public static unsafe class RealtimeBenchmarks
         public readonly long[] Least = new long[Operations];
         public readonly bool[] IsAlloc = new bool[Operations];
         public long FirstRoundAllocMax, FirstRoundFreeMax;
+        /// <summary>The cold allocation's least time over the rounds.</summary>
+        public long Cold = long.MaxValue;
         public int Round;
 
         public Timings() => Array.Fill(Least, long.MaxValue);
@@ -124,6 +131,7 @@ public static unsafe class RealtimeBenchmarks
         keys.Add(new("rt_alloc_max_raw_ns", Ns(rtTimes.FirstRoundAllocMax)));
         keys.Add(new("rt_alloc_p99999_ns", rtAlloc.Quantile(0.99999)));
         keys.Add(new("rt_alloc_median_ns", rtAlloc.Quantile(0.5)));
+        keys.Add(new("rt_alloc_cold_ns", Ns(rtTimes.Cold)));
         keys.Add(new("rt_free_max_ns", rtFree.MaxNs));
         keys.Add(new("rt_steps_max", steps));
         keys.Add(new("rt_steps_bound", bound));
@@ -131,6 +139,7 @@ public static unsafe class RealtimeBenchmarks
         keys.Add(new("baseline_alloc_max_raw_ns", Ns(baseTimes.FirstRoundAllocMax)));
         keys.Add(new("baseline_alloc_p99999_ns", baseAlloc.Quantile(0.99999)));
         keys.Add(new("baseline_alloc_median_ns", baseAlloc.Quantile(0.5)));
+        keys.Add(new("baseline_alloc_cold_ns", Ns(baseTimes.Cold)));
         keys.Add(new("noise_max_ns", noise.MaxNs));
         keys.Add(new("noise_max_raw_ns", Ns(noiseTimes.FirstRoundAllocMax)));
         keys.Add(new("noise_p99999_ns", noise.Quantile(0.99999)));
@@ -150,8 +159,10 @@ public static unsafe class RealtimeBenchmarks
 
     /// <summary>
     /// Drives one allocator through the seeded sequence: fill with orders 0-3 until about 90% of
-    /// <paramref name="frames"/>, free a random half, then <see cref="Operations"/> operations that allocate
-    /// while under half the frames are held (three times in four) and free a random held block otherwise.
+    /// <paramref name="frames"/>, free a random half, time one order-0 allocation alone (the cold case, freed
+    /// untimed), allocate and free one block of each order 0-3 untimed (the warm-up), then <see cref="Operations"/>
+    /// operations that allocate while under half the frames are held (three times in four) and free a random held
+    /// block otherwise. The cold allocation and the warm-up draw nothing from the seeded generator.
     /// </summary>
     private static void Drive(ulong frames, Func<int, long> alloc, Action<long, int> free, Timings times)
     {
@@ -175,6 +186,18 @@ public static unsafe class RealtimeBenchmarks
             heldFrames -= 1UL << held[i].order;
             held[i] = held[^1];
             held.RemoveAt(held.Count - 1);
+        }
+        long c0 = Stopwatch.GetTimestamp();
+        long cold = alloc(0);
+        long c1 = Stopwatch.GetTimestamp();
+        times.Cold = Math.Min(times.Cold, c1 - c0);
+        if (cold >= 0)
+            free(cold, 0);
+        for (int order = 0; order < 4; order++)
+        {
+            long warm = alloc(order);
+            if (warm >= 0)
+                free(warm, order);
         }
         for (int op = 0; op < Operations; op++)
         {

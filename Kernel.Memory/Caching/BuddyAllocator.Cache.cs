@@ -283,12 +283,13 @@ public unsafe partial struct BuddyAllocator
 
     /// <summary>
     /// The high mark of <paramref name="pool"/>'s caches of <paramref name="order"/>: <see cref="FrameCache.HighFor(ulong, int, int)"/>
-    /// of its present frames, except that a realtime pool has no block caches (orders above 0): its bounded path
-    /// (Kernel.Memory/Realtime) counts the steps of its order-0 cache only, so no block may bypass it in a block cache.
+    /// of its present frames, except that a realtime pool has no caches at all (0 for every order): its bounded path
+    /// (Kernel.Memory/Realtime) takes every block from its lists and frees every block to them, so no frame waits in
+    /// one CPU's cache out of another's reach, and no rare refill runs cold (docs/realtime.md, "No caches").
     /// </summary>
     internal int CacheHighFor(int pool, int order)
     {
-        if (order != 0 && (_pools[pool].Properties.Flags & PoolFlags.Realtime) != 0)
+        if ((_pools[pool].Properties.Flags & PoolFlags.Realtime) != 0)
             return 0;
         return FrameCache.HighFor(_pools[pool].PresentPages, _maxOrder, order);
     }

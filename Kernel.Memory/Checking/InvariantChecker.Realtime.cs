@@ -5,23 +5,21 @@ namespace PoolKernel.Memory;
 /// "Administration"). A realtime pool promises that no realtime operation waits on a non-realtime path for longer
 /// than a bounded section, so its invariants are checked in sections: each takes the table lock and the pool's
 /// locks with all its caches' (<see cref="PhysicalMemory.LockPoolWithCaches"/>), looks at no more than
-/// <see cref="PhysicalMemory.AdminSectionSteps"/> steps (page-block table entries, frames, list nodes, cache
-/// entries), records the section (<see cref="PhysicalMemory.NoteRealtimeHold"/>) and lets go.
+/// <see cref="PhysicalMemory.AdminSectionSteps"/> steps (page-block table entries, frames, list nodes, a CPU's
+/// caches), records the section (<see cref="PhysicalMemory.NoteRealtimeHold"/>) and lets go.
 ///
 /// Consistency: the pool's modification generation (<see cref="Pool.Modifications"/>, bumped under its lock by
-/// every change but a cache's own push and pop) is read in the first section; a later section that finds it
-/// moved starts the pool's check again, at most <see cref="RealtimeRestarts"/> times, after which the pool is
-/// "busy, not checked" (<see cref="InvariantReport.NotChecked"/>): neither clean nor broken. A cache's push or pop
-/// between sections turns an order-0 frame from cached to allocated or back, within the pool, its page block's
-/// held count unchanged; so here an order-0 Cached frame is checked as a held order-0 frame (owner None), each
-/// cache entry in the section that reads its cache, and two things the full checker adds are not checked: that
-/// the cached frames seen are exactly the caches' entries (a cached frame in no cache, or in two CPUs' caches).
+/// every change) is read in the first section; a later section that finds it moved starts the pool's check again,
+/// at most <see cref="RealtimeRestarts"/> times, after which the pool is "busy, not checked"
+/// (<see cref="InvariantReport.NotChecked"/>): neither clean nor broken. A realtime pool has no caches
+/// (<see cref="BuddyAllocator.CacheHighFor"/>), so no lock-free cache push or pop changes it between sections
+/// either: a clean generation means the sections saw one state, and a Cached frame in it is a breach.
 ///
 /// What is checked, with a clean generation: every page block of the pool (present and held counts, blocks
 /// aligned, contiguous, merged, owner bytes, free-list nodes of frames that head no free block, the index links of
 /// the page block), every free list (nodes, links, counts equal to the free heads seen, the non-empty mask),
-/// every CPU's caches (high marks, counts, entries Cached order-0 frames of the pool, none twice in a cache), and
-/// the counters (free frames on the lists, present frames, page blocks, no lent page block).
+/// every CPU's caches of the pool (none: high marks and counts 0), no Cached frame, and the counters (free frames
+/// on the lists, present frames, page blocks, no lent page block).
 /// </summary>
 public static unsafe partial class InvariantChecker
 {
@@ -173,7 +171,7 @@ public static unsafe partial class InvariantChecker
                 cur.Phase = 3;
                 break;
             }
-            ulong cost = 1 + FrameCache.Capacity;
+            ulong cost = 1;
             if (steps + cost > budget && steps != 0)
                 return default;
             steps += cost;
@@ -233,18 +231,8 @@ public static unsafe partial class InvariantChecker
             if (kind == FrameKind.Isolated)
                 return InvariantReport.Broken(InvariantCode.IsolatedLeft, pm._basePfn + p, pool, FrameState.OrderOf(s), 0, 0);
             int order = FrameState.OrderOf(s);
-            if (kind == FrameKind.Cached)
-            {
-                // Held, parked in a cache (a realtime pool has order-0 caches only); its cache is checked apart.
-                if (order != 0)
-                    return InvariantReport.Broken(InvariantCode.CacheBadEntry, pm._basePfn + p, pool, order, 0, (ulong)order);
-                if (owner != FrameOwner.None)
-                    return InvariantReport.Broken(InvariantCode.FrameOwnerBad, pm._basePfn + p, pool, 0, FrameOwner.None, owner);
-                seenPresent++;
-                seenHeld++;
-                p++;
-                continue;
-            }
+            if (kind == FrameKind.Cached) // parked in a cache, which a realtime pool does not have
+                return InvariantReport.Broken(InvariantCode.CacheCount, pm._basePfn + p, pool, order, 0, 1);
             ulong size = 1UL << order;
             if (order > b._maxOrder || (p & (size - 1)) != 0)
                 return InvariantReport.Broken(InvariantCode.BlockMisaligned, pm._basePfn + p, pool, order, 0, p & (size - 1));
@@ -351,9 +339,8 @@ public static unsafe partial class InvariantChecker
     }
 
     /// <summary>
-    /// CPU <paramref name="cpu"/>'s caches of realtime pool <paramref name="pool"/>: the order-0 cache's high mark as
-    /// the pool's size gives it and its count within it, each entry a Cached order-0 frame of the pool, none twice;
-    /// block caches none (a realtime pool has none, <see cref="BuddyAllocator.CacheHighFor"/>).
+    /// CPU <paramref name="cpu"/>'s caches of realtime pool <paramref name="pool"/>, every order: none (high mark and
+    /// count 0, <see cref="BuddyAllocator.CacheHighFor"/>).
     /// </summary>
     private static InvariantReport RealtimeCaches(ref PhysicalMemory pm, int pool, int cpu)
     {

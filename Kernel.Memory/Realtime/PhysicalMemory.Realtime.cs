@@ -11,10 +11,12 @@ namespace PoolKernel.Memory;
 /// moves in, checked by the checker), and the path allocates only that class whatever the request says, so
 /// a block is found with one count of trailing zeros in the non-empty-order mask and never by stealing
 /// (which walks page blocks);</item>
-/// <item>batches: a refill takes at most <see cref="RealtimeSteps.Batch"/> frames (one block of them when one is listed), a
-/// free finding the cache full frees its frame past the cache, and an allocation above
-/// order 0 that finds no block drains only its own CPU's cache (at most <see cref="FrameCache.Capacity"/>
-/// frames), never the other CPUs' and never compaction;</item>
+/// <item>no caches: a realtime pool has no per-CPU cache of any order (<see cref="BuddyAllocator.CacheHighFor"/>),
+/// so every allocation takes from the lists (the mask, one pop, the split) and every free merges: no refill,
+/// no drain, and no frame parked in one CPU's cache where another CPU's allocation cannot reach it within the
+/// bound. Why, beside that: the path holds the pool's lock on every call anyway, so a cache saved no lock, and
+/// its refill, one allocation in a few thousand, was the slowest realtime operation measured on the host because
+/// its code is cold in the instruction cache when it runs (docs/realtime.md, "No caches");</item>
 /// <item>locks: the path holds its CPU's cache lock and the pool's lock. Pool choice never picks a realtime
 /// pool (<see cref="PoolChoice"/>), compaction passes it over, the balloon and container pressure never
 /// take from it, and no move gives its page blocks to a pool of lower priority
@@ -38,7 +40,7 @@ public unsafe partial struct PhysicalMemory
     /// Allocates a block of 2^order frames from realtime pool <paramref name="id"/> as <paramref name="owner"/>
     /// in a bounded number of steps, counted in the calling CPU's <see cref="RealtimeSteps"/>. Refused, nothing
     /// changed: InvalidOrder, NoSuchPool, OwnerRefused, PropertiesMismatch (not a realtime pool). OutOfMemory
-    /// when the pool has no block of the order (after draining this CPU's cache for an order above 0).
+    /// when the pool has no block of the order listed.
     /// A container's owner is accounted as by <see cref="Allocate"/>, whose slow path runs the same steps.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -93,38 +95,19 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// The realtime allocation: under <paramref name="cpu"/>'s cache lock and realtime pool
-    /// <paramref name="pool"/>'s lock, the request admitted. Order 0 pops this CPU's cache, refilled by at most
-    /// <see cref="RealtimeSteps.Batch"/> frames when empty (<see cref="RefillCountedLocked"/>; a pool too small for a cache takes from its lists); a larger order takes the
-    /// first listed block of at least the order, and when there is none drains this CPU's cache and takes
-    /// once more. The block is marked allocated as <paramref name="owner"/>.
+    /// <paramref name="pool"/>'s lock, the request admitted. Takes the first listed block of at least the order
+    /// (<see cref="TakeCountedLocked"/>: the mask, the pop, the split) and changes its page blocks' held counts;
+    /// the block is marked allocated as <paramref name="owner"/>. OutOfMemory when the mask shows no block: the
+    /// pool has no cache to drain, so no frame of it is anywhere but on its lists or allocated.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal MemoryStatus AllocateRealtimeLocked(int pool, int order, byte owner, int cpu, out Pfn pfn)
     {
         pfn = Pfn.None;
         ulong steps = 0;
-        int cls = (int)_buddy._cacheClasses[pool];
-        FrameCache* cache = _buddy.CacheOf(pool, cpu);
-        ulong index;
-        if (order == 0 && cache->High != 0)
-        {
-            steps++;
-            if (cache->Count == 0)
-                RefillCountedLocked(pool, cache, cls, ref steps);
-            index = cache->Count != 0 ? cache->Pop() : FreeList.End;
-        }
-        else
-        {
-            index = TakeCountedLocked(pool, order, cls, ref steps);
-            if (index == FreeList.End && cache->Count != 0)
-            {
-                Modified(pool);
-                DrainOldestCountedLocked(pool, cache, cache->Count, ref steps);
-                index = TakeCountedLocked(pool, order, cls, ref steps);
-            }
-            if (index != FreeList.End)
-                steps += HeldCountedLocked(index, order, 1);
-        }
+        ulong index = TakeCountedLocked(pool, order, (int)_buddy._cacheClasses[pool], ref steps);
+        if (index != FreeList.End)
+            steps += HeldCountedLocked(index, order, 1);
         _rtSteps[cpu].Record(steps);
         if (index == FreeList.End)
             return MemoryStatus.OutOfMemory;
@@ -137,28 +120,16 @@ public unsafe partial struct PhysicalMemory
 
     /// <summary>
     /// The realtime free of a checked block (allocated, of this order, owned by the caller, claimed when order 0)
-    /// of realtime pool <paramref name="pool"/>, under <paramref name="cpu"/>'s cache lock and the pool's lock: an
-    /// order-0 frame is parked in this CPU's cache when it has room; a larger block, a frame of a pool without a
-    /// cache or a frame finding the cache full is freed with merging, the cache left as it is (as
-    /// <see cref="Free"/> leaves a full cache of any pool). Why not drain the cache's oldest entries to make room:
-    /// they are the coldest lines of the pool's metadata, each with its own merges, and that drain (a batch of
-    /// them, then the rest slid down) was the slowest realtime free on the host, where the frame being freed has
-    /// its lines warm from the checks just made (docs/realtime.md, "Latency on the host").
+    /// of realtime pool <paramref name="pool"/>, under <paramref name="cpu"/>'s cache lock and the pool's lock:
+    /// its page blocks' held counts and the free with merging (the pool has no cache to park a frame in).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void FreeRealtimeLocked(int pool, ulong index, int order, int cpu)
     {
         Modified(pool);
-        ulong steps = 1;
         _buddy._owners[index] = FrameOwner.None;
-        FrameCache* cache = _buddy.CacheOf(pool, cpu);
-        if (order == 0 && cache->Count < cache->High)
-            cache->Push(index);
-        else
-        {
-            steps += HeldCountedLocked(index, order, -1);
-            steps += (ulong)_buddy.FreeMerging(pool, index, order);
-        }
+        ulong steps = 1 + HeldCountedLocked(index, order, -1);
+        steps += (ulong)_buddy.FreeMerging(pool, index, order);
         _rtSteps[cpu].Record(steps);
     }
 
@@ -177,64 +148,6 @@ public unsafe partial struct PhysicalMemory
             return FreeList.End;
         steps += 1 + (ulong)System.Numerics.BitOperations.TrailingZeroCount(listed);
         return _buddy.TakeFirst(pool, order, cls);
-    }
-
-    /// <summary>
-    /// <see cref="BuddyAllocator.Refill"/> with the realtime batch (<see cref="RealtimeSteps.Batch"/>, at most the
-    /// pool's), counted step by step: kept beside it rather than in it so the refill of every other pool pays no
-    /// counting. When a block of at least the batch's order is listed (and the batch is a power of two with room for
-    /// it) the batch is one block of that order, taken whole: the mask, one pop and its split, one step an entry,
-    /// its frames' bytes on one line and one page block's held count changed once. Otherwise (the mask said no) a
-    /// take a frame (the mask, the pop and the split of each) and half the batch swapped to pop in list order. Why
-    /// the block first, although frames listed below its order are then left listed: the frame-by-frame batch chases four list heads, each a dependent load of a line no
-    /// recent operation touched, and the frames' bytes and page blocks are four more lines; that refill was the
-    /// slowest realtime allocation on the host (docs/realtime.md, "Latency on the host").
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RefillCountedLocked(int pool, FrameCache* cache, int cls, ref ulong steps)
-    {
-        int start = cache->Count;
-        int n = 0;
-        int batch = cache->BatchSize < RealtimeSteps.Batch ? cache->BatchSize : RealtimeSteps.Batch;
-        int b = System.Numerics.BitOperations.Log2((uint)batch);
-        if (batch == 1 << b && b < _buddy._pageblockOrder && start + batch <= cache->High)
-        {
-            ulong head = TakeCountedLocked(pool, b, cls, ref steps);
-            if (head != FreeList.End)
-            {
-                steps += 1 + (ulong)batch;
-                _buddy.CacheBlock(cache, head, batch);
-                return;
-            }
-        }
-        while (n < batch && cache->Count < cache->High)
-        {
-            ulong index = TakeCountedLocked(pool, 0, cls, ref steps);
-            if (index == FreeList.End)
-                break;
-            _buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
-            _buddy.AddHeldOne(index, 1);
-            cache->Push(index);
-            n++;
-        }
-        steps += (ulong)(n / 2);
-        cache->Reverse(start, start + n);
-    }
-
-    /// <summary><see cref="BuddyAllocator.DrainOldest"/>, counted: each drained frame 1 + its merges, then each entry slid down.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void DrainOldestCountedLocked(int pool, FrameCache* cache, int n, ref ulong steps)
-    {
-        if (n > cache->Count)
-            n = cache->Count;
-        for (int i = 0; i < n; i++)
-        {
-            ulong index = cache->At(i);
-            _buddy.AddHeldOne(index, -1);
-            steps += 1 + (ulong)_buddy.FreeMerging(pool, index, 0);
-        }
-        steps += (ulong)(cache->Count - n);
-        cache->DropOldest(n);
     }
 
     /// <summary><see cref="BuddyAllocator.AddHeld"/> of a block of <paramref name="order"/>; returns its steps (the page blocks it touches).</summary>

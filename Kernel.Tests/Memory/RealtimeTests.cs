@@ -56,8 +56,7 @@ public unsafe class RealtimeTests
     /// <summary>
     /// One seeded adversarial run on a realtime pool of <paramref name="pageblocks"/> page blocks: the pool is
     /// filled with blocks of orders 0-3 and every other one freed (fragmented), then random allocations of every
-    /// order the pool serves (mostly 0-3, sometimes up to the max order) and frees, with the caches emptied now
-    /// and then; every operation's steps are at most the bound. Returns the most steps seen.
+    /// order the pool serves (mostly 0-3, sometimes up to the max order) and frees; every operation's steps are at most the bound. Returns the most steps seen.
     /// </summary>
     private ulong AdversarialRun(ulong ramBytes, ulong pageblocks, int seed, int ops)
     {
@@ -99,9 +98,7 @@ public unsafe class RealtimeTests
         for (int op = 0; op < ops; op++)
         {
             int kind = rng.Next(100);
-            if (kind < 2)
-                pm->DrainCaches(); // empty caches: the next order-0 allocation refills
-            else if (kind < 50 || held.Count == 0)
+            if (kind < 50 || held.Count == 0)
             {
                 int order = kind < 5 ? rng.Next(pm->MaxOrder + 1) : rng.Next(4);
                 MemoryStatus status = pm->AllocateRealtime(rt, new Order(order), Owner, out Pfn pfn);
@@ -141,136 +138,121 @@ public unsafe class RealtimeTests
     }
 
     /// <summary>
-    /// The worst case built on purpose: every frame of the pool allocated as order 0, every even frame freed
-    /// (nothing can merge, this CPU's cache left holding frames), then an order-1 request: the mask, a drain of
-    /// the cache, the mask again. The same number of steps on a pool of 32 page blocks and of 256 (both with full-size caches): the bound does
-    /// not grow with memory.
+    /// The worst case built on purpose: a pool whose lists hold one block of the max order and nothing else (every
+    /// other block allocated), so an order-0 allocation is the mask, the pop, M split halves and the held count:
+    /// M + 3 steps, the bound; freeing it merges all the way back up (M + 2); a block of the max order is the mask,
+    /// the pop and its page blocks' counts. The same on a pool of 32 page blocks and of 256: the bound does not grow
+    /// with memory.
     /// </summary>
     [Fact]
-    public void WorstCase_OrderOneOnAFullyFragmentedPool_TakesTheSameStepsOnEverySize()
+    public void WorstCase_AnOrderZeroAllocationSplittingAMaxOrderBlock_TakesTheBound_OnEverySize()
     {
-        ulong Worst(ulong ramBytes, ulong pageblocks)
+        (ulong Alloc, ulong Free, ulong MaxOrder) Worst(ulong ramBytes, ulong pageblocks)
         {
             using var host = QemuMaps.Boot("q35", ramBytes, 1);
             PhysicalMemory* pm = host.Memory;
             PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
             Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, pageblocks, out PoolId rt));
-            var frames = new List<Pfn>();
-            while (pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn pfn) == MemoryStatus.Ok)
-                frames.Add(pfn);
-            Assert.Equal(pageblocks << pm->PageblockOrder, (ulong)frames.Count);
-            foreach (Pfn pfn in frames)
-                if (pfn.Value % 2 == 0)
-                    Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(pfn, new Order(0), Owner));
-            Assert.Equal(MemoryStatus.OutOfMemory, pm->AllocateRealtime(rt, new Order(1), Owner, out _));
-            ulong steps = StepsWithinBound(pm, "worst case");
+            var held = new List<Held>();
+            for (int order = pm->MaxOrder; order >= 0; order--)
+                while (pm->AllocateRealtime(rt, new Order(order), Owner, out Pfn pfn) == MemoryStatus.Ok)
+                    held.Add(new Held(pfn, order));
+            Held last = held.FindLast(h => h.Order == pm->MaxOrder);
+            Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(last.Pfn, new Order(last.Order), Owner));
+            Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn frame));
+            ulong alloc = StepsWithinBound(pm, "order 0 from a max-order block");
+            Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(frame, new Order(0), Owner));
+            ulong free = StepsWithinBound(pm, "its free");
+            Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(pm->MaxOrder), Owner, out Pfn block));
+            ulong maxOrder = StepsWithinBound(pm, "a max-order block");
+            Assert.Equal(last.Pfn, block);
+            foreach (Held h in held)
+                Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(h.Pfn, new Order(h.Order), Owner));
             MemoryAssert.Consistent(pm);
-            return steps;
+            Assert.Equal(RealtimeSteps.Bound(pm->MaxOrder, pm->PageblockOrder), pm->RealtimeStepBound);
+            return (alloc, free, maxOrder);
         }
-        ulong small = Worst(512 * MiB, 32);
-        ulong large = Worst(2048 * MiB, 256);
-        _output.WriteLine($"order 1 after a full cache on a fragmented pool: {small} steps (32 page blocks), {large} (256); bound {RealtimeSteps.Bound(10, 9)}");
+        var small = Worst(512 * MiB, 32);
+        var large = Worst(2048 * MiB, 256);
+        _output.WriteLine($"order 0 from a max-order block: {small.Alloc} steps, its free {small.Free}, a max-order block {small.MaxOrder} (32 page blocks); {large} (256); bound {RealtimeSteps.Bound(10, 9)}");
         Assert.Equal(small, large);
-        Assert.True(small > 2 * FrameCache.Batch, $"{small} steps: the cache was drained");
+        Assert.Equal(RealtimeSteps.Bound(10, 9), small.Alloc);
+        Assert.Equal(10UL + 3, small.Alloc);
+        Assert.Equal(10UL + 2, small.Free);
+        Assert.Equal(2UL + 2, small.MaxOrder);
     }
 
     /// <summary>
-    /// An order-0 refill takes one block of the realtime batch's order whole when one is listed (one pop: the
-    /// worst allocation on the host was the frame-by-frame refill's chase through four list heads), even with
-    /// frames listed below it; with no block of that order left it takes the batch a frame at a time, in the steps
-    /// the bound counts for it.
+    /// A realtime pool has no per-CPU cache of any order: every order-0 frame comes from its lists and goes back to
+    /// them merged (nothing parked Cached), so a pool whose frames were all allocated and freed is whole again.
     /// </summary>
     [Fact]
-    public void AnOrderZeroRefill_TakesOneBlockOfTheBatchWhole_AndFrameByFrameOnlyWhenNoneIsListed()
+    public void ARealtimePool_HasNoCaches_OrderZeroFramesComeFromItsListsAndGoBackMerged()
     {
-        using var host = QemuMaps.Boot("q35", 512 * MiB, 1);
+        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1, HostCpus.Config(2));
+        HostCpus.Enter(0);
         PhysicalMemory* pm = host.Memory;
         PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
         Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 32, out PoolId rt));
-        FrameCache* cache = pm->_buddy.CacheOf(rt.Value, 0);
-        Assert.Equal(FrameCache.Capacity, cache->High);
-        // Frames listed at order 0: sixteen frames allocated, the even ones freed into the cache and drained back,
-        // their odd buddies held.
+        Assert.True(FrameCache.HighFor(32UL << pm->PageblockOrder, pm->MaxOrder, 0) > 0, "a pool this size would have a cache");
+        for (int cpu = 0; cpu < 2; cpu++)
+            for (int order = 0; order <= pm->MaxOrder; order++)
+            {
+                FrameCache* cache = pm->_buddy.CacheFor(rt.Value, cpu, order);
+                Assert.True(cache == null || (cache->High == 0 && cache->Count == 0), $"cpu {cpu} order {order}");
+            }
         var frames = new List<Pfn>();
-        for (int i = 0; i < 16; i++)
+        for (int i = 0; i < 64; i++)
         {
             Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn pfn));
             frames.Add(pfn);
         }
-        var listed = new HashSet<ulong>();
-        foreach (Pfn pfn in frames)
-            if (pfn.Value % 2 == 0)
-            {
-                Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(pfn, new Order(0), Owner));
-                listed.Add(pfn.Value);
-            }
-        pm->DrainCaches();
-        foreach (ulong pfn in listed)
+        for (int i = 0; i < frames.Count; i += 2)
         {
-            Assert.Equal(FrameKind.Free, pm->KindOf(new Pfn(pfn), out Order o));
+            Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(frames[i], new Order(0), Owner));
+            Assert.Equal(FrameKind.Free, pm->KindOf(frames[i], out Order o));
             Assert.Equal(0, o.Value);
         }
-
-        // The refill: one block of RealtimeSteps.Batch frames, the order-0 frames left listed.
-        Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn first));
-        StepsWithinBound(pm, "block refill");
-        Assert.Equal(0UL, first.Value % RealtimeSteps.Batch);
-        Assert.Equal(RealtimeSteps.Batch - 1, cache->Count);
-        for (int i = 1; i < RealtimeSteps.Batch; i++)
-            Assert.Equal(FrameKind.Cached, pm->KindOf(new Pfn(first.Value + (ulong)i), out _));
-        foreach (ulong pfn in listed)
-            Assert.Equal(FrameKind.Free, pm->KindOf(new Pfn(pfn), out _));
-        MemoryAssert.Consistent(pm);
-
-        // No block of the batch's order left (order 2 refused: the pool drained this CPU's cache and found none),
-        // only order-0 frames listed: the refill takes four of them, one look, the failed mask, two steps a frame
-        // and two swaps.
-        while (pm->AllocateRealtime(rt, new Order(2), Owner, out _) == MemoryStatus.Ok)
-        {
-        }
-        Assert.Equal(0, cache->Count);
-        Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn frame));
-        Assert.Equal(1UL + 1 + 2 * RealtimeSteps.Batch + RealtimeSteps.Batch / 2, StepsWithinBound(pm, "frame refill"));
-        Assert.Equal(RealtimeSteps.Batch - 1, cache->Count);
-        Assert.Equal(FrameKind.Allocated, pm->KindOf(frame, out _));
+        for (int i = 1; i < frames.Count; i += 2)
+            Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(frames[i], new Order(0), Owner));
+        Assert.Equal(MemoryStatus.Ok, pm->GetPoolStats(rt, out PoolStats stats));
+        Assert.Equal(stats.PresentPages, stats.FreePages);
+        Assert.Equal(0UL, stats.CachedPages);
+        Assert.Equal(FrameKind.Free, pm->KindOf(frames[0], out Order whole));
+        Assert.True(whole.Value >= pm->PageblockOrder, $"frame {frames[0].Value} heads a free block of order {whole.Value}");
         MemoryAssert.Consistent(pm);
     }
 
     /// <summary>
-    /// An order-0 free finding this CPU's cache full frees that frame with merging and leaves the cache as it is:
-    /// no drain of its oldest (coldest) entries, no slide of the rest (the slowest realtime free on the host).
+    /// Two CPUs: frames one CPU frees are the next CPU's to allocate at once, however full the pool is. A realtime
+    /// allocation never drains another CPU's cache (waiting for its lock is not bounded by this CPU), so frames a
+    /// cache parked would be out of reach; with no caches there are none.
     /// </summary>
     [Fact]
-    public void AnOrderZeroFree_IntoAFullCache_FreesThatFrameToTheLists_TheCacheLeftAsItIs()
+    public void FramesFreedOnOneCpu_AreAllocatableOnTheOther_OnAFullPool()
     {
-        using var host = QemuMaps.Boot("q35", 512 * MiB, 1);
+        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1, HostCpus.Config(2));
+        HostCpus.Enter(0);
         PhysicalMemory* pm = host.Memory;
         PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
         Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 32, out PoolId rt));
-        FrameCache* cache = pm->_buddy.CacheOf(rt.Value, 0);
         var frames = new List<Pfn>();
-        for (int i = 0; i <= cache->High; i++)
-        {
-            Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn pfn));
+        while (pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn pfn) == MemoryStatus.Ok)
             frames.Add(pfn);
-        }
-        Assert.Equal(0, cache->Count);
-        for (int i = 0; i < cache->High; i++)
+        Assert.Equal(32UL << pm->PageblockOrder, (ulong)frames.Count);
+        HostCpus.Enter(1);
+        for (int i = 0; i < 10; i++)
             Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(frames[i], new Order(0), Owner));
-        Assert.Equal(cache->High, cache->Count);
-        ulong[] entries = new ulong[cache->Count];
-        for (int i = 0; i < entries.Length; i++)
-            entries[i] = cache->At(i);
-
-        Pfn last = frames[^1];
-        Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(last, new Order(0), Owner));
-        // The look and the held count; its buddy is cached, so no merge.
-        Assert.Equal(2UL, StepsWithinBound(pm, "free into a full cache"));
-        Assert.Equal(FrameKind.Free, pm->KindOf(last, out Order o));
-        Assert.Equal(0, o.Value);
-        Assert.Equal(entries.Length, cache->Count);
-        for (int i = 0; i < entries.Length; i++)
-            Assert.Equal(entries[i], cache->At(i));
+        HostCpus.Enter(0);
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn again));
+            Assert.Contains(again, frames.GetRange(0, 10));
+            StepsWithinBound(pm, $"allocation {i} after the other CPU's frees");
+        }
+        Assert.Equal(MemoryStatus.OutOfMemory, pm->AllocateRealtime(rt, new Order(0), Owner, out _));
+        foreach (Pfn pfn in frames)
+            Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(pfn, new Order(0), Owner));
         MemoryAssert.Consistent(pm);
     }
 
@@ -539,6 +521,33 @@ public unsafe class RealtimeTests
         Assert.Equal(rt, report.Pool);
         Assert.Equal((ulong)cls, report.Expected);
         pm->_buddy._pageblocks[pb].Mobility = cls;
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
+    /// A frame of a realtime pool marked Cached (as a cache would park it) is a breach the bounded checker names:
+    /// the pool has no caches, so its sections see no cache push or pop between them and can count Cached frames.
+    /// </summary>
+    [Fact]
+    public void Checker_NamesAFrameMarkedCachedInARealtimePool()
+    {
+        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1);
+        PhysicalMemory* pm = host.Memory;
+        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 4, out PoolId rt));
+        Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn frame));
+        MemoryAssert.Consistent(pm);
+        ulong index = frame.Value - pm->_basePfn;
+        byte state = pm->_buddy._frames[index], owner = pm->_buddy._owners[index];
+        pm->_buddy._frames[index] = FrameState.Make(FrameKind.Cached, 0);
+        pm->_buddy._owners[index] = FrameOwner.None;
+        InvariantReport report = pm->Check();
+        Assert.Equal(InvariantCode.CacheCount, report.Code);
+        Assert.Equal(rt, report.Pool);
+        Assert.Equal(frame, report.Pfn);
+        pm->_buddy._frames[index] = state;
+        pm->_buddy._owners[index] = owner;
+        Assert.Equal(MemoryStatus.Ok, pm->FreeRealtime(frame, new Order(0), Owner));
         MemoryAssert.Consistent(pm);
     }
 

@@ -42,7 +42,7 @@ public class RealtimeBootTests
         ulong N(int group) => ulong.Parse(m.Groups[group].Value);
         Assert.True(N(1) <= N(2) && N(2) <= N(3) * 2 && N(1) <= N(4), $"min <= median, max: {m.Value}");
         Assert.True(N(5) > 0 && N(5) <= N(6), $"steps {N(5)} within the bound {N(6)}");
-        Assert.Equal(708UL, N(6));
+        Assert.Equal(13UL, N(6));
         Assert.Equal(0UL, N(7));
         Assert.Equal("pk> rtbench 0", lines[at + 5]);
         Assert.Equal("rtbench: N '0' is out of range; expected 1..10000000", lines[at + 6]);
@@ -79,7 +79,7 @@ public class RealtimeBootTests
         Assert.True(m.Success, $"rtbench line: '{lines[at + 1]}'\n{result}");
         ulong N(Match match, int group) => ulong.Parse(match.Groups[group].Value);
         Assert.True(N(m, 5) > 0 && N(m, 5) <= N(m, 6), $"steps {N(m, 5)} within the bound {N(m, 6)}");
-        Assert.Equal(708UL, N(m, 6));
+        Assert.Equal(13UL, N(m, 6));
         Assert.Equal(0UL, N(m, 7));
         Match c = CheckLoopLine.Match(lines[at + 2]);
         Assert.True(c.Success, $"check loop line: '{lines[at + 2]}'\n{result}");
@@ -95,7 +95,7 @@ public class RealtimeBootTests
         @"^\s+\d+ audio_rt\s+any\s+\S+\s+resv rt\s+10 kern\s+32768\s+32768\s+16$");
 
     private static readonly Regex IrqLine = new(
-        @"^cpu (\d) irqalloc: realtime pool audio_rt orders 0-3 allocated and freed in the timer interrupt, steps max (\d+) \(bound 708\)$");
+        @"^cpu (\d) irqalloc: realtime pool audio_rt orders 0-3 allocated and freed in the timer interrupt, steps max (\d+) \(bound 13\)$");
 
     /// <summary>
     /// An rt pool made smaller than its min= at boot (16 MiB of 32) grows to it with no command: the housekeeping
@@ -132,7 +132,7 @@ public class RealtimeBootTests
             Assert.True(m.Success, $"rt irqalloc line: '{lines[i + 2]}'\n{result}");
             Assert.Equal(c.ToString(), m.Groups[1].Value);
             ulong steps = ulong.Parse(m.Groups[2].Value);
-            Assert.True(steps > 0 && steps <= 708, $"steps {steps}");
+            Assert.True(steps > 0 && steps <= 13, $"steps {steps}");
         }
         BootTests.AssertContains(result, "check: ok");
     }
