@@ -57,11 +57,15 @@ namespace PoolKernel.Drivers
         /// that container's heap arena, charged to it (docs/containers.md "A driver's objects"). Returns what the CPU
         /// acted as before, for <see cref="Leave"/>: entries nest (a disk read inside the shell's <c>as</c>).
         /// </summary>
-        internal static ushort Enter(Driver driver)
-            => Heap.ContainerArenas.Act(driver == null || driver.Owner == FrameOwner.None ? Mm.Owners.Kernel : driver.Owner, true);
+        internal static Heap.ContainerArenas.DriverScope Enter(Driver driver, string entry)
+            => Heap.ContainerArenas.EnterDriver(driver == null || driver.Owner == FrameOwner.None ? Mm.Owners.Kernel : driver.Owner,
+                driver == null ? "a driver" : driver.Name, entry);
 
-        /// <summary>The end of an entry point: the CPU acts as it did before <see cref="Enter"/> again.</summary>
-        internal static void Leave(ushort previous) => Heap.ContainerArenas.Restore(previous);
+        /// <summary>
+        /// The end of the entry point <see cref="Enter"/> began: one line when its container refused objects the kernel's heap
+        /// made instead (<see cref="Heap.ContainerArenas.LeaveDriver"/>), then the CPU acts as it did before again.
+        /// </summary>
+        internal static void Leave(in Heap.ContainerArenas.DriverScope scope) => Heap.ContainerArenas.LeaveDriver(scope);
     }
 
     /// <summary>A disk: 512-byte sectors read and written by DMA.</summary>
@@ -77,18 +81,18 @@ namespace PoolKernel.Drivers
         /// <summary>Reads <paramref name="count"/> sectors at <paramref name="lba"/> into <paramref name="destination"/>, as the driver's container.</summary>
         public bool Read(ulong lba, uint count, byte* destination)
         {
-            ushort previous = Driver.Enter(Driver);
+            Heap.ContainerArenas.DriverScope scope = Driver.Enter(Driver, "read");
             bool ok = ReadSectors(lba, count, destination);
-            Driver.Leave(previous);
+            Driver.Leave(scope);
             return ok;
         }
 
         /// <summary>Writes <paramref name="count"/> sectors at <paramref name="lba"/> from <paramref name="source"/>, as the driver's container.</summary>
         public bool Write(ulong lba, uint count, byte* source)
         {
-            ushort previous = Driver.Enter(Driver);
+            Heap.ContainerArenas.DriverScope scope = Driver.Enter(Driver, "write");
             bool ok = WriteSectors(lba, count, source);
-            Driver.Leave(previous);
+            Driver.Leave(scope);
             return ok;
         }
 
@@ -114,18 +118,18 @@ namespace PoolKernel.Drivers
         /// <summary>Queues one frame for sending, as the driver's container; false when the transmitter is busy.</summary>
         public bool Send(byte* frame, int length)
         {
-            ushort previous = Driver.Enter(Driver);
+            Heap.ContainerArenas.DriverScope scope = Driver.Enter(Driver, "send");
             bool ok = SendFrame(frame, length);
-            Driver.Leave(previous);
+            Driver.Leave(scope);
             return ok;
         }
 
         /// <summary>Copies one received frame into <paramref name="buffer"/>, as the driver's container; returns its length, or 0 when none is waiting.</summary>
         public int Receive(byte* buffer, int capacity)
         {
-            ushort previous = Driver.Enter(Driver);
+            Heap.ContainerArenas.DriverScope scope = Driver.Enter(Driver, "receive");
             int length = ReceiveFrame(buffer, capacity);
-            Driver.Leave(previous);
+            Driver.Leave(scope);
             return length;
         }
 

@@ -93,7 +93,7 @@ namespace PoolKernel.Drivers
                 Console.WriteLine(" runs without a container (no container table, or every container number taken): its DMA memory is the dma owner's");
             }
             s_loading = driver;
-            ushort acting = Driver.Enter(driver);
+            Heap.ContainerArenas.DriverScope acting = Driver.Enter(driver, "load");
             bool loaded = driver.Load(f);
             Driver.Leave(acting);
             s_loading = null;
@@ -176,7 +176,7 @@ namespace PoolKernel.Drivers
                 {
                     if (s_drivers[d].Loaded)
                     {
-                        ushort acting = Driver.Enter(s_drivers[d]);
+                        Heap.ContainerArenas.DriverScope acting = Driver.Enter(s_drivers[d], "poll");
                         s_drivers[d].Poll();
                         Driver.Leave(acting);
                     }
@@ -264,7 +264,7 @@ namespace PoolKernel.Drivers
             {
                 // The sector cache writes its pages back and forgets the disks first, and reaches no disk meanwhile.
                 BlockCache.SectorCache.BeginUnload();
-                ushort acting = Driver.Enter(driver);
+                Heap.ContainerArenas.DriverScope acting = Driver.Enter(driver, "unload");
                 driver.Unload();
                 Driver.Leave(acting);
                 driver.Loaded = false;

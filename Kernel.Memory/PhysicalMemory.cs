@@ -121,6 +121,7 @@ public unsafe partial struct PhysicalMemory
         public ulong IndexMasksOffset;
         public ulong IndexLinksOffset;
         public ulong CacheClassesOffset;
+        public ulong LeftCacheClassOffset;
         public ulong MoversOffset;
         public ulong TotalBytes;
     }
@@ -211,6 +212,8 @@ public unsafe partial struct PhysicalMemory
         at = AlignUp(at + PageblockIndex.LinksBytes(layout.Pageblocks), 64);
         layout.CacheClassesOffset = at;
         at = AlignUp(at + config.PoolCapacity, 64);
+        layout.LeftCacheClassOffset = at;
+        at = AlignUp(at + BuddyAllocator.LeftCacheClassBytes(layout.Pageblocks), 64);
         layout.MoversOffset = at;
         at = AlignUp(at + (ulong)FrameOwner.Count * (ulong)sizeof(FrameMover), 64);
         layout.TotalBytes = at;
@@ -220,7 +223,7 @@ public unsafe partial struct PhysicalMemory
     /// <summary>
     /// How many bytes of metadata <see cref="Initialize"/> needs for this map: about six bytes a
     /// frame of the span (its state, its owner and half a free-list node, <see cref="NodeTable"/>) plus
-    /// 16 bytes a page block (its info and its cheapest-block index links) plus the pool table. Refuses the same bad input Initialize refuses
+    /// 16 bytes and a bit a page block (its info, its cheapest-block index links, its steal mark) plus the pool table. Refuses the same bad input Initialize refuses
     /// (overlapping, zero-length or wrapping ranges, bad nodes, bad config); RAM beyond
     /// <see cref="NodeTable.MaxSpanPages"/> frames from the base is trimmed, not sized (see Initialize).
     /// </summary>
@@ -320,6 +323,9 @@ public unsafe partial struct PhysicalMemory
         buddy._index._masks = (uint*)(block + layout.IndexMasksOffset);
         buddy._index._links = (uint*)(block + layout.IndexLinksOffset);
         buddy._cacheClasses = (MobilityClass*)(block + layout.CacheClassesOffset);
+        buddy._leftCacheClass = (ulong*)(block + layout.LeftCacheClassOffset);
+        for (ulong w = 0; w < BuddyAllocator.LeftCacheClassBytes(layout.Pageblocks) / sizeof(ulong); w++)
+            buddy._leftCacheClass[w] = 0;
         pm->_movers = (FrameMover*)(block + layout.MoversOffset);
         for (int i = 0; i < FrameOwner.Count; i++)
             pm->_movers[i] = default;

@@ -59,6 +59,12 @@ public unsafe partial struct BuddyAllocator
     internal PageblockIndex _index;
     /// <summary>Per pool slot: the one mobility class its frame cache serves (<see cref="CacheClassFor"/>).</summary>
     internal MobilityClass* _cacheClasses;
+    /// <summary>
+    /// One bit a page block (<see cref="LeftCacheClass"/>): set when a steal steered it away from its pool's cache class
+    /// in an instance of several CPUs (<see cref="Restyle"/>), where other CPUs' caches may keep frames of it; cleared
+    /// when it is steered back to the cache class or claimed or moved wholly free (then no cache holds a frame of it).
+    /// </summary>
+    internal ulong* _leftCacheClass;
     /// <summary><see cref="MemoryConfig.OneMobilityClass"/>: <see cref="TakeFirst"/> serves every class as the pool's cache class.</summary>
     internal bool _oneClass;
 
@@ -256,7 +262,10 @@ public unsafe partial struct BuddyAllocator
         if (from->Head == FreeList.End)
             mask &= ~(1UL << (int)(from - lists));
         if (o >= pbo && order < pbo)
+        {
             _pageblocks[index >> pbo].Mobility = (MobilityClass)cls; // claimed whole: free, so in no index bucket
+            ForgetLeftCacheClass(index >> pbo); // and in no cache
+        }
         while (o > order)
         {
             o--;

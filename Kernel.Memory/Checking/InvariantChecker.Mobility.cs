@@ -7,7 +7,9 @@ public static unsafe partial class InvariantChecker
     /// Every page block is filed in the cheapest-block index exactly where its pool, class and held
     /// count put it (<see cref="PageblockIndex.Key"/>) or nowhere; each bucket's links agree both ways
     /// and hold only page blocks that belong there, as many as are counted; each bucket mask bit says
-    /// whether the bucket is empty; every page block's class is one its pool accepts (a pool accepting none excepted), and a realtime pool's its cache class; every frame-cache entry lies in a page block of the class its cache serves.
+    /// whether the bucket is empty; every page block's class is one its pool accepts (a pool accepting none excepted), and a realtime pool's its cache class; every entry of every CPU's caches
+    /// (order 0 and the block caches) lies in page blocks of the class its caches serve, but in a page block a steal steered away
+    /// from that class while other CPUs' caches could keep its frames (<see cref="BuddyAllocator.LeftCacheClass"/>).
     /// O(page blocks + cache entries).
     /// </summary>
     private static InvariantReport CheckMobility(ref PhysicalMemory pm, bool butRealtime)
@@ -75,26 +77,29 @@ public static unsafe partial class InvariantChecker
         if (walked != filed)
             return InvariantReport.Broken(InvariantCode.PageblockIndexBroken, 0, PoolId.None.Value, 0, filed, walked);
 
-        // With several CPUs' caches a page block may be restyled while another CPU's cache holds one of
-        // its frames (BuddyAllocator.Restyle): the rule holds exactly in an instance of one CPU.
-        if (b._cpus != 1)
-            return default;
+        // Every CPU's caches of every live pool, every order: each page block an entry covers (one, or several for a
+        // block above the page-block order) is of the class the caches serve, or was steered away from it by a steal
+        // while other CPUs' caches could keep its frames (BuddyAllocator.Restyle, LeftCacheClass). Entries were
+        // checked as heads of Cached blocks of their pool and order (step 4). O(cache entries).
         for (int pool = 0; pool < pm._poolCapacity; pool++)
         {
-            if (butRealtime && pm.IsRealtime(pool))
+            if (b._pools[pool].Live == 0 || (butRealtime && pm.IsRealtime(pool)))
                 continue;
-            for (int slot = -1; slot < FrameCache.BlockSlots; slot++)
-            {
-                int order = slot < 0 ? 0 : FrameCache.OrderOfSlot(slot);
-                FrameCache* cache = b.CacheFor(pool, 0, order);
-                for (int i = 0; i < cache->Count; i++)
+            for (int cpu = 0; cpu < b._cpus; cpu++)
+                for (int slot = -1; slot < FrameCache.BlockSlots; slot++)
                 {
-                    ulong frame = cache->At(i);
-                    if (frame < b._spanPages && !b.CacheServes(pool, b._pageblocks[frame >> pbo].Mobility))
-                        return InvariantReport.Broken(InvariantCode.CachedFrameOfAnotherClass, pm._basePfn + frame, pool, order,
-                            (ulong)b._cacheClasses[pool], (ulong)b._pageblocks[frame >> pbo].Mobility);
+                    int order = slot < 0 ? 0 : FrameCache.OrderOfSlot(slot);
+                    FrameCache* cache = b.CacheFor(pool, cpu, order);
+                    for (int i = 0; i < cache->Count; i++)
+                    {
+                        ulong frame = cache->At(i);
+                        ulong last = order > pbo ? frame + (1UL << order) - 1 : frame;
+                        for (ulong pb = frame >> pbo; last < b._spanPages && pb <= last >> pbo; pb++)
+                            if (!b.CacheServes(pool, b._pageblocks[pb].Mobility) && !b.LeftCacheClass(pb))
+                                return InvariantReport.Broken(InvariantCode.CachedFrameOfAnotherClass, pm._basePfn + (pb > frame >> pbo ? pb << pbo : frame),
+                                    pool, order, (ulong)b._cacheClasses[pool], (ulong)b._pageblocks[pb].Mobility);
+                    }
                 }
-            }
         }
         return default;
     }

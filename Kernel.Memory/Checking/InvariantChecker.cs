@@ -29,7 +29,8 @@ namespace PoolKernel.Memory;
 ///   8. free-list nodes (<see cref="NodeTable"/>) of frames holding no free head read None, None;
 ///   9. containers (<see cref="Container"/>): the pages each holds per the frames equal its counts;
 ///  10. mobility (InvariantChecker.Mobility.cs): the cheapest-block index files exactly the page blocks
-///      it should, in the right bucket, and every cached frame lies in a page block of its cache's class.
+///      it should, in the right bucket, and every CPU's cached blocks lie in page blocks of their caches' class
+///      (but a page block a steal took from that class on several CPUs).
 /// Step 3 also checks each pool's non-empty-list mask (<see cref="Pool.ListedSlots"/>); lists are by
 /// slot (order and mobility class, <see cref="BuddyAllocator.SlotOf"/>), each free block on the slot of
 /// its order and page block's class. Step 2 also counts lent page blocks (each one whole page block, in

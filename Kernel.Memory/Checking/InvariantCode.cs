@@ -87,7 +87,7 @@ public enum InvariantCode : byte
     /// found), a broken back link, or a non-empty-bucket mask bit wrong (Order: the bucket).
     /// </summary>
     PageblockIndexBroken,
-    /// <summary>A frame-cache entry lies in a page block of another class than the one its cache serves (Expected: the cache's class, Actual: the page block's).</summary>
+    /// <summary>An entry of some CPU's cache (any order) lies in a page block of another class than the one its cache serves, which no steal on several CPUs explains (<see cref="BuddyAllocator.LeftCacheClass"/>; Expected: the cache's class, Actual: the page block's).</summary>
     CachedFrameOfAnotherClass,
     /// <summary>A page block is steered to a class its pool does not accept (Expected: the pool's accepted mask, Actual: the class).</summary>
     PageblockClassRefused,

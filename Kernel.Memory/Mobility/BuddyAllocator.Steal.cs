@@ -75,9 +75,11 @@ public unsafe partial struct BuddyAllocator
     /// first has the pool's frame cache drained when the cache holds one of its frames (so the cache holds
     /// only frames of that class's page blocks; the only CPU is the caller, its interrupts off, so no
     /// fast path holds the cache). With several CPUs the other CPUs' caches cannot be taken here (their
-    /// locks rank below the pool's, docs/smp.md): frames of the page block they hold stay cached, are
-    /// handed out to the caches' class, and return to the lists of the page block's class of the time
-    /// when drained. O(frames of a page block).
+    /// locks rank below the pool's, docs/smp.md), and another CPU may be parking a frame of it (its class read
+    /// before this change): frames of the page block they hold stay cached, are handed out to the caches'
+    /// class, and return to the lists of the page block's class of the time when drained. The page block is
+    /// marked for that (<see cref="LeftCacheClass"/>: the checker's one exception to its class rule for cached
+    /// frames), and unmarked when steered back to the cache class. O(frames of a page block).
     /// </summary>
     internal void Restyle(int pool, ulong pb, int cls)
     {
@@ -85,6 +87,10 @@ public unsafe partial struct BuddyAllocator
             return;
         if (_cpus == 1 && CacheServes(pool, _pageblocks[pb].Mobility) && CachedIn(pool, pb) != 0)
             Drain(pool);
+        if (CacheServes(pool, (MobilityClass)cls))
+            ForgetLeftCacheClass(pb);
+        else if (_cpus != 1 && CacheServes(pool, _pageblocks[pb].Mobility))
+            _leftCacheClass[pb >> 6] |= 1UL << (int)(pb & 63);
         Unfile(pb);
         int pbo = _pageblockOrder;
         ulong start = pb << pbo, end = start + (1UL << pbo);
@@ -114,6 +120,25 @@ public unsafe partial struct BuddyAllocator
             p += kind == FrameKind.Absent || kind == FrameKind.Tail ? 1UL : 1UL << (order < pbo ? order : pbo);
         }
         File(pb);
+    }
+
+    /// <summary>Bytes of the <see cref="_leftCacheClass"/> bitmap for <paramref name="pageblocks"/> page blocks: one bit each, whole words.</summary>
+    public static ulong LeftCacheClassBytes(ulong pageblocks) { return (pageblocks + 63) / 64 * sizeof(ulong); }
+
+    /// <summary>
+    /// True when page block <paramref name="pb"/> was steered away from its pool's cache class by a steal in an instance
+    /// of several CPUs (<see cref="Restyle"/>) and has not been claimed, moved or steered back since: other CPUs' caches
+    /// may hold frames of it although its class is not theirs.
+    /// </summary>
+    internal bool LeftCacheClass(ulong pb) { return (_leftCacheClass[pb >> 6] & (1UL << (int)(pb & 63))) != 0; }
+
+    /// <summary>Unmarks page block <paramref name="pb"/> (<see cref="LeftCacheClass"/>): no cache holds a frame of it, or its class is the caches' again. Writes only when it was marked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void ForgetLeftCacheClass(ulong pb)
+    {
+        ulong bit = 1UL << (int)(pb & 63);
+        if ((_leftCacheClass[pb >> 6] & bit) != 0)
+            _leftCacheClass[pb >> 6] &= ~bit;
     }
 
     /// <summary>

@@ -443,6 +443,7 @@ public unsafe partial struct PhysicalMemory
         Modified(to);
         _buddy.Unfile(pb); // a page block with holes is filed even with nothing held
         _buddy._pageblocks[pb].Pool = (byte)to;
+        _buddy.ForgetLeftCacheClass(pb); // nothing of it allocated, so nothing cached
         // Every page block's class is one its pool accepts (the fast paths rely on it): a class the
         // new pool refuses becomes its cache class, while the free blocks are off the lists. Every page
         // block of a realtime pool is of its cache class (its bounded path never steals, Kernel.Memory/Realtime).

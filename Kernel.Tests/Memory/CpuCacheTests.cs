@@ -608,6 +608,120 @@ public unsafe class CpuCacheTests
     }
 
     /// <summary>
+    /// The class rule for cached blocks covers every CPU's caches, every order: a movable frame, then a movable order-1
+    /// block, parked in CPU 1's caches of an open pool (whose caches serve the unmovable class), as a park that skipped
+    /// the class test would leave them, is reported as <see cref="InvariantCode.CachedFrameOfAnotherClass"/> naming the
+    /// frame, the pool, the order and both classes. (Before, the rule was checked in instances of one CPU only.)
+    /// </summary>
+    [Fact]
+    public void AFrameOfAnotherClassInAnotherCpusCache_IsReported_EveryOrder()
+    {
+        using HostPhysicalMemory host = TwoCpus();
+        PhysicalMemory* pm = host.Memory;
+        ref BuddyAllocator b = ref pm->_buddy;
+        PoolId pool = CachedPool(pm);
+        AllocRequest movable = AllocRequest.InPool(pool);
+        movable.Mobility = MobilityClass.Movable;
+        HostCpus.Enter(1);
+        foreach (int order in new[] { 0, 1 })
+        {
+            FrameCache* cache = b.CacheFor(pool.Value, 1, order);
+            Assert.True(cache->High > cache->Count, $"order {order}: CPU 1's cache has no room");
+            Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(order), movable, out Pfn pfn));
+            ulong index = pfn.Value - pm->_basePfn;
+            Assert.Equal(MobilityClass.Movable, b._pageblocks[index >> b._pageblockOrder].Mobility);
+            MemoryAssert.Consistent(pm);
+
+            // Parked as ParkFrame and ParkBlock park: the head Cached, the owner byte cleared, held counts unchanged.
+            b._frames[index] = FrameState.Make(FrameKind.Cached, order);
+            b._owners[index] = FrameOwner.None;
+            cache->Push(index);
+            InvariantReport r = pm->Check();
+            Assert.Equal(InvariantCode.CachedFrameOfAnotherClass, r.Code);
+            Assert.Equal(pfn.Value, r.Pfn.Value);
+            Assert.Equal(pool, r.Pool);
+            Assert.Equal(order, r.Order);
+            Assert.Equal((ulong)MobilityClass.Unmovable, r.Expected);
+            Assert.Equal((ulong)MobilityClass.Movable, r.Actual);
+
+            Assert.Equal(index, cache->Pop());
+            b._frames[index] = FrameState.Make(FrameKind.Allocated, order);
+            b._owners[index] = MemoryAssert.DefaultOwner;
+            MemoryAssert.Consistent(pm);
+            Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
+        }
+        HostCpus.Enter(0);
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
+    /// The rule's one exception, on several CPUs: a steal that steers a page block away from the caches' class cannot take
+    /// the other CPUs' caches (their locks rank below the pool's), so the frames of it CPU 1 parked stay there, and the
+    /// checker is clean (the page block is marked, <see cref="BuddyAllocator.LeftCacheClass"/>). Once those frames are
+    /// drained and the page block is claimed again wholly free, the mark is gone: a movable frame parked in CPU 1's cache
+    /// then is reported again.
+    /// </summary>
+    [Fact]
+    public void AStealWhileAnotherCpuCachesFramesOfThePageblock_LeavesThemCached_TheCheckerClean_UntilClaimedAgain()
+    {
+        using HostPhysicalMemory host = TwoCpus();
+        PhysicalMemory* pm = host.Memory;
+        ref BuddyAllocator b = ref pm->_buddy;
+        int pbo = b._pageblockOrder;
+        PoolId pool = CachedPool(pm);
+        var whole = new List<Pfn>();
+        while (pm->Allocate(new Order(pbo), AllocRequest.InPool(pool), out Pfn p) == MemoryStatus.Ok)
+            whole.Add(p);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(whole[^1], new Order(pbo), MemoryAssert.DefaultOwner));
+        ulong pb = (whole[^1].Value - pm->_basePfn) >> pbo;
+        whole.RemoveAt(whole.Count - 1);
+
+        // CPU 1 caches frames of the one page block with free frames (claimed unmovable by its refill).
+        HostCpus.Enter(1);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn unmovable));
+        Assert.Equal(pb, (unmovable.Value - pm->_basePfn) >> pbo);
+        Assert.True(CachedFrames(pm, pool, 1) > 0);
+        MemoryAssert.Consistent(pm);
+
+        // CPU 0's movable frame can only come from stealing that page block.
+        HostCpus.Enter(0);
+        AllocRequest movable = AllocRequest.InPool(pool);
+        movable.Mobility = MobilityClass.Movable;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), movable, out Pfn stolen));
+        Assert.Equal(pb, (stolen.Value - pm->_basePfn) >> pbo);
+        Assert.Equal(MobilityClass.Movable, b._pageblocks[pb].Mobility);
+        Assert.True(b.CachedIn(pool.Value, pb) > 0, "CPU 1's frames of the stolen page block left its cache");
+        Assert.True(b.LeftCacheClass(pb));
+        MemoryAssert.Consistent(pm);
+
+        // Everything back: the page block wholly free, then claimed by a movable allocation: no longer marked.
+        Assert.Equal(MemoryStatus.Ok, pm->Free(stolen, new Order(0), MemoryAssert.DefaultOwner));
+        HostCpus.Enter(1);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(unmovable, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.True(b.Drain(pool.Value));
+        Assert.Equal(0, b._pageblocks[pb].Held);
+        HostCpus.Enter(0);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), movable, out Pfn claimed));
+        Assert.Equal(pb, (claimed.Value - pm->_basePfn) >> pbo);
+        Assert.False(b.LeftCacheClass(pb));
+        MemoryAssert.Consistent(pm);
+
+        ulong index = claimed.Value - pm->_basePfn;
+        b._frames[index] = FrameState.Make(FrameKind.Cached, 0);
+        b._owners[index] = FrameOwner.None;
+        b.CacheOf(pool.Value, 1)->Push(index);
+        Assert.Equal(InvariantCode.CachedFrameOfAnotherClass, pm->Check().Code);
+        Assert.Equal(index, b.CacheOf(pool.Value, 1)->Pop());
+        b._frames[index] = FrameState.Make(FrameKind.Allocated, 0);
+        b._owners[index] = MemoryAssert.DefaultOwner;
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(claimed, new Order(0), MemoryAssert.DefaultOwner));
+        foreach (Pfn p in whole)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(pbo), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
     /// What a CPU writes on its fast paths and under locks sits on cache lines no other CPU's or pool's writes share
     /// (issue 13, false sharing): in an instance built for 4 CPUs, each (pool, CPU) cache lock and each pool lock is
     /// alone on its 64-byte line, each (pool, CPU) frame cache and block-cache set spans lines of its own, and no lock

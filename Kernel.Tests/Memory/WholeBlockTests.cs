@@ -92,7 +92,8 @@ public unsafe class WholeBlockTests
     /// above the page-block order (three in four) and below it, by pool choice and from named pools, unmovable
     /// (through the per-CPU caches of order 9) and movable (straight to the lists), freed in random order from either
     /// CPU, with a free by the wrong owner and a second free refused with nothing changed now and then. After every
-    /// operation: the invariant checker (lists, listed masks, counts, held counts, merged buddies), every live block
+    /// operation: the invariant checker (lists, listed masks, counts, held counts, merged buddies, and every CPU's cached
+    /// blocks in page blocks of their caches' class: a park on CPU 1 that skipped the class test fails every seed), every live block
     /// still reads allocated with its order, and for every pool the cached test says what the sum of its caches says.
     /// Four shapes: page blocks of order 9 under a largest block of 10 (the default), 3 under 5, 4 under 4 (no merge
     /// above the page block) and 2 under 6 (four orders of whole blocks).

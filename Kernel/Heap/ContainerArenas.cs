@@ -91,6 +91,103 @@ namespace PoolKernel.Heap
                 seen = System.Threading.Volatile.Read(ref s_actingCpus);
         }
 
+        /// <summary>
+        /// What a driver's entry point found when it began (<see cref="EnterDriver"/>) and puts back when it ends
+        /// (<see cref="LeaveDriver"/>): the acting owner and the running CPU's tally of objects made in the kernel's heap
+        /// instead of the container's arena (<see cref="PerCpu.DriverFallbacks"/>), which the entry point starts afresh.
+        /// </summary>
+        internal struct DriverScope
+        {
+            /// <summary>The driver's name and the entry point's (load, poll, read, write, send, receive, unload), for its lines.</summary>
+            internal string Driver;
+            internal string Entry;
+            internal ushort Previous;
+            internal uint Fallbacks;
+            internal ulong FallbackBytes;
+            internal byte HeapStatus;
+            internal byte MemoryStatus;
+        }
+
+        /// <summary>
+        /// Entry point <paramref name="entry"/> (load, poll, read, write, send, receive, unload) of driver <paramref name="driver"/>
+        /// begins: the running CPU acts as container <paramref name="owner"/> for a driver (<see cref="Act"/>), its tally of
+        /// objects over the container's quota starting at 0; the outer scope's tally is kept in the answer for
+        /// <see cref="LeaveDriver"/>. Said when the CPU traces scopes (<see cref="TraceScope"/>), as the end is.
+        /// </summary>
+        internal static DriverScope EnterDriver(byte owner, string driver, string entry)
+        {
+            DriverScope scope = default;
+            scope.Driver = driver;
+            scope.Entry = entry;
+            byte before = Smp.Started ? ObjectOwner : Owners.Kernel;
+            scope.Previous = Act(owner, true);
+            PerCpu* cpu = Smp.Current;
+            if (cpu == null)
+                return scope;
+            TraceScope(driver, entry, owner, false, before);
+            scope.Fallbacks = cpu->DriverFallbacks;
+            scope.FallbackBytes = cpu->DriverFallbackBytes;
+            scope.HeapStatus = cpu->DriverFallbackHeapStatus;
+            scope.MemoryStatus = cpu->DriverFallbackMemoryStatus;
+            cpu->DriverFallbacks = 0;
+            cpu->DriverFallbackBytes = 0;
+            return scope;
+        }
+
+        /// <summary>
+        /// A driver's entry point (<paramref name="scope"/>, from <see cref="EnterDriver"/>) ends: when its container refused
+        /// objects that the kernel's heap made instead (<see cref="NoteFallback"/>), one line says how many, their bytes, the
+        /// container, the entry point and the first refusal's reason: `heap: 7 objects (1000 bytes) for container floppy
+        /// refused during floppy's load: over the container's quota; made in the kernel's heap instead (a driver's entry
+        /// point is not ended)`. Then the CPU acts as before the entry point and the outer scope's tally is put back.
+        /// </summary>
+        internal static void LeaveDriver(in DriverScope scope)
+        {
+            string driver = scope.Driver, entry = scope.Entry;
+            PerCpu* cpu = Smp.Current;
+            if (cpu != null && cpu->DriverFallbacks != 0)
+            {
+                Console.Write("heap: ");
+                Console.Write((ulong)cpu->DriverFallbacks);
+                Console.Write(cpu->DriverFallbacks == 1 ? " object (" : " objects (");
+                Console.Write(cpu->DriverFallbackBytes);
+                Console.Write(" bytes) for container ");
+                WriteName(cpu->ActingOwner);
+                Console.Write(" refused during ");
+                Console.Write(driver);
+                Console.Write("'s ");
+                Console.Write(entry);
+                Console.Write(": ");
+                KernelHeapGlue.WriteRefusal((HeapStatus)cpu->DriverFallbackHeapStatus, (MemoryStatus)cpu->DriverFallbackMemoryStatus);
+                Console.WriteLine("; made in the kernel's heap instead (a driver's entry point is not ended)");
+            }
+            Restore(scope.Previous);
+            if (cpu == null)
+                return;
+            TraceScope(driver, entry, Owners.Kernel, true, Owners.Kernel);
+            cpu->DriverFallbacks = scope.Fallbacks;
+            cpu->DriverFallbackBytes = scope.FallbackBytes;
+            cpu->DriverFallbackHeapStatus = scope.HeapStatus;
+            cpu->DriverFallbackMemoryStatus = scope.MemoryStatus;
+        }
+
+        /// <summary>
+        /// An object of <paramref name="size"/> bytes the acting driver's container refused (<paramref name="failure"/>), made
+        /// in the kernel's heap instead: counted for the running entry point's line (<see cref="LeaveDriver"/>), the first
+        /// refusal's reason kept. Only inside a driver's entry point (<see cref="ActingForDriver"/>).
+        /// </summary>
+        internal static void NoteFallback(nuint size, in HeapFailure failure)
+        {
+            PerCpu* cpu = Smp.Current;
+            if (cpu->DriverFallbacks == 0)
+            {
+                cpu->DriverFallbackHeapStatus = (byte)failure.Status;
+                cpu->DriverFallbackMemoryStatus = (byte)failure.MemoryStatus;
+            }
+            cpu->DriverFallbacks++;
+            cpu->DriverFallbackBytes += size;
+        }
+
         /// <summary>The shell's <c>as</c>: the running CPU acts as <paramref name="owner"/> (see <see cref="Act"/>) for a command, which a refused object ends.</summary>
         internal static void ActAs(byte owner) => Act(owner, false);
 
@@ -111,6 +208,73 @@ namespace PoolKernel.Heap
                 PerCpu* cpu = Smp.Current;
                 return cpu->InterruptDepth != 0 ? Owners.Kernel : cpu->ActingOwner;
             }
+        }
+
+        /// <summary>
+        /// The owner a managed object made now on the running CPU is charged to, as <see cref="KernelHeapGlue.AllocObject"/>
+        /// decides it: the acting owner (<see cref="ActingOwner"/>: the kernel inside an interrupt handler) when it is a live
+        /// container, else the kernel (an owner destroyed while a CPU still acts as it).
+        /// </summary>
+        internal static byte ObjectOwner
+        {
+            get
+            {
+                byte owner = ActingOwner;
+                return owner != Owners.Kernel && PhysicalMemoryOwner.Unguarded->IsContainer(owner) ? owner : Owners.Kernel;
+            }
+        }
+
+        /// <summary>
+        /// The diagnostic behind the shell's <c>scopes CMD...</c> (docs/containers.md "Who acts as a container"): while the running
+        /// CPU traces (<see cref="PerCpu.TraceScopes"/>), one line as an acting scope (the shell's <c>as</c>, a driver's entry point)
+        /// begins or ends, saying whom the CPU's objects are charged to from then on (<see cref="ObjectOwner"/>, what the object
+        /// path reads) and, at a beginning, whom they were charged to before: `scope: ata-piix's read begins: objects charged
+        /// to ata-piix (before: web)`, `scope: ata-piix's read ends: objects charged to web`. Nothing when not tracing.
+        /// </summary>
+        /// <param name="driver">The driver whose entry point <paramref name="entry"/> it is; null for the shell's <c>as</c> (<paramref name="entry"/> "as") acting as <paramref name="named"/>.</param>
+        internal static void TraceScope(string driver, string entry, byte named, bool end, byte before)
+        {
+            PerCpu* cpu = Smp.Current;
+            if (cpu == null || cpu->TraceScopes == 0)
+                return;
+            Console.Write("scope: ");
+            if (driver != null)
+            {
+                Console.Write(driver);
+                Console.Write("'s ");
+                Console.Write(entry);
+            }
+            else
+            {
+                Console.Write(entry);
+                Console.Write(' ');
+                WriteName(named);
+            }
+            Console.Write(end ? " ends: objects charged to " : " begins: objects charged to ");
+            WriteObjectOwner(ObjectOwner);
+            if (!end)
+            {
+                Console.Write(" (before: ");
+                WriteObjectOwner(before);
+                Console.Write(")");
+            }
+            Console.WriteLine();
+        }
+
+        /// <summary>Turns <see cref="TraceScope"/>'s lines on or off for the running CPU.</summary>
+        internal static void TraceScopes(bool on)
+        {
+            if (Smp.Started)
+                Smp.Current->TraceScopes = on ? (byte)1 : (byte)0;
+        }
+
+        /// <summary>"the kernel" or the container's name.</summary>
+        internal static void WriteObjectOwner(byte owner)
+        {
+            if (owner == Owners.Kernel)
+                Console.Write("the kernel");
+            else
+                WriteName(owner);
         }
 
         /// <summary>True when the running CPU acts for a driver's entry point (<see cref="Act"/>): a refused object is the kernel heap's instead.</summary>
@@ -273,6 +437,23 @@ namespace PoolKernel.Heap
                 }
             }
             return report;
+        }
+
+        /// <summary>
+        /// The container whose arena holds the managed object containing byte <paramref name="p"/>; <see cref="FrameOwner.None"/>
+        /// when no arena does. The heap lock held (<see cref="KernelHeapGlue.HolderOf"/>).
+        /// </summary>
+        internal static byte ArenaHoldingLocked(byte* p)
+        {
+            if (!s_ready)
+                return FrameOwner.None;
+            for (int o = 0; o < FrameOwner.Count; o++)
+            {
+                KernelHeap* arena = (KernelHeap*)s_arenas[o];
+                if (arena != null && arena->ManagedBlockContaining(p, out _, out _, out _) != null)
+                    return (byte)o;
+            }
+            return FrameOwner.None;
         }
 
         /// <summary>Writes container <paramref name="owner"/>'s name (its number when it has none).</summary>

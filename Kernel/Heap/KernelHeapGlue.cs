@@ -254,8 +254,8 @@ namespace PoolKernel.Heap
             if (ContainerArenas.s_actingCpus != 0)
             {
                 // An owner that is no longer a container (a driver's, destroyed at its unload) has no arena: the kernel's heap.
-                byte owner = ContainerArenas.ActingOwner;
-                if (owner != Owners.Kernel && PhysicalMemoryOwner.Unguarded->IsContainer(owner))
+                byte owner = ContainerArenas.ObjectOwner;
+                if (owner != Owners.Kernel)
                 {
                     void* inArena = AllocArenaObject(owner, size, out bool fallBack);
                     if (inArena != null || !fallBack)
@@ -289,8 +289,9 @@ namespace PoolKernel.Heap
         /// its quota; counted towards the next collection like the kernel heap's objects, and, when refused for want of
         /// memory (the quota's included), retried once after a collection (which sweeps the arena too). Null after
         /// printing one line naming the container and the pools' answer: the runtime's out of memory for the command; or,
-        /// inside a driver's entry point (<see cref="ContainerArenas.ActingForDriver"/>), which must not be ended, the line
-        /// says the object is made in the kernel's heap instead and <paramref name="fallBack"/> asks the caller to.
+        /// inside a driver's entry point (<see cref="ContainerArenas.ActingForDriver"/>), which must not be ended, quietly:
+        /// <paramref name="fallBack"/> asks the caller to make the object in the kernel's heap, and the refusal is counted for
+        /// the entry point's one line (<see cref="ContainerArenas.NoteFallback"/>, printed when it ends).
         /// </summary>
         private static void* AllocArenaObject(byte owner, nuint size, out bool fallBack)
         {
@@ -317,14 +318,20 @@ namespace PoolKernel.Heap
             Unlock(state);
             if (p == null)
             {
+                fallBack = ContainerArenas.ActingForDriver && failure.Status != HeapStatus.Corruption && failure.MemoryStatus != MemoryStatus.Corruption;
+                if (fallBack)
+                {
+                    // Said once for the whole entry point when it ends (ContainerArenas.LeaveDriver), not object by object.
+                    ContainerArenas.NoteFallback(size, failure);
+                    return null;
+                }
                 Console.Write("heap: an object of ");
                 Console.Write((ulong)size);
                 Console.Write(" bytes for container ");
                 ContainerArenas.WriteName(owner);
                 Console.Write(" refused: ");
-                Console.Write(failure.Status == HeapStatus.OutOfMemory ? MemoryText.Status(failure.MemoryStatus) : StatusText(failure.Status));
-                fallBack = ContainerArenas.ActingForDriver && failure.Status != HeapStatus.Corruption && failure.MemoryStatus != MemoryStatus.Corruption;
-                Console.WriteLine(fallBack ? "; made in the kernel's heap instead (a driver's entry point is not ended)" : "");
+                WriteRefusal(failure.Status, failure.MemoryStatus);
+                Console.WriteLine();
                 if (failure.MemoryStatus == MemoryStatus.Corruption)
                     PhysicalMemoryOwner.FailFast();
                 if (failure.Status == HeapStatus.Corruption)
@@ -520,6 +527,24 @@ namespace PoolKernel.Heap
                 return f;
             }
         }
+
+        /// <summary>
+        /// Whose heap holds the managed object containing byte <paramref name="p"/>: <see cref="Owners.Kernel"/> for the kernel's
+        /// heap, a container for its arena (<see cref="ContainerArenas"/>), <see cref="FrameOwner.None"/> for none. Under the heap
+        /// lock; any CPU, interrupt handlers included (the lock turns interrupts off, so the interrupted code holds none).
+        /// </summary>
+        internal static byte HolderOf(void* p)
+        {
+            LockState state = Lock();
+            byte holder = s_heap != null && s_heap->ManagedBlockContaining((byte*)p, out _, out _, out _) != null
+                ? Owners.Kernel : ContainerArenas.ArenaHoldingLocked((byte*)p);
+            Unlock(state);
+            return holder;
+        }
+
+        /// <summary>Why a container's arena refused an object: the pools' answer behind the heap's out of memory (`over the container's quota`), else the heap's.</summary>
+        internal static void WriteRefusal(HeapStatus heap, MemoryStatus pools)
+            => Console.Write(heap == HeapStatus.OutOfMemory ? MemoryText.Status(pools) : StatusText(heap));
 
         internal static string StatusText(HeapStatus s) => s switch
         {

@@ -10,7 +10,8 @@ namespace PoolKernel.Platform
     /// the shell, run by that CPU's next timer interrupt (<see cref="Interrupts.Handle"/>), interrupts
     /// off. It takes one page from the pools (the CPU's node preferred) and 64 bytes from the heap
     /// through their owners' locks, writes to both, frees both, and records what it got and how the
-    /// frees went, so the shell can print it. Proves that allocating in interrupt context works on
+    /// frees went, so the shell can print it; then makes a managed object and records whose heap holds it
+    /// (<see cref="MakeObject"/>). Proves that allocating in interrupt context works on
     /// every CPU: the locks save and disable interrupts, so the interrupted code holds none of them.
     /// When a realtime pool exists it also takes and frees a block of orders 0-3 through the realtime path
     /// (<see cref="RunRealtime"/>).
@@ -43,8 +44,27 @@ namespace PoolKernel.Platform
                 freeStatus |= (int)KernelHeapGlue.TryFree(block) << 8;
             }
             cpu->IrqAllocFreeStatus = freeStatus;
+            MakeObject(cpu);
             RunRealtime(cpu);
             cpu->IrqAllocPending = 0;
+        }
+
+        /// <summary>Bytes of the managed array the hook makes.</summary>
+        private const int ObjectBytes = 48;
+
+        /// <summary>
+        /// A managed object made in this timer interrupt, whatever the interrupted code acts as (docs/containers.md: an interrupt
+        /// handler's objects are the kernel's): records what the code acted as, whom the handler's objects are charged to and
+        /// whose heap the object landed in. Left to the collector.
+        /// </summary>
+        private static void MakeObject(PerCpu* cpu)
+        {
+            cpu->IrqAllocActing = cpu->ActingOwner;
+            cpu->IrqAllocObjectOwner = ContainerArenas.ObjectOwner;
+            byte[] made = new byte[ObjectBytes];
+            made[0] = (byte)cpu->Number;
+            fixed (byte* p = made)
+                cpu->IrqAllocObjectHeap = KernelHeapGlue.HolderOf(p);
         }
 
         /// <summary>The realtime orders the hook tries: 0 (the cache) to 3 (the lists, split and merged).</summary>

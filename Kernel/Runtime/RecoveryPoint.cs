@@ -33,8 +33,13 @@ namespace PoolKernel.Runtime
         private static int s_armedCpu;
         private static delegate*<void> s_onAbandon;
 
-        /// <summary>Armed, and by the running CPU (another CPU's managed allocation that fails does not return into the shell's frame).</summary>
-        internal static bool IsArmed => s_armed != null && s_armedCpu == Platform.Smp.CurrentNumber;
+        /// <summary>
+        /// Armed, by the running CPU (another CPU's managed allocation that fails does not return into the shell's frame), and
+        /// the running code is not an interrupt handler (<see cref="Platform.PerCpu.InterruptDepth"/>: one that interrupted the
+        /// shell's command, such as `cpu N irqalloc`'s object, would leave its frame half run and its interrupt unacknowledged).
+        /// </summary>
+        internal static bool IsArmed => s_armed != null && s_armedCpu == Platform.Smp.CurrentNumber &&
+            !(Platform.Smp.Started && Platform.Smp.Current->InterruptDepth != 0);
 
         /// <summary>Makes <paramref name="context"/> (filled by <see cref="Save"/>) the place to return to, on the running CPU.</summary>
         internal static void Arm(ulong* context)

@@ -18,6 +18,7 @@ namespace PoolKernel.Shell
             Commands.Register(ref n, "container", "container create NAME:quota=SIZE[,guarantee=SIZE][,pools=P1+P2] | container destroy NAME | container cache NAME PAGES", &Container);
             Commands.Register(ref n, "containers", "every container: owner, quota, guarantee, pages held, peak, above guarantee, failures", &List);
             Commands.Register(ref n, "as", "as NAME CMD...: run CMD with the shell's alloc/free/stress as container NAME", &As);
+            Commands.Register(ref n, "scopes", "scopes CMD...: run CMD, with a line as each acting scope (as, a driver's entry point) begins and ends saying whom objects are charged to", &Scopes);
         }
 
         private const string Usage = "usage: container create NAME:quota=SIZE[,guarantee=SIZE][,pools=P1+P2] | container destroy NAME | container cache NAME PAGES";
@@ -238,6 +239,32 @@ namespace PoolKernel.Shell
                 Console.Write(' ');
         }
 
+        /// <summary>
+        /// `scopes CMD...`: runs CMD with the running CPU tracing its acting scopes (<see cref="Heap.ContainerArenas.TraceScope"/>):
+        /// the shell's `as` and every driver entry point CMD reaches on this CPU say, as they begin and end, whom the CPU's
+        /// managed objects are charged to. A diagnostic of nesting: `scopes as web read hda 0 1` shows the read charged to the
+        /// disk's driver and web's scope charged again after it.
+        /// </summary>
+        private static void Scopes(ref ShellLine line)
+        {
+            if (line.WordCount < 2)
+            {
+                Console.WriteLine("usage: scopes CMD...");
+                return;
+            }
+            ShellLine command = default;
+            command.SetFromWord(ref line, 1);
+            Heap.ContainerArenas.TraceScopes(true);
+            bool known = Commands.TryRun(ref command);
+            Heap.ContainerArenas.TraceScopes(false);
+            if (!known)
+            {
+                Console.Write("scopes: unknown command '");
+                command.WriteWord(0);
+                Console.WriteLine("'");
+            }
+        }
+
         private static void As(ref ShellLine line)
         {
             if (line.WordCount < 3)
@@ -267,9 +294,12 @@ namespace PoolKernel.Shell
             // The command's allocations as the container: the shell's alloc/free/stress/vmalloc through ShellOwner, raw
             // heap blocks and managed objects through the container's heap arena (docs/containers.md "Heap arenas").
             ShellOwner.Current = owner;
+            byte before = Heap.ContainerArenas.ObjectOwner;
             Heap.ContainerArenas.ActAs(owner);
+            Heap.ContainerArenas.TraceScope(null, "as", owner, false, before);
             bool known = Commands.TryRun(ref command);
             Heap.ContainerArenas.StopActing();
+            Heap.ContainerArenas.TraceScope(null, "as", owner, true, Owners.Kernel);
             ShellOwner.Current = Owners.Shell;
             if (!known)
             {

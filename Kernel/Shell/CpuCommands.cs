@@ -213,6 +213,33 @@ namespace PoolKernel.Shell
             Console.WriteLine(") allocated and freed in the timer interrupt");
             if (cpu->IrqAllocRtPool >= 0)
                 IrqAllocRealtimeLine(n, cpu);
+            IrqAllocObjectLine(n, cpu);
+        }
+
+        /// <summary>
+        /// The last line: `cpu N irqalloc: a managed object made in the timer interrupt, charged to the kernel, is in the
+        /// kernel's heap (the interrupted code acted as web)`; whom the handler's objects are charged to, whose heap actually
+        /// holds the object, and what the CPU acted as when the interrupt came (docs/containers.md, "Who acts as a container").
+        /// </summary>
+        private static void IrqAllocObjectLine(int n, PerCpu* cpu)
+        {
+            Console.Write("cpu ");
+            Console.Write(n);
+            Console.Write(" irqalloc: a managed object made in the timer interrupt, charged to ");
+            Heap.ContainerArenas.WriteObjectOwner(cpu->IrqAllocObjectOwner);
+            if (cpu->IrqAllocObjectHeap == FrameOwner.None)
+                Console.Write(", is in no heap");
+            else if (cpu->IrqAllocObjectHeap == Owners.Kernel)
+                Console.Write(", is in the kernel's heap");
+            else
+            {
+                Console.Write(", is in ");
+                Heap.ContainerArenas.WriteName(cpu->IrqAllocObjectHeap);
+                Console.Write("'s heap arena");
+            }
+            Console.Write(" (the interrupted code acted as ");
+            Heap.ContainerArenas.WriteObjectOwner(cpu->IrqAllocActing);
+            Console.WriteLine(")");
         }
 
         /// <summary>

@@ -74,6 +74,7 @@ namespace PoolKernel.Shell
             {
                 // An `as` command ended here: the shell's own objects come from the kernel's heap again, before the hook allocates.
                 ContainerArenas.StopActing();
+                ContainerArenas.TraceScopes(false);
                 RecoveryPoint.RunAbandonHook();
                 Console.WriteLine("out of memory: command ended");
                 return;
