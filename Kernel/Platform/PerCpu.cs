@@ -137,14 +137,14 @@ namespace PoolKernel.Platform
         public byte ActingOwner;
         /// <summary>Own: 1 while the acting scope is a driver's entry point (an object its container refuses comes from the kernel's heap instead).</summary>
         public byte ActingForDriver;
+        /// <summary>Own: 1 while the shell's <c>scopes CMD</c> runs on this CPU: each acting scope says whom objects are charged to as it begins and ends (<see cref="Heap.ContainerArenas.TraceScope"/>).</summary>
+        public byte TraceScopes;
         /// <summary>
         /// Own: the objects the running driver entry point's container refused and the kernel's heap made instead, their
         /// bytes, and the heap's and the pools' answers to the first of them (<see cref="Heap.ContainerArenas.NoteFallback"/>);
         /// reported in one line when the entry point ends (<see cref="Heap.ContainerArenas.LeaveDriver"/>), kept aside
         /// for the length of an entry point nested in it.
         /// </summary>
-        /// <summary>Own: 1 while the shell's <c>scopes CMD</c> runs on this CPU: each acting scope says whom objects are charged to as it begins and ends (<see cref="Heap.ContainerArenas.TraceScope"/>).</summary>
-        public byte TraceScopes;
         public uint DriverFallbacks;
         public ulong DriverFallbackBytes;
         public byte DriverFallbackHeapStatus;
