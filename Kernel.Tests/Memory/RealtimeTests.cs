@@ -32,6 +32,21 @@ public unsafe class RealtimeTests
         return p;
     }
 
+    /// <summary>
+    /// A q35 machine of <paramref name="ramBytes"/> (one node; <paramref name="config"/>, e.g. two CPUs, the caller's thread
+    /// entered as CPU 0) with realtime pool "rt" (reserved, priority 10) of <paramref name="pageblocks"/> page blocks
+    /// carved from the DMA32 pool, <paramref name="donor"/>.
+    /// </summary>
+    private static HostPhysicalMemory WithRealtimePool(ulong ramBytes, ulong pageblocks, out PoolId rt, out PoolId donor, MemoryConfig? config = null)
+    {
+        var host = QemuMaps.Boot("q35", ramBytes, 1, config);
+        HostCpus.Enter(0);
+        PhysicalMemory* pm = host.Memory;
+        donor = MemoryAssert.FindPool(pm, "node0-dma32");
+        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, pageblocks, out rt));
+        return host;
+    }
+
     private readonly struct Held
     {
         public readonly Pfn Pfn;
@@ -60,10 +75,8 @@ public unsafe class RealtimeTests
     /// </summary>
     private ulong AdversarialRun(ulong ramBytes, ulong pageblocks, int seed, int ops)
     {
-        using var host = QemuMaps.Boot("q35", ramBytes, 1);
+        using var host = WithRealtimePool(ramBytes, pageblocks, out PoolId rt, out _);
         PhysicalMemory* pm = host.Memory;
-        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, pageblocks, out PoolId rt));
         var rng = new Random(seed);
         var held = new List<Held>();
         ulong most = 0;
@@ -149,10 +162,8 @@ public unsafe class RealtimeTests
     {
         (ulong Alloc, ulong Free, ulong MaxOrder) Worst(ulong ramBytes, ulong pageblocks)
         {
-            using var host = QemuMaps.Boot("q35", ramBytes, 1);
+            using var host = WithRealtimePool(ramBytes, pageblocks, out PoolId rt, out _);
             PhysicalMemory* pm = host.Memory;
-            PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
-            Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, pageblocks, out PoolId rt));
             var held = new List<Held>();
             for (int order = pm->MaxOrder; order >= 0; order--)
                 while (pm->AllocateRealtime(rt, new Order(order), Owner, out Pfn pfn) == MemoryStatus.Ok)
@@ -189,11 +200,8 @@ public unsafe class RealtimeTests
     [Fact]
     public void ARealtimePool_HasNoCaches_OrderZeroFramesComeFromItsListsAndGoBackMerged()
     {
-        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1, HostCpus.Config(2));
-        HostCpus.Enter(0);
+        using var host = WithRealtimePool(1024 * MiB, 32, out PoolId rt, out _, HostCpus.Config(2));
         PhysicalMemory* pm = host.Memory;
-        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 32, out PoolId rt));
         Assert.True(FrameCache.HighFor(32UL << pm->PageblockOrder, pm->MaxOrder, 0) > 0, "a pool this size would have a cache");
         for (int cpu = 0; cpu < 2; cpu++)
             for (int order = 0; order <= pm->MaxOrder; order++)
@@ -231,11 +239,8 @@ public unsafe class RealtimeTests
     [Fact]
     public void FramesFreedOnOneCpu_AreAllocatableOnTheOther_OnAFullPool()
     {
-        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1, HostCpus.Config(2));
-        HostCpus.Enter(0);
+        using var host = WithRealtimePool(1024 * MiB, 32, out PoolId rt, out _, HostCpus.Config(2));
         PhysicalMemory* pm = host.Memory;
-        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 32, out PoolId rt));
         var frames = new List<Pfn>();
         while (pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn pfn) == MemoryStatus.Ok)
             frames.Add(pfn);
@@ -259,10 +264,8 @@ public unsafe class RealtimeTests
     [Fact]
     public void ABlockOfEveryOrder_AllocatedAndFreed_WithinTheBound_AndOfThePoolsClassOnly()
     {
-        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1);
+        using var host = WithRealtimePool(1024 * MiB, 8, out PoolId rt, out _);
         PhysicalMemory* pm = host.Memory;
-        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 8, out PoolId rt));
         for (int order = 0; order <= pm->MaxOrder; order++)
         {
             // A movable request through the general entry takes the same bounded path: the pool keeps one class.
@@ -287,10 +290,8 @@ public unsafe class RealtimeTests
     [Fact]
     public void BlockOrders_OnALargeRealtimePool_AreCountedOperations_NoBlockCacheBypassesThem()
     {
-        using var host = QemuMaps.Boot("q35", 2048 * MiB, 1);
+        using var host = WithRealtimePool(2048 * MiB, 512, out PoolId rt, out _);
         PhysicalMemory* pm = host.Memory;
-        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 512, out PoolId rt));
         foreach (int order in new[] { 1, 2, 3, 9 })
         {
             for (int round = 0; round < 3; round++)
@@ -307,10 +308,8 @@ public unsafe class RealtimeTests
     [Fact]
     public void Refusals_LeaveStateUnchanged()
     {
-        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1);
+        using var host = WithRealtimePool(1024 * MiB, 4, out PoolId rt, out PoolId donor);
         PhysicalMemory* pm = host.Memory;
-        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 4, out PoolId rt));
         Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("plain", PoolFlags.Reserved), donor, 4, out PoolId plain));
         MemoryAssert.Refused(host, MemoryStatus.PropertiesMismatch, () => pm->AllocateRealtime(plain, new Order(0), Owner, out _));
         MemoryAssert.Refused(host, MemoryStatus.InvalidOrder, () => pm->AllocateRealtime(rt, new Order(pm->MaxOrder + 1), Owner, out _));
@@ -505,10 +504,8 @@ public unsafe class RealtimeTests
     [Fact]
     public void Checker_NamesAPageblockOfAnotherClassInARealtimePool()
     {
-        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1);
+        using var host = WithRealtimePool(1024 * MiB, 4, out PoolId rt, out _);
         PhysicalMemory* pm = host.Memory;
-        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 4, out PoolId rt));
         MemoryAssert.Consistent(pm);
         // A wholly free page block of the pool (on the shared lists, in no index bucket) steered to another class.
         ulong pb = 0;
@@ -531,10 +528,8 @@ public unsafe class RealtimeTests
     [Fact]
     public void Checker_NamesAFrameMarkedCachedInARealtimePool()
     {
-        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1);
+        using var host = WithRealtimePool(1024 * MiB, 4, out PoolId rt, out _);
         PhysicalMemory* pm = host.Memory;
-        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 4, out PoolId rt));
         Assert.Equal(MemoryStatus.Ok, pm->AllocateRealtime(rt, new Order(0), Owner, out Pfn frame));
         MemoryAssert.Consistent(pm);
         ulong index = frame.Value - pm->_basePfn;
@@ -575,11 +570,8 @@ public unsafe class RealtimeTests
     [Fact]
     public void CompactionAndTheBalloon_NeverHoldARealtimePoolsLock()
     {
-        using var host = QemuMaps.Boot("q35", 1024 * MiB, 1, HostCpus.Config(2));
-        HostCpus.Enter(0);
+        using var host = WithRealtimePool(1024 * MiB, 4, out PoolId rt, out PoolId donor, HostCpus.Config(2));
         PhysicalMemory* pm = host.Memory;
-        PoolId donor = MemoryAssert.FindPool(pm, "node0-dma32");
-        Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("rt", PoolFlags.Realtime | PoolFlags.Reserved, 10), donor, 4, out PoolId rt));
         Assert.Equal(MemoryStatus.Ok, pm->CreatePool(Props("work", PoolFlags.Reserved), donor, 8, out PoolId work));
         const byte movableOwner = 5;
         FrameMover mover = default;
