@@ -608,6 +608,24 @@ public unsafe class CpuCacheTests
     }
 
     /// <summary>
+    /// Parks the allocated block at <paramref name="index"/> of <paramref name="order"/> in <paramref name="cache"/> as
+    /// ParkFrame and ParkBlock park, but without their class test (the head Cached, the owner byte cleared, held counts
+    /// unchanged), runs the checker, and takes it back out allocated to the default owner; returns the checker's report.
+    /// </summary>
+    private static InvariantReport CheckWithParked(PhysicalMemory* pm, FrameCache* cache, ulong index, int order)
+    {
+        ref BuddyAllocator b = ref pm->_buddy;
+        b._frames[index] = FrameState.Make(FrameKind.Cached, order);
+        b._owners[index] = FrameOwner.None;
+        cache->Push(index);
+        InvariantReport r = pm->Check();
+        Assert.Equal(index, cache->Pop());
+        b._frames[index] = FrameState.Make(FrameKind.Allocated, order);
+        b._owners[index] = MemoryAssert.DefaultOwner;
+        return r;
+    }
+
+    /// <summary>
     /// The class rule for cached blocks covers every CPU's caches, every order: a movable frame, then a movable order-1
     /// block, parked in CPU 1's caches of an open pool (whose caches serve the unmovable class), as a park that skipped
     /// the class test would leave them, is reported as <see cref="InvariantCode.CachedFrameOfAnotherClass"/> naming the
@@ -632,21 +650,13 @@ public unsafe class CpuCacheTests
             Assert.Equal(MobilityClass.Movable, b._pageblocks[index >> b._pageblockOrder].Mobility);
             MemoryAssert.Consistent(pm);
 
-            // Parked as ParkFrame and ParkBlock park: the head Cached, the owner byte cleared, held counts unchanged.
-            b._frames[index] = FrameState.Make(FrameKind.Cached, order);
-            b._owners[index] = FrameOwner.None;
-            cache->Push(index);
-            InvariantReport r = pm->Check();
+            InvariantReport r = CheckWithParked(pm, cache, index, order);
             Assert.Equal(InvariantCode.CachedFrameOfAnotherClass, r.Code);
             Assert.Equal(pfn.Value, r.Pfn.Value);
             Assert.Equal(pool, r.Pool);
             Assert.Equal(order, r.Order);
             Assert.Equal((ulong)MobilityClass.Unmovable, r.Expected);
             Assert.Equal((ulong)MobilityClass.Movable, r.Actual);
-
-            Assert.Equal(index, cache->Pop());
-            b._frames[index] = FrameState.Make(FrameKind.Allocated, order);
-            b._owners[index] = MemoryAssert.DefaultOwner;
             MemoryAssert.Consistent(pm);
             Assert.Equal(MemoryStatus.Ok, pm->Free(pfn, new Order(order), MemoryAssert.DefaultOwner));
         }
@@ -706,14 +716,7 @@ public unsafe class CpuCacheTests
         Assert.False(b.LeftCacheClass(pb));
         MemoryAssert.Consistent(pm);
 
-        ulong index = claimed.Value - pm->_basePfn;
-        b._frames[index] = FrameState.Make(FrameKind.Cached, 0);
-        b._owners[index] = FrameOwner.None;
-        b.CacheOf(pool.Value, 1)->Push(index);
-        Assert.Equal(InvariantCode.CachedFrameOfAnotherClass, pm->Check().Code);
-        Assert.Equal(index, b.CacheOf(pool.Value, 1)->Pop());
-        b._frames[index] = FrameState.Make(FrameKind.Allocated, 0);
-        b._owners[index] = MemoryAssert.DefaultOwner;
+        Assert.Equal(InvariantCode.CachedFrameOfAnotherClass, CheckWithParked(pm, b.CacheOf(pool.Value, 1), claimed.Value - pm->_basePfn, 0).Code);
         MemoryAssert.Consistent(pm);
         Assert.Equal(MemoryStatus.Ok, pm->Free(claimed, new Order(0), MemoryAssert.DefaultOwner));
         foreach (Pfn p in whole)
