@@ -62,7 +62,8 @@ public unsafe partial struct BuddyAllocator
     /// <summary>
     /// One bit a page block (<see cref="LeftCacheClass"/>): set when a steal steered it away from its pool's cache class
     /// in an instance of several CPUs (<see cref="Restyle"/>), where other CPUs' caches may keep frames of it; cleared
-    /// when it is steered back to the cache class or claimed or moved wholly free (then no cache holds a frame of it).
+    /// when it is steered back to the cache class, claimed or moved wholly free, or its pool's caches are all drained
+    /// (then no cache holds a frame of it).
     /// </summary>
     internal ulong* _leftCacheClass;
     /// <summary><see cref="MemoryConfig.OneMobilityClass"/>: <see cref="TakeFirst"/> serves every class as the pool's cache class.</summary>

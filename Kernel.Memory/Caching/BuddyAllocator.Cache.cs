@@ -294,12 +294,17 @@ public unsafe partial struct BuddyAllocator
         return FrameCache.HighFor(_pools[pool].PresentPages, _maxOrder, order);
     }
 
-    /// <summary>Gives every cached block of the pool, of every CPU and order, back to the buddy lists; true if there was any. Under all the pool's cache locks.</summary>
+    /// <summary>
+    /// Gives every cached block of the pool, of every CPU and order, back to the buddy lists; true if there was any. Under
+    /// all the pool's cache locks. No cache of the pool then holds a frame of a page block a steal took from its caches'
+    /// class, so those page blocks' marks go (<see cref="ForgetLeftCacheClassOf"/>).
+    /// </summary>
     internal bool Drain(int pool)
     {
         bool any = false;
         for (int c = 0; c < _cpus; c++)
             any |= DrainCpu(pool, c);
+        ForgetLeftCacheClassOf(pool);
         return any;
     }
 

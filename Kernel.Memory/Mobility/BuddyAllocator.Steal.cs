@@ -142,6 +142,27 @@ public unsafe partial struct BuddyAllocator
     }
 
     /// <summary>
+    /// Unmarks every marked page block of <paramref name="pool"/> (<see cref="LeftCacheClass"/>): called when every CPU's
+    /// caches of the pool were just drained (<see cref="Drain"/>), so no cache holds a frame of them, and a CPU parking one
+    /// later reads the page block's class first. O(page blocks / 64 + marked page blocks).
+    /// </summary>
+    internal void ForgetLeftCacheClassOf(int pool)
+    {
+        ulong words = LeftCacheClassBytes(_spanPages >> _pageblockOrder) / sizeof(ulong);
+        for (ulong w = 0; w < words; w++)
+        {
+            ulong marked = _leftCacheClass[w];
+            while (marked != 0)
+            {
+                int bit = System.Numerics.BitOperations.TrailingZeroCount(marked);
+                marked &= marked - 1;
+                if (_pageblocks[w * 64 + (ulong)bit].Pool == pool)
+                    _leftCacheClass[w] &= ~(1UL << bit);
+            }
+        }
+    }
+
+    /// <summary>
     /// Fallback of <see cref="TakeFirst"/> for <paramref name="order"/> below the page-block order:
     /// the cheapest page block of another class holding a free block of at least that order
     /// (<see cref="CheapestHolding"/>) is steered to <paramref name="cls"/>, then taken from as usual.

@@ -664,6 +664,45 @@ public unsafe class CpuCacheTests
         MemoryAssert.Consistent(pm);
     }
 
+    /// <summary>What <see cref="StealWhileCpu1Caches"/> left: the pool, the stolen page block, the page blocks held whole, CPU 1's frame and CPU 0's stolen one.</summary>
+    private readonly record struct Stolen(PoolId Pool, ulong Pageblock, List<Pfn> Whole, Pfn Unmovable, Pfn Movable);
+
+    /// <summary>
+    /// Every page block of the cached pool held whole but one; CPU 1 allocates a frame of that one (its refill claims it
+    /// unmovable and caches more of its frames); CPU 0's movable frame can then only come from stealing it. Asserts the
+    /// steal left CPU 1's frames cached and marked the page block (<see cref="BuddyAllocator.LeftCacheClass"/>), the checker clean.
+    /// The calling thread is CPU 0 again at the end.
+    /// </summary>
+    private static Stolen StealWhileCpu1Caches(PhysicalMemory* pm)
+    {
+        ref BuddyAllocator b = ref pm->_buddy;
+        int pbo = b._pageblockOrder;
+        PoolId pool = CachedPool(pm);
+        var whole = new List<Pfn>();
+        while (pm->Allocate(new Order(pbo), AllocRequest.InPool(pool), out Pfn p) == MemoryStatus.Ok)
+            whole.Add(p);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(whole[^1], new Order(pbo), MemoryAssert.DefaultOwner));
+        ulong pb = (whole[^1].Value - pm->_basePfn) >> pbo;
+        whole.RemoveAt(whole.Count - 1);
+
+        HostCpus.Enter(1);
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn unmovable));
+        Assert.Equal(pb, (unmovable.Value - pm->_basePfn) >> pbo);
+        Assert.True(CachedFrames(pm, pool, 1) > 0);
+        MemoryAssert.Consistent(pm);
+
+        HostCpus.Enter(0);
+        AllocRequest movable = AllocRequest.InPool(pool);
+        movable.Mobility = MobilityClass.Movable;
+        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), movable, out Pfn stolen));
+        Assert.Equal(pb, (stolen.Value - pm->_basePfn) >> pbo);
+        Assert.Equal(MobilityClass.Movable, b._pageblocks[pb].Mobility);
+        Assert.True(b.CachedIn(pool.Value, pb) > 0, "CPU 1's frames of the stolen page block left its cache");
+        Assert.True(b.LeftCacheClass(pb));
+        MemoryAssert.Consistent(pm);
+        return new Stolen(pool, pb, whole, unmovable, stolen);
+    }
+
     /// <summary>
     /// The rule's one exception, on several CPUs: a steal that steers a page block away from the caches' class cannot take
     /// the other CPUs' caches (their locks rank below the pool's), so the frames of it CPU 1 parked stay there, and the
@@ -678,31 +717,9 @@ public unsafe class CpuCacheTests
         PhysicalMemory* pm = host.Memory;
         ref BuddyAllocator b = ref pm->_buddy;
         int pbo = b._pageblockOrder;
-        PoolId pool = CachedPool(pm);
-        var whole = new List<Pfn>();
-        while (pm->Allocate(new Order(pbo), AllocRequest.InPool(pool), out Pfn p) == MemoryStatus.Ok)
-            whole.Add(p);
-        Assert.Equal(MemoryStatus.Ok, pm->Free(whole[^1], new Order(pbo), MemoryAssert.DefaultOwner));
-        ulong pb = (whole[^1].Value - pm->_basePfn) >> pbo;
-        whole.RemoveAt(whole.Count - 1);
-
-        // CPU 1 caches frames of the one page block with free frames (claimed unmovable by its refill).
-        HostCpus.Enter(1);
-        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), AllocRequest.InPool(pool), out Pfn unmovable));
-        Assert.Equal(pb, (unmovable.Value - pm->_basePfn) >> pbo);
-        Assert.True(CachedFrames(pm, pool, 1) > 0);
-        MemoryAssert.Consistent(pm);
-
-        // CPU 0's movable frame can only come from stealing that page block.
-        HostCpus.Enter(0);
+        (PoolId pool, ulong pb, List<Pfn> whole, Pfn unmovable, Pfn stolen) = StealWhileCpu1Caches(pm);
         AllocRequest movable = AllocRequest.InPool(pool);
         movable.Mobility = MobilityClass.Movable;
-        Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), movable, out Pfn stolen));
-        Assert.Equal(pb, (stolen.Value - pm->_basePfn) >> pbo);
-        Assert.Equal(MobilityClass.Movable, b._pageblocks[pb].Mobility);
-        Assert.True(b.CachedIn(pool.Value, pb) > 0, "CPU 1's frames of the stolen page block left its cache");
-        Assert.True(b.LeftCacheClass(pb));
-        MemoryAssert.Consistent(pm);
 
         // Everything back: the page block wholly free, then claimed by a movable allocation: no longer marked.
         Assert.Equal(MemoryStatus.Ok, pm->Free(stolen, new Order(0), MemoryAssert.DefaultOwner));
@@ -721,6 +738,34 @@ public unsafe class CpuCacheTests
         Assert.Equal(MemoryStatus.Ok, pm->Free(claimed, new Order(0), MemoryAssert.DefaultOwner));
         foreach (Pfn p in whole)
             Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(pbo), MemoryAssert.DefaultOwner));
+        MemoryAssert.Consistent(pm);
+    }
+
+    /// <summary>
+    /// A drain of every CPU's caches of the pool clears the steal's mark (no cache then holds a frame of the page block,
+    /// and a CPU parking one later reads its class first), so the class rule holds for that page block again at once,
+    /// before it is ever claimed again: CPU 0's movable frame of it parked in CPU 1's cache is reported.
+    /// </summary>
+    [Fact]
+    public void AFullDrainOfThePoolsCaches_ClearsTheStealMark_TheRuleHoldsForThePageblockAgain()
+    {
+        using HostPhysicalMemory host = TwoCpus();
+        PhysicalMemory* pm = host.Memory;
+        ref BuddyAllocator b = ref pm->_buddy;
+        Stolen s = StealWhileCpu1Caches(pm);
+        Assert.True(b.Drain(s.Pool.Value));
+        Assert.Equal(0UL, b.CachedIn(s.Pool.Value, s.Pageblock));
+        Assert.False(b.LeftCacheClass(s.Pageblock));
+        MemoryAssert.Consistent(pm);
+
+        InvariantReport r = CheckWithParked(pm, b.CacheOf(s.Pool.Value, 1), s.Movable.Value - pm->_basePfn, 0);
+        Assert.Equal(InvariantCode.CachedFrameOfAnotherClass, r.Code);
+        Assert.Equal(s.Movable.Value, r.Pfn.Value);
+        MemoryAssert.Consistent(pm);
+        Assert.Equal(MemoryStatus.Ok, pm->Free(s.Movable, new Order(0), MemoryAssert.DefaultOwner));
+        Assert.Equal(MemoryStatus.Ok, pm->Free(s.Unmovable, new Order(0), MemoryAssert.DefaultOwner));
+        foreach (Pfn p in s.Whole)
+            Assert.Equal(MemoryStatus.Ok, pm->Free(p, new Order(b._pageblockOrder), MemoryAssert.DefaultOwner));
         MemoryAssert.Consistent(pm);
     }
 
