@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using PoolKernel.Memory;
 using PoolKernel.Tests.Support;
 using Xunit;
@@ -26,32 +25,25 @@ public unsafe class AccountedEntryTests
     private static void Restore(ulong state) { }
 
     /// <summary>q35, 256 MiB, one node, two CPUs with the barrier (lock-free own caches), locks counted, a container table, and a pool of its own big enough for caches.</summary>
-    private sealed class Machine : IDisposable
+    private sealed class Machine : ContainerMachine
     {
-        public readonly HostPhysicalMemory Host;
-        private readonly void* _table = NativeMemory.AlignedAlloc((nuint)PhysicalMemory.ContainerTableBytes, 64);
         public readonly PoolId Cached;
-        public PhysicalMemory* Pm => Host.Memory;
 
-        public Machine()
+        public Machine() : base(Boot())
         {
-            HostCpus.Enter(0);
-            MemoryConfig config = HostCpus.Config(2);
-            config.SaveAndDisableInterrupts = &CountLock;
-            config.RestoreInterrupts = &Restore;
-            Host = QemuMaps.Boot("q35", 256 * MiB, 1, config);
-            Assert.Equal(MemoryStatus.Ok, Host.InitStatus);
-            Assert.Equal(MemoryStatus.Ok, Pm->AttachContainers(_table, PhysicalMemory.ContainerTableBytes, Kernel));
             PoolProperties props = PoolProperties.Open("acct-cached");
             props.Flags = PoolFlags.Reserved;
             Assert.Equal(MemoryStatus.Ok, Pm->CreatePool(props, MemoryAssert.FindPool(Pm, "node0-dma32"), CachedPoolPageblocks, out Cached));
             Assert.True(Pm->_buddy.CacheOf(Cached.Value, 0)->High > 0);
         }
 
-        public void Dispose()
+        private static HostPhysicalMemory Boot()
         {
-            Host.Dispose();
-            NativeMemory.AlignedFree(_table);
+            HostCpus.Enter(0);
+            MemoryConfig config = HostCpus.Config(2);
+            config.SaveAndDisableInterrupts = &CountLock;
+            config.RestoreInterrupts = &Restore;
+            return QemuMaps.Boot("q35", 256 * MiB, 1, config);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using PoolKernel.Memory;
 using PoolKernel.Memory.Testing;
 using PoolKernel.Tests.Support;
@@ -23,25 +22,14 @@ public unsafe class ContainerPressureMoveTests
 
     public ContainerPressureMoveTests(ITestOutputHelper output) => _output = output;
 
-    private sealed class Machine : IDisposable
+    private sealed class Machine : ContainerMachine
     {
-        public readonly HostPhysicalMemory Host = QemuMaps.Boot("q35", 256 * MiB, 2);
-        private readonly void* _table = NativeMemory.AlignedAlloc((nuint)PhysicalMemory.ContainerTableBytes, 64);
-        public PhysicalMemory* Pm => Host.Memory;
         public readonly PoolId A, B;
 
         public Machine()
         {
-            Assert.Equal(MemoryStatus.Ok, Host.InitStatus);
-            Assert.Equal(MemoryStatus.Ok, Pm->AttachContainers(_table, PhysicalMemory.ContainerTableBytes, Kernel));
             A = MemoryAssert.FindPool(Pm, "node0-dma32");
             B = MemoryAssert.FindPool(Pm, "node1-dma32");
-        }
-
-        public void Dispose()
-        {
-            Host.Dispose();
-            NativeMemory.AlignedFree(_table);
         }
     }
 

@@ -26,26 +26,6 @@ public unsafe class ContainerTests
 
     public ContainerTests(ITestOutputHelper output) => _output = output;
 
-    /// <summary>A q35 machine, 256 MiB, two nodes, with a container table attached (supervisor: owner 0).</summary>
-    private sealed class Machine : IDisposable
-    {
-        public readonly HostPhysicalMemory Host = QemuMaps.Boot("q35", 256 * MiB, 2);
-        private readonly void* _table = NativeMemory.AlignedAlloc((nuint)PhysicalMemory.ContainerTableBytes, 64);
-        public PhysicalMemory* Pm => Host.Memory;
-
-        public Machine()
-        {
-            Assert.Equal(MemoryStatus.Ok, Host.InitStatus);
-            Assert.Equal(MemoryStatus.Ok, Pm->AttachContainers(_table, PhysicalMemory.ContainerTableBytes, Kernel));
-        }
-
-        public void Dispose()
-        {
-            Host.Dispose();
-            NativeMemory.AlignedFree(_table);
-        }
-    }
-
     /// <summary>
     /// Destroying a container while another CPU allocates and frees as it: the destruction closes the quota,
     /// waits for the reservations in flight and frees what is left, every round Ok (before, a block that
@@ -145,7 +125,7 @@ public unsafe class ContainerTests
     [Fact]
     public void CreationCarvesTheGuaranteeAndWritesPermissionsAndDestroyGivesItAllBack()
     {
-        using var m = new Machine();
+        using var m = new ContainerMachine();
         PhysicalMemory* pm = m.Pm;
         PoolId node0 = MemoryAssert.FindPool(pm, "node0-dma32"), node1 = MemoryAssert.FindPool(pm, "node1-dma32");
         ulong[] masksBefore = OwnerMasks(pm);
@@ -203,7 +183,7 @@ public unsafe class ContainerTests
     [Fact]
     public void BadSpecificationsAreRefusedWithNothingChanged()
     {
-        using var m = new Machine();
+        using var m = new ContainerMachine();
         PhysicalMemory* pm = m.Pm;
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(0), As(AllocRequest.Any, Plain), out Pfn held));
         Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("db", Db, 100, 0)));
@@ -233,7 +213,7 @@ public unsafe class ContainerTests
     [Fact]
     public void AnAllocationOverTheQuotaIsRefusedAsQuotaAndChangesNothingButTheCount()
     {
-        using var m = new Machine();
+        using var m = new ContainerMachine();
         PhysicalMemory* pm = m.Pm;
         Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("web", Web, 10, 0)));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(3), As(AllocRequest.Any, Web), out Pfn eight));
@@ -259,7 +239,7 @@ public unsafe class ContainerTests
     [Fact]
     public void EveryCrossOwnerMisuseIsRefusedWithNothingChanged()
     {
-        using var m = new Machine();
+        using var m = new ContainerMachine();
         PhysicalMemory* pm = m.Pm;
         PoolId node0 = MemoryAssert.FindPool(pm, "node0-dma32");
         PoolId node1 = MemoryAssert.FindPool(pm, "node1-dma32");
@@ -302,7 +282,7 @@ public unsafe class ContainerTests
     [Fact]
     public void TheCheckerFindsACountThatDisagreesWithTheBlocks()
     {
-        using var m = new Machine();
+        using var m = new ContainerMachine();
         PhysicalMemory* pm = m.Pm;
         Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("web", Web, 64, 0)));
         Assert.Equal(MemoryStatus.Ok, pm->Allocate(new Order(2), As(AllocRequest.Any, Web), out Pfn block));
@@ -339,7 +319,7 @@ public unsafe class ContainerTests
     private static void RunSeed(int seed, int ops)
     {
         var rng = new Random(seed);
-        using var m = new Machine();
+        using var m = new ContainerMachine();
         PhysicalMemory* pm = m.Pm;
         PoolId node0 = MemoryAssert.FindPool(pm, "node0-dma32"), node1 = MemoryAssert.FindPool(pm, "node1-dma32");
         MemoryTotals before = pm->GetTotals();
@@ -443,7 +423,7 @@ public unsafe class ContainerTests
     [InlineData(4)]
     public void ThreadsAllocatingForOneContainerStopExactlyAtTheQuota(int threads)
     {
-        using var m = new Machine();
+        using var m = new ContainerMachine();
         PhysicalMemory* pm = m.Pm;
         const ulong Quota = 3000;
         Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("web", Web, Quota, 512)));
@@ -566,7 +546,7 @@ public unsafe class ContainerTests
     [Fact]
     public void PressureFromAnyPool_RanksByPagesAboveTheGuarantee_AndNeverBreaksIt()
     {
-        using var m = new Machine();
+        using var m = new ContainerMachine();
         PhysicalMemory* pm = m.Pm;
         PoolId node1 = MemoryAssert.FindPool(pm, "node1-dma32");
         Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("web", Web, 4096, 512, node1)));
@@ -613,7 +593,7 @@ public unsafe class ContainerTests
     [Fact]
     public void PressureTakesMemoryAboveGuaranteesBackBiggestHolderFirst()
     {
-        using var m = new Machine();
+        using var m = new ContainerMachine();
         PhysicalMemory* pm = m.Pm;
         PoolId node1 = MemoryAssert.FindPool(pm, "node1-dma32");
         Assert.Equal(MemoryStatus.Ok, pm->CreateContainer(Spec("web", Web, 4096, 512, node1)));

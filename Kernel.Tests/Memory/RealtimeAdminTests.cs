@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using PoolKernel.Memory;
 using PoolKernel.Tests.PoolPlan;
 using PoolKernel.Tests.Support;
@@ -26,19 +25,13 @@ public unsafe class RealtimeAdminTests
     public RealtimeAdminTests(ITestOutputHelper output) => _output = output;
 
     /// <summary>2 GiB q35, two CPUs (real locks), a container table, and a realtime pool of 256 page blocks (512 MiB).</summary>
-    private sealed class Machine : IDisposable
+    private sealed class Machine : ContainerMachine
     {
-        public readonly HostPhysicalMemory Host = QemuMaps.Boot("q35", 2048 * MiB, 1, HostCpus.Config(2));
-        private readonly void* _table = NativeMemory.AlignedAlloc((nuint)PhysicalMemory.ContainerTableBytes, 64);
         public readonly PoolId Rt;
         public readonly List<(Pfn Pfn, int Order)> Held = new();
-        public PhysicalMemory* Pm => Host.Memory;
 
-        public Machine()
+        public Machine() : base(QemuMaps.Boot("q35", 2048 * MiB, 1, HostCpus.Config(2)))
         {
-            HostCpus.Enter(0);
-            Assert.Equal(MemoryStatus.Ok, Host.InitStatus);
-            Assert.Equal(MemoryStatus.Ok, Pm->AttachContainers(_table, PhysicalMemory.ContainerTableBytes, Kernel));
             PoolProperties props = PoolProperties.Open("rt");
             props.Flags = PoolFlags.Realtime | PoolFlags.Reserved;
             props.Priority = 10;
@@ -80,12 +73,6 @@ public unsafe class RealtimeAdminTests
             foreach ((Pfn pfn, int order) in Held)
                 Assert.Equal(MemoryStatus.Ok, Pm->FreeRealtime(pfn, new Order(order), Kernel));
             Held.Clear();
-        }
-
-        public void Dispose()
-        {
-            Host.Dispose();
-            NativeMemory.AlignedFree(_table);
         }
     }
 

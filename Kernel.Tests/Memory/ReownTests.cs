@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using PoolKernel.Memory;
 using PoolKernel.Tests.Support;
 using Xunit;
@@ -22,37 +21,14 @@ public unsafe class ReownTests
     public ReownTests(ITestOutputHelper output) => _output = output;
 
     /// <summary>A q35 machine, 256 MiB, two nodes, with a container table (supervisor: owner 0).</summary>
-    private sealed class Machine : IDisposable
+    private sealed class Machine : ContainerMachine
     {
-        public readonly HostPhysicalMemory Host = QemuMaps.Boot("q35", 256 * MiB, 2);
-        public readonly void* Table = NativeMemory.AlignedAlloc((nuint)PhysicalMemory.ContainerTableBytes, 64);
-        public PhysicalMemory* Pm => Host.Memory;
-
-        public Machine()
-        {
-            Assert.Equal(MemoryStatus.Ok, Host.InitStatus);
-            Assert.Equal(MemoryStatus.Ok, Pm->AttachContainers(Table, PhysicalMemory.ContainerTableBytes, Kernel));
-        }
-
-        public byte[] TableBytes()
-        {
-            var copy = new byte[PhysicalMemory.ContainerTableBytes];
-            Marshal.Copy((nint)Table, copy, 0, copy.Length);
-            return copy;
-        }
-
         /// <summary>Refused with <paramref name="expected"/>: the pools' metadata and the container table unchanged, the checker clean.</summary>
         public void Refused(MemoryStatus expected, Func<MemoryStatus> call)
         {
             byte[] table = TableBytes();
             MemoryAssert.Refused(Host, expected, call);
             Assert.True(table.AsSpan().SequenceEqual(TableBytes()), $"refused re-own ({expected}) changed the container table");
-        }
-
-        public void Dispose()
-        {
-            Host.Dispose();
-            NativeMemory.AlignedFree(Table);
         }
     }
 
