@@ -172,16 +172,7 @@ public unsafe partial class HeapArenaCollectorTests
             edges[o] = list;
         }
         nint[] roots = Enumerable.Range(0, 6).Select(_ => all[rng.Next(all.Count)].obj).ToArray();
-        var reach = new HashSet<nint>();
-        var work = new Stack<nint>(roots);
-        while (work.Count > 0)
-        {
-            nint o = work.Pop();
-            if (o == 0 || !reach.Add(o))
-                continue;
-            foreach (nint to in edges[o])
-                work.Push(to);
-        }
+        HashSet<nint> reach = Reachable(roots, edges);
         HeapSweepResult r = f.Collect(roots);
         Assert.Equal((ulong)reach.Count, r.LiveObjects);
         ulong arenaLive = (ulong)all.Count(x => x.arena && reach.Contains(x.obj));

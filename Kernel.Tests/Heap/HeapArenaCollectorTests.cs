@@ -327,6 +327,20 @@ public unsafe partial class HeapArenaCollectorTests
             edges[o] = list;
         }
         nint[] roots = Enumerable.Range(0, 5).Select(_ => all[rng.Next(all.Count)].obj).ToArray();
+        HashSet<nint> reach = Reachable(roots, edges);
+        HeapSweepResult r = f.Collect(roots);
+        Assert.Equal((ulong)reach.Count, r.LiveObjects);
+        Assert.Equal((ulong)(all.Count - reach.Count), r.FreedObjects);
+        foreach (var (o, arena) in all)
+            Assert.Equal(reach.Contains(o), Fixture.Alive(arena ? f.Arena : f.Kernel, (byte*)o));
+        f.Arena.Heap->ManagedInUse(out ulong inArena, out _);
+        Assert.Equal((ulong)all.Count(x => x.arena && reach.Contains(x.obj)), inArena);
+        Assert.Equal(f.Arena.Heap->PagesHeld, f.WebHeld);
+    }
+
+    /// <summary>The objects a reference walk from <paramref name="roots"/> reaches over <paramref name="edges"/> (each object's references; 0 is null).</summary>
+    private static HashSet<nint> Reachable(nint[] roots, Dictionary<nint, List<nint>> edges)
+    {
         var reach = new HashSet<nint>();
         var work = new Stack<nint>(roots);
         while (work.Count > 0)
@@ -337,13 +351,6 @@ public unsafe partial class HeapArenaCollectorTests
             foreach (nint to in edges[o])
                 work.Push(to);
         }
-        HeapSweepResult r = f.Collect(roots);
-        Assert.Equal((ulong)reach.Count, r.LiveObjects);
-        Assert.Equal((ulong)(all.Count - reach.Count), r.FreedObjects);
-        foreach (var (o, arena) in all)
-            Assert.Equal(reach.Contains(o), Fixture.Alive(arena ? f.Arena : f.Kernel, (byte*)o));
-        f.Arena.Heap->ManagedInUse(out ulong inArena, out _);
-        Assert.Equal((ulong)all.Count(x => x.arena && reach.Contains(x.obj)), inArena);
-        Assert.Equal(f.Arena.Heap->PagesHeld, f.WebHeld);
+        return reach;
     }
 }
