@@ -68,11 +68,7 @@ public unsafe partial class HeapArenaCollectorTests
         Assert.Equal(1UL, a.RawBlocksFreed);
         Assert.Equal(MemoryStatus.Ok, a.Refusal);
         // Counts conserved: the pages passed from the container to the kernel heap; the arena keeps the raw slab only.
-        Assert.Equal(webBefore - a.Pages, f.WebHeld);
-        Assert.Equal(kernelBefore + a.Pages, f.Kernel.Heap->PagesHeld);
-        Assert.Equal(f.Arena.Heap->PagesHeld, f.WebHeld);
-        f.Arena.Heap->ManagedInUse(out ulong left, out _);
-        Assert.Equal(0UL, left);
+        AssertPagesPassed(f, a, webBefore, kernelBefore);
         f.Kernel.Heap->ManagedInUse(out ulong kernelAfter, out _);
         Assert.Equal(kernelObjects + 3, kernelAfter);
         Assert.True(Fixture.Alive(f.Kernel, inArena) && Fixture.Alive(f.Kernel, refs) && Fixture.Alive(f.Kernel, values));
@@ -181,11 +177,7 @@ public unsafe partial class HeapArenaCollectorTests
         Assert.Equal(HeapStatus.Ok, f.Kernel.Heap->Adopt(f.Arena.Heap, out HeapAdoption a));
         f.Consistent();
         Assert.Equal(arenaLive, a.Objects);
-        Assert.Equal(webBefore - a.Pages, f.WebHeld);
-        Assert.Equal(kernelBefore + a.Pages, f.Kernel.Heap->PagesHeld);
-        Assert.Equal(f.Arena.Heap->PagesHeld, f.WebHeld);
-        f.Arena.Heap->ManagedInUse(out ulong left, out _);
-        Assert.Equal(0UL, left);
+        AssertPagesPassed(f, a, webBefore, kernelBefore);
         f.Kernel.Heap->ManagedInUse(out ulong inKernel, out _);
         Assert.Equal((ulong)reach.Count, inKernel);
 
@@ -209,5 +201,19 @@ public unsafe partial class HeapArenaCollectorTests
         r = CollectKernel(f);
         Assert.Equal((ulong)reach.Count, r.FreedObjects);
         Assert.Equal(0UL, f.Kernel.Heap->PagesHeld);
+    }
+
+    /// <summary>
+    /// After adoption <paramref name="a"/>: its pages left the container (held <paramref name="webBefore"/> before) for the
+    /// kernel heap (<paramref name="kernelBefore"/> before), the container holds what its arena holds, and no managed
+    /// object is left in the arena.
+    /// </summary>
+    private static void AssertPagesPassed(Fixture f, in HeapAdoption a, ulong webBefore, ulong kernelBefore)
+    {
+        Assert.Equal(webBefore - a.Pages, f.WebHeld);
+        Assert.Equal(kernelBefore + a.Pages, f.Kernel.Heap->PagesHeld);
+        Assert.Equal(f.Arena.Heap->PagesHeld, f.WebHeld);
+        f.Arena.Heap->ManagedInUse(out ulong left, out _);
+        Assert.Equal(0UL, left);
     }
 }
